@@ -1,0 +1,52 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <source_location>
+#include <string>
+#include <vector>
+
+namespace handoff {
+
+class T;
+
+// A test function: receives the test's T.
+using TestFunc = std::function<void(T&)>;
+
+// One test of a suite.
+struct Test {
+  std::string name;
+  TestFunc fn;
+  // Per-test timeout; zero means the suite's (or the command line's) timeout.
+  std::chrono::milliseconds timeout{0};
+};
+
+// A suite: a named group of tests sharing setup, teardown and options. Tests run in
+// the order they are listed.
+struct Suite {
+  std::string name;
+  // A grouping above suites (a team, a service); shown in listings and reports.
+  std::string namespace_name;
+  std::string description;
+  // Labels select suites on the command line (--labels team=payments).
+  std::map<std::string, std::string> labels;
+  // A failed test is run again up to this many attempts in all (1 = no retries).
+  int max_attempts = 1;
+  // Default timeout of each test; zero means the command line's default.
+  std::chrono::milliseconds timeout{0};
+  // Runs before the suite's tests in each worker; a failure skips every test.
+  TestFunc setup;
+  // Runs after the suite's tests, always, even after failures.
+  TestFunc teardown;
+  std::vector<Test> tests;
+};
+
+// Registers a suite to be run by handoff::Main. Call it from a static initializer of
+// any library linked into the binary:
+//   static const bool kRegistered = handoff::Register(MakeCheckoutSuite());
+// Invalid suites (empty name, no tests, duplicate names) are reported together when
+// the program starts, never thrown here. Always returns true.
+bool Register(Suite suite, std::source_location where = std::source_location::current());
+
+}  // namespace handoff

@@ -1,0 +1,163 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "handoff/context.h"
+
+namespace handoff {
+
+namespace internal {
+class TestState;
+}  // namespace internal
+
+// A format string that also remembers where it was written, so the `...f` members of T
+// can report file:line. Built implicitly from a string literal; the format is checked at
+// compile time by fmt.
+template <typename... Args>
+struct FormatAt {
+  template <typename S>
+  consteval FormatAt(const S& s, std::source_location loc = std::source_location::current())
+      : format(s), where(loc) {}
+  fmt::format_string<Args...> format;
+  std::source_location where;
+};
+
+class T;
+
+// A span measures one step of a test (a request, a wait). It ends when End() is called
+// or when it goes out of scope, whichever comes first.
+class Span {
+ public:
+  Span(Span&& other) noexcept : t_(std::exchange(other.t_, nullptr)), id_(other.id_) {}
+  Span& operator=(Span&& other) noexcept;
+  Span(const Span&) = delete;
+  Span& operator=(const Span&) = delete;
+  ~Span() { End(); }
+
+  // Attaches a key/value attribute to the span; recorded when the span ends.
+  void SetAttribute(std::string_view key, std::string_view value);
+  // Ends the span now; later calls do nothing.
+  void End();
+
+ private:
+  friend class T;
+  Span(T* t, unsigned id) : t_(t), id_(id) {}
+  T* t_;
+  unsigned id_;
+};
+
+// T is the handle a test uses to report: log lines, failures, skips, values, spans,
+// cleanups and subtests, modelled on Go's testing.T. A T is valid only while its test
+// runs, and is used from the test's own thread.
+class T {
+ public:
+  explicit T(internal::TestState* state) : state_(state) {}
+  T(const T&) = delete;
+  T& operator=(const T&) = delete;
+
+  // Records a line in the test's output.
+  void Log(std::string_view message,
+           std::source_location where = std::source_location::current());
+  // Records a formatted line in the test's output: t.Logf("got {} items", n).
+  template <typename... Args>
+  void Logf(FormatAt<std::type_identity_t<Args>...> f, Args&&... args) {
+    Log(fmt::format(f.format, std::forward<Args>(args)...), f.where);
+  }
+
+  // Records a failure with its message and file:line; the test goes on.
+  void Error(std::string_view message,
+             std::source_location where = std::source_location::current());
+  template <typename... Args>
+  void Errorf(FormatAt<std::type_identity_t<Args>...> f, Args&&... args) {
+    Error(fmt::format(f.format, std::forward<Args>(args)...), f.where);
+  }
+
+  // Records a failure with its message and file:line and stops the test (cleanups run).
+  [[noreturn]] void Fatal(std::string_view message,
+                          std::source_location where = std::source_location::current());
+  template <typename... Args>
+  [[noreturn]] void Fatalf(FormatAt<std::type_identity_t<Args>...> f, Args&&... args) {
+    Fatal(fmt::format(f.format, std::forward<Args>(args)...), f.where);
+  }
+
+  // Marks the test failed without a message; the test goes on.
+  void Fail(std::source_location where = std::source_location::current());
+  // Marks the test failed and stops it (cleanups run).
+  [[noreturn]] void FailNow(std::source_location where = std::source_location::current());
+  // Returns true if the test (or one of its subtests) has failed so far.
+  bool Failed() const;
+
+  // Records why the test is skipped and stops it (cleanups run).
+  [[noreturn]] void Skip(std::string_view reason,
+                         std::source_location where = std::source_location::current());
+  template <typename... Args>
+  [[noreturn]] void Skipf(FormatAt<std::type_identity_t<Args>...> f, Args&&... args) {
+    Skip(fmt::format(f.format, std::forward<Args>(args)...), f.where);
+  }
+  // Marks the test skipped and stops it.
+  [[noreturn]] void SkipNow(std::source_location where = std::source_location::current());
+  // Returns true if the test was skipped.
+  bool Skipped() const;
+
+  // Registers a function to run when the test (or subtest) ends, even after Fatal;
+  // cleanups run last-registered first.
+  void Cleanup(std::function<void()> fn);
+
+  // Runs fn as a subtest named "<Name()>/<name>" and returns true if it passed (or was
+  // skipped). A failing subtest fails this test too; FailNow in the subtest stops only
+  // the subtest. Subtests not selected by --run/--skip are not run and return true.
+  bool Run(std::string_view name, const std::function<void(T&)>& fn);
+
+  // Returns the full name of the test: "Test" or "Test/Sub/SubSub".
+  const std::string& Name() const;
+
+  // Returns the test's cancellation context: stop requested, deadline.
+  const handoff::Context& Context() const;
+
+  // Sets this test's timeout, counted from now; the run kills the test if it has not
+  // returned a grace period after the timeout asked it to stop.
+  void SetTimeout(std::chrono::milliseconds timeout);
+
+  // Returns the attempt number of this run of the test: 1 first, 2 on the first retry.
+  int Attempt() const;
+
+  // Marks the test's failures as soft: they are reported, but do not fail the suite or
+  // the exit code.
+  void SoftFailure();
+
+  // Records a named value with the test's result (a version, an ID, a measurement).
+  void SetValue(std::string_view key, std::string_view value);
+  template <typename V>
+    requires std::is_arithmetic_v<V>
+  void SetValue(std::string_view key, V value) {
+    SetValue(key, std::string_view(fmt::format("{}", value)));
+  }
+  // Returns a value set earlier in this test (or its parent), if any.
+  std::optional<std::string> Value(std::string_view key) const;
+
+  // Starts a span named `name`; it ends when the returned Span is ended or destroyed.
+  [[nodiscard]] Span StartSpan(std::string_view name);
+
+  // Returns a fresh directory for this test, removed with its contents when the test ends.
+  std::filesystem::path TempDir();
+
+  // Sets an environment variable for the rest of the test; the previous value is restored
+  // when the test ends.
+  void Setenv(const std::string& key, const std::string& value);
+
+ private:
+  friend class Span;
+  internal::TestState* state_;
+};
+
+}  // namespace handoff

@@ -1,0 +1,321 @@
+// handoff::Main: the command line of every handoff binary.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/duration.h"
+#include "engine/run_engine.h"
+#include "engine/selection.h"
+#include "handoff/main.h"
+#include "report/json_writer.h"
+#include "report/reporters.h"
+#include "report/results.h"
+#include "runner/registry.h"
+#include "worker/worker.h"
+
+namespace handoff {
+
+Option WithSuites(std::vector<Suite> suites) {
+  return [suites = std::move(suites)](MainConfig& config) {
+    config.suites.insert(config.suites.end(), suites.begin(), suites.end());
+  };
+}
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+std::atomic<bool> g_cancel{false};
+
+void OnInterrupt(int) {
+  // The first ^C stops the run gracefully; a second one ends the process.
+  g_cancel.store(true);
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "handoff: %s\nRun with --help for usage.\n", message.c_str());
+  return kExitUsage;
+}
+
+// Flags shared by run and list.
+struct SelectionFlags {
+  std::string suite, run, skip, labels, skip_labels;
+
+  void Add(CLI::App* cmd) {
+    cmd->add_option("--suite", suite, "Run only suites whose name matches this RE2 regex");
+    cmd->add_option("--run", run,
+                    "Run only tests matching this regex; 'Test/Sub' selects subtests like go test");
+    cmd->add_option("--skip", skip, "Skip tests matching this regex ('Test/Sub' for subtests)");
+    cmd->add_option("--labels", labels, "Run only suites with all these labels: k=v,k2=v2");
+    cmd->add_option("--skip-labels", skip_labels, "Skip suites with any of these labels: k=v,...");
+  }
+
+  // Fills `out`; returns an error message naming the flag, or empty.
+  std::string ToOptions(SelectionOptions* out) const {
+    out->suite_pattern = suite;
+    out->run_pattern = run;
+    out->skip_pattern = skip;
+    std::string error;
+    if (!ParseLabels(labels, &out->labels, &error)) return "--labels: " + error;
+    if (!ParseLabels(skip_labels, &out->skip_labels, &error)) return "--skip-labels: " + error;
+    return {};
+  }
+};
+
+bool ParseShard(const std::string& text, int* index, int* total) {
+  std::size_t slash = text.find('/');
+  if (slash == std::string::npos) return false;
+  try {
+    std::size_t used = 0;
+    *index = std::stoi(text.substr(0, slash), &used);
+    if (used != slash) return false;
+    std::string rest = text.substr(slash + 1);
+    *total = std::stoi(rest, &used);
+    if (used != rest.size()) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  return *total >= 1 && *index >= 0 && *index < *total;
+}
+
+std::string FormatList(const std::vector<SelectedSuite>& suites, bool json) {
+  std::string out;
+  if (json) {
+    out += "{\"suites\":[";
+    for (std::size_t i = 0; i < suites.size(); ++i) {
+      const Suite& s = *suites[i].suite;
+      if (i > 0) out += ',';
+      out += "{\"name\":";
+      AppendJsonString(out, s.name);
+      out += ",\"namespace\":";
+      AppendJsonString(out, s.namespace_name);
+      out += ",\"description\":";
+      AppendJsonString(out, s.description);
+      out += ",\"labels\":{";
+      bool first = true;
+      for (const auto& [k, v] : s.labels) {
+        if (!first) out += ',';
+        first = false;
+        AppendJsonString(out, k);
+        out += ':';
+        AppendJsonString(out, v);
+      }
+      out += fmt::format("}},\"max_attempts\":{},\"timeout_ms\":{},\"tests\":[", s.max_attempts,
+                         s.timeout.count());
+      for (std::size_t j = 0; j < suites[i].tests.size(); ++j) {
+        if (j > 0) out += ',';
+        AppendJsonString(out, suites[i].tests[j]->name);
+      }
+      out += "]}";
+    }
+    out += "]}\n";
+    return out;
+  }
+  for (const SelectedSuite& selected : suites) {
+    const Suite& s = *selected.suite;
+    out += s.namespace_name.empty() ? s.name : s.namespace_name + "/" + s.name;
+    if (!s.labels.empty()) {
+      out += "  [";
+      bool first = true;
+      for (const auto& [k, v] : s.labels) {
+        if (!first) out += ',';
+        first = false;
+        out += k + "=" + v;
+      }
+      out += "]";
+    }
+    out += '\n';
+    for (const Test* t : selected.tests) out += "  " + t->name + '\n';
+  }
+  return out;
+}
+
+// A report file opened for --report-json / --report-junit.
+struct ReportFile {
+  std::FILE* file = nullptr;
+  ~ReportFile() {
+    if (file != nullptr) std::fclose(file);
+  }
+};
+
+}  // namespace
+
+int Main(int argc, char** argv, std::vector<Option> options) {
+  MainConfig config;
+  for (const Option& option : options) option(config);
+  Catalog catalog = BuildCatalog(std::move(config.suites));
+
+  if (argc >= 2 && std::string(argv[1]) == kWorkerArg) {
+    if (!catalog.errors.empty()) return kExitUsage;
+    return WorkerMain(catalog);
+  }
+  if (!catalog.errors.empty()) {
+    std::fprintf(stderr, "handoff: invalid test registrations:\n");
+    for (const std::string& e : catalog.errors) std::fprintf(stderr, "  %s\n", e.c_str());
+    return kExitUsage;
+  }
+
+  // Like a GoogleTest binary, running it with only flags (or none) runs the tests.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || (args[0].size() > 1 && args[0][0] == '-' && args[0] != "--help" &&
+                       args[0] != "-h")) {
+    args.insert(args.begin(), "run");
+  }
+
+  CLI::App app{"A handoff test binary: end-to-end tests, run once or served.",
+               argc > 0 ? argv[0] : "handoff"};
+  app.require_subcommand(1, 1);
+  app.failure_message(CLI::FailureMessage::simple);
+
+  SelectionFlags run_select;
+  CLI::App* run = app.add_subcommand("run", "Run the selected suites once and report");
+  run_select.Add(run);
+  int repeat = 1, jobs = 1, attempts = 0;
+  bool fail_fast = false, verbose = false;
+  std::string shard, timeout, grace = "5s", format = "text", report_json, report_junit,
+                     isolation = "process", color = "auto";
+  run->add_option("--repeat", repeat, "Run everything N times")->check(CLI::PositiveNumber);
+  run->add_flag("--fail-fast", fail_fast, "Stop after the first failing test");
+  run->add_option("--shard", shard, "Run only shard INDEX of TOTAL (0-based), e.g. 1/4");
+  run->add_option("--jobs,-j", jobs, "Suites to run in parallel")->check(CLI::PositiveNumber);
+  run->add_option("--timeout", timeout, "Timeout of each test, e.g. 30s (overrides the suites')");
+  run->add_option("--grace", grace, "How long a test asked to stop may take before it is killed");
+  run->add_option("--attempts", attempts, "Attempts per failing test (overrides the suites')")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--format", format, "Output on stdout: text, json (go test -json) or junit")
+      ->check(CLI::IsMember({"text", "json", "junit"}));
+  run->add_option("--report-json", report_json, "Also write the go test -json report to FILE");
+  run->add_option("--report-junit", report_junit, "Also write a JUnit XML report to FILE");
+  run->add_option("--isolation", isolation,
+                  "process: each suite in a worker process; none: in this process (debuggers)")
+      ->check(CLI::IsMember({"process", "none"}));
+  run->add_flag("--verbose,-v", verbose, "Print every test's output, not only failures'");
+  run->add_option("--color", color, "Colours: auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+
+  SelectionFlags list_select;
+  CLI::App* list = app.add_subcommand("list", "List suites, tests and labels");
+  list_select.Add(list);
+  std::string list_format = "text";
+  list->add_option("--format", list_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+
+  std::vector<const char*> cargv;
+  std::string program = argc > 0 ? argv[0] : "handoff";
+  cargv.push_back(program.c_str());
+  for (const std::string& a : args) cargv.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(cargv.size()), const_cast<char**>(cargv.data()));
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return UsageError(e.what());
+  }
+
+  SelectionOptions selection;
+  std::string error;
+  if (list->parsed()) {
+    if (!(error = list_select.ToOptions(&selection)).empty()) return UsageError(error);
+    std::vector<SelectedSuite> selected;
+    if (!Select(catalog, selection, &selected, &error)) return UsageError(error);
+    std::string text = FormatList(selected, list_format == "json");
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+
+  if (!(error = run_select.ToOptions(&selection)).empty()) return UsageError(error);
+  if (!shard.empty()) {
+    if (!ParseShard(shard, &selection.shard_index, &selection.shard_total)) {
+      return UsageError("--shard: want INDEX/TOTAL with 0 <= INDEX < TOTAL, got \"" + shard + "\"");
+    }
+  } else if (const char* total = std::getenv("GTEST_TOTAL_SHARDS")) {
+    const char* index = std::getenv("GTEST_SHARD_INDEX");
+    std::string spec = std::string(index ? index : "") + "/" + total;
+    if (!ParseShard(spec, &selection.shard_index, &selection.shard_total)) {
+      return UsageError("GTEST_SHARD_INDEX/GTEST_TOTAL_SHARDS: invalid shard \"" + spec + "\"");
+    }
+    // GoogleTest's protocol: tell the runner we understood sharding.
+    if (const char* status = std::getenv("GTEST_SHARD_STATUS_FILE")) {
+      if (std::FILE* f = std::fopen(status, "w")) std::fclose(f);
+    }
+  }
+
+  RunOptions run_options;
+  run_options.repeat = repeat;
+  run_options.fail_fast = fail_fast;
+  run_options.jobs = jobs;
+  run_options.attempts = attempts;
+  run_options.isolated = isolation == "process";
+  run_options.run_pattern = selection.run_pattern;
+  run_options.skip_pattern = selection.skip_pattern;
+  if (!timeout.empty()) {
+    auto d = ParseDuration(timeout);
+    if (!d || d->count() <= 0) return UsageError("--timeout: invalid duration \"" + timeout + "\" (e.g. 30s, 2m)");
+    run_options.timeout = std::chrono::ceil<std::chrono::milliseconds>(*d);
+  }
+  if (auto d = ParseDuration(grace)) {
+    run_options.grace = std::chrono::ceil<std::chrono::milliseconds>(*d);
+  } else {
+    return UsageError("--grace: invalid duration \"" + grace + "\" (e.g. 5s)");
+  }
+
+  std::vector<SelectedSuite> selected;
+  if (!Select(catalog, selection, &selected, &error)) return UsageError(error);
+
+  ReportFile json_file, junit_file;
+  if (!report_json.empty() && (json_file.file = std::fopen(report_json.c_str(), "w")) == nullptr) {
+    return UsageError(fmt::format("--report-json: cannot write {}: {}", report_json,
+                                  std::strerror(errno)));
+  }
+  if (!report_junit.empty() &&
+      (junit_file.file = std::fopen(report_junit.c_str(), "w")) == nullptr) {
+    return UsageError(fmt::format("--report-junit: cannot write {}: {}", report_junit,
+                                  std::strerror(errno)));
+  }
+
+  const bool tty = ::isatty(STDOUT_FILENO) != 0;
+  if (!tty) {
+    // Reports of many fast tests: write stdout in large blocks.
+    static char stdout_buffer[1 << 16];
+    std::setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
+  }
+  TextOptions text_options;
+  text_options.verbose = verbose;
+  text_options.color = color == "always" ||
+                       (color == "auto" && tty && std::getenv("NO_COLOR") == nullptr &&
+                        std::string(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb");
+
+  ResultCollector results;
+  FanOut sinks;
+  sinks.Add(&results);
+  std::vector<std::unique_ptr<EventSink>> reporters;
+  if (format == "text") reporters.push_back(MakeTextReporter(stdout, results, text_options));
+  if (format == "json") reporters.push_back(MakeJsonReporter(stdout));
+  if (format == "junit") reporters.push_back(MakeJunitReporter(stdout, results));
+  if (json_file.file != nullptr) reporters.push_back(MakeJsonReporter(json_file.file));
+  if (junit_file.file != nullptr) reporters.push_back(MakeJunitReporter(junit_file.file, results));
+  for (auto& r : reporters) sinks.Add(r.get());
+
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGINT, OnInterrupt);
+  ::signal(SIGTERM, OnInterrupt);
+  Status status = RunSuites(selected, run_options, sinks, g_cancel);
+  std::fflush(stdout);
+  return status == Status::kFailed ? 1 : 0;
+}
+
+}  // namespace handoff

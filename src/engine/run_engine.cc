@@ -1,0 +1,88 @@
+#include "engine/run_engine.h"
+
+#include <mutex>
+#include <thread>
+
+#include "worker/supervisor.h"
+
+namespace handoff {
+namespace {
+
+SuiteJob MakeJob(const SelectedSuite& selected, const RunOptions& options) {
+  const Suite& suite = *selected.suite;
+  SuiteJob job;
+  job.suite = &suite;
+  job.max_attempts = options.attempts > 0 ? options.attempts : suite.max_attempts;
+  auto resolve = [&](std::chrono::milliseconds own) {
+    if (options.timeout.count() > 0) return options.timeout;
+    if (own.count() > 0) return own;
+    if (suite.timeout.count() > 0) return suite.timeout;
+    return options.default_timeout;
+  };
+  job.hook_timeout_ms = resolve(std::chrono::milliseconds(0)).count();
+  for (const Test* test : selected.tests) {
+    job.tests.push_back(wire::PlannedTest{test->name, 1, resolve(test->timeout).count()});
+  }
+  job.run_pattern = options.run_pattern;
+  job.skip_pattern = options.skip_pattern;
+  job.fail_fast = options.fail_fast;
+  job.grace = options.grace;
+  job.isolated = options.isolated;
+  return job;
+}
+
+}  // namespace
+
+Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& options,
+                 EventSink& sink, const std::atomic<bool>& cancel) {
+  FanOut serial;  // one lock so parallel suites deliver whole events
+  serial.Add(&sink);
+  const auto start = std::chrono::steady_clock::now();
+  Event started;
+  started.kind = EventKind::kRunStarted;
+  started.time_ns = NowNs();
+  serial.OnEvent(started);
+
+  std::vector<SuiteJob> jobs;
+  for (const SelectedSuite& s : suites) jobs.push_back(MakeJob(s, options));
+
+  std::atomic<bool> failed{false};
+  for (int round = 0; round < options.repeat; ++round) {
+    if (cancel.load() || (options.fail_fast && failed.load())) break;
+    std::mutex mu;
+    std::size_t next = 0;
+    auto work = [&] {
+      while (true) {
+        std::size_t i;
+        {
+          std::lock_guard lock(mu);
+          if (next >= jobs.size()) return;
+          i = next++;
+        }
+        // --fail-fast: no new suite starts after a failure.
+        if (cancel.load() || (options.fail_fast && failed.load())) return;
+        if (RunSuite(jobs[i], serial, cancel) == Status::kFailed) failed.store(true);
+      }
+    };
+    const int threads = std::min<int>(options.jobs, static_cast<int>(jobs.size()));
+    if (threads <= 1) {
+      work();
+    } else {
+      std::vector<std::thread> pool;
+      for (int i = 0; i < threads; ++i) pool.emplace_back(work);
+      for (std::thread& t : pool) t.join();
+    }
+  }
+
+  Event finished;
+  finished.kind = EventKind::kRunFinished;
+  finished.time_ns = NowNs();
+  finished.status = failed.load() || cancel.load() ? Status::kFailed : Status::kPassed;
+  finished.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+  serial.OnEvent(finished);
+  return finished.status;
+}
+
+}  // namespace handoff

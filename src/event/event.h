@@ -1,0 +1,102 @@
+#pragma once
+
+// The one vocabulary of handoff: everything that happens in a run is an Event, and every
+// part (worker pipe, reporters, later the store, metrics and live stream) consumes the
+// same type through EventSink.
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace handoff {
+
+// Final state of a test, an attempt or a suite.
+enum class Status : std::uint8_t { kPassed, kFailed, kSkipped };
+
+// Returns "passed", "failed" or "skipped".
+const char* StatusName(Status status);
+
+// What happened; declared in the order they fire during a run.
+enum class EventKind : std::uint8_t {
+  kRunStarted,        // once, before any suite
+  kSuiteStarted,      // a suite run begins (suite, text = namespace)
+  kSetupStarted,      // suite setup begins (in each worker)
+  kSetupFinished,     // status; failures of setup arrive as kFailure with empty test
+  kTestStarted,       // a test or subtest attempt begins (test = "Test/Sub", attempt)
+  kOutput,            // a line the test wrote to stdout/stderr (text, without '\n')
+  kLog,               // t.Log (text, file, line)
+  kFailure,           // a failure (text, file, line); soft if the test is soft
+  kSkip,              // the test was skipped (text = reason, file, line)
+  kValue,             // t.SetValue (key, text)
+  kSpanStarted,       // span_id, key = span name
+  kSpanEnded,         // span_id, attributes, elapsed_ns
+  kTimeoutChanged,    // t.SetTimeout: elapsed_ns = new timeout from time_ns
+  kAttemptFinished,   // a top-level test's attempt ended (status, elapsed_ns)
+  kTestFinished,      // a test or subtest ended for good (status, elapsed_ns, soft, flaky)
+  kTeardownStarted,   // suite teardown begins
+  kTeardownFinished,  // status
+  kSuiteFinished,     // status, elapsed_ns
+  kRunFinished,       // status, elapsed_ns
+};
+
+// Returns the lower-case name of an event kind ("test_started").
+const char* EventKindName(EventKind kind);
+
+// One event. Fields not used by a kind are left empty.
+struct Event {
+  EventKind kind = EventKind::kRunStarted;
+  std::int64_t time_ns = 0;  // wall clock, nanoseconds since the Unix epoch
+  std::string suite;
+  std::string test;  // full name, "Test/Sub"; empty for suite-level events
+  int attempt = 0;
+  Status status = Status::kPassed;
+  std::int64_t elapsed_ns = 0;
+  std::string text;
+  std::string key;
+  std::string file;
+  int line = 0;
+  bool soft = false;
+  bool flaky = false;
+  std::uint32_t span_id = 0;
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+// Returns the current wall-clock time in nanoseconds since the Unix epoch.
+std::int64_t NowNs();
+
+// Receives the events of a run, in order. Implementations must not block for long:
+// they are called on the thread that drives a run.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Called once per event, in the order the events fire.
+  virtual void OnEvent(const Event& event) = 0;
+};
+
+// A sink that ignores every event; derive from it to handle only some.
+class EmptyEventSink : public EventSink {
+ public:
+  void OnEvent(const Event&) override {}
+};
+
+// Feeds every event to each of its sinks, in the order they were added. Thread-safe:
+// suites running in parallel share one fan-out, and each event reaches the sinks whole.
+class FanOut : public EventSink {
+ public:
+  // Adds a sink; it must outlive the fan-out's use.
+  void Add(EventSink* sink) { sinks_.push_back(sink); }
+
+  // EventSink
+  void OnEvent(const Event& event) override {
+    std::lock_guard lock(mu_);
+    for (EventSink* sink : sinks_) sink->OnEvent(event);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<EventSink*> sinks_;
+};
+
+}  // namespace handoff

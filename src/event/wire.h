@@ -1,0 +1,69 @@
+#pragma once
+
+// The binary framing of events and worker plans on the pipes between a worker and its
+// supervisor: each frame is a little-endian u32 payload length then the payload. Input
+// from a worker is untrusted: Decode rejects truncated or oversized frames.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "event/event.h"
+
+namespace handoff::wire {
+
+// Frames larger than this are treated as a corrupt stream.
+inline constexpr std::uint32_t kMaxFrameBytes = 16u << 20;
+
+// Appends one framed event to `out`.
+void AppendEvent(std::string& out, const Event& event);
+
+// Decodes one event payload (without the length prefix). Returns nullopt if malformed.
+std::optional<Event> DecodeEvent(std::string_view payload);
+
+// Splits complete frames off the front of a byte stream.
+class FrameReader {
+ public:
+  // Appends bytes read from the pipe.
+  void Feed(std::string_view bytes) { buffer_.append(bytes); }
+  // Returns the next complete payload, or nullopt if more bytes are needed. Sets
+  // corrupt() when a frame announces more than kMaxFrameBytes.
+  std::optional<std::string_view> Next();
+  // Returns true if the stream announced an impossible frame.
+  bool corrupt() const { return corrupt_; }
+  // Returns the number of buffered bytes not yet returned as frames.
+  std::size_t pending() const { return buffer_.size() - offset_; }
+
+ private:
+  std::string buffer_;
+  std::size_t offset_ = 0;
+  bool corrupt_ = false;
+};
+
+// A test in a worker's plan.
+struct PlannedTest {
+  std::string name;
+  int first_attempt = 1;
+  std::int64_t timeout_ms = 0;
+};
+
+// What a worker is asked to run.
+struct WorkerPlan {
+  std::string suite;
+  std::vector<PlannedTest> tests;
+  int max_attempts = 1;
+  std::int64_t hook_timeout_ms = 0;  // timeout of setup and of teardown
+  std::string run_pattern;   // --run, go-style "Top/Sub"
+  std::string skip_pattern;  // --skip
+  bool fail_fast = false;
+  bool run_teardown_only = false;  // no tests: run setup and teardown to clean up
+};
+
+// Encodes a plan as one frame.
+std::string EncodePlan(const WorkerPlan& plan);
+// Decodes a plan payload. Returns nullopt if malformed.
+std::optional<WorkerPlan> DecodePlan(std::string_view payload);
+
+}  // namespace handoff::wire

@@ -1,0 +1,370 @@
+// The JUnit XML reporter (Ant/Jenkins conventions), written once when the run finishes.
+//
+// Conventions kept:
+// - <testsuites> sums its suites; each <testsuite> counts its <testcase> elements: tests,
+//   failures (soft ones included: they are failures, of type "soft"), errors (setup and
+//   teardown failures, each reported as a "(setup)" or "(teardown)" testcase holding an
+//   <error>) and skipped.
+// - Subtests are testcases of their own, named "Test/Sub".
+// - Times are seconds with 3 decimals; timestamps ISO 8601 in UTC without a zone suffix
+//   (what Jenkins and the Ant schema expect).
+// - The XML is always well-formed: & < > " are escaped, and characters XML 1.0 forbids
+//   (control characters other than tab, newline and carriage return, U+FFFE, U+FFFF) and
+//   invalid UTF-8 are replaced by U+FFFD, so test output full of ANSI escapes still parses.
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "event/event.h"
+#include "report/encoding.h"
+#include "report/reporters.h"
+#include "report/results.h"
+
+namespace handoff {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Appends `s` escaped for XML 1.0 character data or, with `attribute`, for a double-quoted
+// attribute value (where tab, newline and carriage return are written as character
+// references so that attribute-value normalization keeps them).
+void AppendXmlEscaped(std::string& out, std::string_view s, bool attribute) {
+  std::size_t clean_from = 0;
+  const auto flush_clean = [&](std::size_t to) {
+    if (to > clean_from) out.append(s.data() + clean_from, to - clean_from);
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      char32_t cp = 0;
+      const int length = report::DecodeUtf8(s, i, &cp);
+      if (length > 0 && cp != 0xFFFE && cp != 0xFFFF) {
+        i += static_cast<std::size_t>(length);
+        continue;
+      }
+      flush_clean(i);
+      out += kReplacement;
+      i += length > 0 ? static_cast<std::size_t>(length) : 1;
+      clean_from = i;
+      continue;
+    }
+    const char* replacement = nullptr;
+    switch (c) {
+      case '&': replacement = "&amp;"; break;
+      case '<': replacement = "&lt;"; break;
+      case '>': replacement = "&gt;"; break;
+      case '"': replacement = attribute ? "&quot;" : nullptr; break;
+      case '\t': replacement = attribute ? "&#9;" : nullptr; break;
+      case '\n': replacement = attribute ? "&#10;" : nullptr; break;
+      case '\r': replacement = "&#13;"; break;
+      default:
+        if (c < 0x20) {
+          flush_clean(i);
+          out += kReplacement;
+          ++i;
+          clean_from = i;
+          continue;
+        }
+        break;
+    }
+    if (replacement != nullptr) {
+      flush_clean(i);
+      out += replacement;
+      clean_from = i + 1;
+    }
+    ++i;
+  }
+  flush_clean(s.size());
+}
+
+std::string_view BaseName(std::string_view path) {
+  const std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// Returns "file.cc:12: message", as the failure's line in the test's output reads.
+std::string Located(const FailureRecord& failure) {
+  if (failure.file.empty()) return failure.message;
+  std::string line(BaseName(failure.file));
+  line += ':';
+  line += std::to_string(failure.line);
+  line += ": ";
+  line += failure.message;
+  return line;
+}
+
+bool IsSubtestOf(std::string_view name, std::string_view parent) {
+  return name.size() > parent.size() && name.substr(0, parent.size()) == parent &&
+         name[parent.size()] == '/';
+}
+
+// The counts a <testsuite> or <testsuites> element carries.
+struct ElementCounts {
+  int tests = 0, failures = 0, errors = 0, skipped = 0;
+
+  void Add(const ElementCounts& other) {
+    tests += other.tests;
+    failures += other.failures;
+    errors += other.errors;
+    skipped += other.skipped;
+  }
+};
+
+ElementCounts CountSuite(const SuiteResult& suite) {
+  ElementCounts counts;
+  for (const TestResult& test : suite.tests) {
+    ++counts.tests;
+    if (test.status == Status::kFailed) ++counts.failures;
+    if (test.status == Status::kSkipped) ++counts.skipped;
+  }
+  for (bool has_error : {!suite.setup_failures.empty(), !suite.teardown_failures.empty()}) {
+    if (has_error) ++counts.tests, ++counts.errors;
+  }
+  return counts;
+}
+
+class JunitReporter final : public EventSink {
+ public:
+  JunitReporter(std::FILE* out, const ResultCollector& results, std::string hostname)
+      : out_(out), results_(results), hostname_(std::move(hostname)) {
+    if (hostname_.empty()) {
+      if (const char* env = std::getenv("HANDOFF_HOSTNAME"); env != nullptr && *env != '\0') {
+        hostname_ = env;
+      } else {
+        char name[HOST_NAME_MAX + 1] = {};
+        if (gethostname(name, sizeof name - 1) == 0) hostname_ = name;
+      }
+    }
+  }
+
+  // EventSink
+  void OnEvent(const Event& e) override {
+    if (e.kind != EventKind::kRunFinished) return;
+    std::string xml;
+    Write(xml, results_.result());
+    std::fwrite(xml.data(), 1, xml.size(), out_);
+    std::fflush(out_);
+  }
+
+ private:
+  void Write(std::string& xml, const RunResult& run) const;
+  void WriteSuite(std::string& xml, const SuiteResult& suite, int id,
+                  const ElementCounts& counts) const;
+  void WriteTest(std::string& xml, const SuiteResult& suite, std::size_t index,
+                 const std::string& classname) const;
+  void WriteSuiteError(std::string& xml, const char* name, const char* type,
+                       const std::vector<FailureRecord>& failures,
+                       const std::string& classname) const;
+
+  std::FILE* out_;
+  const ResultCollector& results_;
+  std::string hostname_;
+};
+
+void AppendAttribute(std::string& xml, std::string_view name, std::string_view value) {
+  xml += ' ';
+  xml += name;
+  xml += "=\"";
+  AppendXmlEscaped(xml, value, /*attribute=*/true);
+  xml += '"';
+}
+
+void AppendAttribute(std::string& xml, std::string_view name, int value) {
+  AppendAttribute(xml, name, std::to_string(value));
+}
+
+void AppendTimeAttribute(std::string& xml, std::int64_t elapsed_ns) {
+  std::string seconds;
+  report::AppendFixedSeconds(seconds, elapsed_ns, 3);
+  AppendAttribute(xml, "time", seconds);
+}
+
+void AppendTimestampAttribute(std::string& xml, std::int64_t time_ns) {
+  std::string timestamp;
+  report::AppendIsoSeconds(timestamp, report::ToCivilTime(time_ns));
+  AppendAttribute(xml, "timestamp", timestamp);
+}
+
+void AppendCountAttributes(std::string& xml, const ElementCounts& counts) {
+  AppendAttribute(xml, "tests", counts.tests);
+  AppendAttribute(xml, "failures", counts.failures);
+  AppendAttribute(xml, "errors", counts.errors);
+  AppendAttribute(xml, "skipped", counts.skipped);
+}
+
+void AppendProperty(std::string& xml, std::string_view name, std::string_view value) {
+  xml += "        <property";
+  AppendAttribute(xml, "name", name);
+  AppendAttribute(xml, "value", value);
+  xml += "/>\n";
+}
+
+void AppendSystemOut(std::string& xml, const std::vector<std::string>& lines,
+                     std::string_view indent) {
+  if (lines.empty()) return;
+  xml += indent;
+  xml += "<system-out>";
+  for (const std::string& line : lines) {
+    AppendXmlEscaped(xml, line, /*attribute=*/false);
+    xml += '\n';
+  }
+  xml += "</system-out>\n";
+}
+
+void JunitReporter::Write(std::string& xml, const RunResult& run) const {
+  std::vector<ElementCounts> suite_counts;
+  ElementCounts total;
+  for (const SuiteResult& suite : run.suites) {
+    suite_counts.push_back(CountSuite(suite));
+    total.Add(suite_counts.back());
+  }
+  xml += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites";
+  AppendAttribute(xml, "name", "handoff");
+  AppendCountAttributes(xml, total);
+  AppendTimeAttribute(xml, run.elapsed_ns);
+  AppendTimestampAttribute(xml, run.start_ns);
+  xml += ">\n";
+  for (std::size_t i = 0; i < run.suites.size(); ++i) {
+    WriteSuite(xml, run.suites[i], static_cast<int>(i), suite_counts[i]);
+  }
+  xml += "</testsuites>\n";
+}
+
+void JunitReporter::WriteSuite(std::string& xml, const SuiteResult& suite, int id,
+                               const ElementCounts& counts) const {
+  xml += "  <testsuite";
+  AppendAttribute(xml, "name", suite.name);
+  AppendCountAttributes(xml, counts);
+  AppendTimeAttribute(xml, suite.elapsed_ns);
+  AppendTimestampAttribute(xml, suite.start_ns);
+  AppendAttribute(xml, "hostname", hostname_);
+  AppendAttribute(xml, "id", id);
+  AppendAttribute(xml, "package", suite.namespace_name);
+  xml += ">\n";
+  const std::string classname =
+      suite.namespace_name.empty() ? suite.name : suite.namespace_name + "." + suite.name;
+  if (!suite.setup_failures.empty()) {
+    WriteSuiteError(xml, "(setup)", "setup", suite.setup_failures, classname);
+  }
+  for (std::size_t i = 0; i < suite.tests.size(); ++i) WriteTest(xml, suite, i, classname);
+  if (!suite.teardown_failures.empty()) {
+    WriteSuiteError(xml, "(teardown)", "teardown", suite.teardown_failures, classname);
+  }
+  AppendSystemOut(xml, suite.output, "    ");
+  xml += "  </testsuite>\n";
+}
+
+void JunitReporter::WriteSuiteError(std::string& xml, const char* name, const char* type,
+                                    const std::vector<FailureRecord>& failures,
+                                    const std::string& classname) const {
+  xml += "    <testcase";
+  AppendAttribute(xml, "name", name);
+  AppendAttribute(xml, "classname", classname);
+  AppendTimeAttribute(xml, 0);
+  if (!failures.front().file.empty()) {
+    AppendAttribute(xml, "file", failures.front().file);
+    AppendAttribute(xml, "line", failures.front().line);
+  }
+  xml += ">\n      <error";
+  AppendAttribute(xml, "message", failures.front().message);
+  AppendAttribute(xml, "type", type);
+  xml += '>';
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    if (i > 0) xml += '\n';
+    AppendXmlEscaped(xml, Located(failures[i]), /*attribute=*/false);
+  }
+  xml += "</error>\n    </testcase>\n";
+}
+
+void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::size_t index,
+                              const std::string& classname) const {
+  const TestResult& test = suite.tests[index];
+  xml += "    <testcase";
+  AppendAttribute(xml, "name", test.name);
+  AppendAttribute(xml, "classname", classname);
+  AppendTimeAttribute(xml, test.elapsed_ns);
+  // Events carry no declaration site for a test; the first failure's is the best we have.
+  if (!test.failures.empty() && !test.failures.front().file.empty()) {
+    AppendAttribute(xml, "file", test.failures.front().file);
+    AppendAttribute(xml, "line", test.failures.front().line);
+  }
+
+  // Attempts are a top-level test's; subtests only copy their parent's.
+  const bool show_attempts = test.attempts > 1 && test.name.find('/') == std::string::npos;
+  const bool has_properties = test.flaky || show_attempts || !test.values.empty() ||
+                              !test.spans.empty();
+  const bool has_children = has_properties || test.status != Status::kPassed ||
+                            !test.output.empty();
+  if (!has_children) {
+    xml += "/>\n";
+    return;
+  }
+  xml += ">\n";
+
+  if (has_properties) {
+    xml += "      <properties>\n";
+    if (test.flaky) AppendProperty(xml, "flaky", "true");
+    if (show_attempts) AppendProperty(xml, "attempts", std::to_string(test.attempts));
+    for (const auto& [key, value] : test.values) AppendProperty(xml, key, value);
+    for (const SpanRecord& span : test.spans) {
+      std::string seconds;
+      report::AppendFixedSeconds(seconds, span.elapsed_ns, 3);
+      AppendProperty(xml, "span:" + span.name, seconds);
+      for (const auto& [key, value] : span.attributes) {
+        AppendProperty(xml, "span:" + span.name + ":" + key, value);
+      }
+    }
+    xml += "      </properties>\n";
+  }
+
+  if (test.status == Status::kFailed) {
+    std::string message;
+    if (!test.failures.empty()) {
+      message = test.failures.front().message;
+    } else {
+      message = "failed";
+      for (std::size_t i = index + 1; i < suite.tests.size(); ++i) {
+        if (IsSubtestOf(suite.tests[i].name, test.name) &&
+            suite.tests[i].status == Status::kFailed) {
+          message = "a subtest failed";
+          break;
+        }
+      }
+    }
+    xml += "      <failure";
+    AppendAttribute(xml, "message", message);
+    AppendAttribute(xml, "type", test.soft ? "soft" : "failure");
+    if (test.failures.empty()) {
+      xml += "/>\n";
+    } else {
+      xml += '>';
+      for (std::size_t i = 0; i < test.failures.size(); ++i) {
+        if (i > 0) xml += '\n';
+        AppendXmlEscaped(xml, Located(test.failures[i]), /*attribute=*/false);
+      }
+      xml += "</failure>\n";
+    }
+  } else if (test.status == Status::kSkipped) {
+    xml += "      <skipped";
+    if (!test.skip_reason.empty()) AppendAttribute(xml, "message", test.skip_reason);
+    xml += "/>\n";
+  }
+  AppendSystemOut(xml, test.output, "      ");
+  xml += "    </testcase>\n";
+}
+
+}  // namespace
+
+std::unique_ptr<EventSink> MakeJunitReporter(std::FILE* out, const ResultCollector& results,
+                                             std::string hostname) {
+  return std::make_unique<JunitReporter>(out, results, std::move(hostname));
+}
+
+}  // namespace handoff

@@ -1,0 +1,42 @@
+#pragma once
+
+// Reporters turn a run's events into what people and tools read. Each is an EventSink.
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "event/event.h"
+#include "report/results.h"
+
+namespace handoff {
+
+// Streams the `go test -json` format (test2json): one JSON object per line with Time,
+// Action (start, run, output, pass, fail, skip), Package (the suite), Test ("Test/Sub"),
+// Output and Elapsed (seconds). Lines are written as events arrive; `out` is flushed at
+// each test end and at the end of the run.
+std::unique_ptr<EventSink> MakeJsonReporter(std::FILE* out);
+
+// Writes JUnit XML (Ant/Jenkins conventions: testsuites/testsuite/testcase with time,
+// timestamp, hostname, failure, skipped, system-out) to `out` when the run finishes,
+// reading the results gathered by `results` (which must be fed the events first: add it
+// to the FanOut before this reporter). `hostname` fills each testsuite's hostname; when
+// empty, the HANDOFF_HOSTNAME environment variable is used, else the machine's name.
+std::unique_ptr<EventSink> MakeJunitReporter(std::FILE* out, const ResultCollector& results,
+                                             std::string hostname = {});
+
+// Options of the human-readable reporter.
+struct TextOptions {
+  bool color = false;    // ANSI colours (on when stdout is a terminal)
+  bool verbose = false;  // print every test's output, not only failed tests'
+};
+
+// Prints live progress, one line per finished top-level test (its subtests indented
+// below it) with its status and duration, then a summary with counts and the failures'
+// messages repeated, reading `results` (which, as for JUnit, must be fed the events
+// first). With `options.color` every line is flushed at once; otherwise output is flushed
+// when a suite or the run finishes.
+std::unique_ptr<EventSink> MakeTextReporter(std::FILE* out, const ResultCollector& results,
+                                            TextOptions options);
+
+}  // namespace handoff

@@ -1,0 +1,107 @@
+#pragma once
+
+// The results of a run, assembled from its events by ResultCollector. Reporters that need
+// the whole picture (JUnit, the text summary) and, later, the store read this model.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "event/event.h"
+
+namespace handoff {
+
+// One failure: message and where it was reported.
+struct FailureRecord {
+  std::string message;
+  std::string file;
+  int line = 0;
+};
+
+// One span of a test.
+struct SpanRecord {
+  std::uint32_t id = 0;
+  std::string name;
+  std::int64_t start_ns = 0;
+  std::int64_t elapsed_ns = 0;
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+// The result of one test or subtest (its final attempt; earlier attempts' failures are
+// kept in previous_failures).
+struct TestResult {
+  std::string name;  // full name, "Test/Sub"
+  Status status = Status::kPassed;
+  bool finished = false;
+  bool soft = false;   // failed, but softly: does not fail the suite
+  bool flaky = false;  // failed, then passed on a later attempt
+  int attempts = 0;    // attempts made (top-level tests); subtests copy their parent's
+  std::int64_t start_ns = 0;
+  std::int64_t elapsed_ns = 0;
+  std::vector<FailureRecord> failures;
+  std::vector<FailureRecord> previous_failures;  // from failed attempts that were retried
+  std::string skip_reason;
+  // Output lines (t.Log lines formatted "file:line: message", stdout/stderr lines) in
+  // the order they happened, each without a trailing newline.
+  std::vector<std::string> output;
+  std::vector<std::pair<std::string, std::string>> values;
+  std::vector<SpanRecord> spans;
+};
+
+// The result of one suite run.
+struct SuiteResult {
+  std::string name;
+  std::string namespace_name;
+  Status status = Status::kPassed;
+  std::int64_t start_ns = 0;
+  std::int64_t elapsed_ns = 0;
+  // Failures of setup and teardown (suite-level).
+  std::vector<FailureRecord> setup_failures;
+  std::vector<FailureRecord> teardown_failures;
+  std::vector<std::string> output;  // suite-level output (setup/teardown)
+  std::vector<TestResult> tests;    // in the order they started; subtests follow parents
+};
+
+// The result of a whole run.
+struct RunResult {
+  std::int64_t start_ns = 0;
+  std::int64_t elapsed_ns = 0;
+  Status status = Status::kPassed;
+  std::vector<SuiteResult> suites;
+};
+
+// Counts over a run's tests (top-level and subtests).
+struct Counts {
+  int total = 0, passed = 0, failed = 0, soft_failed = 0, skipped = 0, flaky = 0;
+};
+
+// Returns the counts of a run's tests.
+Counts CountTests(const RunResult& run);
+
+// Builds a RunResult from events. Suites running in parallel are told apart by name and
+// by arrival (a suite is open from kSuiteStarted to kSuiteFinished).
+class ResultCollector : public EventSink {
+ public:
+  // Returns the results so far (complete after kRunFinished).
+  const RunResult& result() const { return result_; }
+
+  // EventSink
+  void OnEvent(const Event& event) override;
+
+ private:
+  TestResult* FindTest(SuiteResult& suite, const std::string& name);
+  RunResult result_;
+  // Open suites by name -> index in result_.suites.
+  std::map<std::string, std::size_t> open_suites_;
+  // Per open suite: test name -> index of its current record.
+  std::map<std::string, std::unordered_map<std::string, std::size_t>> open_tests_;
+  // Per open suite that announced a phase: true once teardown started, false in setup.
+  // Suite-level failures belong to the phase they arrive in.
+  std::map<std::string, bool> in_teardown_;
+};
+
+}  // namespace handoff

@@ -1,0 +1,131 @@
+#include "runner/registry.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+#include "handoff/internal/registry.h"
+
+namespace handoff {
+namespace {
+
+std::string Where(const std::source_location& loc) {
+  return fmt::format("{}:{}", loc.file_name(), loc.line());
+}
+
+// Static registrations, in the order they ran. A function-local static avoids the
+// static initialisation order problem.
+struct StaticRegistry {
+  struct Entry {
+    Suite suite;
+    std::string where;
+    bool from_macros = false;
+    std::vector<std::function<void(Suite&)>> configure;
+  };
+  std::vector<Entry> entries;
+  std::map<std::string, std::size_t> macro_suites;  // name -> entry index
+
+  Entry& MacroSuite(const char* name, const std::source_location& where) {
+    auto [it, inserted] = macro_suites.try_emplace(name, entries.size());
+    if (inserted) {
+      Entry& e = entries.emplace_back();
+      e.suite.name = name;
+      e.where = Where(where);
+      e.from_macros = true;
+    }
+    return entries[it->second];
+  }
+};
+
+StaticRegistry& Registry() {
+  static StaticRegistry registry;
+  return registry;
+}
+
+}  // namespace
+
+bool Register(Suite suite, std::source_location where) {
+  StaticRegistry::Entry& e = Registry().entries.emplace_back();
+  e.suite = std::move(suite);
+  e.where = Where(where);
+  return true;
+}
+
+namespace internal {
+
+bool RegisterMacroTest(const char* suite, const char* test, TestFunc fn,
+                       std::source_location where) {
+  Registry().MacroSuite(suite, where).suite.tests.push_back(Test{test, std::move(fn), {}});
+  return true;
+}
+
+bool RegisterSuiteOptions(const char* suite, std::function<void(Suite&)> configure,
+                          std::source_location where) {
+  Registry().MacroSuite(suite, where).configure.push_back(std::move(configure));
+  return true;
+}
+
+}  // namespace internal
+
+const Suite* Catalog::Find(const std::string& name) const {
+  for (const Suite& s : suites) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+Catalog BuildCatalog(std::vector<Suite> extra) {
+  std::vector<std::pair<Suite, std::string>> all;
+  for (const StaticRegistry::Entry& e : Registry().entries) {
+    Suite suite = e.suite;
+    for (const auto& configure : e.configure) {
+      std::string name = suite.name;
+      std::vector<Test> tests = suite.tests;
+      configure(suite);
+      // The macro owns the name and the tests; options may not replace them.
+      suite.name = std::move(name);
+      if (suite.tests.empty()) suite.tests = std::move(tests);
+    }
+    all.emplace_back(std::move(suite), e.where);
+  }
+  for (Suite& s : extra) all.emplace_back(std::move(s), "handoff::Main option");
+
+  Catalog catalog;
+  std::set<std::string> seen_suites;
+  for (auto& [suite, where] : all) {
+    std::vector<std::string> problems;
+    if (suite.name.empty()) problems.push_back("suite has an empty name");
+    if (!suite.name.empty() && !seen_suites.insert(suite.name).second) {
+      problems.push_back(fmt::format("duplicate suite name \"{}\"", suite.name));
+    }
+    if (suite.tests.empty()) {
+      problems.push_back(fmt::format("suite \"{}\" has no tests", suite.name));
+    }
+    if (suite.max_attempts < 1) {
+      problems.push_back(fmt::format("suite \"{}\": max_attempts must be at least 1, got {}",
+                                     suite.name, suite.max_attempts));
+    }
+    std::set<std::string> seen_tests;
+    for (const Test& test : suite.tests) {
+      if (test.name.empty()) {
+        problems.push_back(fmt::format("suite \"{}\" has a test with an empty name", suite.name));
+      } else if (test.name.find('/') != std::string::npos) {
+        problems.push_back(fmt::format("suite \"{}\": test name \"{}\" contains '/'",
+                                       suite.name, test.name));
+      } else if (!seen_tests.insert(test.name).second) {
+        problems.push_back(fmt::format("suite \"{}\": duplicate test name \"{}\"", suite.name,
+                                       test.name));
+      }
+      if (!test.fn) {
+        problems.push_back(fmt::format("suite \"{}\": test \"{}\" has no function", suite.name,
+                                       test.name));
+      }
+    }
+    for (std::string& p : problems) catalog.errors.push_back(fmt::format("{}: {}", where, p));
+    if (problems.empty()) catalog.suites.push_back(std::move(suite));
+  }
+  return catalog;
+}
+
+}  // namespace handoff

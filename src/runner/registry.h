@@ -1,0 +1,27 @@
+#pragma once
+
+// The suites a binary knows: those registered by static initialisers (HANDOFF_TEST,
+// HANDOFF_SUITE, handoff::Register) plus those handed to handoff::Main.
+
+#include <string>
+#include <vector>
+
+#include "handoff/suite.h"
+
+namespace handoff {
+
+// Validated suites, or the list of everything wrong with the registrations.
+struct Catalog {
+  std::vector<Suite> suites;
+  std::vector<std::string> errors;  // "file:line: message", one per problem
+
+  // Returns the suite named `name`, or nullptr.
+  const Suite* Find(const std::string& name) const;
+};
+
+// Builds the catalog from the static registrations followed by `extra`, reporting every
+// invalid registration (empty suite name, duplicate suite or test names, a suite without
+// tests, a test without a function, '/' in a test name, max attempts below 1).
+Catalog BuildCatalog(std::vector<Suite> extra);
+
+}  // namespace handoff

@@ -1,0 +1,316 @@
+#include "runner/runner.h"
+
+#include <fmt/format.h>
+
+#include <exception>
+
+namespace handoff {
+namespace internal {
+
+TestState::TestState(SuiteRunScope* scope_in, TestState* parent_in, std::string name_in,
+                     int attempt_in, handoff::Context context_in)
+    : scope(scope_in),
+      parent(parent_in),
+      name(std::move(name_in)),
+      attempt(attempt_in),
+      context(std::move(context_in)) {}
+
+TestState* TestState::Root() {
+  TestState* s = this;
+  while (s->parent != nullptr) s = s->parent;
+  return s;
+}
+
+Event TestState::MakeEvent(EventKind kind) const {
+  Event e;
+  e.kind = kind;
+  e.time_ns = NowNs();
+  e.suite = scope->suite.name;
+  e.test = name;
+  e.attempt = attempt;
+  return e;
+}
+
+void RunGuarded(T& t, TestState& state, const std::function<void(T&)>& fn) {
+  auto fail = [&](std::string message) {
+    state.failed = true;
+    if (state.first_failure.empty()) state.first_failure = message;
+    Event e = state.MakeEvent(EventKind::kFailure);
+    e.text = std::move(message);
+    e.soft = state.Root()->soft;
+    state.scope->Emit(e, true);
+  };
+  try {
+    fn(t);
+  } catch (const TestAbort&) {
+    // FailNow/SkipNow: already recorded.
+  } catch (const std::exception& ex) {
+    fail(fmt::format("unexpected exception: {}", ex.what()));
+  } catch (...) {
+    fail("unexpected exception: unknown exception");
+  }
+}
+
+void RunCleanups(TestState& state) {
+  T t(&state);
+  while (!state.cleanups.empty()) {
+    std::function<void()> fn = std::move(state.cleanups.back());
+    state.cleanups.pop_back();
+    RunGuarded(t, state, [&](T&) { fn(); });
+  }
+  // Spans left open end with the test.
+  while (!state.spans.empty()) {
+    TestState::OpenSpan& span = state.spans.back();
+    Event e = state.MakeEvent(EventKind::kSpanEnded);
+    e.span_id = span.id;
+    e.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - span.start)
+                       .count();
+    e.attributes = std::move(span.attributes);
+    state.spans.pop_back();
+    state.scope->Emit(e, false);
+  }
+}
+
+SuiteRunScope::SuiteRunScope(const Suite& suite_in, EventSink& sink_in,
+                             OutputCapture* capture_in, std::shared_ptr<const NameFilter> run,
+                             std::shared_ptr<const NameFilter> skip)
+    : suite(suite_in),
+      sink(sink_in),
+      capture(capture_in),
+      run_filter(std::move(run)),
+      skip_filter(std::move(skip)),
+      watchdog_([this] { Watch(); }) {}
+
+SuiteRunScope::~SuiteRunScope() {
+  {
+    std::lock_guard lock(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  watchdog_.join();
+}
+
+void SuiteRunScope::Emit(const Event& event, bool sync_output) {
+  if (sync_output && capture != nullptr) capture->Sync();
+  sink.OnEvent(event);
+}
+
+void SuiteRunScope::Arm(std::chrono::steady_clock::time_point deadline, std::stop_source stop) {
+  {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+    fired_ = false;
+    deadline_ = deadline;
+    stop_ = std::move(stop);
+    if (cancelled_) stop_.request_stop();
+  }
+  cv_.notify_all();
+}
+
+void SuiteRunScope::Rearm(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::lock_guard lock(mu_);
+    deadline_ = deadline;
+  }
+  cv_.notify_all();
+}
+
+bool SuiteRunScope::Disarm() {
+  std::lock_guard lock(mu_);
+  armed_ = false;
+  return fired_;
+}
+
+void SuiteRunScope::Cancel() {
+  {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    if (armed_) stop_.request_stop();
+  }
+  cv_.notify_all();
+}
+
+void SuiteRunScope::Watch() {
+  std::unique_lock lock(mu_);
+  while (!quit_) {
+    if (armed_ && !fired_) {
+      if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && armed_ && !fired_ &&
+          std::chrono::steady_clock::now() >= deadline_) {
+        fired_ = true;
+        stop_.request_stop();
+      }
+    } else {
+      cv_.wait(lock);
+    }
+  }
+}
+
+}  // namespace internal
+
+using internal::SuiteRunScope;
+using internal::TestState;
+
+std::string FormatDuration(std::chrono::nanoseconds d) {
+  using namespace std::chrono;
+  auto trim = [](std::string s) {
+    if (s.find('.') != std::string::npos) {
+      while (s.back() == '0') s.pop_back();
+      if (s.back() == '.') s.pop_back();
+    }
+    return s;
+  };
+  if (d < 1ms) return trim(fmt::format("{:.3f}", d.count() / 1e3)) + "µs";
+  if (d < 1s) return trim(fmt::format("{:.3f}", d.count() / 1e6)) + "ms";
+  auto h = duration_cast<hours>(d);
+  auto m = duration_cast<minutes>(d - h);
+  double s = (d - h - m).count() / 1e9;
+  std::string out;
+  if (h.count() > 0) out += fmt::format("{}h", h.count());
+  if (h.count() > 0 || m.count() > 0) out += fmt::format("{}m", m.count());
+  out += trim(fmt::format("{:.3f}", s)) + "s";
+  return out;
+}
+
+SuiteRunner::SuiteRunner(const Suite& suite, const wire::WorkerPlan& plan, EventSink& sink,
+                         OutputCapture* capture)
+    : suite_(suite), plan_(plan), sink_(sink), capture_(capture) {}
+
+SuiteRunner::~SuiteRunner() = default;
+
+std::string SuiteRunner::Prepare() {
+  std::string error;
+  auto run = NameFilter::Compile(plan_.run_pattern, &error);
+  if (!run) return "--run: " + error;
+  auto skip = NameFilter::Compile(plan_.skip_pattern, &error);
+  if (!skip) return "--skip: " + error;
+  scope_ = std::make_unique<SuiteRunScope>(suite_, sink_, capture_, std::move(run),
+                                           std::move(skip));
+  return {};
+}
+
+void SuiteRunner::Cancel() {
+  if (scope_) scope_->Cancel();
+}
+
+bool SuiteRunner::RunHook(const TestFunc& fn, EventKind started, EventKind finished,
+                          std::string* first_failure) {
+  if (!fn) return true;
+  std::stop_source stop;
+  auto deadline = plan_.hook_timeout_ms > 0
+                      ? std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(plan_.hook_timeout_ms)
+                      : std::chrono::steady_clock::time_point::max();
+  TestState state(scope_.get(), nullptr, "", 1, Context(stop.get_token(), deadline));
+  T t(&state);
+  scope_->Emit(state.MakeEvent(started), true);
+  scope_->Arm(deadline, stop);
+  internal::RunGuarded(t, state, fn);
+  internal::RunCleanups(state);
+  if (scope_->Disarm()) {
+    state.failed = true;
+    Event e = state.MakeEvent(EventKind::kFailure);
+    e.text = "timed out after " + FormatDuration(std::chrono::milliseconds(plan_.hook_timeout_ms));
+    if (state.first_failure.empty()) state.first_failure = e.text;
+    scope_->Emit(e, true);
+  }
+  if (first_failure != nullptr) *first_failure = state.first_failure;
+  if (capture_ != nullptr) capture_->Sync();
+  Event done = state.MakeEvent(finished);
+  done.status = state.failed ? Status::kFailed : Status::kPassed;
+  scope_->Emit(done, false);
+  return !state.failed;
+}
+
+void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bool* failed_hard) {
+  const int max_attempts = std::max(plan_.max_attempts, planned.first_attempt);
+  bool failed_before = planned.first_attempt > 1;
+  const auto timeout = std::chrono::milliseconds(planned.timeout_ms);
+  for (int attempt = planned.first_attempt; attempt <= max_attempts; ++attempt) {
+    std::stop_source stop;
+    auto start = std::chrono::steady_clock::now();
+    auto deadline = timeout.count() > 0 ? start + timeout : std::chrono::steady_clock::time_point::max();
+    TestState state(scope_.get(), nullptr, test.name, attempt, Context(stop.get_token(), deadline));
+    T t(&state);
+    scope_->Emit(state.MakeEvent(EventKind::kTestStarted), false);
+    if (capture_ != nullptr) capture_->Enter(test.name);
+    scope_->Arm(deadline, stop);
+    internal::RunGuarded(t, state, test.fn);
+    internal::RunCleanups(state);
+    if (scope_->Disarm()) {
+      state.failed = true;
+      Event e = state.MakeEvent(EventKind::kFailure);
+      auto effective = state.context.Deadline() - start;
+      e.text = "timed out after " +
+               FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(effective));
+      e.soft = state.soft;
+      scope_->Emit(e, true);
+    }
+    if (capture_ != nullptr) capture_->Leave();
+    const Status status = state.failed ? Status::kFailed
+                          : state.skipped ? Status::kSkipped
+                                          : Status::kPassed;
+    const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+    Event attempt_done = state.MakeEvent(EventKind::kAttemptFinished);
+    attempt_done.status = status;
+    attempt_done.elapsed_ns = elapsed;
+    scope_->Emit(attempt_done, false);
+    const bool retry = status == Status::kFailed && attempt < max_attempts &&
+                       !scope_->cancelled();
+    if (retry) {
+      failed_before = true;
+      continue;
+    }
+    Event done = state.MakeEvent(EventKind::kTestFinished);
+    done.status = status;
+    done.elapsed_ns = elapsed;
+    done.soft = status == Status::kFailed && state.soft;
+    done.flaky = status == Status::kPassed && failed_before;
+    scope_->Emit(done, false);
+    *failed_hard = status == Status::kFailed && !state.soft;
+    return;
+  }
+}
+
+void SuiteRunner::Run() {
+  std::string setup_failure;
+  bool setup_ok = true;
+  if (suite_.setup) {
+    setup_ok = RunHook(suite_.setup, EventKind::kSetupStarted, EventKind::kSetupFinished,
+                       &setup_failure);
+  }
+  if (!plan_.run_teardown_only) {
+    for (const wire::PlannedTest& planned : plan_.tests) {
+      if (scope_->cancelled()) break;
+      const Test* test = nullptr;
+      for (const Test& t : suite_.tests) {
+        if (t.name == planned.name) test = &t;
+      }
+      if (test == nullptr) continue;
+      if (!setup_ok) {
+        TestState state(scope_.get(), nullptr, test->name, planned.first_attempt, Context());
+        scope_->Emit(state.MakeEvent(EventKind::kTestStarted), false);
+        Event skip = state.MakeEvent(EventKind::kSkip);
+        skip.text = "setup failed: " + (setup_failure.empty() ? std::string("setup failed")
+                                                              : setup_failure);
+        scope_->Emit(skip, false);
+        for (EventKind kind : {EventKind::kAttemptFinished, EventKind::kTestFinished}) {
+          Event done = state.MakeEvent(kind);
+          done.status = Status::kSkipped;
+          scope_->Emit(done, false);
+        }
+        continue;
+      }
+      bool failed_hard = false;
+      RunTest(*test, planned, &failed_hard);
+      if (failed_hard && plan_.fail_fast) break;
+    }
+  }
+  if (suite_.teardown) {
+    RunHook(suite_.teardown, EventKind::kTeardownStarted, EventKind::kTeardownFinished, nullptr);
+  }
+}
+
+}  // namespace handoff

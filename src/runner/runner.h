@@ -1,0 +1,160 @@
+#pragma once
+
+// Runs a worker plan in the current process: suite setup, the planned tests (with their
+// retries and subtests), teardown, emitting every event to a sink. Used inside worker
+// processes and, with --isolation=none, inside the main process.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "event/event.h"
+#include "event/wire.h"
+#include "handoff/suite.h"
+#include "handoff/t.h"
+#include "runner/name_filter.h"
+
+namespace handoff {
+
+// Where a test's own stdout/stderr go; the runner tells it which test is current so
+// output lines are attributed to the right (sub)test.
+class OutputCapture {
+ public:
+  virtual ~OutputCapture() = default;
+  // Output written from now on belongs to `test` (a test or subtest begins).
+  virtual void Enter(const std::string& test) = 0;
+  // The current (sub)test ends: its pending output is emitted, then output belongs to
+  // the enclosing test again.
+  virtual void Leave() = 0;
+  // Emits the output written so far, before an event that must follow it (a log line).
+  virtual void Sync() = 0;
+};
+
+namespace internal {
+
+class SuiteRunScope;
+
+// The state behind one handoff::T: a test, a subtest, or suite setup/teardown.
+class TestState {
+ public:
+  TestState(SuiteRunScope* scope, TestState* parent, std::string name, int attempt,
+            handoff::Context context);
+
+  SuiteRunScope* scope;
+  TestState* parent;
+  std::string name;
+  int attempt;
+  handoff::Context context;
+  bool failed = false;
+  bool skipped = false;
+  bool soft = false;  // meaningful on the root; SoftFailure() marks the root
+  std::string first_failure;  // message of the first failure, for setup's skip reason
+  std::vector<std::function<void()>> cleanups;
+  std::vector<std::pair<std::string, std::string>> values;
+  std::vector<std::string> subtest_names;  // as given, to make duplicates unique
+  struct OpenSpan {
+    std::uint32_t id;
+    std::chrono::steady_clock::time_point start;
+    std::vector<std::pair<std::string, std::string>> attributes;
+  };
+  std::vector<OpenSpan> spans;
+
+  // Returns the top-level test (or setup/teardown) this state belongs to.
+  TestState* Root();
+  // Emits an event for this test with the common fields filled in.
+  Event MakeEvent(EventKind kind) const;
+};
+
+// The unwinding type of FailNow/SkipNow: not a std::exception, so a test's own
+// catch (const std::exception&) does not swallow it.
+struct TestAbort {};
+
+// Runs fn(t), turning a FailNow/SkipNow unwind into nothing and any other exception
+// into a failure of the test with its what() ("unknown exception" otherwise).
+void RunGuarded(T& t, TestState& state, const std::function<void(T&)>& fn);
+
+// Runs the cleanups of a test, last registered first; a failing cleanup fails the test
+// and the remaining cleanups still run.
+void RunCleanups(TestState& state);
+
+// Shared by every T of one suite run in one process.
+class SuiteRunScope {
+ public:
+  SuiteRunScope(const Suite& suite, EventSink& sink, OutputCapture* capture,
+                std::shared_ptr<const NameFilter> run, std::shared_ptr<const NameFilter> skip);
+  ~SuiteRunScope();
+
+  const Suite& suite;
+  EventSink& sink;
+  OutputCapture* capture;  // may be null (in-process: output goes to the terminal)
+  std::shared_ptr<const NameFilter> run_filter;
+  std::shared_ptr<const NameFilter> skip_filter;
+  std::atomic<std::uint32_t> next_span_id{1};
+
+  // Emits an event, syncing captured output first so lines stay in order.
+  void Emit(const Event& event, bool sync_output);
+
+  // Arms the watchdog for the current top-level test: at `deadline` it asks the test to
+  // stop through `stop`. Returns an id for Disarm/TimedOut.
+  void Arm(std::chrono::steady_clock::time_point deadline, std::stop_source stop);
+  // Moves the current deadline (t.SetTimeout).
+  void Rearm(std::chrono::steady_clock::time_point deadline);
+  // Disarms the watchdog; returns true if it fired.
+  bool Disarm();
+  // Asks the running test to stop and no further test to start. Thread-safe.
+  void Cancel();
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  void Watch();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  bool fired_ = false;
+  bool quit_ = false;
+  std::chrono::steady_clock::time_point deadline_;
+  std::stop_source stop_;
+  std::atomic<bool> cancelled_{false};
+  std::thread watchdog_;
+};
+
+}  // namespace internal
+
+// Runs `plan` for `suite`, sending events to `sink`. `cancel` (optional) is polled to
+// stop early; returns when teardown has finished.
+class SuiteRunner {
+ public:
+  SuiteRunner(const Suite& suite, const wire::WorkerPlan& plan, EventSink& sink,
+              OutputCapture* capture);
+  ~SuiteRunner();
+
+  // Returns an error message if the plan's patterns do not compile.
+  std::string Prepare();
+  // Runs setup, tests and teardown.
+  void Run();
+  // Asks the current test to stop and no further test to start. Thread-safe.
+  void Cancel();
+
+ private:
+  bool RunHook(const TestFunc& fn, EventKind started, EventKind finished,
+               std::string* first_failure);
+  void RunTest(const Test& test, const wire::PlannedTest& planned, bool* failed_hard);
+
+  const Suite& suite_;
+  const wire::WorkerPlan& plan_;
+  EventSink& sink_;
+  OutputCapture* capture_;
+  std::unique_ptr<internal::SuiteRunScope> scope_;
+};
+
+// Formats a duration the way Go's time.Duration does ("1.5s", "250ms", "2m0s").
+std::string FormatDuration(std::chrono::nanoseconds d);
+
+}  // namespace handoff

@@ -1,0 +1,261 @@
+// handoff::T, Span and Context: what a test calls. Each call becomes an event.
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <mutex>
+#include <system_error>
+
+#include "handoff/t.h"
+#include "runner/runner.h"
+
+namespace handoff {
+
+using internal::TestAbort;
+using internal::TestState;
+
+Context::Clock::duration Context::Remaining() const {
+  if (deadline_ == Clock::time_point::max()) return Clock::duration::max();
+  auto left = deadline_ - Clock::now();
+  return left > Clock::duration::zero() ? left : Clock::duration::zero();
+}
+
+bool Context::SleepFor(Clock::duration d) const {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  // Returns true only when the stop was requested (the predicate).
+  bool stopped = cv.wait_for(lock, token_, d, [] { return false; });
+  return !stopped && !token_.stop_requested();
+}
+
+namespace {
+
+Event Located(const TestState& s, EventKind kind, std::string_view text,
+              const std::source_location& where) {
+  Event e = s.MakeEvent(kind);
+  e.text = text;
+  e.file = where.file_name();
+  e.line = static_cast<int>(where.line());
+  return e;
+}
+
+// Go's rewrite of subtest names: spaces become underscores, unprintable bytes are escaped,
+// so every name can be selected with --run.
+std::string RewriteSubtestName(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (unsigned char c : name) {
+    if (c == ' ') {
+      out += '_';
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void T::Log(std::string_view message, std::source_location where) {
+  state_->scope->Emit(Located(*state_, EventKind::kLog, message, where), true);
+}
+
+void T::Error(std::string_view message, std::source_location where) {
+  state_->failed = true;
+  if (state_->first_failure.empty()) state_->first_failure = message;
+  Event e = Located(*state_, EventKind::kFailure, message, where);
+  e.soft = state_->Root()->soft;
+  state_->scope->Emit(e, true);
+}
+
+void T::Fatal(std::string_view message, std::source_location where) {
+  Error(message, where);
+  throw TestAbort{};
+}
+
+void T::Fail(std::source_location) { state_->failed = true; }
+
+void T::FailNow(std::source_location) {
+  state_->failed = true;
+  throw TestAbort{};
+}
+
+bool T::Failed() const { return state_->failed; }
+
+void T::Skip(std::string_view reason, std::source_location where) {
+  state_->skipped = true;
+  state_->scope->Emit(Located(*state_, EventKind::kSkip, reason, where), true);
+  throw TestAbort{};
+}
+
+void T::SkipNow(std::source_location where) {
+  state_->skipped = true;
+  state_->scope->Emit(Located(*state_, EventKind::kSkip, "", where), true);
+  throw TestAbort{};
+}
+
+bool T::Skipped() const { return state_->skipped; }
+
+void T::Cleanup(std::function<void()> fn) { state_->cleanups.push_back(std::move(fn)); }
+
+const std::string& T::Name() const { return state_->name; }
+
+const handoff::Context& T::Context() const { return state_->context; }
+
+void T::SetTimeout(std::chrono::milliseconds timeout) {
+  TestState* root = state_->Root();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  root->context = handoff::Context(root->context.StopToken(), deadline);
+  for (TestState* s = state_; s != root; s = s->parent) {
+    s->context = handoff::Context(s->context.StopToken(), deadline);
+  }
+  state_->scope->Rearm(deadline);
+  Event e = root->MakeEvent(EventKind::kTimeoutChanged);
+  e.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+  state_->scope->Emit(e, false);
+}
+
+int T::Attempt() const { return state_->attempt; }
+
+void T::SoftFailure() { state_->Root()->soft = true; }
+
+void T::SetValue(std::string_view key, std::string_view value) {
+  auto it = std::find_if(state_->values.begin(), state_->values.end(),
+                         [&](const auto& kv) { return kv.first == key; });
+  if (it != state_->values.end()) {
+    it->second = value;
+  } else {
+    state_->values.emplace_back(key, value);
+  }
+  Event e = state_->MakeEvent(EventKind::kValue);
+  e.key = key;
+  e.text = value;
+  state_->scope->Emit(e, false);
+}
+
+std::optional<std::string> T::Value(std::string_view key) const {
+  for (TestState* s = state_; s != nullptr; s = s->parent) {
+    for (const auto& [k, v] : s->values) {
+      if (k == key) return v;
+    }
+  }
+  return std::nullopt;
+}
+
+Span T::StartSpan(std::string_view name) {
+  std::uint32_t id = state_->scope->next_span_id.fetch_add(1);
+  state_->spans.push_back(TestState::OpenSpan{id, std::chrono::steady_clock::now(), {}});
+  Event e = state_->MakeEvent(EventKind::kSpanStarted);
+  e.span_id = id;
+  e.key = name;
+  state_->scope->Emit(e, false);
+  return Span(this, id);
+}
+
+std::filesystem::path T::TempDir() {
+  std::string safe;
+  for (char c : state_->name) safe += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (safe.size() > 40) safe.resize(40);
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / ("handoff-" + safe + "-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    Fatal(fmt::format("TempDir: cannot create {}: {}", pattern,
+                      std::system_category().message(errno)));
+  }
+  std::filesystem::path dir(pattern);
+  Cleanup([dir] {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  });
+  return dir;
+}
+
+void T::Setenv(const std::string& key, const std::string& value) {
+  const char* old = std::getenv(key.c_str());
+  std::optional<std::string> previous;
+  if (old != nullptr) previous = old;
+  ::setenv(key.c_str(), value.c_str(), 1);
+  Cleanup([key, previous] {
+    if (previous) {
+      ::setenv(key.c_str(), previous->c_str(), 1);
+    } else {
+      ::unsetenv(key.c_str());
+    }
+  });
+}
+
+Span& Span::operator=(Span&& other) noexcept {
+  if (this != &other) {
+    End();
+    t_ = std::exchange(other.t_, nullptr);
+    id_ = other.id_;
+  }
+  return *this;
+}
+
+void Span::SetAttribute(std::string_view key, std::string_view value) {
+  if (t_ == nullptr) return;
+  for (TestState::OpenSpan& span : t_->state_->spans) {
+    if (span.id == id_) span.attributes.emplace_back(key, value);
+  }
+}
+
+void Span::End() {
+  if (t_ == nullptr) return;
+  TestState* state = t_->state_;
+  t_ = nullptr;
+  auto it = std::find_if(state->spans.begin(), state->spans.end(),
+                         [&](const TestState::OpenSpan& s) { return s.id == id_; });
+  if (it == state->spans.end()) return;
+  Event e = state->MakeEvent(EventKind::kSpanEnded);
+  e.span_id = id_;
+  e.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::steady_clock::now() - it->start)
+                     .count();
+  e.attributes = std::move(it->attributes);
+  state->spans.erase(it);
+  state->scope->Emit(e, false);
+}
+
+bool T::Run(std::string_view name, const std::function<void(T&)>& fn) {
+  std::string base = RewriteSubtestName(name);
+  // Like Go, a repeated subtest name gets a "#01" suffix so each result is distinct.
+  int dup = static_cast<int>(std::count(state_->subtest_names.begin(),
+                                        state_->subtest_names.end(), base));
+  state_->subtest_names.push_back(base);
+  if (dup > 0) base += fmt::format("#{:02d}", dup);
+  std::string full = state_->name.empty() ? base : state_->name + "/" + base;
+
+  internal::SuiteRunScope* scope = state_->scope;
+  if ((scope->run_filter && !scope->run_filter->Selects(full)) ||
+      (scope->skip_filter && scope->skip_filter->Skips(full))) {
+    return true;
+  }
+  TestState child(scope, state_, full, state_->attempt, state_->context);
+  T child_t(&child);
+  auto start = std::chrono::steady_clock::now();
+  scope->Emit(child.MakeEvent(EventKind::kTestStarted), true);
+  if (scope->capture != nullptr) scope->capture->Enter(full);
+  internal::RunGuarded(child_t, child, fn);
+  internal::RunCleanups(child);
+  if (scope->capture != nullptr) scope->capture->Leave();
+  Event done = child.MakeEvent(EventKind::kTestFinished);
+  done.status = child.failed ? Status::kFailed
+                : child.skipped ? Status::kSkipped
+                                : Status::kPassed;
+  done.soft = child.failed && state_->Root()->soft;
+  done.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+  scope->Emit(done, false);
+  if (child.failed) state_->failed = true;
+  return !child.failed;
+}
+
+}  // namespace handoff

@@ -1,0 +1,574 @@
+#include "worker/supervisor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "runner/runner.h"
+#include "worker/worker.h"
+
+extern char** environ;
+
+namespace handoff {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Follows a suite's events as they pass to the sinks: which test is running, its
+// deadline, what has finished, and the suite's status.
+class SuiteTracker : public EventSink {
+ public:
+  enum class Phase { kIdle, kSetup, kTest, kTeardown };
+
+  SuiteTracker(const SuiteJob& job, EventSink& out) : job_(job), out_(out) {
+    for (const wire::PlannedTest& t : job.tests) timeouts_[t.name] = t.timeout_ms;
+  }
+
+  void OnEvent(const Event& e) override {
+    const bool top_level = !e.test.empty() && e.test.find('/') == std::string::npos;
+    switch (e.kind) {
+      case EventKind::kSetupStarted:
+      case EventKind::kTeardownStarted:
+        phase = e.kind == EventKind::kSetupStarted ? Phase::kSetup : Phase::kTeardown;
+        SetDeadline(job_.hook_timeout_ms * 1'000'000);
+        break;
+      case EventKind::kSetupFinished:
+        phase = Phase::kIdle;
+        deadline = Clock::time_point::max();
+        if (e.status == Status::kFailed) setup_failed = true;
+        break;
+      case EventKind::kTeardownFinished:
+        phase = Phase::kIdle;
+        deadline = Clock::time_point::max();
+        if (e.status == Status::kFailed) teardown_failed = true;
+        break;
+      case EventKind::kTestStarted:
+        if (top_level) {
+          phase = Phase::kTest;
+          current = e.test;
+          current_attempt = e.attempt;
+          current_start = Clock::now();
+          open.clear();
+          auto it = timeouts_.find(e.test);
+          SetDeadline(it == timeouts_.end() ? 0 : it->second * 1'000'000);
+        } else {
+          open.push_back(e.test);
+        }
+        break;
+      case EventKind::kTimeoutChanged:
+        SetDeadline(e.elapsed_ns);
+        break;
+      case EventKind::kTestFinished:
+        if (top_level) {
+          finished.insert(e.test);
+          phase = Phase::kIdle;
+          deadline = Clock::time_point::max();
+          ++finished_count;
+          if (e.status == Status::kFailed && !e.soft) hard_failure = true;
+          if (e.status == Status::kSkipped) ++skipped_count;
+        } else if (!open.empty()) {
+          open.pop_back();
+        }
+        break;
+      default:
+        break;
+    }
+    out_.OnEvent(e);
+  }
+
+  Status SuiteStatus() const {
+    if (hard_failure || setup_failed || teardown_failed) return Status::kFailed;
+    if (finished_count > 0 && skipped_count == finished_count) return Status::kSkipped;
+    return Status::kPassed;
+  }
+
+  // Emits an event for the suite with the common fields filled in.
+  Event Make(EventKind kind, std::string test = {}) const {
+    Event e;
+    e.kind = kind;
+    e.time_ns = NowNs();
+    e.suite = job_.suite->name;
+    e.test = std::move(test);
+    return e;
+  }
+
+  Phase phase = Phase::kIdle;
+  std::string current;
+  int current_attempt = 0;
+  Clock::time_point current_start;
+  std::vector<std::string> open;  // open subtests of the current test, outermost first
+  std::set<std::string> finished;
+  Clock::time_point deadline = Clock::time_point::max();
+  std::int64_t timeout_ns = 0;
+  bool setup_failed = false;
+  bool teardown_failed = false;
+  bool hard_failure = false;
+  int finished_count = 0;
+  int skipped_count = 0;
+
+ private:
+  void SetDeadline(std::int64_t ns) {
+    timeout_ns = ns;
+    deadline = ns > 0 ? Clock::now() + std::chrono::nanoseconds(ns) : Clock::time_point::max();
+  }
+  const SuiteJob& job_;
+  EventSink& out_;
+  std::map<std::string, std::int64_t> timeouts_;
+};
+
+const std::string& SelfExe() {
+  static const std::string path = [] {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  }();
+  return path;
+}
+
+struct Pipe {
+  int read = -1, write = -1;
+};
+
+std::optional<Pipe> MakePipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return std::nullopt;
+  // Larger pipes mean fewer wake-ups when a worker reports many fast tests.
+  ::fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);
+  return Pipe{fds[0], fds[1]};
+}
+
+// A running worker process and the parent's ends of its pipes.
+struct Worker {
+  pid_t pid = -1;
+  int events = -1;   // read end of the event pipe
+  int capture = -1;  // read end of the output pipe (read only after the worker died)
+};
+
+// Starts a worker for `plan`. Returns nullopt and sets *error on failure.
+std::optional<Worker> Spawn(const wire::WorkerPlan& plan, std::string* error) {
+  int plan_fd = ::memfd_create("handoff-plan", MFD_CLOEXEC);
+  std::string encoded = wire::EncodePlan(plan);
+  if (plan_fd < 0 || ::write(plan_fd, encoded.data(), encoded.size()) !=
+                         static_cast<ssize_t>(encoded.size()) ||
+      ::lseek(plan_fd, 0, SEEK_SET) != 0) {
+    *error = fmt::format("cannot write the worker plan: {}", ::strerror(errno));
+    if (plan_fd >= 0) ::close(plan_fd);
+    return std::nullopt;
+  }
+  std::optional<Pipe> events = MakePipe();
+  std::optional<Pipe> output = MakePipe();
+  if (!events || !output) {
+    *error = fmt::format("cannot create pipes: {}", ::strerror(errno));
+    ::close(plan_fd);
+    return std::nullopt;
+  }
+  // Move every source above the target numbers so the dup2s below cannot clobber one
+  // another; the copies are close-on-exec.
+  auto high = [](int fd) { return ::fcntl(fd, F_DUPFD_CLOEXEC, 10); };
+  int src_plan = high(plan_fd), src_events = high(events->write),
+      src_capture_read = high(output->read), src_capture_write = high(output->write);
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, devnull, 0);
+  posix_spawn_file_actions_adddup2(&actions, src_capture_write, 1);
+  posix_spawn_file_actions_adddup2(&actions, src_capture_write, 2);
+  posix_spawn_file_actions_adddup2(&actions, src_plan, kPlanFd);
+  posix_spawn_file_actions_adddup2(&actions, src_events, kEventFd);
+  posix_spawn_file_actions_adddup2(&actions, src_capture_read, kCaptureFd);
+  posix_spawn_file_actions_addclosefrom_np(&actions, kCaptureFd + 1);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults, empty;
+  sigemptyset(&empty);
+  sigemptyset(&defaults);
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  // Its own process group, so a timeout kills the test's children too.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETSIGMASK);
+
+  std::string exe = SelfExe();
+  char* argv[] = {exe.data(), const_cast<char*>(kWorkerArg), nullptr};
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, exe.c_str(), &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  for (int fd : {plan_fd, src_plan, src_events, src_capture_read, src_capture_write, devnull,
+                 events->write, output->write}) {
+    ::close(fd);
+  }
+  if (rc != 0) {
+    *error = fmt::format("cannot start worker {}: {}", exe, ::strerror(rc));
+    ::close(events->read);
+    ::close(output->read);
+    return std::nullopt;
+  }
+  ::fcntl(events->read, F_SETFL, O_NONBLOCK);
+  ::fcntl(output->read, F_SETFL, O_NONBLOCK);
+  return Worker{pid, events->read, output->read};
+}
+
+// Reads what a dead worker's output pipe still holds (its last words) as lines.
+std::vector<std::string> ReadLeftoverOutput(int fd) {
+  std::string data;
+  char buf[1 << 16];
+  while (data.size() < (1 << 20)) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < data.size()) {
+    std::size_t nl = data.find('\n', start);
+    if (nl == std::string::npos) nl = data.size();
+    lines.push_back(data.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+// Why a worker was stopped by the supervisor, if it was.
+enum class StopReason { kNone, kTimeout, kCancelled, kProtocol };
+
+struct WorkerOutcome {
+  int wait_status = 0;
+  StopReason stopped = StopReason::kNone;
+  std::int64_t timeout_ns = 0;  // of the test that timed out
+};
+
+// Forwards a worker's events until it exits, enforcing deadlines and cancellation.
+WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
+                   const std::atomic<bool>& cancel) {
+  WorkerOutcome outcome;
+  wire::FrameReader frames;
+  std::vector<char> buf(1 << 18);
+  bool eof = false;
+  bool reaped = false;
+  bool term_sent = false;
+  Clock::time_point kill_at = Clock::time_point::max();
+  auto stop = [&](StopReason reason) {
+    if (outcome.stopped == StopReason::kNone) outcome.stopped = reason;
+    ::kill(-w.pid, SIGKILL);
+  };
+  while (!eof) {
+    Clock::time_point now = Clock::now();
+    if (cancel.load() && !term_sent) {
+      // Ask politely: the worker stops its running test through t.Context().
+      ::kill(w.pid, SIGTERM);
+      term_sent = true;
+      kill_at = std::min(kill_at, now + job.grace);
+    }
+    if (now >= kill_at) stop(StopReason::kCancelled);
+    if (tracker.deadline != Clock::time_point::max() && now >= tracker.deadline + job.grace) {
+      outcome.timeout_ns = tracker.timeout_ns;
+      stop(StopReason::kTimeout);
+      tracker.deadline = Clock::time_point::max();
+    }
+    Clock::time_point wake = std::min(kill_at, tracker.deadline == Clock::time_point::max()
+                                                   ? Clock::time_point::max()
+                                                   : tracker.deadline + job.grace);
+    int timeout_ms = 50;
+    if (wake != Clock::time_point::max()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1;
+      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left, 0, 50));
+    }
+    pollfd p{w.events, POLLIN, 0};
+    int ready = ::poll(&p, 1, timeout_ms);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) {
+      // A worker that exited while a stray child keeps the pipe open.
+      int status;
+      if (::waitpid(w.pid, &status, WNOHANG) == w.pid) {
+        outcome.wait_status = status;
+        reaped = true;
+        break;
+      }
+      continue;
+    }
+    while (true) {
+      ssize_t n = ::read(w.events, buf.data(), buf.size());
+      if (n == 0) {
+        eof = true;
+        break;
+      }
+      if (n < 0) break;  // EAGAIN
+      frames.Feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+      while (auto payload = frames.Next()) {
+        std::optional<Event> e = wire::DecodeEvent(*payload);
+        if (!e) {
+          stop(StopReason::kProtocol);
+          break;
+        }
+        e->suite = job.suite->name;
+        tracker.OnEvent(*e);
+      }
+      if (frames.corrupt()) stop(StopReason::kProtocol);
+      if (n < static_cast<ssize_t>(buf.size())) break;
+    }
+  }
+  if (!reaped) {
+    int status = 0;
+    while (::waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    outcome.wait_status = status;
+  }
+  return outcome;
+}
+
+std::string Cause(const WorkerOutcome& o, const SuiteJob& job) {
+  switch (o.stopped) {
+    case StopReason::kTimeout:
+      return fmt::format("timed out after {} (killed: still running {} after being asked to stop)",
+                         FormatDuration(std::chrono::nanoseconds(o.timeout_ns)),
+                         FormatDuration(job.grace));
+    case StopReason::kCancelled:
+      return "cancelled (killed: still running after being asked to stop)";
+    case StopReason::kProtocol:
+      return "worker sent a malformed event stream (killed)";
+    case StopReason::kNone:
+      break;
+  }
+  return "crashed: worker " + DescribeExit(o.wait_status);
+}
+
+Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic<bool>& cancel) {
+  std::vector<wire::PlannedTest> remaining = job.tests;
+  bool teardown_only = false;
+  bool teardown_only_done = false;
+  while (!cancel.load() || teardown_only) {
+    wire::WorkerPlan plan;
+    plan.suite = job.suite->name;
+    plan.tests = remaining;
+    plan.max_attempts = job.max_attempts;
+    plan.hook_timeout_ms = job.hook_timeout_ms;
+    plan.run_pattern = job.run_pattern;
+    plan.skip_pattern = job.skip_pattern;
+    plan.fail_fast = job.fail_fast;
+    plan.run_teardown_only = teardown_only;
+    if (teardown_only) teardown_only_done = true;
+
+    std::string error;
+    std::optional<Worker> worker = Spawn(plan, &error);
+    if (!worker) {
+      Event e = tracker.Make(EventKind::kFailure);
+      e.text = error;
+      tracker.OnEvent(e);
+      tracker.setup_failed = true;
+      break;
+    }
+    const std::size_t finished_before = tracker.finished.size();
+    WorkerOutcome outcome = Pump(*worker, tracker, job, cancel);
+    const bool clean = outcome.stopped == StopReason::kNone &&
+                       WIFEXITED(outcome.wait_status) && WEXITSTATUS(outcome.wait_status) == 0 &&
+                       tracker.phase == SuiteTracker::Phase::kIdle;
+    std::vector<std::string> leftovers;
+    if (!clean) {
+      leftovers = ReadLeftoverOutput(worker->capture);
+      // Stray children of a dead worker must not outlive it.
+      ::kill(-worker->pid, SIGKILL);
+    }
+    ::close(worker->events);
+    ::close(worker->capture);
+    if (clean) {
+      if (teardown_only) break;
+      // A worker that stops early on purpose (fail-fast, cancel) leaves tests unrun.
+      break;
+    }
+
+    const std::string cause = Cause(outcome, job);
+    const SuiteTracker::Phase phase = tracker.phase;
+    std::string owner = phase == SuiteTracker::Phase::kTest
+                            ? (tracker.open.empty() ? tracker.current : tracker.open.back())
+                            : std::string();
+    for (std::string& line : leftovers) {
+      Event out = tracker.Make(EventKind::kOutput, owner);
+      out.attempt = tracker.current_attempt;
+      out.text = std::move(line);
+      tracker.OnEvent(out);
+    }
+    auto fail = [&](const std::string& test, const std::string& text) {
+      Event f = tracker.Make(EventKind::kFailure, test);
+      f.attempt = tracker.current_attempt;
+      f.text = text;
+      tracker.OnEvent(f);
+    };
+
+    if (phase == SuiteTracker::Phase::kSetup || phase == SuiteTracker::Phase::kTeardown) {
+      const bool setup = phase == SuiteTracker::Phase::kSetup;
+      fail("", (setup ? "setup " : "teardown ") + cause);
+      Event done = tracker.Make(setup ? EventKind::kSetupFinished : EventKind::kTeardownFinished);
+      done.status = Status::kFailed;
+      tracker.OnEvent(done);
+      if (setup) {
+        // Every test left is skipped: a fresh worker would crash in setup again.
+        for (const wire::PlannedTest& t : remaining) {
+          if (tracker.finished.count(t.name) != 0) continue;
+          for (EventKind kind : {EventKind::kTestStarted, EventKind::kSkip,
+                                 EventKind::kAttemptFinished, EventKind::kTestFinished}) {
+            Event e = tracker.Make(kind, t.name);
+            e.attempt = t.first_attempt;
+            e.status = Status::kSkipped;
+            if (kind == EventKind::kSkip) e.text = "setup failed: setup " + cause;
+            tracker.OnEvent(e);
+          }
+        }
+      }
+      break;
+    }
+
+    int retry_attempt = 0;
+    if (phase == SuiteTracker::Phase::kTest) {
+      const std::string test = tracker.current;
+      const int attempt = tracker.current_attempt;
+      const std::int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       Clock::now() - tracker.current_start)
+                                       .count();
+      fail(owner, cause);
+      // Close the open subtests, innermost first.
+      while (!tracker.open.empty()) {
+        Event done = tracker.Make(EventKind::kTestFinished, tracker.open.back());
+        done.attempt = attempt;
+        done.status = Status::kFailed;
+        done.elapsed_ns = elapsed;
+        tracker.OnEvent(done);
+      }
+      Event attempt_done = tracker.Make(EventKind::kAttemptFinished, test);
+      attempt_done.attempt = attempt;
+      attempt_done.status = Status::kFailed;
+      attempt_done.elapsed_ns = elapsed;
+      tracker.OnEvent(attempt_done);
+      if (attempt < job.max_attempts && outcome.stopped != StopReason::kCancelled &&
+          !cancel.load()) {
+        retry_attempt = attempt + 1;
+      } else {
+        Event done = tracker.Make(EventKind::kTestFinished, test);
+        done.attempt = attempt;
+        done.status = Status::kFailed;
+        done.elapsed_ns = elapsed;
+        tracker.OnEvent(done);
+      }
+      tracker.phase = SuiteTracker::Phase::kIdle;
+    } else if (tracker.finished.size() == finished_before && !remaining.empty()) {
+      // Died between tests without progress: blame the next test so we cannot loop.
+      const wire::PlannedTest& next = remaining.front();
+      for (EventKind kind : {EventKind::kTestStarted, EventKind::kFailure,
+                             EventKind::kAttemptFinished, EventKind::kTestFinished}) {
+        Event e = tracker.Make(kind, next.name);
+        e.attempt = next.first_attempt;
+        e.status = Status::kFailed;
+        if (kind == EventKind::kFailure) e.text = cause + " before the test started";
+        tracker.OnEvent(e);
+      }
+    }
+
+    std::vector<wire::PlannedTest> next;
+    for (const wire::PlannedTest& t : remaining) {
+      if (t.name == tracker.current && retry_attempt > 0) {
+        wire::PlannedTest again = t;
+        again.first_attempt = retry_attempt;
+        next.push_back(again);
+      } else if (tracker.finished.count(t.name) == 0) {
+        next.push_back(t);
+      }
+    }
+    remaining = std::move(next);
+    if (job.fail_fast && tracker.hard_failure) break;
+    if (remaining.empty()) {
+      // The crash took the teardown with it: run setup and teardown once more so what
+      // setup created is cleaned up.
+      if (job.suite->teardown && !teardown_only_done && !tracker.setup_failed) {
+        teardown_only = true;
+        continue;
+      }
+      break;
+    }
+  }
+  return tracker.SuiteStatus();
+}
+
+Status RunInProcess(const SuiteJob& job, SuiteTracker& tracker, const std::atomic<bool>& cancel) {
+  wire::WorkerPlan plan;
+  plan.suite = job.suite->name;
+  plan.tests = job.tests;
+  plan.max_attempts = job.max_attempts;
+  plan.hook_timeout_ms = job.hook_timeout_ms;
+  plan.run_pattern = job.run_pattern;
+  plan.skip_pattern = job.skip_pattern;
+  plan.fail_fast = job.fail_fast;
+  SuiteRunner runner(*job.suite, plan, tracker, nullptr);
+  std::string error = runner.Prepare();
+  if (!error.empty()) {
+    Event e = tracker.Make(EventKind::kFailure);
+    e.text = error;
+    tracker.OnEvent(e);
+    tracker.setup_failed = true;
+    return Status::kFailed;
+  }
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!done.load()) {
+      if (cancel.load()) {
+        runner.Cancel();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  runner.Run();
+  done.store(true);
+  watcher.join();
+  return tracker.SuiteStatus();
+}
+
+}  // namespace
+
+std::string DescribeExit(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    int sig = WTERMSIG(wait_status);
+    const char* abbrev = sigabbrev_np(sig);
+    return fmt::format("killed by signal {} (SIG{}: {})", sig, abbrev ? abbrev : "?",
+                       ::strsignal(sig));
+  }
+  if (WIFEXITED(wait_status)) {
+    return fmt::format("exited with status {}", WEXITSTATUS(wait_status));
+  }
+  return fmt::format("ended with wait status {}", wait_status);
+}
+
+Status RunSuite(const SuiteJob& job, EventSink& sink, const std::atomic<bool>& cancel) {
+  SuiteTracker tracker(job, sink);
+  Event started = tracker.Make(EventKind::kSuiteStarted);
+  started.text = job.suite->namespace_name;
+  const auto start = Clock::now();
+  tracker.OnEvent(started);
+  Status status = job.isolated ? RunIsolated(job, tracker, cancel)
+                               : RunInProcess(job, tracker, cancel);
+  Event finished = tracker.Make(EventKind::kSuiteFinished);
+  finished.status = status;
+  finished.elapsed_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+  tracker.OnEvent(finished);
+  return status;
+}
+
+}  // namespace handoff

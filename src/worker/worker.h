@@ -1,0 +1,21 @@
+#pragma once
+
+// Worker mode: the handoff binary re-executed by a supervisor to run one suite plan
+// away from the parent. File descriptors: 3 the plan (a readable file), 4 the event pipe
+// (write), 5 the read end of the pipe that fds 1 and 2 write to (captured output).
+
+#include "runner/registry.h"
+
+namespace handoff {
+
+// The argv[1] that selects worker mode; hidden from help.
+inline constexpr const char* kWorkerArg = "__handoff_worker";
+inline constexpr int kPlanFd = 3;
+inline constexpr int kEventFd = 4;
+inline constexpr int kCaptureFd = 5;
+
+// Runs the plan read from kPlanFd against `catalog`, writing events to kEventFd. Returns
+// the process exit code (0 when the plan ran to its end, 2 for a bad plan).
+int WorkerMain(const Catalog& catalog);
+
+}  // namespace handoff
