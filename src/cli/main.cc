@@ -174,6 +174,10 @@ int Main(int argc, char** argv, std::vector<Option> options) {
     args.insert(args.begin(), "run");
   }
 
+  if (args[0] != "run" && args[0] != "list" && args[0][0] != '-') {
+    return UsageError("unknown command \"" + args[0] + "\" (commands: run, list)");
+  }
+
   CLI::App app{"A handoff test binary: end-to-end tests, run once or served.",
                argc > 0 ? argv[0] : "handoff"};
   app.require_subcommand(1, 1);

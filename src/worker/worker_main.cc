@@ -104,7 +104,7 @@ class PipeCapture : public OutputCapture {
     std::lock_guard lock(mu_);
     DrainLocked();
     EmitPartialLocked();
-    stack_.push_back(Frame{test});
+    stack_.push_back(Frame{test, 0, 0, {}, 0});
   }
 
   void Leave() override {

@@ -205,7 +205,10 @@ TEST(JsonReporterTest, EscapesLikeGo) {
   EventScript s;
   s.Add(EventKind::kSuiteStarted, "S");
   s.Start("S", "T");
-  const char raw[] = "q\" b\\ <&> \x01\x1f\b\f\r\t \xC3\x28 \xE2\x80\xA9 \xF0\x9F\x98\x80 \xED\xA0\x80";
+  // Quote, backslash, HTML characters, control characters, a truncated sequence, U+2029,
+  // a 4-byte character and an encoded surrogate.
+  const char raw[] =
+      "q\" b\\ <&> \x01\x1f\b\f\r\t \xC3\x28 \xE2\x80\xA9 \xF0\x9F\x98\x80 \xED\xA0\x80";
   s.Output("S", "T", std::string(raw, sizeof raw - 1));
   s.Finish("S", "T", Status::kPassed, 0);
   const std::string report = JsonReport(s);

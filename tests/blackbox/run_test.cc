@@ -1,0 +1,484 @@
+// Black-box tests of `run` and `list`: they start the fixture binary as a user would and
+// check exit codes, the go test -json stream, JUnit XML and the traces tests leave.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "blackbox/go_json.h"
+#include "blackbox/process.h"
+
+namespace handoff::testing {
+namespace {
+
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+// Returns the 1-based line of the first line of `file` containing `needle`.
+int LineOf(const std::string& file, const std::string& needle) {
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find(needle) != std::string::npos) return n;
+  }
+  return -1;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+class RunTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = MakeTempDir(); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Runs the fixture binary with `args`, with traces written under dir_.
+  ProcessResult Fixture(std::vector<std::string> args,
+                        std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), FIXTURE_SUITES);
+    env["HANDOFF_FIXTURE_DIR"] = dir_;
+    return RunProcess(args, env);
+  }
+
+  // Runs with --format json and parses the stream.
+  GoReport FixtureJson(std::vector<std::string> args, int want_exit) {
+    args.insert(args.begin(), {"run", "--format", "json"});
+    ProcessResult r = Fixture(args);
+    EXPECT_EQ(r.exit_code, want_exit) << r.err << r.out;
+    GoReport report = ParseGoJson(r.out);
+    EXPECT_TRUE(report.valid) << report.error;
+    return report;
+  }
+
+  std::string Trace(const std::string& name) { return ReadFile(dir_ + "/" + name); }
+
+  std::string dir_;
+};
+
+const std::string kFixtureSource = std::string(HANDOFF_SOURCE_DIR) + "/tests/fixtures/fixture_suites.cc";
+
+TEST_F(RunTest, BasicOutcomesAndExitCode) {
+  GoReport r = FixtureJson({"--suite", "^Basic$"}, 1);
+  EXPECT_EQ(r.Find("Basic", "Passes")->Final(), "pass");
+  EXPECT_EQ(r.Find("Basic", "Fails")->Final(), "fail");
+  EXPECT_EQ(r.Find("Basic", "Skips")->Final(), "skip");
+  EXPECT_EQ(r.Find("Basic", "FatalStops")->Final(), "fail");
+  EXPECT_EQ(r.Find("Basic", "ValuesAndSpans")->Final(), "pass");
+  EXPECT_EQ(r.Find("Basic", "")->Final(), "fail");
+  // Each failure carries file:line, and the test goes on after Error.
+  const std::string& fails = r.Find("Basic", "Fails")->output;
+  EXPECT_NE(fails.find(fmt::format("fixture_suites.cc:{}: want 200, got 503",
+                                   LineOf(kFixtureSource, "t.Errorf(\"want {}, got {}\""))),
+            std::string::npos)
+      << fails;
+  EXPECT_NE(fails.find("second failure"), std::string::npos);
+  EXPECT_NE(fails.find("still running after Error"), std::string::npos);
+  EXPECT_NE(r.Find("Basic", "Skips")->output.find("not on this environment"), std::string::npos);
+  EXPECT_EQ(r.Find("Basic", "Skips")->output.find("unreachable"), std::string::npos);
+}
+
+TEST_F(RunTest, ExceptionsFailTheTestWithWhat) {
+  GoReport r = FixtureJson({"--suite", "^Basic$", "--run", "Throws"}, 1);
+  EXPECT_NE(r.Find("Basic", "ThrowsStd")->output.find("connection refused"), std::string::npos);
+  EXPECT_NE(r.Find("Basic", "ThrowsOther")->output.find("unknown exception"), std::string::npos);
+  EXPECT_EQ(r.Find("Basic", "Passes"), nullptr);
+}
+
+TEST_F(RunTest, StdoutAndStderrBecomeTheTestsOutput) {
+  GoReport r = FixtureJson({"--suite", "^Basic$", "--run", "^(Passes|Fails)$"}, 1);
+  const std::string& passes = r.Find("Basic", "Passes")->output;
+  EXPECT_NE(passes.find("hello from stdout"), std::string::npos) << passes;
+  EXPECT_NE(passes.find("hello from stderr"), std::string::npos) << passes;
+  EXPECT_NE(passes.find("logged 3 items"), std::string::npos) << passes;
+  EXPECT_EQ(r.Find("Basic", "Fails")->output.find("hello from"), std::string::npos);
+}
+
+TEST_F(RunTest, SubtestsAreNamedAndSelectable) {
+  GoReport r = FixtureJson({"--suite", "^Basic$", "--run", "Subtests"}, 1);
+  EXPECT_EQ(r.Find("Basic", "Subtests/double_one")->Final(), "pass");
+  EXPECT_EQ(r.Find("Basic", "Subtests/broken")->Final(), "fail");
+  EXPECT_EQ(r.Find("Basic", "Subtests/nested/deeper")->Final(), "pass");
+  EXPECT_EQ(r.Find("Basic", "Subtests")->Final(), "fail");
+  // Run returns whether the subtest passed.
+  EXPECT_NE(r.Find("Basic", "Subtests")->output.find("broken: failed"), std::string::npos);
+
+  GoReport only = FixtureJson({"--suite", "^Basic$", "--run", "Subtests/double_one"}, 0);
+  EXPECT_EQ(only.Find("Basic", "Subtests/double_one")->Final(), "pass");
+  EXPECT_EQ(only.Find("Basic", "Subtests/broken"), nullptr);
+  EXPECT_EQ(only.Find("Basic", "Subtests")->Final(), "pass");
+
+  GoReport skipped = FixtureJson({"--suite", "^Basic$", "--run", "Subtests", "--skip", "Subtests/broken"}, 0);
+  EXPECT_EQ(skipped.Find("Basic", "Subtests/broken"), nullptr);
+  EXPECT_EQ(skipped.Find("Basic", "Subtests/double_two")->Final(), "pass");
+}
+
+TEST_F(RunTest, CleanupRunsLifoAfterFatalAndRestoresState) {
+  ProcessResult r = Fixture({"run", "--suite", "^Basic$", "--run", "FatalStops|ValuesAndSpans|AfterValues"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(Trace("cleanup.txt"), "second registered\nfirst registered\n");
+  std::string tempdir = Trace("tempdir.txt");
+  ASSERT_FALSE(tempdir.empty());
+  tempdir.pop_back();
+  EXPECT_FALSE(std::filesystem::exists(tempdir)) << tempdir << " should be removed";
+  EXPECT_EQ(Trace("env.txt"), "during=inside\nafter=<unset>\n");
+}
+
+TEST_F(RunTest, TestsRunInDeclarationOrder) {
+  ProcessResult r = Fixture({"run", "--suite", "^Order$"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Trace("order.txt"), "Zulu\nAlpha\nMike\n");
+}
+
+TEST_F(RunTest, EveryCrashKindFailsOnlyItsTest) {
+  GoReport r = FixtureJson({"--suite", "^Crashes$"}, 1);
+  struct Want {
+    const char* test;
+    std::vector<const char*> output;
+  };
+  for (const Want& w : std::vector<Want>{
+           {"Segfault", {"SIGSEGV", "about to dereference null"}},
+           {"Abort", {"SIGABRT", "calling abort"}},
+           {"Exit3", {"exited with status 3", "exiting with 3"}},
+           {"Terminate", {"SIGABRT", "terminate called"}},
+           {"InSubtest/child", {"SIGSEGV"}},
+       }) {
+    const GoTest* t = r.Find("Crashes", w.test);
+    ASSERT_NE(t, nullptr) << w.test;
+    EXPECT_EQ(t->Final(), "fail") << w.test;
+    for (const char* text : w.output) {
+      EXPECT_NE(t->output.find(text), std::string::npos) << w.test << " lacks " << text << ":\n" << t->output;
+    }
+  }
+  EXPECT_EQ(r.Find("Crashes", "InSubtest")->Final(), "fail");
+  EXPECT_EQ(r.Find("Crashes", "Before")->Final(), "pass");
+  EXPECT_EQ(r.Find("Crashes", "After")->Final(), "pass");
+  EXPECT_EQ(Trace("crash_after.txt"), "ran\n");
+  // One worker to start with and a fresh one (with setup) after each of the 5 crashes.
+  EXPECT_EQ(Lines(Trace("crash_setup.txt")).size(), 6u);
+  EXPECT_EQ(Trace("crash_teardown.txt"), "teardown\n");
+}
+
+TEST_F(RunTest, HangingTestsAreStoppedThenKilled) {
+  GoReport r = FixtureJson({"--suite", "^Hang$", "--grace", "300ms"}, 1);
+  const GoTest* cooperative = r.Find("Hang", "Cooperative");
+  EXPECT_EQ(cooperative->Final(), "fail");
+  EXPECT_NE(cooperative->output.find("timed out after 300ms"), std::string::npos) << cooperative->output;
+  EXPECT_EQ(Trace("hang.txt"), "cooperative returned\n");
+  const GoTest* stubborn = r.Find("Hang", "Stubborn");
+  EXPECT_EQ(stubborn->Final(), "fail");
+  EXPECT_NE(stubborn->output.find("timed out after 300ms (killed"), std::string::npos) << stubborn->output;
+  EXPECT_NE(stubborn->output.find("ignoring the stop request"), std::string::npos);
+  EXPECT_GE(stubborn->elapsed, 0.5);
+  EXPECT_EQ(r.Find("Hang", "ExtendsTimeout")->Final(), "pass");
+  EXPECT_EQ(r.Find("Hang", "After")->Final(), "pass");
+}
+
+TEST_F(RunTest, TimeoutFlagOverridesSuiteTimeout) {
+  GoReport r = FixtureJson({"--suite", "^Hang$", "--run", "Cooperative", "--timeout", "100ms"}, 1);
+  EXPECT_NE(r.Find("Hang", "Cooperative")->output.find("timed out after 100ms"), std::string::npos);
+}
+
+TEST_F(RunTest, FailedTestsAreRetriedAndFlakyOnesPass) {
+  GoReport r = FixtureJson({"--suite", "^Flaky$"}, 1);
+  const GoTest* flaky = r.Find("Flaky", "PassesOnSecond");
+  EXPECT_EQ(flaky->Final(), "pass");
+  // Go tools must see one result per test: the retried attempt is output, not a failure.
+  EXPECT_EQ(std::count(flaky->actions.begin(), flaky->actions.end(), "fail"), 0);
+  EXPECT_NE(flaky->output.find("first attempt fails"), std::string::npos);
+  const GoTest* always = r.Find("Flaky", "AlwaysFails");
+  EXPECT_EQ(always->Final(), "fail");
+  EXPECT_NE(always->output.find("attempt 3 fails"), std::string::npos) << always->output;
+  // A crash is retried in a fresh worker.
+  EXPECT_EQ(r.Find("Flaky", "CrashesOnFirst")->Final(), "pass");
+  EXPECT_NE(r.Find("Flaky", "CrashesOnFirst")->output.find("second attempt survived"), std::string::npos);
+
+  GoReport once = FixtureJson({"--suite", "^Flaky$", "--run", "PassesOnSecond", "--attempts", "1"}, 1);
+  EXPECT_EQ(once.Find("Flaky", "PassesOnSecond")->Final(), "fail");
+}
+
+TEST_F(RunTest, FlakyTestIsMarkedInTextAndJunit) {
+  ProcessResult r = Fixture({"run", "--suite", "^Flaky$", "--run", "PassesOnSecond",
+                             "--report-junit", dir_ + "/r.xml"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("FLAKY"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 passed, 0 failed"), std::string::npos) << r.out;
+  EXPECT_NE(ReadFile(dir_ + "/r.xml").find("flaky"), std::string::npos);
+}
+
+TEST_F(RunTest, SoftFailuresAreReportedButDoNotFailTheRun) {
+  GoReport r = FixtureJson({"--suite", "^Soft$"}, 0);
+  EXPECT_EQ(r.Find("Soft", "KnownIssue")->Final(), "fail");
+  EXPECT_EQ(r.Find("Soft", "")->Final(), "pass");
+  ProcessResult text = Fixture({"run", "--suite", "^Soft$"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("known issue, tracked elsewhere"), std::string::npos) << text.out;
+}
+
+TEST_F(RunTest, FailingSetupSkipsEveryTestAndTeardownRuns) {
+  GoReport r = FixtureJson({"--suite", "^SetupFails$"}, 1);
+  for (const char* test : {"One", "Two"}) {
+    EXPECT_EQ(r.Find("SetupFails", test)->Final(), "skip");
+    EXPECT_NE(r.Find("SetupFails", test)->output.find("setup failed: database unreachable"),
+              std::string::npos);
+  }
+  EXPECT_EQ(r.Find("SetupFails", "")->Final(), "fail");
+  EXPECT_EQ(Trace("setupfails_tests.txt"), "");
+  EXPECT_EQ(Trace("setupfails_teardown.txt"), "teardown ran\n");
+}
+
+TEST_F(RunTest, FloodingTestIsBoundedAndDoesNotStall) {
+  GoReport r = FixtureJson({"--suite", "^Flood$"}, 0);
+  const GoTest* flood = r.Find("Flood", "TenMegabytes");
+  EXPECT_EQ(flood->Final(), "pass");
+  EXPECT_LT(flood->output.size(), 2u << 20);
+  EXPECT_NE(flood->output.find("bytes of output dropped"), std::string::npos);
+  EXPECT_NE(flood->output.find("last line"), std::string::npos);
+  EXPECT_EQ(r.Find("Flood", "After")->Final(), "pass");
+}
+
+TEST_F(RunTest, SuiteAndLabelSelection) {
+  GoReport smoke = FixtureJson({"--labels", "tier=smoke", "--run", "Passes"}, 0);
+  EXPECT_NE(smoke.Find("Basic", "Passes"), nullptr);
+  EXPECT_EQ(smoke.Find("Many", "T0"), nullptr);
+
+  GoReport any = FixtureJson({"--labels", "tier=smoke,tier=full", "--run", "Passes|T0"}, 0);
+  EXPECT_NE(any.Find("Basic", "Passes"), nullptr);
+  EXPECT_NE(any.Find("Many", "T0"), nullptr);
+
+  GoReport not_core = FixtureJson({"--skip-labels", "team=core", "--suite", "Basic|Many"}, 0);
+  EXPECT_EQ(not_core.Find("Basic", ""), nullptr);
+  EXPECT_EQ(not_core.Count("pass"), 7);
+
+  GoReport by_namespace = FixtureJson({"--suite", "^library/"}, 0);
+  EXPECT_EQ(by_namespace.Find("Registered", "FromLibrary")->Final(), "pass");
+}
+
+TEST_F(RunTest, BadUsageExitsTwoNamingTheFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"run", "--run", "("}, "--run"},
+           {{"run", "--skip", "a/("}, "--skip"},
+           {{"run", "--suite", "["}, "--suite"},
+           {{"list", "--run", "[z-a]"}, "--run"},
+           {{"run", "--labels", "team"}, "--labels"},
+           {{"run", "--skip-labels", "=x"}, "--skip-labels"},
+           {{"run", "--shard", "3/3"}, "--shard"},
+           {{"run", "--shard", "x"}, "--shard"},
+           {{"run", "--timeout", "soon"}, "--timeout"},
+           {{"run", "--grace", "-1s"}, "--grace"},
+           {{"run", "--jobs", "0"}, "--jobs"},
+           {{"run", "--repeat", "0"}, "--repeat"},
+           {{"run", "--format", "xml"}, "--format"},
+           {{"run", "--isolation", "thread"}, "--isolation"},
+           {{"run", "--bogus"}, "--bogus"},
+           {{"run", "--report-json", "/nonexistent/dir/r.json"}, "--report-json"},
+           {{"frobnicate"}, "frobnicate"},
+       }) {
+    ProcessResult r = Fixture(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args[1] << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.message << " not in: " << r.err;
+    EXPECT_EQ(Trace("order.txt"), "") << "nothing may run on bad usage";
+  }
+  ProcessResult env = Fixture({"run"}, {{"GTEST_TOTAL_SHARDS", "2"}, {"GTEST_SHARD_INDEX", "5"}});
+  EXPECT_EQ(env.exit_code, 2);
+  EXPECT_NE(env.err.find("GTEST_SHARD_INDEX"), std::string::npos);
+}
+
+TEST_F(RunTest, HelpExitsZero) {
+  ProcessResult r = Fixture({"run", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--report-junit"), std::string::npos);
+}
+
+TEST_F(RunTest, ShardsPartitionTheTests) {
+  std::multiset<std::string> seen;
+  for (int i = 0; i < 3; ++i) {
+    GoReport r = FixtureJson({"--suite", "^Many$", "--shard", fmt::format("{}/3", i)}, 0);
+    int in_shard = 0;
+    for (const auto& [key, t] : r.tests) {
+      if (!key.second.empty()) seen.insert(key.second), ++in_shard;
+    }
+    EXPECT_GE(in_shard, 2);
+  }
+  EXPECT_EQ(seen.size(), 7u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 7u) << "shards overlap";
+
+  // GoogleTest's environment variables, and its status-file protocol.
+  std::string status = dir_ + "/shard_status";
+  ProcessResult r = Fixture({"run", "--suite", "^Many$", "--format", "json"},
+                            {{"GTEST_TOTAL_SHARDS", "7"}, {"GTEST_SHARD_INDEX", "3"},
+                             {"GTEST_SHARD_STATUS_FILE", status}});
+  EXPECT_EQ(r.exit_code, 0);
+  GoReport g = ParseGoJson(r.out);
+  EXPECT_EQ(g.Count("pass"), 1);
+  EXPECT_NE(g.Find("Many", "T3"), nullptr);
+  EXPECT_TRUE(std::filesystem::exists(status));
+}
+
+TEST_F(RunTest, RepeatRunsEverythingAgain) {
+  ProcessResult r = Fixture({"run", "--suite", "^Order$", "--repeat", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(Lines(Trace("order.txt")).size(), 9u);
+  EXPECT_NE(r.out.find("9 passed, 0 failed"), std::string::npos) << r.out;
+}
+
+TEST_F(RunTest, FailFastStopsAfterTheFirstFailure) {
+  GoReport r = FixtureJson({"--suite", "^(Basic|Order)$", "--fail-fast"}, 1);
+  EXPECT_EQ(r.Find("Basic", "Fails")->Final(), "fail");
+  EXPECT_EQ(r.Find("Basic", "Skips"), nullptr);
+  EXPECT_EQ(r.Find("Order", "Zulu"), nullptr);
+  EXPECT_EQ(Trace("order.txt"), "");
+}
+
+TEST_F(RunTest, ParallelJobsGiveTheSameResults) {
+  GoReport serial = FixtureJson({"--suite", "^(Basic|Order|Soft|Many|Flaky)$"}, 1);
+  GoReport parallel = FixtureJson({"--suite", "^(Basic|Order|Soft|Many|Flaky)$", "--jobs", "3"}, 1);
+  ASSERT_EQ(serial.tests.size(), parallel.tests.size());
+  for (const auto& [key, t] : serial.tests) {
+    const GoTest* p = parallel.Find(key.first, key.second);
+    ASSERT_NE(p, nullptr) << key.first << "/" << key.second;
+    EXPECT_EQ(p->Final(), t.Final()) << key.first << "/" << key.second;
+  }
+}
+
+TEST_F(RunTest, IsolationNoneRunsInProcess) {
+  GoReport r = FixtureJson({"--suite", "^(Basic|Order|Flaky)$", "--run", "^(Fails|Subtests|Zulu|PassesOnSecond)$",
+                            "--isolation", "none"}, 1);
+  EXPECT_EQ(r.Find("Basic", "Fails")->Final(), "fail");
+  EXPECT_EQ(r.Find("Basic", "Subtests/broken")->Final(), "fail");
+  EXPECT_EQ(r.Find("Order", "Zulu")->Final(), "pass");
+  EXPECT_EQ(r.Find("Flaky", "PassesOnSecond")->Final(), "pass");
+}
+
+TEST_F(RunTest, ListShowsSuitesTestsAndLabels) {
+  ProcessResult text = Fixture({"list"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("fixtures/Basic  [team=core,tier=smoke]\n  Passes\n  Fails\n"),
+            std::string::npos)
+      << text.out;
+
+  ProcessResult json = Fixture({"list", "--format", "json", "--suite", "^(Basic|Order)$"});
+  EXPECT_EQ(json.exit_code, 0);
+  boost::json::value v = boost::json::parse(json.out);
+  const auto& suites = v.at("suites").as_array();
+  ASSERT_EQ(suites.size(), 2u);
+  EXPECT_EQ(suites[0].at("name").as_string(), "Basic");
+  EXPECT_EQ(suites[0].at("namespace").as_string(), "fixtures");
+  EXPECT_EQ(suites[0].at("labels").at("tier").as_string(), "smoke");
+  const auto& order = suites[1].at("tests").as_array();
+  ASSERT_EQ(order.size(), 3u);
+  EXPECT_EQ(order[0].as_string(), "Zulu");
+  EXPECT_EQ(order[1].as_string(), "Alpha");
+}
+
+TEST_F(RunTest, InvalidRegistrationsAreReportedTogether) {
+  ProcessResult r = RunProcess({FIXTURE_INVALID, "run"});
+  EXPECT_EQ(r.exit_code, 2);
+  for (const char* problem : {"duplicate suite name \"Dup\"", "empty name",
+                              "suite \"Empty\" has no tests", "duplicate test name \"A\""}) {
+    EXPECT_NE(r.err.find(problem), std::string::npos) << problem << " not in:\n" << r.err;
+  }
+  EXPECT_EQ(RunProcess({FIXTURE_INVALID, "list"}).exit_code, 2);
+}
+
+TEST_F(RunTest, JsonReportIsReadByGotestsum) {
+  if (::access("/usr/bin/gotestsum", X_OK) != 0) {
+    if (InCi()) FAIL() << "gotestsum is required in CI (scripts/bootstrap installs it)";
+    GTEST_SKIP() << "gotestsum not installed; run scripts/bootstrap";
+  }
+  std::string report = dir_ + "/report.json";
+  ProcessResult r = Fixture({"run", "--suite", "^(Basic|Flaky|Soft)$", "--report-json", report});
+  EXPECT_EQ(r.exit_code, 1);
+  ProcessResult g = RunProcess({"/usr/bin/gotestsum", "--format", "testname", "--raw-command",
+                                "--", "cat", report});
+  // Basic: 14 tests (9 + 5 subtests), Flaky: 3, Soft: 2. Failures: Basic's 6, Flaky's 1,
+  // Soft's 1 (reported as a failure, does not fail the run).
+  EXPECT_NE(g.out.find("DONE 19 tests, 1 skipped, 8 failures"), std::string::npos) << g.out << g.err;
+  EXPECT_NE(g.out.find("FAIL Basic.Fails"), std::string::npos) << g.out;
+  EXPECT_NE(g.out.find("PASS Flaky.PassesOnSecond"), std::string::npos) << g.out;
+}
+
+TEST_F(RunTest, JunitReportIsReadByJunitparser) {
+  if (::access("/usr/bin/python3", X_OK) != 0 ||
+      RunProcess({"/usr/bin/python3", "-c", "import junitparser"}).exit_code != 0) {
+    if (InCi()) FAIL() << "python3-junitparser is required in CI";
+    GTEST_SKIP() << "python3-junitparser not installed; run scripts/bootstrap";
+  }
+  std::string xml = dir_ + "/report.xml", json = dir_ + "/report.json";
+  ProcessResult r = Fixture({"run", "--suite", "^(Basic|Crashes|SetupFails)$", "--report-junit", xml,
+                             "--report-json", json});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("FAIL"), std::string::npos) << "text output goes on alongside reports";
+  EXPECT_TRUE(ParseGoJson(ReadFile(json)).valid);
+  const char* script = R"PY(
+import sys
+from junitparser import JUnitXml, Failure, Skipped, Error
+xml = JUnitXml.fromfile(sys.argv[1])
+for suite in xml:
+    for case in suite:
+        kinds = sorted(type(r).__name__ for r in case.result)
+        msg = case.result[0].message if case.result else ""
+        print(f"{suite.name}|{case.name}|{','.join(kinds)}|{msg}")
+    print(f"SUITE {suite.name} tests={suite.tests} failures={suite.failures} errors={suite.errors} skipped={suite.skipped} hostname={suite.hostname} timestamp={suite.timestamp}")
+)PY";
+  ProcessResult p = RunProcess({"/usr/bin/python3", "-c", script, xml});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const std::string& o = p.out;
+  EXPECT_NE(o.find("Basic|Fails|Failure|want 200, got 503"), std::string::npos) << o;
+  EXPECT_NE(o.find("Basic|Skips|Skipped|"), std::string::npos) << o;
+  EXPECT_NE(o.find("Basic|Passes||"), std::string::npos) << o;
+  EXPECT_NE(o.find("Basic|Subtests/broken|Failure|"), std::string::npos) << o;
+  EXPECT_NE(o.find("Crashes|Segfault|Failure|crashed: worker killed by signal 11"), std::string::npos) << o;
+  EXPECT_NE(o.find("SUITE Basic tests=14 failures=6 errors=0 skipped=1"), std::string::npos) << o;
+  EXPECT_NE(o.find("SUITE Crashes tests=8 failures=6"), std::string::npos) << o;
+  EXPECT_NE(o.find("SetupFails|One|Skipped|setup failed: database unreachable"), std::string::npos) << o;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  EXPECT_NE(o.find(std::string("hostname=") + host), std::string::npos) << o;
+  EXPECT_EQ(o.find("timestamp=None"), std::string::npos) << o;
+}
+
+TEST_F(RunTest, FormatJunitOnStdout) {
+  ProcessResult r = Fixture({"run", "--suite", "^Order$", "--format", "junit"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("<?xml", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("<testcase name=\"Alpha\""), std::string::npos) << r.out;
+}
+
+#if defined(EXAMPLE_HELLO) && defined(EXAMPLE_SHOP)
+TEST_F(RunTest, NoArgumentsRunsEverythingLikeAGoogleTestBinary) {
+  ProcessResult r = RunProcess({EXAMPLE_HELLO});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS"), std::string::npos);
+}
+
+TEST_F(RunTest, ExamplesPass) {
+  ProcessResult shop = RunProcess({EXAMPLE_SHOP, "run", "--format", "json"});
+  EXPECT_EQ(shop.exit_code, 0) << shop.out << shop.err;
+  GoReport r = ParseGoJson(shop.out);
+  EXPECT_TRUE(r.valid) << r.error;
+  EXPECT_GE(r.Count("pass"), 5);
+  EXPECT_GE(r.Count("skip"), 1);
+  EXPECT_GE(r.Count("fail"), 1) << "the shop example shows a soft failure";
+}
+#endif
+
+}  // namespace
+}  // namespace handoff::testing

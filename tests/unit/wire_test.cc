@@ -1,0 +1,104 @@
+#include "event/wire.h"
+
+#include <gtest/gtest.h>
+
+namespace handoff {
+namespace {
+
+Event Sample() {
+  Event e;
+  e.kind = EventKind::kSpanEnded;
+  e.time_ns = 1'700'000'000'123'456'789;
+  e.suite = "Suite";
+  e.test = "Test/Sub with\nnewline";
+  e.attempt = 2;
+  e.status = Status::kSkipped;
+  e.elapsed_ns = 42;
+  e.text = std::string("bytes\0and\xff", 10);
+  e.key = "k";
+  e.file = "file.cc";
+  e.line = 17;
+  e.soft = true;
+  e.flaky = true;
+  e.span_id = 9;
+  e.attributes = {{"a", "1"}, {"b", ""}};
+  return e;
+}
+
+TEST(WireTest, EventRoundTrips) {
+  std::string buf;
+  wire::AppendEvent(buf, Sample());
+  wire::FrameReader frames;
+  frames.Feed(buf);
+  auto payload = frames.Next();
+  ASSERT_TRUE(payload);
+  std::optional<Event> e = wire::DecodeEvent(*payload);
+  ASSERT_TRUE(e);
+  Event want = Sample();
+  EXPECT_EQ(e->kind, want.kind);
+  EXPECT_EQ(e->time_ns, want.time_ns);
+  EXPECT_EQ(e->test, want.test);
+  EXPECT_EQ(e->text, want.text);
+  EXPECT_EQ(e->attempt, 2);
+  EXPECT_EQ(e->status, Status::kSkipped);
+  EXPECT_EQ(e->line, 17);
+  EXPECT_TRUE(e->soft);
+  EXPECT_TRUE(e->flaky);
+  EXPECT_EQ(e->attributes, want.attributes);
+  EXPECT_FALSE(frames.Next());
+}
+
+TEST(WireTest, FramesArriveInPieces) {
+  std::string buf;
+  for (int i = 0; i < 3; ++i) wire::AppendEvent(buf, Sample());
+  wire::FrameReader frames;
+  int decoded = 0;
+  for (char c : buf) {
+    frames.Feed(std::string_view(&c, 1));
+    while (auto p = frames.Next()) decoded += wire::DecodeEvent(*p).has_value();
+  }
+  EXPECT_EQ(decoded, 3);
+  EXPECT_EQ(frames.pending(), 0u);
+}
+
+TEST(WireTest, RejectsTruncatedAndOversizedInput) {
+  std::string buf;
+  wire::AppendEvent(buf, Sample());
+  std::string payload = buf.substr(4);
+  EXPECT_FALSE(wire::DecodeEvent(payload.substr(0, payload.size() - 1)));
+  EXPECT_FALSE(wire::DecodeEvent(payload + "x"));
+  std::string bad_kind = payload;
+  bad_kind[0] = static_cast<char>(200);
+  EXPECT_FALSE(wire::DecodeEvent(bad_kind));
+
+  wire::FrameReader frames;
+  frames.Feed(std::string("\xff\xff\xff\x7f", 4));
+  EXPECT_FALSE(frames.Next());
+  EXPECT_TRUE(frames.corrupt());
+}
+
+TEST(WireTest, PlanRoundTrips) {
+  wire::WorkerPlan plan;
+  plan.suite = "S";
+  plan.tests = {{"A", 1, 100}, {"B", 3, 0}};
+  plan.max_attempts = 3;
+  plan.hook_timeout_ms = 5000;
+  plan.run_pattern = "A/x";
+  plan.skip_pattern = "B";
+  plan.fail_fast = true;
+  std::string buf = wire::EncodePlan(plan);
+  std::optional<wire::WorkerPlan> got = wire::DecodePlan(std::string_view(buf).substr(4));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->suite, "S");
+  ASSERT_EQ(got->tests.size(), 2u);
+  EXPECT_EQ(got->tests[1].name, "B");
+  EXPECT_EQ(got->tests[1].first_attempt, 3);
+  EXPECT_EQ(got->tests[0].timeout_ms, 100);
+  EXPECT_EQ(got->hook_timeout_ms, 5000);
+  EXPECT_EQ(got->run_pattern, "A/x");
+  EXPECT_TRUE(got->fail_fast);
+  EXPECT_FALSE(got->run_teardown_only);
+}
+
+}  // namespace
+}  // namespace handoff
