@@ -73,6 +73,10 @@ class EventSink {
   virtual ~EventSink() = default;
   // Called once per event, in the order the events fire.
   virtual void OnEvent(const Event& event) = 0;
+  // Called when the stream pauses (no event for a moment, or regularly under a steady
+  // stream): output buffered so far should be written now, so live readers keep up
+  // without a write per event.
+  virtual void Flush() {}
 };
 
 // A sink that ignores every event; derive from it to handle only some.
@@ -92,6 +96,10 @@ class FanOut : public EventSink {
   void OnEvent(const Event& event) override {
     std::lock_guard lock(mu_);
     for (EventSink* sink : sinks_) sink->OnEvent(event);
+  }
+  void Flush() override {
+    std::lock_guard lock(mu_);
+    for (EventSink* sink : sinks_) sink->Flush();
   }
 
  private:

@@ -150,6 +150,7 @@ class JsonReporter final : public EventSink {
 
   // EventSink
   void OnEvent(const Event& e) override;
+  void Flush() override;
 
  private:
   // Where a line written into a test's buffer sits, so that a retry can rewrite it.
@@ -210,7 +211,6 @@ class JsonReporter final : public EventSink {
                                 children);
 
   void MaybeWrite();
-  void Flush();
 
   std::FILE* out_;
   std::string pending_;  // complete lines not yet handed to out_
@@ -619,7 +619,8 @@ void JsonReporter::OnEvent(const Event& e) {
       if (top_level) {
         FinishTopLevel(*test, e);
         Close(e.suite, e.test);
-        Flush();
+        // Written in large blocks; Flush() (when the stream pauses) keeps readers live.
+        MaybeWrite();
       } else {
         test->finished.push_back(FinishedSubtest{e.test, e.status, e.elapsed_ns, e.soft});
       }

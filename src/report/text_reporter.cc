@@ -85,6 +85,7 @@ class TextReporter final : public EventSink {
 
   // EventSink
   void OnEvent(const Event& e) override;
+  void Flush() override;
 
  private:
   const SuiteResult* FindSuite(const std::string& name) const;
@@ -99,7 +100,6 @@ class TextReporter final : public EventSink {
   // Appends "<indent><WORD>" coloured, then spaces up to 6 columns ("PASS  ", "FLAKY ").
   void PrintWord(std::string_view indent, std::string_view word, std::string_view color);
   void EndLine();
-  void Flush();
 
   std::FILE* out_;
   const ResultCollector& results_;

@@ -90,6 +90,8 @@ class SuiteTracker : public EventSink {
     out_.OnEvent(e);
   }
 
+  void Flush() override { out_.Flush(); }
+
   Status SuiteStatus() const {
     if (hard_failure || setup_failed || teardown_failed) return Status::kFailed;
     if (finished_count > 0 && skipped_count == finished_count) return Status::kSkipped;
@@ -263,6 +265,8 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
   wire::FrameReader frames;
   std::vector<char> buf(1 << 18);
   bool eof = false;
+  bool dirty = false;  // events forwarded since the sinks last flushed
+  Clock::time_point last_flush = Clock::now();
   bool reaped = false;
   bool term_sent = false;
   Clock::time_point kill_at = Clock::time_point::max();
@@ -293,6 +297,17 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
       timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left, 0, 50));
     }
     pollfd p{w.events, POLLIN, 0};
+    if (dirty) {
+      // More events usually follow at once; flush only when the stream pauses, or at
+      // least every 100ms under a steady stream.
+      int more = ::poll(&p, 1, std::min(timeout_ms, 2));
+      if (more == 0 || now - last_flush > std::chrono::milliseconds(100)) {
+        tracker.Flush();
+        dirty = false;
+        last_flush = Clock::now();
+      }
+      if (more == 0) continue;
+    }
     int ready = ::poll(&p, 1, timeout_ms);
     if (ready < 0 && errno != EINTR) break;
     if (ready <= 0) {
@@ -321,6 +336,7 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
         }
         e->suite = job.suite->name;
         tracker.OnEvent(*e);
+        dirty = true;
       }
       if (frames.corrupt()) stop(StopReason::kProtocol);
       if (n < static_cast<ssize_t>(buf.size())) break;
