@@ -17,7 +17,11 @@ function(expect_output binary want)
   endif()
 endfunction()
 
-set(common -G ${GENERATOR} -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+set(common -G ${GENERATOR} -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+find_program(CCACHE ccache)
+if(CCACHE)
+  list(APPEND common -DCMAKE_CXX_COMPILER_LAUNCHER=${CCACHE})
+endif()
 file(REMOVE_RECURSE ${WORK_DIR})
 
 # 1. Install handoff, then find_package(handoff).
