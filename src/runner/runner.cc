@@ -134,7 +134,7 @@ void SuiteRunScope::Cancel() {
 void SuiteRunScope::Watch() {
   std::unique_lock lock(mu_);
   while (!quit_) {
-    if (armed_ && !fired_) {
+    if (armed_ && !fired_ && deadline_ != std::chrono::steady_clock::time_point::max()) {
       if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && armed_ && !fired_ &&
           std::chrono::steady_clock::now() >= deadline_) {
         fired_ = true;
@@ -244,6 +244,12 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
       e.text = "timed out after " +
                FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(effective));
       e.soft = state.soft;
+      scope_->Emit(e, true);
+    } else if (scope_->cancelled() && state.context.StopRequested() && !state.skipped) {
+      // Cut short by a cancelled run: whatever it did, it did not pass.
+      state.failed = true;
+      Event e = state.MakeEvent(EventKind::kFailure);
+      e.text = "cancelled: the run was interrupted while the test ran";
       scope_->Emit(e, true);
     }
     if (capture_ != nullptr) capture_->Leave();

@@ -211,7 +211,8 @@ std::optional<Worker> Spawn(const wire::WorkerPlan& plan, std::string* error) {
   std::string exe = SelfExe();
   char* argv[] = {exe.data(), const_cast<char*>(kWorkerArg), nullptr};
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, exe.c_str(), &actions, &attr, argv, environ);
+  // /proc/self/exe is this very binary even if its file was replaced since it started.
+  int rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   for (int fd : {plan_fd, src_plan, src_events, src_capture_read, src_capture_write, devnull,

@@ -2,6 +2,8 @@
 // check exit codes, the go test -json stream, JUnit XML and the traces tests leave.
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -185,6 +187,32 @@ TEST_F(RunTest, HangingTestsAreStoppedThenKilled) {
   EXPECT_GE(stubborn->elapsed, 0.5);
   EXPECT_EQ(r.Find("Hang", "ExtendsTimeout")->Final(), "pass");
   EXPECT_EQ(r.Find("Hang", "After")->Final(), "pass");
+}
+
+TEST_F(RunTest, InterruptStopsTheRunAndReportsWhatRan) {
+  // Started by hand: the test must send SIGINT while Hang/Cooperative runs.
+  std::string out_path = dir_ + "/out.txt";
+  std::string command = fmt::format(
+      "HANDOFF_FIXTURE_DIR={} exec {} run --suite '^(Order|Hang)$' --timeout 1m --grace 1s > {} 2>&1",
+      dir_, FIXTURE_SUITES, out_path);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+    ::_exit(127);
+  }
+  // Wait (bounded) until the hanging test has started.
+  for (int i = 0; i < 1000 && Trace("hang_started.txt").empty(); ++i) ::usleep(10'000);
+  ASSERT_FALSE(Trace("hang_started.txt").empty());
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  std::string out = ReadFile(out_path);
+  EXPECT_NE(out.find("PASS  Order/Mike"), std::string::npos) << out;
+  EXPECT_NE(out.find("Hang/Cooperative: cancelled: the run was interrupted"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Hang/Stubborn"), std::string::npos) << "no test starts after ^C:\n" << out;
+  EXPECT_NE(out.find("3 passed, 1 failed"), std::string::npos) << out;
 }
 
 TEST_F(RunTest, TimeoutFlagOverridesSuiteTimeout) {
