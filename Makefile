@@ -22,8 +22,7 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 900
 
 run: build
-	@$(BUILD)/examples/hello run; \
-	$(BUILD)/examples/shop_e2e run
+	@$(BUILD)/examples/hello run && $(BUILD)/examples/shop_e2e run
 
 bench: build
 	@bench/run_bench.sh $(BUILD)

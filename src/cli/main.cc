@@ -21,6 +21,7 @@
 #include "report/reporters.h"
 #include "report/results.h"
 #include "runner/registry.h"
+#include "worker/supervisor.h"
 #include "worker/worker.h"
 
 namespace handoff {
@@ -37,11 +38,13 @@ constexpr int kExitUsage = 2;
 
 std::atomic<bool> g_cancel{false};
 
-void OnInterrupt(int) {
-  // The first ^C stops the run gracefully; a second one ends the process.
-  g_cancel.store(true);
-  ::signal(SIGINT, SIG_DFL);
-  ::signal(SIGTERM, SIG_DFL);
+void OnInterrupt(int sig) {
+  // The first ^C stops the run gracefully; a second one ends the process, and the tests
+  // with it.
+  if (!g_cancel.exchange(true)) return;
+  KillAllWorkers();
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
 }
 
 int UsageError(const std::string& message) {
@@ -279,6 +282,12 @@ int Main(int argc, char** argv, std::vector<Option> options) {
 
   std::vector<SelectedSuite> selected;
   if (!Select(catalog, selection, &selected, &error)) return UsageError(error);
+  if (selected.empty()) {
+    // Like go test: not an error, but never silent (a typo in --run, or tests that the
+    // linker dropped from a static library).
+    std::fprintf(stderr, "handoff: warning: no tests to run (%zu suites registered, none selected)\n",
+                 catalog.suites.size());
+  }
 
   ReportFile json_file, junit_file;
   if (!report_json.empty() && (json_file.file = std::fopen(report_json.c_str(), "w")) == nullptr) {

@@ -20,6 +20,7 @@ SuiteJob MakeJob(const SelectedSuite& selected, const RunOptions& options) {
     return options.default_timeout;
   };
   job.hook_timeout_ms = resolve(std::chrono::milliseconds(0)).count();
+  job.timeout_cap_ms = options.timeout.count();
   for (const Test* test : selected.tests) {
     job.tests.push_back(wire::PlannedTest{test->name, 1, resolve(test->timeout).count()});
   }
@@ -78,6 +79,11 @@ Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& opt
   finished.kind = EventKind::kRunFinished;
   finished.time_ns = NowNs();
   finished.status = failed.load() || cancel.load() ? Status::kFailed : Status::kPassed;
+  if (cancel.load()) {
+    finished.text = "interrupted: tests that had not started were not run";
+  } else if (options.fail_fast && failed.load()) {
+    finished.text = "stopped at the first failure (--fail-fast): tests that had not started were not run";
+  }
   finished.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::steady_clock::now() - start)
                             .count();

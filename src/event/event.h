@@ -38,7 +38,7 @@ enum class EventKind : std::uint8_t {
   kTeardownStarted,   // suite teardown begins
   kTeardownFinished,  // status
   kSuiteFinished,     // status, elapsed_ns
-  kRunFinished,       // status, elapsed_ns
+  kRunFinished,       // status, elapsed_ns; text says why if the run stopped early
 };
 
 // Returns the lower-case name of an event kind ("test_started").

@@ -165,6 +165,7 @@ std::string EncodePlan(const WorkerPlan& plan) {
   }
   w.U32(static_cast<std::uint32_t>(plan.max_attempts));
   w.I64(plan.hook_timeout_ms);
+  w.I64(plan.timeout_cap_ms);
   w.Str(plan.run_pattern);
   w.Str(plan.skip_pattern);
   w.U8(static_cast<std::uint8_t>((plan.fail_fast ? 1 : 0) | (plan.run_teardown_only ? 2 : 0)));
@@ -186,6 +187,7 @@ std::optional<WorkerPlan> DecodePlan(std::string_view payload) {
   }
   plan.max_attempts = static_cast<int>(r.U32());
   plan.hook_timeout_ms = r.I64();
+  plan.timeout_cap_ms = r.I64();
   plan.run_pattern = r.Str();
   plan.skip_pattern = r.Str();
   std::uint8_t flags = r.U8();

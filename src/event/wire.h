@@ -55,6 +55,7 @@ struct WorkerPlan {
   std::vector<PlannedTest> tests;
   int max_attempts = 1;
   std::int64_t hook_timeout_ms = 0;  // timeout of setup and of teardown
+  std::int64_t timeout_cap_ms = 0;   // --timeout: t.SetTimeout cannot go beyond it
   std::string run_pattern;   // --run, go-style "Top/Sub"
   std::string skip_pattern;  // --skip
   bool fail_fast = false;

@@ -69,6 +69,7 @@ void ResultCollector::OnEvent(const Event& e) {
     }
     result_.elapsed_ns = e.elapsed_ns;
     result_.status = e.status;
+    result_.stopped_early = e.text;
     return;
   }
   if (e.kind == EventKind::kSuiteStarted) {

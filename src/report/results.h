@@ -71,6 +71,8 @@ struct RunResult {
   std::int64_t start_ns = 0;
   std::int64_t elapsed_ns = 0;
   Status status = Status::kPassed;
+  // Why the run ended before every selected test ran ("interrupted: ..."), or empty.
+  std::string stopped_early;
   std::vector<SuiteResult> suites;
 };
 

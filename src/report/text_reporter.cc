@@ -301,6 +301,11 @@ void TextReporter::PrintSummary(const RunResult& run) {
   buffer_ += " flaky";
   if (options_.color) buffer_ += kReset;
   EndLine();
+  if (!run.stopped_early.empty()) {
+    PrintWord("", "STOP", kRed);
+    buffer_ += run.stopped_early;
+    EndLine();
+  }
 
   // Failures, then soft failures, each "Suite/Test: file.cc:12: message".
   for (const bool soft : {false, true}) {

@@ -186,6 +186,7 @@ std::string SuiteRunner::Prepare() {
   if (!skip) return "--skip: " + error;
   scope_ = std::make_unique<SuiteRunScope>(suite_, sink_, capture_, std::move(run),
                                            std::move(skip));
+  scope_->timeout_cap = std::chrono::milliseconds(plan_.timeout_cap_ms);
   return {};
 }
 
@@ -263,7 +264,8 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
     attempt_done.status = status;
     attempt_done.elapsed_ns = elapsed;
     scope_->Emit(attempt_done, false);
-    const bool retry = status == Status::kFailed && attempt < max_attempts &&
+    // A soft failure is a known issue: running it again would change nothing.
+    const bool retry = status == Status::kFailed && !state.soft && attempt < max_attempts &&
                        !scope_->cancelled();
     if (retry) {
       failed_before = true;

@@ -97,6 +97,8 @@ class SuiteRunScope {
   std::shared_ptr<const NameFilter> run_filter;
   std::shared_ptr<const NameFilter> skip_filter;
   std::atomic<std::uint32_t> next_span_id{1};
+  // --timeout: the longest timeout a test may set for itself (zero: no cap).
+  std::chrono::milliseconds timeout_cap{0};
 
   // Emits an event, syncing captured output first so lines stay in order.
   void Emit(const Event& event, bool sync_output);

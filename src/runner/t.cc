@@ -109,6 +109,11 @@ const std::string& T::Name() const { return state_->name; }
 const handoff::Context& T::Context() const { return state_->context; }
 
 void T::SetTimeout(std::chrono::milliseconds timeout) {
+  const std::chrono::milliseconds cap = state_->scope->timeout_cap;
+  if (cap.count() > 0 && timeout > cap) {
+    Logf("SetTimeout({}) capped at --timeout {}", FormatDuration(timeout), FormatDuration(cap));
+    timeout = cap;
+  }
   TestState* root = state_->Root();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   root->context = handoff::Context(root->context.StopToken(), deadline);

@@ -28,6 +28,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Process groups of running workers, for KillAllWorkers (lock-free: used from a signal
+// handler). --jobs beyond the table's size only loses this last-resort cleanup.
+constexpr int kMaxTrackedWorkers = 256;
+std::atomic<pid_t> g_workers[kMaxTrackedWorkers];
+
+void TrackWorker(pid_t pid) {
+  for (std::atomic<pid_t>& slot : g_workers) {
+    pid_t empty = 0;
+    if (slot.compare_exchange_strong(empty, pid)) return;
+  }
+}
+
+void UntrackWorker(pid_t pid) {
+  for (std::atomic<pid_t>& slot : g_workers) {
+    pid_t expected = pid;
+    if (slot.compare_exchange_strong(expected, 0)) return;
+  }
+}
+
 // Follows a suite's events as they pass to the sinks: which test is running, its
 // deadline, what has finished, and the suite's status.
 class SuiteTracker : public EventSink {
@@ -227,6 +246,7 @@ std::optional<Worker> Spawn(const wire::WorkerPlan& plan, std::string* error) {
   }
   ::fcntl(events->read, F_SETFL, O_NONBLOCK);
   ::fcntl(output->read, F_SETFL, O_NONBLOCK);
+  TrackWorker(pid);
   return Worker{pid, events->read, output->read};
 }
 
@@ -378,6 +398,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
     plan.tests = remaining;
     plan.max_attempts = job.max_attempts;
     plan.hook_timeout_ms = job.hook_timeout_ms;
+    plan.timeout_cap_ms = job.timeout_cap_ms;
     plan.run_pattern = job.run_pattern;
     plan.skip_pattern = job.skip_pattern;
     plan.fail_fast = job.fail_fast;
@@ -404,6 +425,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       // Stray children of a dead worker must not outlive it.
       ::kill(-worker->pid, SIGKILL);
     }
+    UntrackWorker(worker->pid);
     ::close(worker->events);
     ::close(worker->capture);
     if (clean) {
@@ -529,6 +551,7 @@ Status RunInProcess(const SuiteJob& job, SuiteTracker& tracker, const std::atomi
   plan.tests = job.tests;
   plan.max_attempts = job.max_attempts;
   plan.hook_timeout_ms = job.hook_timeout_ms;
+  plan.timeout_cap_ms = job.timeout_cap_ms;
   plan.run_pattern = job.run_pattern;
   plan.skip_pattern = job.skip_pattern;
   plan.fail_fast = job.fail_fast;
@@ -558,6 +581,13 @@ Status RunInProcess(const SuiteJob& job, SuiteTracker& tracker, const std::atomi
 }
 
 }  // namespace
+
+void KillAllWorkers() {
+  for (std::atomic<pid_t>& slot : g_workers) {
+    pid_t pid = slot.load();
+    if (pid > 0) ::kill(-pid, SIGKILL);
+  }
+}
 
 std::string DescribeExit(int wait_status) {
   if (WIFSIGNALED(wait_status)) {

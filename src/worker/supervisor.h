@@ -22,6 +22,7 @@ struct SuiteJob {
   std::vector<wire::PlannedTest> tests;  // selected top-level tests, in order
   int max_attempts = 1;
   std::int64_t hook_timeout_ms = 0;  // setup and teardown
+  std::int64_t timeout_cap_ms = 0;   // --timeout, a cap on t.SetTimeout
   std::string run_pattern;
   std::string skip_pattern;
   bool fail_fast = false;
@@ -35,6 +36,10 @@ struct SuiteJob {
 // suite's status. When `cancel` becomes true the running test is asked to stop, killed
 // after the grace period, and no further test starts.
 Status RunSuite(const SuiteJob& job, EventSink& sink, const std::atomic<bool>& cancel);
+
+// Kills the process group of every running worker. Async-signal-safe: for a second ^C,
+// just before the process ends.
+void KillAllWorkers();
 
 // Returns a description of a wait() status: "killed by signal 11 (SIGSEGV: Segmentation
 // fault)" or "exited with status 3".

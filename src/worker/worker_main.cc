@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -288,6 +289,11 @@ std::optional<wire::WorkerPlan> ReadPlan() {
 }  // namespace
 
 int WorkerMain(const Catalog& catalog) {
+  // Die with the parent: a supervisor killed outright must not leave tests running.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() == 1) return 2;
+  // Line-buffered stdout: what a test printed before it crashed reaches the pipe.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   // Children that tests start must not inherit the plan, event or capture descriptors.
   for (int fd : {kPlanFd, kEventFd, kCaptureFd}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   ::fcntl(kCaptureFd, F_SETFL, ::fcntl(kCaptureFd, F_GETFL) | O_NONBLOCK);

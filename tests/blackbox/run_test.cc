@@ -213,11 +213,40 @@ TEST_F(RunTest, InterruptStopsTheRunAndReportsWhatRan) {
   EXPECT_NE(out.find("Hang/Cooperative: cancelled: the run was interrupted"), std::string::npos) << out;
   EXPECT_EQ(out.find("Hang/Stubborn"), std::string::npos) << "no test starts after ^C:\n" << out;
   EXPECT_NE(out.find("3 passed, 1 failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("STOP  interrupted"), std::string::npos) << out;
 }
 
-TEST_F(RunTest, TimeoutFlagOverridesSuiteTimeout) {
-  GoReport r = FixtureJson({"--suite", "^Hang$", "--run", "Cooperative", "--timeout", "100ms"}, 1);
+TEST_F(RunTest, TimeoutFlagOverridesSuiteTimeoutAndCapsSetTimeout) {
+  GoReport r = FixtureJson({"--suite", "^Hang$", "--run", "Cooperative|CappedByFlag", "--timeout", "100ms"}, 1);
   EXPECT_NE(r.Find("Hang", "Cooperative")->output.find("timed out after 100ms"), std::string::npos);
+  const GoTest* capped = r.Find("Hang", "CappedByFlag");
+  EXPECT_EQ(capped->Final(), "fail");
+  EXPECT_NE(capped->output.find("capped at --timeout 100ms"), std::string::npos) << capped->output;
+  EXPECT_NE(capped->output.find("timed out after 100ms"), std::string::npos) << capped->output;
+  EXPECT_LT(capped->elapsed, 5.0);
+}
+
+TEST_F(RunTest, SecondInterruptKillsTheTestsToo) {
+  std::string out_path = dir_ + "/out.txt";
+  std::string command = fmt::format(
+      "HANDOFF_FIXTURE_DIR={} exec {} run --suite '^Hang$' --run Stubborn --timeout 1m --grace 1m > {} 2>&1",
+      dir_, FIXTURE_SUITES, out_path);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+    ::_exit(127);
+  }
+  for (int i = 0; i < 1000 && ReadFile(out_path).empty(); ++i) ::usleep(10'000);
+  // The stubborn test ignores the first ^C (its grace is a minute); the second ends all.
+  ::kill(pid, SIGINT);
+  // Standard signals do not queue: keep the two apart so the second is not merged.
+  ::usleep(100'000);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  ProcessResult ps = RunProcess({"/usr/bin/pgrep", "-f", std::string(FIXTURE_SUITES) + " __handoff_worker"});
+  EXPECT_EQ(ps.out, "") << "a worker outlived its parent";
 }
 
 TEST_F(RunTest, FailedTestsAreRetriedAndFlakyOnesPass) {
@@ -250,6 +279,8 @@ TEST_F(RunTest, FlakyTestIsMarkedInTextAndJunit) {
 TEST_F(RunTest, SoftFailuresAreReportedButDoNotFailTheRun) {
   GoReport r = FixtureJson({"--suite", "^Soft$"}, 0);
   EXPECT_EQ(r.Find("Soft", "KnownIssue")->Final(), "fail");
+  // A known issue is not retried, though the suite allows 3 attempts.
+  EXPECT_EQ(r.Find("Soft", "KnownIssue")->output.find("RETRY"), std::string::npos);
   EXPECT_EQ(r.Find("Soft", "")->Final(), "pass");
   ProcessResult text = Fixture({"run", "--suite", "^Soft$"});
   EXPECT_EQ(text.exit_code, 0);
@@ -373,6 +404,14 @@ TEST_F(RunTest, FailFastStopsAfterTheFirstFailure) {
   EXPECT_EQ(r.Find("Basic", "Skips"), nullptr);
   EXPECT_EQ(r.Find("Order", "Zulu"), nullptr);
   EXPECT_EQ(Trace("order.txt"), "");
+  ProcessResult text = Fixture({"run", "--suite", "^(Basic|Order)$", "--fail-fast"});
+  EXPECT_NE(text.out.find("STOP  stopped at the first failure (--fail-fast)"), std::string::npos) << text.out;
+}
+
+TEST_F(RunTest, SelectingNothingWarns) {
+  ProcessResult r = Fixture({"run", "--run", "NoSuchTest"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.err.find("warning: no tests to run"), std::string::npos) << r.err;
 }
 
 TEST_F(RunTest, ParallelJobsGiveTheSameResults) {
