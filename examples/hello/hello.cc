@@ -1,25 +1,30 @@
 // The smallest handoff program: a few tests in one suite, and a table of subtests.
 // It links with handoff::handoff_main, which provides main().
 //
-//   hello run            run every test
-//   hello list           show what would run
-//   hello run --run 'Add/.*negative'
+//   hello run                    run every test
+//   hello run -v                 ... and print their logs
+//   hello list                   show what would run
+//   hello run --run 'Add/neg'    only the "negative" case of Add
 
 #include <handoff/handoff.h>
 
+#include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
+
+std::string Greet(std::string_view name) { return "hello, " + std::string(name); }
 
 int Add(int a, int b) { return a + b; }
 
 }  // namespace
 
 HANDOFF_TEST(Hello, Greets) {
-  std::string greeting = "hello, " + std::string("world");
+  std::string greeting = Greet("world");
   t.Logf("greeting is {:?}", greeting);
-  if (greeting != "hello, world") t.Errorf("got {:?}, want {:?}", greeting, "hello, world");
+  if (greeting != "hello, world") t.Errorf("Greet(\"world\") = {:?}, want \"hello, world\"", greeting);
 }
 
 HANDOFF_TEST(Hello, Add) {
@@ -42,7 +47,7 @@ HANDOFF_TEST(Hello, Add) {
 }
 
 HANDOFF_TEST(Hello, CleansUp) {
-  auto dir = t.TempDir();  // removed when the test ends
-  t.Cleanup([&t] { t.Log("cleanup runs after the test body"); });
+  std::filesystem::path dir = t.TempDir();  // removed when the test ends
+  t.Cleanup([&t] { t.Log("cleanups run after the test body, last registered first"); });
   t.Logf("working in {}", dir.string());
 }

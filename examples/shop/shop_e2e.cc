@@ -9,6 +9,7 @@
 // The run passes: one test fails softly (a known issue), one fails on its first attempt
 // and passes on the retry (a cold cache), and one skips itself (a missing feature).
 
+#include <fmt/format.h>
 #include <handoff/handoff.h>
 
 #include <chrono>
@@ -65,12 +66,16 @@ void StartShop(handoff::T& t, ShopFixture& shop) {
 
   const shop::Client client(shop.address, 500ms);
   int polls = 0;
+  std::string last;  // the last answer, for the failure message
   const bool healthy = Eventually(t.Context(), 5s, 50ms, [&] {
     ++polls;
     shop::HttpResponse r = client.Get("/healthz");
+    last = r.ok() ? fmt::format("{} {}", r.status, r.body) : r.error;
     return r.ok() && r.status == 200;
   });
-  if (!healthy) t.Fatalf("shop at {} not healthy after {} polls", shop.address, polls);
+  if (!healthy) {
+    t.Fatalf("shop at {} not healthy after {} polls; last answer: {}", shop.address, polls, last);
+  }
   t.Logf("shop healthy after {} polls", polls);
 }
 
@@ -284,7 +289,7 @@ int StockOf(handoff::T& t, const shop::Client& client, std::string_view sku) {
   t.Fatalf("no product {:?}", sku);
 }
 
-// [docs:register]
+// [docs:sequential]
 void StockFollowsOrders(handoff::T& t) {
   const shop::Client client(inventory.address);
   const int before = StockOf(t, client, "tea");
@@ -300,6 +305,7 @@ void StockFollowsOrders(handoff::T& t) {
     }
   });
 }
+// [docs:end]
 
 void CannotOversell(handoff::T& t) {
   const shop::Client client(inventory.address);
@@ -310,6 +316,7 @@ void CannotOversell(handoff::T& t) {
   if (r.status != 409) t.Errorf("ordering a mug when none are left: status {}, want 409", r.status);
 }
 
+// [docs:register]
 handoff::Suite MakeInventorySuite() {
   return handoff::Suite{
       .name = "Inventory",
