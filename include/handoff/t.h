@@ -124,8 +124,9 @@ class T {
   // Returns the test's cancellation context: stop requested, deadline.
   const handoff::Context& Context() const;
 
-  // Sets this test's timeout, counted from now; the run kills the test if it has not
-  // returned a grace period after the timeout asked it to stop.
+  // Sets this test's timeout, counted from now (never beyond the command line's
+  // --timeout); the run kills the test if it has not returned a grace period after the
+  // timeout asked it to stop.
   void SetTimeout(std::chrono::milliseconds timeout);
 
   // Returns the attempt number of this run of the test: 1 first, 2 on the first retry.
