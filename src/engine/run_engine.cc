@@ -12,21 +12,23 @@ SuiteJob MakeJob(const SelectedSuite& selected, const RunOptions& options) {
   const Suite& suite = *selected.suite;
   SuiteJob job;
   job.suite = &suite;
-  job.max_attempts = options.attempts > 0 ? options.attempts : suite.max_attempts;
+  wire::WorkerPlan& plan = job.plan;
+  plan.suite = suite.name;
+  plan.max_attempts = options.attempts > 0 ? options.attempts : suite.max_attempts;
   auto resolve = [&](std::chrono::milliseconds own) {
     if (options.timeout.count() > 0) return options.timeout;
     if (own.count() > 0) return own;
     if (suite.timeout.count() > 0) return suite.timeout;
     return options.default_timeout;
   };
-  job.hook_timeout_ms = resolve(std::chrono::milliseconds(0)).count();
-  job.timeout_cap_ms = options.timeout.count();
+  plan.hook_timeout_ms = resolve(std::chrono::milliseconds(0)).count();
+  plan.timeout_cap_ms = options.timeout.count();
   for (const Test* test : selected.tests) {
-    job.tests.push_back(wire::PlannedTest{test->name, 1, resolve(test->timeout).count()});
+    plan.tests.push_back(wire::PlannedTest{test->name, 1, resolve(test->timeout).count()});
   }
-  job.run_pattern = options.run_pattern;
-  job.skip_pattern = options.skip_pattern;
-  job.fail_fast = options.fail_fast;
+  plan.run_pattern = options.run_pattern;
+  plan.skip_pattern = options.skip_pattern;
+  plan.fail_fast = options.fail_fast;
   job.grace = options.grace;
   job.isolated = options.isolated;
   return job;

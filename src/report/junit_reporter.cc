@@ -84,27 +84,6 @@ void AppendXmlEscaped(std::string& out, std::string_view s, bool attribute) {
   flush_clean(s.size());
 }
 
-std::string_view BaseName(std::string_view path) {
-  const std::size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-// Returns "file.cc:12: message", as the failure's line in the test's output reads.
-std::string Located(const FailureRecord& failure) {
-  if (failure.file.empty()) return failure.message;
-  std::string line(BaseName(failure.file));
-  line += ':';
-  line += std::to_string(failure.line);
-  line += ": ";
-  line += failure.message;
-  return line;
-}
-
-bool IsSubtestOf(std::string_view name, std::string_view parent) {
-  return name.size() > parent.size() && name.substr(0, parent.size()) == parent &&
-         name[parent.size()] == '/';
-}
-
 // The counts a <testsuite> or <testsuites> element carries.
 struct ElementCounts {
   int tests = 0, failures = 0, errors = 0, skipped = 0;

@@ -6,19 +6,23 @@
 namespace handoff {
 namespace {
 
+// A log line or failure of an event, as printed in the test's output.
+std::string Located(const Event& e) { return Located(FailureRecord{e.text, e.file, e.line}); }
+
+}  // namespace
+
 std::string_view BaseName(std::string_view path) {
-  std::size_t slash = path.rfind('/');
+  const std::size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
-// Formats a located message the way Go's testing package does: "file.cc:12: message".
-std::string Located(const Event& e) {
-  if (e.file.empty()) return e.text;
-  std::string line(BaseName(e.file));
+std::string Located(const FailureRecord& failure) {
+  if (failure.file.empty()) return failure.message;
+  std::string line(BaseName(failure.file));
   line += ':';
-  line += std::to_string(e.line);
+  line += std::to_string(failure.line);
   line += ": ";
-  line += e.text;
+  line += failure.message;
   return line;
 }
 
@@ -26,8 +30,6 @@ bool IsSubtestOf(std::string_view name, std::string_view parent) {
   return name.size() > parent.size() && name.substr(0, parent.size()) == parent &&
          name[parent.size()] == '/';
 }
-
-}  // namespace
 
 Counts CountTests(const RunResult& run) {
   Counts c;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -83,6 +84,16 @@ struct Counts {
 
 // Returns the counts of a run's tests.
 Counts CountTests(const RunResult& run);
+
+// Returns the last component of a path ("dir/file.cc" -> "file.cc").
+std::string_view BaseName(std::string_view path);
+
+// Formats a failure the way Go's testing package prints it: "file.cc:12: message" (just
+// the message when it has no location).
+std::string Located(const FailureRecord& failure);
+
+// Returns true if `name` is a subtest (at any depth) of the test `parent`.
+bool IsSubtestOf(std::string_view name, std::string_view parent);
 
 // Builds a RunResult from events. Suites running in parallel are told apart by name and
 // by arrival (a suite is open from kSuiteStarted to kSuiteFinished).

@@ -51,26 +51,6 @@ std::string FormatDuration(std::int64_t ns) {
   return buffer;
 }
 
-std::string_view BaseName(std::string_view path) {
-  const std::size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-std::string Located(const FailureRecord& failure) {
-  if (failure.file.empty()) return failure.message;
-  std::string line(BaseName(failure.file));
-  line += ':';
-  line += std::to_string(failure.line);
-  line += ": ";
-  line += failure.message;
-  return line;
-}
-
-bool IsSubtestOf(std::string_view name, std::string_view parent) {
-  return name.size() > parent.size() && name.substr(0, parent.size()) == parent &&
-         name[parent.size()] == '/';
-}
-
 int Depth(std::string_view test) {
   int depth = 0;
   for (char c : test) depth += c == '/';

@@ -54,7 +54,7 @@ class SuiteTracker : public EventSink {
   enum class Phase { kIdle, kSetup, kTest, kTeardown };
 
   SuiteTracker(const SuiteJob& job, EventSink& out) : job_(job), out_(out) {
-    for (const wire::PlannedTest& t : job.tests) timeouts_[t.name] = t.timeout_ms;
+    for (const wire::PlannedTest& t : job.plan.tests) timeouts_[t.name] = t.timeout_ms;
   }
 
   void OnEvent(const Event& e) override {
@@ -63,7 +63,7 @@ class SuiteTracker : public EventSink {
       case EventKind::kSetupStarted:
       case EventKind::kTeardownStarted:
         phase = e.kind == EventKind::kSetupStarted ? Phase::kSetup : Phase::kTeardown;
-        SetDeadline(job_.hook_timeout_ms * 1'000'000);
+        SetDeadline(job_.plan.hook_timeout_ms * 1'000'000);
         break;
       case EventKind::kSetupFinished:
         phase = Phase::kIdle;
@@ -389,19 +389,12 @@ std::string Cause(const WorkerOutcome& o, const SuiteJob& job) {
 }
 
 Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic<bool>& cancel) {
-  std::vector<wire::PlannedTest> remaining = job.tests;
+  std::vector<wire::PlannedTest> remaining = job.plan.tests;
   bool teardown_only = false;
   bool teardown_only_done = false;
   while (!cancel.load() || teardown_only) {
-    wire::WorkerPlan plan;
-    plan.suite = job.suite->name;
+    wire::WorkerPlan plan = job.plan;
     plan.tests = remaining;
-    plan.max_attempts = job.max_attempts;
-    plan.hook_timeout_ms = job.hook_timeout_ms;
-    plan.timeout_cap_ms = job.timeout_cap_ms;
-    plan.run_pattern = job.run_pattern;
-    plan.skip_pattern = job.skip_pattern;
-    plan.fail_fast = job.fail_fast;
     plan.run_teardown_only = teardown_only;
     if (teardown_only) teardown_only_done = true;
 
@@ -496,7 +489,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       attempt_done.status = Status::kFailed;
       attempt_done.elapsed_ns = elapsed;
       tracker.OnEvent(attempt_done);
-      if (attempt < job.max_attempts && outcome.stopped != StopReason::kCancelled &&
+      if (attempt < job.plan.max_attempts && outcome.stopped != StopReason::kCancelled &&
           !cancel.load()) {
         retry_attempt = attempt + 1;
       } else {
@@ -531,7 +524,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       }
     }
     remaining = std::move(next);
-    if (job.fail_fast && tracker.hard_failure) break;
+    if (job.plan.fail_fast && tracker.hard_failure) break;
     if (remaining.empty()) {
       // The crash took the teardown with it: run setup and teardown once more so what
       // setup created is cleaned up.
@@ -546,16 +539,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
 }
 
 Status RunInProcess(const SuiteJob& job, SuiteTracker& tracker, const std::atomic<bool>& cancel) {
-  wire::WorkerPlan plan;
-  plan.suite = job.suite->name;
-  plan.tests = job.tests;
-  plan.max_attempts = job.max_attempts;
-  plan.hook_timeout_ms = job.hook_timeout_ms;
-  plan.timeout_cap_ms = job.timeout_cap_ms;
-  plan.run_pattern = job.run_pattern;
-  plan.skip_pattern = job.skip_pattern;
-  plan.fail_fast = job.fail_fast;
-  SuiteRunner runner(*job.suite, plan, tracker, nullptr);
+  SuiteRunner runner(*job.suite, job.plan, tracker, nullptr);
   std::string error = runner.Prepare();
   if (!error.empty()) {
     Event e = tracker.Make(EventKind::kFailure);

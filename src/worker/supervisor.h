@@ -19,13 +19,9 @@ namespace handoff {
 // What to run of one suite, and how.
 struct SuiteJob {
   const Suite* suite = nullptr;
-  std::vector<wire::PlannedTest> tests;  // selected top-level tests, in order
-  int max_attempts = 1;
-  std::int64_t hook_timeout_ms = 0;  // setup and teardown
-  std::int64_t timeout_cap_ms = 0;   // --timeout, a cap on t.SetTimeout
-  std::string run_pattern;
-  std::string skip_pattern;
-  bool fail_fast = false;
+  // The whole suite's plan: its selected tests, attempts, timeouts and patterns. Each
+  // worker gets a copy with the tests still to run.
+  wire::WorkerPlan plan;
   // How long a test asked to stop (timeout, cancellation) may take before it is killed.
   std::chrono::milliseconds grace{5000};
   // False runs in this process (--isolation=none): no capture, no kill.
