@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <exception>
+#include <string_view>
+#include <unordered_map>
 
 namespace handoff {
 namespace internal {
@@ -104,6 +106,9 @@ void SuiteRunScope::Arm(std::chrono::steady_clock::time_point deadline, std::sto
     deadline_ = deadline;
     stop_ = std::move(stop);
     if (cancelled_) stop_.request_stop();
+    // A watchdog already waiting for an earlier instant re-reads the deadline then; waking
+    // it for every test would cost a context switch each.
+    if (deadline >= wake_at_) return;
   }
   cv_.notify_all();
 }
@@ -112,6 +117,7 @@ void SuiteRunScope::Rearm(std::chrono::steady_clock::time_point deadline) {
   {
     std::lock_guard lock(mu_);
     deadline_ = deadline;
+    if (deadline >= wake_at_) return;
   }
   cv_.notify_all();
 }
@@ -132,15 +138,20 @@ void SuiteRunScope::Cancel() {
 }
 
 void SuiteRunScope::Watch() {
+  using Clock = std::chrono::steady_clock;
   std::unique_lock lock(mu_);
   while (!quit_) {
-    if (armed_ && !fired_ && deadline_ != std::chrono::steady_clock::time_point::max()) {
-      if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && armed_ && !fired_ &&
-          std::chrono::steady_clock::now() >= deadline_) {
+    if (armed_ && !fired_ && deadline_ != Clock::time_point::max()) {
+      wake_at_ = deadline_;
+      cv_.wait_until(lock, wake_at_);
+      wake_at_ = Clock::time_point::max();
+      // The deadline may have moved (a later test, SetTimeout) while we waited.
+      if (armed_ && !fired_ && Clock::now() >= deadline_) {
         fired_ = true;
         stop_.request_stop();
       }
     } else {
+      wake_at_ = Clock::time_point::max();
       cv_.wait(lock);
     }
   }
@@ -290,13 +301,14 @@ void SuiteRunner::Run() {
                        &setup_failure);
   }
   if (!plan_.run_teardown_only) {
+    std::unordered_map<std::string_view, const Test*> by_name;
+    by_name.reserve(suite_.tests.size());
+    for (const Test& t : suite_.tests) by_name.emplace(t.name, &t);
     for (const wire::PlannedTest& planned : plan_.tests) {
       if (scope_->cancelled()) break;
-      const Test* test = nullptr;
-      for (const Test& t : suite_.tests) {
-        if (t.name == planned.name) test = &t;
-      }
-      if (test == nullptr) continue;
+      auto found = by_name.find(planned.name);
+      if (found == by_name.end()) continue;
+      const Test* test = found->second;
       if (!setup_ok) {
         TestState state(scope_.get(), nullptr, test->name, planned.first_attempt, Context());
         scope_->Emit(state.MakeEvent(EventKind::kTestStarted), false);

@@ -122,6 +122,8 @@ class SuiteRunScope {
   bool fired_ = false;
   bool quit_ = false;
   std::chrono::steady_clock::time_point deadline_;
+  // The instant the watchdog is sleeping until (max when it waits for Arm).
+  std::chrono::steady_clock::time_point wake_at_ = std::chrono::steady_clock::time_point::max();
   std::stop_source stop_;
   std::atomic<bool> cancelled_{false};
   std::thread watchdog_;

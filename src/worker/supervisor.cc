@@ -16,6 +16,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "runner/runner.h"
@@ -230,8 +232,10 @@ std::optional<Worker> Spawn(const wire::WorkerPlan& plan, std::string* error) {
   std::string exe = SelfExe();
   char* argv[] = {exe.data(), const_cast<char*>(kWorkerArg), nullptr};
   pid_t pid = -1;
-  // /proc/self/exe is this very binary even if its file was replaced since it started.
-  int rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv, environ);
+  // The binary by its path (so tools like valgrind --trace-children follow it), unless the
+  // file was replaced since we started: /proc/self/exe is still this very binary.
+  const char* path = exe.ends_with(" (deleted)") ? "/proc/self/exe" : exe.c_str();
+  int rc = posix_spawn(&pid, path, &actions, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   for (int fd : {plan_fd, src_plan, src_events, src_capture_read, src_capture_write, devnull,
@@ -275,6 +279,7 @@ enum class StopReason { kNone, kTimeout, kCancelled, kProtocol };
 
 struct WorkerOutcome {
   int wait_status = 0;
+  std::size_t events = 0;  // events received: none means the worker never started
   StopReason stopped = StopReason::kNone;
   std::int64_t timeout_ns = 0;  // of the test that timed out
 };
@@ -357,6 +362,7 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
         }
         e->suite = job.suite->name;
         tracker.OnEvent(*e);
+        ++outcome.events;
         dirty = true;
       }
       if (frames.corrupt()) stop(StopReason::kProtocol);
@@ -501,15 +507,23 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       }
       tracker.phase = SuiteTracker::Phase::kIdle;
     } else if (tracker.finished.size() == finished_before && !remaining.empty()) {
-      // Died between tests without progress: blame the next test so we cannot loop.
-      const wire::PlannedTest& next = remaining.front();
-      for (EventKind kind : {EventKind::kTestStarted, EventKind::kFailure,
-                             EventKind::kAttemptFinished, EventKind::kTestFinished}) {
-        Event e = tracker.Make(kind, next.name);
-        e.attempt = next.first_attempt;
-        e.status = Status::kFailed;
-        if (kind == EventKind::kFailure) e.text = cause + " before the test started";
-        tracker.OnEvent(e);
+      // Died between tests without progress. A worker that sent nothing at all cannot
+      // start (a fresh one would fail the same way): every test left fails with the cause.
+      // Otherwise blame the next test, so a restart makes progress.
+      const std::size_t blamed = outcome.events == 0 ? remaining.size() : 1;
+      for (std::size_t i = 0; i < blamed; ++i) {
+        const wire::PlannedTest& next = remaining[i];
+        for (EventKind kind : {EventKind::kTestStarted, EventKind::kFailure,
+                               EventKind::kAttemptFinished, EventKind::kTestFinished}) {
+          Event e = tracker.Make(kind, next.name);
+          e.attempt = next.first_attempt;
+          e.status = Status::kFailed;
+          if (kind == EventKind::kFailure) {
+            e.text = outcome.events == 0 ? "worker could not start: " + cause
+                                         : cause + " before the test started";
+          }
+          tracker.OnEvent(e);
+        }
       }
     }
 
@@ -548,18 +562,25 @@ Status RunInProcess(const SuiteJob& job, SuiteTracker& tracker, const std::atomi
     tracker.setup_failed = true;
     return Status::kFailed;
   }
-  std::atomic<bool> done{false};
+  // `cancel` is set from a signal handler, so it is polled; the end of the run is not.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
   std::thread watcher([&] {
-    while (!done.load()) {
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return done; })) {
       if (cancel.load()) {
         runner.Cancel();
         return;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
   runner.Run();
-  done.store(true);
+  {
+    std::lock_guard lock(mu);
+    done = true;
+  }
+  cv.notify_all();
   watcher.join();
   return tracker.SuiteStatus();
 }

@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -93,11 +94,18 @@ class PipeSink : public EventSink {
 class PipeCapture : public OutputCapture {
  public:
   PipeCapture(int fd, EventSink& sink, const std::string& suite)
-      : fd_(fd), sink_(sink), suite_(suite), reader_([this] { ReadLoop(); }) {}
+      : fd_(fd),
+        wake_(::eventfd(0, EFD_CLOEXEC)),
+        sink_(sink),
+        suite_(suite),
+        reader_([this] { ReadLoop(); }) {}
 
   ~PipeCapture() override {
     quit_.store(true);
+    std::uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof one);
     reader_.join();
+    ::close(wake_);
   }
 
   void Enter(const std::string& test) override {
@@ -166,8 +174,8 @@ class PipeCapture : public OutputCapture {
 
   void ReadLoop() {
     while (!quit_.load()) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 20) > 0) {
+      pollfd p[2] = {{fd_, POLLIN, 0}, {wake_, POLLIN, 0}};
+      if (::poll(p, 2, -1) > 0 && (p[0].revents & POLLIN) != 0) {
         std::lock_guard lock(mu_);
         DrainLocked();
       }
@@ -240,6 +248,7 @@ class PipeCapture : public OutputCapture {
   }
 
   int fd_;
+  int wake_;  // eventfd: ends ReadLoop at once
   EventSink& sink_;
   const std::string& suite_;
   std::mutex mu_;

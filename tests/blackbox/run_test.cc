@@ -299,6 +299,17 @@ TEST_F(RunTest, FailingSetupSkipsEveryTestAndTeardownRuns) {
   EXPECT_EQ(Trace("setupfails_teardown.txt"), "teardown ran\n");
 }
 
+TEST_F(RunTest, WorkerThatCannotStartFailsEveryTestOnce) {
+  ProcessResult r = Fixture({"run", "--suite", "^Many$", "--format", "json"},
+                            {{"HANDOFF_FIXTURE_BREAK_WORKER", "1"}});
+  EXPECT_EQ(r.exit_code, 1);
+  GoReport g = ParseGoJson(r.out);
+  EXPECT_EQ(g.Count("fail"), 7);
+  EXPECT_NE(g.Find("Many", "T6")->output.find("worker could not start: crashed: worker exited with status 7"),
+            std::string::npos)
+      << g.Find("Many", "T6")->output;
+}
+
 TEST_F(RunTest, FloodingTestIsBoundedAndDoesNotStall) {
   GoReport r = FixtureJson({"--suite", "^Flood$"}, 0);
   const GoTest* flood = r.Find("Flood", "TenMegabytes");
