@@ -30,67 +30,15 @@
 
 #include "event/event.h"
 #include "report/encoding.h"
+#include "report/json_writer.h"
 #include "report/reporters.h"
+#include "report/results.h"
 
 namespace handoff {
 namespace {
 
 constexpr std::size_t kMaxOutputChunk = 4096;  // test2json's maxLineLength
 constexpr std::size_t kWriteThreshold = 1 << 16;
-
-constexpr char kHex[] = "0123456789abcdef";
-
-// Appends `s` JSON-escaped the way Go's encoding/json does (HTML-safe, invalid UTF-8
-// replaced by \ufffd), without the surrounding quotes.
-void AppendJsonEscaped(std::string& out, std::string_view s) {
-  std::size_t clean_from = 0;
-  const auto flush_clean = [&](std::size_t to) {
-    if (to > clean_from) out.append(s.data() + clean_from, to - clean_from);
-  };
-  for (std::size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
-      ++i;
-      continue;
-    }
-    if (c >= 0x80) {
-      char32_t cp = 0;
-      const int length = report::DecodeUtf8(s, i, &cp);
-      if (length > 0 && cp != 0x2028 && cp != 0x2029) {
-        i += static_cast<std::size_t>(length);
-        continue;
-      }
-      flush_clean(i);
-      if (length == 0) {
-        out += "\\ufffd";
-        i += 1;
-      } else {
-        out += cp == 0x2028 ? "\\u2028" : "\\u2029";
-        i += static_cast<std::size_t>(length);
-      }
-      clean_from = i;
-      continue;
-    }
-    flush_clean(i);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default: {
-        const char escape[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out.append(escape, sizeof escape);
-        break;
-      }
-    }
-    ++i;
-    clean_from = i;
-  }
-  flush_clean(s.size());
-}
 
 // Appends a duration in seconds as Go's encoding/json prints the float64 that test2json
 // parsed from "%.{decimals}f": "0", "0.01", "1.5", "12.345".
@@ -120,10 +68,6 @@ std::string_view ParentName(std::string_view test) {
   return test.substr(0, test.rfind('/'));
 }
 
-std::string_view BaseName(std::string_view path) {
-  const std::size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
 
 const char* ActionOf(Status status) {
   switch (status) {
