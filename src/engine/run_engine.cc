@@ -38,13 +38,11 @@ SuiteJob MakeJob(const SelectedSuite& selected, const RunOptions& options) {
 
 Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& options,
                  EventSink& sink, const std::atomic<bool>& cancel) {
-  FanOut serial;  // one lock so parallel suites deliver whole events
-  serial.Add(&sink);
   const auto start = std::chrono::steady_clock::now();
   Event started;
   started.kind = EventKind::kRunStarted;
   started.time_ns = NowNs();
-  serial.OnEvent(started);
+  sink.OnEvent(started);
 
   std::vector<SuiteJob> jobs;
   for (const SelectedSuite& s : suites) jobs.push_back(MakeJob(s, options));
@@ -64,7 +62,7 @@ Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& opt
         }
         // --fail-fast: no new suite starts after a failure.
         if (cancel.load() || (options.fail_fast && failed.load())) return;
-        if (RunSuite(jobs[i], serial, cancel) == Status::kFailed) failed.store(true);
+        if (RunSuite(jobs[i], sink, cancel) == Status::kFailed) failed.store(true);
       }
     };
     const int threads = std::min<int>(options.jobs, static_cast<int>(jobs.size()));
@@ -89,7 +87,7 @@ Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& opt
   finished.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::steady_clock::now() - start)
                             .count();
-  serial.OnEvent(finished);
+  sink.OnEvent(finished);
   return finished.status;
 }
 

@@ -26,7 +26,8 @@ struct RunOptions {
 };
 
 // Runs `suites`, emitting kRunStarted..kRunFinished to `sink`. Returns kFailed if any
-// suite failed (soft failures do not count). Setting `cancel` stops the run early.
+// suite failed (soft failures do not count). Setting `cancel` stops the run early. With
+// jobs > 1, suites call `sink` from several threads: pass a FanOut, which serialises them.
 Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& options,
                  EventSink& sink, const std::atomic<bool>& cancel);
 
