@@ -174,6 +174,14 @@ TEST_F(RunTest, EveryCrashKindFailsOnlyItsTest) {
   EXPECT_EQ(Trace("crash_teardown.txt"), "teardown\n");
 }
 
+TEST_F(RunTest, TeardownRunsWhenTheLastTestCrashed) {
+  GoReport r = FixtureJson({"--suite", "^CrashLast$"}, 1);
+  EXPECT_EQ(r.Find("CrashLast", "Fine")->Final(), "pass");
+  EXPECT_EQ(r.Find("CrashLast", "Dies")->Final(), "fail");
+  // The crashed worker could not tear down; one more worker sets up and tears down.
+  EXPECT_EQ(Trace("crashlast.txt"), "setup\nFine\nsetup\nteardown\n");
+}
+
 TEST_F(RunTest, HangingTestsAreStoppedThenKilled) {
   GoReport r = FixtureJson({"--suite", "^Hang$", "--grace", "300ms"}, 1);
   const GoTest* cooperative = r.Find("Hang", "Cooperative");
