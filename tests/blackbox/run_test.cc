@@ -68,6 +68,25 @@ class RunTest : public ::testing::Test {
 
   std::string Trace(const std::string& name) { return ReadFile(dir_ + "/" + name); }
 
+  // Starts the fixture with `args` (shell words) in the background, output to `out_path`,
+  // for tests that must signal it while it runs. Returns its pid.
+  pid_t StartFixture(const std::string& args, const std::string& out_path) {
+    std::string command = fmt::format("HANDOFF_FIXTURE_DIR={} exec {} {} > {} 2>&1", dir_,
+                                      FIXTURE_SUITES, args, out_path);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  // Waits (at most 10s) until a test has left the trace `name`; returns whether it did.
+  bool AwaitTrace(const std::string& name) {
+    for (int i = 0; i < 1000 && Trace(name).empty(); ++i) ::usleep(10'000);
+    return !Trace(name).empty();
+  }
+
   std::string dir_;
 };
 
@@ -199,19 +218,10 @@ TEST_F(RunTest, HangingTestsAreStoppedThenKilled) {
 }
 
 TEST_F(RunTest, InterruptStopsTheRunAndReportsWhatRan) {
-  // Started by hand: the test must send SIGINT while Hang/Cooperative runs.
+  // The test must send SIGINT while Hang/Cooperative runs.
   std::string out_path = dir_ + "/out.txt";
-  std::string command = fmt::format(
-      "HANDOFF_FIXTURE_DIR={} exec {} run --suite '^(Order|Hang)$' --timeout 1m --grace 1s > {} 2>&1",
-      dir_, FIXTURE_SUITES, out_path);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
-    ::_exit(127);
-  }
-  // Wait (bounded) until the hanging test has started.
-  for (int i = 0; i < 1000 && Trace("hang_started.txt").empty(); ++i) ::usleep(10'000);
-  ASSERT_FALSE(Trace("hang_started.txt").empty());
+  pid_t pid = StartFixture("run --suite '^(Order|Hang)$' --timeout 1m --grace 1s", out_path);
+  ASSERT_TRUE(AwaitTrace("hang_started.txt"));
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -236,17 +246,9 @@ TEST_F(RunTest, TimeoutFlagOverridesSuiteTimeoutAndCapsSetTimeout) {
 }
 
 TEST_F(RunTest, SecondInterruptKillsTheTestsToo) {
-  std::string out_path = dir_ + "/out.txt";
-  std::string command = fmt::format(
-      "HANDOFF_FIXTURE_DIR={} exec {} run --suite '^Hang$' --run Stubborn --timeout 1m --grace 1m > {} 2>&1",
-      dir_, FIXTURE_SUITES, out_path);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
-    ::_exit(127);
-  }
-  for (int i = 0; i < 1000 && Trace("stubborn_started.txt").empty(); ++i) ::usleep(10'000);
-  ASSERT_FALSE(Trace("stubborn_started.txt").empty());
+  pid_t pid = StartFixture("run --suite '^Hang$' --run Stubborn --timeout 1m --grace 1m",
+                           dir_ + "/out.txt");
+  ASSERT_TRUE(AwaitTrace("stubborn_started.txt"));
   // The stubborn test ignores the first ^C (its grace is a minute); the second ends all.
   ::kill(pid, SIGINT);
   // Standard signals do not queue: keep the two apart so the second is not merged.
