@@ -68,7 +68,6 @@ std::string_view ParentName(std::string_view test) {
   return test.substr(0, test.rfind('/'));
 }
 
-
 const char* ActionOf(Status status) {
   switch (status) {
     case Status::kPassed: return "pass";

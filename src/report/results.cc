@@ -7,7 +7,7 @@ namespace handoff {
 namespace {
 
 // A log line or failure of an event, as printed in the test's output.
-std::string Located(const Event& e) { return Located(FailureRecord{e.text, e.file, e.line}); }
+std::string LocatedLine(const Event& e) { return Located(e.text, e.file, e.line); }
 
 }  // namespace
 
@@ -16,14 +16,14 @@ std::string_view BaseName(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
-std::string Located(const FailureRecord& failure) {
-  if (failure.file.empty()) return failure.message;
-  std::string line(BaseName(failure.file));
-  line += ':';
-  line += std::to_string(failure.line);
-  line += ": ";
-  line += failure.message;
-  return line;
+std::string Located(std::string_view message, std::string_view file, int line) {
+  if (file.empty()) return std::string(message);
+  std::string out(BaseName(file));
+  out += ':';
+  out += std::to_string(line);
+  out += ": ";
+  out += message;
+  return out;
 }
 
 bool IsSubtestOf(std::string_view name, std::string_view parent) {
@@ -105,12 +105,12 @@ void ResultCollector::OnEvent(const Event& e) {
                                   ? phase->second
                                   : !suite.tests.empty() || !suite.teardown_failures.empty();
         (teardown ? suite.teardown_failures : suite.setup_failures).push_back(std::move(f));
-        suite.output.push_back(Located(e));
+        suite.output.push_back(LocatedLine(e));
         break;
       }
       case EventKind::kLog:
       case EventKind::kSkip:
-        suite.output.push_back(Located(e));
+        suite.output.push_back(LocatedLine(e));
         break;
       case EventKind::kOutput:
         suite.output.push_back(e.text);
@@ -167,15 +167,15 @@ void ResultCollector::OnEvent(const Event& e) {
       t->output.push_back(e.text);
       break;
     case EventKind::kLog:
-      t->output.push_back(Located(e));
+      t->output.push_back(LocatedLine(e));
       break;
     case EventKind::kFailure:
       t->failures.push_back(FailureRecord{e.text, e.file, e.line});
-      t->output.push_back(Located(e));
+      t->output.push_back(LocatedLine(e));
       break;
     case EventKind::kSkip:
       t->skip_reason = e.text;
-      if (!e.text.empty()) t->output.push_back(Located(e));
+      if (!e.text.empty()) t->output.push_back(LocatedLine(e));
       break;
     case EventKind::kValue:
       t->values.emplace_back(e.key, e.text);

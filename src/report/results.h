@@ -88,9 +88,10 @@ Counts CountTests(const RunResult& run);
 // Returns the last component of a path ("dir/file.cc" -> "file.cc").
 std::string_view BaseName(std::string_view path);
 
-// Formats a failure the way Go's testing package prints it: "file.cc:12: message" (just
+// Formats a message the way Go's testing package prints it: "file.cc:12: message" (just
 // the message when it has no location).
-std::string Located(const FailureRecord& failure);
+std::string Located(std::string_view message, std::string_view file, int line);
+inline std::string Located(const FailureRecord& f) { return Located(f.message, f.file, f.line); }
 
 // Returns true if `name` is a subtest (at any depth) of the test `parent`.
 bool IsSubtestOf(std::string_view name, std::string_view parent);

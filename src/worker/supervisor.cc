@@ -15,9 +15,9 @@
 #include <cerrno>
 #include <map>
 #include <optional>
-#include <set>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "runner/runner.h"
@@ -378,6 +378,20 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
   return outcome;
 }
 
+// Reports a test that no worker ran: started, skipped or failed with `why`, finished.
+void ReportUnrun(SuiteTracker& tracker, const wire::PlannedTest& test, Status status,
+                 const std::string& why) {
+  const EventKind reason = status == Status::kSkipped ? EventKind::kSkip : EventKind::kFailure;
+  for (EventKind kind : {EventKind::kTestStarted, reason, EventKind::kAttemptFinished,
+                         EventKind::kTestFinished}) {
+    Event e = tracker.Make(kind, test.name);
+    e.attempt = test.first_attempt;
+    e.status = status;
+    if (kind == reason) e.text = why;
+    tracker.OnEvent(e);
+  }
+}
+
 std::string Cause(const WorkerOutcome& o, const SuiteJob& job) {
   switch (o.stopped) {
     case StopReason::kTimeout:
@@ -461,14 +475,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
         // Every test left is skipped: a fresh worker would crash in setup again.
         for (const wire::PlannedTest& t : remaining) {
           if (tracker.finished.count(t.name) != 0) continue;
-          for (EventKind kind : {EventKind::kTestStarted, EventKind::kSkip,
-                                 EventKind::kAttemptFinished, EventKind::kTestFinished}) {
-            Event e = tracker.Make(kind, t.name);
-            e.attempt = t.first_attempt;
-            e.status = Status::kSkipped;
-            if (kind == EventKind::kSkip) e.text = "setup failed: setup " + cause;
-            tracker.OnEvent(e);
-          }
+          ReportUnrun(tracker, t, Status::kSkipped, "setup failed: setup " + cause);
         }
       }
       break;
@@ -512,18 +519,9 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       // Otherwise blame the next test, so a restart makes progress.
       const std::size_t blamed = outcome.events == 0 ? remaining.size() : 1;
       for (std::size_t i = 0; i < blamed; ++i) {
-        const wire::PlannedTest& next = remaining[i];
-        for (EventKind kind : {EventKind::kTestStarted, EventKind::kFailure,
-                               EventKind::kAttemptFinished, EventKind::kTestFinished}) {
-          Event e = tracker.Make(kind, next.name);
-          e.attempt = next.first_attempt;
-          e.status = Status::kFailed;
-          if (kind == EventKind::kFailure) {
-            e.text = outcome.events == 0 ? "worker could not start: " + cause
-                                         : cause + " before the test started";
-          }
-          tracker.OnEvent(e);
-        }
+        ReportUnrun(tracker, remaining[i], Status::kFailed,
+                    outcome.events == 0 ? "worker could not start: " + cause
+                                        : cause + " before the test started");
       }
     }
 
