@@ -1,4 +1,5 @@
-# make run  — install what is missing, build, run the example suites once.
+# make run  — install what is missing, build, serve the example suites at
+#             http://127.0.0.1:1337 (SQLite in ./handoff.db; Ctrl-C stops it).
 # make test — install what is missing, build, run every test.
 
 BUILD ?= build
@@ -22,7 +23,7 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 900
 
 run: build
-	@$(BUILD)/examples/hello run && $(BUILD)/examples/shop_e2e run
+	@$(BUILD)/examples/shop_e2e serve --db sqlite:handoff.db --port 1337
 
 bench: build
 	@bench/run_bench.sh $(BUILD)

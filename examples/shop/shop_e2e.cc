@@ -13,12 +13,14 @@
 #include <handoff/handoff.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "shop_service.h"
+#include "webhook_hook.h"
 
 namespace {
 
@@ -337,5 +339,15 @@ const bool kInventoryRegistered = handoff::Register(MakeInventorySuite());
 }  // namespace
 
 // [docs:main]
-int main(int argc, char** argv) { return handoff::Main(argc, argv); }
+int main(int argc, char** argv) {
+  std::vector<handoff::Option> options = {
+      // `serve` runs the inventory checks every five minutes.
+      handoff::Schedule{.name = "inventory-every-5m", .suite = "Inventory", .spec = "*/5 * * * *"},
+  };
+  // SHOP_WEBHOOK=host:port/path posts a summary of every finished run there.
+  if (const char* webhook = std::getenv("SHOP_WEBHOOK")) {
+    options.push_back(handoff::WithHook(std::make_shared<shop::WebhookHook>(webhook)));
+  }
+  return handoff::Main(argc, argv, options);
+}
 // [docs:end]

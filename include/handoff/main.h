@@ -2,20 +2,20 @@
 
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <vector>
 
+#include "handoff/serve.h"
 #include "handoff/suite.h"
 
 namespace handoff {
 
-struct MainConfig;
-
-// An option of handoff::Main: adds suites (and, in later versions, hooks and schedules).
-using Option = std::function<void(MainConfig&)>;
-
-// What the options of handoff::Main configure.
+// What the options of handoff::Main (handoff::Option, declared in handoff/serve.h)
+// configure.
 struct MainConfig {
   std::vector<Suite> suites;
+  std::vector<Schedule> schedules;
+  std::vector<std::shared_ptr<Hook>> hooks;
 };
 
 // Returns an option that adds suites to the ones registered statically.

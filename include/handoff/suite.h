@@ -35,6 +35,11 @@ struct Suite {
   int max_attempts = 1;
   // Default timeout of each test; zero means the command line's default.
   std::chrono::milliseconds timeout{0};
+  // What `serve` does with a new run of this suite while one is running: queue it behind
+  // the running one (the default), or skip it (the trigger gets 409 Conflict; a schedule
+  // firing is dropped).
+  enum class Concurrency { kQueue, kSkip };
+  Concurrency concurrency = Concurrency::kQueue;
   // Runs before the suite's tests in each worker; a failure skips every test.
   TestFunc setup;
   // Runs after the suite's tests, always, even after failures.

@@ -143,7 +143,8 @@ class T {
   void SetValue(std::string_view key, V value) {
     SetValue(key, std::string_view(fmt::format("{}", value)));
   }
-  // Returns a value set earlier in this test (or its parent), if any.
+  // Returns a value set earlier in this test (or its parent), or else a parameter of the
+  // run (the "params" of a run triggered over serve's API), if any.
   std::optional<std::string> Value(std::string_view key) const;
 
   // Starts a span named `name`; it ends when the returned Span is ended or destroyed.

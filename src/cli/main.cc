@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "cli/duration.h"
+#include "cli/remote_command.h"
+#include "cli/serve_command.h"
 #include "engine/run_engine.h"
 #include "engine/selection.h"
 #include "handoff/main.h"
@@ -30,6 +32,18 @@ Option WithSuites(std::vector<Suite> suites) {
   return [suites = std::move(suites)](MainConfig& config) {
     config.suites.insert(config.suites.end(), suites.begin(), suites.end());
   };
+}
+
+Option WithSchedule(Schedule schedule) {
+  return [schedule = std::move(schedule)](MainConfig& config) {
+    config.schedules.push_back(schedule);
+  };
+}
+
+Schedule::operator Option() const { return WithSchedule(*this); }
+
+Option WithHook(std::shared_ptr<Hook> hook) {
+  return [hook = std::move(hook)](MainConfig& config) { config.hooks.push_back(hook); };
 }
 
 namespace {
@@ -177,8 +191,9 @@ int Main(int argc, char** argv, std::vector<Option> options) {
     args.insert(args.begin(), "run");
   }
 
-  if (args[0] != "run" && args[0] != "list" && args[0][0] != '-') {
-    return UsageError("unknown command \"" + args[0] + "\" (commands: run, list)");
+  if (args[0] != "run" && args[0] != "list" && args[0] != "serve" && args[0] != "remote" &&
+      args[0][0] != '-') {
+    return UsageError("unknown command \"" + args[0] + "\" (commands: run, list, serve, remote)");
   }
 
   CLI::App app{"A handoff test binary: end-to-end tests, run once or served.",
@@ -219,6 +234,12 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   list->add_option("--format", list_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
 
+  ServeFlags serve_flags;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run as a server: scheduled and on-demand runs over HTTP, results kept");
+  serve_flags.Add(serve);
+  RemoteCommand* remote = AddRemoteCommand(app);
+
   std::vector<const char*> cargv;
   std::string program = argc > 0 ? argv[0] : "handoff";
   cargv.push_back(program.c_str());
@@ -232,6 +253,9 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   } catch (const CLI::ParseError& e) {
     return UsageError(e.what());
   }
+
+  if (serve->parsed()) return RunServe(serve_flags, catalog, config);
+  if (RemoteParsed(*remote)) return RunRemote(*remote);
 
   SelectionOptions selection;
   std::string error;

@@ -169,6 +169,11 @@ std::string EncodePlan(const WorkerPlan& plan) {
   w.Str(plan.run_pattern);
   w.Str(plan.skip_pattern);
   w.U8(static_cast<std::uint8_t>((plan.fail_fast ? 1 : 0) | (plan.run_teardown_only ? 2 : 0)));
+  w.U32(static_cast<std::uint32_t>(plan.params.size()));
+  for (const auto& [key, value] : plan.params) {
+    w.Str(key);
+    w.Str(value);
+  }
   w.Finish();
   return out;
 }
@@ -193,6 +198,11 @@ std::optional<WorkerPlan> DecodePlan(std::string_view payload) {
   std::uint8_t flags = r.U8();
   plan.fail_fast = (flags & 1) != 0;
   plan.run_teardown_only = (flags & 2) != 0;
+  std::uint32_t params = r.U32();
+  for (std::uint32_t i = 0; i < params && r.ok(); ++i) {
+    std::string key = r.Str();
+    plan.params.emplace_back(std::move(key), r.Str());
+  }
   if (!r.ok() || !r.done()) return std::nullopt;
   return plan;
 }

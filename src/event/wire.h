@@ -60,6 +60,8 @@ struct WorkerPlan {
   std::string skip_pattern;  // --skip
   bool fail_fast = false;
   bool run_teardown_only = false;  // no tests: run setup and teardown to clean up
+  // Run parameters (serve's "params"): tests read them with t.Value(key).
+  std::vector<std::pair<std::string, std::string>> params;
 };
 
 // Encodes a plan as one frame.

@@ -198,6 +198,7 @@ std::string SuiteRunner::Prepare() {
   scope_ = std::make_unique<SuiteRunScope>(suite_, sink_, capture_, std::move(run),
                                            std::move(skip));
   scope_->timeout_cap = std::chrono::milliseconds(plan_.timeout_cap_ms);
+  scope_->params = plan_.params;
   return {};
 }
 

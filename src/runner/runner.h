@@ -99,6 +99,8 @@ class SuiteRunScope {
   std::atomic<std::uint32_t> next_span_id{1};
   // --timeout: the longest timeout a test may set for itself (zero: no cap).
   std::chrono::milliseconds timeout_cap{0};
+  // Run parameters (serve's "params"), read by t.Value after the test's own values.
+  std::vector<std::pair<std::string, std::string>> params;
 
   // Emits an event, syncing captured output first so lines stay in order.
   void Emit(const Event& event, bool sync_output);

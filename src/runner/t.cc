@@ -150,6 +150,9 @@ std::optional<std::string> T::Value(std::string_view key) const {
       if (k == key) return v;
     }
   }
+  for (const auto& [k, v] : state_->scope->params) {
+    if (k == key) return v;
+  }
   return std::nullopt;
 }
 

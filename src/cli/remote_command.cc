@@ -1,0 +1,303 @@
+#include "cli/remote_command.h"
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/client.h"
+#include "report/json_writer.h"
+
+namespace handoff {
+
+struct RemoteCommand {
+  CLI::App* remote = nullptr;
+  CLI::App* trigger = nullptr;
+  CLI::App* runs = nullptr;
+  CLI::App* get = nullptr;
+  std::string server;
+  std::string format = "text";
+  // trigger
+  std::string suite, filter, reference, initiated_by, timeout;
+  std::vector<std::string> labels, params;
+  int attempts = 0;
+  bool wait = false;
+  // runs
+  std::string runs_suite, runs_status, runs_reference;
+  int limit = 20;
+  // get
+  std::int64_t id = 0;
+};
+
+namespace {
+
+namespace json = boost::json;
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "handoff remote: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+std::string Str(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || !v->is_string()) return {};
+  return std::string(v->as_string());
+}
+
+std::int64_t Int(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+  return 0;
+}
+
+// Returns the "message" of an API error document, or the body itself.
+std::string ErrorMessage(const http::ClientResult& r) {
+  json::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (!ec && v.is_object()) {
+    if (const json::value* e = v.as_object().if_contains("error"); e && e->is_object()) {
+      return fmt::format("{} ({})", Str(e->as_object(), "message"), r.status);
+    }
+  }
+  return fmt::format("HTTP {}: {}", r.status, r.body);
+}
+
+std::string PercentEncode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+// Appends "k":"v" pairs from "k=v" arguments; returns an error for a malformed one.
+std::string AppendPairs(std::string& body, const char* field, const std::vector<std::string>& pairs) {
+  if (pairs.empty()) return {};
+  body += fmt::format(",\"{}\":{{", field);
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const std::size_t eq = pairs[i].find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return fmt::format("--{}: want KEY=VALUE, got \"{}\"", field == std::string("labels") ? "label" : "param", pairs[i]);
+    }
+    if (i > 0) body += ',';
+    AppendJsonString(body, pairs[i].substr(0, eq));
+    body += ':';
+    AppendJsonString(body, pairs[i].substr(eq + 1));
+  }
+  body += '}';
+  return {};
+}
+
+const char* Mark(const std::string& status) {
+  if (status == "passed") return "PASS";
+  if (status == "failed") return "FAIL";
+  if (status == "skipped") return "SKIP";
+  if (status == "running") return "RUN ";
+  return "....";
+}
+
+bool IsFinishedRun(const std::string& status) {
+  return status == "passed" || status == "failed" || status == "cancelled" || status == "error";
+}
+
+void PrintRunLine(const json::object& run) {
+  std::printf("%-8lld %-24s %-10s %-9s %-20s %s\n", static_cast<long long>(Int(run, "id")),
+              Str(run, "suite").c_str(), Str(run, "status").c_str(), Str(run, "trigger").c_str(),
+              Str(run, "reference").c_str(), Str(run, "created_at").c_str());
+}
+
+// Follows a run's event stream until it finishes, printing each finished test; resumes
+// after a dropped connection. Returns the run's final status, or "" if the server was lost.
+std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
+  std::string final_status;
+  std::int64_t last = 0;
+  int failures = 0;
+  const std::string target = fmt::format("/api/v1/runs/{}/events", id);
+  while (final_status.empty()) {
+    http::StreamResult r = client.StreamEvents(
+        target, last,
+        [&](std::int64_t event_id, const std::string& type, const std::string& data) {
+          last = event_id;
+          failures = 0;
+          json::error_code ec;
+          json::value v = json::parse(data, ec);
+          if (ec || !v.is_object()) return true;
+          const json::object& o = v.as_object();
+          const std::string status = Str(o, "status");
+          if (type == "test") {
+            if (status == "passed" || status == "failed" || status == "skipped") {
+              std::printf("--- %s: %s (%.2fs)%s%s\n", Mark(status), Str(o, "name").c_str(),
+                          static_cast<double>(Int(o, "duration_ms")) / 1000.0,
+                          Str(o, "message").empty() ? "" : "\n    ",
+                          Str(o, "message").c_str());
+              std::fflush(stdout);
+            }
+          } else if (type == "run") {
+            if (IsFinishedRun(status)) {
+              final_status = status;
+              return false;
+            }
+          }
+          return true;
+        });
+    if (!final_status.empty()) break;
+    if (r.ok() && r.status != 200) {
+      *error = fmt::format("events of run {}: HTTP {}: {}", id, r.status, r.body);
+      return {};
+    }
+    // The stream ended without the run finishing (server restart): resume where it left.
+    if (++failures > 30) {
+      *error = fmt::format("lost the server while following run {}: {}", id, r.error);
+      return {};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(failures, 10)));
+  }
+  return final_status;
+}
+
+}  // namespace
+
+RemoteCommand* AddRemoteCommand(CLI::App& app) {
+  static RemoteCommand command;
+  RemoteCommand& c = command;
+  c.remote = app.add_subcommand("remote", "Talk to a handoff server: trigger, runs, get");
+  c.remote->require_subcommand(1, 1);
+  c.remote->add_option("--server", c.server, "The server's URL, e.g. http://handoff:1337")
+      ->envname("HANDOFF_SERVER");
+
+  c.trigger = c.remote->add_subcommand("trigger", "Start a run of SUITE on the server");
+  c.trigger->add_option("suite", c.suite, "The suite to run")->required();
+  c.trigger->add_option("--server", c.server, "The server's URL")->envname("HANDOFF_SERVER");
+  c.trigger->add_option("--filter,--run", c.filter, "Run only tests matching this regex");
+  c.trigger->add_option("--reference", c.reference, "A commit, release or ticket to record");
+  c.trigger->add_option("--initiated-by", c.initiated_by, "Who asks (default: $USER)");
+  c.trigger->add_option("--label", c.labels, "A label KEY=VALUE to store on the run (repeatable)");
+  c.trigger->add_option("--param", c.params, "A parameter KEY=VALUE for the tests (repeatable)");
+  c.trigger->add_option("--timeout", c.timeout, "Timeout of each test, e.g. 30s");
+  c.trigger->add_option("--attempts", c.attempts, "Attempts per failing test")
+      ->check(CLI::PositiveNumber);
+  c.trigger->add_flag("--wait", c.wait,
+                      "Follow the run until it ends; exit 0 if it passed, 1 otherwise");
+
+  c.runs = c.remote->add_subcommand("runs", "List recent runs, newest first");
+  c.runs->add_option("--server", c.server, "The server's URL")->envname("HANDOFF_SERVER");
+  c.runs->add_option("--suite", c.runs_suite, "Only runs of this suite");
+  c.runs->add_option("--status", c.runs_status, "Only runs in this status");
+  c.runs->add_option("--reference", c.runs_reference, "Only runs with this reference");
+  c.runs->add_option("--limit", c.limit, "How many")->check(CLI::Range(1, 500));
+  c.runs->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  c.get = c.remote->add_subcommand("get", "Show one run and its tests");
+  c.get->add_option("id", c.id, "The run's id")->required()->check(CLI::PositiveNumber);
+  c.get->add_option("--server", c.server, "The server's URL")->envname("HANDOFF_SERVER");
+  c.get->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  return &c;
+}
+
+bool RemoteParsed(const RemoteCommand& command) { return command.remote->parsed(); }
+
+int RunRemote(const RemoteCommand& c) {
+  if (c.server.empty()) return Fail("--server: required (or set HANDOFF_SERVER)");
+  std::string error;
+  std::optional<http::Url> url = http::ParseUrl(c.server, &error);
+  if (!url) return Fail("--server: " + error);
+  http::Client client(url->host, url->port);
+
+  if (c.trigger->parsed()) {
+    std::string body = "{\"trigger\":\"cli\"";
+    body += ",\"filter\":";
+    AppendJsonString(body, c.filter);
+    body += ",\"reference\":";
+    AppendJsonString(body, c.reference);
+    std::string who = c.initiated_by;
+    if (who.empty() && std::getenv("USER") != nullptr) who = std::getenv("USER");
+    body += ",\"initiated_by\":";
+    AppendJsonString(body, who);
+    if (c.attempts > 0) body += fmt::format(",\"max_attempts\":{}", c.attempts);
+    if (!c.timeout.empty()) {
+      body += ",\"timeout\":";
+      AppendJsonString(body, c.timeout);
+    }
+    if (std::string e = AppendPairs(body, "labels", c.labels); !e.empty()) return Fail(e);
+    if (std::string e = AppendPairs(body, "params", c.params); !e.empty()) return Fail(e);
+    body += '}';
+    http::ClientResult r =
+        client.Request("POST", url->base + "/api/v1/suites/" + PercentEncode(c.suite) + "/runs",
+                       body, {{"Content-Type", "application/json"}});
+    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", c.server, r.error));
+    if (r.status != 201 && r.status != 200) return Fail(ErrorMessage(r));
+    json::value v = json::parse(r.body);
+    const json::object& run = v.as_object();
+    const std::int64_t id = Int(run, "id");
+    std::printf("run %lld of %s queued: %s/runs/%lld\n", static_cast<long long>(id),
+                Str(run, "suite").c_str(), c.server.c_str(), static_cast<long long>(id));
+    std::fflush(stdout);
+    if (!c.wait) return 0;
+    std::string status = Follow(client, id, &error);
+    if (status.empty()) return Fail(error);
+    std::printf("run %lld %s\n", static_cast<long long>(id), status.c_str());
+    return status == "passed" ? 0 : kExitFailed;
+  }
+
+  if (c.runs->parsed()) {
+    std::string target = fmt::format("{}/api/v1/runs?limit={}", url->base, c.limit);
+    if (!c.runs_suite.empty()) target += "&suite=" + PercentEncode(c.runs_suite);
+    if (!c.runs_status.empty()) target += "&status=" + PercentEncode(c.runs_status);
+    if (!c.runs_reference.empty()) target += "&reference=" + PercentEncode(c.runs_reference);
+    http::ClientResult r = client.Request("GET", target);
+    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", c.server, r.error));
+    if (r.status != 200) return Fail(ErrorMessage(r));
+    if (c.format == "json") {
+      std::printf("%s\n", r.body.c_str());
+      return 0;
+    }
+    json::value v = json::parse(r.body);
+    std::printf("%-8s %-24s %-10s %-9s %-20s %s\n", "ID", "SUITE", "STATUS", "TRIGGER",
+                "REFERENCE", "CREATED");
+    for (const json::value& run : v.as_object().at("runs").as_array()) PrintRunLine(run.as_object());
+    return 0;
+  }
+
+  // get
+  http::ClientResult r = client.Request("GET", fmt::format("{}/api/v1/runs/{}", url->base, c.id));
+  if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", c.server, r.error));
+  if (r.status != 200) return Fail(ErrorMessage(r));
+  if (c.format == "json") {
+    std::printf("%s\n", r.body.c_str());
+    return 0;
+  }
+  json::value v = json::parse(r.body);
+  const json::object& run = v.as_object();
+  std::printf("run %lld  suite %s  %s\n", static_cast<long long>(Int(run, "id")),
+              Str(run, "suite").c_str(), Str(run, "status").c_str());
+  std::printf("  trigger %s  by %s  reference %s  environment %s\n", Str(run, "trigger").c_str(),
+              Str(run, "initiated_by").c_str(), Str(run, "reference").c_str(),
+              Str(run, "environment").c_str());
+  std::printf("  created %s  started %s  finished %s\n", Str(run, "created_at").c_str(),
+              Str(run, "started_at").c_str(), Str(run, "finished_at").c_str());
+  if (!Str(run, "error").empty()) std::printf("  %s\n", Str(run, "error").c_str());
+  for (const json::value& t : run.at("tests").as_array()) {
+    const json::object& test = t.as_object();
+    std::printf("  %s  %s (%.2fs)%s\n", Mark(Str(test, "status")), Str(test, "name").c_str(),
+                static_cast<double>(Int(test, "duration_ms")) / 1000.0,
+                test.at("flaky").as_bool() ? " flaky" : "");
+    if (!Str(test, "message").empty()) std::printf("        %s\n", Str(test, "message").c_str());
+  }
+  return 0;
+}
+
+}  // namespace handoff

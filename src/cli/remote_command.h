@@ -1,0 +1,27 @@
+#pragma once
+
+// `remote`: the client of a handoff server, for deploy pipelines and terminals.
+//   remote trigger SUITE --server URL [--filter R] [--reference REF] [--wait]
+//   remote runs --server URL [--suite S] [--status S] [--reference R] [--limit N]
+//   remote get ID --server URL
+// Exit codes: 0 (a waited-for run passed), 1 (it failed, was cancelled or ended in
+// error), 2 (bad usage, or the server could not be reached or refused the request).
+
+namespace CLI {
+class App;
+}
+
+namespace handoff {
+
+struct RemoteCommand;
+
+// Declares `remote` and its subcommands on `app`; returns the state RunRemote needs.
+RemoteCommand* AddRemoteCommand(CLI::App& app);
+
+// Returns true if the user chose `remote`.
+bool RemoteParsed(const RemoteCommand& command);
+
+// Runs the parsed `remote` subcommand and returns its exit code.
+int RunRemote(const RemoteCommand& command);
+
+}  // namespace handoff

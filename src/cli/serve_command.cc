@@ -1,0 +1,152 @@
+#include "cli/serve_command.h"
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/duration.h"
+#include "engine/serve_engine.h"
+#include "engine/server_log.h"
+#include "http/server.h"
+#include "store/store.h"
+
+namespace handoff {
+namespace {
+
+constexpr int kExitUsage = 2;
+
+int ServeUsageError(const std::string& message) {
+  std::fprintf(stderr, "handoff: %s\nRun with serve --help for usage.\n", message.c_str());
+  return kExitUsage;
+}
+
+// Parses a retention period: a Go duration, whole days ("30d"), or "0" for none.
+std::optional<std::chrono::milliseconds> ParseRetention(const std::string& text) {
+  if (text == "0") return std::chrono::milliseconds(0);
+  if (text.size() > 1 && text.back() == 'd') {
+    const std::string days = text.substr(0, text.size() - 1);
+    if (days.find_first_not_of("0123456789") != std::string::npos || days.size() > 6) {
+      return std::nullopt;
+    }
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::hours(24) *
+                                                                  std::stoi(days));
+  }
+  auto d = ParseDuration(text);
+  if (!d) return std::nullopt;
+  return std::chrono::ceil<std::chrono::milliseconds>(*d);
+}
+
+}  // namespace
+
+void ServeFlags::Add(CLI::App* cmd) {
+  cmd->add_option("--host", host, "Address to listen on")->envname("HANDOFF_HOST");
+  cmd->add_option("--port", port, "Port to listen on; 0 picks a free one and prints it")
+      ->envname("HANDOFF_PORT")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--db", db, "Store: sqlite:PATH or sqlite::memory:")->envname("HANDOFF_DB");
+  cmd->add_option("--max-concurrent-runs", max_concurrent_runs, "Runs executing at once")
+      ->envname("HANDOFF_MAX_CONCURRENT_RUNS")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--retention", retention,
+                  "Delete runs older than this, e.g. 30d or 12h (0 keeps them)")
+      ->envname("HANDOFF_RETENTION");
+  cmd->add_option("--environment", environment,
+                  "Name stored on every run, e.g. staging")
+      ->envname("HANDOFF_ENVIRONMENT");
+  cmd->add_option("--shutdown-timeout", shutdown_timeout,
+                  "On SIGTERM, how long running tests may finish before they are stopped")
+      ->envname("HANDOFF_SHUTDOWN_TIMEOUT");
+  cmd->add_option("--grace", grace, "How long a test asked to stop may take before it is killed")
+      ->envname("HANDOFF_GRACE");
+  cmd->add_option("--log-format", log_format, "Log lines on stderr: text or json")
+      ->envname("HANDOFF_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--isolation", isolation,
+                  "process: each run in a worker process; none: in the server (debugging only)")
+      ->envname("HANDOFF_ISOLATION")
+      ->check(CLI::IsMember({"process", "none"}));
+}
+
+int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& config) {
+  ServeOptions options;
+  options.environment = flags.environment;
+  options.max_concurrent_runs = flags.max_concurrent_runs;
+  options.isolated = flags.isolation == "process";
+  auto retention = ParseRetention(flags.retention);
+  if (!retention) {
+    return ServeUsageError("--retention: invalid period \"" + flags.retention +
+                           "\" (e.g. 30d, 12h, or 0 to keep every run)");
+  }
+  options.retention = *retention;
+  auto shutdown_timeout = ParseDuration(flags.shutdown_timeout);
+  if (!shutdown_timeout) {
+    return ServeUsageError("--shutdown-timeout: invalid duration \"" + flags.shutdown_timeout +
+                           "\" (e.g. 30s)");
+  }
+  auto grace = ParseDuration(flags.grace);
+  if (!grace) return ServeUsageError("--grace: invalid duration \"" + flags.grace + "\" (e.g. 5s)");
+  options.grace = std::chrono::ceil<std::chrono::milliseconds>(*grace);
+
+  // Signals are taken by sigwait below: block them before any thread starts, so every
+  // thread inherits the mask (workers reset it when they start).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  ServerLog log(flags.log_format == "json");
+  std::string error;
+  std::unique_ptr<store::Store> store = store::OpenStore(flags.db, &error);
+  if (!store) return ServeUsageError("--db: " + error);
+
+  ServeEngine engine(catalog, *store, log, config.schedules, config.hooks, options);
+  if (!engine.Start(&error)) {
+    engine.Shutdown(std::chrono::milliseconds(0));
+    return ServeUsageError(error);
+  }
+
+  http::ServerOptions http_options;
+  http_options.host = flags.host;
+  http_options.port = static_cast<std::uint16_t>(flags.port);
+  http::Server server(engine, *store, http_options);
+  if (!server.Start(&error)) {
+    engine.Shutdown(std::chrono::milliseconds(0));
+    return ServeUsageError(fmt::format("--host/--port: cannot listen on {}:{}: {}", flags.host,
+                                       flags.port, error));
+  }
+  const std::string host = flags.host.find(':') != std::string::npos ? "[" + flags.host + "]"
+                                                                      : flags.host;
+  std::printf("handoff: serving %zu suites on http://%s:%u (store %s)\n", catalog.suites.size(),
+              host.c_str(), static_cast<unsigned>(server.port()), flags.db.c_str());
+  std::fflush(stdout);
+  log.Info("server started", {{"address", fmt::format("{}:{}", host, server.port())},
+                              {"db", flags.db},
+                              {"environment", flags.environment}});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log.Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                             {"timeout", flags.shutdown_timeout}});
+  // A second signal while draining ends the process at once (workers die with it).
+  std::thread second([signals] {
+    int again = 0;
+    sigset_t set = signals;
+    if (sigwait(&set, &again) == 0) {
+      std::fprintf(stderr, "handoff: second signal, exiting now\n");
+      std::_Exit(130);
+    }
+  });
+  second.detach();
+  engine.Shutdown(std::chrono::ceil<std::chrono::milliseconds>(*shutdown_timeout));
+  server.Stop();
+  log.Info("server stopped");
+  return 0;
+}
+
+}  // namespace handoff

@@ -1,0 +1,38 @@
+#pragma once
+
+// `serve`: the long-running server. Its flags (each also read from a HANDOFF_* environment
+// variable; the flag wins) and the command itself.
+
+#include <string>
+
+#include "handoff/main.h"
+#include "runner/registry.h"
+
+namespace CLI {
+class App;
+}
+
+namespace handoff {
+
+struct ServeFlags {
+  std::string host = "127.0.0.1";
+  int port = 1337;
+  std::string db = "sqlite:handoff.db";
+  int max_concurrent_runs = 4;
+  std::string retention = "0";
+  std::string environment;
+  std::string shutdown_timeout = "30s";
+  std::string grace = "5s";
+  std::string log_format = "text";
+  std::string isolation = "process";
+
+  // Declares the flags on `cmd`.
+  void Add(CLI::App* cmd);
+};
+
+// Runs the server until SIGTERM or SIGINT, then shuts down gracefully. Returns the exit
+// code: 0 after a clean shutdown, 2 for a bad flag value or a store, schedule or address
+// that cannot be used.
+int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& config);
+
+}  // namespace handoff

@@ -1,0 +1,274 @@
+#include "engine/run_recorder.h"
+
+#include <utility>
+
+#include "report/results.h"
+#include "store/run_json.h"
+
+namespace handoff {
+namespace {
+
+// A batch this large is sent without waiting for the stream to pause, to bound memory.
+constexpr std::size_t kMaxPendingWrites = 2000;
+
+store::TestStatus ToTestStatus(Status status) {
+  switch (status) {
+    case Status::kPassed:
+      return store::TestStatus::kPassed;
+    case Status::kFailed:
+      return store::TestStatus::kFailed;
+    case Status::kSkipped:
+      return store::TestStatus::kSkipped;
+  }
+  return store::TestStatus::kFailed;
+}
+
+std::int64_t Millis(std::int64_t ns) { return ns / 1'000'000; }
+
+bool IsTopLevel(const std::string& name) { return name.find('/') == std::string::npos; }
+
+std::string TestEventData(const store::TestRow& row) {
+  std::string out;
+  store::AppendTestRowJson(out, row);
+  return out;
+}
+
+}  // namespace
+
+store::RunEvent RunJournal::Next(std::string type, std::string data) {
+  std::lock_guard lock(mu_);
+  return store::RunEvent{++last_seq_, std::move(type), std::move(data)};
+}
+
+std::string RunEventData(const store::Run& run) {
+  std::string out;
+  store::AppendRunJson(out, run, nullptr);
+  return out;
+}
+
+RunRecorder::RunRecorder(store::Store& store, RunJournal& journal, CommitCallback on_commit)
+    : store_(store), journal_(journal), on_commit_(std::move(on_commit)) {
+  pending_.run_id = journal.run_id();
+  suite_output_.attempt = 0;
+}
+
+void RunRecorder::UpdateRun(const store::RunUpdate& update, const store::Run& run_after) {
+  std::lock_guard lock(mu_);
+  // Test states first, so the journal shows them before the run's new state.
+  MaterializeTests();
+  if (update.status || update.started_at_ns || update.finished_at_ns || update.flaky ||
+      update.resumed || update.error || update.values) {
+    batch_.run_updates.push_back(update);
+  }
+  if (update.status && store::IsFinished(*update.status)) pending_.run_finished = true;
+  store::RunEvent event = journal_.Next("run", RunEventData(run_after));
+  batch_.events.emplace_back(journal_.run_id(), event);
+  pending_.events.push_back(std::move(event));
+  // A run's state change is shown at once: flush without waiting for the stream to pause.
+  FlushLocked();
+}
+
+void RunRecorder::SkipUnfinished(const std::vector<store::TestRow>& rows,
+                                 const std::string& reason) {
+  {
+    std::lock_guard lock(mu_);
+    for (const store::TestRow& stored : rows) {
+      if (stored.status != store::TestStatus::kPending &&
+          stored.status != store::TestStatus::kRunning) {
+        continue;
+      }
+      store::TestRow row = stored;
+      row.status = store::TestStatus::kSkipped;
+      row.message = reason;
+      QueueTest(row);
+    }
+    FlushLocked();
+  }
+}
+
+void RunRecorder::StopRecording() {
+  std::lock_guard lock(mu_);
+  recording_ = false;
+}
+
+void RunRecorder::OnEvent(const Event& event) {
+  bool flush = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!recording_) return;
+    Record(event);
+    flush = pending_rows_.size() + batch_.attempts.size() + batch_.events.size() >=
+                kMaxPendingWrites ||
+            event.kind == EventKind::kSuiteFinished;
+  }
+  if (flush) Flush();
+}
+
+void RunRecorder::Flush() {
+  std::lock_guard lock(mu_);
+  FlushLocked();
+}
+
+void RunRecorder::FlushLocked() {
+  MaterializeTests();
+  if (batch_.empty()) return;
+  store::WriteBatch batch = std::exchange(batch_, {});
+  Committed committed = std::exchange(pending_, Committed{journal_.run_id(), {}, {}, false});
+  store_.Write(std::move(batch), [cb = on_commit_, committed = std::move(committed)](bool ok) {
+    if (ok && cb) cb(committed);
+  });
+}
+
+void RunRecorder::QueueTest(const store::TestRow& row) {
+  auto [it, inserted] = pending_index_.try_emplace(row.name, pending_rows_.size());
+  if (inserted) {
+    pending_rows_.push_back(row);
+  } else {
+    pending_rows_[it->second] = row;
+  }
+}
+
+void RunRecorder::MaterializeTests() {
+  for (store::TestRow& row : pending_rows_) {
+    store::RunEvent event = journal_.Next("test", TestEventData(row));
+    batch_.events.emplace_back(journal_.run_id(), event);
+    pending_.events.push_back(std::move(event));
+    batch_.tests.emplace_back(journal_.run_id(), std::move(row));
+  }
+  pending_rows_.clear();
+  pending_index_.clear();
+}
+
+void RunRecorder::FinishAttempt(OpenAttempt& open, Status status, std::int64_t elapsed_ns) {
+  store::Attempt& a = open.attempt;
+  a.status = ToTestStatus(status);
+  a.duration_ms = Millis(elapsed_ns);
+  // Spans that never ended (a crash) keep a zero length.
+  for (store::Span& span : a.spans) {
+    if (span.elapsed_ns < 0) span.elapsed_ns = 0;
+  }
+  batch_.attempts.emplace_back(journal_.run_id(), a);
+}
+
+void RunRecorder::Record(const Event& e) {
+  if (e.test.empty()) {
+    // Suite-level events: setup and teardown output, kept as the run's attempt "".
+    switch (e.kind) {
+      case EventKind::kSetupStarted:
+        if (suite_output_.started_at_ns == 0) suite_output_.started_at_ns = e.time_ns;
+        break;
+      case EventKind::kFailure:
+        if (setup_error_.empty()) setup_error_ = Located(e.text, e.file, e.line);
+        suite_output_.failures.push_back(store::Failure{e.text, e.file, e.line});
+        suite_output_.output.push_back(Located(e.text, e.file, e.line));
+        break;
+      case EventKind::kLog:
+      case EventKind::kSkip:
+        suite_output_.output.push_back(Located(e.text, e.file, e.line));
+        break;
+      case EventKind::kOutput:
+        suite_output_.output.push_back(e.text);
+        break;
+      case EventKind::kSuiteFinished:
+        if (!suite_output_.output.empty() || !suite_output_.failures.empty()) {
+          suite_output_.status =
+              suite_output_.failures.empty() ? store::TestStatus::kPassed : store::TestStatus::kFailed;
+          batch_.attempts.emplace_back(journal_.run_id(), suite_output_);
+        }
+        break;
+      default:
+        break;
+    }
+    return;
+  }
+
+  if (e.kind == EventKind::kTestStarted) {
+    OpenAttempt& open = open_[e.test];
+    open.attempt = store::Attempt{};
+    open.attempt.test = e.test;
+    open.attempt.attempt = e.attempt;
+    open.attempt.started_at_ns = e.time_ns;
+    open.attempt.status = store::TestStatus::kRunning;
+    open.row.name = e.test;
+    open.row.status = store::TestStatus::kRunning;
+    open.row.attempt = e.attempt;
+    open.row.started_at_ns = e.time_ns;
+    open.row.duration_ms = 0;
+    open.row.message.clear();
+    open.row.soft_failure = false;
+    open.row.flaky = false;
+    QueueTest(open.row);
+    return;
+  }
+
+  auto it = open_.find(e.test);
+  if (it == open_.end()) return;
+  OpenAttempt& open = it->second;
+  store::Attempt& a = open.attempt;
+  switch (e.kind) {
+    case EventKind::kOutput:
+      a.output.push_back(e.text);
+      break;
+    case EventKind::kLog:
+      a.output.push_back(Located(e.text, e.file, e.line));
+      break;
+    case EventKind::kFailure:
+      a.failures.push_back(store::Failure{e.text, e.file, e.line});
+      a.output.push_back(Located(e.text, e.file, e.line));
+      if (e.soft) a.soft_failure = true;
+      break;
+    case EventKind::kSkip:
+      a.skip_reason = Located(e.text, e.file, e.line);
+      a.output.push_back(a.skip_reason);
+      break;
+    case EventKind::kValue:
+      a.values.emplace_back(e.key, e.text);
+      break;
+    case EventKind::kSpanStarted:
+      a.spans.push_back(store::Span{e.key, e.time_ns, 0, {}});
+      // The id is kept in elapsed_ns until the span ends.
+      a.spans.back().elapsed_ns = -static_cast<std::int64_t>(e.span_id);
+      break;
+    case EventKind::kSpanEnded:
+      for (store::Span& span : a.spans) {
+        if (span.elapsed_ns == -static_cast<std::int64_t>(e.span_id)) {
+          span.elapsed_ns = e.elapsed_ns;
+          span.attributes = e.attributes;
+          break;
+        }
+      }
+      break;
+    case EventKind::kAttemptFinished:
+      FinishAttempt(open, e.status, e.elapsed_ns);
+      break;
+    case EventKind::kTestFinished: {
+      const bool top = IsTopLevel(e.test);
+      if (!top) FinishAttempt(open, e.status, e.elapsed_ns);
+      store::TestRow& row = open.row;
+      row.status = ToTestStatus(e.status);
+      row.soft_failure = e.soft;
+      row.flaky = e.flaky;
+      row.duration_ms = Millis(e.elapsed_ns);
+      if (!a.failures.empty()) {
+        row.message = Located(a.failures.front().message, a.failures.front().file,
+                              a.failures.front().line);
+      } else if (e.status == Status::kSkipped) {
+        row.message = a.skip_reason;
+      }
+      QueueTest(row);
+      pending_.finished.push_back(FinishedTest{row, a.values, top});
+      if (top) {
+        if (e.flaky) flaky_ = true;
+        if (e.status == Status::kPassed) ++passed_;
+        if (e.status == Status::kFailed && !e.soft) ++failed_;
+        if (e.status == Status::kSkipped) ++skipped_;
+      }
+      open_.erase(it);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace handoff

@@ -1,0 +1,116 @@
+#pragma once
+
+// RunRecorder turns the events of one served run into store writes: test rows, attempts
+// with their output, and the run's journal (what the live stream sends). It is the store's
+// EventSink in the fan-out of DESIGN.md. Writes are handed to the store's single writer;
+// what they make visible (journal entries, finished tests) is passed on only after the
+// commit, so nothing reports a result that a crash could still lose.
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "event/event.h"
+#include "store/store.h"
+
+namespace handoff {
+
+// A test that finished for good, with the values it set (for hooks and metrics).
+struct FinishedTest {
+  store::TestRow row;
+  store::KeyValues values;
+  bool top_level = true;
+};
+
+// What one commit made visible.
+struct Committed {
+  std::int64_t run_id = 0;
+  std::vector<store::RunEvent> events;
+  std::vector<FinishedTest> finished;
+  bool run_finished = false;  // the run's final state is part of this commit
+};
+
+// Appends journal entries to a run with consecutive seq numbers; shared by everything that
+// writes a run's journal (the engine for status changes, the recorder for tests).
+class RunJournal {
+ public:
+  RunJournal(std::int64_t run_id, std::int64_t last_seq) : run_id_(run_id), last_seq_(last_seq) {}
+  std::int64_t run_id() const { return run_id_; }
+  // Returns the next entry, numbered.
+  store::RunEvent Next(std::string type, std::string data);
+
+ private:
+  std::mutex mu_;
+  std::int64_t run_id_;
+  std::int64_t last_seq_;
+};
+
+// Returns a journal "run" entry's data: the run as the API shows it (without tests).
+std::string RunEventData(const store::Run& run);
+
+class RunRecorder : public EventSink {
+ public:
+  using CommitCallback = std::function<void(Committed)>;
+
+  // `on_commit` runs on the store's writer thread after each commit.
+  RunRecorder(store::Store& store, RunJournal& journal, CommitCallback on_commit);
+
+  // Queues a run change (if `update` changes anything) with a journal entry showing
+  // `run_after`, and sends everything pending to the store.
+  void UpdateRun(const store::RunUpdate& update, const store::Run& run_after);
+
+  // Marks every test still pending or running as skipped with `reason` (a run that was
+  // cancelled or stopped early), then flushes.
+  void SkipUnfinished(const std::vector<store::TestRow>& rows, const std::string& reason);
+
+  // From now on, events are ignored: the server is shutting down and the tests that are
+  // still running will run again when the run resumes.
+  void StopRecording();
+
+  // Counts of finished top-level tests so far.
+  int passed() const { return passed_; }
+  int failed() const { return failed_; }
+  int skipped() const { return skipped_; }
+  bool flaky() const { return flaky_; }
+  // The first failure of setup, "file.cc:12: message", or empty.
+  const std::string& setup_error() const { return setup_error_; }
+
+  // EventSink
+  void OnEvent(const Event& event) override;
+  void Flush() override;
+
+ private:
+  struct OpenAttempt {
+    store::Attempt attempt;
+    store::TestRow row;
+  };
+  void Record(const Event& event);
+  void FinishAttempt(OpenAttempt& open, Status status, std::int64_t elapsed_ns);
+  void QueueTest(const store::TestRow& row);
+  // Moves the pending test states into the batch, each with its journal entry. Called
+  // with mu_ held.
+  void MaterializeTests();
+  void FlushLocked();
+
+  store::Store& store_;
+  RunJournal& journal_;
+  CommitCallback on_commit_;
+  std::mutex mu_;  // OnEvent comes from the run's thread, UpdateRun from others
+  bool recording_ = true;
+  store::WriteBatch batch_;
+  // Test states changed since the last flush, latest state per test, in first-change
+  // order: a test that starts and ends between two flushes is written (and journaled) once.
+  std::vector<store::TestRow> pending_rows_;
+  std::unordered_map<std::string, std::size_t> pending_index_;
+  Committed pending_;
+  std::unordered_map<std::string, OpenAttempt> open_;  // by test name
+  store::Attempt suite_output_;                          // setup/teardown, test ""
+  int passed_ = 0, failed_ = 0, skipped_ = 0;
+  bool flaky_ = false;
+  std::string setup_error_;
+};
+
+}  // namespace handoff

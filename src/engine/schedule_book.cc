@@ -1,0 +1,95 @@
+#include "engine/schedule_book.h"
+
+#include <algorithm>
+
+namespace handoff {
+namespace {
+
+std::int64_t ToNs(std::optional<ScheduleBook::TimePoint> t) {
+  if (!t) return 0;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t->time_since_epoch()).count();
+}
+
+}  // namespace
+
+bool ScheduleBook::Add(const ScheduleInfo& info, TimePoint now, std::string* error) {
+  if (info.name.empty()) {
+    *error = "name: must not be empty";
+    return false;
+  }
+  if (Find(info.name) != nullptr) {
+    *error = "a schedule named \"" + info.name + "\" already exists";
+    return false;
+  }
+  std::string cron_error;
+  std::optional<CronSchedule> cron = CronSchedule::Parse(info.spec, info.time_zone, &cron_error);
+  if (!cron) {
+    *error = "spec: " + cron_error;
+    return false;
+  }
+  Entry entry{info, *cron, std::nullopt};
+  if (!info.paused) entry.next = entry.cron.Next(now);
+  entries_.push_back(std::move(entry));
+  return true;
+}
+
+bool ScheduleBook::Remove(const std::string& name) {
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const Entry& e) { return e.info.name == name; });
+  if (it == entries_.end()) return false;
+  entries_.erase(it);
+  return true;
+}
+
+bool ScheduleBook::SetPaused(const std::string& name, bool paused, TimePoint now) {
+  for (Entry& e : entries_) {
+    if (e.info.name != name) continue;
+    e.info.paused = paused;
+    e.next = paused ? std::nullopt : e.cron.Next(now);
+    return true;
+  }
+  return false;
+}
+
+void ScheduleBook::SetLastRun(const std::string& name, std::int64_t run_id) {
+  for (Entry& e : entries_) {
+    if (e.info.name == name) e.info.last_run_id = run_id;
+  }
+}
+
+std::optional<ScheduleBook::TimePoint> ScheduleBook::NextWake() const {
+  std::optional<TimePoint> wake;
+  for (const Entry& e : entries_) {
+    if (e.next && (!wake || *e.next < *wake)) wake = e.next;
+  }
+  return wake;
+}
+
+std::vector<ScheduleBook::Firing> ScheduleBook::Due(TimePoint now) {
+  std::vector<Firing> due;
+  for (Entry& e : entries_) {
+    if (!e.next || *e.next > now) continue;
+    due.push_back(Firing{e.info, *e.next});
+    e.next = e.cron.Next(now);
+  }
+  return due;
+}
+
+std::vector<ScheduleInfo> ScheduleBook::List() const {
+  std::vector<ScheduleInfo> out;
+  for (const Entry& e : entries_) {
+    ScheduleInfo info = e.info;
+    info.next_run_ns = ToNs(e.next);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+const ScheduleInfo* ScheduleBook::Find(const std::string& name) const {
+  for (const Entry& e : entries_) {
+    if (e.info.name == name) return &e.info;
+  }
+  return nullptr;
+}
+
+}  // namespace handoff

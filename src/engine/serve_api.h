@@ -1,0 +1,119 @@
+#pragma once
+
+// What `serve`'s engine offers the HTTP layer (and any other front end): triggering,
+// cancelling and retrying runs, the suite catalog, schedules, the live stream of a run and
+// the metrics text. Reads of stored runs go to store::Store directly. Every call is
+// thread-safe and returns quickly (nothing waits for a run).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace handoff {
+
+// What a caller asks of a new run (POST /suites/{suite}/runs, a schedule, a retry).
+struct RunRequest {
+  std::string suite;
+  store::Trigger trigger = store::Trigger::kApi;
+  std::string filter;  // go test -run regex over the suite's tests; empty: all
+  std::vector<std::string> tests;  // exact top-level test names; empty: all (after filter)
+  std::string reference;
+  std::string initiated_by;
+  std::string idempotency_key;
+  store::KeyValues labels;
+  store::KeyValues params;
+  int max_attempts = 0;         // 0: the suite's
+  std::int64_t timeout_ms = 0;  // 0: the suite's
+  std::int64_t retry_of = 0;
+  std::string schedule;  // name of the schedule that fired, if any
+};
+
+// How a call ended. kOk carries a run; the others a message for the caller.
+enum class ApiCode { kOk, kNotFound, kInvalid, kConflict, kUnavailable };
+
+struct ApiResult {
+  ApiCode code = ApiCode::kOk;
+  std::string message;  // for errors: what was wrong, naming the field
+  store::Run run;       // kOk: the run created, found or changed
+  bool created = true;  // kOk from Trigger: false when an idempotent repeat
+};
+
+// One suite of the binary, as the API shows it.
+struct SuiteInfo {
+  std::string name;
+  std::string namespace_name;
+  std::string description;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> tests;  // top-level test names, in declaration order
+  int max_attempts = 1;
+  std::int64_t timeout_ms = 0;
+  // What to do with a run while another run of the suite is running: "queue" or "skip".
+  std::string concurrency = "queue";
+};
+
+// One schedule, declared in code or created over the API.
+struct ScheduleInfo {
+  std::string name;
+  std::string suite;
+  std::string spec;
+  std::string time_zone;  // empty: UTC
+  std::string filter;
+  bool paused = false;
+  bool from_code = false;            // declared in code: cannot be deleted over the API
+  std::int64_t next_run_ns = 0;      // 0: never (paused)
+  std::int64_t last_run_id = 0;      // the last run it started, 0 if none
+};
+
+// Called with journal entries of a run after they are committed, in order. Runs on an
+// engine thread: copy what you need and return.
+using RunEventCallback = std::function<void(const std::vector<store::RunEvent>&)>;
+
+class ServeApi {
+ public:
+  virtual ~ServeApi() = default;
+
+  // The suites of the binary, in catalog order.
+  virtual std::vector<SuiteInfo> Suites() const = 0;
+
+  // Queues a run. kNotFound: unknown suite; kInvalid: bad filter regex, unknown test,
+  // nothing selected, bad attempts/timeout; kUnavailable: shutting down. An idempotency
+  // key seen before returns that run with created = false.
+  virtual ApiResult Trigger(const RunRequest& request) = 0;
+
+  // Cancels a queued or running run (running tests are asked to stop, then killed).
+  // kNotFound: no such run; kConflict: already finished.
+  virtual ApiResult Cancel(std::int64_t run_id) = 0;
+
+  // Starts a new run of the same suite and options, linked to `run_id` (trigger retry);
+  // with only_failed, of the tests that failed. kConflict: the run has not finished, or
+  // only_failed and nothing failed.
+  virtual ApiResult Retry(std::int64_t run_id, bool only_failed,
+                          const std::string& initiated_by) = 0;
+
+  // Schedules, declared in code first, then stored ones by name.
+  virtual std::vector<ScheduleInfo> Schedules() const = 0;
+  // Creates a schedule; kInvalid (bad spec, zone, filter, missing name), kNotFound
+  // (unknown suite) or kConflict (name taken). `message` set on error.
+  virtual ApiCode CreateSchedule(const store::StoredSchedule& schedule, std::string* message) = 0;
+  // kNotFound, or kConflict for a schedule declared in code.
+  virtual ApiCode DeleteSchedule(const std::string& name, std::string* message) = 0;
+  virtual ApiCode PauseSchedule(const std::string& name, bool paused, std::string* message) = 0;
+
+  // Calls `callback` with every journal entry of `run_id` committed from now on, until the
+  // returned handle is destroyed. Subscribe first, then read earlier entries from the
+  // store, and skip duplicates by seq.
+  virtual std::shared_ptr<void> Subscribe(std::int64_t run_id, RunEventCallback callback) = 0;
+
+  // True once resumed runs and schedules are loaded, false again while shutting down.
+  virtual bool Ready() const = 0;
+
+  // The Prometheus text exposition of the server's metrics.
+  virtual std::string Metrics() const = 0;
+};
+
+}  // namespace handoff

@@ -1,0 +1,1015 @@
+#include "engine/serve_engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <utility>
+
+#include "engine/run_recorder.h"
+#include "runner/name_filter.h"
+#include "worker/supervisor.h"
+
+namespace handoff {
+namespace {
+
+using store::RunStatus;
+using store::TestStatus;
+
+std::int64_t ToNs(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+bool IsTopLevel(const std::string& name) { return name.find('/') == std::string::npos; }
+
+const char* StatusResultLabel(RunStatus status) { return store::RunStatusName(status); }
+
+// Sits between a run's supervisor and its recorder to stop a run at a test boundary when
+// the server shuts down: the test that is running may finish; the next one that starts is
+// stopped, not recorded, and runs again when the run resumes.
+class DrainGate : public EventSink {
+ public:
+  DrainGate(RunRecorder& recorder, std::atomic<bool>& cancel)
+      : recorder_(recorder), cancel_(cancel) {}
+
+  // Asks the run to stop at the next test boundary (now, if no test is running).
+  void RequestDrain() {
+    std::lock_guard lock(mu_);
+    drain_ = true;
+    if (!in_test_) StopLocked();
+  }
+  // Stops now: the running test is killed and not recorded.
+  void StopNow() {
+    std::lock_guard lock(mu_);
+    drain_ = true;
+    StopLocked();
+  }
+  bool stopped() const {
+    std::lock_guard lock(mu_);
+    return stopped_;
+  }
+
+  // EventSink
+  void OnEvent(const Event& event) override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      if (event.kind == EventKind::kTestStarted && IsTopLevel(event.test)) {
+        if (drain_) {
+          StopLocked();
+          return;
+        }
+        in_test_ = true;
+      }
+    }
+    recorder_.OnEvent(event);
+    if (event.kind == EventKind::kTestFinished && IsTopLevel(event.test)) {
+      std::lock_guard lock(mu_);
+      in_test_ = false;
+      if (drain_) StopLocked();
+    }
+  }
+  void Flush() override { recorder_.Flush(); }
+
+ private:
+  void StopLocked() {
+    if (stopped_) return;
+    stopped_ = true;
+    recorder_.Flush();
+    recorder_.StopRecording();
+    cancel_.store(true);
+  }
+
+  RunRecorder& recorder_;
+  std::atomic<bool>& cancel_;
+  mutable std::mutex mu_;
+  bool drain_ = false;
+  bool in_test_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+struct ServeEngine::ActiveRun {
+  std::mutex mu;  // run
+  store::Run run;
+  std::unique_ptr<RunJournal> journal;
+  std::unique_ptr<RunRecorder> recorder;
+  std::unique_ptr<DrainGate> gate;
+  std::atomic<bool> cancel{false};
+  std::atomic<bool> user_cancelled{false};
+  bool running = false;  // guarded by the engine's mu_
+  bool resuming = false;
+  // Final states of finished tests, for the hooks' OnRunFinished (guarded by mu).
+  std::vector<TestInfo> finished_tests;
+  // Keeps the run alive from its final update until that update's commit callback, which
+  // may come after the run's thread has ended (then reset, breaking the cycle).
+  std::shared_ptr<ActiveRun> self;
+};
+
+struct ServeEngine::Subscribers {
+  std::mutex mu;
+  std::uint64_t next_id = 0;
+  std::map<std::uint64_t, RunEventCallback> callbacks;
+};
+
+ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog& log,
+                         std::vector<Schedule> code_schedules,
+                         std::vector<std::shared_ptr<Hook>> hooks, ServeOptions options)
+    : catalog_(catalog),
+      store_(store),
+      log_(log),
+      code_schedules_(std::move(code_schedules)),
+      options_(std::move(options)) {
+  suites_running_ = &metrics_.AddGauge("handoff_testsuites_running",
+                                       "Suite runs executing now.", {"namespace", "suite"});
+  runs_total_ = &metrics_.AddCounter("handoff_testsuite_runs_total", "Suite runs finished.",
+                                     {"namespace", "suite", "result", "flaky"});
+  tests_total_ = &metrics_.AddCounter("handoff_tests_run_total",
+                                      "Tests (and subtests) finished, by result.",
+                                      {"namespace", "suite", "result"});
+  test_duration_ = &metrics_.AddHistogram("handoff_test_duration_seconds",
+                                          "Duration of finished top-level tests.",
+                                          {"namespace", "suite"}, metrics::DurationBuckets());
+  run_duration_ = &metrics_.AddHistogram("handoff_testsuite_run_duration_seconds",
+                                         "Duration of finished suite runs.",
+                                         {"namespace", "suite"}, metrics::DurationBuckets());
+  queue_depth_ = &metrics_.AddGauge("handoff_run_queue_depth",
+                                    "Runs waiting to start (global limit or suite busy).", {});
+  runs_active_ = &metrics_.AddGauge("handoff_runs_running", "Runs executing now.", {});
+  schedule_lag_ = &metrics_.AddHistogram(
+      "handoff_schedule_lag_seconds", "How late schedules fired after their due time.",
+      {"schedule"}, {0.001, 0.01, 0.1, 0.5, 1, 5, 30, 60, 300});
+  schedule_skipped_ = &metrics_.AddCounter(
+      "handoff_schedule_skipped_total",
+      "Schedule firings skipped because the schedule's previous run had not finished.",
+      {"schedule"});
+  hook_errors_ = &metrics_.AddCounter("handoff_hook_errors_total",
+                                      "Hook calls that threw.", {"hook"});
+  hook_dropped_ = &metrics_.AddCounter("handoff_hook_dropped_total",
+                                       "Hook notifications dropped because its queue was full.",
+                                       {"hook"});
+  retention_deleted_ = &metrics_.AddCounter("handoff_retention_deleted_runs_total",
+                                            "Runs deleted by --retention.", {});
+  queue_depth_->With({}).Set(0);
+  runs_active_->With({}).Set(0);
+  for (const Suite& suite : catalog_.suites) {
+    suites_running_->With({suite.namespace_name, suite.name}).Set(0);
+  }
+  for (auto& hook : hooks) {
+    const std::string name = hook->Name();
+    hooks_.push_back(std::make_unique<HookRunner>(std::move(hook), log_,
+                                                  hook_errors_->With({name}),
+                                                  hook_dropped_->With({name})));
+  }
+}
+
+ServeEngine::~ServeEngine() {
+  if (accepting_.load() || scheduler_.joinable()) Shutdown(std::chrono::milliseconds(0));
+}
+
+bool ServeEngine::Start(std::string* error) {
+  const auto now = options_.now();
+  {
+    std::lock_guard lock(schedules_mu_);
+    for (const Schedule& s : code_schedules_) {
+      ScheduleInfo info;
+      info.name = s.name;
+      info.suite = s.suite;
+      info.spec = s.spec;
+      info.time_zone = s.time_zone;
+      info.filter = s.filter;
+      info.from_code = true;
+      if (catalog_.Find(s.suite) == nullptr) {
+        *error = fmt::format("schedule \"{}\": unknown suite \"{}\"", s.name, s.suite);
+        return false;
+      }
+      std::string filter_error;
+      if (!NameFilter::Compile(s.filter, &filter_error)) {
+        *error = fmt::format("schedule \"{}\": filter: {}", s.name, filter_error);
+        return false;
+      }
+      std::string why;
+      if (!schedules_.Add(info, now, &why)) {
+        *error = fmt::format("schedule \"{}\": {}", s.name, why);
+        return false;
+      }
+    }
+    for (const store::StoredSchedule& s : store_.ListSchedules()) {
+      ScheduleInfo info;
+      info.name = s.name;
+      info.suite = s.suite;
+      info.spec = s.spec;
+      info.time_zone = s.time_zone;
+      info.filter = s.filter;
+      info.paused = s.paused;
+      std::string why;
+      if (!schedules_.Add(info, now, &why)) {
+        log_.Warn("stored schedule not loaded", {{"schedule", s.name}, {"error", why}});
+      }
+    }
+  }
+
+  // Runs the last server left running resume first, in their order; queued runs follow.
+  std::vector<store::Run> running = store_.RunsWithStatus({RunStatus::kRunning});
+  std::vector<store::Run> queued = store_.RunsWithStatus({RunStatus::kQueued});
+  {
+    std::lock_guard lock(mu_);
+    for (const store::Run& run : running) {
+      auto active = MakeActive(run, LastSeq(run.id));
+      active->resuming = true;
+      log_.Info("resuming run", {{"run", std::to_string(run.id)}, {"suite", run.suite}});
+      queue_.push_back(active);
+      active_[run.id] = active;
+    }
+    for (const store::Run& run : queued) {
+      auto active = MakeActive(run, LastSeq(run.id));
+      queue_.push_back(active);
+      active_[run.id] = active;
+    }
+    std::lock_guard schedules_lock(schedules_mu_);
+    for (const auto& [id, active] : active_) {
+      if (!active->run.schedule.empty()) schedules_.SetLastRun(active->run.schedule, id);
+    }
+  }
+  accepting_.store(true);
+  {
+    std::lock_guard lock(mu_);
+    DispatchLocked();
+  }
+  scheduler_ = std::thread([this] { SchedulerLoop(); });
+  if (options_.retention.count() > 0) retention_ = std::thread([this] { RetentionLoop(); });
+  ready_.store(true);
+  return true;
+}
+
+void ServeEngine::Shutdown(std::chrono::milliseconds timeout) {
+  accepting_.store(false);
+  ready_.store(false);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<std::shared_ptr<ActiveRun>> running;
+  {
+    std::lock_guard lock(mu_);
+    draining_ = true;
+    for (const auto& [id, active] : active_) {
+      if (active->running && active->gate) running.push_back(active);
+    }
+  }
+  for (const auto& active : running) active->gate->RequestDrain();
+  {
+    std::unique_lock lock(mu_);
+    if (!runs_changed_.wait_until(lock, deadline, [&] { return run_threads_.empty(); })) {
+      log_.Warn("shutdown timeout: stopping the tests still running; their runs resume at "
+                "the next start",
+                {{"runs", std::to_string(run_threads_.size())}});
+      for (const auto& [id, active] : active_) {
+        if (active->running && active->gate) active->gate->StopNow();
+      }
+    }
+    runs_changed_.wait(lock, [&] { return run_threads_.empty(); });
+  }
+  std::vector<std::thread> done;
+  {
+    std::lock_guard lock(mu_);
+    done.swap(finished_threads_);
+  }
+  for (std::thread& t : done) t.join();
+  {
+    std::lock_guard lock(schedules_mu_);
+    stopping_ = true;
+  }
+  schedules_changed_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  if (retention_.joinable()) retention_.join();
+  store_.Sync();
+  for (auto& hook : hooks_) hook->Stop(std::chrono::seconds(5));
+}
+
+void ServeEngine::PokeScheduler() { schedules_changed_.notify_all(); }
+
+std::vector<SuiteInfo> ServeEngine::Suites() const {
+  std::vector<SuiteInfo> out;
+  for (const Suite& s : catalog_.suites) {
+    SuiteInfo info;
+    info.name = s.name;
+    info.namespace_name = s.namespace_name;
+    info.description = s.description;
+    info.labels = s.labels;
+    for (const Test& t : s.tests) info.tests.push_back(t.name);
+    info.max_attempts = s.max_attempts;
+    info.timeout_ms = s.timeout.count();
+    info.concurrency = s.concurrency == Suite::Concurrency::kSkip ? "skip" : "queue";
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+ApiCode ServeEngine::ResolveTests(const Suite& suite, const RunRequest& request,
+                                  std::vector<std::string>* tests, std::string* message) const {
+  std::string error;
+  auto filter = NameFilter::Compile(request.filter, &error);
+  if (!filter) {
+    *message = "filter: " + error;
+    return ApiCode::kInvalid;
+  }
+  for (const std::string& name : request.tests) {
+    if (std::none_of(suite.tests.begin(), suite.tests.end(),
+                     [&](const Test& t) { return t.name == name; })) {
+      *message = fmt::format("tests: suite \"{}\" has no test \"{}\"", suite.name, name);
+      return ApiCode::kInvalid;
+    }
+  }
+  for (const Test& t : suite.tests) {
+    if (!request.tests.empty() &&
+        std::find(request.tests.begin(), request.tests.end(), t.name) == request.tests.end()) {
+      continue;
+    }
+    if (filter->Selects(t.name)) tests->push_back(t.name);
+  }
+  if (tests->empty()) {
+    *message = fmt::format("filter \"{}\" selects no test of suite \"{}\"", request.filter,
+                           suite.name);
+    return ApiCode::kInvalid;
+  }
+  return ApiCode::kOk;
+}
+
+ApiResult ServeEngine::Trigger(const RunRequest& request) {
+  ApiResult result;
+  if (!accepting_.load()) {
+    result.code = ApiCode::kUnavailable;
+    result.message = "the server is shutting down";
+    return result;
+  }
+  const Suite* suite = catalog_.Find(request.suite);
+  if (suite == nullptr) {
+    result.code = ApiCode::kNotFound;
+    result.message = fmt::format("no suite named \"{}\"", request.suite);
+    return result;
+  }
+  if (request.max_attempts < 0) {
+    result.code = ApiCode::kInvalid;
+    result.message = "max_attempts: must be at least 1";
+    return result;
+  }
+  if (request.timeout_ms < 0) {
+    result.code = ApiCode::kInvalid;
+    result.message = "timeout: must be positive";
+    return result;
+  }
+  std::vector<std::string> tests;
+  result.code = ResolveTests(*suite, request, &tests, &result.message);
+  if (result.code != ApiCode::kOk) return result;
+
+  store::Run run;
+  run.suite = suite->name;
+  run.namespace_name = suite->namespace_name;
+  run.status = RunStatus::kQueued;
+  run.trigger = request.trigger;
+  run.initiated_by = request.initiated_by;
+  run.reference = request.reference;
+  run.environment = options_.environment;
+  run.schedule = request.schedule;
+  run.filter = request.filter;
+  run.tests = request.tests;
+  run.labels = request.labels;
+  run.params = request.params;
+  run.max_attempts = request.max_attempts;
+  run.timeout_ms = request.timeout_ms;
+  run.retry_of = request.retry_of;
+  run.idempotency_key = request.idempotency_key;
+
+  std::lock_guard lock(mu_);
+  if (suite->concurrency == Suite::Concurrency::kSkip) {
+    for (const auto& [id, active] : active_) {
+      if (active->run.suite != suite->name) continue;
+      if (!request.idempotency_key.empty() &&
+          active->run.idempotency_key == request.idempotency_key) {
+        result.run = active->run;
+        result.created = false;
+        return result;
+      }
+      result.code = ApiCode::kConflict;
+      result.message = fmt::format(
+          "suite \"{}\" already has run {} in progress and skips new runs meanwhile",
+          suite->name, id);
+      return result;
+    }
+  }
+  store::CreatedRun created = store_.CreateRun(std::move(run), tests);
+  result.run = created.run;
+  result.created = created.created;
+  if (!created.created) return result;
+  if (created.run.id == 0) {
+    result.code = ApiCode::kUnavailable;
+    result.message = "the run could not be stored";
+    return result;
+  }
+  auto active = MakeActive(created.run, 0);
+  // The journal starts with the queued run, so a live stream shows it from its start.
+  store::RunUpdate none;
+  none.id = created.run.id;
+  active->recorder->UpdateRun(none, created.run);
+  log_.Info("run queued", {{"run", std::to_string(created.run.id)},
+                           {"suite", created.run.suite},
+                           {"trigger", store::TriggerName(created.run.trigger)}});
+  active_[created.run.id] = active;
+  queue_.push_back(active);
+  DispatchLocked();
+  return result;
+}
+
+std::shared_ptr<ServeEngine::ActiveRun> ServeEngine::MakeActive(const store::Run& run,
+                                                                std::int64_t last_seq) {
+  auto active = std::make_shared<ActiveRun>();
+  active->run = run;
+  active->journal = std::make_unique<RunJournal>(run.id, last_seq);
+  std::weak_ptr<ActiveRun> weak = active;
+  active->recorder = std::make_unique<RunRecorder>(
+      store_, *active->journal, [this, weak](Committed committed) {
+        OnCommitted(committed, weak.lock());
+      });
+  active->gate = std::make_unique<DrainGate>(*active->recorder, active->cancel);
+  return active;
+}
+
+void ServeEngine::DispatchLocked() {
+  if (draining_) return;
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (static_cast<int>(run_threads_.size()) >= options_.max_concurrent_runs) break;
+    std::shared_ptr<ActiveRun> run = *it;
+    if (running_suites_.count(run->run.suite) != 0) {
+      ++it;
+      continue;
+    }
+    it = queue_.erase(it);
+    run->running = true;
+    running_suites_.insert(run->run.suite);
+    run_threads_[run->run.id] = std::thread([this, run] { Execute(run); });
+  }
+  queue_depth_->With({}).Set(static_cast<double>(queue_.size()));
+  runs_active_->With({}).Set(static_cast<double>(run_threads_.size()));
+  // Threads of finished runs are joined here, outside their own thread.
+  for (std::thread& t : finished_threads_) {
+    if (t.joinable()) t.join();
+  }
+  finished_threads_.clear();
+}
+
+void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
+  const std::int64_t id = active->run.id;
+  const Suite* suite = catalog_.Find(active->run.suite);
+  auto end_thread = [&] {
+    std::lock_guard lock(mu_);
+    running_suites_.erase(active->run.suite);
+    active_.erase(id);
+    auto node = run_threads_.extract(id);
+    DispatchLocked();  // joins the threads of runs that ended before, never this one
+    if (!node.empty()) finished_threads_.push_back(std::move(node.mapped()));
+    runs_changed_.notify_all();
+  };
+  if (suite == nullptr) {
+    FinishRun(*active, RunStatus::kError,
+              fmt::format("this binary has no suite named \"{}\" any more", active->run.suite));
+    end_thread();
+    return;
+  }
+
+  store::Run run_after;
+  store::RunUpdate update;
+  update.id = id;
+  update.status = RunStatus::kRunning;
+  {
+    std::lock_guard lock(active->mu);
+    if (active->run.started_at_ns == 0) {
+      active->run.started_at_ns = NowNs();
+      update.started_at_ns = active->run.started_at_ns;
+    }
+    if (active->resuming) {
+      update.resumed = ++active->run.resumed;
+    }
+    active->run.status = RunStatus::kRunning;
+    run_after = active->run;
+  }
+  active->recorder->UpdateRun(update, run_after);
+  suites_running_->With({suite->namespace_name, suite->name}).Inc();
+  log_.Info(active->resuming ? "run resumed" : "run started",
+            {{"run", std::to_string(id)}, {"suite", suite->name}});
+  {
+    RunInfo info = MakeRunInfo(*active);
+    for (auto& hook : hooks_) {
+      hook->Post("OnRunStarted", [info](Hook& h) { h.OnRunStarted(info); });
+    }
+  }
+
+  // Every top-level test not finished yet: all of them for a new run, the rest for a
+  // resumed one (a test that was running starts again under the same attempt number).
+  SuiteJob job;
+  job.suite = suite;
+  wire::WorkerPlan& plan = job.plan;
+  plan.suite = suite->name;
+  const int max_attempts = run_after.max_attempts > 0 ? run_after.max_attempts : suite->max_attempts;
+  plan.max_attempts = max_attempts;
+  auto resolve = [&](std::chrono::milliseconds own) {
+    if (run_after.timeout_ms > 0) return std::chrono::milliseconds(run_after.timeout_ms);
+    if (own.count() > 0) return own;
+    if (suite->timeout.count() > 0) return suite->timeout;
+    return options_.default_timeout;
+  };
+  plan.hook_timeout_ms = resolve(std::chrono::milliseconds(0)).count();
+  plan.timeout_cap_ms = run_after.timeout_ms;
+  plan.run_pattern = run_after.filter;
+  plan.params = run_after.params;
+  for (const store::TestRow& row : store_.GetTests(id)) {
+    if (!IsTopLevel(row.name)) continue;
+    if (row.status != TestStatus::kPending && row.status != TestStatus::kRunning) continue;
+    auto test = std::find_if(suite->tests.begin(), suite->tests.end(),
+                             [&](const Test& t) { return t.name == row.name; });
+    if (test == suite->tests.end()) continue;
+    plan.tests.push_back(wire::PlannedTest{row.name, std::max(1, std::min(row.attempt, max_attempts)),
+                                           resolve(test->timeout).count()});
+  }
+  job.grace = options_.grace;
+  job.isolated = options_.isolated;
+
+  Status status = Status::kPassed;
+  if (!plan.tests.empty() && !active->cancel.load()) {
+    status = RunSuite(job, *active->gate, active->cancel);
+  }
+  active->recorder->Flush();
+  suites_running_->With({suite->namespace_name, suite->name}).Dec();
+
+  if (active->gate->stopped() && !active->user_cancelled.load()) {
+    // Stopped by the shutdown: the run stays running in the store and resumes at the next
+    // start with the tests that did not finish.
+    log_.Info("run interrupted by shutdown; it resumes at the next start",
+              {{"run", std::to_string(id)}, {"suite", suite->name}});
+    end_thread();
+    return;
+  }
+
+  store_.Sync();  // every test row of this run is committed: read the final state
+  std::vector<store::TestRow> rows = store_.GetTests(id);
+  bool failed = status == Status::kFailed;
+  for (const store::TestRow& row : rows) {
+    if (IsTopLevel(row.name) && row.status == TestStatus::kFailed && !row.soft_failure) {
+      failed = true;
+    }
+  }
+  std::string error;
+  RunStatus final_status = failed ? RunStatus::kFailed : RunStatus::kPassed;
+  if (active->user_cancelled.load()) {
+    final_status = RunStatus::kCancelled;
+    error = "cancelled";
+    active->recorder->SkipUnfinished(rows, "not run: the run was cancelled");
+  } else if (!active->recorder->setup_error().empty()) {
+    error = "setup failed: " + active->recorder->setup_error();
+  }
+  FinishRun(*active, final_status, error);
+  end_thread();
+}
+
+void ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::string& error) {
+  store_.Sync();
+  {
+    std::lock_guard lock(mu_);
+    auto it = active_.find(active.run.id);
+    if (it != active_.end()) active.self = it->second;
+  }
+  std::vector<store::TestRow> rows = store_.GetTests(active.run.id);
+  bool flaky = false;
+  for (const store::TestRow& row : rows) {
+    if (IsTopLevel(row.name) && row.flaky) flaky = true;
+  }
+  store::RunUpdate update;
+  update.id = active.run.id;
+  update.status = status;
+  update.finished_at_ns = NowNs();
+  update.flaky = flaky;
+  update.error = error;
+  store::Run run_after;
+  {
+    std::lock_guard lock(active.mu);
+    active.run.status = status;
+    active.run.finished_at_ns = *update.finished_at_ns;
+    active.run.flaky = flaky;
+    active.run.error = error;
+    run_after = active.run;
+  }
+  active.recorder->UpdateRun(update, run_after);
+  log_.Info("run finished", {{"run", std::to_string(active.run.id)},
+                             {"suite", active.run.suite},
+                             {"status", store::RunStatusName(status)}});
+}
+
+void ServeEngine::OnCommitted(const Committed& committed,
+                              const std::shared_ptr<ActiveRun>& active) {
+  Publish(committed.run_id, committed.events);
+  if (!active) return;
+  const std::string& ns = active->run.namespace_name;
+  const std::string& suite = active->run.suite;
+  for (const FinishedTest& test : committed.finished) {
+    tests_total_->With({ns, suite, store::TestStatusName(test.row.status)}).Inc();
+    if (test.top_level) {
+      test_duration_->With({ns, suite}).Observe(static_cast<double>(test.row.duration_ms) / 1000.0);
+    }
+    TestInfo info;
+    info.name = test.row.name;
+    info.status = store::TestStatusName(test.row.status);
+    info.attempt = test.row.attempt;
+    info.soft_failure = test.row.soft_failure;
+    info.flaky = test.row.flaky;
+    info.duration_ms = test.row.duration_ms;
+    info.message = test.row.message;
+    info.values = test.values;
+    {
+      std::lock_guard lock(active->mu);
+      active->finished_tests.push_back(info);
+    }
+    if (!hooks_.empty()) {
+      RunInfo run = MakeRunInfo(*active);
+      for (auto& hook : hooks_) {
+        hook->Post("OnTestFinished", [run, info](Hook& h) { h.OnTestFinished(run, info); });
+      }
+    }
+  }
+  // The run's final state is committed: count it and tell the hooks.
+  store::Run run;
+  {
+    std::lock_guard lock(active->mu);
+    run = active->run;
+  }
+  if (!committed.run_finished) return;
+  const std::shared_ptr<ActiveRun> keep = std::exchange(active->self, nullptr);
+  runs_total_->With({ns, suite, StatusResultLabel(run.status), run.flaky ? "true" : "false"}).Inc();
+  if (run.started_at_ns != 0) {
+    run_duration_->With({ns, suite})
+        .Observe(static_cast<double>(run.finished_at_ns - run.started_at_ns) / 1e9);
+  }
+  if (!hooks_.empty()) {
+    RunInfo info = MakeRunInfo(*active);
+    std::vector<TestInfo> tests;
+    {
+      std::lock_guard lock(active->mu);
+      tests = active->finished_tests;
+    }
+    const std::int64_t id = run.id;
+    handoff::AttachValue attach = [this, id](std::string key, std::string value) {
+      this->AttachRunValue(id, std::move(key), std::move(value));
+    };
+    for (auto& hook : hooks_) {
+      hook->Post("OnRunFinished",
+                 [info, tests, attach](Hook& h) { h.OnRunFinished(info, tests, attach); });
+    }
+  }
+}
+
+void ServeEngine::Publish(std::int64_t run_id, const std::vector<store::RunEvent>& events) {
+  if (events.empty()) return;
+  std::shared_ptr<Subscribers> subs;
+  {
+    std::lock_guard lock(subscribers_mu_);
+    auto it = subscribers_.find(run_id);
+    if (it == subscribers_.end()) return;
+    subs = it->second;
+  }
+  std::lock_guard lock(subs->mu);
+  for (const auto& [id, callback] : subs->callbacks) callback(events);
+}
+
+std::shared_ptr<void> ServeEngine::Subscribe(std::int64_t run_id, RunEventCallback callback) {
+  std::shared_ptr<Subscribers> subs;
+  {
+    std::lock_guard lock(subscribers_mu_);
+    auto& slot = subscribers_[run_id];
+    if (!slot) slot = std::make_shared<Subscribers>();
+    subs = slot;
+  }
+  std::uint64_t id;
+  {
+    std::lock_guard lock(subs->mu);
+    id = subs->next_id++;
+    subs->callbacks[id] = std::move(callback);
+  }
+  return std::shared_ptr<void>(nullptr, [this, run_id, id](void*) {
+    std::lock_guard lock(subscribers_mu_);
+    auto it = subscribers_.find(run_id);
+    if (it == subscribers_.end()) return;
+    {
+      std::lock_guard sub_lock(it->second->mu);
+      it->second->callbacks.erase(id);
+      if (!it->second->callbacks.empty()) return;
+    }
+    subscribers_.erase(it);
+  });
+}
+
+RunInfo ServeEngine::MakeRunInfo(const ActiveRun& const_active) const {
+  auto& active = const_cast<ActiveRun&>(const_active);
+  std::lock_guard lock(active.mu);
+  const store::Run& r = active.run;
+  RunInfo info;
+  info.id = r.id;
+  info.suite = r.suite;
+  info.namespace_name = r.namespace_name;
+  info.status = store::RunStatusName(r.status);
+  info.trigger = store::TriggerName(r.trigger);
+  info.initiated_by = r.initiated_by;
+  info.reference = r.reference;
+  info.environment = r.environment;
+  info.schedule = r.schedule;
+  info.started_at_ns = r.started_at_ns;
+  info.finished_at_ns = r.finished_at_ns;
+  info.flaky = r.flaky;
+  info.error = r.error;
+  info.labels = r.labels;
+  info.params = r.params;
+  info.values = r.values;
+  for (const TestInfo& t : active.finished_tests) {
+    if (!IsTopLevel(t.name)) continue;
+    ++info.tests_total;
+    if (t.status == "passed") ++info.tests_passed;
+    if (t.status == "failed" && !t.soft_failure) ++info.tests_failed;
+    if (t.status == "skipped") ++info.tests_skipped;
+  }
+  return info;
+}
+
+void ServeEngine::AttachRunValue(std::int64_t run_id, std::string key, std::string value) {
+  static std::mutex attach_mu;  // one attach at a time: each reads, changes and writes
+  std::lock_guard lock(attach_mu);
+  store_.Sync();
+  std::optional<store::Run> run = store_.GetRun(run_id);
+  if (!run) return;
+  bool replaced = false;
+  for (auto& [k, v] : run->values) {
+    if (k == key) {
+      v = value;
+      replaced = true;
+    }
+  }
+  if (!replaced) run->values.emplace_back(std::move(key), std::move(value));
+  RunJournal journal(run_id, LastSeq(run_id));
+  store::WriteBatch batch;
+  store::RunUpdate update;
+  update.id = run_id;
+  update.values = run->values;
+  batch.run_updates.push_back(update);
+  store::RunEvent event = journal.Next("run", RunEventData(*run));
+  batch.events.emplace_back(run_id, event);
+  store_.Write(std::move(batch), [this, run_id, event](bool ok) {
+    if (ok) Publish(run_id, {event});
+  });
+  store_.Sync();
+}
+
+std::int64_t ServeEngine::LastSeq(std::int64_t run_id) {
+  std::int64_t last = 0;
+  while (true) {
+    std::vector<store::RunEvent> page = store_.GetEvents(run_id, last, 10000);
+    if (page.empty()) return last;
+    last = page.back().seq;
+  }
+}
+
+ApiResult ServeEngine::Cancel(std::int64_t run_id) {
+  ApiResult result;
+  std::shared_ptr<ActiveRun> active;
+  bool was_queued = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = active_.find(run_id);
+    if (it != active_.end()) {
+      active = it->second;
+      if (!active->running) {
+        was_queued = true;
+        active->self = active;
+        queue_.erase(std::remove(queue_.begin(), queue_.end(), active), queue_.end());
+        active_.erase(it);
+        queue_depth_->With({}).Set(static_cast<double>(queue_.size()));
+      }
+    }
+  }
+  if (!active) {
+    std::optional<store::Run> run = store_.GetRun(run_id);
+    if (!run) {
+      result.code = ApiCode::kNotFound;
+      result.message = fmt::format("no run with id {}", run_id);
+      return result;
+    }
+    result.code = ApiCode::kConflict;
+    result.message = fmt::format("run {} has already finished ({})", run_id,
+                                 store::RunStatusName(run->status));
+    result.run = *run;
+    return result;
+  }
+  active->user_cancelled.store(true);
+  if (was_queued) {
+    active->recorder->SkipUnfinished(store_.GetTests(run_id), "not run: the run was cancelled");
+    FinishRun(*active, RunStatus::kCancelled, "cancelled before it started");
+  } else {
+    active->cancel.store(true);
+    log_.Info("run cancel requested", {{"run", std::to_string(run_id)}});
+  }
+  std::lock_guard lock(active->mu);
+  result.run = active->run;
+  return result;
+}
+
+ApiResult ServeEngine::Retry(std::int64_t run_id, bool only_failed,
+                             const std::string& initiated_by) {
+  ApiResult result;
+  std::optional<store::Run> run = store_.GetRun(run_id);
+  if (!run) {
+    result.code = ApiCode::kNotFound;
+    result.message = fmt::format("no run with id {}", run_id);
+    return result;
+  }
+  if (!store::IsFinished(run->status)) {
+    result.code = ApiCode::kConflict;
+    result.message = fmt::format("run {} has not finished yet ({})", run_id,
+                                 store::RunStatusName(run->status));
+    return result;
+  }
+  RunRequest request;
+  request.suite = run->suite;
+  request.trigger = store::Trigger::kRetry;
+  request.filter = run->filter;
+  request.tests = run->tests;
+  request.reference = run->reference;
+  request.initiated_by = initiated_by.empty() ? run->initiated_by : initiated_by;
+  request.labels = run->labels;
+  request.params = run->params;
+  request.max_attempts = run->max_attempts;
+  request.timeout_ms = run->timeout_ms;
+  request.retry_of = run_id;
+  if (only_failed) {
+    request.tests.clear();
+    for (const store::TestRow& row : store_.GetTests(run_id)) {
+      if (IsTopLevel(row.name) && row.status == TestStatus::kFailed && !row.soft_failure) {
+        request.tests.push_back(row.name);
+      }
+    }
+    if (request.tests.empty()) {
+      result.code = ApiCode::kConflict;
+      result.message = fmt::format("run {} has no failed test to retry", run_id);
+      return result;
+    }
+  }
+  return Trigger(request);
+}
+
+std::vector<ScheduleInfo> ServeEngine::Schedules() const {
+  std::lock_guard lock(schedules_mu_);
+  return schedules_.List();
+}
+
+ApiCode ServeEngine::CreateSchedule(const store::StoredSchedule& schedule, std::string* message) {
+  if (schedule.name.empty()) {
+    *message = "name: must not be empty";
+    return ApiCode::kInvalid;
+  }
+  if (catalog_.Find(schedule.suite) == nullptr) {
+    *message = fmt::format("suite: no suite named \"{}\"", schedule.suite);
+    return schedule.suite.empty() ? ApiCode::kInvalid : ApiCode::kNotFound;
+  }
+  std::string filter_error;
+  if (!NameFilter::Compile(schedule.filter, &filter_error)) {
+    *message = "filter: " + filter_error;
+    return ApiCode::kInvalid;
+  }
+  ScheduleInfo info;
+  info.name = schedule.name;
+  info.suite = schedule.suite;
+  info.spec = schedule.spec;
+  info.time_zone = schedule.time_zone;
+  info.filter = schedule.filter;
+  info.paused = schedule.paused;
+  {
+    std::lock_guard lock(schedules_mu_);
+    if (schedules_.Find(schedule.name) != nullptr) {
+      *message = fmt::format("a schedule named \"{}\" already exists", schedule.name);
+      return ApiCode::kConflict;
+    }
+    std::string error;
+    if (!schedules_.Add(info, options_.now(), &error)) {
+      *message = error;
+      return ApiCode::kInvalid;
+    }
+    store::StoredSchedule stored = schedule;
+    stored.created_at_ns = NowNs();
+    if (!store_.PutSchedule(stored)) {
+      schedules_.Remove(schedule.name);
+      *message = fmt::format("a schedule named \"{}\" already exists", schedule.name);
+      return ApiCode::kConflict;
+    }
+  }
+  schedules_changed_.notify_all();
+  log_.Info("schedule created", {{"schedule", schedule.name}, {"spec", schedule.spec}});
+  return ApiCode::kOk;
+}
+
+ApiCode ServeEngine::DeleteSchedule(const std::string& name, std::string* message) {
+  std::lock_guard lock(schedules_mu_);
+  const ScheduleInfo* info = schedules_.Find(name);
+  if (info == nullptr) {
+    *message = fmt::format("no schedule named \"{}\"", name);
+    return ApiCode::kNotFound;
+  }
+  if (info->from_code) {
+    *message = fmt::format("schedule \"{}\" is declared in code and cannot be deleted", name);
+    return ApiCode::kConflict;
+  }
+  store_.DeleteSchedule(name);
+  schedules_.Remove(name);
+  schedules_changed_.notify_all();
+  return ApiCode::kOk;
+}
+
+ApiCode ServeEngine::PauseSchedule(const std::string& name, bool paused, std::string* message) {
+  std::lock_guard lock(schedules_mu_);
+  const ScheduleInfo* info = schedules_.Find(name);
+  if (info == nullptr) {
+    *message = fmt::format("no schedule named \"{}\"", name);
+    return ApiCode::kNotFound;
+  }
+  if (!info->from_code) store_.UpdateSchedulePaused(name, paused);
+  schedules_.SetPaused(name, paused, options_.now());
+  schedules_changed_.notify_all();
+  return ApiCode::kOk;
+}
+
+void ServeEngine::SchedulerLoop() {
+  std::unique_lock lock(schedules_mu_);
+  while (!stopping_) {
+    const auto now = options_.now();
+    std::optional<ScheduleBook::TimePoint> wake = schedules_.NextWake();
+    if (wake && *wake <= now) {
+      std::vector<ScheduleBook::Firing> due = schedules_.Due(now);
+      lock.unlock();
+      for (const auto& firing : due) {
+        schedule_lag_->With({firing.schedule.name})
+            .Observe(std::chrono::duration<double>(now - firing.due).count());
+        Fire(firing);
+      }
+      lock.lock();
+      continue;
+    }
+    // Wake at the next firing, and at least every second in case the wall clock jumps.
+    auto wait = std::chrono::milliseconds(1000);
+    if (wake) {
+      wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(*wake - now));
+    }
+    schedules_changed_.wait_for(lock, wait);
+  }
+}
+
+void ServeEngine::Fire(const ScheduleBook::Firing& firing) {
+  const ScheduleInfo& s = firing.schedule;
+  if (s.last_run_id != 0) {
+    std::lock_guard lock(mu_);
+    if (active_.count(s.last_run_id) != 0) {
+      schedule_skipped_->With({s.name}).Inc();
+      log_.Info("schedule skipped: its previous run has not finished",
+                {{"schedule", s.name}, {"run", std::to_string(s.last_run_id)}});
+      return;
+    }
+  }
+  RunRequest request;
+  request.suite = s.suite;
+  request.trigger = store::Trigger::kSchedule;
+  request.filter = s.filter;
+  request.schedule = s.name;
+  request.initiated_by = "schedule " + s.name;
+  ApiResult result = Trigger(request);
+  if (result.code != ApiCode::kOk) {
+    if (result.code == ApiCode::kConflict) schedule_skipped_->With({s.name}).Inc();
+    log_.Warn("schedule did not start a run", {{"schedule", s.name}, {"error", result.message}});
+    return;
+  }
+  std::lock_guard lock(schedules_mu_);
+  schedules_.SetLastRun(s.name, result.run.id);
+}
+
+void ServeEngine::RetentionLoop() {
+  const auto period = std::clamp<std::chrono::milliseconds>(
+      options_.retention / 10, std::chrono::milliseconds(100), std::chrono::hours(1));
+  std::unique_lock lock(schedules_mu_);
+  while (!stopping_) {
+    lock.unlock();
+    const std::int64_t cutoff =
+        ToNs(options_.now()) -
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options_.retention).count();
+    const std::int64_t deleted = store_.DeleteRunsBefore(cutoff);
+    if (deleted > 0) {
+      retention_deleted_->With({}).Inc(static_cast<double>(deleted));
+      log_.Info("retention: deleted old runs", {{"runs", std::to_string(deleted)}});
+    }
+    lock.lock();
+    schedules_changed_.wait_for(lock, period, [&] { return stopping_; });
+  }
+}
+
+std::string ServeEngine::Metrics() const { return metrics_.Render(true); }
+
+}  // namespace handoff

@@ -1,0 +1,153 @@
+#pragma once
+
+// The engine of `serve`: a queue of runs executed under a global concurrency limit (and one
+// run per suite at a time), schedules, cancellation, resume of runs a stopped server left
+// behind, retention, metrics and hooks. Runs execute exactly as in `run` (RunSuite, one
+// worker per suite run); their events go to the store through a RunRecorder, and only
+// committed results reach the live stream, the metrics and the hooks.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/hook_runner.h"
+#include "engine/run_recorder.h"
+#include "engine/schedule_book.h"
+#include "engine/serve_api.h"
+#include "engine/server_log.h"
+#include "handoff/serve.h"
+#include "metrics/registry.h"
+#include "runner/registry.h"
+#include "store/store.h"
+
+namespace handoff {
+
+struct ServeOptions {
+  std::string environment;
+  int max_concurrent_runs = 4;
+  // How long a test asked to stop may take before it is killed (as run's --grace).
+  std::chrono::milliseconds grace{std::chrono::seconds(5)};
+  // Timeout of a test that sets none, as in run.
+  std::chrono::milliseconds default_timeout{std::chrono::minutes(10)};
+  // Runs created longer ago than this are deleted (0: kept forever).
+  std::chrono::milliseconds retention{0};
+  bool isolated = true;
+  // The wall clock schedules and retention read; tests inject their own.
+  std::function<std::chrono::system_clock::time_point()> now = [] {
+    return std::chrono::system_clock::now();
+  };
+};
+
+class ServeEngine : public ServeApi {
+ public:
+  // `catalog`, `store` and `log` must outlive the engine.
+  ServeEngine(const Catalog& catalog, store::Store& store, ServerLog& log,
+              std::vector<Schedule> code_schedules, std::vector<std::shared_ptr<Hook>> hooks,
+              ServeOptions options);
+  ~ServeEngine() override;
+
+  // Checks the schedules declared in code (a bad one is a configuration error: returns
+  // false with *error), loads stored schedules, resumes runs that were running when the
+  // server last stopped, queues the queued ones and starts the scheduler. Ready afterwards.
+  bool Start(std::string* error);
+
+  // Graceful shutdown: refuses new runs, lets running tests finish for up to `timeout`,
+  // then stops the rest (those runs resume at the next start), stops the scheduler and
+  // hooks, and waits for the store to commit everything.
+  void Shutdown(std::chrono::milliseconds timeout);
+
+  // Wakes the scheduler to re-read the clock (tests that move an injected clock).
+  void PokeScheduler();
+
+  // ServeApi
+  std::vector<SuiteInfo> Suites() const override;
+  ApiResult Trigger(const RunRequest& request) override;
+  ApiResult Cancel(std::int64_t run_id) override;
+  ApiResult Retry(std::int64_t run_id, bool only_failed, const std::string& initiated_by) override;
+  std::vector<ScheduleInfo> Schedules() const override;
+  ApiCode CreateSchedule(const store::StoredSchedule& schedule, std::string* message) override;
+  ApiCode DeleteSchedule(const std::string& name, std::string* message) override;
+  ApiCode PauseSchedule(const std::string& name, bool paused, std::string* message) override;
+  std::shared_ptr<void> Subscribe(std::int64_t run_id, RunEventCallback callback) override;
+  bool Ready() const override { return ready_.load(); }
+  std::string Metrics() const override;
+
+ private:
+  struct ActiveRun;
+  struct Subscribers;
+
+  // Resolves which tests a request runs; kInvalid with a message when it selects none or
+  // names an unknown test.
+  ApiCode ResolveTests(const Suite& suite, const RunRequest& request,
+                       std::vector<std::string>* tests, std::string* message) const;
+  std::shared_ptr<ActiveRun> MakeActive(const store::Run& run, std::int64_t last_seq);
+  void Enqueue(std::shared_ptr<ActiveRun> run, bool front);
+  // Starts queued runs while there is room. Called with mu_ held.
+  void DispatchLocked();
+  void Execute(std::shared_ptr<ActiveRun> run);
+  void FinishRun(ActiveRun& run, store::RunStatus status, const std::string& error);
+  void OnCommitted(const Committed& committed, const std::shared_ptr<ActiveRun>& run);
+  void Publish(std::int64_t run_id, const std::vector<store::RunEvent>& events);
+  RunInfo MakeRunInfo(const ActiveRun& run) const;
+  void AttachRunValue(std::int64_t run_id, std::string key, std::string value);
+  void SchedulerLoop();
+  void Fire(const ScheduleBook::Firing& firing);
+  void RetentionLoop();
+  std::int64_t LastSeq(std::int64_t run_id);
+
+  const Catalog& catalog_;
+  store::Store& store_;
+  ServerLog& log_;
+  std::vector<Schedule> code_schedules_;
+  ServeOptions options_;
+
+  metrics::Registry metrics_;
+  metrics::Family<metrics::Gauge>* suites_running_;
+  metrics::Family<metrics::Counter>* runs_total_;
+  metrics::Family<metrics::Counter>* tests_total_;
+  metrics::Family<metrics::Histogram>* test_duration_;
+  metrics::Family<metrics::Histogram>* run_duration_;
+  metrics::Family<metrics::Gauge>* queue_depth_;
+  metrics::Family<metrics::Gauge>* runs_active_;
+  metrics::Family<metrics::Histogram>* schedule_lag_;
+  metrics::Family<metrics::Counter>* schedule_skipped_;
+  metrics::Family<metrics::Counter>* hook_errors_;
+  metrics::Family<metrics::Counter>* hook_dropped_;
+  metrics::Family<metrics::Counter>* retention_deleted_;
+  std::vector<std::unique_ptr<HookRunner>> hooks_;
+
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> accepting_{false};
+
+  mutable std::mutex mu_;  // the queue, the active runs, the idempotency guard
+  std::condition_variable runs_changed_;
+  std::deque<std::shared_ptr<ActiveRun>> queue_;
+  std::unordered_map<std::int64_t, std::shared_ptr<ActiveRun>> active_;  // queued or running
+  std::set<std::string> running_suites_;
+  std::vector<std::thread> finished_threads_;
+  std::map<std::int64_t, std::thread> run_threads_;
+  bool draining_ = false;
+
+  mutable std::mutex schedules_mu_;
+  std::condition_variable schedules_changed_;
+  ScheduleBook schedules_;
+  bool stopping_ = false;
+  std::thread scheduler_;
+  std::thread retention_;
+
+  std::mutex subscribers_mu_;
+  std::unordered_map<std::int64_t, std::shared_ptr<Subscribers>> subscribers_;
+};
+
+}  // namespace handoff

@@ -1,0 +1,364 @@
+#include "http/client.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+namespace handoff::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+constexpr std::uint64_t kMaxResponseBody = 256u << 20;
+
+bool IsStaleConnectionError(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == bhttp::error::partial_message;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
+
+// One Server-Sent Events block ("id: 1\nevent: run\ndata: {...}") parsed into its fields.
+struct SseEvent {
+  std::int64_t id = 0;
+  bool has_id = false;
+  std::string type;
+  std::string data;
+  bool has_data = false;
+};
+
+SseEvent ParseSseBlock(std::string_view block) {
+  SseEvent event;
+  while (!block.empty()) {
+    const std::size_t newline = block.find('\n');
+    std::string_view line = block.substr(0, newline);
+    block = newline == std::string_view::npos ? std::string_view() : block.substr(newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == ':') continue;  // comments: keepalives
+    const std::size_t colon = line.find(':');
+    const std::string_view field = line.substr(0, colon);
+    std::string_view value =
+        colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (field == "id") {
+      std::int64_t id = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), id);
+      if (ec == std::errc() && end == value.data() + value.size()) {
+        event.id = id;
+        event.has_id = true;
+      }
+    } else if (field == "event") {
+      event.type = std::string(value);
+    } else if (field == "data") {
+      if (event.has_data) event.data += '\n';
+      event.data.append(value);
+      event.has_data = true;
+    }
+  }
+  return event;
+}
+
+}  // namespace
+
+std::optional<Url> ParseUrl(std::string_view url, std::string* error) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.starts_with("https://")) {
+    *error = fmt::format("{}: https is not supported; use http://", url);
+    return std::nullopt;
+  }
+  if (!url.starts_with(kScheme)) {
+    *error = fmt::format("{}: not an http:// URL", url);
+    return std::nullopt;
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  const std::size_t slash = rest.find('/');
+  const std::string_view authority = rest.substr(0, slash);
+  Url out;
+  if (slash != std::string_view::npos) {
+    std::string_view base = rest.substr(slash);
+    while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+    out.base = std::string(base);
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.starts_with('[')) {  // [::1]:8080
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      *error = fmt::format("{}: unterminated [ in the host", url);
+      return std::nullopt;
+    }
+    host = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        *error = fmt::format("{}: unexpected characters after the host", url);
+        return std::nullopt;
+      }
+      port = after.substr(1);
+    }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) {
+    *error = fmt::format("{}: no host", url);
+    return std::nullopt;
+  }
+  out.host = std::string(host);
+  if (!port.empty()) {
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+      *error = fmt::format("{}: bad port \"{}\"", url, port);
+      return std::nullopt;
+    }
+    out.port = static_cast<std::uint16_t>(value);
+  }
+  return out;
+}
+
+std::string ClientResult::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (EqualsIgnoreCase(key, name)) return value;
+  }
+  return "";
+}
+
+struct Client::Impl {
+  std::string host;
+  std::uint16_t port;
+  net::io_context ioc;
+  std::optional<beast::tcp_stream> stream;  // the kept-alive connection, if open
+  beast::flat_buffer buffer;
+  int connections_opened = 0;
+
+  // Runs the io_context until the asynchronous operation started by `start` completes;
+  // the stream's expiry turns a stuck operation into beast::error::timeout.
+  template <typename Start>
+  beast::error_code Run(Start&& start) {
+    beast::error_code result;
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    ioc.restart();
+    ioc.run();
+    return result;
+  }
+
+  // Opens a new connection into `out`; returns an error message or "".
+  std::string Connect(std::optional<beast::tcp_stream>& out, std::chrono::milliseconds timeout) {
+    tcp::resolver resolver(ioc);
+    beast::error_code ec;
+    const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+    if (ec) return fmt::format("cannot resolve {}: {}", host, ec.message());
+    out.emplace(ioc);
+    out->expires_after(timeout);
+    ec = Run([&](auto handler) {
+      out->async_connect(endpoints, [handler](beast::error_code e, const tcp::endpoint&) mutable {
+        handler(e);
+      });
+    });
+    if (ec) {
+      out.reset();
+      if (ec == net::error::connection_refused) {
+        return fmt::format("cannot connect to {}:{}: connection refused (is the server running?)",
+                           host, port);
+      }
+      return fmt::format("cannot connect to {}:{}: {}", host, port, ec.message());
+    }
+    ++connections_opened;
+    return "";
+  }
+
+  bhttp::request<bhttp::string_body> MakeRequest(
+      std::string_view method, std::string_view target, std::string_view body,
+      const std::vector<std::pair<std::string, std::string>>& headers) const {
+    bhttp::request<bhttp::string_body> req;
+    req.version(11);
+    const bhttp::verb verb = bhttp::string_to_verb(method);
+    if (verb == bhttp::verb::unknown) {
+      req.method_string(method);
+    } else {
+      req.method(verb);
+    }
+    req.target(target);
+    req.set(bhttp::field::host, port == 80 ? host : fmt::format("{}:{}", host, port));
+    req.set(bhttp::field::user_agent, "handoff");
+    bool has_content_type = false;
+    for (const auto& [name, value] : headers) {
+      if (EqualsIgnoreCase(name, "Content-Type")) has_content_type = true;
+      req.insert(name, value);
+    }
+    if (!body.empty() && !has_content_type) req.set(bhttp::field::content_type, "application/json");
+    req.body() = std::string(body);
+    req.keep_alive(true);
+    req.prepare_payload();
+    return req;
+  }
+};
+
+Client::Client(std::string host, std::uint16_t port) : impl_(std::make_unique<Impl>()) {
+  impl_->host = std::move(host);
+  impl_->port = port;
+}
+
+Client::~Client() = default;
+
+int Client::connections_opened() const { return impl_->connections_opened; }
+
+ClientResult Client::Request(std::string_view method, std::string_view target,
+                             std::string_view body,
+                             const std::vector<std::pair<std::string, std::string>>& headers,
+                             std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  ClientResult result;
+  const bhttp::request<bhttp::string_body> req = s.MakeRequest(method, target, body, headers);
+  // A kept-alive connection the server has since closed fails at once: then retry once on
+  // a new connection (the server had not seen the request).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool reused = s.stream.has_value();
+    if (!reused) {
+      s.buffer.clear();
+      if (std::string error = s.Connect(s.stream, timeout); !error.empty()) {
+        result.error = std::move(error);
+        return result;
+      }
+    }
+    s.stream->expires_after(timeout);
+    beast::error_code ec = s.Run([&](auto handler) {
+      bhttp::async_write(*s.stream, req,
+                         [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+    });
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(kMaxResponseBody);
+    if (!ec) {
+      ec = s.Run([&](auto handler) {
+        bhttp::async_read(*s.stream, s.buffer, parser,
+                          [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+      });
+    }
+    if (ec) {
+      s.stream.reset();
+      s.buffer.clear();
+      if (reused && attempt == 0 && IsStaleConnectionError(ec)) continue;
+      result.error = ec == beast::error::timeout
+                         ? fmt::format("{} {}: no answer within {} ms", method, target,
+                                       timeout.count())
+                         : fmt::format("{} {}: {}", method, target, ec.message());
+      return result;
+    }
+    bhttp::response<bhttp::string_body> res = parser.release();
+    result.status = static_cast<int>(res.result_int());
+    for (const auto& field : res) {
+      result.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    result.body = std::move(res.body());
+    if (!res.keep_alive()) {
+      beast::error_code ignored;
+      s.stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      s.stream.reset();
+      s.buffer.clear();
+    }
+    return result;
+  }
+  return result;
+}
+
+StreamResult Client::StreamEvents(std::string_view target, std::int64_t last_event_id,
+                                  const EventCallback& on_event,
+                                  std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  StreamResult result;
+  result.last_event_id = last_event_id;
+  std::optional<beast::tcp_stream> stream;
+  if (std::string error = s.Connect(stream, timeout); !error.empty()) {
+    result.error = std::move(error);
+    return result;
+  }
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"Accept", "text/event-stream"}, {"Cache-Control", "no-cache"}};
+  if (last_event_id > 0) headers.emplace_back("Last-Event-ID", std::to_string(last_event_id));
+  const bhttp::request<bhttp::string_body> req = s.MakeRequest("GET", target, {}, headers);
+  beast::flat_buffer buffer;
+  stream->expires_after(timeout);
+  beast::error_code ec = s.Run([&](auto handler) {
+    bhttp::async_write(*stream, req,
+                       [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+  });
+  bhttp::response_parser<bhttp::empty_body> header_parser;
+  if (!ec) {
+    ec = s.Run([&](auto handler) {
+      bhttp::async_read_header(*stream, buffer, header_parser,
+                               [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+    });
+  }
+  if (ec) {
+    result.error = fmt::format("GET {}: {}", target, ec.message());
+    return result;
+  }
+  result.status = static_cast<int>(header_parser.get().result_int());
+  if (result.status != 200) {
+    // An error document: read it whole.
+    bhttp::response_parser<bhttp::string_body> parser(std::move(header_parser));
+    parser.body_limit(kMaxResponseBody);
+    ec = s.Run([&](auto handler) {
+      bhttp::async_read(*stream, buffer, parser,
+                        [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+    });
+    if (ec) result.error = fmt::format("GET {}: {}", target, ec.message());
+    result.body = parser.get().body();
+    return result;
+  }
+
+  bhttp::response_parser<bhttp::buffer_body> parser(std::move(header_parser));
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  std::string pending;
+  char chunk[16 * 1024];
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof chunk;
+    stream->expires_after(timeout);
+    ec = s.Run([&](auto handler) {
+      // read_some: hand over each event as it arrives, not when the chunk is full.
+      bhttp::async_read_some(*stream, buffer, parser,
+                             [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+    });
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        result.error = fmt::format("GET {}: no data within {} ms", target, timeout.count());
+      } else if (ec != bhttp::error::end_of_stream) {
+        result.error = fmt::format("GET {}: {}", target, ec.message());
+      }
+      return result;
+    }
+    pending.append(chunk, sizeof chunk - parser.get().body().size);
+    // Events end with a blank line; normalise CRLF so both separators are found.
+    while (true) {
+      const std::size_t lf = pending.find("\n\n");
+      const std::size_t crlf = pending.find("\r\n\r\n");
+      if (lf == std::string::npos && crlf == std::string::npos) break;
+      const std::size_t at = std::min(lf, crlf);
+      const std::size_t separator = at == crlf ? 4 : 2;
+      const SseEvent event = ParseSseBlock(std::string_view(pending).substr(0, at));
+      pending.erase(0, at + separator);
+      if (event.has_id) result.last_event_id = event.id;
+      if (!event.has_data && event.type.empty()) continue;
+      if (!on_event(event.id, event.type.empty() ? "message" : event.type, event.data)) {
+        beast::error_code ignored;
+        stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+        return result;
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace handoff::http

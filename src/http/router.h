@@ -1,0 +1,112 @@
+#pragma once
+
+// The HTTP API of `serve` as a pure function from a request to a response: no sockets, so
+// every endpoint is unit-tested directly. The server (server.h) parses HTTP, calls Route
+// and writes what it returns; the one thing Route cannot return as a body, a live stream of
+// a run's events, it describes (Response::stream) and the server carries out.
+//
+// Error policy: every error is a JSON body {"error":{"code":"<snake_case>","message":...}}
+// with the matching status; Route never throws (an unexpected exception becomes 500).
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/serve_api.h"
+#include "store/store.h"
+
+namespace handoff::http {
+
+// Header fields in the order received; names compare case-insensitively.
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// Returns the value of the first field named `name` (any case), or nullptr.
+const std::string* FindHeader(const HeaderList& headers, std::string_view name);
+
+// An HTTP request as the router sees it.
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query, as sent: "/api/v1/runs?limit=5"
+  HeaderList headers;
+  std::string body;
+
+  // Returns the value of header `name` (any case), or "" if absent.
+  std::string_view Header(std::string_view name) const;
+};
+
+// What the server should do instead of sending a body: stream the journal of a run as
+// Server-Sent Events, starting after `after_seq`.
+struct EventStream {
+  std::int64_t run_id = 0;
+  std::int64_t after_seq = 0;
+  bool run_finished = false;  // the run had finished when the request was routed
+};
+
+// An HTTP response. The body is `body` followed by `shared_body` (when set): large parts
+// that are cached (the tests of a finished run) are shared, not copied, into responses.
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::shared_ptr<const std::string> shared_body;
+  HeaderList headers;  // extra fields (Allow, Location, Content-Disposition, ...)
+  std::optional<EventStream> stream;
+
+  // Returns the whole body (a copy: for tests and small responses).
+  std::string FullBody() const;
+  // Returns the body's length in bytes.
+  std::size_t BodySize() const;
+};
+
+// A thread-safe LRU cache of the rendered tests of finished runs (the tail of the run
+// object, AppendRunJsonTestsTail), bounded by bytes. Finished runs never change, so an
+// entry never goes stale; it is only evicted.
+class RunTestsCache {
+ public:
+  // A cache holding at most `max_bytes` of rendered JSON (0 disables it).
+  explicit RunTestsCache(std::size_t max_bytes = 64u << 20);
+
+  // Returns the cached tail of run `run_id`, or nullptr.
+  std::shared_ptr<const std::string> Get(std::int64_t run_id);
+  // Stores the tail of run `run_id`; entries larger than the whole budget are not kept.
+  void Put(std::int64_t run_id, std::shared_ptr<const std::string> tail);
+
+  // Bytes and entries held now (for tests and metrics).
+  std::size_t bytes() const;
+  std::size_t size() const;
+
+ private:
+  using Entry = std::pair<std::int64_t, std::shared_ptr<const std::string>>;
+
+  mutable std::mutex mu_;
+  const std::size_t max_bytes_;
+  std::size_t bytes_ = 0;
+  std::list<Entry> lru_;  // most recently used first
+  std::unordered_map<std::int64_t, std::list<Entry>::iterator> index_;
+};
+
+// Routes `req` to the API: /api/v1/..., /healthz, /readyz, /metrics and /. `cache` (may
+// be null) keeps the rendered tests of finished runs for GET /api/v1/runs/{id}.
+Response Route(const Request& req, ServeApi& api, store::Store& store,
+               RunTestsCache* cache = nullptr);
+
+// Returns a JSON error response {"error":{"code":code,"message":message}}.
+Response ErrorResponse(int status, std::string_view code, std::string_view message);
+
+// Returns true if `event` is a "run" event whose data says the run has finished (passed,
+// failed, cancelled or error): the last event a live stream sends.
+bool IsRunFinishedEvent(const store::RunEvent& event);
+
+// Decodes %XX escapes (and '+' as a space when `plus_is_space`, for query strings).
+// Returns false on a malformed escape.
+bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out);
+
+}  // namespace handoff::http

@@ -1,0 +1,194 @@
+#include "store/run_json.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "report/json_writer.h"
+
+namespace handoff::store {
+namespace {
+
+void AppendKeyValues(std::string& out, const KeyValues& kv) {
+  out += '{';
+  bool first = true;
+  for (const auto& [key, value] : kv) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, key);
+    out += ':';
+    AppendJsonString(out, value);
+  }
+  out += '}';
+}
+
+void Field(std::string& out, const char* name) {
+  out += ",\"";
+  out += name;
+  out += "\":";
+}
+
+}  // namespace
+
+void AppendTimeJson(std::string& out, std::int64_t time_ns) {
+  if (time_ns == 0) {
+    out += "null";
+    return;
+  }
+  const std::time_t seconds = static_cast<std::time_t>(time_ns / 1'000'000'000);
+  const int millis = static_cast<int>((time_ns / 1'000'000) % 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  fmt::format_to(std::back_inserter(out), "\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\"",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, millis);
+}
+
+void AppendRunJsonHead(std::string& out, const Run& run) {
+  fmt::format_to(std::back_inserter(out), "{{\"id\":{}", run.id);
+  Field(out, "suite");
+  AppendJsonString(out, run.suite);
+  Field(out, "namespace");
+  AppendJsonString(out, run.namespace_name);
+  Field(out, "status");
+  AppendJsonString(out, RunStatusName(run.status));
+  Field(out, "trigger");
+  AppendJsonString(out, TriggerName(run.trigger));
+  Field(out, "initiated_by");
+  AppendJsonString(out, run.initiated_by);
+  Field(out, "reference");
+  AppendJsonString(out, run.reference);
+  Field(out, "environment");
+  AppendJsonString(out, run.environment);
+  Field(out, "schedule");
+  AppendJsonString(out, run.schedule);
+  Field(out, "created_at");
+  AppendTimeJson(out, run.created_at_ns);
+  Field(out, "started_at");
+  AppendTimeJson(out, run.started_at_ns);
+  Field(out, "finished_at");
+  AppendTimeJson(out, run.finished_at_ns);
+  Field(out, "duration_ms");
+  if (run.started_at_ns != 0 && run.finished_at_ns != 0) {
+    fmt::format_to(std::back_inserter(out), "{}",
+                   (run.finished_at_ns - run.started_at_ns) / 1'000'000);
+  } else {
+    out += "null";
+  }
+  Field(out, "flaky");
+  out += run.flaky ? "true" : "false";
+  Field(out, "resumed");
+  fmt::format_to(std::back_inserter(out), "{}", run.resumed);
+  Field(out, "retry_of");
+  if (run.retry_of != 0) {
+    fmt::format_to(std::back_inserter(out), "{}", run.retry_of);
+  } else {
+    out += "null";
+  }
+  Field(out, "error");
+  AppendJsonString(out, run.error);
+  Field(out, "filter");
+  AppendJsonString(out, run.filter);
+  Field(out, "max_attempts");
+  fmt::format_to(std::back_inserter(out), "{}", run.max_attempts);
+  Field(out, "timeout_ms");
+  fmt::format_to(std::back_inserter(out), "{}", run.timeout_ms);
+  Field(out, "labels");
+  AppendKeyValues(out, run.labels);
+  Field(out, "params");
+  AppendKeyValues(out, run.params);
+  Field(out, "values");
+  AppendKeyValues(out, run.values);
+}
+
+void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests) {
+  int counts[5] = {0, 0, 0, 0, 0};
+  for (const TestRow& t : tests) ++counts[static_cast<int>(t.status)];
+  fmt::format_to(std::back_inserter(out),
+                 ",\"counts\":{{\"total\":{},\"pending\":{},\"running\":{},\"passed\":{},"
+                 "\"failed\":{},\"skipped\":{}}}",
+                 tests.size(), counts[0], counts[1], counts[2], counts[3], counts[4]);
+  Field(out, "tests");
+  out += '[';
+  bool first = true;
+  for (const TestRow& t : tests) {
+    if (!first) out += ',';
+    first = false;
+    AppendTestRowJson(out, t);
+  }
+  out += "]}";
+}
+
+void AppendRunJson(std::string& out, const Run& run, const std::vector<TestRow>* tests) {
+  AppendRunJsonHead(out, run);
+  if (tests != nullptr) {
+    AppendRunJsonTestsTail(out, *tests);
+  } else {
+    out += '}';
+  }
+}
+
+void AppendTestRowJson(std::string& out, const TestRow& test) {
+  out += "{\"name\":";
+  AppendJsonString(out, test.name);
+  Field(out, "status");
+  AppendJsonString(out, TestStatusName(test.status));
+  fmt::format_to(std::back_inserter(out),
+                 ",\"attempt\":{},\"soft_failure\":{},\"flaky\":{},\"started_at\":", test.attempt,
+                 test.soft_failure, test.flaky);
+  AppendTimeJson(out, test.started_at_ns);
+  fmt::format_to(std::back_inserter(out), ",\"duration_ms\":{},\"message\":", test.duration_ms);
+  AppendJsonString(out, test.message);
+  out += '}';
+}
+
+void AppendAttemptJson(std::string& out, const Attempt& attempt) {
+  out += "{\"test\":";
+  AppendJsonString(out, attempt.test);
+  fmt::format_to(std::back_inserter(out), ",\"attempt\":{},\"status\":", attempt.attempt);
+  AppendJsonString(out, TestStatusName(attempt.status));
+  fmt::format_to(std::back_inserter(out), ",\"soft_failure\":{},\"started_at\":",
+                 attempt.soft_failure);
+  AppendTimeJson(out, attempt.started_at_ns);
+  fmt::format_to(std::back_inserter(out), ",\"duration_ms\":{},\"skip_reason\":",
+                 attempt.duration_ms);
+  AppendJsonString(out, attempt.skip_reason);
+  Field(out, "output");
+  out += '[';
+  for (std::size_t i = 0; i < attempt.output.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendJsonString(out, attempt.output[i]);
+  }
+  out += ']';
+  Field(out, "failures");
+  out += '[';
+  for (std::size_t i = 0; i < attempt.failures.size(); ++i) {
+    const Failure& f = attempt.failures[i];
+    if (i > 0) out += ',';
+    out += "{\"message\":";
+    AppendJsonString(out, f.message);
+    out += ",\"file\":";
+    AppendJsonString(out, f.file);
+    fmt::format_to(std::back_inserter(out), ",\"line\":{}}}", f.line);
+  }
+  out += ']';
+  Field(out, "values");
+  AppendKeyValues(out, attempt.values);
+  Field(out, "spans");
+  out += '[';
+  for (std::size_t i = 0; i < attempt.spans.size(); ++i) {
+    const Span& s = attempt.spans[i];
+    if (i > 0) out += ',';
+    out += "{\"name\":";
+    AppendJsonString(out, s.name);
+    out += ",\"start\":";
+    AppendTimeJson(out, s.start_ns);
+    fmt::format_to(std::back_inserter(out), ",\"start_ns\":{},\"elapsed_ns\":{},\"attributes\":",
+                   s.start_ns, s.elapsed_ns);
+    AppendKeyValues(out, s.attributes);
+    out += '}';
+  }
+  out += "]}";
+}
+
+}  // namespace handoff::store

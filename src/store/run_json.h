@@ -1,0 +1,39 @@
+#pragma once
+
+// The JSON shapes of stored runs, shared by the HTTP API and the run journal (the live
+// stream sends the same objects the API returns). Times are RFC 3339 UTC strings with
+// milliseconds ("2026-11-23T10:00:00.123Z"), or null when not reached.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace handoff::store {
+
+// Appends an RFC 3339 UTC time with milliseconds, quoted, or null for 0.
+void AppendTimeJson(std::string& out, std::int64_t time_ns);
+
+// Appends the run object: id, suite, namespace, status, trigger, initiated_by, reference,
+// environment, schedule, created_at, started_at, finished_at, duration_ms, flaky,
+// resumed, retry_of, error, filter, labels, params, values, and "tests" when `tests` is
+// given (each as AppendTestRowJson).
+void AppendRunJson(std::string& out, const Run& run, const std::vector<TestRow>* tests);
+
+// AppendRunJson in two parts, so that the tests of a finished run (which never change) can
+// be rendered once and cached: the head is the run object up to "values" without its
+// closing brace; the tail is ,"counts":{...},"tests":[...] and the closing brace.
+// AppendRunJsonHead + AppendRunJsonTestsTail == AppendRunJson with tests.
+void AppendRunJsonHead(std::string& out, const Run& run);
+void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests);
+
+// Appends {"name","status","attempt","soft_failure","flaky","started_at","duration_ms",
+// "message"}.
+void AppendTestRowJson(std::string& out, const TestRow& test);
+
+// Appends one attempt with its output, failures (message, file, line), skip reason,
+// values and spans.
+void AppendAttemptJson(std::string& out, const Attempt& attempt);
+
+}  // namespace handoff::store

@@ -1,0 +1,117 @@
+#pragma once
+
+// The SQLite implementation of Store.
+//
+// One writer thread owns the write connection: Write() only queues, and the writer commits
+// everything queued (up to a cap) in one transaction, each batch inside its own savepoint so
+// that one bad batch fails alone. The synchronous writes (CreateRun, schedules, retention)
+// go through the same queue and wait for their commit, so every write is serialized.
+// Reads use a pool of read-only connections: in WAL mode they run beside the writer and
+// each other and see only committed transactions. "sqlite::memory:" has one connection,
+// shared by the writer and the readers under a mutex.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "store/store.h"
+
+namespace handoff::store {
+
+class SqliteDb;
+
+// What a test (or an embedder) may change about a SqliteStore.
+struct SqliteStoreOptions {
+  // The clock that stamps created_at, in nanoseconds since the Unix epoch; empty: the
+  // system clock.
+  std::function<std::int64_t()> now_ns;
+  // How many operations (rows written) the writer puts in one transaction at most; a
+  // single larger batch still goes in whole.
+  std::size_t max_transaction_ops = 4096;
+};
+
+class SqliteStore : public Store {
+ public:
+  // The schema version this build writes; a database with a newer one is refused.
+  static int SchemaVersion();
+
+  // Opens "sqlite:PATH" or "sqlite::memory:", creating or migrating the schema, and starts
+  // the writer thread. On failure returns nullptr and sets *error.
+  static std::unique_ptr<SqliteStore> Open(std::string_view url,
+                                           const SqliteStoreOptions& options,
+                                           std::string* error);
+
+  // Commits everything queued, then stops the writer and closes the database.
+  ~SqliteStore() override;
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // Store. CreateRun returns a run with id 0 (and created false) when the database fails.
+  CreatedRun CreateRun(Run run, const std::vector<std::string>& test_names) override;
+  void Write(WriteBatch batch, std::function<void(bool ok)> done = nullptr) override;
+  void Sync() override;
+  std::optional<Run> GetRun(std::int64_t id) override;
+  std::vector<Run> ListRuns(const RunQuery& query) override;
+  std::vector<Run> RunsWithStatus(const std::vector<RunStatus>& statuses) override;
+  std::vector<Run> LastRuns(const std::string& suite, int limit) override;
+  std::vector<TestRow> GetTests(std::int64_t run_id) override;
+  std::vector<Attempt> GetAttempts(std::int64_t run_id, const std::string& test) override;
+  std::vector<Attempt> GetAllAttempts(std::int64_t run_id) override;
+  std::vector<RunEvent> GetEvents(std::int64_t run_id, std::int64_t after_seq,
+                                  int limit) override;
+  bool PutSchedule(const StoredSchedule& schedule) override;
+  bool UpdateSchedulePaused(const std::string& name, bool paused) override;
+  bool DeleteSchedule(const std::string& name) override;
+  std::vector<StoredSchedule> ListSchedules() override;
+  std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) override;
+
+ private:
+  // A unit of the writer's queue: a batch, or a task run on the write connection.
+  struct PendingWrite {
+    WriteBatch batch;
+    std::function<bool(SqliteDb&)> task;  // instead of the batch; false rolls it back
+    std::function<void(bool ok)> done;
+    std::size_t ops = 0;
+  };
+
+  // A read connection checked out for one call; returned to the pool when destroyed.
+  class ReadLease;
+
+  SqliteStore(std::string path, const SqliteStoreOptions& options,
+              std::unique_ptr<SqliteDb> writer);
+
+  void WriterLoop();
+  // Applies `writes` in one transaction (starting a new one if the database rolled the
+  // current one back), then calls their callbacks in order.
+  void Commit(std::vector<PendingWrite>& writes);
+  // Runs `task` on the write connection in its own savepoint, serialized with Write(), and
+  // returns once it is committed; false if it failed or was rolled back.
+  bool RunTask(std::size_t ops, std::function<bool(SqliteDb&)> task);
+  std::int64_t Now() const;
+
+  const std::string path_;  // empty: in memory, `writer_` is the only connection
+  const SqliteStoreOptions options_;
+  std::unique_ptr<SqliteDb> writer_;
+
+  // In memory only: held by the writer for a whole transaction and by each read.
+  std::mutex memory_mutex_;
+
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<SqliteDb>> read_pool_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<PendingWrite> queue_;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+};
+
+}  // namespace handoff::store

@@ -1,0 +1,231 @@
+#pragma once
+
+// The store keeps every run of `serve`: runs, their tests, every attempt with its output,
+// the run's event journal (what the live stream replays) and the schedules created over
+// the API. The engine and the HTTP layer know it only through this interface; nothing
+// outside src/store speaks SQL.
+//
+// Error policy: reads return values (nullopt when a row does not exist); a database that
+// cannot be opened or migrated is reported by OpenStore as an error message. A write that
+// fails after open (disk full) is logged by the implementation and reported through the
+// write's completion callback.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace handoff::store {
+
+// The state of a run. queued -> running -> passed | failed | cancelled | error.
+enum class RunStatus : std::uint8_t { kQueued, kRunning, kPassed, kFailed, kCancelled, kError };
+
+// The state of one test in a run.
+enum class TestStatus : std::uint8_t { kPending, kRunning, kPassed, kFailed, kSkipped };
+
+// What started a run.
+enum class Trigger : std::uint8_t { kApi, kSchedule, kUi, kRetry, kCli };
+
+// Lower-case names used in JSON and SQL ("queued", "pending", "api"), and their inverse
+// (false when the name is unknown).
+const char* RunStatusName(RunStatus status);
+const char* TestStatusName(TestStatus status);
+const char* TriggerName(Trigger trigger);
+bool ParseRunStatus(std::string_view name, RunStatus* out);
+bool ParseTestStatus(std::string_view name, TestStatus* out);
+bool ParseTrigger(std::string_view name, Trigger* out);
+
+// Returns true for passed, failed, cancelled and error.
+bool IsFinished(RunStatus status);
+
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+// A run of one suite. Times are nanoseconds since the Unix epoch, 0 when not yet reached.
+struct Run {
+  std::int64_t id = 0;
+  std::string suite;
+  std::string namespace_name;
+  RunStatus status = RunStatus::kQueued;
+  Trigger trigger = Trigger::kApi;
+  std::string initiated_by;
+  std::string reference;    // a commit, a release, a ticket: whatever the caller passes
+  std::string environment;  // the server's --environment
+  std::string schedule;     // name of the schedule that started it, if any
+  std::int64_t created_at_ns = 0;
+  std::int64_t started_at_ns = 0;
+  std::int64_t finished_at_ns = 0;
+  bool flaky = false;     // a test failed, then passed on a retry
+  int resumed = 0;        // how many times the run was resumed after the server stopped
+  std::int64_t retry_of = 0;  // the run this one retries (0: none)
+  std::string error;      // why the run ended in error or was cancelled, or stopped early
+  // What the run was asked to do.
+  std::string filter;     // go test -run regex over the suite's tests
+  std::vector<std::string> tests;  // explicit test list (retries of failed tests); empty: all
+  KeyValues labels;       // caller's labels, stored with the run
+  KeyValues params;       // caller's parameters, passed to the tests as values
+  int max_attempts = 0;   // 0: the suite's
+  std::int64_t timeout_ms = 0;  // 0: the suite's
+  std::string idempotency_key;
+  KeyValues values;       // values attached to the run (by hooks)
+};
+
+// One test of a run, as it stands: its latest attempt.
+struct TestRow {
+  std::string name;  // "Test" or "Test/Sub"
+  TestStatus status = TestStatus::kPending;
+  int attempt = 0;
+  bool soft_failure = false;
+  bool flaky = false;
+  std::int64_t started_at_ns = 0;
+  std::int64_t duration_ms = 0;
+  std::string message;  // first failure or skip reason, "file.cc:12: message"
+};
+
+// A failure inside an attempt.
+struct Failure {
+  std::string message;
+  std::string file;
+  int line = 0;
+};
+
+// A span inside an attempt.
+struct Span {
+  std::string name;
+  std::int64_t start_ns = 0;
+  std::int64_t elapsed_ns = 0;
+  KeyValues attributes;
+};
+
+// One attempt of one test (or subtest), with everything it produced.
+struct Attempt {
+  std::string test;
+  int attempt = 1;
+  TestStatus status = TestStatus::kPassed;
+  bool soft_failure = false;
+  std::int64_t started_at_ns = 0;
+  std::int64_t duration_ms = 0;
+  std::vector<std::string> output;  // lines, without '\n'
+  std::vector<Failure> failures;
+  std::string skip_reason;
+  KeyValues values;
+  std::vector<Span> spans;
+};
+
+// One entry of a run's journal: what the live stream sends. `seq` counts from 1 within a
+// run; `data` is a JSON object.
+struct RunEvent {
+  std::int64_t seq = 0;
+  std::string type;  // "run", "test", ...
+  std::string data;
+};
+
+// A schedule created over the API (schedules declared in code are not stored).
+struct StoredSchedule {
+  std::string name;
+  std::string suite;
+  std::string spec;       // cron spec or "@every 30s"
+  std::string time_zone;  // IANA name; empty: UTC
+  std::string filter;
+  bool paused = false;
+  std::int64_t created_at_ns = 0;
+};
+
+// Filters and paging of ListRuns. Runs come newest first (descending id).
+struct RunQuery {
+  std::string suite;                  // empty: every suite
+  std::optional<RunStatus> status;
+  std::string reference;
+  std::int64_t before_id = 0;         // cursor: only runs with id < before_id (0: none)
+  int limit = 50;
+};
+
+// A change to a run; unset fields keep their value.
+struct RunUpdate {
+  std::int64_t id = 0;
+  std::optional<RunStatus> status;
+  std::optional<std::int64_t> started_at_ns;
+  std::optional<std::int64_t> finished_at_ns;
+  std::optional<bool> flaky;
+  std::optional<int> resumed;
+  std::optional<std::string> error;
+  std::optional<KeyValues> values;  // replaces the run's values
+};
+
+// A group of writes committed together, in order, in one transaction.
+struct WriteBatch {
+  std::vector<RunUpdate> run_updates;
+  // Upserts by (run id, test name).
+  std::vector<std::pair<std::int64_t, TestRow>> tests;
+  // Upserts by (run id, test, attempt).
+  std::vector<std::pair<std::int64_t, Attempt>> attempts;
+  // Appended to the journal; (run id, seq) is unique.
+  std::vector<std::pair<std::int64_t, RunEvent>> events;
+
+  bool empty() const {
+    return run_updates.empty() && tests.empty() && attempts.empty() && events.empty();
+  }
+};
+
+// The result of CreateRun.
+struct CreatedRun {
+  Run run;
+  bool created = true;  // false: an earlier run with the same idempotency key was returned
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Inserts `run` (its id and created_at are assigned) with its tests as pending rows,
+  // synchronously and durably. With a non-empty idempotency key that an earlier run
+  // already has, returns that run instead and inserts nothing; concurrent calls with one
+  // key create exactly one run. If the database fails, returns the run with id 0 (and
+  // created false).
+  virtual CreatedRun CreateRun(Run run, const std::vector<std::string>& test_names) = 0;
+
+  // Queues `batch` for the single writer, which commits several batches in one
+  // transaction. `done` (optional) runs on the writer thread after the commit, with true,
+  // or with false if the transaction failed. Must return quickly.
+  virtual void Write(WriteBatch batch, std::function<void(bool ok)> done = nullptr) = 0;
+
+  // Blocks until every batch queued before the call is committed.
+  virtual void Sync() = 0;
+
+  // Reads see only committed data.
+  virtual std::optional<Run> GetRun(std::int64_t id) = 0;
+  virtual std::vector<Run> ListRuns(const RunQuery& query) = 0;
+  // Runs in these states, oldest first (for resume and the queue at start-up).
+  virtual std::vector<Run> RunsWithStatus(const std::vector<RunStatus>& statuses) = 0;
+  // The latest finished runs of a suite, newest first.
+  virtual std::vector<Run> LastRuns(const std::string& suite, int limit) = 0;
+  // Every test row of a run, in the order they were first recorded.
+  virtual std::vector<TestRow> GetTests(std::int64_t run_id) = 0;
+  // Every attempt of one test of a run, oldest first (empty if none).
+  virtual std::vector<Attempt> GetAttempts(std::int64_t run_id, const std::string& test) = 0;
+  // Every attempt of a run, ordered by test first-seen order then attempt (for reports).
+  virtual std::vector<Attempt> GetAllAttempts(std::int64_t run_id) = 0;
+  // Journal entries of a run with seq > after_seq, in order, at most `limit`.
+  virtual std::vector<RunEvent> GetEvents(std::int64_t run_id, std::int64_t after_seq,
+                                          int limit) = 0;
+
+  // Schedules created over the API. PutSchedule fails (returns false) if the name exists.
+  virtual bool PutSchedule(const StoredSchedule& schedule) = 0;
+  virtual bool UpdateSchedulePaused(const std::string& name, bool paused) = 0;
+  virtual bool DeleteSchedule(const std::string& name) = 0;
+  virtual std::vector<StoredSchedule> ListSchedules() = 0;
+
+  // Deletes finished runs (and everything of theirs) created before `cutoff_ns`; returns
+  // how many runs were deleted. Runs in small transactions so writers are not starved.
+  virtual std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) = 0;
+};
+
+// Opens the store named by `url`: "sqlite:path/to.db" or "sqlite::memory:". Creates or
+// migrates the schema. On failure returns nullptr and sets *error.
+std::unique_ptr<Store> OpenStore(const std::string& url, std::string* error);
+
+}  // namespace handoff::store

@@ -1,0 +1,331 @@
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "http/client.h"
+#include "serve_fakes.h"
+
+namespace handoff::http {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using testing::FakeApi;
+using testing::FakeStore;
+
+// What a stream delivered, for the test thread to wait on.
+struct Received {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<std::int64_t> ids;
+  std::vector<std::string> types;
+
+  bool Add(std::int64_t id, const std::string& type) {
+    std::lock_guard lock(mu);
+    ids.push_back(id);
+    types.push_back(type);
+    changed.notify_all();
+    return true;
+  }
+  bool WaitFor(std::size_t count) {
+    std::unique_lock lock(mu);
+    return changed.wait_for(lock, 10s, [&] { return ids.size() >= count; });
+  }
+  std::vector<std::int64_t> Ids() {
+    std::lock_guard lock(mu);
+    return ids;
+  }
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  HttpServerTest() : api_(store_) {
+    api_.suites.push_back(SuiteInfo{.name = "Checkout", .tests = {"Card", "Declined"}});
+  }
+
+  void StartServer(ServerOptions options = {}) {
+    options.host = "127.0.0.1";
+    options.port = 0;
+    server_ = std::make_unique<Server>(api_, store_, options);
+    std::string error;
+    ASSERT_TRUE(server_->Start(&error)) << error;
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  std::int64_t AddRun(store::RunStatus status) {
+    store::Run run;
+    run.suite = "Checkout";
+    run.status = status;
+    return store_.AddRun(run, {store::TestRow{.name = "Card"}});
+  }
+
+  static store::RunEvent TestEvent(std::int64_t seq) {
+    return {seq, "test", R"({"name":"Card","status":"running"})"};
+  }
+  static store::RunEvent RunEvent(std::int64_t seq, const char* status) {
+    return {seq, "run", std::string(R"({"id":1,"status":")") + status + "\"}"};
+  }
+
+  // Sends `raw` on a new connection and returns everything the server answers until it
+  // closes the connection.
+  std::string RawExchange(const std::string& raw) {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::socket socket(ioc);
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+    boost::asio::write(socket, boost::asio::buffer(raw));
+    std::string answer;
+    boost::system::error_code ec;
+    char buffer[4096];
+    while (true) {
+      const std::size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
+      if (ec) break;
+      answer.append(buffer, n);
+    }
+    return answer;
+  }
+
+  FakeStore store_;
+  FakeApi api_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(HttpServerTest, GetAndPostRoundTripsOnOneKeptAliveConnection) {
+  StartServer();
+  Client client("127.0.0.1", server_->port());
+  ClientResult r = client.Request("GET", "/api/v1/suites");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  EXPECT_EQ(json::parse(r.body).at("suites").at(0).at("name"), "Checkout");
+
+  r = client.Request("POST", "/api/v1/suites/Checkout/runs", R"({"reference":"v1"})",
+                     {{"Idempotency-Key", "k1"}});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("reference"), "v1");
+  r = client.Request("POST", "/api/v1/suites/Checkout/runs", "", {{"Idempotency-Key", "k1"}});
+  EXPECT_EQ(r.status, 200);
+
+  r = client.Request("GET", "/api/v1/runs/1");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body).at("tests").as_array().size(), 2u);
+  EXPECT_EQ(client.connections_opened(), 1);
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsOnOneConnectionAreAnsweredInOrder) {
+  StartServer();
+  const std::string answer = RawExchange(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::size_t first = answer.find("HTTP/1.1 200 OK");
+  const std::size_t second = answer.find("HTTP/1.1 404 Not Found");
+  ASSERT_NE(first, std::string::npos) << answer;
+  ASSERT_NE(second, std::string::npos) << answer;
+  EXPECT_LT(first, second);
+  EXPECT_NE(answer.find("{\"error\":{\"code\":\"not_found\""), std::string::npos);
+}
+
+TEST_F(HttpServerTest, BodyOverTheLimitIs413AndCloses) {
+  ServerOptions options;
+  options.body_limit = 1024;
+  StartServer(options);
+  Client client("127.0.0.1", server_->port());
+  const ClientResult r =
+      client.Request("POST", "/api/v1/suites/Checkout/runs", std::string(64 * 1024, ' '));
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(json::parse(r.body).at("error").at("code"), "payload_too_large");
+  EXPECT_EQ(client.Request("GET", "/healthz").status, 200);
+  EXPECT_EQ(client.connections_opened(), 2);  // the 413 closed the first
+}
+
+TEST_F(HttpServerTest, MalformedRequestIs400AndCloses) {
+  StartServer();
+  const std::string answer = RawExchange("GARBAGE\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 Bad Request")) << answer;
+  EXPECT_NE(answer.find("\"code\":\"bad_request\""), std::string::npos) << answer;
+}
+
+TEST_F(HttpServerTest, WrongMethodIs405WithAllow) {
+  StartServer();
+  Client client("127.0.0.1", server_->port());
+  const ClientResult r = client.Request("DELETE", "/api/v1/runs");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("Allow"), "GET");
+  EXPECT_EQ(json::parse(r.body).at("error").at("code"), "method_not_allowed");
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheLimitGet503) {
+  ServerOptions options;
+  options.max_connections = 1;
+  StartServer(options);
+  Client first("127.0.0.1", server_->port());
+  ASSERT_EQ(first.Request("GET", "/healthz").status, 200);  // holds the only slot
+  Client second("127.0.0.1", server_->port());
+  const ClientResult r = second.Request("GET", "/healthz");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(json::parse(r.body).at("error").at("code"), "unavailable");
+}
+
+TEST_F(HttpServerTest, ClientReportsConnectionRefused) {
+  StartServer();
+  const std::uint16_t port = server_->port();
+  server_->Stop();
+  Client client("127.0.0.1", port);
+  const ClientResult r = client.Request("GET", "/healthz", {}, {}, 2s);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("connection refused"), std::string::npos) << r.error;
+}
+
+TEST(ParseUrlTest, SplitsHostPortAndBase) {
+  std::string error;
+  std::optional<Url> url = ParseUrl("http://example.com:9090/handoff/", &error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_EQ(url->host, "example.com");
+  EXPECT_EQ(url->port, 9090);
+  EXPECT_EQ(url->base, "/handoff");
+  url = ParseUrl("http://[::1]", &error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->port, 80);
+  EXPECT_EQ(url->base, "");
+  EXPECT_FALSE(ParseUrl("https://x", &error));
+  EXPECT_FALSE(ParseUrl("ftp://x", &error));
+  EXPECT_FALSE(ParseUrl("http://x:0", &error));
+  EXPECT_FALSE(ParseUrl("http://:80", &error));
+}
+
+TEST_F(HttpServerTest, StreamsTheJournalThenLiveEventsAndEndsWithTheRun) {
+  StartServer();
+  const std::int64_t id = AddRun(store::RunStatus::kRunning);
+  store_.AddEvent(id, RunEvent(1, "running"));
+  store_.AddEvent(id, TestEvent(2));
+  const std::string target = "/api/v1/runs/" + std::to_string(id) + "/events";
+
+  Received received;
+  auto stream = std::async(std::launch::async, [&] {
+    Client client("127.0.0.1", server_->port());
+    return client.StreamEvents(target, 0, [&](std::int64_t seq, const std::string& type,
+                                              const std::string&) {
+      return received.Add(seq, type);
+    }, 10s);
+  });
+  ASSERT_TRUE(received.WaitFor(2));
+  // Subscribed before the journal was read: live events now reach the stream; a
+  // duplicate of one already sent is skipped.
+  api_.Publish(id, {TestEvent(2), TestEvent(3)});
+  store_.SetStatus(id, store::RunStatus::kPassed);
+  api_.Publish(id, {RunEvent(4, "passed")});
+  ASSERT_EQ(stream.wait_for(10s), std::future_status::ready);
+  const StreamResult result = stream.get();
+  EXPECT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(result.last_event_id, 4);
+  EXPECT_EQ(received.Ids(), (std::vector<std::int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(received.types.back(), "run");
+
+  // Resuming after event 2 sends the rest of the journal; the run is over, so it ends.
+  Received resumed;
+  Client client("127.0.0.1", server_->port());
+  const StreamResult again = client.StreamEvents(
+      target, 2, [&](std::int64_t seq, const std::string& type, const std::string&) {
+        return resumed.Add(seq, type);
+      }, 10s);
+  EXPECT_TRUE(again.ok()) << again.error;
+  EXPECT_EQ(resumed.Ids(), (std::vector<std::int64_t>{3, 4}));
+}
+
+TEST_F(HttpServerTest, StreamOfAFinishedRunSendsTheJournalAndCloses) {
+  StartServer();
+  const std::int64_t id = AddRun(store::RunStatus::kFailed);
+  for (int seq = 1; seq <= 1200; ++seq) store_.AddEvent(id, TestEvent(seq));  // several pages
+  Client client("127.0.0.1", server_->port());
+  std::int64_t count = 0;
+  const StreamResult result = client.StreamEvents(
+      "/api/v1/runs/" + std::to_string(id) + "/events", 0,
+      [&](std::int64_t seq, const std::string&, const std::string& data) {
+        EXPECT_EQ(seq, count + 1);
+        EXPECT_EQ(data, R"({"name":"Card","status":"running"})");
+        ++count;
+        return true;
+      }, 10s);
+  EXPECT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(count, 1200);
+  EXPECT_EQ(api_.Subscribers(id), 0);
+}
+
+TEST_F(HttpServerTest, StreamOfAnUnknownRunIs404) {
+  StartServer();
+  Client client("127.0.0.1", server_->port());
+  const StreamResult result = client.StreamEvents(
+      "/api/v1/runs/77/events", 0, [](std::int64_t, const std::string&, const std::string&) {
+        return true;
+      }, 10s);
+  EXPECT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.status, 404);
+  EXPECT_EQ(json::parse(result.body).at("error").at("code"), "not_found");
+}
+
+TEST_F(HttpServerTest, AStreamThatFallsTooFarBehindIsDisconnected) {
+  ServerOptions options;
+  options.sse_max_backlog = 5;
+  StartServer(options);
+  const std::int64_t id = AddRun(store::RunStatus::kRunning);
+  store_.AddEvent(id, TestEvent(1));
+  Received received;
+  auto stream = std::async(std::launch::async, [&] {
+    Client client("127.0.0.1", server_->port());
+    return client.StreamEvents(
+        "/api/v1/runs/" + std::to_string(id) + "/events", 0,
+        [&](std::int64_t seq, const std::string& type, const std::string&) {
+          return received.Add(seq, type);
+        }, 10s);
+  });
+  ASSERT_TRUE(received.WaitFor(1));
+  std::vector<store::RunEvent> burst;
+  for (int seq = 2; seq <= 20; ++seq) burst.push_back(TestEvent(seq));
+  api_.Publish(id, burst);
+  ASSERT_EQ(stream.wait_for(10s), std::future_status::ready);
+  stream.get();
+  EXPECT_EQ(received.Ids(), std::vector<std::int64_t>{1});
+}
+
+TEST_F(HttpServerTest, StopEndsOpenStreamsPromptly) {
+  ServerOptions options;
+  options.sse_keepalive = 20ms;  // exercises keepalive comments while the stream is idle
+  StartServer(options);
+  const std::int64_t id = AddRun(store::RunStatus::kRunning);
+  store_.AddEvent(id, TestEvent(1));
+  Received received;
+  auto stream = std::async(std::launch::async, [&] {
+    Client client("127.0.0.1", server_->port());
+    return client.StreamEvents(
+        "/api/v1/runs/" + std::to_string(id) + "/events", 0,
+        [&](std::int64_t seq, const std::string& type, const std::string&) {
+          return received.Add(seq, type);
+        }, 10s);
+  });
+  ASSERT_TRUE(received.WaitFor(1));
+  // An idle kept-alive connection too.
+  Client idle("127.0.0.1", server_->port());
+  ASSERT_EQ(idle.Request("GET", "/healthz").status, 200);
+
+  auto stopped = std::async(std::launch::async, [&] { server_->Stop(); });
+  // Stop waits at most 5 s for sessions; well under that means they ended by themselves.
+  ASSERT_EQ(stopped.wait_for(3s), std::future_status::ready);
+  ASSERT_EQ(stream.wait_for(10s), std::future_status::ready);
+  stream.get();
+  EXPECT_EQ(api_.Subscribers(id), 0);
+}
+
+}  // namespace
+}  // namespace handoff::http

@@ -1,0 +1,870 @@
+#include "store/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace handoff::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class Backend { kFile, kMemory };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kFile ? "File" : "Memory";
+}
+
+// A temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "handoff-store-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+store::Run FullRun() {
+  store::Run run;
+  run.suite = "checkout";
+  run.namespace_name = "shop";
+  run.status = RunStatus::kQueued;
+  run.trigger = Trigger::kSchedule;
+  run.initiated_by = "alice";
+  run.reference = "abc123";
+  run.environment = "staging";
+  run.schedule = "nightly";
+  run.started_at_ns = 11;
+  run.finished_at_ns = 22;
+  run.flaky = true;
+  run.resumed = 2;
+  run.retry_of = 7;
+  run.error = "stopped early";
+  run.filter = "^Test(Pay|Cart)$";
+  run.tests = {"TestPay", "TestCart", ""};
+  run.labels = {{"team", "payments"}, {"tier", "1"}, {"team", "dup"}};
+  run.params = {{"base_url", "http://x\n\"quoted\""}, {"bin", std::string("a\0b", 3)}};
+  run.max_attempts = 3;
+  run.timeout_ms = 60000;
+  run.idempotency_key = "key-1";
+  run.values = {{"build", "42"}};
+  return run;
+}
+
+void ExpectSameRun(const store::Run& got, const store::Run& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.suite, want.suite);
+  EXPECT_EQ(got.namespace_name, want.namespace_name);
+  EXPECT_EQ(got.status, want.status);
+  EXPECT_EQ(got.trigger, want.trigger);
+  EXPECT_EQ(got.initiated_by, want.initiated_by);
+  EXPECT_EQ(got.reference, want.reference);
+  EXPECT_EQ(got.environment, want.environment);
+  EXPECT_EQ(got.schedule, want.schedule);
+  EXPECT_EQ(got.created_at_ns, want.created_at_ns);
+  EXPECT_EQ(got.started_at_ns, want.started_at_ns);
+  EXPECT_EQ(got.finished_at_ns, want.finished_at_ns);
+  EXPECT_EQ(got.flaky, want.flaky);
+  EXPECT_EQ(got.resumed, want.resumed);
+  EXPECT_EQ(got.retry_of, want.retry_of);
+  EXPECT_EQ(got.error, want.error);
+  EXPECT_EQ(got.filter, want.filter);
+  EXPECT_EQ(got.tests, want.tests);
+  EXPECT_EQ(got.labels, want.labels);
+  EXPECT_EQ(got.params, want.params);
+  EXPECT_EQ(got.max_attempts, want.max_attempts);
+  EXPECT_EQ(got.timeout_ms, want.timeout_ms);
+  EXPECT_EQ(got.idempotency_key, want.idempotency_key);
+  EXPECT_EQ(got.values, want.values);
+}
+
+std::vector<std::string> TestNames(const std::vector<TestRow>& rows) {
+  std::vector<std::string> names;
+  for (const TestRow& row : rows) names.push_back(row.name);
+  return names;
+}
+
+std::vector<std::int64_t> Ids(const std::vector<store::Run>& runs) {
+  std::vector<std::int64_t> ids;
+  for (const store::Run& run : runs) ids.push_back(run.id);
+  return ids;
+}
+
+TestRow Row(std::string name, TestStatus status, int attempt = 1) {
+  TestRow row;
+  row.name = std::move(name);
+  row.status = status;
+  row.attempt = attempt;
+  return row;
+}
+
+RunEvent Event(std::int64_t seq, std::string type) {
+  return RunEvent{seq, std::move(type), "{\"seq\":" + std::to_string(seq) + "}"};
+}
+
+// Writes `batch` and waits for its commit; returns the callback's verdict.
+bool WriteAndWait(Store& store, WriteBatch batch) {
+  std::promise<bool> committed;
+  std::future<bool> result = committed.get_future();
+  store.Write(std::move(batch), [&](bool ok) { committed.set_value(ok); });
+  return result.get();
+}
+
+class SqliteStoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  std::string Url() const {
+    if (GetParam() == Backend::kMemory) return "sqlite::memory:";
+    return "sqlite:" + (dir_.path() / "handoff.db").string();
+  }
+
+  Store& Open() {
+    SqliteStoreOptions options;
+    options.now_ns = [this] { return now_.load(); };
+    std::string error;
+    store_ = SqliteStore::Open(Url(), options, &error);
+    EXPECT_NE(store_, nullptr) << error;
+    if (!store_) std::abort();
+    return *store_;
+  }
+
+  // Creates a run of `suite` with `status` and no tests.
+  store::Run Create(const std::string& suite, RunStatus status, const std::string& reference = "") {
+    store::Run run;
+    run.suite = suite;
+    run.status = status;
+    run.reference = reference;
+    CreatedRun created = store_->CreateRun(run, {});
+    EXPECT_TRUE(created.created);
+    EXPECT_GT(created.run.id, 0);
+    return created.run;
+  }
+
+  TempDir dir_;
+  std::atomic<std::int64_t> now_{1'000'000};
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_P(SqliteStoreTest, CreateAndGetRoundTripEveryField) {
+  Store& store = Open();
+  store::Run want = FullRun();
+  now_ = 123'456'789;
+  CreatedRun created = store.CreateRun(want, {});
+  EXPECT_TRUE(created.created);
+  EXPECT_GT(created.run.id, 0);
+  EXPECT_EQ(created.run.created_at_ns, 123'456'789);
+  want.id = created.run.id;
+  want.created_at_ns = 123'456'789;
+  ExpectSameRun(created.run, want);
+
+  std::optional<store::Run> got = store.GetRun(want.id);
+  ASSERT_TRUE(got);
+  ExpectSameRun(*got, want);
+  EXPECT_FALSE(store.GetRun(want.id + 1));
+
+  // Every enum value survives the names used in SQL.
+  for (RunStatus status : {RunStatus::kRunning, RunStatus::kPassed, RunStatus::kFailed,
+                           RunStatus::kCancelled, RunStatus::kError}) {
+    store::Run run;
+    run.suite = "s";
+    run.status = status;
+    run.trigger = Trigger::kCli;
+    const std::int64_t id = store.CreateRun(run, {}).run.id;
+    EXPECT_EQ(store.GetRun(id)->status, status);
+    EXPECT_EQ(store.GetRun(id)->trigger, Trigger::kCli);
+  }
+}
+
+TEST_P(SqliteStoreTest, TestsStartPendingInTheGivenOrder) {
+  Store& store = Open();
+  store::Run run;
+  run.suite = "s";
+  const std::vector<std::string> names = {"Zeta", "Alpha", "Mid/Sub", "Beta"};
+  const std::int64_t id = store.CreateRun(run, names).run.id;
+  std::vector<TestRow> rows = store.GetTests(id);
+  EXPECT_EQ(TestNames(rows), names);
+  for (const TestRow& row : rows) {
+    EXPECT_EQ(row.status, TestStatus::kPending);
+    EXPECT_EQ(row.attempt, 0);
+  }
+  EXPECT_TRUE(store.GetTests(id + 1).empty());
+}
+
+TEST_P(SqliteStoreTest, BatchesRoundTrip) {
+  Store& store = Open();
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+
+  WriteBatch batch;
+  RunUpdate update;
+  update.id = id;
+  update.status = RunStatus::kRunning;
+  update.started_at_ns = 500;
+  update.flaky = true;
+  update.resumed = 1;
+  update.error = "why";
+  update.values = KeyValues{{"k", "v"}};
+  batch.run_updates.push_back(update);
+
+  TestRow b = Row("B", TestStatus::kFailed, 2);
+  b.soft_failure = true;
+  b.flaky = true;
+  b.started_at_ns = 600;
+  b.duration_ms = 42;
+  b.message = "b_test.cc:12: boom";
+  batch.tests.emplace_back(id, b);
+  batch.tests.emplace_back(id, Row("C/Sub", TestStatus::kSkipped));
+
+  Attempt first;
+  first.test = "B";
+  first.attempt = 1;
+  first.status = TestStatus::kFailed;
+  first.soft_failure = true;
+  first.started_at_ns = 601;
+  first.duration_ms = 20;
+  first.output = {"line one", "", "line \"three\"\t", std::string("nul\0byte", 8)};
+  first.failures = {{"boom", "b_test.cc", 12}, {"again", "", -1}};
+  first.skip_reason = "";
+  first.values = {{"order", "77"}, {"empty", ""}};
+  first.spans = {{"login", 1000, 250, {{"user", "bob"}}}, {"pay", -5, 0, {}}};
+  Attempt second;
+  second.test = "B";
+  second.attempt = 2;
+  second.status = TestStatus::kPassed;
+  second.output = {""};
+  Attempt skipped;
+  skipped.test = "C/Sub";
+  skipped.attempt = 1;
+  skipped.status = TestStatus::kSkipped;
+  skipped.skip_reason = "needs docker";
+  batch.attempts.emplace_back(id, second);
+  batch.attempts.emplace_back(id, first);
+  batch.attempts.emplace_back(id, skipped);
+  for (int seq = 1; seq <= 5; ++seq) batch.events.emplace_back(id, Event(seq, "test"));
+  ASSERT_TRUE(WriteAndWait(store, batch));
+
+  std::optional<store::Run> got = store.GetRun(id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, RunStatus::kRunning);
+  EXPECT_EQ(got->started_at_ns, 500);
+  EXPECT_EQ(got->finished_at_ns, 0);
+  EXPECT_TRUE(got->flaky);
+  EXPECT_EQ(got->resumed, 1);
+  EXPECT_EQ(got->error, "why");
+  EXPECT_EQ(got->values, (KeyValues{{"k", "v"}}));
+
+  // Unset fields keep their value; an empty list replaces the values.
+  WriteBatch finish;
+  RunUpdate done;
+  done.id = id;
+  done.status = RunStatus::kFailed;
+  done.finished_at_ns = 900;
+  done.values = KeyValues{};
+  finish.run_updates.push_back(done);
+  ASSERT_TRUE(WriteAndWait(store, finish));
+  got = store.GetRun(id);
+  EXPECT_EQ(got->status, RunStatus::kFailed);
+  EXPECT_EQ(got->started_at_ns, 500);
+  EXPECT_EQ(got->finished_at_ns, 900);
+  EXPECT_EQ(got->error, "why");
+  EXPECT_TRUE(got->values.empty());
+
+  std::vector<TestRow> rows = store.GetTests(id);
+  ASSERT_EQ(TestNames(rows), (std::vector<std::string>{"A", "B", "C/Sub"}));
+  EXPECT_EQ(rows[0].status, TestStatus::kPending);
+  EXPECT_EQ(rows[1].status, TestStatus::kFailed);
+  EXPECT_EQ(rows[1].attempt, 2);
+  EXPECT_TRUE(rows[1].soft_failure);
+  EXPECT_TRUE(rows[1].flaky);
+  EXPECT_EQ(rows[1].started_at_ns, 600);
+  EXPECT_EQ(rows[1].duration_ms, 42);
+  EXPECT_EQ(rows[1].message, "b_test.cc:12: boom");
+  EXPECT_EQ(rows[2].status, TestStatus::kSkipped);
+
+  std::vector<Attempt> attempts = store.GetAttempts(id, "B");
+  ASSERT_EQ(attempts.size(), 2u);
+  const Attempt& a = attempts[0];
+  EXPECT_EQ(a.test, "B");
+  EXPECT_EQ(a.attempt, 1);
+  EXPECT_EQ(a.status, TestStatus::kFailed);
+  EXPECT_TRUE(a.soft_failure);
+  EXPECT_EQ(a.started_at_ns, 601);
+  EXPECT_EQ(a.duration_ms, 20);
+  EXPECT_EQ(a.output, first.output);
+  ASSERT_EQ(a.failures.size(), 2u);
+  EXPECT_EQ(a.failures[0].message, "boom");
+  EXPECT_EQ(a.failures[0].file, "b_test.cc");
+  EXPECT_EQ(a.failures[0].line, 12);
+  EXPECT_EQ(a.failures[1].line, -1);
+  EXPECT_EQ(a.values, first.values);
+  ASSERT_EQ(a.spans.size(), 2u);
+  EXPECT_EQ(a.spans[0].name, "login");
+  EXPECT_EQ(a.spans[0].start_ns, 1000);
+  EXPECT_EQ(a.spans[0].elapsed_ns, 250);
+  EXPECT_EQ(a.spans[0].attributes, (KeyValues{{"user", "bob"}}));
+  EXPECT_EQ(a.spans[1].start_ns, -5);
+  EXPECT_TRUE(a.spans[1].attributes.empty());
+  EXPECT_EQ(attempts[1].attempt, 2);
+  EXPECT_EQ(attempts[1].output, std::vector<std::string>{""});
+  EXPECT_TRUE(attempts[1].failures.empty());
+  EXPECT_TRUE(attempts[1].spans.empty());
+  EXPECT_TRUE(store.GetAttempts(id, "A").empty());
+
+  std::vector<Attempt> all = store.GetAllAttempts(id);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].test, "B");
+  EXPECT_EQ(all[0].attempt, 1);
+  EXPECT_EQ(all[1].attempt, 2);
+  EXPECT_EQ(all[2].test, "C/Sub");
+  EXPECT_EQ(all[2].skip_reason, "needs docker");
+  EXPECT_TRUE(all[2].output.empty());
+
+  // An attempt written again replaces the first version.
+  WriteBatch again;
+  skipped.status = TestStatus::kPassed;
+  skipped.skip_reason.clear();
+  skipped.output = {"now it ran"};
+  again.attempts.emplace_back(id, skipped);
+  ASSERT_TRUE(WriteAndWait(store, again));
+  attempts = store.GetAttempts(id, "C/Sub");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].status, TestStatus::kPassed);
+  EXPECT_EQ(attempts[0].output, std::vector<std::string>{"now it ran"});
+
+  std::vector<RunEvent> events = store.GetEvents(id, 0, 100);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[0].seq, 1);
+  EXPECT_EQ(events[0].type, "test");
+  EXPECT_EQ(events[0].data, "{\"seq\":1}");
+  events = store.GetEvents(id, 2, 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].seq, 3);
+  EXPECT_EQ(events[1].seq, 4);
+  EXPECT_TRUE(store.GetEvents(id, 5, 10).empty());
+  EXPECT_TRUE(store.GetEvents(id + 1, 0, 10).empty());
+}
+
+TEST_P(SqliteStoreTest, AFailedBatchFailsAloneAndLeavesNoTrace) {
+  Store& store = Open();
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = store.CreateRun(run, {"A"}).run.id;
+  std::vector<std::promise<bool>> results(3);
+  WriteBatch good1;
+  good1.events.emplace_back(id, Event(1, "run"));
+  WriteBatch bad;  // a test row, then a duplicate seq: the row must not stay
+  bad.tests.emplace_back(id, Row("Bad", TestStatus::kPassed));
+  bad.events.emplace_back(id, Event(1, "run"));
+  WriteBatch good2;
+  good2.events.emplace_back(id, Event(2, "run"));
+  store.Write(good1, [&](bool ok) { results[0].set_value(ok); });
+  store.Write(bad, [&](bool ok) { results[1].set_value(ok); });
+  store.Write(good2, [&](bool ok) { results[2].set_value(ok); });
+  EXPECT_TRUE(results[0].get_future().get());
+  EXPECT_FALSE(results[1].get_future().get());
+  EXPECT_TRUE(results[2].get_future().get());
+  EXPECT_EQ(store.GetEvents(id, 0, 10).size(), 2u);
+  EXPECT_EQ(TestNames(store.GetTests(id)), std::vector<std::string>{"A"});
+
+  // Writes about a run that does not exist fail too.
+  WriteBatch orphan;
+  orphan.events.emplace_back(id + 100, Event(1, "run"));
+  EXPECT_FALSE(WriteAndWait(store, orphan));
+  WriteBatch missing_run;
+  RunUpdate update;
+  update.id = id + 100;
+  update.status = RunStatus::kPassed;
+  missing_run.run_updates.push_back(update);
+  EXPECT_FALSE(WriteAndWait(store, missing_run));
+}
+
+TEST_P(SqliteStoreTest, DoneRunsAfterCommitAndSeesTheData) {
+  Store& store = Open();
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = store.CreateRun(run, {}).run.id;
+  std::vector<std::promise<std::size_t>> seen(20);
+  for (int i = 0; i < 20; ++i) {
+    WriteBatch batch;
+    batch.tests.emplace_back(id, Row("T" + std::to_string(i), TestStatus::kPassed));
+    batch.events.emplace_back(id, Event(i + 1, "test"));
+    store.Write(std::move(batch), [&, i](bool ok) {
+      EXPECT_TRUE(ok);
+      // Another connection (or, in memory, the same one outside the transaction).
+      const std::size_t tests = store.GetTests(id).size();
+      const std::size_t events = store.GetEvents(id, 0, 1000).size();
+      EXPECT_GE(events, static_cast<std::size_t>(i + 1));
+      seen[i].set_value(tests);
+    });
+  }
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_GE(seen[i].get_future().get(), static_cast<std::size_t>(i + 1)) << i;
+  }
+  if (GetParam() == Backend::kFile) {
+    // A connection of our own sees it too.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((dir_.path() / "handoff.db").c_str(), &db, SQLITE_OPEN_READONLY,
+                              nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM run_events", -1, &stmt, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(stmt, 0), 20);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+}
+
+TEST_P(SqliteStoreTest, CallbacksMayCallTheStore) {
+  Store& store = Open();
+  store::Run run;
+  run.suite = "s";
+  std::promise<std::int64_t> created;
+  WriteBatch empty;
+  store.Write(empty, [&](bool ok) {
+    EXPECT_TRUE(ok);
+    WriteBatch more;
+    store.Write(more);
+    store.Sync();
+    created.set_value(store.CreateRun(run, {"A"}).run.id);
+  });
+  const std::int64_t id = created.get_future().get();
+  EXPECT_GT(id, 0);
+  EXPECT_EQ(store.GetTests(id).size(), 1u);
+}
+
+TEST_P(SqliteStoreTest, SyncWaitsForEverythingQueued) {
+  Store& store = Open();
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = store.CreateRun(run, {}).run.id;
+  std::atomic<int> done{0};
+  for (int i = 1; i <= 500; ++i) {
+    WriteBatch batch;
+    batch.events.emplace_back(id, Event(i, "test"));
+    store.Write(std::move(batch), [&](bool ok) {
+      if (ok) ++done;
+    });
+  }
+  store.Sync();
+  EXPECT_EQ(done.load(), 500);
+  EXPECT_EQ(store.GetEvents(id, 0, 1000).size(), 500u);
+}
+
+TEST_P(SqliteStoreTest, ConcurrentCreatesWithOneKeyMakeOneRun) {
+  Store& store = Open();
+  constexpr int kThreads = 8;
+  std::vector<CreatedRun> results(kThreads);
+  std::vector<std::thread> threads;
+  std::atomic<bool> go{false};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      while (!go) std::this_thread::yield();
+      store::Run run;
+      run.suite = "s";
+      run.idempotency_key = "same";
+      run.initiated_by = "thread " + std::to_string(i);
+      results[i] = store.CreateRun(run, {"A", "B"});
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  int created = 0;
+  for (const CreatedRun& r : results) {
+    EXPECT_EQ(r.run.id, results[0].run.id);
+    EXPECT_EQ(r.run.initiated_by, results[0].run.initiated_by);
+    if (r.created) ++created;
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(store.ListRuns({}).size(), 1u);
+  EXPECT_EQ(store.GetTests(results[0].run.id).size(), 2u);
+
+  // Runs without a key never collide.
+  store::Run run;
+  run.suite = "s";
+  EXPECT_TRUE(store.CreateRun(run, {}).created);
+  EXPECT_TRUE(store.CreateRun(run, {}).created);
+  EXPECT_EQ(store.ListRuns({}).size(), 3u);
+}
+
+TEST_P(SqliteStoreTest, ListRunsFiltersNewestFirstAndPages) {
+  Open();
+  const store::Run a1 = Create("a", RunStatus::kPassed, "v1");
+  const store::Run b1 = Create("b", RunStatus::kFailed, "v1");
+  const store::Run a2 = Create("a", RunStatus::kFailed, "v2");
+  const store::Run a3 = Create("a", RunStatus::kRunning, "v2");
+  const store::Run b2 = Create("b", RunStatus::kPassed);
+
+  EXPECT_EQ(Ids(store_->ListRuns({})),
+            (std::vector<std::int64_t>{b2.id, a3.id, a2.id, b1.id, a1.id}));
+  RunQuery query;
+  query.suite = "a";
+  EXPECT_EQ(Ids(store_->ListRuns(query)), (std::vector<std::int64_t>{a3.id, a2.id, a1.id}));
+  query.status = RunStatus::kFailed;
+  EXPECT_EQ(Ids(store_->ListRuns(query)), (std::vector<std::int64_t>{a2.id}));
+  query = {};
+  query.status = RunStatus::kFailed;
+  EXPECT_EQ(Ids(store_->ListRuns(query)), (std::vector<std::int64_t>{a2.id, b1.id}));
+  query = {};
+  query.reference = "v1";
+  EXPECT_EQ(Ids(store_->ListRuns(query)), (std::vector<std::int64_t>{b1.id, a1.id}));
+
+  // Cursor paging: two at a time.
+  query = {};
+  query.limit = 2;
+  std::vector<std::int64_t> pages;
+  for (;;) {
+    std::vector<store::Run> page = store_->ListRuns(query);
+    if (page.empty()) break;
+    EXPECT_LE(page.size(), 2u);
+    for (const store::Run& run : page) pages.push_back(run.id);
+    query.before_id = page.back().id;
+  }
+  EXPECT_EQ(pages, (std::vector<std::int64_t>{b2.id, a3.id, a2.id, b1.id, a1.id}));
+  query = {};
+  query.suite = "a";
+  query.before_id = a3.id;
+  query.limit = 1;
+  EXPECT_EQ(Ids(store_->ListRuns(query)), (std::vector<std::int64_t>{a2.id}));
+  query.limit = 0;
+  EXPECT_TRUE(store_->ListRuns(query).empty());
+}
+
+TEST_P(SqliteStoreTest, RunsWithStatusOldestFirstAndLastRuns) {
+  Open();
+  const store::Run q1 = Create("a", RunStatus::kQueued);
+  const store::Run r1 = Create("a", RunStatus::kRunning);
+  const store::Run p1 = Create("a", RunStatus::kPassed);
+  const store::Run q2 = Create("b", RunStatus::kQueued);
+  const store::Run f1 = Create("a", RunStatus::kFailed);
+  const store::Run e1 = Create("a", RunStatus::kError);
+  Create("b", RunStatus::kPassed);
+
+  EXPECT_EQ(Ids(store_->RunsWithStatus({RunStatus::kRunning, RunStatus::kQueued})),
+            (std::vector<std::int64_t>{q1.id, r1.id, q2.id}));
+  EXPECT_EQ(Ids(store_->RunsWithStatus({RunStatus::kCancelled})), std::vector<std::int64_t>{});
+  EXPECT_TRUE(store_->RunsWithStatus({}).empty());
+
+  EXPECT_EQ(Ids(store_->LastRuns("a", 10)), (std::vector<std::int64_t>{e1.id, f1.id, p1.id}));
+  EXPECT_EQ(Ids(store_->LastRuns("a", 2)), (std::vector<std::int64_t>{e1.id, f1.id}));
+  EXPECT_TRUE(store_->LastRuns("nope", 10).empty());
+}
+
+TEST_P(SqliteStoreTest, SchedulesCrud) {
+  Store& store = Open();
+  StoredSchedule nightly{"nightly", "checkout", "0 2 * * *", "Europe/Paris", "^TestPay", false,
+                         77};
+  StoredSchedule every{"every", "cart", "@every 30s", "", "", true, 78};
+  EXPECT_TRUE(store.PutSchedule(nightly));
+  EXPECT_TRUE(store.PutSchedule(every));
+  EXPECT_FALSE(store.PutSchedule(nightly));
+
+  std::vector<StoredSchedule> schedules = store.ListSchedules();
+  ASSERT_EQ(schedules.size(), 2u);
+  EXPECT_EQ(schedules[0].name, "every");
+  EXPECT_TRUE(schedules[0].paused);
+  const StoredSchedule& n = schedules[1];
+  EXPECT_EQ(n.name, "nightly");
+  EXPECT_EQ(n.suite, "checkout");
+  EXPECT_EQ(n.spec, "0 2 * * *");
+  EXPECT_EQ(n.time_zone, "Europe/Paris");
+  EXPECT_EQ(n.filter, "^TestPay");
+  EXPECT_FALSE(n.paused);
+  EXPECT_EQ(n.created_at_ns, 77);
+
+  EXPECT_TRUE(store.UpdateSchedulePaused("nightly", true));
+  EXPECT_TRUE(store.UpdateSchedulePaused("nightly", true));  // unchanged still found
+  EXPECT_FALSE(store.UpdateSchedulePaused("nope", true));
+  EXPECT_TRUE(store.ListSchedules()[1].paused);
+
+  EXPECT_TRUE(store.DeleteSchedule("every"));
+  EXPECT_FALSE(store.DeleteSchedule("every"));
+  ASSERT_EQ(store.ListSchedules().size(), 1u);
+  EXPECT_EQ(store.ListSchedules()[0].name, "nightly");
+}
+
+TEST_P(SqliteStoreTest, DeleteRunsBeforeRemovesFinishedRunsAndTheirRows) {
+  Store& store = Open();
+  auto create = [&](std::int64_t at, RunStatus status) {
+    now_ = at;
+    store::Run run;
+    run.suite = "s";
+    run.status = status;
+    const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+    WriteBatch batch;
+    Attempt attempt;
+    attempt.test = "A";
+    attempt.output = {"hello"};
+    batch.attempts.emplace_back(id, attempt);
+    batch.events.emplace_back(id, Event(1, "run"));
+    EXPECT_TRUE(WriteAndWait(store, batch));
+    return id;
+  };
+  const std::int64_t old_passed = create(100, RunStatus::kPassed);
+  const std::int64_t old_running = create(110, RunStatus::kRunning);
+  const std::int64_t old_queued = create(120, RunStatus::kQueued);
+  const std::int64_t old_error = create(130, RunStatus::kError);
+  const std::int64_t recent = create(300, RunStatus::kFailed);
+
+  EXPECT_EQ(store.DeleteRunsBefore(200), 2);
+  for (std::int64_t id : {old_passed, old_error}) {
+    EXPECT_FALSE(store.GetRun(id));
+    EXPECT_TRUE(store.GetTests(id).empty());
+    EXPECT_TRUE(store.GetAllAttempts(id).empty());
+    EXPECT_TRUE(store.GetEvents(id, 0, 10).empty());
+  }
+  for (std::int64_t id : {old_running, old_queued, recent}) {
+    EXPECT_TRUE(store.GetRun(id));
+    EXPECT_EQ(store.GetTests(id).size(), 2u);
+    EXPECT_EQ(store.GetAllAttempts(id).size(), 1u);
+    EXPECT_EQ(store.GetEvents(id, 0, 10).size(), 1u);
+  }
+  EXPECT_EQ(store.DeleteRunsBefore(200), 0);
+
+  // A run created after the deletions gets a new id, never a reused one.
+  now_ = 400;
+  EXPECT_GT(Create("s", RunStatus::kQueued).id, recent);
+
+  // Many runs go in several transactions.
+  now_ = 500;
+  for (int i = 0; i < 250; ++i) Create("many", RunStatus::kPassed);
+  EXPECT_EQ(store.DeleteRunsBefore(1000), 251);
+  EXPECT_EQ(store.ListRuns({}).size(), 3u);
+}
+
+TEST_P(SqliteStoreTest, TenThousandTestsCommit) {
+  Store& store = Open();
+  constexpr int kTests = 10000;
+  std::vector<std::string> names;
+  for (int i = 0; i < kTests; ++i) names.push_back("Test" + std::to_string(kTests - i));
+  store::Run run;
+  run.suite = "big";
+  const std::int64_t id = store.CreateRun(run, names).run.id;
+
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<int> committed{0};
+  for (int i = 0; i < kTests; ++i) {
+    WriteBatch batch;
+    TestRow row = Row(names[i], i % 10 == 0 ? TestStatus::kFailed : TestStatus::kPassed);
+    row.duration_ms = i;
+    batch.tests.emplace_back(id, row);
+    Attempt attempt;
+    attempt.test = names[i];
+    attempt.status = row.status;
+    attempt.output = {"starting " + names[i], "doing the thing", "done"};
+    batch.attempts.emplace_back(id, std::move(attempt));
+    batch.events.emplace_back(id, Event(2 * i + 1, "test"));
+    batch.events.emplace_back(id, Event(2 * i + 2, "test"));
+    store.Write(std::move(batch), [&](bool ok) {
+      if (ok) ++committed;
+    });
+  }
+  store.Sync();
+  const auto written = std::chrono::steady_clock::now();
+  std::vector<TestRow> rows = store.GetTests(id);
+  const auto read = std::chrono::steady_clock::now();
+  using std::chrono::duration;
+  std::printf("[ measure  ] %s: committed %d tests in %.1f ms, GetTests in %.2f ms\n",
+              GetParam() == Backend::kFile ? "file" : "memory", kTests,
+              duration<double, std::milli>(written - start).count(),
+              duration<double, std::milli>(read - written).count());
+
+  EXPECT_EQ(committed.load(), kTests);
+  ASSERT_EQ(rows.size(), static_cast<std::size_t>(kTests));
+  EXPECT_EQ(TestNames(rows), names);
+  EXPECT_EQ(rows[0].status, TestStatus::kFailed);
+  EXPECT_EQ(rows[1].status, TestStatus::kPassed);
+  EXPECT_EQ(rows[9999].duration_ms, 9999);
+  std::vector<Attempt> attempts = store.GetAllAttempts(id);
+  ASSERT_EQ(attempts.size(), static_cast<std::size_t>(kTests));
+  EXPECT_EQ(attempts[5].test, names[5]);
+  EXPECT_EQ(attempts[5].output.size(), 3u);
+  EXPECT_EQ(store.GetEvents(id, 0, 3 * kTests).size(), static_cast<std::size_t>(2 * kTests));
+  EXPECT_EQ(store.GetEvents(id, 19990, 100).size(), 10u);
+}
+
+INSTANTIATE_TEST_SUITE_P(SqliteStore, SqliteStoreTest,
+                         ::testing::Values(Backend::kFile, Backend::kMemory), BackendName);
+
+// Tests of a database file across openings.
+class SqliteStoreFileTest : public ::testing::Test {
+ protected:
+  std::string Path() const { return (dir_.path() / "handoff.db").string(); }
+  std::string Url() const { return "sqlite:" + Path(); }
+
+  TempDir dir_;
+};
+
+TEST_F(SqliteStoreFileTest, DataSurvivesReopening) {
+  std::string error;
+  std::int64_t id = 0;
+  {
+    std::unique_ptr<Store> store = OpenStore(Url(), &error);
+    ASSERT_NE(store, nullptr) << error;
+    store::Run run = FullRun();
+    id = store->CreateRun(run, {"A", "B"}).run.id;
+    WriteBatch batch;
+    batch.tests.emplace_back(id, Row("A", TestStatus::kPassed));
+    batch.events.emplace_back(id, Event(1, "test"));
+    store->Write(batch);
+    store->Sync();
+    ASSERT_TRUE(store->PutSchedule({"nightly", "s", "@daily", "", "", false, 1}));
+    // Queued without Sync: the destructor commits it.
+    WriteBatch last;
+    last.events.emplace_back(id, Event(2, "test"));
+    store->Write(last);
+  }
+  std::unique_ptr<Store> store = OpenStore(Url(), &error);
+  ASSERT_NE(store, nullptr) << error;
+  std::optional<store::Run> run = store->GetRun(id);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->labels, FullRun().labels);
+  std::vector<TestRow> rows = store->GetTests(id);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].status, TestStatus::kPassed);
+  EXPECT_EQ(store->GetEvents(id, 0, 10).size(), 2u);
+  EXPECT_EQ(store->ListSchedules().size(), 1u);
+  // The idempotency key is still known.
+  store::Run again = FullRun();
+  CreatedRun repeat = store->CreateRun(again, {});
+  EXPECT_FALSE(repeat.created);
+  EXPECT_EQ(repeat.run.id, id);
+}
+
+// Reads exactly `size` bytes; false at end of file.
+bool ReadFull(int fd, void* data, std::size_t size) {
+  auto* p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::read(fd, p, size);
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+TEST_F(SqliteStoreFileTest, ReportedWritesSurviveSigkill) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The "server": reports each commit on the pipe, as the API would, until killed.
+    ::close(fds[0]);
+    std::string error;
+    std::unique_ptr<Store> store = OpenStore(Url(), &error);
+    if (!store) ::_exit(3);
+    store::Run run;
+    run.suite = "s";
+    const std::int64_t id = store->CreateRun(run, {"A", "B"}).run.id;
+    for (std::int64_t seq = 1; seq <= 2000; ++seq) {
+      WriteBatch batch;
+      batch.events.emplace_back(id, Event(seq, "test"));
+      if (seq == 2) batch.tests.emplace_back(id, Row("A", TestStatus::kPassed));
+      store->Write(std::move(batch), [fd = fds[1], id, seq](bool ok) {
+        const std::int64_t report[2] = {id, ok ? seq : -seq};
+        if (::write(fd, report, sizeof report) != sizeof report) ::_exit(4);
+      });
+    }
+    for (;;) ::pause();
+  }
+  ::close(fds[1]);
+  std::int64_t report[2] = {0, 0};
+  std::int64_t id = 0;
+  std::int64_t last = 0;
+  while (last < 500 && ReadFull(fds[0], report, sizeof report)) {
+    id = report[0];
+    last = report[1];
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  // Reports written before the kill count too.
+  while (ReadFull(fds[0], report, sizeof report)) last = report[1];
+  ::close(fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  ASSERT_GE(last, 500);
+
+  std::string error;
+  std::unique_ptr<Store> store = OpenStore(Url(), &error);
+  ASSERT_NE(store, nullptr) << error;
+  std::vector<RunEvent> events = store->GetEvents(id, 0, 5000);
+  ASSERT_GE(events.size(), static_cast<std::size_t>(last));
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].seq, static_cast<std::int64_t>(i) + 1);
+  }
+  EXPECT_EQ(store->GetTests(id)[0].status, TestStatus::kPassed);
+}
+
+TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {
+  std::string error;
+  ASSERT_NE(OpenStore(Url(), &error), nullptr) << error;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+  const int newer = SqliteStore::SchemaVersion() + 5;
+  ASSERT_EQ(sqlite3_exec(db, ("PRAGMA user_version=" + std::to_string(newer)).c_str(), nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+
+  EXPECT_EQ(OpenStore(Url(), &error), nullptr);
+  EXPECT_NE(error.find("schema version " + std::to_string(newer)), std::string::npos) << error;
+  EXPECT_NE(error.find(std::to_string(SqliteStore::SchemaVersion())), std::string::npos)
+      << error;
+  EXPECT_NE(error.find(Path()), std::string::npos) << error;
+}
+
+TEST_F(SqliteStoreFileTest, UnopenableFileIsAnError) {
+  std::string error;
+  EXPECT_EQ(OpenStore("sqlite:" + (dir_.path() / "no/such/dir/x.db").string(), &error),
+            nullptr);
+  EXPECT_NE(error.find("cannot open database"), std::string::npos) << error;
+}
+
+TEST(SqliteStoreUrlTest, BadUrlsAreErrors) {
+  for (const char* url : {"postgres://localhost/handoff", "sqlite:", "", "memory"}) {
+    std::string error;
+    EXPECT_EQ(OpenStore(url, &error), nullptr) << url;
+    EXPECT_EQ(error, "unsupported database URL \"" + std::string(url) +
+                         "\": use sqlite:PATH or sqlite::memory:");
+  }
+  std::string error;
+  EXPECT_NE(OpenStore("sqlite::memory:", &error), nullptr) << error;
+}
+
+TEST(SqliteStoreUrlTest, EachMemoryStoreIsItsOwn) {
+  std::string error;
+  std::unique_ptr<Store> one = OpenStore("sqlite::memory:", &error);
+  std::unique_ptr<Store> two = OpenStore("sqlite::memory:", &error);
+  store::Run run;
+  run.suite = "s";
+  one->CreateRun(run, {});
+  EXPECT_EQ(one->ListRuns({}).size(), 1u);
+  EXPECT_TRUE(two->ListRuns({}).empty());
+}
+
+}  // namespace
+}  // namespace handoff::store
