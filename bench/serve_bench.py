@@ -82,8 +82,8 @@ def serve_run(port):
     return elapsed, run_id
 
 
-def wrk(url):
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{wrk_seconds}s", "--latency", url],
+def wrk(url, gzip=False):
+    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{wrk_seconds}s", "--latency"] + (["-H", "Accept-Encoding: gzip"] if gzip else []) + [url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
@@ -117,7 +117,7 @@ with tempfile.TemporaryDirectory() as tmp:
             serve_run(port)
             stored += 1
         after_fill_kib = rss_kib(server.pid, "VmRSS")
-        get_rps, get_p99 = wrk(f"http://127.0.0.1:{port}/api/v1/runs/{last_id}")
+        get_rps, get_p99 = wrk(f"http://127.0.0.1:{port}/api/v1/runs/{last_id}", gzip=True)
         list_rps, list_p99 = wrk(f"http://127.0.0.1:{port}/api/v1/runs?limit=50")
         wrk_peak_kib = rss_kib(server.pid, "VmHWM")
     finally:

@@ -4,15 +4,19 @@
 
 #include <boost/json.hpp>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <exception>
 #include <initializer_list>
+#include <stdexcept>
 
 #include "cli/duration.h"
 #include "report/json_writer.h"
 #include "report/stored_report.h"
 #include "store/run_json.h"
+
+#include <zlib.h>
 
 namespace handoff::http {
 namespace {
@@ -24,6 +28,9 @@ constexpr int kDefaultRunsLimit = 50;
 constexpr int kMaxRunsLimit = 500;
 constexpr int kSuiteLastRuns = 20;
 constexpr std::size_t kMaxIdempotencyKey = 256;
+// The gzip level of finished runs' bodies: compressed once per run (and header change),
+// then served from the cache.
+constexpr int kGzipLevel = 6;
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -210,25 +217,45 @@ void AppendSuiteHead(std::string& out, const SuiteInfo& suite) {
   AppendJsonString(out, suite.concurrency);
 }
 
-// The run object with its tests; the tests of a finished run come from `cache` if there.
-Response RunResponse(int status, const store::Run& run, store::Store& store,
-                     RunTestsCache* cache) {
-  Response r;
-  r.status = status;
-  store::AppendRunJsonHead(r.body, run);
+// The rendered tests tail of `run`; a finished run's comes from (and goes to) `cache`.
+std::shared_ptr<const std::string> RunTestsTail(const store::Run& run, store::Store& store,
+                                                RunTestsCache* cache) {
   const bool finished = store::IsFinished(run.status);
   if (finished && cache != nullptr) {
-    if (auto tail = cache->Get(run.id)) {
-      r.shared_body = std::move(tail);
-      return r;
-    }
+    if (auto tail = cache->Get(run.id)) return tail;
   }
   const std::vector<store::TestRow> tests = store.GetTests(run.id);
   auto tail = std::make_shared<std::string>();
   tail->reserve(64 + tests.size() * 192);
   store::AppendRunJsonTestsTail(*tail, tests);
   if (finished && cache != nullptr) cache->Put(run.id, tail);
-  r.shared_body = std::move(tail);
+  return tail;
+}
+
+// The run object with its tests; the tests of a finished run come from `cache` if there.
+// With `gzip`, a finished run's body is sent gzip-compressed: the cached gzip if the run
+// header is unchanged since it was compressed, else compressed anew (and cached).
+Response RunResponse(int status, const store::Run& run, store::Store& store,
+                     RunTestsCache* cache, bool gzip = false) {
+  Response r;
+  r.status = status;
+  store::AppendRunJsonHead(r.body, run);
+  if (!gzip || !store::IsFinished(run.status)) {
+    r.shared_body = RunTestsTail(run, store, cache);
+    return r;
+  }
+  std::shared_ptr<const GzipBody> body = cache != nullptr ? cache->GetGzip(run.id) : nullptr;
+  if (body == nullptr || body->head != r.body) {
+    const std::shared_ptr<const std::string> tail = RunTestsTail(run, store, cache);
+    auto fresh = std::make_shared<GzipBody>();
+    fresh->gzip = GzipCompress({r.body, *tail}, kGzipLevel);
+    fresh->head = std::move(r.body);
+    if (cache != nullptr) cache->PutGzip(run.id, fresh);
+    body = std::move(fresh);
+  }
+  r.body.clear();
+  r.shared_body = std::shared_ptr<const std::string>(body, &body->gzip);  // shares `body`
+  r.headers.emplace_back("Content-Encoding", "gzip");
   return r;
 }
 
@@ -608,7 +635,11 @@ Response RouteRun(const Request& req, const QueryParams& query, ServeApi& api,
 
   const std::optional<store::Run> run = store.GetRun(id);
   if (!run) return NotFound(fmt::format("no run with id {}", id));
-  if (seg.size() == 2) return RunResponse(200, *run, store, cache);
+  if (seg.size() == 2) {
+    Response r = RunResponse(200, *run, store, cache, AcceptsGzip(req.Header("Accept-Encoding")));
+    r.headers.emplace_back("Vary", "Accept-Encoding");
+    return r;
+  }
   if (action == "report") return Report(store, *run, query);
   if (action == "events") return Events(req, query, *run);
 
@@ -838,6 +869,88 @@ std::size_t Response::BodySize() const {
   return body.size() + (shared_body ? shared_body->size() : 0);
 }
 
+bool AcceptsGzip(std::string_view accept_encoding) {
+  // Accept-Encoding = #( codings [ ";" "q=" qvalue ] ), e.g. "gzip, deflate;q=0.5".
+  constexpr std::string_view kSpace = " \t";
+  auto trim = [&](std::string_view s) {
+    const std::size_t b = s.find_first_not_of(kSpace);
+    if (b == std::string_view::npos) return std::string_view();
+    return s.substr(b, s.find_last_not_of(kSpace) - b + 1);
+  };
+  auto iequals = [](std::string_view a, std::string_view b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+      return std::tolower(static_cast<unsigned char>(x)) ==
+             std::tolower(static_cast<unsigned char>(y));
+    });
+  };
+  while (!accept_encoding.empty()) {
+    const std::size_t comma = accept_encoding.find(',');
+    std::string_view item = accept_encoding.substr(0, comma);
+    accept_encoding =
+        comma == std::string_view::npos ? std::string_view() : accept_encoding.substr(comma + 1);
+    const std::size_t semi = item.find(';');
+    const std::string_view coding = trim(item.substr(0, semi));
+    if (!iequals(coding, "gzip") && !iequals(coding, "x-gzip")) continue;
+    bool refused = false;  // q=0 (q=0.0, q=0.000) means "not acceptable"
+    for (std::string_view params = semi == std::string_view::npos ? std::string_view()
+                                                                   : item.substr(semi + 1);
+         !params.empty();) {
+      const std::size_t next = params.find(';');
+      const std::string_view param = trim(params.substr(0, next));
+      params = next == std::string_view::npos ? std::string_view() : params.substr(next + 1);
+      if (param.size() < 2 || !iequals(param.substr(0, 2), "q=")) continue;
+      const std::string_view q = trim(param.substr(2));
+      refused = !q.empty() && q.find_first_not_of("0.") == std::string_view::npos;
+    }
+    if (!refused) return true;
+  }
+  return false;
+}
+
+std::string GzipCompress(std::initializer_list<std::string_view> parts, int level) {
+  z_stream zs{};
+  // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("deflateInit2 failed");
+  }
+  std::size_t total = 0;
+  for (const std::string_view part : parts) total += part.size();
+  std::string out;
+  out.resize(deflateBound(&zs, static_cast<uLong>(total)) + 64);
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  // Runs deflate until `done`, growing `out` should deflateBound ever fall short.
+  auto run = [&](int flush, auto done) {
+    for (;;) {
+      if (zs.avail_out == 0) {
+        const std::size_t used = zs.total_out;
+        out.resize(out.size() * 2);
+        zs.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+        zs.avail_out = static_cast<uInt>(out.size() - used);
+      }
+      const int rc = deflate(&zs, flush);
+      if (rc == Z_STREAM_ERROR) return false;
+      if (done(rc)) return true;
+    }
+  };
+  bool ok = true;
+  for (const std::string_view part : parts) {
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(part.data()));
+    zs.avail_in = static_cast<uInt>(part.size());
+    ok = ok && run(Z_NO_FLUSH, [&](int) { return zs.avail_in == 0; });
+  }
+  ok = ok && run(Z_FINISH, [](int rc) { return rc == Z_STREAM_END; });
+  const std::size_t produced = zs.total_out;
+  deflateEnd(&zs);
+  if (!ok) throw std::runtime_error("deflate failed");
+  out.resize(produced);
+  return out;
+}
+
+std::size_t RunTestsCache::Entry::Bytes() const {
+  return (tail ? tail->size() : 0) + (gzip ? gzip->head.size() + gzip->gzip.size() : 0);
+}
+
 RunTestsCache::RunTestsCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
 std::shared_ptr<const std::string> RunTestsCache::Get(std::int64_t run_id) {
@@ -845,23 +958,49 @@ std::shared_ptr<const std::string> RunTestsCache::Get(std::int64_t run_id) {
   const auto it = index_.find(run_id);
   if (it == index_.end()) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
+  return it->second->tail;
 }
 
 void RunTestsCache::Put(std::int64_t run_id, std::shared_ptr<const std::string> tail) {
   if (!tail || tail->size() > max_bytes_) return;
   std::lock_guard lock(mu_);
   if (const auto it = index_.find(run_id); it != index_.end()) {
-    bytes_ -= it->second->second->size();
+    bytes_ -= it->second->Bytes();
     lru_.erase(it->second);
     index_.erase(it);
   }
-  bytes_ += tail->size();
-  lru_.emplace_front(run_id, std::move(tail));
+  lru_.push_front(Entry{run_id, std::move(tail), nullptr});
+  bytes_ += lru_.front().Bytes();
   index_[run_id] = lru_.begin();
+  EvictLocked();
+}
+
+std::shared_ptr<const GzipBody> RunTestsCache::GetGzip(std::int64_t run_id) {
+  std::lock_guard lock(mu_);
+  const auto it = index_.find(run_id);
+  if (it == index_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return it->second->gzip;
+}
+
+void RunTestsCache::PutGzip(std::int64_t run_id, std::shared_ptr<const GzipBody> gzip) {
+  std::lock_guard lock(mu_);
+  const auto it = index_.find(run_id);
+  if (it == index_.end()) return;
+  Entry& entry = *it->second;
+  const std::size_t tail_bytes = entry.tail ? entry.tail->size() : 0;
+  if (gzip && tail_bytes + gzip->head.size() + gzip->gzip.size() > max_bytes_) gzip = nullptr;
+  bytes_ -= entry.Bytes();
+  entry.gzip = std::move(gzip);
+  bytes_ += entry.Bytes();
+  lru_.splice(lru_.begin(), lru_, it->second);
+  EvictLocked();
+}
+
+void RunTestsCache::EvictLocked() {
   while (bytes_ > max_bytes_ && !lru_.empty()) {
-    bytes_ -= lru_.back().second->size();
-    index_.erase(lru_.back().first);
+    bytes_ -= lru_.back().Bytes();
+    index_.erase(lru_.back().run_id);
     lru_.pop_back();
   }
 }

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -66,9 +67,23 @@ struct Response {
   std::size_t BodySize() const;
 };
 
+// The gzip of the whole body of a finished run (header + tests tail), valid while the run
+// header still renders to `head` (values can be attached to a finished run).
+struct GzipBody {
+  std::string head;  // the run header (AppendRunJsonHead) it was compressed with
+  std::string gzip;  // gzip of head + tail
+};
+
+// Returns true if an Accept-Encoding value accepts gzip ("gzip" or "x-gzip", q != 0).
+bool AcceptsGzip(std::string_view accept_encoding);
+
+// Returns the gzip (RFC 1952) of the concatenation of `parts`, compressed at `level`.
+std::string GzipCompress(std::initializer_list<std::string_view> parts, int level);
+
 // A thread-safe LRU cache of the rendered tests of finished runs (the tail of the run
-// object, AppendRunJsonTestsTail), bounded by bytes. Finished runs never change, so an
-// entry never goes stale; it is only evicted.
+// object, AppendRunJsonTestsTail), bounded by bytes. Finished runs' tests never change, so
+// a tail never goes stale; it is only evicted. Each entry may also hold the gzip of the
+// whole body (GzipBody), which the caller replaces when the run header changed.
 class RunTestsCache {
  public:
   // A cache holding at most `max_bytes` of rendered JSON (0 disables it).
@@ -77,14 +92,27 @@ class RunTestsCache {
   // Returns the cached tail of run `run_id`, or nullptr.
   std::shared_ptr<const std::string> Get(std::int64_t run_id);
   // Stores the tail of run `run_id`; entries larger than the whole budget are not kept.
+  // Replacing a tail drops the entry's gzip.
   void Put(std::int64_t run_id, std::shared_ptr<const std::string> tail);
+  // Returns the cached gzip body of run `run_id`, or nullptr.
+  std::shared_ptr<const GzipBody> GetGzip(std::int64_t run_id);
+  // Attaches (or replaces) the gzip body of run `run_id`; kept only while its tail is
+  // cached, and only if tail and gzip together fit in the budget.
+  void PutGzip(std::int64_t run_id, std::shared_ptr<const GzipBody> gzip);
 
-  // Bytes and entries held now (for tests and metrics).
+  // Bytes (tails, gzip heads and bodies) and entries held now (for tests and metrics).
   std::size_t bytes() const;
   std::size_t size() const;
 
  private:
-  using Entry = std::pair<std::int64_t, std::shared_ptr<const std::string>>;
+  struct Entry {
+    std::int64_t run_id = 0;
+    std::shared_ptr<const std::string> tail;
+    std::shared_ptr<const GzipBody> gzip;
+    std::size_t Bytes() const;
+  };
+
+  void EvictLocked();  // drops least recently used entries until within the budget
 
   mutable std::mutex mu_;
   const std::size_t max_bytes_;
@@ -94,7 +122,8 @@ class RunTestsCache {
 };
 
 // Routes `req` to the API: /api/v1/..., /healthz, /readyz, /metrics and /. `cache` (may
-// be null) keeps the rendered tests of finished runs for GET /api/v1/runs/{id}.
+// be null) keeps the rendered tests of finished runs for GET /api/v1/runs/{id}, and the
+// gzip of their whole body, sent (Content-Encoding: gzip) when Accept-Encoding allows.
 Response Route(const Request& req, ServeApi& api, store::Store& store,
                RunTestsCache* cache = nullptr);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <boost/json.hpp>
 
 #include "serve_fakes.h"
@@ -13,6 +15,27 @@ namespace {
 namespace json = boost::json;
 using testing::FakeApi;
 using testing::FakeStore;
+
+// Inflates a gzip stream (windowBits 15 + 16); fails the test on a malformed stream.
+std::string Gunzip(const std::string& gz) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  zs.avail_in = static_cast<uInt>(gz.size());
+  std::string out;
+  int rc = Z_OK;
+  char buf[1 << 16];
+  while (rc == Z_OK) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - zs.avail_out);
+  }
+  EXPECT_EQ(rc, Z_STREAM_END);
+  EXPECT_EQ(zs.avail_in, 0u);  // nothing after the gzip member
+  inflateEnd(&zs);
+  return out;
+}
 
 class RouterTest : public ::testing::Test {
  protected:
@@ -350,6 +373,125 @@ TEST_F(RouterTest, CachesTheTestsOfFinishedRunsOnly) {
   Do("GET", "/api/v1/runs/" + std::to_string(live));
   EXPECT_EQ(store_.get_tests_calls(), before + 2);
   EXPECT_EQ(cache_.size(), 1u);
+}
+
+TEST_F(RouterTest, GzipsFinishedRunsWhenAcceptedAndRecompressesOnHeaderChange) {
+  const std::int64_t id = FinishedRun(1000);
+  const std::string target = "/api/v1/runs/" + std::to_string(id);
+  const HeaderList gzip = {{"accept-encoding", "deflate, gzip;q=0.8, br"}};
+
+  const Response identity = Do("GET", target);
+  ASSERT_EQ(identity.status, 200);
+  EXPECT_EQ(FindHeader(identity.headers, "Content-Encoding"), nullptr);
+  ASSERT_NE(FindHeader(identity.headers, "Vary"), nullptr);
+  EXPECT_EQ(*FindHeader(identity.headers, "vary"), "Accept-Encoding");
+
+  const int calls = store_.get_tests_calls();
+  const Response first = Do("GET", target, "", gzip);
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(first.content_type, "application/json");
+  ASSERT_NE(FindHeader(first.headers, "content-encoding"), nullptr);
+  EXPECT_EQ(*FindHeader(first.headers, "Content-Encoding"), "gzip");
+  ASSERT_NE(FindHeader(first.headers, "Vary"), nullptr);
+  EXPECT_EQ(*FindHeader(first.headers, "Vary"), "Accept-Encoding");
+  ASSERT_NE(first.shared_body, nullptr);
+  EXPECT_TRUE(first.body.empty());
+  EXPECT_LT(first.BodySize(), identity.BodySize() / 4);
+  EXPECT_EQ(Gunzip(first.FullBody()), identity.FullBody());
+  EXPECT_EQ(store_.get_tests_calls(), calls);  // the cached tail was compressed
+
+  // The same header: the cached gzip, shared, not copied or compressed again.
+  const Response second = Do("GET", target, "", gzip);
+  EXPECT_EQ(second.shared_body, first.shared_body);
+  EXPECT_EQ(store_.get_tests_calls(), calls);
+  EXPECT_EQ(cache_.size(), 1u);
+  EXPECT_EQ(cache_.bytes(), identity.shared_body->size() +
+                                identity.body.size() + first.shared_body->size());
+
+  // Values attached to the finished run change the header: a fresh gzip replaces the old.
+  store::Run run = *store_.GetRun(id);
+  run.values = {{"k", "v"}};
+  store_.AddRun(run, store_.GetTests(id));
+  const Response changed = Do("GET", target, "", gzip);
+  ASSERT_NE(FindHeader(changed.headers, "Content-Encoding"), nullptr);
+  EXPECT_NE(changed.shared_body, first.shared_body);
+  const Response changed_identity = Do("GET", target);
+  EXPECT_EQ(FindHeader(changed_identity.headers, "Content-Encoding"), nullptr);
+  EXPECT_EQ(changed_identity.shared_body, identity.shared_body);  // the tail is unchanged
+  EXPECT_NE(changed_identity.FullBody(), identity.FullBody());
+  EXPECT_EQ(Gunzip(changed.FullBody()), changed_identity.FullBody());
+  EXPECT_EQ(Parse(changed_identity).at("values").at("k"), "v");
+  EXPECT_EQ(Do("GET", target, "", gzip).shared_body, changed.shared_body);
+  EXPECT_EQ(cache_.size(), 1u);
+  EXPECT_EQ(cache_.bytes(), identity.shared_body->size() + changed_identity.body.size() +
+                                changed.shared_body->size());
+
+  // Not accepted: identity, as before.
+  for (const char* value : {"identity", "gzip;q=0", "br, gzip; q=0.0", "gzipx", ""}) {
+    const Response r = Do("GET", target, "", {{"Accept-Encoding", value}});
+    EXPECT_EQ(FindHeader(r.headers, "Content-Encoding"), nullptr) << value;
+    EXPECT_EQ(r.FullBody(), changed_identity.FullBody()) << value;
+  }
+
+  // A run still going is never compressed (its tests change): identity, uncached.
+  store::Run running;
+  running.suite = "Checkout";
+  running.status = store::RunStatus::kRunning;
+  const std::int64_t live = store_.AddRun(running, {store::TestRow{.name = "A"}});
+  const Response r = Do("GET", "/api/v1/runs/" + std::to_string(live), "", gzip);
+  EXPECT_EQ(FindHeader(r.headers, "Content-Encoding"), nullptr);
+  EXPECT_EQ(Parse(r).at("status"), "running");
+}
+
+TEST(AcceptsGzipTest, ParsesCodingsAndQValues) {
+  EXPECT_TRUE(AcceptsGzip("gzip"));
+  EXPECT_TRUE(AcceptsGzip("GZip"));
+  EXPECT_TRUE(AcceptsGzip("gzip, deflate, br"));
+  EXPECT_TRUE(AcceptsGzip("br;q=1.0, gzip;q=0.5"));
+  EXPECT_TRUE(AcceptsGzip(" x-gzip "));
+  EXPECT_FALSE(AcceptsGzip(""));
+  EXPECT_FALSE(AcceptsGzip("identity"));
+  EXPECT_FALSE(AcceptsGzip("deflate, br"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip ; q=0.000"));
+  EXPECT_FALSE(AcceptsGzip("gzipped"));
+}
+
+TEST(GzipCompressTest, RoundTripsConcatenatedParts) {
+  std::string big;
+  for (int i = 0; i < 100000; ++i) big += std::to_string(i * 7919 % 10007) + ",";
+  for (int level : {Z_BEST_SPEED, 6}) {
+    EXPECT_EQ(Gunzip(GzipCompress({"[", big, "]"}, level)), "[" + big + "]");
+  }
+  EXPECT_EQ(Gunzip(GzipCompress({}, 6)), "");
+  EXPECT_EQ(Gunzip(GzipCompress({"", "x", ""}, 6)), "x");
+}
+
+TEST(RunTestsCacheTest, CountsGzipBodiesAndDropsThemWithTheirTail) {
+  RunTestsCache cache(100);
+  cache.PutGzip(1, std::make_shared<GzipBody>(GzipBody{"h", "z"}));  // no tail: not kept
+  EXPECT_EQ(cache.GetGzip(1), nullptr);
+  EXPECT_EQ(cache.bytes(), 0u);
+  cache.Put(1, std::make_shared<std::string>(40, 'a'));
+  cache.PutGzip(1, std::make_shared<GzipBody>(GzipBody{std::string(5, 'h'), std::string(15, 'z')}));
+  ASSERT_NE(cache.GetGzip(1), nullptr);
+  EXPECT_EQ(cache.bytes(), 60u);
+  cache.PutGzip(1, std::make_shared<GzipBody>(GzipBody{std::string(5, 'h'), std::string(5, 'z')}));
+  EXPECT_EQ(cache.GetGzip(1)->gzip, std::string(5, 'z'));
+  EXPECT_EQ(cache.bytes(), 50u);
+  cache.Put(2, std::make_shared<std::string>(40, 'b'));
+  EXPECT_EQ(cache.bytes(), 90u);
+  cache.PutGzip(2, std::make_shared<GzipBody>(GzipBody{"", std::string(61, 'z')}));  // too big
+  EXPECT_EQ(cache.GetGzip(2), nullptr);
+  EXPECT_EQ(cache.bytes(), 90u);
+  cache.PutGzip(2, std::make_shared<GzipBody>(GzipBody{"", std::string(20, 'z')}));  // evicts 1
+  EXPECT_EQ(cache.Get(1), nullptr);
+  EXPECT_EQ(cache.GetGzip(1), nullptr);
+  EXPECT_EQ(cache.bytes(), 60u);
+  cache.Put(2, std::make_shared<std::string>(30, 'c'));  // a new tail drops the gzip
+  EXPECT_EQ(cache.GetGzip(2), nullptr);
+  EXPECT_EQ(cache.bytes(), 30u);
+  EXPECT_EQ(cache.size(), 1u);
 }
 
 TEST(RunTestsCacheTest, EvictsLeastRecentlyUsedByBytes) {
