@@ -134,7 +134,7 @@ table = f"""| Measure | Value |
 | `serve` resident memory, idle after start | {idle_kib / 1024:.1f} MiB (target under 30 MiB) |
 | `serve` peak resident memory during the 10,000-test runs | {peak_kib / 1024:.1f} MiB |
 | `serve` resident memory with {stored * 10000:,} stored test results | {after_fill_kib / 1024:.1f} MiB |
-| `GET /api/v1/runs/{{id}}` (10,000 tests), wrk -c32 | {get_rps:,.0f} req/s, p99 {get_p99:.2f} ms (target under 10 ms) |
+| `GET /api/v1/runs/{{id}}` (10,000 tests, gzip), wrk -c32 | {get_rps:,.0f} req/s, p99 {get_p99:.2f} ms (target under 10 ms) |
 | `GET /api/v1/runs?limit=50` with {stored * 10000:,} stored results, wrk -c32 | {list_rps:,.0f} req/s, p99 {list_p99:.2f} ms (target under 10 ms) |
 | peak resident memory under wrk | {wrk_peak_kib / 1024:.1f} MiB |
 

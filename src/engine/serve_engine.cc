@@ -399,7 +399,16 @@ ApiResult ServeEngine::Trigger(const RunRequest& request) {
   store::CreatedRun created = store_.CreateRun(std::move(run), tests);
   result.run = created.run;
   result.created = created.created;
-  if (!created.created) return result;
+  if (!created.created) {
+    if (created.run.suite != suite->name) {
+      // The key names another request: answering with that run would hide the mistake.
+      result.code = ApiCode::kConflict;
+      result.message = fmt::format(
+          "Idempotency-Key \"{}\" was already used for run {} of suite \"{}\"",
+          request.idempotency_key, created.run.id, created.run.suite);
+    }
+    return result;
+  }
   if (created.run.id == 0) {
     result.code = ApiCode::kUnavailable;
     result.message = "the run could not be stored";

@@ -1,0 +1,1638 @@
+// Black-box tests of `serve`: each test starts tests/fixtures/serve_fixture.cc as
+// `serve --port 0 --db sqlite:<tempdir>/h.db`, reads the port it prints and talks real HTTP
+// to it (with the library's client, src/http/client.h). Tests wait on conditions (polling the
+// API with a deadline, following the event stream, a gate file the fixture waits on), never
+// on sleeps.
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <latch>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "blackbox/go_json.h"
+#include "blackbox/process.h"
+#include "http/client.h"
+
+extern char** environ;
+
+namespace handoff::testing {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+const std::string kFixtureSource =
+    std::string(HANDOFF_SOURCE_DIR) + "/tests/fixtures/serve_fixture.cc";
+
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+int LineOf(const std::string& file, const std::string& needle) {
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find(needle) != std::string::npos) return n;
+  }
+  return -1;
+}
+
+// --- JSON helpers: missing fields read as empty, so a failed expectation says what it saw ---
+
+json::value Parse(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return json::value();
+  return v;
+}
+
+const json::value* Field(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return nullptr;
+  return v.as_object().if_contains(key);
+}
+
+std::string Str(const json::value& v, std::string_view key) {
+  const json::value* f = Field(v, key);
+  return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
+}
+
+std::int64_t Int(const json::value& v, std::string_view key) {
+  const json::value* f = Field(v, key);
+  if (f == nullptr) return -1;
+  if (f->is_int64()) return f->as_int64();
+  if (f->is_uint64()) return static_cast<std::int64_t>(f->as_uint64());
+  if (f->is_string()) return std::atoll(std::string(f->as_string()).c_str());
+  return -1;
+}
+
+bool Bool(const json::value& v, std::string_view key) {
+  const json::value* f = Field(v, key);
+  return f != nullptr && f->is_bool() && f->as_bool();
+}
+
+bool IsNull(const json::value& v, std::string_view key) {
+  const json::value* f = Field(v, key);
+  return f == nullptr || f->is_null();
+}
+
+const json::array& Arr(const json::value& v, std::string_view key) {
+  static const json::array kEmpty;
+  const json::value* f = Field(v, key);
+  return f != nullptr && f->is_array() ? f->as_array() : kEmpty;
+}
+
+// The tests of a run as name -> status.
+std::map<std::string, std::string> TestStatuses(const json::value& run) {
+  std::map<std::string, std::string> out;
+  for (const json::value& t : Arr(run, "tests")) out[Str(t, "name")] = Str(t, "status");
+  return out;
+}
+
+const json::value* FindTest(const json::value& run, const std::string& name) {
+  for (const json::value& t : Arr(run, "tests")) {
+    if (Str(t, "name") == name) return &t;
+  }
+  return nullptr;
+}
+
+bool RunFinished(const json::value& run) {
+  const std::string s = Str(run, "status");
+  return s == "passed" || s == "failed" || s == "cancelled" || s == "error";
+}
+
+int CountFinishedTests(const json::value& run) {
+  int n = 0;
+  for (const json::value& t : Arr(run, "tests")) {
+    const std::string s = Str(t, "status");
+    if (s == "passed" || s == "failed" || s == "skipped") ++n;
+  }
+  return n;
+}
+
+// --- The server process --------------------------------------------------------------------
+
+class Server {
+ public:
+  Server(std::vector<std::string> argv, std::map<std::string, std::string> env,
+         std::string out_path, std::string err_path)
+      : argv_(std::move(argv)),
+        env_(std::move(env)),
+        out_path_(std::move(out_path)),
+        err_path_(std::move(err_path)) {}
+
+  ~Server() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(-pid_, SIGKILL);
+      int status;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+
+  // Starts the process and waits (at most 15s) for the line telling its port.
+  bool Start(std::string* error) {
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string kv = *e;
+      std::string key = kv.substr(0, kv.find('='));
+      // The tests say which HANDOFF_* and SERVE_FIXTURE_* variables the server sees.
+      if (key.rfind("HANDOFF_", 0) == 0 || key.rfind("SERVE_FIXTURE_", 0) == 0) continue;
+      if (env_.count(key) == 0) env_strings.push_back(kv);
+    }
+    for (const auto& [k, v] : env_) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp, args;
+    for (std::string& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    for (std::string& s : argv_) args.push_back(s.data());
+    args.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    const int rc = ::posix_spawn(&pid_, args[0], &actions, &attr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+      *error = "cannot start the fixture";
+      pid_ = -1;
+      return false;
+    }
+    static const std::regex kServing(R"(serving \d+ suites on http://127\.0\.0\.1:(\d+) )");
+    const auto deadline = Clock::now() + 15s;
+    while (Clock::now() < deadline) {
+      std::smatch m;
+      const std::string out = ReadFile(out_path_);
+      if (std::regex_search(out, m, kServing)) {
+        port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+        return true;
+      }
+      if (auto code = WaitExit(0ms)) {
+        *error = fmt::format("the server exited ({}) before serving:\n{}{}", *code, out, Err());
+        return false;
+      }
+      ::usleep(5'000);
+    }
+    *error = "the server did not print its port within 15s:\n" + Err();
+    return false;
+  }
+
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string url() const { return fmt::format("http://127.0.0.1:{}", port_); }
+  std::string Err() const { return ReadFile(err_path_); }
+  std::string Out() const { return ReadFile(out_path_); }
+
+  void Signal(int sig) { ::kill(pid_, sig); }
+
+  // Waits at most `timeout` for the process to end; returns its exit code (-signal when
+  // killed), or nullopt if it is still running.
+  std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
+    if (exited_) return exit_code_;
+    const auto deadline = Clock::now() + timeout;
+    while (true) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        exited_ = true;
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+        return exit_code_;
+      }
+      if (Clock::now() >= deadline) return std::nullopt;
+      ::usleep(5'000);
+    }
+  }
+
+  // The HTTP client of the test's thread.
+  http::Client& client() {
+    if (!client_) client_ = std::make_unique<http::Client>("127.0.0.1", port_);
+    return *client_;
+  }
+
+ private:
+  std::vector<std::string> argv_;
+  std::map<std::string, std::string> env_;
+  std::string out_path_, err_path_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  bool exited_ = false;
+  int exit_code_ = 0;
+  std::unique_ptr<http::Client> client_;
+};
+
+// Returns a port that was free a moment ago.
+std::uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    gate_ = dir_ + "/gate";
+  }
+  void TearDown() override {
+    servers_.clear();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Db() const { return "sqlite:" + dir_ + "/h.db"; }
+
+  // Starts the fixture's `serve` on a free port and the test's database, with `flags` after
+  // the defaults (a flag given replaces its default) and `env` added to the environment.
+  // Returns nullptr (with a failure recorded) if it did not start.
+  Server* Start(std::vector<std::string> flags = {}, std::map<std::string, std::string> env = {},
+                bool default_flags = true) {
+    std::vector<std::string> argv = {SERVE_FIXTURE, "serve"};
+    if (default_flags) {
+      // A flag given by the test replaces its default (CLI11 refuses a repeated flag).
+      const std::vector<std::pair<std::string, std::string>> defaults = {
+          {"--port", "0"}, {"--db", Db()}, {"--grace", "200ms"}, {"--shutdown-timeout", "2s"}};
+      for (const auto& [flag, value] : defaults) {
+        if (std::find(flags.begin(), flags.end(), flag) == flags.end()) {
+          argv.insert(argv.end(), {flag, value});
+        }
+      }
+    }
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    env.emplace("SERVE_FIXTURE_GATE", gate_);
+    const int n = starts_++;
+    auto server = std::make_unique<Server>(argv, env, fmt::format("{}/out{}.txt", dir_, n),
+                                           fmt::format("{}/err{}.txt", dir_, n));
+    std::string error;
+    if (!server->Start(&error)) {
+      ADD_FAILURE() << error;
+      return nullptr;
+    }
+    servers_.push_back(std::move(server));
+    return servers_.back().get();
+  }
+
+  void OpenGate() { std::ofstream(gate_) << "open\n"; }
+
+  http::ClientResult Call(Server* s, std::string_view method, std::string_view target,
+                          std::string_view body = {},
+                          const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    return s->client().Request(method, target, body, headers, 10s);
+  }
+
+  // Sends a request that must answer `want_status` and returns its parsed body.
+  json::value Json(Server* s, std::string_view method, std::string_view target,
+                   std::string_view body, int want_status) {
+    http::ClientResult r = Call(s, method, target, body);
+    EXPECT_TRUE(r.ok()) << method << " " << target << ": " << r.error;
+    EXPECT_EQ(r.status, want_status) << method << " " << target << ": " << r.body;
+    return Parse(r.body);
+  }
+
+  json::value Get(Server* s, std::string_view target) { return Json(s, "GET", target, {}, 200); }
+
+  // Triggers a run of `suite`; returns its id (0 on failure).
+  std::int64_t Trigger(Server* s, const std::string& suite, const std::string& body = "{}") {
+    json::value run = Json(s, "POST", "/api/v1/suites/" + suite + "/runs", body, 201);
+    return std::max<std::int64_t>(0, Int(run, "id"));
+  }
+
+  json::value GetRun(Server* s, std::int64_t id) {
+    return Get(s, fmt::format("/api/v1/runs/{}", id));
+  }
+
+  // Polls the run until `done` holds (at most `timeout`); returns the last state seen.
+  json::value AwaitRun(Server* s, std::int64_t id,
+                       const std::function<bool(const json::value&)>& done,
+                       std::chrono::milliseconds timeout = 20s) {
+    const auto deadline = Clock::now() + timeout;
+    json::value run;
+    while (true) {
+      http::ClientResult r = Call(s, "GET", fmt::format("/api/v1/runs/{}", id));
+      run = Parse(r.body);
+      if (r.ok() && r.status == 200 && done(run)) return run;
+      if (Clock::now() >= deadline) {
+        ADD_FAILURE() << "run " << id << " did not reach the awaited state; last seen: " << r.status
+                      << " " << r.body;
+        return run;
+      }
+      ::usleep(10'000);
+    }
+  }
+
+  json::value AwaitFinished(Server* s, std::int64_t id, std::chrono::milliseconds timeout = 20s) {
+    return AwaitRun(s, id, RunFinished, timeout);
+  }
+
+  // Polls `probe` until it returns true, at most `timeout`.
+  bool Eventually(const std::function<bool()>& probe, std::chrono::milliseconds timeout = 15s) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      if (probe()) return true;
+      ::usleep(10'000);
+    }
+    return probe();
+  }
+
+  std::vector<json::value> ListRuns(Server* s, const std::string& query) {
+    json::value page = Get(s, "/api/v1/runs?" + query);
+    std::vector<json::value> runs;
+    for (const json::value& r : Arr(page, "runs")) runs.push_back(r);
+    return runs;
+  }
+
+  std::string dir_;
+  std::string gate_;
+  std::vector<std::unique_ptr<Server>> servers_;
+  int starts_ = 0;
+};
+
+// --- Triggering runs ---------------------------------------------------------------------------
+
+TEST_F(ServeTest, TriggeredRunFinishesWithEveryField) {
+  Server* s = Start({"--environment", "staging"});
+  ASSERT_NE(s, nullptr);
+  http::ClientResult created = Call(
+      s, "POST", "/api/v1/suites/Fast/runs",
+      R"({"reference":"v1.2.3","initiated_by":"alice","labels":{"team":"qa"},"params":{"greeting":"hello"}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const json::value queued = Parse(created.body);
+  const std::int64_t id = Int(queued, "id");
+  ASSERT_GT(id, 0);
+  EXPECT_EQ(created.Header("Location"), fmt::format("/api/v1/runs/{}", id));
+  EXPECT_EQ(Str(queued, "suite"), "Fast");
+  EXPECT_FALSE(Str(queued, "created_at").empty());
+
+  const json::value run = AwaitFinished(s, id);
+  EXPECT_EQ(Int(run, "id"), id);
+  EXPECT_EQ(Str(run, "suite"), "Fast");
+  EXPECT_EQ(Str(run, "namespace"), "serve");
+  EXPECT_EQ(Str(run, "status"), "passed") << json::serialize(run);
+  EXPECT_EQ(Str(run, "trigger"), "api");
+  EXPECT_EQ(Str(run, "initiated_by"), "alice");
+  EXPECT_EQ(Str(run, "reference"), "v1.2.3");
+  EXPECT_EQ(Str(run, "environment"), "staging");
+  const std::string created_at = Str(run, "created_at"), started_at = Str(run, "started_at"),
+                    finished_at = Str(run, "finished_at");
+  EXPECT_FALSE(created_at.empty());
+  EXPECT_FALSE(started_at.empty());
+  EXPECT_FALSE(finished_at.empty());
+  // RFC 3339 UTC with milliseconds: ordered as strings.
+  EXPECT_LE(created_at, started_at);
+  EXPECT_LE(started_at, finished_at);
+  EXPECT_GE(Int(run, "duration_ms"), 0);
+  EXPECT_FALSE(Bool(run, "flaky"));
+  EXPECT_EQ(Int(run, "resumed"), 0);
+  EXPECT_TRUE(IsNull(run, "retry_of"));
+  EXPECT_EQ(Str(*Field(run, "labels"), "team"), "qa");
+  EXPECT_EQ(Str(*Field(run, "params"), "greeting"), "hello");
+
+  EXPECT_EQ(TestStatuses(run), (std::map<std::string, std::string>{{"Hello", "passed"},
+                                                                   {"Hello/sub", "passed"},
+                                                                   {"Values", "passed"},
+                                                                   {"Greeting", "passed"}}))
+      << json::serialize(run);
+  for (const json::value& t : Arr(run, "tests")) {
+    EXPECT_EQ(Int(t, "attempt"), 1) << json::serialize(t);
+    EXPECT_FALSE(Bool(t, "soft_failure")) << json::serialize(t);
+    EXPECT_GE(Int(t, "duration_ms"), 0) << json::serialize(t);
+    EXPECT_FALSE(Str(t, "started_at").empty()) << json::serialize(t);
+  }
+
+  // Params reach the tests: Greeting fails on another greeting.
+  const std::int64_t bye = Trigger(s, "Fast", R"({"params":{"greeting":"bye"},"trigger":"ui"})");
+  const json::value failed = AwaitFinished(s, bye);
+  EXPECT_EQ(Str(failed, "status"), "failed");
+  EXPECT_EQ(Str(failed, "trigger"), "ui");
+  ASSERT_NE(FindTest(failed, "Greeting"), nullptr);
+  EXPECT_NE(Str(*FindTest(failed, "Greeting"), "message").find("want hello, got bye"),
+            std::string::npos)
+      << json::serialize(failed);
+  EXPECT_EQ(TestStatuses(failed)["Hello"], "passed");
+
+  // The suites endpoints show the suites and their last runs.
+  const json::value suites = Get(s, "/api/v1/suites");
+  std::set<std::string> names;
+  for (const json::value& suite : Arr(suites, "suites")) names.insert(Str(suite, "name"));
+  EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Slow", "Gate", "Skipper"}));
+  const json::value fast = Get(s, "/api/v1/suites/Fast");
+  EXPECT_EQ(Arr(fast, "last_runs").size(), 2u) << json::serialize(fast);
+  EXPECT_EQ(Arr(fast, "tests").size(), 3u);
+}
+
+TEST_F(ServeTest, FilterSelectsTestsAndBadFiltersAreRejected) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Fast", R"({"filter":"^Values$"})");
+  const json::value run = AwaitFinished(s, id);
+  EXPECT_EQ(TestStatuses(run), (std::map<std::string, std::string>{{"Values", "passed"}}));
+  EXPECT_EQ(Str(run, "filter"), "^Values$");
+
+  const std::int64_t only = Trigger(s, "Mixed", R"({"tests":["Passes","Script"]})");
+  EXPECT_EQ(TestStatuses(AwaitFinished(s, only)),
+            (std::map<std::string, std::string>{{"Passes", "passed"}, {"Script", "passed"}}));
+
+  json::value bad = Json(s, "POST", "/api/v1/suites/Fast/runs", R"({"filter":"(unclosed"})", 400);
+  EXPECT_EQ(Str(*Field(bad, "error"), "code"), "invalid_argument");
+  EXPECT_NE(Str(*Field(bad, "error"), "message").find("filter"), std::string::npos)
+      << json::serialize(bad);
+  bad = Json(s, "POST", "/api/v1/suites/Fast/runs", R"({"filter":"NoSuchTest"})", 400);
+  EXPECT_NE(Str(*Field(bad, "error"), "message").find("selects no test"), std::string::npos)
+      << json::serialize(bad);
+  bad = Json(s, "POST", "/api/v1/suites/Fast/runs", R"({"tests":["Nope"]})", 400);
+  EXPECT_NE(Str(*Field(bad, "error"), "message").find("Nope"), std::string::npos);
+  // Nothing was created by the rejected requests.
+  EXPECT_EQ(ListRuns(s, "suite=Fast").size(), 1u);
+}
+
+TEST_F(ServeTest, ErrorsAreJsonWithTheRightStatus) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  auto error_code = [](const json::value& v) {
+    const json::value* e = Field(v, "error");
+    return e == nullptr ? std::string("<no error object>") : Str(*e, "code");
+  };
+  EXPECT_EQ(error_code(Json(s, "POST", "/api/v1/suites/NoSuch/runs", "{}", 404)), "not_found");
+  EXPECT_EQ(error_code(Json(s, "GET", "/api/v1/suites/NoSuch", {}, 404)), "not_found");
+  EXPECT_EQ(error_code(Json(s, "GET", "/api/v1/runs/999999", {}, 404)), "not_found");
+  EXPECT_EQ(error_code(Json(s, "GET", "/api/v1/runs/999999/tests/Hello", {}, 404)), "not_found");
+  EXPECT_EQ(error_code(Json(s, "GET", "/api/v1/nothing", {}, 404)), "not_found");
+  EXPECT_EQ(error_code(Json(s, "POST", "/api/v1/runs/999999/cancel", {}, 404)), "not_found");
+  EXPECT_EQ(error_code(Json(s, "POST", "/api/v1/runs/999999/retry", {}, 404)), "not_found");
+
+  EXPECT_EQ(error_code(Json(s, "POST", "/api/v1/suites/Fast/runs", "{\"filter\":", 400)),
+            "invalid_argument");
+  EXPECT_EQ(error_code(Json(s, "POST", "/api/v1/suites/Fast/runs", "[1,2]", 400)),
+            "invalid_argument");
+  json::value unknown = Json(s, "POST", "/api/v1/suites/Fast/runs", R"({"bogus":1})", 400);
+  EXPECT_NE(Str(*Field(unknown, "error"), "message").find("bogus"), std::string::npos)
+      << json::serialize(unknown);
+  json::value wrong_type = Json(s, "POST", "/api/v1/suites/Fast/runs", R"({"reference":7})", 400);
+  EXPECT_NE(Str(*Field(wrong_type, "error"), "message").find("reference"), std::string::npos);
+  Json(s, "POST", "/api/v1/suites/Fast/runs", R"({"max_attempts":0})", 400);
+  Json(s, "POST", "/api/v1/suites/Fast/runs", R"({"timeout":"soon"})", 400);
+  Json(s, "POST", "/api/v1/suites/Fast/runs", R"({"trigger":"schedule"})", 400);
+
+  EXPECT_EQ(error_code(Json(s, "GET", "/api/v1/runs/abc", {}, 400)), "invalid_argument");
+  EXPECT_EQ(error_code(Json(s, "GET", "/api/v1/runs/-1", {}, 400)), "invalid_argument");
+  Json(s, "GET", "/api/v1/runs?status=bogus", {}, 400);
+  Json(s, "GET", "/api/v1/runs?limit=0", {}, 400);
+  Json(s, "GET", "/api/v1/runs?cursor=x", {}, 400);
+
+  http::ClientResult method = Call(s, "DELETE", "/api/v1/runs");
+  EXPECT_EQ(method.status, 405) << method.body;
+  EXPECT_EQ(error_code(Parse(method.body)), "method_not_allowed");
+  EXPECT_EQ(method.Header("Allow"), "GET");
+  EXPECT_EQ(Call(s, "GET", "/api/v1/suites/Fast/runs").status, 405);
+  EXPECT_EQ(Call(s, "GET", "/api/v1/runs/1/cancel").status, 405);
+  EXPECT_EQ(Call(s, "PUT", "/api/v1/schedules").status, 405);
+  EXPECT_EQ(Call(s, "POST", "/healthz").status, 405);
+
+  // A body over 1 MiB is refused before it is parsed.
+  const std::string huge = R"({"reference":")" + std::string(1 << 20, 'x') + R"("})";
+  http::Client big("127.0.0.1", s->port());
+  http::ClientResult too_large = big.Request("POST", "/api/v1/suites/Fast/runs", huge);
+  ASSERT_TRUE(too_large.ok()) << too_large.error;
+  EXPECT_EQ(too_large.status, 413) << too_large.body;
+  EXPECT_EQ(ListRuns(s, "").size(), 0u) << "no request above created a run";
+
+  // The server is still healthy after all that.
+  EXPECT_EQ(Call(s, "GET", "/healthz").status, 200);
+  EXPECT_EQ(Call(s, "GET", "/readyz").status, 200);
+}
+
+TEST_F(ServeTest, ConcurrentPostsWithOneIdempotencyKeyMakeOneRun) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  constexpr int kClients = 16;
+  std::vector<int> statuses(kClients);
+  std::vector<std::int64_t> ids(kClients);
+  std::vector<std::string> errors(kClients);
+  std::latch ready(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      http::Client client("127.0.0.1", s->port());
+      ready.arrive_and_wait();
+      http::ClientResult r =
+          client.Request("POST", "/api/v1/suites/Fast/runs", R"({"reference":"same"})",
+                         {{"Idempotency-Key", "deploy-42"}}, 10s);
+      errors[i] = r.error;
+      statuses[i] = r.status;
+      ids[i] = Int(Parse(r.body), "id");
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int created = 0;
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_EQ(errors[i], "");
+    EXPECT_TRUE(statuses[i] == 200 || statuses[i] == 201) << statuses[i];
+    if (statuses[i] == 201) ++created;
+    EXPECT_EQ(ids[i], ids[0]);
+  }
+  EXPECT_EQ(created, 1);
+  ASSERT_GT(ids[0], 0);
+  EXPECT_EQ(ListRuns(s, "suite=Fast").size(), 1u);
+
+  // The same key after the run finished still answers the same run.
+  AwaitFinished(s, ids[0]);
+  http::ClientResult again =
+      Call(s, "POST", "/api/v1/suites/Fast/runs", "{}", {{"Idempotency-Key", "deploy-42"}});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Int(Parse(again.body), "id"), ids[0]);
+  // Another key makes another run.
+  http::ClientResult other =
+      Call(s, "POST", "/api/v1/suites/Fast/runs", "{}", {{"Idempotency-Key", "deploy-43"}});
+  EXPECT_EQ(other.status, 201) << other.body;
+  EXPECT_NE(Int(Parse(other.body), "id"), ids[0]);
+  EXPECT_EQ(ListRuns(s, "suite=Fast").size(), 2u);
+  // The key of a Fast run, reused for another suite: a conflict, not the Fast run.
+  http::ClientResult misused =
+      Call(s, "POST", "/api/v1/suites/Mixed/runs", "{}", {{"Idempotency-Key", "deploy-42"}});
+  EXPECT_EQ(misused.status, 409) << misused.body;
+  EXPECT_NE(misused.body.find("already used for run"), std::string::npos) << misused.body;
+  EXPECT_EQ(ListRuns(s, "suite=Mixed").size(), 0u);
+}
+
+// --- Results ---------------------------------------------------------------------------------
+
+TEST_F(ServeTest, TestDetailHasOutputFailuresAndValues) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t mixed = Trigger(s, "Mixed");
+  const json::value run = AwaitFinished(s, mixed);
+  EXPECT_EQ(Str(run, "status"), "failed");
+  EXPECT_TRUE(Bool(run, "flaky")) << "Flaky passed on its second attempt";
+  EXPECT_EQ(TestStatuses(run), (std::map<std::string, std::string>{{"Passes", "passed"},
+                                                                   {"Fails", "failed"},
+                                                                   {"Skips", "skipped"},
+                                                                   {"Flaky", "passed"},
+                                                                   {"Script", "passed"}}));
+  const int fail_line = LineOf(kFixtureSource, "serve_test: failure line");
+  ASSERT_GT(fail_line, 0);
+
+  const json::value fails = Get(s, fmt::format("/api/v1/runs/{}/tests/Fails", mixed));
+  EXPECT_EQ(Int(fails, "run_id"), mixed);
+  EXPECT_EQ(Str(*Field(fails, "test"), "status"), "failed");
+  EXPECT_EQ(Int(*Field(fails, "test"), "attempt"), 2);
+  EXPECT_EQ(Str(*Field(fails, "test"), "message"),
+            fmt::format("serve_fixture.cc:{}: want 200, got 503", fail_line));
+  ASSERT_EQ(Arr(fails, "attempts").size(), 2u) << json::serialize(fails);
+  for (const json::value& attempt : Arr(fails, "attempts")) {
+    ASSERT_EQ(Arr(attempt, "failures").size(), 1u) << json::serialize(attempt);
+    const json::value& failure = Arr(attempt, "failures")[0];
+    EXPECT_EQ(Str(failure, "message"), "want 200, got 503");
+    EXPECT_TRUE(Str(failure, "file").ends_with("serve_fixture.cc")) << Str(failure, "file");
+    EXPECT_EQ(Int(failure, "line"), fail_line);
+    EXPECT_EQ(Str(attempt, "status"), "failed");
+  }
+  EXPECT_EQ(Int(Arr(fails, "attempts")[0], "attempt"), 1);
+  EXPECT_EQ(Int(Arr(fails, "attempts")[1], "attempt"), 2);
+
+  const json::value flaky = Get(s, fmt::format("/api/v1/runs/{}/tests/Flaky", mixed));
+  EXPECT_TRUE(Bool(*Field(flaky, "test"), "flaky"));
+  ASSERT_EQ(Arr(flaky, "attempts").size(), 2u);
+  EXPECT_EQ(Str(Arr(flaky, "attempts")[0], "status"), "failed");
+  EXPECT_EQ(Str(Arr(flaky, "attempts")[1], "status"), "passed");
+
+  const json::value skips = Get(s, fmt::format("/api/v1/runs/{}/tests/Skips", mixed));
+  ASSERT_EQ(Arr(skips, "attempts").size(), 1u);
+  EXPECT_TRUE(Str(Arr(skips, "attempts")[0], "skip_reason").ends_with("not here"))
+      << json::serialize(skips);
+
+  // Output comes back as it was written (markup is data, escaped only as JSON).
+  const json::value script = Get(s, fmt::format("/api/v1/runs/{}/tests/Script", mixed));
+  ASSERT_EQ(Arr(script, "attempts").size(), 1u);
+  std::string output;
+  for (const json::value& line : Arr(Arr(script, "attempts")[0], "output")) {
+    output += std::string(line.as_string()) + "\n";
+  }
+  EXPECT_NE(output.find("<script>alert(1)</script>"), std::string::npos) << output;
+
+  const std::int64_t fast = Trigger(s, "Fast");
+  AwaitFinished(s, fast);
+  const json::value values = Get(s, fmt::format("/api/v1/runs/{}/tests/Values", fast));
+  ASSERT_EQ(Arr(values, "attempts").size(), 1u);
+  const json::value& attempt = Arr(values, "attempts")[0];
+  EXPECT_EQ(Str(*Field(attempt, "values"), "build"), "1.2.3") << json::serialize(attempt);
+  bool logged = false;
+  for (const json::value& line : Arr(attempt, "output")) {
+    if (std::string(line.as_string()).find("value set") != std::string::npos) logged = true;
+  }
+  EXPECT_TRUE(logged) << json::serialize(attempt);
+  // Subtests are addressed by their full name.
+  const json::value sub = Get(s, fmt::format("/api/v1/runs/{}/tests/Hello/sub", fast));
+  EXPECT_EQ(Str(*Field(sub, "test"), "status"), "passed");
+  Json(s, "GET", fmt::format("/api/v1/runs/{}/tests/Nope", fast), {}, 404);
+}
+
+TEST_F(ServeTest, CancelStopsARunningRunAndSkipsTheRest) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Slow", R"({"filter":"^Step"})");
+  AwaitRun(s, id, [](const json::value& r) { return TestStatuses(r)["Step1"] == "passed"; });
+  json::value cancelled = Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", id), {}, 200);
+  EXPECT_EQ(Int(cancelled, "id"), id);
+  const json::value run = AwaitFinished(s, id);
+  EXPECT_EQ(Str(run, "status"), "cancelled") << json::serialize(run);
+  EXPECT_FALSE(Str(run, "finished_at").empty());
+  std::map<std::string, std::string> tests = TestStatuses(run);
+  EXPECT_EQ(tests["Step1"], "passed");
+  EXPECT_EQ(tests["Step6"], "skipped") << json::serialize(run);
+  for (const auto& [name, status] : tests) {
+    EXPECT_TRUE(status == "passed" || status == "failed" || status == "skipped")
+        << name << " is " << status << " in a cancelled run";
+  }
+  EXPECT_EQ(Arr(run, "tests").size(), 6u);
+
+  // A finished run cannot be cancelled again.
+  json::value again = Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", id), {}, 409);
+  EXPECT_EQ(Str(*Field(again, "error"), "code"), "conflict");
+
+  // A test that ignores the cancellation is killed after --grace (200ms), long before it
+  // would have returned on its own (1s).
+  const std::int64_t stubborn = Trigger(s, "Slow", R"({"filter":"Stubborn"})");
+  AwaitRun(s, stubborn,
+           [](const json::value& r) { return TestStatuses(r)["Stubborn"] == "running"; });
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", stubborn), {}, 200);
+  const json::value killed = AwaitFinished(s, stubborn);
+  EXPECT_EQ(Str(killed, "status"), "cancelled") << json::serialize(killed);
+  const std::string stubborn_status = TestStatuses(killed)["Stubborn"];
+  EXPECT_TRUE(stubborn_status == "failed" || stubborn_status == "skipped") << stubborn_status;
+  const json::value detail = Get(s, fmt::format("/api/v1/runs/{}/tests/Stubborn", stubborn));
+  EXPECT_EQ(json::serialize(detail).find("stubborn done"), std::string::npos)
+      << json::serialize(detail);
+}
+
+TEST_F(ServeTest, CancelAQueuedRun) {
+  Server* s = Start({"--max-concurrent-runs", "1"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t gate = Trigger(s, "Gate");
+  AwaitRun(s, gate, [](const json::value& r) { return Str(r, "status") == "running"; });
+  const std::int64_t queued = Trigger(s, "Fast");
+  EXPECT_EQ(Str(GetRun(s, queued), "status"), "queued");
+  // Neither run has finished: nothing to retry yet.
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/retry", gate), "{}", 409);
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/retry", queued), "{}", 409);
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", queued), {}, 200);
+  const json::value run = AwaitFinished(s, queued);
+  EXPECT_EQ(Str(run, "status"), "cancelled");
+  EXPECT_TRUE(IsNull(run, "started_at")) << json::serialize(run);
+  for (const auto& [name, status] : TestStatuses(run)) EXPECT_EQ(status, "skipped") << name;
+  OpenGate();
+  EXPECT_EQ(Str(AwaitFinished(s, gate), "status"), "passed");
+}
+
+TEST_F(ServeTest, RetryOnlyFailedRunsTheFailedTests) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Mixed", R"({"reference":"r9","initiated_by":"bob"})");
+  AwaitFinished(s, id);
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/retry", id), R"({"bogus":true})", 400);
+  http::ClientResult r =
+      Call(s, "POST", fmt::format("/api/v1/runs/{}/retry", id), R"({"only_failed":true})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json::value retry = Parse(r.body);
+  const std::int64_t retry_id = Int(retry, "id");
+  EXPECT_NE(retry_id, id);
+  EXPECT_EQ(Int(retry, "retry_of"), id);
+  EXPECT_EQ(Str(retry, "trigger"), "retry");
+  EXPECT_EQ(Str(retry, "reference"), "r9");
+  const json::value done = AwaitFinished(s, retry_id);
+  EXPECT_EQ(TestStatuses(done), (std::map<std::string, std::string>{{"Fails", "failed"}}))
+      << json::serialize(done);
+  EXPECT_EQ(Str(done, "status"), "failed");
+
+  // A full retry runs every test again.
+  http::ClientResult full = Call(s, "POST", fmt::format("/api/v1/runs/{}/retry", id), "{}");
+  ASSERT_EQ(full.status, 201) << full.body;
+  EXPECT_EQ(TestStatuses(AwaitFinished(s, Int(Parse(full.body), "id"))).size(), 5u);
+
+  // A run without failures has nothing to retry.
+  const std::int64_t fast = Trigger(s, "Fast");
+  AwaitFinished(s, fast);
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/retry", fast), R"({"only_failed":true})", 409);
+}
+
+TEST_F(ServeTest, ReportsAreReadByGotestsumAndJunitparser) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Mixed");
+  AwaitFinished(s, id);
+  http::ClientResult json_report = Call(s, "GET", fmt::format("/api/v1/runs/{}/report", id));
+  ASSERT_EQ(json_report.status, 200);
+  EXPECT_NE(json_report.Header("Content-Type").find("ndjson"), std::string::npos);
+  GoReport parsed = ParseGoJson(json_report.body);
+  EXPECT_TRUE(parsed.valid) << parsed.error;
+  ASSERT_NE(parsed.Find("Mixed", "Fails"), nullptr) << json_report.body;
+  EXPECT_EQ(parsed.Find("Mixed", "Fails")->Final(), "fail");
+  EXPECT_EQ(parsed.Find("Mixed", "Flaky")->Final(), "pass");
+  EXPECT_EQ(parsed.Find("Mixed", "Skips")->Final(), "skip");
+
+  const std::string json_file = dir_ + "/report.json", xml_file = dir_ + "/report.xml";
+  std::ofstream(json_file) << json_report.body;
+  http::ClientResult junit = Call(s, "GET", fmt::format("/api/v1/runs/{}/report?format=junit", id));
+  ASSERT_EQ(junit.status, 200);
+  std::ofstream(xml_file) << junit.body;
+  Json(s, "GET", fmt::format("/api/v1/runs/{}/report?format=tap", id), {}, 400);
+
+  if (::access("/usr/bin/gotestsum", X_OK) == 0) {
+    ProcessResult g = RunProcess(
+        {"/usr/bin/gotestsum", "--format", "testname", "--raw-command", "--", "cat", json_file});
+    EXPECT_NE(g.out.find("DONE 5 tests, 1 skipped, 1 failure"), std::string::npos)
+        << g.out << g.err;
+    EXPECT_NE(g.out.find("FAIL Mixed.Fails"), std::string::npos) << g.out;
+    EXPECT_NE(g.out.find("PASS Mixed.Flaky"), std::string::npos) << g.out;
+  } else if (InCi()) {
+    ADD_FAILURE() << "gotestsum is required in CI";
+  }
+
+  if (RunProcess({"/usr/bin/python3", "-c", "import junitparser"}).exit_code == 0) {
+    const char* script = R"PY(
+import sys
+from junitparser import JUnitXml
+xml = JUnitXml.fromfile(sys.argv[1])
+for suite in xml:
+    for case in suite:
+        kinds = sorted(type(r).__name__ for r in case.result)
+        print(f"{suite.name}|{case.name}|{','.join(kinds)}")
+    print(f"SUITE {suite.name} tests={suite.tests} failures={suite.failures} skipped={suite.skipped}")
+)PY";
+    ProcessResult p = RunProcess({"/usr/bin/python3", "-c", script, xml_file});
+    ASSERT_EQ(p.exit_code, 0) << p.err << junit.body;
+    EXPECT_NE(p.out.find("Mixed|Fails|Failure"), std::string::npos) << p.out;
+    EXPECT_NE(p.out.find("Mixed|Skips|Skipped"), std::string::npos) << p.out;
+    EXPECT_NE(p.out.find("Mixed|Passes|\n"), std::string::npos) << p.out;
+    EXPECT_NE(p.out.find("SUITE Mixed tests=5 failures=1 skipped=1"), std::string::npos) << p.out;
+  } else if (InCi()) {
+    ADD_FAILURE() << "python3-junitparser is required in CI";
+  }
+}
+
+// --- Live events ---------------------------------------------------------------------------------
+
+struct Event {
+  std::int64_t id;
+  std::string type;
+  json::value data;
+};
+
+TEST_F(ServeTest, EventStreamFollowsARunToItsEnd) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Gate");
+  std::vector<Event> events;
+  std::atomic<bool> saw_running{false};
+  http::StreamResult result;
+  std::thread follower([&] {
+    http::Client client("127.0.0.1", s->port());
+    result = client.StreamEvents(
+        fmt::format("/api/v1/runs/{}/events", id), 0,
+        [&](std::int64_t event_id, const std::string& type, const std::string& data) {
+          events.push_back({event_id, type, Parse(data)});
+          if (type == "test" && Str(events.back().data, "status") == "running") saw_running = true;
+          return true;
+        },
+        20s);
+  });
+  // The stream is live: the test is running and blocked when the gate opens.
+  const bool running = Eventually([&] { return saw_running.load(); });
+  OpenGate();
+  follower.join();
+  ASSERT_TRUE(running) << "no running test event before the gate opened";
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.status, 200);
+  ASSERT_GE(events.size(), 4u);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].id, static_cast<std::int64_t>(i + 1)) << "events in seq order, no gaps";
+  }
+  EXPECT_EQ(events.front().type, "run");
+  EXPECT_EQ(Str(events.front().data, "status"), "queued");
+  EXPECT_EQ(events.back().type, "run");
+  EXPECT_EQ(Str(events.back().data, "status"), "passed");
+  EXPECT_EQ(result.last_event_id, events.back().id);
+  bool test_passed = false;
+  for (const Event& e : events) {
+    if (e.type == "test" && Str(e.data, "name") == "Wait" && Str(e.data, "status") == "passed") {
+      test_passed = true;
+    }
+  }
+  EXPECT_TRUE(test_passed);
+
+  // Unknown runs and bad ids.
+  http::Client client("127.0.0.1", s->port());
+  http::StreamResult missing = client.StreamEvents(
+      "/api/v1/runs/999999/events", 0, [](auto, auto&, auto&) { return true; }, 5s);
+  EXPECT_EQ(missing.status, 404);
+}
+
+TEST_F(ServeTest, EventStreamResumesFromLastEventId) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Slow", R"({"filter":"^Step[1-3]$"})");
+  const std::string target = fmt::format("/api/v1/runs/{}/events", id);
+  std::vector<std::int64_t> ids;
+  std::string last_type, last_status;
+  http::Client first("127.0.0.1", s->port());
+  http::StreamResult part = first.StreamEvents(
+      target, 0,
+      [&](std::int64_t event_id, const std::string&, const std::string&) {
+        ids.push_back(event_id);
+        return ids.size() < 4;  // hang up after four events
+      },
+      20s);
+  ASSERT_TRUE(part.ok()) << part.error;
+  ASSERT_EQ(ids.size(), 4u);
+  EXPECT_EQ(part.last_event_id, 4);
+  http::Client second("127.0.0.1", s->port());
+  http::StreamResult rest = second.StreamEvents(
+      target, part.last_event_id,
+      [&](std::int64_t event_id, const std::string& type, const std::string& data) {
+        ids.push_back(event_id);
+        last_type = type;
+        last_status = Str(Parse(data), "status");
+        return true;
+      },
+      20s);
+  ASSERT_TRUE(rest.ok()) << rest.error;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(ids[i], static_cast<std::int64_t>(i + 1)) << "no duplicates, no gaps";
+  }
+  EXPECT_EQ(last_type, "run");
+  EXPECT_EQ(last_status, "passed");
+
+  // Replaying the finished run gives the same events, and resuming at its end ends at once.
+  std::vector<std::int64_t> replay;
+  http::Client third("127.0.0.1", s->port());
+  ASSERT_TRUE(third
+                  .StreamEvents(
+                      target, 0,
+                      [&](std::int64_t event_id, auto&, auto&) {
+                        replay.push_back(event_id);
+                        return true;
+                      },
+                      10s)
+                  .ok());
+  EXPECT_EQ(replay, ids);
+  std::vector<std::int64_t> after_end;
+  http::StreamResult none = third.StreamEvents(
+      target, ids.back(),
+      [&](std::int64_t event_id, auto&, auto&) {
+        after_end.push_back(event_id);
+        return true;
+      },
+      5s);
+  EXPECT_TRUE(none.ok()) << none.error;
+  EXPECT_TRUE(after_end.empty());
+}
+
+TEST_F(ServeTest, EventStreamDoesNotHoldShutdownAndResumesAfterARestart) {
+  Server* s = Start({"--shutdown-timeout", "200ms"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Gate");
+  const std::string target = fmt::format("/api/v1/runs/{}/events", id);
+  std::vector<std::int64_t> ids;
+  std::atomic<bool> running{false};
+  http::StreamResult first;
+  std::thread follower([&] {
+    http::Client client("127.0.0.1", s->port());
+    first = client.StreamEvents(
+        target, 0,
+        [&](std::int64_t event_id, const std::string& type, const std::string& data) {
+          ids.push_back(event_id);
+          if (type == "test" && Str(Parse(data), "status") == "running") running = true;
+          return true;
+        },
+        20s);
+  });
+  ASSERT_TRUE(Eventually([&] { return running.load(); }));
+  const auto signalled = Clock::now();
+  s->Signal(SIGTERM);
+  const std::optional<int> code = s->WaitExit(10s);
+  follower.join();
+  ASSERT_TRUE(code.has_value()) << "an open event stream kept the server up";
+  EXPECT_EQ(*code, 0) << s->Err();
+  EXPECT_LT(Clock::now() - signalled, 5s);
+  ASSERT_FALSE(ids.empty());
+
+  OpenGate();
+  Server* again = Start();
+  ASSERT_NE(again, nullptr);
+  std::string last_status;
+  http::Client client("127.0.0.1", again->port());
+  http::StreamResult rest = client.StreamEvents(
+      target, ids.back(),
+      [&](std::int64_t event_id, const std::string& type, const std::string& data) {
+        ids.push_back(event_id);
+        if (type == "run") last_status = Str(Parse(data), "status");
+        return true;
+      },
+      20s);
+  ASSERT_TRUE(rest.ok()) << rest.error;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(ids[i], static_cast<std::int64_t>(i + 1)) << "no duplicates, no gaps";
+  }
+  EXPECT_EQ(last_status, "passed");
+  EXPECT_GE(Int(GetRun(again, id), "resumed"), 1);
+}
+
+// --- Listing
+// ---------------------------------------------------------------------------------------
+
+TEST_F(ServeTest, RunsListingFiltersAndPages) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  std::vector<std::int64_t> all;
+  for (int i = 0; i < 3; ++i) all.push_back(Trigger(s, "Fast", R"({"reference":"r1"})"));
+  for (int i = 0; i < 2; ++i) all.push_back(Trigger(s, "Mixed", R"({"reference":"r2"})"));
+  for (std::int64_t id : all) AwaitFinished(s, id);
+
+  EXPECT_EQ(ListRuns(s, "suite=Fast").size(), 3u);
+  EXPECT_EQ(ListRuns(s, "suite=Mixed").size(), 2u);
+  EXPECT_EQ(ListRuns(s, "suite=NoSuch").size(), 0u);
+  EXPECT_EQ(ListRuns(s, "reference=r1").size(), 3u);
+  std::vector<json::value> failed = ListRuns(s, "status=failed");
+  ASSERT_EQ(failed.size(), 2u);
+  for (const json::value& r : failed) EXPECT_EQ(Str(r, "suite"), "Mixed");
+  EXPECT_EQ(ListRuns(s, "suite=Fast&status=failed").size(), 0u);
+  EXPECT_EQ(ListRuns(s, "status=passed&reference=r1").size(), 3u);
+
+  // Pages of two, newest first, until next_cursor is null.
+  std::vector<std::int64_t> seen;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    json::value p = Get(s, "/api/v1/runs?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    EXPECT_LE(Arr(p, "runs").size(), 2u);
+    for (const json::value& r : Arr(p, "runs")) seen.push_back(Int(r, "id"));
+    if (IsNull(p, "next_cursor")) break;
+    cursor = std::to_string(Int(p, "next_cursor"));
+  }
+  std::vector<std::int64_t> want = all;
+  std::sort(want.rbegin(), want.rend());
+  EXPECT_EQ(seen, want);
+}
+
+// --- Schedules
+// ---------------------------------------------------------------------------------------
+
+TEST_F(ServeTest, ScheduleCreatedOverTheApiStartsRunsAndCanBeDeleted) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  json::value created = Json(s, "POST", "/api/v1/schedules",
+                             R"({"name":"every-second","suite":"Fast","spec":"@every 1s"})", 201);
+  EXPECT_EQ(Str(created, "name"), "every-second");
+  EXPECT_FALSE(Bool(created, "from_code"));
+  EXPECT_FALSE(IsNull(created, "next_run"));
+  Json(s, "POST", "/api/v1/schedules",
+       R"({"name":"every-second","suite":"Fast","spec":"@every 1s"})", 409);
+
+  json::value scheduled;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        for (const json::value& r : ListRuns(s, "suite=Fast")) {
+          if (Str(r, "trigger") == "schedule") {
+            scheduled = r;
+            return true;
+          }
+        }
+        return false;
+      },
+      10s))
+      << "no scheduled run";
+  EXPECT_EQ(Str(scheduled, "schedule"), "every-second");
+  EXPECT_EQ(Str(AwaitFinished(s, Int(scheduled, "id")), "status"), "passed");
+  const json::value listed = Get(s, "/api/v1/schedules");
+  ASSERT_EQ(Arr(listed, "schedules").size(), 1u);
+  const json::value fast = Get(s, "/api/v1/suites/Fast");
+  ASSERT_EQ(Arr(fast, "schedules").size(), 1u) << json::serialize(fast);
+  EXPECT_EQ(Str(Arr(fast, "schedules")[0], "name"), "every-second");
+
+  // Pause and resume.
+  EXPECT_TRUE(Bool(Json(s, "POST", "/api/v1/schedules/every-second/pause", {}, 200), "paused"));
+  EXPECT_FALSE(Bool(Json(s, "POST", "/api/v1/schedules/every-second/resume", {}, 200), "paused"));
+
+  http::ClientResult deleted = Call(s, "DELETE", "/api/v1/schedules/every-second");
+  EXPECT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_TRUE(deleted.body.empty());
+  Json(s, "GET", "/api/v1/schedules/every-second", {}, 404);
+  Json(s, "DELETE", "/api/v1/schedules/every-second", {}, 404);
+  EXPECT_EQ(Arr(Get(s, "/api/v1/schedules"), "schedules").size(), 0u);
+}
+
+TEST_F(ServeTest, StoredSchedulesSurviveARestart) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  Json(
+      s, "POST", "/api/v1/schedules",
+      R"({"name":"hourly","suite":"Mixed","spec":"0 * * * *","time_zone":"Europe/Paris","filter":"Pass"})",
+      201);
+  Json(s, "POST", "/api/v1/schedules/hourly/pause", {}, 200);
+  s->Signal(SIGTERM);
+  ASSERT_EQ(s->WaitExit(10s), 0);
+
+  Server* again = Start();
+  ASSERT_NE(again, nullptr);
+  const json::value hourly = Get(again, "/api/v1/schedules/hourly");
+  EXPECT_EQ(Str(hourly, "suite"), "Mixed");
+  EXPECT_EQ(Str(hourly, "spec"), "0 * * * *");
+  EXPECT_EQ(Str(hourly, "time_zone"), "Europe/Paris");
+  EXPECT_EQ(Str(hourly, "filter"), "Pass");
+  EXPECT_TRUE(Bool(hourly, "paused")) << json::serialize(hourly);
+  EXPECT_EQ(Call(again, "DELETE", "/api/v1/schedules/hourly").status, 204);
+  again->Signal(SIGTERM);
+  ASSERT_EQ(again->WaitExit(10s), 0);
+
+  Server* third = Start();
+  ASSERT_NE(third, nullptr);
+  Json(third, "GET", "/api/v1/schedules/hourly", {}, 404);
+}
+
+TEST_F(ServeTest, BadSchedulesAreRejectedNamingTheProblem) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  auto message = [&](const std::string& body, int status) {
+    json::value v = Json(s, "POST", "/api/v1/schedules", body, status);
+    const json::value* e = Field(v, "error");
+    return e == nullptr ? std::string() : Str(*e, "message");
+  };
+  std::string m = message(R"({"name":"x","suite":"Fast","spec":"@every banana"})", 400);
+  EXPECT_NE(m.find("banana"), std::string::npos) << m;
+  m = message(R"({"name":"x","suite":"Fast","spec":"61 * * * *"})", 400);
+  EXPECT_NE(m.find("61"), std::string::npos) << m;
+  m = message(R"({"name":"x","suite":"Fast","spec":"@hourly","time_zone":"Mars/Olympus"})", 400);
+  EXPECT_NE(m.find("Mars/Olympus"), std::string::npos) << m;
+  m = message(R"({"name":"x","suite":"Fast","spec":"@hourly","filter":"("})", 400);
+  EXPECT_NE(m.find("filter"), std::string::npos) << m;
+  m = message(R"({"suite":"Fast","spec":"@hourly"})", 400);
+  EXPECT_NE(m.find("name"), std::string::npos) << m;
+  m = message(R"({"name":"x","suite":"NoSuch","spec":"@hourly"})", 404);
+  EXPECT_NE(m.find("NoSuch"), std::string::npos) << m;
+  m = message(R"({"name":"x","suite":"Fast","spec":"@hourly","color":"red"})", 400);
+  EXPECT_NE(m.find("color"), std::string::npos) << m;
+  EXPECT_EQ(Arr(Get(s, "/api/v1/schedules"), "schedules").size(), 0u);
+}
+
+TEST_F(ServeTest, CodeDeclaredScheduleRunsAndCannotBeDeleted) {
+  Server* s = Start({}, {{"SERVE_FIXTURE_SCHEDULE", "1"}});
+  ASSERT_NE(s, nullptr);
+  const json::value schedule = Get(s, "/api/v1/schedules/fast-every-second");
+  EXPECT_TRUE(Bool(schedule, "from_code"));
+  EXPECT_EQ(Str(schedule, "spec"), "@every 1s");
+  json::value refused = Json(s, "DELETE", "/api/v1/schedules/fast-every-second", {}, 409);
+  EXPECT_EQ(Str(*Field(refused, "error"), "code"), "conflict");
+  std::int64_t id = 0;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        for (const json::value& r : ListRuns(s, "suite=Fast")) {
+          if (Str(r, "schedule") == "fast-every-second" && Str(r, "trigger") == "schedule") {
+            id = Int(r, "id");
+            return true;
+          }
+        }
+        return false;
+      },
+      10s));
+  EXPECT_EQ(Str(AwaitFinished(s, id), "status"), "passed");
+  Get(s, "/api/v1/schedules/fast-every-second");  // still there
+}
+
+// Reads one sample of /metrics: the value of the first line starting with `prefix`.
+double MetricValue(const std::string& metrics, const std::string& prefix) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
+TEST_F(ServeTest, ScheduleDoesNotPileUpRunsWhileItsRunIsBlocked) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  Json(s, "POST", "/api/v1/schedules",
+       R"({"name":"gate-every-second","suite":"Gate","spec":"@every 1s"})", 201);
+  // Wait until two firings were skipped because the first run has not finished.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const std::string m = Call(s, "GET", "/metrics").body;
+        return MetricValue(m, "handoff_schedule_skipped_total{schedule=\"gate-every-second\"}") >=
+               2;
+      },
+      15s))
+      << Call(s, "GET", "/metrics").body;
+  std::vector<json::value> runs = ListRuns(s, "suite=Gate");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(Str(runs[0], "status"), "running");
+  EXPECT_EQ(Str(runs[0], "trigger"), "schedule");
+  Call(s, "POST", "/api/v1/schedules/gate-every-second/pause");
+  OpenGate();
+  EXPECT_EQ(Str(AwaitFinished(s, Int(runs[0], "id")), "status"), "passed");
+}
+
+// --- Concurrency
+// ----------------------------------------------------------------------------------
+
+TEST_F(ServeTest, SkipSuiteRefusesASecondRunWhileOneRuns) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t first = Trigger(s, "Skipper");
+  ASSERT_GT(first, 0);
+  json::value refused = Json(s, "POST", "/api/v1/suites/Skipper/runs", "{}", 409);
+  EXPECT_EQ(Str(*Field(refused, "error"), "code"), "conflict");
+  EXPECT_NE(Str(*Field(refused, "error"), "message").find(std::to_string(first)), std::string::npos)
+      << json::serialize(refused);
+  AwaitRun(s, first, [](const json::value& r) { return Str(r, "status") == "running"; });
+  Json(s, "POST", "/api/v1/suites/Skipper/runs", "{}", 409);
+  EXPECT_EQ(ListRuns(s, "suite=Skipper").size(), 1u);
+  // A queue suite (Gate) is not affected.
+  const std::int64_t gate = Trigger(s, "Gate");
+  const std::int64_t gate2 = Trigger(s, "Gate");
+  OpenGate();
+  EXPECT_EQ(Str(AwaitFinished(s, first), "status"), "passed");
+  const std::int64_t second = Trigger(s, "Skipper");
+  EXPECT_EQ(Str(AwaitFinished(s, second), "status"), "passed");
+  EXPECT_EQ(Str(AwaitFinished(s, gate), "status"), "passed");
+  EXPECT_EQ(Str(AwaitFinished(s, gate2), "status"), "passed");
+}
+
+TEST_F(ServeTest, MaxConcurrentRunsQueuesOtherSuites) {
+  Server* s = Start({"--max-concurrent-runs", "1"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t gate = Trigger(s, "Gate");
+  AwaitRun(s, gate, [](const json::value& r) { return Str(r, "status") == "running"; });
+  const std::int64_t fast = Trigger(s, "Fast");
+  EXPECT_EQ(Str(GetRun(s, fast), "status"), "queued");
+  EXPECT_EQ(MetricValue(Call(s, "GET", "/metrics").body, "handoff_run_queue_depth "), 1);
+  EXPECT_EQ(MetricValue(Call(s, "GET", "/metrics").body, "handoff_runs_running "), 1);
+  // While the gate is closed, the queued run does not start.
+  const json::value still = GetRun(s, fast);
+  EXPECT_EQ(Str(still, "status"), "queued");
+  EXPECT_TRUE(IsNull(still, "started_at"));
+  OpenGate();
+  const json::value g = AwaitFinished(s, gate);
+  const json::value f = AwaitFinished(s, fast);
+  EXPECT_EQ(Str(f, "status"), "passed");
+  EXPECT_GE(Str(f, "started_at"), Str(g, "finished_at"));
+}
+
+// --- Durability
+// --------------------------------------------------------------------------------------
+
+TEST_F(ServeTest, SigkillLosesNothingReportedAndTheRunResumes) {
+  const std::string hook_log = dir_ + "/hooks.jsonl";
+  Server* s = Start({}, {{"SERVE_FIXTURE_HOOK_LOG", hook_log}});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Slow", R"({"filter":"^Step"})");
+  const json::value before =
+      AwaitRun(s, id, [](const json::value& r) { return CountFinishedTests(r) >= 2; });
+  // What the API has shown finished, with when each test started.
+  std::map<std::string, std::pair<std::string, std::string>> shown;
+  for (const json::value& t : Arr(before, "tests")) {
+    const std::string status = Str(t, "status");
+    if (status == "passed" || status == "failed" || status == "skipped") {
+      shown[Str(t, "name")] = {status, Str(t, "started_at")};
+    }
+  }
+  ASSERT_GE(shown.size(), 2u);
+  s->Signal(SIGKILL);
+  ASSERT_EQ(s->WaitExit(5s), -SIGKILL);
+
+  Server* again = Start({}, {{"SERVE_FIXTURE_HOOK_LOG", hook_log}});
+  ASSERT_NE(again, nullptr);
+  const json::value resumed = GetRun(again, id);
+  EXPECT_TRUE(Str(resumed, "status") == "running" || Str(resumed, "status") == "passed")
+      << json::serialize(resumed);
+  for (const auto& [name, status_started] : shown) {
+    const json::value* t = FindTest(resumed, name);
+    ASSERT_NE(t, nullptr) << name;
+    EXPECT_EQ(Str(*t, "status"), status_started.first) << name;
+    EXPECT_EQ(Str(*t, "started_at"), status_started.second) << name << " must not run again";
+  }
+  const json::value done = AwaitFinished(again, id);
+  EXPECT_EQ(Str(done, "status"), "passed") << json::serialize(done) << again->Err();
+  EXPECT_GE(Int(done, "resumed"), 1);
+  EXPECT_EQ(Arr(done, "tests").size(), 6u);
+  for (const auto& [name, status] : TestStatuses(done)) EXPECT_EQ(status, "passed") << name;
+  for (const auto& [name, status_started] : shown) {
+    EXPECT_EQ(Str(*FindTest(done, name), "started_at"), status_started.second) << name;
+  }
+  // The live stream of the resumed run has every event once, in order.
+  std::vector<std::int64_t> ids;
+  http::Client client("127.0.0.1", again->port());
+  ASSERT_TRUE(client
+                  .StreamEvents(
+                      fmt::format("/api/v1/runs/{}/events", id), 0,
+                      [&](std::int64_t event_id, auto&, auto&) {
+                        ids.push_back(event_id);
+                        return true;
+                      },
+                      10s)
+                  .ok());
+  for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], static_cast<std::int64_t>(i + 1));
+
+  // Hooks hear of each test finishing at most once across the two servers (the killed one may
+  // not have told them everything), of the tests finished after the restart exactly once, and
+  // of the run finishing once.
+  ASSERT_TRUE(Eventually(
+      [&] { return ReadFile(hook_log).find("\"call\":\"OnRunFinished\"") != std::string::npos; },
+      10s))
+      << ReadFile(hook_log);
+  std::map<std::string, int> told;
+  int started = 0, finished = 0;
+  std::istringstream in(ReadFile(hook_log));
+  for (std::string line; std::getline(in, line);) {
+    const json::value call = Parse(line);
+    if (Int(call, "run") != id) continue;
+    if (Str(call, "call") == "OnTestFinished") ++told[Str(call, "test")];
+    if (Str(call, "call") == "OnRunStarted") ++started;
+    if (Str(call, "call") == "OnRunFinished") ++finished;
+  }
+  for (const auto& [name, status] : TestStatuses(done)) {
+    EXPECT_LE(told[name], 1) << name << " announced twice:\n" << ReadFile(hook_log);
+    if (shown.count(name) == 0) EXPECT_EQ(told[name], 1) << name << ":\n" << ReadFile(hook_log);
+  }
+  EXPECT_EQ(finished, 1) << ReadFile(hook_log);
+  EXPECT_GE(started, 1);
+}
+
+TEST_F(ServeTest, SigkillRightAfterAStreamedResultKeepsIt) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Slow", R"({"filter":"^Step[1-4]$"})");
+  // Kill the server the moment the live stream reports Step2 finished.
+  http::Client client("127.0.0.1", s->port());
+  std::string step2_started;
+  http::StreamResult streamed = client.StreamEvents(
+      fmt::format("/api/v1/runs/{}/events", id), 0,
+      [&](std::int64_t, const std::string& type, const std::string& data) {
+        const json::value v = Parse(data);
+        if (type == "test" && Str(v, "name") == "Step2" && Str(v, "status") == "passed") {
+          ::kill(s->pid(), SIGKILL);
+          step2_started = Str(v, "started_at");
+          return false;
+        }
+        return true;
+      },
+      20s);
+  ASSERT_TRUE(streamed.ok()) << streamed.error;
+  ASSERT_FALSE(step2_started.empty()) << "the stream never showed Step2 passed";
+  ASSERT_EQ(s->WaitExit(5s), -SIGKILL);
+
+  Server* again = Start();
+  ASSERT_NE(again, nullptr);
+  const json::value after = GetRun(again, id);
+  ASSERT_NE(FindTest(after, "Step2"), nullptr);
+  EXPECT_EQ(Str(*FindTest(after, "Step2"), "status"), "passed") << json::serialize(after);
+  EXPECT_EQ(Str(*FindTest(after, "Step2"), "started_at"), step2_started);
+  EXPECT_EQ(Str(*FindTest(after, "Step1"), "status"), "passed") << json::serialize(after);
+  const json::value done = AwaitFinished(again, id);
+  EXPECT_EQ(Str(done, "status"), "passed") << json::serialize(done);
+  EXPECT_GE(Int(done, "resumed"), 1);
+  EXPECT_EQ(Str(*FindTest(done, "Step2"), "started_at"), step2_started) << "Step2 ran again";
+}
+
+TEST_F(ServeTest, SigtermStopsPromptlyAndTheRunResumesAtTheNextStart) {
+  Server* s = Start({"--shutdown-timeout", "200ms"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Slow", R"({"filter":"^Step"})");
+  AwaitRun(s, id, [](const json::value& r) { return TestStatuses(r)["Step1"] == "passed"; });
+  const auto signalled = Clock::now();
+  s->Signal(SIGTERM);
+  const std::optional<int> code = s->WaitExit(10s);
+  ASSERT_TRUE(code.has_value()) << "still running 10s after SIGTERM";
+  EXPECT_EQ(*code, 0) << s->Err();
+  EXPECT_LT(Clock::now() - signalled, 3s) << "a 200ms shutdown timeout took long";
+
+  Server* again = Start();
+  ASSERT_NE(again, nullptr);
+  const json::value done = AwaitFinished(again, id);
+  EXPECT_EQ(Str(done, "status"), "passed") << json::serialize(done);
+  EXPECT_GE(Int(done, "resumed"), 1);
+  EXPECT_EQ(Arr(done, "tests").size(), 6u);
+  for (const auto& [name, status] : TestStatuses(done)) EXPECT_EQ(status, "passed") << name;
+  // New runs are refused once shutting down; after a clean stop /readyz is back at the new start.
+  EXPECT_EQ(Call(again, "GET", "/readyz").status, 200);
+}
+
+TEST_F(ServeTest, SigtermKillsATestIgnoringTheStopAndItRunsAgainAtTheNextStart) {
+  Server* s = Start({"--shutdown-timeout", "100ms"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Slow", R"({"filter":"^(Step1|Stubborn)$"})");
+  AwaitRun(s, id, [](const json::value& r) { return TestStatuses(r)["Stubborn"] == "running"; });
+  s->Signal(SIGTERM);
+  const std::optional<int> code = s->WaitExit(10s);
+  ASSERT_TRUE(code.has_value()) << "still running 10s after SIGTERM";
+  EXPECT_EQ(*code, 0) << s->Err();
+
+  Server* again = Start();
+  ASSERT_NE(again, nullptr);
+  const json::value done = AwaitFinished(again, id);
+  EXPECT_EQ(Str(done, "status"), "passed") << json::serialize(done) << s->Err() << again->Err();
+  EXPECT_GE(Int(done, "resumed"), 1);
+  EXPECT_EQ(TestStatuses(done),
+            (std::map<std::string, std::string>{{"Step1", "passed"}, {"Stubborn", "passed"}}));
+  // Stubborn's successful run is the one after the restart.
+  const json::value detail = Get(again, fmt::format("/api/v1/runs/{}/tests/Stubborn", id));
+  EXPECT_NE(json::serialize(detail).find("stubborn done"), std::string::npos)
+      << json::serialize(detail);
+}
+
+TEST_F(ServeTest, RetentionDeletesFinishedRunsOnly) {
+  Server* s = Start({"--retention", "1s", "--max-concurrent-runs", "2"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t blocked = Trigger(s, "Gate");
+  const std::int64_t fast = Trigger(s, "Fast");
+  AwaitFinished(s, fast);
+  ASSERT_TRUE(Eventually(
+      [&] { return Call(s, "GET", fmt::format("/api/v1/runs/{}", fast)).status == 404; }, 15s))
+      << "run " << fast << " outlived --retention 1s";
+  EXPECT_EQ(ListRuns(s, "suite=Fast").size(), 0u);
+  // The blocked run is older than the retention but not finished: it stays.
+  EXPECT_EQ(Str(GetRun(s, blocked), "status"), "running");
+  EXPECT_GE(MetricValue(Call(s, "GET", "/metrics").body, "handoff_retention_deleted_runs_total "),
+            1);
+  OpenGate();
+  EXPECT_EQ(Str(AwaitFinished(s, blocked), "status"), "passed");
+}
+
+// --- Hooks
+// ---------------------------------------------------------------------------------------------
+
+TEST_F(ServeTest, HooksSeeRunsAndBrokenHooksStopNothing) {
+  const std::string log = dir_ + "/hooks.jsonl";
+  Server* s = Start({}, {{"SERVE_FIXTURE_HOOK_LOG", log},
+                         {"SERVE_FIXTURE_THROWING_HOOK", "1"},
+                         {"SERVE_FIXTURE_HANGING_HOOK", "1"}});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t mixed = Trigger(s, "Mixed");
+  const std::int64_t fast = Trigger(s, "Fast");
+  EXPECT_EQ(Str(AwaitFinished(s, mixed), "status"), "failed");
+  EXPECT_EQ(Str(AwaitFinished(s, fast), "status"), "passed");
+  // The recording hook attaches hooked=yes once it saw each run finish.
+  for (std::int64_t id : {mixed, fast}) {
+    const json::value run = AwaitRun(s, id, [](const json::value& r) {
+      const json::value* values = Field(r, "values");
+      return values != nullptr && Str(*values, "hooked") == "yes";
+    });
+    ASSERT_NE(Field(run, "values"), nullptr) << json::serialize(run);
+    EXPECT_EQ(Str(*Field(run, "values"), "hooked"), "yes") << json::serialize(run);
+  }
+
+  std::vector<json::value> calls;
+  {
+    std::istringstream in(ReadFile(log));
+    for (std::string line; std::getline(in, line);) calls.push_back(Parse(line));
+  }
+  auto calls_of = [&](std::int64_t run, const std::string& call) {
+    std::vector<json::value> out;
+    for (const json::value& c : calls) {
+      if (Int(c, "run") == run && Str(c, "call") == call) out.push_back(c);
+    }
+    return out;
+  };
+  ASSERT_EQ(calls_of(mixed, "OnRunStarted").size(), 1u) << ReadFile(log);
+  EXPECT_EQ(Str(calls_of(mixed, "OnRunStarted")[0], "status"), "running");
+  std::map<std::string, std::string> finished;
+  for (const json::value& c : calls_of(mixed, "OnTestFinished")) {
+    EXPECT_EQ(finished.count(Str(c, "test")), 0u) << "called twice for " << Str(c, "test");
+    finished[Str(c, "test")] = Str(c, "status");
+  }
+  EXPECT_EQ(finished, (std::map<std::string, std::string>{{"Passes", "passed"},
+                                                          {"Fails", "failed"},
+                                                          {"Skips", "skipped"},
+                                                          {"Flaky", "passed"},
+                                                          {"Script", "passed"}}))
+      << ReadFile(log);
+  const std::vector<json::value> ends = calls_of(mixed, "OnRunFinished");
+  ASSERT_EQ(ends.size(), 1u) << ReadFile(log);
+  const json::value& end = ends[0];
+  EXPECT_EQ(Str(end, "status"), "failed");
+  EXPECT_EQ(Int(end, "tests_total"), 5);
+  EXPECT_EQ(Int(end, "tests_failed"), 1);
+  ASSERT_EQ(calls_of(fast, "OnRunFinished").size(), 1u);
+  EXPECT_EQ(Str(calls_of(fast, "OnRunFinished")[0], "status"), "passed");
+  EXPECT_EQ(calls_of(fast, "OnTestFinished").size(), 4u) << "Hello, Hello/sub, Values, Greeting";
+  // The hook's calls for a run come in order: started, tests, finished.
+  std::vector<std::string> order;
+  for (const json::value& c : calls) {
+    if (Int(c, "run") == mixed) order.push_back(Str(c, "call"));
+  }
+  ASSERT_FALSE(order.empty());
+  EXPECT_EQ(order.front(), "OnRunStarted");
+  EXPECT_EQ(order.back(), "OnRunFinished");
+
+  // The throwing hook (on its own thread and queue) is counted and logged: for each run one
+  // start, one finish and one call per test and subtest (Mixed 5, Fast 4) threw.
+  auto thrown = [&] {
+    return MetricValue(Call(s, "GET", "/metrics").body,
+                       "handoff_hook_errors_total{hook=\"throwing\"}");
+  };
+  EXPECT_TRUE(Eventually([&] { return thrown() >= 13; }, 10s));
+  EXPECT_EQ(thrown(), 13);
+  EXPECT_NE(s->Err().find("boom"), std::string::npos) << s->Err();
+
+  // The hanging hook does not keep the server from stopping. While it drains (the hook is
+  // given 5s), the server says it is not ready and refuses new runs.
+  s->Signal(SIGTERM);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        http::ClientResult r = Call(s, "GET", "/readyz");
+        return !r.ok() || r.status == 503;
+      },
+      5s));
+  http::ClientResult late = Call(s, "POST", "/api/v1/suites/Fast/runs", "{}");
+  ASSERT_TRUE(late.ok()) << late.error;
+  EXPECT_EQ(late.status, 503) << late.body;
+  EXPECT_EQ(Str(*Field(Parse(late.body), "error"), "code"), "unavailable") << late.body;
+  const std::optional<int> code = s->WaitExit(15s);
+  ASSERT_TRUE(code.has_value()) << "a hanging hook kept the server up\n" << s->Err();
+  EXPECT_EQ(*code, 0) << s->Err();
+}
+
+// --- Operations
+// ----------------------------------------------------------------------------------------
+
+TEST_F(ServeTest, MetricsPassPromtoolAndCountRuns) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  AwaitFinished(s, Trigger(s, "Fast"));
+  AwaitFinished(s, Trigger(s, "Mixed"));
+  http::ClientResult r = Call(s, "GET", "/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.Header("Content-Type").find("text/plain"), std::string::npos);
+  const std::string& m = r.body;
+  std::regex passed(
+      R"(handoff_testsuite_runs_total\{[^}]*suite="Fast"[^}]*result="passed"[^}]*\} 1)");
+  EXPECT_TRUE(std::regex_search(m, passed)) << m;
+  std::regex failed(
+      R"(handoff_testsuite_runs_total\{[^}]*suite="Mixed"[^}]*result="failed"[^}]*\} 1)");
+  EXPECT_TRUE(std::regex_search(m, failed)) << m;
+  EXPECT_NE(m.find("handoff_tests_run_total{"), std::string::npos) << m;
+  EXPECT_NE(
+      m.find("handoff_tests_run_total{namespace=\"serve\",suite=\"Fast\",result=\"passed\"} 4"),
+      std::string::npos)
+      << m;
+  const std::string file = dir_ + "/metrics.txt";
+  std::ofstream(file) << m;
+  if (::access("/usr/bin/promtool", X_OK) == 0) {
+    ProcessResult p = RunProcess({"/bin/sh", "-c", "/usr/bin/promtool check metrics < " + file});
+    EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+  } else if (InCi()) {
+    ADD_FAILURE() << "promtool is required in CI";
+  }
+  EXPECT_EQ(Call(s, "GET", "/healthz").status, 200);
+  EXPECT_EQ(Call(s, "GET", "/readyz").status, 200);
+}
+
+TEST_F(ServeTest, BadFlagsExitTwoNamingTheFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    std::string flag;
+  };
+  const std::string db = Db();
+  for (const Case& c : std::vector<Case>{
+           {{"--port", "abc", "--db", db}, {}, "--port"},
+           {{"--port", "70000", "--db", db}, {}, "--port"},
+           {{"--port", "0", "--db", db, "--retention", "x"}, {}, "--retention"},
+           {{"--port", "0", "--db", "mysql:x"}, {}, "--db"},
+           {{"--port", "0", "--db", db, "--log-format", "xml"}, {}, "--log-format"},
+           {{"--port", "0", "--db", db, "--max-concurrent-runs", "0"}, {}, "--max-concurrent-runs"},
+           {{"--port", "0", "--db", db, "--shutdown-timeout", "soon"}, {}, "--shutdown-timeout"},
+           {{"--port", "0", "--db", db, "--grace", "x"}, {}, "--grace"},
+           {{"--port", "0", "--db", db}, {{"HANDOFF_RETENTION", "forever"}}, "--retention"},
+       }) {
+    std::vector<std::string> argv = {SERVE_FIXTURE, "serve"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    ProcessResult r = RunProcess(argv, c.env, std::chrono::seconds(20));
+    EXPECT_EQ(r.exit_code, 2) << fmt::format("{}", fmt::join(c.args, " ")) << "\n"
+                              << r.out << r.err;
+    EXPECT_NE(r.err.find(c.flag), std::string::npos)
+        << fmt::format("{}", fmt::join(c.args, " ")) << ": stderr should name " << c.flag << ":\n"
+        << r.err;
+  }
+}
+
+TEST_F(ServeTest, EnvironmentVariablesConfigureAndFlagsWin) {
+  const std::uint16_t env_port = FreePort();
+  Server* from_env = Start({},
+                           {{"HANDOFF_PORT", std::to_string(env_port)},
+                            {"HANDOFF_DB", Db()},
+                            {"HANDOFF_ENVIRONMENT", "from-env"}},
+                           /*default_flags=*/false);
+  ASSERT_NE(from_env, nullptr);
+  EXPECT_EQ(from_env->port(), env_port);
+  const std::int64_t id = Trigger(from_env, "Fast");
+  EXPECT_EQ(Str(AwaitFinished(from_env, id), "environment"), "from-env");
+  from_env->Signal(SIGTERM);
+  EXPECT_EQ(from_env->WaitExit(10s), 0);
+
+  std::uint16_t flag_port = FreePort();
+  while (flag_port == env_port) flag_port = FreePort();
+  Server* flag =
+      Start({"--port", std::to_string(flag_port), "--environment", "from-flag"},
+            {{"HANDOFF_PORT", std::to_string(env_port)}, {"HANDOFF_ENVIRONMENT", "from-env"}});
+  ASSERT_NE(flag, nullptr);
+  EXPECT_EQ(flag->port(), flag_port);
+  EXPECT_EQ(Str(AwaitFinished(flag, Trigger(flag, "Fast")), "environment"), "from-flag");
+  // The first server's run is still in the shared database.
+  EXPECT_EQ(Str(GetRun(flag, id), "environment"), "from-env");
+}
+
+TEST_F(ServeTest, RemoteCommandTriggersWaitsAndGets) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  ProcessResult pass = RunProcess({SERVE_FIXTURE, "remote", "trigger", "Fast", "--server", s->url(),
+                                   "--reference", "cli-ref", "--wait"},
+                                  {}, std::chrono::seconds(60));
+  EXPECT_EQ(pass.exit_code, 0) << pass.out << pass.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      pass.out, m, std::regex(R"(run (\d+) of Fast queued: )" + s->url() + R"(/runs/(\d+))")))
+      << pass.out;
+  const std::int64_t id = std::stoll(m[1]);
+  EXPECT_EQ(m[1], m[2]);
+  EXPECT_NE(pass.out.find("--- PASS: Hello ("), std::string::npos) << pass.out;
+  EXPECT_NE(pass.out.find("--- PASS: Greeting ("), std::string::npos) << pass.out;
+  EXPECT_NE(pass.out.find(fmt::format("run {} passed", id)), std::string::npos) << pass.out;
+  const json::value run = GetRun(s, id);
+  EXPECT_EQ(Str(run, "reference"), "cli-ref");
+  EXPECT_EQ(Str(run, "trigger"), "cli");
+
+  ProcessResult fail =
+      RunProcess({SERVE_FIXTURE, "remote", "trigger", "Mixed", "--server", s->url(), "--wait"}, {},
+                 std::chrono::seconds(60));
+  EXPECT_EQ(fail.exit_code, 1) << fail.out << fail.err;
+  EXPECT_NE(fail.out.find("--- FAIL: Fails ("), std::string::npos) << fail.out;
+  EXPECT_NE(fail.out.find(" failed"), std::string::npos) << fail.out;
+
+  ProcessResult param = RunProcess({SERVE_FIXTURE, "remote", "trigger", "Fast", "--server",
+                                    s->url(), "--param", "greeting=bye", "--wait"},
+                                   {}, std::chrono::seconds(60));
+  EXPECT_EQ(param.exit_code, 1) << param.out << param.err;
+  EXPECT_NE(param.out.find("--- FAIL: Greeting ("), std::string::npos) << param.out;
+
+  ProcessResult get =
+      RunProcess({SERVE_FIXTURE, "remote", "get", std::to_string(id), "--server", s->url()}, {},
+                 std::chrono::seconds(30));
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_NE(get.out.find(fmt::format("run {}", id)), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("Fast"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("Greeting"), std::string::npos) << get.out;
+
+  ProcessResult runs = RunProcess({SERVE_FIXTURE, "remote", "runs", "--server", s->url(), "--suite",
+                                   "Fast", "--format", "json"},
+                                  {}, std::chrono::seconds(30));
+  EXPECT_EQ(runs.exit_code, 0) << runs.err;
+  EXPECT_EQ(Arr(Parse(runs.out), "runs").size(), 2u) << runs.out;
+
+  ProcessResult missing =
+      RunProcess({SERVE_FIXTURE, "remote", "get", "999999", "--server", s->url()}, {},
+                 std::chrono::seconds(30));
+  EXPECT_NE(missing.exit_code, 0);
+
+  const std::uint16_t closed = FreePort();
+  ProcessResult refused = RunProcess({SERVE_FIXTURE, "remote", "trigger", "Fast", "--server",
+                                      fmt::format("http://127.0.0.1:{}", closed)},
+                                     {}, std::chrono::seconds(30));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+  EXPECT_FALSE(refused.err.empty());
+}
+
+}  // namespace
+}  // namespace handoff::testing
