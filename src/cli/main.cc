@@ -23,6 +23,7 @@
 #include "report/reporters.h"
 #include "report/results.h"
 #include "runner/registry.h"
+#include "store/run_json.h"
 #include "worker/supervisor.h"
 #include "worker/worker.h"
 
@@ -120,16 +121,9 @@ std::string FormatList(const std::vector<SelectedSuite>& suites, bool json) {
       AppendJsonString(out, s.namespace_name);
       out += ",\"description\":";
       AppendJsonString(out, s.description);
-      out += ",\"labels\":{";
-      bool first = true;
-      for (const auto& [k, v] : s.labels) {
-        if (!first) out += ',';
-        first = false;
-        AppendJsonString(out, k);
-        out += ':';
-        AppendJsonString(out, v);
-      }
-      out += fmt::format("}},\"max_attempts\":{},\"timeout_ms\":{},\"tests\":[", s.max_attempts,
+      out += ",\"labels\":";
+      store::AppendStringObjectJson(out, s.labels);
+      out += fmt::format(",\"max_attempts\":{},\"timeout_ms\":{},\"tests\":[", s.max_attempts,
                          s.timeout.count());
       for (std::size_t j = 0; j < suites[i].tests.size(); ++j) {
         if (j > 0) out += ',';

@@ -6,10 +6,8 @@
 #include "worker/supervisor.h"
 
 namespace handoff {
-namespace {
-
-SuiteJob MakeJob(const SelectedSuite& selected, const RunOptions& options) {
-  const Suite& suite = *selected.suite;
+SuiteJob MakeSuiteJob(const Suite& suite, const std::vector<const Test*>& tests,
+                      const RunOptions& options) {
   SuiteJob job;
   job.suite = &suite;
   wire::WorkerPlan& plan = job.plan;
@@ -23,7 +21,7 @@ SuiteJob MakeJob(const SelectedSuite& selected, const RunOptions& options) {
   };
   plan.hook_timeout_ms = resolve(std::chrono::milliseconds(0)).count();
   plan.timeout_cap_ms = options.timeout.count();
-  for (const Test* test : selected.tests) {
+  for (const Test* test : tests) {
     plan.tests.push_back(wire::PlannedTest{test->name, 1, resolve(test->timeout).count()});
   }
   plan.run_pattern = options.run_pattern;
@@ -34,8 +32,6 @@ SuiteJob MakeJob(const SelectedSuite& selected, const RunOptions& options) {
   return job;
 }
 
-}  // namespace
-
 Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& options,
                  EventSink& sink, const std::atomic<bool>& cancel) {
   const auto start = std::chrono::steady_clock::now();
@@ -45,7 +41,7 @@ Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& opt
   sink.OnEvent(started);
 
   std::vector<SuiteJob> jobs;
-  for (const SelectedSuite& s : suites) jobs.push_back(MakeJob(s, options));
+  for (const SelectedSuite& s : suites) jobs.push_back(MakeSuiteJob(*s.suite, s.tests, options));
 
   std::atomic<bool> failed{false};
   for (int round = 0; round < options.repeat; ++round) {

@@ -9,6 +9,7 @@
 
 #include "engine/selection.h"
 #include "event/event.h"
+#include "worker/supervisor.h"
 
 namespace handoff {
 
@@ -24,6 +25,12 @@ struct RunOptions {
   std::string run_pattern;   // for subtests, applied inside the worker
   std::string skip_pattern;
 };
+
+// Returns the supervisor's job for `tests` of `suite` under `options`: attempts and
+// timeouts resolved (options first, then the test's, then the suite's, then the default),
+// every test starting at attempt 1. Shared by `run` and `serve`.
+SuiteJob MakeSuiteJob(const Suite& suite, const std::vector<const Test*>& tests,
+                      const RunOptions& options);
 
 // Runs `suites`, emitting kRunStarted..kRunFinished to `sink`. Returns kFailed if any
 // suite failed (soft failures do not count). Setting `cancel` stops the run early. With

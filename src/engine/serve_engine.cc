@@ -6,6 +6,7 @@
 #include <climits>
 #include <utility>
 
+#include "engine/run_engine.h"
 #include "engine/run_recorder.h"
 #include "runner/name_filter.h"
 #include "worker/supervisor.h"
@@ -23,6 +24,17 @@ std::int64_t ToNs(std::chrono::system_clock::time_point t) {
 bool IsTopLevel(const std::string& name) { return name.find('/') == std::string::npos; }
 
 const char* StatusResultLabel(RunStatus status) { return store::RunStatusName(status); }
+
+ScheduleInfo ToScheduleInfo(const store::StoredSchedule& s) {
+  ScheduleInfo info;
+  info.name = s.name;
+  info.suite = s.suite;
+  info.spec = s.spec;
+  info.time_zone = s.time_zone;
+  info.filter = s.filter;
+  info.paused = s.paused;
+  return info;
+}
 
 // Sits between a run's supervisor and its recorder to stop a run at a test boundary when
 // the server shuts down: the test that is running may finish; the next one that starts is
@@ -173,38 +185,18 @@ bool ServeEngine::Start(std::string* error) {
   {
     std::lock_guard lock(schedules_mu_);
     for (const Schedule& s : code_schedules_) {
-      ScheduleInfo info;
-      info.name = s.name;
-      info.suite = s.suite;
-      info.spec = s.spec;
-      info.time_zone = s.time_zone;
-      info.filter = s.filter;
+      ScheduleInfo info = ToScheduleInfo({s.name, s.suite, s.spec, s.time_zone, s.filter});
       info.from_code = true;
-      if (catalog_.Find(s.suite) == nullptr) {
-        *error = fmt::format("schedule \"{}\": unknown suite \"{}\"", s.name, s.suite);
-        return false;
-      }
-      std::string filter_error;
-      if (!NameFilter::Compile(s.filter, &filter_error)) {
-        *error = fmt::format("schedule \"{}\": filter: {}", s.name, filter_error);
-        return false;
-      }
       std::string why;
-      if (!schedules_.Add(info, now, &why)) {
+      if (CheckScheduleTarget(info.suite, info.filter, &why) != ApiCode::kOk ||
+          !schedules_.Add(info, now, &why)) {
         *error = fmt::format("schedule \"{}\": {}", s.name, why);
         return false;
       }
     }
     for (const store::StoredSchedule& s : store_.ListSchedules()) {
-      ScheduleInfo info;
-      info.name = s.name;
-      info.suite = s.suite;
-      info.spec = s.spec;
-      info.time_zone = s.time_zone;
-      info.filter = s.filter;
-      info.paused = s.paused;
       std::string why;
-      if (!schedules_.Add(info, now, &why)) {
+      if (!schedules_.Add(ToScheduleInfo(s), now, &why)) {
         log_.Warn("stored schedule not loaded", {{"schedule", s.name}, {"error", why}});
       }
     }
@@ -513,33 +505,30 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
 
   // Every top-level test not finished yet: all of them for a new run, the rest for a
   // resumed one (a test that was running starts again under the same attempt number).
-  SuiteJob job;
-  job.suite = suite;
-  wire::WorkerPlan& plan = job.plan;
-  plan.suite = suite->name;
-  const int max_attempts = run_after.max_attempts > 0 ? run_after.max_attempts : suite->max_attempts;
-  plan.max_attempts = max_attempts;
-  auto resolve = [&](std::chrono::milliseconds own) {
-    if (run_after.timeout_ms > 0) return std::chrono::milliseconds(run_after.timeout_ms);
-    if (own.count() > 0) return own;
-    if (suite->timeout.count() > 0) return suite->timeout;
-    return options_.default_timeout;
-  };
-  plan.hook_timeout_ms = resolve(std::chrono::milliseconds(0)).count();
-  plan.timeout_cap_ms = run_after.timeout_ms;
-  plan.run_pattern = run_after.filter;
-  plan.params = run_after.params;
+  RunOptions run_options;
+  run_options.timeout = std::chrono::milliseconds(run_after.timeout_ms);
+  run_options.default_timeout = options_.default_timeout;
+  run_options.attempts = run_after.max_attempts;
+  run_options.grace = options_.grace;
+  run_options.isolated = options_.isolated;
+  run_options.run_pattern = run_after.filter;
+  std::vector<const Test*> tests;
+  std::vector<int> first_attempts;
   for (const store::TestRow& row : store_.GetTests(id)) {
     if (!IsTopLevel(row.name)) continue;
     if (row.status != TestStatus::kPending && row.status != TestStatus::kRunning) continue;
     auto test = std::find_if(suite->tests.begin(), suite->tests.end(),
                              [&](const Test& t) { return t.name == row.name; });
     if (test == suite->tests.end()) continue;
-    plan.tests.push_back(wire::PlannedTest{row.name, std::max(1, std::min(row.attempt, max_attempts)),
-                                           resolve(test->timeout).count()});
+    tests.push_back(&*test);
+    first_attempts.push_back(row.attempt);
   }
-  job.grace = options_.grace;
-  job.isolated = options_.isolated;
+  SuiteJob job = MakeSuiteJob(*suite, tests, run_options);
+  wire::WorkerPlan& plan = job.plan;
+  plan.params = run_after.params;
+  for (std::size_t i = 0; i < plan.tests.size(); ++i) {
+    plan.tests[i].first_attempt = std::max(1, std::min(first_attempts[i], plan.max_attempts));
+  }
 
   Status status = Status::kPassed;
   if (!plan.tests.empty() && !active->cancel.load()) {
@@ -873,27 +862,30 @@ std::vector<ScheduleInfo> ServeEngine::Schedules() const {
   return schedules_.List();
 }
 
+ApiCode ServeEngine::CheckScheduleTarget(const std::string& suite, const std::string& filter,
+                                         std::string* message) const {
+  if (catalog_.Find(suite) == nullptr) {
+    *message = fmt::format("suite: no suite named \"{}\"", suite);
+    return suite.empty() ? ApiCode::kInvalid : ApiCode::kNotFound;
+  }
+  std::string filter_error;
+  if (!NameFilter::Compile(filter, &filter_error)) {
+    *message = "filter: " + filter_error;
+    return ApiCode::kInvalid;
+  }
+  return ApiCode::kOk;
+}
+
 ApiCode ServeEngine::CreateSchedule(const store::StoredSchedule& schedule, std::string* message) {
   if (schedule.name.empty()) {
     *message = "name: must not be empty";
     return ApiCode::kInvalid;
   }
-  if (catalog_.Find(schedule.suite) == nullptr) {
-    *message = fmt::format("suite: no suite named \"{}\"", schedule.suite);
-    return schedule.suite.empty() ? ApiCode::kInvalid : ApiCode::kNotFound;
+  if (ApiCode code = CheckScheduleTarget(schedule.suite, schedule.filter, message);
+      code != ApiCode::kOk) {
+    return code;
   }
-  std::string filter_error;
-  if (!NameFilter::Compile(schedule.filter, &filter_error)) {
-    *message = "filter: " + filter_error;
-    return ApiCode::kInvalid;
-  }
-  ScheduleInfo info;
-  info.name = schedule.name;
-  info.suite = schedule.suite;
-  info.spec = schedule.spec;
-  info.time_zone = schedule.time_zone;
-  info.filter = schedule.filter;
-  info.paused = schedule.paused;
+  ScheduleInfo info = ToScheduleInfo(schedule);
   {
     std::lock_guard lock(schedules_mu_);
     if (schedules_.Find(schedule.name) != nullptr) {

@@ -91,6 +91,10 @@ class ServeEngine : public ServeApi {
   // names an unknown test.
   ApiCode ResolveTests(const Suite& suite, const RunRequest& request,
                        std::vector<std::string>* tests, std::string* message) const;
+  // Checks that a schedule's suite exists and its filter compiles; kNotFound or kInvalid
+  // with *message otherwise.
+  ApiCode CheckScheduleTarget(const std::string& suite, const std::string& filter,
+                              std::string* message) const;
   std::shared_ptr<ActiveRun> MakeActive(const store::Run& run, std::int64_t last_seq);
   void Enqueue(std::shared_ptr<ActiveRun> run, bool front);
   // Starts queued runs while there is room. Called with mu_ held.

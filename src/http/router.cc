@@ -163,19 +163,6 @@ void AppendStringArray(std::string& out, const std::vector<std::string>& values)
   out += ']';
 }
 
-void AppendStringMap(std::string& out, const std::map<std::string, std::string>& values) {
-  out += '{';
-  bool first = true;
-  for (const auto& [key, value] : values) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, key);
-    out += ':';
-    AppendJsonString(out, value);
-  }
-  out += '}';
-}
-
 void AppendScheduleJson(std::string& out, const ScheduleInfo& s) {
   out += "{\"name\":";
   AppendJsonString(out, s.name);
@@ -208,7 +195,7 @@ void AppendSuiteHead(std::string& out, const SuiteInfo& suite) {
   out += ",\"description\":";
   AppendJsonString(out, suite.description);
   out += ",\"labels\":";
-  AppendStringMap(out, suite.labels);
+  store::AppendStringObjectJson(out, suite.labels);
   out += ",\"tests\":";
   AppendStringArray(out, suite.tests);
   fmt::format_to(std::back_inserter(out),

@@ -9,19 +9,6 @@
 namespace handoff::store {
 namespace {
 
-void AppendKeyValues(std::string& out, const KeyValues& kv) {
-  out += '{';
-  bool first = true;
-  for (const auto& [key, value] : kv) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, key);
-    out += ':';
-    AppendJsonString(out, value);
-  }
-  out += '}';
-}
-
 void Field(std::string& out, const char* name) {
   out += ",\"";
   out += name;
@@ -94,11 +81,11 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
   Field(out, "timeout_ms");
   fmt::format_to(std::back_inserter(out), "{}", run.timeout_ms);
   Field(out, "labels");
-  AppendKeyValues(out, run.labels);
+  AppendStringObjectJson(out, run.labels);
   Field(out, "params");
-  AppendKeyValues(out, run.params);
+  AppendStringObjectJson(out, run.params);
   Field(out, "values");
-  AppendKeyValues(out, run.values);
+  AppendStringObjectJson(out, run.values);
 }
 
 void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests) {
@@ -173,7 +160,7 @@ void AppendAttemptJson(std::string& out, const Attempt& attempt) {
   }
   out += ']';
   Field(out, "values");
-  AppendKeyValues(out, attempt.values);
+  AppendStringObjectJson(out, attempt.values);
   Field(out, "spans");
   out += '[';
   for (std::size_t i = 0; i < attempt.spans.size(); ++i) {
@@ -185,7 +172,7 @@ void AppendAttemptJson(std::string& out, const Attempt& attempt) {
     AppendTimeJson(out, s.start_ns);
     fmt::format_to(std::back_inserter(out), ",\"start_ns\":{},\"elapsed_ns\":{},\"attributes\":",
                    s.start_ns, s.elapsed_ns);
-    AppendKeyValues(out, s.attributes);
+    AppendStringObjectJson(out, s.attributes);
     out += '}';
   }
   out += "]}";

@@ -8,9 +8,26 @@
 #include <string>
 #include <vector>
 
+#include "report/json_writer.h"
 #include "store/store.h"
 
 namespace handoff::store {
+
+// Appends a JSON object of string values from (key, value) pairs, in their order: a
+// KeyValues list or a std::map<std::string, std::string>.
+template <typename Pairs>
+void AppendStringObjectJson(std::string& out, const Pairs& pairs) {
+  out += '{';
+  bool first = true;
+  for (const auto& [key, value] : pairs) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, key);
+    out += ':';
+    AppendJsonString(out, value);
+  }
+  out += '}';
+}
 
 // Appends an RFC 3339 UTC time with milliseconds, quoted, or null for 0.
 void AppendTimeJson(std::string& out, std::int64_t time_ns);
