@@ -130,8 +130,9 @@ void RunRecorder::QueueTest(const store::TestRow& row) {
 
 void RunRecorder::MaterializeTests() {
   for (store::TestRow& row : pending_rows_) {
+    // The row is the journal entry: the store rebuilds the event from it.
     store::RunEvent event = journal_.Next("test", TestEventData(row));
-    batch_.events.emplace_back(journal_.run_id(), event);
+    row.seq = event.seq;
     pending_.events.push_back(std::move(event));
     batch_.tests.emplace_back(journal_.run_id(), std::move(row));
   }

@@ -53,7 +53,7 @@ std::string RunEventData(const store::Run& run);
 
 class RunRecorder : public EventSink {
  public:
-  using CommitCallback = std::function<void(Committed)>;
+  using CommitCallback = std::function<void(const Committed&)>;
 
   // `on_commit` runs on the store's writer thread after each commit.
   RunRecorder(store::Store& store, RunJournal& journal, CommitCallback on_commit);

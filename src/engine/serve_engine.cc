@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "engine/run_engine.h"
@@ -112,8 +115,10 @@ struct ServeEngine::ActiveRun {
   std::atomic<bool> user_cancelled{false};
   bool running = false;  // guarded by the engine's mu_
   bool resuming = false;
-  // Final states of finished tests, for the hooks' OnRunFinished (guarded by mu).
+  // Final states of finished tests, for the hooks' OnRunFinished, kept only when there
+  // are hooks; and counts of the top-level ones (all guarded by mu).
   std::vector<TestInfo> finished_tests;
+  int tests_total = 0, tests_passed = 0, tests_failed = 0, tests_skipped = 0;
   // Keeps the run alive from its final update until that update's commit callback, which
   // may come after the run's thread has ended (then reset, breaking the cycle).
   std::shared_ptr<ActiveRun> self;
@@ -427,7 +432,7 @@ std::shared_ptr<ServeEngine::ActiveRun> ServeEngine::MakeActive(const store::Run
   active->journal = std::make_unique<RunJournal>(run.id, last_seq);
   std::weak_ptr<ActiveRun> weak = active;
   active->recorder = std::make_unique<RunRecorder>(
-      store_, *active->journal, [this, weak](Committed committed) {
+      store_, *active->journal, [this, weak](const Committed& committed) {
         OnCommitted(committed, weak.lock());
       });
   active->gate = std::make_unique<DrainGate>(*active->recorder, active->cancel);
@@ -512,15 +517,17 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   run_options.grace = options_.grace;
   run_options.isolated = options_.isolated;
   run_options.run_pattern = run_after.filter;
+  std::unordered_map<std::string_view, const Test*> by_name;
+  by_name.reserve(suite->tests.size());
+  for (const Test& test : suite->tests) by_name.emplace(test.name, &test);
   std::vector<const Test*> tests;
   std::vector<int> first_attempts;
   for (const store::TestRow& row : store_.GetTests(id)) {
     if (!IsTopLevel(row.name)) continue;
     if (row.status != TestStatus::kPending && row.status != TestStatus::kRunning) continue;
-    auto test = std::find_if(suite->tests.begin(), suite->tests.end(),
-                             [&](const Test& t) { return t.name == row.name; });
-    if (test == suite->tests.end()) continue;
-    tests.push_back(&*test);
+    auto test = by_name.find(row.name);
+    if (test == by_name.end()) continue;
+    tests.push_back(test->second);
     first_attempts.push_back(row.attempt);
   }
   SuiteJob job = MakeSuiteJob(*suite, tests, run_options);
@@ -563,20 +570,25 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   } else if (!active->recorder->setup_error().empty()) {
     error = "setup failed: " + active->recorder->setup_error();
   }
-  FinishRun(*active, final_status, error);
+  FinishRun(*active, final_status, error, &rows);
   end_thread();
 }
 
-void ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::string& error) {
-  store_.Sync();
+void ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::string& error,
+                            const std::vector<store::TestRow>* final_rows) {
   {
     std::lock_guard lock(mu_);
     auto it = active_.find(active.run.id);
     if (it != active_.end()) active.self = it->second;
   }
-  std::vector<store::TestRow> rows = store_.GetTests(active.run.id);
+  std::vector<store::TestRow> read_rows;
+  if (final_rows == nullptr) {
+    store_.Sync();
+    read_rows = store_.GetTests(active.run.id);
+    final_rows = &read_rows;
+  }
   bool flaky = false;
-  for (const store::TestRow& row : rows) {
+  for (const store::TestRow& row : *final_rows) {
     if (IsTopLevel(row.name) && row.flaky) flaky = true;
   }
   store::RunUpdate update;
@@ -606,26 +618,49 @@ void ServeEngine::OnCommitted(const Committed& committed,
   if (!active) return;
   const std::string& ns = active->run.namespace_name;
   const std::string& suite = active->run.suite;
+  // Metrics are looked up once per commit, not once per test (10,000 a run).
+  std::array<int, 5> by_status{};
+  metrics::Histogram* duration = nullptr;
   for (const FinishedTest& test : committed.finished) {
-    tests_total_->With({ns, suite, store::TestStatusName(test.row.status)}).Inc();
+    ++by_status[static_cast<std::size_t>(test.row.status)];
     if (test.top_level) {
-      test_duration_->With({ns, suite}).Observe(static_cast<double>(test.row.duration_ms) / 1000.0);
+      if (duration == nullptr) duration = &test_duration_->With({ns, suite});
+      duration->Observe(static_cast<double>(test.row.duration_ms) / 1000.0);
     }
-    TestInfo info;
-    info.name = test.row.name;
-    info.status = store::TestStatusName(test.row.status);
-    info.attempt = test.row.attempt;
-    info.soft_failure = test.row.soft_failure;
-    info.flaky = test.row.flaky;
-    info.duration_ms = test.row.duration_ms;
-    info.message = test.row.message;
-    info.values = test.values;
-    {
-      std::lock_guard lock(active->mu);
-      active->finished_tests.push_back(info);
+  }
+  for (std::size_t status = 0; status < by_status.size(); ++status) {
+    if (by_status[status] == 0) continue;
+    tests_total_->With({ns, suite, store::TestStatusName(static_cast<TestStatus>(status))})
+        .Inc(by_status[status]);
+  }
+  {
+    std::lock_guard lock(active->mu);
+    for (const FinishedTest& test : committed.finished) {
+      if (!test.top_level) continue;
+      ++active->tests_total;
+      const TestStatus status = test.row.status;
+      if (status == TestStatus::kPassed) ++active->tests_passed;
+      if (status == TestStatus::kFailed && !test.row.soft_failure) ++active->tests_failed;
+      if (status == TestStatus::kSkipped) ++active->tests_skipped;
     }
-    if (!hooks_.empty()) {
-      RunInfo run = MakeRunInfo(*active);
+  }
+  if (!hooks_.empty()) {
+    for (const FinishedTest& test : committed.finished) {
+      TestInfo info;
+      info.name = test.row.name;
+      info.status = store::TestStatusName(test.row.status);
+      info.attempt = test.row.attempt;
+      info.soft_failure = test.row.soft_failure;
+      info.flaky = test.row.flaky;
+      info.duration_ms = test.row.duration_ms;
+      info.message = test.row.message;
+      info.values = test.values;
+      RunInfo run;
+      {
+        std::lock_guard lock(active->mu);
+        active->finished_tests.push_back(info);
+        run = MakeRunInfoLocked(*active);
+      }
       for (auto& hook : hooks_) {
         hook->Post("OnTestFinished", [run, info](Hook& h) { h.OnTestFinished(run, info); });
       }
@@ -645,11 +680,12 @@ void ServeEngine::OnCommitted(const Committed& committed,
         .Observe(static_cast<double>(run.finished_at_ns - run.started_at_ns) / 1e9);
   }
   if (!hooks_.empty()) {
-    RunInfo info = MakeRunInfo(*active);
+    RunInfo info;
     std::vector<TestInfo> tests;
     {
       std::lock_guard lock(active->mu);
-      tests = active->finished_tests;
+      info = MakeRunInfoLocked(*active);
+      tests = std::move(active->finished_tests);
     }
     const std::int64_t id = run.id;
     handoff::AttachValue attach = [this, id](std::string key, std::string value) {
@@ -702,9 +738,12 @@ std::shared_ptr<void> ServeEngine::Subscribe(std::int64_t run_id, RunEventCallba
   });
 }
 
-RunInfo ServeEngine::MakeRunInfo(const ActiveRun& const_active) const {
-  auto& active = const_cast<ActiveRun&>(const_active);
+RunInfo ServeEngine::MakeRunInfo(ActiveRun& active) {
   std::lock_guard lock(active.mu);
+  return MakeRunInfoLocked(active);
+}
+
+RunInfo ServeEngine::MakeRunInfoLocked(const ActiveRun& active) {
   const store::Run& r = active.run;
   RunInfo info;
   info.id = r.id;
@@ -723,13 +762,10 @@ RunInfo ServeEngine::MakeRunInfo(const ActiveRun& const_active) const {
   info.labels = r.labels;
   info.params = r.params;
   info.values = r.values;
-  for (const TestInfo& t : active.finished_tests) {
-    if (!IsTopLevel(t.name)) continue;
-    ++info.tests_total;
-    if (t.status == "passed") ++info.tests_passed;
-    if (t.status == "failed" && !t.soft_failure) ++info.tests_failed;
-    if (t.status == "skipped") ++info.tests_skipped;
-  }
+  info.tests_total = active.tests_total;
+  info.tests_passed = active.tests_passed;
+  info.tests_failed = active.tests_failed;
+  info.tests_skipped = active.tests_skipped;
   return info;
 }
 
@@ -761,14 +797,7 @@ void ServeEngine::AttachRunValue(std::int64_t run_id, std::string key, std::stri
   store_.Sync();
 }
 
-std::int64_t ServeEngine::LastSeq(std::int64_t run_id) {
-  std::int64_t last = 0;
-  while (true) {
-    std::vector<store::RunEvent> page = store_.GetEvents(run_id, last, 10000);
-    if (page.empty()) return last;
-    last = page.back().seq;
-  }
-}
+std::int64_t ServeEngine::LastSeq(std::int64_t run_id) { return store_.LastEventSeq(run_id); }
 
 ApiResult ServeEngine::Cancel(std::int64_t run_id) {
   ApiResult result;

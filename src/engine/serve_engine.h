@@ -100,10 +100,14 @@ class ServeEngine : public ServeApi {
   // Starts queued runs while there is room. Called with mu_ held.
   void DispatchLocked();
   void Execute(std::shared_ptr<ActiveRun> run);
-  void FinishRun(ActiveRun& run, store::RunStatus status, const std::string& error);
+  // Records the run's final state. `final_rows` are its committed tests if the caller has
+  // just read them (else they are read here).
+  void FinishRun(ActiveRun& run, store::RunStatus status, const std::string& error,
+                 const std::vector<store::TestRow>* final_rows = nullptr);
   void OnCommitted(const Committed& committed, const std::shared_ptr<ActiveRun>& run);
   void Publish(std::int64_t run_id, const std::vector<store::RunEvent>& events);
-  RunInfo MakeRunInfo(const ActiveRun& run) const;
+  static RunInfo MakeRunInfo(ActiveRun& run);
+  static RunInfo MakeRunInfoLocked(const ActiveRun& run);  // run.mu held
   void AttachRunValue(std::int64_t run_id, std::string key, std::string value);
   void SchedulerLoop();
   void Fire(const ScheduleBook::Firing& firing);

@@ -15,6 +15,23 @@ void Field(std::string& out, const char* name) {
   out += "\":";
 }
 
+void AppendInt(std::string& out, std::int64_t value) {
+  const fmt::format_int text(value);
+  out.append(text.data(), text.size());
+}
+
+void AppendBool(std::string& out, bool value) { out += value ? "true" : "false"; }
+
+// Appends `value` as `width` digits, zero-padded.
+void AppendPadded(std::string& out, int value, int width) {
+  char digits[8];
+  for (int i = width - 1; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(digits, static_cast<std::size_t>(width));
+}
+
 }  // namespace
 
 void AppendTimeJson(std::string& out, std::int64_t time_ns) {
@@ -22,13 +39,21 @@ void AppendTimeJson(std::string& out, std::int64_t time_ns) {
     out += "null";
     return;
   }
-  const std::time_t seconds = static_cast<std::time_t>(time_ns / 1'000'000'000);
-  const int millis = static_cast<int>((time_ns / 1'000'000) % 1000);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  fmt::format_to(std::back_inserter(out), "\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\"",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                 tm.tm_sec, millis);
+  // A run's tests share their few seconds: format each second once per thread.
+  thread_local std::int64_t cached_second = -1;
+  thread_local std::string cached_text;  // "\"2026-11-23T06:55:31."
+  const std::int64_t second = time_ns / 1'000'000'000;
+  if (second != cached_second) {
+    const std::time_t seconds = static_cast<std::time_t>(second);
+    std::tm tm{};
+    ::gmtime_r(&seconds, &tm);
+    cached_text = fmt::format("\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.", tm.tm_year + 1900,
+                              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_second = second;
+  }
+  out += cached_text;
+  AppendPadded(out, static_cast<int>((time_ns / 1'000'000) % 1000), 3);
+  out += "Z\"";
 }
 
 void AppendRunJsonHead(std::string& out, const Run& run) {
@@ -116,15 +141,22 @@ void AppendRunJson(std::string& out, const Run& run, const std::vector<TestRow>*
 }
 
 void AppendTestRowJson(std::string& out, const TestRow& test) {
+  // Called for every test of every run, stream event and page: no format strings here.
   out += "{\"name\":";
   AppendJsonString(out, test.name);
-  Field(out, "status");
-  AppendJsonString(out, TestStatusName(test.status));
-  fmt::format_to(std::back_inserter(out),
-                 ",\"attempt\":{},\"soft_failure\":{},\"flaky\":{},\"started_at\":", test.attempt,
-                 test.soft_failure, test.flaky);
+  out += ",\"status\":\"";
+  out += TestStatusName(test.status);
+  out += "\",\"attempt\":";
+  AppendInt(out, test.attempt);
+  out += ",\"soft_failure\":";
+  AppendBool(out, test.soft_failure);
+  out += ",\"flaky\":";
+  AppendBool(out, test.flaky);
+  out += ",\"started_at\":";
   AppendTimeJson(out, test.started_at_ns);
-  fmt::format_to(std::back_inserter(out), ",\"duration_ms\":{},\"message\":", test.duration_ms);
+  out += ",\"duration_ms\":";
+  AppendInt(out, test.duration_ms);
+  out += ",\"message\":";
   AppendJsonString(out, test.message);
   out += '}';
 }

@@ -8,8 +8,13 @@
 #include <cstdio>
 #include <exception>
 #include <future>
+#include <iterator>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
+
+#include "store/run_json.h"
 
 namespace handoff::store {
 namespace {
@@ -121,6 +126,16 @@ CREATE TABLE schedules (
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 2: the tests a run plans to run are one list on the run instead of a "pending" row
+    // each (10,000 inserts saved on every POST of a big suite). A test gets its row when
+    // it first starts; until then GetTests shows it pending.
+    // Also, a test's journal entry is its row (at `seq`) instead of a copy of it in
+    // run_events, written again at each change of state.
+    R"sql(
+ALTER TABLE runs ADD COLUMN planned BLOB NOT NULL DEFAULT x'';
+ALTER TABLE tests ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tests_by_seq ON tests (run_id, seq);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -138,11 +153,8 @@ constexpr const char* kInsertRun =
     "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
     "environment, schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, "
     "error, test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-    "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
-constexpr const char* kInsertPendingTest =
-    "INSERT INTO tests (run_id, name, status) VALUES (?1, ?2, 'pending') "
-    "ON CONFLICT (run_id, name) DO NOTHING";
+    "run_values, planned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+    "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 // Unset fields are bound as NULL and keep their value (no column is ever NULL).
 constexpr const char* kUpdateRun =
     "UPDATE runs SET status = coalesce(?2, status), started_at = coalesce(?3, started_at), "
@@ -151,11 +163,11 @@ constexpr const char* kUpdateRun =
     "run_values = coalesce(?8, run_values) WHERE id = ?1";
 constexpr const char* kUpsertTest =
     "INSERT INTO tests (run_id, name, status, attempt, soft, flaky, started_at, duration_ms, "
-    "message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "message, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
     "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
     "attempt = excluded.attempt, soft = excluded.soft, flaky = excluded.flaky, "
     "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
-    "message = excluded.message";
+    "message = excluded.message, seq = excluded.seq";
 constexpr const char* kUpsertAttempt =
     "INSERT INTO attempts (run_id, test, attempt, status, soft, started_at, duration_ms, "
     "output, failures, skip_reason, attempt_values, spans) "
@@ -168,9 +180,21 @@ constexpr const char* kUpsertAttempt =
 constexpr const char* kInsertEvent =
     "INSERT INTO run_events (run_id, seq, type, data) VALUES (?1, ?2, ?3, ?4)";
 
+constexpr const char* kSelectTestRow =
+    "SELECT status, attempt, started_at, duration_ms FROM tests WHERE run_id = ?1 AND name = ?2";
+constexpr const char* kSelectTestAttemptFields =
+    "SELECT name, status, attempt, started_at, duration_ms FROM tests WHERE run_id = ?1 "
+    "ORDER BY position";
+constexpr const char* kSelectPlanned = "SELECT planned FROM runs WHERE id = ?1";
 constexpr const char* kSelectTests =
-    "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message "
+    "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message, seq "
     "FROM tests WHERE run_id = ?1 ORDER BY position";
+constexpr const char* kSelectTestEvents =
+    "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message, seq "
+    "FROM tests WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+constexpr const char* kLastEventSeqs =
+    "SELECT (SELECT max(seq) FROM run_events WHERE run_id = ?1), "
+    "(SELECT max(seq) FROM tests WHERE run_id = ?1)";
 constexpr std::string_view kAttemptColumns =
     "a.test, a.attempt, a.status, a.soft, a.started_at, a.duration_ms, a.output, "
     "a.failures, a.skip_reason, a.attempt_values, a.spans";
@@ -449,6 +473,9 @@ class SqliteDb {
   // Opens `path` ("" for a private in-memory database) with `flags`.
   static std::unique_ptr<SqliteDb> Open(const std::string& path, int flags,
                                         std::string* error) {
+    // Memory statistics take a global lock on every allocation; nothing reads them.
+    // (Refused, harmlessly, if the program initialised SQLite before us.)
+    [[maybe_unused]] static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3* handle = nullptr;
     const char* name = path.empty() ? ":memory:" : path.c_str();
     const int rc = sqlite3_open_v2(name, &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -640,6 +667,21 @@ std::vector<Run> ReadRuns(Stmt& s) {
 }
 
 // Reads the columns of kAttemptColumns.
+// Reads the columns of kSelectTests.
+TestRow ReadTestRow(const Stmt& s) {
+  TestRow row;
+  row.name = s.Text(0);
+  ParseTestStatus(s.View(1), &row.status);
+  row.attempt = static_cast<int>(s.Int(2));
+  row.soft_failure = s.Bool(3);
+  row.flaky = s.Bool(4);
+  row.started_at_ns = s.Int(5);
+  row.duration_ms = s.Int(6);
+  row.message = s.Text(7);
+  row.seq = s.Int(8);
+  return row;
+}
+
 Attempt ReadAttempt(const Stmt& s) {
   Attempt a;
   a.test = s.Text(0);
@@ -653,6 +695,33 @@ Attempt ReadAttempt(const Stmt& s) {
   a.skip_reason = s.Text(8);
   a.values = DecodeKeyValues(s.View(9));
   a.spans = DecodeSpans(s.View(10));
+  return a;
+}
+
+// A passing attempt with nothing to show. Most attempts are: not storing them halves the
+// rows written per test. Everything they hold is in their test's row: its latest attempt's
+// number, status, start and duration.
+bool IsQuietPass(const Attempt& a) {
+  return a.status == TestStatus::kPassed && !a.soft_failure && a.output.empty() &&
+         a.failures.empty() && a.skip_reason.empty() && a.values.empty() && a.spans.empty();
+}
+
+// The test's latest attempt as written before IsQuietPass left it out, if it was left out:
+// a passed test whose latest attempt has no row. (Attempts are written with or before
+// their test's final row, so a passed row without its attempt is always one of these.)
+std::optional<Attempt> QuietAttempt(const std::string& test, TestStatus status, int attempt,
+                                    std::int64_t started_at_ns, std::int64_t duration_ms,
+                                    const std::vector<Attempt>& stored) {
+  if (status != TestStatus::kPassed || attempt < 1) return std::nullopt;
+  for (const Attempt& a : stored) {
+    if (a.attempt == attempt) return std::nullopt;
+  }
+  Attempt a;
+  a.test = test;
+  a.attempt = attempt;
+  a.status = status;
+  a.started_at_ns = started_at_ns;
+  a.duration_ms = duration_ms;
   return a;
 }
 
@@ -685,7 +754,7 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
       upsert.Reset();
       upsert.Bind(run_id).Bind(t.name).Bind(TestStatusName(t.status)).Bind(t.attempt)
           .Bind(t.soft_failure).Bind(t.flaky).Bind(t.started_at_ns).Bind(t.duration_ms)
-          .Bind(t.message);
+          .Bind(t.message).Bind(t.seq);
       if (!upsert.Run()) return false;
     }
   }
@@ -693,6 +762,7 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
     Stmt upsert(db, kUpsertAttempt);
     std::string output, failures, values, spans;
     for (const auto& [run_id, a] : batch.attempts) {
+      if (IsQuietPass(a)) continue;  // GetAttempts gives it back from the test's row
       upsert.Reset();
       upsert.Bind(run_id).Bind(a.test).Bind(a.attempt).Bind(TestStatusName(a.status))
           .Bind(a.soft_failure).Bind(a.started_at_ns).Bind(a.duration_ms);
@@ -999,7 +1069,7 @@ bool SqliteStore::RunTask(std::size_t ops, std::function<bool(SqliteDb&)> task) 
 
 CreatedRun SqliteStore::CreateRun(Run run, const std::vector<std::string>& test_names) {
   CreatedRun result;
-  const bool ok = RunTask(1 + test_names.size(), [&](SqliteDb& db) {
+  const bool ok = RunTask(1, [&](SqliteDb& db) {
     if (!run.idempotency_key.empty()) {
       static const std::string kFindByKey =
           fmt::format("SELECT {} FROM runs WHERE idempotency_key = ?1 AND idempotency_key <> ''",
@@ -1018,6 +1088,7 @@ CreatedRun SqliteStore::CreateRun(Run run, const std::vector<std::string>& test_
     const std::string labels = EncodeKeyValues(run.labels);
     const std::string params = EncodeKeyValues(run.params);
     const std::string values = EncodeKeyValues(run.values);
+    const std::string planned = EncodeStrings(test_names);
     Stmt insert(db, kInsertRun);
     insert.Bind(run.suite).Bind(run.namespace_name).Bind(RunStatusName(run.status))
         .Bind(TriggerName(run.trigger)).Bind(run.initiated_by).Bind(run.reference)
@@ -1025,15 +1096,9 @@ CreatedRun SqliteStore::CreateRun(Run run, const std::vector<std::string>& test_
         .Bind(run.finished_at_ns).Bind(run.flaky).Bind(run.resumed).Bind(run.retry_of)
         .Bind(run.error).Bind(run.filter).BindBlob(tests).BindBlob(labels).BindBlob(params)
         .Bind(run.max_attempts).Bind(run.timeout_ms).Bind(run.idempotency_key)
-        .BindBlob(values);
+        .BindBlob(values).BindBlob(planned);
     if (!insert.Run()) return false;
     const std::int64_t id = sqlite3_last_insert_rowid(db.handle());
-    Stmt add(db, kInsertPendingTest);
-    for (const std::string& name : test_names) {
-      add.Reset();
-      add.Bind(id).Bind(name);
-      if (!add.Run()) return false;
-    }
     result.run = run;
     result.run.id = id;
     result.run.created_at_ns = created_at;
@@ -1145,21 +1210,50 @@ std::vector<Run> SqliteStore::LastRuns(const std::string& suite, int limit) {
 std::vector<TestRow> SqliteStore::GetTests(std::int64_t run_id) {
   ReadLease lease(*this);
   if (!lease.db()) return {};
+  std::vector<std::string> planned;
+  {
+    Stmt p(*lease.db(), kSelectPlanned);
+    p.Bind(run_id);
+    if (p.Step()) planned = DecodeStrings(p.View(0));
+  }
   Stmt s(*lease.db(), kSelectTests);
   s.Bind(run_id);
   std::vector<TestRow> rows;
-  while (s.Step()) {
-    TestRow& row = rows.emplace_back();
-    row.name = s.Text(0);
-    ParseTestStatus(s.View(1), &row.status);
-    row.attempt = static_cast<int>(s.Int(2));
-    row.soft_failure = s.Bool(3);
-    row.flaky = s.Bool(4);
-    row.started_at_ns = s.Int(5);
-    row.duration_ms = s.Int(6);
-    row.message = s.Text(7);
+  while (s.Step()) rows.push_back(ReadTestRow(s));
+  if (planned.empty()) return rows;
+  // The planned tests in their order, each as recorded or still pending, then the tests
+  // that were not planned (subtests), in the order they were first recorded.
+  std::unordered_map<std::string_view, std::size_t> recorded;
+  recorded.reserve(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) recorded.emplace(rows[i].name, i);
+  // Per planned test, its row or (not recorded yet) its name; each name once.
+  std::vector<std::pair<std::size_t, const std::string*>> order;
+  order.reserve(planned.size());
+  std::vector<char> placed(rows.size(), 0);
+  std::unordered_map<std::string_view, char> pending;
+  for (const std::string& name : planned) {
+    const auto it = recorded.find(name);
+    if (it == recorded.end()) {
+      if (pending.emplace(name, 0).second) order.emplace_back(0, &name);
+    } else if (!placed[it->second]) {
+      placed[it->second] = 1;
+      order.emplace_back(it->second, nullptr);
+    }
   }
-  return rows;
+  recorded.clear();  // its keys point into rows, which are moved from below
+  std::vector<TestRow> merged;
+  merged.reserve(std::max(planned.size(), rows.size()));
+  for (const auto& [row, name] : order) {
+    if (name != nullptr) {
+      merged.emplace_back().name = *name;
+    } else {
+      merged.push_back(std::move(rows[row]));
+    }
+  }
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (!placed[i]) merged.push_back(std::move(rows[i]));
+  }
+  return merged;
 }
 
 std::vector<Attempt> SqliteStore::GetAttempts(std::int64_t run_id, const std::string& test) {
@@ -1168,25 +1262,68 @@ std::vector<Attempt> SqliteStore::GetAttempts(std::int64_t run_id, const std::st
       kAttemptColumns);
   ReadLease lease(*this);
   if (!lease.db()) return {};
-  Stmt s(*lease.db(), kSql);
-  s.Bind(run_id).Bind(test);
   std::vector<Attempt> attempts;
-  while (s.Step()) attempts.push_back(ReadAttempt(s));
+  {
+    Stmt s(*lease.db(), kSql);
+    s.Bind(run_id).Bind(test);
+    while (s.Step()) attempts.push_back(ReadAttempt(s));
+  }
+  Stmt row(*lease.db(), kSelectTestRow);
+  row.Bind(run_id).Bind(test);
+  if (row.Step()) {
+    TestStatus status = TestStatus::kPending;
+    ParseTestStatus(row.View(0), &status);
+    if (auto quiet = QuietAttempt(test, status, static_cast<int>(row.Int(1)), row.Int(2),
+                                  row.Int(3), attempts)) {
+      attempts.push_back(std::move(*quiet));
+    }
+  }
   return attempts;
 }
 
 std::vector<Attempt> SqliteStore::GetAllAttempts(std::int64_t run_id) {
-  // Attempts of a test with no test row (should not happen) come last, by name.
   static const std::string kSql = fmt::format(
-      "SELECT {} FROM attempts a LEFT JOIN tests t ON t.run_id = a.run_id AND t.name = a.test "
-      "WHERE a.run_id = ?1 ORDER BY t.position IS NULL, t.position, a.test, a.attempt",
+      "SELECT {} FROM attempts a WHERE a.run_id = ?1 ORDER BY a.test, a.attempt",
       kAttemptColumns);
   ReadLease lease(*this);
   if (!lease.db()) return {};
-  Stmt s(*lease.db(), kSql);
-  s.Bind(run_id);
+  // Stored attempts by test, each test's oldest first.
+  std::unordered_map<std::string, std::vector<Attempt>> stored;
+  {
+    Stmt s(*lease.db(), kSql);
+    s.Bind(run_id);
+    while (s.Step()) {
+      Attempt a = ReadAttempt(s);
+      stored[a.test].push_back(std::move(a));
+    }
+  }
+  // In the order tests were first recorded, with the quiet attempts put back.
   std::vector<Attempt> attempts;
-  while (s.Step()) attempts.push_back(ReadAttempt(s));
+  Stmt rows(*lease.db(), kSelectTestAttemptFields);
+  rows.Bind(run_id);
+  const std::vector<Attempt> none;
+  while (rows.Step()) {
+    const std::string name = rows.Text(0);
+    const auto it = stored.find(name);
+    const std::vector<Attempt>& of_test = it == stored.end() ? none : it->second;
+    TestStatus status = TestStatus::kPending;
+    ParseTestStatus(rows.View(1), &status);
+    std::optional<Attempt> quiet = QuietAttempt(name, status, static_cast<int>(rows.Int(2)),
+                                                rows.Int(3), rows.Int(4), of_test);
+    if (it != stored.end()) {
+      std::move(it->second.begin(), it->second.end(), std::back_inserter(attempts));
+      stored.erase(it);
+    }
+    if (quiet) attempts.push_back(std::move(*quiet));
+  }
+  // Attempts of a test with no test row (the suite's own output, "") come last, by name.
+  std::vector<std::string> rest;
+  for (const auto& [name, list] : stored) rest.push_back(name);
+  std::sort(rest.begin(), rest.end());
+  for (const std::string& name : rest) {
+    std::vector<Attempt>& list = stored[name];
+    std::move(list.begin(), list.end(), std::back_inserter(attempts));
+  }
   return attempts;
 }
 
@@ -1195,16 +1332,50 @@ std::vector<RunEvent> SqliteStore::GetEvents(std::int64_t run_id, std::int64_t a
   if (limit <= 0) return {};
   ReadLease lease(*this);
   if (!lease.db()) return {};
-  Stmt s(*lease.db(), kSelectEvents);
-  s.Bind(run_id).Bind(after_seq).Bind(limit);
+  // Two lists in seq order (the written events, the tests' entries), merged.
+  std::vector<RunEvent> written;
+  {
+    Stmt s(*lease.db(), kSelectEvents);
+    s.Bind(run_id).Bind(after_seq).Bind(limit);
+    while (s.Step()) {
+      RunEvent& e = written.emplace_back();
+      e.seq = s.Int(0);
+      e.type = s.Text(1);
+      e.data = s.Text(2);
+    }
+  }
+  std::vector<TestRow> tests;
+  {
+    Stmt s(*lease.db(), kSelectTestEvents);
+    s.Bind(run_id).Bind(after_seq).Bind(limit);
+    while (s.Step()) tests.push_back(ReadTestRow(s));
+  }
   std::vector<RunEvent> events;
-  while (s.Step()) {
-    RunEvent& e = events.emplace_back();
-    e.seq = s.Int(0);
-    e.type = s.Text(1);
-    e.data = s.Text(2);
+  events.reserve(std::min(written.size() + tests.size(), static_cast<std::size_t>(limit)));
+  std::size_t w = 0;
+  std::size_t t = 0;
+  while (events.size() < static_cast<std::size_t>(limit) &&
+         (w < written.size() || t < tests.size())) {
+    if (t == tests.size() || (w < written.size() && written[w].seq < tests[t].seq)) {
+      events.push_back(std::move(written[w++]));
+    } else {
+      RunEvent& e = events.emplace_back();
+      e.seq = tests[t].seq;
+      e.type = "test";
+      AppendTestRowJson(e.data, tests[t]);
+      ++t;
+    }
   }
   return events;
+}
+
+std::int64_t SqliteStore::LastEventSeq(std::int64_t run_id) {
+  ReadLease lease(*this);
+  if (!lease.db()) return 0;
+  Stmt s(*lease.db(), kLastEventSeqs);
+  s.Bind(run_id);
+  if (!s.Step()) return 0;
+  return std::max(s.Int(0), s.Int(1));  // NULL (no rows) reads as 0
 }
 
 bool SqliteStore::PutSchedule(const StoredSchedule& schedule) {

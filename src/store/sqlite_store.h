@@ -67,6 +67,7 @@ class SqliteStore : public Store {
   std::vector<Attempt> GetAllAttempts(std::int64_t run_id) override;
   std::vector<RunEvent> GetEvents(std::int64_t run_id, std::int64_t after_seq,
                                   int limit) override;
+  std::int64_t LastEventSeq(std::int64_t run_id) override;
   bool PutSchedule(const StoredSchedule& schedule) override;
   bool UpdateSchedulePaused(const std::string& name, bool paused) override;
   bool DeleteSchedule(const std::string& name) override;

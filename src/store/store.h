@@ -84,6 +84,9 @@ struct TestRow {
   std::int64_t started_at_ns = 0;
   std::int64_t duration_ms = 0;
   std::string message;  // first failure or skip reason, "file.cc:12: message"
+  // The journal seq of this state (0: not journaled). The store rebuilds the run's "test"
+  // journal entries from the rows: a test's state is its entry, at this seq.
+  std::int64_t seq = 0;
 };
 
 // A failure inside an attempt.
@@ -203,15 +206,23 @@ class Store {
   virtual std::vector<Run> RunsWithStatus(const std::vector<RunStatus>& statuses) = 0;
   // The latest finished runs of a suite, newest first.
   virtual std::vector<Run> LastRuns(const std::string& suite, int limit) = 0;
-  // Every test row of a run, in the order they were first recorded.
+  // Every test of a run: the tests it planned, in order, each as recorded or pending if
+  // not started yet, then the others (subtests) in the order they were first recorded.
   virtual std::vector<TestRow> GetTests(std::int64_t run_id) = 0;
-  // Every attempt of one test of a run, oldest first (empty if none).
+  // Every attempt of one test of a run, oldest first (empty if none). A passing attempt
+  // with nothing recorded (no output, failures, values or spans) may be kept only as its
+  // test's row: it reads back once that row shows it as the test's latest attempt.
   virtual std::vector<Attempt> GetAttempts(std::int64_t run_id, const std::string& test) = 0;
   // Every attempt of a run, ordered by test first-seen order then attempt (for reports).
   virtual std::vector<Attempt> GetAllAttempts(std::int64_t run_id) = 0;
-  // Journal entries of a run with seq > after_seq, in order, at most `limit`.
+  // Journal entries of a run with seq > after_seq, in order, at most `limit`: the events
+  // written to it and, for each test row with a seq, a "test" entry holding the row as
+  // AppendTestRowJson writes it. A test has one entry, its latest state: an earlier one is
+  // gone once its row changes (what a reader catching up needs, with fewer writes).
   virtual std::vector<RunEvent> GetEvents(std::int64_t run_id, std::int64_t after_seq,
                                           int limit) = 0;
+  // The highest seq in the run's journal (0 if empty).
+  virtual std::int64_t LastEventSeq(std::int64_t run_id) = 0;
 
   // Schedules created over the API. PutSchedule fails (returns false) if the name exists.
   virtual bool PutSchedule(const StoredSchedule& schedule) = 0;

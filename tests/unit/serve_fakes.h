@@ -119,6 +119,11 @@ class FakeStore : public store::Store {
     }
     return out;
   }
+  std::int64_t LastEventSeq(std::int64_t run_id) override {
+    std::lock_guard lock(mu_);
+    const auto& events = events_[run_id];
+    return events.empty() ? 0 : events.back().seq;
+  }
   bool PutSchedule(const store::StoredSchedule&) override { return true; }
   bool UpdateSchedulePaused(const std::string&, bool) override { return true; }
   bool DeleteSchedule(const std::string&) override { return true; }

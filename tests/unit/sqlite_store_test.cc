@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "store/run_json.h"
+
 namespace handoff::store {
 namespace {
 
@@ -364,6 +366,178 @@ TEST_P(SqliteStoreTest, BatchesRoundTrip) {
   EXPECT_EQ(events[1].seq, 4);
   EXPECT_TRUE(store.GetEvents(id, 5, 10).empty());
   EXPECT_TRUE(store.GetEvents(id + 1, 0, 10).empty());
+}
+
+TEST_P(SqliteStoreTest, PlannedTestsShowPendingUntilRecordedThenOthersFollow) {
+  Store& store = Open();
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = store.CreateRun(run, {"Zeta", "Alpha", "Beta"}).run.id;
+  WriteBatch batch;
+  batch.tests.emplace_back(id, Row("Alpha", TestStatus::kRunning));
+  batch.tests.emplace_back(id, Row("Alpha/Sub", TestStatus::kPassed));
+  batch.tests.emplace_back(id, Row("Zeta", TestStatus::kPassed));
+  ASSERT_TRUE(WriteAndWait(store, batch));
+
+  std::vector<TestRow> rows = store.GetTests(id);
+  ASSERT_EQ(TestNames(rows), (std::vector<std::string>{"Zeta", "Alpha", "Beta", "Alpha/Sub"}));
+  EXPECT_EQ(rows[0].status, TestStatus::kPassed);
+  EXPECT_EQ(rows[1].status, TestStatus::kRunning);
+  EXPECT_EQ(rows[1].attempt, 1);
+  EXPECT_EQ(rows[2].status, TestStatus::kPending);
+  EXPECT_EQ(rows[2].attempt, 0);
+  EXPECT_EQ(rows[3].status, TestStatus::kPassed);
+}
+
+TEST_P(SqliteStoreTest, QuietPassingAttemptsReadBackFromTheirTestRow) {
+  Store& store = Open();
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+
+  // A's only attempt passed with nothing to show; its row still says running.
+  Attempt a1;
+  a1.test = "A";
+  a1.attempt = 1;
+  a1.status = TestStatus::kPassed;
+  a1.started_at_ns = 100;
+  a1.duration_ms = 5;
+  WriteBatch first;
+  first.attempts.emplace_back(id, a1);
+  TestRow a_running = Row("A", TestStatus::kRunning);
+  a_running.started_at_ns = 100;
+  first.tests.emplace_back(id, a_running);
+  // B failed with output, then passed quietly on its second attempt.
+  Attempt b1;
+  b1.test = "B";
+  b1.attempt = 1;
+  b1.status = TestStatus::kFailed;
+  b1.output = {"b_test.cc:3: flaked"};
+  b1.failures = {{"flaked", "b_test.cc", 3}};
+  Attempt b2;
+  b2.test = "B";
+  b2.attempt = 2;
+  b2.status = TestStatus::kPassed;
+  b2.started_at_ns = 300;
+  b2.duration_ms = 7;
+  first.attempts.emplace_back(id, b1);
+  first.attempts.emplace_back(id, b2);
+  TestRow b = Row("B", TestStatus::kPassed, 2);
+  b.flaky = true;
+  b.started_at_ns = 300;
+  b.duration_ms = 7;
+  first.tests.emplace_back(id, b);
+  // The suite's own output.
+  Attempt suite_output;
+  suite_output.test = "";
+  suite_output.attempt = 0;
+  suite_output.output = {"setting up"};
+  first.attempts.emplace_back(id, suite_output);
+  ASSERT_TRUE(WriteAndWait(store, first));
+
+  // Not shown before the row shows the attempt finished.
+  EXPECT_TRUE(store.GetAttempts(id, "A").empty());
+  std::vector<Attempt> attempts = store.GetAttempts(id, "B");
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].status, TestStatus::kFailed);
+  EXPECT_EQ(attempts[0].output, b1.output);
+  EXPECT_EQ(attempts[1].attempt, 2);
+  EXPECT_EQ(attempts[1].status, TestStatus::kPassed);
+  EXPECT_EQ(attempts[1].started_at_ns, 300);
+  EXPECT_EQ(attempts[1].duration_ms, 7);
+  EXPECT_TRUE(attempts[1].output.empty());
+
+  WriteBatch finish;
+  TestRow a_passed = Row("A", TestStatus::kPassed);
+  a_passed.started_at_ns = 100;
+  a_passed.duration_ms = 5;
+  finish.tests.emplace_back(id, a_passed);
+  ASSERT_TRUE(WriteAndWait(store, finish));
+  attempts = store.GetAttempts(id, "A");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].test, "A");
+  EXPECT_EQ(attempts[0].attempt, 1);
+  EXPECT_EQ(attempts[0].status, TestStatus::kPassed);
+  EXPECT_FALSE(attempts[0].soft_failure);
+  EXPECT_EQ(attempts[0].started_at_ns, 100);
+  EXPECT_EQ(attempts[0].duration_ms, 5);
+
+  std::vector<Attempt> all = store.GetAllAttempts(id);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].test, "A");
+  EXPECT_EQ(all[1].test, "B");
+  EXPECT_EQ(all[1].attempt, 1);
+  EXPECT_EQ(all[2].test, "B");
+  EXPECT_EQ(all[2].attempt, 2);
+  EXPECT_EQ(all[3].test, "");
+  EXPECT_EQ(all[3].output, suite_output.output);
+
+  if (GetParam() == Backend::kFile) {
+    // Only the attempts with something to show take a row.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((dir_.path() / "handoff.db").c_str(), &db, SQLITE_OPEN_READONLY,
+                              nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM attempts", -1, &stmt, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+}
+
+TEST_P(SqliteStoreTest, TestRowsAreTheirJournalEntries) {
+  Store& store = Open();
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+  EXPECT_EQ(store.LastEventSeq(id), 0);
+  WriteBatch first;
+  first.events.emplace_back(id, Event(1, "run"));
+  TestRow a = Row("A", TestStatus::kRunning);
+  a.seq = 2;
+  first.tests.emplace_back(id, a);
+  TestRow b = Row("B", TestStatus::kRunning);
+  b.seq = 3;
+  first.tests.emplace_back(id, b);
+  first.events.emplace_back(id, Event(4, "run"));
+  ASSERT_TRUE(WriteAndWait(store, first));
+
+  std::vector<RunEvent> events = store.GetEvents(id, 0, 100);
+  ASSERT_EQ(events.size(), 4u);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].seq, static_cast<std::int64_t>(i) + 1);
+  }
+  EXPECT_EQ(events[1].type, "test");
+  std::string want;
+  AppendTestRowJson(want, a);
+  EXPECT_EQ(events[1].data, want);
+  EXPECT_EQ(store.LastEventSeq(id), 4);
+
+  // A's later state replaces its entry; pages follow seq across both kinds.
+  WriteBatch second;
+  a.status = TestStatus::kPassed;
+  a.seq = 5;
+  second.tests.emplace_back(id, a);
+  second.events.emplace_back(id, Event(6, "run"));
+  ASSERT_TRUE(WriteAndWait(store, second));
+  events = store.GetEvents(id, 0, 100);
+  std::vector<std::int64_t> seqs;
+  for (const RunEvent& e : events) seqs.push_back(e.seq);
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 3, 4, 5, 6}));
+  EXPECT_NE(events[3].data.find("\"status\":\"passed\""), std::string::npos);
+  events = store.GetEvents(id, 1, 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].seq, 3);
+  EXPECT_EQ(events[1].seq, 4);
+  events = store.GetEvents(id, 4, 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].seq, 5);
+  EXPECT_EQ(events[1].seq, 6);
+  EXPECT_EQ(store.LastEventSeq(id), 6);
+  EXPECT_EQ(store.LastEventSeq(id + 1), 0);
 }
 
 TEST_P(SqliteStoreTest, AFailedBatchFailsAloneAndLeavesNoTrace) {
@@ -817,6 +991,56 @@ TEST_F(SqliteStoreFileTest, ReportedWritesSurviveSigkill) {
     EXPECT_EQ(events[i].seq, static_cast<std::int64_t>(i) + 1);
   }
   EXPECT_EQ(store->GetTests(id)[0].status, TestStatus::kPassed);
+}
+
+TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
+  // Schema 1 gave each planned test a "pending" row and copied each test state into
+  // run_events; schema 2 keeps the plan on the run and reads test entries from the rows.
+  std::string error;
+  std::int64_t id = 0;
+  {
+    std::unique_ptr<Store> store = OpenStore(Url(), &error);
+    ASSERT_NE(store, nullptr) << error;
+    store::Run run;
+    run.suite = "s";
+    id = store->CreateRun(run, {}).run.id;
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+  const std::string downgrade =
+      "ALTER TABLE runs DROP COLUMN planned; DROP INDEX tests_by_seq; "
+      "ALTER TABLE tests DROP COLUMN seq; PRAGMA user_version=1; "
+      "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
+      ", 'First', 'pending'), (" + std::to_string(id) + ", 'Second', 'pending'); "
+      "INSERT INTO run_events VALUES (" + std::to_string(id) + ", 1, 'test', '{\"v\":1}');";
+  ASSERT_EQ(sqlite3_exec(db, downgrade.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  std::unique_ptr<Store> store = OpenStore(Url(), &error);
+  ASSERT_NE(store, nullptr) << error;
+  WriteBatch batch;
+  TestRow second = Row("Second", TestStatus::kPassed);
+  second.seq = 2;
+  batch.tests.emplace_back(id, second);
+  store->Write(batch);
+  store->Sync();
+  std::vector<TestRow> rows = store->GetTests(id);
+  ASSERT_EQ(TestNames(rows), (std::vector<std::string>{"First", "Second"}));
+  EXPECT_EQ(rows[0].status, TestStatus::kPending);
+  EXPECT_EQ(rows[1].status, TestStatus::kPassed);
+  // The old journal reads on, followed by the new entries.
+  std::vector<RunEvent> events = store->GetEvents(id, 0, 10);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].data, "{\"v\":1}");
+  EXPECT_EQ(events[1].seq, 2);
+  EXPECT_NE(events[1].data.find("\"name\":\"Second\""), std::string::npos);
+  EXPECT_EQ(store->LastEventSeq(id), 2);
+  // New runs use the new column.
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t next = store->CreateRun(run, {"X"}).run.id;
+  EXPECT_EQ(TestNames(store->GetTests(next)), std::vector<std::string>{"X"});
 }
 
 TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {
