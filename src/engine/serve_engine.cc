@@ -588,8 +588,19 @@ void ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::stri
     final_rows = &read_rows;
   }
   bool flaky = false;
+  store::RunTotals totals;
   for (const store::TestRow& row : *final_rows) {
-    if (IsTopLevel(row.name) && row.flaky) flaky = true;
+    if (!IsTopLevel(row.name)) continue;
+    if (row.flaky) flaky = true;
+    ++totals.total;
+    if (row.status == TestStatus::kPassed) ++totals.passed;
+    if (row.status == TestStatus::kFailed) ++totals.failed;
+    // A test that did not get to finish is skipped (SkipUnfinished marks it so, maybe
+    // after `final_rows` were read).
+    if (row.status == TestStatus::kSkipped || row.status == TestStatus::kPending ||
+        row.status == TestStatus::kRunning) {
+      ++totals.skipped;
+    }
   }
   store::RunUpdate update;
   update.id = active.run.id;
@@ -597,6 +608,7 @@ void ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::stri
   update.finished_at_ns = NowNs();
   update.flaky = flaky;
   update.error = error;
+  update.totals = totals;
   store::Run run_after;
   {
     std::lock_guard lock(active.mu);
@@ -604,6 +616,7 @@ void ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::stri
     active.run.finished_at_ns = *update.finished_at_ns;
     active.run.flaky = flaky;
     active.run.error = error;
+    active.run.totals = totals;
     run_after = active.run;
   }
   active.recorder->UpdateRun(update, run_after);

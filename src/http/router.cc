@@ -12,6 +12,8 @@
 #include <stdexcept>
 
 #include "cli/duration.h"
+#include "engine/stability.h"
+#include "http/web_assets.h"
 #include "report/json_writer.h"
 #include "report/stored_report.h"
 #include "store/run_json.h"
@@ -27,6 +29,11 @@ constexpr std::string_view kApiPrefix = "/api/v1";
 constexpr int kDefaultRunsLimit = 50;
 constexpr int kMaxRunsLimit = 500;
 constexpr int kSuiteLastRuns = 20;
+// Runs looked back over by /suites/{suite}/history and /flaky.
+constexpr int kDefaultHistoryRuns = 20;
+constexpr int kMaxHistoryRuns = 100;
+constexpr int kDefaultFlakyLimit = 100;
+constexpr int kMaxFlakyLimit = 1000;
 constexpr std::size_t kMaxIdempotencyKey = 256;
 // The gzip level of finished runs' bodies: compressed once per run (and header change),
 // then served from the cache.
@@ -392,6 +399,139 @@ Response GetSuite(ServeApi& api, store::Store& store, const std::string& name) {
   return JsonResponse(200, std::move(out));
 }
 
+// Reads the positive integer query parameter `name` (at most `max`; `fallback` if absent).
+bool IntParam(const QueryParams& query, const char* name, int fallback, int max, int* value,
+              Response* error) {
+  *value = fallback;
+  const std::string* v = QueryValue(query, name);
+  if (v == nullptr || v->empty()) return true;
+  std::int64_t parsed = 0;
+  if (!ParsePositiveId(*v, &parsed) || parsed > max) {
+    *error = BadRequest(fmt::format("{} \"{}\" must be an integer from 1 to {}", name, *v, max));
+    return false;
+  }
+  *value = static_cast<int>(parsed);
+  return true;
+}
+
+// The last `count` finished runs of `suite`, oldest first, with their tests.
+struct RecentRuns {
+  std::vector<store::Run> runs;
+  std::vector<std::int64_t> ids;
+  std::vector<std::vector<store::TestRow>> tests;
+};
+
+RecentRuns ReadRecentRuns(store::Store& store, const std::string& suite, int count) {
+  RecentRuns recent;
+  recent.runs = store.LastRuns(suite, count);
+  std::reverse(recent.runs.begin(), recent.runs.end());
+  for (const store::Run& run : recent.runs) {
+    recent.ids.push_back(run.id);
+    recent.tests.push_back(store.GetTests(run.id));
+  }
+  return recent;
+}
+
+void AppendTestStatusOrNull(std::string& out, const std::optional<store::TestStatus>& status) {
+  if (status) {
+    AppendJsonString(out, store::TestStatusName(*status));
+  } else {
+    out += "null";
+  }
+}
+
+Response SuiteHistory(ServeApi& api, store::Store& store, const std::string& name,
+                      const QueryParams& query) {
+  const std::vector<SuiteInfo> suites = api.Suites();
+  if (std::none_of(suites.begin(), suites.end(),
+                   [&](const SuiteInfo& s) { return s.name == name; })) {
+    return NotFound(fmt::format("no suite named \"{}\"", name));
+  }
+  int count = 0;
+  Response error;
+  if (!IntParam(query, "runs", kDefaultHistoryRuns, kMaxHistoryRuns, &count, &error)) {
+    return error;
+  }
+  const RecentRuns recent = ReadRecentRuns(store, name, count);
+  std::string out = "{\"suite\":";
+  AppendJsonString(out, name);
+  out += ",\"runs\":[";
+  for (std::size_t i = 0; i < recent.runs.size(); ++i) {
+    if (i > 0) out += ',';
+    store::AppendRunJson(out, recent.runs[i], nullptr);
+  }
+  out += "],\"tests\":[";
+  const std::vector<TestStability> tests = ComputeStability(recent.ids, recent.tests);
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    const TestStability& t = tests[i];
+    if (i > 0) out += ',';
+    out += "{\"name\":";
+    AppendJsonString(out, t.name);
+    out += ",\"statuses\":[";
+    for (std::size_t r = 0; r < t.statuses.size(); ++r) {
+      if (r > 0) out += ',';
+      AppendTestStatusOrNull(out, t.statuses[r]);
+    }
+    fmt::format_to(std::back_inserter(out),
+                   "],\"runs\":{},\"flips\":{},\"retried\":{},\"failed\":{}}}", t.runs,
+                   t.flips, t.retried, t.failed);
+  }
+  out += "]}";
+  return JsonResponse(200, std::move(out));
+}
+
+Response Flaky(ServeApi& api, store::Store& store, const QueryParams& query) {
+  int count = 0;
+  int limit = 0;
+  Response error;
+  if (!IntParam(query, "runs", kDefaultHistoryRuns, kMaxHistoryRuns, &count, &error) ||
+      !IntParam(query, "limit", kDefaultFlakyLimit, kMaxFlakyLimit, &limit, &error)) {
+    return error;
+  }
+  std::vector<std::string> names;
+  for (const SuiteInfo& suite : api.Suites()) names.push_back(suite.name);
+  if (const std::string* only = QueryValue(query, "suite"); only != nullptr && !only->empty()) {
+    if (std::find(names.begin(), names.end(), *only) == names.end()) {
+      return NotFound(fmt::format("no suite named \"{}\"", *only));
+    }
+    names = {*only};
+  }
+  struct Ranked {
+    std::string suite;
+    TestStability test;
+  };
+  std::vector<Ranked> ranked;
+  for (const std::string& suite : names) {
+    const RecentRuns recent = ReadRecentRuns(store, suite, count);
+    for (TestStability& t : ComputeStability(recent.ids, recent.tests)) {
+      if (t.score() > 0) ranked.push_back(Ranked{suite, std::move(t)});
+    }
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    if (a.test.score() != b.test.score()) return a.test.score() > b.test.score();
+    if (a.suite != b.suite) return a.suite < b.suite;
+    return a.test.name < b.test.name;
+  });
+  if (ranked.size() > static_cast<std::size_t>(limit)) ranked.resize(static_cast<std::size_t>(limit));
+  std::string out = fmt::format("{{\"runs\":{},\"tests\":[", count);
+  for (std::size_t i = 0; i < ranked.size(); ++i) {
+    const TestStability& t = ranked[i].test;
+    if (i > 0) out += ',';
+    out += "{\"suite\":";
+    AppendJsonString(out, ranked[i].suite);
+    out += ",\"test\":";
+    AppendJsonString(out, t.name);
+    fmt::format_to(std::back_inserter(out),
+                   ",\"runs\":{},\"flips\":{},\"retried\":{},\"failed\":{},\"score\":{},"
+                   "\"last_status\":",
+                   t.runs, t.flips, t.retried, t.failed, t.score());
+    AppendTestStatusOrNull(out, t.last_status);
+    fmt::format_to(std::back_inserter(out), ",\"last_run\":{}}}", t.last_run);
+  }
+  out += "]}";
+  return JsonResponse(200, std::move(out));
+}
+
 Response TriggerRun(const Request& req, ServeApi& api, store::Store& store,
                     const std::string& suite, RunTestsCache* cache) {
   RunRequest run;
@@ -752,6 +892,89 @@ Response RouteSchedules(const Request& req, ServeApi& api,
   return NotFound(fmt::format("no such endpoint: {}", raw_path));
 }
 
+// ---------------------------------------------------------------------------------------
+// The web UI's files (web/, embedded), with an ETag and a gzip copy made on first use.
+
+struct EmbeddedFile {
+  const WebAsset* asset;
+  std::string etag;
+  std::string plain;
+  std::string gzip;  // empty: not worth compressing
+};
+
+// A body that points at a file's bytes (they live as long as the program).
+std::shared_ptr<const std::string> StaticBody(const std::string& bytes) {
+  return std::shared_ptr<const std::string>(std::shared_ptr<void>(), &bytes);
+}
+
+const std::vector<EmbeddedFile>& EmbeddedFiles() {
+  static const std::vector<EmbeddedFile> files = [] {
+    std::vector<EmbeddedFile> out;
+    for (const WebAsset& asset : WebAssets()) {
+      EmbeddedFile& file = out.emplace_back();
+      file.asset = &asset;
+      std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+      for (const char c : asset.data) {
+        hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      }
+      file.etag = fmt::format("\"{:016x}\"", hash);
+      file.plain = std::string(asset.data);
+      const bool text = asset.content_type.starts_with("text/") ||
+                        asset.content_type.starts_with("application/json") ||
+                        asset.content_type.starts_with("image/svg");
+      if (text && asset.data.size() > 1024) file.gzip = GzipCompress({asset.data}, 9);
+    }
+    return out;
+  }();
+  return files;
+}
+
+// The pages of the UI: each deep link is answered with the app, which routes it.
+bool IsAppPath(std::string_view path) {
+  for (std::string_view page : {"/suites", "/runs"}) {
+    if (path == page || (path.starts_with(page) && path[page.size()] == '/')) return true;
+  }
+  return path == "/" || path == "/flaky" || path == "/schedules" || path == "/activity";
+}
+
+const EmbeddedFile* FindWebFile(std::string_view path) {
+  if (IsAppPath(path)) path = "/index.html";
+  for (const EmbeddedFile& file : EmbeddedFiles()) {
+    if (file.asset->path == path) return &file;
+  }
+  return nullptr;
+}
+
+Response WebFileResponse(const Request& req, const EmbeddedFile& file) {
+  Response r;
+  r.content_type = std::string(file.asset->content_type);
+  // Revalidated on each load (cheap: 304), so a new binary's UI is seen at once.
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("ETag", file.etag);
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (file.asset->content_type.starts_with("text/html")) {
+    // The app builds its pages with DOM calls and talks only to this server.
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'self'; script-src 'self'; style-src 'self' "
+                           "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+                           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  }
+  if (!file.gzip.empty()) r.headers.emplace_back("Vary", "Accept-Encoding");
+  const std::string_view if_none_match = req.Header("If-None-Match");
+  if (!if_none_match.empty() && if_none_match.find(file.etag) != std::string_view::npos) {
+    r.status = 304;
+    return r;
+  }
+  if (!file.gzip.empty() && AcceptsGzip(req.Header("Accept-Encoding"))) {
+    r.shared_body = StaticBody(file.gzip);
+    r.headers.emplace_back("Content-Encoding", "gzip");
+  } else {
+    r.shared_body = StaticBody(file.plain);
+  }
+  return r;
+}
+
 Response RouteApi(const Request& req, const QueryParams& query, ServeApi& api,
                   store::Store& store, RunTestsCache* cache, std::string_view path) {
   const std::string_view rest = path.substr(kApiPrefix.size());
@@ -773,6 +996,10 @@ Response RouteApi(const Request& req, const QueryParams& query, ServeApi& api,
       if (method != "POST") return MethodNotAllowed(method, {"POST"});
       return TriggerRun(req, api, store, suite, cache);
     }
+    if (seg.size() == 3 && seg[2] == "history" && !suite.empty()) {
+      if (method != "GET") return MethodNotAllowed(method, {"GET"});
+      return SuiteHistory(api, store, suite, query);
+    }
   } else if (seg[0] == "runs") {
     if (seg.size() == 1) {
       if (method != "GET") return MethodNotAllowed(method, {"GET"});
@@ -781,6 +1008,9 @@ Response RouteApi(const Request& req, const QueryParams& query, ServeApi& api,
     return RouteRun(req, query, api, store, cache, seg, path);
   } else if (seg[0] == "schedules") {
     return RouteSchedules(req, api, seg, path);
+  } else if (seg[0] == "flaky" && seg.size() == 1) {
+    if (method != "GET") return MethodNotAllowed(method, {"GET"});
+    return Flaky(api, store, query);
   }
   return NotFound(fmt::format("no such endpoint: {}", path));
 }
@@ -816,18 +1046,9 @@ Response RouteUnchecked(const Request& req, ServeApi& api, store::Store& store,
     r.body = api.Metrics();
     return r;
   }
-  if (path == "/") {
+  if (const EmbeddedFile* file = FindWebFile(path)) {
     if (method != "GET") return MethodNotAllowed(method, {"GET"});
-    Response r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body =
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>handoff</title></head>\n"
-        "<body><h1>handoff</h1><p>The server is up. The API is at "
-        "<a href=\"/api/v1/suites\">/api/v1/suites</a>; see also "
-        "<a href=\"/api/v1/runs\">/api/v1/runs</a>, "
-        "<a href=\"/api/v1/schedules\">/api/v1/schedules</a>, "
-        "<a href=\"/metrics\">/metrics</a>.</p></body></html>\n";
-    return r;
+    return WebFileResponse(req, *file);
   }
   return NotFound(fmt::format("no such endpoint: {}", path));
 }

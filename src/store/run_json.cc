@@ -89,6 +89,20 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
   }
   Field(out, "flaky");
   out += run.flaky ? "true" : "false";
+  Field(out, "totals");
+  if (run.totals) {
+    out += "{\"total\":";
+    AppendInt(out, run.totals->total);
+    out += ",\"passed\":";
+    AppendInt(out, run.totals->passed);
+    out += ",\"failed\":";
+    AppendInt(out, run.totals->failed);
+    out += ",\"skipped\":";
+    AppendInt(out, run.totals->skipped);
+    out += '}';
+  } else {
+    out += "null";
+  }
   Field(out, "resumed");
   fmt::format_to(std::back_inserter(out), "{}", run.resumed);
   Field(out, "retry_of");

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -136,6 +137,11 @@ ALTER TABLE runs ADD COLUMN planned BLOB NOT NULL DEFAULT x'';
 ALTER TABLE tests ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX tests_by_seq ON tests (run_id, seq);
 )sql",
+    // 3: a finished run's totals ("total passed failed skipped"; '' until it finishes),
+    // so that lists of runs show pass rates without reading their tests.
+    R"sql(
+ALTER TABLE runs ADD COLUMN totals TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -147,7 +153,7 @@ constexpr std::string_view kRunColumns =
     "id, suite, namespace, status, run_trigger, initiated_by, reference, environment, "
     "schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, error, "
     "test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values";
+    "run_values, totals";
 
 constexpr const char* kInsertRun =
     "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
@@ -160,7 +166,7 @@ constexpr const char* kUpdateRun =
     "UPDATE runs SET status = coalesce(?2, status), started_at = coalesce(?3, started_at), "
     "finished_at = coalesce(?4, finished_at), flaky = coalesce(?5, flaky), "
     "resumed = coalesce(?6, resumed), error = coalesce(?7, error), "
-    "run_values = coalesce(?8, run_values) WHERE id = ?1";
+    "run_values = coalesce(?8, run_values), totals = coalesce(?9, totals) WHERE id = ?1";
 constexpr const char* kUpsertTest =
     "INSERT INTO tests (run_id, name, status, attempt, soft, flaky, started_at, duration_ms, "
     "message, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
@@ -631,6 +637,24 @@ class Stmt {
 // Runs a statement without parameters or results (transaction control).
 bool Exec(SqliteDb& db, const char* sql) { return Stmt(db, sql).Run(); }
 
+std::string EncodeTotals(const RunTotals& t) {
+  return fmt::format("{} {} {} {}", t.total, t.passed, t.failed, t.skipped);
+}
+
+std::optional<RunTotals> DecodeTotals(std::string_view text) {
+  RunTotals t;
+  int* fields[] = {&t.total, &t.passed, &t.failed, &t.skipped};
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  for (int* field : fields) {
+    while (p < end && *p == ' ') ++p;
+    const auto [next, ec] = std::from_chars(p, end, *field);
+    if (ec != std::errc()) return std::nullopt;
+    p = next;
+  }
+  return t;
+}
+
 Run ReadRun(const Stmt& s) {
   Run run;
   run.id = s.Int(0);
@@ -657,6 +681,7 @@ Run ReadRun(const Stmt& s) {
   run.timeout_ms = s.Int(21);
   run.idempotency_key = s.Text(22);
   run.values = DecodeKeyValues(s.View(23));
+  run.totals = DecodeTotals(s.View(24));
   return run;
 }
 
@@ -741,6 +766,9 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
       } else {
         update.BindNull();
       }
+      std::optional<std::string> totals;
+      if (u.totals) totals = EncodeTotals(*u.totals);
+      update.Bind(totals);
       if (!update.Run()) return false;
       if (sqlite3_changes(db.handle()) == 0) {
         LogError("update of run", fmt::format("run {} does not exist", u.id));

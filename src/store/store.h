@@ -46,6 +46,15 @@ bool IsFinished(RunStatus status);
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
 // A run of one suite. Times are nanoseconds since the Unix epoch, 0 when not yet reached.
+// How a finished run's top-level tests ended (soft failures count as failed).
+struct RunTotals {
+  int total = 0;
+  int passed = 0;
+  int failed = 0;
+  int skipped = 0;
+  bool operator==(const RunTotals&) const = default;
+};
+
 struct Run {
   std::int64_t id = 0;
   std::string suite;
@@ -72,6 +81,7 @@ struct Run {
   std::int64_t timeout_ms = 0;  // 0: the suite's
   std::string idempotency_key;
   KeyValues values;       // values attached to the run (by hooks)
+  std::optional<RunTotals> totals;  // set when the run finishes
 };
 
 // One test of a run, as it stands: its latest attempt.
@@ -157,6 +167,7 @@ struct RunUpdate {
   std::optional<int> resumed;
   std::optional<std::string> error;
   std::optional<KeyValues> values;  // replaces the run's values
+  std::optional<RunTotals> totals;
 };
 
 // A group of writes committed together, in order, in one transaction.

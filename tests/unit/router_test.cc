@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "http/web_assets.h"
 #include "serve_fakes.h"
 #include "store/run_json.h"
 
@@ -113,9 +114,110 @@ TEST_F(RouterTest, HealthReadyMetricsAndIndex) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(r.body, "# TYPE handoff_runs_total counter\n");
-  r = Do("GET", "/");
-  EXPECT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("/api/v1/suites"), std::string::npos);
+}
+
+TEST_F(RouterTest, ServesTheWebUiForEveryPageItRoutes) {
+  const Response index = Do("GET", "/");
+  ASSERT_EQ(index.status, 200);
+  EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(index.FullBody().find("/app.js"), std::string::npos) << index.FullBody();
+  ASSERT_NE(FindHeader(index.headers, "Content-Security-Policy"), nullptr);
+  EXPECT_NE(FindHeader(index.headers, "Content-Security-Policy")->find("script-src 'self'"),
+            std::string::npos);
+  ASSERT_NE(FindHeader(index.headers, "ETag"), nullptr);
+  const std::string etag = *FindHeader(index.headers, "ETag");
+  // Deep links get the app, which routes them.
+  for (const char* page : {"/suites", "/suites/Checkout", "/runs/7", "/runs/7/tests/A%2FB",
+                           "/flaky", "/schedules", "/activity"}) {
+    const Response r = Do("GET", page);
+    EXPECT_EQ(r.status, 200) << page;
+    EXPECT_EQ(r.FullBody(), index.FullBody()) << page;
+  }
+  for (const char* path : {"/runsx", "/nope.js", "/flaky/x", "/index.htm"}) {
+    EXPECT_EQ(Do("GET", path).status, 404) << path;
+  }
+  EXPECT_EQ(Do("POST", "/").status, 405);
+  // Revalidation is cheap; gzip when asked.
+  const Response again = Do("GET", "/", "", {{"If-None-Match", etag}});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_EQ(again.BodySize(), 0u);
+  ASSERT_FALSE(WebAssets().empty());
+  bool compressed = false;
+  for (const WebAsset& asset : WebAssets()) {
+    const std::string path(asset.path);
+    const Response plain = Do("GET", path);
+    EXPECT_EQ(plain.status, 200) << path;
+    EXPECT_EQ(plain.content_type, asset.content_type) << path;
+    EXPECT_EQ(plain.FullBody(), asset.data) << path;
+    const Response gz = Do("GET", path, "", {{"Accept-Encoding", "gzip"}});
+    if (FindHeader(gz.headers, "Content-Encoding") != nullptr) {
+      compressed = true;
+      EXPECT_EQ(Gunzip(gz.FullBody()), asset.data) << path;
+    }
+  }
+  EXPECT_TRUE(compressed) << "no embedded file was large enough to gzip";
+}
+
+TEST_F(RouterTest, HistoryAndFlakyRankTestsOverRecentFinishedRuns) {
+  auto add = [&](store::RunStatus status, std::vector<store::TestRow> rows) {
+    store::Run run;
+    run.suite = "Checkout";
+    run.status = status;
+    if (store::IsFinished(status)) run.totals = store::RunTotals{2, 1, 1, 0};
+    return store_.AddRun(run, std::move(rows));
+  };
+  using store::TestStatus;
+  const std::int64_t first = add(store::RunStatus::kPassed,
+                                 {{.name = "Card", .status = TestStatus::kPassed, .attempt = 1},
+                                  {.name = "Declined", .status = TestStatus::kPassed, .attempt = 1}});
+  const std::int64_t second =
+      add(store::RunStatus::kFailed,
+          {{.name = "Card", .status = TestStatus::kFailed, .attempt = 2},
+           {.name = "Declined", .status = TestStatus::kPassed, .attempt = 1},
+           {.name = "Declined/Sub", .status = TestStatus::kFailed, .attempt = 1}});
+  add(store::RunStatus::kRunning, {{.name = "Card", .status = TestStatus::kRunning}});
+
+  Response r = Do("GET", "/api/v1/suites/Checkout/history?runs=10");
+  ASSERT_EQ(r.status, 200) << r.FullBody();
+  json::value v = Parse(r);
+  const json::array& runs = v.at("runs").as_array();
+  ASSERT_EQ(runs.size(), 2u);  // the running one is not history yet
+  EXPECT_EQ(runs[0].at("id").as_int64(), first);
+  EXPECT_EQ(runs[1].at("id").as_int64(), second);
+  EXPECT_EQ(runs[1].at("totals").at("failed").as_int64(), 1);
+  const json::array& tests = v.at("tests").as_array();
+  ASSERT_EQ(tests.size(), 2u);  // no subtests
+  EXPECT_EQ(tests[0].at("name"), "Card");
+  EXPECT_EQ(tests[0].at("statuses"), (json::array{"passed", "failed"}));
+  EXPECT_EQ(tests[0].at("flips").as_int64(), 1);
+  EXPECT_EQ(tests[0].at("retried").as_int64(), 1);
+  EXPECT_EQ(Do("GET", "/api/v1/suites/Checkout/history?runs=1").FullBody().find(
+                "\"statuses\":[\"failed\"]") != std::string::npos,
+            true);
+
+  r = Do("GET", "/api/v1/flaky");
+  ASSERT_EQ(r.status, 200);
+  v = Parse(r);
+  EXPECT_EQ(v.at("runs").as_int64(), 20);
+  const json::array& flaky = v.at("tests").as_array();
+  ASSERT_EQ(flaky.size(), 1u);  // Declined never flipped nor retried
+  EXPECT_EQ(flaky[0].at("suite"), "Checkout");
+  EXPECT_EQ(flaky[0].at("test"), "Card");
+  EXPECT_EQ(flaky[0].at("score").as_int64(), 2);
+  EXPECT_EQ(flaky[0].at("last_status"), "failed");
+  EXPECT_EQ(flaky[0].at("last_run").as_int64(), second);
+  EXPECT_TRUE(Parse(Do("GET", "/api/v1/flaky?suite=Search")).at("tests").as_array().empty());
+
+  EXPECT_EQ(Do("GET", "/api/v1/suites/Nope/history").status, 404);
+  EXPECT_EQ(Do("GET", "/api/v1/flaky?suite=Nope").status, 404);
+  for (const char* bad : {"/api/v1/flaky?runs=0", "/api/v1/flaky?runs=101",
+                          "/api/v1/flaky?limit=x", "/api/v1/suites/Checkout/history?runs=-1"}) {
+    const Response e = Do("GET", bad);
+    EXPECT_EQ(e.status, 400) << bad;
+    EXPECT_EQ(ErrorCode(e), "invalid_argument") << bad;
+  }
+  EXPECT_EQ(Do("POST", "/api/v1/flaky").status, 405);
+  EXPECT_EQ(Do("POST", "/api/v1/suites/Checkout/history").status, 405);
 }
 
 TEST_F(RouterTest, UnknownPathsAre404AndWrongMethods405WithAllow) {

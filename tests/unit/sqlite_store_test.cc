@@ -284,9 +284,12 @@ TEST_P(SqliteStoreTest, BatchesRoundTrip) {
   done.status = RunStatus::kFailed;
   done.finished_at_ns = 900;
   done.values = KeyValues{};
+  done.totals = RunTotals{4, 1, 2, 1};
   finish.run_updates.push_back(done);
+  EXPECT_FALSE(got->totals);
   ASSERT_TRUE(WriteAndWait(store, finish));
   got = store.GetRun(id);
+  EXPECT_EQ(got->totals, (RunTotals{4, 1, 2, 1}));
   EXPECT_EQ(got->status, RunStatus::kFailed);
   EXPECT_EQ(got->started_at_ns, 500);
   EXPECT_EQ(got->finished_at_ns, 900);
@@ -1008,7 +1011,8 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
   const std::string downgrade =
-      "ALTER TABLE runs DROP COLUMN planned; DROP INDEX tests_by_seq; "
+      "ALTER TABLE runs DROP COLUMN totals; ALTER TABLE runs DROP COLUMN planned; "
+      "DROP INDEX tests_by_seq; "
       "ALTER TABLE tests DROP COLUMN seq; PRAGMA user_version=1; "
       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
       ", 'First', 'pending'), (" + std::to_string(id) + ", 'Second', 'pending'); "

@@ -1,0 +1,145 @@
+// The handoff web UI: a single-page app over /api/v1 with client-side routing.
+
+import {h, icon, replace} from './js/dom.js';
+import {refreshRelativeTimes} from './js/ui.js';
+import {renderSuites} from './js/page_suites.js';
+import {renderSuite} from './js/page_suite.js';
+import {renderRun} from './js/page_run.js';
+import {renderTest} from './js/page_test.js';
+import {renderFlaky} from './js/page_flaky.js';
+import {renderSchedules} from './js/page_schedules.js';
+import {renderActivity} from './js/page_activity.js';
+
+const ROUTES = [
+  {pattern: /^\/$/, nav: 'suites', render: renderSuites},
+  {pattern: /^\/suites\/([^/]+)$/, nav: 'suites', render: (ctx, [suite]) => renderSuite(ctx, suite)},
+  {pattern: /^\/runs\/(\d+)$/, nav: 'activity', render: (ctx, [id]) => renderRun(ctx, Number(id))},
+  {pattern: /^\/runs\/(\d+)\/tests\/(.+)$/, nav: 'activity', render: (ctx, [id, test]) => renderTest(ctx, Number(id), test)},
+  {pattern: /^\/flaky$/, nav: 'flaky', render: renderFlaky},
+  {pattern: /^\/schedules$/, nav: 'schedules', render: renderSchedules},
+  {pattern: /^\/activity$/, nav: 'activity', render: renderActivity},
+];
+
+const THEME_KEY = 'handoff-theme';
+const main = document.getElementById('main');
+let current = null;  // {controller, cleanups}
+
+function decode(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+function setTitle(title) {
+  document.title = title ? `${title} · handoff` : 'handoff';
+}
+
+function renderNotFound(ctx) {
+  ctx.setTitle('Not found');
+  replace(ctx.root,
+    h('section', {class: 'not-found'},
+      h('h1', null, 'Page not found'),
+      h('p', null, 'Nothing lives at ', h('code', null, location.pathname), '.'),
+      h('p', null, h('a', {href: '/'}, 'Back to the suites'))));
+}
+
+function route() {
+  if (current) {
+    current.controller.abort();
+    for (const fn of current.cleanups) {
+      try { fn(); } catch (err) { console.error(err); }
+    }
+  }
+  const controller = new AbortController();
+  const cleanups = [];
+  current = {controller, cleanups};
+
+  let path = location.pathname;
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  let match = null, found = null;
+  for (const r of ROUTES) {
+    match = r.pattern.exec(path);
+    if (match) { found = r; break; }
+  }
+  for (const a of document.querySelectorAll('.topnav a[data-nav]')) {
+    const active = found && a.dataset.nav === found.nav;
+    if (active) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const root = h('div', {class: 'page'});
+  replace(main, root);
+  const ctx = {
+    root,
+    signal: controller.signal,
+    navigate,
+    setTitle,
+    query: new URLSearchParams(location.search),
+    onCleanup: (fn) => cleanups.push(fn),
+    get alive() { return !controller.signal.aborted; },
+  };
+  const render = found ? found.render : renderNotFound;
+  const args = match ? match.slice(1).map(decode) : [];
+  Promise.resolve()
+    .then(() => render(ctx, args))
+    .catch((err) => {
+      if (err && err.name === 'AbortError') return;
+      console.error(err);
+      if (ctx.alive) root.appendChild(h('div', {class: 'error', 'data-testid': 'error-message'}, String(err.message || err)));
+    });
+}
+
+// Goes to an app path, adding a history entry (or replacing the current one).
+export function navigate(path, {replace: replaceEntry = false} = {}) {
+  if (replaceEntry) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  window.scrollTo(0, 0);
+  route();
+}
+
+// Real links everywhere; plain left clicks on same-origin app links are routed here, while
+// middle, ctrl, meta, shift and alt clicks keep the browser's own behaviour.
+document.addEventListener('click', (ev) => {
+  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  const a = ev.target.closest && ev.target.closest('a');
+  if (!a) return;
+  const href = a.getAttribute('href');
+  if (href === null || a.hasAttribute('download')) return;
+  const target = a.getAttribute('target');
+  if (target && target !== '_self') return;
+  const url = new URL(href, location.href);
+  if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+  if (url.pathname === location.pathname && url.search === location.search && url.hash) return;
+  ev.preventDefault();
+  navigate(url.pathname + url.search + url.hash);
+});
+
+window.addEventListener('popstate', route);
+history.scrollRestoration = 'manual';
+
+// Theme: the system's by default; the toggle stores an explicit choice.
+const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
+function effectiveTheme() {
+  return document.documentElement.getAttribute('data-theme') || (darkQuery.matches ? 'dark' : 'light');
+}
+function paintToggle() {
+  const btn = document.querySelector('[data-testid="theme-toggle"]');
+  const theme = effectiveTheme();
+  const next = theme === 'dark' ? 'light' : 'dark';
+  replace(btn, icon(theme === 'dark' ? 'moon' : 'sun'));
+  btn.title = `Theme: ${theme} (switch to ${next})`;
+  btn.setAttribute('aria-label', `Switch to ${next} theme`);
+  btn.dataset.theme = theme;
+}
+document.querySelector('[data-testid="theme-toggle"]').addEventListener('click', () => {
+  const next = effectiveTheme() === 'dark' ? 'light' : 'dark';
+  document.documentElement.setAttribute('data-theme', next);
+  try { localStorage.setItem(THEME_KEY, next); } catch { /* not saved */ }
+  paintToggle();
+});
+darkQuery.addEventListener('change', paintToggle);
+paintToggle();
+
+setInterval(() => refreshRelativeTimes(main), 30_000);
+route();
