@@ -163,6 +163,24 @@ class SqliteStoreTest : public ::testing::TestWithParam<Backend> {
     return created.run;
   }
 
+  // Rows of `table` in the file database, read through a connection of our own.
+  int CountRows(const std::string& table) const {
+    sqlite3* db = nullptr;
+    int count = -1;
+    if (sqlite3_open_v2((dir_.path() / "handoff.db").c_str(), &db, SQLITE_OPEN_READONLY,
+                        nullptr) == SQLITE_OK) {
+      sqlite3_stmt* stmt = nullptr;
+      const std::string sql = "SELECT count(*) FROM " + table;
+      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+          sqlite3_step(stmt) == SQLITE_ROW) {
+        count = sqlite3_column_int(stmt, 0);
+      }
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return count;
+  }
+
   TempDir dir_;
   std::atomic<std::int64_t> now_{1'000'000};
   std::unique_ptr<SqliteStore> store_;
@@ -477,17 +495,7 @@ TEST_P(SqliteStoreTest, QuietPassingAttemptsReadBackFromTheirTestRow) {
 
   if (GetParam() == Backend::kFile) {
     // Only the attempts with something to show take a row.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open_v2((dir_.path() / "handoff.db").c_str(), &db, SQLITE_OPEN_READONLY,
-                              nullptr),
-              SQLITE_OK);
-    sqlite3_stmt* stmt = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM attempts", -1, &stmt, nullptr),
-              SQLITE_OK);
-    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
+    EXPECT_EQ(CountRows("attempts"), 2);
   }
 }
 
@@ -601,17 +609,7 @@ TEST_P(SqliteStoreTest, DoneRunsAfterCommitAndSeesTheData) {
   }
   if (GetParam() == Backend::kFile) {
     // A connection of our own sees it too.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open_v2((dir_.path() / "handoff.db").c_str(), &db, SQLITE_OPEN_READONLY,
-                              nullptr),
-              SQLITE_OK);
-    sqlite3_stmt* stmt = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM run_events", -1, &stmt, nullptr),
-              SQLITE_OK);
-    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int(stmt, 0), 20);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
+    EXPECT_EQ(CountRows("run_events"), 20);
   }
 }
 
