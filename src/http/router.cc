@@ -1234,9 +1234,35 @@ Response ErrorResponse(int status, std::string_view code, std::string_view messa
   return r;
 }
 
+namespace {
+
+// JSON bodies this large are gzipped for clients that accept it (a suite's history, a long
+// list of runs); smaller ones are not worth the CPU.
+constexpr std::size_t kGzipJsonAbove = 16 * 1024;
+constexpr int kGzipJsonLevel = 1;  // fast: JSON still shrinks about tenfold
+
+void GzipLargeJson(const Request& req, Response& r) {
+  if (r.stream || r.status != 200 || !r.content_type.starts_with("application/json") ||
+      r.BodySize() <= kGzipJsonAbove || FindHeader(r.headers, "Content-Encoding") != nullptr ||
+      !AcceptsGzip(req.Header("Accept-Encoding"))) {
+    return;
+  }
+  std::string gz = GzipCompress(
+      {r.body, r.shared_body ? std::string_view(*r.shared_body) : std::string_view()},
+      kGzipJsonLevel);
+  r.body = std::move(gz);
+  r.shared_body = nullptr;
+  r.headers.emplace_back("Content-Encoding", "gzip");
+  r.headers.emplace_back("Vary", "Accept-Encoding");
+}
+
+}  // namespace
+
 Response Route(const Request& req, ServeApi& api, store::Store& store, RunTestsCache* cache) {
   try {
-    return RouteUnchecked(req, api, store, cache);
+    Response r = RouteUnchecked(req, api, store, cache);
+    GzipLargeJson(req, r);
+    return r;
   } catch (const std::exception& e) {
     return ErrorResponse(500, "internal", e.what());
   } catch (...) {

@@ -217,6 +217,28 @@ TEST_F(RouterTest, HistoryAndFlakyRankTestsOverRecentFinishedRuns) {
     EXPECT_EQ(ErrorCode(e), "invalid_argument") << bad;
   }
   EXPECT_EQ(Do("POST", "/api/v1/flaky").status, 405);
+
+  // A large answer is gzipped when the client accepts it, and says so.
+  for (int i = 0; i < 300; ++i) {
+    store::Run run;
+    run.suite = "Checkout";
+    run.status = store::RunStatus::kPassed;
+    run.reference = "release-" + std::to_string(i);
+    store_.AddRun(run, {});
+  }
+  const Response plain = Do("GET", "/api/v1/runs?limit=300");
+  ASSERT_EQ(plain.status, 200);
+  EXPECT_GT(plain.BodySize(), 16u * 1024);
+  EXPECT_EQ(FindHeader(plain.headers, "Content-Encoding"), nullptr);
+  const Response gz = Do("GET", "/api/v1/runs?limit=300", "", {{"Accept-Encoding", "gzip"}});
+  ASSERT_NE(FindHeader(gz.headers, "Content-Encoding"), nullptr);
+  EXPECT_EQ(*FindHeader(gz.headers, "Content-Encoding"), "gzip");
+  EXPECT_LT(gz.BodySize(), plain.BodySize() / 4);
+  EXPECT_EQ(Gunzip(gz.FullBody()), plain.FullBody());
+  // Small answers and errors are left alone.
+  EXPECT_EQ(FindHeader(Do("GET", "/api/v1/flaky", "", {{"Accept-Encoding", "gzip"}}).headers,
+                       "Content-Encoding"),
+            nullptr);
   EXPECT_EQ(Do("POST", "/api/v1/suites/Checkout/history").status, 405);
 }
 
