@@ -1,0 +1,706 @@
+// The process environment: runnables are local programs, each in its own directory and
+// process group, with its output forwarded to the test's and kept in <dir>/output.log.
+//
+// No orphan survives its test, even a crashed one: every child is forked by one thread the
+// environment keeps alive until Close, with PR_SET_PDEATHSIG(SIGKILL), so it dies with that
+// thread (and with the test's process, whatever kills it); Close kills each process group.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "handoff/t.h"
+#include "handoff/workload.h"
+#include "http/client.h"
+
+extern char** environ;
+
+namespace handoff::workload {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kKeptOutputLines = 20;
+
+// A name safe in paths and host names: letters, digits and '-'.
+std::string Sanitize(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    out += keep ? static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c) : '-';
+  }
+  while (out.find("--") != std::string::npos) out.replace(out.find("--"), 2, "-");
+  if (out.size() > 40) out.resize(40);
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "env" : out;
+}
+
+// Returns a TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+bool TcpConnects(int port, std::string* why) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (!ok) *why = fmt::format("connect 127.0.0.1:{}: {}", port, std::strerror(errno));
+  ::close(fd);
+  return ok;
+}
+
+// argv/envp as the child needs them, built before fork (the child may only call
+// async-signal-safe functions).
+struct ExecImage {
+  std::vector<std::string> strings;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::string dir;
+
+  ExecImage(const std::string& executable, const std::vector<std::string>& args,
+            const std::map<std::string, std::string>& env, std::string workdir)
+      : dir(std::move(workdir)) {
+    std::map<std::string, std::string> merged;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string_view kv(*e);
+      const std::size_t eq = kv.find('=');
+      if (eq != std::string_view::npos) merged[std::string(kv.substr(0, eq))] = kv.substr(eq + 1);
+    }
+    merged["PWD"] = dir;
+    for (const auto& [k, v] : env) merged[k] = v;
+    strings.push_back(executable);
+    strings.insert(strings.end(), args.begin(), args.end());
+    const std::size_t argc = strings.size();
+    for (const auto& [k, v] : merged) strings.push_back(k + "=" + v);
+    for (std::size_t i = 0; i < strings.size(); ++i) {
+      (i < argc ? argv : envp).push_back(strings[i].data());
+    }
+    argv.push_back(nullptr);
+    envp.push_back(nullptr);
+  }
+};
+
+// The pipes of a child: stdin (optional), stdout, stderr (or both into `out`).
+struct ChildPipes {
+  int in = -1;   // parent's write end
+  int out = -1;  // parent's read end
+  int err = -1;  // parent's read end, -1 when merged into out
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Probe
+
+Probe Probe::Http(std::string port, std::string path, int min_status, int max_status,
+                  std::vector<std::string> body_contains) {
+  Probe p;
+  p.kind_ = Kind::kHttp;
+  p.port_ = std::move(port);
+  p.path_ = std::move(path);
+  p.min_status_ = min_status;
+  p.max_status_ = max_status;
+  p.body_contains_ = std::move(body_contains);
+  return p;
+}
+
+Probe Probe::Tcp(std::string port) {
+  Probe p;
+  p.kind_ = Kind::kTcp;
+  p.port_ = std::move(port);
+  return p;
+}
+
+Probe Probe::Command(std::vector<std::string> argv) {
+  Probe p;
+  p.kind_ = Kind::kCommand;
+  p.argv_ = std::move(argv);
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------
+// Builder and future
+
+RunnableBuilder& RunnableBuilder::WithPorts(std::map<std::string, int> ports) {
+  ports_ = std::move(ports);
+  return *this;
+}
+
+FutureRunnable RunnableBuilder::Future() {
+  return FutureRunnable(env_, name_, env_->ResolvePorts(name_, ports_));
+}
+
+FutureRunnable::FutureRunnable(Environment* env, std::string name,
+                               std::map<std::string, int> ports)
+    : env_(env), name_(std::move(name)), ports_(std::move(ports)) {
+  dir_ = env_->RunnableDir(name_);
+}
+
+int FutureRunnable::InternalPort(std::string_view port) const {
+  const auto it = ports_.find(std::string(port));
+  return it == ports_.end() ? 0 : it->second;
+}
+
+std::string FutureRunnable::InternalPortText(std::string_view port) const {
+  return std::to_string(InternalPort(port));
+}
+
+std::string FutureRunnable::InternalEndpoint(std::string_view port) const {
+  return fmt::format("{}:{}", env_->InternalHost(name_), InternalPort(port));
+}
+
+std::shared_ptr<Runnable> FutureRunnable::Init(StartOptions options) {
+  return env_->Define(*this, std::move(options));
+}
+
+// ---------------------------------------------------------------------------------------
+// The process environment
+
+namespace {
+
+// Forks children on one long-lived thread (see the top of the file).
+class Spawner {
+ public:
+  Spawner() : thread_([this] { Loop(); }) {}
+  ~Spawner() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // Starts `image` with the given pipes (`merge_err`: stderr into stdout) in a new process
+  // group. Returns the pid, or -1 with *error set.
+  pid_t Spawn(const ExecImage& image, bool with_stdin, bool merge_err, ChildPipes* pipes,
+              std::string* error) {
+    std::packaged_task<pid_t()> task(
+        [&] { return SpawnHere(image, with_stdin, merge_err, pipes, error); });
+    std::future<pid_t> result = task.get_future();
+    {
+      std::lock_guard lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_all();
+    return result.get();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return done_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;
+      std::packaged_task<pid_t()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+
+  static pid_t SpawnHere(const ExecImage& image, bool with_stdin, bool merge_err,
+                         ChildPipes* pipes, std::string* error) {
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    // The report pipe tells the parent whether exec failed (it closes on success).
+    int report[2] = {-1, -1};
+    auto close_all = [&] {
+      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1], report[0], report[1]}) {
+        if (fd >= 0) ::close(fd);
+      }
+    };
+    if ((with_stdin && ::pipe2(in, O_CLOEXEC) != 0) || ::pipe2(out, O_CLOEXEC) != 0 ||
+        (!merge_err && ::pipe2(err, O_CLOEXEC) != 0) || ::pipe2(report, O_CLOEXEC) != 0) {
+      *error = fmt::format("pipe: {}", std::strerror(errno));
+      close_all();
+      return -1;
+    }
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      *error = fmt::format("fork: {}", std::strerror(errno));
+      close_all();
+      return -1;
+    }
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+      const int devnull = with_stdin ? -1 : ::open("/dev/null", O_RDONLY);
+      ::dup2(with_stdin ? in[0] : devnull, 0);
+      ::dup2(out[1], 1);
+      ::dup2(merge_err ? out[1] : err[1], 2);
+      if (::chdir(image.dir.c_str()) != 0) {
+        const int e = errno;
+        (void)!::write(report[1], &e, sizeof e);
+        ::_exit(127);
+      }
+      ::execvpe(image.argv[0], image.argv.data(), image.envp.data());
+      const int e = errno;
+      (void)!::write(report[1], &e, sizeof e);
+      ::_exit(127);
+    }
+    ::close(report[1]);
+    report[1] = -1;
+    int child_errno = 0;
+    const ssize_t n = ::read(report[0], &child_errno, sizeof child_errno);
+    if (n == sizeof child_errno) {
+      *error = fmt::format("cannot run {} in {}: {}", image.strings[0], image.dir,
+                           std::strerror(child_errno));
+      ::waitpid(pid, nullptr, 0);
+      close_all();
+      return -1;
+    }
+    pipes->in = with_stdin ? in[1] : -1;
+    pipes->out = out[0];
+    pipes->err = merge_err ? -1 : err[0];
+    in[1] = out[0] = err[0] = -1;
+    close_all();
+    return pid;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<pid_t()>> tasks_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+class ProcessEnvironment;
+
+class ProcessRunnable : public Runnable, public std::enable_shared_from_this<ProcessRunnable> {
+ public:
+  ProcessRunnable(std::shared_ptr<Spawner> spawner, const FutureRunnable& future,
+                  std::map<std::string, int> ports, StartOptions options,
+                  std::function<void(std::shared_ptr<ProcessRunnable>)> on_start)
+      : spawner_(std::move(spawner)),
+        name_(future.Name()),
+        dir_(future.Dir()),
+        ports_(std::move(ports)),
+        options_(std::move(options)),
+        on_start_(std::move(on_start)) {}
+
+  ~ProcessRunnable() override {
+    Kill();
+    // The last owner may be the output reader itself (it holds the runnable while the
+    // process runs).
+    if (reader_.joinable()) {
+      if (reader_.get_id() == std::this_thread::get_id()) {
+        reader_.detach();
+      } else {
+        reader_.join();
+      }
+    }
+  }
+
+  const std::string& Name() const override { return name_; }
+  const std::string& Dir() const override { return dir_; }
+  int InternalPort(std::string_view port) const override {
+    const auto it = ports_.find(std::string(port));
+    return it == ports_.end() ? 0 : it->second;
+  }
+  std::string InternalEndpoint(std::string_view port) const override {
+    return fmt::format("127.0.0.1:{}", InternalPort(port));
+  }
+  std::string Endpoint(std::string_view port) const override {
+    std::lock_guard lock(mu_);
+    if (pid_ <= 0) return "";
+    return InternalEndpoint(port);
+  }
+
+  Status Start() override {
+    std::unique_lock lock(mu_);
+    if (pid_ > 0) return Status::Error(fmt::format("{}: already started", name_));
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    ExecImage image(options_.executable, options_.args, options_.env, dir_);
+    ChildPipes pipes;
+    std::string error;
+    const pid_t pid = spawner_->Spawn(image, false, true, &pipes, &error);
+    if (pid < 0) return Status::Error(fmt::format("{}: {}", name_, error));
+    pid_ = pid;
+    exited_ = false;
+    exit_status_ = 0;
+    lock.unlock();
+    reader_ = std::thread([self = shared_from_this(), fd = pipes.out] { self->Follow(fd); });
+    if (on_start_) on_start_(shared_from_this());
+    return {};
+  }
+
+  Status WaitReady() override {
+    const Backoff& b = options_.wait_backoff;
+    const auto deadline = std::chrono::steady_clock::now() + b.deadline;
+    auto delay = b.initial;
+    std::string last = "not probed yet";
+    int probes = 0;
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (pid_ <= 0) return Status::Error(fmt::format("{}: not started", name_));
+        if (exited_) {
+          return Status::Error(fmt::format("{}: exited ({}) before it was ready; last output:\n{}",
+                                           name_, ExitText(), LastOutputLocked()));
+        }
+      }
+      if (!options_.readiness) return {};
+      ++probes;
+      if (ProbeOnce(*options_.readiness, &last)) return {};
+      if (std::chrono::steady_clock::now() + delay > deadline) {
+        return Status::Error(fmt::format("{}: not ready after {} probes in {} ms: {}", name_, probes,
+                                         b.deadline.count(), last));
+      }
+      std::unique_lock lock(mu_);
+      exit_cv_.wait_for(lock, delay, [&] { return exited_; });
+      delay = std::min(b.max, std::chrono::milliseconds(static_cast<std::int64_t>(
+                                  static_cast<double>(delay.count()) * b.multiplier)));
+    }
+  }
+
+  Status Stop(std::chrono::milliseconds timeout) override {
+    if (!Signal(SIGTERM)) return {};
+    {
+      std::unique_lock lock(mu_);
+      if (exit_cv_.wait_for(lock, timeout, [&] { return exited_; })) return Reap();
+    }
+    return Kill();
+  }
+
+  Status Kill() override {
+    if (!Signal(SIGKILL)) return {};
+    {
+      std::unique_lock lock(mu_);
+      exit_cv_.wait(lock, [&] { return exited_; });
+    }
+    return Reap();
+  }
+
+  bool IsRunning() const override {
+    std::lock_guard lock(mu_);
+    return pid_ > 0 && !exited_;
+  }
+
+  ExecResult Exec(const std::vector<std::string>& argv,
+                  std::optional<std::string> input) override {
+    ExecResult result;
+    if (argv.empty()) {
+      result.status = Status::Error("exec: empty command");
+      return result;
+    }
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    ExecImage image(argv[0], {argv.begin() + 1, argv.end()}, options_.env, dir_);
+    ChildPipes pipes;
+    std::string error;
+    const pid_t pid = spawner_->Spawn(image, input.has_value(), false, &pipes, &error);
+    if (pid < 0) {
+      result.status = Status::Error(fmt::format("{}: exec: {}", name_, error));
+      return result;
+    }
+    if (pipes.in >= 0) {
+      std::string_view rest = *input;
+      // A command that exits without reading its input must not kill us.
+      ::signal(SIGPIPE, SIG_IGN);
+      while (!rest.empty()) {
+        const ssize_t n = ::write(pipes.in, rest.data(), rest.size());
+        if (n <= 0) break;
+        rest.remove_prefix(static_cast<std::size_t>(n));
+      }
+      ::close(pipes.in);
+    }
+    pollfd fds[2] = {{pipes.out, POLLIN, 0}, {pipes.err, POLLIN, 0}};
+    std::string* sinks[2] = {&result.out, &result.err};
+    int open = 2;
+    char buf[8192];
+    while (open > 0) {
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        if (n > 0) {
+          sinks[i]->append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0 || errno != EINTR) {
+          ::close(fds[i].fd);
+          fds[i].fd = -1;
+          --open;
+        }
+      }
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return result;
+  }
+
+ private:
+  // Sends `sig` to the process group; false if there is nothing running.
+  bool Signal(int sig) {
+    std::lock_guard lock(mu_);
+    if (pid_ <= 0 || exited_) {
+      return false;
+    }
+    ::kill(-pid_, sig);
+    return true;
+  }
+
+  // Joins the output reader once the process has exited.
+  Status Reap() {
+    if (reader_.joinable() && reader_.get_id() != std::this_thread::get_id()) reader_.join();
+    return {};
+  }
+
+  // Forwards the output line by line (to stderr, which the test's output captures, and to
+  // output.log), then reaps the process.
+  void Follow(int fd) {
+    std::FILE* log = std::fopen((fs::path(dir_) / "output.log").c_str(), "a");
+    std::string pending;
+    char buf[8192];
+    auto emit = [&](std::string_view line) {
+      const std::string text = fmt::format("{}: {}\n", name_, line);
+      (void)!::write(2, text.data(), text.size());
+      if (log != nullptr) {
+        std::fwrite(line.data(), 1, line.size(), log);
+        std::fputc('\n', log);
+      }
+      std::lock_guard lock(mu_);
+      last_lines_.emplace_back(line);
+      if (last_lines_.size() > kKeptOutputLines) last_lines_.pop_front();
+    };
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      pending.append(buf, static_cast<std::size_t>(n));
+      std::size_t nl;
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        emit(std::string_view(pending).substr(0, nl));
+        pending.erase(0, nl + 1);
+      }
+    }
+    if (!pending.empty()) emit(pending);
+    ::close(fd);
+    if (log != nullptr) std::fclose(log);
+    pid_t pid;
+    {
+      std::lock_guard lock(mu_);
+      pid = pid_;
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    {
+      std::lock_guard lock(mu_);
+      exited_ = true;
+      exit_status_ = status;
+    }
+    exit_cv_.notify_all();
+  }
+
+  bool ProbeOnce(const Probe& probe, std::string* last) {
+    switch (probe.kind()) {
+      case Probe::Kind::kTcp:
+        return TcpConnects(InternalPort(probe.port()), last);
+      case Probe::Kind::kHttp: {
+        http::Client client("127.0.0.1", static_cast<std::uint16_t>(InternalPort(probe.port())));
+        const http::ClientResult r = client.Request("GET", probe.path(), {}, {},
+                                                    std::chrono::seconds(5));
+        if (!r.ok()) {
+          *last = fmt::format("GET {}: {}", probe.path(), r.error);
+          return false;
+        }
+        if (r.status < probe.min_status() || r.status > probe.max_status()) {
+          *last = fmt::format("GET {}: status {} (want {}-{}): {}", probe.path(), r.status,
+                              probe.min_status(), probe.max_status(), r.body.substr(0, 200));
+          return false;
+        }
+        for (const std::string& want : probe.body_contains()) {
+          if (r.body.find(want) == std::string::npos) {
+            *last = fmt::format("GET {}: body lacks \"{}\": {}", probe.path(), want,
+                                r.body.substr(0, 200));
+            return false;
+          }
+        }
+        return true;
+      }
+      case Probe::Kind::kCommand: {
+        const ExecResult r = Exec(probe.argv(), std::nullopt);
+        if (r.status && r.exit_code == 0) return true;
+        *last = r.status ? fmt::format("command exited {}: {}{}", r.exit_code, r.out, r.err)
+                         : r.status.message();
+        return false;
+      }
+    }
+    return false;
+  }
+
+  std::string ExitText() const {
+    if (WIFEXITED(exit_status_)) return fmt::format("status {}", WEXITSTATUS(exit_status_));
+    if (WIFSIGNALED(exit_status_)) return fmt::format("signal {}", WTERMSIG(exit_status_));
+    return "unknown";
+  }
+
+  std::string LastOutputLocked() const {
+    std::string out;
+    for (const std::string& line : last_lines_) out += "  " + line + "\n";
+    return out.empty() ? "  (none)\n" : out;
+  }
+
+  std::shared_ptr<Spawner> spawner_;
+  const std::string name_;
+  const std::string dir_;
+  const std::map<std::string, int> ports_;
+  const StartOptions options_;
+  std::function<void(std::shared_ptr<ProcessRunnable>)> on_start_;
+
+  mutable std::mutex mu_;
+  std::condition_variable exit_cv_;
+  pid_t pid_ = 0;
+  bool exited_ = false;
+  int exit_status_ = 0;
+  std::deque<std::string> last_lines_;
+  std::thread reader_;
+};
+
+// What a process environment's runnables and its test's cleanup share.
+struct ProcessState {
+  std::mutex mu;
+  std::shared_ptr<Spawner> spawner = std::make_shared<Spawner>();
+  std::vector<std::weak_ptr<ProcessRunnable>> started;  // in start order
+  std::string dir;
+  bool closed = false;
+
+  void Close() {
+    std::vector<std::weak_ptr<ProcessRunnable>> runnables;
+    {
+      std::lock_guard lock(mu);
+      if (closed) return;
+      closed = true;
+      runnables.swap(started);
+    }
+    for (auto it = runnables.rbegin(); it != runnables.rend(); ++it) {
+      if (auto r = it->lock()) r->Kill();
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+class ProcessEnvironment : public Environment {
+ public:
+  ProcessEnvironment(std::string name, std::shared_ptr<ProcessState> state)
+      : Environment(std::move(name), state->dir), state_(std::move(state)) {}
+  ~ProcessEnvironment() override { Close(); }
+
+  void Close() override { state_->Close(); }
+
+ protected:
+  std::map<std::string, int> ResolvePorts(const std::string&,
+                                          const std::map<std::string, int>& wanted) override {
+    std::map<std::string, int> ports;
+    for (const auto& [name, port] : wanted) ports[name] = port != 0 ? port : FreePort();
+    return ports;
+  }
+  std::string RunnableDir(const std::string& runnable) override {
+    return (fs::path(SharedDir()) / Sanitize(runnable)).string();
+  }
+  std::string InternalHost(const std::string&) const override { return "127.0.0.1"; }
+  std::shared_ptr<workload::Runnable> Define(const FutureRunnable& future,
+                                             StartOptions options) override {
+    std::weak_ptr<ProcessState> state = state_;
+    return std::make_shared<ProcessRunnable>(
+        state_->spawner, future, future.Ports(), std::move(options),
+        [state](std::shared_ptr<ProcessRunnable> r) {
+          if (auto s = state.lock()) {
+            std::lock_guard lock(s->mu);
+            s->started.push_back(r);
+          }
+        });
+  }
+
+ private:
+  std::shared_ptr<ProcessState> state_;
+};
+
+std::atomic<int> environments{0};
+
+std::unique_ptr<Environment> MakeProcessEnvironment(std::string name,
+                                                    std::shared_ptr<ProcessState>* state_out) {
+  const std::string full =
+      fmt::format("{}-{}-{}", Sanitize(name), ::getpid(), environments.fetch_add(1));
+  std::string pattern = (fs::temp_directory_path() / ("handoff-" + full + "-XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) return nullptr;
+  auto state = std::make_shared<ProcessState>();
+  state->dir = pattern;
+  if (state_out != nullptr) *state_out = state;
+  return std::make_unique<ProcessEnvironment>(full, std::move(state));
+}
+
+}  // namespace
+
+std::unique_ptr<Environment> Environment::NewProcess(std::string name) {
+  return MakeProcessEnvironment(std::move(name), nullptr);
+}
+
+std::unique_ptr<Environment> Environment::NewProcess(T& t) {
+  std::shared_ptr<ProcessState> state;
+  std::unique_ptr<Environment> env = MakeProcessEnvironment(t.Name(), &state);
+  if (!env) t.Fatalf("cannot create a directory for the environment: {}", std::strerror(errno));
+  t.Cleanup([state] { state->Close(); });
+  return env;
+}
+
+Status StartAndWaitReady(const std::vector<std::shared_ptr<Runnable>>& runnables) {
+  std::vector<std::future<Status>> results;
+  for (const auto& r : runnables) {
+    results.push_back(std::async(std::launch::async, [r] {
+      if (Status st = r->Start(); !st) return st;
+      return r->WaitReady();
+    }));
+  }
+  Status first;
+  for (auto& f : results) {
+    Status st = f.get();
+    if (!st && first) first = st;
+  }
+  return first;
+}
+
+}  // namespace handoff::workload
