@@ -25,8 +25,6 @@ store::TestStatus ToTestStatus(Status status) {
 
 std::int64_t Millis(std::int64_t ns) { return ns / 1'000'000; }
 
-bool IsTopLevel(const std::string& name) { return name.find('/') == std::string::npos; }
-
 std::string TestEventData(const store::TestRow& row) {
   std::string out;
   store::AppendTestRowJson(out, row);
@@ -243,7 +241,7 @@ void RunRecorder::Record(const Event& e) {
       FinishAttempt(open, e.status, e.elapsed_ns);
       break;
     case EventKind::kTestFinished: {
-      const bool top = IsTopLevel(e.test);
+      const bool top = store::IsTopLevel(e.test);
       if (!top) FinishAttempt(open, e.status, e.elapsed_ns);
       store::TestRow& row = open.row;
       row.status = ToTestStatus(e.status);

@@ -17,14 +17,13 @@
 namespace handoff {
 namespace {
 
+using store::IsTopLevel;
 using store::RunStatus;
 using store::TestStatus;
 
 std::int64_t ToNs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
-
-bool IsTopLevel(const std::string& name) { return name.find('/') == std::string::npos; }
 
 const char* StatusResultLabel(RunStatus status) { return store::RunStatusName(status); }
 
@@ -632,14 +631,19 @@ void ServeEngine::OnCommitted(const Committed& committed,
   const std::string& ns = active->run.namespace_name;
   const std::string& suite = active->run.suite;
   // Metrics are looked up once per commit, not once per test (10,000 a run).
-  std::array<int, 5> by_status{};
+  std::array<int, 5> by_status{};  // all tests, for the metric
+  int top_level = 0, passed = 0, failed = 0, skipped = 0;  // for the hooks' RunInfo
   metrics::Histogram* duration = nullptr;
   for (const FinishedTest& test : committed.finished) {
-    ++by_status[static_cast<std::size_t>(test.row.status)];
-    if (test.top_level) {
-      if (duration == nullptr) duration = &test_duration_->With({ns, suite});
-      duration->Observe(static_cast<double>(test.row.duration_ms) / 1000.0);
-    }
+    const TestStatus status = test.row.status;
+    ++by_status[static_cast<std::size_t>(status)];
+    if (!test.top_level) continue;
+    if (duration == nullptr) duration = &test_duration_->With({ns, suite});
+    duration->Observe(static_cast<double>(test.row.duration_ms) / 1000.0);
+    ++top_level;
+    if (status == TestStatus::kPassed) ++passed;
+    if (status == TestStatus::kFailed && !test.row.soft_failure) ++failed;
+    if (status == TestStatus::kSkipped) ++skipped;
   }
   for (std::size_t status = 0; status < by_status.size(); ++status) {
     if (by_status[status] == 0) continue;
@@ -648,14 +652,10 @@ void ServeEngine::OnCommitted(const Committed& committed,
   }
   {
     std::lock_guard lock(active->mu);
-    for (const FinishedTest& test : committed.finished) {
-      if (!test.top_level) continue;
-      ++active->tests_total;
-      const TestStatus status = test.row.status;
-      if (status == TestStatus::kPassed) ++active->tests_passed;
-      if (status == TestStatus::kFailed && !test.row.soft_failure) ++active->tests_failed;
-      if (status == TestStatus::kSkipped) ++active->tests_skipped;
-    }
+    active->tests_total += top_level;
+    active->tests_passed += passed;
+    active->tests_failed += failed;
+    active->tests_skipped += skipped;
   }
   if (!hooks_.empty()) {
     for (const FinishedTest& test : committed.finished) {

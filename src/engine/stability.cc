@@ -11,7 +11,7 @@ std::vector<TestStability> ComputeStability(const std::vector<std::int64_t>& run
   // Newest run first, so that the order is the latest run's.
   for (std::size_t r = runs.size(); r-- > 0;) {
     for (const store::TestRow& row : runs[r]) {
-      if (row.name.find('/') != std::string::npos) continue;  // subtests
+      if (!store::IsTopLevel(row.name)) continue;
       auto [it, inserted] = index.try_emplace(row.name, tests.size());
       if (inserted) {
         TestStability& t = tests.emplace_back();

@@ -186,18 +186,15 @@ constexpr const char* kUpsertAttempt =
 constexpr const char* kInsertEvent =
     "INSERT INTO run_events (run_id, seq, type, data) VALUES (?1, ?2, ?3, ?4)";
 
-constexpr const char* kSelectTestRow =
-    "SELECT status, attempt, started_at, duration_ms FROM tests WHERE run_id = ?1 AND name = ?2";
-constexpr const char* kSelectTestAttemptFields =
-    "SELECT name, status, attempt, started_at, duration_ms FROM tests WHERE run_id = ?1 "
-    "ORDER BY position";
 constexpr const char* kSelectPlanned = "SELECT planned FROM runs WHERE id = ?1";
-constexpr const char* kSelectTests =
-    "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message, seq "
-    "FROM tests WHERE run_id = ?1 ORDER BY position";
+// What ReadTestRow reads.
+#define HANDOFF_TEST_COLUMNS \
+  "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message, seq FROM tests "
+constexpr const char* kSelectTests = HANDOFF_TEST_COLUMNS "WHERE run_id = ?1 ORDER BY position";
+constexpr const char* kSelectTest = HANDOFF_TEST_COLUMNS "WHERE run_id = ?1 AND name = ?2";
 constexpr const char* kSelectTestEvents =
-    "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message, seq "
-    "FROM tests WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+    HANDOFF_TEST_COLUMNS "WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+#undef HANDOFF_TEST_COLUMNS
 constexpr const char* kLastEventSeqs =
     "SELECT (SELECT max(seq) FROM run_events WHERE run_id = ?1), "
     "(SELECT max(seq) FROM tests WHERE run_id = ?1)";
@@ -692,7 +689,7 @@ std::vector<Run> ReadRuns(Stmt& s) {
 }
 
 // Reads the columns of kAttemptColumns.
-// Reads the columns of kSelectTests.
+// Reads the columns of kSelectTests, kSelectTest and kSelectTestEvents.
 TestRow ReadTestRow(const Stmt& s) {
   TestRow row;
   row.name = s.Text(0);
@@ -734,19 +731,17 @@ bool IsQuietPass(const Attempt& a) {
 // The test's latest attempt as written before IsQuietPass left it out, if it was left out:
 // a passed test whose latest attempt has no row. (Attempts are written with or before
 // their test's final row, so a passed row without its attempt is always one of these.)
-std::optional<Attempt> QuietAttempt(const std::string& test, TestStatus status, int attempt,
-                                    std::int64_t started_at_ns, std::int64_t duration_ms,
-                                    const std::vector<Attempt>& stored) {
-  if (status != TestStatus::kPassed || attempt < 1) return std::nullopt;
+std::optional<Attempt> QuietAttempt(const TestRow& row, const std::vector<Attempt>& stored) {
+  if (row.status != TestStatus::kPassed || row.attempt < 1) return std::nullopt;
   for (const Attempt& a : stored) {
-    if (a.attempt == attempt) return std::nullopt;
+    if (a.attempt == row.attempt) return std::nullopt;
   }
   Attempt a;
-  a.test = test;
-  a.attempt = attempt;
-  a.status = status;
-  a.started_at_ns = started_at_ns;
-  a.duration_ms = duration_ms;
+  a.test = row.name;
+  a.attempt = row.attempt;
+  a.status = row.status;
+  a.started_at_ns = row.started_at_ns;
+  a.duration_ms = row.duration_ms;
   return a;
 }
 
@@ -1296,13 +1291,10 @@ std::vector<Attempt> SqliteStore::GetAttempts(std::int64_t run_id, const std::st
     s.Bind(run_id).Bind(test);
     while (s.Step()) attempts.push_back(ReadAttempt(s));
   }
-  Stmt row(*lease.db(), kSelectTestRow);
+  Stmt row(*lease.db(), kSelectTest);
   row.Bind(run_id).Bind(test);
   if (row.Step()) {
-    TestStatus status = TestStatus::kPending;
-    ParseTestStatus(row.View(0), &status);
-    if (auto quiet = QuietAttempt(test, status, static_cast<int>(row.Int(1)), row.Int(2),
-                                  row.Int(3), attempts)) {
+    if (auto quiet = QuietAttempt(ReadTestRow(row), attempts)) {
       attempts.push_back(std::move(*quiet));
     }
   }
@@ -1327,17 +1319,14 @@ std::vector<Attempt> SqliteStore::GetAllAttempts(std::int64_t run_id) {
   }
   // In the order tests were first recorded, with the quiet attempts put back.
   std::vector<Attempt> attempts;
-  Stmt rows(*lease.db(), kSelectTestAttemptFields);
+  Stmt rows(*lease.db(), kSelectTests);
   rows.Bind(run_id);
   const std::vector<Attempt> none;
   while (rows.Step()) {
-    const std::string name = rows.Text(0);
-    const auto it = stored.find(name);
+    const TestRow row = ReadTestRow(rows);
+    const auto it = stored.find(row.name);
     const std::vector<Attempt>& of_test = it == stored.end() ? none : it->second;
-    TestStatus status = TestStatus::kPending;
-    ParseTestStatus(rows.View(1), &status);
-    std::optional<Attempt> quiet = QuietAttempt(name, status, static_cast<int>(rows.Int(2)),
-                                                rows.Int(3), rows.Int(4), of_test);
+    std::optional<Attempt> quiet = QuietAttempt(row, of_test);
     if (it != stored.end()) {
       std::move(it->second.begin(), it->second.end(), std::back_inserter(attempts));
       stored.erase(it);

@@ -84,6 +84,11 @@ struct Run {
   std::optional<RunTotals> totals;  // set when the run finishes
 };
 
+// Returns true for a test, false for a subtest ("Test/Sub").
+inline bool IsTopLevel(std::string_view test_name) {
+  return test_name.find('/') == std::string_view::npos;
+}
+
 // One test of a run, as it stands: its latest attempt.
 struct TestRow {
   std::string name;  // "Test" or "Test/Sub"
