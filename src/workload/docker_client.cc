@@ -542,6 +542,7 @@ DockerResult<std::vector<NetworkInfo>> DockerClient::ListNetworks(const std::str
 DockerResult<std::string> DockerClient::CreateContainer(const ContainerSpec& spec) {
   const std::string operation = fmt::format("create container \"{}\"", spec.name);
   json::object body{{"Image", spec.image}, {"Labels", ToJson(spec.labels)}};
+  if (spec.entrypoint) body["Entrypoint"] = ToJson(*spec.entrypoint);
   if (!spec.cmd.empty()) body["Cmd"] = ToJson(spec.cmd);
   if (!spec.env.empty()) body["Env"] = ToJson(spec.env);
   if (!spec.user.empty()) body["User"] = spec.user;
@@ -726,7 +727,7 @@ DockerStatus DockerClient::FollowLogs(const std::string& id, const LineCallback&
   return {};
 }
 
-DockerResult<ExecResult> DockerClient::Exec(const std::string& id, const ExecSpec& spec,
+DockerResult<DockerExecResult> DockerClient::Exec(const std::string& id, const ExecSpec& spec,
                                             std::chrono::milliseconds timeout) {
   const std::string operation = spec.cmd.empty()
                                     ? fmt::format("exec in container \"{}\"", id)
@@ -758,7 +759,7 @@ DockerResult<ExecResult> DockerClient::Exec(const std::string& id, const ExecSpe
                             R"({"Detach":false,"Tty":false})", "application/json", endpoint_);
   req.set(bhttp::field::connection, "Upgrade");
   req.set(bhttp::field::upgrade, "tcp");
-  ExecResult result;
+  DockerExecResult result;
   StreamDemuxer demuxer([&result](Stream stream, std::string_view payload) {
     std::string& out = stream == Stream::kStderr ? result.stderr_data : result.stdout_data;
     out.append(payload.substr(0, kMaxExecOutput - std::min(out.size(), kMaxExecOutput)));

@@ -149,6 +149,8 @@ struct NetworkInfo {
 struct ContainerSpec {
   std::string name;  // unique among the engine's containers
   std::string image;
+  // Replaces the image's entrypoint when set (an empty list clears it).
+  std::optional<std::vector<std::string>> entrypoint;
   std::vector<std::string> cmd;
   std::vector<std::string> env;  // "KEY=value"
   std::string user;
@@ -202,7 +204,7 @@ struct ExecSpec {
 };
 
 // How an exec ended. Each output is kept to its first 16 MiB.
-struct ExecResult {
+struct DockerExecResult {
   int exit_code = 0;
   std::string stdout_data;
   std::string stderr_data;
@@ -276,7 +278,7 @@ class DockerClient {
 
   // Runs a command in a running container, waits at most `timeout` for it to end and
   // returns its exit code and output.
-  DockerResult<ExecResult> Exec(const std::string& id, const ExecSpec& spec,
+  DockerResult<DockerExecResult> Exec(const std::string& id, const ExecSpec& spec,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
   // Builds image `name` ("repo:tag") from a tar archive holding a Dockerfile at its root,

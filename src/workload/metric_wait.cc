@@ -149,7 +149,7 @@ std::optional<SeriesSelector> SeriesSelector::Compile(std::vector<LabelMatcher> 
   return selector;
 }
 
-bool SeriesSelector::Selects(const Labels& labels) const {
+bool SeriesSelector::Selects(const SeriesLabels& labels) const {
   for (const Compiled& c : matchers_) {
     std::string_view value;  // a missing label is empty, as in PromQL
     for (const auto& [name, v] : labels) {

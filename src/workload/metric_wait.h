@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "handoff/workload.h"
 #include "workload/prom_text.h"
 
 namespace re2 {
@@ -27,16 +28,6 @@ class RE2;
 }
 
 namespace handoff::workload {
-
-// Selects series by one label, as a PromQL matcher does: `=`, `!=`, `=~`, `!~`. A series
-// without the label has it empty, and regexes are fully anchored.
-struct LabelMatcher {
-  enum class Op { kEqual, kNotEqual, kRegexMatch, kRegexNoMatch };
-
-  std::string name;
-  Op op = Op::kEqual;
-  std::string value;
-};
 
 // Label matchers compiled once. A series is selected when every matcher accepts it; no
 // matchers select every series.
@@ -48,7 +39,7 @@ class SeriesSelector {
                                                std::string* error);
 
   // Returns true if and only if every matcher accepts `labels`.
-  bool Selects(const Labels& labels) const;
+  bool Selects(const SeriesLabels& labels) const;
 
   // Returns the matchers as PromQL writes them (`{code=~"5..",method!="GET"}`), "" for none.
   std::string Describe() const;
@@ -67,76 +58,6 @@ class SeriesSelector {
 // samples, or their `_count` samples when `count_instead_of_sum`.
 std::optional<double> SumMetric(const std::vector<MetricFamily>& families, std::string_view name,
                                 const SeriesSelector& selector, bool count_instead_of_sum);
-
-// What the metric sums must satisfy. The single-value forms compare the total of every
-// named metric; the "AmongTwo" forms need exactly two names and compare the first with the
-// second.
-struct MetricExpectation {
-  enum class Kind {
-    kEquals,
-    kGreater,
-    kGreaterOrEqual,
-    kLess,
-    kBetween,
-    kEqualsAmongTwo,
-    kGreaterAmongTwo,
-    kLessAmongTwo,
-  };
-
-  Kind kind = Kind::kEquals;
-  double low = 0;   // the value compared with, or Between's lower bound
-  double high = 0;  // Between's upper bound
-
-  // Returns true if the expectation compares two metrics rather than a total.
-  bool ComparesTwo() const;
-
-  // Returns true if `values` (the sums of the metrics found, in order) satisfy it. Equality
-  // allows a relative difference of 1e-9; NaN satisfies nothing; a two-metric form with
-  // other than two values is not satisfied.
-  bool Holds(const std::vector<double>& values) const;
-
-  // Describes the expectation: "> 50", "between 1 and 5", or with `names` for the
-  // two-metric forms: "hits > misses".
-  std::string Describe(const std::vector<std::string>& names) const;
-};
-
-// The sum equals `value` (within a relative 1e-9).
-MetricExpectation Equals(double value);
-// The sum is greater than `value`.
-MetricExpectation Greater(double value);
-// The sum is greater than or equal to `value`.
-MetricExpectation GreaterOrEqual(double value);
-// The sum is less than `value`.
-MetricExpectation Less(double value);
-// The sum is in [low, high].
-MetricExpectation Between(double low, double high);
-// The first metric equals the second (within a relative 1e-9).
-MetricExpectation EqualsAmongTwo();
-// The first metric is greater than the second.
-MetricExpectation GreaterAmongTwo();
-// The first metric is less than the second.
-MetricExpectation LessAmongTwo();
-
-// The pauses between scrapes: `initial`, then multiplied by `multiplier` up to `max`.
-struct MetricWaitBackoff {
-  std::chrono::milliseconds initial{300};
-  std::chrono::milliseconds max{600};
-  double multiplier = 2;
-};
-
-struct MetricWaitOptions {
-  // Only series these select count.
-  std::vector<LabelMatcher> matchers;
-  // Histograms and summaries count observations (`_count`) instead of summing them (`_sum`).
-  bool count_instead_of_sum = false;
-  // A metric that does not exist yet is waited for instead of failing the wait.
-  bool wait_missing = false;
-  // A metric that does not exist is left out of the comparison (it wins over wait_missing).
-  bool skip_missing = false;
-  MetricWaitBackoff backoff;
-  // How long to keep scraping; at least one scrape happens.
-  std::chrono::milliseconds deadline{std::chrono::seconds(30)};
-};
 
 // The answer of one scrape of a metrics endpoint.
 struct Scrape {

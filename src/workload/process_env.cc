@@ -7,12 +7,15 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,7 +33,7 @@
 
 #include "handoff/t.h"
 #include "handoff/workload.h"
-#include "http/client.h"
+#include "workload/internal.h"
 
 extern char** environ;
 
@@ -41,52 +44,6 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kKeptOutputLines = 20;
 
-// A name safe in paths and host names: letters, digits and '-'.
-std::string Sanitize(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    out += keep ? static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c) : '-';
-  }
-  while (out.find("--") != std::string::npos) out.replace(out.find("--"), 2, "-");
-  if (out.size() > 40) out.resize(40);
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out.empty() ? "env" : out;
-}
-
-// Returns a TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-bool TcpConnects(int port, std::string* why) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *why = std::strerror(errno);
-    return false;
-  }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  if (!ok) *why = fmt::format("connect 127.0.0.1:{}: {}", port, std::strerror(errno));
-  ::close(fd);
-  return ok;
-}
-
 // argv/envp as the child needs them, built before fork (the child may only call
 // async-signal-safe functions).
 struct ExecImage {
@@ -94,6 +51,8 @@ struct ExecImage {
   std::vector<char*> argv;
   std::vector<char*> envp;
   std::string dir;
+  uid_t uid = static_cast<uid_t>(-1);  // switched to in the child when set
+  gid_t gid = static_cast<gid_t>(-1);
 
   ExecImage(const std::string& executable, const std::vector<std::string>& args,
             const std::map<std::string, std::string>& env, std::string workdir)
@@ -118,6 +77,50 @@ struct ExecImage {
   }
 };
 
+// Resolves StartOptions::user ("name", "uid" or "uid:gid") for a process. Sets *uid and
+// *gid (left -1 when the user is empty or the test's own), or returns an error.
+Status ResolveUser(const std::string& user, uid_t* uid, gid_t* gid) {
+  if (user.empty()) return {};
+  const std::size_t colon = user.find(':');
+  const std::string who = user.substr(0, colon);
+  uid_t want_uid;
+  gid_t want_gid;
+  char buf[4096];
+  passwd pw{};
+  passwd* found = nullptr;
+  const bool numeric = !who.empty() && who.find_first_not_of("0123456789") == std::string::npos;
+  if (numeric) {
+    want_uid = static_cast<uid_t>(std::stoul(who));
+    ::getpwuid_r(want_uid, &pw, buf, sizeof buf, &found);
+    want_gid = found != nullptr ? found->pw_gid : want_uid;
+  } else {
+    ::getpwnam_r(who.c_str(), &pw, buf, sizeof buf, &found);
+    if (found == nullptr) return Status::Error(fmt::format("user \"{}\" does not exist", who));
+    want_uid = found->pw_uid;
+    want_gid = found->pw_gid;
+  }
+  if (colon != std::string::npos) {
+    const std::string g = user.substr(colon + 1);
+    if (g.empty() || g.find_first_not_of("0123456789") != std::string::npos) {
+      group gr{};
+      group* gfound = nullptr;
+      ::getgrnam_r(g.c_str(), &gr, buf, sizeof buf, &gfound);
+      if (gfound == nullptr) return Status::Error(fmt::format("group \"{}\" does not exist", g));
+      want_gid = gfound->gr_gid;
+    } else {
+      want_gid = static_cast<gid_t>(std::stoul(g));
+    }
+  }
+  if (want_uid == ::geteuid() && want_gid == ::getegid()) return {};
+  if (::geteuid() != 0) {
+    return Status::Error(fmt::format("cannot run as user \"{}\": the test does not run as root",
+                                     user));
+  }
+  *uid = want_uid;
+  *gid = want_gid;
+  return {};
+}
+
 // The pipes of a child: stdin (optional), stdout, stderr (or both into `out`).
 struct ChildPipes {
   int in = -1;   // parent's write end
@@ -126,70 +129,6 @@ struct ChildPipes {
 };
 
 }  // namespace
-
-// ---------------------------------------------------------------------------------------
-// Probe
-
-Probe Probe::Http(std::string port, std::string path, int min_status, int max_status,
-                  std::vector<std::string> body_contains) {
-  Probe p;
-  p.kind_ = Kind::kHttp;
-  p.port_ = std::move(port);
-  p.path_ = std::move(path);
-  p.min_status_ = min_status;
-  p.max_status_ = max_status;
-  p.body_contains_ = std::move(body_contains);
-  return p;
-}
-
-Probe Probe::Tcp(std::string port) {
-  Probe p;
-  p.kind_ = Kind::kTcp;
-  p.port_ = std::move(port);
-  return p;
-}
-
-Probe Probe::Command(std::vector<std::string> argv) {
-  Probe p;
-  p.kind_ = Kind::kCommand;
-  p.argv_ = std::move(argv);
-  return p;
-}
-
-// ---------------------------------------------------------------------------------------
-// Builder and future
-
-RunnableBuilder& RunnableBuilder::WithPorts(std::map<std::string, int> ports) {
-  ports_ = std::move(ports);
-  return *this;
-}
-
-FutureRunnable RunnableBuilder::Future() {
-  return FutureRunnable(env_, name_, env_->ResolvePorts(name_, ports_));
-}
-
-FutureRunnable::FutureRunnable(Environment* env, std::string name,
-                               std::map<std::string, int> ports)
-    : env_(env), name_(std::move(name)), ports_(std::move(ports)) {
-  dir_ = env_->RunnableDir(name_);
-}
-
-int FutureRunnable::InternalPort(std::string_view port) const {
-  const auto it = ports_.find(std::string(port));
-  return it == ports_.end() ? 0 : it->second;
-}
-
-std::string FutureRunnable::InternalPortText(std::string_view port) const {
-  return std::to_string(InternalPort(port));
-}
-
-std::string FutureRunnable::InternalEndpoint(std::string_view port) const {
-  return fmt::format("{}:{}", env_->InternalHost(name_), InternalPort(port));
-}
-
-std::shared_ptr<Runnable> FutureRunnable::Init(StartOptions options) {
-  return env_->Define(*this, std::move(options));
-}
 
 // ---------------------------------------------------------------------------------------
 // The process environment
@@ -269,6 +208,13 @@ class Spawner {
       ::dup2(with_stdin ? in[0] : devnull, 0);
       ::dup2(out[1], 1);
       ::dup2(merge_err ? out[1] : err[1], 2);
+      if (image.uid != static_cast<uid_t>(-1) &&
+          (::setgroups(1, &image.gid) != 0 || ::setgid(image.gid) != 0 ||
+           ::setuid(image.uid) != 0)) {
+        const int e = errno;
+        (void)!::write(report[1], &e, sizeof e);
+        ::_exit(127);
+      }
       if (::chdir(image.dir.c_str()) != 0) {
         const int e = errno;
         (void)!::write(report[1], &e, sizeof e);
@@ -334,6 +280,16 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
 
   const std::string& Name() const override { return name_; }
   const std::string& Dir() const override { return dir_; }
+  std::vector<std::string> PortNames() const override {
+    std::vector<std::string> names;
+    for (const auto& [name, port] : ports_) names.push_back(name);
+    return names;
+  }
+  const StartOptions& Options() const override { return options_; }
+  std::vector<std::string> LastOutput() const override {
+    std::lock_guard lock(mu_);
+    return {last_lines_.begin(), last_lines_.end()};
+  }
   int InternalPort(std::string_view port) const override {
     const auto it = ports_.find(std::string(port));
     return it == ports_.end() ? 0 : it->second;
@@ -353,6 +309,12 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
     std::error_code ec;
     fs::create_directories(dir_, ec);
     ExecImage image(options_.executable, options_.args, options_.env, dir_);
+    if (Status st = ResolveUser(options_.user, &image.uid, &image.gid); !st) {
+      return Status::Error(fmt::format("{}: {}", name_, st.message()));
+    }
+    if (image.uid != static_cast<uid_t>(-1) && ::chown(dir_.c_str(), image.uid, image.gid) != 0) {
+      return Status::Error(fmt::format("{}: chown {}: {}", name_, dir_, std::strerror(errno)));
+    }
     ChildPipes pipes;
     std::string error;
     const pid_t pid = spawner_->Spawn(image, false, true, &pipes, &error);
@@ -428,6 +390,10 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
     std::error_code ec;
     fs::create_directories(dir_, ec);
     ExecImage image(argv[0], {argv.begin() + 1, argv.end()}, options_.env, dir_);
+    if (Status st = ResolveUser(options_.user, &image.uid, &image.gid); !st) {
+      result.status = Status::Error(fmt::format("{}: exec: {}", name_, st.message()));
+      return result;
+    }
     ChildPipes pipes;
     std::string error;
     const pid_t pid = spawner_->Spawn(image, input.has_value(), false, &pipes, &error);
@@ -537,29 +503,10 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
   bool ProbeOnce(const Probe& probe, std::string* last) {
     switch (probe.kind()) {
       case Probe::Kind::kTcp:
-        return TcpConnects(InternalPort(probe.port()), last);
-      case Probe::Kind::kHttp: {
-        http::Client client("127.0.0.1", static_cast<std::uint16_t>(InternalPort(probe.port())));
-        const http::ClientResult r = client.Request("GET", probe.path(), {}, {},
-                                                    std::chrono::seconds(5));
-        if (!r.ok()) {
-          *last = fmt::format("GET {}: {}", probe.path(), r.error);
-          return false;
-        }
-        if (r.status < probe.min_status() || r.status > probe.max_status()) {
-          *last = fmt::format("GET {}: status {} (want {}-{}): {}", probe.path(), r.status,
-                              probe.min_status(), probe.max_status(), r.body.substr(0, 200));
-          return false;
-        }
-        for (const std::string& want : probe.body_contains()) {
-          if (r.body.find(want) == std::string::npos) {
-            *last = fmt::format("GET {}: body lacks \"{}\": {}", probe.path(), want,
-                                r.body.substr(0, 200));
-            return false;
-          }
-        }
-        return true;
-      }
+        return TcpConnects("127.0.0.1", InternalPort(probe.port()), std::chrono::seconds(1), last);
+      case Probe::Kind::kHttp:
+      case Probe::Kind::kHttps:
+        return ProbeHttpOnce(probe, "127.0.0.1", InternalPort(probe.port()), last);
       case Probe::Kind::kCommand: {
         const ExecResult r = Exec(probe.argv(), std::nullopt);
         if (r.status && r.exit_code == 0) return true;
@@ -630,6 +577,15 @@ class ProcessEnvironment : public Environment {
   ~ProcessEnvironment() override { Close(); }
 
   void Close() override { state_->Close(); }
+  Kind kind() const override { return Kind::kProcess; }
+  std::vector<std::shared_ptr<workload::Runnable>> Started() const override {
+    std::lock_guard lock(state_->mu);
+    std::vector<std::shared_ptr<workload::Runnable>> out;
+    for (const auto& w : state_->started) {
+      if (auto r = w.lock()) out.push_back(r);
+    }
+    return out;
+  }
 
  protected:
   std::map<std::string, int> ResolvePorts(const std::string&,
@@ -667,6 +623,8 @@ std::unique_ptr<Environment> MakeProcessEnvironment(std::string name,
       fmt::format("{}-{}-{}", Sanitize(name), ::getpid(), environments.fetch_add(1));
   std::string pattern = (fs::temp_directory_path() / ("handoff-" + full + "-XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr) return nullptr;
+  // Runnables that run as another user (StartOptions::user) must reach their directories.
+  ::chmod(pattern.c_str(), 0755);
   auto state = std::make_shared<ProcessState>();
   state->dir = pattern;
   if (state_out != nullptr) *state_out = state;
@@ -675,8 +633,13 @@ std::unique_ptr<Environment> MakeProcessEnvironment(std::string name,
 
 }  // namespace
 
-std::unique_ptr<Environment> Environment::NewProcess(std::string name) {
-  return MakeProcessEnvironment(std::move(name), nullptr);
+std::unique_ptr<Environment> Environment::NewProcess(std::string name, Status* error) {
+  std::unique_ptr<Environment> env = MakeProcessEnvironment(std::move(name), nullptr);
+  if (!env && error != nullptr) {
+    *error = Status::Error(
+        fmt::format("cannot create a directory for the environment: {}", std::strerror(errno)));
+  }
+  return env;
 }
 
 std::unique_ptr<Environment> Environment::NewProcess(T& t) {
@@ -685,22 +648,6 @@ std::unique_ptr<Environment> Environment::NewProcess(T& t) {
   if (!env) t.Fatalf("cannot create a directory for the environment: {}", std::strerror(errno));
   t.Cleanup([state] { state->Close(); });
   return env;
-}
-
-Status StartAndWaitReady(const std::vector<std::shared_ptr<Runnable>>& runnables) {
-  std::vector<std::future<Status>> results;
-  for (const auto& r : runnables) {
-    results.push_back(std::async(std::launch::async, [r] {
-      if (Status st = r->Start(); !st) return st;
-      return r->WaitReady();
-    }));
-  }
-  Status first;
-  for (auto& f : results) {
-    Status st = f.get();
-    if (!st && first) first = st;
-  }
-  return first;
 }
 
 }  // namespace handoff::workload

@@ -30,12 +30,12 @@ enum class MetricType { kCounter, kGauge, kHistogram, kSummary, kUntyped };
 std::string_view MetricTypeName(MetricType type);
 
 // A series' labels, sorted by name, names unique.
-using Labels = std::vector<std::pair<std::string, std::string>>;
+using SeriesLabels = std::vector<std::pair<std::string, std::string>>;
 
 // One line of samples: `name{labels} value [timestamp]`.
 struct Sample {
   std::string name;  // as written: "rpc_seconds_bucket" in family "rpc_seconds"
-  Labels labels;
+  SeriesLabels labels;
   double value = 0;
   std::optional<std::int64_t> timestamp_ms;
 

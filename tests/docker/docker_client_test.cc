@@ -261,7 +261,7 @@ TEST_F(DockerTest, ExecReturnsStdoutStderrExitCodeAndTakesStdin) {
   ASSERT_FALSE(id.empty());
   ExecSpec spec;
   spec.cmd = {"sh", "-c", "echo out; echo err >&2; exit 3"};
-  const DockerResult<ExecResult> result = engine().Exec(id, spec);
+  const DockerResult<DockerExecResult> result = engine().Exec(id, spec);
   ASSERT_TRUE(result.ok()) << result.error().ToString();
   EXPECT_EQ(result->exit_code, 3);
   EXPECT_EQ(result->stdout_data, "out\n");
@@ -272,7 +272,7 @@ TEST_F(DockerTest, ExecReturnsStdoutStderrExitCodeAndTakesStdin) {
   with_input.cmd = {"sh", "-c", "wc -c; echo \"$WHO\" >&2"};
   with_input.env = {"WHO=exec"};
   with_input.stdin_data = std::string(300'000, 'x');
-  const DockerResult<ExecResult> counted = engine().Exec(id, with_input);
+  const DockerResult<DockerExecResult> counted = engine().Exec(id, with_input);
   ASSERT_TRUE(counted.ok()) << counted.error().ToString();
   EXPECT_EQ(counted->exit_code, 0);
   EXPECT_THAT(counted->stdout_data, HasSubstr("300000"));
@@ -282,13 +282,13 @@ TEST_F(DockerTest, ExecReturnsStdoutStderrExitCodeAndTakesStdin) {
   ExecSpec large;
   large.cmd = {"sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' y"};
   large.stdin_data = "ignored";
-  const DockerResult<ExecResult> big = engine().Exec(id, large);
+  const DockerResult<DockerExecResult> big = engine().Exec(id, large);
   ASSERT_TRUE(big.ok()) << big.error().ToString();
   EXPECT_EQ(big->stdout_data, std::string(1'000'000, 'y'));
 
   ExecSpec missing;
   missing.cmd = {"no-such-command"};
-  const DockerResult<ExecResult> failed = engine().Exec(id, missing);
+  const DockerResult<DockerExecResult> failed = engine().Exec(id, missing);
   ASSERT_TRUE(failed.ok()) << failed.error().ToString();
   // 126 from engines that report the failed exec as the runtime's error, 127 from newer ones.
   EXPECT_THAT(failed->exit_code, ::testing::AnyOf(126, 127));

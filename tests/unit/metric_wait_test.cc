@@ -107,7 +107,7 @@ Scrape Error(std::string error) { return Scrape{"", std::move(error)}; }
 // --- SeriesSelector ---------------------------------------------------------------------------
 
 TEST(MetricWaitTest, MatchersSelectLikePromQL) {
-  Labels labels = {{"code", "503"}, {"handler", "/api"}};
+  SeriesLabels labels = {{"code", "503"}, {"handler", "/api"}};
   EXPECT_TRUE(Selector().Selects(labels));
   EXPECT_TRUE(Selector({{"code", Op::kEqual, "503"}}).Selects(labels));
   EXPECT_FALSE(Selector({{"code", Op::kEqual, "50"}}).Selects(labels));
@@ -121,7 +121,7 @@ TEST(MetricWaitTest, MatchersSelectLikePromQL) {
 }
 
 TEST(MetricWaitTest, RegexesAreFullyAnchored) {
-  Labels labels = {{"code", "5003"}};
+  SeriesLabels labels = {{"code", "5003"}};
   EXPECT_FALSE(Selector({{"code", Op::kRegexMatch, "5.."}}).Selects(labels));
   EXPECT_FALSE(Selector({{"code", Op::kRegexMatch, "00"}}).Selects(labels));
   EXPECT_TRUE(Selector({{"code", Op::kRegexMatch, "5.*|2.."}}).Selects(labels));
@@ -129,7 +129,7 @@ TEST(MetricWaitTest, RegexesAreFullyAnchored) {
 }
 
 TEST(MetricWaitTest, AMissingLabelIsEmpty) {
-  Labels labels = {{"code", "200"}};
+  SeriesLabels labels = {{"code", "200"}};
   EXPECT_TRUE(Selector({{"env", Op::kEqual, ""}}).Selects(labels));
   EXPECT_TRUE(Selector({{"env", Op::kNotEqual, "prod"}}).Selects(labels));
   EXPECT_TRUE(Selector({{"env", Op::kRegexMatch, "prod|"}}).Selects(labels));

@@ -1,0 +1,731 @@
+// The Docker environment: runnables are containers on one bridge network of their own,
+// named <env>-<runnable>, with the runnable's name as host name and network alias, the
+// environment's directory mounted at the same path in each, ports published on 127.0.0.1.
+//
+// Nothing outlives the environment, even when the process that made it crashes:
+// containers are not children of the test, so a reaper process watches it. The reaper is
+// forked when the environment is made, in a session of its own (Ctrl-C and a worker's
+// process-group kill do not reach it), and learns every container and the network over a
+// pipe. When the pipe ends without the "done" line a clean Close writes, the process died:
+// the reaper removes what it was told about through the Engine API, and exits.
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "handoff/t.h"
+#include "handoff/workload.h"
+#include "workload/docker_client.h"
+#include "workload/internal.h"
+
+namespace handoff::workload {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kKeptOutputLines = 20;
+// The label every container and network of an environment carries, with its name.
+constexpr std::string_view kEnvLabel = "handoff.env";
+
+// ---------------------------------------------------------------------------------------
+// The reaper (see the top of the file). It runs in a child forked from a process that may
+// have other threads, so it keeps to system calls and the allocator (which glibc makes safe
+// after fork), and never returns into the parent's code.
+
+// Sends one request to the engine and reads the answer to its end; returns the status code
+// (0 when no answer came).
+int ReaperRequest(const DockerEndpoint& engine, const std::string& method,
+                  const std::string& target) {
+  int fd = -1;
+  if (!engine.unix_path.empty()) {
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, engine.unix_path.c_str(), sizeof addr.sun_path - 1);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  } else {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(engine.port);
+    if (fd >= 0 && (::inet_pton(AF_INET, engine.host.c_str(), &addr.sin_addr) != 1 ||
+                    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  if (fd < 0) return 0;
+  const std::string request =
+      method + " " + target + " HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n";
+  std::string_view rest = request;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n <= 0) break;
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  std::string answer;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    if (answer.size() < 64) answer.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  // "HTTP/1.1 204 No Content"
+  return answer.size() > 12 ? std::atoi(answer.c_str() + 9) : 0;
+}
+
+[[noreturn]] void ReaperMain(int pipe_fd, const DockerEndpoint& engine) {
+  std::set<std::string> containers;
+  std::string network;
+  std::string pending;
+  char buf[4096];
+  bool done = false;
+  for (;;) {
+    const ssize_t n = ::read(pipe_fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buf, static_cast<std::size_t>(n));
+    std::size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      const std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (line.size() > 2 && line[0] == 'c') containers.insert(line.substr(2));
+      if (line.size() > 2 && line[0] == 'r') containers.erase(line.substr(2));
+      if (line.size() > 2 && line[0] == 'n') network = line.substr(2);
+      if (line == "d") done = true;
+    }
+  }
+  if (!done) {
+    for (const std::string& id : containers) {
+      ReaperRequest(engine, "DELETE", "/containers/" + id + "?force=1&v=1");
+    }
+    if (!network.empty()) ReaperRequest(engine, "DELETE", "/networks/" + network);
+  }
+  ::_exit(0);
+}
+
+// The parent's end of the reaper.
+class Reaper {
+ public:
+  // Forks the reaper; on failure the environment works without crash protection.
+  explicit Reaper(const DockerEndpoint& engine) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return;
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return;
+    }
+    if (pid == 0) {
+      ::setsid();
+      // Hold nothing of the parent's: a pipe to the supervisor kept open here would make
+      // it wait for the reaper.
+      const int devnull = ::open("/dev/null", O_RDWR);
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+      ::dup2(fds[0], 3);
+      ::close_range(4, ~0U, 0);
+      ::signal(SIGPIPE, SIG_IGN);
+      ::signal(SIGINT, SIG_IGN);
+      ::signal(SIGHUP, SIG_IGN);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ReaperMain(3, engine);
+    }
+    ::close(fds[0]);
+    fd_ = fds[1];
+    pid_ = pid;
+  }
+
+  ~Reaper() { Done(); }
+
+  // Tells the reaper about a container ('c'), one removed ('r'), or the network ('n').
+  void Tell(char what, const std::string& id) {
+    std::lock_guard lock(mu_);
+    if (fd_ < 0) return;
+    const std::string line = std::string(1, what) + " " + id + "\n";
+    (void)!::write(fd_, line.data(), line.size());
+  }
+
+  // Everything was removed: lets the reaper go.
+  void Done() {
+    std::lock_guard lock(mu_);
+    if (fd_ < 0) return;
+    (void)!::write(fd_, "d\n", 2);
+    ::close(fd_);
+    fd_ = -1;
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  int fd_ = -1;
+  pid_t pid_ = -1;
+};
+
+// ---------------------------------------------------------------------------------------
+
+Labels EnvLabels(const std::string& env) {
+  return {{std::string(kEnvLabel), env}, {"handoff.workload", "1"}};
+}
+
+std::string LabelSelector(const std::string& env) { return fmt::format("{}={}", kEnvLabel, env); }
+
+// Removes the containers and networks of environment `env`. Returns the first error.
+Status RemoveLeftovers(DockerClient& client, const std::string& env) {
+  DockerResult<std::vector<ContainerSummary>> containers =
+      client.ListContainers(LabelSelector(env));
+  if (!containers.ok()) return Status::Error(containers.error().ToString());
+  Status first;
+  for (const ContainerSummary& c : *containers) {
+    if (DockerStatus st = client.RemoveContainer(c.id); !st.ok() && !st.error().not_found() && first) {
+      first = Status::Error(st.error().ToString());
+    }
+  }
+  DockerResult<std::vector<NetworkInfo>> networks = client.ListNetworks(LabelSelector(env));
+  if (!networks.ok()) return Status::Error(networks.error().ToString());
+  for (const NetworkInfo& n : *networks) {
+    if (DockerStatus st = client.RemoveNetwork(n.id); !st.ok() && !st.error().not_found() && first) {
+      first = Status::Error(st.error().ToString());
+    }
+  }
+  return first;
+}
+
+// What an environment's runnables and its test's cleanup share.
+struct DockerState {
+  explicit DockerState(DockerClient c) : client(std::move(c)) {}
+
+  DockerClient client;
+  std::string name;
+  std::string network_id;
+  std::string dir;
+  std::unique_ptr<Reaper> reaper;
+
+  std::mutex mu;
+  std::vector<std::weak_ptr<class DockerRunnable>> started;  // in start order
+  bool closed = false;
+
+  void Close();
+};
+
+class DockerRunnable : public Runnable, public std::enable_shared_from_this<DockerRunnable> {
+ public:
+  DockerRunnable(std::shared_ptr<DockerState> state, const FutureRunnable& future,
+                 StartOptions options)
+      : state_(std::move(state)),
+        name_(future.Name()),
+        container_name_(fmt::format("{}-{}", state_->name, future.Name())),
+        dir_(future.Dir()),
+        ports_(future.Ports()),
+        options_(std::move(options)) {}
+
+  ~DockerRunnable() override {
+    if (follower_.joinable()) {
+      if (follower_.get_id() == std::this_thread::get_id()) {
+        follower_.detach();
+      } else {
+        follower_.join();
+      }
+    }
+  }
+
+  const std::string& Name() const override { return name_; }
+  const std::string& Dir() const override { return dir_; }
+  std::vector<std::string> PortNames() const override {
+    std::vector<std::string> names;
+    for (const auto& [name, port] : ports_) names.push_back(name);
+    return names;
+  }
+  const StartOptions& Options() const override { return options_; }
+  int InternalPort(std::string_view port) const override {
+    const auto it = ports_.find(std::string(port));
+    return it == ports_.end() ? 0 : it->second;
+  }
+  std::string InternalEndpoint(std::string_view port) const override {
+    return fmt::format("{}:{}", name_, InternalPort(port));
+  }
+  std::string Endpoint(std::string_view port) const override {
+    std::lock_guard lock(mu_);
+    const auto it = host_ports_.find(std::string(port));
+    if (id_.empty() || it == host_ports_.end()) return "";
+    return fmt::format("127.0.0.1:{}", it->second);
+  }
+  std::vector<std::string> LastOutput() const override {
+    std::lock_guard lock(mu_);
+    return {last_lines_.begin(), last_lines_.end()};
+  }
+
+  Status Start() override {
+    {
+      std::lock_guard lock(mu_);
+      if (!id_.empty()) return Status::Error(fmt::format("{}: already started", name_));
+    }
+    if (options_.image.empty()) {
+      return Status::Error(fmt::format("{}: no image (StartOptions::image)", name_));
+    }
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    // Containers may run as any user: let them write their directory.
+    ::chmod(dir_.c_str(), 0777);
+    DockerClient& client = state_->client;
+    ContainerSpec spec;
+    spec.name = container_name_;
+    spec.image = options_.image;
+    if (!options_.executable.empty()) spec.entrypoint = std::vector{options_.executable};
+    spec.cmd = options_.args;
+    for (const auto& [k, v] : options_.env) spec.env.push_back(k + "=" + v);
+    spec.user = options_.user;
+    spec.hostname = name_;
+    spec.network = state_->network_id;
+    for (const auto& [name, port] : ports_) spec.ports.push_back(std::to_string(port));
+    spec.binds.push_back(state_->dir + ":" + state_->dir);
+    spec.binds.insert(spec.binds.end(), options_.volumes.begin(), options_.volumes.end());
+    spec.memory_bytes = options_.memory_bytes;
+    spec.nano_cpus = static_cast<std::int64_t>(std::llround(options_.cpus * 1e9));
+    spec.labels = EnvLabels(state_->name);
+    spec.labels["handoff.runnable"] = name_;
+    spec.working_dir = dir_;
+    DockerResult<std::string> id = client.CreateContainer(spec);
+    if (!id.ok() && id.error().status == 409) {
+      // A container of this name is left from an earlier run (of a standalone environment
+      // of the same name, or of this runnable): replace it. Not asked first, since every
+      // call costs the engine time that concurrent starts compete for.
+      if (DockerStatus st = client.RemoveContainer(container_name_);
+          !st.ok() && !st.error().not_found()) {
+        return Fail(st.error());
+      }
+      id = client.CreateContainer(spec);
+    }
+    if (!id.ok()) return Fail(id.error());
+    if (state_->reaper) state_->reaper->Tell('c', *id);
+    {
+      std::lock_guard lock(mu_);
+      id_ = *id;
+    }
+    Register();
+    if (DockerStatus st = client.StartContainer(*id); !st.ok()) return Fail(st.error());
+    DockerResult<ContainerInfo> info = client.InspectContainer(*id);
+    if (!info.ok()) return Fail(info.error());
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [name, port] : ports_) host_ports_[name] = info->HostPort(port);
+      ip_ = info->ip;
+      following_ = true;
+    }
+    follower_ = std::thread([self = shared_from_this(), id = *id] { self->Follow(id); });
+    return {};
+  }
+
+  Status WaitReady() override {
+    const Backoff& b = options_.wait_backoff;
+    const auto deadline = std::chrono::steady_clock::now() + b.deadline;
+    auto delay = b.initial;
+    std::string last = "not probed yet";
+    int probes = 0;
+    const std::string id = Id();
+    if (id.empty()) return Status::Error(fmt::format("{}: not started", name_));
+    for (;;) {
+      // The container runs as long as its logs are followed: ask the engine why only once
+      // they end.
+      if (!Following()) {
+        DockerResult<ContainerInfo> info = state_->client.InspectContainer(id);
+        if (!info.ok()) return Fail(info.error());
+        if (!info->running) return Exited(*info, "before it was ready");
+      }
+      if (!options_.readiness) return {};
+      ++probes;
+      if (ProbeOnce(*options_.readiness, &last)) return {};
+      if (std::chrono::steady_clock::now() + delay > deadline) {
+        return Status::Error(fmt::format("{}: not ready after {} probes in {} ms: {}", name_, probes,
+                                         b.deadline.count(), last));
+      }
+      {
+        // Wakes early when the container stops (its logs end).
+        std::unique_lock lock(mu_);
+        logs_cv_.wait_for(lock, delay, [&] { return !following_; });
+      }
+      delay = std::min(b.max, std::chrono::milliseconds(static_cast<std::int64_t>(
+                                  static_cast<double>(delay.count()) * b.multiplier)));
+    }
+  }
+
+  Status Stop(std::chrono::milliseconds timeout) override {
+    const std::string id = Id();
+    if (id.empty()) return {};
+    const auto grace = std::chrono::duration_cast<std::chrono::seconds>(
+        timeout + std::chrono::milliseconds(999));
+    if (DockerStatus st = state_->client.StopContainer(id, grace);
+        !st.ok() && !st.error().not_found()) {
+      return Fail(st.error());
+    }
+    JoinFollower();
+    return {};
+  }
+
+  Status Kill() override {
+    const std::string id = Id();
+    if (id.empty()) return {};
+    DockerStatus st = state_->client.KillContainer(id);
+    // 409: it is not running, which is what was wanted.
+    if (!st.ok() && st.error().status != 409 && !st.error().not_found()) return Fail(st.error());
+    if (st.ok()) {
+      DockerResult<int> waited = state_->client.WaitContainer(id, std::chrono::seconds(30));
+      if (!waited.ok() && !waited.error().not_found()) return Fail(waited.error());
+    }
+    JoinFollower();
+    return {};
+  }
+
+  bool IsRunning() const override {
+    const std::string id = Id();
+    if (id.empty()) return false;
+    DockerResult<ContainerInfo> info = state_->client.InspectContainer(id);
+    return info.ok() && info->running;
+  }
+
+  ExecResult Exec(const std::vector<std::string>& argv,
+                  std::optional<std::string> input) override {
+    ExecResult result;
+    const std::string id = Id();
+    if (argv.empty()) {
+      result.status = Status::Error("exec: empty command");
+      return result;
+    }
+    if (id.empty()) {
+      result.status = Status::Error(fmt::format("{}: exec: not started", name_));
+      return result;
+    }
+    ExecSpec spec;
+    spec.cmd = argv;
+    for (const auto& [k, v] : options_.env) spec.env.push_back(k + "=" + v);
+    spec.user = options_.user;
+    spec.working_dir = dir_;
+    spec.stdin_data = std::move(input);
+    DockerResult<DockerExecResult> r = state_->client.Exec(id, spec, std::chrono::minutes(10));
+    if (!r.ok()) {
+      result.status = Status::Error(fmt::format("{}: exec: {}", name_, r.error().ToString()));
+      return result;
+    }
+    result.exit_code = r->exit_code;
+    result.out = std::move(r.value().stdout_data);
+    result.err = std::move(r.value().stderr_data);
+    return result;
+  }
+
+  bool Following() const {
+    std::lock_guard lock(mu_);
+    return following_;
+  }
+
+  // The container's id, "" before Start.
+  std::string Id() const {
+    std::lock_guard lock(mu_);
+    return id_;
+  }
+
+  // Removes the container (after the environment killed it).
+  void Remove() {
+    const std::string id = Id();
+    if (id.empty()) return;
+    JoinFollower();
+    DockerStatus st = state_->client.RemoveContainer(id);
+    if ((st.ok() || st.error().not_found()) && state_->reaper) state_->reaper->Tell('r', id);
+  }
+
+ private:
+  Status Fail(const DockerError& error) const {
+    return Status::Error(fmt::format("{}: {}", name_, error.ToString()));
+  }
+
+  Status Exited(const ContainerInfo& info, std::string_view when) const {
+    std::string why = fmt::format("exit code {}", info.exit_code);
+    if (info.oom_killed) why += ", killed for lack of memory";
+    if (!info.error.empty()) why += ": " + info.error;
+    std::string out;
+    for (const std::string& line : LastOutput()) out += "  " + line + "\n";
+    return Status::Error(fmt::format("{}: exited ({}) {}; last output:\n{}", name_, why, when,
+                                     out.empty() ? "  (none)\n" : out));
+  }
+
+  void Register() {
+    std::lock_guard lock(state_->mu);
+    state_->started.push_back(weak_from_this());
+  }
+
+  void JoinFollower() {
+    if (follower_.joinable() && follower_.get_id() != std::this_thread::get_id()) {
+      std::lock_guard join_lock(join_mu_);
+      if (follower_.joinable()) follower_.join();
+    }
+  }
+
+  // Forwards the container's output line by line (to stderr, which the test's output
+  // captures, and to output.log) until it stops.
+  void Follow(const std::string& id) {
+    std::FILE* log = std::fopen((fs::path(dir_) / "output.log").c_str(), "a");
+    (void)state_->client.FollowLogs(
+        id,
+        [&](DockerClient::Stream, std::string_view line) {
+          const std::string text = fmt::format("{}: {}\n", name_, line);
+          (void)!::write(2, text.data(), text.size());
+          if (log != nullptr) {
+            std::fwrite(line.data(), 1, line.size(), log);
+            std::fputc('\n', log);
+            std::fflush(log);
+          }
+          std::lock_guard lock(mu_);
+          last_lines_.emplace_back(line);
+          if (last_lines_.size() > kKeptOutputLines) last_lines_.pop_front();
+          return true;
+        },
+        std::chrono::hours(24 * 365));
+    if (log != nullptr) std::fclose(log);
+    {
+      std::lock_guard lock(mu_);
+      following_ = false;
+    }
+    logs_cv_.notify_all();
+  }
+
+  bool ProbeOnce(const Probe& probe, std::string* last) {
+    switch (probe.kind()) {
+      case Probe::Kind::kTcp:
+        return ProbeTcp(probe, last);
+      case Probe::Kind::kHttp:
+      case Probe::Kind::kHttps: {
+        int host_port;
+        {
+          std::lock_guard lock(mu_);
+          const auto it = host_ports_.find(probe.port());
+          host_port = it == host_ports_.end() ? 0 : it->second;
+        }
+        if (host_port == 0) {
+          *last = fmt::format("no published port \"{}\"", probe.port());
+          return false;
+        }
+        return ProbeHttpOnce(probe, "127.0.0.1", host_port, last);
+      }
+      case Probe::Kind::kCommand: {
+        const ExecResult r = Exec(probe.argv(), std::nullopt);
+        if (r.status && r.exit_code == 0) return true;
+        *last = r.status ? fmt::format("command exited {}: {}{}", r.exit_code, r.out, r.err)
+                         : r.status.message();
+        return false;
+      }
+    }
+    return false;
+  }
+
+  // The engine's proxy accepts connections on a published port before the service
+  // listens, so a TCP probe connects to the container itself when the host can reach it
+  // (a local engine); otherwise it connects to the published port and requires that the
+  // proxy does not hang up at once.
+  bool ProbeTcp(const Probe& probe, std::string* last) {
+    std::string ip;
+    int host_port = 0;
+    {
+      std::lock_guard lock(mu_);
+      ip = ip_;
+      const auto it = host_ports_.find(probe.port());
+      host_port = it == host_ports_.end() ? 0 : it->second;
+    }
+    const int port = InternalPort(probe.port());
+    if (!ip.empty() && !state_->client.endpoint().unix_path.empty()) {
+      return TcpConnects(ip, port, std::chrono::seconds(1), last);
+    }
+    if (!TcpConnects("127.0.0.1", host_port, std::chrono::seconds(1), last)) return false;
+    return true;
+  }
+
+  std::shared_ptr<DockerState> state_;
+  const std::string name_;
+  const std::string container_name_;
+  const std::string dir_;
+  const std::map<std::string, int> ports_;
+  const StartOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable logs_cv_;
+  std::string id_;
+  std::string ip_;
+  std::map<std::string, int> host_ports_;
+  bool following_ = false;
+  std::deque<std::string> last_lines_;
+  std::mutex join_mu_;
+  std::thread follower_;
+};
+
+void DockerState::Close() {
+  std::vector<std::weak_ptr<DockerRunnable>> runnables;
+  {
+    std::lock_guard lock(mu);
+    if (closed) return;
+    closed = true;
+    runnables.swap(started);
+  }
+  for (auto it = runnables.rbegin(); it != runnables.rend(); ++it) {
+    if (auto r = it->lock()) (void)r->Kill();
+  }
+  for (auto it = runnables.rbegin(); it != runnables.rend(); ++it) {
+    if (auto r = it->lock()) r->Remove();
+  }
+  // Runnables already destroyed left their containers behind: remove by label.
+  (void)RemoveLeftovers(client, name);
+  if (!network_id.empty()) (void)client.RemoveNetwork(network_id);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (reaper) reaper->Done();
+}
+
+class DockerEnvironment : public Environment {
+ public:
+  explicit DockerEnvironment(std::shared_ptr<DockerState> state)
+      : Environment(state->name, state->dir), state_(std::move(state)) {}
+  ~DockerEnvironment() override { Close(); }
+
+  void Close() override { state_->Close(); }
+  Kind kind() const override { return Kind::kDocker; }
+  std::vector<std::shared_ptr<workload::Runnable>> Started() const override {
+    std::lock_guard lock(state_->mu);
+    std::vector<std::shared_ptr<workload::Runnable>> out;
+    for (const auto& w : state_->started) {
+      if (auto r = w.lock()) out.push_back(r);
+    }
+    return out;
+  }
+
+  DockerClient& client() { return state_->client; }
+
+ protected:
+  std::map<std::string, int> ResolvePorts(const std::string&,
+                                          const std::map<std::string, int>& wanted) override {
+    // Each container has its own network namespace: a port asked as 0 gets a port that is
+    // free on the host, so that a runnable written for either environment works in both.
+    std::map<std::string, int> ports;
+    for (const auto& [name, port] : wanted) ports[name] = port != 0 ? port : FreePort();
+    return ports;
+  }
+  std::string RunnableDir(const std::string& runnable) override {
+    return (fs::path(SharedDir()) / Sanitize(runnable)).string();
+  }
+  std::string InternalHost(const std::string& runnable) const override { return runnable; }
+  std::shared_ptr<workload::Runnable> Define(const FutureRunnable& future,
+                                             StartOptions options) override {
+    return std::make_shared<DockerRunnable>(state_, future, std::move(options));
+  }
+
+ private:
+  std::shared_ptr<DockerState> state_;
+};
+
+std::atomic<int> environments{0};
+
+// Makes environment `name`: removes what an earlier one of that name left, makes the
+// directory, the network and the reaper.
+std::unique_ptr<DockerEnvironment> MakeDockerEnvironment(const std::string& name,
+                                                         std::shared_ptr<DockerState>* state_out,
+                                                         Status* error) {
+  std::string why;
+  std::optional<DockerClient> client = DockerClient::FromEnvironment(&why);
+  if (!client) {
+    *error = Status::Error(why);
+    return nullptr;
+  }
+  if (DockerResult<std::string> v = client->Ping(); !v.ok()) {
+    *error = Status::Error(fmt::format("no Docker engine answers at {}: {}",
+                                       client->endpoint().ToString(), v.error().message));
+    return nullptr;
+  }
+  auto state = std::make_shared<DockerState>(std::move(*client));
+  state->name = name;
+  if (Status st = RemoveLeftovers(state->client, name); !st) {
+    *error = Status::Error(fmt::format("removing what environment {} left: {}", name, st.message()));
+    return nullptr;
+  }
+  std::string pattern = (fs::temp_directory_path() / ("handoff-" + name + "-XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    *error = Status::Error(
+        fmt::format("cannot create a directory for the environment: {}", std::strerror(errno)));
+    return nullptr;
+  }
+  ::chmod(pattern.c_str(), 0777);
+  state->dir = pattern;
+  state->reaper = std::make_unique<Reaper>(state->client.endpoint());
+  DockerResult<std::string> network = state->client.CreateNetwork(name, EnvLabels(name));
+  if (!network.ok()) {
+    *error = Status::Error(network.error().ToString());
+    state->Close();
+    return nullptr;
+  }
+  state->network_id = *network;
+  state->reaper->Tell('n', *network);
+  if (state_out != nullptr) *state_out = state;
+  return std::make_unique<DockerEnvironment>(std::move(state));
+}
+
+}  // namespace
+
+Status Environment::DockerAvailable() {
+  std::string why;
+  std::optional<DockerClient> client = DockerClient::FromEnvironment(&why);
+  if (!client) return Status::Error(why);
+  if (DockerResult<std::string> v = client->Ping(); !v.ok()) {
+    return Status::Error(fmt::format("no Docker engine answers at {}: {}",
+                                     client->endpoint().ToString(), v.error().message));
+  }
+  return {};
+}
+
+std::unique_ptr<Environment> Environment::NewDocker(std::string name, Status* error) {
+  Status st;
+  std::unique_ptr<Environment> env = MakeDockerEnvironment(Sanitize(name), nullptr, &st);
+  if (error != nullptr) *error = st;
+  return env;
+}
+
+std::unique_ptr<Environment> Environment::NewDocker(T& t) {
+  // The test's name and a suffix no other environment of this or another process has.
+  const std::string name =
+      fmt::format("{}-{}-{}", Sanitize(t.Name()), ::getpid(), environments.fetch_add(1));
+  std::shared_ptr<DockerState> state;
+  Status st;
+  std::unique_ptr<Environment> env = MakeDockerEnvironment(name, &state, &st);
+  if (!env) t.Fatalf("cannot create Docker environment {}: {}", name, st.message());
+  t.Cleanup([state] { state->Close(); });
+  return env;
+}
+
+DockerClient* DockerEngineOf(Environment& env) {
+  auto* docker = dynamic_cast<DockerEnvironment*>(&env);
+  return docker == nullptr ? nullptr : &docker->client();
+}
+
+}  // namespace handoff::workload

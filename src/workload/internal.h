@@ -1,0 +1,40 @@
+#pragma once
+
+// What the workload API's parts share inside the library: names, probes and the Docker
+// environment's engine for the helpers that build images.
+
+#include <string>
+#include <string_view>
+
+#include "handoff/workload.h"
+
+namespace handoff::workload {
+
+class DockerClient;
+
+// A name safe in paths, host names and container names: lower-case letters, digits and
+// '-', at most 40 characters, never empty.
+std::string Sanitize(std::string_view text);
+
+// Returns a TCP port on 127.0.0.1 that was free a moment ago (0 if none could be had).
+int FreePort();
+
+// Returns true if a TCP connection to host:port is accepted within `timeout`; else sets
+// *why.
+bool TcpConnects(const std::string& host, int port, std::chrono::milliseconds timeout,
+                 std::string* why);
+
+// One HTTP or HTTPS readiness probe of host:port (probe.kind() is kHttp or kHttps).
+// Returns true if it passed; else sets *last to what it got.
+bool ProbeHttpOnce(const Probe& probe, const std::string& host, int port, std::string* last);
+
+// One GET of http://host:port/path; returns the body, or sets *error (a failed connection,
+// a status other than 200).
+std::optional<std::string> HttpGet(const std::string& host, int port, const std::string& path,
+                                   std::string* error);
+
+// The engine of a Docker environment, or nullptr for another environment. The client
+// lives as long as the environment.
+DockerClient* DockerEngineOf(Environment& env);
+
+}  // namespace handoff::workload

@@ -1,0 +1,264 @@
+// What every environment shares: probes, the builder and future runnables, metrics on
+// runnables, StartAndWaitReady, and small helpers (names, free ports, TCP probes).
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <algorithm>
+#include <future>
+
+#include "handoff/workload.h"
+#include "workload/internal.h"
+#include "workload/metric_wait.h"
+
+namespace handoff::workload {
+
+std::string Sanitize(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    out += keep ? static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c) : '-';
+  }
+  while (out.find("--") != std::string::npos) out.replace(out.find("--"), 2, "-");
+  while (!out.empty() && out.front() == '-') out.erase(0, 1);
+  if (out.size() > 40) out.resize(40);
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "env" : out;
+}
+
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+bool TcpConnects(const std::string& host, int port, std::chrono::milliseconds timeout,
+                 std::string* why) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    *why = fmt::format("{} is not an IPv4 address", host);
+    return false;
+  }
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  int err = 0;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    err = errno;
+    if (err == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      const int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      if (n == 0) {
+        err = ETIMEDOUT;
+      } else {
+        socklen_t len = sizeof err;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      }
+    }
+  }
+  ::close(fd);
+  if (err != 0) *why = fmt::format("connect {}:{}: {}", host, port, std::strerror(err));
+  return err == 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Probe
+
+Probe Probe::Http(std::string port, std::string path, int min_status, int max_status,
+                  std::vector<std::string> body_contains) {
+  Probe p;
+  p.kind_ = Kind::kHttp;
+  p.port_ = std::move(port);
+  p.path_ = std::move(path);
+  p.min_status_ = min_status;
+  p.max_status_ = max_status;
+  p.body_contains_ = std::move(body_contains);
+  return p;
+}
+
+Probe Probe::Https(std::string port, std::string path, int min_status, int max_status,
+                   std::vector<std::string> body_contains) {
+  Probe p = Http(std::move(port), std::move(path), min_status, max_status,
+                 std::move(body_contains));
+  p.kind_ = Kind::kHttps;
+  return p;
+}
+
+Probe Probe::Tcp(std::string port) {
+  Probe p;
+  p.kind_ = Kind::kTcp;
+  p.port_ = std::move(port);
+  return p;
+}
+
+Probe Probe::Command(std::vector<std::string> argv) {
+  Probe p;
+  p.kind_ = Kind::kCommand;
+  p.argv_ = std::move(argv);
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------
+// Builder and future
+
+RunnableBuilder& RunnableBuilder::WithPorts(std::map<std::string, int> ports) {
+  ports_ = std::move(ports);
+  return *this;
+}
+
+FutureRunnable RunnableBuilder::Future() {
+  return FutureRunnable(env_, name_, env_->ResolvePorts(name_, ports_));
+}
+
+FutureRunnable::FutureRunnable(Environment* env, std::string name,
+                               std::map<std::string, int> ports)
+    : env_(env), name_(std::move(name)), ports_(std::move(ports)) {
+  dir_ = env_->RunnableDir(name_);
+}
+
+int FutureRunnable::InternalPort(std::string_view port) const {
+  const auto it = ports_.find(std::string(port));
+  return it == ports_.end() ? 0 : it->second;
+}
+
+std::string FutureRunnable::InternalPortText(std::string_view port) const {
+  return std::to_string(InternalPort(port));
+}
+
+std::string FutureRunnable::InternalEndpoint(std::string_view port) const {
+  return fmt::format("{}:{}", env_->InternalHost(name_), InternalPort(port));
+}
+
+std::shared_ptr<Runnable> FutureRunnable::Init(StartOptions options) {
+  return env_->Define(*this, std::move(options));
+}
+
+// ---------------------------------------------------------------------------------------
+// Metrics
+
+namespace {
+
+// Splits "host:port".
+bool SplitEndpoint(const std::string& endpoint, std::string* host, int* port) {
+  const std::size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = endpoint.substr(0, colon);
+  *port = std::atoi(endpoint.c_str() + colon + 1);
+  return *port > 0;
+}
+
+// Returns a scraper of the runnable's metrics endpoint, or sets *error.
+std::function<Scrape()> Scraper(const Runnable& r, std::string* error) {
+  const StartOptions& o = r.Options();
+  if (o.metrics_port.empty()) {
+    *error = fmt::format("{}: no metrics port (StartOptions::metrics_port)", r.Name());
+    return nullptr;
+  }
+  const std::vector<std::string> ports = r.PortNames();
+  if (std::find(ports.begin(), ports.end(), o.metrics_port) == ports.end()) {
+    *error = fmt::format("{}: metrics port \"{}\" is not one of its ports", r.Name(),
+                         o.metrics_port);
+    return nullptr;
+  }
+  return [&r] {
+    Scrape scrape;
+    std::string host;
+    int port = 0;
+    if (!SplitEndpoint(r.Endpoint(r.Options().metrics_port), &host, &port)) {
+      scrape.error = "not started";
+      return scrape;
+    }
+    std::string why;
+    if (auto body = HttpGet(host, port, r.Options().metrics_path, &why)) {
+      scrape.body = std::move(*body);
+    } else {
+      scrape.error = why;
+    }
+    return scrape;
+  };
+}
+
+}  // namespace
+
+Status Runnable::SumMetrics(const std::vector<std::string>& names, std::vector<double>* sums,
+                            const MetricWaitOptions& options) {
+  sums->clear();
+  std::string error;
+  const std::function<Scrape()> scrape = Scraper(*this, &error);
+  if (!scrape) return Status::Error(error);
+  std::optional<SeriesSelector> selector = SeriesSelector::Compile(options.matchers, &error);
+  if (!selector) return Status::Error(error);
+  const Scrape answer = scrape();
+  if (!answer.error.empty()) {
+    return Status::Error(fmt::format("{}: scraping {}{}: {}", Name(), Options().metrics_port,
+                                     Options().metrics_path, answer.error));
+  }
+  const std::optional<std::vector<MetricFamily>> families = ParsePromText(answer.body, &error);
+  if (!families) {
+    return Status::Error(fmt::format("{}: the scraped metrics do not parse: {}", Name(), error));
+  }
+  for (const std::string& name : names) {
+    const std::optional<double> sum =
+        SumMetric(*families, name, *selector, options.count_instead_of_sum);
+    if (sum) {
+      sums->push_back(*sum);
+    } else if (!options.skip_missing) {
+      return Status::Error(
+          fmt::format("{}: metric {}{} not found", Name(), name, selector->Describe()));
+    }
+  }
+  return {};
+}
+
+Status Runnable::WaitSumMetrics(const MetricExpectation& expectation,
+                                const std::vector<std::string>& names,
+                                const MetricWaitOptions& options) {
+  std::string error;
+  const std::function<Scrape()> scrape = Scraper(*this, &error);
+  if (!scrape) return Status::Error(error);
+  const MetricWaitResult r = WaitMetrics(scrape, expectation, names, options);
+  if (!r.ok) return Status::Error(fmt::format("{}: {}", Name(), r.message));
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------
+
+Status StartAndWaitReady(const std::vector<std::shared_ptr<Runnable>>& runnables) {
+  std::vector<std::future<Status>> results;
+  for (const auto& r : runnables) {
+    results.push_back(std::async(std::launch::async, [r] {
+      if (Status st = r->Start(); !st) return st;
+      return r->WaitReady();
+    }));
+  }
+  Status first;
+  for (auto& f : results) {
+    Status st = f.get();
+    if (!st && first) first = st;
+  }
+  return first;
+}
+
+}  // namespace handoff::workload
