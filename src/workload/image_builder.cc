@@ -319,4 +319,41 @@ DockerResult<std::string> BuildImageFromDirectory(DockerClient& client,
   return client.BuildImage(image_name, tar.Finish(), labels);
 }
 
+// ---------------------------------------------------------------------------------------
+// The public API (handoff/workload_images.h): the same builds on DOCKER_HOST's engine.
+
+namespace {
+
+Status Built(DockerResult<std::string> result, std::string* id) {
+  if (!result.ok()) return Status::Error(result.error().ToString());
+  if (id != nullptr) *id = *result;
+  return {};
+}
+
+}  // namespace
+
+Status BuildImageFromExecutable(const std::string& image, const std::string& executable,
+                                const std::vector<ImageFile>& extra_files,
+                                const ExecutableImageOptions& options, std::string* id) {
+  std::string error;
+  std::optional<DockerClient> client = DockerClient::FromEnvironment(&error);
+  if (!client) return Status::Error(error);
+  return Built(BuildImageFromExecutable(*client, image, executable, extra_files, options), id);
+}
+
+Status BuildBusyboxImage(const std::string& image, const std::string& busybox, std::string* id) {
+  std::string error;
+  std::optional<DockerClient> client = DockerClient::FromEnvironment(&error);
+  if (!client) return Status::Error(error);
+  return Built(BuildBusyboxImage(*client, image, busybox), id);
+}
+
+Status BuildImageFromDirectory(const std::string& image, const std::string& dir,
+                               const std::string& dockerfile, std::string* id) {
+  std::string error;
+  std::optional<DockerClient> client = DockerClient::FromEnvironment(&error);
+  if (!client) return Status::Error(error);
+  return Built(BuildImageFromDirectory(*client, image, dir, dockerfile), id);
+}
+
 }  // namespace handoff::workload

@@ -12,39 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "handoff/workload_images.h"
 #include "workload/docker_client.h"
 
 namespace handoff::workload {
-
-// A file, directory or symlink to put into an image.
-struct ImageFile {
-  enum class Kind : std::uint8_t { kContent, kHostFile, kDirectory, kSymlink };
-
-  std::string path;  // absolute, in the image: "/etc/prometheus/prometheus.yml"
-  Kind kind = Kind::kContent;
-  std::string data;  // the content, the host path or the link's target
-  std::uint32_t mode = 0644;
-
-  // A regular file holding `content`.
-  static ImageFile Content(std::string path, std::string content, std::uint32_t mode = 0644);
-  // A copy of the host's file at `host_path` (followed if a link), with its mode.
-  static ImageFile HostFile(std::string path, std::string host_path);
-  // An empty directory.
-  static ImageFile Directory(std::string path, std::uint32_t mode = 0755);
-  // A symbolic link to `target`.
-  static ImageFile Symlink(std::string path, std::string target);
-};
-
-// How an image built from an executable runs.
-struct ExecutableImageOptions {
-  // The ENTRYPOINT: nullopt for the executable itself, an empty list for none.
-  std::optional<std::vector<std::string>> entrypoint;
-  std::vector<std::string> cmd;  // the CMD, if any
-  std::vector<std::string> env;  // "KEY=value"; PATH is set to the usual directories
-  std::string working_dir;
-  Labels labels;
-  std::function<void(std::string_view)> on_output;  // the build's output lines
-};
 
 // Parses what `ldd` printed. Returns the absolute paths of the libraries and of the dynamic
 // loader (none for a static executable), or nullopt and sets *error when a library is

@@ -14,6 +14,7 @@
 #include "blackbox/process.h"
 #include "docker/docker_test_env.h"
 #include "handoff/workload.h"
+#include "handoff/workload_images.h"
 #include "http/client.h"
 #include "workload/internal.h"
 
@@ -355,6 +356,23 @@ TEST_F(DockerEnvTest, ANewEnvironmentRemovesWhatACrashedOneOfItsNameLeft) {
   EXPECT_EQ(NetworksOf(name), 0u);
 }
 
+TEST_F(DockerEnvTest, ATestsCleanupRemovesItsEnvironment) {
+  const std::string dir = handoff::testing::MakeTempDir();
+  const handoff::testing::ProcessResult r = handoff::testing::RunProcess(
+      {WORKLOAD_FIXTURE, "run", "-v", "--run", "^DockerLeavesItRunning$"},
+      {{"WORKLOAD_FIXTURE_DIR", dir}, {"WORKLOAD_FIXTURE_IMAGE", image_}});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string env = handoff::testing::ReadFile(dir + "/env");
+  ASSERT_FALSE(env.empty()) << r.out << r.err;
+  env.pop_back();
+  // The environment's name is the test's, with a unique suffix.
+  EXPECT_TRUE(env.starts_with("dockerleavesitrunning-")) << env;
+  // Removed by the test's cleanup, before `run` returned.
+  EXPECT_EQ(ContainersOf(env), 0u);
+  EXPECT_EQ(NetworksOf(env), 0u);
+  fs::remove_all(dir);
+}
+
 TEST_F(DockerEnvTest, NoContainerSurvivesATestThatCrashes) {
   const std::string dir = handoff::testing::MakeTempDir();
   const handoff::testing::ProcessResult r = handoff::testing::RunProcess(
@@ -402,6 +420,32 @@ TEST_F(DockerEnvTest, InteractiveModePrintsEndpointsAndEndsOnTheUrl) {
   st = RunInteractive(*env, {.out = &printed, .timeout = 100ms}, &ended_by);
   EXPECT_TRUE(st);
   EXPECT_EQ(ended_by, "timeout");
+}
+
+TEST_F(DockerEnvTest, ImagesBuiltFromHostFilesRunInTheEnvironment) {
+  // A user's own program, with a file beside it, as a runnable: no registry involved.
+  const std::string tag = UniqueName("image") + ":test";
+  std::string id;
+  Status built = BuildImageFromExecutable(
+      tag, "/bin/cat", {ImageFile::Content("/etc/greeting", "hello from an image\n")},
+      {.cmd = {"/etc/greeting"}, .labels = {{"handoff.test", "1"}}}, &id);
+  ASSERT_TRUE(built) << built.message();
+  EXPECT_TRUE(id.starts_with("sha256:")) << id;
+  auto env = NewEnv();
+  ASSERT_NE(env, nullptr);
+  auto cat = env->Runnable("cat").Init({.image = tag});
+  ASSERT_TRUE(cat->Start());
+  EXPECT_TRUE(Eventually([&] {
+    const std::vector<std::string> lines = cat->LastOutput();
+    return !lines.empty() && lines.back() == "hello from an image";
+  }, 10s));
+  env->Close();
+  EXPECT_TRUE(Engine().RemoveImage(tag).ok());
+
+  Status missing = BuildImageFromExecutable(tag, "/nonexistent/program");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.message().find("/nonexistent/program"), std::string::npos)
+      << missing.message();
 }
 
 TEST(DockerEnvAvailabilityTest, NoEngineIsAClearError) {
