@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -119,6 +120,64 @@ TEST(ProcessEnvironmentTest, StartAndWaitReadyNamesTheRunnableThatFailed) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.message().rfind("bad: cannot run /no/such/program", 0), 0u) << st.message();
   for (std::size_t i = 0; i < 3; ++i) EXPECT_TRUE(runnables[i]->IsRunning()) << i;
+}
+
+// A TLS server with a self-signed certificate: python3's http.server wrapped in ssl.
+TEST(ProcessEnvironmentTest, HttpsProbesPassOverTlsAndPlainHttpDoesNot) {
+  auto env = Environment::NewProcess("https");
+  ASSERT_NE(env, nullptr);
+  const char* serve =
+      "import http.server, ssl, sys\n"
+      "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+      "ctx.load_cert_chain('cert.pem', 'key.pem')\n"
+      "srv = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])),\n"
+      "                             http.server.SimpleHTTPRequestHandler)\n"
+      "srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+      "srv.serve_forever()\n";
+  auto tls = [&](const std::string& name, std::optional<Probe> probe,
+                 std::chrono::milliseconds deadline) {
+    FutureRunnable f = env->Runnable(name).WithPorts({{"https", 0}}).Future();
+    return f.Init(
+        {.executable = "sh",
+         .args = {"-c",
+                  "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem "
+                  "-days 1 -subj /CN=localhost 2>/dev/null && exec python3 -c \"$0\" $1",
+                  serve, f.InternalPortText("https")},
+         .readiness = probe,
+         .wait_backoff = {.initial = 20ms, .max = 200ms, .deadline = deadline}});
+  };
+  auto good = tls("tls", Probe::Https("https", "/", 200, 299, {"cert.pem"}), 20s);
+  Status st = StartAndWaitReady({good});
+  ASSERT_TRUE(st) << st.message();
+
+  // Plain HTTP on a TLS port never passes (the server is up within the deadline: the one
+  // above was), and the error says what the probe tried.
+  auto plain = tls("plain", Probe::Http("https", "/"), 3s);
+  st = StartAndWaitReady({plain});
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find("plain: not ready after"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("GET http://127.0.0.1:"), std::string::npos) << st.message();
+}
+
+// As root, a runnable may run as another user, which owns its directory.
+TEST(ProcessEnvironmentTest, ARunnableRunsAsItsUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  auto env = Environment::NewProcess("user");
+  ASSERT_NE(env, nullptr);
+  auto r = env->Runnable("nobody").Init(
+      {.executable = "sh", .args = {"-c", "id -u > uid; exec sleep 300"}, .user = "nobody",
+       .readiness = Probe::Command({"test", "-s", "uid"})});
+  ASSERT_TRUE(StartAndWaitReady({r}));
+  EXPECT_EQ(r->Exec({"id", "-un"}).out, "nobody\n");
+  std::ifstream in(r->Dir() + "/uid");
+  int uid = -1;
+  in >> uid;
+  EXPECT_EQ(uid, 65534);
+  auto ghost = env->Runnable("ghost").Init({.executable = "true", .user = "no-such-user"});
+  Status st = ghost->Start();
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find("ghost: user \"no-such-user\" does not exist"), std::string::npos)
+      << st.message();
 }
 
 TEST(ProcessEnvironmentTest, ExecRunsBesideTheRunnableWithItsInput) {
