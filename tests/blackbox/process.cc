@@ -18,9 +18,12 @@ extern char** environ;
 
 namespace handoff::testing {
 
-ProcessResult RunProcess(const std::vector<std::string>& argv,
-                         const std::map<std::string, std::string>& env,
-                         std::chrono::seconds timeout) {
+namespace {
+
+// Starts `argv` in a process group of its own with the current environment plus `env`,
+// its stdout and stderr on pipes whose read ends are returned in *out_fd and *err_fd.
+pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+            int* out_fd, int* err_fd) {
   // Crash fixtures must not leave core files behind.
   rlimit no_core{0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
@@ -52,7 +55,6 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   pid_t pid;
-  auto start = std::chrono::steady_clock::now();
   int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
@@ -63,8 +65,28 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
     ::close(err[0]);
     throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
   }
+  *out_fd = out[0];
+  *err_fd = err[0];
+  return pid;
+}
+
+// Returns the exit code waitpid's `status` stands for (-signal when killed by one).
+int ExitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+ProcessResult RunProcess(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env,
+                         std::chrono::seconds timeout) {
+  int out = -1, err = -1;
+  auto start = std::chrono::steady_clock::now();
+  const pid_t pid = Spawn(argv, env, &out, &err);
   ProcessResult result;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  pollfd fds[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open = 2;
   bool killed = false;
@@ -97,14 +119,73 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   ::waitpid(pid, &status, 0);
   result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
-  if (killed) {
-    result.exit_code = -9;
-  } else if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.exit_code = -WTERMSIG(status);
-  }
+  result.exit_code = killed ? -9 : ExitCodeOf(status);
   return result;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::map<std::string, std::string>& env)
+    : start_(std::chrono::steady_clock::now()) {
+  pid_ = Spawn(argv, env, &fds_[0], &fds_[1]);
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0) {
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  for (int fd : fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+bool BackgroundProcess::ReadSome(std::chrono::steady_clock::time_point until) {
+  pollfd fds[2] = {{fds_[0], POLLIN, 0}, {fds_[1], POLLIN, 0}};
+  if (fds_[0] < 0 && fds_[1] < 0) return false;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+  if (left.count() <= 0) return false;
+  if (::poll(fds, 2, static_cast<int>(left.count())) <= 0) return true;
+  std::string* sinks[2] = {&result_.out, &result_.err};
+  char buf[1 << 16];
+  for (int i = 0; i < 2; ++i) {
+    if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+    const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+    if (n > 0) {
+      sinks[i]->append(buf, static_cast<std::size_t>(n));
+    } else {
+      ::close(fds_[i]);
+      fds_[i] = -1;
+    }
+  }
+  return true;
+}
+
+bool BackgroundProcess::WaitForOutput(std::string_view text, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (result_.out.find(text) == std::string::npos) {
+    if (!ReadSome(until)) return false;
+  }
+  return true;
+}
+
+ProcessResult BackgroundProcess::Wait(std::chrono::seconds timeout) {
+  if (pid_ <= 0) return result_;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (ReadSome(until)) {
+  }
+  bool killed = false;
+  if (fds_[0] >= 0 || fds_[1] >= 0) {
+    ::kill(-pid_, SIGKILL);
+    killed = true;
+  }
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  result_.exit_code = killed ? -9 : ExitCodeOf(status);
+  result_.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start_);
+  return result_;
 }
 
 std::string MakeTempDir() {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace handoff::testing {
@@ -21,6 +22,38 @@ struct ProcessResult {
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env = {},
                          std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// A program started in the background, in a process group of its own, whose output is
+// read while it runs. The destructor kills the group if it was not waited for.
+class BackgroundProcess {
+ public:
+  // Starts `argv` as RunProcess does; throws std::runtime_error if it cannot be started.
+  BackgroundProcess(const std::vector<std::string>& argv,
+                    const std::map<std::string, std::string>& env = {});
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  // Reads its output until stdout contains `text` (true), or until `timeout` passes or
+  // both outputs end (false).
+  bool WaitForOutput(std::string_view text, std::chrono::milliseconds timeout);
+  // What it printed so far.
+  const std::string& out() const { return result_.out; }
+  const std::string& err() const { return result_.err; }
+  // Reads the rest of its output and waits until it exits; after `timeout` its process
+  // group is killed and exit_code is -9.
+  ProcessResult Wait(std::chrono::seconds timeout);
+
+ private:
+  // Waits for output until `until` and appends what came; false when there is no more
+  // to wait for (both outputs ended, or `until` passed).
+  bool ReadSome(std::chrono::steady_clock::time_point until);
+
+  int pid_ = -1;
+  int fds_[2] = {-1, -1};  // stdout, stderr
+  std::chrono::steady_clock::time_point start_;
+  ProcessResult result_;
+};
 
 // Returns a fresh empty directory under the system temp directory.
 std::string MakeTempDir();
