@@ -259,16 +259,9 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
 
   const std::string& Name() const override { return name_; }
   const std::string& Dir() const override { return dir_; }
-  std::vector<std::string> PortNames() const override {
-    std::vector<std::string> names;
-    for (const auto& [name, port] : ports_) names.push_back(name);
-    return names;
-  }
+  std::vector<std::string> PortNames() const override { return workload::PortNames(ports_); }
   const StartOptions& Options() const override { return options_; }
-  int InternalPort(std::string_view port) const override {
-    const auto it = ports_.find(std::string(port));
-    return it == ports_.end() ? 0 : it->second;
-  }
+  int InternalPort(std::string_view port) const override { return PortOf(ports_, port); }
   std::string InternalEndpoint(std::string_view port) const override {
     return fmt::format("{}:{}", name_, InternalPort(port));
   }
@@ -533,13 +526,8 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
         }
         return ProbeHttpOnce(probe, "127.0.0.1", host_port, last);
       }
-      case Probe::Kind::kCommand: {
-        const ExecResult r = Exec(probe.argv(), std::nullopt);
-        if (r.status && r.exit_code == 0) return true;
-        *last = r.status ? fmt::format("command exited {}: {}{}", r.exit_code, r.out, r.err)
-                         : r.status.message();
-        return false;
-      }
+      case Probe::Kind::kCommand:
+        return ProbeCommandOnce(*this, probe, last);
     }
     return false;
   }

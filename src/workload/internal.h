@@ -28,6 +28,15 @@ bool TcpConnects(const std::string& host, int port, std::chrono::milliseconds ti
 // Returns true if it passed; else sets *last to what it got.
 bool ProbeHttpOnce(const Probe& probe, const std::string& host, int port, std::string* last);
 
+// One command probe: runs probe.argv() with runnable.Exec. Returns true if it exited 0;
+// else sets *last to its exit code and output (or why it could not run).
+bool ProbeCommandOnce(Runnable& runnable, const Probe& probe, std::string* last);
+
+// The names of `ports`, and the port of one name (0 if it has none): what both
+// environments' runnables answer for PortNames and InternalPort.
+std::vector<std::string> PortNames(const std::map<std::string, int>& ports);
+int PortOf(const std::map<std::string, int>& ports, std::string_view name);
+
 // One GET of http://host:port/path; returns the body, or sets *error (a failed connection,
 // a status other than 200).
 std::optional<std::string> HttpGet(const std::string& host, int port, const std::string& path,

@@ -280,20 +280,13 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
 
   const std::string& Name() const override { return name_; }
   const std::string& Dir() const override { return dir_; }
-  std::vector<std::string> PortNames() const override {
-    std::vector<std::string> names;
-    for (const auto& [name, port] : ports_) names.push_back(name);
-    return names;
-  }
+  std::vector<std::string> PortNames() const override { return workload::PortNames(ports_); }
   const StartOptions& Options() const override { return options_; }
   std::vector<std::string> LastOutput() const override {
     std::lock_guard lock(mu_);
     return {last_lines_.begin(), last_lines_.end()};
   }
-  int InternalPort(std::string_view port) const override {
-    const auto it = ports_.find(std::string(port));
-    return it == ports_.end() ? 0 : it->second;
-  }
+  int InternalPort(std::string_view port) const override { return PortOf(ports_, port); }
   std::string InternalEndpoint(std::string_view port) const override {
     return fmt::format("127.0.0.1:{}", InternalPort(port));
   }
@@ -507,13 +500,8 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
       case Probe::Kind::kHttp:
       case Probe::Kind::kHttps:
         return ProbeHttpOnce(probe, "127.0.0.1", InternalPort(probe.port()), last);
-      case Probe::Kind::kCommand: {
-        const ExecResult r = Exec(probe.argv(), std::nullopt);
-        if (r.status && r.exit_code == 0) return true;
-        *last = r.status ? fmt::format("command exited {}: {}{}", r.exit_code, r.out, r.err)
-                         : r.status.message();
-        return false;
-      }
+      case Probe::Kind::kCommand:
+        return ProbeCommandOnce(*this, probe, last);
     }
     return false;
   }

@@ -83,6 +83,25 @@ bool TcpConnects(const std::string& host, int port, std::chrono::milliseconds ti
   return err == 0;
 }
 
+bool ProbeCommandOnce(Runnable& runnable, const Probe& probe, std::string* last) {
+  const ExecResult r = runnable.Exec(probe.argv(), std::nullopt);
+  if (r.status && r.exit_code == 0) return true;
+  *last = r.status ? fmt::format("command exited {}: {}{}", r.exit_code, r.out, r.err)
+                   : r.status.message();
+  return false;
+}
+
+std::vector<std::string> PortNames(const std::map<std::string, int>& ports) {
+  std::vector<std::string> names;
+  for (const auto& [name, port] : ports) names.push_back(name);
+  return names;
+}
+
+int PortOf(const std::map<std::string, int>& ports, std::string_view name) {
+  const auto it = ports.find(std::string(name));
+  return it == ports.end() ? 0 : it->second;
+}
+
 // ---------------------------------------------------------------------------------------
 // Probe
 
@@ -138,10 +157,7 @@ FutureRunnable::FutureRunnable(Environment* env, std::string name,
   dir_ = env_->RunnableDir(name_);
 }
 
-int FutureRunnable::InternalPort(std::string_view port) const {
-  const auto it = ports_.find(std::string(port));
-  return it == ports_.end() ? 0 : it->second;
-}
+int FutureRunnable::InternalPort(std::string_view port) const { return PortOf(ports_, port); }
 
 std::string FutureRunnable::InternalPortText(std::string_view port) const {
   return std::to_string(InternalPort(port));
