@@ -33,9 +33,9 @@ struct Schedule {
   // ..., or "@every 30s".
   std::string spec;
   // go test -run regex selecting the suite's tests; empty runs them all.
-  std::string filter;
+  std::string filter = {};
   // IANA time zone the cron spec is read in ("Europe/Paris"); empty means UTC.
-  std::string time_zone;
+  std::string time_zone = {};
 
   // Makes a Schedule usable wherever an Option is expected.
   operator Option() const;  // NOLINT(google-explicit-constructor)

@@ -20,6 +20,16 @@ struct Test {
   TestFunc fn;
   // Per-test timeout; zero means the suite's (or the command line's) timeout.
   std::chrono::milliseconds timeout{0};
+  // Labels of this test, over its suite's (a test's value wins for the same key):
+  // --labels and --skip-labels match them, and CTest gets them as LABELS.
+  std::map<std::string, std::string> labels = {};
+  // Subtests known before the test runs (a feature's assessments, a parametrized
+  // suite's tests): `list` and `run --dry-run` show them, handoff_discover_tests makes
+  // each a CTest test. A test may still run subtests it does not list.
+  std::vector<std::string> subtests = {};
+  // True for a feature (handoff::Feature): --feature, --assess, --skip-features and
+  // --skip-assessment apply to it and to its subtests; other tests ignore those flags.
+  bool feature = false;
 };
 
 // A suite: a named group of tests sharing setup, teardown and options. Tests run in
@@ -30,7 +40,7 @@ struct Suite {
   std::string namespace_name;
   std::string description;
   // Labels select suites on the command line (--labels team=payments).
-  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> labels = {};
   // A failed test is run again up to this many attempts in all (1 = no retries).
   int max_attempts = 1;
   // Default timeout of each test; zero means the command line's default.

@@ -16,8 +16,12 @@
 
 namespace handoff {
 
+class T;
+
 namespace internal {
 class TestState;
+// Returns the state behind `t` (for the library's own adapters: features, GoogleTest).
+TestState* StateOf(T& t);
 }  // namespace internal
 
 // A format string that also remembers where it was written, so the `...f` members of T
@@ -31,8 +35,6 @@ struct FormatAt {
   fmt::format_string<Args...> format;
   std::source_location where;
 };
-
-class T;
 
 // A span measures one step of a test (a request, a wait). It ends when End() is called
 // or when it goes out of scope, whichever comes first.
@@ -159,6 +161,7 @@ class T {
 
  private:
   friend class Span;
+  friend internal::TestState* internal::StateOf(T& t);
   internal::TestState* state_;
 };
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,14 +71,21 @@ int UsageError(const std::string& message) {
 // Flags shared by run and list.
 struct SelectionFlags {
   std::string suite, run, skip, labels, skip_labels;
+  std::string feature, skip_features, assess, skip_assessment;
 
   void Add(CLI::App* cmd) {
     cmd->add_option("--suite", suite, "Run only suites whose name matches this RE2 regex");
     cmd->add_option("--run", run,
                     "Run only tests matching this regex; 'Test/Sub' selects subtests like go test");
     cmd->add_option("--skip", skip, "Skip tests matching this regex ('Test/Sub' for subtests)");
-    cmd->add_option("--labels", labels, "Run only suites with all these labels: k=v,k2=v2");
-    cmd->add_option("--skip-labels", skip_labels, "Skip suites with any of these labels: k=v,...");
+    cmd->add_option("--labels", labels, "Run only tests with all these labels (a suite's or their own): k=v,k2=v2");
+    cmd->add_option("--skip-labels", skip_labels, "Skip tests with any of these labels: k=v,...");
+    cmd->add_option("--feature", feature, "Run only features whose name matches this regex");
+    cmd->add_option("--skip-features", skip_features, "Skip features whose name matches this regex");
+    cmd->add_option("--assess", assess,
+                    "Run only the assessments of features that match this regex");
+    cmd->add_option("--skip-assessment", skip_assessment,
+                    "Skip the assessments of features that match this regex");
   }
 
   // Fills `out`; returns an error message naming the flag, or empty.
@@ -85,6 +93,10 @@ struct SelectionFlags {
     out->suite_pattern = suite;
     out->run_pattern = run;
     out->skip_pattern = skip;
+    out->feature_pattern = feature;
+    out->skip_feature_pattern = skip_features;
+    out->assess_pattern = assess;
+    out->skip_assess_pattern = skip_assessment;
     std::string error;
     if (!ParseLabels(labels, &out->labels, &error)) return "--labels: " + error;
     if (!ParseLabels(skip_labels, &out->skip_labels, &error)) return "--skip-labels: " + error;
@@ -108,7 +120,19 @@ bool ParseShard(const std::string& text, int* index, int* total) {
   return *total >= 1 && *index >= 0 && *index < *total;
 }
 
-std::string FormatList(const std::vector<SelectedSuite>& suites, bool json) {
+void AppendLabels(std::string& out, const std::map<std::string, std::string>& labels) {
+  out += "  [";
+  bool first = true;
+  for (const auto& [k, v] : labels) {
+    if (!first) out += ',';
+    first = false;
+    out += k + "=" + v;
+  }
+  out += "]";
+}
+
+std::string FormatList(const std::vector<SelectedSuite>& suites,
+                       const SelectionOptions& selection, bool json) {
   std::string out;
   if (json) {
     out += "{\"suites\":[";
@@ -129,6 +153,26 @@ std::string FormatList(const std::vector<SelectedSuite>& suites, bool json) {
         if (j > 0) out += ',';
         AppendJsonString(out, suites[i].tests[j]->name);
       }
+      // The same tests with what only some have: their labels (the suite's included),
+      // whether they are features, and the subtests they list that would run.
+      out += "],\"test_details\":[";
+      for (std::size_t j = 0; j < suites[i].tests.size(); ++j) {
+        const Test& t = *suites[i].tests[j];
+        if (j > 0) out += ',';
+        out += "{\"name\":";
+        AppendJsonString(out, t.name);
+        out += ",\"labels\":";
+        store::AppendStringObjectJson(out, EffectiveLabels(s, t));
+        out += fmt::format(",\"feature\":{},\"timeout_ms\":{},\"subtests\":[",
+                           t.feature ? "true" : "false", t.timeout.count());
+        bool first = true;
+        for (const std::string& sub : SelectedSubtests(t, selection)) {
+          if (!first) out += ',';
+          first = false;
+          AppendJsonString(out, sub);
+        }
+        out += "]}";
+      }
       out += "]}";
     }
     out += "]}\n";
@@ -137,18 +181,15 @@ std::string FormatList(const std::vector<SelectedSuite>& suites, bool json) {
   for (const SelectedSuite& selected : suites) {
     const Suite& s = *selected.suite;
     out += s.namespace_name.empty() ? s.name : s.namespace_name + "/" + s.name;
-    if (!s.labels.empty()) {
-      out += "  [";
-      bool first = true;
-      for (const auto& [k, v] : s.labels) {
-        if (!first) out += ',';
-        first = false;
-        out += k + "=" + v;
-      }
-      out += "]";
-    }
+    if (!s.labels.empty()) AppendLabels(out, s.labels);
     out += '\n';
-    for (const Test* t : selected.tests) out += "  " + t->name + '\n';
+    for (const Test* t : selected.tests) {
+      out += "  " + t->name;
+      if (t->feature) out += "  (feature)";
+      if (!t->labels.empty()) AppendLabels(out, t->labels);
+      out += '\n';
+      for (const std::string& sub : SelectedSubtests(*t, selection)) out += "    " + sub + '\n';
+    }
   }
   return out;
 }
@@ -199,11 +240,15 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   CLI::App* run = app.add_subcommand("run", "Run the selected suites once and report");
   run_select.Add(run);
   int repeat = 1, jobs = 1, attempts = 0;
-  bool fail_fast = false, verbose = false;
+  bool fail_fast = false, verbose = false, dry_run = false, parallel = false;
   std::string shard, timeout, grace = "5s", format = "text", report_json, report_junit,
                      isolation = "process", color = "auto";
   run->add_option("--repeat", repeat, "Run everything N times")->check(CLI::PositiveNumber);
-  run->add_flag("--fail-fast", fail_fast, "Stop after the first failing test");
+  run->add_flag("--fail-fast", fail_fast,
+                "Stop after the first failing test; a failed feature's teardown is left undone");
+  run->add_flag("--dry-run", dry_run,
+                "Report what would run (features' assessments too) without running anything");
+  run->add_flag("--parallel", parallel, "Run the features of each suite concurrently");
   run->add_option("--shard", shard, "Run only shard INDEX of TOTAL (0-based), e.g. 1/4");
   run->add_option("--jobs,-j", jobs, "Suites to run in parallel")->check(CLI::PositiveNumber);
   run->add_option("--timeout", timeout, "Timeout of each test, e.g. 30s (overrides the suites')");
@@ -257,12 +302,16 @@ int Main(int argc, char** argv, std::vector<Option> options) {
     if (!(error = list_select.ToOptions(&selection)).empty()) return UsageError(error);
     std::vector<SelectedSuite> selected;
     if (!Select(catalog, selection, &selected, &error)) return UsageError(error);
-    std::string text = FormatList(selected, list_format == "json");
+    std::string text = FormatList(selected, selection, list_format == "json");
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }
 
   if (!(error = run_select.ToOptions(&selection)).empty()) return UsageError(error);
+  if (parallel && fail_fast) {
+    return UsageError("--parallel and --fail-fast cannot be used together: with features "
+                      "running at once, the first failure cannot stop the others where they are");
+  }
   if (!shard.empty()) {
     if (!ParseShard(shard, &selection.shard_index, &selection.shard_total)) {
       return UsageError("--shard: want INDEX/TOTAL with 0 <= INDEX < TOTAL, got \"" + shard + "\"");
@@ -287,6 +336,10 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   run_options.isolated = isolation == "process";
   run_options.run_pattern = selection.run_pattern;
   run_options.skip_pattern = selection.skip_pattern;
+  run_options.assess_pattern = selection.assess_pattern;
+  run_options.skip_assess_pattern = selection.skip_assess_pattern;
+  run_options.parallel = parallel;
+  run_options.dry_run = dry_run;
   if (!timeout.empty()) {
     auto d = ParseDuration(timeout);
     if (!d || d->count() <= 0) return UsageError("--timeout: invalid duration \"" + timeout + "\" (e.g. 30s, 2m)");
@@ -344,6 +397,11 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGINT, OnInterrupt);
   ::signal(SIGTERM, OnInterrupt);
+  if (dry_run) {
+    DryRunSuites(selected, selection, sinks);
+    std::fflush(stdout);
+    return 0;
+  }
   Status status = RunSuites(selected, run_options, sinks, g_cancel);
   std::fflush(stdout);
   return status == Status::kFailed ? 1 : 0;

@@ -27,6 +27,9 @@ SuiteJob MakeSuiteJob(const Suite& suite, const std::vector<const Test*>& tests,
   plan.run_pattern = options.run_pattern;
   plan.skip_pattern = options.skip_pattern;
   plan.fail_fast = options.fail_fast;
+  plan.assess_pattern = options.assess_pattern;
+  plan.skip_assess_pattern = options.skip_assess_pattern;
+  plan.parallel = options.parallel;
   job.grace = options.grace;
   job.isolated = options.isolated;
   return job;
@@ -85,6 +88,51 @@ Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& opt
                             .count();
   sink.OnEvent(finished);
   return finished.status;
+}
+
+void DryRunSuites(const std::vector<SelectedSuite>& suites, const SelectionOptions& selection,
+                  EventSink& sink) {
+  auto make = [](EventKind kind, const std::string& suite, const std::string& test) {
+    Event e;
+    e.kind = kind;
+    e.time_ns = NowNs();
+    e.suite = suite;
+    e.test = test;
+    e.attempt = test.empty() ? 0 : 1;
+    e.status = Status::kSkipped;
+    return e;
+  };
+  auto skip = [&](const std::string& suite, const std::string& test) {
+    Event reason = make(EventKind::kSkip, suite, test);
+    reason.text = "dry run";
+    sink.OnEvent(reason);
+  };
+  Event started = make(EventKind::kRunStarted, "", "");
+  sink.OnEvent(started);
+  for (const SelectedSuite& selected : suites) {
+    const Suite& suite = *selected.suite;
+    Event suite_started = make(EventKind::kSuiteStarted, suite.name, "");
+    suite_started.text = suite.namespace_name;
+    sink.OnEvent(suite_started);
+    for (const Test* test : selected.tests) {
+      sink.OnEvent(make(EventKind::kTestStarted, suite.name, test->name));
+      for (const std::string& sub : SelectedSubtests(*test, selection)) {
+        const std::string full = test->name + "/" + sub;
+        sink.OnEvent(make(EventKind::kTestStarted, suite.name, full));
+        skip(suite.name, full);
+        sink.OnEvent(make(EventKind::kTestFinished, suite.name, full));
+      }
+      skip(suite.name, test->name);
+      sink.OnEvent(make(EventKind::kAttemptFinished, suite.name, test->name));
+      sink.OnEvent(make(EventKind::kTestFinished, suite.name, test->name));
+    }
+    Event suite_finished = make(EventKind::kSuiteFinished, suite.name, "");
+    suite_finished.status = Status::kPassed;
+    sink.OnEvent(suite_finished);
+  }
+  Event finished = make(EventKind::kRunFinished, "", "");
+  finished.status = Status::kPassed;
+  sink.OnEvent(finished);
 }
 
 }  // namespace handoff

@@ -24,6 +24,12 @@ struct RunOptions {
   bool isolated = true;
   std::string run_pattern;   // for subtests, applied inside the worker
   std::string skip_pattern;
+  std::string assess_pattern;  // --assess / --skip-assessment, applied inside the worker
+  std::string skip_assess_pattern;
+  bool parallel = false;  // --parallel: features of a suite run concurrently
+  // --dry-run: report what would run (features' assessments included) as skipped,
+  // without starting a worker or running any step.
+  bool dry_run = false;
 };
 
 // Returns the supervisor's job for `tests` of `suite` under `options`: attempts and
@@ -37,5 +43,12 @@ SuiteJob MakeSuiteJob(const Suite& suite, const std::vector<const Test*>& tests,
 // jobs > 1, suites call `sink` from several threads: pass a FanOut, which serialises them.
 Status RunSuites(const std::vector<SelectedSuite>& suites, const RunOptions& options,
                  EventSink& sink, const std::atomic<bool>& cancel);
+
+// --dry-run: emits a run in which every selected test, and every listed subtest that
+// `selection` keeps (a feature's assessments), is started and skipped with the reason
+// "dry run", so every reporter shows what would run. Starts no worker and runs no code
+// of the tests, their suites' setup and teardown included.
+void DryRunSuites(const std::vector<SelectedSuite>& suites, const SelectionOptions& selection,
+                  EventSink& sink);
 
 }  // namespace handoff

@@ -2,6 +2,9 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
+#include <tuple>
+
 #include "runner/name_filter.h"
 
 namespace handoff {
@@ -28,25 +31,84 @@ bool ParseLabels(const std::string& text, LabelSet* out, std::string* error) {
   return true;
 }
 
-namespace {
+std::map<std::string, std::string> EffectiveLabels(const Suite& suite, const Test& test) {
+  std::map<std::string, std::string> out = test.labels;
+  out.insert(suite.labels.begin(), suite.labels.end());  // the test's own win
+  return out;
+}
 
-bool HasLabels(const Suite& suite, const LabelSet& want) {
+bool MatchesLabels(const std::map<std::string, std::string>& labels, const LabelSet& want) {
   for (const auto& [key, values] : want) {
-    auto it = suite.labels.find(key);
-    if (it == suite.labels.end() || values.count(it->second) == 0) return false;
+    auto it = labels.find(key);
+    if (it == labels.end() || values.count(it->second) == 0) return false;
   }
   return true;
 }
 
-bool HasAnyLabel(const Suite& suite, const LabelSet& any) {
+bool MatchesAnyLabel(const std::map<std::string, std::string>& labels, const LabelSet& any) {
   for (const auto& [key, values] : any) {
-    auto it = suite.labels.find(key);
-    if (it != suite.labels.end() && values.count(it->second) != 0) return true;
+    auto it = labels.find(key);
+    if (it != labels.end() && values.count(it->second) != 0) return true;
   }
   return false;
 }
 
+namespace {
+
+std::unique_ptr<re2::RE2> CompileFlag(const std::string& pattern, const char* flag,
+                                      std::string* error) {
+  if (pattern.empty()) return nullptr;
+  RE2::Options re_options;
+  re_options.set_log_errors(false);
+  auto re = std::make_unique<re2::RE2>(pattern, re_options);
+  if (!re->ok()) {
+    *error = std::string(flag) + ": invalid regular expression \"" + pattern + "\": " +
+             re->error();
+  }
+  return re;
+}
+
 }  // namespace
+
+bool AssessmentSelected(std::string_view name, std::string_view assess,
+                        std::string_view skip_assess) {
+  // Reports show "creates pods" as "creates_pods" (go test's rewrite); a pattern may be
+  // written against either.
+  std::string spaced(name);
+  std::replace(spaced.begin(), spaced.end(), '_', ' ');
+  RE2::Options re_options;
+  re_options.set_log_errors(false);
+  auto matches = [&](const RE2& re) {
+    return RE2::PartialMatch(name, re) || RE2::PartialMatch(spaced, re);
+  };
+  if (!assess.empty()) {
+    RE2 re(assess, re_options);
+    if (re.ok() && !matches(re)) return false;
+  }
+  if (!skip_assess.empty()) {
+    RE2 re(skip_assess, re_options);
+    if (re.ok() && matches(re)) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> SelectedSubtests(const Test& test, const SelectionOptions& options) {
+  std::string ignored;
+  auto run = NameFilter::Compile(options.run_pattern, &ignored);
+  auto skip = NameFilter::Compile(options.skip_pattern, &ignored);
+  std::vector<std::string> out;
+  for (const std::string& sub : test.subtests) {
+    const std::string full = test.name + "/" + sub;
+    if (run && !run->Selects(full)) continue;
+    if (skip && skip->Skips(full)) continue;
+    if (test.feature &&
+        !AssessmentSelected(sub, options.assess_pattern, options.skip_assess_pattern)) {
+      continue;
+    }
+    out.push_back(sub);
+  }
+  return out;
+}
 
 bool Select(const Catalog& catalog, const SelectionOptions& options,
             std::vector<SelectedSuite>* out, std::string* error) {
@@ -72,16 +134,40 @@ bool Select(const Catalog& catalog, const SelectionOptions& options,
     *error = "--skip: " + filter_error;
     return false;
   }
+  std::unique_ptr<re2::RE2> feature_re, skip_feature_re, assess_re, skip_assess_re;
+  for (auto [re, pattern, flag] :
+       {std::tuple{&feature_re, &options.feature_pattern, "--feature"},
+        std::tuple{&skip_feature_re, &options.skip_feature_pattern, "--skip-features"},
+        std::tuple{&assess_re, &options.assess_pattern, "--assess"},
+        std::tuple{&skip_assess_re, &options.skip_assess_pattern, "--skip-assessment"}}) {
+    *re = CompileFlag(*pattern, flag, error);
+    if (*re && !(*re)->ok()) return false;
+  }
   int index = 0;  // position among all selected tests, for sharding
   for (const Suite& suite : catalog.suites) {
     if (suite_re && !RE2::PartialMatch(suite.name, *suite_re) &&
         !RE2::PartialMatch(suite.namespace_name + "/" + suite.name, *suite_re)) {
       continue;
     }
-    if (!HasLabels(suite, options.labels) || HasAnyLabel(suite, options.skip_labels)) continue;
     SelectedSuite selected{&suite, {}};
     for (const Test& test : suite.tests) {
       if (!run->Selects(test.name) || skip->Skips(test.name)) continue;
+      if (!options.labels.empty() || !options.skip_labels.empty()) {
+        const std::map<std::string, std::string> labels = EffectiveLabels(suite, test);
+        if (!MatchesLabels(labels, options.labels) ||
+            MatchesAnyLabel(labels, options.skip_labels)) {
+          continue;
+        }
+      }
+      if (test.feature) {
+        if (feature_re && !RE2::PartialMatch(test.name, *feature_re)) continue;
+        if (skip_feature_re && RE2::PartialMatch(test.name, *skip_feature_re)) continue;
+        // A feature whose listed assessments are all filtered out has nothing to run.
+        if ((assess_re || skip_assess_re) && !test.subtests.empty() &&
+            SelectedSubtests(test, options).empty()) {
+          continue;
+        }
+      }
       if (index++ % options.shard_total != options.shard_index) continue;
       selected.tests.push_back(&test);
     }

@@ -168,7 +168,10 @@ std::string EncodePlan(const WorkerPlan& plan) {
   w.I64(plan.timeout_cap_ms);
   w.Str(plan.run_pattern);
   w.Str(plan.skip_pattern);
-  w.U8(static_cast<std::uint8_t>((plan.fail_fast ? 1 : 0) | (plan.run_teardown_only ? 2 : 0)));
+  w.U8(static_cast<std::uint8_t>((plan.fail_fast ? 1 : 0) | (plan.run_teardown_only ? 2 : 0) |
+                                 (plan.parallel ? 4 : 0)));
+  w.Str(plan.assess_pattern);
+  w.Str(plan.skip_assess_pattern);
   w.U32(static_cast<std::uint32_t>(plan.params.size()));
   for (const auto& [key, value] : plan.params) {
     w.Str(key);
@@ -198,6 +201,9 @@ std::optional<WorkerPlan> DecodePlan(std::string_view payload) {
   std::uint8_t flags = r.U8();
   plan.fail_fast = (flags & 1) != 0;
   plan.run_teardown_only = (flags & 2) != 0;
+  plan.parallel = (flags & 4) != 0;
+  plan.assess_pattern = r.Str();
+  plan.skip_assess_pattern = r.Str();
   std::uint32_t params = r.U32();
   for (std::uint32_t i = 0; i < params && r.ok(); ++i) {
     std::string key = r.Str();

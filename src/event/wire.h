@@ -60,6 +60,10 @@ struct WorkerPlan {
   std::string skip_pattern;  // --skip
   bool fail_fast = false;
   bool run_teardown_only = false;  // no tests: run setup and teardown to clean up
+  // --assess and --skip-assessment: RE2 patterns for the assessments of features.
+  std::string assess_pattern;
+  std::string skip_assess_pattern;
+  bool parallel = false;  // --parallel: the suite's features run concurrently
   // Run parameters (serve's "params"): tests read them with t.Value(key).
   std::vector<std::pair<std::string, std::string>> params;
 };

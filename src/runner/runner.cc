@@ -1,5 +1,7 @@
 #include "runner/runner.h"
 
+#include "handoff/internal/hooks.h"
+
 #include <fmt/format.h>
 
 #include <exception>
@@ -33,7 +35,19 @@ Event TestState::MakeEvent(EventKind kind) const {
   return e;
 }
 
+namespace {
+thread_local T* current_test = nullptr;
+}  // namespace
+
+T* CurrentTest() { return current_test; }
+
 void RunGuarded(T& t, TestState& state, const std::function<void(T&)>& fn) {
+  T* const outer = current_test;
+  current_test = &t;
+  struct Restore {
+    T* outer;
+    ~Restore() { current_test = outer; }
+  } restore{outer};
   auto fail = [&](std::string message) {
     state.failed = true;
     if (state.first_failure.empty()) state.first_failure = message;

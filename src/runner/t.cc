@@ -9,6 +9,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "handoff/internal/hooks.h"
 #include "handoff/t.h"
 #include "runner/runner.h"
 
@@ -61,6 +62,44 @@ std::string RewriteSubtestName(std::string_view name) {
 }
 
 }  // namespace
+
+namespace internal {
+
+TestState* StateOf(T& t) { return t.state_; }
+
+namespace {
+Event LocatedAt(const TestState& s, EventKind kind, std::string_view text, const char* file,
+                int line) {
+  Event e = s.MakeEvent(kind);
+  e.text = text;
+  e.file = file != nullptr ? file : "";
+  e.line = line;
+  return e;
+}
+}  // namespace
+
+void FailAt(T& t, std::string_view message, const char* file, int line) {
+  TestState* state = StateOf(t);
+  state->failed = true;
+  if (state->first_failure.empty()) state->first_failure = message;
+  Event e = LocatedAt(*state, EventKind::kFailure, message, file, line);
+  e.soft = state->Root()->soft;
+  state->scope->Emit(e, true);
+}
+
+void FatalAt(T& t, std::string_view message, const char* file, int line) {
+  FailAt(t, message, file, line);
+  throw TestAbort{};
+}
+
+void SkipAt(T& t, std::string_view reason, const char* file, int line) {
+  TestState* state = StateOf(t);
+  state->skipped = true;
+  state->scope->Emit(LocatedAt(*state, EventKind::kSkip, reason, file, line), true);
+  throw TestAbort{};
+}
+
+}  // namespace internal
 
 void T::Log(std::string_view message, std::source_location where) {
   state_->scope->Emit(Located(*state_, EventKind::kLog, message, where), true);

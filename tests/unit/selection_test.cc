@@ -78,3 +78,80 @@ TEST(SelectionTest, BadInputNamesTheFlag) {
 
 }  // namespace
 }  // namespace handoff
+
+namespace handoff {
+namespace {
+
+// A suite with a plain test and two features, each with labels of its own.
+Catalog MakeFeatureCatalog() {
+  Catalog c;
+  Suite s;
+  s.name = "Cluster";
+  s.labels = {{"team", "platform"}, {"env", "staging"}};
+  s.tests.push_back(Test{.name = "Plain", .fn = [](T&) {}});
+  s.tests.push_back(Test{.name = "Deploy",
+                         .fn = [](T&) {},
+                         .labels = {{"type", "apps"}, {"env", "prod"}},
+                         .subtests = {"creates_pods", "serves_traffic", "scales_up"},
+                         .feature = true});
+  s.tests.push_back(Test{.name = "Backup",
+                         .fn = [](T&) {},
+                         .labels = {{"type", "storage"}},
+                         .subtests = {"writes_snapshot"},
+                         .feature = true});
+  c.suites.push_back(std::move(s));
+  return c;
+}
+
+TEST(SelectionTest, TestLabelsOverrideAndExtendTheSuites) {
+  Catalog c = MakeFeatureCatalog();
+  using V = std::vector<std::string>;
+  auto with = [](const char* labels, const char* skip) {
+    SelectionOptions o;
+    std::string error;
+    EXPECT_TRUE(ParseLabels(labels, &o.labels, &error)) << error;
+    EXPECT_TRUE(ParseLabels(skip, &o.skip_labels, &error)) << error;
+    return o;
+  };
+  // A suite label applies to every test; a test's own label replaces the suite's value.
+  EXPECT_EQ(Names(c, with("team=platform", "")), (V{"Cluster.Plain", "Cluster.Deploy", "Cluster.Backup"}));
+  EXPECT_EQ(Names(c, with("env=staging", "")), (V{"Cluster.Plain", "Cluster.Backup"}));
+  EXPECT_EQ(Names(c, with("env=prod", "")), (V{"Cluster.Deploy"}));
+  // Every given key must match; one key may list several values.
+  EXPECT_EQ(Names(c, with("type=apps,type=storage", "")), (V{"Cluster.Deploy", "Cluster.Backup"}));
+  EXPECT_EQ(Names(c, with("type=apps,type=storage,env=staging", "")), (V{"Cluster.Backup"}));
+  EXPECT_EQ(Names(c, with("type=nope", "")), V{});
+  // Any matching pair skips.
+  EXPECT_EQ(Names(c, with("", "type=storage,env=prod")), (V{"Cluster.Plain"}));
+}
+
+TEST(SelectionTest, FeatureFlagsApplyOnlyToFeatures) {
+  Catalog c = MakeFeatureCatalog();
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Names(c, {.feature_pattern = "^Dep"}), (V{"Cluster.Plain", "Cluster.Deploy"}));
+  EXPECT_EQ(Names(c, {.skip_feature_pattern = "Dep"}), (V{"Cluster.Plain", "Cluster.Backup"}));
+  // A feature none of whose listed assessments is kept has nothing to run.
+  EXPECT_EQ(Names(c, {.assess_pattern = "traffic"}), (V{"Cluster.Plain", "Cluster.Deploy"}));
+  EXPECT_EQ(Names(c, {.skip_assess_pattern = "snapshot"}), (V{"Cluster.Plain", "Cluster.Deploy"}));
+
+  const handoff::Test& deploy = c.suites[0].tests[1];
+  EXPECT_EQ(SelectedSubtests(deploy, {.assess_pattern = "s_"}), (V{"creates_pods", "serves_traffic", "scales_up"}));
+  EXPECT_EQ(SelectedSubtests(deploy, {.skip_assess_pattern = "^s"}), (V{"creates_pods"}));
+  // The description as written (spaces) matches too.
+  EXPECT_EQ(SelectedSubtests(deploy, {.assess_pattern = "serves traffic"}), (V{"serves_traffic"}));
+  // --run and --skip reach listed subtests of every test.
+  EXPECT_EQ(SelectedSubtests(deploy, {.run_pattern = "Deploy/creates"}), (V{"creates_pods"}));
+  EXPECT_EQ(SelectedSubtests(deploy, {.skip_pattern = "Deploy/creates"}), (V{"serves_traffic", "scales_up"}));
+  EXPECT_TRUE(AssessmentSelected("a b", "", ""));
+  EXPECT_FALSE(AssessmentSelected("a_b", "x", ""));
+
+  std::vector<SelectedSuite> out;
+  std::string error;
+  EXPECT_FALSE(Select(c, {.assess_pattern = "("}, &out, &error));
+  EXPECT_NE(error.find("--assess"), std::string::npos) << error;
+  EXPECT_FALSE(Select(c, {.feature_pattern = "["}, &out, &error));
+  EXPECT_NE(error.find("--feature"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace handoff

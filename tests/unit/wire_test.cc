@@ -86,6 +86,10 @@ TEST(WireTest, PlanRoundTrips) {
   plan.run_pattern = "A/x";
   plan.skip_pattern = "B";
   plan.fail_fast = true;
+  plan.parallel = true;
+  plan.assess_pattern = "creates";
+  plan.skip_assess_pattern = "slow";
+  plan.params = {{"k", "v"}};
   std::string buf = wire::EncodePlan(plan);
   std::optional<wire::WorkerPlan> got = wire::DecodePlan(std::string_view(buf).substr(4));
   ASSERT_TRUE(got);
@@ -98,6 +102,11 @@ TEST(WireTest, PlanRoundTrips) {
   EXPECT_EQ(got->run_pattern, "A/x");
   EXPECT_TRUE(got->fail_fast);
   EXPECT_FALSE(got->run_teardown_only);
+  EXPECT_TRUE(got->parallel);
+  EXPECT_EQ(got->assess_pattern, "creates");
+  EXPECT_EQ(got->skip_assess_pattern, "slow");
+  ASSERT_EQ(got->params.size(), 1u);
+  EXPECT_EQ(got->params[0].second, "v");
 }
 
 }  // namespace

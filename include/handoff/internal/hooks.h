@@ -1,0 +1,30 @@
+#pragma once
+
+// Plumbing for adapters that report into the running test from code that has no T at
+// hand (handoff/gtest.h routes GoogleTest's assertion results through it). Not for
+// direct use in tests: use T.
+
+#include <string_view>
+
+namespace handoff {
+
+class T;
+
+namespace internal {
+
+// Returns the T of the test, subtest, setup or teardown running on this thread, or
+// nullptr when none is.
+T* CurrentTest();
+
+// Records a failure of `t` at file:line; the test goes on (T::Error with a location
+// given as values rather than a std::source_location).
+void FailAt(T& t, std::string_view message, const char* file, int line);
+
+// Records a failure of `t` at file:line and stops the test (T::Fatal).
+[[noreturn]] void FatalAt(T& t, std::string_view message, const char* file, int line);
+
+// Records why `t` is skipped, at file:line, and stops it (T::Skip).
+[[noreturn]] void SkipAt(T& t, std::string_view reason, const char* file, int line);
+
+}  // namespace internal
+}  // namespace handoff
