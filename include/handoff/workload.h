@@ -33,6 +33,10 @@ class T;
 
 namespace workload {
 
+// Declared first so that the names below mean workload::Environment, not the
+// features' handoff::Environment.
+class Environment;
+
 // The outcome of an operation: ok, or a message saying what went wrong.
 class Status {
  public:

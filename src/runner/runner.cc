@@ -109,44 +109,50 @@ SuiteRunScope::~SuiteRunScope() {
 
 void SuiteRunScope::Emit(const Event& event, bool sync_output) {
   if (sync_output && capture != nullptr) capture->Sync();
+  // Tests may run on several threads (--parallel); sinks see one event at a time.
+  std::lock_guard lock(emit_mu_);
   sink.OnEvent(event);
 }
 
-void SuiteRunScope::Arm(std::chrono::steady_clock::time_point deadline, std::stop_source stop) {
+void SuiteRunScope::Arm(const TestState* root, std::chrono::steady_clock::time_point deadline,
+                        std::stop_source stop) {
   {
     std::lock_guard lock(mu_);
-    armed_ = true;
-    fired_ = false;
-    deadline_ = deadline;
-    stop_ = std::move(stop);
-    if (cancelled_) stop_.request_stop();
-    // A watchdog already waiting for an earlier instant re-reads the deadline then; waking
-    // it for every test would cost a context switch each.
+    Armed& a = armed_[root];
+    a = Armed{deadline, std::move(stop), false};
+    if (cancelled_) a.stop.request_stop();
+    // A watchdog already waiting for an earlier instant re-reads the deadlines then;
+    // waking it for every test would cost a context switch each.
     if (deadline >= wake_at_) return;
   }
   cv_.notify_all();
 }
 
-void SuiteRunScope::Rearm(std::chrono::steady_clock::time_point deadline) {
+void SuiteRunScope::Rearm(const TestState* root, std::chrono::steady_clock::time_point deadline) {
   {
     std::lock_guard lock(mu_);
-    deadline_ = deadline;
+    auto it = armed_.find(root);
+    if (it == armed_.end()) return;
+    it->second.deadline = deadline;
     if (deadline >= wake_at_) return;
   }
   cv_.notify_all();
 }
 
-bool SuiteRunScope::Disarm() {
+bool SuiteRunScope::Disarm(const TestState* root) {
   std::lock_guard lock(mu_);
-  armed_ = false;
-  return fired_;
+  auto it = armed_.find(root);
+  if (it == armed_.end()) return false;
+  const bool fired = it->second.fired;
+  armed_.erase(it);
+  return fired;
 }
 
 void SuiteRunScope::Cancel() {
   {
     std::lock_guard lock(mu_);
     cancelled_ = true;
-    if (armed_) stop_.request_stop();
+    for (auto& [root, a] : armed_) a.stop.request_stop();
   }
   cv_.notify_all();
 }
@@ -155,18 +161,24 @@ void SuiteRunScope::Watch() {
   using Clock = std::chrono::steady_clock;
   std::unique_lock lock(mu_);
   while (!quit_) {
-    if (armed_ && !fired_ && deadline_ != Clock::time_point::max()) {
-      wake_at_ = deadline_;
-      cv_.wait_until(lock, wake_at_);
-      wake_at_ = Clock::time_point::max();
-      // The deadline may have moved (a later test, SetTimeout) while we waited.
-      if (armed_ && !fired_ && Clock::now() >= deadline_) {
-        fired_ = true;
-        stop_.request_stop();
-      }
-    } else {
-      wake_at_ = Clock::time_point::max();
+    Clock::time_point earliest = Clock::time_point::max();
+    for (const auto& [root, a] : armed_) {
+      if (!a.fired) earliest = std::min(earliest, a.deadline);
+    }
+    wake_at_ = earliest;
+    if (earliest == Clock::time_point::max()) {
       cv_.wait(lock);
+    } else {
+      cv_.wait_until(lock, earliest);
+    }
+    wake_at_ = Clock::time_point::max();
+    // Deadlines may have moved (a later test, SetTimeout) while we waited.
+    const Clock::time_point now = Clock::now();
+    for (auto& [root, a] : armed_) {
+      if (!a.fired && now >= a.deadline) {
+        a.fired = true;
+        a.stop.request_stop();
+      }
     }
   }
 }
@@ -213,6 +225,9 @@ std::string SuiteRunner::Prepare() {
                                            std::move(skip));
   scope_->timeout_cap = std::chrono::milliseconds(plan_.timeout_cap_ms);
   scope_->params = plan_.params;
+  scope_->fail_fast = plan_.fail_fast;
+  scope_->assess_pattern = plan_.assess_pattern;
+  scope_->skip_assess_pattern = plan_.skip_assess_pattern;
   return {};
 }
 
@@ -231,10 +246,10 @@ bool SuiteRunner::RunHook(const TestFunc& fn, EventKind started, EventKind finis
   TestState state(scope_.get(), nullptr, "", 1, Context(stop.get_token(), deadline));
   T t(&state);
   scope_->Emit(state.MakeEvent(started), true);
-  scope_->Arm(deadline, stop);
+  scope_->Arm(&state, deadline, stop);
   internal::RunGuarded(t, state, fn);
   internal::RunCleanups(state);
-  if (scope_->Disarm()) {
+  if (scope_->Disarm(&state)) {
     state.failed = true;
     Event e = state.MakeEvent(EventKind::kFailure);
     e.text = "timed out after " + FormatDuration(std::chrono::milliseconds(plan_.hook_timeout_ms));
@@ -260,11 +275,11 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
     TestState state(scope_.get(), nullptr, test.name, attempt, Context(stop.get_token(), deadline));
     T t(&state);
     scope_->Emit(state.MakeEvent(EventKind::kTestStarted), false);
-    if (capture_ != nullptr) capture_->Enter(test.name);
-    scope_->Arm(deadline, stop);
+    if (scope_->capture != nullptr) scope_->capture->Enter(test.name);
+    scope_->Arm(&state, deadline, stop);
     internal::RunGuarded(t, state, test.fn);
     internal::RunCleanups(state);
-    if (scope_->Disarm()) {
+    if (scope_->Disarm(&state)) {
       state.failed = true;
       Event e = state.MakeEvent(EventKind::kFailure);
       auto effective = state.context.Deadline() - start;
@@ -279,7 +294,7 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
       e.text = "cancelled: the run was interrupted while the test ran";
       scope_->Emit(e, true);
     }
-    if (capture_ != nullptr) capture_->Leave();
+    if (scope_->capture != nullptr) scope_->capture->Leave();
     const Status status = state.failed ? Status::kFailed
                           : state.skipped ? Status::kSkipped
                                           : Status::kPassed;
@@ -308,6 +323,37 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
   }
 }
 
+void SuiteRunner::SkipTest(const Test& test, const wire::PlannedTest& planned,
+                           const std::string& why) {
+  TestState state(scope_.get(), nullptr, test.name, planned.first_attempt, Context());
+  scope_->Emit(state.MakeEvent(EventKind::kTestStarted), false);
+  Event skip = state.MakeEvent(EventKind::kSkip);
+  skip.text = why;
+  scope_->Emit(skip, false);
+  for (EventKind kind : {EventKind::kAttemptFinished, EventKind::kTestFinished}) {
+    Event done = state.MakeEvent(kind);
+    done.status = Status::kSkipped;
+    scope_->Emit(done, false);
+  }
+}
+
+namespace {
+
+// Under --parallel the captured stdout and stderr cannot tell which of the running
+// tests wrote a line: they go to the suite, and only t.Log lines name their test.
+class SuiteLevelCapture : public OutputCapture {
+ public:
+  explicit SuiteLevelCapture(OutputCapture* inner) : inner_(inner) {}
+  void Enter(const std::string&) override { inner_->Sync(); }
+  void Leave() override { inner_->Sync(); }
+  void Sync() override { inner_->Sync(); }
+
+ private:
+  OutputCapture* inner_;
+};
+
+}  // namespace
+
 void SuiteRunner::Run() {
   std::string setup_failure;
   bool setup_ok = true;
@@ -319,28 +365,43 @@ void SuiteRunner::Run() {
     std::unordered_map<std::string_view, const Test*> by_name;
     by_name.reserve(suite_.tests.size());
     for (const Test& t : suite_.tests) by_name.emplace(t.name, &t);
+    // --parallel: features wait here and run together after the other tests.
+    std::vector<std::pair<const Test*, const wire::PlannedTest*>> concurrent;
     for (const wire::PlannedTest& planned : plan_.tests) {
       if (scope_->cancelled()) break;
       auto found = by_name.find(planned.name);
       if (found == by_name.end()) continue;
       const Test* test = found->second;
       if (!setup_ok) {
-        TestState state(scope_.get(), nullptr, test->name, planned.first_attempt, Context());
-        scope_->Emit(state.MakeEvent(EventKind::kTestStarted), false);
-        Event skip = state.MakeEvent(EventKind::kSkip);
-        skip.text = "setup failed: " + (setup_failure.empty() ? std::string("setup failed")
-                                                              : setup_failure);
-        scope_->Emit(skip, false);
-        for (EventKind kind : {EventKind::kAttemptFinished, EventKind::kTestFinished}) {
-          Event done = state.MakeEvent(kind);
-          done.status = Status::kSkipped;
-          scope_->Emit(done, false);
-        }
+        SkipTest(*test, planned,
+                 "setup failed: " + (setup_failure.empty() ? std::string("setup failed")
+                                                           : setup_failure));
+        continue;
+      }
+      if (plan_.parallel && test->feature) {
+        concurrent.emplace_back(test, &planned);
         continue;
       }
       bool failed_hard = false;
       RunTest(*test, planned, &failed_hard);
       if (failed_hard && plan_.fail_fast) break;
+    }
+    if (!concurrent.empty() && !scope_->cancelled()) {
+      std::unique_ptr<SuiteLevelCapture> suite_level;
+      if (capture_ != nullptr) {
+        suite_level = std::make_unique<SuiteLevelCapture>(capture_);
+        scope_->capture = suite_level.get();
+      }
+      std::vector<std::thread> threads;
+      threads.reserve(concurrent.size());
+      for (const auto& [test, planned] : concurrent) {
+        threads.emplace_back([this, test, planned] {
+          bool failed_hard = false;
+          RunTest(*test, *planned, &failed_hard);
+        });
+      }
+      for (std::thread& t : threads) t.join();
+      scope_->capture = capture_;
     }
   }
   if (suite_.teardown) {

@@ -8,10 +8,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -80,6 +82,10 @@ struct TestAbort {};
 // into a failure of the test with its what() ("unknown exception" otherwise).
 void RunGuarded(T& t, TestState& state, const std::function<void(T&)>& fn);
 
+// Go's rewrite of subtest names: spaces become underscores, unprintable bytes are
+// escaped, so every name can be selected with --run.
+std::string RewriteSubtestName(std::string_view name);
+
 // Runs the cleanups of a test, last registered first; a failing cleanup fails the test
 // and the remaining cleanups still run.
 void RunCleanups(TestState& state);
@@ -101,32 +107,41 @@ class SuiteRunScope {
   std::chrono::milliseconds timeout_cap{0};
   // Run parameters (serve's "params"), read by t.Value after the test's own values.
   std::vector<std::pair<std::string, std::string>> params;
+  // --fail-fast: features leave their teardown undone after a failure.
+  bool fail_fast = false;
+  // --assess and --skip-assessment: which assessments of features run.
+  std::string assess_pattern;
+  std::string skip_assess_pattern;
 
   // Emits an event, syncing captured output first so lines stay in order.
   void Emit(const Event& event, bool sync_output);
 
-  // Arms the watchdog for the current top-level test: at `deadline` it asks the test to
-  // stop through `stop`. Returns an id for Disarm/TimedOut.
-  void Arm(std::chrono::steady_clock::time_point deadline, std::stop_source stop);
-  // Moves the current deadline (t.SetTimeout).
-  void Rearm(std::chrono::steady_clock::time_point deadline);
-  // Disarms the watchdog; returns true if it fired.
-  bool Disarm();
-  // Asks the running test to stop and no further test to start. Thread-safe.
+  // Arms the watchdog for the top-level test (or hook) `root`: at `deadline` it asks
+  // it to stop through `stop`. Several tests may be armed at once (--parallel).
+  void Arm(const TestState* root, std::chrono::steady_clock::time_point deadline,
+           std::stop_source stop);
+  // Moves the deadline of `root` (t.SetTimeout).
+  void Rearm(const TestState* root, std::chrono::steady_clock::time_point deadline);
+  // Disarms the watchdog for `root`; returns true if it fired.
+  bool Disarm(const TestState* root);
+  // Asks the running tests to stop and no further test to start. Thread-safe.
   void Cancel();
   bool cancelled() const { return cancelled_.load(); }
 
  private:
+  std::mutex emit_mu_;
+  struct Armed {
+    std::chrono::steady_clock::time_point deadline;
+    std::stop_source stop;
+    bool fired = false;
+  };
   void Watch();
   std::mutex mu_;
   std::condition_variable cv_;
-  bool armed_ = false;
-  bool fired_ = false;
   bool quit_ = false;
-  std::chrono::steady_clock::time_point deadline_;
+  std::map<const TestState*, Armed> armed_;
   // The instant the watchdog is sleeping until (max when it waits for Arm).
   std::chrono::steady_clock::time_point wake_at_ = std::chrono::steady_clock::time_point::max();
-  std::stop_source stop_;
   std::atomic<bool> cancelled_{false};
   std::thread watchdog_;
 };
@@ -152,6 +167,7 @@ class SuiteRunner {
   bool RunHook(const TestFunc& fn, EventKind started, EventKind finished,
                std::string* first_failure);
   void RunTest(const Test& test, const wire::PlannedTest& planned, bool* failed_hard);
+  void SkipTest(const Test& test, const wire::PlannedTest& planned, const std::string& why);
 
   const Suite& suite_;
   const wire::WorkerPlan& plan_;

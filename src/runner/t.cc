@@ -44,8 +44,12 @@ Event Located(const TestState& s, EventKind kind, std::string_view text,
   return e;
 }
 
-// Go's rewrite of subtest names: spaces become underscores, unprintable bytes are escaped,
-// so every name can be selected with --run.
+}  // namespace
+
+namespace internal {
+
+TestState* StateOf(T& t) { return t.state_; }
+
 std::string RewriteSubtestName(std::string_view name) {
   std::string out;
   out.reserve(name.size());
@@ -60,12 +64,6 @@ std::string RewriteSubtestName(std::string_view name) {
   }
   return out;
 }
-
-}  // namespace
-
-namespace internal {
-
-TestState* StateOf(T& t) { return t.state_; }
 
 namespace {
 Event LocatedAt(const TestState& s, EventKind kind, std::string_view text, const char* file,
@@ -159,7 +157,7 @@ void T::SetTimeout(std::chrono::milliseconds timeout) {
   for (TestState* s = state_; s != root; s = s->parent) {
     s->context = handoff::Context(s->context.StopToken(), deadline);
   }
-  state_->scope->Rearm(deadline);
+  state_->scope->Rearm(root, deadline);
   Event e = root->MakeEvent(EventKind::kTimeoutChanged);
   e.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
   state_->scope->Emit(e, false);
@@ -271,7 +269,7 @@ void Span::End() {
 }
 
 bool T::Run(std::string_view name, const std::function<void(T&)>& fn) {
-  std::string base = RewriteSubtestName(name);
+  std::string base = internal::RewriteSubtestName(name);
   // Like Go, a repeated subtest name gets a "#01" suffix so each result is distinct.
   int dup = static_cast<int>(std::count(state_->subtest_names.begin(),
                                         state_->subtest_names.end(), base));

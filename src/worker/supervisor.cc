@@ -49,60 +49,75 @@ void UntrackWorker(pid_t pid) {
   }
 }
 
-// Follows a suite's events as they pass to the sinks: which test is running, its
-// deadline, what has finished, and the suite's status.
+// Follows a suite's events as they pass to the sinks: which tests are running (several
+// under --parallel), their deadlines, what has finished, and the suite's status.
 class SuiteTracker : public EventSink {
  public:
   enum class Phase { kIdle, kSetup, kTest, kTeardown };
+
+  // A top-level test in flight.
+  struct Running {
+    int attempt = 0;
+    Clock::time_point start;
+    std::vector<std::string> open;  // its open subtests, outermost first
+    Clock::time_point deadline = Clock::time_point::max();
+    std::int64_t timeout_ns = 0;
+  };
 
   SuiteTracker(const SuiteJob& job, EventSink& out) : job_(job), out_(out) {
     for (const wire::PlannedTest& t : job.plan.tests) timeouts_[t.name] = t.timeout_ms;
   }
 
   void OnEvent(const Event& e) override {
-    const bool top_level = !e.test.empty() && e.test.find('/') == std::string::npos;
+    const std::size_t slash = e.test.find('/');
+    const bool top_level = !e.test.empty() && slash == std::string::npos;
     switch (e.kind) {
       case EventKind::kSetupStarted:
       case EventKind::kTeardownStarted:
         phase = e.kind == EventKind::kSetupStarted ? Phase::kSetup : Phase::kTeardown;
-        SetDeadline(job_.plan.hook_timeout_ms * 1'000'000);
+        SetDeadline(&hook_deadline_, &hook_timeout_ns_, job_.plan.hook_timeout_ms * 1'000'000);
         break;
       case EventKind::kSetupFinished:
         phase = Phase::kIdle;
-        deadline = Clock::time_point::max();
+        hook_deadline_ = Clock::time_point::max();
         if (e.status == Status::kFailed) setup_failed = true;
         break;
       case EventKind::kTeardownFinished:
         phase = Phase::kIdle;
-        deadline = Clock::time_point::max();
+        hook_deadline_ = Clock::time_point::max();
         if (e.status == Status::kFailed) teardown_failed = true;
         break;
       case EventKind::kTestStarted:
         if (top_level) {
           phase = Phase::kTest;
-          current = e.test;
-          current_attempt = e.attempt;
-          current_start = Clock::now();
-          open.clear();
+          Running& r = running[e.test];
+          r = Running{};
+          r.attempt = e.attempt;
+          r.start = Clock::now();
           auto it = timeouts_.find(e.test);
-          SetDeadline(it == timeouts_.end() ? 0 : it->second * 1'000'000);
-        } else {
-          open.push_back(e.test);
+          SetDeadline(&r.deadline, &r.timeout_ns, it == timeouts_.end() ? 0 : it->second * 1'000'000);
+        } else if (auto it = running.find(e.test.substr(0, slash)); it != running.end()) {
+          it->second.open.push_back(e.test);
         }
         break;
       case EventKind::kTimeoutChanged:
-        SetDeadline(e.elapsed_ns);
+        if (e.test.empty()) {
+          SetDeadline(&hook_deadline_, &hook_timeout_ns_, e.elapsed_ns);
+        } else if (auto it = running.find(e.test.substr(0, slash)); it != running.end()) {
+          SetDeadline(&it->second.deadline, &it->second.timeout_ns, e.elapsed_ns);
+        }
         break;
       case EventKind::kTestFinished:
         if (top_level) {
           finished.insert(e.test);
-          phase = Phase::kIdle;
-          deadline = Clock::time_point::max();
+          running.erase(e.test);
+          if (running.empty()) phase = Phase::kIdle;
           ++finished_count;
           if (e.status == Status::kFailed && !e.soft) hard_failure = true;
           if (e.status == Status::kSkipped) ++skipped_count;
-        } else if (!open.empty()) {
-          open.pop_back();
+        } else if (auto it = running.find(e.test.substr(0, slash));
+                   it != running.end() && !it->second.open.empty()) {
+          it->second.open.pop_back();
         }
         break;
       default:
@@ -112,6 +127,28 @@ class SuiteTracker : public EventSink {
   }
 
   void Flush() override { out_.Flush(); }
+
+  // Returns the earliest deadline of what runs now (setup, teardown or tests), and
+  // in *test the test it belongs to (empty for setup and teardown).
+  Clock::time_point Deadline(std::string* test = nullptr, std::int64_t* timeout_ns = nullptr) const {
+    Clock::time_point earliest = hook_deadline_;
+    if (test != nullptr) test->clear();
+    if (timeout_ns != nullptr) *timeout_ns = hook_timeout_ns_;
+    for (const auto& [name, r] : running) {
+      if (r.deadline < earliest) {
+        earliest = r.deadline;
+        if (test != nullptr) *test = name;
+        if (timeout_ns != nullptr) *timeout_ns = r.timeout_ns;
+      }
+    }
+    return earliest;
+  }
+
+  // Forgets every deadline (the worker is being killed).
+  void ClearDeadlines() {
+    hook_deadline_ = Clock::time_point::max();
+    for (auto& [name, r] : running) r.deadline = Clock::time_point::max();
+  }
 
   Status SuiteStatus() const {
     if (hard_failure || setup_failed || teardown_failed) return Status::kFailed;
@@ -130,13 +167,8 @@ class SuiteTracker : public EventSink {
   }
 
   Phase phase = Phase::kIdle;
-  std::string current;
-  int current_attempt = 0;
-  Clock::time_point current_start;
-  std::vector<std::string> open;  // open subtests of the current test, outermost first
+  std::map<std::string, Running> running;  // top-level tests in flight
   std::set<std::string> finished;
-  Clock::time_point deadline = Clock::time_point::max();
-  std::int64_t timeout_ns = 0;
   bool setup_failed = false;
   bool teardown_failed = false;
   bool hard_failure = false;
@@ -144,13 +176,15 @@ class SuiteTracker : public EventSink {
   int skipped_count = 0;
 
  private:
-  void SetDeadline(std::int64_t ns) {
-    timeout_ns = ns;
-    deadline = ns > 0 ? Clock::now() + std::chrono::nanoseconds(ns) : Clock::time_point::max();
+  static void SetDeadline(Clock::time_point* deadline, std::int64_t* timeout_ns, std::int64_t ns) {
+    *timeout_ns = ns;
+    *deadline = ns > 0 ? Clock::now() + std::chrono::nanoseconds(ns) : Clock::time_point::max();
   }
   const SuiteJob& job_;
   EventSink& out_;
   std::map<std::string, std::int64_t> timeouts_;
+  Clock::time_point hook_deadline_ = Clock::time_point::max();
+  std::int64_t hook_timeout_ns_ = 0;
 };
 
 const std::string& SelfExe() {
@@ -282,6 +316,7 @@ struct WorkerOutcome {
   std::size_t events = 0;  // events received: none means the worker never started
   StopReason stopped = StopReason::kNone;
   std::int64_t timeout_ns = 0;  // of the test that timed out
+  std::string timed_out_test;   // which one (empty: setup or teardown)
 };
 
 // Forwards a worker's events until it exits, enforcing deadlines and cancellation.
@@ -309,14 +344,19 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
       kill_at = std::min(kill_at, now + job.grace);
     }
     if (now >= kill_at) stop(StopReason::kCancelled);
-    if (tracker.deadline != Clock::time_point::max() && now >= tracker.deadline + job.grace) {
-      outcome.timeout_ns = tracker.timeout_ns;
+    std::string late_test;
+    std::int64_t late_timeout_ns = 0;
+    const Clock::time_point deadline = tracker.Deadline(&late_test, &late_timeout_ns);
+    if (deadline != Clock::time_point::max() && now >= deadline + job.grace) {
+      outcome.timeout_ns = late_timeout_ns;
+      outcome.timed_out_test = late_test;
       stop(StopReason::kTimeout);
-      tracker.deadline = Clock::time_point::max();
+      tracker.ClearDeadlines();
     }
-    Clock::time_point wake = std::min(kill_at, tracker.deadline == Clock::time_point::max()
+    const Clock::time_point next_deadline = tracker.Deadline();
+    Clock::time_point wake = std::min(kill_at, next_deadline == Clock::time_point::max()
                                                    ? Clock::time_point::max()
-                                                   : tracker.deadline + job.grace);
+                                                   : next_deadline + job.grace);
     int timeout_ms = 50;
     if (wake != Clock::time_point::max()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1;
@@ -449,25 +489,30 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
 
     const std::string cause = Cause(outcome, job);
     const SuiteTracker::Phase phase = tracker.phase;
-    std::string owner = phase == SuiteTracker::Phase::kTest
-                            ? (tracker.open.empty() ? tracker.current : tracker.open.back())
-                            : std::string();
+    // Output left in the pipe belongs to the test that ran, if only one did.
+    std::string owner;
+    int owner_attempt = 0;
+    if (phase == SuiteTracker::Phase::kTest && tracker.running.size() == 1) {
+      const auto& [name, r] = *tracker.running.begin();
+      owner = r.open.empty() ? name : r.open.back();
+      owner_attempt = r.attempt;
+    }
     for (std::string& line : leftovers) {
       Event out = tracker.Make(EventKind::kOutput, owner);
-      out.attempt = tracker.current_attempt;
+      out.attempt = owner_attempt;
       out.text = std::move(line);
       tracker.OnEvent(out);
     }
-    auto fail = [&](const std::string& test, const std::string& text) {
+    auto fail = [&](const std::string& test, int attempt, const std::string& text) {
       Event f = tracker.Make(EventKind::kFailure, test);
-      f.attempt = tracker.current_attempt;
+      f.attempt = attempt;
       f.text = text;
       tracker.OnEvent(f);
     };
 
     if (phase == SuiteTracker::Phase::kSetup || phase == SuiteTracker::Phase::kTeardown) {
       const bool setup = phase == SuiteTracker::Phase::kSetup;
-      fail("", (setup ? "setup " : "teardown ") + cause);
+      fail("", 0, (setup ? "setup " : "teardown ") + cause);
       Event done = tracker.Make(setup ? EventKind::kSetupFinished : EventKind::kTeardownFinished);
       done.status = Status::kFailed;
       tracker.OnEvent(done);
@@ -481,37 +526,47 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       break;
     }
 
-    int retry_attempt = 0;
+    std::map<std::string, int> retry_attempts;  // test -> the attempt a fresh worker runs
     if (phase == SuiteTracker::Phase::kTest) {
-      const std::string test = tracker.current;
-      const int attempt = tracker.current_attempt;
-      const std::int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                       Clock::now() - tracker.current_start)
-                                       .count();
-      fail(owner, cause);
-      // Close the open subtests, innermost first.
-      while (!tracker.open.empty()) {
-        Event done = tracker.Make(EventKind::kTestFinished, tracker.open.back());
-        done.attempt = attempt;
-        done.status = Status::kFailed;
-        done.elapsed_ns = elapsed;
-        tracker.OnEvent(done);
+      // Every test in flight dies with the worker (several under --parallel).
+      const std::map<std::string, SuiteTracker::Running> running = tracker.running;
+      for (const auto& [test, r] : running) {
+        const std::int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         Clock::now() - r.start)
+                                         .count();
+        std::string why = cause;
+        if (outcome.stopped == StopReason::kTimeout && !outcome.timed_out_test.empty() &&
+            outcome.timed_out_test != test) {
+          why = fmt::format("killed: {} timed out in the same worker (features run with --parallel share one)",
+                            outcome.timed_out_test);
+        }
+        fail(r.open.empty() ? test : r.open.back(), r.attempt, why);
+        // Close the open subtests, innermost first.
+        for (auto sub = r.open.rbegin(); sub != r.open.rend(); ++sub) {
+          Event done = tracker.Make(EventKind::kTestFinished, *sub);
+          done.attempt = r.attempt;
+          done.status = Status::kFailed;
+          done.elapsed_ns = elapsed;
+          tracker.OnEvent(done);
+        }
+        Event attempt_done = tracker.Make(EventKind::kAttemptFinished, test);
+        attempt_done.attempt = r.attempt;
+        attempt_done.status = Status::kFailed;
+        attempt_done.elapsed_ns = elapsed;
+        tracker.OnEvent(attempt_done);
+        if (r.attempt < job.plan.max_attempts && outcome.stopped != StopReason::kCancelled &&
+            !cancel.load()) {
+          retry_attempts[test] = r.attempt + 1;
+          tracker.running.erase(test);
+        } else {
+          Event done = tracker.Make(EventKind::kTestFinished, test);
+          done.attempt = r.attempt;
+          done.status = Status::kFailed;
+          done.elapsed_ns = elapsed;
+          tracker.OnEvent(done);
+        }
       }
-      Event attempt_done = tracker.Make(EventKind::kAttemptFinished, test);
-      attempt_done.attempt = attempt;
-      attempt_done.status = Status::kFailed;
-      attempt_done.elapsed_ns = elapsed;
-      tracker.OnEvent(attempt_done);
-      if (attempt < job.plan.max_attempts && outcome.stopped != StopReason::kCancelled &&
-          !cancel.load()) {
-        retry_attempt = attempt + 1;
-      } else {
-        Event done = tracker.Make(EventKind::kTestFinished, test);
-        done.attempt = attempt;
-        done.status = Status::kFailed;
-        done.elapsed_ns = elapsed;
-        tracker.OnEvent(done);
-      }
+      tracker.running.clear();
       tracker.phase = SuiteTracker::Phase::kIdle;
     } else if (tracker.finished.size() == finished_before && !remaining.empty()) {
       // Died between tests without progress. A worker that sent nothing at all cannot
@@ -527,9 +582,9 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
 
     std::vector<wire::PlannedTest> next;
     for (const wire::PlannedTest& t : remaining) {
-      if (t.name == tracker.current && retry_attempt > 0) {
+      if (auto retry = retry_attempts.find(t.name); retry != retry_attempts.end()) {
         wire::PlannedTest again = t;
-        again.first_attempt = retry_attempt;
+        again.first_attempt = retry->second;
         next.push_back(again);
       } else if (tracker.finished.count(t.name) == 0) {
         next.push_back(t);
