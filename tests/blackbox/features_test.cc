@@ -319,5 +319,30 @@ TEST_F(FeaturesTest, AFeatureWithoutAnEnvironmentRunsInAPlainSuite) {
   EXPECT_TRUE(Traced("Standalone cluster=- ns=- pod=solo checks=0"));
 }
 
+#ifdef EXAMPLE_SHOP_FEATURES
+// The example of docs/writing-tests.md runs and passes, one feature after the other and
+// all at once, and --dry-run starts no shop.
+TEST(FeaturesExampleTest, ShopFeaturesPass) {
+  for (std::vector<std::string> extra : {std::vector<std::string>{}, {"--parallel"}}) {
+    std::vector<std::string> argv = {EXAMPLE_SHOP_FEATURES, "run", "--format", "json"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ProcessResult r = RunProcess(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    GoReport report = ParseGoJson(r.out);
+    ASSERT_TRUE(report.valid) << report.error;
+    EXPECT_EQ(report.Count("pass"), 6) << r.out;
+    const GoTest* stock = report.Find("ShopFeatures", "Orders/the_stock_went_down");
+    ASSERT_NE(stock, nullptr);
+    EXPECT_EQ(stock->Final(), "pass");
+  }
+  ProcessResult dry = RunProcess({EXAMPLE_SHOP_FEATURES, "run", "--dry-run", "-v"});
+  EXPECT_EQ(dry.exit_code, 0);
+  EXPECT_EQ(dry.out.find("shop stopped"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("SKIP  ShopFeatures/Orders/the_stock_went_down (0ms)\n          dry run"),
+            std::string::npos)
+      << dry.out;
+}
+#endif
+
 }  // namespace
 }  // namespace handoff::testing
