@@ -450,7 +450,7 @@ TEST_F(ServeTest, TriggeredRunFinishesWithEveryField) {
   const json::value suites = Get(s, "/api/v1/suites");
   std::set<std::string> names;
   for (const json::value& suite : Arr(suites, "suites")) names.insert(Str(suite, "name"));
-  EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Slow", "Gate", "Skipper"}));
+  EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Slow", "Gate", "Skipper", "Features"}));
   const json::value fast = Get(s, "/api/v1/suites/Fast");
   EXPECT_EQ(Arr(fast, "last_runs").size(), 2u) << json::serialize(fast);
   EXPECT_EQ(Arr(fast, "tests").size(), 3u);
@@ -660,6 +660,33 @@ TEST_F(ServeTest, TestDetailHasOutputFailuresAndValues) {
   const json::value sub = Get(s, fmt::format("/api/v1/runs/{}/tests/Hello/sub", fast));
   EXPECT_EQ(Str(*Field(sub, "test"), "status"), "passed");
   Json(s, "GET", fmt::format("/api/v1/runs/{}/tests/Nope", fast), {}, 404);
+}
+
+TEST_F(ServeTest, FeaturesRunLikeAnyTestWithTheirAssessmentsAsSubtests) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Features");
+  const json::value run = AwaitFinished(s, id);
+  EXPECT_EQ(Str(run, "status"), "failed");
+  EXPECT_EQ(TestStatuses(run), (std::map<std::string, std::string>{{"Checkout", "failed"},
+                                                                   {"Checkout/pays", "passed"},
+                                                                   {"Checkout/refunds", "failed"}}));
+  const json::value pays = Get(s, fmt::format("/api/v1/runs/{}/tests/Checkout/pays", id));
+  EXPECT_EQ(Str(*Field(pays, "test"), "status"), "passed");
+  std::string output;
+  for (const json::value& attempt : Arr(pays, "attempts")) {
+    for (const json::value& line : Arr(attempt, "output")) output += std::string(line.as_string());
+  }
+  EXPECT_NE(output.find("paying on staging"), std::string::npos) << json::serialize(pays);
+  const json::value refunds = Get(s, fmt::format("/api/v1/runs/{}/tests/Checkout/refunds", id));
+  EXPECT_EQ(Str(*Field(refunds, "test"), "status"), "failed");
+  // The teardown ran after the failed assessment, in the feature's own output.
+  const json::value checkout = Get(s, fmt::format("/api/v1/runs/{}/tests/Checkout", id));
+  output.clear();
+  for (const json::value& attempt : Arr(checkout, "attempts")) {
+    for (const json::value& line : Arr(attempt, "output")) output += std::string(line.as_string());
+  }
+  EXPECT_NE(output.find("checkout torn down"), std::string::npos) << json::serialize(checkout);
 }
 
 TEST_F(ServeTest, CancelStopsARunningRunAndSkipsTheRest) {
