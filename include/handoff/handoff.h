@@ -4,8 +4,10 @@
 
 #include "handoff/context.h"
 #include "handoff/features.h"
+#include "handoff/fixture.h"
 #include "handoff/internal/registry.h"
 #include "handoff/main.h"
+#include "handoff/params.h"
 #include "handoff/suite.h"
 #include "handoff/t.h"
 

@@ -4,6 +4,7 @@
 // hand (handoff/gtest.h routes GoogleTest's assertion results through it). Not for
 // direct use in tests: use T.
 
+#include <string>
 #include <string_view>
 
 namespace handoff {
@@ -25,6 +26,11 @@ void FailAt(T& t, std::string_view message, const char* file, int line);
 
 // Records why `t` is skipped, at file:line, and stops it (T::Skip).
 [[noreturn]] void SkipAt(T& t, std::string_view reason, const char* file, int line);
+
+// Go's rewrite of a subtest name, as T::Run applies it: spaces become '_' and control
+// characters "\xNN", so that builders that declare subtests ahead (params.h) list the
+// names the reports will show.
+std::string RewriteSubtestName(std::string_view name);
 
 }  // namespace internal
 }  // namespace handoff
