@@ -207,7 +207,7 @@ struct ReportFile {
 int Main(int argc, char** argv, std::vector<Option> options) {
   MainConfig config;
   for (const Option& option : options) option(config);
-  Catalog catalog = BuildCatalog(std::move(config.suites));
+  Catalog catalog = BuildCatalog(std::move(config.suites), /*take_registrations=*/true);
 
   if (argc >= 2 && std::string(argv[1]) == kWorkerArg) {
     if (!catalog.errors.empty()) return kExitUsage;

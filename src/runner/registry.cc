@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <deque>
+#include <iterator>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "handoff/internal/registry.h"
 
@@ -22,6 +26,9 @@ struct StaticRegistry {
     std::string where;
     bool from_macros = false;
     std::vector<std::function<void(Suite&)>> configure;
+    // HANDOFF_TEST tests, in definition order. A deque grows without moving what it
+    // holds: a binary with 10,000 tests registers them without copying each log(n) times.
+    std::deque<Test> macro_tests;
   };
   std::vector<Entry> entries;
   std::map<std::string, std::size_t> macro_suites;  // name -> entry index
@@ -56,7 +63,9 @@ namespace internal {
 
 bool RegisterMacroTest(const char* suite, const char* test, TestFunc fn,
                        std::source_location where) {
-  Registry().MacroSuite(suite, where).suite.tests.push_back(Test{test, std::move(fn), {}});
+  Test& t = Registry().MacroSuite(suite, where).macro_tests.emplace_back();
+  t.name = test;
+  t.fn = std::move(fn);
   return true;
 }
 
@@ -75,10 +84,20 @@ const Suite* Catalog::Find(const std::string& name) const {
   return nullptr;
 }
 
-Catalog BuildCatalog(std::vector<Suite> extra) {
+Catalog BuildCatalog(std::vector<Suite> extra, bool take_registrations) {
   std::vector<std::pair<Suite, std::string>> all;
-  for (const StaticRegistry::Entry& e : Registry().entries) {
-    Suite suite = e.suite;
+  for (StaticRegistry::Entry& e : Registry().entries) {
+    Suite suite = take_registrations ? std::move(e.suite) : e.suite;
+    if (!e.macro_tests.empty()) {
+      suite.tests.reserve(e.macro_tests.size());
+      if (take_registrations) {
+        suite.tests.insert(suite.tests.end(), std::make_move_iterator(e.macro_tests.begin()),
+                           std::make_move_iterator(e.macro_tests.end()));
+        e.macro_tests.clear();
+      } else {
+        suite.tests.insert(suite.tests.end(), e.macro_tests.begin(), e.macro_tests.end());
+      }
+    }
     for (const auto& configure : e.configure) {
       std::string name = suite.name;
       std::vector<Test> tests = suite.tests;
@@ -106,7 +125,8 @@ Catalog BuildCatalog(std::vector<Suite> extra) {
       problems.push_back(fmt::format("suite \"{}\": max_attempts must be at least 1, got {}",
                                      suite.name, suite.max_attempts));
     }
-    std::set<std::string> seen_tests;
+    std::unordered_set<std::string_view> seen_tests;
+    seen_tests.reserve(suite.tests.size());
     for (const Test& test : suite.tests) {
       if (test.name.empty()) {
         problems.push_back(fmt::format("suite \"{}\" has a test with an empty name", suite.name));

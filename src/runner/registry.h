@@ -22,6 +22,8 @@ struct Catalog {
 // Builds the catalog from the static registrations followed by `extra`, reporting every
 // invalid registration (empty suite name, duplicate suite or test names, a suite without
 // tests, a test without a function, '/' in a test name, max attempts below 1).
-Catalog BuildCatalog(std::vector<Suite> extra);
+// With `take_registrations` (handoff::Main, once per process) the registrations are
+// moved into the catalog rather than copied, and a later call sees none of them.
+Catalog BuildCatalog(std::vector<Suite> extra, bool take_registrations = false);
 
 }  // namespace handoff

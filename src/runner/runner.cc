@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <exception>
 #include <string_view>
 #include <unordered_map>
@@ -114,11 +115,19 @@ void SuiteRunScope::Emit(const Event& event, bool sync_output) {
   sink.OnEvent(event);
 }
 
+SuiteRunScope::Armed* SuiteRunScope::FindArmed(const TestState* root) {
+  for (auto& [r, a] : armed_) {
+    if (r == root) return &a;
+  }
+  return nullptr;
+}
+
 void SuiteRunScope::Arm(const TestState* root, std::chrono::steady_clock::time_point deadline,
                         std::stop_source stop) {
   {
     std::lock_guard lock(mu_);
-    Armed& a = armed_[root];
+    Armed* found = FindArmed(root);
+    Armed& a = found != nullptr ? *found : armed_.emplace_back(root, Armed{}).second;
     a = Armed{deadline, std::move(stop), false};
     if (cancelled_) a.stop.request_stop();
     // A watchdog already waiting for an earlier instant re-reads the deadlines then;
@@ -131,9 +140,9 @@ void SuiteRunScope::Arm(const TestState* root, std::chrono::steady_clock::time_p
 void SuiteRunScope::Rearm(const TestState* root, std::chrono::steady_clock::time_point deadline) {
   {
     std::lock_guard lock(mu_);
-    auto it = armed_.find(root);
-    if (it == armed_.end()) return;
-    it->second.deadline = deadline;
+    Armed* a = FindArmed(root);
+    if (a == nullptr) return;
+    a->deadline = deadline;
     if (deadline >= wake_at_) return;
   }
   cv_.notify_all();
@@ -141,7 +150,8 @@ void SuiteRunScope::Rearm(const TestState* root, std::chrono::steady_clock::time
 
 bool SuiteRunScope::Disarm(const TestState* root) {
   std::lock_guard lock(mu_);
-  auto it = armed_.find(root);
+  auto it = std::find_if(armed_.begin(), armed_.end(),
+                         [&](const auto& entry) { return entry.first == root; });
   if (it == armed_.end()) return false;
   const bool fired = it->second.fired;
   armed_.erase(it);

@@ -139,7 +139,10 @@ class SuiteRunScope {
   std::mutex mu_;
   std::condition_variable cv_;
   bool quit_ = false;
-  std::map<const TestState*, Armed> armed_;
+  // Usually one entry (more under --parallel): a vector, not a map, so arming a test
+  // allocates nothing once the first test has run.
+  std::vector<std::pair<const TestState*, Armed>> armed_;
+  Armed* FindArmed(const TestState* root);
   // The instant the watchdog is sleeping until (max when it waits for Arm).
   std::chrono::steady_clock::time_point wake_at_ = std::chrono::steady_clock::time_point::max();
   std::atomic<bool> cancelled_{false};

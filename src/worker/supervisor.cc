@@ -96,14 +96,14 @@ class SuiteTracker : public EventSink {
           r.start = Clock::now();
           auto it = timeouts_.find(e.test);
           SetDeadline(&r.deadline, &r.timeout_ns, it == timeouts_.end() ? 0 : it->second * 1'000'000);
-        } else if (auto it = running.find(e.test.substr(0, slash)); it != running.end()) {
+        } else if (auto it = running.find(std::string_view(e.test).substr(0, slash)); it != running.end()) {
           it->second.open.push_back(e.test);
         }
         break;
       case EventKind::kTimeoutChanged:
         if (e.test.empty()) {
           SetDeadline(&hook_deadline_, &hook_timeout_ns_, e.elapsed_ns);
-        } else if (auto it = running.find(e.test.substr(0, slash)); it != running.end()) {
+        } else if (auto it = running.find(std::string_view(e.test).substr(0, slash)); it != running.end()) {
           SetDeadline(&it->second.deadline, &it->second.timeout_ns, e.elapsed_ns);
         }
         break;
@@ -115,7 +115,7 @@ class SuiteTracker : public EventSink {
           ++finished_count;
           if (e.status == Status::kFailed && !e.soft) hard_failure = true;
           if (e.status == Status::kSkipped) ++skipped_count;
-        } else if (auto it = running.find(e.test.substr(0, slash));
+        } else if (auto it = running.find(std::string_view(e.test).substr(0, slash));
                    it != running.end() && !it->second.open.empty()) {
           it->second.open.pop_back();
         }
@@ -167,7 +167,7 @@ class SuiteTracker : public EventSink {
   }
 
   Phase phase = Phase::kIdle;
-  std::map<std::string, Running> running;  // top-level tests in flight
+  std::map<std::string, Running, std::less<>> running;  // top-level tests in flight
   std::set<std::string> finished;
   bool setup_failed = false;
   bool teardown_failed = false;
@@ -529,7 +529,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
     std::map<std::string, int> retry_attempts;  // test -> the attempt a fresh worker runs
     if (phase == SuiteTracker::Phase::kTest) {
       // Every test in flight dies with the worker (several under --parallel).
-      const std::map<std::string, SuiteTracker::Running> running = tracker.running;
+      const std::map<std::string, SuiteTracker::Running, std::less<>> running = tracker.running;
       for (const auto& [test, r] : running) {
         const std::int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          Clock::now() - r.start)
