@@ -16,13 +16,6 @@
 namespace handoff::testing {
 namespace {
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
 class FeaturesTest : public ::testing::Test {
  protected:
   void SetUp() override { dir_ = MakeTempDir(); }

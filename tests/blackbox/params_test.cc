@@ -22,16 +22,6 @@ namespace {
 const std::string kFixtureSource =
     std::string(HANDOFF_SOURCE_DIR) + "/tests/fixtures/params_fixture.cc";
 
-// Returns the 1-based line of the first line of `file` containing `needle`.
-int LineOf(const std::string& file, const std::string& needle) {
-  std::ifstream in(file);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find(needle) != std::string::npos) return n;
-  }
-  return -1;
-}
-
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }

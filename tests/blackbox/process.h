@@ -61,4 +61,11 @@ std::string MakeTempDir();
 // Returns the contents of a file ("" if missing).
 std::string ReadFile(const std::string& path);
 
+// Splits text into lines (without their '\n').
+std::vector<std::string> Lines(const std::string& text);
+
+// Returns the 1-based number of the first line of `file` containing `needle` (-1 if none),
+// so tests find a fixture's failure lines by a marker rather than by number.
+int LineOf(const std::string& file, const std::string& needle);
+
 }  // namespace handoff::testing

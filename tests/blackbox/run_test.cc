@@ -26,23 +26,6 @@ bool InCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-// Returns the 1-based line of the first line of `file` containing `needle`.
-int LineOf(const std::string& file, const std::string& needle) {
-  std::ifstream in(file);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find(needle) != std::string::npos) return n;
-  }
-  return -1;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
 class RunTest : public ::testing::Test {
  protected:
   void SetUp() override { dir_ = MakeTempDir(); }

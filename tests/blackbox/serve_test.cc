@@ -53,15 +53,6 @@ bool InCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-int LineOf(const std::string& file, const std::string& needle) {
-  std::ifstream in(file);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find(needle) != std::string::npos) return n;
-  }
-  return -1;
-}
-
 // --- JSON helpers: missing fields read as empty, so a failed expectation says what it saw ---
 
 json::value Parse(const std::string& text) {
