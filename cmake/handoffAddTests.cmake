@@ -18,18 +18,8 @@ function(_handoff_fail text)
   message(FATAL_ERROR "handoff_discover_tests(${HANDOFF_TARGET}): ${text}")
 endfunction()
 
-# Sets `out` to `value` as a CMake bracket argument, whatever `value` holds.
-function(_handoff_bracket out value)
-  set(equals "=")
-  while(value MATCHES "]${equals}]")
-    string(APPEND equals "=")
-  endwhile()
-  # A bracket argument drops a newline right after its opening.
-  if(value MATCHES "^\n")
-    set(value "\n${value}")
-  endif()
-  set(${out} "[${equals}[${value}]${equals}]" PARENT_SCOPE)
-endfunction()
+# _handoff_bracket, shared with the function that wrote the parameters.
+include("${CMAKE_CURRENT_LIST_DIR}/handoffDiscoverTests.cmake")
 
 # Sets `out` to `value` as a CMake argument: as it is when it is plainly a word, else a
 # bracket argument.
