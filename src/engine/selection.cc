@@ -10,23 +10,32 @@
 namespace handoff {
 
 bool ParseLabels(const std::string& text, LabelSet* out, std::string* error) {
+  // Spaces around pairs, keys and values are ignored, as e2e-framework's --labels
+  // ignores them ("k0=v0, k0=v01").
+  auto trim = [](std::string s) {
+    const std::size_t first = s.find_first_not_of(" \t");
+    if (first == std::string::npos) return std::string();
+    const std::size_t last = s.find_last_not_of(" \t");
+    return s.substr(first, last - first + 1);
+  };
+  if (trim(text).empty()) return true;
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
     if (comma == std::string::npos) comma = text.size();
-    std::string pair = text.substr(start, comma - start);
+    std::string pair = trim(text.substr(start, comma - start));
     start = comma + 1;
     if (pair.empty()) {
-      if (text.empty()) break;
       *error = "empty label in \"" + text + "\" (want k=v,k2=v2)";
       return false;
     }
     std::size_t eq = pair.find('=');
-    if (eq == std::string::npos || eq == 0) {
+    std::string key = eq == std::string::npos ? std::string() : trim(pair.substr(0, eq));
+    if (eq == std::string::npos || key.empty()) {
       *error = "label \"" + pair + "\" is not of the form key=value";
       return false;
     }
-    (*out)[pair.substr(0, eq)].insert(pair.substr(eq + 1));
+    (*out)[key].insert(trim(pair.substr(eq + 1)));
   }
   return true;
 }

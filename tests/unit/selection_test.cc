@@ -125,6 +125,19 @@ TEST(SelectionTest, TestLabelsOverrideAndExtendTheSuites) {
   EXPECT_EQ(Names(c, with("", "type=storage,env=prod")), (V{"Cluster.Plain"}));
 }
 
+TEST(SelectionTest, LabelsMayBeWrittenWithSpacesAsInE2eFramework) {
+  LabelSet labels;
+  std::string error;
+  ASSERT_TRUE(ParseLabels("k0=v0, k0=v01, k1 = v1 ", &labels, &error)) << error;
+  EXPECT_EQ(labels, (LabelSet{{"k0", {"v0", "v01"}}, {"k1", {"v1"}}}));
+  LabelSet none;
+  EXPECT_TRUE(ParseLabels("  ", &none, &error));
+  EXPECT_TRUE(none.empty());
+  EXPECT_FALSE(ParseLabels("k0=v0, ,k1=v1", &none, &error));
+  EXPECT_FALSE(ParseLabels(" =v", &none, &error));
+  EXPECT_NE(error.find("not of the form key=value"), std::string::npos) << error;
+}
+
 TEST(SelectionTest, FeatureFlagsApplyOnlyToFeatures) {
   Catalog c = MakeFeatureCatalog();
   using V = std::vector<std::string>;
