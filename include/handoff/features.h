@@ -29,6 +29,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <source_location>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -96,7 +97,9 @@ enum class StepLevel { kSetup, kAssess, kTeardown };
 //     teardowns.
 class Feature {
  public:
-  explicit Feature(std::string name);
+  // `where` (the caller's file:line) is where the feature's own log lines point.
+  explicit Feature(std::string name,
+                   std::source_location where = std::source_location::current());
 
   // Adds a label; --labels and --skip-labels match it, and CTest gets "key=value" as a
   // LABEL. A second label with the same key replaces the first.
@@ -138,6 +141,7 @@ class Feature {
   std::map<std::string, std::string> labels_;
   std::chrono::milliseconds timeout_{0};
   std::vector<StepDef> steps_;
+  std::source_location where_;
 };
 
 // A features table: rows that each become one assessment of a single feature.
@@ -157,7 +161,8 @@ class FeatureTable {
   FeatureTable(std::initializer_list<FeatureRow> rows) : rows_(rows) {}
   explicit FeatureTable(std::vector<FeatureRow> rows) : rows_(std::move(rows)) {}
   // Returns a feature named `name` with one assessment per row, in row order.
-  Feature Build(std::string name) const;
+  Feature Build(std::string name,
+                std::source_location where = std::source_location::current()) const;
 
  private:
   std::vector<FeatureRow> rows_;

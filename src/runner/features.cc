@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "engine/selection.h"
+#include "handoff/internal/hooks.h"
 #include "runner/runner.h"
 
 namespace handoff {
@@ -49,7 +50,8 @@ bool RunStep(T& t, const std::function<void(T&)>& fn) {
 // Runs a feature in t: its setups, assessments and teardowns, surrounded by the
 // environment's functions when `env` is set.
 void RunFeature(const std::string& name, const std::map<std::string, std::string>& labels,
-                const std::vector<Feature::StepDef>& steps, Environment::State* env, T& t) {
+                const std::vector<Feature::StepDef>& steps, const std::source_location& where,
+                Environment::State* env, T& t) {
   TestState* state = internal::StateOf(t);
   internal::SuiteRunScope* scope = state->scope;
   Context ctx = (env != nullptr ? env->Current() : Context()).WithCancellation(t.Context());
@@ -94,10 +96,11 @@ void RunFeature(const std::string& name, const std::map<std::string, std::string
   }
 
   if (scope->fail_fast && t.Failed()) {
-    t.Log(fmt::format(
-        "--fail-fast: feature \"{}\" failed; its teardown and After functions were not run, "
-        "so what it set up is left for debugging",
-        name));
+    internal::LogAt(t,
+                    fmt::format("--fail-fast: feature \"{}\" failed; its teardown and After "
+                                "functions were not run, so what it set up is left for debugging",
+                                name),
+                    where.file_name(), static_cast<int>(where.line()));
     return;
   }
   // Teardowns: every one runs, whatever happened before.
@@ -132,6 +135,7 @@ Test MakeFeatureTest(const std::string& name,
                      const std::map<std::string, std::string>& labels,
                      std::chrono::milliseconds timeout,
                      const std::vector<Feature::StepDef>& steps,
+                     const std::source_location& where,
                      std::shared_ptr<Environment::State> env) {
   Test test;
   test.name = name;
@@ -143,15 +147,16 @@ Test MakeFeatureTest(const std::string& name,
     if (step.level == StepLevel::kAssess) assessments.push_back(step.name);
   }
   test.subtests = ListedNames(assessments);
-  test.fn = [name, labels, steps, env = std::move(env)](T& t) {
-    RunFeature(name, labels, steps, env.get(), t);
+  test.fn = [name, labels, steps, where, env = std::move(env)](T& t) {
+    RunFeature(name, labels, steps, where, env.get(), t);
   };
   return test;
 }
 
 }  // namespace
 
-Feature::Feature(std::string name) : name_(std::move(name)) {}
+Feature::Feature(std::string name, std::source_location where)
+    : name_(std::move(name)), where_(where) {}
 
 Feature& Feature::Label(std::string key, std::string value) {
   labels_[std::move(key)] = std::move(value);
@@ -169,11 +174,11 @@ Feature& Feature::WithStep(std::string name, StepLevel level, Step fn) {
 }
 
 Test Feature::ToTest() const {
-  return MakeFeatureTest(name_, labels_, timeout_, steps_, nullptr);
+  return MakeFeatureTest(name_, labels_, timeout_, steps_, where_, nullptr);
 }
 
-Feature FeatureTable::Build(std::string name) const {
-  Feature feature(std::move(name));
+Feature FeatureTable::Build(std::string name, std::source_location where) const {
+  Feature feature(std::move(name), where);
   for (const FeatureRow& row : rows_) {
     for (const auto& [k, v] : row.labels) feature.Label(k, v);
     feature.Assess(row.name, row.assessment);
@@ -212,7 +217,8 @@ Environment& Environment::Finish(Step fn) {
 
 void Environment::AddFeature(const Feature& feature) {
   suite_.tests.push_back(MakeFeatureTest(feature.name_, feature.labels_,
-                                         feature.timeout_, feature.steps_, state_));
+                                         feature.timeout_, feature.steps_, feature.where_,
+                                         state_));
 }
 
 Environment& Environment::Test(std::string name, Step fn) {

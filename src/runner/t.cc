@@ -76,6 +76,11 @@ Event LocatedAt(const TestState& s, EventKind kind, std::string_view text, const
 }
 }  // namespace
 
+void LogAt(T& t, std::string_view message, const char* file, int line) {
+  TestState* state = StateOf(t);
+  state->scope->Emit(LocatedAt(*state, EventKind::kLog, message, file, line), true);
+}
+
 void FailAt(T& t, std::string_view message, const char* file, int line) {
   TestState* state = StateOf(t);
   state->failed = true;

@@ -138,6 +138,14 @@ TEST_F(FeaturesTest, FailFastLeavesTheFailedFeaturesTeardownUndone) {
   EXPECT_FALSE(Traced("Table lists pods"));
   // The feature that passed before was torn down as usual.
   EXPECT_TRUE(Traced("Deploy teardown cluster=c1 ns=ns-Deploy pod=pod-1 checks=2"));
+  // The line points at the feature's definition, not into the library.
+  const int line = LineOf(std::string(HANDOFF_SOURCE_DIR) + "/tests/fixtures/features_fixture.cc",
+                          "handoff::Feature(\"Broken\")");
+  ASSERT_GT(line, 0);
+  EXPECT_NE(r.out.find("features_fixture.cc:" + std::to_string(line) +
+                       ": --fail-fast: feature \"Broken\" failed"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("left for debugging"), std::string::npos) << r.out;
 }
 

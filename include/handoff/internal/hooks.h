@@ -17,6 +17,9 @@ namespace internal {
 // nullptr when none is.
 T* CurrentTest();
 
+// Records a line in the output of `t`, at file:line (T::Log).
+void LogAt(T& t, std::string_view message, const char* file, int line);
+
 // Records a failure of `t` at file:line; the test goes on (T::Error with a location
 // given as values rather than a std::source_location).
 void FailAt(T& t, std::string_view message, const char* file, int line);
