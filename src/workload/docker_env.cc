@@ -42,7 +42,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t kKeptOutputLines = 20;
 // The label every container and network of an environment carries, with its name.
 constexpr std::string_view kEnvLabel = "handoff.env";
 
@@ -271,10 +270,7 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
     if (id_.empty() || it == host_ports_.end()) return "";
     return fmt::format("127.0.0.1:{}", it->second);
   }
-  std::vector<std::string> LastOutput() const override {
-    std::lock_guard lock(mu_);
-    return {last_lines_.begin(), last_lines_.end()};
-  }
+  std::vector<std::string> LastOutput() const override { return output_.Last(); }
 
   Status Start() override {
     {
@@ -483,24 +479,15 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
   // Forwards the container's output line by line (to stderr, which the test's output
   // captures, and to output.log) until it stops.
   void Follow(const std::string& id) {
-    std::FILE* log = std::fopen((fs::path(dir_) / "output.log").c_str(), "a");
+    output_.Open(dir_);
     (void)state_->client.FollowLogs(
         id,
         [&](DockerClient::Stream, std::string_view line) {
-          const std::string text = fmt::format("{}: {}\n", name_, line);
-          (void)!::write(2, text.data(), text.size());
-          if (log != nullptr) {
-            std::fwrite(line.data(), 1, line.size(), log);
-            std::fputc('\n', log);
-            std::fflush(log);
-          }
-          std::lock_guard lock(mu_);
-          last_lines_.emplace_back(line);
-          if (last_lines_.size() > kKeptOutputLines) last_lines_.pop_front();
+          output_.Add(line);
           return true;
         },
         std::chrono::hours(24 * 365));
-    if (log != nullptr) std::fclose(log);
+    output_.Close();
     {
       std::lock_guard lock(mu_);
       following_ = false;
@@ -566,7 +553,7 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
   std::string ip_;
   std::map<std::string, int> host_ports_;
   bool following_ = false;
-  std::deque<std::string> last_lines_;
+  OutputLines output_{name_};
   std::mutex join_mu_;
   std::thread follower_;
 };

@@ -3,14 +3,43 @@
 // What the workload API's parts share inside the library: names, probes and the Docker
 // environment's engine for the helpers that build images.
 
+#include <cstdio>
+#include <deque>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "handoff/workload.h"
 
 namespace handoff::workload {
 
 class DockerClient;
+
+// A runnable's output, line by line, as both environments keep it: each line goes to
+// stderr as "name: line" (the running test's output captures it), to the runnable's
+// output.log, and into the last lines kept for LastOutput() and failure messages.
+class OutputLines {
+ public:
+  static constexpr std::size_t kKept = 20;
+
+  explicit OutputLines(std::string name) : name_(std::move(name)) {}
+
+  // Opens <dir>/output.log for appending (output is still forwarded if it cannot be).
+  void Open(const std::string& dir);
+  // Closes output.log.
+  void Close();
+  // Forwards and keeps one line (without its '\n'). Called by one thread at a time.
+  void Add(std::string_view line);
+  // The last kKept lines, oldest first. Thread-safe.
+  std::vector<std::string> Last() const;
+
+ private:
+  const std::string name_;
+  std::FILE* log_ = nullptr;
+  mutable std::mutex mu_;
+  std::deque<std::string> last_;
+};
 
 // A name safe in paths, host names and container names: lower-case letters, digits and
 // '-', at most 40 characters, never empty.

@@ -42,7 +42,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t kKeptOutputLines = 20;
 
 // argv/envp as the child needs them, built before fork (the child may only call
 // async-signal-safe functions).
@@ -282,10 +281,7 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
   const std::string& Dir() const override { return dir_; }
   std::vector<std::string> PortNames() const override { return workload::PortNames(ports_); }
   const StartOptions& Options() const override { return options_; }
-  std::vector<std::string> LastOutput() const override {
-    std::lock_guard lock(mu_);
-    return {last_lines_.begin(), last_lines_.end()};
-  }
+  std::vector<std::string> LastOutput() const override { return output_.Last(); }
   int InternalPort(std::string_view port) const override { return PortOf(ports_, port); }
   std::string InternalEndpoint(std::string_view port) const override {
     return fmt::format("127.0.0.1:{}", InternalPort(port));
@@ -449,20 +445,10 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
   // Forwards the output line by line (to stderr, which the test's output captures, and to
   // output.log), then reaps the process.
   void Follow(int fd) {
-    std::FILE* log = std::fopen((fs::path(dir_) / "output.log").c_str(), "a");
+    output_.Open(dir_);
     std::string pending;
     char buf[8192];
-    auto emit = [&](std::string_view line) {
-      const std::string text = fmt::format("{}: {}\n", name_, line);
-      (void)!::write(2, text.data(), text.size());
-      if (log != nullptr) {
-        std::fwrite(line.data(), 1, line.size(), log);
-        std::fputc('\n', log);
-      }
-      std::lock_guard lock(mu_);
-      last_lines_.emplace_back(line);
-      if (last_lines_.size() > kKeptOutputLines) last_lines_.pop_front();
-    };
+    auto emit = [&](std::string_view line) { output_.Add(line); };
     for (;;) {
       const ssize_t n = ::read(fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
@@ -476,7 +462,7 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
     }
     if (!pending.empty()) emit(pending);
     ::close(fd);
-    if (log != nullptr) std::fclose(log);
+    output_.Close();
     pid_t pid;
     {
       std::lock_guard lock(mu_);
@@ -514,7 +500,7 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
 
   std::string LastOutputLocked() const {
     std::string out;
-    for (const std::string& line : last_lines_) out += "  " + line + "\n";
+    for (const std::string& line : output_.Last()) out += "  " + line + "\n";
     return out.empty() ? "  (none)\n" : out;
   }
 
@@ -530,7 +516,7 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
   pid_t pid_ = 0;
   bool exited_ = false;
   int exit_status_ = 0;
-  std::deque<std::string> last_lines_;
+  OutputLines output_{name_};
   std::thread reader_;
 };
 

@@ -277,4 +277,32 @@ Status StartAndWaitReady(const std::vector<std::shared_ptr<Runnable>>& runnables
   return first;
 }
 
+void OutputLines::Open(const std::string& dir) {
+  Close();
+  log_ = std::fopen((dir + "/output.log").c_str(), "a");
+}
+
+void OutputLines::Close() {
+  if (log_ != nullptr) std::fclose(log_);
+  log_ = nullptr;
+}
+
+void OutputLines::Add(std::string_view line) {
+  const std::string text = fmt::format("{}: {}\n", name_, line);
+  (void)!::write(2, text.data(), text.size());
+  if (log_ != nullptr) {
+    std::fwrite(line.data(), 1, line.size(), log_);
+    std::fputc('\n', log_);
+    std::fflush(log_);
+  }
+  std::lock_guard lock(mu_);
+  last_.emplace_back(line);
+  if (last_.size() > kKept) last_.pop_front();
+}
+
+std::vector<std::string> OutputLines::Last() const {
+  std::lock_guard lock(mu_);
+  return {last_.begin(), last_.end()};
+}
+
 }  // namespace handoff::workload
