@@ -334,36 +334,25 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
   }
 
   Status WaitReady() override {
-    const Backoff& b = options_.wait_backoff;
-    const auto deadline = std::chrono::steady_clock::now() + b.deadline;
-    auto delay = b.initial;
-    std::string last = "not probed yet";
-    int probes = 0;
     const std::string id = Id();
     if (id.empty()) return Status::Error(fmt::format("{}: not started", name_));
-    for (;;) {
-      // The container runs as long as its logs are followed: ask the engine why only once
-      // they end.
-      if (!Following()) {
-        DockerResult<ContainerInfo> info = state_->client.InspectContainer(id);
-        if (!info.ok()) return Fail(info.error());
-        if (!info->running) return Exited(*info, "before it was ready");
-      }
-      if (!options_.readiness) return {};
-      ++probes;
-      if (ProbeOnce(*options_.readiness, &last)) return {};
-      if (std::chrono::steady_clock::now() + delay > deadline) {
-        return Status::Error(fmt::format("{}: not ready after {} probes in {} ms: {}", name_, probes,
-                                         b.deadline.count(), last));
-      }
-      {
-        // Wakes early when the container stops (its logs end).
-        std::unique_lock lock(mu_);
-        logs_cv_.wait_for(lock, delay, [&] { return !following_; });
-      }
-      delay = std::min(b.max, std::chrono::milliseconds(static_cast<std::int64_t>(
-                                  static_cast<double>(delay.count()) * b.multiplier)));
-    }
+    return WaitUntilReady(
+        name_, options_,
+        [&]() -> Status {
+          // The container runs as long as its logs are followed: ask the engine why only
+          // once they end.
+          if (Following()) return {};
+          DockerResult<ContainerInfo> info = state_->client.InspectContainer(id);
+          if (!info.ok()) return Fail(info.error());
+          if (!info->running) return Exited(*info, "before it was ready");
+          return {};
+        },
+        [&](std::string* last) { return ProbeOnce(*options_.readiness, last); },
+        [&](std::chrono::milliseconds delay) {
+          // Wakes early when the container stops (its logs end).
+          std::unique_lock lock(mu_);
+          logs_cv_.wait_for(lock, delay, [&] { return !following_; });
+        });
   }
 
   Status Stop(std::chrono::milliseconds timeout) override {

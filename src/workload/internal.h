@@ -4,7 +4,9 @@
 // environment's engine for the helpers that build images.
 
 #include <cstdio>
+#include <chrono>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -15,6 +17,15 @@
 namespace handoff::workload {
 
 class DockerClient;
+
+// The readiness loop of both environments: probes with `probe_once` (which records its
+// last answer) on options.wait_backoff until it passes, its deadline passes, or `gone`
+// returns an error (the runnable stopped, or never started). `wait(delay)` sleeps for the
+// delay, or less when the runnable stops. Without a readiness probe, only `gone` is asked.
+Status WaitUntilReady(const std::string& name, const StartOptions& options,
+                      const std::function<Status()>& gone,
+                      const std::function<bool(std::string* last)>& probe_once,
+                      const std::function<void(std::chrono::milliseconds)>& wait);
 
 // A runnable's output, line by line, as both environments keep it: each line goes to
 // stderr as "name: line" (the running test's output captures it), to the runnable's

@@ -318,32 +318,22 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
   }
 
   Status WaitReady() override {
-    const Backoff& b = options_.wait_backoff;
-    const auto deadline = std::chrono::steady_clock::now() + b.deadline;
-    auto delay = b.initial;
-    std::string last = "not probed yet";
-    int probes = 0;
-    for (;;) {
-      {
-        std::lock_guard lock(mu_);
-        if (pid_ <= 0) return Status::Error(fmt::format("{}: not started", name_));
-        if (exited_) {
-          return Status::Error(fmt::format("{}: exited ({}) before it was ready; last output:\n{}",
-                                           name_, ExitText(), LastOutputLocked()));
-        }
-      }
-      if (!options_.readiness) return {};
-      ++probes;
-      if (ProbeOnce(*options_.readiness, &last)) return {};
-      if (std::chrono::steady_clock::now() + delay > deadline) {
-        return Status::Error(fmt::format("{}: not ready after {} probes in {} ms: {}", name_, probes,
-                                         b.deadline.count(), last));
-      }
-      std::unique_lock lock(mu_);
-      exit_cv_.wait_for(lock, delay, [&] { return exited_; });
-      delay = std::min(b.max, std::chrono::milliseconds(static_cast<std::int64_t>(
-                                  static_cast<double>(delay.count()) * b.multiplier)));
-    }
+    return WaitUntilReady(
+        name_, options_,
+        [&]() -> Status {
+          std::lock_guard lock(mu_);
+          if (pid_ <= 0) return Status::Error(fmt::format("{}: not started", name_));
+          if (exited_) {
+            return Status::Error(fmt::format("{}: exited ({}) before it was ready; last output:\n{}",
+                                             name_, ExitText(), LastOutputLocked()));
+          }
+          return {};
+        },
+        [&](std::string* last) { return ProbeOnce(*options_.readiness, last); },
+        [&](std::chrono::milliseconds delay) {
+          std::unique_lock lock(mu_);
+          exit_cv_.wait_for(lock, delay, [&] { return exited_; });
+        });
   }
 
   Status Stop(std::chrono::milliseconds timeout) override {

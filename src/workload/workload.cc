@@ -277,6 +277,30 @@ Status StartAndWaitReady(const std::vector<std::shared_ptr<Runnable>>& runnables
   return first;
 }
 
+Status WaitUntilReady(const std::string& name, const StartOptions& options,
+                      const std::function<Status()>& gone,
+                      const std::function<bool(std::string* last)>& probe_once,
+                      const std::function<void(std::chrono::milliseconds)>& wait) {
+  const Backoff& b = options.wait_backoff;
+  const auto deadline = std::chrono::steady_clock::now() + b.deadline;
+  auto delay = b.initial;
+  std::string last = "not probed yet";
+  int probes = 0;
+  for (;;) {
+    if (Status st = gone(); !st.ok()) return st;
+    if (!options.readiness) return {};
+    ++probes;
+    if (probe_once(&last)) return {};
+    if (std::chrono::steady_clock::now() + delay > deadline) {
+      return Status::Error(fmt::format("{}: not ready after {} probes in {} ms: {}", name, probes,
+                                       b.deadline.count(), last));
+    }
+    wait(delay);
+    delay = std::min(b.max, std::chrono::milliseconds(static_cast<std::int64_t>(
+                                static_cast<double>(delay.count()) * b.multiplier)));
+  }
+}
+
 void OutputLines::Open(const std::string& dir) {
   Close();
   log_ = std::fopen((dir + "/output.log").c_str(), "a");
