@@ -43,17 +43,7 @@ class FeaturesTest : public ::testing::Test {
   // Runs `run --format json <args>`, checks the exit code and parses the stream.
   GoReport Json(std::vector<std::string> args, int want_exit) {
     args.insert(args.begin(), {"run", "--format", "json"});
-    ProcessResult r = Fixture(args);
-    EXPECT_EQ(r.exit_code, want_exit) << r.err << r.out;
-    GoReport report = ParseGoJson(r.out);
-    EXPECT_TRUE(report.valid) << report.error;
-    return report;
-  }
-
-  static std::string FinalOf(const GoReport& report, const std::string& suite,
-                             const std::string& test) {
-    const GoTest* t = report.Find(suite, test);
-    return t == nullptr ? "absent" : t->Final();
+    return ExpectGoReport(Fixture(args), want_exit);
   }
 
   std::string dir_;
@@ -61,12 +51,12 @@ class FeaturesTest : public ::testing::Test {
 
 TEST_F(FeaturesTest, LifecycleRunsInOrderAndTheContextFlows) {
   GoReport report = Json({"--suite", "^Lifecycle$"}, 1);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy/pods_start"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy/serves_traffic"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Table/lists_pods"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Table/reads_logs"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Plain"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy/pods_start"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy/serves_traffic"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Table/lists_pods"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Table/reads_logs"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Plain"), "pass");
 
   // Setup's value reaches every step; each step's return value reaches the next.
   const std::vector<std::string> want = {
@@ -95,14 +85,14 @@ TEST_F(FeaturesTest, LifecycleRunsInOrderAndTheContextFlows) {
 
 TEST_F(FeaturesTest, TeardownRunsAfterAFatalAssessment) {
   GoReport report = Json({"--suite", "^Lifecycle$", "--run", "Broken"}, 1);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken"), "fail");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken"), "fail");
   const GoTest* fatal = report.Find("Lifecycle", "Broken/fails_fatally");
   ASSERT_NE(fatal, nullptr);
   EXPECT_EQ(fatal->Final(), "fail");
   EXPECT_NE(fatal->output.find("the volume is gone"), std::string::npos) << fatal->output;
   // Fatal stops only its assessment: the next one runs, then every teardown (the second
   // even though the first failed), then the After functions, then Finish.
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken/runs_after"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken/runs_after"), "pass");
   EXPECT_FALSE(Traced("Broken after Fatal"));
   int after = TraceIndex("Broken assess runs after");
   int t1 = TraceIndex("Broken teardown 1");
@@ -119,7 +109,7 @@ TEST_F(FeaturesTest, TeardownRunsAfterAFatalAssessment) {
 
 TEST_F(FeaturesTest, FinishRunsAfterAFailedSetupAndTheTestsAreSkipped) {
   GoReport report = Json({"--suite", "^SetupFails$"}, 1);
-  EXPECT_EQ(FinalOf(report, "SetupFails", "Unreached"), "skip");
+  EXPECT_EQ(report.FinalOf("SetupFails", "Unreached"), "skip");
   EXPECT_FALSE(Traced("Unreached ran"));
   EXPECT_EQ(Trace(), (std::vector<std::string>{"setup begins",
                                                "finish after failed setup cluster=- ns=- pod=- checks=0"}));
@@ -153,77 +143,77 @@ TEST_F(FeaturesTest, DryRunListsWhatWouldRunAndRunsNoStep) {
   GoReport report = Json({"--dry-run"}, 0);
   for (const char* test : {"Deploy", "Deploy/pods_start", "Deploy/serves_traffic", "Broken",
                            "Broken/fails_fatally", "Table/reads_logs", "Plain"}) {
-    EXPECT_EQ(FinalOf(report, "Lifecycle", test), "skip") << test;
+    EXPECT_EQ(report.FinalOf("Lifecycle", test), "skip") << test;
   }
-  EXPECT_EQ(FinalOf(report, "Parallel", "Left/meets_right"), "skip");
-  EXPECT_EQ(FinalOf(report, "PlainSuite", "Standalone/sees_its_setup"), "skip");
+  EXPECT_EQ(report.FinalOf("Parallel", "Left/meets_right"), "skip");
+  EXPECT_EQ(report.FinalOf("PlainSuite", "Standalone/sees_its_setup"), "skip");
   // Not even Setup or Finish ran.
   EXPECT_FALSE(std::filesystem::exists(TracePath())) << ReadFile(TracePath());
 
   // The selection flags apply as they would to a real run.
   report = Json({"--dry-run", "--suite", "^Lifecycle$", "--assess", "serves", "--skip-features", "Table"}, 0);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy/serves_traffic"), "skip");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy/pods_start"), "absent");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken"), "absent");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Table"), "absent");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Plain"), "skip");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy/serves_traffic"), "skip");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy/pods_start"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Table"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Plain"), "skip");
   EXPECT_FALSE(std::filesystem::exists(TracePath()));
 }
 
 TEST_F(FeaturesTest, FeatureAndAssessmentFlagsSelect) {
   // --feature selects features; tests that are not features are not affected.
   GoReport report = Json({"--suite", "^Lifecycle$", "--feature", "^Dep"}, 0);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken"), "absent");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Table"), "absent");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Plain"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Table"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Plain"), "pass");
 
   report = Json({"--suite", "^Lifecycle$", "--skip-features", "Broken|Table"}, 0);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken"), "absent");
 
   // --assess runs only the matching assessments (the description as written or as
   // reported), with the feature's setup and teardown around them.
   report = Json({"--suite", "^Lifecycle$", "--feature", "Deploy", "--assess", "serves traffic"}, 0);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy/serves_traffic"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy/pods_start"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy/serves_traffic"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy/pods_start"), "absent");
   EXPECT_TRUE(Traced("Deploy setup cluster=c1 ns=ns-Deploy pod=- checks=0"));
   EXPECT_FALSE(Traced("Deploy assess pods start cluster=c1 ns=ns-Deploy pod=pod-1 checks=0"));
   EXPECT_TRUE(Traced("Deploy teardown cluster=c1 ns=ns-Deploy pod=pod-1 checks=1"));
 
   // (Broken's first teardown fails on purpose, so the run fails.)
   report = Json({"--suite", "^Lifecycle$", "--skip-assessment", "fatally"}, 1);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken/runs_after"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken/fails_fatally"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken/runs_after"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken/fails_fatally"), "absent");
 
   // --run reaches assessments as subtests.
   report = Json({"--suite", "^Lifecycle$", "--run", "Table/reads"}, 0);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Table/reads_logs"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Table/lists_pods"), "absent");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Table/reads_logs"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Table/lists_pods"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy"), "absent");
 }
 
 TEST_F(FeaturesTest, LabelsMatchEveryGivenKeyAndAnyOfItsValues) {
   // Feature labels add to the suite's (team=platform).
   GoReport report = Json({"--labels", "type=apps"}, 0);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken"), "absent");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Plain"), "absent");
-  EXPECT_EQ(FinalOf(report, "Parallel", "Left"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Plain"), "absent");
+  EXPECT_EQ(report.FinalOf("Parallel", "Left"), "absent");
 
   report = Json({"--labels", "type=apps,type=observability,team=platform"}, 0);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Table"), "pass");  // a table row's label
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Table"), "pass");  // a table row's label
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken"), "absent");
 
   report = Json({"--labels", "type=apps,team=other"}, 0);
   EXPECT_EQ(report.Count("pass") + report.Count("fail"), 0);
 
   report = Json({"--suite", "^Lifecycle$", "--skip-labels", "type=storage,type=observability"}, 0);
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Deploy"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Plain"), "pass");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Broken"), "absent");
-  EXPECT_EQ(FinalOf(report, "Lifecycle", "Table"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Deploy"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Plain"), "pass");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Broken"), "absent");
+  EXPECT_EQ(report.FinalOf("Lifecycle", "Table"), "absent");
 
   ProcessResult bad = Fixture({"run", "--labels", "type"});
   EXPECT_EQ(bad.exit_code, 2);
@@ -233,16 +223,16 @@ TEST_F(FeaturesTest, LabelsMatchEveryGivenKeyAndAnyOfItsValues) {
 TEST_F(FeaturesTest, ParallelRunsTheFeaturesOfASuiteAtOnce) {
   // Left and Right each wait for the other: they pass only when they overlap.
   GoReport report = Json({"--suite", "^Parallel$", "--parallel"}, 0);
-  EXPECT_EQ(FinalOf(report, "Parallel", "Left/meets_right"), "pass");
-  EXPECT_EQ(FinalOf(report, "Parallel", "Right/meets_left"), "pass");
+  EXPECT_EQ(report.FinalOf("Parallel", "Left/meets_right"), "pass");
+  EXPECT_EQ(report.FinalOf("Parallel", "Right/meets_left"), "pass");
   std::vector<std::string> trace = Trace();
   EXPECT_EQ(std::count(trace.begin(), trace.end(), "Parallel setup"), 1);
   EXPECT_EQ(trace.back(), "Parallel finish cluster=shared ns=- pod=- checks=0");
 
   // In-process too (--isolation=none).
   report = Json({"--suite", "^Parallel$", "--parallel", "--isolation", "none"}, 0);
-  EXPECT_EQ(FinalOf(report, "Parallel", "Left"), "pass");
-  EXPECT_EQ(FinalOf(report, "Parallel", "Right"), "pass");
+  EXPECT_EQ(report.FinalOf("Parallel", "Left"), "pass");
+  EXPECT_EQ(report.FinalOf("Parallel", "Right"), "pass");
 }
 
 TEST_F(FeaturesTest, AParallelCrashFailsEveryFeatureInFlightAndNothingElse) {
@@ -256,8 +246,8 @@ TEST_F(FeaturesTest, AParallelCrashFailsEveryFeatureInFlightAndNothingElse) {
   EXPECT_EQ(bystander->Final(), "fail");
   EXPECT_NE(crashed->output.find("crashed"), std::string::npos) << crashed->output;
   EXPECT_NE(bystander->output.find("crashed"), std::string::npos) << bystander->output;
-  EXPECT_EQ(FinalOf(report, "ParallelDoomed", "Crashes"), "fail");
-  EXPECT_EQ(FinalOf(report, "ParallelDoomed", "Bystander"), "fail");
+  EXPECT_EQ(report.FinalOf("ParallelDoomed", "Crashes"), "fail");
+  EXPECT_EQ(report.FinalOf("ParallelDoomed", "Bystander"), "fail");
   EXPECT_TRUE(Traced("Crashes aborts"));
 }
 
@@ -316,7 +306,7 @@ TEST_F(FeaturesTest, ListShowsFeaturesLabelsAndAssessments) {
 
 TEST_F(FeaturesTest, AFeatureWithoutAnEnvironmentRunsInAPlainSuite) {
   GoReport report = Json({"--suite", "^PlainSuite$"}, 0);
-  EXPECT_EQ(FinalOf(report, "PlainSuite", "Standalone/sees_its_setup"), "pass");
+  EXPECT_EQ(report.FinalOf("PlainSuite", "Standalone/sees_its_setup"), "pass");
   EXPECT_TRUE(Traced("Standalone cluster=- ns=- pod=solo checks=0"));
 }
 

@@ -1,7 +1,11 @@
 #include "blackbox/go_json.h"
 
+#include <gtest/gtest.h>
+
 #include <boost/json.hpp>
 #include <sstream>
+
+#include "blackbox/process.h"
 
 namespace handoff::testing {
 
@@ -15,6 +19,18 @@ std::string GoTest::Final() const {
 const GoTest* GoReport::Find(const std::string& package, const std::string& test) const {
   auto it = tests.find({package, test});
   return it == tests.end() ? nullptr : &it->second;
+}
+
+std::string GoReport::FinalOf(const std::string& package, const std::string& test) const {
+  const GoTest* t = Find(package, test);
+  return t == nullptr ? "absent" : t->Final();
+}
+
+GoReport ExpectGoReport(const ProcessResult& r, int want_exit) {
+  EXPECT_EQ(r.exit_code, want_exit) << r.err << r.out;
+  GoReport report = ParseGoJson(r.out);
+  EXPECT_TRUE(report.valid) << report.error;
+  return report;
 }
 
 int GoReport::Count(const std::string& action) const {

@@ -42,11 +42,7 @@ class GTestAssertionsTest : public ::testing::Test {
   // the stream is valid.
   static GoReport RunJson(std::vector<std::string> args, int want_exit) {
     args.insert(args.begin(), {GTEST_FIXTURE, "run", "--format", "json"});
-    ProcessResult r = RunProcess(args);
-    EXPECT_EQ(r.exit_code, want_exit) << r.err << r.out;
-    GoReport report = ParseGoJson(r.out);
-    EXPECT_TRUE(report.valid) << report.error;
-    return report;
+    return ExpectGoReport(RunProcess(args), want_exit);
   }
 
   // The whole fixture, run once for every test of this suite.

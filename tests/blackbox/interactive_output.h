@@ -4,10 +4,14 @@
 // environment, each runnable's ports with the endpoint from the host and from other
 // runnables, and the URL that ends the wait.
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <regex>
 #include <sstream>
 #include <string>
+
+#include "http/client.h"
 
 namespace handoff::testing {
 
@@ -18,6 +22,14 @@ struct InteractiveOutput {
   std::map<std::string, std::map<std::string, std::pair<std::string, std::string>>> runnables;
   std::string url;  // "" until printed
 };
+
+// GETs `path` from an endpoint it printed ("host:port") with the library's client.
+inline http::ClientResult GetEndpoint(const std::string& endpoint, const std::string& path) {
+  const std::size_t colon = endpoint.rfind(':');
+  http::Client client(endpoint.substr(0, colon),
+                      static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+  return client.Request("GET", path, {}, {}, std::chrono::seconds(5));
+}
 
 inline InteractiveOutput ParseInteractiveOutput(const std::string& text) {
   static const std::regex kEnvironment(R"(^Environment (\S+) \((Docker|processes)\) is up\.$)");

@@ -43,20 +43,11 @@ class ParamsTest : public ::testing::Test {
   GoReport FixtureJson(std::vector<std::string> args, int want_exit,
                        std::map<std::string, std::string> env = {}) {
     args.insert(args.begin(), {"run", "--format", "json"});
-    ProcessResult r = Fixture(args, std::move(env));
-    EXPECT_EQ(r.exit_code, want_exit) << r.err << r.out;
-    GoReport report = ParseGoJson(r.out);
-    EXPECT_TRUE(report.valid) << report.error;
-    return report;
+    return ExpectGoReport(Fixture(args, std::move(env)), want_exit);
   }
 
   std::string Trace(const std::string& name) { return ReadFile(dir_ + "/" + name); }
 
-  // Returns the final action of Suite/test, or "<absent>".
-  static std::string Final(const GoReport& r, const std::string& suite, const std::string& test) {
-    const GoTest* t = r.Find(suite, test);
-    return t == nullptr ? "<absent>" : t->Final();
-  }
   static std::string Output(const GoReport& r, const std::string& suite, const std::string& test) {
     const GoTest* t = r.Find(suite, test);
     return t == nullptr ? "" : t->output;
@@ -78,15 +69,15 @@ TEST_F(ParamsTest, EachCombinationIsSuiteParamTest) {
     EXPECT_NE(r.Find("KvStore", fmt::format("{}/StartsEmpty", param)), nullptr) << param;
   }
   // A failure in one combination fails only it (and its parameter's test).
-  EXPECT_EQ(Final(r, "KvStore", "memory/PutThenGet"), "pass");
-  EXPECT_EQ(Final(r, "KvStore", "memory/StartsEmpty"), "pass");
-  EXPECT_EQ(Final(r, "KvStore", "files/PutThenGet"), "pass");
-  EXPECT_EQ(Final(r, "KvStore", "files/StartsEmpty"), "pass");
-  EXPECT_EQ(Final(r, "KvStore", "lossy/PutThenGet"), "fail");
-  EXPECT_EQ(Final(r, "KvStore", "lossy/StartsEmpty"), "pass");
-  EXPECT_EQ(Final(r, "KvStore", "memory"), "pass");
-  EXPECT_EQ(Final(r, "KvStore", "files"), "pass");
-  EXPECT_EQ(Final(r, "KvStore", "lossy"), "fail");
+  EXPECT_EQ(r.FinalOf("KvStore", "memory/PutThenGet"), "pass");
+  EXPECT_EQ(r.FinalOf("KvStore", "memory/StartsEmpty"), "pass");
+  EXPECT_EQ(r.FinalOf("KvStore", "files/PutThenGet"), "pass");
+  EXPECT_EQ(r.FinalOf("KvStore", "files/StartsEmpty"), "pass");
+  EXPECT_EQ(r.FinalOf("KvStore", "lossy/PutThenGet"), "fail");
+  EXPECT_EQ(r.FinalOf("KvStore", "lossy/StartsEmpty"), "pass");
+  EXPECT_EQ(r.FinalOf("KvStore", "memory"), "pass");
+  EXPECT_EQ(r.FinalOf("KvStore", "files"), "pass");
+  EXPECT_EQ(r.FinalOf("KvStore", "lossy"), "fail");
   EXPECT_TRUE(Contains(Output(r, "KvStore", "lossy/PutThenGet"),
                        "Get(greeting) = <missing>, want hello"))
       << Output(r, "KvStore", "lossy/PutThenGet");
@@ -131,15 +122,15 @@ TEST_F(ParamsTest, FactoryResourcesOutliveTheInstance) {
 
 TEST_F(ParamsTest, RunAndSkipSelectLikeGoTest) {
   GoReport one = FixtureJson({"--suite", "^KvStore$", "--run", "memory/Put"}, 0);
-  EXPECT_EQ(Final(one, "KvStore", "memory/PutThenGet"), "pass");
+  EXPECT_EQ(one.FinalOf("KvStore", "memory/PutThenGet"), "pass");
   EXPECT_EQ(one.Find("KvStore", "memory/StartsEmpty"), nullptr);
   EXPECT_EQ(one.Find("KvStore", "files"), nullptr);
   EXPECT_EQ(one.Find("KvStore", "lossy"), nullptr);
 
   GoReport every = FixtureJson({"--suite", "^KvStore$", "--run", "/Put"}, 1);
-  EXPECT_EQ(Final(every, "KvStore", "memory/PutThenGet"), "pass");
-  EXPECT_EQ(Final(every, "KvStore", "files/PutThenGet"), "pass");
-  EXPECT_EQ(Final(every, "KvStore", "lossy/PutThenGet"), "fail");
+  EXPECT_EQ(every.FinalOf("KvStore", "memory/PutThenGet"), "pass");
+  EXPECT_EQ(every.FinalOf("KvStore", "files/PutThenGet"), "pass");
+  EXPECT_EQ(every.FinalOf("KvStore", "lossy/PutThenGet"), "fail");
   for (const char* param : {"memory", "files", "lossy"}) {
     EXPECT_EQ(every.Find("KvStore", fmt::format("{}/StartsEmpty", param)), nullptr) << param;
   }
@@ -148,16 +139,16 @@ TEST_F(ParamsTest, RunAndSkipSelectLikeGoTest) {
 
   GoReport skipped = FixtureJson({"--suite", "^KvStore$", "--skip", "lossy/PutThenGet"}, 0);
   EXPECT_EQ(skipped.Find("KvStore", "lossy/PutThenGet"), nullptr);
-  EXPECT_EQ(Final(skipped, "KvStore", "lossy/StartsEmpty"), "pass");
+  EXPECT_EQ(skipped.FinalOf("KvStore", "lossy/StartsEmpty"), "pass");
 
   // A parameter's labels select it.
   GoReport disk = FixtureJson({"--suite", "^KvStore$", "--labels", "backend=disk"}, 0);
-  EXPECT_EQ(Final(disk, "KvStore", "files/PutThenGet"), "pass");
+  EXPECT_EQ(disk.FinalOf("KvStore", "files/PutThenGet"), "pass");
   EXPECT_EQ(disk.Find("KvStore", "memory"), nullptr);
   GoReport not_disk =
       FixtureJson({"--suite", "^KvStore$", "--skip-labels", "backend=disk", "--run", "memory"}, 0);
   EXPECT_EQ(not_disk.Find("KvStore", "files"), nullptr);
-  EXPECT_EQ(Final(not_disk, "KvStore", "memory"), "pass");
+  EXPECT_EQ(not_disk.FinalOf("KvStore", "memory"), "pass");
 }
 
 TEST_F(ParamsTest, ListShowsParamsWithTheirTests) {
@@ -210,9 +201,9 @@ TEST_F(ParamsTest, ListShowsParamsWithTheirTests) {
 TEST_F(ParamsTest, DryRunListsEveryCombinationWithoutMakingInstances) {
   GoReport r = FixtureJson({"--suite", "^KvStore$", "--dry-run"}, 0);
   for (const char* param : {"memory", "files", "lossy"}) {
-    EXPECT_EQ(Final(r, "KvStore", param), "skip") << param;
+    EXPECT_EQ(r.FinalOf("KvStore", param), "skip") << param;
     for (const char* test : {"PutThenGet", "StartsEmpty"}) {
-      EXPECT_EQ(Final(r, "KvStore", fmt::format("{}/{}", param, test)), "skip")
+      EXPECT_EQ(r.FinalOf("KvStore", fmt::format("{}/{}", param, test)), "skip")
           << param << "/" << test;
     }
   }
@@ -221,14 +212,14 @@ TEST_F(ParamsTest, DryRunListsEveryCombinationWithoutMakingInstances) {
 
 TEST_F(ParamsTest, AFailingFactoryFailsOnlyItsSubtest) {
   GoReport r = FixtureJson({"--suite", "^Factories$"}, 1);
-  EXPECT_EQ(Final(r, "Factories", "ok/A"), "pass");
-  EXPECT_EQ(Final(r, "Factories", "ok/B"), "pass");
-  EXPECT_EQ(Final(r, "Factories", "ok"), "pass");
+  EXPECT_EQ(r.FinalOf("Factories", "ok/A"), "pass");
+  EXPECT_EQ(r.FinalOf("Factories", "ok/B"), "pass");
+  EXPECT_EQ(r.FinalOf("Factories", "ok"), "pass");
   for (const char* param : {"fatal", "null", "throws"}) {
     // Each subtest calls the factory again, and fails on its own.
-    EXPECT_EQ(Final(r, "Factories", fmt::format("{}/A", param)), "fail") << param;
-    EXPECT_EQ(Final(r, "Factories", fmt::format("{}/B", param)), "fail") << param;
-    EXPECT_EQ(Final(r, "Factories", param), "fail") << param;
+    EXPECT_EQ(r.FinalOf("Factories", fmt::format("{}/A", param)), "fail") << param;
+    EXPECT_EQ(r.FinalOf("Factories", fmt::format("{}/B", param)), "fail") << param;
+    EXPECT_EQ(r.FinalOf("Factories", param), "fail") << param;
   }
   EXPECT_TRUE(Contains(Output(r, "Factories", "fatal/B"), "backend unavailable"))
       << Output(r, "Factories", "fatal/B");
@@ -244,8 +235,8 @@ TEST_F(ParamsTest, AFailingFactoryFailsOnlyItsSubtest) {
 TEST_F(ParamsTest, ValueParametersAreCopiedForEachTest) {
   GoReport r = FixtureJson({"--suite", "^Configs$", "-v"}, 0);
   for (const char* param : {"fast", "slow"}) {
-    EXPECT_EQ(Final(r, "Configs", fmt::format("{}/Mutates", param)), "pass") << param;
-    EXPECT_EQ(Final(r, "Configs", fmt::format("{}/SeesOriginal", param)), "pass") << param;
+    EXPECT_EQ(r.FinalOf("Configs", fmt::format("{}/Mutates", param)), "pass") << param;
+    EXPECT_EQ(r.FinalOf("Configs", fmt::format("{}/SeesOriginal", param)), "pass") << param;
   }
   EXPECT_TRUE(Contains(Output(r, "Configs", "fast/SeesOriginal"), "workers 8"))
       << Output(r, "Configs", "fast/SeesOriginal");
@@ -253,8 +244,8 @@ TEST_F(ParamsTest, ValueParametersAreCopiedForEachTest) {
 
 TEST_F(ParamsTest, NamesFollowGosRewrite) {
   GoReport r = FixtureJson({"--suite", "^Names$"}, 0);
-  EXPECT_EQ(Final(r, "Names", "with_space"), "pass");
-  EXPECT_EQ(Final(r, "Names", "with_space/a_test"), "pass");
+  EXPECT_EQ(r.FinalOf("Names", "with_space"), "pass");
+  EXPECT_EQ(r.FinalOf("Names", "with_space/a_test"), "pass");
   ProcessResult list = Fixture({"list", "--suite", "^Names$"});
   EXPECT_TRUE(Contains(list.out, "Names\n  with_space\n    a_test\n")) << list.out;
 }
@@ -278,7 +269,7 @@ TEST_F(ParamsTest, InvalidTestsFailEveryParameterWithTheProblems) {
   const std::string where =
       fmt::format("params_fixture.cc:{})", LineOf(kFixtureSource, "BadTests is defined here"));
   for (const char* param : {"one", "two"}) {
-    EXPECT_EQ(Final(r, "BadTests", param), "fail") << param;
+    EXPECT_EQ(r.FinalOf("BadTests", param), "fail") << param;
     const std::string output = Output(r, "BadTests", param);
     for (const std::string& problem :
          {std::string("invalid ParamSuite \"BadTests\" ("), where,
@@ -295,7 +286,7 @@ TEST_F(ParamsTest, InvalidTestsFailEveryParameterWithTheProblems) {
 
 TEST_F(ParamsTest, UseTearsDownInReverseWhenALaterStepFails) {
   GoReport r = FixtureJson({"--suite", "^Fixtures$", "--run", "LaterStepFails"}, 1);
-  EXPECT_EQ(Final(r, "Fixtures", "LaterStepFails"), "fail");
+  EXPECT_EQ(r.FinalOf("Fixtures", "LaterStepFails"), "fail");
   EXPECT_TRUE(Contains(Output(r, "Fixtures", "LaterStepFails"), "step 4 failed"))
       << Output(r, "Fixtures", "LaterStepFails");
   EXPECT_EQ(Trace("teardown.txt"), "third\nsecond\nfirst\n");
@@ -303,7 +294,7 @@ TEST_F(ParamsTest, UseTearsDownInReverseWhenALaterStepFails) {
 
 TEST_F(ParamsTest, UseTearsDownAfterTheBodyThrows) {
   GoReport r = FixtureJson({"--suite", "^Fixtures$", "--run", "BodyThrows"}, 1);
-  EXPECT_EQ(Final(r, "Fixtures", "BodyThrows"), "fail");
+  EXPECT_EQ(r.FinalOf("Fixtures", "BodyThrows"), "fail");
   EXPECT_TRUE(Contains(Output(r, "Fixtures", "BodyThrows"), "body exploded"))
       << Output(r, "Fixtures", "BodyThrows");
   EXPECT_EQ(Trace("throw.txt"), "using 8080\ntorn down\n");
@@ -311,8 +302,8 @@ TEST_F(ParamsTest, UseTearsDownAfterTheBodyThrows) {
 
 TEST_F(ParamsTest, UseAcceptsEveryShape) {
   GoReport r = FixtureJson({"--suite", "^Fixtures$", "--run", "Forms"}, 0);
-  EXPECT_EQ(Final(r, "Fixtures", "Forms"), "pass");
-  EXPECT_EQ(Final(r, "Fixtures", "Forms/sub"), "pass");
+  EXPECT_EQ(r.FinalOf("Fixtures", "Forms"), "pass");
+  EXPECT_EQ(r.FinalOf("Fixtures", "Forms/sub"), "pass");
   // A subtest's resources go when the subtest ends; the test's, last first, at its end.
   EXPECT_EQ(Trace("forms.txt"), "sub\nafter sub\npair\nowned\n");
 }

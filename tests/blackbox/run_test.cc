@@ -42,11 +42,7 @@ class RunTest : public ::testing::Test {
   // Runs with --format json and parses the stream.
   GoReport FixtureJson(std::vector<std::string> args, int want_exit) {
     args.insert(args.begin(), {"run", "--format", "json"});
-    ProcessResult r = Fixture(args);
-    EXPECT_EQ(r.exit_code, want_exit) << r.err << r.out;
-    GoReport report = ParseGoJson(r.out);
-    EXPECT_TRUE(report.valid) << report.error;
-    return report;
+    return ExpectGoReport(Fixture(args), want_exit);
   }
 
   std::string Trace(const std::string& name) { return ReadFile(dir_ + "/" + name); }

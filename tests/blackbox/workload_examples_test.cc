@@ -21,14 +21,6 @@ using namespace std::chrono_literals;
 
 #if defined(EXAMPLE_PROMETHEUS_PAIR) && defined(EXAMPLE_WORKLOAD_INTERACTIVE)
 
-// GETs `path` from "host:port" with the library's client.
-http::ClientResult Get(const std::string& endpoint, const std::string& path) {
-  const std::size_t colon = endpoint.rfind(':');
-  http::Client client(endpoint.substr(0, colon),
-                      static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
-  return client.Request("GET", path, {}, {}, 5s);
-}
-
 TEST(WorkloadExamplesTest, PrometheusPairPassesInTheProcessEnvironment) {
   const ProcessResult r = RunProcess(
       {EXAMPLE_PROMETHEUS_PAIR, "run", "--run", "^Process$", "--format", "json"}, {}, 180s);
@@ -61,7 +53,7 @@ TEST(WorkloadExamplesTest, InteractivePrintsEndpointsAndEndsOnItsUrl) {
     // Processes share the host: both endpoints are the same, and it is serving there.
     EXPECT_TRUE(endpoint.starts_with("127.0.0.1:")) << endpoint;
     EXPECT_EQ(internal, endpoint);
-    const http::ClientResult ready = Get(endpoint, "/-/ready");
+    const http::ClientResult ready = GetEndpoint(endpoint, "/-/ready");
     EXPECT_TRUE(ready.ok()) << name << ": " << ready.error;
     EXPECT_EQ(ready.status, 200) << name << ": " << ready.body;
   }
@@ -71,7 +63,7 @@ TEST(WorkloadExamplesTest, InteractivePrintsEndpointsAndEndsOnItsUrl) {
   EXPECT_TRUE(std::filesystem::exists(shared_dir)) << shared_dir;
 
   // The printed URL ends the wait, with the library's own HTTP client.
-  const http::ClientResult hit = Get(printed.url.substr(7, printed.url.size() - 8), "/");
+  const http::ClientResult hit = GetEndpoint(printed.url.substr(7, printed.url.size() - 8), "/");
   ASSERT_TRUE(hit.ok()) << hit.error;
   EXPECT_EQ(hit.status, 200);
   EXPECT_NE(hit.body.find(printed.environment), std::string::npos) << hit.body;
@@ -84,7 +76,7 @@ TEST(WorkloadExamplesTest, InteractivePrintsEndpointsAndEndsOnItsUrl) {
   // Closed: the servers are gone and so is the directory.
   EXPECT_FALSE(std::filesystem::exists(shared_dir)) << shared_dir;
   for (const auto& [name, ports] : printed.runnables) {
-    EXPECT_FALSE(Get(ports.at("http").first, "/-/ready").ok()) << name << " still answers";
+    EXPECT_FALSE(GetEndpoint(ports.at("http").first, "/-/ready").ok()) << name << " still answers";
   }
 }
 

@@ -21,19 +21,12 @@ namespace {
 
 using namespace std::chrono_literals;
 using handoff::testing::BackgroundProcess;
+using handoff::testing::GetEndpoint;
 using handoff::testing::ProcessResult;
 using testing::Engine;
 using testing::UniqueName;
 
 #if defined(EXAMPLE_PROMETHEUS_PAIR) && defined(EXAMPLE_WORKLOAD_INTERACTIVE)
-
-// GETs `path` from "host:port" with the library's client.
-http::ClientResult Get(const std::string& endpoint, const std::string& path) {
-  const std::size_t colon = endpoint.rfind(':');
-  http::Client client(endpoint.substr(0, colon),
-                      static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
-  return client.Request("GET", path, {}, {}, 5s);
-}
 
 // How many containers and networks carry environment `env`'s label.
 std::size_t LeftOnTheEngine(const std::string& env) {
@@ -88,13 +81,13 @@ TEST(DockerWorkloadExamplesTest, InteractivePrintsEndpointsEndsOnItsUrlAndLeaves
     // Other containers reach it by its name; the test through a port published on loopback.
     EXPECT_TRUE(internal.starts_with(std::string(runnable) + ":")) << internal;
     EXPECT_TRUE(endpoint.starts_with("127.0.0.1:")) << endpoint;
-    const http::ClientResult ready = Get(endpoint, "/-/ready");
+    const http::ClientResult ready = GetEndpoint(endpoint, "/-/ready");
     EXPECT_TRUE(ready.ok()) << runnable << ": " << ready.error;
     EXPECT_EQ(ready.status, 200) << runnable << ": " << ready.body;
   }
 
   const std::string url = printed.url.substr(7, printed.url.size() - 8);  // host:port
-  const http::ClientResult hit = Get(url, "/");
+  const http::ClientResult hit = GetEndpoint(url, "/");
   ASSERT_TRUE(hit.ok()) << hit.error;
   EXPECT_EQ(hit.status, 200);
   const ProcessResult r = p.Wait(120s);
