@@ -133,6 +133,7 @@ void AppendLabels(std::string& out, const std::map<std::string, std::string>& la
 
 std::string FormatList(const std::vector<SelectedSuite>& suites,
                        const SelectionOptions& selection, bool json) {
+  const SubtestSelector subtests(selection);
   std::string out;
   if (json) {
     out += "{\"suites\":[";
@@ -166,7 +167,7 @@ std::string FormatList(const std::vector<SelectedSuite>& suites,
         out += fmt::format(",\"feature\":{},\"timeout_ms\":{},\"subtests\":[",
                            t.feature ? "true" : "false", t.timeout.count());
         bool first = true;
-        for (const std::string& sub : SelectedSubtests(t, selection)) {
+        for (const std::string& sub : subtests.Of(t)) {
           if (!first) out += ',';
           first = false;
           AppendJsonString(out, sub);
@@ -188,7 +189,7 @@ std::string FormatList(const std::vector<SelectedSuite>& suites,
       if (t->feature) out += "  (feature)";
       if (!t->labels.empty()) AppendLabels(out, t->labels);
       out += '\n';
-      for (const std::string& sub : SelectedSubtests(*t, selection)) out += "    " + sub + '\n';
+      for (const std::string& sub : subtests.Of(*t)) out += "    " + sub + '\n';
     }
   }
   return out;

@@ -107,6 +107,7 @@ void DryRunSuites(const std::vector<SelectedSuite>& suites, const SelectionOptio
     reason.text = "dry run";
     sink.OnEvent(reason);
   };
+  const SubtestSelector subtests(selection);
   Event started = make(EventKind::kRunStarted, "", "");
   sink.OnEvent(started);
   for (const SelectedSuite& selected : suites) {
@@ -116,7 +117,7 @@ void DryRunSuites(const std::vector<SelectedSuite>& suites, const SelectionOptio
     sink.OnEvent(suite_started);
     for (const Test* test : selected.tests) {
       sink.OnEvent(make(EventKind::kTestStarted, suite.name, test->name));
-      for (const std::string& sub : SelectedSubtests(*test, selection)) {
+      for (const std::string& sub : subtests.Of(*test)) {
         const std::string full = test->name + "/" + sub;
         sink.OnEvent(make(EventKind::kTestStarted, suite.name, full));
         skip(suite.name, full);

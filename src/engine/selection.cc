@@ -79,41 +79,47 @@ std::unique_ptr<re2::RE2> CompileFlag(const std::string& pattern, const char* fl
 
 }  // namespace
 
-bool AssessmentSelected(std::string_view name, std::string_view assess,
-                        std::string_view skip_assess) {
-  // Reports show "creates pods" as "creates_pods" (go test's rewrite); a pattern may be
-  // written against either.
+AssessmentFilter::AssessmentFilter(std::string_view assess, std::string_view skip_assess) {
+  for (auto [re, pattern, flag] : {std::tuple{&assess_, assess, "--assess"},
+                                   std::tuple{&skip_, skip_assess, "--skip-assessment"}}) {
+    *re = CompileFlag(std::string(pattern), flag, &error_);
+    if (*re && !(*re)->ok()) {
+      assess_.reset();
+      skip_.reset();
+      return;
+    }
+  }
+}
+
+AssessmentFilter::~AssessmentFilter() = default;
+AssessmentFilter::AssessmentFilter(AssessmentFilter&&) noexcept = default;
+
+bool AssessmentFilter::Selects(std::string_view name) const {
+  if (empty()) return true;
   std::string spaced(name);
   std::replace(spaced.begin(), spaced.end(), '_', ' ');
-  RE2::Options re_options;
-  re_options.set_log_errors(false);
   auto matches = [&](const RE2& re) {
     return RE2::PartialMatch(name, re) || RE2::PartialMatch(spaced, re);
   };
-  if (!assess.empty()) {
-    RE2 re(assess, re_options);
-    if (re.ok() && !matches(re)) return false;
-  }
-  if (!skip_assess.empty()) {
-    RE2 re(skip_assess, re_options);
-    if (re.ok() && matches(re)) return false;
-  }
+  if (assess_ && !matches(*assess_)) return false;
+  if (skip_ && matches(*skip_)) return false;
   return true;
 }
 
-std::vector<std::string> SelectedSubtests(const Test& test, const SelectionOptions& options) {
+SubtestSelector::SubtestSelector(const SelectionOptions& options)
+    : assessments_(options.assess_pattern, options.skip_assess_pattern) {
   std::string ignored;
-  auto run = NameFilter::Compile(options.run_pattern, &ignored);
-  auto skip = NameFilter::Compile(options.skip_pattern, &ignored);
+  run_ = NameFilter::Compile(options.run_pattern, &ignored);
+  skip_ = NameFilter::Compile(options.skip_pattern, &ignored);
+}
+
+std::vector<std::string> SubtestSelector::Of(const Test& test) const {
   std::vector<std::string> out;
   for (const std::string& sub : test.subtests) {
     const std::string full = test.name + "/" + sub;
-    if (run && !run->Selects(full)) continue;
-    if (skip && skip->Skips(full)) continue;
-    if (test.feature &&
-        !AssessmentSelected(sub, options.assess_pattern, options.skip_assess_pattern)) {
-      continue;
-    }
+    if (run_ && !run_->Selects(full)) continue;
+    if (skip_ && skip_->Skips(full)) continue;
+    if (test.feature && !assessments_.Selects(sub)) continue;
     out.push_back(sub);
   }
   return out;
@@ -143,15 +149,21 @@ bool Select(const Catalog& catalog, const SelectionOptions& options,
     *error = "--skip: " + filter_error;
     return false;
   }
-  std::unique_ptr<re2::RE2> feature_re, skip_feature_re, assess_re, skip_assess_re;
+  std::unique_ptr<re2::RE2> feature_re, skip_feature_re;
   for (auto [re, pattern, flag] :
        {std::tuple{&feature_re, &options.feature_pattern, "--feature"},
-        std::tuple{&skip_feature_re, &options.skip_feature_pattern, "--skip-features"},
-        std::tuple{&assess_re, &options.assess_pattern, "--assess"},
-        std::tuple{&skip_assess_re, &options.skip_assess_pattern, "--skip-assessment"}}) {
+        std::tuple{&skip_feature_re, &options.skip_feature_pattern, "--skip-features"}}) {
     *re = CompileFlag(*pattern, flag, error);
     if (*re && !(*re)->ok()) return false;
   }
+  if (const AssessmentFilter assessments(options.assess_pattern, options.skip_assess_pattern);
+      !assessments.error().empty()) {
+    *error = assessments.error();
+    return false;
+  }
+  const SubtestSelector subtests(options);
+  const bool assessments_filtered =
+      !options.assess_pattern.empty() || !options.skip_assess_pattern.empty();
   int index = 0;  // position among all selected tests, for sharding
   for (const Suite& suite : catalog.suites) {
     if (suite_re && !RE2::PartialMatch(suite.name, *suite_re) &&
@@ -172,8 +184,7 @@ bool Select(const Catalog& catalog, const SelectionOptions& options,
         if (feature_re && !RE2::PartialMatch(test.name, *feature_re)) continue;
         if (skip_feature_re && RE2::PartialMatch(test.name, *skip_feature_re)) continue;
         // A feature whose listed assessments are all filtered out has nothing to run.
-        if ((assess_re || skip_assess_re) && !test.subtests.empty() &&
-            SelectedSubtests(test, options).empty()) {
+        if (assessments_filtered && !test.subtests.empty() && subtests.Of(test).empty()) {
           continue;
         }
       }

@@ -5,12 +5,18 @@
 // GoogleTest's GTEST_SHARD_INDEX/TOTAL_SHARDS).
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "runner/name_filter.h"
 #include "runner/registry.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace handoff {
 
@@ -55,14 +61,43 @@ struct SelectedSuite {
 bool Select(const Catalog& catalog, const SelectionOptions& options,
             std::vector<SelectedSuite>* out, std::string* error);
 
-// Returns the listed subtests of `test` (Test::subtests) that would run under
-// `options`: --run and --skip at the second level, and for a feature --assess and
-// --skip-assessment. Patterns are assumed valid (Select checked them).
-std::vector<std::string> SelectedSubtests(const Test& test, const SelectionOptions& options);
+// Which assessments of a feature run: --assess and --skip-assessment, compiled once.
+// Used by `run` and `list` in the parent and by features in the worker.
+class AssessmentFilter {
+ public:
+  // Compiles the patterns (either may be empty). If one does not compile, error() names
+  // its flag and the filter selects every assessment.
+  AssessmentFilter(std::string_view assess, std::string_view skip_assess);
+  ~AssessmentFilter();
+  AssessmentFilter(AssessmentFilter&&) noexcept;
 
-// Returns true if an assessment named `name` runs under the --assess and
-// --skip-assessment patterns (either may be empty). Used by `run` and the worker.
-bool AssessmentSelected(std::string_view name, std::string_view assess,
-                        std::string_view skip_assess);
+  const std::string& error() const { return error_; }
+  bool empty() const { return !assess_ && !skip_; }
+
+  // True if the assessment reported as `name` ("creates_pods") runs. Reports show
+  // "creates pods" as "creates_pods" (go test's rewrite); a pattern may be written
+  // against either.
+  bool Selects(std::string_view name) const;
+
+ private:
+  std::unique_ptr<re2::RE2> assess_;
+  std::unique_ptr<re2::RE2> skip_;
+  std::string error_;
+};
+
+// The listed subtests of tests (Test::subtests) that would run under a selection:
+// --run and --skip at the second level, and for a feature --assess and
+// --skip-assessment. Compiled once, for all the tests of a listing or a dry run;
+// patterns are assumed valid (Select checked them).
+class SubtestSelector {
+ public:
+  explicit SubtestSelector(const SelectionOptions& options);
+  std::vector<std::string> Of(const Test& test) const;
+
+ private:
+  std::shared_ptr<const NameFilter> run_;
+  std::shared_ptr<const NameFilter> skip_;
+  AssessmentFilter assessments_;
+};
 
 }  // namespace handoff

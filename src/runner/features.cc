@@ -87,7 +87,7 @@ void RunFeature(const std::string& name, const std::map<std::string, std::string
     if (step.level != StepLevel::kAssess) continue;
     if (t.Context().StopRequested()) break;
     const std::string sub = internal::RewriteSubtestName(step.name);
-    if (!AssessmentSelected(sub, scope->assess_pattern, scope->skip_assess_pattern)) continue;
+    if (scope->assessments && !scope->assessments->Selects(sub)) continue;
     t.Run(step.name, [&](T& at) {
       Context next = step.fn(ctx.WithCancellation(at.Context()), at);
       ctx = next.WithCancellation(t.Context());

@@ -1,5 +1,6 @@
 #include "runner/runner.h"
 
+#include "engine/selection.h"
 #include "handoff/internal/hooks.h"
 
 #include <fmt/format.h>
@@ -236,8 +237,10 @@ std::string SuiteRunner::Prepare() {
   scope_->timeout_cap = std::chrono::milliseconds(plan_.timeout_cap_ms);
   scope_->params = plan_.params;
   scope_->fail_fast = plan_.fail_fast;
-  scope_->assess_pattern = plan_.assess_pattern;
-  scope_->skip_assess_pattern = plan_.skip_assess_pattern;
+  auto assessments =
+      std::make_unique<const AssessmentFilter>(plan_.assess_pattern, plan_.skip_assess_pattern);
+  if (!assessments->error().empty()) return assessments->error();
+  scope_->assessments = std::move(assessments);
   return {};
 }
 

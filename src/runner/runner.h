@@ -25,6 +25,8 @@
 
 namespace handoff {
 
+class AssessmentFilter;
+
 // Where a test's own stdout/stderr go; the runner tells it which test is current so
 // output lines are attributed to the right (sub)test.
 class OutputCapture {
@@ -110,8 +112,7 @@ class SuiteRunScope {
   // --fail-fast: features leave their teardown undone after a failure.
   bool fail_fast = false;
   // --assess and --skip-assessment: which assessments of features run.
-  std::string assess_pattern;
-  std::string skip_assess_pattern;
+  std::unique_ptr<const AssessmentFilter> assessments;
 
   // Emits an event, syncing captured output first so lines stay in order.
   void Emit(const Event& event, bool sync_output);

@@ -148,15 +148,16 @@ TEST(SelectionTest, FeatureFlagsApplyOnlyToFeatures) {
   EXPECT_EQ(Names(c, {.skip_assess_pattern = "snapshot"}), (V{"Cluster.Plain", "Cluster.Deploy"}));
 
   const handoff::Test& deploy = c.suites[0].tests[1];
-  EXPECT_EQ(SelectedSubtests(deploy, {.assess_pattern = "s_"}), (V{"creates_pods", "serves_traffic", "scales_up"}));
-  EXPECT_EQ(SelectedSubtests(deploy, {.skip_assess_pattern = "^s"}), (V{"creates_pods"}));
+  EXPECT_EQ(SubtestSelector({.assess_pattern = "s_"}).Of(deploy), (V{"creates_pods", "serves_traffic", "scales_up"}));
+  EXPECT_EQ(SubtestSelector({.skip_assess_pattern = "^s"}).Of(deploy), (V{"creates_pods"}));
   // The description as written (spaces) matches too.
-  EXPECT_EQ(SelectedSubtests(deploy, {.assess_pattern = "serves traffic"}), (V{"serves_traffic"}));
+  EXPECT_EQ(SubtestSelector({.assess_pattern = "serves traffic"}).Of(deploy), (V{"serves_traffic"}));
   // --run and --skip reach listed subtests of every test.
-  EXPECT_EQ(SelectedSubtests(deploy, {.run_pattern = "Deploy/creates"}), (V{"creates_pods"}));
-  EXPECT_EQ(SelectedSubtests(deploy, {.skip_pattern = "Deploy/creates"}), (V{"serves_traffic", "scales_up"}));
-  EXPECT_TRUE(AssessmentSelected("a b", "", ""));
-  EXPECT_FALSE(AssessmentSelected("a_b", "x", ""));
+  EXPECT_EQ(SubtestSelector({.run_pattern = "Deploy/creates"}).Of(deploy), (V{"creates_pods"}));
+  EXPECT_EQ(SubtestSelector({.skip_pattern = "Deploy/creates"}).Of(deploy), (V{"serves_traffic", "scales_up"}));
+  EXPECT_TRUE(AssessmentFilter("", "").Selects("a b"));
+  EXPECT_FALSE(AssessmentFilter("x", "").Selects("a_b"));
+  EXPECT_NE(AssessmentFilter("", "(").error().find("--skip-assessment"), std::string::npos);
 
   std::vector<SelectedSuite> out;
   std::string error;
