@@ -50,6 +50,12 @@ namespace internal {
 
 TestState* StateOf(T& t) { return t.state_; }
 
+const std::string& SuiteName(T& t) {
+  static const std::string kNone;
+  const TestState* state = StateOf(t);
+  return state->scope != nullptr ? state->scope->suite.name : kNone;
+}
+
 std::string RewriteSubtestName(std::string_view name) {
   std::string out;
   out.reserve(name.size());

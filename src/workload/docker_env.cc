@@ -21,7 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <condition_variable>
@@ -36,6 +35,7 @@
 #include "handoff/workload.h"
 #include "workload/docker_client.h"
 #include "workload/internal.h"
+#include "workload/service_images.h"
 
 namespace handoff::workload {
 namespace {
@@ -99,6 +99,7 @@ int ReaperRequest(const DockerEndpoint& engine, const std::string& method,
 [[noreturn]] void ReaperMain(int pipe_fd, const DockerEndpoint& engine) {
   std::set<std::string> containers;
   std::string network;
+  std::string dir;
   std::string pending;
   char buf[4096];
   bool done = false;
@@ -114,6 +115,7 @@ int ReaperRequest(const DockerEndpoint& engine, const std::string& method,
       if (line.size() > 2 && line[0] == 'c') containers.insert(line.substr(2));
       if (line.size() > 2 && line[0] == 'r') containers.erase(line.substr(2));
       if (line.size() > 2 && line[0] == 'n') network = line.substr(2);
+      if (line.size() > 2 && line[0] == 'D') dir = line.substr(2);
       if (line == "d") done = true;
     }
   }
@@ -122,6 +124,8 @@ int ReaperRequest(const DockerEndpoint& engine, const std::string& method,
       ReaperRequest(engine, "DELETE", "/containers/" + id + "?force=1&v=1");
     }
     if (!network.empty()) ReaperRequest(engine, "DELETE", "/networks/" + network);
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
   }
   ::_exit(0);
 }
@@ -164,7 +168,8 @@ class Reaper {
 
   ~Reaper() { Done(); }
 
-  // Tells the reaper about a container ('c'), one removed ('r'), or the network ('n').
+  // Tells the reaper about a container ('c'), one removed ('r'), the network ('n') or the
+  // directory ('D').
   void Tell(char what, const std::string& id) {
     std::lock_guard lock(mu_);
     if (fd_ < 0) return;
@@ -547,6 +552,36 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
   std::thread follower_;
 };
 
+// Containers run as root by default, and what they write in the shared directory, a test
+// not run as root may not delete (a directory of root's, mode 0755, and what is in it).
+// Removes the directory's entries from a container of the engine, run as root with the
+// directory mounted: one made from the host's rm (its image is built once, like a service
+// image). Best effort: Close has nobody to report to.
+void RemoveAsRoot(DockerClient& client, DockerState& state) {
+  std::vector<std::string> argv = {"-rf"};
+  std::error_code ec;
+  for (fs::directory_iterator it(state.dir, ec), end; !ec && it != end; it.increment(ec)) {
+    argv.push_back(it->path().string());
+  }
+  if (argv.size() == 1) return;
+  const DockerResult<std::string> image =
+      EnsureServiceImage(client, ServiceImage{.repository = "handoff/rm", .executable = "/bin/rm"});
+  if (!image.ok()) return;
+  ContainerSpec spec;
+  spec.name = state.name + "-rm";
+  spec.image = *image;
+  spec.cmd = std::move(argv);
+  spec.user = "0";
+  spec.network = "none";
+  spec.binds.push_back(state.dir + ":" + state.dir);
+  spec.labels = EnvLabels(state.name);
+  DockerResult<std::string> id = client.CreateContainer(spec);
+  if (!id.ok()) return;
+  if (state.reaper) state.reaper->Tell('c', *id);
+  if (client.StartContainer(*id).ok()) (void)client.WaitContainer(*id, std::chrono::minutes(1));
+  if (client.RemoveContainer(*id).ok() && state.reaper) state.reaper->Tell('r', *id);
+}
+
 void DockerState::Close() {
   std::vector<std::weak_ptr<DockerRunnable>> runnables;
   {
@@ -566,6 +601,10 @@ void DockerState::Close() {
   if (!network_id.empty()) (void)client.RemoveNetwork(network_id);
   std::error_code ec;
   fs::remove_all(dir, ec);
+  if (ec && ::geteuid() != 0) {
+    RemoveAsRoot(client, *this);
+    fs::remove_all(dir, ec);
+  }
   if (reaper) reaper->Done();
 }
 
@@ -610,7 +649,16 @@ class DockerEnvironment : public Environment {
   std::shared_ptr<DockerState> state_;
 };
 
-std::atomic<int> environments{0};
+// Returns ok when the engine of `client` answers, else why not, naming the engine once.
+Status PingEngine(DockerClient& client) {
+  DockerResult<std::string> v = client.Ping();
+  if (v.ok()) return {};
+  const std::string engine = client.endpoint().ToString();
+  // A failed connection already says "no Docker engine at <endpoint>: ...".
+  if (v.error().message.find(engine) != std::string::npos) return Status::Error(v.error().message);
+  return Status::Error(fmt::format("the Docker engine at {} does not answer: {}", engine,
+                                   v.error().ToString()));
+}
 
 // Makes environment `name`: removes what an earlier one of that name left, makes the
 // directory, the network and the reaper.
@@ -623,9 +671,8 @@ std::unique_ptr<DockerEnvironment> MakeDockerEnvironment(const std::string& name
     *error = Status::Error(why);
     return nullptr;
   }
-  if (DockerResult<std::string> v = client->Ping(); !v.ok()) {
-    *error = Status::Error(fmt::format("no Docker engine answers at {}: {}",
-                                       client->endpoint().ToString(), v.error().message));
+  if (Status st = PingEngine(*client); !st) {
+    *error = st;
     return nullptr;
   }
   auto state = std::make_shared<DockerState>(std::move(*client));
@@ -643,6 +690,7 @@ std::unique_ptr<DockerEnvironment> MakeDockerEnvironment(const std::string& name
   ::chmod(pattern.c_str(), 0777);
   state->dir = pattern;
   state->reaper = std::make_unique<Reaper>(state->client.endpoint());
+  state->reaper->Tell('D', state->dir);
   DockerResult<std::string> network = state->client.CreateNetwork(name, EnvLabels(name));
   if (!network.ok()) {
     *error = Status::Error(network.error().ToString());
@@ -661,11 +709,7 @@ Status Environment::DockerAvailable() {
   std::string why;
   std::optional<DockerClient> client = DockerClient::FromEnvironment(&why);
   if (!client) return Status::Error(why);
-  if (DockerResult<std::string> v = client->Ping(); !v.ok()) {
-    return Status::Error(fmt::format("no Docker engine answers at {}: {}",
-                                     client->endpoint().ToString(), v.error().message));
-  }
-  return {};
+  return PingEngine(*client);
 }
 
 std::unique_ptr<Environment> Environment::NewDocker(std::string name, Status* error) {
@@ -676,9 +720,7 @@ std::unique_ptr<Environment> Environment::NewDocker(std::string name, Status* er
 }
 
 std::unique_ptr<Environment> Environment::NewDocker(T& t) {
-  // The test's name and a suffix no other environment of this or another process has.
-  const std::string name =
-      fmt::format("{}-{}-{}", Sanitize(t.Name()), ::getpid(), environments.fetch_add(1));
+  const std::string name = TestEnvironmentName(t);
   std::shared_ptr<DockerState> state;
   Status st;
   std::unique_ptr<Environment> env = MakeDockerEnvironment(name, &state, &st);

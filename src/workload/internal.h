@@ -53,8 +53,16 @@ class OutputLines {
 };
 
 // A name safe in paths, host names and container names: lower-case letters, digits and
-// '-', at most 40 characters, never empty.
-std::string Sanitize(std::string_view text);
+// '-', at most `max` characters, never empty.
+std::string Sanitize(std::string_view text, std::size_t max = 40);
+
+// Returns "<name>-<pid>-<n>": a name no other environment made through here, in this
+// process or another running at the same time, has.
+std::string UniqueEnvironmentName(std::string_view name);
+
+// The name of an environment made from test `t`: UniqueEnvironmentName of
+// "<suite>-<test>", each sanitized (the suite cut to 24 characters, the test to 40).
+std::string TestEnvironmentName(T& t);
 
 // Returns a TCP port on 127.0.0.1 that was free a moment ago (0 if none could be had).
 int FreePort();

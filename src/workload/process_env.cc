@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -579,12 +578,9 @@ class ProcessEnvironment : public Environment {
   std::shared_ptr<ProcessState> state_;
 };
 
-std::atomic<int> environments{0};
-
-std::unique_ptr<Environment> MakeProcessEnvironment(std::string name,
+// Makes environment `full`, a name already unique.
+std::unique_ptr<Environment> MakeProcessEnvironment(const std::string& full,
                                                     std::shared_ptr<ProcessState>* state_out) {
-  const std::string full =
-      fmt::format("{}-{}-{}", Sanitize(name), ::getpid(), environments.fetch_add(1));
   std::string pattern = (fs::temp_directory_path() / ("handoff-" + full + "-XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr) return nullptr;
   // Runnables that run as another user (StartOptions::user) must reach their directories.
@@ -598,7 +594,8 @@ std::unique_ptr<Environment> MakeProcessEnvironment(std::string name,
 }  // namespace
 
 std::unique_ptr<Environment> Environment::NewProcess(std::string name, Status* error) {
-  std::unique_ptr<Environment> env = MakeProcessEnvironment(std::move(name), nullptr);
+  std::unique_ptr<Environment> env = MakeProcessEnvironment(
+      UniqueEnvironmentName(Sanitize(name)), nullptr);
   if (!env && error != nullptr) {
     *error = Status::Error(
         fmt::format("cannot create a directory for the environment: {}", std::strerror(errno)));
@@ -608,7 +605,7 @@ std::unique_ptr<Environment> Environment::NewProcess(std::string name, Status* e
 
 std::unique_ptr<Environment> Environment::NewProcess(T& t) {
   std::shared_ptr<ProcessState> state;
-  std::unique_ptr<Environment> env = MakeProcessEnvironment(t.Name(), &state);
+  std::unique_ptr<Environment> env = MakeProcessEnvironment(TestEnvironmentName(t), &state);
   if (!env) t.Fatalf("cannot create a directory for the environment: {}", std::strerror(errno));
   t.Cleanup([state] { state->Close(); });
   return env;

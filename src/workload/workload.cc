@@ -13,15 +13,18 @@
 #include <cerrno>
 #include <cstring>
 #include <algorithm>
+#include <atomic>
 #include <future>
 
+#include "handoff/internal/hooks.h"
+#include "handoff/t.h"
 #include "handoff/workload.h"
 #include "workload/internal.h"
 #include "workload/metric_wait.h"
 
 namespace handoff::workload {
 
-std::string Sanitize(std::string_view text) {
+std::string Sanitize(std::string_view text, std::size_t max) {
   std::string out;
   for (const char c : text) {
     const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -29,9 +32,20 @@ std::string Sanitize(std::string_view text) {
   }
   while (out.find("--") != std::string::npos) out.replace(out.find("--"), 2, "-");
   while (!out.empty() && out.front() == '-') out.erase(0, 1);
-  if (out.size() > 40) out.resize(40);
+  if (out.size() > max) out.resize(max);
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out.empty() ? "env" : out;
+}
+
+std::string UniqueEnvironmentName(std::string_view name) {
+  static std::atomic<int> made{0};
+  return fmt::format("{}-{}-{}", name, ::getpid(), made.fetch_add(1));
+}
+
+std::string TestEnvironmentName(T& t) {
+  const std::string& suite = internal::SuiteName(t);
+  const std::string test = Sanitize(t.Name());
+  return UniqueEnvironmentName(suite.empty() ? test : Sanitize(suite, 24) + "-" + test);
 }
 
 int FreePort() {

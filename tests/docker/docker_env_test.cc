@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -365,8 +367,8 @@ TEST_F(DockerEnvTest, ATestsCleanupRemovesItsEnvironment) {
   std::string env = handoff::testing::ReadFile(dir + "/env");
   ASSERT_FALSE(env.empty()) << r.out << r.err;
   env.pop_back();
-  // The environment's name is the test's, with a unique suffix.
-  EXPECT_TRUE(env.starts_with("dockerleavesitrunning-")) << env;
+  // The environment's name is the suite's and the test's, with a unique suffix.
+  EXPECT_TRUE(env.starts_with("workload-dockerleavesitrunning-")) << env;
   // Removed by the test's cleanup, before `run` returned.
   EXPECT_EQ(ContainersOf(env), 0u);
   EXPECT_EQ(NetworksOf(env), 0u);
@@ -386,7 +388,43 @@ TEST_F(DockerEnvTest, NoContainerSurvivesATestThatCrashes) {
   // The reaper removes them once the worker is gone.
   EXPECT_TRUE(Eventually([&] { return ContainersOf(env) == 0 && NetworksOf(env) == 0; }, 20s))
       << "containers or the network of " << env << " survived the crashed test";
+  std::string shared = handoff::testing::ReadFile(dir + "/dir");
+  ASSERT_FALSE(shared.empty());
+  shared.pop_back();
+  EXPECT_TRUE(Eventually([&] { return !fs::exists(shared); }, 20s))
+      << "the environment's directory " << shared << " survived the crashed test";
   fs::remove_all(dir);
+}
+
+// A container writes as root into the shared directory; the test runs as another user
+// (nobody, in the engine socket's group), who may not delete that. Its cleanup still
+// removes the directory, and leaves nothing on the engine.
+TEST_F(DockerEnvTest, ATestNotRunAsRootRemovesWhatContainersWroteAsRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run the fixture as another user";
+  struct stat socket_stat {};
+  const std::string socket = Engine().endpoint().unix_path;
+  if (socket.empty() || ::stat(socket.c_str(), &socket_stat) != 0) {
+    GTEST_SKIP() << "the engine is not reached over a local Unix socket";
+  }
+  const std::string dir = handoff::testing::MakeTempDir();
+  fs::permissions(dir, fs::perms::all);
+  const handoff::testing::ProcessResult r = handoff::testing::RunProcess(
+      {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+       fmt::format("--groups={}", socket_stat.st_gid), WORKLOAD_FIXTURE, "run", "-v", "--run",
+       "^DockerWritesAsRoot$"},
+      {{"WORKLOAD_FIXTURE_DIR", dir}, {"WORKLOAD_FIXTURE_IMAGE", image_}});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(handoff::testing::ReadFile(dir + "/started"), "yes\n") << r.out << r.err;
+  std::string shared = handoff::testing::ReadFile(dir + "/dir");
+  std::string env = handoff::testing::ReadFile(dir + "/env");
+  ASSERT_FALSE(shared.empty() || env.empty()) << r.out << r.err;
+  shared.pop_back();
+  env.pop_back();
+  EXPECT_FALSE(fs::exists(shared)) << shared << " survived the test's cleanup";
+  EXPECT_EQ(ContainersOf(env), 0u);
+  EXPECT_EQ(NetworksOf(env), 0u);
+  fs::remove_all(dir);
+  fs::remove_all(shared);
 }
 
 TEST_F(DockerEnvTest, InteractiveModePrintsEndpointsAndEndsOnTheUrl) {

@@ -17,6 +17,9 @@ namespace internal {
 // nullptr when none is.
 T* CurrentTest();
 
+// Returns the name of the suite `t` belongs to ("" for a T made outside a suite run).
+const std::string& SuiteName(T& t);
+
 // Records a line in the output of `t`, at file:line (T::Log).
 void LogAt(T& t, std::string_view message, const char* file, int line);
 
