@@ -9,8 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 
@@ -188,9 +191,40 @@ ProcessResult BackgroundProcess::Wait(std::chrono::seconds timeout) {
   return result_;
 }
 
+namespace {
+
+// The directories MakeTempDir made, removed when the test program exits.
+class TempDirs {
+ public:
+  ~TempDirs() {
+    if (std::getenv("HANDOFF_KEEP_TEST_DIRS") != nullptr) return;
+    std::lock_guard lock(mu_);
+    for (const std::string& dir : dirs_) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  }
+  void Add(std::string dir) {
+    std::lock_guard lock(mu_);
+    dirs_.push_back(std::move(dir));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> dirs_;
+};
+
+TempDirs& MadeTempDirs() {
+  static TempDirs dirs;
+  return dirs;
+}
+
+}  // namespace
+
 std::string MakeTempDir() {
   std::string pattern = "/tmp/handoff-blackbox-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  MadeTempDirs().Add(pattern);
   return pattern;
 }
 

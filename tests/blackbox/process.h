@@ -55,7 +55,8 @@ class BackgroundProcess {
   ProcessResult result_;
 };
 
-// Returns a fresh empty directory under the system temp directory.
+// Returns a fresh empty directory under the system temp directory. The directories are
+// removed when the test program exits, unless HANDOFF_KEEP_TEST_DIRS is set.
 std::string MakeTempDir();
 
 // Returns the contents of a file ("" if missing).
