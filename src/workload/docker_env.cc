@@ -564,8 +564,10 @@ void RemoveAsRoot(DockerClient& client, DockerState& state) {
     argv.push_back(it->path().string());
   }
   if (argv.size() == 1) return;
-  const DockerResult<std::string> image =
-      EnsureServiceImage(client, ServiceImage{.repository = "handoff/rm", .executable = "/bin/rm"});
+  ServiceImage rm;
+  rm.repository = "handoff/rm";
+  rm.executable = "/bin/rm";
+  const DockerResult<std::string> image = EnsureServiceImage(client, rm);
   if (!image.ok()) return;
   ContainerSpec spec;
   spec.name = state.name + "-rm";
