@@ -852,9 +852,27 @@ DockerResult<ImageInfo> DockerClient::InspectImage(const std::string& name) {
       Strings(config, "Cmd"), LabelsOf(config, "Labels"), Int(*v, "Size")};
 }
 
-DockerStatus DockerClient::RemoveImage(const std::string& name) {
-  DockerResult<Response> r = Call("DELETE", "/images/" + Encode(name, true) + "?force=1",
-                                  fmt::format("remove image \"{}\"", name));
+DockerResult<std::vector<ImageSummary>> DockerClient::ListImages(const std::string& label) {
+  const std::string operation = fmt::format("list images with label \"{}\"", label);
+  DockerResult<Response> r = Call("GET", "/images/json?" + LabelFilter(label), operation);
+  if (!r.ok()) return r.error();
+  const auto v = ParseJson(r->body);
+  if (!v || !v->is_array()) return Malformed(operation);
+  std::vector<ImageSummary> out;
+  for (const json::value& i : v->get_array()) {
+    ImageSummary summary{String(i, "Id"), {}, LabelsOf(i, "Labels"), Int(i, "Size")};
+    // An untagged image has no RepoTags (null), or "<none>:<none>" from older engines.
+    for (std::string& tag : Strings(i, "RepoTags")) {
+      if (tag != "<none>:<none>") summary.tags.push_back(std::move(tag));
+    }
+    out.push_back(std::move(summary));
+  }
+  return out;
+}
+
+DockerStatus DockerClient::RemoveImage(const std::string& name, bool force) {
+  const std::string path = "/images/" + Encode(name, true) + (force ? "?force=1" : "");
+  DockerResult<Response> r = Call("DELETE", path, fmt::format("remove image \"{}\"", name));
   if (!r.ok()) return r.error();
   return {};
 }

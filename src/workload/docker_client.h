@@ -220,6 +220,14 @@ struct ImageInfo {
   std::int64_t size = 0;
 };
 
+// GET /images/json, one entry.
+struct ImageSummary {
+  std::string id;
+  std::vector<std::string> tags;  // "repo:tag"; none for an untagged image
+  Labels labels;
+  std::int64_t size = 0;
+};
+
 // A client of one engine.
 class DockerClient {
  public:
@@ -289,8 +297,11 @@ class DockerClient {
       const std::function<void(std::string_view)>& on_output = nullptr,
       std::chrono::milliseconds timeout = std::chrono::minutes(10));
   DockerResult<ImageInfo> InspectImage(const std::string& name);
-  // Removes an image (untagging it when it has other tags), even if containers use it.
-  DockerStatus RemoveImage(const std::string& name);
+  // Returns the images, tagged or not, that have label "key=value" (or just "key").
+  DockerResult<std::vector<ImageSummary>> ListImages(const std::string& label);
+  // Removes an image (untagging it when it has other tags). With `force`, even if
+  // containers use it; without, the engine refuses with 409 while one does.
+  DockerStatus RemoveImage(const std::string& name, bool force = true);
 
  private:
   struct Response {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <utility>
 
 namespace handoff::workload {
 namespace {
@@ -131,6 +132,62 @@ std::string GroupLine(const std::string& group, const std::string& fallback) {
   return fmt::format("{}:x:{}:\n", group, found->gr_gid);
 }
 
+// The tags this process has asked an engine for, each with the mutex that serialises its
+// build there. StartAndWaitReady starts runnables at once: two of one service must not
+// build its image twice.
+class TagsInUse {
+ public:
+  // Returns the mutex of `tag` on `endpoint`, which from now on counts as in use.
+  std::shared_ptr<std::mutex> Use(const std::string& endpoint, const std::string& tag) {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<std::mutex>& slot = builds_[{endpoint, tag}];
+    if (!slot) slot = std::make_shared<std::mutex>();
+    return slot;
+  }
+
+  // Returns the tags of `repository` in use on `endpoint`.
+  std::set<std::string> Of(const std::string& endpoint, const std::string& repository) {
+    const std::string prefix = repository + ":";
+    std::set<std::string> tags;
+    std::lock_guard lock(mu_);
+    for (const auto& [key, build] : builds_) {
+      if (key.first == endpoint && key.second.starts_with(prefix)) tags.insert(key.second);
+    }
+    return tags;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<std::mutex>> builds_;
+};
+
+TagsInUse& ProcessTags() {
+  static TagsInUse tags;
+  return tags;
+}
+
+// Removes what earlier builds of `repository` left on the engine: the images with its
+// label whose tags include none of `keep`. It removes their tags of `repository` (an
+// image also tagged elsewhere stays under that name), or an untagged one by id. Nothing is
+// forced: an image a container uses (409) stays, and so does one gone already (404) or that
+// the engine would not remove for another reason, since tidying up must never fail a build.
+void PruneOlderImages(DockerClient& client, const std::string& repository,
+                      const std::set<std::string>& keep) {
+  const DockerResult<std::vector<ImageSummary>> images =
+      client.ListImages("handoff.service=" + repository);
+  if (!images.ok()) return;
+  const std::string prefix = repository + ":";
+  for (const ImageSummary& image : *images) {
+    if (std::ranges::any_of(image.tags, [&](const auto& tag) { return keep.contains(tag); })) {
+      continue;
+    }
+    if (image.tags.empty()) (void)client.RemoveImage(image.id, /*force=*/false);
+    for (const std::string& tag : image.tags) {
+      if (tag.starts_with(prefix)) (void)client.RemoveImage(tag, /*force=*/false);
+    }
+  }
+}
+
 }  // namespace
 
 ServiceImage PrometheusImage(const std::string& executable) {
@@ -214,17 +271,8 @@ DockerResult<std::string> EnsureServiceImage(DockerClient& client, const Service
   }
   const std::string operation = fmt::format("build image \"{}\"", *tag);
 
-  // StartAndWaitReady starts runnables at once: two of one service must not build its image
-  // twice.
-  static std::mutex builds_mu;
-  static std::map<std::string, std::shared_ptr<std::mutex>> builds;
-  std::shared_ptr<std::mutex> build;
-  {
-    std::lock_guard lock(builds_mu);
-    std::shared_ptr<std::mutex>& slot = builds[client.endpoint().ToString() + " " + *tag];
-    if (!slot) slot = std::make_shared<std::mutex>();
-    build = slot;
-  }
+  const std::string endpoint = client.endpoint().ToString();
+  const std::shared_ptr<std::mutex> build = ProcessTags().Use(endpoint, *tag);
   std::lock_guard lock(*build);
   const DockerResult<ImageInfo> found = client.InspectImage(*tag);
   if (found.ok()) return *tag;
@@ -249,6 +297,10 @@ DockerResult<std::string> EnsureServiceImage(DockerClient& client, const Service
   const DockerResult<std::string> built =
       BuildImageFromExecutable(client, *tag, image.executable, files, options);
   if (!built.ok()) return built.error();
+  // The host's files changed (a package upgrade): the images of the old ones would stay on
+  // the engine forever. Tags this process asked for stay too: a runnable may be about to
+  // use one (two recipes of one repository, such as two PostgreSQL versions).
+  PruneOlderImages(client, image.repository, ProcessTags().Of(endpoint, image.repository));
   return *tag;
 }
 

@@ -39,7 +39,10 @@ ServiceImage RedisImage(const std::string& server, const std::string& cli);
 std::optional<std::string> ServiceImageTag(const ServiceImage& image, std::string* error);
 
 // Makes sure the engine has the image: reuses it when its tag exists, else builds it. Builds
-// of one tag on one engine are serialised within the process. Returns the tag.
+// of one tag on one engine are serialised within the process. After a build it removes,
+// without force, the older images of the repository (label handoff.service=<repository>)
+// but those this process asked for; an image a container uses stays, and a failure to
+// remove one is ignored. Returns the tag.
 DockerResult<std::string> EnsureServiceImage(DockerClient& client, const ServiceImage& image);
 
 }  // namespace handoff::workload

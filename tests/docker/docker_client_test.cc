@@ -15,6 +15,7 @@
 #include "blackbox/process.h"
 #include "docker/docker_test_env.h"
 #include "http/client.h"
+#include "workload/tar.h"
 
 namespace handoff::workload {
 namespace {
@@ -411,6 +412,51 @@ TEST_F(DockerTest, ListsByLabelInAnyStateAndCleansUpLeftovers) {
   for (const NetworkInfo& n : *networks) EXPECT_TRUE(engine().RemoveNetwork(n.id).ok());
   EXPECT_TRUE(engine().ListContainers(selector)->empty());
   EXPECT_TRUE(engine().ListNetworks(selector)->empty());
+}
+
+TEST_F(DockerTest, ListsImagesByLabelAndRemovesOneAContainerUsesOnlyByForce) {
+  // Two small images FROM scratch with this test's labels; their contents differ.
+  const std::string repository = UniqueName("image");
+  const auto build = [&](const std::string& tag) {
+    TarWriter context;
+    context.AddFile("Dockerfile", "FROM scratch\nCOPY hello /hello\n");
+    context.AddFile("hello", tag);
+    return engine().BuildImage(repository + ":" + tag, context.Finish(), TestLabels());
+  };
+  const DockerResult<std::string> used = build("used");
+  ASSERT_TRUE(used.ok()) << used.error().ToString();
+  const DockerResult<std::string> unused = build("unused");
+  ASSERT_TRUE(unused.ok()) << unused.error().ToString();
+
+  const auto images = engine().ListImages(case_label());
+  ASSERT_TRUE(images.ok()) << images.error().ToString();
+  std::vector<std::vector<std::string>> tags;
+  for (const ImageSummary& image : *images) {
+    tags.push_back(image.tags);
+    EXPECT_THAT(image.id, ::testing::AnyOf(*used, *unused));
+    EXPECT_EQ(image.labels.at("handoff.test"), "1");
+    EXPECT_GT(image.size, 0);
+  }
+  EXPECT_THAT(tags, UnorderedElementsAre(::testing::ElementsAre(repository + ":used"),
+                                         ::testing::ElementsAre(repository + ":unused")));
+  EXPECT_TRUE(engine().ListImages("handoff.test.group=" + UniqueName("none"))->empty());
+
+  // A container, even one never started, holds its image against a removal without force.
+  const DockerResult<std::string> container = engine().CreateContainer(ContainerSpec{
+      .name = UniqueName("user"), .image = *used, .cmd = {"/hello"}, .labels = TestLabels()});
+  ASSERT_TRUE(container.ok()) << container.error().ToString();
+  const DockerStatus refused = engine().RemoveImage(repository + ":used", /*force=*/false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().status, 409) << refused.error().ToString();
+  EXPECT_TRUE(engine().InspectImage(repository + ":used").ok());
+  const DockerStatus removed = engine().RemoveImage(repository + ":unused", /*force=*/false);
+  EXPECT_TRUE(removed.ok()) << removed.error().ToString();
+  const DockerStatus gone = engine().RemoveImage(repository + ":unused", /*force=*/false);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_TRUE(gone.error().not_found()) << gone.error().ToString();
+  const DockerStatus forced = engine().RemoveImage(repository + ":used");
+  EXPECT_TRUE(forced.ok()) << forced.error().ToString();
+  EXPECT_TRUE(engine().ListImages(case_label())->empty());
 }
 
 TEST_F(DockerTest, ErrorsCarryTheStatusAndTheEngineMessage) {

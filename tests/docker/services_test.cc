@@ -1,19 +1,20 @@
 // The ready-made services against a real engine: their images, built from the host's
-// Debian packages and run with the Docker client alone, and the services themselves in the
-// Docker environment, used for real.
+// Debian packages and run with the Docker client alone, the older images a rebuild removes,
+// and the services themselves in the Docker environment, used for real.
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "blackbox/process.h"
+#include "blackbox/service_queries.h"
 #include "docker/docker_test_env.h"
 #include "handoff/workload_services.h"
 #include "http/client.h"
+#include "workload/image_builder.h"
 #include "workload/service_images.h"
 
 namespace handoff::workload {
@@ -26,7 +27,10 @@ using ::testing::HasSubstr;
 using testing::UniqueName;
 using namespace std::chrono_literals;
 
-constexpr const char* kPostgresBin = "/usr/lib/postgresql/15/bin";
+using handoff::testing::CreateOrders;
+using handoff::testing::kPostgresBin;
+using handoff::testing::QueryFirstValue;
+using handoff::testing::SumOrders;
 
 // Skips (or, with HANDOFF_REQUIRE_DOCKER=1, fails) when a Debian package is missing.
 #define NEED_FILE(path)                                                 \
@@ -204,6 +208,66 @@ TEST_F(ServiceImageTest, RedisImageServesAndAnswersPing) {
   EXPECT_EQ(get->stdout_data, "v\n");
 }
 
+// Rebuilding a service's image when the host's files changed removes the older images of
+// its repository. The recipes here are the static busybox in a repository of the test's
+// own, so that pruning touches no other test's images; the version in their environment
+// changes their tag.
+class ServiceImagePruneTest : public DockerTest {
+ protected:
+  void TearDown() override {
+    DockerTest::TearDown();  // the containers first: they hold their images
+    if (!testing::EngineUnavailable().empty()) return;
+    if (const auto images = engine().ListImages("handoff.service=" + repository_); images.ok()) {
+      for (const ImageSummary& image : *images) (void)engine().RemoveImage(image.id);
+    }
+  }
+
+  ServiceImage Recipe(const std::string& version) const {
+    return {.repository = repository_, .executable = "/bin/busybox", .env = {"V=" + version}};
+  }
+
+  // Builds repository:version as EnsureServiceImage did in an earlier process.
+  void BuildEarlier(const std::string& version) {
+    const auto built = BuildImageFromExecutable(
+        engine(), repository_ + ":" + version, "/bin/busybox", {},
+        {.env = Recipe(version).env, .labels = {{"handoff.service", repository_}}});
+    ASSERT_TRUE(built.ok()) << built.error().ToString();
+  }
+
+  const std::string repository_ = UniqueName("service");
+};
+
+TEST_F(ServiceImagePruneTest, ANewTagRemovesTheOlderImagesButOneAContainerUses) {
+  ASSERT_NO_FATAL_FAILURE(BuildEarlier("old"));
+  ASSERT_NO_FATAL_FAILURE(BuildEarlier("in-use"));
+  const std::string old = repository_ + ":old";
+  const std::string in_use = repository_ + ":in-use";
+  const auto container = engine().CreateContainer(
+      {.name = UniqueName("user"), .image = in_use, .cmd = {"true"}, .labels = TestLabels()});
+  ASSERT_TRUE(container.ok()) << container.error().ToString();
+
+  const auto tag = EnsureServiceImage(engine(), Recipe("new"));
+  ASSERT_TRUE(tag.ok()) << tag.error().ToString();
+  EXPECT_TRUE(engine().InspectImage(*tag).ok());
+  const auto gone = engine().InspectImage(old);
+  EXPECT_TRUE(!gone.ok() && gone.error().not_found()) << old << " is still there";
+  EXPECT_TRUE(engine().InspectImage(in_use).ok()) << "a container uses it";
+  const auto left = engine().ListImages("handoff.service=" + repository_);
+  ASSERT_TRUE(left.ok()) << left.error().ToString();
+  EXPECT_EQ(left->size(), 2u);
+}
+
+TEST_F(ServiceImagePruneTest, TheTagsOfOneProcessStayWhateverItBuildsNext) {
+  // Two recipes of one repository (two PostgreSQL versions, say): neither prunes the other.
+  const auto first = EnsureServiceImage(engine(), Recipe("first"));
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  const auto second = EnsureServiceImage(engine(), Recipe("second"));
+  ASSERT_TRUE(second.ok()) << second.error().ToString();
+  EXPECT_NE(*first, *second);
+  EXPECT_TRUE(engine().InspectImage(*first).ok());
+  EXPECT_TRUE(engine().InspectImage(*second).ok());
+}
+
 // ---------------------------------------------------------------------------------------
 // The services in the Docker environment.
 
@@ -218,29 +282,6 @@ class DockerServicesTest : public ::testing::Test {
     return env;
   }
 };
-
-// Runs an instant PromQL query; returns the first sample's value ("" when none).
-std::string QueryFirstValue(Runnable& prometheus, const std::string& promql, std::string* body) {
-  const std::string endpoint = prometheus.Endpoint("http");
-  const std::size_t colon = endpoint.rfind(':');
-  http::Client client(endpoint.substr(0, colon),
-                      static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
-  std::string encoded;
-  for (const char c : promql) {
-    encoded += std::isalnum(static_cast<unsigned char>(c))
-                   ? std::string(1, c)
-                   : fmt::format("%{:02X}", static_cast<unsigned char>(c));
-  }
-  const http::ClientResult got = client.Request("GET", "/api/v1/query?query=" + encoded);
-  *body = got.ok() ? got.body : got.error;
-  if (!got.ok() || got.status != 200) return "";
-  boost::system::error_code ec;
-  const boost::json::value json = boost::json::parse(got.body, ec);
-  if (ec) return "";
-  const boost::json::array& result = json.at("data").at("result").as_array();
-  if (result.empty()) return "";
-  return std::string(result[0].at("value").as_array()[1].as_string());
-}
 
 TEST_F(DockerServicesTest, PrometheusScrapesAnotherByItsInternalEndpoint) {
   NEED_FILE("/usr/bin/prometheus");
@@ -272,17 +313,12 @@ TEST_F(DockerServicesTest, PostgresAnswersSqlInsideAndFromTheTest) {
   auto db = NewPostgres(*env, "db", {.user = "alice", .database = "shop", .password = "secret"});
   const Status started = StartAndWaitReady({db});
   ASSERT_TRUE(started.ok()) << started.message();
-  const ExecResult created =
-      db->Exec({std::string(kPostgresBin) + "/psql", "-v", "ON_ERROR_STOP=1", "-At", "-c",
-                "CREATE TABLE orders (amount int); INSERT INTO orders VALUES (20), (22);"});
+  const ExecResult created = CreateOrders(*db);
   ASSERT_TRUE(created.status.ok()) << created.status.message();
   ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
   EXPECT_EQ(PostgresInternalUrl(*db), "postgresql://alice:secret@db:" +
                                           std::to_string(db->InternalPort("postgres")) + "/shop");
-  const handoff::testing::ProcessResult sum = handoff::testing::RunProcess(
-      {std::string(kPostgresBin) + "/psql", PostgresUrl(*db), "-At", "-c",
-       "SELECT sum(amount), current_user, current_database() FROM orders"},
-      {}, 30s);
+  const handoff::testing::ProcessResult sum = SumOrders(PostgresUrl(*db), {});
   EXPECT_EQ(sum.out, "42|alice|shop\n") << sum.err;
   env->Close();
 }
