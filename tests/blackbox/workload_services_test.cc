@@ -6,9 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -16,47 +14,18 @@
 #include <thread>
 
 #include "blackbox/process.h"
+#include "blackbox/service_queries.h"
 #include "handoff/workload.h"
-#include "http/client.h"
 
 namespace handoff::workload {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kPostgresBin = "/usr/lib/postgresql/15/bin";
-
-// Splits "host:port" into an HTTP client of it.
-http::Client ClientOf(const std::string& endpoint) {
-  const std::size_t colon = endpoint.rfind(':');
-  return http::Client(endpoint.substr(0, colon),
-                      static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
-}
-
-// Runs an instant PromQL query and returns the value of its first sample ("" when the
-// result is empty or the query fails; *answer gets the body).
-std::string QueryFirstValue(Runnable& prometheus, const std::string& promql, std::string* answer) {
-  http::Client client = ClientOf(prometheus.Endpoint("http"));
-  std::string encoded;
-  for (const char c : promql) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      encoded += c;
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
-      encoded += buf;
-    }
-  }
-  const http::ClientResult got = client.Request("GET", "/api/v1/query?query=" + encoded);
-  *answer = got.ok() ? got.body : got.error;
-  if (!got.ok() || got.status != 200) return "";
-  boost::system::error_code ec;
-  const boost::json::value json = boost::json::parse(got.body, ec);
-  if (ec) return "";
-  const boost::json::array& result = json.at("data").at("result").as_array();
-  if (result.empty()) return "";
-  return std::string(result[0].at("value").as_array()[1].as_string());
-}
+using testing::CreateOrders;
+using testing::kPostgresBin;
+using testing::QueryFirstValue;
+using testing::SumOrders;
 
 // Polls `done` until it holds or `within` has passed.
 bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds within) {
@@ -118,19 +87,14 @@ TEST(WorkloadServicesTest, PostgresAnswersSqlFromTheTestAndFromBesideIt) {
   const Status started = StartAndWaitReady({db});
   ASSERT_TRUE(started.ok()) << started.message();
   // Beside it: psql finds the server, user, database and password in its environment.
-  const ExecResult created =
-      db->Exec({std::string(kPostgresBin) + "/psql", "-v", "ON_ERROR_STOP=1", "-At", "-c",
-                "CREATE TABLE orders (amount int); INSERT INTO orders VALUES (20), (22);"});
+  const ExecResult created = CreateOrders(*db);
   ASSERT_TRUE(created.status.ok()) << created.status.message();
   ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
 
   // From the test, with the URL (a TCP connection, so the password is checked).
   const std::string url = PostgresUrl(*db);
   EXPECT_EQ(url, "postgresql://alice:s3%20cr%27et@" + db->Endpoint("postgres") + "/shop");
-  const testing::ProcessResult sum =
-      testing::RunProcess({std::string(kPostgresBin) + "/psql", url, "-At", "-c",
-                           "SELECT sum(amount), current_user, current_database() FROM orders"},
-                          {{"PGPASSWORD", ""}}, 30s);
+  const testing::ProcessResult sum = SumOrders(url, {{"PGPASSWORD", ""}});
   EXPECT_EQ(sum.exit_code, 0) << sum.err;
   EXPECT_EQ(sum.out, "42|alice|shop\n") << sum.err;
   // A wrong password is refused: the password is really required.
