@@ -3,22 +3,11 @@
 // environment's directory mounted at the same path in each, ports published on 127.0.0.1.
 //
 // Nothing outlives the environment, even when the process that made it crashes:
-// containers are not children of the test, so a reaper process watches it. The reaper is
-// forked when the environment is made, in a session of its own (Ctrl-C and a worker's
-// process-group kill do not reach it), and learns every container and the network over a
-// pipe. When the pipe ends without the "done" line a clean Close writes, the process died:
-// the reaper removes what it was told about through the Engine API, and exits.
+// containers are not children of the test, so a reaper (reaper.h) is told every container,
+// the network and the directory, and removes them if the process dies before Close.
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,13 +17,13 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "handoff/t.h"
 #include "handoff/workload.h"
 #include "workload/docker_client.h"
 #include "workload/internal.h"
+#include "workload/reaper.h"
 #include "workload/service_images.h"
 
 namespace handoff::workload {
@@ -44,157 +33,6 @@ namespace fs = std::filesystem;
 
 // The label every container and network of an environment carries, with its name.
 constexpr std::string_view kEnvLabel = "handoff.env";
-
-// ---------------------------------------------------------------------------------------
-// The reaper (see the top of the file). It runs in a child forked from a process that may
-// have other threads, so it keeps to system calls and the allocator (which glibc makes safe
-// after fork), and never returns into the parent's code.
-
-// Sends one request to the engine and reads the answer to its end; returns the status code
-// (0 when no answer came).
-int ReaperRequest(const DockerEndpoint& engine, const std::string& method,
-                  const std::string& target) {
-  int fd = -1;
-  if (!engine.unix_path.empty()) {
-    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, engine.unix_path.c_str(), sizeof addr.sun_path - 1);
-    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  } else {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(engine.port);
-    if (fd >= 0 && (::inet_pton(AF_INET, engine.host.c_str(), &addr.sin_addr) != 1 ||
-                    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  if (fd < 0) return 0;
-  const std::string request =
-      method + " " + target + " HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n";
-  std::string_view rest = request;
-  while (!rest.empty()) {
-    const ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n <= 0) break;
-    rest.remove_prefix(static_cast<std::size_t>(n));
-  }
-  std::string answer;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    if (answer.size() < 64) answer.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  // "HTTP/1.1 204 No Content"
-  return answer.size() > 12 ? std::atoi(answer.c_str() + 9) : 0;
-}
-
-[[noreturn]] void ReaperMain(int pipe_fd, const DockerEndpoint& engine) {
-  std::set<std::string> containers;
-  std::string network;
-  std::string dir;
-  std::string pending;
-  char buf[4096];
-  bool done = false;
-  for (;;) {
-    const ssize_t n = ::read(pipe_fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.append(buf, static_cast<std::size_t>(n));
-    std::size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      const std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (line.size() > 2 && line[0] == 'c') containers.insert(line.substr(2));
-      if (line.size() > 2 && line[0] == 'r') containers.erase(line.substr(2));
-      if (line.size() > 2 && line[0] == 'n') network = line.substr(2);
-      if (line.size() > 2 && line[0] == 'D') dir = line.substr(2);
-      if (line == "d") done = true;
-    }
-  }
-  if (!done) {
-    for (const std::string& id : containers) {
-      ReaperRequest(engine, "DELETE", "/containers/" + id + "?force=1&v=1");
-    }
-    if (!network.empty()) ReaperRequest(engine, "DELETE", "/networks/" + network);
-    std::error_code ec;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-  }
-  ::_exit(0);
-}
-
-// The parent's end of the reaper.
-class Reaper {
- public:
-  // Forks the reaper; on failure the environment works without crash protection.
-  explicit Reaper(const DockerEndpoint& engine) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return;
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-      ::close(fds[0]);
-      ::close(fds[1]);
-      return;
-    }
-    if (pid == 0) {
-      ::setsid();
-      // Hold nothing of the parent's: a pipe to the supervisor kept open here would make
-      // it wait for the reaper.
-      const int devnull = ::open("/dev/null", O_RDWR);
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 1);
-      ::dup2(devnull, 2);
-      ::dup2(fds[0], 3);
-      ::close_range(4, ~0U, 0);
-      ::signal(SIGPIPE, SIG_IGN);
-      ::signal(SIGINT, SIG_IGN);
-      ::signal(SIGHUP, SIG_IGN);
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ReaperMain(3, engine);
-    }
-    ::close(fds[0]);
-    fd_ = fds[1];
-    pid_ = pid;
-  }
-
-  ~Reaper() { Done(); }
-
-  // Tells the reaper about a container ('c'), one removed ('r'), the network ('n') or the
-  // directory ('D').
-  void Tell(char what, const std::string& id) {
-    std::lock_guard lock(mu_);
-    if (fd_ < 0) return;
-    const std::string line = std::string(1, what) + " " + id + "\n";
-    (void)!::write(fd_, line.data(), line.size());
-  }
-
-  // Everything was removed: lets the reaper go.
-  void Done() {
-    std::lock_guard lock(mu_);
-    if (fd_ < 0) return;
-    (void)!::write(fd_, "d\n", 2);
-    ::close(fd_);
-    fd_ = -1;
-    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
-
- private:
-  std::mutex mu_;
-  int fd_ = -1;
-  pid_t pid_ = -1;
-};
-
-// ---------------------------------------------------------------------------------------
 
 Labels EnvLabels(const std::string& env) {
   return {{std::string(kEnvLabel), env}, {"handoff.workload", "1"}};

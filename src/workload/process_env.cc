@@ -33,6 +33,7 @@
 #include "handoff/t.h"
 #include "handoff/workload.h"
 #include "workload/internal.h"
+#include "workload/reaper.h"
 
 extern char** environ;
 
@@ -515,6 +516,8 @@ struct ProcessState {
   std::shared_ptr<Spawner> spawner = std::make_shared<Spawner>();
   std::vector<std::weak_ptr<ProcessRunnable>> started;  // in start order
   std::string dir;
+  // Removes the directory if the process dies before Close (its children die with it).
+  std::unique_ptr<Reaper> reaper;
   bool closed = false;
 
   void Close() {
@@ -530,6 +533,7 @@ struct ProcessState {
     }
     std::error_code ec;
     fs::remove_all(dir, ec);
+    if (reaper) reaper->Done();
   }
 };
 
@@ -587,6 +591,8 @@ std::unique_ptr<Environment> MakeProcessEnvironment(const std::string& full,
   ::chmod(pattern.c_str(), 0755);
   auto state = std::make_shared<ProcessState>();
   state->dir = pattern;
+  state->reaper = std::make_unique<Reaper>(std::nullopt);
+  state->reaper->Tell('D', pattern);
   if (state_out != nullptr) *state_out = state;
   return std::make_unique<ProcessEnvironment>(full, std::move(state));
 }

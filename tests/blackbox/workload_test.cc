@@ -229,7 +229,7 @@ TEST(ProcessEnvironmentTest, EnvironmentsWithOneNameDoNotCollide) {
 }
 
 // Through `run`: a test's environment is closed by its cleanup, and a test that crashes
-// leaves no process behind.
+// leaves no process and no directory behind.
 class WorkloadRunTest : public ::testing::Test {
  protected:
   ~WorkloadRunTest() override { fs::remove_all(dir_); }
@@ -269,8 +269,10 @@ TEST_F(WorkloadRunTest, NoRunnableSurvivesATestThatCrashes) {
   ASSERT_GT(pid, 0) << r.out << r.err;
   EXPECT_TRUE(Eventually([&] { return !ProcessExists(pid); }, 5s))
       << "runnable " << pid << " survived its crashed test";
-  // A crashed test's process environment leaves its directory (docs/workloads.md).
-  if (const std::string dir = RecordedDir(); !dir.empty()) fs::remove_all(dir);
+  const std::string dir = RecordedDir();
+  ASSERT_FALSE(dir.empty()) << r.out << r.err;
+  EXPECT_TRUE(Eventually([&] { return !fs::exists(dir); }, 5s))
+      << "the environment's directory " << dir << " survived its crashed test";
 }
 
 }  // namespace
