@@ -85,6 +85,22 @@ class DockerEnvTest : public ::testing::Test {
     return listed.ok() ? listed->size() : 0;
   }
 
+  // Runs the workload fixture's test `test` (under `prefix`, a command that runs it as
+  // another user, when given) with the busybox image; it records what it made in `dir`.
+  handoff::testing::ProcessResult RunFixture(const std::string& test, const std::string& dir,
+                                             std::vector<std::string> prefix = {}) {
+    std::vector<std::string> argv = std::move(prefix);
+    argv.insert(argv.end(), {WORKLOAD_FIXTURE, "run", "-v", "--run", "^" + test + "$"});
+    return handoff::testing::RunProcess(
+        argv, {{"WORKLOAD_FIXTURE_DIR", dir}, {"WORKLOAD_FIXTURE_IMAGE", image_}});
+  }
+  // What the fixture recorded in `file` of `dir`, without its newline ("" if nothing).
+  static std::string Recorded(const std::string& dir, const std::string& file) {
+    std::string value = handoff::testing::ReadFile(dir + "/" + file);
+    if (!value.empty() && value.back() == '\n') value.pop_back();
+    return value;
+  }
+
   std::string image_;
 };
 
@@ -360,40 +376,31 @@ TEST_F(DockerEnvTest, ANewEnvironmentRemovesWhatACrashedOneOfItsNameLeft) {
 
 TEST_F(DockerEnvTest, ATestsCleanupRemovesItsEnvironment) {
   const std::string dir = handoff::testing::MakeTempDir();
-  const handoff::testing::ProcessResult r = handoff::testing::RunProcess(
-      {WORKLOAD_FIXTURE, "run", "-v", "--run", "^DockerLeavesItRunning$"},
-      {{"WORKLOAD_FIXTURE_DIR", dir}, {"WORKLOAD_FIXTURE_IMAGE", image_}});
+  const handoff::testing::ProcessResult r = RunFixture("DockerLeavesItRunning", dir);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  std::string env = handoff::testing::ReadFile(dir + "/env");
+  const std::string env = Recorded(dir, "env");
   ASSERT_FALSE(env.empty()) << r.out << r.err;
-  env.pop_back();
   // The environment's name is the suite's and the test's, with a unique suffix.
   EXPECT_TRUE(env.starts_with("workload-dockerleavesitrunning-")) << env;
   // Removed by the test's cleanup, before `run` returned.
   EXPECT_EQ(ContainersOf(env), 0u);
   EXPECT_EQ(NetworksOf(env), 0u);
-  fs::remove_all(dir);
 }
 
 TEST_F(DockerEnvTest, NoContainerSurvivesATestThatCrashes) {
   const std::string dir = handoff::testing::MakeTempDir();
-  const handoff::testing::ProcessResult r = handoff::testing::RunProcess(
-      {WORKLOAD_FIXTURE, "run", "-v", "--run", "^DockerCrashes$"},
-      {{"WORKLOAD_FIXTURE_DIR", dir}, {"WORKLOAD_FIXTURE_IMAGE", image_}});
+  const handoff::testing::ProcessResult r = RunFixture("DockerCrashes", dir);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_EQ(handoff::testing::ReadFile(dir + "/started"), "yes\n") << r.out << r.err;
-  std::string env = handoff::testing::ReadFile(dir + "/env");
+  EXPECT_EQ(Recorded(dir, "started"), "yes") << r.out << r.err;
+  const std::string env = Recorded(dir, "env");
   ASSERT_FALSE(env.empty()) << r.out << r.err;
-  env.pop_back();
   // The reaper removes them once the worker is gone.
   EXPECT_TRUE(Eventually([&] { return ContainersOf(env) == 0 && NetworksOf(env) == 0; }, 20s))
       << "containers or the network of " << env << " survived the crashed test";
-  std::string shared = handoff::testing::ReadFile(dir + "/dir");
+  const std::string shared = Recorded(dir, "dir");
   ASSERT_FALSE(shared.empty());
-  shared.pop_back();
   EXPECT_TRUE(Eventually([&] { return !fs::exists(shared); }, 20s))
       << "the environment's directory " << shared << " survived the crashed test";
-  fs::remove_all(dir);
 }
 
 // A container writes as root into the shared directory; the test runs as another user
@@ -408,22 +415,18 @@ TEST_F(DockerEnvTest, ATestNotRunAsRootRemovesWhatContainersWroteAsRoot) {
   }
   const std::string dir = handoff::testing::MakeTempDir();
   fs::permissions(dir, fs::perms::all);
-  const handoff::testing::ProcessResult r = handoff::testing::RunProcess(
-      {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
-       fmt::format("--groups={}", socket_stat.st_gid), WORKLOAD_FIXTURE, "run", "-v", "--run",
-       "^DockerWritesAsRoot$"},
-      {{"WORKLOAD_FIXTURE_DIR", dir}, {"WORKLOAD_FIXTURE_IMAGE", image_}});
+  const handoff::testing::ProcessResult r =
+      RunFixture("DockerWritesAsRoot", dir,
+                 {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                  fmt::format("--groups={}", socket_stat.st_gid)});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(handoff::testing::ReadFile(dir + "/started"), "yes\n") << r.out << r.err;
-  std::string shared = handoff::testing::ReadFile(dir + "/dir");
-  std::string env = handoff::testing::ReadFile(dir + "/env");
+  EXPECT_EQ(Recorded(dir, "started"), "yes") << r.out << r.err;
+  const std::string shared = Recorded(dir, "dir");
+  const std::string env = Recorded(dir, "env");
   ASSERT_FALSE(shared.empty() || env.empty()) << r.out << r.err;
-  shared.pop_back();
-  env.pop_back();
   EXPECT_FALSE(fs::exists(shared)) << shared << " survived the test's cleanup";
   EXPECT_EQ(ContainersOf(env), 0u);
   EXPECT_EQ(NetworksOf(env), 0u);
-  fs::remove_all(dir);
   fs::remove_all(shared);
 }
 
