@@ -64,6 +64,10 @@ std::string UniqueEnvironmentName(std::string_view name);
 // "<suite>-<test>", each sanitized (the suite cut to 24 characters, the test to 40).
 std::string TestEnvironmentName(T& t);
 
+// Reads `fd` to its end (retrying reads a signal interrupts), calling on_line with each
+// line, without its '\n'. Returns what followed the last '\n' ("" if nothing).
+std::string ReadLines(int fd, const std::function<void(std::string_view)>& on_line);
+
 // Returns a TCP port on 127.0.0.1 that was free a moment ago (0 if none could be had).
 int FreePort();
 

@@ -436,21 +436,8 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
   // output.log), then reaps the process.
   void Follow(int fd) {
     output_.Open(dir_);
-    std::string pending;
-    char buf[8192];
-    auto emit = [&](std::string_view line) { output_.Add(line); };
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      pending.append(buf, static_cast<std::size_t>(n));
-      std::size_t nl;
-      while ((nl = pending.find('\n')) != std::string::npos) {
-        emit(std::string_view(pending).substr(0, nl));
-        pending.erase(0, nl + 1);
-      }
-    }
-    if (!pending.empty()) emit(pending);
+    const std::string rest = ReadLines(fd, [&](std::string_view line) { output_.Add(line); });
+    if (!rest.empty()) output_.Add(rest);
     ::close(fd);
     output_.Close();
     pid_t pid;

@@ -17,6 +17,8 @@
 #include <filesystem>
 #include <set>
 
+#include "workload/internal.h"
+
 namespace handoff::workload {
 namespace {
 
@@ -74,25 +76,20 @@ int ReaperRequest(const DockerEndpoint& engine, const std::string& method,
   std::set<std::string> containers;
   std::string network;
   std::string dir;
-  std::string pending;
-  char buf[4096];
   bool done = false;
-  for (;;) {
-    const ssize_t n = ::read(pipe_fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.append(buf, static_cast<std::size_t>(n));
-    std::size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      const std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (line.size() > 2 && line[0] == 'c') containers.insert(line.substr(2));
-      if (line.size() > 2 && line[0] == 'r') containers.erase(line.substr(2));
-      if (line.size() > 2 && line[0] == 'n') network = line.substr(2);
-      if (line.size() > 2 && line[0] == 'D') dir = line.substr(2);
+  // A line is one write of under PIPE_BUF bytes, so none arrives cut: what follows the last
+  // '\n' is nothing.
+  (void)ReadLines(pipe_fd, [&](std::string_view line) {
+    const std::string value(line.size() > 2 ? line.substr(2) : std::string_view());
+    if (value.empty()) {
       if (line == "d") done = true;
+      return;
     }
-  }
+    if (line[0] == 'c') containers.insert(value);
+    if (line[0] == 'r') containers.erase(value);
+    if (line[0] == 'n') network = value;
+    if (line[0] == 'D') dir = value;
+  });
   if (!done) {
     if (engine) {
       for (const std::string& id : containers) {

@@ -37,6 +37,23 @@ std::string Sanitize(std::string_view text, std::size_t max) {
   return out.empty() ? "env" : out;
 }
 
+std::string ReadLines(int fd, const std::function<void(std::string_view)>& on_line) {
+  std::string pending;
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buf, static_cast<std::size_t>(n));
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      on_line(std::string_view(pending).substr(start, nl - start));
+    }
+    pending.erase(0, start);
+  }
+  return pending;
+}
+
 std::string UniqueEnvironmentName(std::string_view name) {
   static std::atomic<int> made{0};
   return fmt::format("{}-{}-{}", name, ::getpid(), made.fetch_add(1));
