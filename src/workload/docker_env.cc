@@ -395,7 +395,8 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
 // Removes the directory's entries from a container of the engine, run as root with the
 // directory mounted: one made from the host's rm (its image is built once, like a service
 // image). Best effort: Close has nobody to report to.
-void RemoveAsRoot(DockerClient& client, DockerState& state) {
+void RemoveAsRoot(DockerState& state) {
+  DockerClient& client = state.client;
   std::vector<std::string> argv = {"-rf"};
   std::error_code ec;
   for (fs::directory_iterator it(state.dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -442,7 +443,7 @@ void DockerState::Close() {
   std::error_code ec;
   fs::remove_all(dir, ec);
   if (ec && ::geteuid() != 0) {
-    RemoveAsRoot(client, *this);
+    RemoveAsRoot(*this);
     fs::remove_all(dir, ec);
   }
   if (reaper) reaper->Done();
