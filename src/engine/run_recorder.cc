@@ -19,6 +19,8 @@ store::TestStatus ToTestStatus(Status status) {
       return store::TestStatus::kFailed;
     case Status::kSkipped:
       return store::TestStatus::kSkipped;
+    case Status::kCancelled:
+      return store::TestStatus::kCancelled;
   }
   return store::TestStatus::kFailed;
 }

@@ -631,7 +631,7 @@ void ServeEngine::OnCommitted(const Committed& committed,
   const std::string& ns = active->run.namespace_name;
   const std::string& suite = active->run.suite;
   // Metrics are looked up once per commit, not once per test (10,000 a run).
-  std::array<int, 5> by_status{};  // all tests, for the metric
+  std::array<int, 6> by_status{};  // all tests, for the metric
   int top_level = 0, passed = 0, failed = 0, skipped = 0;  // for the hooks' RunInfo
   metrics::Histogram* duration = nullptr;
   for (const FinishedTest& test : committed.finished) {

@@ -9,6 +9,7 @@ const char* StatusName(Status status) {
     case Status::kPassed: return "passed";
     case Status::kFailed: return "failed";
     case Status::kSkipped: return "skipped";
+    case Status::kCancelled: return "cancelled";
   }
   return "unknown";
 }

@@ -12,10 +12,12 @@
 
 namespace handoff {
 
-// Final state of a test, an attempt or a suite.
-enum class Status : std::uint8_t { kPassed, kFailed, kSkipped };
+// Final state of a test, an attempt or a suite: the outcome of the one result model
+// (src/event/outcome.h). kCancelled: stopped, or never started, by a cancel, a shutdown or
+// --fail-fast; it says nothing about the code under test.
+enum class Status : std::uint8_t { kPassed, kFailed, kSkipped, kCancelled };
 
-// Returns "passed", "failed" or "skipped".
+// Returns "passed", "failed", "skipped" or "cancelled".
 const char* StatusName(Status status);
 
 // What happened; declared in the order they fire during a run.
@@ -27,7 +29,7 @@ enum class EventKind : std::uint8_t {
   kTestStarted,       // a test or subtest attempt begins (test = "Test/Sub", attempt)
   kOutput,            // a line the test wrote to stdout/stderr (text, without '\n')
   kLog,               // t.Log (text, file, line)
-  kFailure,           // a failure (text, file, line); soft if the test is soft
+  kFailure,           // a failure (text, file, line, key = cause); soft if the test is soft
   kSkip,              // the test was skipped (text = reason, file, line)
   kValue,             // t.SetValue (key, text)
   kSpanStarted,       // span_id, key = span name
@@ -43,6 +45,12 @@ enum class EventKind : std::uint8_t {
 
 // Returns the lower-case name of an event kind ("test_started").
 const char* EventKindName(EventKind kind);
+
+// The `key` of a kFailure that did not come from an assertion (t.Error, t.Fatal, a thrown
+// exception): the test's process crashed (a signal, exit(), std::terminate) or it ran past
+// its timeout. JUnit writes these as <error type="...">, not <failure>.
+inline constexpr const char* kCauseCrash = "crash";
+inline constexpr const char* kCauseTimeout = "timeout";
 
 // One event. Fields not used by a kind are left empty.
 struct Event {

@@ -110,7 +110,7 @@ std::optional<Event> DecodeEvent(std::string_view payload) {
   e.test = r.Str();
   e.attempt = static_cast<int>(r.U32());
   std::uint8_t status = r.U8();
-  if (status > static_cast<std::uint8_t>(Status::kSkipped)) return std::nullopt;
+  if (status > static_cast<std::uint8_t>(Status::kCancelled)) return std::nullopt;
   e.status = static_cast<Status>(status);
   e.elapsed_ns = r.I64();
   e.text = r.Str();

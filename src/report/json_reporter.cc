@@ -73,6 +73,7 @@ const char* ActionOf(Status status) {
     case Status::kPassed: return "pass";
     case Status::kFailed: return "fail";
     case Status::kSkipped: return "skip";
+    case Status::kCancelled: return "skip";  // go test has no such action: a skip, with why
   }
   return "fail";
 }
@@ -82,6 +83,7 @@ const char* WordOf(Status status) {
     case Status::kPassed: return "PASS";
     case Status::kFailed: return "FAIL";
     case Status::kSkipped: return "SKIP";
+    case Status::kCancelled: return "SKIP";
   }
   return "FAIL";
 }

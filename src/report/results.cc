@@ -31,20 +31,12 @@ bool IsSubtestOf(std::string_view name, std::string_view parent) {
          name[parent.size()] == '/';
 }
 
-Counts CountTests(const RunResult& run) {
-  Counts c;
+Totals CountTests(const RunResult& run) {
+  Totals totals;
   for (const SuiteResult& suite : run.suites) {
-    for (const TestResult& test : suite.tests) {
-      ++c.total;
-      if (test.flaky) ++c.flaky;
-      switch (test.status) {
-        case Status::kPassed: ++c.passed; break;
-        case Status::kSkipped: ++c.skipped; break;
-        case Status::kFailed: test.soft ? ++c.soft_failed : ++c.failed; break;
-      }
-    }
+    for (const TestResult& test : suite.tests) totals.Add(test.verdict());
   }
-  return c;
+  return totals;
 }
 
 TestResult* ResultCollector::FindTest(SuiteResult& suite, const std::string& name) {

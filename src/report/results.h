@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "event/event.h"
+#include "event/outcome.h"
 
 namespace handoff {
 
@@ -51,6 +52,9 @@ struct TestResult {
   std::vector<std::string> output;
   std::vector<std::pair<std::string, std::string>> values;
   std::vector<SpanRecord> spans;
+
+  // The test's outcome and flags, as the runner decided them.
+  Verdict verdict() const { return Verdict{status, soft, flaky}; }
 };
 
 // The result of one suite run.
@@ -77,13 +81,9 @@ struct RunResult {
   std::vector<SuiteResult> suites;
 };
 
-// Counts over a run's tests (top-level and subtests).
-struct Counts {
-  int total = 0, passed = 0, failed = 0, soft_failed = 0, skipped = 0, flaky = 0;
-};
-
-// Returns the counts of a run's tests.
-Counts CountTests(const RunResult& run);
+// Returns the totals of a run's tests, top-level tests and subtests alike (each is a row in
+// every report; serve's run totals count the same way).
+Totals CountTests(const RunResult& run);
 
 // Returns the last component of a path ("dir/file.cc" -> "file.cc").
 std::string_view BaseName(std::string_view path);

@@ -15,6 +15,8 @@ Status ToStatus(store::TestStatus status) {
       return Status::kPassed;
     case store::TestStatus::kSkipped:
       return Status::kSkipped;
+    case store::TestStatus::kCancelled:
+      return Status::kCancelled;
     default:
       return Status::kFailed;
   }

@@ -126,6 +126,7 @@ void TextReporter::OnEvent(const Event& e) {
         case Status::kPassed: PrintWord("", "ok", kGreen); break;
         case Status::kFailed: PrintWord("", "FAIL", kRed); break;
         case Status::kSkipped: PrintWord("", "SKIP", kYellow); break;
+        case Status::kCancelled: PrintWord("", "CANCELLED", kYellow); break;
       }
       buffer_ += suite->name;
       buffer_ += " (";
@@ -257,7 +258,7 @@ void TextReporter::PrintSuiteOutput(const SuiteResult& suite, std::string_view p
 }
 
 void TextReporter::PrintSummary(const RunResult& run) {
-  const Counts counts = CountTests(run);
+  const Totals counts = CountTests(run);
   EndLine();
   if (run.status == Status::kFailed) {
     PrintWord("", "FAIL", kRed);

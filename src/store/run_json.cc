@@ -128,12 +128,12 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
 }
 
 void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests) {
-  int counts[5] = {0, 0, 0, 0, 0};
+  int counts[6] = {0, 0, 0, 0, 0, 0};
   for (const TestRow& t : tests) ++counts[static_cast<int>(t.status)];
   fmt::format_to(std::back_inserter(out),
                  ",\"counts\":{{\"total\":{},\"pending\":{},\"running\":{},\"passed\":{},"
-                 "\"failed\":{},\"skipped\":{}}}",
-                 tests.size(), counts[0], counts[1], counts[2], counts[3], counts[4]);
+                 "\"failed\":{},\"skipped\":{},\"cancelled\":{}}}",
+                 tests.size(), counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
   Field(out, "tests");
   out += '[';
   bool first = true;

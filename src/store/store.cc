@@ -8,8 +8,8 @@ namespace {
 
 constexpr std::array<const char*, 6> kRunStatusNames = {"queued", "running", "passed",
                                                          "failed", "cancelled", "error"};
-constexpr std::array<const char*, 5> kTestStatusNames = {"pending", "running", "passed",
-                                                          "failed", "skipped"};
+constexpr std::array<const char*, 6> kTestStatusNames = {"pending", "running", "passed",
+                                                          "failed", "skipped", "cancelled"};
 constexpr std::array<const char*, 5> kTriggerNames = {"api", "schedule", "ui", "retry", "cli"};
 
 template <typename Enum, std::size_t N>

@@ -25,8 +25,8 @@ namespace handoff::store {
 // The state of a run. queued -> running -> passed | failed | cancelled | error.
 enum class RunStatus : std::uint8_t { kQueued, kRunning, kPassed, kFailed, kCancelled, kError };
 
-// The state of one test in a run.
-enum class TestStatus : std::uint8_t { kPending, kRunning, kPassed, kFailed, kSkipped };
+// The state of one test in a run: pending or running, then its outcome (event/outcome.h).
+enum class TestStatus : std::uint8_t { kPending, kRunning, kPassed, kFailed, kSkipped, kCancelled };
 
 // What started a run.
 enum class Trigger : std::uint8_t { kApi, kSchedule, kUi, kRetry, kCli };

@@ -364,7 +364,7 @@ class GotestsumTest : public ::testing::Test {
   // action; failures are failed tests, soft ones included, plus each failed package that
   // has no failed test).
   static std::string ExpectedDone(const RunResult& run) {
-    const Counts counts = CountTests(run);
+    const Totals counts = CountTests(run);
     int failures = counts.failed + counts.soft_failed;
     for (const SuiteResult& suite : run.suites) {
       bool failed_test = false;

@@ -154,7 +154,7 @@ for suite in xml:
 
   // What junitparser must have read, built from our own results.
   const RunResult& run = collector.result();
-  const Counts counts = CountTests(run);
+  const Totals counts = CountTests(run);
   int errors = 0;
   for (const SuiteResult& suite : run.suites) {
     errors += !suite.setup_failures.empty() + !suite.teardown_failures.empty();

@@ -36,7 +36,7 @@ TEST(ResultCollectorTest, GoldenRunCounts) {
   EXPECT_EQ(run.start_ns, report_testing::kGoldenStartNs + 123'456'789);
   EXPECT_EQ(run.elapsed_ns, 63'789'000'000);
 
-  const Counts counts = CountTests(run);
+  const Totals counts = CountTests(run);
   EXPECT_EQ(counts.total, 15);
   // Passed: Passes, Table/one, Table/two/deep, Flaky, Flaky/inner. Failed: Fails, Table,
   // Table/two, Output, Crashes, Crashes/inside. Skipped: Skipped, Checkout's A and B.
@@ -169,7 +169,7 @@ TEST(ResultCollectorTest, RetryOfOneTestKeepsOtherTestsIndexed) {
   ASSERT_NE(FindTest(suite, "B/y"), nullptr);
   EXPECT_EQ(FindTest(suite, "B/y")->output, std::vector<std::string>{"still B"});
   EXPECT_EQ(FindTest(suite, "A/x")->status, Status::kPassed);
-  const Counts counts = CountTests(collector.result());
+  const Totals counts = CountTests(collector.result());
   EXPECT_EQ(counts.total, 4);
   EXPECT_EQ(counts.passed, 4);
   EXPECT_EQ(counts.flaky, 1);
@@ -285,7 +285,7 @@ TEST(ResultCollectorTest, IgnoresEventsOfUnknownSuitesAndTests) {
 }
 
 TEST(CountTestsTest, EmptyRun) {
-  const Counts counts = CountTests(RunResult{});
+  const Totals counts = CountTests(RunResult{});
   EXPECT_EQ(counts.total, 0);
   EXPECT_EQ(counts.passed, 0);
 }

@@ -44,7 +44,7 @@ TEST(TextReporterTest, LastLineCountsForScripts) {
   ResultCollector collector;
   const EventScript script = GoldenRun();
   script.Feed({&collector});
-  const Counts counts = CountTests(collector.result());
+  const Totals counts = CountTests(collector.result());
   for (const TextOptions options : {TextOptions{}, TextOptions{.color = true, .verbose = true}}) {
     const std::string last = LastLine(TextReport(script, options));
     EXPECT_EQ(last, std::to_string(counts.passed) + " passed, " +
