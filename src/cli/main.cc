@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "cli/duration.h"
+#include "duration/duration.h"
 #include "cli/remote_command.h"
 #include "cli/serve_command.h"
 #include "engine/run_engine.h"
-#include "engine/selection.h"
+#include "runner/selection.h"
 #include "handoff/main.h"
-#include "report/json_writer.h"
+#include "json/json_writer.h"
 #include "report/reporters.h"
 #include "report/results.h"
 #include "runner/registry.h"

@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "http/client.h"
-#include "report/json_writer.h"
+#include "http_client/http_client.h"
+#include "json/json_writer.h"
 
 namespace handoff {
 

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <memory>
 
-#include "cli/duration.h"
+#include "duration/duration.h"
 #include "engine/serve_engine.h"
 #include "engine/server_log.h"
 #include "http/server.h"

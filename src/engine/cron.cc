@@ -8,7 +8,7 @@
 #include <charconv>
 #include <vector>
 
-#include "cli/duration.h"
+#include "duration/duration.h"
 
 namespace handoff {
 namespace {

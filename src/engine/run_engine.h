@@ -7,7 +7,7 @@
 #include <chrono>
 #include <vector>
 
-#include "engine/selection.h"
+#include "runner/selection.h"
 #include "event/event.h"
 #include "worker/supervisor.h"
 

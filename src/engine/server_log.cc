@@ -1,7 +1,7 @@
 #include "engine/server_log.h"
 
 #include "event/event.h"
-#include "report/json_writer.h"
+#include "json/json_writer.h"
 #include "store/run_json.h"
 
 namespace handoff {

@@ -11,11 +11,11 @@
 #include <initializer_list>
 #include <stdexcept>
 
-#include "cli/duration.h"
+#include "duration/duration.h"
 #include "engine/stability.h"
 #include "http/web_assets.h"
-#include "report/json_writer.h"
-#include "report/stored_report.h"
+#include "json/json_writer.h"
+#include "engine/stored_report.h"
 #include "store/run_json.h"
 
 #include <zlib.h>

@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "event/event.h"
-#include "report/encoding.h"
-#include "report/json_writer.h"
+#include "json/encoding.h"
+#include "json/json_writer.h"
 #include "report/reporters.h"
 #include "report/results.h"
 

@@ -23,7 +23,7 @@
 #include <utility>
 
 #include "event/event.h"
-#include "report/encoding.h"
+#include "json/encoding.h"
 #include "report/reporters.h"
 #include "report/results.h"
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <mutex>
 
-#include "engine/selection.h"
+#include "runner/selection.h"
 #include "handoff/internal/hooks.h"
 #include "runner/runner.h"
 

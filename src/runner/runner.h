@@ -180,7 +180,4 @@ class SuiteRunner {
   std::unique_ptr<internal::SuiteRunScope> scope_;
 };
 
-// Formats a duration the way Go's time.Duration does ("1.5s", "250ms", "2m0s").
-std::string FormatDuration(std::chrono::nanoseconds d);
-
 }  // namespace handoff

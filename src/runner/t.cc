@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "handoff/internal/hooks.h"
+#include "duration/duration.h"
 #include "handoff/t.h"
 #include "runner/runner.h"
 

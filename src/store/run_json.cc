@@ -4,7 +4,7 @@
 
 #include <ctime>
 
-#include "report/json_writer.h"
+#include "json/json_writer.h"
 
 namespace handoff::store {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "report/json_writer.h"
+#include "json/json_writer.h"
 #include "store/store.h"
 
 namespace handoff::store {

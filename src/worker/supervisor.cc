@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "duration/duration.h"
 #include "runner/runner.h"
 #include "worker/worker.h"
 

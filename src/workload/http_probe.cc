@@ -11,7 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "http/client.h"
+#include "http_client/http_client.h"
 #include "workload/internal.h"
 
 namespace handoff::workload {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "duration/duration.h"
 #include "metrics/registry.h"
 #include "runner/runner.h"
 

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "http/client.h"
+#include "http_client/http_client.h"
 
 namespace handoff::testing {
 

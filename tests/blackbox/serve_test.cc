@@ -34,7 +34,7 @@
 
 #include "blackbox/go_json.h"
 #include "blackbox/process.h"
-#include "http/client.h"
+#include "http_client/http_client.h"
 
 extern char** environ;
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "http/client.h"
+#include "http_client/http_client.h"
 
 namespace handoff::testing {
 namespace {

@@ -12,7 +12,7 @@
 #include "blackbox/go_json.h"
 #include "blackbox/interactive_output.h"
 #include "blackbox/process.h"
-#include "http/client.h"
+#include "http_client/http_client.h"
 
 namespace handoff::testing {
 namespace {

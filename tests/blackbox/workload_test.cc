@@ -17,7 +17,7 @@
 
 #include "blackbox/process.h"
 #include "handoff/workload.h"
-#include "http/client.h"
+#include "http_client/http_client.h"
 
 namespace handoff::workload {
 namespace {

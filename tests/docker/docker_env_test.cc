@@ -17,7 +17,7 @@
 #include "docker/docker_test_env.h"
 #include "handoff/workload.h"
 #include "handoff/workload_images.h"
-#include "http/client.h"
+#include "http_client/http_client.h"
 #include "workload/internal.h"
 
 namespace handoff::workload {

@@ -13,7 +13,7 @@
 #include "blackbox/service_queries.h"
 #include "docker/docker_test_env.h"
 #include "handoff/workload_services.h"
-#include "http/client.h"
+#include "http_client/http_client.h"
 #include "workload/image_builder.h"
 #include "workload/service_images.h"
 

@@ -14,7 +14,7 @@
 #include "blackbox/interactive_output.h"
 #include "blackbox/process.h"
 #include "docker/docker_test_env.h"
-#include "http/client.h"
+#include "http_client/http_client.h"
 
 namespace handoff::workload {
 namespace {

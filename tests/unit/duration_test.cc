@@ -1,4 +1,4 @@
-#include "cli/duration.h"
+#include "duration/duration.h"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "http/client.h"
+#include "http_client/http_client.h"
 #include "serve_fakes.h"
 
 namespace handoff::http {

@@ -5,7 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "report/stored_report.h"
+#include "engine/stored_report.h"
 #include "store/store.h"
 
 namespace handoff {

@@ -1,4 +1,4 @@
-#include "engine/selection.h"
+#include "runner/selection.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-#include "report/json_writer.h"
+#include "json/json_writer.h"
 
-#include "report/encoding.h"
+#include "json/encoding.h"
 
 namespace handoff {
 namespace {

@@ -1,4 +1,4 @@
-#include "report/stored_report.h"
+#include "engine/stored_report.h"
 
 #include <cstdio>
 #include <map>

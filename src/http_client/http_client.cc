@@ -1,4 +1,4 @@
-#include "http/client.h"
+#include "http_client/http_client.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "engine/selection.h"
+#include "runner/selection.h"
 
 #include <re2/re2.h>
 

@@ -1,9 +1,33 @@
-#include "cli/duration.h"
+#include "duration/duration.h"
 
 #include <cctype>
 #include <string>
 
+#include <fmt/format.h>
+
 namespace handoff {
+
+std::string FormatDuration(std::chrono::nanoseconds d) {
+  using namespace std::chrono;
+  auto trim = [](std::string s) {
+    if (s.find('.') != std::string::npos) {
+      while (s.back() == '0') s.pop_back();
+      if (s.back() == '.') s.pop_back();
+    }
+    return s;
+  };
+  if (d < 1ms) return trim(fmt::format("{:.3f}", d.count() / 1e3)) + "µs";
+  if (d < 1s) return trim(fmt::format("{:.3f}", d.count() / 1e6)) + "ms";
+  auto h = duration_cast<hours>(d);
+  auto m = duration_cast<minutes>(d - h);
+  double s = (d - h - m).count() / 1e9;
+  std::string out;
+  if (h.count() > 0) out += fmt::format("{}h", h.count());
+  if (h.count() > 0 || m.count() > 0) out += fmt::format("{}m", m.count());
+  out += trim(fmt::format("{:.3f}", s)) + "s";
+  return out;
+}
+
 
 std::optional<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   if (text.empty()) return std::nullopt;
