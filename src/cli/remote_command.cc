@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/count_flag.h"
 #include "http/client.h"
 #include "report/json_writer.h"
 
@@ -189,7 +190,7 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   c.trigger->add_option("--param", c.params, "A parameter KEY=VALUE for the tests (repeatable)");
   c.trigger->add_option("--timeout", c.timeout, "Timeout of each test, e.g. 30s");
   c.trigger->add_option("--attempts", c.attempts, "Attempts per failing test")
-      ->check(CLI::PositiveNumber);
+      ->check(WholeNumber(1));
   c.trigger->add_flag("--wait", c.wait,
                       "Follow the run until it ends; exit 0 if it passed, 1 otherwise");
 
@@ -198,11 +199,11 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   c.runs->add_option("--suite", c.runs_suite, "Only runs of this suite");
   c.runs->add_option("--status", c.runs_status, "Only runs in this status");
   c.runs->add_option("--reference", c.runs_reference, "Only runs with this reference");
-  c.runs->add_option("--limit", c.limit, "How many")->check(CLI::Range(1, 500));
+  c.runs->add_option("--limit", c.limit, "How many")->check(WholeNumber(1, 500));
   c.runs->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
   c.get = c.remote->add_subcommand("get", "Show one run and its tests");
-  c.get->add_option("id", c.id, "The run's id")->required()->check(CLI::PositiveNumber);
+  c.get->add_option("id", c.id, "The run's id")->required()->check(WholeNumber(1));
   c.get->add_option("--server", c.server, "The server's URL")->envname("HANDOFF_SERVER");
   c.get->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
   return &c;
