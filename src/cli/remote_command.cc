@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -168,37 +169,55 @@ void PrintRunLine(const json::object& run) {
               Str(run, "reference").c_str(), Str(run, "created_at").c_str());
 }
 
-// Prints a finished test as go test does, "--- PASS: Name (0.01s)". A subtest finishes
-// before its parent: its line waits in `pending` and is printed, indented, under the
-// parent's.
-void PrintFinished(const json::object& test,
-                   std::map<std::string, std::vector<std::string>>* pending) {
-  const std::string name = Str(test, "name");
-  std::string line = fmt::format("{}--- {}: {} ({:.2f}s)", std::string(4 * Depth(name), ' '),
-                                 Word(test), name,
-                                 static_cast<double>(Int(test, "duration_ms")) / 1000.0);
-  if (Word(test) == "FLAKY") line += fmt::format(" after {} attempts", Int(test, "attempt"));
-  if (!Str(test, "message").empty()) {
-    line += fmt::format("\n{}    {}", std::string(4 * Depth(name), ' '), Str(test, "message"));
+// Prints finished tests as go test does, "--- PASS: Name (0.01s)", each subtest indented
+// under its top-level test. The stream sends a subtest's result before or after its
+// parent's (the journal orders a batch by when each test started): a subtest that comes
+// first waits for its parent's line.
+class FinishedPrinter {
+ public:
+  void Print(const json::object& test) {
+    const std::string name = Str(test, "name");
+    const std::string top = name.substr(0, name.find('/'));
+    std::string line = fmt::format("{}--- {}: {} ({:.2f}s)", std::string(4 * Depth(name), ' '),
+                                   Word(test), name,
+                                   static_cast<double>(Int(test, "duration_ms")) / 1000.0);
+    if (Word(test) == "FLAKY") line += fmt::format(" after {} attempts", Int(test, "attempt"));
+    if (!Str(test, "message").empty()) {
+      line += fmt::format("\n{}    {}", std::string(4 * Depth(name), ' '), Str(test, "message"));
+    }
+    if (top != name && printed_.count(top) == 0) {
+      waiting_[top].push_back(std::move(line));
+      return;
+    }
+    std::printf("%s\n", line.c_str());
+    if (top == name) {
+      printed_.insert(top);
+      if (auto it = waiting_.find(top); it != waiting_.end()) {
+        for (const std::string& sub : it->second) std::printf("%s\n", sub.c_str());
+        waiting_.erase(it);
+      }
+    }
+    std::fflush(stdout);
   }
-  const std::string top = name.substr(0, name.find('/'));
-  if (top != name) {
-    (*pending)[top].push_back(std::move(line));
-    return;
+
+  // Prints the subtests whose parent never finished (the run was cancelled while it ran).
+  void Flush() {
+    for (const auto& [top, lines] : waiting_) {
+      for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+    }
+    waiting_.clear();
   }
-  std::printf("%s\n", line.c_str());
-  if (auto it = pending->find(top); it != pending->end()) {
-    for (const std::string& sub : it->second) std::printf("%s\n", sub.c_str());
-    pending->erase(it);
-  }
-  std::fflush(stdout);
-}
+
+ private:
+  std::set<std::string> printed_;                          // top-level tests printed
+  std::map<std::string, std::vector<std::string>> waiting_;  // top-level test -> subtest lines
+};
 
 // Follows a run's event stream until it finishes, printing each finished test; resumes
 // after a dropped connection. Returns the run's final status, or "" if the server was lost.
 std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
   std::string final_status;
-  std::map<std::string, std::vector<std::string>> pending;  // top-level test -> subtest lines
+  FinishedPrinter printer;
   std::int64_t last = 0;
   int failures = 0;
   const std::string target = fmt::format("/api/v1/runs/{}/events", id);
@@ -214,7 +233,7 @@ std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
           const json::object& o = v.as_object();
           const std::string status = Str(o, "status");
           if (type == "test") {
-            if (IsFinishedTest(status)) PrintFinished(o, &pending);
+            if (IsFinishedTest(status)) printer.Print(o);
           } else if (type == "run") {
             if (IsFinishedRun(status)) {
               final_status = status;
@@ -235,10 +254,7 @@ std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(failures, 10)));
   }
-  // Subtests of a test that never finished (the run was cancelled while it ran).
-  for (const auto& [top, lines] : pending) {
-    for (const std::string& line : lines) std::printf("%s\n", line.c_str());
-  }
+  printer.Flush();
   return final_status;
 }
 
