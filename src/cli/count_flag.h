@@ -12,27 +12,31 @@
 
 namespace handoff {
 
-// Returns a validator that accepts whole numbers from `min` to `max` and otherwise says so
-// ("must be at least 1, got 0"; CLI11 puts the flag's name in front). Its help text is
-// "POSITIVE" for the usual minimum of 1 and no maximum.
+// Returns a validator that accepts whole numbers from `min` to `max` and otherwise says
+// what it wants ("must be at least 1, got 0"; CLI11 puts the flag's name in front). Its
+// help text is "POSITIVE" for the usual count: at least 1, at most INT_MAX.
 inline CLI::Validator WholeNumber(long long min,
-                                  long long max = std::numeric_limits<long long>::max()) {
-  const bool unbounded = max == std::numeric_limits<long long>::max();
-  const std::string rule = unbounded ? "must be at least " + std::to_string(min)
-                                     : "must be between " + std::to_string(min) + " and " +
-                                           std::to_string(max);
+                                  long long max = std::numeric_limits<int>::max()) {
+  const bool count = max == std::numeric_limits<int>::max();
+  const std::string range = "must be between " + std::to_string(min) + " and " +
+                            std::to_string(max);
+  const std::string too_small = count ? "must be at least " + std::to_string(min) : range;
+  const std::string too_large = count ? "must be at most " + std::to_string(max) : range;
   return CLI::Validator(
-      [min, max, rule](std::string& value) -> std::string {
+      [min, max, too_small, too_large](std::string& value) -> std::string {
         long long n = 0;
         const char* end = value.data() + value.size();
         auto [ptr, ec] = std::from_chars(value.data(), end, n);
-        if (ec == std::errc::result_out_of_range) return rule + ", got " + value;
+        if (ec == std::errc::result_out_of_range) {
+          return (value.starts_with('-') ? too_small : too_large) + ", got " + value;
+        }
         if (ec != std::errc() || ptr != end) return "want a whole number, got \"" + value + "\"";
-        if (n < min || n > max) return rule + ", got " + value;
+        if (n < min) return too_small + ", got " + value;
+        if (n > max) return too_large + ", got " + value;
         return {};
       },
-      unbounded && min == 1 ? std::string("POSITIVE")
-                            : "[" + std::to_string(min) + " - " + std::to_string(max) + "]");
+      count && min == 1 ? std::string("POSITIVE")
+                        : "[" + std::to_string(min) + " - " + std::to_string(max) + "]");
 }
 
 }  // namespace handoff

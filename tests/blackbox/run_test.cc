@@ -374,6 +374,7 @@ TEST_F(RunTest, CountFlagsSayTheyMustBeAtLeastOne) {
            {{"run", "--repeat", "0"}, "--repeat: must be at least 1, got 0"},
            {{"run", "--attempts", "0"}, "--attempts: must be at least 1, got 0"},
            {{"run", "--jobs", "two"}, "--jobs: want a whole number, got \"two\""},
+           {{"run", "--repeat", "99999999999"}, "--repeat: must be at most 2147483647"},
            {{"run", "--shard", "0/0"}, "--shard: TOTAL must be at least 1, got \"0/0\""},
            {{"serve", "--db", "sqlite::memory:", "--max-concurrent-runs", "0"},
             "--max-concurrent-runs: must be at least 1, got 0"},
