@@ -13,8 +13,10 @@ import {renderActivity} from './js/page_activity.js';
 const ROUTES = [
   {pattern: /^\/$/, nav: 'suites', render: renderSuites},
   {pattern: /^\/suites\/([^/]+)$/, nav: 'suites', render: (ctx, [suite]) => renderSuite(ctx, suite)},
-  {pattern: /^\/runs\/(\d+)$/, nav: 'activity', render: (ctx, [id]) => renderRun(ctx, Number(id))},
-  {pattern: /^\/runs\/(\d+)\/tests\/(.+)$/, nav: 'activity', render: (ctx, [id, test]) => renderTest(ctx, Number(id), test)},
+  // A run, and a test of a run, belong to their suite: the nav says Suites, as their
+  // breadcrumbs do (Suites / suite / run). Activity is the feed of every run, not their home.
+  {pattern: /^\/runs\/(\d+)$/, nav: 'suites', render: (ctx, [id]) => renderRun(ctx, Number(id))},
+  {pattern: /^\/runs\/(\d+)\/tests\/(.+)$/, nav: 'suites', render: (ctx, [id, test]) => renderTest(ctx, Number(id), test)},
   {pattern: /^\/flaky$/, nav: 'flaky', render: renderFlaky},
   {pattern: /^\/schedules$/, nav: 'schedules', render: renderSchedules},
   {pattern: /^\/activity$/, nav: 'activity', render: renderActivity},

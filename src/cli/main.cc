@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -14,16 +15,17 @@
 #include <string>
 #include <vector>
 
-#include "duration/duration.h"
+#include "cli/count_flag.h"
 #include "cli/remote_command.h"
 #include "cli/serve_command.h"
+#include "duration/duration.h"
 #include "engine/run_engine.h"
-#include "runner/selection.h"
 #include "handoff/main.h"
 #include "json/json_writer.h"
 #include "report/reporters.h"
 #include "report/results.h"
 #include "runner/registry.h"
+#include "runner/selection.h"
 #include "store/run_json.h"
 #include "worker/supervisor.h"
 #include "worker/worker.h"
@@ -104,20 +106,25 @@ struct SelectionFlags {
   }
 };
 
-bool ParseShard(const std::string& text, int* index, int* total) {
-  std::size_t slash = text.find('/');
-  if (slash == std::string::npos) return false;
-  try {
-    std::size_t used = 0;
-    *index = std::stoi(text.substr(0, slash), &used);
-    if (used != slash) return false;
-    std::string rest = text.substr(slash + 1);
-    *total = std::stoi(rest, &used);
-    if (used != rest.size()) return false;
-  } catch (const std::exception&) {
-    return false;
+// Reads "INDEX/TOTAL" into the selection; returns what is wrong with it, or empty.
+std::string ParseShard(const std::string& text, SelectionOptions* selection) {
+  const std::string want = "want INDEX/TOTAL with 0 <= INDEX < TOTAL, got \"" + text + "\"";
+  const std::size_t slash = text.find('/');
+  if (slash == std::string::npos) return want;
+  int index = 0, total = 0;
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  auto [index_end, index_ec] = std::from_chars(begin, begin + slash, index);
+  auto [total_end, total_ec] = std::from_chars(begin + slash + 1, end, total);
+  if (index_ec != std::errc() || index_end != begin + slash || total_ec != std::errc() ||
+      total_end != end) {
+    return want;
   }
-  return *total >= 1 && *index >= 0 && *index < *total;
+  if (total < 1) return "TOTAL must be at least 1, got \"" + text + "\"";
+  if (index < 0 || index >= total) return want;
+  selection->shard_index = index;
+  selection->shard_total = total;
+  return {};
 }
 
 void AppendLabels(std::string& out, const std::map<std::string, std::string>& labels) {
@@ -244,18 +251,18 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   bool fail_fast = false, verbose = false, dry_run = false, parallel = false;
   std::string shard, timeout, grace = "5s", format = "text", report_json, report_junit,
                      isolation = "process", color = "auto";
-  run->add_option("--repeat", repeat, "Run everything N times")->check(CLI::PositiveNumber);
+  run->add_option("--repeat", repeat, "Run everything N times")->check(WholeNumber(1));
   run->add_flag("--fail-fast", fail_fast,
                 "Stop after the first failing test; a failed feature's teardown is left undone");
   run->add_flag("--dry-run", dry_run,
                 "Report what would run (features' assessments too) without running anything");
   run->add_flag("--parallel", parallel, "Run the features of each suite concurrently");
   run->add_option("--shard", shard, "Run only shard INDEX of TOTAL (0-based), e.g. 1/4");
-  run->add_option("--jobs,-j", jobs, "Suites to run in parallel")->check(CLI::PositiveNumber);
+  run->add_option("--jobs,-j", jobs, "Suites to run in parallel")->check(WholeNumber(1));
   run->add_option("--timeout", timeout, "Timeout of each test, e.g. 30s (overrides the suites')");
   run->add_option("--grace", grace, "How long a test asked to stop may take before it is killed");
   run->add_option("--attempts", attempts, "Attempts per failing test (overrides the suites')")
-      ->check(CLI::PositiveNumber);
+      ->check(WholeNumber(1));
   run->add_option("--format", format, "Output on stdout: text, json (go test -json) or junit")
       ->check(CLI::IsMember({"text", "json", "junit"}));
   run->add_option("--report-json", report_json, "Also write the go test -json report to FILE");
@@ -314,14 +321,14 @@ int Main(int argc, char** argv, std::vector<Option> options) {
                       "running at once, the first failure cannot stop the others where they are");
   }
   if (!shard.empty()) {
-    if (!ParseShard(shard, &selection.shard_index, &selection.shard_total)) {
-      return UsageError("--shard: want INDEX/TOTAL with 0 <= INDEX < TOTAL, got \"" + shard + "\"");
+    if (std::string why = ParseShard(shard, &selection); !why.empty()) {
+      return UsageError("--shard: " + why);
     }
   } else if (const char* total = std::getenv("GTEST_TOTAL_SHARDS")) {
     const char* index = std::getenv("GTEST_SHARD_INDEX");
     std::string spec = std::string(index ? index : "") + "/" + total;
-    if (!ParseShard(spec, &selection.shard_index, &selection.shard_total)) {
-      return UsageError("GTEST_SHARD_INDEX/GTEST_TOTAL_SHARDS: invalid shard \"" + spec + "\"");
+    if (std::string why = ParseShard(spec, &selection); !why.empty()) {
+      return UsageError("GTEST_SHARD_INDEX/GTEST_TOTAL_SHARDS: " + why);
     }
     // GoogleTest's protocol: tell the runner we understood sharding.
     if (const char* status = std::getenv("GTEST_SHARD_STATUS_FILE")) {

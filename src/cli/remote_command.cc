@@ -4,12 +4,17 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <initializer_list>
+#include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "cli/count_flag.h"
 #include "http_client/http_client.h"
 #include "json/json_writer.h"
 
@@ -60,6 +65,11 @@ std::int64_t Int(const json::object& o, std::string_view key) {
   return 0;
 }
 
+bool Bool(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_bool() && v->as_bool();
+}
+
 // Returns the "message" of an API error document, or the body itself.
 std::string ErrorMessage(const http::ClientResult& r) {
   json::error_code ec;
@@ -102,12 +112,51 @@ std::string AppendPairs(std::string& body, const char* field, const std::vector<
   return {};
 }
 
-const char* Mark(const std::string& status) {
-  if (status == "passed") return "PASS";
-  if (status == "failed") return "FAIL";
-  if (status == "skipped") return "SKIP";
-  if (status == "running") return "RUN ";
-  return "....";
+// The word a test's state is shown with, as `run`'s text report says it: a soft failure
+// is not a FAIL (it does not fail the run), a pass after a failed attempt is FLAKY, and a
+// test a cancel stopped or never started is CANCELLED, not skipped.
+std::string Word(const json::object& test) {
+  const std::string status = Str(test, "status");
+  if (status == "failed") return Bool(test, "soft_failure") ? "SOFT FAIL" : "FAIL";
+  if (status == "passed") return Bool(test, "flaky") ? "FLAKY" : "PASS";
+  if (status == "cancelled") return "CANCELLED";
+  if (status == "skipped") {
+    // Until the API has a "cancelled" status, the tests a cancel never ran are skipped
+    // with this reason (serve_engine.cc).
+    return Str(test, "message").starts_with("not run:") ? "CANCELLED" : "SKIP";
+  }
+  if (status == "running") return "RUN";
+  if (status == "pending") return "PENDING";
+  return status;
+}
+
+// Returns true for a test state that is final.
+bool IsFinishedTest(const std::string& status) {
+  return status == "passed" || status == "failed" || status == "skipped" || status == "cancelled";
+}
+
+// The number of levels above a test: 0 for "Test", 1 for "Test/Sub".
+int Depth(const std::string& name) {
+  return static_cast<int>(std::count(name.begin(), name.end(), '/'));
+}
+
+// Returns the run's tests with each subtest right after its parent (the API lists them in
+// the order they were first seen, so subtests follow every test declared before them).
+std::vector<const json::object*> Nested(const json::array& tests) {
+  std::map<std::string, std::size_t> rank;  // top-level name -> its place
+  std::vector<std::pair<std::size_t, const json::object*>> keyed;
+  for (const json::value& t : tests) {
+    if (!t.is_object()) continue;
+    const std::string name = Str(t.as_object(), "name");
+    const std::string top = name.substr(0, name.find('/'));
+    const std::size_t place = rank.emplace(top, rank.size()).first->second;
+    keyed.emplace_back(place, &t.as_object());
+  }
+  std::stable_sort(keyed.begin(), keyed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const json::object*> out;
+  for (const auto& [place, test] : keyed) out.push_back(test);
+  return out;
 }
 
 bool IsFinishedRun(const std::string& status) {
@@ -120,10 +169,55 @@ void PrintRunLine(const json::object& run) {
               Str(run, "reference").c_str(), Str(run, "created_at").c_str());
 }
 
+// Prints finished tests as go test does, "--- PASS: Name (0.01s)", each subtest indented
+// under its top-level test. The stream sends a subtest's result before or after its
+// parent's (the journal orders a batch by when each test started): a subtest that comes
+// first waits for its parent's line.
+class FinishedPrinter {
+ public:
+  void Print(const json::object& test) {
+    const std::string name = Str(test, "name");
+    const std::string top = name.substr(0, name.find('/'));
+    std::string line = fmt::format("{}--- {}: {} ({:.2f}s)", std::string(4 * Depth(name), ' '),
+                                   Word(test), name,
+                                   static_cast<double>(Int(test, "duration_ms")) / 1000.0);
+    if (Word(test) == "FLAKY") line += fmt::format(" after {} attempts", Int(test, "attempt"));
+    if (!Str(test, "message").empty()) {
+      line += fmt::format("\n{}    {}", std::string(4 * Depth(name), ' '), Str(test, "message"));
+    }
+    if (top != name && printed_.count(top) == 0) {
+      waiting_[top].push_back(std::move(line));
+      return;
+    }
+    std::printf("%s\n", line.c_str());
+    if (top == name) {
+      printed_.insert(top);
+      if (auto it = waiting_.find(top); it != waiting_.end()) {
+        for (const std::string& sub : it->second) std::printf("%s\n", sub.c_str());
+        waiting_.erase(it);
+      }
+    }
+    std::fflush(stdout);
+  }
+
+  // Prints the subtests whose parent never finished (the run was cancelled while it ran).
+  void Flush() {
+    for (const auto& [top, lines] : waiting_) {
+      for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+    }
+    waiting_.clear();
+  }
+
+ private:
+  std::set<std::string> printed_;                          // top-level tests printed
+  std::map<std::string, std::vector<std::string>> waiting_;  // top-level test -> subtest lines
+};
+
 // Follows a run's event stream until it finishes, printing each finished test; resumes
 // after a dropped connection. Returns the run's final status, or "" if the server was lost.
 std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
   std::string final_status;
+  FinishedPrinter printer;
   std::int64_t last = 0;
   int failures = 0;
   const std::string target = fmt::format("/api/v1/runs/{}/events", id);
@@ -139,13 +233,7 @@ std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
           const json::object& o = v.as_object();
           const std::string status = Str(o, "status");
           if (type == "test") {
-            if (status == "passed" || status == "failed" || status == "skipped") {
-              std::printf("--- %s: %s (%.2fs)%s%s\n", Mark(status), Str(o, "name").c_str(),
-                          static_cast<double>(Int(o, "duration_ms")) / 1000.0,
-                          Str(o, "message").empty() ? "" : "\n    ",
-                          Str(o, "message").c_str());
-              std::fflush(stdout);
-            }
+            if (IsFinishedTest(status)) printer.Print(o);
           } else if (type == "run") {
             if (IsFinishedRun(status)) {
               final_status = status;
@@ -166,6 +254,7 @@ std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(failures, 10)));
   }
+  printer.Flush();
   return final_status;
 }
 
@@ -176,12 +265,13 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   RemoteCommand& c = command;
   c.remote = app.add_subcommand("remote", "Talk to a handoff server: trigger, runs, get");
   c.remote->require_subcommand(1, 1);
-  c.remote->add_option("--server", c.server, "The server's URL, e.g. http://handoff:1337")
+  c.remote->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
       ->envname("HANDOFF_SERVER");
 
   c.trigger = c.remote->add_subcommand("trigger", "Start a run of SUITE on the server");
   c.trigger->add_option("suite", c.suite, "The suite to run")->required();
-  c.trigger->add_option("--server", c.server, "The server's URL")->envname("HANDOFF_SERVER");
+  c.trigger->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
+      ->envname("HANDOFF_SERVER");
   c.trigger->add_option("--filter,--run", c.filter, "Run only tests matching this regex");
   c.trigger->add_option("--reference", c.reference, "A commit, release or ticket to record");
   c.trigger->add_option("--initiated-by", c.initiated_by, "Who asks (default: $USER)");
@@ -189,21 +279,23 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   c.trigger->add_option("--param", c.params, "A parameter KEY=VALUE for the tests (repeatable)");
   c.trigger->add_option("--timeout", c.timeout, "Timeout of each test, e.g. 30s");
   c.trigger->add_option("--attempts", c.attempts, "Attempts per failing test")
-      ->check(CLI::PositiveNumber);
+      ->check(WholeNumber(1));
   c.trigger->add_flag("--wait", c.wait,
                       "Follow the run until it ends; exit 0 if it passed, 1 otherwise");
 
   c.runs = c.remote->add_subcommand("runs", "List recent runs, newest first");
-  c.runs->add_option("--server", c.server, "The server's URL")->envname("HANDOFF_SERVER");
+  c.runs->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
+      ->envname("HANDOFF_SERVER");
   c.runs->add_option("--suite", c.runs_suite, "Only runs of this suite");
   c.runs->add_option("--status", c.runs_status, "Only runs in this status");
   c.runs->add_option("--reference", c.runs_reference, "Only runs with this reference");
-  c.runs->add_option("--limit", c.limit, "How many")->check(CLI::Range(1, 500));
+  c.runs->add_option("--limit", c.limit, "How many")->check(WholeNumber(1, 500));
   c.runs->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
   c.get = c.remote->add_subcommand("get", "Show one run and its tests");
-  c.get->add_option("id", c.id, "The run's id")->required()->check(CLI::PositiveNumber);
-  c.get->add_option("--server", c.server, "The server's URL")->envname("HANDOFF_SERVER");
+  c.get->add_option("id", c.id, "The run's id")->required()->check(WholeNumber(1));
+  c.get->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
+      ->envname("HANDOFF_SERVER");
   c.get->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
   return &c;
 }
@@ -212,8 +304,11 @@ bool RemoteParsed(const RemoteCommand& command) { return command.remote->parsed(
 
 int RunRemote(const RemoteCommand& c) {
   if (c.server.empty()) return Fail("--server: required (or set HANDOFF_SERVER)");
+  // "host:port" is what people type (and what `serve` prints after http://): assume http.
+  const std::string server =
+      c.server.find("://") == std::string::npos ? "http://" + c.server : c.server;
   std::string error;
-  std::optional<http::Url> url = http::ParseUrl(c.server, &error);
+  std::optional<http::Url> url = http::ParseUrl(server, &error);
   if (!url) return Fail("--server: " + error);
   http::Client client(url->host, url->port);
 
@@ -238,13 +333,13 @@ int RunRemote(const RemoteCommand& c) {
     http::ClientResult r =
         client.Request("POST", url->base + "/api/v1/suites/" + PercentEncode(c.suite) + "/runs",
                        body, {{"Content-Type", "application/json"}});
-    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", c.server, r.error));
+    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", server, r.error));
     if (r.status != 201 && r.status != 200) return Fail(ErrorMessage(r));
     json::value v = json::parse(r.body);
     const json::object& run = v.as_object();
     const std::int64_t id = Int(run, "id");
     std::printf("run %lld of %s queued: %s/runs/%lld\n", static_cast<long long>(id),
-                Str(run, "suite").c_str(), c.server.c_str(), static_cast<long long>(id));
+                Str(run, "suite").c_str(), server.c_str(), static_cast<long long>(id));
     std::fflush(stdout);
     if (!c.wait) return 0;
     std::string status = Follow(client, id, &error);
@@ -259,7 +354,7 @@ int RunRemote(const RemoteCommand& c) {
     if (!c.runs_status.empty()) target += "&status=" + PercentEncode(c.runs_status);
     if (!c.runs_reference.empty()) target += "&reference=" + PercentEncode(c.runs_reference);
     http::ClientResult r = client.Request("GET", target);
-    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", c.server, r.error));
+    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", server, r.error));
     if (r.status != 200) return Fail(ErrorMessage(r));
     if (c.format == "json") {
       std::printf("%s\n", r.body.c_str());
@@ -274,7 +369,7 @@ int RunRemote(const RemoteCommand& c) {
 
   // get
   http::ClientResult r = client.Request("GET", fmt::format("{}/api/v1/runs/{}", url->base, c.id));
-  if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", c.server, r.error));
+  if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", server, r.error));
   if (r.status != 200) return Fail(ErrorMessage(r));
   if (c.format == "json") {
     std::printf("%s\n", r.body.c_str());
@@ -284,18 +379,37 @@ int RunRemote(const RemoteCommand& c) {
   const json::object& run = v.as_object();
   std::printf("run %lld  suite %s  %s\n", static_cast<long long>(Int(run, "id")),
               Str(run, "suite").c_str(), Str(run, "status").c_str());
-  std::printf("  trigger %s  by %s  reference %s  environment %s\n", Str(run, "trigger").c_str(),
-              Str(run, "initiated_by").c_str(), Str(run, "reference").c_str(),
-              Str(run, "environment").c_str());
-  std::printf("  created %s  started %s  finished %s\n", Str(run, "created_at").c_str(),
-              Str(run, "started_at").c_str(), Str(run, "finished_at").c_str());
+  // Only the fields that say something: a run nobody initiated has no "by".
+  const auto fields = [&](std::initializer_list<std::pair<const char*, const char*>> names) {
+    std::string line;
+    for (const auto& [label, key] : names) {
+      const std::string value = Str(run, key);
+      if (!value.empty()) line += fmt::format("  {} {}", label, value);
+    }
+    if (!line.empty()) std::printf("%s\n", line.c_str());
+  };
+  fields({{"trigger", "trigger"},
+          {"by", "initiated_by"},
+          {"schedule", "schedule"},
+          {"reference", "reference"},
+          {"environment", "environment"}});
+  fields({{"created", "created_at"}, {"started", "started_at"}, {"finished", "finished_at"}});
   if (!Str(run, "error").empty()) std::printf("  %s\n", Str(run, "error").c_str());
-  for (const json::value& t : run.at("tests").as_array()) {
-    const json::object& test = t.as_object();
-    std::printf("  %s  %s (%.2fs)%s\n", Mark(Str(test, "status")), Str(test, "name").c_str(),
-                static_cast<double>(Int(test, "duration_ms")) / 1000.0,
-                test.at("flaky").as_bool() ? " flaky" : "");
-    if (!Str(test, "message").empty()) std::printf("        %s\n", Str(test, "message").c_str());
+  const json::value* tests = run.if_contains("tests");
+  if (tests == nullptr || !tests->is_array()) return 0;
+  for (const json::object* test : Nested(tests->as_array())) {
+    const std::string name = Str(*test, "name");
+    const std::string indent(2 + 2 * Depth(name), ' ');
+    std::string line = fmt::format("{}{:<9}  {}", indent, Word(*test), name);
+    const std::string status = Str(*test, "status");
+    if (status != "pending" && status != "running") {
+      line += fmt::format(" ({:.2f}s)", static_cast<double>(Int(*test, "duration_ms")) / 1000.0);
+    }
+    if (Word(*test) == "FLAKY") line += fmt::format(" after {} attempts", Int(*test, "attempt"));
+    std::printf("%s\n", line.c_str());
+    if (!Str(*test, "message").empty()) {
+      std::printf("%s           %s\n", indent.c_str(), Str(*test, "message").c_str());
+    }
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "cli/count_flag.h"
 #include "duration/duration.h"
 #include "engine/serve_engine.h"
 #include "engine/server_log.h"
@@ -46,11 +47,11 @@ void ServeFlags::Add(CLI::App* cmd) {
   cmd->add_option("--host", host, "Address to listen on")->envname("HANDOFF_HOST");
   cmd->add_option("--port", port, "Port to listen on; 0 picks a free one and prints it")
       ->envname("HANDOFF_PORT")
-      ->check(CLI::Range(0, 65535));
+      ->check(WholeNumber(0, 65535));
   cmd->add_option("--db", db, "Store: sqlite:PATH or sqlite::memory:")->envname("HANDOFF_DB");
   cmd->add_option("--max-concurrent-runs", max_concurrent_runs, "Runs executing at once")
       ->envname("HANDOFF_MAX_CONCURRENT_RUNS")
-      ->check(CLI::PositiveNumber);
+      ->check(WholeNumber(1));
   cmd->add_option("--retention", retention,
                   "Delete runs older than this, e.g. 30d or 12h (0 keeps them)")
       ->envname("HANDOFF_RETENTION");

@@ -107,18 +107,31 @@ bool ParseField(std::string_view text, const FieldSpec& f, std::bitset<N>* bits,
   return true;
 }
 
+// Returns the zone named `name`, or null if tzdata has none by that name.
+const date::time_zone* LocateZone(const std::string& name) {
+  try {
+    return date::locate_zone(name);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
 }  // namespace
+
+std::string TimeZoneError(std::string_view time_zone) {
+  if (time_zone.empty() || LocateZone(std::string(time_zone)) != nullptr) return {};
+  return fmt::format("unknown time zone \"{}\" (want an IANA name like Europe/Paris)",
+                     time_zone);
+}
 
 std::optional<CronSchedule> CronSchedule::Parse(std::string_view spec, std::string_view time_zone,
                                                 std::string* error) {
   CronSchedule s;
   s.spec_ = spec;
   s.zone_name_ = time_zone.empty() ? "UTC" : std::string(time_zone);
-  try {
-    s.zone_ = date::locate_zone(s.zone_name_);
-  } catch (const std::exception&) {
-    *error = fmt::format("unknown time zone \"{}\" (want an IANA name like Europe/Paris)",
-                         s.zone_name_);
+  s.zone_ = LocateZone(s.zone_name_);
+  if (s.zone_ == nullptr) {
+    *error = TimeZoneError(s.zone_name_);
     return std::nullopt;
   }
 

@@ -22,6 +22,10 @@ class time_zone;
 
 namespace handoff {
 
+// Returns what is wrong with an IANA time zone name ("unknown time zone ..."), or empty if
+// it names a zone (or is empty: UTC). Schedules report it under their `time_zone` field.
+std::string TimeZoneError(std::string_view time_zone);
+
 class CronSchedule {
  public:
   using TimePoint = std::chrono::system_clock::time_point;

@@ -1,5 +1,7 @@
 #include "engine/schedule_book.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace handoff {
@@ -12,13 +14,32 @@ std::int64_t ToNs(std::optional<ScheduleBook::TimePoint> t) {
 
 }  // namespace
 
+std::string ScheduleNameError(std::string_view name) {
+  if (name.empty()) return "name: must not be empty";
+  if (name.size() > kMaxScheduleNameLength) {
+    return fmt::format("name: at most {} characters, got {}", kMaxScheduleNameLength,
+                       name.size());
+  }
+  if (name.find('/') != std::string_view::npos) {
+    return fmt::format("name: \"{}\" may not contain '/'", name);
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return "name: may not contain control characters";
+  }
+  return {};
+}
+
 bool ScheduleBook::Add(const ScheduleInfo& info, TimePoint now, std::string* error) {
-  if (info.name.empty()) {
-    *error = "name: must not be empty";
+  if (std::string why = ScheduleNameError(info.name); !why.empty()) {
+    *error = std::move(why);
     return false;
   }
   if (Find(info.name) != nullptr) {
     *error = "a schedule named \"" + info.name + "\" already exists";
+    return false;
+  }
+  if (std::string why = TimeZoneError(info.time_zone); !why.empty()) {
+    *error = "time_zone: " + why;
     return false;
   }
   std::string cron_error;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/cron.h"
@@ -15,12 +16,21 @@
 
 namespace handoff {
 
+// The longest schedule name: it is shown in tables, URLs and metric labels.
+inline constexpr std::size_t kMaxScheduleNameLength = 100;
+
+// Returns what is wrong with a schedule name, prefixed "name: ", or empty if it is fine:
+// not empty, at most kMaxScheduleNameLength bytes, no '/' (a schedule is addressed as
+// /api/v1/schedules/{name}) and no control characters.
+std::string ScheduleNameError(std::string_view name);
+
 class ScheduleBook {
  public:
   using TimePoint = std::chrono::system_clock::time_point;
 
   // Adds a schedule; its first firing is the first after `now`. Returns false and sets
-  // *error for a bad spec or time zone, or a name already taken.
+  // *error for a bad name, spec or time zone (the message starts with the field's name),
+  // or a name already taken.
   bool Add(const ScheduleInfo& info, TimePoint now, std::string* error);
   // Removes a schedule; false if there is none by that name.
   bool Remove(const std::string& name);

@@ -910,17 +910,18 @@ ApiCode ServeEngine::CheckScheduleTarget(const std::string& suite, const std::st
     *message = fmt::format("suite: no suite named \"{}\"", suite);
     return suite.empty() ? ApiCode::kInvalid : ApiCode::kNotFound;
   }
-  std::string filter_error;
-  if (!NameFilter::Compile(filter, &filter_error)) {
-    *message = "filter: " + filter_error;
-    return ApiCode::kInvalid;
-  }
-  return ApiCode::kOk;
+  // Refused as a manual trigger with this filter would be: a schedule that selects no
+  // test would only ever start empty runs.
+  RunRequest request;
+  request.suite = suite;
+  request.filter = filter;
+  std::vector<std::string> tests;
+  return ResolveTests(*catalog_.Find(suite), request, &tests, message);
 }
 
 ApiCode ServeEngine::CreateSchedule(const store::StoredSchedule& schedule, std::string* message) {
-  if (schedule.name.empty()) {
-    *message = "name: must not be empty";
+  if (std::string why = ScheduleNameError(schedule.name); !why.empty()) {
+    *message = std::move(why);
     return ApiCode::kInvalid;
   }
   if (ApiCode code = CheckScheduleTarget(schedule.suite, schedule.filter, message);

@@ -362,6 +362,36 @@ TEST_F(RunTest, BadUsageExitsTwoNamingTheFlag) {
   EXPECT_NE(env.err.find("GTEST_SHARD_INDEX"), std::string::npos);
 }
 
+// Every count flag states its rule, not CLI11's "Value 0 not in range 0.000000 to 1.79e308".
+TEST_F(RunTest, CountFlagsSayTheyMustBeAtLeastOne) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"run", "--jobs", "0"}, "--jobs: must be at least 1, got 0"},
+           {{"run", "-j", "-3"}, "must be at least 1, got -3"},
+           {{"run", "--repeat", "0"}, "--repeat: must be at least 1, got 0"},
+           {{"run", "--attempts", "0"}, "--attempts: must be at least 1, got 0"},
+           {{"run", "--jobs", "two"}, "--jobs: want a whole number, got \"two\""},
+           {{"run", "--repeat", "99999999999"}, "--repeat: must be at most 2147483647"},
+           {{"run", "--shard", "0/0"}, "--shard: TOTAL must be at least 1, got \"0/0\""},
+           {{"serve", "--db", "sqlite::memory:", "--max-concurrent-runs", "0"},
+            "--max-concurrent-runs: must be at least 1, got 0"},
+           {{"remote", "trigger", "Fast", "--server", "127.0.0.1:1", "--attempts", "0"},
+            "--attempts: must be at least 1, got 0"},
+           {{"remote", "runs", "--server", "127.0.0.1:1", "--limit", "0"},
+            "--limit: must be between 1 and 500, got 0"},
+       }) {
+    ProcessResult r = Fixture(c.args);
+    EXPECT_EQ(r.exit_code, 2) << fmt::format("{}", fmt::join(c.args, " ")) << ": " << r.out
+                              << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.message << " not in: " << r.err;
+    EXPECT_EQ(r.err.find("not in range"), std::string::npos) << r.err;
+    EXPECT_EQ(Trace("order.txt"), "") << "nothing may run on bad usage";
+  }
+}
+
 TEST_F(RunTest, HelpExitsZero) {
   ProcessResult r = Fixture({"run", "--help"});
   EXPECT_EQ(r.exit_code, 0);

@@ -441,7 +441,7 @@ TEST_F(ServeTest, TriggeredRunFinishesWithEveryField) {
   const json::value suites = Get(s, "/api/v1/suites");
   std::set<std::string> names;
   for (const json::value& suite : Arr(suites, "suites")) names.insert(Str(suite, "name"));
-  EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Slow", "Gate", "Skipper", "Features"}));
+  EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Soft", "Slow", "Gate", "Skipper", "Features"}));
   const json::value fast = Get(s, "/api/v1/suites/Fast");
   EXPECT_EQ(Arr(fast, "last_runs").size(), 2u) << json::serialize(fast);
   EXPECT_EQ(Arr(fast, "tests").size(), 3u);
@@ -1130,7 +1130,23 @@ TEST_F(ServeTest, BadSchedulesAreRejectedNamingTheProblem) {
   m = message(R"({"name":"x","suite":"Fast","spec":"61 * * * *"})", 400);
   EXPECT_NE(m.find("61"), std::string::npos) << m;
   m = message(R"({"name":"x","suite":"Fast","spec":"@hourly","time_zone":"Mars/Olympus"})", 400);
-  EXPECT_NE(m.find("Mars/Olympus"), std::string::npos) << m;
+  EXPECT_TRUE(m.starts_with("time_zone: unknown time zone \"Mars/Olympus\"")) << m;
+  m = message(R"({"name":"a/b","suite":"Fast","spec":"@hourly"})", 400);
+  EXPECT_TRUE(m.starts_with("name: ") && m.find('/') != std::string::npos) << m;
+  m = message(R"({"name":"a\u0007b","suite":"Fast","spec":"@hourly"})", 400);
+  EXPECT_TRUE(m.starts_with("name: may not contain control characters")) << m;
+  m = message(fmt::format(R"({{"name":"{}","suite":"Fast","spec":"@hourly"}})",
+                          std::string(101, 'n')),
+              400);
+  EXPECT_TRUE(m.starts_with("name: at most 100 characters")) << m;
+  // A filter that selects nothing is refused with the words a manual trigger gets.
+  const json::value refused =
+      Json(s, "POST", "/api/v1/suites/Fast/runs", R"({"filter":"NoSuchTest"})", 400);
+  ASSERT_NE(Field(refused, "error"), nullptr) << json::serialize(refused);
+  const std::string trigger_refusal = Str(*Field(refused, "error"), "message");
+  m = message(R"({"name":"x","suite":"Fast","spec":"@hourly","filter":"NoSuchTest"})", 400);
+  EXPECT_EQ(m, trigger_refusal);
+  EXPECT_NE(m.find("selects no test"), std::string::npos) << m;
   m = message(R"({"name":"x","suite":"Fast","spec":"@hourly","filter":"("})", 400);
   EXPECT_NE(m.find("filter"), std::string::npos) << m;
   m = message(R"({"suite":"Fast","spec":"@hourly"})", 400);
@@ -1675,6 +1691,78 @@ TEST_F(ServeTest, RemoteCommandTriggersWaitsAndGets) {
                                      {}, std::chrono::seconds(30));
   EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
   EXPECT_FALSE(refused.err.empty());
+}
+
+// `remote` says what `run` says: a soft failure is SOFT FAIL (and the run passes), subtests
+// sit under their parent, a cancel's unrun tests are CANCELLED, and no field is printed empty.
+TEST_F(ServeTest, RemoteTellsSoftFailuresSubtestsAndCancelsApart) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  // host:port without http:// is accepted.
+  const std::string host_port = s->url().substr(std::string("http://").size());
+  ProcessResult soft = RunProcess(
+      {SERVE_FIXTURE, "remote", "trigger", "Soft", "--server", host_port, "--wait"}, {}, 60s);
+  EXPECT_EQ(soft.exit_code, 0) << soft.out << soft.err;
+  EXPECT_NE(soft.out.find("--- SOFT FAIL: KnownIssue ("), std::string::npos) << soft.out;
+  EXPECT_EQ(soft.out.find("--- FAIL"), std::string::npos) << soft.out;
+  EXPECT_NE(soft.out.find("--- PASS: Fine ("), std::string::npos) << soft.out;
+  EXPECT_NE(soft.out.find(" passed\n"), std::string::npos) << soft.out;
+
+  // Subtests follow their parent, indented, while they stream and in `get`.
+  ProcessResult fast = RunProcess(
+      {SERVE_FIXTURE, "remote", "trigger", "Fast", "--server", host_port, "--wait"}, {}, 60s);
+  EXPECT_EQ(fast.exit_code, 0) << fast.out << fast.err;
+  const std::size_t hello = fast.out.find("--- PASS: Hello (");
+  const std::size_t sub = fast.out.find("    --- PASS: Hello/sub (");
+  const std::size_t values = fast.out.find("--- PASS: Values (");
+  ASSERT_NE(sub, std::string::npos) << fast.out;
+  EXPECT_LT(hello, sub) << fast.out;
+  EXPECT_LT(sub, values) << fast.out;
+
+  // Triggered over the API by nobody in particular: `get` prints no empty "by".
+  const std::int64_t id = Trigger(s, "Fast");
+  AwaitFinished(s, id);
+  ProcessResult get = RunProcess(
+      {SERVE_FIXTURE, "remote", "get", std::to_string(id), "--server", host_port}, {}, 30s);
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out.find(" by "), std::string::npos) << get.out;
+  EXPECT_EQ(get.out.find("reference"), std::string::npos) << get.out;
+  EXPECT_EQ(get.out.find("  \n"), std::string::npos) << "a line ends in spaces:\n" << get.out;
+  EXPECT_EQ(get.out.find(" \n"), std::string::npos) << "a line ends in a space:\n" << get.out;
+  std::vector<std::string> order;
+  std::istringstream lines(get.out);
+  for (std::string line; std::getline(lines, line);) {
+    for (const char* name : {"Hello/sub", "Hello", "Values", "Greeting"}) {
+      if (line.find(std::string("PASS") + std::string(7, ' ') + name) != std::string::npos) {
+        order.push_back(line.substr(0, line.find("PASS")) + name);
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"  Hello", "    Hello/sub", "  Values", "  Greeting"}))
+      << get.out;
+
+  // A run cancelled while `--wait` follows it: what never ran is CANCELLED, not skipped.
+  ProcessResult cancelled;
+  std::thread waiter([&] {
+    cancelled = RunProcess({SERVE_FIXTURE, "remote", "trigger", "Slow", "--server", s->url(),
+                            "--filter", "^Step", "--wait"},
+                           {}, 60s);
+  });
+  std::int64_t slow = 0;
+  EXPECT_TRUE(Eventually([&] {
+    std::vector<json::value> runs = ListRuns(s, "suite=Slow");
+    if (runs.empty()) return false;
+    slow = Int(runs.front(), "id");
+    return TestStatuses(GetRun(s, slow))["Step1"] == "passed";
+  }));
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", slow), {}, 200);
+  waiter.join();
+  EXPECT_EQ(cancelled.exit_code, 1) << cancelled.out << cancelled.err;
+  EXPECT_NE(cancelled.out.find("--- CANCELLED: Step6"), std::string::npos) << cancelled.out;
+  EXPECT_EQ(cancelled.out.find("--- SKIP"), std::string::npos) << cancelled.out;
+  EXPECT_NE(cancelled.out.find(fmt::format("run {} cancelled", slow)), std::string::npos)
+      << cancelled.out;
 }
 
 }  // namespace

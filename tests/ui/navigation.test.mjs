@@ -1,10 +1,11 @@
-// Deep links served by the real server, history (back/forward) and the colour theme.
+// Deep links served by the real server, the section the nav marks, placeholders, history
+// (back/forward) and the colour theme.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  assertNoPageErrors, byTestId, launchBrowser, openPage, startServer, waitFor, waitRunStatus,
-  waitTheme,
+  assertNoPageErrors, byTestId, launchBrowser, openPage, pollUntil, startServer, waitFor,
+  waitRunStatus, waitTheme,
 } from './helpers.mjs';
 
 // Every CSS custom property (--name) that <html> and <body> resolve, with its value.
@@ -64,6 +65,70 @@ describe('navigation', () => {
       await shows(page);
       assert.equal(await byTestId(page, 'error-message').count(), 0, `no error on ${path}`);
     }
+    assertNoPageErrors(page, assert);
+    await page.context().close();
+  });
+
+  // The nav marks the section each page belongs to: a run and a test of a run are reached
+  // from their suite (their breadcrumbs start with Suites), so Suites is marked there too.
+  test('the nav marks the section of every page', async () => {
+    const page = await openPage(browser, server);
+    const sections = [
+      { path: '/', nav: 'suites' },
+      { path: '/suites/Checkout', nav: 'suites' },
+      { path: `/runs/${run.id}`, nav: 'suites' },
+      { path: `/runs/${run.id}/tests/Payment`, nav: 'suites' },
+      { path: '/flaky', nav: 'flaky' },
+      { path: '/schedules', nav: 'schedules' },
+      { path: '/activity', nav: 'activity' },
+    ];
+    for (const { path, nav } of sections) {
+      await page.goto(path);
+      await waitFor(page.locator(`.topnav a[data-nav="${nav}"][aria-current="page"]`), `${nav} marked on ${path}`);
+      const marked = await page.locator('.topnav a[aria-current="page"]').evaluateAll((as) => as.map((a) => a.dataset.nav));
+      assert.deepEqual(marked, [nav], `only ${nav} is marked on ${path}`);
+    }
+    // A run page's breadcrumbs agree with the nav.
+    await page.goto(`/runs/${run.id}`);
+    await waitRunStatus(page, 'failed');
+    assert.equal(await page.locator('nav.crumbs a').first().textContent(), 'Suites');
+    assertNoPageErrors(page, assert);
+    await page.context().close();
+  });
+
+  // No example's words reach a user of another binary: every placeholder is neutral or made
+  // of this server's own suites, tests and labels.
+  test('placeholders come from the server, not from an example', async () => {
+    const page = await openPage(browser, server);
+    const suites = (await api.get('/suites')).suites;
+    const checkout = suites.find((s) => s.name === 'Checkout');
+    const placeholders = async () => page.locator('[placeholder]').evaluateAll((els) => els.map((e) => e.placeholder));
+    const example = /storefront|shop|Orders|Healthz/i;
+
+    await page.goto('/');
+    const filter = await waitFor(byTestId(page, 'suite-filter'), 'the suite filter');
+    await waitFor(page.locator('[data-testid="suite-card"][data-suite="Checkout"]'), 'the Checkout card');
+    const labelled = suites.find((s) => Object.keys(s.labels || {}).length);
+    const [key, value] = Object.entries(labelled.labels)[0];
+    assert.equal(await filter.getAttribute('placeholder'), `Filter: name, namespace, ${key}=${value}`);
+    for (const text of await placeholders()) assert.doesNotMatch(text, example, `on /: ${text}`);
+
+    await page.goto('/suites/Checkout');
+    await waitFor(byTestId(page, 'run-button'), 'the run button');
+    assert.equal(await byTestId(page, 'run-filter').getAttribute('placeholder'),
+      `e.g. ${checkout.tests.slice(0, 2).join('|')}`);
+    for (const text of await placeholders()) assert.doesNotMatch(text, example, `on /suites/Checkout: ${text}`);
+
+    await page.goto('/schedules');
+    const select = byTestId(page, 'schedule-suite');
+    await waitFor(select.locator('option[value="Checkout"]'), 'the suites in the form', { state: 'attached' });
+    const chosen = await select.inputValue();
+    await pollUntil('the name example to follow the suite', async () =>
+      (await byTestId(page, 'schedule-name').getAttribute('placeholder')) === `${chosen.toLowerCase()}-nightly`);
+    await select.selectOption('Checkout');
+    await pollUntil('the name example to follow the chosen suite', async () =>
+      (await byTestId(page, 'schedule-name').getAttribute('placeholder')) === 'checkout-nightly');
+    for (const text of await placeholders()) assert.doesNotMatch(text, example, `on /schedules: ${text}`);
     assertNoPageErrors(page, assert);
     await page.context().close();
   });

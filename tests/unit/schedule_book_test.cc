@@ -68,10 +68,32 @@ TEST(ScheduleBook, RejectsBadSpecsZonesAndDuplicateNames) {
   ScheduleInfo zoned = Info("zoned", "@daily");
   zoned.time_zone = "Mars/Olympus";
   EXPECT_FALSE(book.Add(zoned, At(kStart), &error));
+  // Reported under the field that is wrong, not under spec.
+  EXPECT_TRUE(error.starts_with("time_zone: unknown time zone \"Mars/Olympus\"")) << error;
   EXPECT_FALSE(book.Add(Info("", "@daily"), At(kStart), &error));
+  EXPECT_EQ(error, "name: must not be empty");
   ASSERT_TRUE(book.Add(Info("once", "@daily"), At(kStart), &error)) << error;
   EXPECT_FALSE(book.Add(Info("once", "@hourly"), At(kStart), &error));
   EXPECT_NE(error.find("already exists"), std::string::npos) << error;
+}
+
+TEST(ScheduleBook, NamesAreBoundedWithoutSlashesOrControlCharacters) {
+  ScheduleBook book;
+  std::string error;
+  EXPECT_FALSE(book.Add(Info("nightly/eu", "@daily"), At(kStart), &error));
+  EXPECT_EQ(error, "name: \"nightly/eu\" may not contain '/'");
+  EXPECT_FALSE(book.Add(Info(std::string(kMaxScheduleNameLength + 1, 'n'), "@daily"), At(kStart),
+                        &error));
+  EXPECT_EQ(error, "name: at most 100 characters, got 101");
+  EXPECT_FALSE(book.Add(Info("night\nly", "@daily"), At(kStart), &error));
+  EXPECT_EQ(error, "name: may not contain control characters");
+  EXPECT_FALSE(book.Add(Info("del\x7f", "@daily"), At(kStart), &error));
+  EXPECT_TRUE(book.List().empty());
+  ASSERT_TRUE(book.Add(Info(std::string(kMaxScheduleNameLength, 'n'), "@daily"), At(kStart),
+                       &error))
+      << error;
+  ASSERT_TRUE(book.Add(Info("nächtlich check-1.2_x", "@daily"), At(kStart), &error)) << error;
+  EXPECT_EQ(book.List().size(), 2u);
 }
 
 TEST(ScheduleBook, TimeZonesShiftCronTimes) {

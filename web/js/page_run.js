@@ -94,7 +94,7 @@ export async function renderRun(ctx, id) {
   } catch (err) {
     if (isAbort(err)) return;
     replace(ctx.root,
-      h('nav', {class: 'crumbs'}, h('a', {href: '/activity'}, 'Activity'), ' / ', `Run #${id}`),
+      h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Suites'), ' / ', `Run #${id}`),
       errorBox(err, isNotFound(err) ? 'No such run' : 'Cannot load the run'));
     return;
   }

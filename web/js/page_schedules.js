@@ -19,7 +19,7 @@ export async function renderSchedules(ctx) {
 
   // --- create form --------------------------------------------------------------------------
   const name = h('input', {type: 'text', name: 'name', required: true, 'data-testid': 'schedule-name',
-                           placeholder: 'storefront-nightly', autocomplete: 'off', spellcheck: 'false'});
+                           placeholder: 'nightly', autocomplete: 'off', spellcheck: 'false'});
   const suite = h('select', {name: 'suite', required: true, 'data-testid': 'schedule-suite'});
   const spec = h('input', {type: 'text', name: 'spec', required: true, 'data-testid': 'schedule-spec',
                            placeholder: '0 3 * * *  or  @every 30m', autocomplete: 'off', spellcheck: 'false'});
@@ -45,8 +45,14 @@ export async function renderSchedules(ctx) {
     tableBox,
     form);
 
+  // The name's example is made of the chosen suite's name: "checkout-nightly".
+  const nameExample = () => {
+    name.placeholder = suite.value ? `${suite.value.toLowerCase()}-nightly` : 'nightly';
+  };
+  suite.addEventListener('change', nameExample);
   api('/suites', {signal: ctx.signal}).then((res) => {
     replace(suite, (res.suites || []).map((s) => h('option', {value: s.name}, s.name)));
+    nameExample();
   }).catch((err) => {
     if (!isAbort(err)) formErrors.appendChild(errorBox(err, 'Cannot load suites'));
   });

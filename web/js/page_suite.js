@@ -97,7 +97,7 @@ export async function renderSuite(ctx, name) {
   // Chart data: the history endpoint's runs (oldest first), else the listing's finished runs.
   const chartRuns = history && history.runs ? history.runs
     : runs.filter((r) => r.finished_at).slice(0, 30).reverse();
-  const {button, form} = runControl(suite.name, ctx.navigate);
+  const {button, form} = runControl(suite.name, ctx.navigate, suite.tests);
 
   replace(ctx.root,
     h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Suites'), ' / ', suite.name),

@@ -56,7 +56,7 @@ function latestCell(run) {
 export async function renderSuites(ctx) {
   ctx.setTitle('Suites');
   const filter = h('input', {type: 'search', class: 'filter', 'data-testid': 'suite-filter',
-                             placeholder: 'Filter: name, namespace, team=shop',
+                             placeholder: 'Filter: name, namespace, key=value',
                              'aria-label': 'Filter suites', value: ctx.query.get('q') || ''});
   const count = h('span', {class: 'muted count'});
   const list = h('div', {class: 'suite-list'}, loading());
@@ -78,6 +78,12 @@ export async function renderSuites(ctx) {
     return;
   }
   if (!ctx.alive) return;
+  // The label in the filter's example is one these suites have.
+  const labelled = suites.find((s) => s.labels && Object.keys(s.labels).length);
+  if (labelled) {
+    const [key, value] = Object.entries(labelled.labels)[0];
+    filter.placeholder = `Filter: name, namespace, ${key}=${value}`;
+  }
 
   const header = h('div', {class: 'suite-row suite-header', 'aria-hidden': 'true'},
     h('div', null, 'Suite'), h('div', null, 'Latest run'), h('div', null, 'Pass rate'),
@@ -87,7 +93,7 @@ export async function renderSuites(ctx) {
     const rate = h('div', {class: 'col-rate'}, h('span', {class: 'muted'}, '…'));
     const dur = h('div', {class: 'col-dur'}, h('span', {class: 'muted'}, '…'));
     const next = nextRunOf(suite.name, schedules);
-    const {button, form} = runControl(suite.name, ctx.navigate);
+    const {button, form} = runControl(suite.name, ctx.navigate, suite.tests);
     const card = h('article', {class: 'suite-card', 'data-testid': 'suite-card', 'data-suite': suite.name},
       h('div', {class: 'suite-row'},
         h('div', {class: 'col-name'},

@@ -47,10 +47,17 @@ export function emptyState(...children) {
   return h('p', {class: 'empty muted'}, ...children);
 }
 
+// A placeholder for a test filter, made of the suite's own tests ("e.g. Login|Logout"), so
+// every user sees an example that works on the suite in front of them.
+export function filterExample(tests) {
+  const names = (tests || []).slice(0, 2);
+  return names.length ? `e.g. ${names.join('|')}` : 'regex over test names';
+}
+
 // The run button and its small form: an optional test filter (regex) and reference.
 // `navigate` is called with the new run's page once the server has accepted it.
-export function runControl(suiteName, navigate) {
-  const filter = h('input', {type: 'text', name: 'filter', 'data-testid': 'run-filter', placeholder: 'e.g. Orders|Healthz',
+export function runControl(suiteName, navigate, tests = []) {
+  const filter = h('input', {type: 'text', name: 'filter', 'data-testid': 'run-filter', placeholder: filterExample(tests),
                              autocomplete: 'off', spellcheck: 'false', 'aria-label': 'test filter (regex)'});
   const reference = h('input', {type: 'text', name: 'reference', 'data-testid': 'run-reference',
                                 placeholder: 'commit, release, ticket', autocomplete: 'off', 'aria-label': 'reference'});
