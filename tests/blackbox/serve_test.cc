@@ -1775,37 +1775,28 @@ TEST_F(ServeTest, ACorruptDatabaseIsRefusedAndAnEmptyFileIsANewStore) {
   EXPECT_EQ(Str(AwaitFinished(fresh, id), "status"), "passed");
 }
 
-TEST_F(ServeTest, AFullDiskIsNeverAcknowledgedAndReadinessRecovers) {
-  if (::geteuid() != 0) {
-    if (InCi()) FAIL() << "mounting a small tmpfs needs root, and CI=true requires this test";
-    GTEST_SKIP() << "mounting a small tmpfs needs root (run as root, e.g. in .ci/run)";
+// A 2 MiB tmpfs mounted for one test, unmounted on every path out of it (lazily: a server
+// killed in TearDown may still have its files open), and a way to fill it to the brim.
+class SmallTmpfs {
+ public:
+  explicit SmallTmpfs(std::string path) : path_(std::move(path)) {}
+  ~SmallTmpfs() {
+    if (mounted_) RunProcess({OnPath("umount"), "-l", path_});
   }
-  const std::string mount_point = dir_ + "/small";
-  std::filesystem::create_directories(mount_point);
-  ProcessResult mounted =
-      RunProcess({OnPath("mount"), "-t", "tmpfs", "-o", "size=2m", "tmpfs", mount_point});
-  if (mounted.exit_code != 0) {
-    if (InCi()) FAIL() << "cannot mount a tmpfs: " << mounted.err;
-    GTEST_SKIP() << "cannot mount a tmpfs here: " << mounted.err;
+
+  // Mounts it; returns "" or why it could not be mounted.
+  std::string Mount() {
+    if (::geteuid() != 0) return "mounting a small tmpfs needs root (run as root, e.g. in .ci/run)";
+    std::filesystem::create_directories(path_);
+    ProcessResult r = RunProcess({OnPath("mount"), "-t", "tmpfs", "-o", "size=2m", "tmpfs", path_});
+    if (r.exit_code != 0) return "cannot mount a tmpfs here: " + r.err;
+    mounted_ = true;
+    return {};
   }
-  // Unmounted on every path out of the test; lazily, since the server may still have its
-  // files open (it is killed in TearDown).
-  struct Unmount {
-    std::string path;
-    ~Unmount() { RunProcess({OnPath("umount"), "-l", path}); }
-  } unmount{mount_point};
 
-  const std::string db = "sqlite:" + mount_point + "/h.db";
-  Server* s = Start({"--db", db, "--store-probe-interval", "100ms"});
-  ASSERT_NE(s, nullptr);
-  const std::int64_t before = Trigger(s, "Fast", R"({"filter":"^Hello$"})");
-  EXPECT_EQ(Str(AwaitFinished(s, before), "status"), "passed");
-  EXPECT_EQ(Call(s, "GET", "/readyz").status, 200);
-
-  // Fill the file system to the brim.
-  const std::string fill = mount_point + "/fill";
-  {
-    const int fd = ::open(fill.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // Writes a file until the file system has no byte left.
+  void Fill() {
+    const int fd = ::open(FillPath().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ASSERT_GE(fd, 0);
     const std::string chunk(64 * 1024, 'f');
     std::size_t size = chunk.size();
@@ -1817,6 +1808,42 @@ TEST_F(ServeTest, AFullDiskIsNeverAcknowledgedAndReadinessRecovers) {
     }
     ::close(fd);
   }
+
+  // Frees what Fill took.
+  void Free() { std::filesystem::remove(FillPath()); }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string FillPath() const { return path_ + "/fill"; }
+
+  std::string path_;
+  bool mounted_ = false;
+};
+
+// Mounts `tmpfs`, or skips the test (fails it when CI=true, where it must run).
+#define HANDOFF_MOUNT_OR_SKIP(tmpfs)                                    \
+  do {                                                                  \
+    const std::string why_not = (tmpfs).Mount();                        \
+    if (!why_not.empty()) {                                             \
+      if (InCi()) FAIL() << why_not << " (CI=true requires this test)"; \
+      GTEST_SKIP() << why_not;                                          \
+    }                                                                   \
+  } while (0)
+
+TEST_F(ServeTest, AFullDiskIsNeverAcknowledgedAndReadinessRecovers) {
+  SmallTmpfs tmpfs(dir_ + "/small");
+  HANDOFF_MOUNT_OR_SKIP(tmpfs);
+  const std::string mount_point = tmpfs.path();
+
+  const std::string db = "sqlite:" + mount_point + "/h.db";
+  Server* s = Start({"--db", db, "--store-probe-interval", "100ms"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t before = Trigger(s, "Fast", R"({"filter":"^Hello$"})");
+  EXPECT_EQ(Str(AwaitFinished(s, before), "status"), "passed");
+  EXPECT_EQ(Call(s, "GET", "/readyz").status, 200);
+
+  tmpfs.Fill();
 
   // A run that cannot be stored is refused, not acknowledged.
   http::ClientResult refused = Call(s, "POST", "/api/v1/suites/Fast/runs", "{}");
@@ -1843,13 +1870,55 @@ TEST_F(ServeTest, AFullDiskIsNeverAcknowledgedAndReadinessRecovers) {
       << err;
 
   // Space again: ready within seconds, and runs are accepted and executed.
-  std::filesystem::remove(fill);
+  tmpfs.Free();
   EXPECT_TRUE(Eventually([&] { return Call(s, "GET", "/readyz").status == 200; }, 5s))
       << Call(s, "GET", "/readyz").body;
   const std::int64_t after = Trigger(s, "Fast", R"({"filter":"^Hello$"})");
   ASSERT_GT(after, 0);
   EXPECT_EQ(Str(AwaitFinished(s, after), "status"), "passed");
   EXPECT_NE(s->Err().find("store writes again; ready"), std::string::npos) << s->Err();
+}
+
+TEST_F(ServeTest, ARunWhoseResultsCannotBeStoredIsNotReportedFinishedAndResumes) {
+  SmallTmpfs tmpfs(dir_ + "/small");
+  HANDOFF_MOUNT_OR_SKIP(tmpfs);
+  const std::string db = "sqlite:" + tmpfs.path() + "/h.db";
+  const std::string hook_log = dir_ + "/hooks.jsonl";
+  Server* s = Start({"--db", db, "--store-probe-interval", "100ms"},
+                    {{"SERVE_FIXTURE_HOOK_LOG", hook_log}});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Gate");
+  AwaitRun(s, id, [](const json::value& run) {
+    return Str(run, "status") == "running" && TestStatuses(run)["Wait"] == "running";
+  });
+
+  // The test ends while nothing can be written.
+  tmpfs.Fill();
+  OpenGate();
+  EXPECT_TRUE(Eventually([&] {
+    return s->Err().find("run not finished: some of its results could not be stored") !=
+           std::string::npos;
+  })) << s->Err();
+  EXPECT_EQ(Call(s, "GET", "/readyz").status, 503);
+  tmpfs.Free();
+  EXPECT_TRUE(Eventually([&] { return Call(s, "GET", "/readyz").status == 200; }, 5s));
+
+  // Nothing said it finished: not the API, not the hooks.
+  const json::value run = GetRun(s, id);
+  EXPECT_EQ(Str(run, "status"), "running") << json::serialize(run);
+  EXPECT_EQ(TestStatuses(run)["Wait"], "running") << json::serialize(run);
+  EXPECT_EQ(ReadFile(hook_log).find("OnRunFinished"), std::string::npos) << ReadFile(hook_log);
+  EXPECT_EQ(ReadFile(hook_log).find("OnTestFinished"), std::string::npos) << ReadFile(hook_log);
+
+  // It resumes at the next start and finishes there.
+  s->Signal(SIGTERM);
+  ASSERT_EQ(s->WaitExit(20s), 0) << s->Err();
+  Server* again = Start({"--db", db}, {{"SERVE_FIXTURE_HOOK_LOG", hook_log}});
+  ASSERT_NE(again, nullptr);
+  const json::value resumed = AwaitFinished(again, id);
+  EXPECT_EQ(Str(resumed, "status"), "passed") << json::serialize(resumed);
+  EXPECT_EQ(Int(resumed, "resumed"), 1) << json::serialize(resumed);
+  EXPECT_EQ(TestStatuses(resumed)["Wait"], "passed");
 }
 
 TEST_F(ServeTest, BackupsWhileServingRestoreRunsWithTheirTests) {
