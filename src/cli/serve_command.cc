@@ -148,7 +148,9 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
                                           : level == store::LogLevel::kWarn
                                               ? ServerLog::Level::kWarn
                                               : ServerLog::Level::kInfo;
-    log.Write(server_level, message, {{"store", flags.db}, {"detail", std::string(detail)}});
+    log.Write(server_level, message,
+              {{"store", flags.db},
+               {server_level == ServerLog::Level::kInfo ? "detail" : "error", std::string(detail)}});
   };
   std::unique_ptr<store::Store> store = store::OpenStore(flags.db, store_options, &error);
   if (!store) return ServeStartError("--db: " + error);

@@ -1022,6 +1022,14 @@ ApiCode ServeEngine::CreateSchedule(const store::StoredSchedule& schedule, std::
     stored.created_at_ns = NowNs();
     if (!store_.PutSchedule(stored)) {
       schedules_.Remove(schedule.name);
+      // Refused because the name is taken, or because the store could not write.
+      const std::vector<store::StoredSchedule> stored_now = store_.ListSchedules();
+      if (std::none_of(stored_now.begin(), stored_now.end(),
+                       [&](const store::StoredSchedule& s) { return s.name == schedule.name; })) {
+        StoreWriteFailed(fmt::format("schedule \"{}\" could not be stored", schedule.name));
+        *message = "the schedule could not be stored: the store cannot write (see /readyz)";
+        return ApiCode::kUnavailable;
+      }
       *message = fmt::format("a schedule named \"{}\" already exists", schedule.name);
       return ApiCode::kConflict;
     }
@@ -1042,7 +1050,12 @@ ApiCode ServeEngine::DeleteSchedule(const std::string& name, std::string* messag
     *message = fmt::format("schedule \"{}\" is declared in code and cannot be deleted", name);
     return ApiCode::kConflict;
   }
-  store_.DeleteSchedule(name);
+  // It is stored (it is not from code): false means the store could not write.
+  if (!store_.DeleteSchedule(name)) {
+    StoreWriteFailed(fmt::format("the deletion of schedule \"{}\" could not be stored", name));
+    *message = "the schedule could not be deleted: the store cannot write (see /readyz)";
+    return ApiCode::kUnavailable;
+  }
   schedules_.Remove(name);
   schedules_changed_.notify_all();
   return ApiCode::kOk;
@@ -1055,7 +1068,11 @@ ApiCode ServeEngine::PauseSchedule(const std::string& name, bool paused, std::st
     *message = fmt::format("no schedule named \"{}\"", name);
     return ApiCode::kNotFound;
   }
-  if (!info->from_code) store_.UpdateSchedulePaused(name, paused);
+  if (!info->from_code && !store_.UpdateSchedulePaused(name, paused)) {
+    StoreWriteFailed(fmt::format("the pause of schedule \"{}\" could not be stored", name));
+    *message = "the schedule could not be changed: the store cannot write (see /readyz)";
+    return ApiCode::kUnavailable;
+  }
   schedules_.SetPaused(name, paused, options_.now());
   schedules_changed_.notify_all();
   return ApiCode::kOk;

@@ -50,12 +50,13 @@ void Log(LogLevel level, std::string_view message, std::string_view detail) {
   }
   // Without a log, only what went wrong is worth a line on stderr.
   if (level == LogLevel::kInfo) return;
-  std::fprintf(stderr, "handoff: store: %.*s: %.*s\n", static_cast<int>(message.size()),
+  std::fprintf(stderr, "handoff: %.*s: %.*s\n", static_cast<int>(message.size()),
                message.data(), static_cast<int>(detail.size()), detail.data());
 }
 
+// `what` failed (a statement's SQL, or what was being done) because of `detail`.
 void LogError(std::string_view what, std::string_view detail) {
-  Log(LogLevel::kError, what, detail);
+  Log(LogLevel::kError, fmt::format("store error: {}", what), detail);
 }
 
 // The probe's table and row (ProbeWrite): created by the first probe, outside the schema's

@@ -1862,10 +1862,15 @@ TEST_F(ServeTest, AFullDiskIsNeverAcknowledgedAndReadinessRecovers) {
     EXPECT_EQ(Call(s, "GET", "/readyz").status, 503);
   }
   EXPECT_EQ(ListRuns(s, "limit=100").size(), 1u);  // nothing was queued
+  // Nor is a schedule that cannot be stored.
+  http::ClientResult schedule = Call(s, "POST", "/api/v1/schedules",
+                                     R"({"name":"hourly","suite":"Fast","spec":"@every 1h"})");
+  EXPECT_EQ(schedule.status, 503) << schedule.body;
+  EXPECT_EQ(Call(s, "GET", "/api/v1/schedules/hourly").status, 404);
   // The error is in the server's log format, not printed beside it.
   const std::string err = s->Err();
   EXPECT_NE(err.find(" ERROR store write failed"), std::string::npos) << err;
-  EXPECT_EQ(err.find("handoff: store:"), std::string::npos) << err;
+  EXPECT_EQ(err.find("handoff: store"), std::string::npos) << err;
   EXPECT_TRUE(std::regex_search(err, std::regex(R"(\dZ ERROR [^\n]*(full|FULL|space))")))
       << err;
 
