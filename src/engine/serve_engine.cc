@@ -903,8 +903,15 @@ ApiResult ServeEngine::Cancel(std::int64_t run_id) {
       return result;
     }
     result.code = ApiCode::kConflict;
-    result.message = fmt::format("run {} has already finished ({})", run_id,
-                                 store::RunStatusName(run->status));
+    result.message =
+        store::IsFinished(run->status)
+            ? fmt::format("run {} has already finished ({})", run_id,
+                          store::RunStatusName(run->status))
+            // Left unfinished because the store could not write its results: only the
+            // next start can go on with it.
+            : fmt::format("run {} is {} in the store but not executing: its results could "
+                          "not be stored, and it resumes at the next start of the server",
+                          run_id, store::RunStatusName(run->status));
     result.run = *run;
     return result;
   }

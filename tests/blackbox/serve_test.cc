@@ -1914,6 +1914,9 @@ TEST_F(ServeTest, ARunWhoseResultsCannotBeStoredIsNotReportedFinishedAndResumes)
   EXPECT_EQ(TestStatuses(run)["Wait"], "running") << json::serialize(run);
   EXPECT_EQ(ReadFile(hook_log).find("OnRunFinished"), std::string::npos) << ReadFile(hook_log);
   EXPECT_EQ(ReadFile(hook_log).find("OnTestFinished"), std::string::npos) << ReadFile(hook_log);
+  http::ClientResult cancel = Call(s, "POST", fmt::format("/api/v1/runs/{}/cancel", id));
+  EXPECT_EQ(cancel.status, 409) << cancel.body;
+  EXPECT_NE(cancel.body.find("resumes at the next start"), std::string::npos) << cancel.body;
 
   // It resumes at the next start and finishes there.
   s->Signal(SIGTERM);
