@@ -17,6 +17,7 @@
 
 #include "cli/count_flag.h"
 #include "cli/remote_command.h"
+#include "cli/backup_command.h"
 #include "cli/serve_command.h"
 #include "duration/duration.h"
 #include "engine/run_engine.h"
@@ -235,8 +236,9 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   }
 
   if (args[0] != "run" && args[0] != "list" && args[0] != "serve" && args[0] != "remote" &&
-      args[0][0] != '-') {
-    return UsageError("unknown command \"" + args[0] + "\" (commands: run, list, serve, remote)");
+      args[0] != "backup" && args[0][0] != '-') {
+    return UsageError("unknown command \"" + args[0] +
+                      "\" (commands: run, list, serve, remote, backup)");
   }
 
   CLI::App app{"A handoff test binary: end-to-end tests, run once or served.",
@@ -286,6 +288,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
       "serve", "Run as a server: scheduled and on-demand runs over HTTP, results kept");
   serve_flags.Add(serve);
   RemoteCommand* remote = AddRemoteCommand(app);
+  BackupCommand* backup = AddBackupCommand(app);
 
   std::vector<const char*> cargv;
   std::string program = argc > 0 ? argv[0] : "handoff";
@@ -303,6 +306,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
 
   if (serve->parsed()) return RunServe(serve_flags, catalog, config);
   if (RemoteParsed(*remote)) return RunRemote(*remote);
+  if (BackupParsed(*backup)) return RunBackup(*backup);
 
   SelectionOptions selection;
   std::string error;

@@ -6,13 +6,16 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
+#include <string_view>
 
 #include "cli/count_flag.h"
 #include "duration/duration.h"
 #include "engine/serve_engine.h"
 #include "engine/server_log.h"
 #include "http/server.h"
+#include "store/ownership.h"
 #include "store/store.h"
 
 namespace handoff {
@@ -23,6 +26,23 @@ constexpr int kExitUsage = 2;
 int ServeUsageError(const std::string& message) {
   std::fprintf(stderr, "handoff: %s\nRun with serve --help for usage.\n", message.c_str());
   return kExitUsage;
+}
+
+// A configuration that is well formed but cannot be used here and now (a store held by
+// another server, a corrupt database, a port in use): the message says what to do, and
+// --help would not help.
+int ServeStartError(const std::string& message) {
+  std::fprintf(stderr, "handoff: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+// The directory of the database file, for the default backup directory.
+std::string DefaultBackupDir(const std::string& db_url) {
+  constexpr std::string_view kScheme = "sqlite:";
+  if (!db_url.starts_with(kScheme) || db_url == "sqlite::memory:") return "backups";
+  const std::filesystem::path parent =
+      std::filesystem::path(db_url.substr(kScheme.size())).parent_path();
+  return parent.empty() ? std::string("backups") : (parent / "backups").string();
 }
 
 // Parses a retention period: a Go duration, whole days ("30d"), or "0" for none.
@@ -70,6 +90,13 @@ void ServeFlags::Add(CLI::App* cmd) {
                   "process: each run in a worker process; none: in the server (debugging only)")
       ->envname("HANDOFF_ISOLATION")
       ->check(CLI::IsMember({"process", "none"}));
+  cmd->add_option("--backup-dir", backup_dir,
+                  "Where POST /api/v1/admin/backup writes snapshots (default: backups/ beside "
+                  "the database)")
+      ->envname("HANDOFF_BACKUP_DIR");
+  cmd->add_option("--store-probe-interval", store_probe_interval,
+                  "How often readiness checks that the store can write, e.g. 5s")
+      ->envname("HANDOFF_STORE_PROBE_INTERVAL");
 }
 
 int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& config) {
@@ -91,6 +118,13 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   auto grace = ParseDuration(flags.grace);
   if (!grace) return ServeUsageError("--grace: invalid duration \"" + flags.grace + "\" (e.g. 5s)");
   options.grace = std::chrono::ceil<std::chrono::milliseconds>(*grace);
+  auto probe_interval = ParseDuration(flags.store_probe_interval);
+  if (!probe_interval || *probe_interval <= std::chrono::nanoseconds(0)) {
+    return ServeUsageError("--store-probe-interval: invalid duration \"" +
+                           flags.store_probe_interval + "\" (e.g. 5s)");
+  }
+  options.store_probe_interval = std::chrono::ceil<std::chrono::milliseconds>(*probe_interval);
+  options.backup_dir = flags.backup_dir.empty() ? DefaultBackupDir(flags.db) : flags.backup_dir;
 
   // Signals are taken by sigwait below: block them before any thread starts, so every
   // thread inherits the mask (workers reset it when they start).
@@ -102,9 +136,25 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   ::signal(SIGPIPE, SIG_IGN);
 
   ServerLog log(flags.log_format == "json");
+  // One server per store, held until exit; taken before the store is opened, so a second
+  // server neither migrates nor resumes anything.
+  store::OwnershipResult owned = store::AcquireStoreOwnership(flags.db);
+  if (!owned.ownership) return ServeStartError("--db: " + owned.error);
   std::string error;
-  std::unique_ptr<store::Store> store = store::OpenStore(flags.db, &error);
-  if (!store) return ServeUsageError("--db: " + error);
+  store::OpenOptions store_options;
+  store_options.log = [&log, &flags](store::LogLevel level, std::string_view message,
+                             std::string_view detail) {
+    const ServerLog::Level server_level = level == store::LogLevel::kError
+                                              ? ServerLog::Level::kError
+                                          : level == store::LogLevel::kWarn
+                                              ? ServerLog::Level::kWarn
+                                              : ServerLog::Level::kInfo;
+    log.Write(server_level, message,
+              {{"store", flags.db},
+               {server_level == ServerLog::Level::kInfo ? "detail" : "error", std::string(detail)}});
+  };
+  std::unique_ptr<store::Store> store = store::OpenStore(flags.db, store_options, &error);
+  if (!store) return ServeStartError("--db: " + error);
 
   ServeEngine engine(catalog, *store, log, config.schedules, config.hooks, options);
   if (!engine.Start(&error)) {
@@ -118,8 +168,14 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   http::Server server(engine, *store, http_options);
   if (!server.Start(&error)) {
     engine.Shutdown(std::chrono::milliseconds(0));
-    return ServeUsageError(fmt::format("--host/--port: cannot listen on {}:{}: {}", flags.host,
-                                       flags.port, error));
+    if (error.find("already in use") != std::string::npos) {
+      return ServeStartError(fmt::format(
+          "--port: cannot listen on {}:{}: the port is already in use by another process. "
+          "Stop it, choose another --port, or use --port 0 to pick a free port (the server "
+          "prints the one it got)",
+          flags.host, flags.port));
+    }
+    return ServeStartError(fmt::format("--host/--port: {}", error));
   }
   const std::string host = flags.host.find(':') != std::string::npos ? "[" + flags.host + "]"
                                                                       : flags.host;
@@ -128,6 +184,7 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   std::fflush(stdout);
   log.Info("server started", {{"address", fmt::format("{}:{}", host, server.port())},
                               {"db", flags.db},
+                              {"owner", owned.ownership->Description()},
                               {"environment", flags.environment}});
 
   int sig = 0;

@@ -25,6 +25,8 @@ struct ServeFlags {
   std::string grace = "5s";
   std::string log_format = "text";
   std::string isolation = "process";
+  std::string backup_dir;  // empty: "backups" beside the database file
+  std::string store_probe_interval = "5s";
 
   // Declares the flags on `cmd`.
   void Add(CLI::App* cmd);
@@ -32,7 +34,7 @@ struct ServeFlags {
 
 // Runs the server until SIGTERM or SIGINT, then shuts down gracefully. Returns the exit
 // code: 0 after a clean shutdown, 2 for a bad flag value or a store, schedule or address
-// that cannot be used.
+// that cannot be used (a store another server holds, a corrupt database, a port in use).
 int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& config);
 
 }  // namespace handoff

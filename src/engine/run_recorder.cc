@@ -114,8 +114,13 @@ void RunRecorder::FlushLocked() {
   if (batch_.empty()) return;
   store::WriteBatch batch = std::exchange(batch_, {});
   Committed committed = std::exchange(pending_, Committed{journal_.run_id(), {}, {}, false});
-  store_.Write(std::move(batch), [cb = on_commit_, committed = std::move(committed)](bool ok) {
-    if (ok && cb) cb(committed);
+  store_.Write(std::move(batch), [cb = on_commit_, committed = std::move(committed),
+                                  failed = failed_writes_](bool ok) {
+    if (!ok) {
+      failed->fetch_add(1);
+    } else if (cb) {
+      cb(committed);
+    }
   });
 }
 

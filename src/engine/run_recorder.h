@@ -6,8 +6,10 @@
 // what they make visible (journal entries, finished tests) is passed on only after the
 // commit, so nothing reports a result that a crash could still lose.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -77,6 +79,9 @@ class RunRecorder : public EventSink {
   bool flaky() const { return flaky_; }
   // The first failure of setup, "file.cc:12: message", or empty.
   const std::string& setup_error() const { return setup_error_; }
+  // How many of this recorder's writes failed to commit so far (what they held is lost,
+  // and nothing reported it). Read after store.Sync() to learn the fate of earlier writes.
+  std::uint64_t failed_writes() const { return failed_writes_->load(); }
 
   // EventSink
   void OnEvent(const Event& event) override;
@@ -111,6 +116,9 @@ class RunRecorder : public EventSink {
   int passed_ = 0, failed_ = 0, skipped_ = 0;
   bool flaky_ = false;
   std::string setup_error_;
+  // Shared with the commit callbacks, which may run after the recorder is gone.
+  std::shared_ptr<std::atomic<std::uint64_t>> failed_writes_ =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 
 }  // namespace handoff

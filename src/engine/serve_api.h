@@ -43,6 +43,13 @@ struct ApiResult {
   bool created = true;  // kOk from Trigger: false when an idempotent repeat
 };
 
+// The outcome of Backup: kOk with what was written, else an error code and message.
+struct BackupOutcome {
+  ApiCode code = ApiCode::kOk;
+  std::string message;
+  store::BackupInfo info;
+};
+
 // One suite of the binary, as the API shows it.
 struct SuiteInfo {
   std::string name;
@@ -109,8 +116,19 @@ class ServeApi {
   // store, and skip duplicates by seq.
   virtual std::shared_ptr<void> Subscribe(std::int64_t run_id, RunEventCallback callback) = 0;
 
-  // True once resumed runs and schedules are loaded, false again while shutting down.
+  // True once resumed runs and schedules are loaded, false again while shutting down or
+  // while the store cannot write.
   virtual bool Ready() const = 0;
+
+  // Why the server is not ready ("" when it is): what /readyz shows.
+  virtual std::string NotReadyReason() const { return Ready() ? "" : "not ready"; }
+
+  // Writes a consistent snapshot of the store to a new file in the server's backup
+  // directory while the server keeps running. kConflict: a backup is already running;
+  // kUnavailable: the store cannot be backed up (the message says why).
+  virtual BackupOutcome Backup() {
+    return BackupOutcome{ApiCode::kUnavailable, "this server cannot make backups", {}};
+  }
 
   // The Prometheus text exposition of the server's metrics.
   virtual std::string Metrics() const = 0;

@@ -1,10 +1,12 @@
 #include "engine/serve_engine.h"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <filesystem>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -235,6 +237,7 @@ bool ServeEngine::Start(std::string* error) {
   }
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   if (options_.retention.count() > 0) retention_ = std::thread([this] { RetentionLoop(); });
+  store_probe_ = std::thread([this] { StoreProbeLoop(); });
   ready_.store(true);
   return true;
 }
@@ -277,6 +280,7 @@ void ServeEngine::Shutdown(std::chrono::milliseconds timeout) {
   schedules_changed_.notify_all();
   if (scheduler_.joinable()) scheduler_.join();
   if (retention_.joinable()) retention_.join();
+  if (store_probe_.joinable()) store_probe_.join();
   store_.Sync();
   for (auto& hook : hooks_) hook->Stop(std::chrono::seconds(5));
 }
@@ -393,6 +397,14 @@ ApiResult ServeEngine::Trigger(const RunRequest& request) {
     }
   }
   store::CreatedRun created = store_.CreateRun(std::move(run), tests);
+  if (created.run.id == 0) {
+    // Not committed: nothing is queued, and the caller must not think otherwise.
+    StoreWriteFailed(fmt::format("a new run of suite \"{}\" could not be stored", suite->name));
+    result.code = ApiCode::kUnavailable;
+    result.message = "the run could not be stored: the store cannot write (see /readyz); "
+                     "nothing was queued, try again later";
+    return result;
+  }
   result.run = created.run;
   result.created = created.created;
   if (!created.created) {
@@ -403,11 +415,6 @@ ApiResult ServeEngine::Trigger(const RunRequest& request) {
           "Idempotency-Key \"{}\" was already used for run {} of suite \"{}\"",
           request.idempotency_key, created.run.id, created.run.suite);
     }
-    return result;
-  }
-  if (created.run.id == 0) {
-    result.code = ApiCode::kUnavailable;
-    result.message = "the run could not be stored";
     return result;
   }
   auto active = MakeActive(created.run, 0);
@@ -442,6 +449,8 @@ void ServeEngine::DispatchLocked() {
   if (draining_) return;
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (static_cast<int>(run_threads_.size()) >= options_.max_concurrent_runs) break;
+    // While the store cannot write, a run could not even be marked running.
+    if (!store_writable_.load()) break;
     std::shared_ptr<ActiveRun> run = *it;
     if (running_suites_.count(run->run.suite) != 0) {
       ++it;
@@ -481,11 +490,13 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   }
 
   store::Run run_after;
+  store::Run run_before;
   store::RunUpdate update;
   update.id = id;
   update.status = RunStatus::kRunning;
   {
     std::lock_guard lock(active->mu);
+    run_before = active->run;
     if (active->run.started_at_ns == 0) {
       active->run.started_at_ns = NowNs();
       update.started_at_ns = active->run.started_at_ns;
@@ -496,7 +507,30 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
     active->run.status = RunStatus::kRunning;
     run_after = active->run;
   }
+  // Nothing runs that the store does not show running: wait for the commit.
+  const std::uint64_t failed_before = active->recorder->failed_writes();
   active->recorder->UpdateRun(update, run_after);
+  store_.Sync();
+  if (active->recorder->failed_writes() != failed_before) {
+    {
+      std::lock_guard lock(active->mu);
+      active->run = run_before;
+    }
+    StoreWriteFailed(fmt::format("run {} could not be marked running", id));
+    log_.Error("run not started: the store cannot write; it starts when the store writes again",
+               {{"run", std::to_string(id)}, {"suite", suite->name}});
+    // Back to the head of the queue, which waits while the store cannot write.
+    std::lock_guard lock(mu_);
+    running_suites_.erase(active->run.suite);
+    auto node = run_threads_.extract(id);
+    active->running = false;
+    queue_.push_front(active);
+    if (!node.empty()) finished_threads_.push_back(std::move(node.mapped()));
+    queue_depth_->With({}).Set(static_cast<double>(queue_.size()));
+    runs_active_->With({}).Set(static_cast<double>(run_threads_.size()));
+    runs_changed_.notify_all();
+    return;
+  }
   suites_running_->With({suite->namespace_name, suite->name}).Inc();
   log_.Info(active->resuming ? "run resumed" : "run started",
             {{"run", std::to_string(id)}, {"suite", suite->name}});
@@ -553,6 +587,17 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   }
 
   store_.Sync();  // every test row of this run is committed: read the final state
+  if (active->recorder->failed_writes() != failed_before) {
+    // Some results of this run never reached the store: finishing it would report tests
+    // that are not stored. It stays running and resumes at the next start with the tests
+    // whose results are missing.
+    StoreWriteFailed(fmt::format("results of run {} could not be stored", id));
+    log_.Error("run not finished: some of its results could not be stored; it stays "
+               "unfinished and resumes at the next start",
+               {{"run", std::to_string(id)}, {"suite", suite->name}});
+    end_thread();
+    return;
+  }
   std::vector<store::TestRow> rows = store_.GetTests(id);
   bool failed = status == Status::kFailed;
   for (const store::TestRow& row : rows) {
@@ -573,7 +618,7 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   end_thread();
 }
 
-void ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::string& error,
+bool ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::string& error,
                             const std::vector<store::TestRow>* final_rows) {
   {
     std::lock_guard lock(mu_);
@@ -609,8 +654,10 @@ void ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::stri
   update.error = error;
   update.totals = totals;
   store::Run run_after;
+  store::Run run_before;
   {
     std::lock_guard lock(active.mu);
+    run_before = active.run;
     active.run.status = status;
     active.run.finished_at_ns = *update.finished_at_ns;
     active.run.flaky = flaky;
@@ -618,10 +665,28 @@ void ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::stri
     active.run.totals = totals;
     run_after = active.run;
   }
+  const std::uint64_t failed_before = active.recorder->failed_writes();
   active.recorder->UpdateRun(update, run_after);
+  store_.Sync();
+  if (active.recorder->failed_writes() != failed_before) {
+    // The commit callback that would have released `self` never runs.
+    std::shared_ptr<ActiveRun> keep = std::exchange(active.self, nullptr);
+    {
+      std::lock_guard lock(active.mu);
+      active.run = run_before;
+    }
+    StoreWriteFailed(fmt::format("the final state of run {} could not be stored", active.run.id));
+    log_.Error("run not finished: its final state could not be stored; it stays unfinished "
+               "and resumes at the next start",
+               {{"run", std::to_string(active.run.id)},
+                {"suite", active.run.suite},
+                {"status", store::RunStatusName(status)}});
+    return false;
+  }
   log_.Info("run finished", {{"run", std::to_string(active.run.id)},
                              {"suite", active.run.suite},
                              {"status", store::RunStatusName(status)}});
+  return true;
 }
 
 void ServeEngine::OnCommitted(const Committed& committed,
@@ -838,15 +903,36 @@ ApiResult ServeEngine::Cancel(std::int64_t run_id) {
       return result;
     }
     result.code = ApiCode::kConflict;
-    result.message = fmt::format("run {} has already finished ({})", run_id,
-                                 store::RunStatusName(run->status));
+    result.message =
+        store::IsFinished(run->status)
+            ? fmt::format("run {} has already finished ({})", run_id,
+                          store::RunStatusName(run->status))
+            // Left unfinished because the store could not write its results: only the
+            // next start can go on with it.
+            : fmt::format("run {} is {} in the store but not executing: its results could "
+                          "not be stored, and it resumes at the next start of the server",
+                          run_id, store::RunStatusName(run->status));
     result.run = *run;
     return result;
   }
   active->user_cancelled.store(true);
   if (was_queued) {
     active->recorder->SkipUnfinished(store_.GetTests(run_id), "not run: the run was cancelled");
-    FinishRun(*active, RunStatus::kCancelled, "cancelled before it started");
+    if (!FinishRun(*active, RunStatus::kCancelled, "cancelled before it started")) {
+      // Not cancelled after all: back in the queue, as the store still has it.
+      active->user_cancelled.store(false);
+      {
+        std::lock_guard lock(mu_);
+        active_[run_id] = active;
+        queue_.push_front(active);
+        queue_depth_->With({}).Set(static_cast<double>(queue_.size()));
+      }
+      result.code = ApiCode::kUnavailable;
+      result.message = fmt::format(
+          "run {} could not be cancelled: the store cannot write (see /readyz); try again later",
+          run_id);
+      return result;
+    }
   } else {
     active->cancel.store(true);
     log_.Info("run cancel requested", {{"run", std::to_string(run_id)}});
@@ -944,6 +1030,14 @@ ApiCode ServeEngine::CreateSchedule(const store::StoredSchedule& schedule, std::
     stored.created_at_ns = NowNs();
     if (!store_.PutSchedule(stored)) {
       schedules_.Remove(schedule.name);
+      // Refused because the name is taken, or because the store could not write.
+      const std::vector<store::StoredSchedule> stored_now = store_.ListSchedules();
+      if (std::none_of(stored_now.begin(), stored_now.end(),
+                       [&](const store::StoredSchedule& s) { return s.name == schedule.name; })) {
+        StoreWriteFailed(fmt::format("schedule \"{}\" could not be stored", schedule.name));
+        *message = "the schedule could not be stored: the store cannot write (see /readyz)";
+        return ApiCode::kUnavailable;
+      }
       *message = fmt::format("a schedule named \"{}\" already exists", schedule.name);
       return ApiCode::kConflict;
     }
@@ -964,7 +1058,12 @@ ApiCode ServeEngine::DeleteSchedule(const std::string& name, std::string* messag
     *message = fmt::format("schedule \"{}\" is declared in code and cannot be deleted", name);
     return ApiCode::kConflict;
   }
-  store_.DeleteSchedule(name);
+  // It is stored (it is not from code): false means the store could not write.
+  if (!store_.DeleteSchedule(name)) {
+    StoreWriteFailed(fmt::format("the deletion of schedule \"{}\" could not be stored", name));
+    *message = "the schedule could not be deleted: the store cannot write (see /readyz)";
+    return ApiCode::kUnavailable;
+  }
   schedules_.Remove(name);
   schedules_changed_.notify_all();
   return ApiCode::kOk;
@@ -977,7 +1076,11 @@ ApiCode ServeEngine::PauseSchedule(const std::string& name, bool paused, std::st
     *message = fmt::format("no schedule named \"{}\"", name);
     return ApiCode::kNotFound;
   }
-  if (!info->from_code) store_.UpdateSchedulePaused(name, paused);
+  if (!info->from_code && !store_.UpdateSchedulePaused(name, paused)) {
+    StoreWriteFailed(fmt::format("the pause of schedule \"{}\" could not be stored", name));
+    *message = "the schedule could not be changed: the store cannot write (see /readyz)";
+    return ApiCode::kUnavailable;
+  }
   schedules_.SetPaused(name, paused, options_.now());
   schedules_changed_.notify_all();
   return ApiCode::kOk;
@@ -1055,5 +1158,90 @@ void ServeEngine::RetentionLoop() {
 }
 
 std::string ServeEngine::Metrics() const { return metrics_.Render(true); }
+
+std::string ServeEngine::NotReadyReason() const {
+  if (!ready_.load()) return accepting_.load() ? "starting" : "not started or shutting down";
+  if (!store_writable_.load()) {
+    std::lock_guard lock(store_error_mu_);
+    return "the store cannot write: " + store_error_;
+  }
+  return {};
+}
+
+void ServeEngine::StoreWriteFailed(const std::string& what) {
+  {
+    std::lock_guard lock(store_error_mu_);
+    store_error_ = what;
+  }
+  if (store_writable_.exchange(false)) {
+    log_.Error("store write failed; not ready until the store writes again",
+               {{"error", what}});
+  }
+}
+
+void ServeEngine::StoreProbeLoop() {
+  std::unique_lock lock(schedules_mu_);
+  while (!stopping_) {
+    lock.unlock();
+    const std::string error = store_.ProbeWrite();
+    if (!error.empty()) {
+      {
+        std::lock_guard error_lock(store_error_mu_);
+        store_error_ = error;
+      }
+      if (store_writable_.exchange(false)) {
+        log_.Error("store cannot write; not ready until it writes again", {{"error", error}});
+      }
+    } else if (!store_writable_.load()) {
+      {
+        std::lock_guard error_lock(store_error_mu_);
+        store_error_.clear();
+      }
+      store_writable_.store(true);
+      log_.Info("store writes again; ready");
+      std::lock_guard runs_lock(mu_);
+      DispatchLocked();  // the runs that waited
+    }
+    lock.lock();
+    schedules_changed_.wait_for(lock, options_.store_probe_interval, [&] { return stopping_; });
+  }
+}
+
+BackupOutcome ServeEngine::Backup() {
+  BackupOutcome outcome;
+  std::unique_lock lock(backup_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    outcome.code = ApiCode::kConflict;
+    outcome.message = "a backup is already running";
+    return outcome;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options_.backup_dir, ec);
+  if (ec) {
+    outcome.code = ApiCode::kUnavailable;
+    outcome.message = fmt::format("cannot create the backup directory \"{}\": {}",
+                                  options_.backup_dir, ec.message());
+    return outcome;
+  }
+  // Named by the time, to the second (UTC); a second backup within the same second gets a
+  // suffix.
+  const std::tm now = fmt::gmtime(std::chrono::system_clock::to_time_t(options_.now()));
+  const std::string stem = fmt::format("{}/handoff-{:%Y%m%dT%H%M%SZ}", options_.backup_dir, now);
+  std::string path = stem + ".db";
+  for (int i = 2; std::filesystem::exists(path, ec); ++i) path = fmt::format("{}-{}.db", stem, i);
+  log_.Info("backup started", {{"path", path}});
+  store::BackupResult result = store_.Backup(path);
+  if (!result.ok()) {
+    log_.Error("backup failed", {{"path", path}, {"error", result.error}});
+    outcome.code = ApiCode::kUnavailable;
+    outcome.message = result.error;
+    return outcome;
+  }
+  log_.Info("backup written", {{"path", result.info.path},
+                               {"bytes", std::to_string(result.info.bytes)},
+                               {"duration_ms", std::to_string(result.info.duration_ms)}});
+  outcome.info = result.info;
+  return outcome;
+}
 
 }  // namespace handoff

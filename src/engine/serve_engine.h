@@ -43,6 +43,11 @@ struct ServeOptions {
   // Runs created longer ago than this are deleted (0: kept forever).
   std::chrono::milliseconds retention{0};
   bool isolated = true;
+  // How often the server checks that the store commits writes (readiness): a failed write
+  // turns /readyz red at once, the first probe that commits turns it green again.
+  std::chrono::milliseconds store_probe_interval{std::chrono::seconds(5)};
+  // Where POST /api/v1/admin/backup writes its snapshots (created when needed).
+  std::string backup_dir = "backups";
   // The wall clock schedules and retention read; tests inject their own.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
@@ -80,7 +85,9 @@ class ServeEngine : public ServeApi {
   ApiCode DeleteSchedule(const std::string& name, std::string* message) override;
   ApiCode PauseSchedule(const std::string& name, bool paused, std::string* message) override;
   std::shared_ptr<void> Subscribe(std::int64_t run_id, RunEventCallback callback) override;
-  bool Ready() const override { return ready_.load(); }
+  bool Ready() const override { return ready_.load() && store_writable_.load(); }
+  std::string NotReadyReason() const override;
+  BackupOutcome Backup() override;
   std::string Metrics() const override;
 
  private:
@@ -101,9 +108,16 @@ class ServeEngine : public ServeApi {
   void DispatchLocked();
   void Execute(std::shared_ptr<ActiveRun> run);
   // Records the run's final state. `final_rows` are its committed tests if the caller has
-  // just read them (else they are read here).
-  void FinishRun(ActiveRun& run, store::RunStatus status, const std::string& error,
+  // just read them (else they are read here). Returns false if the final state did not
+  // commit: then nothing says the run finished, it stays unfinished in the store (it
+  // resumes at the next start) and the server is not ready until the store writes again.
+  bool FinishRun(ActiveRun& run, store::RunStatus status, const std::string& error,
                  const std::vector<store::TestRow>* final_rows = nullptr);
+  // The store failed to commit a write: log it and turn readiness red until a probe
+  // commits again.
+  void StoreWriteFailed(const std::string& what);
+  // Probes the store every store_probe_interval; restarts queued runs when it recovers.
+  void StoreProbeLoop();
   void OnCommitted(const Committed& committed, const std::shared_ptr<ActiveRun>& run);
   void Publish(std::int64_t run_id, const std::vector<store::RunEvent>& events);
   static RunInfo MakeRunInfo(ActiveRun& run);
@@ -136,6 +150,12 @@ class ServeEngine : public ServeApi {
   std::vector<std::unique_ptr<HookRunner>> hooks_;
 
   std::atomic<bool> ready_{false};
+  // False from a failed store write until a probe commits; queued runs wait meanwhile.
+  std::atomic<bool> store_writable_{true};
+  mutable std::mutex store_error_mu_;
+  std::string store_error_;  // why the store cannot write ("" while it can)
+  std::thread store_probe_;
+  std::mutex backup_mu_;  // one backup at a time
   std::atomic<bool> accepting_{false};
 
   mutable std::mutex mu_;  // the queue, the active runs, the idempotency guard

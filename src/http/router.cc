@@ -975,6 +975,20 @@ Response WebFileResponse(const Request& req, const EmbeddedFile& file) {
   return r;
 }
 
+// POST /api/v1/admin/backup: a snapshot of the store written on the server, in its backup
+// directory (as Prometheus' POST /api/v1/admin/tsdb/snapshot). The file stays on the
+// server's volume, where the database is, and the client never chooses a path the server
+// would write to.
+Response AdminBackup(ServeApi& api) {
+  const BackupOutcome outcome = api.Backup();
+  if (outcome.code != ApiCode::kOk) return FromApiCode(outcome.code, outcome.message);
+  std::string out = "{\"path\":";
+  AppendJsonString(out, outcome.info.path);
+  out += fmt::format(",\"bytes\":{},\"pages\":{},\"duration_ms\":{}}}", outcome.info.bytes,
+                     outcome.info.pages, outcome.info.duration_ms);
+  return JsonResponse(200, std::move(out));
+}
+
 Response RouteApi(const Request& req, const QueryParams& query, ServeApi& api,
                   store::Store& store, RunTestsCache* cache, std::string_view path) {
   const std::string_view rest = path.substr(kApiPrefix.size());
@@ -1008,6 +1022,9 @@ Response RouteApi(const Request& req, const QueryParams& query, ServeApi& api,
     return RouteRun(req, query, api, store, cache, seg, path);
   } else if (seg[0] == "schedules") {
     return RouteSchedules(req, api, seg, path);
+  } else if (seg[0] == "admin" && seg.size() == 2 && seg[1] == "backup") {
+    if (method != "POST") return MethodNotAllowed(method, {"POST"});
+    return AdminBackup(api);
   } else if (seg[0] == "flaky" && seg.size() == 1) {
     if (method != "GET") return MethodNotAllowed(method, {"GET"});
     return Flaky(api, store, query);
@@ -1036,8 +1053,11 @@ Response RouteUnchecked(const Request& req, ServeApi& api, store::Store& store,
   }
   if (path == "/readyz") {
     if (method != "GET") return MethodNotAllowed(method, {"GET"});
-    return api.Ready() ? JsonResponse(200, "{\"status\":\"ready\"}")
-                       : JsonResponse(503, "{\"status\":\"not ready\"}");
+    if (api.Ready()) return JsonResponse(200, "{\"status\":\"ready\"}");
+    std::string body = "{\"status\":\"not ready\",\"reason\":";
+    AppendJsonString(body, api.NotReadyReason());
+    body += '}';
+    return JsonResponse(503, std::move(body));
   }
   if (path == "/metrics") {
     if (method != "GET") return MethodNotAllowed(method, {"GET"});

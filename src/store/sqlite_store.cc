@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <future>
 #include <iterator>
 #include <optional>
@@ -16,6 +17,8 @@
 #include <utility>
 
 #include "store/run_json.h"
+#include "store/sqlite_backup.h"
+#include "store/sqlite_files.h"
 
 namespace handoff::store {
 namespace {
@@ -29,10 +32,41 @@ constexpr std::size_t kMaxIdleReaders = 8;
 constexpr int kDeleteRunsPerTransaction = 100;
 constexpr std::int64_t kDeleteRowsPerTransaction = 20000;
 
-void LogError(std::string_view what, std::string_view detail) {
-  std::fprintf(stderr, "handoff: store: %.*s: %.*s\n", static_cast<int>(what.size()),
-               what.data(), static_cast<int>(detail.size()), detail.data());
+// Where the store's log lines go: the log of the last store opened with one (`serve` has
+// one store per process), else stderr (warnings and errors only). Process-wide because the helpers that report
+// (statements, decoders) have no store at hand.
+std::mutex log_mutex;
+std::shared_ptr<const StoreLog> current_log;
+
+void Log(LogLevel level, std::string_view message, std::string_view detail) {
+  std::shared_ptr<const StoreLog> log;
+  {
+    std::lock_guard lock(log_mutex);
+    log = current_log;
+  }
+  if (log && *log) {
+    (*log)(level, message, detail);
+    return;
+  }
+  // Without a log, only what went wrong is worth a line on stderr.
+  if (level == LogLevel::kInfo) return;
+  std::fprintf(stderr, "handoff: %.*s: %.*s\n", static_cast<int>(message.size()),
+               message.data(), static_cast<int>(detail.size()), detail.data());
 }
+
+// `what` failed (a statement's SQL, or what was being done) because of `detail`.
+void LogError(std::string_view what, std::string_view detail) {
+  Log(LogLevel::kError, fmt::format("store error: {}", what), detail);
+}
+
+// The probe's table and row (ProbeWrite): created by the first probe, outside the schema's
+// migrations, so it never changes the schema version.
+constexpr const char* kCreateProbe =
+    "CREATE TABLE IF NOT EXISTS handoff_probe (id INTEGER PRIMARY KEY, probed_at INTEGER "
+    "NOT NULL)";
+constexpr const char* kUpsertProbe =
+    "INSERT INTO handoff_probe (id, probed_at) VALUES (1, ?1) "
+    "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at";
 
 // ---------------------------------------------------------------------------------------
 // Schema. Step i brings a database from user_version i to i + 1; steps are only ever
@@ -483,8 +517,12 @@ class SqliteDb {
     const char* name = path.empty() ? ":memory:" : path.c_str();
     const int rc = sqlite3_open_v2(name, &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
+      // SQLite says "unable to open database file"; errno says why.
+      const int err = handle != nullptr ? sqlite3_system_errno(handle) : 0;
       *error = fmt::format("cannot open database \"{}\": {}", path.empty() ? name : path,
-                           handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc));
+                           err != 0 && !path.empty()
+                               ? DescribeOpenError(path, err)
+                               : std::string(handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc)));
       sqlite3_close_v2(handle);
       return nullptr;
     }
@@ -958,12 +996,60 @@ std::unique_ptr<SqliteStore> SqliteStore::Open(std::string_view url,
   }
   std::string path(url.substr(kScheme.size()));
   if (path == ":memory:") path.clear();
+  // From now on the store's lines go to this opener's log (those of a failed open too),
+  // until the store is destroyed or another is opened.
+  auto log = options.log ? std::make_shared<const StoreLog>(options.log) : nullptr;
+  {
+    std::lock_guard lock(log_mutex);
+    current_log = log;
+  }
+  // Uninstalls the log if the open fails: its owner may not outlive the failure.
+  struct LogGuard {
+    std::shared_ptr<const StoreLog> log;
+    bool opened = false;
+    ~LogGuard() {
+      if (opened || !log) return;
+      std::lock_guard lock(log_mutex);
+      if (current_log == log) current_log.reset();
+    }
+  } guard{log};
+  bool existing = false;  // a database with content, to be checked before use
+  if (!path.empty()) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (std::filesystem::is_directory(status)) {
+      *error = fmt::format("cannot open database \"{}\": it is a directory", path);
+      return nullptr;
+    }
+    if (!std::filesystem::exists(status)) {
+      Log(LogLevel::kInfo, "new store: creating the database", path);
+    } else if (std::filesystem::is_regular_file(status) &&
+               std::filesystem::file_size(path, ec) == 0 && !ec) {
+      Log(LogLevel::kInfo, "new store: the database file is empty; initialising it", path);
+    } else {
+      existing = true;
+    }
+  }
   auto writer = SqliteDb::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, error);
-  if (!writer || !PrepareWriter(*writer, path.empty(), path.empty() ? ":memory:" : path, error)) {
+  if (!writer) return nullptr;
+  if (existing) {
+    const std::string problem =
+        CheckDatabase(writer->handle(), path, options.integrity_check_budget_ms);
+    if (!problem.empty()) {
+      *error = problem +
+               ". It is not served: restore it from a backup (see `backup` in "
+               "docs/serve.md), or move it away to start with an empty store";
+      return nullptr;
+    }
+  }
+  if (!PrepareWriter(*writer, path.empty(), path.empty() ? ":memory:" : path, error)) {
     return nullptr;
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(path), options,
-                                                      std::move(writer)));
+  auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(path), options,
+                                                            std::move(writer)));
+  store->log_ = std::move(log);
+  guard.opened = true;
+  return store;
 }
 
 SqliteStore::SqliteStore(std::string path, const SqliteStoreOptions& options,
@@ -981,6 +1067,20 @@ SqliteStore::~SqliteStore() {
   if (writer_thread_.joinable()) writer_thread_.join();
   read_pool_.clear();
   writer_.reset();
+  if (log_) {
+    std::lock_guard lock(log_mutex);
+    if (current_log == log_) current_log.reset();
+  }
+}
+
+void SqliteStore::SetCommitError(std::string error) {
+  std::lock_guard lock(commit_error_mutex_);
+  commit_error_ = std::move(error);
+}
+
+std::string SqliteStore::CommitError() {
+  std::lock_guard lock(commit_error_mutex_);
+  return commit_error_;
 }
 
 std::int64_t SqliteStore::Now() const {
@@ -1050,6 +1150,7 @@ void SqliteStore::Commit(std::vector<PendingWrite>& writes) {
       }
     }
     if (in_transaction && !Exec(db, kCommit)) {
+      SetCommitError(db.ErrorMessage());
       if (sqlite3_get_autocommit(db.handle()) == 0) Exec(db, kRollback);
       std::fill(ok.begin() + static_cast<std::ptrdiff_t>(first), ok.end(), 0);
     }
@@ -1489,10 +1590,45 @@ std::int64_t SqliteStore::DeleteRunsBefore(std::int64_t cutoff_ns) {
   return total;
 }
 
+std::string SqliteStore::ProbeWrite() {
+  std::string error;
+  const bool ok = RunTask(1, [&](SqliteDb& db) {
+    if (!db.ExecScript(kCreateProbe, &error)) return false;
+    Stmt upsert(db, kUpsertProbe);
+    upsert.Bind(Now());
+    if (upsert.Run()) return true;
+    error = db.ErrorMessage();
+    return false;
+  });
+  if (ok) return {};
+  // The task's own error, or (the task went through but its transaction did not commit)
+  // the commit's.
+  if (error.empty()) error = CommitError();
+  return error.empty() ? "a write to the database did not commit" : error;
+}
+
+BackupResult SqliteStore::Backup(const std::string& path) {
+  ReadLease lease(*this);
+  if (!lease.db()) {
+    BackupResult result;
+    result.error = fmt::format("backup to \"{}\": no connection to the database could be opened",
+                               path);
+    return result;
+  }
+  return BackupDatabase(lease.db()->handle(), path_.empty(), path);
+}
+
 // ---------------------------------------------------------------------------------------
 
 std::unique_ptr<Store> OpenStore(const std::string& url, std::string* error) {
   return SqliteStore::Open(url, SqliteStoreOptions{}, error);
+}
+
+std::unique_ptr<Store> OpenStore(const std::string& url, const OpenOptions& options,
+                                 std::string* error) {
+  SqliteStoreOptions sqlite_options;
+  sqlite_options.log = options.log;
+  return SqliteStore::Open(url, sqlite_options, error);
 }
 
 }  // namespace handoff::store

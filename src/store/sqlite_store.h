@@ -35,6 +35,11 @@ struct SqliteStoreOptions {
   // How many operations (rows written) the writer puts in one transaction at most; a
   // single larger batch still goes in whole.
   std::size_t max_transaction_ops = 4096;
+  // Receives the store's log lines (failed writes, corrupt values, a new database); empty:
+  // they go to stderr.
+  StoreLog log;
+  // Time the integrity check at open may take (see CheckDatabase in sqlite_files.h).
+  int integrity_check_budget_ms = 2000;
 };
 
 class SqliteStore : public Store {
@@ -43,7 +48,10 @@ class SqliteStore : public Store {
   static int SchemaVersion();
 
   // Opens "sqlite:PATH" or "sqlite::memory:", creating or migrating the schema, and starts
-  // the writer thread. On failure returns nullptr and sets *error.
+  // the writer thread. An existing database is checked first (bounded, see
+  // sqlite_files.h): a corrupt one, or a file that is not a database, is refused; a missing
+  // or empty (0-byte) file is initialised as a new store, and logged so. On failure returns
+  // nullptr and sets *error, naming the file and saying why.
   static std::unique_ptr<SqliteStore> Open(std::string_view url,
                                            const SqliteStoreOptions& options,
                                            std::string* error);
@@ -73,6 +81,12 @@ class SqliteStore : public Store {
   bool DeleteSchedule(const std::string& name) override;
   std::vector<StoredSchedule> ListSchedules() override;
   std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) override;
+  // Upserts one row of its own table (handoff_probe) and commits, through the writer like
+  // every write: it fails while commits fail (a full disk: each commit appends to the WAL).
+  std::string ProbeWrite() override;
+  // A consistent copy, in steps, through a read connection (see sqlite_backup.h); in
+  // memory, in one step under the memory lock.
+  BackupResult Backup(const std::string& path) override;
 
  private:
   // A unit of the writer's queue: a batch, or a task run on the write connection.
@@ -97,8 +111,12 @@ class SqliteStore : public Store {
   // returns once it is committed; false if it failed or was rolled back.
   bool RunTask(std::size_t ops, std::function<bool(SqliteDb&)> task);
   std::int64_t Now() const;
+  // Remembers why the last transaction failed to commit (for ProbeWrite's answer).
+  void SetCommitError(std::string error);
+  std::string CommitError();
 
   const std::string path_;  // empty: in memory, `writer_` is the only connection
+  std::shared_ptr<const StoreLog> log_;  // the log this store installed, if any
   const SqliteStoreOptions options_;
   std::unique_ptr<SqliteDb> writer_;
 
@@ -107,6 +125,9 @@ class SqliteStore : public Store {
 
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<SqliteDb>> read_pool_;
+
+  std::mutex commit_error_mutex_;
+  std::string commit_error_;  // why the last failed commit failed
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;

@@ -7,8 +7,9 @@
 //
 // Error policy: reads return values (nullopt when a row does not exist); a database that
 // cannot be opened or migrated is reported by OpenStore as an error message. A write that
-// fails after open (disk full) is logged by the implementation and reported through the
-// write's completion callback.
+// fails after open (disk full) is logged through the opener's StoreLog and reported through
+// the write's completion callback (or CreateRun's id 0); ProbeWrite tells whether writes
+// commit again. A store never prints: its opener decides the log's format.
 
 #include <cstdint>
 #include <functional>
@@ -30,6 +31,29 @@ enum class TestStatus : std::uint8_t { kPending, kRunning, kPassed, kFailed, kSk
 
 // What started a run.
 enum class Trigger : std::uint8_t { kApi, kSchedule, kUi, kRetry, kCli };
+
+// How serious a line of the store's log is.
+enum class LogLevel : std::uint8_t { kInfo, kWarn, kError };
+
+// Where a store writes what its callers cannot see (a write that failed, a corrupt stored
+// value, a new database initialised): `message` says what happened, `detail` why.
+using StoreLog =
+    std::function<void(LogLevel level, std::string_view message, std::string_view detail)>;
+
+// What a backup wrote (Store::Backup).
+struct BackupInfo {
+  std::string path;             // the file written
+  std::int64_t bytes = 0;       // its size
+  std::int64_t pages = 0;       // database pages copied
+  std::int64_t duration_ms = 0;
+};
+
+// The outcome of Store::Backup: ok, or why not.
+struct BackupResult {
+  std::string error;  // empty: the backup is complete at info.path
+  BackupInfo info;
+  bool ok() const { return error.empty(); }
+};
 
 // Lower-case names used in JSON and SQL ("queued", "pending", "api"), and their inverse
 // (false when the name is unknown).
@@ -249,10 +273,33 @@ class Store {
   // Deletes finished runs (and everything of theirs) created before `cutoff_ns`; returns
   // how many runs were deleted. Runs in small transactions so writers are not starved.
   virtual std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) = 0;
+
+  // Commits a tiny write that needs new disk space, as every real write may, and returns
+  // "" if it committed, else why not (disk full, I/O error, read-only). The server calls it
+  // every few seconds to decide its readiness. A store with nothing to probe returns "".
+  virtual std::string ProbeWrite() { return {}; }
+
+  // Writes a consistent snapshot of the store to the file `path` (replaced atomically if
+  // it exists) while the store keeps serving: readers and the writer are not blocked for
+  // more than a step of the copy. A store that cannot back up says so in the result.
+  virtual BackupResult Backup(const std::string& path) {
+    BackupResult result;
+    result.error = "this store cannot be backed up to " + path;
+    return result;
+  }
+};
+
+// How OpenStore opens a store.
+struct OpenOptions {
+  // Receives the store's log lines; empty: they go to stderr.
+  StoreLog log;
 };
 
 // Opens the store named by `url`: "sqlite:path/to.db" or "sqlite::memory:". Creates or
 // migrates the schema. On failure returns nullptr and sets *error.
 std::unique_ptr<Store> OpenStore(const std::string& url, std::string* error);
+// The same, with the store's log going to `options.log`.
+std::unique_ptr<Store> OpenStore(const std::string& url, const OpenOptions& options,
+                                 std::string* error);
 
 }  // namespace handoff::store

@@ -1765,5 +1765,365 @@ TEST_F(ServeTest, RemoteTellsSoftFailuresSubtestsAndCancelsApart) {
       << cancelled.out;
 }
 
+// --- A store that never lies (issue 14, section 4) -------------------------------------------
+
+// Returns the full path of program `name` found on PATH (RunProcess does not search it), or
+// `name` itself if it is not found.
+std::string OnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return name;
+}
+
+// Runs the fixture's `serve` in the foreground (it is expected to exit), with `flags`.
+ProcessResult RunServeExpectingExit(std::vector<std::string> flags) {
+  std::vector<std::string> argv = {SERVE_FIXTURE, "serve"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return RunProcess(argv, {}, std::chrono::seconds(30));
+}
+
+TEST_F(ServeTest, SecondServerOnOneDatabaseExitsTwoNamingTheFirst) {
+  Server* first = Start();
+  ASSERT_NE(first, nullptr);
+  ProcessResult second = RunServeExpectingExit({"--port", "0", "--db", Db()});
+  EXPECT_EQ(second.exit_code, 2) << second.out << second.err;
+  EXPECT_NE(second.err.find("is in use by another handoff server: pid " +
+                            std::to_string(first->pid()) + " on host "),
+            std::string::npos)
+      << second.err;
+  EXPECT_NE(second.err.find(" since 20"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find(dir_ + "/h.db.lock"), std::string::npos) << second.err;
+  EXPECT_EQ(second.out.find("serving"), std::string::npos) << second.out;
+
+  // The first keeps serving, alone.
+  const std::int64_t id = Trigger(first, "Fast", R"({"filter":"^Hello$"})");
+  EXPECT_EQ(Str(AwaitFinished(first, id), "status"), "passed");
+
+  // A lock left by a server that died does not block the next one.
+  first->Signal(SIGKILL);
+  ASSERT_EQ(first->WaitExit(5s), -SIGKILL);
+  EXPECT_FALSE(ReadFile(dir_ + "/h.db.lock").empty());
+  Server* next = Start();
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(Str(GetRun(next, id), "status"), "passed");
+}
+
+TEST_F(ServeTest, ACorruptDatabaseIsRefusedAndAnEmptyFileIsANewStore) {
+  const std::string path = dir_ + "/h.db";
+  {
+    Server* s = Start();
+    ASSERT_NE(s, nullptr);
+    for (int i = 0; i < 20; ++i) {
+      Trigger(s, "Fast", R"({"reference":"fill the database with a few pages of runs"})");
+    }
+    EXPECT_TRUE(Eventually([&] { return ListRuns(s, "status=passed&limit=100").size() == 20u; },
+                           60s));
+    s->Signal(SIGTERM);
+    ASSERT_EQ(s->WaitExit(20s), 0) << s->Err();
+  }
+  const auto size = std::filesystem::file_size(path);
+  ASSERT_GE(size, 4u * 4096u);
+  {
+    // Overwritten pages: every page after the first.
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096);
+    const std::string garbage(size - 4096, '\x5a');
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  ProcessResult corrupt = RunServeExpectingExit({"--port", "0", "--db", Db()});
+  EXPECT_EQ(corrupt.exit_code, 2) << corrupt.out << corrupt.err;
+  EXPECT_NE(corrupt.err.find("database \"" + path + "\" is corrupt"), std::string::npos)
+      << corrupt.err;
+  EXPECT_EQ(corrupt.err.find("--help"), std::string::npos) << corrupt.err;
+  EXPECT_EQ(corrupt.out.find("serving"), std::string::npos) << corrupt.out;
+
+  // A file that is not a database at all (a garbage header).
+  std::filesystem::remove(path);
+  std::ofstream(path) << std::string(10000, 'g');
+  ProcessResult garbage = RunServeExpectingExit({"--port", "0", "--db", Db()});
+  EXPECT_EQ(garbage.exit_code, 2) << garbage.out << garbage.err;
+  EXPECT_NE(garbage.err.find("database \"" + path + "\" is corrupt or not a SQLite database"),
+            std::string::npos)
+      << garbage.err;
+  EXPECT_EQ(std::filesystem::file_size(path), 10000u);  // left as it was
+
+  // An empty file is a new store, and says so.
+  std::filesystem::remove(path);
+  std::ofstream(path).close();
+  Server* fresh = Start();
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_NE(fresh->Err().find("new store: the database file is empty; initialising it"),
+            std::string::npos)
+      << fresh->Err();
+  const std::int64_t id = Trigger(fresh, "Fast", R"({"filter":"^Hello$"})");
+  EXPECT_EQ(Str(AwaitFinished(fresh, id), "status"), "passed");
+}
+
+// A 2 MiB tmpfs mounted for one test, unmounted on every path out of it (lazily: a server
+// killed in TearDown may still have its files open), and a way to fill it to the brim.
+class SmallTmpfs {
+ public:
+  explicit SmallTmpfs(std::string path) : path_(std::move(path)) {}
+  ~SmallTmpfs() {
+    if (mounted_) RunProcess({OnPath("umount"), "-l", path_});
+  }
+
+  // Mounts it; returns "" or why it could not be mounted.
+  std::string Mount() {
+    if (::geteuid() != 0) return "mounting a small tmpfs needs root (run as root, e.g. in .ci/run)";
+    std::filesystem::create_directories(path_);
+    ProcessResult r = RunProcess({OnPath("mount"), "-t", "tmpfs", "-o", "size=2m", "tmpfs", path_});
+    if (r.exit_code != 0) return "cannot mount a tmpfs here: " + r.err;
+    mounted_ = true;
+    return {};
+  }
+
+  // Writes a file until the file system has no byte left.
+  void Fill() {
+    const int fd = ::open(FillPath().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    const std::string chunk(64 * 1024, 'f');
+    std::size_t size = chunk.size();
+    while (size > 0) {
+      if (::write(fd, chunk.data(), size) < 0) {
+        if (errno != ENOSPC) break;
+        size /= 2;  // the last pages, down to a byte
+      }
+    }
+    ::close(fd);
+  }
+
+  // Frees what Fill took.
+  void Free() { std::filesystem::remove(FillPath()); }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string FillPath() const { return path_ + "/fill"; }
+
+  std::string path_;
+  bool mounted_ = false;
+};
+
+// Mounts `tmpfs`, or skips the test (fails it when CI=true, where it must run).
+#define HANDOFF_MOUNT_OR_SKIP(tmpfs)                                    \
+  do {                                                                  \
+    const std::string why_not = (tmpfs).Mount();                        \
+    if (!why_not.empty()) {                                             \
+      if (InCi()) FAIL() << why_not << " (CI=true requires this test)"; \
+      GTEST_SKIP() << why_not;                                          \
+    }                                                                   \
+  } while (0)
+
+TEST_F(ServeTest, AFullDiskIsNeverAcknowledgedAndReadinessRecovers) {
+  SmallTmpfs tmpfs(dir_ + "/small");
+  HANDOFF_MOUNT_OR_SKIP(tmpfs);
+  const std::string mount_point = tmpfs.path();
+
+  const std::string db = "sqlite:" + mount_point + "/h.db";
+  Server* s = Start({"--db", db, "--store-probe-interval", "100ms"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t before = Trigger(s, "Fast", R"({"filter":"^Hello$"})");
+  EXPECT_EQ(Str(AwaitFinished(s, before), "status"), "passed");
+  EXPECT_EQ(Call(s, "GET", "/readyz").status, 200);
+
+  tmpfs.Fill();
+
+  // A run that cannot be stored is refused, not acknowledged.
+  http::ClientResult refused = Call(s, "POST", "/api/v1/suites/Fast/runs", "{}");
+  ASSERT_TRUE(refused.ok()) << refused.error;
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  const json::value error = Parse(refused.body);
+  ASSERT_NE(Field(error, "error"), nullptr) << refused.body;
+  EXPECT_EQ(Str(*Field(error, "error"), "code"), "unavailable") << refused.body;
+  http::ClientResult ready = Call(s, "GET", "/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(Str(Parse(ready.body), "reason").find("the store cannot write"), std::string::npos)
+      << ready.body;
+  // The probe keeps it red while the disk is full.
+  for (int i = 0; i < 5; ++i) {
+    ::usleep(100'000);  // a probe interval: the probes run meanwhile, nothing is awaited
+    EXPECT_EQ(Call(s, "GET", "/readyz").status, 503);
+  }
+  EXPECT_EQ(ListRuns(s, "limit=100").size(), 1u);  // nothing was queued
+  // Nor is a schedule that cannot be stored.
+  http::ClientResult schedule = Call(s, "POST", "/api/v1/schedules",
+                                     R"({"name":"hourly","suite":"Fast","spec":"@every 1h"})");
+  EXPECT_EQ(schedule.status, 503) << schedule.body;
+  EXPECT_EQ(Call(s, "GET", "/api/v1/schedules/hourly").status, 404);
+  // The error is in the server's log format, not printed beside it.
+  const std::string err = s->Err();
+  EXPECT_NE(err.find(" ERROR store write failed"), std::string::npos) << err;
+  EXPECT_EQ(err.find("handoff: store"), std::string::npos) << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(\dZ ERROR [^\n]*(full|FULL|space))")))
+      << err;
+
+  // Space again: ready within seconds, and runs are accepted and executed.
+  tmpfs.Free();
+  EXPECT_TRUE(Eventually([&] { return Call(s, "GET", "/readyz").status == 200; }, 5s))
+      << Call(s, "GET", "/readyz").body;
+  const std::int64_t after = Trigger(s, "Fast", R"({"filter":"^Hello$"})");
+  ASSERT_GT(after, 0);
+  EXPECT_EQ(Str(AwaitFinished(s, after), "status"), "passed");
+  EXPECT_NE(s->Err().find("store writes again; ready"), std::string::npos) << s->Err();
+}
+
+TEST_F(ServeTest, ARunWhoseResultsCannotBeStoredIsNotReportedFinishedAndResumes) {
+  SmallTmpfs tmpfs(dir_ + "/small");
+  HANDOFF_MOUNT_OR_SKIP(tmpfs);
+  const std::string db = "sqlite:" + tmpfs.path() + "/h.db";
+  const std::string hook_log = dir_ + "/hooks.jsonl";
+  Server* s = Start({"--db", db, "--store-probe-interval", "100ms"},
+                    {{"SERVE_FIXTURE_HOOK_LOG", hook_log}});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Gate");
+  AwaitRun(s, id, [](const json::value& run) {
+    return Str(run, "status") == "running" && TestStatuses(run)["Wait"] == "running";
+  });
+
+  // The test ends while nothing can be written.
+  tmpfs.Fill();
+  OpenGate();
+  EXPECT_TRUE(Eventually([&] {
+    return s->Err().find("run not finished: some of its results could not be stored") !=
+           std::string::npos;
+  })) << s->Err();
+  EXPECT_EQ(Call(s, "GET", "/readyz").status, 503);
+  tmpfs.Free();
+  EXPECT_TRUE(Eventually([&] { return Call(s, "GET", "/readyz").status == 200; }, 5s));
+
+  // Nothing said it finished: not the API, not the hooks.
+  const json::value run = GetRun(s, id);
+  EXPECT_EQ(Str(run, "status"), "running") << json::serialize(run);
+  EXPECT_EQ(TestStatuses(run)["Wait"], "running") << json::serialize(run);
+  EXPECT_EQ(ReadFile(hook_log).find("OnRunFinished"), std::string::npos) << ReadFile(hook_log);
+  EXPECT_EQ(ReadFile(hook_log).find("OnTestFinished"), std::string::npos) << ReadFile(hook_log);
+  http::ClientResult cancel = Call(s, "POST", fmt::format("/api/v1/runs/{}/cancel", id));
+  EXPECT_EQ(cancel.status, 409) << cancel.body;
+  EXPECT_NE(cancel.body.find("resumes at the next start"), std::string::npos) << cancel.body;
+
+  // It resumes at the next start and finishes there.
+  s->Signal(SIGTERM);
+  ASSERT_EQ(s->WaitExit(20s), 0) << s->Err();
+  Server* again = Start({"--db", db}, {{"SERVE_FIXTURE_HOOK_LOG", hook_log}});
+  ASSERT_NE(again, nullptr);
+  const json::value resumed = AwaitFinished(again, id);
+  EXPECT_EQ(Str(resumed, "status"), "passed") << json::serialize(resumed);
+  EXPECT_EQ(Int(resumed, "resumed"), 1) << json::serialize(resumed);
+  EXPECT_EQ(TestStatuses(resumed)["Wait"], "passed");
+}
+
+TEST_F(ServeTest, BackupsWhileServingRestoreRunsWithTheirTests) {
+  const std::string backup_dir = dir_ + "/backups";
+  Server* s = Start({"--backup-dir", backup_dir});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t passed = Trigger(s, "Fast", R"({"params":{"greeting":"hello"}})");
+  const std::int64_t failed = Trigger(s, "Fast", R"({"params":{"greeting":"bye"}})");
+  const json::value original = AwaitFinished(s, failed);
+  EXPECT_EQ(Str(AwaitFinished(s, passed), "status"), "passed");
+  ASSERT_EQ(Str(original, "status"), "failed");
+
+  // Over the API: a file in the server's backup directory.
+  EXPECT_EQ(Call(s, "GET", "/api/v1/admin/backup").status, 405);
+  const json::value made = Json(s, "POST", "/api/v1/admin/backup", "", 200);
+  const std::string api_copy = Str(made, "path");
+  EXPECT_EQ(api_copy.rfind(backup_dir + "/handoff-", 0), 0u) << json::serialize(made);
+  EXPECT_TRUE(std::filesystem::exists(api_copy)) << api_copy;
+  EXPECT_EQ(Int(made, "bytes"), static_cast<std::int64_t>(std::filesystem::file_size(api_copy)));
+
+  // With the command, beside the running server (which holds the lock).
+  const std::string cli_copy = dir_ + "/cli-copy.db";
+  ProcessResult cli = RunProcess({SERVE_FIXTURE, "backup", "--db", Db(), "--to", cli_copy});
+  EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err;
+  EXPECT_NE(cli.out.find("backed up " + Db() + " to " + cli_copy), std::string::npos) << cli.out;
+
+  // The server went on serving.
+  const std::int64_t later = Trigger(s, "Fast", R"({"filter":"^Hello$"})");
+  EXPECT_EQ(Str(AwaitFinished(s, later), "status"), "passed");
+
+  // Each backup is a store a fresh server serves, with the runs and their tests.
+  for (const std::string& copy : {api_copy, cli_copy}) {
+    Server* restored = Start({"--db", "sqlite:" + copy});
+    ASSERT_NE(restored, nullptr) << copy;
+    const json::value run = GetRun(restored, failed);
+    EXPECT_EQ(Str(run, "status"), "failed") << copy;
+    EXPECT_EQ(TestStatuses(run), TestStatuses(original)) << copy << ": " << json::serialize(run);
+    ASSERT_NE(FindTest(run, "Greeting"), nullptr) << copy;
+    EXPECT_NE(Str(*FindTest(run, "Greeting"), "message").find("want hello, got bye"),
+              std::string::npos)
+        << copy;
+    EXPECT_EQ(Str(GetRun(restored, passed), "status"), "passed") << copy;
+  }
+
+  // Bad uses of the command say why.
+  ProcessResult missing =
+      RunProcess({SERVE_FIXTURE, "backup", "--db", "sqlite:" + dir_ + "/none.db", "--to",
+                  dir_ + "/x.db"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.out << missing.err;
+  EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
+  ProcessResult no_to = RunProcess({SERVE_FIXTURE, "backup", "--db", Db()});
+  EXPECT_EQ(no_to.exit_code, 2) << no_to.out << no_to.err;
+  EXPECT_NE(no_to.err.find("--to"), std::string::npos) << no_to.err;
+}
+
+// --- Start-up messages of a server that cannot start (issue 14, section 7) ---------------------
+
+TEST_F(ServeTest, APortInUseSaysSoAndSuggestsPortZero) {
+  Server* first = Start();
+  ASSERT_NE(first, nullptr);
+  ProcessResult second = RunServeExpectingExit(
+      {"--port", std::to_string(first->port()), "--db", "sqlite:" + dir_ + "/other.db"});
+  EXPECT_EQ(second.exit_code, 2) << second.out << second.err;
+  EXPECT_NE(second.err.find(fmt::format("cannot listen on 127.0.0.1:{}: the port is already in "
+                                        "use",
+                                        first->port())),
+            std::string::npos)
+      << second.err;
+  EXPECT_NE(second.err.find("--port 0"), std::string::npos) << second.err;
+  EXPECT_EQ(second.err.find("--help"), std::string::npos) << second.err;
+}
+
+TEST_F(ServeTest, ADatabaseThatCannotBeOpenedSaysWhy) {
+  const std::string missing_dir = dir_ + "/no/such/dir";
+  ProcessResult missing = RunServeExpectingExit({"--port", "0", "--db", "sqlite:" + missing_dir + "/h.db"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.out << missing.err;
+  EXPECT_NE(missing.err.find("cannot open database \"" + missing_dir + "/h.db\""),
+            std::string::npos)
+      << missing.err;
+  EXPECT_NE(missing.err.find("the directory \"" + missing_dir + "\" does not exist"),
+            std::string::npos)
+      << missing.err;
+  EXPECT_EQ(missing.err.find("--help"), std::string::npos) << missing.err;
+
+  // A directory this user cannot write to. Root writes anywhere: run the server as
+  // nobody then.
+  const std::string locked = dir_ + "/locked";
+  std::filesystem::create_directories(locked);
+  std::filesystem::permissions(dir_, std::filesystem::perms(0755));
+  std::filesystem::permissions(locked, std::filesystem::perms(0555));
+  std::vector<std::string> argv;
+  if (::geteuid() == 0) {
+    argv = {OnPath("setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+    ProcessResult can_run = RunProcess({OnPath("setpriv"), "--reuid=65534", "--regid=65534",
+                                        "--clear-groups", "--", SERVE_FIXTURE, "list"});
+    if (can_run.exit_code != 0) {
+      GTEST_SKIP() << "as root, this test runs the server as nobody, who cannot run "
+                   << SERVE_FIXTURE << ": " << can_run.err;
+    }
+  }
+  argv.insert(argv.end(), {SERVE_FIXTURE, "serve", "--port", "0", "--db",
+                           "sqlite:" + locked + "/h.db"});
+  ProcessResult denied = RunProcess(argv, {}, std::chrono::seconds(30));
+  EXPECT_EQ(denied.exit_code, 2) << denied.out << denied.err;
+  EXPECT_NE(denied.err.find("cannot open database \"" + locked + "/h.db\": permission denied"),
+            std::string::npos)
+      << denied.err;
+  EXPECT_NE(denied.err.find("\"" + locked + "\""), std::string::npos) << denied.err;
+}
+
 }  // namespace
 }  // namespace handoff::testing

@@ -110,10 +110,30 @@ TEST_F(RouterTest, HealthReadyMetricsAndIndex) {
   r = Do("GET", "/readyz");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(Parse(r).at("status"), "not ready");
+  EXPECT_EQ(Parse(r).at("reason"), "not ready");
   r = Do("GET", "/metrics");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(r.body, "# TYPE handoff_runs_total counter\n");
+}
+
+TEST_F(RouterTest, AdminBackupIsAPostAnsweringWhatWasWritten) {
+  EXPECT_EQ(Do("GET", "/api/v1/admin/backup").status, 405);
+  EXPECT_EQ(api_.backups, 0);
+  api_.backup.info = {"/data/backups/handoff-20261203T180000Z.db", 8192, 2, 5};
+  Response r = Do("POST", "/api/v1/admin/backup");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r), boost::json::parse(R"({"path":"/data/backups/handoff-20261203T180000Z.db",
+                                             "bytes":8192,"pages":2,"duration_ms":5})"));
+  api_.backup = BackupOutcome{ApiCode::kConflict, "a backup is already running", {}};
+  r = Do("POST", "/api/v1/admin/backup");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Parse(r).at("error").at("code"), "conflict");
+  api_.backup = BackupOutcome{ApiCode::kUnavailable, "disk full", {}};
+  r = Do("POST", "/api/v1/admin/backup");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Parse(r).at("error").at("message"), "disk full");
+  EXPECT_EQ(api_.backups, 3);
 }
 
 TEST_F(RouterTest, ServesTheWebUiForEveryPageItRoutes) {

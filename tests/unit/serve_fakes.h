@@ -303,6 +303,14 @@ class FakeApi : public ServeApi {
 
   bool Ready() const override { return ready; }
   std::string Metrics() const override { return "# TYPE handoff_runs_total counter\n"; }
+  BackupOutcome Backup() override {
+    ++backups;
+    return backup;
+  }
+
+  // What Backup answers, and how often it was called.
+  BackupOutcome backup;
+  int backups = 0;
 
  private:
   static ApiResult Error(ApiCode code, std::string message) {

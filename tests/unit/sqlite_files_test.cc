@@ -1,0 +1,313 @@
+// The files behind a SQLite store: its lock (one server per database), the integrity check
+// at open, the write probe and online backups.
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/ownership.h"
+#include "store/sqlite_backup.h"
+#include "store/sqlite_store.h"
+
+namespace handoff::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "handoff-files-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct LogLine {
+  LogLevel level;
+  std::string message;
+  std::string detail;
+};
+
+class SqliteFilesTest : public ::testing::Test {
+ protected:
+  std::string Path() const { return (dir_.path() / "h.db").string(); }
+  std::string Url() const { return "sqlite:" + Path(); }
+
+  // Opens the test's database with a log the test reads.
+  std::unique_ptr<SqliteStore> Open(std::string* error) {
+    SqliteStoreOptions options;
+    options.log = [this](LogLevel level, std::string_view message, std::string_view detail) {
+      std::lock_guard lock(log_mu_);
+      log_.push_back({level, std::string(message), std::string(detail)});
+    };
+    return SqliteStore::Open(Url(), options, error);
+  }
+
+  bool Logged(const std::string& text) {
+    std::lock_guard lock(log_mu_);
+    for (const LogLine& line : log_) {
+      if (line.message.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  // A store with one finished run of two tests; returns the run's id.
+  std::int64_t MakeRun(Store& store) {
+    store::Run run;
+    run.suite = "Suite";
+    run.reference = "v1";
+    const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+    WriteBatch batch;
+    TestRow a;
+    a.name = "A";
+    a.status = TestStatus::kPassed;
+    a.attempt = 1;
+    TestRow b = a;
+    b.name = "B";
+    b.status = TestStatus::kFailed;
+    b.message = "b.cc:3: boom";
+    batch.tests = {{id, a}, {id, b}};
+    RunUpdate update;
+    update.id = id;
+    update.status = RunStatus::kFailed;
+    batch.run_updates.push_back(update);
+    store.Write(std::move(batch));
+    store.Sync();
+    return id;
+  }
+
+  void ExpectRunReadsBack(const std::string& url, std::int64_t id) {
+    std::string error;
+    std::unique_ptr<Store> copy = OpenStore(url, &error);
+    ASSERT_NE(copy, nullptr) << error;
+    std::optional<store::Run> run = copy->GetRun(id);
+    ASSERT_TRUE(run.has_value());
+    EXPECT_EQ(run->suite, "Suite");
+    EXPECT_EQ(run->status, RunStatus::kFailed);
+    std::vector<TestRow> tests = copy->GetTests(id);
+    ASSERT_EQ(tests.size(), 2u);
+    EXPECT_EQ(tests[0].name, "A");
+    EXPECT_EQ(tests[0].status, TestStatus::kPassed);
+    EXPECT_EQ(tests[1].name, "B");
+    EXPECT_EQ(tests[1].message, "b.cc:3: boom");
+  }
+
+  TempDir dir_;
+  std::mutex log_mu_;
+  std::vector<LogLine> log_;
+};
+
+// --- Ownership -------------------------------------------------------------------------
+
+TEST_F(SqliteFilesTest, SecondOwnerIsRefusedNamingTheFirstUntilItReleases) {
+  OwnershipResult first = AcquireStoreOwnership(Url());
+  ASSERT_NE(first.ownership, nullptr) << first.error;
+  EXPECT_EQ(first.ownership->Description(), "lock file " + Path() + ".lock");
+
+  // flock(2) locks conflict between two opens of the file, even in one process.
+  OwnershipResult second = AcquireStoreOwnership(Url());
+  EXPECT_EQ(second.ownership, nullptr);
+  EXPECT_NE(second.error.find("in use by another handoff server"), std::string::npos)
+      << second.error;
+  EXPECT_NE(second.error.find("pid " + std::to_string(::getpid())), std::string::npos)
+      << second.error;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  EXPECT_NE(second.error.find(std::string("on host ") + host), std::string::npos) << second.error;
+  EXPECT_NE(second.error.find(" since 20"), std::string::npos) << second.error;
+  EXPECT_NE(second.error.find(Path()), std::string::npos) << second.error;
+
+  first.ownership.reset();
+  OwnershipResult third = AcquireStoreOwnership(Url());
+  EXPECT_NE(third.ownership, nullptr) << third.error;
+}
+
+TEST_F(SqliteFilesTest, MemoryStoresNeedNoOwnership) {
+  OwnershipResult one = AcquireStoreOwnership("sqlite::memory:");
+  OwnershipResult two = AcquireStoreOwnership("sqlite::memory:");
+  EXPECT_NE(one.ownership, nullptr);
+  EXPECT_NE(two.ownership, nullptr);
+}
+
+TEST_F(SqliteFilesTest, OwnershipInAMissingDirectorySaysSo) {
+  const std::string path = (dir_.path() / "missing" / "h.db").string();
+  OwnershipResult result = AcquireStoreOwnership("sqlite:" + path);
+  EXPECT_EQ(result.ownership, nullptr);
+  EXPECT_NE(result.error.find("cannot open database \"" + path + "\""), std::string::npos)
+      << result.error;
+  EXPECT_NE(result.error.find("the directory \"" + (dir_.path() / "missing").string() +
+                              "\" does not exist"),
+            std::string::npos)
+      << result.error;
+}
+
+// --- Opening: new, empty, corrupt ---------------------------------------------------------
+
+TEST_F(SqliteFilesTest, MissingAndEmptyFilesAreLoggedAsNewStores) {
+  std::string error;
+  ASSERT_NE(Open(&error), nullptr) << error;
+  EXPECT_TRUE(Logged("new store: creating the database"));
+
+  fs::remove(Path());
+  std::ofstream(Path()).close();  // 0 bytes
+  ASSERT_EQ(fs::file_size(Path()), 0u);
+  auto store = Open(&error);
+  ASSERT_NE(store, nullptr) << error;
+  EXPECT_TRUE(Logged("new store: the database file is empty; initialising it"));
+  EXPECT_GT(MakeRun(*store), 0);
+}
+
+TEST_F(SqliteFilesTest, OverwrittenPagesAreRefusedNamingTheFile) {
+  std::string error;
+  {
+    auto store = Open(&error);
+    ASSERT_NE(store, nullptr) << error;
+    for (int i = 0; i < 50; ++i) MakeRun(*store);
+  }
+  const auto size = fs::file_size(Path());
+  ASSERT_GE(size, 4u * 4096u);
+  {
+    // Every page but the first (the header and the schema) overwritten with garbage.
+    std::fstream f(Path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096);
+    std::string garbage(size - 4096, '\0');
+    for (std::size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 7 + 3);
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  EXPECT_EQ(Open(&error), nullptr);
+  EXPECT_NE(error.find("database \"" + Path() + "\" is corrupt"), std::string::npos) << error;
+  EXPECT_NE(error.find("restore it from a backup"), std::string::npos) << error;
+}
+
+TEST_F(SqliteFilesTest, AFileThatIsNotADatabaseIsRefused) {
+  std::ofstream(Path()) << std::string(8192, 'x');
+  std::string error;
+  EXPECT_EQ(Open(&error), nullptr);
+  EXPECT_NE(error.find("database \"" + Path() + "\" is corrupt or not a SQLite database"),
+            std::string::npos)
+      << error;
+  // Refused without being changed.
+  EXPECT_EQ(fs::file_size(Path()), 8192u);
+}
+
+// --- The write probe -----------------------------------------------------------------------
+
+TEST_F(SqliteFilesTest, ProbeCommitsAWrite) {
+  std::string error;
+  auto store = Open(&error);
+  ASSERT_NE(store, nullptr) << error;
+  EXPECT_EQ(store->ProbeWrite(), "");
+  EXPECT_EQ(store->ProbeWrite(), "");
+  auto memory = SqliteStore::Open("sqlite::memory:", {}, &error);
+  ASSERT_NE(memory, nullptr) << error;
+  EXPECT_EQ(memory->ProbeWrite(), "");
+}
+
+// --- Backups -------------------------------------------------------------------------------
+
+TEST_F(SqliteFilesTest, BackupOfAnOpenStoreReadsBack) {
+  std::string error;
+  auto store = Open(&error);
+  ASSERT_NE(store, nullptr) << error;
+  const std::int64_t id = MakeRun(*store);
+  const std::string to = (dir_.path() / "copy.db").string();
+  BackupResult result = store->Backup(to);
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.info.path, to);
+  EXPECT_EQ(result.info.bytes, static_cast<std::int64_t>(fs::file_size(to)));
+  EXPECT_GT(result.info.pages, 0);
+  // No temporary file left behind.
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos) << entry.path();
+    ++files;
+  }
+  EXPECT_GT(files, 0);
+  ExpectRunReadsBack("sqlite:" + to, id);
+}
+
+TEST_F(SqliteFilesTest, BackupOfAMemoryStoreReadsBack) {
+  std::string error;
+  auto store = SqliteStore::Open("sqlite::memory:", {}, &error);
+  ASSERT_NE(store, nullptr) << error;
+  const std::int64_t id = MakeRun(*store);
+  const std::string to = (dir_.path() / "memory.db").string();
+  BackupResult result = store->Backup(to);
+  ASSERT_TRUE(result.ok()) << result.error;
+  ExpectRunReadsBack("sqlite:" + to, id);
+}
+
+TEST_F(SqliteFilesTest, BackupOfAFileWhileAnotherConnectionWritesIsConsistent) {
+  std::string error;
+  auto store = Open(&error);
+  ASSERT_NE(store, nullptr) << error;
+  const std::int64_t id = MakeRun(*store);
+  for (int i = 0; i < 200; ++i) MakeRun(*store);
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    while (!stop.load()) {
+      MakeRun(*store);
+      ++written;
+    }
+  });
+  const std::string to = (dir_.path() / "busy.db").string();
+  BackupPacing pacing;
+  pacing.pages_per_step = 1;  // as many steps as pages: the writer commits between them
+  BackupResult result = BackupDatabaseFile(Path(), to, pacing);
+  stop.store(true);
+  writer.join();
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_GT(written.load(), 0);
+  ExpectRunReadsBack("sqlite:" + to, id);
+  // The snapshot is whole: every run in it has both its tests.
+  std::unique_ptr<Store> copy = OpenStore("sqlite:" + to, &error);
+  ASSERT_NE(copy, nullptr) << error;
+  RunQuery all;
+  all.limit = 100000;
+  const std::vector<store::Run> runs = copy->ListRuns(all);
+  EXPECT_GE(runs.size(), 201u);
+  for (const store::Run& run : runs) {
+    // Each run as one of its commits left it: created (tests pending), or finished with
+    // both tests written in the same transaction.
+    const std::vector<TestRow> tests = copy->GetTests(run.id);
+    ASSERT_EQ(tests.size(), 2u) << run.id;
+    if (run.status == RunStatus::kFailed) {
+      EXPECT_EQ(tests[0].status, TestStatus::kPassed) << run.id;
+      EXPECT_EQ(tests[1].status, TestStatus::kFailed) << run.id;
+    } else {
+      EXPECT_EQ(run.status, RunStatus::kQueued) << run.id;
+      EXPECT_EQ(tests[0].status, TestStatus::kPending) << run.id;
+      EXPECT_EQ(tests[1].status, TestStatus::kPending) << run.id;
+    }
+  }
+}
+
+TEST_F(SqliteFilesTest, BackupOfAMissingDatabaseFails) {
+  BackupResult result = BackupDatabaseFile(Path(), (dir_.path() / "x.db").string());
+  EXPECT_FALSE(result.ok());
+  EXPECT_NE(result.error.find("\"" + Path() + "\": it does not exist"), std::string::npos)
+      << result.error;
+  EXPECT_FALSE(fs::exists(Path()));  // not created by the attempt
+}
+
+}  // namespace
+}  // namespace handoff::store
