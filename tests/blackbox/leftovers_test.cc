@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <regex>
 #include <string>
 #include <thread>
@@ -62,9 +63,11 @@ class LeftoversTest : public ::testing::Test {
     return s;
   }
 
-  ProcessResult Run(std::vector<std::string> args) {
+  ProcessResult Run(std::vector<std::string> args,
+                    std::map<std::string, std::string> env = {}) {
     args.insert(args.begin(), {LEFTOVERS_FIXTURE, "run", "-v"});
-    return RunProcess(args, {{"LEFTOVERS_DIR", dir_}}, 60s);
+    env["LEFTOVERS_DIR"] = dir_;
+    return RunProcess(args, env, 60s);
   }
 
   pid_t Recorded(const std::string& name) const {
@@ -103,6 +106,19 @@ TEST_F(LeftoversTest, ATestsGrandchildAndDaemonDieWhenTheTestEnds) {
     EXPECT_NE(all.find(killed), std::string::npos) << killed << "\n" << all;
   }
   ExpectAllGone({"grandchild", "daemon"}, all);
+  EXPECT_EQ(ReadFile(dir_ + "/started"), "forked\n");
+}
+
+// A static initializer that starts a thread makes forking the worker unsafe: the
+// guardian starts it as a new process instead, with the same guarantees.
+TEST_F(LeftoversTest, AWorkerWhoseBinaryStartsThreadsEarlyIsStartedAfresh) {
+  const ProcessResult r = Run({"--suite", "^(Leftovers|Crash)$"}, {{"LEFTOVERS_STATIC_THREAD", "1"}});
+  const std::string all = r.out + r.err;
+  EXPECT_EQ(r.exit_code, 1) << all;  // Crash crashes
+  EXPECT_NE(all.find("PASS  Leftovers/GoneWithTheirTests"), std::string::npos) << all;
+  EXPECT_NE(all.find("crashed: worker killed by signal 11"), std::string::npos) << all;
+  EXPECT_EQ(ReadFile(dir_ + "/started"), "spawned\n");
+  ExpectAllGone({"grandchild", "daemon", "crash_daemon", "crash_grandchild"}, all);
 }
 
 TEST_F(LeftoversTest, WhatSetupStartedLivesUntilTheSuiteEnds) {
