@@ -249,6 +249,8 @@ bool SuiteRunner::RunHook(const TestFunc& fn, EventKind started, EventKind finis
     if (state.first_failure.empty()) state.first_failure = e.text;
     scope_->Emit(e, true);
   }
+  // What setup started (a service, a suite-level environment) lives until the suite ends.
+  if (started == EventKind::kSetupStarted && sweeper_ != nullptr) sweeper_->AdoptRunning();
   if (first_failure != nullptr) *first_failure = state.first_failure;
   if (capture_ != nullptr) capture_->Sync();
   Event done = state.MakeEvent(finished);
@@ -287,6 +289,8 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
       e.text = "cancelled: the run was interrupted while the test ran";
       scope_->Emit(e, true);
     }
+    // After the cleanups: they stop what the test started gracefully; what is left dies.
+    if (sweeper_ != nullptr && !concurrent_) sweeper_->SweepTest();
     if (scope_->capture != nullptr) scope_->capture->Leave();
     const Status status = state.failed ? Status::kFailed
                           : state.skipped ? Status::kSkipped
@@ -387,6 +391,7 @@ void SuiteRunner::Run() {
       }
       std::vector<std::thread> threads;
       threads.reserve(concurrent.size());
+      concurrent_ = true;
       for (const auto& [test, planned] : concurrent) {
         threads.emplace_back([this, test, planned] {
           bool failed_hard = false;
@@ -394,6 +399,8 @@ void SuiteRunner::Run() {
         });
       }
       for (std::thread& t : threads) t.join();
+      concurrent_ = false;
+      if (sweeper_ != nullptr) sweeper_->SweepTest();
       scope_->capture = capture_;
     }
   }

@@ -22,6 +22,7 @@
 #include "handoff/suite.h"
 #include "handoff/t.h"
 #include "runner/name_filter.h"
+#include "runner/sweeper.h"
 
 namespace handoff {
 
@@ -166,6 +167,8 @@ class SuiteRunner {
   void Run();
   // Asks the current test to stop and no further test to start. Thread-safe.
   void Cancel();
+  // Kills what each test leaves running, with `sweeper` (none by default: in-process).
+  void set_sweeper(ProcessSweeper* sweeper) { sweeper_ = sweeper; }
 
  private:
   bool RunHook(const TestFunc& fn, EventKind started, EventKind finished,
@@ -177,6 +180,10 @@ class SuiteRunner {
   const wire::WorkerPlan& plan_;
   EventSink& sink_;
   OutputCapture* capture_;
+  ProcessSweeper* sweeper_ = nullptr;
+  // True while features run together (--parallel): one sweep after the batch, since
+  // the processes of tests that share the worker cannot be told apart.
+  bool concurrent_ = false;
   std::unique_ptr<internal::SuiteRunScope> scope_;
 };
 

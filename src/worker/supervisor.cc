@@ -31,8 +31,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Process groups of running workers, for KillAllWorkers (lock-free: used from a signal
-// handler). --jobs beyond the table's size only loses this last-resort cleanup.
+// Guardians of running workers, for KillAllWorkers (lock-free: used from a signal
+// handler). --jobs beyond the table's size only loses this last-resort cleanup (the
+// guardians still kill everything when this process dies).
 constexpr int kMaxTrackedWorkers = 256;
 std::atomic<pid_t> g_workers[kMaxTrackedWorkers];
 
@@ -211,7 +212,7 @@ std::optional<Pipe> MakePipe() {
 
 // A running worker process and the parent's ends of its pipes.
 struct Worker {
-  pid_t pid = -1;
+  pid_t pid = -1;  // the worker's guardian (worker/guardian.h): the process we started
   int events = -1;   // read end of the event pipe
   int capture = -1;  // read end of the output pipe (read only after the worker died)
 };
@@ -256,10 +257,12 @@ std::optional<Worker> Spawn(const wire::WorkerPlan& plan, std::string* error) {
   sigset_t defaults, empty;
   sigemptyset(&empty);
   sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP}) sigaddset(&defaults, sig);
+  for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP, kKillWorkerSignal}) {
+    sigaddset(&defaults, sig);
+  }
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setsigmask(&attr, &empty);
-  // Its own process group, so a timeout kills the test's children too.
+  // Its own process group, out of the terminal's: Ctrl-C reaches this process only.
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
                                       POSIX_SPAWN_SETSIGMASK);
@@ -334,12 +337,14 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
   Clock::time_point kill_at = Clock::time_point::max();
   auto stop = [&](StopReason reason) {
     if (outcome.stopped == StopReason::kNone) outcome.stopped = reason;
-    ::kill(-w.pid, SIGKILL);
+    // The guardian kills the worker and every process below it, detached ones too.
+    ::kill(w.pid, kKillWorkerSignal);
   };
   while (!eof) {
     Clock::time_point now = Clock::now();
     if (cancel.load() && !term_sent) {
-      // Ask politely: the worker stops its running test through t.Context().
+      // Ask politely: the worker stops its running test through t.Context() (the
+      // guardian passes SIGTERM on).
       ::kill(w.pid, SIGTERM);
       term_sent = true;
       kill_at = std::min(kill_at, now + job.grace);
@@ -475,9 +480,8 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
                        tracker.phase == SuiteTracker::Phase::kIdle;
     std::vector<std::string> leftovers;
     if (!clean) {
+      // Stray children of a dead worker died with it: its guardian saw to it.
       leftovers = ReadLeftoverOutput(worker->capture);
-      // Stray children of a dead worker must not outlive it.
-      ::kill(-worker->pid, SIGKILL);
     }
     UntrackWorker(worker->pid);
     ::close(worker->events);
@@ -644,7 +648,7 @@ Status RunInProcess(const SuiteJob& job, SuiteTracker& tracker, const std::atomi
 void KillAllWorkers() {
   for (std::atomic<pid_t>& slot : g_workers) {
     pid_t pid = slot.load();
-    if (pid > 0) ::kill(-pid, SIGKILL);
+    if (pid > 0) ::kill(pid, kKillWorkerSignal);
   }
 }
 

@@ -33,8 +33,8 @@ struct SuiteJob {
 // after the grace period, and no further test starts.
 Status RunSuite(const SuiteJob& job, EventSink& sink, const std::atomic<bool>& cancel);
 
-// Kills the process group of every running worker. Async-signal-safe: for a second ^C,
-// just before the process ends.
+// Kills every running worker and what its tests started (through their guardians).
+// Async-signal-safe: for a second ^C, just before the process ends.
 void KillAllWorkers();
 
 // Returns a description of a wait() status: "killed by signal 11 (SIGSEGV: Segmentation

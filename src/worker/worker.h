@@ -3,6 +3,12 @@
 // Worker mode: the handoff binary re-executed by a supervisor to run one suite plan
 // away from the parent. File descriptors: 3 the plan (a readable file), 4 the event pipe
 // (write), 5 the read end of the pipe that fds 1 and 2 write to (captured output).
+//
+// The process the supervisor starts is the worker's guardian (worker/guardian.h): it
+// starts the worker proper, kills what is left of it when it ends, and exits with its
+// status. The supervisor signals the guardian, never the worker.
+
+#include <csignal>
 
 #include "runner/registry.h"
 
@@ -13,6 +19,10 @@ inline constexpr const char* kWorkerArg = "__handoff_worker";
 inline constexpr int kPlanFd = 3;
 inline constexpr int kEventFd = 4;
 inline constexpr int kCaptureFd = 5;
+
+// Sent to a guardian: kill the worker and every process below it now, then exit. (SIGTERM
+// asks the running test to stop through its context.)
+inline constexpr int kKillWorkerSignal = SIGUSR1;
 
 // Runs the plan read from kPlanFd against `catalog`, writing events to kEventFd. Returns
 // the process exit code (0 when the plan ran to its end, 2 for a bad plan).

@@ -2,7 +2,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +17,8 @@
 
 #include "event/wire.h"
 #include "runner/runner.h"
+#include "worker/guardian.h"
+#include "worker/leftovers.h"
 #include "worker/worker.h"
 
 namespace handoff {
@@ -111,8 +112,15 @@ class PipeCapture : public OutputCapture {
   void Enter(const std::string& test) override {
     FlushStdio();
     std::lock_guard lock(mu_);
-    DrainLocked();
-    EmitPartialLocked();
+    // A test right after another: only the runner ran since that one's Leave drained the
+    // pipe, so whatever came since was written by something running on its own, and may
+    // as well be the new test's. Not reading spares a system call per test, which pays
+    // for the look for leftover processes at each test's end (LeftoverSweeper).
+    if (!(stack_.empty() && just_left_)) {
+      DrainLocked();
+      EmitPartialLocked();
+    }
+    just_left_ = false;
     stack_.push_back(Frame{test, 0, 0, {}, 0});
   }
 
@@ -129,6 +137,7 @@ class PipeCapture : public OutputCapture {
     }
     for (const std::string& line : f.tail) SendLocked(line);
     stack_.pop_back();
+    just_left_ = stack_.empty();
   }
 
   void Sync() override {
@@ -254,6 +263,7 @@ class PipeCapture : public OutputCapture {
   std::mutex mu_;
   std::string partial_;
   std::vector<Frame> stack_;
+  bool just_left_ = false;  // a top-level test's Leave drained the pipe last
   std::atomic<bool> quit_{false};
   std::thread reader_;
 };
@@ -298,9 +308,9 @@ std::optional<wire::WorkerPlan> ReadPlan() {
 }  // namespace
 
 int WorkerMain(const Catalog& catalog) {
-  // Die with the parent: a supervisor killed outright must not leave tests running.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() == 1) return 2;
+  // From here on this is the worker, below a guardian that kills what it leaves behind
+  // when it ends, and that dies with the supervisor (see worker/guardian.h).
+  SplitGuardian();
   // Line-buffered stdout: what a test printed before it crashed reaches the pipe.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   // Children that tests start must not inherit the plan, event or capture descriptors.
@@ -331,6 +341,9 @@ int WorkerMain(const Catalog& catalog) {
     PipeCapture capture(kCaptureFd, sink, suite->name);
     g_capture = &capture;
     SuiteRunner runner(*suite, *plan, sink, &capture);
+    // What a test leaves running dies when it ends; what setup started, with the suite.
+    LeftoverSweeper sweeper;
+    runner.set_sweeper(&sweeper);
     std::string error = runner.Prepare();
     if (!error.empty()) {
       std::fprintf(stderr, "handoff worker: %s\n", error.c_str());
@@ -349,6 +362,7 @@ int WorkerMain(const Catalog& catalog) {
       }
     });
     runner.Run();
+    sweeper.SweepSuite();
     capture.Finish();
     {
       std::lock_guard lock(mu);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <set>
 
+#include "runner/sweeper.h"
 #include "workload/internal.h"
 
 namespace handoff::workload {
@@ -116,6 +118,8 @@ Reaper::Reaper(const std::optional<DockerEndpoint>& engine) {
   }
   if (pid == 0) {
     ::setsid();
+    // Named so that the worker's sweeps of leftover processes let it finish its cleanup.
+    ::prctl(PR_SET_NAME, kCleanupProcessName);
     // Hold nothing of the parent's: a pipe to the supervisor kept open here would make
     // it wait for the reaper.
     const int devnull = ::open("/dev/null", O_RDWR);

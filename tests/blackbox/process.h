@@ -37,6 +37,8 @@ class BackgroundProcess {
   // Reads its output until stdout contains `text` (true), or until `timeout` passes or
   // both outputs end (false).
   bool WaitForOutput(std::string_view text, std::chrono::milliseconds timeout);
+  // Its process id (it leads a process group of its own), -1 once waited for.
+  int pid() const { return pid_; }
   // What it printed so far.
   const std::string& out() const { return result_.out; }
   const std::string& err() const { return result_.err; }
