@@ -231,8 +231,8 @@ HANDOFF_TEST(Storefront, OrderLifecycle) {
 
 // [docs:soft]
 HANDOFF_TEST(Storefront, ProductsHaveCurrency) {
-  // Known issue SHOP-17: prices carry no currency. The failure is reported (SOFT in the
-  // text report) but does not fail the suite or the exit code until it is fixed.
+  // Known issue SHOP-17: prices carry no currency. The failure is reported (SOFT FAIL in
+  // the text report) but does not fail the suite or the exit code until it is fixed.
   t.SoftFailure();
   shop::HttpResponse r = shop::Client(storefront.address).Get("/products");
   if (!r.ok()) t.Fatal(r.error);

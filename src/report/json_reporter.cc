@@ -14,6 +14,11 @@
 //   "--- " line and action) after the parent's own "--- " line, before its action.
 // - Output longer than 4096 bytes per line is split into several output events, as
 //   test2json does, so readers with line-length limits keep working.
+// - go test knows only pass, fail and skip. A soft failure (a known issue: it does not fail
+//   the run) is a `skip` whose output says why ("    soft failure (known issue): <message>"
+//   then "--- SKIP: Name"), so no Go tool (gotestsum, go-junit-report) counts it as a
+//   failure. A cancelled test is a `skip` whose output says "cancelled: <why>". A flaky test
+//   is a `pass` that keeps its earlier attempts' output.
 
 #include <algorithm>
 #include <cstdint>
@@ -29,6 +34,7 @@
 #include <vector>
 
 #include "event/event.h"
+#include "event/outcome.h"
 #include "json/encoding.h"
 #include "json/json_writer.h"
 #include "report/reporters.h"
@@ -68,24 +74,48 @@ std::string_view ParentName(std::string_view test) {
   return test.substr(0, test.rfind('/'));
 }
 
-const char* ActionOf(Status status) {
+// Returns the test2json action of a test's end: a soft failure and a cancelled test are
+// skips (go test has no such outcomes; their output says why).
+const char* ActionOf(Status status, bool soft) {
   switch (status) {
     case Status::kPassed: return "pass";
-    case Status::kFailed: return "fail";
+    case Status::kFailed: return soft ? "skip" : "fail";
     case Status::kSkipped: return "skip";
-    case Status::kCancelled: return "skip";  // go test has no such action: a skip, with why
+    case Status::kCancelled: return "skip";
   }
   return "fail";
 }
 
-const char* WordOf(Status status) {
+// Returns the word of a test's "--- WORD: Name (1.00s)" line, matching ActionOf.
+const char* WordOf(Status status, bool soft) {
   switch (status) {
     case Status::kPassed: return "PASS";
-    case Status::kFailed: return "FAIL";
+    case Status::kFailed: return soft ? "SKIP" : "FAIL";
     case Status::kSkipped: return "SKIP";
     case Status::kCancelled: return "SKIP";
   }
   return "FAIL";
+}
+
+// Returns the line said before "--- SKIP" when a skip is not a plain skip: a soft
+// failure's message or a cancelled test's reason, or empty. `first_message` is the first
+// failure or skip message of the test's attempt.
+std::string WhyLine(Status status, bool soft, std::string_view first_message) {
+  std::string line;
+  if (status == Status::kFailed && soft) {
+    line = "soft failure (known issue): ";
+    line += first_message.empty() ? std::string_view("failed") : first_message;
+  } else if (status == Status::kCancelled) {
+    // A reason that says "cancelled..." was printed already, as the test's message.
+    if (first_message.starts_with("cancelled")) return {};
+    line = "cancelled";
+    if (!first_message.empty()) {
+      line += ": ";
+      line += first_message;
+    }
+  }
+  // One line: the first of a multi-line message.
+  return line.substr(0, line.find('\n'));
 }
 
 class JsonReporter final : public EventSink {
@@ -110,6 +140,7 @@ class JsonReporter final : public EventSink {
     Status status = Status::kPassed;
     std::int64_t elapsed_ns = 0;
     bool soft = false;
+    std::string why;  // WhyLine of its end
   };
   // What a running top-level test has produced so far.
   struct OpenTest {
@@ -118,9 +149,17 @@ class JsonReporter final : public EventSink {
     std::vector<LineSpan> lines;    // lines of the current attempt
     std::vector<FinishedSubtest> finished;
     std::vector<std::string> started;  // subtests started in the current attempt
+    // The first failure or skip message of each test (top-level or subtest) in the
+    // current attempt, for the line that says why a skip is a soft failure or a cancel.
+    std::unordered_map<std::string, std::string> first_message;
   };
   using SuiteTests = std::unordered_map<std::string, std::unique_ptr<OpenTest>>;
 
+  // Returns the first failure or skip message of `name` in `test`'s current attempt.
+  static std::string_view FirstMessage(const OpenTest& test, const std::string& name) {
+    auto it = test.first_message.find(name);
+    return it == test.first_message.end() ? std::string_view() : std::string_view(it->second);
+  }
   OpenTest* Find(const Event& e, bool create);
   void Close(const std::string& suite, const std::string& top);
 
@@ -342,6 +381,7 @@ void JsonReporter::Close(const std::string& suite, const std::string& top) {
     test.lines.clear();
     test.finished.clear();
     test.started.clear();
+    test.first_message.clear();
     spare_.push_back(std::move(it->second));
   }
   suite_tests->second.erase(it);
@@ -366,6 +406,7 @@ void JsonReporter::StartAttempt(OpenTest& test, const Event& e) {
   test.lines.clear();
   test.finished.clear();
   test.started.clear();
+  test.first_message.clear();
   AppendOutput(test.buffer, e.time_ns, e.suite, e.test,
                "=== RETRY " + e.test + " (attempt " + std::to_string(e.attempt) + ")\n",
                nullptr);
@@ -380,13 +421,13 @@ void JsonReporter::AppendSubtestReports(
   for (std::size_t index : it->second) {
     const FinishedSubtest& sub = test.finished[index];
     const std::string indent(static_cast<std::size_t>(Depth(sub.name)) * 4, ' ');
-    if (sub.soft) {
+    if (!sub.why.empty()) {
       AppendOutput(out, finish.time_ns, finish.suite, sub.name,
-                   indent + "    (soft failure: does not fail the suite)\n", nullptr);
+                   indent + "    " + sub.why + "\n", nullptr);
     }
     std::string line = indent;
     line += "--- ";
-    line += WordOf(sub.status);
+    line += WordOf(sub.status, sub.soft);
     line += ": ";
     line += sub.name;
     line += " (";
@@ -394,7 +435,7 @@ void JsonReporter::AppendSubtestReports(
     line += "s)\n";
     AppendOutput(out, finish.time_ns, finish.suite, sub.name, line, nullptr);
     AppendSubtestReports(out, test, finish, sub.name, children);
-    AppendAction(out, finish.time_ns, ActionOf(sub.status), finish.suite, sub.name,
+    AppendAction(out, finish.time_ns, ActionOf(sub.status, sub.soft), finish.suite, sub.name,
                  sub.elapsed_ns, 2, nullptr);
   }
 }
@@ -411,17 +452,19 @@ void JsonReporter::FinishTopLevel(OpenTest& test, const Event& e) {
     }
     // Deepest first, as they would have finished.
     for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-      test.finished.push_back(FinishedSubtest{
-          *it, e.status == Status::kPassed ? Status::kFailed : e.status, 0, e.soft});
+      const Status status = e.status == Status::kPassed ? Status::kFailed : e.status;
+      test.finished.push_back(FinishedSubtest{*it, status, 0, e.soft,
+                                              WhyLine(status, e.soft, FirstMessage(test, *it))});
     }
   }
   std::string& out = test.buffer;
-  if (e.soft && e.status == Status::kFailed) {
-    AppendOutput(out, e.time_ns, e.suite, e.test,
-                 "    (soft failure: does not fail the suite)\n", nullptr);
+  const Verdict verdict = VerdictOf(e);
+  if (const std::string why = WhyLine(e.status, verdict.soft, FirstMessage(test, e.test));
+      !why.empty()) {
+    AppendOutput(out, e.time_ns, e.suite, e.test, "    " + why + "\n", nullptr);
   }
   std::string line = "--- ";
-  line += WordOf(e.status);
+  line += WordOf(e.status, verdict.soft);
   line += ": ";
   line += e.test;
   line += " (";
@@ -435,7 +478,8 @@ void JsonReporter::FinishTopLevel(OpenTest& test, const Event& e) {
     }
     AppendSubtestReports(out, test, e, e.test, children);
   }
-  AppendAction(out, e.time_ns, ActionOf(e.status), e.suite, e.test, e.elapsed_ns, 2, nullptr);
+  AppendAction(out, e.time_ns, ActionOf(e.status, verdict.soft), e.suite, e.test, e.elapsed_ns, 2,
+               nullptr);
   pending_ += out;
 }
 
@@ -461,8 +505,9 @@ void JsonReporter::FinishSuite(const Event& e) {
   }
   const char* word = e.status == Status::kFailed ? "FAIL" : "PASS";
   std::string summary;
-  if (e.status == Status::kSkipped) {
-    summary = "?   \t" + e.suite + "\t[skipped]\n";
+  if (e.status == Status::kSkipped || e.status == Status::kCancelled) {
+    summary = "?   \t" + e.suite +
+              (e.status == Status::kSkipped ? "\t[skipped]\n" : "\t[cancelled]\n");
   } else {
     AppendOutput(pending_, e.time_ns, e.suite, {}, std::string(word) + "\n", nullptr);
     summary = e.status == Status::kFailed ? "FAIL\t" : "ok  \t";
@@ -472,7 +517,7 @@ void JsonReporter::FinishSuite(const Event& e) {
     summary += "s\n";
   }
   AppendOutput(pending_, e.time_ns, e.suite, {}, summary, nullptr);
-  AppendAction(pending_, e.time_ns, ActionOf(e.status), e.suite, {}, e.elapsed_ns, 3,
+  AppendAction(pending_, e.time_ns, ActionOf(e.status, false), e.suite, {}, e.elapsed_ns, 3,
                nullptr);
   Flush();
 }
@@ -555,9 +600,12 @@ void JsonReporter::OnEvent(const Event& e) {
     case EventKind::kOutput:
       AppendText(test->buffer, e.time_ns, e.suite, e.test, e.text, {}, {}, test);
       break;
-    case EventKind::kLog:
     case EventKind::kFailure:
     case EventKind::kSkip:
+      test->first_message.try_emplace(e.test, e.text);
+      AppendDecorated(test->buffer, e, test);
+      break;
+    case EventKind::kLog:
       AppendDecorated(test->buffer, e, test);
       break;
     case EventKind::kTestFinished:
@@ -567,7 +615,10 @@ void JsonReporter::OnEvent(const Event& e) {
         // Written in large blocks; Flush() (when the stream pauses) keeps readers live.
         MaybeWrite();
       } else {
-        test->finished.push_back(FinishedSubtest{e.test, e.status, e.elapsed_ns, e.soft});
+        const Verdict verdict = VerdictOf(e);
+        test->finished.push_back(FinishedSubtest{e.test, e.status, e.elapsed_ns, verdict.soft,
+                                                 WhyLine(e.status, verdict.soft,
+                                                         FirstMessage(*test, e.test))});
       }
       break;
     default:

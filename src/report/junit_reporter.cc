@@ -1,10 +1,30 @@
-// The JUnit XML reporter (Ant/Jenkins conventions), written once when the run finishes.
+// The JUnit XML reporter (Ant/Jenkins conventions, with Maven Surefire's rerun elements),
+// written once when the run finishes.
 //
 // Conventions kept:
 // - <testsuites> sums its suites; each <testsuite> counts its <testcase> elements: tests,
-//   failures (soft ones included: they are failures, of type "soft"), errors (setup and
-//   teardown failures, each reported as a "(setup)" or "(teardown)" testcase holding an
-//   <error>) and skipped.
+//   failures (assertion failures that fail the run), errors (crashes, timeouts, and setup
+//   and teardown failures, each of those reported as a "(setup)" or "(teardown)" testcase)
+//   and skipped (skipped, soft-failed and cancelled tests).
+// - What each test's verdict becomes, so that CI tools count what `run` counts:
+//     failed        <failure type="failure">, or <error type="crash"|"timeout"> when the
+//                   process crashed or was killed at its timeout (the cause of the final
+//                   attempt), message the failure's message;
+//     soft failed   <skipped type="handoff.soft_failure" message="soft failure (known
+//                   issue): ...">, as pytest writes an expected failure (type="pytest.xfail"):
+//                   it does not fail the run, so no CI tool may count it as a failure;
+//     cancelled     <skipped message="cancelled: ...">;
+//     flaky         a passing testcase holding a <flakyFailure> (or <flakyError>) per failed
+//                   attempt, each with its <stackTrace> (the attempt's failures) and
+//                   <system-out>, as Maven Surefire writes a test that passed on a rerun;
+//     failed after retries: the final attempt is the <failure>/<error> and each earlier
+//                   attempt a <rerunFailure> (or <rerunError>). Surefire puts the first run
+//                   in <failure> and the later ones in <rerunFailure>; we keep the final
+//                   attempt on top, as every other report (text, JSON, the store) does.
+//   The elements of a testcase follow the order of Surefire's surefire-test-report-3.0.xsd
+//   (failure, rerunFailure, flakyFailure, skipped, error, rerunError, flakyError,
+//   system-out); tests/unit/testdata/junit.xsd is that schema with our extensions
+//   (<properties> in a testcase, file/line, hostname/id/package/timestamp, skipped@type).
 // - Subtests are testcases of their own, named "Test/Sub".
 // - Times are seconds with 3 decimals; timestamps ISO 8601 in UTC without a zone suffix
 //   (what Jenkins and the Ant schema expect).
@@ -14,13 +34,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "event/event.h"
 #include "json/encoding.h"
@@ -96,12 +119,31 @@ struct ElementCounts {
   }
 };
 
+// What a testcase's verdict is written as.
+enum class CaseKind { kPassed, kFailure, kError, kSkipped };
+
+CaseKind KindOf(const TestResult& test) {
+  const Verdict verdict = test.verdict();
+  if (verdict.FailsRun()) return CauseOf(test.failures).empty() ? CaseKind::kFailure : CaseKind::kError;
+  switch (verdict.outcome) {
+    case Status::kPassed: return CaseKind::kPassed;
+    case Status::kFailed:  // soft: an expected failure
+    case Status::kSkipped:
+    case Status::kCancelled: return CaseKind::kSkipped;
+  }
+  return CaseKind::kFailure;
+}
+
 ElementCounts CountSuite(const SuiteResult& suite) {
   ElementCounts counts;
   for (const TestResult& test : suite.tests) {
     ++counts.tests;
-    if (test.status == Status::kFailed) ++counts.failures;
-    if (test.status == Status::kSkipped) ++counts.skipped;
+    switch (KindOf(test)) {
+      case CaseKind::kPassed: break;
+      case CaseKind::kFailure: ++counts.failures; break;
+      case CaseKind::kError: ++counts.errors; break;
+      case CaseKind::kSkipped: ++counts.skipped; break;
+    }
   }
   for (bool has_error : {!suite.setup_failures.empty(), !suite.teardown_failures.empty()}) {
     if (has_error) ++counts.tests, ++counts.errors;
@@ -262,9 +304,76 @@ void JunitReporter::WriteSuiteError(std::string& xml, const char* name, const ch
   xml += "</error>\n    </testcase>\n";
 }
 
+// Appends `failures` as located lines, one per failure.
+void AppendFailureLines(std::string& xml, const std::vector<FailureRecord>& failures) {
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    if (i > 0) xml += '\n';
+    AppendXmlEscaped(xml, Located(failures[i]), /*attribute=*/false);
+  }
+}
+
+// Returns the failure that names a failed attempt: the first one with the attempt's cause
+// (the crash or timeout that ended it), else the first one; null if there is none.
+const FailureRecord* Headline(const std::vector<FailureRecord>& failures) {
+  const std::string_view cause = CauseOf(failures);
+  for (const FailureRecord& f : failures) {
+    if (f.cause == cause) return &f;
+  }
+  return nullptr;
+}
+
+// Returns the type attribute of a failed attempt's element: its cause, or "failure".
+std::string_view TypeOf(std::string_view cause) { return cause.empty() ? "failure" : cause; }
+
+// Appends one earlier attempt as Surefire's <rerunFailure>/<flakyFailure> (or their
+// *Error forms): message and type attributes, then <stackTrace> (required by the schema:
+// the attempt's failures, its subtests' prefixed with their name) and <system-out>.
+void AppendAttemptElement(std::string& xml, std::string_view element,
+                          const AttemptRecord& attempt) {
+  const std::string_view cause = attempt.Cause();
+  std::string message = "failed";
+  if (const FailureRecord* own = Headline(attempt.failures); own != nullptr) {
+    message = own->message;
+  } else {
+    for (const auto& [name, f] : attempt.subtest_failures) {
+      if (cause.empty() || f.cause == cause) {
+        message = name + ": " + f.message;
+        break;
+      }
+    }
+  }
+  xml += "      <";
+  xml += element;
+  AppendAttribute(xml, "message", message);
+  AppendAttribute(xml, "type", TypeOf(cause));
+  xml += ">\n        <stackTrace>";
+  AppendFailureLines(xml, attempt.failures);
+  for (std::size_t i = 0; i < attempt.subtest_failures.size(); ++i) {
+    if (i > 0 || !attempt.failures.empty()) xml += '\n';
+    const auto& [name, f] = attempt.subtest_failures[i];
+    AppendXmlEscaped(xml, name + ": " + Located(f), /*attribute=*/false);
+  }
+  xml += "</stackTrace>\n";
+  AppendSystemOut(xml, attempt.output, "        ");
+  xml += "      </";
+  xml += element;
+  xml += ">\n";
+}
+
+// Appends the earlier attempts whose kind (an error: a cause; a failure: none) is `errors`,
+// as `element`.
+void AppendAttemptElements(std::string& xml, const TestResult& test, std::string_view element,
+                           bool errors) {
+  for (const AttemptRecord& attempt : test.earlier_attempts) {
+    if (attempt.Cause().empty() != errors) AppendAttemptElement(xml, element, attempt);
+  }
+}
+
 void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::size_t index,
                               const std::string& classname) const {
   const TestResult& test = suite.tests[index];
+  const Verdict verdict = test.verdict();
+  const CaseKind kind = KindOf(test);
   xml += "    <testcase";
   AppendAttribute(xml, "name", test.name);
   AppendAttribute(xml, "classname", classname);
@@ -277,10 +386,15 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
 
   // Attempts are a top-level test's; subtests only copy their parent's.
   const bool show_attempts = test.attempts > 1 && test.name.find('/') == std::string::npos;
-  const bool has_properties = test.flaky || show_attempts || !test.values.empty() ||
+  const bool has_properties = verdict.flaky || show_attempts || !test.values.empty() ||
                               !test.spans.empty();
-  const bool has_children = has_properties || test.status != Status::kPassed ||
-                            !test.output.empty();
+  // Earlier attempts get elements of their own when the test passed after them (flaky) or
+  // failed every time; their lines then leave the testcase's own <system-out>.
+  const bool attempt_elements = !test.earlier_attempts.empty() &&
+                                (kind == CaseKind::kFailure || kind == CaseKind::kError ||
+                                 kind == CaseKind::kPassed);
+  const bool has_children = has_properties || kind != CaseKind::kPassed ||
+                            !test.output.empty() || attempt_elements;
   if (!has_children) {
     xml += "/>\n";
     return;
@@ -289,7 +403,7 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
 
   if (has_properties) {
     xml += "      <properties>\n";
-    if (test.flaky) AppendProperty(xml, "flaky", "true");
+    if (verdict.flaky) AppendProperty(xml, "flaky", "true");
     if (show_attempts) AppendProperty(xml, "attempts", std::to_string(test.attempts));
     for (const auto& [key, value] : test.values) AppendProperty(xml, key, value);
     for (const SpanRecord& span : test.spans) {
@@ -303,10 +417,11 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
     xml += "      </properties>\n";
   }
 
-  if (test.status == Status::kFailed) {
+  // The final attempt's <failure> or <error>: message from the failure that ended it.
+  const auto append_final = [&](std::string_view element) {
     std::string message;
-    if (!test.failures.empty()) {
-      message = test.failures.front().message;
+    if (const FailureRecord* headline = Headline(test.failures); headline != nullptr) {
+      message = headline->message;
     } else {
       message = "failed";
       for (std::size_t i = index + 1; i < suite.tests.size(); ++i) {
@@ -317,25 +432,60 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
         }
       }
     }
-    xml += "      <failure";
+    xml += "      <";
+    xml += element;
     AppendAttribute(xml, "message", message);
-    AppendAttribute(xml, "type", test.soft ? "soft" : "failure");
+    AppendAttribute(xml, "type", TypeOf(CauseOf(test.failures)));
     if (test.failures.empty()) {
       xml += "/>\n";
-    } else {
-      xml += '>';
-      for (std::size_t i = 0; i < test.failures.size(); ++i) {
-        if (i > 0) xml += '\n';
-        AppendXmlEscaped(xml, Located(test.failures[i]), /*attribute=*/false);
-      }
-      xml += "</failure>\n";
+      return;
     }
-  } else if (test.status == Status::kSkipped) {
-    xml += "      <skipped";
-    if (!test.skip_reason.empty()) AppendAttribute(xml, "message", test.skip_reason);
-    xml += "/>\n";
+    xml += '>';
+    AppendFailureLines(xml, test.failures);
+    xml += "</";
+    xml += element;
+    xml += ">\n";
+  };
+
+  // In the order surefire-test-report-3.0.xsd requires.
+  if (kind == CaseKind::kFailure) append_final("failure");
+  if (attempt_elements) {
+    AppendAttemptElements(xml, test, kind == CaseKind::kPassed ? "flakyFailure" : "rerunFailure",
+                          /*errors=*/false);
   }
-  AppendSystemOut(xml, test.output, "      ");
+  if (kind == CaseKind::kSkipped) {
+    xml += "      <skipped";
+    if (verdict.outcome == Status::kFailed) {
+      // A soft failure: an expected failure, written as pytest writes an xfail.
+      const FailureRecord* headline = Headline(test.failures);
+      AppendAttribute(xml, "message",
+                      std::string("soft failure (known issue): ") +
+                          (headline != nullptr ? headline->message : "failed"));
+      AppendAttribute(xml, "type", "handoff.soft_failure");
+      xml += '>';
+      AppendFailureLines(xml, test.failures);
+      xml += "</skipped>\n";
+    } else if (verdict.outcome == Status::kCancelled) {
+      AppendAttribute(xml, "message", test.CancelReason());
+      xml += "/>\n";
+    } else {
+      if (!test.skip_reason.empty()) AppendAttribute(xml, "message", test.skip_reason);
+      xml += "/>\n";
+    }
+  }
+  if (kind == CaseKind::kError) append_final("error");
+  if (attempt_elements) {
+    AppendAttemptElements(xml, test, kind == CaseKind::kPassed ? "flakyError" : "rerunError",
+                          /*errors=*/true);
+  }
+  if (attempt_elements) {
+    const std::size_t begin = std::min(test.final_output_begin, test.output.size());
+    AppendSystemOut(xml, {test.output.begin() + static_cast<std::ptrdiff_t>(begin),
+                          test.output.end()},
+                    "      ");
+  } else {
+    AppendSystemOut(xml, test.output, "      ");
+  }
   xml += "    </testcase>\n";
 }
 

@@ -31,6 +31,30 @@ bool IsSubtestOf(std::string_view name, std::string_view parent) {
          name[parent.size()] == '/';
 }
 
+std::string_view CauseOf(const std::vector<FailureRecord>& failures) {
+  for (const FailureRecord& f : failures) {
+    if (!f.cause.empty()) return f.cause;
+  }
+  return {};
+}
+
+std::string_view AttemptRecord::Cause() const {
+  if (std::string_view own = CauseOf(failures); !own.empty()) return own;
+  for (const auto& [name, f] : subtest_failures) {
+    if (!f.cause.empty()) return f.cause;
+  }
+  return {};
+}
+
+std::string TestResult::CancelReason() const {
+  const std::string& reason =
+      !skip_reason.empty() ? skip_reason
+                           : (failures.empty() ? skip_reason : failures.front().message);
+  if (reason.empty()) return "cancelled";
+  if (reason.starts_with("cancelled")) return reason;
+  return "cancelled: " + reason;
+}
+
 Totals CountTests(const RunResult& run) {
   Totals totals;
   for (const SuiteResult& suite : run.suites) {
@@ -89,7 +113,7 @@ void ResultCollector::OnEvent(const Event& e) {
         in_teardown_[e.suite] = true;
         break;
       case EventKind::kFailure: {
-        FailureRecord f{e.text, e.file, e.line};
+        FailureRecord f{e.text, e.file, e.line, e.key};
         // A failure belongs to the phase it arrives in (setup runs again in each worker
         // that a crash restarts). Without phase events: before any test, setup.
         auto phase = in_teardown_.find(e.suite);
@@ -135,8 +159,15 @@ void ResultCollector::OnEvent(const Event& e) {
       return;
     }
     // A retry: keep what the failed attempt reported, drop its subtests.
-    existing->previous_failures.insert(existing->previous_failures.end(),
-                                       existing->failures.begin(), existing->failures.end());
+    AttemptRecord& earlier = existing->earlier_attempts.emplace_back();
+    earlier.attempt = existing->attempts;
+    earlier.elapsed_ns = existing->elapsed_ns;
+    earlier.failures = std::move(existing->failures);
+    earlier.output.assign(
+        existing->output.begin() +
+            static_cast<std::ptrdiff_t>(std::min(existing->final_output_begin,
+                                                 existing->output.size())),
+        existing->output.end());
     existing->failures.clear();
     existing->status = Status::kPassed;
     existing->skip_reason.clear();
@@ -144,7 +175,12 @@ void ResultCollector::OnEvent(const Event& e) {
     existing->spans.clear();
     existing->attempts = e.attempt;
     existing->output.push_back("=== RETRY attempt " + std::to_string(e.attempt));
+    existing->final_output_begin = existing->output.size();
     const std::string parent = e.test;
+    for (const TestResult& t : suite.tests) {
+      if (!IsSubtestOf(t.name, parent)) continue;
+      for (const FailureRecord& f : t.failures) earlier.subtest_failures.emplace_back(t.name, f);
+    }
     auto& index = open_tests_[suite.name];
     std::erase_if(suite.tests, [&](const TestResult& t) { return IsSubtestOf(t.name, parent); });
     index.clear();
@@ -162,7 +198,7 @@ void ResultCollector::OnEvent(const Event& e) {
       t->output.push_back(LocatedLine(e));
       break;
     case EventKind::kFailure:
-      t->failures.push_back(FailureRecord{e.text, e.file, e.line});
+      t->failures.push_back(FailureRecord{e.text, e.file, e.line, e.key});
       t->output.push_back(LocatedLine(e));
       break;
     case EventKind::kSkip:

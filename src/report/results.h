@@ -3,6 +3,7 @@
 // The results of a run, assembled from its events by ResultCollector. Reporters that need
 // the whole picture (JUnit, the text summary) and, later, the store read this model.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -17,11 +18,34 @@
 
 namespace handoff {
 
-// One failure: message and where it was reported.
+// One failure: message, where it was reported, and what caused it when it was not an
+// assertion.
 struct FailureRecord {
   std::string message;
   std::string file;
   int line = 0;
+  // kCauseCrash or kCauseTimeout (event/event.h) when the test's process crashed or was
+  // stopped at its timeout; empty for an assertion (t.Error, t.Fatal, a thrown exception).
+  std::string cause;
+};
+
+// Returns the cause of a set of failures (an attempt's): the first cause that is not an
+// assertion, or empty if every failure is an assertion. A test that failed an assertion
+// and then crashed, crashed.
+std::string_view CauseOf(const std::vector<FailureRecord>& failures);
+
+// A failed attempt of a top-level test that was retried, kept whole so reports can show
+// every attempt (JUnit's flakyFailure and rerunFailure elements).
+struct AttemptRecord {
+  int attempt = 0;
+  std::int64_t elapsed_ns = 0;
+  std::vector<FailureRecord> failures;  // the test's own
+  // Failures of its subtests in that attempt: (full subtest name, failure).
+  std::vector<std::pair<std::string, FailureRecord>> subtest_failures;
+  std::vector<std::string> output;  // the test's output lines in that attempt
+
+  // Returns the attempt's cause (CauseOf its own and its subtests' failures).
+  std::string_view Cause() const;
 };
 
 // One span of a test.
@@ -33,8 +57,7 @@ struct SpanRecord {
   std::vector<std::pair<std::string, std::string>> attributes;
 };
 
-// The result of one test or subtest (its final attempt; earlier attempts' failures are
-// kept in previous_failures).
+// The result of one test or subtest: its final attempt, and the failed attempts before it.
 struct TestResult {
   std::string name;  // full name, "Test/Sub"
   Status status = Status::kPassed;
@@ -44,17 +67,27 @@ struct TestResult {
   int attempts = 0;    // attempts made (top-level tests); subtests copy their parent's
   std::int64_t start_ns = 0;
   std::int64_t elapsed_ns = 0;
-  std::vector<FailureRecord> failures;
-  std::vector<FailureRecord> previous_failures;  // from failed attempts that were retried
+  std::vector<FailureRecord> failures;  // of the final attempt
+  // Failed attempts that were retried (top-level tests), oldest first.
+  std::vector<AttemptRecord> earlier_attempts;
   std::string skip_reason;
   // Output lines (t.Log lines formatted "file:line: message", stdout/stderr lines) in
-  // the order they happened, each without a trailing newline.
+  // the order they happened, each without a trailing newline. Every attempt's lines are
+  // here, each retry's after a line "=== RETRY attempt N"; the final attempt's start at
+  // final_output_begin.
   std::vector<std::string> output;
+  std::size_t final_output_begin = 0;
   std::vector<std::pair<std::string, std::string>> values;
   std::vector<SpanRecord> spans;
 
-  // The test's outcome and flags, as the runner decided them.
-  Verdict verdict() const { return Verdict{status, soft, flaky}; }
+  // The test's outcome and flags, as the runner decided them (soft only on a failure,
+  // flaky only on a pass, as VerdictOf normalises them).
+  Verdict verdict() const {
+    return Verdict{status, soft && status == Status::kFailed, flaky && status == Status::kPassed};
+  }
+  // Returns why a cancelled test was cancelled ("cancelled: ..."), from its skip reason or
+  // failure, or just "cancelled" when the events said nothing.
+  std::string CancelReason() const;
 };
 
 // The result of one suite run.

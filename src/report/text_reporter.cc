@@ -77,7 +77,8 @@ class TextReporter final : public EventSink {
   // Appends `text` (which may span lines) preceded by `indent`; continuation lines are
   // indented 4 more, as Go indents multi-line messages.
   void PrintIndented(std::string_view indent, std::string_view text);
-  // Appends "<indent><WORD>" coloured, then spaces up to 6 columns ("PASS  ", "FLAKY ").
+  // Appends "<indent><WORD>" coloured, then spaces up to 6 columns ("PASS  ", "FLAKY "), and
+  // at least one ("SOFT FAIL ", "CANCELLED ").
   void PrintWord(std::string_view indent, std::string_view word, std::string_view color);
   void EndLine();
 
@@ -166,6 +167,7 @@ void TextReporter::PrintWord(std::string_view indent, std::string_view word,
   buffer_ += word;
   if (options_.color) buffer_ += kReset;
   for (std::size_t n = word.size(); n < 6; ++n) buffer_ += ' ';
+  if (word.size() >= 6) buffer_ += ' ';
 }
 
 void TextReporter::PrintIndented(std::string_view indent, std::string_view text) {
@@ -185,17 +187,17 @@ void TextReporter::PrintIndented(std::string_view indent, std::string_view text)
 void TextReporter::PrintTest(const SuiteResult& suite, const TestResult& top) {
   const auto print_one = [&](const TestResult& test) {
     const std::string indent(2 + 2 * static_cast<std::size_t>(Depth(test.name)), ' ');
-    const bool failed = test.status == Status::kFailed;
-    if (failed && test.soft) {
-      PrintWord(indent, "SOFT", kYellow);
-    } else if (failed) {
-      PrintWord(indent, "FAIL", kRed);
-    } else if (test.status == Status::kSkipped) {
-      PrintWord(indent, "SKIP", kYellow);
-    } else if (test.flaky) {
-      PrintWord(indent, "FLAKY", kMagenta);
-    } else {
-      PrintWord(indent, "PASS", kGreen);
+    const Verdict verdict = test.verdict();
+    const bool failed = verdict.outcome == Status::kFailed;
+    switch (verdict.outcome) {
+      case Status::kFailed:
+        verdict.soft ? PrintWord(indent, "SOFT FAIL", kYellow) : PrintWord(indent, "FAIL", kRed);
+        break;
+      case Status::kSkipped: PrintWord(indent, "SKIP", kYellow); break;
+      case Status::kCancelled: PrintWord(indent, "CANCELLED", kYellow); break;
+      case Status::kPassed:
+        verdict.flaky ? PrintWord(indent, "FLAKY", kMagenta) : PrintWord(indent, "PASS", kGreen);
+        break;
     }
     buffer_ += suite.name;
     buffer_ += '/';
@@ -203,7 +205,7 @@ void TextReporter::PrintTest(const SuiteResult& suite, const TestResult& top) {
     buffer_ += " (";
     buffer_ += FormatDuration(test.elapsed_ns);
     buffer_ += ')';
-    if (test.flaky) {
+    if (verdict.flaky) {
       buffer_ += " after ";
       buffer_ += std::to_string(test.attempts);
       buffer_ += " attempts";
@@ -211,14 +213,23 @@ void TextReporter::PrintTest(const SuiteResult& suite, const TestResult& top) {
     if (test.status == Status::kSkipped && !test.skip_reason.empty() && !options_.verbose) {
       buffer_ += ": ";
       buffer_ += test.skip_reason.substr(0, test.skip_reason.find('\n'));
+    } else if (verdict.outcome == Status::kCancelled) {
+      const std::string reason = test.CancelReason();
+      buffer_ += ": ";
+      buffer_ += reason.substr(0, reason.find('\n'));
     }
     EndLine();
     const std::string output_indent = indent + "      ";
     if (failed || options_.verbose) {
       for (const std::string& line : test.output) PrintIndented(output_indent, line);
-    } else if (test.flaky) {
-      for (const FailureRecord& failure : test.previous_failures) {
-        PrintIndented(output_indent, "earlier attempt: " + Located(failure));
+    } else if (verdict.flaky) {
+      for (const AttemptRecord& attempt : test.earlier_attempts) {
+        for (const FailureRecord& failure : attempt.failures) {
+          PrintIndented(output_indent, "earlier attempt: " + Located(failure));
+        }
+        for (const auto& [name, failure] : attempt.subtest_failures) {
+          PrintIndented(output_indent, "earlier attempt: " + name + ": " + Located(failure));
+        }
       }
     }
   };
@@ -278,6 +289,8 @@ void TextReporter::PrintSummary(const RunResult& run) {
   buffer_ += " soft failed, ";
   buffer_ += std::to_string(counts.skipped);
   buffer_ += " skipped, ";
+  buffer_ += std::to_string(counts.cancelled);
+  buffer_ += " cancelled, ";
   buffer_ += std::to_string(counts.flaky);
   buffer_ += " flaky";
   if (options_.color) buffer_ += kReset;

@@ -246,6 +246,7 @@ bool SuiteRunner::RunHook(const TestFunc& fn, EventKind started, EventKind finis
     state.failed = true;
     Event e = state.MakeEvent(EventKind::kFailure);
     e.text = "timed out after " + FormatDuration(std::chrono::milliseconds(plan_.hook_timeout_ms));
+    e.key = kCauseTimeout;
     if (state.first_failure.empty()) state.first_failure = e.text;
     scope_->Emit(e, true);
   }
@@ -280,6 +281,7 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
       auto effective = state.context.Deadline() - start;
       e.text = "timed out after " +
                FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(effective));
+      e.key = kCauseTimeout;
       e.soft = state.soft;
       scope_->Emit(e, true);
     } else if (scope_->cancelled() && state.context.StopRequested() && !state.skipped) {

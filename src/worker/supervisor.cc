@@ -424,16 +424,20 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
   return outcome;
 }
 
-// Reports a test that no worker ran: started, skipped or failed with `why`, finished.
+// Reports a test that no worker ran: started, skipped or failed with `why` (and the
+// failure's cause `key`), finished.
 void ReportUnrun(SuiteTracker& tracker, const wire::PlannedTest& test, Status status,
-                 const std::string& why) {
+                 const std::string& why, const char* key = "") {
   const EventKind reason = status == Status::kSkipped ? EventKind::kSkip : EventKind::kFailure;
   for (EventKind kind : {EventKind::kTestStarted, reason, EventKind::kAttemptFinished,
                          EventKind::kTestFinished}) {
     Event e = tracker.Make(kind, test.name);
     e.attempt = test.first_attempt;
     e.status = status;
-    if (kind == reason) e.text = why;
+    if (kind == reason) {
+      e.text = why;
+      if (kind == EventKind::kFailure) e.key = key;
+    }
     tracker.OnEvent(e);
   }
 }
@@ -452,6 +456,19 @@ std::string Cause(const WorkerOutcome& o, const SuiteJob& job) {
       break;
   }
   return "crashed: worker " + DescribeExit(o.wait_status);
+}
+
+// Returns the Event::key of the failures Cause() explains: a worker that crashed (or broke
+// its event stream) is a crash, one killed at a test's timeout a timeout; a cancel is
+// neither.
+const char* CauseKey(const WorkerOutcome& o) {
+  switch (o.stopped) {
+    case StopReason::kTimeout: return kCauseTimeout;
+    case StopReason::kCancelled: return "";
+    case StopReason::kProtocol:
+    case StopReason::kNone: break;
+  }
+  return kCauseCrash;
 }
 
 Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic<bool>& cancel) {
@@ -512,6 +529,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       Event f = tracker.Make(EventKind::kFailure, test);
       f.attempt = attempt;
       f.text = text;
+      f.key = CauseKey(outcome);
       tracker.OnEvent(f);
     };
 
@@ -581,7 +599,8 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       for (std::size_t i = 0; i < blamed; ++i) {
         ReportUnrun(tracker, remaining[i], Status::kFailed,
                     outcome.events == 0 ? "worker could not start: " + cause
-                                        : cause + " before the test started");
+                                        : cause + " before the test started",
+                    CauseKey(outcome));
       }
     }
 

@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -131,9 +133,12 @@ TEST(JunitReporterTest, JunitparserReadsTheGoldenRun) {
     std::fclose(out);
   }
   // Prints what junitparser read, one line per element, then its recount per suite.
+  // junitparser knows failure, error and skipped; Surefire's rerun elements are read from
+  // the tree beside them.
   const char* kScript = R"PY(
 import sys
 from junitparser import JUnitXml, Failure, Error, Skipped
+RERUNS = ("rerunFailure", "rerunError", "flakyFailure", "flakyError")
 xml = JUnitXml.fromfile(sys.argv[1])
 print("testsuites", xml.name, xml.tests, xml.failures, xml.errors, xml.skipped)
 for suite in xml:
@@ -142,6 +147,8 @@ for suite in xml:
     for case in suite:
         kinds = [type(r).__name__ + ":" + (r.type or "") + ":" + (r.message or "")
                  for r in case.result]
+        kinds += [e.tag + ":" + e.get("type") + ":" + e.get("message")
+                  for e in case._elem if e.tag in RERUNS]
         print("case", case.classname, case.name, "%.3f" % case.time, *kinds)
     suite.update_statistics()
     print("recount", suite.name, suite.tests, suite.failures, suite.errors, suite.skipped)
@@ -152,19 +159,20 @@ for suite in xml:
   std::filesystem::remove(path);
   ASSERT_EQ(result.exit_code, 0) << result.output;
 
-  // What junitparser must have read, built from our own results.
+  // What CI tools count must be what `run` counts: JUnit's failures and errors together
+  // are the failed tests (plus one error per failed setup or teardown), and skipped holds
+  // the skipped, soft-failed and cancelled tests.
   const RunResult& run = collector.result();
   const Totals counts = CountTests(run);
-  int errors = 0;
+  int suite_errors = 0;
   for (const SuiteResult& suite : run.suites) {
-    errors += !suite.setup_failures.empty() + !suite.teardown_failures.empty();
+    suite_errors += !suite.setup_failures.empty() + !suite.teardown_failures.empty();
   }
-  std::string want = "testsuites handoff " + std::to_string(counts.total + errors) + " " +
-                     std::to_string(counts.failed + counts.soft_failed) + " " +
-                     std::to_string(errors) + " " + std::to_string(counts.skipped) + "\n";
-  EXPECT_EQ(want, "testsuites handoff 17 7 2 3\n");
-  want +=
-      "suite Basics 13 7 0 1 ci-host\n"
+  EXPECT_EQ(counts.failed + suite_errors, 5 + 5);
+  EXPECT_EQ(counts.skipped + counts.soft_failed + counts.cancelled, 5);
+  const std::string want =
+      "testsuites handoff 20 5 5 5\n"
+      "suite Basics 16 5 3 3 ci-host\n"
       "case shop.Basics Passes 0.012\n"
       "case shop.Basics Fails 0.020 Failure:failure:want 3, got 2\n"
       "case shop.Basics Skipped 0.000 Skipped::not on linux\n"
@@ -172,14 +180,21 @@ for suite in xml:
       "case shop.Basics Table/one 0.001\n"
       "case shop.Basics Table/two 0.004 Failure:failure:bad row\n"
       "case shop.Basics Table/two/deep 0.002\n"
-      "case shop.Basics Flaky 0.003\n"
+      "case shop.Basics Flaky 0.003 flakyFailure:failure:connection reset\n"
       "case shop.Basics Flaky/inner 0.001\n"
-      "case shop.Basics Soft 1.500 Failure:soft:latency 900ms > 500ms\n"
+      "case shop.Basics Soft 1.500 Skipped:handoff.soft_failure:soft failure (known issue): "
+      "latency 900ms > 500ms\n"
       "case shop.Basics Output 0.002 Failure:failure:<b>bold</b> & \xEF\xBF\xBD[1mansi"
       "\xEF\xBF\xBD[0m\n"
-      "case shop.Basics Crashes 61.500 Failure:failure:crashed: signal 11 (SIGSEGV)\n"
+      "case shop.Basics Crashes 61.500 Error:crash:crashed: signal 11 (SIGSEGV)\n"
       "case shop.Basics Crashes/inside 0.111 Failure:failure:failed\n"
-      "recount Basics 13 7 0 1\n"
+      "case shop.Basics Hangs 35.000 Error:timeout:timed out after 30s (killed: still running "
+      "5s after being asked to stop)\n"
+      "case shop.Basics Retried 0.005 Error:crash:crashed: worker killed by signal 11 (SIGSEGV) "
+      "rerunFailure:failure:boom\n"
+      "case shop.Basics Cancelled 0.000 Skipped::cancelled: stopped by --fail-fast: an earlier "
+      "test failed\n"
+      "recount Basics 16 5 3 3\n"
       "suite Checkout 4 0 2 2 ci-host\n"
       "case shop.Checkout (setup) 0.000 Error:setup:db down: connection refused\n"
       "case shop.Checkout A 0.000 Skipped::setup failed: db down: connection refused\n"
@@ -187,6 +202,166 @@ for suite in xml:
       "case shop.Checkout (teardown) 0.000 Error:teardown:cleanup failed\n"
       "recount Checkout 4 0 2 2\n";
   EXPECT_EQ(result.output, want);
+}
+
+// Returns the report of one suite "S" holding the events `add` appends, as run ends it.
+std::string OneSuite(const std::function<void(EventScript&)>& add, Status suite_status) {
+  EventScript s;
+  s.Add(EventKind::kRunStarted);
+  s.Add(EventKind::kSuiteStarted, "S");
+  add(s);
+  s.SuiteEvent(EventKind::kSuiteFinished, "S", suite_status);
+  s.SuiteEvent(EventKind::kRunFinished, "", suite_status);
+  return JunitReport(s);
+}
+
+TEST(JunitReporterTest, SoftFailureIsAnExpectedFailureNotAFailure) {
+  const std::string report = OneSuite(
+      [](EventScript& s) {
+        s.Start("S", "Slow");
+        s.Located(EventKind::kFailure, "S", "Slow", "too slow", "p.cc", 4).soft = true;
+        s.Finish("S", "Slow", Status::kFailed, 0).soft = true;
+      },
+      Status::kPassed);
+  EXPECT_NE(report.find(R"(<testsuite name="S" tests="1" failures="0" errors="0" skipped="1")"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("<skipped message=\"soft failure (known issue): too slow\" "
+                        "type=\"handoff.soft_failure\">p.cc:4: too slow</skipped>"),
+            std::string::npos)
+      << report;
+  EXPECT_EQ(report.find("<failure"), std::string::npos) << report;
+}
+
+TEST(JunitReporterTest, CrashAndTimeoutAreErrorsWithTheirCause) {
+  const std::string report = OneSuite(
+      [](EventScript& s) {
+        s.Start("S", "Dies");
+        s.Located(EventKind::kFailure, "S", "Dies", "want 1, got 2", "d.cc", 3);
+        s.Located(EventKind::kFailure, "S", "Dies", "crashed: worker killed by signal 11", "", 0)
+            .key = kCauseCrash;
+        s.Finish("S", "Dies", Status::kFailed, 0);
+        s.Start("S", "Hangs");
+        s.Located(EventKind::kFailure, "S", "Hangs", "timed out after 1s", "", 0).key =
+            kCauseTimeout;
+        s.Finish("S", "Hangs", Status::kFailed, 0);
+        s.Start("S", "Asserts");
+        s.Located(EventKind::kFailure, "S", "Asserts", "want 3", "a.cc", 9);
+        s.Finish("S", "Asserts", Status::kFailed, 0);
+      },
+      Status::kFailed);
+  EXPECT_NE(report.find(R"(<testsuite name="S" tests="3" failures="1" errors="2" skipped="0")"),
+            std::string::npos)
+      << report;
+  // The message is the crash's; every failure of the test stays in the text.
+  EXPECT_NE(report.find("<error message=\"crashed: worker killed by signal 11\" type=\"crash\">"
+                        "d.cc:3: want 1, got 2\ncrashed: worker killed by signal 11</error>"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("<error message=\"timed out after 1s\" type=\"timeout\">"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("<failure message=\"want 3\" type=\"failure\">"), std::string::npos)
+      << report;
+}
+
+TEST(JunitReporterTest, FlakyTestPassesWithAFlakyElementPerFailedAttempt) {
+  const std::string report = OneSuite(
+      [](EventScript& s) {
+        s.Start("S", "T", 1);
+        s.Output("S", "T", "try 1");
+        s.Located(EventKind::kFailure, "S", "T", "reset", "t.cc", 2);
+        s.AttemptEnd("S", "T", 1, Status::kFailed, 0);
+        s.Start("S", "T", 2);
+        s.Output("S", "T", "try 2");
+        s.Located(EventKind::kFailure, "S", "T", "crashed: worker killed by signal 6", "", 0)
+            .key = kCauseCrash;
+        s.AttemptEnd("S", "T", 2, Status::kFailed, 0);
+        s.Start("S", "T", 3);
+        s.Output("S", "T", "try 3");
+        s.AttemptEnd("S", "T", 3, Status::kPassed, 0);
+        s.Finish("S", "T", Status::kPassed, 0, 3).flaky = true;
+      },
+      Status::kPassed);
+  EXPECT_NE(report.find(R"(tests="1" failures="0" errors="0" skipped="0")"), std::string::npos)
+      << report;
+  // Surefire's order: flakyFailure before flakyError, then the passing run's output.
+  const std::string want =
+      "      <flakyFailure message=\"reset\" type=\"failure\">\n"
+      "        <stackTrace>t.cc:2: reset</stackTrace>\n"
+      "        <system-out>try 1\nt.cc:2: reset\n</system-out>\n"
+      "      </flakyFailure>\n"
+      "      <flakyError message=\"crashed: worker killed by signal 6\" type=\"crash\">\n"
+      "        <stackTrace>crashed: worker killed by signal 6</stackTrace>\n"
+      "        <system-out>try 2\ncrashed: worker killed by signal 6\n</system-out>\n"
+      "      </flakyError>\n"
+      "      <system-out>try 3\n</system-out>\n"
+      "    </testcase>\n";
+  EXPECT_NE(report.find(want), std::string::npos) << report;
+}
+
+TEST(JunitReporterTest, TestThatFailedEveryAttemptHasRerunElements) {
+  const std::string report = OneSuite(
+      [](EventScript& s) {
+        s.Start("S", "T", 1);
+        s.Start("S", "T/sub", 1);
+        s.Located(EventKind::kFailure, "S", "T/sub", "timed out after 1s", "", 0).key =
+            kCauseTimeout;
+        s.Finish("S", "T/sub", Status::kFailed, 0, 1);
+        s.AttemptEnd("S", "T", 1, Status::kFailed, 0);
+        s.Start("S", "T", 2);
+        s.Located(EventKind::kFailure, "S", "T", "still wrong", "t.cc", 8);
+        s.AttemptEnd("S", "T", 2, Status::kFailed, 0);
+        s.Finish("S", "T", Status::kFailed, 0, 2);
+      },
+      Status::kFailed);
+  EXPECT_NE(report.find(R"(tests="1" failures="1" errors="0" skipped="0")"), std::string::npos)
+      << report;
+  const std::string want =
+      "      <failure message=\"still wrong\" type=\"failure\">t.cc:8: still wrong</failure>\n"
+      "      <rerunError message=\"T/sub: timed out after 1s\" type=\"timeout\">\n"
+      "        <stackTrace>T/sub: timed out after 1s</stackTrace>\n"
+      "      </rerunError>\n"
+      "      <system-out>t.cc:8: still wrong\n</system-out>\n";
+  EXPECT_NE(report.find(want), std::string::npos) << report;
+}
+
+TEST(JunitReporterTest, CancelledTestIsSkippedWithWhy) {
+  const std::string report = OneSuite(
+      [](EventScript& s) {
+        s.Start("S", "Late");
+        s.Located(EventKind::kFailure, "S", "Late", "the run was interrupted", "", 0);
+        s.Finish("S", "Late", Status::kCancelled, 0);
+        s.Start("S", "Never");
+        s.Finish("S", "Never", Status::kCancelled, 0);
+      },
+      Status::kFailed);
+  EXPECT_NE(report.find(R"(tests="2" failures="0" errors="0" skipped="2")"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find(R"(<skipped message="cancelled: the run was interrupted"/>)"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find(R"(<testcase name="Never" classname="S" time="0.000">
+      <skipped message="cancelled"/>)"),
+            std::string::npos)
+      << report;
+}
+
+// The schema we follow (Surefire's surefire-test-report-3.0.xsd with our extensions, in
+// tests/unit/testdata/junit.xsd) must accept what we write, checked by xmllint.
+TEST(JunitReporterTest, GoldenRunValidatesAgainstTheSchema) {
+  if (report_testing::RunCommand("xmllint --version").exit_code != 0) {
+    if (report_testing::EnvIsTrue("CI")) FAIL() << "xmllint is required when CI=true";
+    GTEST_SKIP() << "xmllint not installed (apt install libxml2-utils)";
+  }
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) /
+                                     ("handoff_junit_xsd_" + std::to_string(::getpid()) + ".xml");
+  std::ofstream(path, std::ios::binary) << JunitReport(GoldenRun());
+  const report_testing::CommandResult result = report_testing::RunCommand(
+      "xmllint --noout --schema " HANDOFF_GOLDEN_DIR "/../unit/testdata/junit.xsd " +
+      report_testing::ShellQuote(path.string()));
+  std::filesystem::remove(path);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
 }
 
 }  // namespace

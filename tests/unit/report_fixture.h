@@ -116,9 +116,10 @@ class EventScript {
 
 // Returns the golden run: two suites partly interleaved, covering pass, a failure with two
 // messages (one multi-line), skip, nested subtests (one failing), a flaky test (attempt 1
-// fails, attempt 2 passes), a soft failure, a crash, output with markup, ANSI escapes,
-// quotes, control characters and invalid UTF-8, values and a span, a suite whose setup
-// fails, and a teardown failure.
+// fails, attempt 2 passes), a soft failure, a crash, a hang killed at its timeout, a test
+// that failed every attempt (an assertion, then a crash), a cancelled test, output with
+// markup, ANSI escapes, quotes, control characters and invalid UTF-8, values and a span, a
+// suite whose setup fails, and a teardown failure.
 inline EventScript GoldenRun() {
   constexpr std::int64_t kMs = 1'000'000;
   const std::string b = "Basics";
@@ -222,9 +223,36 @@ inline EventScript GoldenRun() {
   s.Start(b, "Crashes");
   s.Output(b, "Crashes", "about to crash");
   s.Start(b, "Crashes/inside");
-  s.Located(EventKind::kFailure, b, "Crashes", "crashed: signal 11 (SIGSEGV)", "", 0);
+  s.Located(EventKind::kFailure, b, "Crashes", "crashed: signal 11 (SIGSEGV)", "", 0).key =
+      kCauseCrash;
   s.AttemptEnd(b, "Crashes", 1, Status::kFailed, 61'500 * kMs);
   s.Finish(b, "Crashes", Status::kFailed, 61'500 * kMs);
+
+  s.Start(b, "Hangs");
+  s.Output(b, "Hangs", "waiting for the queue");
+  s.Located(EventKind::kFailure, b, "Hangs",
+            "timed out after 30s (killed: still running 5s after being asked to stop)", "", 0)
+      .key = kCauseTimeout;
+  s.AttemptEnd(b, "Hangs", 1, Status::kFailed, 35'000 * kMs);
+  s.Finish(b, "Hangs", Status::kFailed, 35'000 * kMs);
+
+  s.Start(b, "Retried", 1);
+  s.Output(b, "Retried", "try 1");
+  s.Located(EventKind::kFailure, b, "Retried", "boom", "tests/e2e/retry_test.cc", 7);
+  s.AttemptEnd(b, "Retried", 1, Status::kFailed, 4 * kMs);
+  s.Start(b, "Retried", 2);
+  s.Output(b, "Retried", "try 2");
+  s.Located(EventKind::kFailure, b, "Retried", "crashed: worker killed by signal 11 (SIGSEGV)",
+            "", 0)
+      .key = kCauseCrash;
+  s.AttemptEnd(b, "Retried", 2, Status::kFailed, 5 * kMs);
+  s.Finish(b, "Retried", Status::kFailed, 5 * kMs, 2);
+
+  s.Start(b, "Cancelled");
+  s.Located(EventKind::kSkip, b, "Cancelled", "stopped by --fail-fast: an earlier test failed",
+            "", 0);
+  s.AttemptEnd(b, "Cancelled", 1, Status::kCancelled, 0);
+  s.Finish(b, "Cancelled", Status::kCancelled, 0);
 
   s.Add(EventKind::kTeardownStarted, b);
   s.Located(EventKind::kLog, b, "", "disconnected", "tests/fixture.cc", 14);

@@ -37,15 +37,19 @@ TEST(ResultCollectorTest, GoldenRunCounts) {
   EXPECT_EQ(run.elapsed_ns, 63'789'000'000);
 
   const Totals counts = CountTests(run);
-  EXPECT_EQ(counts.total, 15);
+  EXPECT_EQ(counts.total, 18);
   // Passed: Passes, Table/one, Table/two/deep, Flaky, Flaky/inner. Failed: Fails, Table,
-  // Table/two, Output, Crashes, Crashes/inside. Skipped: Skipped, Checkout's A and B.
+  // Table/two, Output, Crashes, Crashes/inside, Hangs, Retried. Skipped: Skipped,
+  // Checkout's A and B.
   EXPECT_EQ(counts.passed, 5);
-  EXPECT_EQ(counts.failed, 6);
+  EXPECT_EQ(counts.failed, 8);
   EXPECT_EQ(counts.soft_failed, 1);
   EXPECT_EQ(counts.skipped, 3);
+  EXPECT_EQ(counts.cancelled, 1);
   EXPECT_EQ(counts.flaky, 1);
-  EXPECT_EQ(counts.passed + counts.failed + counts.soft_failed + counts.skipped, counts.total);
+  EXPECT_EQ(counts.passed + counts.failed + counts.soft_failed + counts.skipped +
+                counts.cancelled,
+            counts.total);
 }
 
 TEST(ResultCollectorTest, GoldenRunSuites) {
@@ -59,7 +63,8 @@ TEST(ResultCollectorTest, GoldenRunSuites) {
   EXPECT_EQ(Names(basics),
             (std::vector<std::string>{"Passes", "Fails", "Skipped", "Table", "Table/one",
                                       "Table/two", "Table/two/deep", "Flaky", "Flaky/inner",
-                                      "Soft", "Output", "Crashes", "Crashes/inside"}));
+                                      "Soft", "Output", "Crashes", "Crashes/inside",
+                                      "Hangs", "Retried", "Cancelled"}));
   EXPECT_TRUE(basics.setup_failures.empty());
   EXPECT_TRUE(basics.teardown_failures.empty());
   EXPECT_EQ(basics.output, (std::vector<std::string>{"fixture.cc:10: connected to db",
@@ -127,11 +132,22 @@ TEST(ResultCollectorTest, RetryResetsSubtestsAndKeepsEarlierFailures) {
   EXPECT_TRUE(flaky->flaky);
   EXPECT_EQ(flaky->attempts, 2);
   EXPECT_TRUE(flaky->failures.empty());
-  ASSERT_EQ(flaky->previous_failures.size(), 1u);
-  EXPECT_EQ(flaky->previous_failures[0].message, "connection reset");
+  ASSERT_EQ(flaky->earlier_attempts.size(), 1u);
+  const AttemptRecord& first = flaky->earlier_attempts[0];
+  EXPECT_EQ(first.attempt, 1);
+  EXPECT_EQ(first.elapsed_ns, 7'000'000);
+  ASSERT_EQ(first.failures.size(), 1u);
+  EXPECT_EQ(first.failures[0].message, "connection reset");
+  // The failed attempt's subtest is gone from the tests, its failure kept with its name.
+  ASSERT_EQ(first.subtest_failures.size(), 1u);
+  EXPECT_EQ(first.subtest_failures[0].first, "Flaky/inner");
+  EXPECT_EQ(first.subtest_failures[0].second.message, "timeout");
+  EXPECT_EQ(first.output,
+            (std::vector<std::string>{"try 1", "flaky_test.cc:9: connection reset"}));
   EXPECT_EQ(flaky->output,
             (std::vector<std::string>{"try 1", "flaky_test.cc:9: connection reset",
                                       "=== RETRY attempt 2", "try 2"}));
+  EXPECT_EQ(flaky->final_output_begin, 3u);
   // Only the second attempt's subtest remains, once.
   int inner_count = 0;
   for (const TestResult& test : basics.tests) inner_count += test.name == "Flaky/inner";
@@ -141,6 +157,58 @@ TEST(ResultCollectorTest, RetryResetsSubtestsAndKeepsEarlierFailures) {
   EXPECT_EQ(inner->status, Status::kPassed);
   EXPECT_TRUE(inner->failures.empty());
   EXPECT_EQ(inner->attempts, 2);
+}
+
+TEST(ResultCollectorTest, KeepsEachFailuresCauseAndEveryFailedAttempt) {
+  ResultCollector collector;
+  GoldenRun().Feed({&collector});
+  const SuiteResult& basics = collector.result().suites[0];
+  const TestResult* fails = FindTest(basics, "Fails");
+  ASSERT_NE(fails, nullptr);
+  EXPECT_EQ(fails->failures[0].cause, "");
+  EXPECT_EQ(CauseOf(fails->failures), "");
+  const TestResult* crashes = FindTest(basics, "Crashes");
+  ASSERT_NE(crashes, nullptr);
+  EXPECT_EQ(CauseOf(crashes->failures), kCauseCrash);
+  const TestResult* hangs = FindTest(basics, "Hangs");
+  ASSERT_NE(hangs, nullptr);
+  EXPECT_EQ(CauseOf(hangs->failures), kCauseTimeout);
+
+  // Failed every time: an assertion in attempt 1, a crash in attempt 2 (the final one).
+  const TestResult* retried = FindTest(basics, "Retried");
+  ASSERT_NE(retried, nullptr);
+  EXPECT_EQ(retried->status, Status::kFailed);
+  EXPECT_EQ(retried->attempts, 2);
+  ASSERT_EQ(retried->earlier_attempts.size(), 1u);
+  EXPECT_EQ(retried->earlier_attempts[0].failures[0].message, "boom");
+  EXPECT_EQ(retried->earlier_attempts[0].Cause(), "");
+  EXPECT_EQ(CauseOf(retried->failures), kCauseCrash);
+
+  const TestResult* cancelled = FindTest(basics, "Cancelled");
+  ASSERT_NE(cancelled, nullptr);
+  EXPECT_EQ(cancelled->status, Status::kCancelled);
+  EXPECT_EQ(cancelled->CancelReason(), "cancelled: stopped by --fail-fast: an earlier test failed");
+}
+
+TEST(ResultCollectorTest, CauseOfAnAttemptIsItsFirstNonAssertion) {
+  EXPECT_EQ(CauseOf({}), "");
+  EXPECT_EQ(CauseOf({{"want 1", "a.cc", 1, ""}, {"crashed", "", 0, kCauseCrash},
+                     {"timed out", "", 0, kCauseTimeout}}),
+            kCauseCrash);
+  AttemptRecord attempt;
+  attempt.failures = {{"want 1", "a.cc", 1, ""}};
+  attempt.subtest_failures = {{"T/sub", {"timed out", "", 0, kCauseTimeout}}};
+  EXPECT_EQ(attempt.Cause(), kCauseTimeout);
+}
+
+TEST(TestResultTest, CancelReasonSaysCancelledOnce) {
+  TestResult test;
+  test.status = Status::kCancelled;
+  EXPECT_EQ(test.CancelReason(), "cancelled");
+  test.failures = {{"cancelled: the run was interrupted while the test ran", "", 0, ""}};
+  EXPECT_EQ(test.CancelReason(), "cancelled: the run was interrupted while the test ran");
+  test.skip_reason = "not run: the server shut down";
+  EXPECT_EQ(test.CancelReason(), "cancelled: not run: the server shut down");
 }
 
 TEST(ResultCollectorTest, RetryOfOneTestKeepsOtherTestsIndexed) {

@@ -90,10 +90,18 @@ TEST(TextReporterTest, SubtestsFollowTheirParentIndented) {
       << plain;
 }
 
-TEST(TextReporterTest, FlakyAndSoftHaveTheirOwnWords) {
+TEST(TextReporterTest, FlakySoftAndCancelledHaveTheirOwnWords) {
   const std::string plain = TextReport(GoldenRun());
-  EXPECT_NE(plain.find("  FLAKY Basics/Flaky (3ms) after 2 attempts\n"), std::string::npos);
-  EXPECT_NE(plain.find("  SOFT  Basics/Soft (1.50s)\n"), std::string::npos);
+  EXPECT_NE(plain.find("  FLAKY Basics/Flaky (3ms) after 2 attempts\n"
+                       "        earlier attempt: flaky_test.cc:9: connection reset\n"
+                       "        earlier attempt: Flaky/inner: flaky_test.cc:5: timeout\n"),
+            std::string::npos)
+      << plain;
+  EXPECT_NE(plain.find("  SOFT FAIL Basics/Soft (1.50s)\n"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("  CANCELLED Basics/Cancelled (0ms): cancelled: stopped by --fail-fast: "
+                       "an earlier test failed\n"),
+            std::string::npos)
+      << plain;
   EXPECT_NE(plain.find("Soft failures (they do not fail the run):\n"
                        "  Basics/Soft: perf_test.cc:17: latency 900ms > 500ms\n"),
             std::string::npos);
@@ -101,8 +109,9 @@ TEST(TextReporterTest, FlakyAndSoftHaveTheirOwnWords) {
 
 TEST(TextReporterTest, SummaryRepeatsFailures) {
   const std::string plain = TextReport(GoldenRun());
-  const std::size_t summary = plain.find("\nFAIL  15 tests in 1m04s: 5 passed, 6 failed, "
-                                         "1 soft failed, 3 skipped, 1 flaky\nFailures:\n");
+  const std::size_t summary =
+      plain.find("\nFAIL  18 tests in 1m04s: 5 passed, 8 failed, 1 soft failed, 3 skipped, "
+                 "1 cancelled, 1 flaky\nFailures:\n");
   ASSERT_NE(summary, std::string::npos) << plain;
   for (const char* line : {"  Basics/Fails: cart_test.cc:30: want 3, got 2\n",
                            "  Basics/Fails: cart_test.cc:31: total wrong\n      want: 10\n",
@@ -128,7 +137,8 @@ TEST(TextReporterTest, PassingRunSummary) {
             "  PASS  S/T (1.00s)\n"
             "ok    S (1.00s)\n"
             "\n"
-            "PASS  1 test in 1.00s: 1 passed, 0 failed, 0 soft failed, 0 skipped, 0 flaky\n"
+            "PASS  1 test in 1.00s: 1 passed, 0 failed, 0 soft failed, 0 skipped, 0 cancelled, "
+            "0 flaky\n"
             "1 passed, 0 failed, 0 skipped\n");
 }
 
