@@ -44,6 +44,27 @@ bool ParseTrigger(std::string_view name, Trigger* out) {
   return ParseName(kTriggerNames, name, out);
 }
 
+Verdict VerdictOf(const TestRow& row) {
+  Verdict v;
+  switch (row.status) {
+    case TestStatus::kPassed: v.outcome = Status::kPassed; break;
+    case TestStatus::kFailed: v.outcome = Status::kFailed; break;
+    case TestStatus::kSkipped: v.outcome = Status::kSkipped; break;
+    case TestStatus::kPending:
+    case TestStatus::kRunning:
+    case TestStatus::kCancelled: v.outcome = Status::kCancelled; break;
+  }
+  v.soft = row.soft_failure && v.outcome == Status::kFailed;
+  v.flaky = row.flaky && v.outcome == Status::kPassed;
+  return v;
+}
+
+Totals TotalsOf(const std::vector<TestRow>& rows) {
+  Totals totals;
+  for (const TestRow& row : rows) totals.Add(VerdictOf(row));
+  return totals;
+}
+
 bool IsFinished(RunStatus status) {
   return status != RunStatus::kQueued && status != RunStatus::kRunning;
 }

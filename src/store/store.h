@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "event/outcome.h"
+
 namespace handoff::store {
 
 // The state of a run. queued -> running -> passed | failed | cancelled | error.
@@ -45,16 +47,11 @@ bool IsFinished(RunStatus status);
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
-// A run of one suite. Times are nanoseconds since the Unix epoch, 0 when not yet reached.
-// How a finished run's top-level tests ended (soft failures count as failed).
-struct RunTotals {
-  int total = 0;
-  int passed = 0;
-  int failed = 0;
-  int skipped = 0;
-  bool operator==(const RunTotals&) const = default;
-};
+// How a finished run's tests ended: every test row, top-level tests and subtests alike,
+// added up from their verdicts (event/outcome.h; `failed` never includes soft failures).
+using RunTotals = Totals;
 
+// A run of one suite. Times are nanoseconds since the Unix epoch, 0 when not yet reached.
 struct Run {
   std::int64_t id = 0;
   std::string suite;
@@ -89,6 +86,11 @@ inline bool IsTopLevel(std::string_view test_name) {
   return test_name.find('/') == std::string_view::npos;
 }
 
+// Returns true for the states a test ends in (passed, failed, skipped, cancelled).
+inline bool IsFinal(TestStatus status) {
+  return status != TestStatus::kPending && status != TestStatus::kRunning;
+}
+
 // One test of a run, as it stands: its latest attempt.
 struct TestRow {
   std::string name;  // "Test" or "Test/Sub"
@@ -103,6 +105,13 @@ struct TestRow {
   // journal entries from the rows: a test's state is its entry, at this seq.
   std::int64_t seq = 0;
 };
+
+// Returns the verdict of a finished test row, as the runner decided it. A row that never got
+// to finish (pending or running) reads as cancelled: nothing will run it in this run.
+Verdict VerdictOf(const TestRow& row);
+
+// Returns the totals of a run's test rows (all of them, subtests included).
+Totals TotalsOf(const std::vector<TestRow>& rows);
 
 // A failure inside an attempt.
 struct Failure {
