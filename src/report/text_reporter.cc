@@ -192,6 +192,9 @@ void TextReporter::PrintTest(const SuiteResult& suite, const TestResult& top) {
       PrintWord(indent, "FAIL", kRed);
     } else if (test.status == Status::kSkipped) {
       PrintWord(indent, "SKIP", kYellow);
+    } else if (test.status == Status::kCancelled) {
+      PrintWord(indent, "CANCELLED", kYellow);
+      buffer_ += ' ';
     } else if (test.flaky) {
       PrintWord(indent, "FLAKY", kMagenta);
     } else {
@@ -208,7 +211,8 @@ void TextReporter::PrintTest(const SuiteResult& suite, const TestResult& top) {
       buffer_ += std::to_string(test.attempts);
       buffer_ += " attempts";
     }
-    if (test.status == Status::kSkipped && !test.skip_reason.empty() && !options_.verbose) {
+    if ((test.status == Status::kSkipped || test.status == Status::kCancelled) &&
+        !test.skip_reason.empty() && !options_.verbose) {
       buffer_ += ": ";
       buffer_ += test.skip_reason.substr(0, test.skip_reason.find('\n'));
     }
