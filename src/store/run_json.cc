@@ -150,7 +150,9 @@ void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests)
   // The same verdicts as the run's totals, plus the tests still pending or running.
   Totals finished;
   int pending = 0, running = 0;
+  const auto attempts = RetriedTopLevelAttempts(tests);
   for (const TestRow& t : tests) {
+    if (!IsCurrentRow(t, attempts)) continue;
     if (t.status == TestStatus::kPending) {
       ++pending;
     } else if (t.status == TestStatus::kRunning) {
@@ -161,7 +163,7 @@ void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests)
   }
   // `total` counts every test, pending and running ones too.
   out += ",\"counts\":";
-  AppendTotalsFields(out, finished, static_cast<std::int64_t>(tests.size()));
+  AppendTotalsFields(out, finished, finished.total + pending + running);
   out += ",\"pending\":";
   AppendInt(out, pending);
   out += ",\"running\":";

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string_view>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -110,7 +111,20 @@ struct TestRow {
 // to finish (pending or running) reads as cancelled: nothing will run it in this run.
 Verdict VerdictOf(const TestRow& row);
 
-// Returns the totals of a run's test rows (all of them, subtests included).
+// Returns false for the row of a subtest that only an earlier attempt of its test ran (the
+// retry that decided the test did not run it again): like `run`'s reports, which drop a
+// failed attempt's subtests, the result model leaves it out.
+// `top_level_attempts` maps each top-level test to its row's attempt; empty when no row
+// has an attempt above 1 (no retries: every row counts).
+bool IsCurrentRow(const TestRow& row,
+                  const std::unordered_map<std::string_view, int>& top_level_attempts);
+
+// Returns the attempt of each top-level test of `rows` if any row was retried (see
+// IsCurrentRow), else an empty map.
+std::unordered_map<std::string_view, int> RetriedTopLevelAttempts(const std::vector<TestRow>& rows);
+
+// Returns the totals of a run's test rows: every current row (IsCurrentRow), subtests
+// included.
 Totals TotalsOf(const std::vector<TestRow>& rows);
 
 // A failure inside an attempt.
