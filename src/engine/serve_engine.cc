@@ -663,6 +663,9 @@ ApiResult ServeEngine::Cancel(std::int64_t run_id) {
     std::vector<store::TestRow> rows = store_.GetTests(run_id);
     active->recorder->CancelUnfinished(rows, "cancelled: the run was cancelled before it started");
     FinishRun(*active, RunEnding{.cancelled = true}, "cancelled before it started", rows);
+    // The answer shows the run finished: its cancelled tests must be readable (and cached
+    // as a finished run's tests) by then.
+    store_.Sync();
   } else {
     active->cancel.store(true);
     log_.Info("run cancel requested", {{"run", std::to_string(run_id)}});
