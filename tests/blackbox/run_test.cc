@@ -213,7 +213,7 @@ TEST_F(RunTest, InterruptStopsTheRunAndReportsWhatRan) {
   EXPECT_NE(out.find("CANCELLED Hang/Cooperative"), std::string::npos) << out;
   EXPECT_NE(out.find("cancelled: the run was interrupted while the test ran"), std::string::npos)
       << out;
-  EXPECT_NE(out.find("CANCELLED Hang/Stubborn (0s): cancelled: the run was interrupted before "
+  EXPECT_NE(out.find("CANCELLED Hang/Stubborn (0ms): cancelled: the run was interrupted before "
                      "the test started"),
             std::string::npos)
       << "no test starts after ^C:\n" << out;
@@ -415,7 +415,7 @@ TEST_F(RunTest, FailFastStopsAfterTheFirstFailure) {
   // for go test JSON), so that no report shows fewer tests than were selected. (Changed with
   // the one result model: they were left out.) Suites not started yet stay out.
   const GoTest* unrun = r.Find("Basic", "Skips");
-  ASSERT_NE(unrun, nullptr) << r.out;
+  ASSERT_NE(unrun, nullptr);
   EXPECT_EQ(unrun->Final(), "skip");
   EXPECT_NE(unrun->output.find("cancelled: the run stopped at the first failure (--fail-fast)"),
             std::string::npos)
