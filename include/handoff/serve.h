@@ -60,7 +60,14 @@ struct RunInfo {
   std::int64_t started_at_ns = 0;
   std::int64_t finished_at_ns = 0;
   bool flaky = false;
+  // The run's tests, top-level tests and subtests alike, by verdict: in OnTestFinished
+  // those finished so far, in OnRunFinished all of them (the API's `totals`). total =
+  // passed + failed + soft_failed + skipped + cancelled. tests_failed never includes soft
+  // failures (tests_soft_failed); tests_flaky passed after a failed attempt and are also
+  // counted in tests_passed; tests_cancelled were stopped or never started by a cancel.
+  // (Servers before 0.2 counted top-level tests only, and soft failures as failed.)
   int tests_total = 0, tests_passed = 0, tests_failed = 0, tests_skipped = 0;
+  int tests_soft_failed = 0, tests_cancelled = 0, tests_flaky = 0;
   std::string error;  // why it was cancelled or ended in error
   KeyValueList labels;
   KeyValueList params;
@@ -70,7 +77,9 @@ struct RunInfo {
 // A finished test (or subtest) as hooks see it.
 struct TestInfo {
   std::string name;    // "Test" or "Test/Sub"
-  std::string status;  // "passed", "failed" or "skipped"
+  // "passed", "failed", "skipped" or "cancelled" (stopped, or never started, by a cancel
+  // of the run); a soft failure is "failed" with soft_failure set.
+  std::string status;
   int attempt = 1;
   bool soft_failure = false;
   bool flaky = false;
@@ -98,7 +107,7 @@ class Hook {
     (void)run;
     (void)test;
   }
-  // Called when a run has finished, with every test's final state.
+  // Called when a run has finished, with every test's final state (cancelled ones too).
   virtual void OnRunFinished(const RunInfo& run, const std::vector<TestInfo>& tests,
                              const AttachValue& attach) {
     (void)run;

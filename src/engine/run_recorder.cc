@@ -61,6 +61,7 @@ void RunRecorder::UpdateRun(const store::RunUpdate& update, const store::Run& ru
     batch_.run_updates.push_back(update);
   }
   if (update.status && store::IsFinished(*update.status)) pending_.run_finished = true;
+  pending_.run = run_after;
   store::RunEvent event = journal_.Next("run", RunEventData(run_after));
   batch_.events.emplace_back(journal_.run_id(), event);
   pending_.events.push_back(std::move(event));
@@ -68,22 +69,18 @@ void RunRecorder::UpdateRun(const store::RunUpdate& update, const store::Run& ru
   FlushLocked();
 }
 
-void RunRecorder::SkipUnfinished(const std::vector<store::TestRow>& rows,
-                                 const std::string& reason) {
-  {
-    std::lock_guard lock(mu_);
-    for (const store::TestRow& stored : rows) {
-      if (stored.status != store::TestStatus::kPending &&
-          stored.status != store::TestStatus::kRunning) {
-        continue;
-      }
-      store::TestRow row = stored;
-      row.status = store::TestStatus::kSkipped;
-      row.message = reason;
-      QueueTest(row);
-    }
-    FlushLocked();
+void RunRecorder::CancelUnfinished(std::vector<store::TestRow>& rows,
+                                   const std::string& reason) {
+  std::lock_guard lock(mu_);
+  for (store::TestRow& row : rows) {
+    if (store::IsFinal(row.status)) continue;
+    row.status = store::TestStatus::kCancelled;
+    row.message = reason;
+    row.duration_ms = 0;
+    QueueTest(row);
+    pending_.finished.push_back(FinishedTest{row, {}, store::IsTopLevel(row.name)});
   }
+  FlushLocked();
 }
 
 void RunRecorder::StopRecording() {
@@ -113,7 +110,8 @@ void RunRecorder::FlushLocked() {
   MaterializeTests();
   if (batch_.empty()) return;
   store::WriteBatch batch = std::exchange(batch_, {});
-  Committed committed = std::exchange(pending_, Committed{journal_.run_id(), {}, {}, false});
+  Committed committed = std::exchange(pending_, Committed{});
+  pending_.run_id = journal_.run_id();
   store_.Write(std::move(batch), [cb = on_commit_, committed = std::move(committed),
                                   failed = failed_writes_](bool ok) {
     if (!ok) {
@@ -255,20 +253,16 @@ void RunRecorder::Record(const Event& e) {
       row.soft_failure = e.soft;
       row.flaky = e.flaky;
       row.duration_ms = Millis(e.elapsed_ns);
-      if (!a.failures.empty()) {
+      if (e.status == Status::kCancelled && !a.skip_reason.empty()) {
+        row.message = a.skip_reason;  // why it was cancelled, over what it did meanwhile
+      } else if (!a.failures.empty()) {
         row.message = Located(a.failures.front().message, a.failures.front().file,
                               a.failures.front().line);
-      } else if (e.status == Status::kSkipped) {
+      } else if (e.status == Status::kSkipped || e.status == Status::kCancelled) {
         row.message = a.skip_reason;
       }
       QueueTest(row);
       pending_.finished.push_back(FinishedTest{row, a.values, top});
-      if (top) {
-        if (e.flaky) flaky_ = true;
-        if (e.status == Status::kPassed) ++passed_;
-        if (e.status == Status::kFailed && !e.soft) ++failed_;
-        if (e.status == Status::kSkipped) ++skipped_;
-      }
       open_.erase(it);
       break;
     }

@@ -15,25 +15,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/commit_observer.h"
 #include "event/event.h"
 #include "store/store.h"
 
 namespace handoff {
-
-// A test that finished for good, with the values it set (for hooks and metrics).
-struct FinishedTest {
-  store::TestRow row;
-  store::KeyValues values;
-  bool top_level = true;
-};
-
-// What one commit made visible.
-struct Committed {
-  std::int64_t run_id = 0;
-  std::vector<store::RunEvent> events;
-  std::vector<FinishedTest> finished;
-  bool run_finished = false;  // the run's final state is part of this commit
-};
 
 // Appends journal entries to a run with consecutive seq numbers; shared by everything that
 // writes a run's journal (the engine for status changes, the recorder for tests).
@@ -64,19 +50,15 @@ class RunRecorder : public EventSink {
   // `run_after`, and sends everything pending to the store.
   void UpdateRun(const store::RunUpdate& update, const store::Run& run_after);
 
-  // Marks every test still pending or running as skipped with `reason` (a run that was
-  // cancelled or stopped early), then flushes.
-  void SkipUnfinished(const std::vector<store::TestRow>& rows, const std::string& reason);
+  // Marks every test of `rows` still pending or running as cancelled with `reason` (a run
+  // that was cancelled), in `rows` too, then flushes: they are committed, and reported,
+  // as finished tests.
+  void CancelUnfinished(std::vector<store::TestRow>& rows, const std::string& reason);
 
   // From now on, events are ignored: the server is shutting down and the tests that are
   // still running will run again when the run resumes.
   void StopRecording();
 
-  // Counts of finished top-level tests so far.
-  int passed() const { return passed_; }
-  int failed() const { return failed_; }
-  int skipped() const { return skipped_; }
-  bool flaky() const { return flaky_; }
   // The first failure of setup, "file.cc:12: message", or empty.
   const std::string& setup_error() const { return setup_error_; }
   // How many of this recorder's writes failed to commit so far (what they held is lost,
@@ -113,8 +95,6 @@ class RunRecorder : public EventSink {
   Committed pending_;
   std::unordered_map<std::string, OpenAttempt> open_;  // by test name
   store::Attempt suite_output_;                          // setup/teardown, test ""
-  int passed_ = 0, failed_ = 0, skipped_ = 0;
-  bool flaky_ = false;
   std::string setup_error_;
   // Shared with the commit callbacks, which may run after the recorder is gone.
   std::shared_ptr<std::atomic<std::uint64_t>> failed_writes_ =

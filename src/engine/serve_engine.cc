@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <climits>
 #include <filesystem>
 #include <string_view>
@@ -26,8 +25,6 @@ using store::TestStatus;
 std::int64_t ToNs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
-
-const char* StatusResultLabel(RunStatus status) { return store::RunStatusName(status); }
 
 ScheduleInfo ToScheduleInfo(const store::StoredSchedule& s) {
   ScheduleInfo info;
@@ -116,19 +113,10 @@ struct ServeEngine::ActiveRun {
   std::atomic<bool> user_cancelled{false};
   bool running = false;  // guarded by the engine's mu_
   bool resuming = false;
-  // Final states of finished tests, for the hooks' OnRunFinished, kept only when there
-  // are hooks; and counts of the top-level ones (all guarded by mu).
-  std::vector<TestInfo> finished_tests;
-  int tests_total = 0, tests_passed = 0, tests_failed = 0, tests_skipped = 0;
+  RunKey key;  // for the observers
   // Keeps the run alive from its final update until that update's commit callback, which
   // may come after the run's thread has ended (then reset, breaking the cycle).
   std::shared_ptr<ActiveRun> self;
-};
-
-struct ServeEngine::Subscribers {
-  std::mutex mu;
-  std::uint64_t next_id = 0;
-  std::map<std::uint64_t, RunEventCallback> callbacks;
 };
 
 ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog& log,
@@ -141,17 +129,7 @@ ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog&
       options_(std::move(options)) {
   suites_running_ = &metrics_.AddGauge("handoff_testsuites_running",
                                        "Suite runs executing now.", {"namespace", "suite"});
-  runs_total_ = &metrics_.AddCounter("handoff_testsuite_runs_total", "Suite runs finished.",
-                                     {"namespace", "suite", "result", "flaky"});
-  tests_total_ = &metrics_.AddCounter("handoff_tests_run_total",
-                                      "Tests (and subtests) finished, by result.",
-                                      {"namespace", "suite", "result"});
-  test_duration_ = &metrics_.AddHistogram("handoff_test_duration_seconds",
-                                          "Duration of finished top-level tests.",
-                                          {"namespace", "suite"}, metrics::DurationBuckets());
-  run_duration_ = &metrics_.AddHistogram("handoff_testsuite_run_duration_seconds",
-                                         "Duration of finished suite runs.",
-                                         {"namespace", "suite"}, metrics::DurationBuckets());
+  run_metrics_ = std::make_unique<RunMetrics>(metrics_);
   queue_depth_ = &metrics_.AddGauge("handoff_run_queue_depth",
                                     "Runs waiting to start (global limit or suite busy).", {});
   runs_active_ = &metrics_.AddGauge("handoff_runs_running", "Runs executing now.", {});
@@ -180,6 +158,11 @@ ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog&
                                                   hook_errors_->With({name}),
                                                   hook_dropped_->With({name})));
   }
+  hook_observer_ = std::make_unique<HookObserver>(
+      hooks_, [this](std::int64_t run_id, std::string key, std::string value) {
+        AttachRunValue(run_id, std::move(key), std::move(value));
+      });
+  observers_ = {&live_, run_metrics_.get(), hook_observer_.get()};
 }
 
 ServeEngine::~ServeEngine() {
@@ -435,6 +418,7 @@ std::shared_ptr<ServeEngine::ActiveRun> ServeEngine::MakeActive(const store::Run
                                                                 std::int64_t last_seq) {
   auto active = std::make_shared<ActiveRun>();
   active->run = run;
+  active->key = RunKey{run.id, run.namespace_name, run.suite};
   active->journal = std::make_unique<RunJournal>(run.id, last_seq);
   std::weak_ptr<ActiveRun> weak = active;
   active->recorder = std::make_unique<RunRecorder>(
@@ -483,8 +467,10 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
     runs_changed_.notify_all();
   };
   if (suite == nullptr) {
-    FinishRun(*active, RunStatus::kError,
-              fmt::format("this binary has no suite named \"{}\" any more", active->run.suite));
+    store_.Sync();
+    FinishRun(*active, RunEnding{.error = true},
+              fmt::format("this binary has no suite named \"{}\" any more", active->run.suite),
+              store_.GetTests(id));
     end_thread();
     return;
   }
@@ -534,12 +520,6 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   suites_running_->With({suite->namespace_name, suite->name}).Inc();
   log_.Info(active->resuming ? "run resumed" : "run started",
             {{"run", std::to_string(id)}, {"suite", suite->name}});
-  {
-    RunInfo info = MakeRunInfo(*active);
-    for (auto& hook : hooks_) {
-      hook->Post("OnRunStarted", [info](Hook& h) { h.OnRunStarted(info); });
-    }
-  }
 
   // Every top-level test not finished yet: all of them for a new run, the rest for a
   // resumed one (a test that was running starts again under the same attempt number).
@@ -599,58 +579,36 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
     return;
   }
   std::vector<store::TestRow> rows = store_.GetTests(id);
-  bool failed = status == Status::kFailed;
-  for (const store::TestRow& row : rows) {
-    if (IsTopLevel(row.name) && row.status == TestStatus::kFailed && !row.soft_failure) {
-      failed = true;
-    }
-  }
+  RunEnding ending;
+  ending.cancelled = active->user_cancelled.load();
+  // A suite that failed with no test failing failed outside its tests (setup, teardown,
+  // a worker that could not start).
+  ending.suite_failed = status == Status::kFailed;
   std::string error;
-  RunStatus final_status = failed ? RunStatus::kFailed : RunStatus::kPassed;
-  if (active->user_cancelled.load()) {
-    final_status = RunStatus::kCancelled;
+  if (ending.cancelled) {
     error = "cancelled";
-    active->recorder->SkipUnfinished(rows, "not run: the run was cancelled");
+    active->recorder->CancelUnfinished(rows, "cancelled: the run was cancelled before the test started");
   } else if (!active->recorder->setup_error().empty()) {
     error = "setup failed: " + active->recorder->setup_error();
   }
-  FinishRun(*active, final_status, error, &rows);
+  FinishRun(*active, ending, error, rows);
   end_thread();
 }
 
-bool ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::string& error,
-                            const std::vector<store::TestRow>* final_rows) {
+bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const std::string& error,
+                            const std::vector<store::TestRow>& final_rows) {
   {
     std::lock_guard lock(mu_);
     auto it = active_.find(active.run.id);
     if (it != active_.end()) active.self = it->second;
   }
-  std::vector<store::TestRow> read_rows;
-  if (final_rows == nullptr) {
-    store_.Sync();
-    read_rows = store_.GetTests(active.run.id);
-    final_rows = &read_rows;
-  }
-  bool flaky = false;
-  store::RunTotals totals;
-  for (const store::TestRow& row : *final_rows) {
-    if (!IsTopLevel(row.name)) continue;
-    if (row.flaky) flaky = true;
-    ++totals.total;
-    if (row.status == TestStatus::kPassed) ++totals.passed;
-    if (row.status == TestStatus::kFailed) ++totals.failed;
-    // A test that did not get to finish is skipped (SkipUnfinished marks it so, maybe
-    // after `final_rows` were read).
-    if (row.status == TestStatus::kSkipped || row.status == TestStatus::kPending ||
-        row.status == TestStatus::kRunning) {
-      ++totals.skipped;
-    }
-  }
+  const Totals totals = store::TotalsOf(final_rows);
+  const RunStatus status = DecideRunStatus(totals, ending);
   store::RunUpdate update;
   update.id = active.run.id;
   update.status = status;
   update.finished_at_ns = NowNs();
-  update.flaky = flaky;
+  update.flaky = totals.flaky > 0;
   update.error = error;
   update.totals = totals;
   store::Run run_after;
@@ -660,7 +618,7 @@ bool ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::stri
     run_before = active.run;
     active.run.status = status;
     active.run.finished_at_ns = *update.finished_at_ns;
-    active.run.flaky = flaky;
+    active.run.flaky = *update.flaky;
     active.run.error = error;
     active.run.totals = totals;
     run_after = active.run;
@@ -691,160 +649,17 @@ bool ServeEngine::FinishRun(ActiveRun& active, RunStatus status, const std::stri
 
 void ServeEngine::OnCommitted(const Committed& committed,
                               const std::shared_ptr<ActiveRun>& active) {
-  Publish(committed.run_id, committed.events);
-  if (!active) return;
-  const std::string& ns = active->run.namespace_name;
-  const std::string& suite = active->run.suite;
-  // Metrics are looked up once per commit, not once per test (10,000 a run).
-  std::array<int, 6> by_status{};  // all tests, for the metric
-  int top_level = 0, passed = 0, failed = 0, skipped = 0;  // for the hooks' RunInfo
-  metrics::Histogram* duration = nullptr;
-  for (const FinishedTest& test : committed.finished) {
-    const TestStatus status = test.row.status;
-    ++by_status[static_cast<std::size_t>(status)];
-    if (!test.top_level) continue;
-    if (duration == nullptr) duration = &test_duration_->With({ns, suite});
-    duration->Observe(static_cast<double>(test.row.duration_ms) / 1000.0);
-    ++top_level;
-    if (status == TestStatus::kPassed) ++passed;
-    if (status == TestStatus::kFailed && !test.row.soft_failure) ++failed;
-    if (status == TestStatus::kSkipped) ++skipped;
+  if (!active) {
+    live_.Publish(committed.run_id, committed.events);
+    return;
   }
-  for (std::size_t status = 0; status < by_status.size(); ++status) {
-    if (by_status[status] == 0) continue;
-    tests_total_->With({ns, suite, store::TestStatusName(static_cast<TestStatus>(status))})
-        .Inc(by_status[status]);
-  }
-  {
-    std::lock_guard lock(active->mu);
-    active->tests_total += top_level;
-    active->tests_passed += passed;
-    active->tests_failed += failed;
-    active->tests_skipped += skipped;
-  }
-  if (!hooks_.empty()) {
-    for (const FinishedTest& test : committed.finished) {
-      TestInfo info;
-      info.name = test.row.name;
-      info.status = store::TestStatusName(test.row.status);
-      info.attempt = test.row.attempt;
-      info.soft_failure = test.row.soft_failure;
-      info.flaky = test.row.flaky;
-      info.duration_ms = test.row.duration_ms;
-      info.message = test.row.message;
-      info.values = test.values;
-      RunInfo run;
-      {
-        std::lock_guard lock(active->mu);
-        active->finished_tests.push_back(info);
-        run = MakeRunInfoLocked(*active);
-      }
-      for (auto& hook : hooks_) {
-        hook->Post("OnTestFinished", [run, info](Hook& h) { h.OnTestFinished(run, info); });
-      }
-    }
-  }
-  // The run's final state is committed: count it and tell the hooks.
-  store::Run run;
-  {
-    std::lock_guard lock(active->mu);
-    run = active->run;
-  }
-  if (!committed.run_finished) return;
-  const std::shared_ptr<ActiveRun> keep = std::exchange(active->self, nullptr);
-  runs_total_->With({ns, suite, StatusResultLabel(run.status), run.flaky ? "true" : "false"}).Inc();
-  if (run.started_at_ns != 0) {
-    run_duration_->With({ns, suite})
-        .Observe(static_cast<double>(run.finished_at_ns - run.started_at_ns) / 1e9);
-  }
-  if (!hooks_.empty()) {
-    RunInfo info;
-    std::vector<TestInfo> tests;
-    {
-      std::lock_guard lock(active->mu);
-      info = MakeRunInfoLocked(*active);
-      tests = std::move(active->finished_tests);
-    }
-    const std::int64_t id = run.id;
-    handoff::AttachValue attach = [this, id](std::string key, std::string value) {
-      this->AttachRunValue(id, std::move(key), std::move(value));
-    };
-    for (auto& hook : hooks_) {
-      hook->Post("OnRunFinished",
-                 [info, tests, attach](Hook& h) { h.OnRunFinished(info, tests, attach); });
-    }
-  }
-}
-
-void ServeEngine::Publish(std::int64_t run_id, const std::vector<store::RunEvent>& events) {
-  if (events.empty()) return;
-  std::shared_ptr<Subscribers> subs;
-  {
-    std::lock_guard lock(subscribers_mu_);
-    auto it = subscribers_.find(run_id);
-    if (it == subscribers_.end()) return;
-    subs = it->second;
-  }
-  std::lock_guard lock(subs->mu);
-  for (const auto& [id, callback] : subs->callbacks) callback(events);
+  for (CommitObserver* observer : observers_) observer->OnCommitted(active->key, committed);
+  // The run's final state is committed: nothing refers to it any more.
+  if (committed.run_finished) std::exchange(active->self, nullptr);
 }
 
 std::shared_ptr<void> ServeEngine::Subscribe(std::int64_t run_id, RunEventCallback callback) {
-  std::shared_ptr<Subscribers> subs;
-  {
-    std::lock_guard lock(subscribers_mu_);
-    auto& slot = subscribers_[run_id];
-    if (!slot) slot = std::make_shared<Subscribers>();
-    subs = slot;
-  }
-  std::uint64_t id;
-  {
-    std::lock_guard lock(subs->mu);
-    id = subs->next_id++;
-    subs->callbacks[id] = std::move(callback);
-  }
-  return std::shared_ptr<void>(nullptr, [this, run_id, id](void*) {
-    std::lock_guard lock(subscribers_mu_);
-    auto it = subscribers_.find(run_id);
-    if (it == subscribers_.end()) return;
-    {
-      std::lock_guard sub_lock(it->second->mu);
-      it->second->callbacks.erase(id);
-      if (!it->second->callbacks.empty()) return;
-    }
-    subscribers_.erase(it);
-  });
-}
-
-RunInfo ServeEngine::MakeRunInfo(ActiveRun& active) {
-  std::lock_guard lock(active.mu);
-  return MakeRunInfoLocked(active);
-}
-
-RunInfo ServeEngine::MakeRunInfoLocked(const ActiveRun& active) {
-  const store::Run& r = active.run;
-  RunInfo info;
-  info.id = r.id;
-  info.suite = r.suite;
-  info.namespace_name = r.namespace_name;
-  info.status = store::RunStatusName(r.status);
-  info.trigger = store::TriggerName(r.trigger);
-  info.initiated_by = r.initiated_by;
-  info.reference = r.reference;
-  info.environment = r.environment;
-  info.schedule = r.schedule;
-  info.started_at_ns = r.started_at_ns;
-  info.finished_at_ns = r.finished_at_ns;
-  info.flaky = r.flaky;
-  info.error = r.error;
-  info.labels = r.labels;
-  info.params = r.params;
-  info.values = r.values;
-  info.tests_total = active.tests_total;
-  info.tests_passed = active.tests_passed;
-  info.tests_failed = active.tests_failed;
-  info.tests_skipped = active.tests_skipped;
-  return info;
+  return live_.Subscribe(run_id, std::move(callback));
 }
 
 void ServeEngine::AttachRunValue(std::int64_t run_id, std::string key, std::string value) {
@@ -870,7 +685,7 @@ void ServeEngine::AttachRunValue(std::int64_t run_id, std::string key, std::stri
   store::RunEvent event = journal.Next("run", RunEventData(*run));
   batch.events.emplace_back(run_id, event);
   store_.Write(std::move(batch), [this, run_id, event](bool ok) {
-    if (ok) Publish(run_id, {event});
+    if (ok) live_.Publish(run_id, {event});
   });
   store_.Sync();
 }
@@ -917,8 +732,9 @@ ApiResult ServeEngine::Cancel(std::int64_t run_id) {
   }
   active->user_cancelled.store(true);
   if (was_queued) {
-    active->recorder->SkipUnfinished(store_.GetTests(run_id), "not run: the run was cancelled");
-    if (!FinishRun(*active, RunStatus::kCancelled, "cancelled before it started")) {
+    std::vector<store::TestRow> rows = store_.GetTests(run_id);
+    active->recorder->CancelUnfinished(rows, "cancelled: the run was cancelled before it started");
+    if (!FinishRun(*active, RunEnding{.cancelled = true}, "cancelled before it started", rows)) {
       // Not cancelled after all: back in the queue, as the store still has it.
       active->user_cancelled.store(false);
       {
@@ -933,6 +749,9 @@ ApiResult ServeEngine::Cancel(std::int64_t run_id) {
           run_id);
       return result;
     }
+    // The answer shows the run finished: its cancelled tests must be readable (and cached
+    // as a finished run's tests) by then.
+    store_.Sync();
   } else {
     active->cancel.store(true);
     log_.Info("run cancel requested", {{"run", std::to_string(run_id)}});
@@ -970,15 +789,17 @@ ApiResult ServeEngine::Retry(std::int64_t run_id, bool only_failed,
   request.timeout_ms = run->timeout_ms;
   request.retry_of = run_id;
   if (only_failed) {
+    // The tests that failed the run, and those a cancel kept from finishing: neither has a
+    // result worth keeping.
     request.tests.clear();
     for (const store::TestRow& row : store_.GetTests(run_id)) {
-      if (IsTopLevel(row.name) && row.status == TestStatus::kFailed && !row.soft_failure) {
-        request.tests.push_back(row.name);
-      }
+      if (!IsTopLevel(row.name)) continue;
+      const Verdict verdict = store::VerdictOf(row);
+      if (verdict.FailsRun() || !verdict.Ran()) request.tests.push_back(row.name);
     }
     if (request.tests.empty()) {
       result.code = ApiCode::kConflict;
-      result.message = fmt::format("run {} has no failed test to retry", run_id);
+      result.message = fmt::format("run {} has no failed or cancelled test to retry", run_id);
       return result;
     }
   }

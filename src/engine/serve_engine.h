@@ -4,7 +4,7 @@
 // run per suite at a time), schedules, cancellation, resume of runs a stopped server left
 // behind, retention, metrics and hooks. Runs execute exactly as in `run` (RunSuite, one
 // worker per suite run); their events go to the store through a RunRecorder, and only
-// committed results reach the live stream, the metrics and the hooks.
+// committed results reach the CommitObservers: the live stream, the metrics and the hooks.
 
 #include <atomic>
 #include <chrono>
@@ -21,8 +21,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/commit_observer.h"
+#include "engine/hook_observer.h"
 #include "engine/hook_runner.h"
+#include "engine/live_stream.h"
+#include "engine/run_metrics.h"
 #include "engine/run_recorder.h"
+#include "engine/run_status.h"
 #include "engine/schedule_book.h"
 #include "engine/serve_api.h"
 #include "engine/server_log.h"
@@ -92,7 +97,6 @@ class ServeEngine : public ServeApi {
 
  private:
   struct ActiveRun;
-  struct Subscribers;
 
   // Resolves which tests a request runs; kInvalid with a message when it selects none or
   // names an unknown test.
@@ -107,21 +111,20 @@ class ServeEngine : public ServeApi {
   // Starts queued runs while there is room. Called with mu_ held.
   void DispatchLocked();
   void Execute(std::shared_ptr<ActiveRun> run);
-  // Records the run's final state. `final_rows` are its committed tests if the caller has
-  // just read them (else they are read here). Returns false if the final state did not
+  // Records the run's final state: its totals over `final_rows` (every test of the run, as
+  // committed, with those CancelUnfinished marked) and its status, decided by
+  // DecideRunStatus from the totals and `ending`. Returns false if the final state did not
   // commit: then nothing says the run finished, it stays unfinished in the store (it
   // resumes at the next start) and the server is not ready until the store writes again.
-  bool FinishRun(ActiveRun& run, store::RunStatus status, const std::string& error,
-                 const std::vector<store::TestRow>* final_rows = nullptr);
+  bool FinishRun(ActiveRun& run, const RunEnding& ending, const std::string& error,
+                 const std::vector<store::TestRow>& final_rows);
   // The store failed to commit a write: log it and turn readiness red until a probe
   // commits again.
   void StoreWriteFailed(const std::string& what);
   // Probes the store every store_probe_interval; restarts queued runs when it recovers.
   void StoreProbeLoop();
+  // Passes a commit to every observer.
   void OnCommitted(const Committed& committed, const std::shared_ptr<ActiveRun>& run);
-  void Publish(std::int64_t run_id, const std::vector<store::RunEvent>& events);
-  static RunInfo MakeRunInfo(ActiveRun& run);
-  static RunInfo MakeRunInfoLocked(const ActiveRun& run);  // run.mu held
   void AttachRunValue(std::int64_t run_id, std::string key, std::string value);
   void SchedulerLoop();
   void Fire(const ScheduleBook::Firing& firing);
@@ -136,10 +139,6 @@ class ServeEngine : public ServeApi {
 
   metrics::Registry metrics_;
   metrics::Family<metrics::Gauge>* suites_running_;
-  metrics::Family<metrics::Counter>* runs_total_;
-  metrics::Family<metrics::Counter>* tests_total_;
-  metrics::Family<metrics::Histogram>* test_duration_;
-  metrics::Family<metrics::Histogram>* run_duration_;
   metrics::Family<metrics::Gauge>* queue_depth_;
   metrics::Family<metrics::Gauge>* runs_active_;
   metrics::Family<metrics::Histogram>* schedule_lag_;
@@ -148,6 +147,12 @@ class ServeEngine : public ServeApi {
   metrics::Family<metrics::Counter>* hook_dropped_;
   metrics::Family<metrics::Counter>* retention_deleted_;
   std::vector<std::unique_ptr<HookRunner>> hooks_;
+
+  // What every commit of a run is passed to, in this order.
+  LiveStream live_;
+  std::unique_ptr<RunMetrics> run_metrics_;
+  std::unique_ptr<HookObserver> hook_observer_;
+  std::vector<CommitObserver*> observers_;
 
   std::atomic<bool> ready_{false};
   // False from a failed store write until a probe commits; queued runs wait meanwhile.
@@ -173,9 +178,6 @@ class ServeEngine : public ServeApi {
   bool stopping_ = false;
   std::thread scheduler_;
   std::thread retention_;
-
-  std::mutex subscribers_mu_;
-  std::unordered_map<std::int64_t, std::shared_ptr<Subscribers>> subscribers_;
 };
 
 }  // namespace handoff

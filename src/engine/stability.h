@@ -13,15 +13,19 @@
 
 namespace handoff {
 
+// A test's stability counts only the runs in which it ran to an outcome: a run that left it
+// out (a filter, a retry of other tests) or cancelled it (a cancel, a shutdown, --fail-fast)
+// says nothing about it, neither a pass nor a failure. Soft failures are known issues: runs
+// of the test, but neither passes nor failures.
 struct TestStability {
   std::string name;
   // Per run, oldest first: the test's final status, or nothing if it was not in that run.
   std::vector<std::optional<store::TestStatus>> statuses;
-  int runs = 0;     // runs it was in
+  int runs = 0;     // runs in which it ran (passed, failed, skipped; not cancelled)
   int flips = 0;    // changes between passed and failed from one of its runs to the next
   int retried = 0;  // runs in which it needed more than one attempt
-  int failed = 0;   // runs in which it ended failed
-  std::int64_t last_run = 0;  // the newest run it was in
+  int failed = 0;   // runs in which it failed (not soft)
+  std::int64_t last_run = 0;  // the newest run in which it ran
   std::optional<store::TestStatus> last_status;
 
   // What ranks a test as flaky: how often it flipped or needed retries.

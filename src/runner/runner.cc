@@ -275,7 +275,8 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
     scope_->Arm(&state, deadline, stop);
     internal::RunGuarded(t, state, test.fn);
     internal::RunCleanups(state);
-    if (scope_->Disarm(&state)) {
+    const bool timed_out = scope_->Disarm(&state);
+    if (timed_out) {
       state.failed = true;
       Event e = state.MakeEvent(EventKind::kFailure);
       auto effective = state.context.Deadline() - start;
@@ -284,17 +285,20 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
       e.key = kCauseTimeout;
       e.soft = state.soft;
       scope_->Emit(e, true);
-    } else if (scope_->cancelled() && state.context.StopRequested() && !state.skipped) {
-      // Cut short by a cancelled run: whatever it did, it did not pass.
-      state.failed = true;
-      Event e = state.MakeEvent(EventKind::kFailure);
+    }
+    // Cut short by a cancelled run: whatever it did, it neither passed nor failed.
+    const bool cancelled = scope_->cancelled() && state.context.StopRequested() &&
+                           !state.skipped && !timed_out;
+    if (cancelled) {
+      Event e = state.MakeEvent(EventKind::kSkip);
       e.text = "cancelled: the run was interrupted while the test ran";
       scope_->Emit(e, true);
     }
     // After the cleanups: they stop what the test started gracefully; what is left dies.
     if (sweeper_ != nullptr && !concurrent_) sweeper_->SweepTest();
     if (scope_->capture != nullptr) scope_->capture->Leave();
-    const Status status = state.failed ? Status::kFailed
+    const Status status = cancelled       ? Status::kCancelled
+                          : state.failed  ? Status::kFailed
                           : state.skipped ? Status::kSkipped
                                           : Status::kPassed;
     const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(

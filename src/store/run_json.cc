@@ -32,7 +32,32 @@ void AppendPadded(std::string& out, int value, int width) {
   out.append(digits, static_cast<std::size_t>(width));
 }
 
+// Appends {"total":`total`,"passed",...,"flaky" without the closing brace.
+void AppendTotalsFields(std::string& out, const Totals& t, std::int64_t total) {
+  out += "{\"total\":";
+  AppendInt(out, total);
+  out += ",\"passed\":";
+  AppendInt(out, t.passed);
+  out += ",\"failed\":";
+  AppendInt(out, t.failed);
+  out += ",\"soft_failed\":";
+  AppendInt(out, t.soft_failed);
+  out += ",\"skipped\":";
+  AppendInt(out, t.skipped);
+  out += ",\"cancelled\":";
+  AppendInt(out, t.cancelled);
+  out += ",\"flaky\":";
+  AppendInt(out, t.flaky);
+}
+
 }  // namespace
+
+bool IsPartial(const Run& run) { return !run.tests.empty() || !run.filter.empty(); }
+
+void AppendTotalsJson(std::string& out, const Totals& t) {
+  AppendTotalsFields(out, t, t.total);
+  out += '}';
+}
 
 void AppendTimeJson(std::string& out, std::int64_t time_ns) {
   if (time_ns == 0) {
@@ -89,17 +114,11 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
   }
   Field(out, "flaky");
   out += run.flaky ? "true" : "false";
+  Field(out, "partial");
+  AppendBool(out, IsPartial(run));
   Field(out, "totals");
   if (run.totals) {
-    out += "{\"total\":";
-    AppendInt(out, run.totals->total);
-    out += ",\"passed\":";
-    AppendInt(out, run.totals->passed);
-    out += ",\"failed\":";
-    AppendInt(out, run.totals->failed);
-    out += ",\"skipped\":";
-    AppendInt(out, run.totals->skipped);
-    out += '}';
+    AppendTotalsJson(out, *run.totals);
   } else {
     out += "null";
   }
@@ -128,12 +147,28 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
 }
 
 void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests) {
-  int counts[6] = {0, 0, 0, 0, 0, 0};
-  for (const TestRow& t : tests) ++counts[static_cast<int>(t.status)];
-  fmt::format_to(std::back_inserter(out),
-                 ",\"counts\":{{\"total\":{},\"pending\":{},\"running\":{},\"passed\":{},"
-                 "\"failed\":{},\"skipped\":{},\"cancelled\":{}}}",
-                 tests.size(), counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
+  // The same verdicts as the run's totals, plus the tests still pending or running.
+  Totals finished;
+  int pending = 0, running = 0;
+  const auto attempts = RetriedTopLevelAttempts(tests);
+  for (const TestRow& t : tests) {
+    if (!IsCurrentRow(t, attempts)) continue;
+    if (t.status == TestStatus::kPending) {
+      ++pending;
+    } else if (t.status == TestStatus::kRunning) {
+      ++running;
+    } else {
+      finished.Add(VerdictOf(t));
+    }
+  }
+  // `total` counts every test, pending and running ones too.
+  out += ",\"counts\":";
+  AppendTotalsFields(out, finished, finished.total + pending + running);
+  out += ",\"pending\":";
+  AppendInt(out, pending);
+  out += ",\"running\":";
+  AppendInt(out, running);
+  out += '}';
   Field(out, "tests");
   out += '[';
   bool first = true;

@@ -32,10 +32,19 @@ void AppendStringObjectJson(std::string& out, const Pairs& pairs) {
 // Appends an RFC 3339 UTC time with milliseconds, quoted, or null for 0.
 void AppendTimeJson(std::string& out, std::int64_t time_ns);
 
+// Returns true if the run was asked to run part of its suite (a filter, or a list of tests
+// such as a retry of the failed ones): its totals say nothing about the tests it left out,
+// so pass-rate trends leave it out.
+bool IsPartial(const Run& run);
+
+// Appends {"total","passed","failed","soft_failed","skipped","cancelled","flaky"}.
+void AppendTotalsJson(std::string& out, const Totals& totals);
+
 // Appends the run object: id, suite, namespace, status, trigger, initiated_by, reference,
-// environment, schedule, created_at, started_at, finished_at, duration_ms, flaky,
-// resumed, retry_of, error, filter, labels, params, values, and "tests" when `tests` is
-// given (each as AppendTestRowJson).
+// environment, schedule, created_at, started_at, finished_at, duration_ms, flaky, partial,
+// totals, resumed, retry_of, error, filter, labels, params, values, and, when `tests` is
+// given, "counts" (the totals of its finished tests, with total counting every test, plus
+// "pending" and "running") and "tests" (each as AppendTestRowJson).
 void AppendRunJson(std::string& out, const Run& run, const std::vector<TestRow>* tests);
 
 // AppendRunJson in two parts, so that the tests of a finished run (which never change) can

@@ -171,7 +171,8 @@ ALTER TABLE runs ADD COLUMN planned BLOB NOT NULL DEFAULT x'';
 ALTER TABLE tests ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX tests_by_seq ON tests (run_id, seq);
 )sql",
-    // 3: a finished run's totals ("total passed failed skipped"; '' until it finishes),
+    // 3: a finished run's totals ("total passed failed skipped", since extended, see
+    // EncodeTotals; '' until it finishes),
     // so that lists of runs show pass rates without reading their tests.
     R"sql(
 ALTER TABLE runs ADD COLUMN totals TEXT NOT NULL DEFAULT '';
@@ -672,20 +673,28 @@ class Stmt {
 // Runs a statement without parameters or results (transaction control).
 bool Exec(SqliteDb& db, const char* sql) { return Stmt(db, sql).Run(); }
 
+// Totals are a list of numbers in the order below. Servers before the one result model
+// wrote the first four only (top-level tests, soft failures counted as failed): those read
+// back with the other fields 0.
 std::string EncodeTotals(const RunTotals& t) {
-  return fmt::format("{} {} {} {}", t.total, t.passed, t.failed, t.skipped);
+  return fmt::format("{} {} {} {} {} {} {}", t.total, t.passed, t.failed, t.skipped,
+                     t.soft_failed, t.cancelled, t.flaky);
 }
 
 std::optional<RunTotals> DecodeTotals(std::string_view text) {
   RunTotals t;
-  int* fields[] = {&t.total, &t.passed, &t.failed, &t.skipped};
+  int* fields[] = {&t.total,       &t.passed,    &t.failed, &t.skipped,
+                   &t.soft_failed, &t.cancelled, &t.flaky};
   const char* p = text.data();
   const char* end = text.data() + text.size();
+  int read = 0;
   for (int* field : fields) {
     while (p < end && *p == ' ') ++p;
+    if (p == end && read >= 4) break;
     const auto [next, ec] = std::from_chars(p, end, *field);
     if (ec != std::errc()) return std::nullopt;
     p = next;
+    ++read;
   }
   return t;
 }

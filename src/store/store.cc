@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -42,6 +43,50 @@ bool ParseTestStatus(std::string_view name, TestStatus* out) {
 }
 bool ParseTrigger(std::string_view name, Trigger* out) {
   return ParseName(kTriggerNames, name, out);
+}
+
+Verdict VerdictOf(const TestRow& row) {
+  Verdict v;
+  switch (row.status) {
+    case TestStatus::kPassed: v.outcome = Status::kPassed; break;
+    case TestStatus::kFailed: v.outcome = Status::kFailed; break;
+    case TestStatus::kSkipped: v.outcome = Status::kSkipped; break;
+    case TestStatus::kPending:
+    case TestStatus::kRunning:
+    case TestStatus::kCancelled: v.outcome = Status::kCancelled; break;
+  }
+  v.soft = row.soft_failure && v.outcome == Status::kFailed;
+  v.flaky = row.flaky && v.outcome == Status::kPassed;
+  return v;
+}
+
+std::unordered_map<std::string_view, int> RetriedTopLevelAttempts(
+    const std::vector<TestRow>& rows) {
+  std::unordered_map<std::string_view, int> attempts;
+  if (std::none_of(rows.begin(), rows.end(), [](const TestRow& r) { return r.attempt > 1; })) {
+    return attempts;
+  }
+  for (const TestRow& row : rows) {
+    if (IsTopLevel(row.name)) attempts.emplace(row.name, row.attempt);
+  }
+  return attempts;
+}
+
+bool IsCurrentRow(const TestRow& row,
+                  const std::unordered_map<std::string_view, int>& top_level_attempts) {
+  if (top_level_attempts.empty() || IsTopLevel(row.name)) return true;
+  const std::string_view name = row.name;
+  auto parent = top_level_attempts.find(name.substr(0, name.find('/')));
+  return parent == top_level_attempts.end() || parent->second == row.attempt;
+}
+
+Totals TotalsOf(const std::vector<TestRow>& rows) {
+  const auto attempts = RetriedTopLevelAttempts(rows);
+  Totals totals;
+  for (const TestRow& row : rows) {
+    if (IsCurrentRow(row, attempts)) totals.Add(VerdictOf(row));
+  }
+  return totals;
 }
 
 bool IsFinished(RunStatus status) {

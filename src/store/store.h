@@ -18,8 +18,11 @@
 #include <optional>
 #include <string_view>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "event/outcome.h"
 
 namespace handoff::store {
 
@@ -69,16 +72,11 @@ bool IsFinished(RunStatus status);
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
-// A run of one suite. Times are nanoseconds since the Unix epoch, 0 when not yet reached.
-// How a finished run's top-level tests ended (soft failures count as failed).
-struct RunTotals {
-  int total = 0;
-  int passed = 0;
-  int failed = 0;
-  int skipped = 0;
-  bool operator==(const RunTotals&) const = default;
-};
+// How a finished run's tests ended: every test row, top-level tests and subtests alike,
+// added up from their verdicts (event/outcome.h; `failed` never includes soft failures).
+using RunTotals = Totals;
 
+// A run of one suite. Times are nanoseconds since the Unix epoch, 0 when not yet reached.
 struct Run {
   std::int64_t id = 0;
   std::string suite;
@@ -113,6 +111,11 @@ inline bool IsTopLevel(std::string_view test_name) {
   return test_name.find('/') == std::string_view::npos;
 }
 
+// Returns true for the states a test ends in (passed, failed, skipped, cancelled).
+inline bool IsFinal(TestStatus status) {
+  return status != TestStatus::kPending && status != TestStatus::kRunning;
+}
+
 // One test of a run, as it stands: its latest attempt.
 struct TestRow {
   std::string name;  // "Test" or "Test/Sub"
@@ -127,6 +130,26 @@ struct TestRow {
   // journal entries from the rows: a test's state is its entry, at this seq.
   std::int64_t seq = 0;
 };
+
+// Returns the verdict of a finished test row, as the runner decided it. A row that never got
+// to finish (pending or running) reads as cancelled: nothing will run it in this run.
+Verdict VerdictOf(const TestRow& row);
+
+// Returns false for the row of a subtest that only an earlier attempt of its test ran (the
+// retry that decided the test did not run it again): like `run`'s reports, which drop a
+// failed attempt's subtests, the result model leaves it out.
+// `top_level_attempts` maps each top-level test to its row's attempt; empty when no row
+// has an attempt above 1 (no retries: every row counts).
+bool IsCurrentRow(const TestRow& row,
+                  const std::unordered_map<std::string_view, int>& top_level_attempts);
+
+// Returns the attempt of each top-level test of `rows` if any row was retried (see
+// IsCurrentRow), else an empty map.
+std::unordered_map<std::string_view, int> RetriedTopLevelAttempts(const std::vector<TestRow>& rows);
+
+// Returns the totals of a run's test rows: every current row (IsCurrentRow), subtests
+// included.
+Totals TotalsOf(const std::vector<TestRow>& rows);
 
 // A failure inside an attempt.
 struct Failure {

@@ -424,11 +424,11 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
   return outcome;
 }
 
-// Reports a test that no worker ran: started, skipped or failed with `why` (and the
-// failure's cause `key`), finished.
+// Reports a test that no worker ran: started, skipped, cancelled or failed with `why` (and
+// a failure's cause `key`), finished.
 void ReportUnrun(SuiteTracker& tracker, const wire::PlannedTest& test, Status status,
                  const std::string& why, const char* key = "") {
-  const EventKind reason = status == Status::kSkipped ? EventKind::kSkip : EventKind::kFailure;
+  const EventKind reason = status == Status::kFailed ? EventKind::kFailure : EventKind::kSkip;
   for (EventKind kind : {EventKind::kTestStarted, reason, EventKind::kAttemptFinished,
                          EventKind::kTestFinished}) {
     Event e = tracker.Make(kind, test.name);
@@ -550,6 +550,9 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
     }
 
     std::map<std::string, int> retry_attempts;  // test -> the attempt a fresh worker runs
+    // Killed after a cancel asked it to stop: the tests in flight are cancelled, not failed.
+    const bool cancelled = outcome.stopped == StopReason::kCancelled;
+    const Status ended = cancelled ? Status::kCancelled : Status::kFailed;
     if (phase == SuiteTracker::Phase::kTest) {
       // Every test in flight dies with the worker (several under --parallel).
       const std::map<std::string, SuiteTracker::Running, std::less<>> running = tracker.running;
@@ -563,18 +566,25 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
           why = fmt::format("killed: {} timed out in the same worker (features run with --parallel share one)",
                             outcome.timed_out_test);
         }
-        fail(r.open.empty() ? test : r.open.back(), r.attempt, why);
+        if (cancelled) {
+          Event reason = tracker.Make(EventKind::kSkip, r.open.empty() ? test : r.open.back());
+          reason.attempt = r.attempt;
+          reason.text = why;
+          tracker.OnEvent(reason);
+        } else {
+          fail(r.open.empty() ? test : r.open.back(), r.attempt, why);
+        }
         // Close the open subtests, innermost first.
         for (auto sub = r.open.rbegin(); sub != r.open.rend(); ++sub) {
           Event done = tracker.Make(EventKind::kTestFinished, *sub);
           done.attempt = r.attempt;
-          done.status = Status::kFailed;
+          done.status = ended;
           done.elapsed_ns = elapsed;
           tracker.OnEvent(done);
         }
         Event attempt_done = tracker.Make(EventKind::kAttemptFinished, test);
         attempt_done.attempt = r.attempt;
-        attempt_done.status = Status::kFailed;
+        attempt_done.status = ended;
         attempt_done.elapsed_ns = elapsed;
         tracker.OnEvent(attempt_done);
         if (r.attempt < job.plan.max_attempts && outcome.stopped != StopReason::kCancelled &&
@@ -584,7 +594,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
         } else {
           Event done = tracker.Make(EventKind::kTestFinished, test);
           done.attempt = r.attempt;
-          done.status = Status::kFailed;
+          done.status = ended;
           done.elapsed_ns = elapsed;
           tracker.OnEvent(done);
         }
@@ -692,6 +702,17 @@ Status RunSuite(const SuiteJob& job, EventSink& sink, const std::atomic<bool>& c
   tracker.OnEvent(started);
   Status status = job.isolated ? RunIsolated(job, tracker, cancel)
                                : RunInProcess(job, tracker, cancel);
+  // Tests a cancel or --fail-fast kept from starting are reported cancelled, so that every
+  // report counts them instead of showing fewer tests.
+  const bool stopped_early = cancel.load() || (job.plan.fail_fast && tracker.hard_failure);
+  if (stopped_early && !job.plan.run_teardown_only) {
+    const std::string why = cancel.load()
+                                ? "cancelled: the run was interrupted before the test started"
+                                : "cancelled: the run stopped at the first failure (--fail-fast)";
+    for (const wire::PlannedTest& t : job.plan.tests) {
+      if (tracker.finished.count(t.name) == 0) ReportUnrun(tracker, t, Status::kCancelled, why);
+    }
+  }
   Event finished = tracker.Make(EventKind::kSuiteFinished);
   finished.status = status;
   finished.elapsed_ns =

@@ -23,7 +23,7 @@
 #include <gtest/gtest.h>
 
 #include "blackbox/process.h"
-#include "http/client.h"
+#include "http_client/http_client.h"
 
 namespace handoff::testing {
 namespace {

@@ -441,7 +441,8 @@ TEST_F(ServeTest, TriggeredRunFinishesWithEveryField) {
   const json::value suites = Get(s, "/api/v1/suites");
   std::set<std::string> names;
   for (const json::value& suite : Arr(suites, "suites")) names.insert(Str(suite, "name"));
-  EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Soft", "Slow", "Gate", "Skipper", "Features"}));
+  EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Soft", "Healing", "Slow", "Gate",
+                                          "Skipper", "Features"}));
   const json::value fast = Get(s, "/api/v1/suites/Fast");
   EXPECT_EQ(Arr(fast, "last_runs").size(), 2u) << json::serialize(fast);
   EXPECT_EQ(Arr(fast, "tests").size(), 3u);
@@ -680,7 +681,9 @@ TEST_F(ServeTest, FeaturesRunLikeAnyTestWithTheirAssessmentsAsSubtests) {
   EXPECT_NE(output.find("checkout torn down"), std::string::npos) << json::serialize(checkout);
 }
 
-TEST_F(ServeTest, CancelStopsARunningRunAndSkipsTheRest) {
+// Changed with the one result model: the stopped test and those that never ran are
+// "cancelled" (they were "failed" and "skipped").
+TEST_F(ServeTest, CancelStopsARunningRunAndCancelsTheRest) {
   Server* s = Start();
   ASSERT_NE(s, nullptr);
   const std::int64_t id = Trigger(s, "Slow", R"({"filter":"^Step"})");
@@ -692,9 +695,9 @@ TEST_F(ServeTest, CancelStopsARunningRunAndSkipsTheRest) {
   EXPECT_FALSE(Str(run, "finished_at").empty());
   std::map<std::string, std::string> tests = TestStatuses(run);
   EXPECT_EQ(tests["Step1"], "passed");
-  EXPECT_EQ(tests["Step6"], "skipped") << json::serialize(run);
+  EXPECT_EQ(tests["Step6"], "cancelled") << json::serialize(run);
   for (const auto& [name, status] : tests) {
-    EXPECT_TRUE(status == "passed" || status == "failed" || status == "skipped")
+    EXPECT_TRUE(status == "passed" || status == "cancelled")
         << name << " is " << status << " in a cancelled run";
   }
   EXPECT_EQ(Arr(run, "tests").size(), 6u);
@@ -711,8 +714,8 @@ TEST_F(ServeTest, CancelStopsARunningRunAndSkipsTheRest) {
   Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", stubborn), {}, 200);
   const json::value killed = AwaitFinished(s, stubborn);
   EXPECT_EQ(Str(killed, "status"), "cancelled") << json::serialize(killed);
-  const std::string stubborn_status = TestStatuses(killed)["Stubborn"];
-  EXPECT_TRUE(stubborn_status == "failed" || stubborn_status == "skipped") << stubborn_status;
+  EXPECT_EQ(TestStatuses(killed)["Stubborn"], "cancelled") << json::serialize(killed);
+  EXPECT_EQ(Int(*Field(killed, "totals"), "failed"), 0) << json::serialize(killed);
   const json::value detail = Get(s, fmt::format("/api/v1/runs/{}/tests/Stubborn", stubborn));
   EXPECT_EQ(json::serialize(detail).find("stubborn done"), std::string::npos)
       << json::serialize(detail);
@@ -732,7 +735,8 @@ TEST_F(ServeTest, CancelAQueuedRun) {
   const json::value run = AwaitFinished(s, queued);
   EXPECT_EQ(Str(run, "status"), "cancelled");
   EXPECT_TRUE(IsNull(run, "started_at")) << json::serialize(run);
-  for (const auto& [name, status] : TestStatuses(run)) EXPECT_EQ(status, "skipped") << name;
+  for (const auto& [name, status] : TestStatuses(run)) EXPECT_EQ(status, "cancelled") << name;
+  EXPECT_EQ(Int(*Field(run, "totals"), "cancelled"), 3) << json::serialize(run);
   OpenGate();
   EXPECT_EQ(Str(AwaitFinished(s, gate), "status"), "passed");
 }
@@ -766,6 +770,183 @@ TEST_F(ServeTest, RetryOnlyFailedRunsTheFailedTests) {
   const std::int64_t fast = Trigger(s, "Fast");
   AwaitFinished(s, fast);
   Json(s, "POST", fmt::format("/api/v1/runs/{}/retry", fast), R"({"only_failed":true})", 409);
+}
+
+// The hook log's calls of one run, in order.
+std::vector<json::value> HookCalls(const std::string& log, std::int64_t run) {
+  std::vector<json::value> out;
+  std::istringstream in(ReadFile(log));
+  for (std::string line; std::getline(in, line);) {
+    json::value call = Parse(line);
+    if (Int(call, "run") == run) out.push_back(std::move(call));
+  }
+  return out;
+}
+
+// Whether the hook log has the OnRunFinished of `run`.
+bool HookSawRunFinish(const std::string& log, std::int64_t run) {
+  for (const json::value& c : HookCalls(log, run)) {
+    if (Str(c, "call") == "OnRunFinished") return true;
+  }
+  return false;
+}
+
+TEST_F(ServeTest, ASoftFailureIsNoFailureInTheApiTheHooksOrTheMetrics) {
+  const std::string log = dir_ + "/hooks.jsonl";
+  Server* s = Start({}, {{"SERVE_FIXTURE_HOOK_LOG", log}});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Soft");
+  const json::value run = AwaitFinished(s, id);
+  EXPECT_EQ(Str(run, "status"), "passed") << json::serialize(run);
+  ASSERT_NE(Field(run, "totals"), nullptr);
+  const json::value& totals = *Field(run, "totals");
+  EXPECT_EQ(Int(totals, "total"), 2) << json::serialize(totals);
+  EXPECT_EQ(Int(totals, "passed"), 1) << json::serialize(totals);
+  EXPECT_EQ(Int(totals, "failed"), 0) << json::serialize(totals);
+  EXPECT_EQ(Int(totals, "soft_failed"), 1) << json::serialize(totals);
+  EXPECT_EQ(Int(totals, "skipped"), 0);
+  EXPECT_EQ(Int(totals, "cancelled"), 0);
+  EXPECT_EQ(Int(totals, "flaky"), 0);
+  // The counts of the run's page read the same verdicts.
+  const json::value& counts = *Field(run, "counts");
+  EXPECT_EQ(Int(counts, "failed"), 0) << json::serialize(counts);
+  EXPECT_EQ(Int(counts, "soft_failed"), 1) << json::serialize(counts);
+  EXPECT_EQ(Int(counts, "pending"), 0);
+
+  ASSERT_TRUE(Eventually([&] { return HookSawRunFinish(log, id); })) << ReadFile(log);
+  for (const json::value& call : HookCalls(log, id)) {
+    if (Str(call, "call") == "OnTestFinished" && Str(call, "test") == "Known") {
+      EXPECT_EQ(Str(call, "status"), "failed");
+      EXPECT_TRUE(Bool(call, "soft_failure"));
+    }
+    if (Str(call, "call") != "OnRunFinished") continue;
+    EXPECT_EQ(Str(call, "status"), "passed");
+    EXPECT_EQ(Int(call, "tests_total"), Int(totals, "total")) << json::serialize(call);
+    EXPECT_EQ(Int(call, "tests_passed"), Int(totals, "passed")) << json::serialize(call);
+    EXPECT_EQ(Int(call, "tests_failed"), 0) << json::serialize(call);
+    EXPECT_EQ(Int(call, "tests_soft_failed"), 1) << json::serialize(call);
+  }
+
+  const std::string metrics = Call(s, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find(
+                "handoff_tests_run_total{namespace=\"serve\",suite=\"Soft\",result=\"soft_failed\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(metrics.find("handoff_tests_run_total{namespace=\"serve\",suite=\"Soft\",result=\"failed\"}"),
+            std::string::npos)
+      << metrics;
+}
+
+TEST_F(ServeTest, HooksHearOfEveryTestACancelStoppedOrKeptFromStarting) {
+  const std::string log = dir_ + "/hooks.jsonl";
+  Server* s = Start({}, {{"SERVE_FIXTURE_HOOK_LOG", log}});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Slow", R"({"filter":"^Step"})");
+  AwaitRun(s, id, [](const json::value& r) { return TestStatuses(r)["Step1"] == "passed"; });
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", id), {}, 200);
+  const json::value run = AwaitFinished(s, id);
+  EXPECT_EQ(Str(run, "status"), "cancelled");
+  const std::map<std::string, std::string> api = TestStatuses(run);
+  ASSERT_EQ(api.size(), 6u) << json::serialize(run);
+  int cancelled = 0;
+  for (const auto& [name, status] : api) {
+    if (status == "cancelled") {
+      ++cancelled;
+      EXPECT_EQ(Str(*FindTest(run, name), "message").rfind("cancelled: ", 0), 0u)
+          << json::serialize(run);
+    }
+  }
+  EXPECT_GE(cancelled, 4) << json::serialize(run);
+  EXPECT_EQ(Int(*Field(run, "totals"), "cancelled"), cancelled);
+  EXPECT_EQ(Int(*Field(run, "totals"), "total"), 6);
+
+  // Every test reaches the hooks with the state the API shows, the cancelled ones too.
+  ASSERT_TRUE(Eventually([&] { return HookSawRunFinish(log, id); })) << ReadFile(log);
+  std::map<std::string, std::string> heard;
+  for (const json::value& call : HookCalls(log, id)) {
+    if (Str(call, "call") == "OnTestFinished") heard[Str(call, "test")] = Str(call, "status");
+    if (Str(call, "call") != "OnRunFinished") continue;
+    EXPECT_EQ(Str(call, "status"), "cancelled");
+    EXPECT_EQ(Int(call, "tests_total"), 6) << json::serialize(call);
+    EXPECT_EQ(Int(call, "tests_cancelled"), cancelled) << json::serialize(call);
+    EXPECT_EQ(Arr(call, "tests").size(), 6u) << json::serialize(call);
+  }
+  EXPECT_EQ(heard, api) << ReadFile(log);
+}
+
+TEST_F(ServeTest, ACancelledRunCountsAsNoFailureInHistoryOrFlaky) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::string filter = R"({"filter":"^Step[123]$"})";
+  EXPECT_EQ(Str(AwaitFinished(s, Trigger(s, "Slow", filter)), "status"), "passed");
+  // Cancelled while Step2 runs: Step2 stops early, Step3 never starts.
+  const std::int64_t cancelled = Trigger(s, "Slow", filter);
+  AwaitRun(s, cancelled, [](const json::value& r) { return TestStatuses(r)["Step1"] == "passed"; });
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", cancelled), {}, 200);
+  EXPECT_EQ(Str(AwaitFinished(s, cancelled), "status"), "cancelled");
+  EXPECT_EQ(Str(AwaitFinished(s, Trigger(s, "Slow", filter)), "status"), "passed");
+
+  const json::value history = Get(s, "/api/v1/suites/Slow/history");
+  ASSERT_EQ(Arr(history, "runs").size(), 3u) << json::serialize(history);
+  for (const json::value& t : Arr(history, "tests")) {
+    EXPECT_EQ(Int(t, "failed"), 0) << json::serialize(t);
+    EXPECT_EQ(Int(t, "flips"), 0) << json::serialize(t);
+    // The cancelled run is not a run of the tests it cancelled.
+    const json::value& in_cancelled = Arr(t, "statuses")[1];
+    const bool was_cancelled = in_cancelled.is_string() && in_cancelled.as_string() == "cancelled";
+    EXPECT_EQ(Int(t, "runs"), was_cancelled ? 2 : 3) << json::serialize(t);
+    if (Str(t, "name") == "Step3") EXPECT_TRUE(was_cancelled) << json::serialize(t);
+  }
+  const json::value flaky = Get(s, "/api/v1/flaky?suite=Slow");
+  EXPECT_TRUE(Arr(flaky, "tests").empty()) << json::serialize(flaky);
+}
+
+TEST_F(ServeTest, ARetryOfTheFailedTestsIsAPartialRunLeftOutOfTrends) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t first = Trigger(s, "Healing");
+  const json::value failed = AwaitFinished(s, first);
+  EXPECT_EQ(Str(failed, "status"), "failed");
+  EXPECT_FALSE(Bool(failed, "partial")) << json::serialize(failed);
+  OpenGate();
+  http::ClientResult r =
+      Call(s, "POST", fmt::format("/api/v1/runs/{}/retry", first), R"({"only_failed":true})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json::value retry = AwaitFinished(s, Int(Parse(r.body), "id"));
+  EXPECT_EQ(TestStatuses(retry), (std::map<std::string, std::string>{{"Heals", "passed"}}));
+  // Its totals are all passes, but only of the test it ran: it is marked partial, and the
+  // UI's trends (format.js trendRate) give it no pass-rate point.
+  EXPECT_EQ(Int(*Field(retry, "totals"), "passed"), Int(*Field(retry, "totals"), "total"));
+  EXPECT_TRUE(Bool(retry, "partial")) << json::serialize(retry);
+  const json::value history = Get(s, "/api/v1/suites/Healing/history");
+  ASSERT_EQ(Arr(history, "runs").size(), 2u);
+  EXPECT_FALSE(Bool(Arr(history, "runs")[0], "partial"));
+  EXPECT_TRUE(Bool(Arr(history, "runs")[1], "partial"));
+  // Stability: Steady was not in the retry; Heals ran in both.
+  for (const json::value& t : Arr(history, "tests")) {
+    EXPECT_EQ(Int(t, "runs"), Str(t, "name") == "Heals" ? 2 : 1) << json::serialize(t);
+  }
+}
+
+TEST_F(ServeTest, RetryOnlyFailedOfACancelledRunAlsoRunsTheTestsThatNeverRan) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Slow", R"({"filter":"^Step[123]$"})");
+  AwaitRun(s, id, [](const json::value& r) { return TestStatuses(r)["Step1"] == "passed"; });
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", id), {}, 200);
+  const json::value cancelled = AwaitFinished(s, id);
+  ASSERT_EQ(Str(cancelled, "status"), "cancelled");
+  std::map<std::string, std::string> want;
+  for (const auto& [name, status] : TestStatuses(cancelled)) {
+    if (status != "passed") want[name] = "passed";
+  }
+  ASSERT_EQ(want.count("Step3"), 1u) << json::serialize(cancelled);
+  http::ClientResult r =
+      Call(s, "POST", fmt::format("/api/v1/runs/{}/retry", id), R"({"only_failed":true})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json::value retry = AwaitFinished(s, Int(Parse(r.body), "id"));
+  EXPECT_EQ(TestStatuses(retry), want) << json::serialize(retry);
+  EXPECT_EQ(Str(retry, "status"), "passed");
 }
 
 TEST_F(ServeTest, ReportsAreReadByGotestsumAndJunitparser) {
@@ -1703,7 +1884,7 @@ TEST_F(ServeTest, RemoteTellsSoftFailuresSubtestsAndCancelsApart) {
   ProcessResult soft = RunProcess(
       {SERVE_FIXTURE, "remote", "trigger", "Soft", "--server", host_port, "--wait"}, {}, 60s);
   EXPECT_EQ(soft.exit_code, 0) << soft.out << soft.err;
-  EXPECT_NE(soft.out.find("--- SOFT FAIL: KnownIssue ("), std::string::npos) << soft.out;
+  EXPECT_NE(soft.out.find("--- SOFT FAIL: Known ("), std::string::npos) << soft.out;
   EXPECT_EQ(soft.out.find("--- FAIL"), std::string::npos) << soft.out;
   EXPECT_NE(soft.out.find("--- PASS: Fine ("), std::string::npos) << soft.out;
   EXPECT_NE(soft.out.find(" passed\n"), std::string::npos) << soft.out;

@@ -227,16 +227,36 @@ describe('runs', () => {
     await byTestId(page, 'cancel-button').click();
 
     await waitRunStatus(page, 'cancelled', { timeout: 20000 });
-    await waitFor(testRow(page, 'Later1').and(page.locator('[data-status="skipped"]')), 'Later1 skipped');
-    await waitFor(testRow(page, 'Later2').and(page.locator('[data-status="skipped"]')), 'Later2 skipped');
+    // The stopped test and those that never started are cancelled (they were failed and
+    // skipped before the one result model), and the progress bar counts them as done.
+    await waitFor(testRow(page, 'Later1').and(page.locator('[data-status="cancelled"]')), 'Later1 cancelled');
+    await waitFor(testRow(page, 'Later2').and(page.locator('[data-status="cancelled"]')), 'Later2 cancelled');
+    await waitFor(page.locator('[data-testid="progress-bar"][data-done="6"][data-total="6"]'), 'progress 6 of 6');
     const run = await api.run(id);
     assert.equal(run.status, 'cancelled');
     const byName = Object.fromEntries(run.tests.map((t) => [t.name, t.status]));
     assert.deepEqual(
-      [byName.Quick1, byName.Quick2, byName.Quick3, byName.Later1, byName.Later2],
-      ['passed', 'passed', 'passed', 'skipped', 'skipped'],
+      [byName.Quick1, byName.Quick2, byName.Quick3, byName.Hang, byName.Later1, byName.Later2],
+      ['passed', 'passed', 'passed', 'cancelled', 'cancelled', 'cancelled'],
     );
-    assert.notEqual(byName.Hang, 'passed', 'the cancelled test did not pass');
+    assert.equal(run.totals.cancelled, 3);
+    assert.equal(run.totals.failed, 0);
+    assertNoPageErrors(page, assert);
+    await page.context().close();
+  });
+
+  test('a partial run has no point in the suite trend', async () => {
+    const full = await checkoutRun();
+    // A run of one passing test: 100 % of what it ran, nothing about the rest.
+    const partial = await api.waitFinished((await api.trigger('Checkout', { filter: '^Cart$' })).id);
+    assert.equal(partial.status, 'passed');
+    assert.equal(partial.partial, true);
+    assert.equal(partial.totals.passed, partial.totals.total);
+    const page = await openPage(browser, server);
+    await page.goto('/suites/Checkout');
+    await waitFor(page.locator(`svg.trend circle.pt[data-run="${full.id}"]`), 'the full run\'s point');
+    assert.equal(await page.locator(`svg.trend circle.pt[data-run="${partial.id}"]`).count(), 0,
+      'the partial run has no pass-rate point');
     assertNoPageErrors(page, assert);
     await page.context().close();
   });

@@ -131,8 +131,7 @@ TEST_F(RunRecorderTest, StoresRowsAttemptsAndJournalAndReportsOnlyAfterCommit) {
   EXPECT_FALSE(finished_[0].top_level);
   EXPECT_EQ(finished_[1].row.name, "Pay");
   EXPECT_EQ(finished_[1].values, (store::KeyValues{{"order", "A-1"}}));
-  EXPECT_EQ(recorder_->passed(), 1);
-  EXPECT_TRUE(recorder_->flaky());
+  EXPECT_EQ(store::VerdictOf(finished_[1].row), (Verdict{Status::kPassed, false, true}));
 }
 
 TEST_F(RunRecorderTest, StopRecordingDropsEverythingAfterwards) {
@@ -148,13 +147,16 @@ TEST_F(RunRecorderTest, StopRecordingDropsEverythingAfterwards) {
   EXPECT_EQ(store_->GetTests(run_.id)[0].status, store::TestStatus::kRunning);
 }
 
-TEST_F(RunRecorderTest, SkipUnfinishedAndRunUpdates) {
+TEST_F(RunRecorderTest, CancelUnfinishedReportsCancelledTestsAndRunUpdates) {
   Emit(Make(EventKind::kTestStarted, "Pay"));
   Emit(Make(EventKind::kAttemptFinished, "Pay"));
   Emit(Make(EventKind::kTestFinished, "Pay"));
   recorder_->Flush();
   store_->Sync();
-  recorder_->SkipUnfinished(store_->GetTests(run_.id), "not run: the run was cancelled");
+  std::vector<store::TestRow> rows = store_->GetTests(run_.id);
+  recorder_->CancelUnfinished(rows, "cancelled: the run was cancelled");
+  // The caller's rows say what was committed: the run's totals are read from them.
+  EXPECT_EQ(store::TotalsOf(rows), (Totals{.total = 3, .passed = 1, .cancelled = 2}));
   store::RunUpdate update;
   update.id = run_.id;
   update.status = store::RunStatus::kCancelled;
@@ -163,12 +165,18 @@ TEST_F(RunRecorderTest, SkipUnfinishedAndRunUpdates) {
   after.status = store::RunStatus::kCancelled;
   recorder_->UpdateRun(update, after);
   store_->Sync();
-  auto rows = store_->GetTests(run_.id);
+  rows = store_->GetTests(run_.id);
   EXPECT_EQ(rows[0].status, store::TestStatus::kPassed);
-  EXPECT_EQ(rows[1].status, store::TestStatus::kSkipped);
-  EXPECT_EQ(rows[1].message, "not run: the run was cancelled");
+  EXPECT_EQ(rows[1].status, store::TestStatus::kCancelled);
+  EXPECT_EQ(rows[1].message, "cancelled: the run was cancelled");
+  EXPECT_EQ(rows[2].status, store::TestStatus::kCancelled);
   EXPECT_EQ(store_->GetRun(run_.id)->status, store::RunStatus::kCancelled);
   std::lock_guard lock(mu_);
+  // Observers hear of the cancelled tests as finished tests, like any other.
+  ASSERT_EQ(finished_.size(), 3u);
+  EXPECT_EQ(finished_[1].row.name, "Refund");
+  EXPECT_EQ(finished_[1].row.status, store::TestStatus::kCancelled);
+  EXPECT_EQ(finished_[2].row.name, "Later");
   EXPECT_TRUE(run_finished_);
   EXPECT_EQ(events_.back().type, "run");
   EXPECT_NE(events_.back().data.find("\"status\":\"cancelled\""), std::string::npos);

@@ -302,12 +302,15 @@ TEST_P(SqliteStoreTest, BatchesRoundTrip) {
   done.status = RunStatus::kFailed;
   done.finished_at_ns = 900;
   done.values = KeyValues{};
-  done.totals = RunTotals{4, 1, 2, 1};
+  done.totals =
+      RunTotals{.total = 7, .passed = 2, .failed = 1, .soft_failed = 1, .skipped = 1,
+                .cancelled = 2, .flaky = 1};
   finish.run_updates.push_back(done);
   EXPECT_FALSE(got->totals);
   ASSERT_TRUE(WriteAndWait(store, finish));
   got = store.GetRun(id);
-  EXPECT_EQ(got->totals, (RunTotals{4, 1, 2, 1}));
+  EXPECT_EQ(got->totals, (RunTotals{.total = 7, .passed = 2, .failed = 1, .soft_failed = 1,
+                                    .skipped = 1, .cancelled = 2, .flaky = 1}));
   EXPECT_EQ(got->status, RunStatus::kFailed);
   EXPECT_EQ(got->started_at_ns, 500);
   EXPECT_EQ(got->finished_at_ns, 900);
@@ -1043,6 +1046,30 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
   run.suite = "s";
   const std::int64_t next = store->CreateRun(run, {"X"}).run.id;
   EXPECT_EQ(TestNames(store->GetTests(next)), std::vector<std::string>{"X"});
+}
+
+TEST_F(SqliteStoreFileTest, TotalsOfOlderServersReadWithTheNewFieldsZero) {
+  // Servers before the one result model stored "total passed failed skipped".
+  std::string error;
+  std::int64_t id = 0;
+  {
+    std::unique_ptr<Store> store = OpenStore(Url(), &error);
+    ASSERT_NE(store, nullptr) << error;
+    store::Run run;
+    run.suite = "s";
+    id = store->CreateRun(run, {}).run.id;
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+  const std::string old_totals =
+      "UPDATE runs SET status = 'failed', totals = '4 1 2 1' WHERE id = " + std::to_string(id);
+  ASSERT_EQ(sqlite3_exec(db, old_totals.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  std::unique_ptr<Store> store = OpenStore(Url(), &error);
+  ASSERT_NE(store, nullptr) << error;
+  EXPECT_EQ(store->GetRun(id)->totals,
+            (RunTotals{.total = 4, .passed = 1, .failed = 2, .skipped = 1}));
 }
 
 TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {

@@ -63,6 +63,52 @@ TEST(StabilityTest, CountsFlipsRetriesAndFailuresPerTest) {
   EXPECT_EQ(tests[0].statuses[0], std::nullopt);
 }
 
+TEST(StabilityTest, CancelledAndLeftOutRunsCountNeitherAsRunsNorAsFailures) {
+  TestRow soft = Row("Known", TestStatus::kFailed);
+  soft.soft_failure = true;
+  const std::vector<std::int64_t> ids = {1, 2, 3, 4};
+  const std::vector<std::vector<TestRow>> runs = {
+      {Row("Pay", TestStatus::kPassed), Row("Ship", TestStatus::kPassed), soft},
+      // A cancelled run: Pay finished before the cancel, Ship was cut short and Known never
+      // started.
+      {Row("Pay", TestStatus::kPassed), Row("Ship", TestStatus::kCancelled),
+       Row("Known", TestStatus::kCancelled)},
+      // A retry of one test: the others were not in it.
+      {Row("Ship", TestStatus::kPassed)},
+      {Row("Pay", TestStatus::kPassed), Row("Ship", TestStatus::kPassed), soft},
+  };
+  const std::vector<TestStability> tests = ComputeStability(ids, runs);
+  ASSERT_EQ(tests.size(), 3u);
+  const TestStability& pay = tests[0];
+  EXPECT_EQ(pay.name, "Pay");
+  EXPECT_EQ(pay.runs, 3);
+  EXPECT_EQ(pay.statuses[2], std::nullopt);
+  const TestStability& ship = tests[1];
+  EXPECT_EQ(ship.runs, 3);
+  EXPECT_EQ(ship.failed, 0);
+  EXPECT_EQ(ship.flips, 0);
+  EXPECT_EQ(ship.score(), 0);
+  // The strip still shows what happened to it.
+  EXPECT_EQ(ship.statuses[1], TestStatus::kCancelled);
+  const TestStability& known = tests[2];
+  // A soft failure is a known issue: a run, but not a failure.
+  EXPECT_EQ(known.runs, 2);
+  EXPECT_EQ(known.failed, 0);
+  EXPECT_EQ(known.flips, 0);
+  EXPECT_EQ(known.last_run, 4);
+}
+
+TEST(StabilityTest, LastRunIsTheNewestRunTheTestRanIn) {
+  const std::vector<std::vector<TestRow>> runs = {{Row("Pay", TestStatus::kFailed)},
+                                                  {Row("Pay", TestStatus::kCancelled)}};
+  const std::vector<TestStability> tests = ComputeStability({7, 8}, runs);
+  ASSERT_EQ(tests.size(), 1u);
+  EXPECT_EQ(tests[0].runs, 1);
+  EXPECT_EQ(tests[0].failed, 1);
+  EXPECT_EQ(tests[0].last_run, 7);
+  EXPECT_EQ(tests[0].last_status, TestStatus::kFailed);
+}
+
 TEST(StabilityTest, NoRunsNoTests) { EXPECT_TRUE(ComputeStability({}, {}).empty()); }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Small inline-SVG charts: sparklines, the suite trend chart and per-test stability strips.
 
 import {h, s} from './dom.js';
-import {duration, localTime, passRate, percent} from './format.js';
+import {duration, localTime, passRate, percent, trendExclusion, trendRate} from './format.js';
 
 function pathOf(points) {
   // points: [x, y|null]; a null breaks the line.
@@ -81,18 +81,23 @@ export function trendChart(runs) {
     svg.appendChild(s('rect', {class: 'dur-bar', x: (x(i) - bw / 2).toFixed(1), y: (T + ih - bh).toFixed(1),
                                width: bw.toFixed(1), height: bh.toFixed(1)}));
   });
-  // Pass-rate line and points (each a link to its run).
-  const rates = runs.map((r) => passRate(r.totals));
+  // Pass-rate line and points (each a link to its run). Cancelled and partial runs have no
+  // point (trendExclusion); the line joins the runs around them.
+  const rates = runs.map(trendRate);
   const yRate = (v) => T + ih * (1 - v);
-  svg.appendChild(s('path', {class: 'rate-line', d: pathOf(rates.map((v, i) => [x(i), v === null ? null : yRate(v)]))}));
+  svg.appendChild(s('path', {class: 'rate-line',
+    d: pathOf(rates.map((v, i) => [x(i), v === null ? null : yRate(v)]).filter((p) => p[1] !== null))}));
   runs.forEach((r, i) => {
     const rate = rates[i];
     const cy = rate === null ? T + ih : yRate(rate);
-    const tip = `Run #${r.id} · ${r.status} · ${localTime(r.created_at)}\npass rate ${percent(rate)} · ${duration(r.duration_ms)}`;
+    const left = trendExclusion(r);
+    const rateText = left ? `pass rate ${percent(passRate(r.totals))} (${left}: not in the trend)` : `pass rate ${percent(rate)}`;
+    const tip = `Run #${r.id} · ${r.status} · ${localTime(r.created_at)}\n${rateText} · ${duration(r.duration_ms)}`;
     svg.appendChild(s('a', {href: '/runs/' + r.id},
       s('title', null, tip),
       s('rect', {class: 'hit', x: (x(i) - slot / 2).toFixed(1), y: T, width: slot.toFixed(1), height: ih}),
-      rate === null ? null : s('circle', {class: 'pt st-' + r.status, cx: x(i).toFixed(1), cy: cy.toFixed(1), r: 3.5})));
+      rate === null ? null : s('circle', {class: 'pt st-' + r.status, 'data-run': String(r.id),
+                                          cx: x(i).toFixed(1), cy: cy.toFixed(1), r: 3.5})));
   });
   // X labels: first and last run ids.
   svg.appendChild(s('text', {class: 'axis', x: x(0), y: H - 8, 'text-anchor': 'middle'}, '#' + runs[0].id));

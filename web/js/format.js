@@ -74,10 +74,28 @@ export function runDuration(run, now = Date.now()) {
   return (end === null ? now : end) - start;
 }
 
-// passed / total of a finished run's totals, or null when unknown or empty.
+// The share of a finished run's tests that passed among those that ran to a pass or a
+// failure (soft failures included; skipped and cancelled tests left out), or null when
+// unknown or none ran.
 export function passRate(totals) {
   if (!totals || !totals.total) return null;
-  return totals.passed / totals.total;
+  const ran = totals.total - (totals.skipped || 0) - (totals.cancelled || 0);
+  return ran > 0 ? totals.passed / ran : null;
+}
+
+// Why a run has no point in a suite's pass-rate trend, or '' when it has one: a cancelled
+// run says nothing about the tests, and a partial run (a filter, a retry of the failed
+// tests) nothing about the tests it left out — a retry that passes is not a 100 % suite.
+export function trendExclusion(run) {
+  if (run.status === 'cancelled') return 'cancelled';
+  if (run.status === 'error') return 'ended in error';
+  if (run.partial) return 'partial run (a filter or a retry of some tests)';
+  return '';
+}
+
+// The run's pass rate as a point of its suite's trend, or null (see trendExclusion).
+export function trendRate(run) {
+  return trendExclusion(run) ? null : passRate(run.totals);
 }
 
 export function percent(rate) {

@@ -10,7 +10,7 @@ import {badge, errorBox, labelChips, loading, runLink, testHref, when} from './u
 import {VirtualList} from './virtual_list.js';
 
 const ROW_HEIGHT = 32;
-const STATUSES = ['passed', 'failed', 'skipped', 'running', 'pending'];
+const STATUSES = ['passed', 'failed', 'skipped', 'cancelled', 'running', 'pending'];
 const ACTIVE = new Set(['queued', 'running']);
 
 // The tests of a run, kept in display order: each top-level test followed by its subtests.
@@ -53,8 +53,15 @@ class TestTable {
   }
 
   counts() {
-    const c = {total: this.rows.length, pending: 0, running: 0, passed: 0, failed: 0, skipped: 0};
-    for (const r of this.rows) if (c[r.status] !== undefined) c[r.status]++;
+    // As the API's counts: failed never includes soft failures (soft_failed); flaky tests
+    // are also passed.
+    const c = {total: this.rows.length, pending: 0, running: 0, passed: 0, failed: 0,
+               soft_failed: 0, skipped: 0, cancelled: 0, flaky: 0};
+    for (const r of this.rows) {
+      if (r.status === 'failed' && r.soft_failure) c.soft_failed++;
+      else if (c[r.status] !== undefined) c[r.status]++;
+      if (r.flaky && r.status === 'passed') c.flaky++;
+    }
     return c;
   }
 
@@ -115,8 +122,10 @@ export async function renderRun(ctx, id) {
   const durationEl = h('span');
   const segPassed = h('span', {class: 'seg-passed'});
   const segFailed = h('span', {class: 'seg-failed'});
+  const segSoft = h('span', {class: 'seg-soft'});
   const segSkipped = h('span', {class: 'seg-skipped'});
-  const progressInner = h('div', {class: 'progress-fill'}, segPassed, segFailed, segSkipped);
+  const segCancelled = h('span', {class: 'seg-cancelled'});
+  const progressInner = h('div', {class: 'progress-fill'}, segPassed, segFailed, segSoft, segSkipped, segCancelled);
   const progress = h('div', {class: 'progress', 'data-testid': 'progress-bar', role: 'progressbar',
                              'aria-valuemin': 0}, progressInner);
   const progressText = h('div', {class: 'progress-text'});
@@ -263,7 +272,7 @@ export async function renderRun(ctx, id) {
   }
 
   function renderProgress(counts) {
-    const done = counts.passed + counts.failed + counts.skipped;
+    const done = counts.passed + counts.failed + counts.soft_failed + counts.skipped + counts.cancelled;
     const total = counts.total;
     const pct = total ? (100 * done) / total : (run.finished_at ? 100 : 0);
     progress.setAttribute('data-done', String(done));
@@ -274,8 +283,13 @@ export async function renderRun(ctx, id) {
     progressInner.style.width = pct.toFixed(2) + '%';
     segPassed.style.flex = String(counts.passed);
     segFailed.style.flex = String(counts.failed);
+    segSoft.style.flex = String(counts.soft_failed);
     segSkipped.style.flex = String(counts.skipped);
-    progress.title = `${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`;
+    segCancelled.style.flex = String(counts.cancelled);
+    progress.title = [`${counts.passed} passed`, counts.flaky ? `${counts.flaky} flaky` : '',
+      `${counts.failed} failed`, counts.soft_failed ? `${counts.soft_failed} soft failed` : '',
+      `${counts.skipped} skipped`, counts.cancelled ? `${counts.cancelled} cancelled` : '']
+      .filter(Boolean).join(', ');
     const summary = `${done} / ${total}|${counts.running}`;
     if (progressText.dataset.summary !== summary) {
       progressText.dataset.summary = summary;
@@ -299,7 +313,8 @@ export async function renderRun(ctx, id) {
 
   function renderChips(counts) {
     for (const [st, {el, n}] of chipEls) {
-      const value = st ? counts[st] : counts.total;
+      // The chip filters by status: "failed" shows soft failures too (flagged "soft").
+      const value = !st ? counts.total : st === 'failed' ? counts.failed + counts.soft_failed : counts[st];
       if (n.textContent !== String(value)) n.textContent = String(value);
       el.hidden = st !== '' && value === 0 && statusFilter !== st;
       el.setAttribute('aria-pressed', String(statusFilter === st));

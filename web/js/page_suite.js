@@ -113,7 +113,11 @@ export async function renderSuite(ctx, name) {
     h('section', {class: 'panel'},
       h('h2', null, 'Trend'),
       chartRuns.length && !chartRuns.some((r) => r.totals) ? h('p', {class: 'muted small'}, 'Pass rates are not available from this server; durations only.') : null,
-      trendChart(chartRuns)),
+      trendChart(chartRuns),
+      chartRuns.some((r) => r.partial || r.status === 'cancelled')
+        ? h('p', {class: 'muted small', 'data-testid': 'trend-note'},
+          'Cancelled runs and partial runs (a filter, a retry of some tests) have no pass-rate point.')
+        : null),
     h('div', {class: 'two-col'},
       h('section', {class: 'panel'}, h('h2', null, 'Tests'), testsTable(suite, history)),
       h('section', {class: 'panel'}, h('h2', null, 'Schedules'), schedulesTable(schedules))),

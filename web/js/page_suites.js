@@ -3,7 +3,7 @@
 import {api, isAbort, seg} from './api.js';
 import {h, replace} from './dom.js';
 import {sparkline} from './charts.js';
-import {duration, passRate, percent} from './format.js';
+import {duration, percent, trendRate} from './format.js';
 import {badge, emptyState, errorBox, labelChips, loading, runControl, runLink, when} from './ui.js';
 
 // Whether a suite matches every whitespace-separated token of the filter: "k=v" matches a
@@ -33,7 +33,7 @@ function nextRunOf(suiteName, schedules) {
 function trendCells(runs) {
   // Oldest first; only finished runs count.
   const done = runs.filter((r) => r.finished_at).reverse();
-  const rates = done.map((r) => passRate(r.totals));
+  const rates = done.map(trendRate);
   const durs = done.map((r) => (r.duration_ms === undefined ? null : r.duration_ms));
   const lastRate = [...rates].reverse().find((v) => v !== null);
   const lastDur = [...durs].reverse().find((v) => v !== null);
