@@ -220,6 +220,12 @@ void RunRecorder::Record(const Event& e) {
 
   if (e.kind == EventKind::kTestStarted) {
     OpenAttempt& open = open_[e.test];
+    // A retry: the quiet subtests of the attempt before will not be their rows' latest.
+    for (store::Attempt& quiet : open.quiet_subtests) {
+      quiet.keep_quiet = true;
+      batch_.attempts.emplace_back(journal_.run_id(), std::move(quiet));
+    }
+    open.quiet_subtests.clear();
     open.attempt = store::Attempt{};
     open.attempt.test = e.test;
     open.attempt.attempt = e.attempt;
@@ -279,7 +285,14 @@ void RunRecorder::Record(const Event& e) {
       break;
     case EventKind::kTestFinished: {
       const bool top = store::IsTopLevel(e.test);
-      if (!top) FinishAttempt(open, e.status, e.elapsed_ns);
+      if (!top) {
+        FinishAttempt(open, e.status, e.elapsed_ns);
+        if (a.status == store::TestStatus::kPassed && a.lines.empty() && a.values.empty() &&
+            a.spans.empty() && !a.soft_failure) {
+          auto parent = open_.find(e.test.substr(0, e.test.find('/')));
+          if (parent != open_.end()) parent->second.quiet_subtests.push_back(a);
+        }
+      }
       store::TestRow& row = open.row;
       row.status = ToTestStatus(e.status);
       row.soft_failure = e.soft;

@@ -630,7 +630,7 @@ Attempt ReadAttempt(const Stmt& s) {
 // rows written per test. Everything they hold is in their test's row: its latest attempt's
 // number, status, start and duration.
 bool IsQuietPass(const Attempt& a) {
-  return a.status == TestStatus::kPassed && !a.soft_failure && a.lines.empty() &&
+  return !a.keep_quiet && a.status == TestStatus::kPassed && !a.soft_failure && a.lines.empty() &&
          a.failures.empty() && a.skip_reason.empty() && a.values.empty() && a.spans.empty();
 }
 

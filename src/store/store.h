@@ -169,6 +169,9 @@ struct Attempt {
   std::string skip_reason;
   KeyValues values;
   std::vector<Span> spans;
+  // Store it even if it passed with nothing recorded: its test's row will not show it (a
+  // subtest whose parent was retried), so it could not be given back from the row.
+  bool keep_quiet = false;
 };
 
 // One entry of a run's journal: what the live stream sends. `seq` counts from 1 within a
