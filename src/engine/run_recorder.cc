@@ -1,5 +1,6 @@
 #include "engine/run_recorder.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "report/results.h"
@@ -26,6 +27,20 @@ store::TestStatus ToTestStatus(Status status) {
 }
 
 std::int64_t Millis(std::int64_t ns) { return ns / 1'000'000; }
+
+// Returns the line that records `e` (an output, log, failure or skip event).
+store::OutputLine LineOf(const Event& e, store::LineKind kind) {
+  return store::OutputLine{kind, e.time_ns, e.text, e.file, e.line, e.key, e.soft, false};
+}
+
+// Returns the phase marker that records `e` (setup or teardown started or finished).
+store::OutputLine MarkerOf(const Event& e, store::LineKind kind) {
+  store::OutputLine line;
+  line.kind = kind;
+  line.time_ns = e.time_ns;
+  line.failed = e.status == Status::kFailed;
+  return line;
+}
 
 std::string TestEventData(const store::TestRow& row) {
   std::string out;
@@ -156,27 +171,47 @@ void RunRecorder::FinishAttempt(OpenAttempt& open, Status status, std::int64_t e
 
 void RunRecorder::Record(const Event& e) {
   if (e.test.empty()) {
-    // Suite-level events: setup and teardown output, kept as the run's attempt "".
+    // Suite-level events: setup and teardown output, kept as the run's attempt "" with
+    // the phases they belong to and the suite's start and length.
+    std::vector<store::OutputLine>& lines = suite_output_.lines;
     switch (e.kind) {
+      case EventKind::kSuiteStarted:
+        suite_output_.started_at_ns = e.time_ns;
+        break;
       case EventKind::kSetupStarted:
         if (suite_output_.started_at_ns == 0) suite_output_.started_at_ns = e.time_ns;
+        lines.push_back(MarkerOf(e, store::LineKind::kSetupStarted));
+        break;
+      case EventKind::kSetupFinished:
+        lines.push_back(MarkerOf(e, store::LineKind::kSetupFinished));
+        break;
+      case EventKind::kTeardownStarted:
+        lines.push_back(MarkerOf(e, store::LineKind::kTeardownStarted));
+        break;
+      case EventKind::kTeardownFinished:
+        lines.push_back(MarkerOf(e, store::LineKind::kTeardownFinished));
         break;
       case EventKind::kFailure:
         if (setup_error_.empty()) setup_error_ = Located(e.text, e.file, e.line);
         suite_output_.failures.push_back(store::Failure{e.text, e.file, e.line});
-        suite_output_.output.push_back(Located(e.text, e.file, e.line));
+        lines.push_back(LineOf(e, store::LineKind::kFailure));
         break;
       case EventKind::kLog:
+        lines.push_back(LineOf(e, store::LineKind::kLog));
+        break;
       case EventKind::kSkip:
-        suite_output_.output.push_back(Located(e.text, e.file, e.line));
+        lines.push_back(LineOf(e, store::LineKind::kSkip));
         break;
       case EventKind::kOutput:
-        suite_output_.output.push_back(e.text);
+        lines.push_back(LineOf(e, store::LineKind::kOutput));
         break;
       case EventKind::kSuiteFinished:
-        if (!suite_output_.output.empty() || !suite_output_.failures.empty()) {
+        // Phase markers alone are not worth a row: the replay needs them only around
+        // output.
+        if (std::any_of(lines.begin(), lines.end(), store::IsShownLine)) {
           suite_output_.status =
               suite_output_.failures.empty() ? store::TestStatus::kPassed : store::TestStatus::kFailed;
+          suite_output_.duration_ms = Millis(e.elapsed_ns);
           batch_.attempts.emplace_back(journal_.run_id(), suite_output_);
         }
         break;
@@ -188,6 +223,12 @@ void RunRecorder::Record(const Event& e) {
 
   if (e.kind == EventKind::kTestStarted) {
     OpenAttempt& open = open_[e.test];
+    // A retry: the quiet subtests of the attempt before will not be their rows' latest.
+    for (store::Attempt& quiet : open.quiet_subtests) {
+      quiet.keep_quiet = true;
+      batch_.attempts.emplace_back(journal_.run_id(), std::move(quiet));
+    }
+    open.quiet_subtests.clear();
     open.attempt = store::Attempt{};
     open.attempt.test = e.test;
     open.attempt.attempt = e.attempt;
@@ -211,19 +252,19 @@ void RunRecorder::Record(const Event& e) {
   store::Attempt& a = open.attempt;
   switch (e.kind) {
     case EventKind::kOutput:
-      a.output.push_back(e.text);
+      a.lines.push_back(LineOf(e, store::LineKind::kOutput));
       break;
     case EventKind::kLog:
-      a.output.push_back(Located(e.text, e.file, e.line));
+      a.lines.push_back(LineOf(e, store::LineKind::kLog));
       break;
     case EventKind::kFailure:
       a.failures.push_back(store::Failure{e.text, e.file, e.line});
-      a.output.push_back(Located(e.text, e.file, e.line));
+      a.lines.push_back(LineOf(e, store::LineKind::kFailure));
       if (e.soft) a.soft_failure = true;
       break;
     case EventKind::kSkip:
       a.skip_reason = Located(e.text, e.file, e.line);
-      a.output.push_back(a.skip_reason);
+      a.lines.push_back(LineOf(e, store::LineKind::kSkip));
       break;
     case EventKind::kValue:
       a.values.emplace_back(e.key, e.text);
@@ -247,7 +288,14 @@ void RunRecorder::Record(const Event& e) {
       break;
     case EventKind::kTestFinished: {
       const bool top = store::IsTopLevel(e.test);
-      if (!top) FinishAttempt(open, e.status, e.elapsed_ns);
+      if (!top) {
+        FinishAttempt(open, e.status, e.elapsed_ns);
+        if (a.status == store::TestStatus::kPassed && a.lines.empty() && a.values.empty() &&
+            a.spans.empty() && !a.soft_failure) {
+          auto parent = open_.find(e.test.substr(0, e.test.find('/')));
+          if (parent != open_.end()) parent->second.quiet_subtests.push_back(a);
+        }
+      }
       store::TestRow& row = open.row;
       row.status = ToTestStatus(e.status);
       row.soft_failure = e.soft;

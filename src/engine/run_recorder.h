@@ -73,6 +73,9 @@ class RunRecorder : public EventSink {
   struct OpenAttempt {
     store::Attempt attempt;
     store::TestRow row;
+    // Of a top-level test: its subtests that passed quietly in this attempt. The store
+    // leaves them out (their rows show them); a retry must write them after all.
+    std::vector<store::Attempt> quiet_subtests;
   };
   void Record(const Event& event);
   void FinishAttempt(OpenAttempt& open, Status status, std::int64_t elapsed_ns);

@@ -1,5 +1,6 @@
 #include "engine/stored_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -22,108 +23,275 @@ Status ToStatus(store::TestStatus status) {
   }
 }
 
-// Replays a stored run as the events `run` would have emitted.
+bool IsDone(store::TestStatus status) {
+  return status != store::TestStatus::kPending && status != store::TestStatus::kRunning;
+}
+
+// Events that happened one after the other: one top-level test with its attempts and
+// subtests, or the suite's setup and teardown.
+using Stream = std::vector<Event>;
+
+// Replays a stored run as the events `run` emitted: each stored line as the event it was,
+// at its own time; each test's events in the order they happened; the suite's setup and
+// teardown output where it happened among the tests (merged by time, since a worker runs
+// one thing at a time).
 class Replay {
  public:
   Replay(const store::Run& run, const std::vector<store::TestRow>& tests,
          const std::vector<store::Attempt>& attempts, EventSink& sink)
       : run_(run), sink_(sink) {
-    for (const store::TestRow& row : tests) rows_[row.name] = &row;
+    for (const store::TestRow& row : tests) {
+      rows_[row.name] = &row;
+      order_.push_back(row.name);
+    }
     for (const store::Attempt& a : attempts) by_test_[a.test].push_back(&a);
-    for (const store::TestRow& row : tests) order_.push_back(row.name);
   }
 
   void Emit() {
-    Event e = Make(EventKind::kRunStarted, "");
+    const store::Attempt* suite = SuiteAttempt();
+    const std::int64_t run_start = run_.started_at_ns != 0 ? run_.started_at_ns : run_.created_at_ns;
+    const std::int64_t suite_start =
+        suite != nullptr && suite->started_at_ns != 0 ? suite->started_at_ns : run_start;
+
+    std::vector<Stream> streams;
+    streams.push_back(SuiteStream(suite));
+    for (const std::string& name : order_) {
+      if (!store::IsTopLevel(name)) continue;
+      Stream stream = TopLevel(*rows_[name]);
+      if (!stream.empty()) streams.push_back(std::move(stream));
+    }
+
+    Event e = Make(EventKind::kRunStarted, "", run_start);
     sink_.OnEvent(e);
-    e = Make(EventKind::kSuiteStarted, "");
+    e = Make(EventKind::kSuiteStarted, "", suite_start);
     e.text = run_.namespace_name;
     sink_.OnEvent(e);
-    if (auto it = by_test_.find(""); it != by_test_.end()) {
-      for (const store::Attempt* a : it->second) Lines(*a, "");
-    }
-    bool failed = run_.status == store::RunStatus::kFailed;
-    for (const std::string& name : order_) {
-      if (name.find('/') != std::string::npos) continue;
-      TopLevel(*rows_[name]);
-    }
-    e = Make(EventKind::kSuiteFinished, "");
+    const std::int64_t last = Merge(streams, suite_start);
+
+    const bool failed = run_.status == store::RunStatus::kFailed;
+    std::int64_t suite_end = suite != nullptr && suite->duration_ms > 0
+                                 ? suite_start + suite->duration_ms * 1'000'000
+                                 : run_.finished_at_ns;
+    suite_end = std::max(suite_end, last);
+    e = Make(EventKind::kSuiteFinished, "", suite_end);
     e.status = failed ? Status::kFailed : Status::kPassed;
-    e.elapsed_ns = Elapsed();
+    e.elapsed_ns = suite_end - suite_start;
     sink_.OnEvent(e);
-    e = Make(EventKind::kRunFinished, "");
+    const std::int64_t run_end = std::max(run_.finished_at_ns, suite_end);
+    e = Make(EventKind::kRunFinished, "", run_end);
     e.status = failed ? Status::kFailed : Status::kPassed;
-    e.elapsed_ns = Elapsed();
+    e.elapsed_ns = run_end - run_start;
     if (run_.status == store::RunStatus::kCancelled) e.text = "interrupted: " + run_.error;
     sink_.OnEvent(e);
   }
 
  private:
-  std::int64_t Elapsed() const {
-    return run_.finished_at_ns > run_.started_at_ns && run_.started_at_ns != 0
-               ? run_.finished_at_ns - run_.started_at_ns
-               : 0;
-  }
-
-  Event Make(EventKind kind, const std::string& test) const {
+  Event Make(EventKind kind, const std::string& test, std::int64_t time_ns) const {
     Event e;
     e.kind = kind;
     e.suite = run_.suite;
     e.test = test;
-    e.time_ns = run_.started_at_ns != 0 ? run_.started_at_ns : run_.created_at_ns;
+    e.time_ns = time_ns;
     return e;
   }
 
-  const std::vector<const store::Attempt*>& AttemptsOf(const std::string& name) {
+  const store::Attempt* SuiteAttempt() const {
+    auto it = by_test_.find("");
+    return it == by_test_.end() || it->second.empty() ? nullptr : it->second.front();
+  }
+
+  const std::vector<const store::Attempt*>& AttemptsOf(const std::string& name) const {
     static const std::vector<const store::Attempt*> kNone;
     auto it = by_test_.find(name);
     return it == by_test_.end() ? kNone : it->second;
   }
 
-  void TopLevel(const store::TestRow& row) {
+  // Sends the streams' events to the sink, earliest first, each stream in its own order;
+  // returns the time of the last one.
+  std::int64_t Merge(std::vector<Stream>& streams, std::int64_t start) {
+    // A stream's times only go forward: a duration kept in milliseconds may put an end a
+    // little before the last line it closes.
+    for (Stream& stream : streams) {
+      std::int64_t floor = start;
+      for (Event& e : stream) floor = e.time_ns = std::max(e.time_ns, floor);
+    }
+    std::vector<std::size_t> next(streams.size(), 0);
+    std::int64_t last = start;
+    while (true) {
+      std::size_t pick = streams.size();
+      for (std::size_t i = 0; i < streams.size(); ++i) {
+        if (next[i] == streams[i].size()) continue;
+        if (pick == streams.size() ||
+            streams[i][next[i]].time_ns < streams[pick][next[pick]].time_ns) {
+          pick = i;
+        }
+      }
+      if (pick == streams.size()) return last;
+      const Event& e = streams[pick][next[pick]++];
+      last = e.time_ns;
+      sink_.OnEvent(e);
+    }
+  }
+
+  // The suite's setup and teardown: their phase markers and output.
+  Stream SuiteStream(const store::Attempt* suite) const {
+    Stream stream;
+    if (suite == nullptr) return stream;
+    for (const store::OutputLine& line : suite->lines) {
+      Event e = Make(EventKind::kOutput, "", line.time_ns);
+      switch (line.kind) {
+        case store::LineKind::kSetupStarted:
+          e.kind = EventKind::kSetupStarted;
+          break;
+        case store::LineKind::kSetupFinished:
+          e.kind = EventKind::kSetupFinished;
+          e.status = line.failed ? Status::kFailed : Status::kPassed;
+          break;
+        case store::LineKind::kTeardownStarted:
+          e.kind = EventKind::kTeardownStarted;
+          break;
+        case store::LineKind::kTeardownFinished:
+          e.kind = EventKind::kTeardownFinished;
+          e.status = line.failed ? Status::kFailed : Status::kPassed;
+          break;
+        default:
+          e = LineEvent(line, "", 0);
+          break;
+      }
+      stream.push_back(std::move(e));
+    }
+    return stream;
+  }
+
+  Event LineEvent(const store::OutputLine& line, const std::string& test, int attempt) const {
+    Event e = Make(EventKind::kOutput, test, line.time_ns);
+    e.attempt = attempt;
+    e.text = line.text;
+    switch (line.kind) {
+      case store::LineKind::kLog:
+        e.kind = EventKind::kLog;
+        break;
+      case store::LineKind::kFailure:
+        e.kind = EventKind::kFailure;
+        e.key = line.key;
+        e.soft = line.soft;
+        break;
+      case store::LineKind::kSkip:
+        e.kind = EventKind::kSkip;
+        break;
+      default:
+        return e;
+    }
+    e.file = line.file;
+    e.line = line.line;
+    return e;
+  }
+
+  Stream TopLevel(const store::TestRow& row) const {
+    Stream stream;
     const auto& attempts = AttemptsOf(row.name);
     if (attempts.empty()) {
-      // Never ran: pending (the run is not over) or skipped by a cancel.
-      if (row.status != store::TestStatus::kSkipped) return;
-      Event e = Make(EventKind::kTestStarted, row.name);
+      // Never ran: pending (the run is not over), or skipped or cancelled when the run
+      // stopped.
+      if (row.status != store::TestStatus::kSkipped &&
+          row.status != store::TestStatus::kCancelled) {
+        return stream;
+      }
+      const std::int64_t when = row.started_at_ns != 0 ? row.started_at_ns : run_.finished_at_ns;
+      Event e = Make(EventKind::kTestStarted, row.name, when);
       e.attempt = 1;
-      sink_.OnEvent(e);
+      stream.push_back(e);
       e.kind = EventKind::kSkip;
       e.text = row.message;
-      sink_.OnEvent(e);
+      stream.push_back(e);
       e.kind = EventKind::kTestFinished;
-      e.status = Status::kSkipped;
-      sink_.OnEvent(e);
-      return;
+      e.text.clear();
+      e.status = ToStatus(row.status);
+      stream.push_back(e);
+      return stream;
     }
     for (std::size_t i = 0; i < attempts.size(); ++i) {
       const store::Attempt& a = *attempts[i];
-      Started(a);
-      Lines(a, a.test);
-      Children(a.test, a.attempt);
-      Event done = Make(EventKind::kAttemptFinished, a.test);
+      Body(a, stream);
+      Event done = Make(EventKind::kAttemptFinished, a.test,
+                        a.started_at_ns + a.duration_ms * 1'000'000);
       done.attempt = a.attempt;
       done.status = ToStatus(a.status);
       done.elapsed_ns = a.duration_ms * 1'000'000;
-      done.time_ns = a.started_at_ns + done.elapsed_ns;
-      sink_.OnEvent(done);
-      if (i + 1 == attempts.size()) {
-        if (row.status == store::TestStatus::kPending || row.status == store::TestStatus::kRunning) {
-          return;  // still running: no final result yet
-        }
+      stream.push_back(done);
+      if (i + 1 == attempts.size() && IsDone(row.status)) {
         Event finished = done;
         finished.kind = EventKind::kTestFinished;
         finished.status = ToStatus(row.status);
         finished.soft = row.soft_failure;
         finished.flaky = row.flaky;
         finished.elapsed_ns = row.duration_ms * 1'000'000;
-        sink_.OnEvent(finished);
+        stream.push_back(finished);
       }
+    }
+    return stream;
+  }
+
+  // One attempt of a test or subtest up to its end: its start, then its lines with its
+  // subtests (of the same attempt) where they ran among them, then its values and spans.
+  void Body(const store::Attempt& a, Stream& stream) const {
+    Event started = Make(EventKind::kTestStarted, a.test, a.started_at_ns);
+    started.attempt = a.attempt;
+    stream.push_back(started);
+
+    std::vector<const store::Attempt*> children = Children(a.test, a.attempt);
+    std::stable_sort(children.begin(), children.end(),
+                     [](const store::Attempt* x, const store::Attempt* y) {
+                       return x->started_at_ns < y->started_at_ns;
+                     });
+    std::size_t next_child = 0;
+    for (const store::OutputLine& line : a.lines) {
+      // A subtest that started before this line ran before it (a test runs its subtests
+      // one at a time, and writes nothing while one runs).
+      while (next_child < children.size() && children[next_child]->started_at_ns < line.time_ns) {
+        Subtest(*children[next_child++], stream);
+      }
+      stream.push_back(LineEvent(line, a.test, a.attempt));
+    }
+    while (next_child < children.size()) Subtest(*children[next_child++], stream);
+
+    for (const auto& [key, value] : a.values) {
+      Event e = Make(EventKind::kValue, a.test, stream.back().time_ns);
+      e.attempt = a.attempt;
+      e.key = key;
+      e.text = value;
+      stream.push_back(std::move(e));
+    }
+    std::uint32_t span_id = 0;
+    for (const store::Span& span : a.spans) {
+      Event e = Make(EventKind::kSpanStarted, a.test, stream.back().time_ns);
+      e.attempt = a.attempt;
+      e.span_id = ++span_id;
+      e.key = span.name;
+      stream.push_back(e);
+      e.kind = EventKind::kSpanEnded;
+      e.elapsed_ns = span.elapsed_ns;
+      e.attributes = span.attributes;
+      stream.push_back(std::move(e));
     }
   }
 
-  // Subtests of `parent` in its attempt `attempt`, in the order they first ran.
-  void Children(const std::string& parent, int attempt) {
+  void Subtest(const store::Attempt& a, Stream& stream) const {
+    Body(a, stream);
+    if (!IsDone(a.status)) return;  // it never ended: its parent's end closes it
+    Event finished = Make(EventKind::kTestFinished, a.test,
+                          a.started_at_ns + a.duration_ms * 1'000'000);
+    finished.attempt = a.attempt;
+    finished.status = ToStatus(a.status);
+    finished.soft = a.soft_failure;
+    finished.elapsed_ns = a.duration_ms * 1'000'000;
+    stream.push_back(std::move(finished));
+  }
+
+  // The attempts of `parent`'s direct subtests made in its attempt `attempt`, in the
+  // order the subtests were first recorded.
+  std::vector<const store::Attempt*> Children(const std::string& parent, int attempt) const {
+    std::vector<const store::Attempt*> children;
     const std::string prefix = parent + "/";
     for (const std::string& name : order_) {
       if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
@@ -131,82 +299,10 @@ class Replay {
         continue;
       }
       for (const store::Attempt* a : AttemptsOf(name)) {
-        if (a->attempt != attempt) continue;
-        Started(*a);
-        Lines(*a, a->test);
-        Children(a->test, attempt);
-        Event finished = Make(EventKind::kTestFinished, a->test);
-        finished.attempt = attempt;
-        finished.status = ToStatus(a->status);
-        finished.soft = a->soft_failure;
-        finished.elapsed_ns = a->duration_ms * 1'000'000;
-        finished.time_ns = a->started_at_ns + finished.elapsed_ns;
-        sink_.OnEvent(finished);
+        if (a->attempt == attempt) children.push_back(a);
       }
     }
-  }
-
-  void Started(const store::Attempt& a) {
-    Event e = Make(EventKind::kTestStarted, a.test);
-    e.attempt = a.attempt;
-    e.time_ns = a.started_at_ns;
-    sink_.OnEvent(e);
-  }
-
-  // The attempt's output lines; those that were failures or the skip become those events
-  // again, so reporters that treat them apart (JUnit) see them.
-  void Lines(const store::Attempt& a, const std::string& test) {
-    std::size_t next_failure = 0;
-    bool skip_sent = false;
-    for (const std::string& line : a.output) {
-      Event e = Make(EventKind::kOutput, test);
-      e.attempt = a.attempt;
-      e.time_ns = a.started_at_ns;
-      if (next_failure < a.failures.size() &&
-          line == Located(a.failures[next_failure].message, a.failures[next_failure].file,
-                          a.failures[next_failure].line)) {
-        const store::Failure& f = a.failures[next_failure++];
-        e.kind = EventKind::kFailure;
-        e.text = f.message;
-        e.file = f.file;
-        e.line = f.line;
-        e.soft = a.soft_failure;
-      } else if (!skip_sent && !a.skip_reason.empty() && line == a.skip_reason) {
-        skip_sent = true;
-        e.kind = EventKind::kSkip;
-        e.text = a.skip_reason;
-      } else {
-        e.text = line;
-      }
-      sink_.OnEvent(e);
-    }
-    for (; next_failure < a.failures.size(); ++next_failure) {
-      const store::Failure& f = a.failures[next_failure];
-      Event e = Make(EventKind::kFailure, test);
-      e.attempt = a.attempt;
-      e.text = f.message;
-      e.file = f.file;
-      e.line = f.line;
-      sink_.OnEvent(e);
-    }
-    for (const auto& [key, value] : a.values) {
-      Event e = Make(EventKind::kValue, test);
-      e.key = key;
-      e.text = value;
-      sink_.OnEvent(e);
-    }
-    std::uint32_t span_id = 0;
-    for (const store::Span& span : a.spans) {
-      Event e = Make(EventKind::kSpanStarted, test);
-      e.span_id = ++span_id;
-      e.key = span.name;
-      e.time_ns = span.start_ns;
-      sink_.OnEvent(e);
-      e.kind = EventKind::kSpanEnded;
-      e.elapsed_ns = span.elapsed_ns;
-      e.attributes = span.attributes;
-      sink_.OnEvent(e);
-    }
+    return children;
   }
 
   const store::Run& run_;

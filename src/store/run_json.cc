@@ -223,9 +223,12 @@ void AppendAttemptJson(std::string& out, const Attempt& attempt) {
   AppendJsonString(out, attempt.skip_reason);
   Field(out, "output");
   out += '[';
-  for (std::size_t i = 0; i < attempt.output.size(); ++i) {
-    if (i > 0) out += ',';
-    AppendJsonString(out, attempt.output[i]);
+  bool first_line = true;
+  for (const OutputLine& line : attempt.lines) {
+    if (!IsShownLine(line)) continue;
+    if (!first_line) out += ',';
+    first_line = false;
+    AppendJsonString(out, ShownText(line));
   }
   out += ']';
   Field(out, "failures");

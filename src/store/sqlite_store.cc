@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "store/compact_encoding.h"
+#include "store/output_lines.h"
 #include "store/run_json.h"
 #include "store/sqlite_backup.h"
 #include "store/sqlite_files.h"
@@ -71,9 +73,10 @@ constexpr const char* kUpsertProbe =
 // ---------------------------------------------------------------------------------------
 // Schema. Step i brings a database from user_version i to i + 1; steps are only ever
 // appended. Lists (a run's tests, labels, params and values; an attempt's failures, values
-// and spans) are BLOBs in the compact encoding below: nothing outside src/store reads
-// them, and it round-trips any bytes. An attempt's output is its lines joined with '\n'
-// (NULL: no lines). A test's position is its rowid, which only grows, so within a run it
+// and spans) are BLOBs in the compact encoding (store/compact_encoding.h): nothing outside
+// src/store reads them, and it round-trips any bytes. An attempt's output is typed lines
+// (store/output_lines.h) in `lines` since version 4, its lines joined with '\n' in `output`
+// before (NULL: no lines). A test's position is its rowid, which only grows, so within a run it
 // is the order in which tests were first recorded.
 
 constexpr const char* kMigrations[] = {
@@ -177,6 +180,13 @@ CREATE INDEX tests_by_seq ON tests (run_id, seq);
     R"sql(
 ALTER TABLE runs ADD COLUMN totals TEXT NOT NULL DEFAULT '';
 )sql",
+    // 4: an attempt's output as typed lines (store/output_lines.h: each line's kind, time
+    // and location), so reports replay it instead of parsing text. Attempts written before
+    // keep their text in `output` and are read back with LinesFromText; new ones leave it
+    // NULL.
+    R"sql(
+ALTER TABLE attempts ADD COLUMN lines BLOB;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -211,13 +221,14 @@ constexpr const char* kUpsertTest =
     "message = excluded.message, seq = excluded.seq";
 constexpr const char* kUpsertAttempt =
     "INSERT INTO attempts (run_id, test, attempt, status, soft, started_at, duration_ms, "
-    "output, failures, skip_reason, attempt_values, spans) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "output, failures, skip_reason, attempt_values, spans, lines) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12) "
     "ON CONFLICT (run_id, test, attempt) DO UPDATE SET status = excluded.status, "
     "soft = excluded.soft, started_at = excluded.started_at, "
     "duration_ms = excluded.duration_ms, output = excluded.output, "
     "failures = excluded.failures, skip_reason = excluded.skip_reason, "
-    "attempt_values = excluded.attempt_values, spans = excluded.spans";
+    "attempt_values = excluded.attempt_values, spans = excluded.spans, "
+    "lines = excluded.lines";
 constexpr const char* kInsertEvent =
     "INSERT INTO run_events (run_id, seq, type, data) VALUES (?1, ?2, ?3, ?4)";
 
@@ -235,7 +246,7 @@ constexpr const char* kLastEventSeqs =
     "(SELECT max(seq) FROM tests WHERE run_id = ?1)";
 constexpr std::string_view kAttemptColumns =
     "a.test, a.attempt, a.status, a.soft, a.started_at, a.duration_ms, a.output, "
-    "a.failures, a.skip_reason, a.attempt_values, a.spans";
+    "a.failures, a.skip_reason, a.attempt_values, a.spans, a.lines";
 constexpr const char* kSelectEvents =
     "SELECT seq, type, data FROM run_events WHERE run_id = ?1 AND seq > ?2 "
     "ORDER BY seq LIMIT ?3";
@@ -271,27 +282,7 @@ constexpr const char* kRelease = "RELEASE write";
 constexpr const char* kRollbackTo = "ROLLBACK TO write";
 
 // ---------------------------------------------------------------------------------------
-// The compact list encoding: unsigned LEB128 varints; signed numbers zigzagged; a string
-// is its length then its bytes; a list is its count then its items. An empty list is the
-// empty BLOB.
-
-void PutVarint(std::string& out, std::uint64_t value) {
-  while (value >= 0x80) {
-    out += static_cast<char>((value & 0x7f) | 0x80);
-    value >>= 7;
-  }
-  out += static_cast<char>(value);
-}
-
-void PutSigned(std::string& out, std::int64_t value) {
-  PutVarint(out, (static_cast<std::uint64_t>(value) << 1) ^
-                     static_cast<std::uint64_t>(value >> 63));
-}
-
-void PutString(std::string& out, std::string_view s) {
-  PutVarint(out, s.size());
-  out.append(s);
-}
+// The compact list encoding (store/compact_encoding.h).
 
 void PutKeyValues(std::string& out, const KeyValues& kv) {
   PutVarint(out, kv.size());
@@ -339,73 +330,6 @@ std::string EncodeSpans(const std::vector<Span>& spans) {
   }
   return out;
 }
-
-// Reads the encoding back; any truncation or overlong count marks it bad and yields
-// zeros and empty strings from then on.
-class Decoder {
- public:
-  explicit Decoder(std::string_view data) : p_(data.data()), end_(data.data() + data.size()) {}
-
-  bool ok() const { return ok_; }
-  bool empty() const { return p_ == end_; }
-
-  std::uint64_t Varint() {
-    std::uint64_t value = 0;
-    for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
-      const auto byte = static_cast<unsigned char>(*p_++);
-      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return value;
-    }
-    ok_ = false;
-    p_ = end_;
-    return 0;
-  }
-
-  std::int64_t Signed() {
-    const std::uint64_t v = Varint();
-    return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
-  }
-
-  // A count of items that take at least one byte each, so a corrupt count cannot make us
-  // reserve more than the data could hold.
-  std::size_t Count() {
-    const std::uint64_t n = Varint();
-    if (n > static_cast<std::uint64_t>(end_ - p_)) {
-      ok_ = false;
-      p_ = end_;
-      return 0;
-    }
-    return static_cast<std::size_t>(n);
-  }
-
-  std::string String() {
-    const std::uint64_t n = Varint();
-    if (n > static_cast<std::uint64_t>(end_ - p_)) {
-      ok_ = false;
-      p_ = end_;
-      return {};
-    }
-    std::string s(p_, static_cast<std::size_t>(n));
-    p_ += n;
-    return s;
-  }
-
-  KeyValues KeyValueList() {
-    KeyValues kv;
-    const std::size_t n = Count();
-    kv.reserve(n);
-    for (std::size_t i = 0; i < n && ok_; ++i) {
-      std::string key = String();
-      kv.emplace_back(std::move(key), String());
-    }
-    return kv;
-  }
-
- private:
-  const char* p_;
-  const char* end_;
-  bool ok_ = true;
-};
 
 void ReportCorrupt(const Decoder& decoder, const char* what) {
   if (!decoder.ok()) LogError("corrupt stored value", what);
@@ -459,32 +383,6 @@ std::vector<Span> DecodeSpans(std::string_view data) {
   }
   ReportCorrupt(d, "spans");
   return spans;
-}
-
-std::string JoinLines(const std::vector<std::string>& lines) {
-  std::size_t size = lines.size();
-  for (const auto& line : lines) size += line.size();
-  std::string out;
-  out.reserve(size);
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (i > 0) out += '\n';
-    out += lines[i];
-  }
-  return out;
-}
-
-std::vector<std::string> SplitLines(std::string_view text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) {
-      lines.emplace_back(text.substr(start));
-      return lines;
-    }
-    lines.emplace_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
 }
 
 std::int64_t SystemNowNs() {
@@ -759,11 +657,19 @@ Attempt ReadAttempt(const Stmt& s) {
   a.soft_failure = s.Bool(3);
   a.started_at_ns = s.Int(4);
   a.duration_ms = s.Int(5);
-  if (!s.IsNull(6)) a.output = SplitLines(s.View(6));
   a.failures = DecodeFailures(s.View(7));
   a.skip_reason = s.Text(8);
   a.values = DecodeKeyValues(s.View(9));
   a.spans = DecodeSpans(s.View(10));
+  if (!s.IsNull(11)) {
+    if (auto lines = DecodeOutputLines(s.View(11), a.started_at_ns)) {
+      a.lines = std::move(*lines);
+    } else {
+      LogError("corrupt stored value", "output lines");
+    }
+  } else if (!s.IsNull(6)) {
+    a.lines = LinesFromText(s.View(6), a.failures, a.skip_reason, a.started_at_ns);
+  }
   return a;
 }
 
@@ -771,7 +677,7 @@ Attempt ReadAttempt(const Stmt& s) {
 // rows written per test. Everything they hold is in their test's row: its latest attempt's
 // number, status, start and duration.
 bool IsQuietPass(const Attempt& a) {
-  return a.status == TestStatus::kPassed && !a.soft_failure && a.output.empty() &&
+  return !a.keep_quiet && a.status == TestStatus::kPassed && !a.soft_failure && a.lines.empty() &&
          a.failures.empty() && a.skip_reason.empty() && a.values.empty() && a.spans.empty();
 }
 
@@ -830,22 +736,22 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
   }
   if (!batch.attempts.empty()) {
     Stmt upsert(db, kUpsertAttempt);
-    std::string output, failures, values, spans;
+    std::string lines, failures, values, spans;
     for (const auto& [run_id, a] : batch.attempts) {
       if (IsQuietPass(a)) continue;  // GetAttempts gives it back from the test's row
       upsert.Reset();
       upsert.Bind(run_id).Bind(a.test).Bind(a.attempt).Bind(TestStatusName(a.status))
           .Bind(a.soft_failure).Bind(a.started_at_ns).Bind(a.duration_ms);
-      if (a.output.empty()) {
-        upsert.BindNull();
-      } else {
-        output = JoinLines(a.output);
-        upsert.Bind(output);
-      }
       failures = EncodeFailures(a.failures);
       values = EncodeKeyValues(a.values);
       spans = EncodeSpans(a.spans);
       upsert.BindBlob(failures).Bind(a.skip_reason).BindBlob(values).BindBlob(spans);
+      if (a.lines.empty()) {
+        upsert.BindNull();
+      } else {
+        lines = EncodeOutputLines(a.lines, a.started_at_ns);
+        upsert.BindBlob(lines);
+      }
       if (!upsert.Run()) return false;
     }
   }

@@ -4,6 +4,8 @@
 #include <array>
 #include <string_view>
 
+#include "report/results.h"
+
 namespace handoff::store {
 namespace {
 
@@ -25,6 +27,19 @@ bool ParseName(const std::array<const char*, N>& names, std::string_view name, E
 }
 
 }  // namespace
+
+std::string ShownText(const OutputLine& line) {
+  switch (line.kind) {
+    case LineKind::kOutput:
+      return line.text;
+    case LineKind::kLog:
+    case LineKind::kFailure:
+    case LineKind::kSkip:
+      return Located(line.text, line.file, line.line);
+    default:
+      return {};
+  }
+}
 
 const char* RunStatusName(RunStatus status) {
   return kRunStatusNames[static_cast<std::size_t>(status)];

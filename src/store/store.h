@@ -166,6 +166,40 @@ struct Span {
   KeyValues attributes;
 };
 
+// What one recorded line of an attempt was (event/event.h's kinds of the same names), and
+// the suite-level phase markers. Stored by number: values are only ever appended.
+enum class LineKind : std::uint8_t {
+  kOutput = 0,            // a line the test wrote to stdout/stderr
+  kLog = 1,               // t.Log (file, line)
+  kFailure = 2,           // a failure (file, line, key = its cause, soft)
+  kSkip = 3,              // the skip (file, line)
+  kSetupStarted = 4,      // suite level: setup begins (in a worker)
+  kSetupFinished = 5,     // suite level: setup ended (failed: it failed)
+  kTeardownStarted = 6,   // suite level: teardown begins
+  kTeardownFinished = 7,  // suite level: teardown ended (failed: it failed)
+};
+
+// One thing an attempt recorded, as it happened: what it was and when, so that reports
+// replay it as the event it was instead of parsing text back.
+struct OutputLine {
+  LineKind kind = LineKind::kOutput;
+  std::int64_t time_ns = 0;  // wall clock, nanoseconds since the Unix epoch
+  std::string text;          // the line or message, without '\n'
+  std::string file;          // where a log, failure or skip was reported (may be empty)
+  int line = 0;
+  std::string key;           // a failure's cause ("crash", "timeout"; empty: an assertion)
+  bool soft = false;         // a failure of a soft test
+  bool failed = false;       // a phase that failed (kSetupFinished, kTeardownFinished)
+  bool operator==(const OutputLine&) const = default;
+};
+
+// Returns a line as the API and the UI show it: the text, "file.cc:12: message" for a log,
+// failure or skip with a location; empty for a phase marker (see IsShownLine).
+std::string ShownText(const OutputLine& line);
+
+// Returns true if the line is output (not a phase marker).
+inline bool IsShownLine(const OutputLine& line) { return line.kind <= LineKind::kSkip; }
+
 // One attempt of one test (or subtest), with everything it produced.
 struct Attempt {
   std::string test;
@@ -174,11 +208,17 @@ struct Attempt {
   bool soft_failure = false;
   std::int64_t started_at_ns = 0;
   std::int64_t duration_ms = 0;
-  std::vector<std::string> output;  // lines, without '\n'
+  // Everything it wrote, in order. The suite's own attempt (test "", attempt 0) holds
+  // setup and teardown output between their phase markers; started_at_ns is the suite's
+  // start and duration_ms its length.
+  std::vector<OutputLine> lines;
   std::vector<Failure> failures;
   std::string skip_reason;
   KeyValues values;
   std::vector<Span> spans;
+  // Store it even if it passed with nothing recorded: its test's row will not show it (a
+  // subtest whose parent was retried), so it could not be given back from the row.
+  bool keep_quiet = false;
 };
 
 // One entry of a run's journal: what the live stream sends. `seq` counts from 1 within a

@@ -274,7 +274,7 @@ class ServeTest : public ::testing::Test {
   // Returns nullptr (with a failure recorded) if it did not start.
   Server* Start(std::vector<std::string> flags = {}, std::map<std::string, std::string> env = {},
                 bool default_flags = true) {
-    std::vector<std::string> argv = {SERVE_FIXTURE, "serve"};
+    std::vector<std::string> argv = {binary_, "serve"};
     if (default_flags) {
       // A flag given by the test replaces its default (CLI11 refuses a repeated flag).
       const std::vector<std::pair<std::string, std::string>> defaults = {
@@ -368,6 +368,7 @@ class ServeTest : public ::testing::Test {
     return runs;
   }
 
+  std::string binary_ = SERVE_FIXTURE;  // what Start serves
   std::string dir_;
   std::string gate_;
   std::vector<std::unique_ptr<Server>> servers_;
@@ -1002,6 +1003,56 @@ for suite in xml:
   } else if (InCi()) {
     ADD_FAILURE() << "python3-junitparser is required in CI";
   }
+}
+
+// Returns a go test -json report without what differs from one run to the next: each
+// Time and Elapsed, and durations in the output ("(0.52s)", "ok  \tSuite\t1.234s").
+std::string NormalizeGoJson(const std::string& report) {
+  static const std::regex kTime(R"re("Time":"[^"]*")re");
+  static const std::regex kElapsed(R"re("Elapsed":[0-9.eE+-]+)re");
+  static const std::regex kSeconds(R"re([0-9]+\.[0-9]+s)re");
+  std::string out = std::regex_replace(report, kTime, R"("Time":"T")");
+  out = std::regex_replace(out, kElapsed, R"("Elapsed":0)");
+  return std::regex_replace(out, kSeconds, "Ns");
+}
+
+// Returns a JUnit report without what differs from one run or host to the next: the
+// time, timestamp and hostname attributes.
+std::string NormalizeJunit(const std::string& report) {
+  static const std::regex kAttributes(R"re(\b(time|timestamp|hostname)="[^"]*")re");
+  return std::regex_replace(report, kAttributes, R"($1="")");
+}
+
+TEST_F(ServeTest, ReportsOfServeAreTheReportsOfRun) {
+  // The same suite, with every outcome and every kind of output, run by `run` and by
+  // `serve`: the reports must be the same bytes once times, durations and the host are
+  // set aside.
+  const std::string junit_file = dir_ + "/run.xml";
+  ProcessResult run = RunProcess({REPLAY_FIXTURE, "run", "--format", "json", "--report-junit",
+                                  junit_file, "--grace", "200ms"});
+  ASSERT_EQ(run.exit_code, 1) << run.out << run.err;
+  const std::string run_json = NormalizeGoJson(run.out);
+  const std::string run_junit = NormalizeJunit(ReadFile(junit_file));
+  // The fixture has what the comparison is about.
+  for (const char* expected : {"    replay_fixture.cc:", "want 200\\n", "setup log",
+                               "teardown log", "=== RETRY", "Table/fails/deeper",
+                               "about to crash", "ignoring the stop request", "needs docker"}) {
+    EXPECT_NE(run_json.find(expected), std::string::npos) << expected << "\n" << run_json;
+  }
+
+  binary_ = REPLAY_FIXTURE;
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Replay");
+  AwaitFinished(s, id, 60s);
+  http::ClientResult json_report = Call(s, "GET", fmt::format("/api/v1/runs/{}/report", id));
+  ASSERT_EQ(json_report.status, 200) << json_report.body;
+  http::ClientResult junit_report =
+      Call(s, "GET", fmt::format("/api/v1/runs/{}/report?format=junit", id));
+  ASSERT_EQ(junit_report.status, 200) << junit_report.body;
+
+  EXPECT_EQ(NormalizeGoJson(json_report.body), run_json);
+  EXPECT_EQ(NormalizeJunit(junit_report.body), run_junit);
 }
 
 // --- Live events ---------------------------------------------------------------------------------

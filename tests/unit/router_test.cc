@@ -667,7 +667,7 @@ TEST_F(RouterTest, GetsOneTestWithItsAttemptsDecodingTheName) {
   store_.AddAttempt(id, store::Attempt{.test = "Checkout/card declined",
                                        .attempt = 1,
                                        .status = store::TestStatus::kFailed,
-                                       .output = {"line 1"},
+                                       .lines = {store::OutputLine{.text = "line 1"}},
                                        .failures = {{"boom", "a.cc", 12}}});
   store_.AddAttempt(id, store::Attempt{.test = "Checkout/card declined", .attempt = 2});
   store_.AddAttempt(id, store::Attempt{.test = "Checkout", .attempt = 1});

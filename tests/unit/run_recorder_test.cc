@@ -118,7 +118,13 @@ TEST_F(RunRecorderTest, StoresRowsAttemptsAndJournalAndReportsOnlyAfterCommit) {
   EXPECT_EQ(attempts[0].status, store::TestStatus::kFailed);
   ASSERT_EQ(attempts[0].failures.size(), 1u);
   EXPECT_EQ(attempts[0].failures[0].line, 42);
-  EXPECT_EQ(attempts[0].output, (std::vector<std::string>{"paying", "pay_test.cc:42: card declined"}));
+  ASSERT_EQ(attempts[0].lines.size(), 2u);
+  EXPECT_EQ(attempts[0].lines[0].kind, store::LineKind::kOutput);
+  EXPECT_EQ(attempts[0].lines[0].text, "paying");
+  EXPECT_EQ(attempts[0].lines[1].kind, store::LineKind::kFailure);
+  EXPECT_EQ(attempts[0].lines[1].text, "card declined");
+  EXPECT_EQ(attempts[0].lines[1].line, 42);
+  EXPECT_EQ(store::ShownText(attempts[0].lines[1]), "pay_test.cc:42: card declined");
   EXPECT_EQ(attempts[1].status, store::TestStatus::kPassed);
   EXPECT_EQ(attempts[1].values, (store::KeyValues{{"order", "A-1"}}));
 

@@ -24,6 +24,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Output lines holding `texts`, as a test's stdout.
+std::vector<OutputLine> TextLines(const std::vector<std::string>& texts) {
+  std::vector<OutputLine> lines;
+  for (const std::string& text : texts) lines.push_back(OutputLine{.text = text});
+  return lines;
+}
+
+// The lines of an attempt as the API shows them.
+std::vector<std::string> Texts(const Attempt& a) {
+  std::vector<std::string> texts;
+  for (const OutputLine& line : a.lines) texts.push_back(ShownText(line));
+  return texts;
+}
+
 enum class Backend { kFile, kMemory };
 
 std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
@@ -264,7 +278,16 @@ TEST_P(SqliteStoreTest, BatchesRoundTrip) {
   first.soft_failure = true;
   first.started_at_ns = 601;
   first.duration_ms = 20;
-  first.output = {"line one", "", "line \"three\"\t", std::string("nul\0byte", 8)};
+  // Every kind, with times that are not in order, a repeated file and any bytes.
+  first.lines = {
+      OutputLine{.kind = LineKind::kOutput, .time_ns = 605, .text = "line one"},
+      OutputLine{.kind = LineKind::kLog, .time_ns = 610, .text = "", .file = "b_test.cc", .line = 3},
+      OutputLine{.kind = LineKind::kFailure, .time_ns = 609, .text = "line \"three\"\t",
+                 .file = "b_test.cc", .line = 12, .key = "crash", .soft = true},
+      OutputLine{.kind = LineKind::kSkip, .time_ns = 1'700'000'000'000'000'000,
+                 .text = std::string("nul\0byte", 8), .file = "other.cc", .line = -1},
+      OutputLine{.kind = LineKind::kTeardownFinished, .time_ns = 0, .failed = true},
+  };
   first.failures = {{"boom", "b_test.cc", 12}, {"again", "", -1}};
   first.skip_reason = "";
   first.values = {{"order", "77"}, {"empty", ""}};
@@ -273,7 +296,7 @@ TEST_P(SqliteStoreTest, BatchesRoundTrip) {
   second.test = "B";
   second.attempt = 2;
   second.status = TestStatus::kPassed;
-  second.output = {""};
+  second.lines = TextLines({""});
   Attempt skipped;
   skipped.test = "C/Sub";
   skipped.attempt = 1;
@@ -338,7 +361,7 @@ TEST_P(SqliteStoreTest, BatchesRoundTrip) {
   EXPECT_TRUE(a.soft_failure);
   EXPECT_EQ(a.started_at_ns, 601);
   EXPECT_EQ(a.duration_ms, 20);
-  EXPECT_EQ(a.output, first.output);
+  EXPECT_EQ(a.lines, first.lines);
   ASSERT_EQ(a.failures.size(), 2u);
   EXPECT_EQ(a.failures[0].message, "boom");
   EXPECT_EQ(a.failures[0].file, "b_test.cc");
@@ -353,7 +376,7 @@ TEST_P(SqliteStoreTest, BatchesRoundTrip) {
   EXPECT_EQ(a.spans[1].start_ns, -5);
   EXPECT_TRUE(a.spans[1].attributes.empty());
   EXPECT_EQ(attempts[1].attempt, 2);
-  EXPECT_EQ(attempts[1].output, std::vector<std::string>{""});
+  EXPECT_EQ(Texts(attempts[1]), std::vector<std::string>{""});
   EXPECT_TRUE(attempts[1].failures.empty());
   EXPECT_TRUE(attempts[1].spans.empty());
   EXPECT_TRUE(store.GetAttempts(id, "A").empty());
@@ -365,19 +388,19 @@ TEST_P(SqliteStoreTest, BatchesRoundTrip) {
   EXPECT_EQ(all[1].attempt, 2);
   EXPECT_EQ(all[2].test, "C/Sub");
   EXPECT_EQ(all[2].skip_reason, "needs docker");
-  EXPECT_TRUE(all[2].output.empty());
+  EXPECT_TRUE(all[2].lines.empty());
 
   // An attempt written again replaces the first version.
   WriteBatch again;
   skipped.status = TestStatus::kPassed;
   skipped.skip_reason.clear();
-  skipped.output = {"now it ran"};
+  skipped.lines = TextLines({"now it ran"});
   again.attempts.emplace_back(id, skipped);
   ASSERT_TRUE(WriteAndWait(store, again));
   attempts = store.GetAttempts(id, "C/Sub");
   ASSERT_EQ(attempts.size(), 1u);
   EXPECT_EQ(attempts[0].status, TestStatus::kPassed);
-  EXPECT_EQ(attempts[0].output, std::vector<std::string>{"now it ran"});
+  EXPECT_EQ(Texts(attempts[0]), std::vector<std::string>{"now it ran"});
 
   std::vector<RunEvent> events = store.GetEvents(id, 0, 100);
   ASSERT_EQ(events.size(), 5u);
@@ -436,7 +459,7 @@ TEST_P(SqliteStoreTest, QuietPassingAttemptsReadBackFromTheirTestRow) {
   b1.test = "B";
   b1.attempt = 1;
   b1.status = TestStatus::kFailed;
-  b1.output = {"b_test.cc:3: flaked"};
+  b1.lines = TextLines({"b_test.cc:3: flaked"});
   b1.failures = {{"flaked", "b_test.cc", 3}};
   Attempt b2;
   b2.test = "B";
@@ -455,7 +478,7 @@ TEST_P(SqliteStoreTest, QuietPassingAttemptsReadBackFromTheirTestRow) {
   Attempt suite_output;
   suite_output.test = "";
   suite_output.attempt = 0;
-  suite_output.output = {"setting up"};
+  suite_output.lines = TextLines({"setting up"});
   first.attempts.emplace_back(id, suite_output);
   ASSERT_TRUE(WriteAndWait(store, first));
 
@@ -464,12 +487,12 @@ TEST_P(SqliteStoreTest, QuietPassingAttemptsReadBackFromTheirTestRow) {
   std::vector<Attempt> attempts = store.GetAttempts(id, "B");
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_EQ(attempts[0].status, TestStatus::kFailed);
-  EXPECT_EQ(attempts[0].output, b1.output);
+  EXPECT_EQ(attempts[0].lines, b1.lines);
   EXPECT_EQ(attempts[1].attempt, 2);
   EXPECT_EQ(attempts[1].status, TestStatus::kPassed);
   EXPECT_EQ(attempts[1].started_at_ns, 300);
   EXPECT_EQ(attempts[1].duration_ms, 7);
-  EXPECT_TRUE(attempts[1].output.empty());
+  EXPECT_TRUE(attempts[1].lines.empty());
 
   WriteBatch finish;
   TestRow a_passed = Row("A", TestStatus::kPassed);
@@ -494,7 +517,7 @@ TEST_P(SqliteStoreTest, QuietPassingAttemptsReadBackFromTheirTestRow) {
   EXPECT_EQ(all[2].test, "B");
   EXPECT_EQ(all[2].attempt, 2);
   EXPECT_EQ(all[3].test, "");
-  EXPECT_EQ(all[3].output, suite_output.output);
+  EXPECT_EQ(all[3].lines, suite_output.lines);
 
   if (GetParam() == Backend::kFile) {
     // Only the attempts with something to show take a row.
@@ -795,7 +818,7 @@ TEST_P(SqliteStoreTest, DeleteRunsBeforeRemovesFinishedRunsAndTheirRows) {
     WriteBatch batch;
     Attempt attempt;
     attempt.test = "A";
-    attempt.output = {"hello"};
+    attempt.lines = TextLines({"hello"});
     batch.attempts.emplace_back(id, attempt);
     batch.events.emplace_back(id, Event(1, "run"));
     EXPECT_TRUE(WriteAndWait(store, batch));
@@ -852,7 +875,7 @@ TEST_P(SqliteStoreTest, TenThousandTestsCommit) {
     Attempt attempt;
     attempt.test = names[i];
     attempt.status = row.status;
-    attempt.output = {"starting " + names[i], "doing the thing", "done"};
+    attempt.lines = TextLines({"starting " + names[i], "doing the thing", "done"});
     batch.attempts.emplace_back(id, std::move(attempt));
     batch.events.emplace_back(id, Event(2 * i + 1, "test"));
     batch.events.emplace_back(id, Event(2 * i + 2, "test"));
@@ -879,7 +902,7 @@ TEST_P(SqliteStoreTest, TenThousandTestsCommit) {
   std::vector<Attempt> attempts = store.GetAllAttempts(id);
   ASSERT_EQ(attempts.size(), static_cast<std::size_t>(kTests));
   EXPECT_EQ(attempts[5].test, names[5]);
-  EXPECT_EQ(attempts[5].output.size(), 3u);
+  EXPECT_EQ(attempts[5].lines.size(), 3u);
   EXPECT_EQ(store.GetEvents(id, 0, 3 * kTests).size(), static_cast<std::size_t>(2 * kTests));
   EXPECT_EQ(store.GetEvents(id, 19990, 100).size(), 10u);
 }
@@ -1012,6 +1035,7 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
   const std::string downgrade =
+      "ALTER TABLE attempts DROP COLUMN lines; "
       "ALTER TABLE runs DROP COLUMN totals; ALTER TABLE runs DROP COLUMN planned; "
       "DROP INDEX tests_by_seq; "
       "ALTER TABLE tests DROP COLUMN seq; PRAGMA user_version=1; "
@@ -1070,6 +1094,41 @@ TEST_F(SqliteStoreFileTest, TotalsOfOlderServersReadWithTheNewFieldsZero) {
   ASSERT_NE(store, nullptr) << error;
   EXPECT_EQ(store->GetRun(id)->totals,
             (RunTotals{.total = 4, .passed = 1, .failed = 2, .skipped = 1}));
+}
+
+TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
+  // Before schema 4 an attempt's output was its lines joined with '\n'; they read back
+  // as output at the attempt's start, with its failures and skip reason typed again.
+  std::string error;
+  std::int64_t id = 0;
+  {
+    std::unique_ptr<Store> store = OpenStore(Url(), &error);
+    ASSERT_NE(store, nullptr) << error;
+    store::Run run;
+    run.suite = "s";
+    id = store->CreateRun(run, {"B"}).run.id;
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+  const std::string downgrade =
+      "ALTER TABLE attempts DROP COLUMN lines; PRAGMA user_version=3; "
+      "INSERT INTO attempts (run_id, test, attempt, status, started_at, output, failures) "
+      "VALUES (" + std::to_string(id) + ", 'B', 1, 'failed', 500, "
+      "'hello' || char(10) || 'b_test.cc:3: flaked', x'0106666c616b656409625f746573742e636306');";
+  ASSERT_EQ(sqlite3_exec(db, downgrade.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  std::unique_ptr<Store> store = OpenStore(Url(), &error);
+  ASSERT_NE(store, nullptr) << error;
+  std::vector<Attempt> attempts = store->GetAttempts(id, "B");
+  ASSERT_EQ(attempts.size(), 1u);
+  ASSERT_EQ(attempts[0].lines.size(), 2u);
+  EXPECT_EQ(attempts[0].lines[0], (OutputLine{.kind = LineKind::kOutput, .time_ns = 500, .text = "hello"}));
+  EXPECT_EQ(attempts[0].lines[1].kind, LineKind::kFailure);
+  EXPECT_EQ(attempts[0].lines[1].text, "flaked");
+  EXPECT_EQ(attempts[0].lines[1].line, 3);
+  EXPECT_EQ(Texts(attempts[0]), (std::vector<std::string>{"hello", "b_test.cc:3: flaked"}));
 }
 
 TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {
