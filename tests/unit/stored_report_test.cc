@@ -3,7 +3,7 @@
 // recorder, the store and the replay, and both reports must be the same bytes (times and
 // durations here are whole milliseconds, which the store keeps exactly).
 
-#include "report/stored_report.h"
+#include "engine/stored_report.h"
 
 #include <gtest/gtest.h>
 
