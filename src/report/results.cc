@@ -11,21 +11,6 @@ std::string LocatedLine(const Event& e) { return Located(e.text, e.file, e.line)
 
 }  // namespace
 
-std::string_view BaseName(std::string_view path) {
-  const std::size_t slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-std::string Located(std::string_view message, std::string_view file, int line) {
-  if (file.empty()) return std::string(message);
-  std::string out(BaseName(file));
-  out += ':';
-  out += std::to_string(line);
-  out += ": ";
-  out += message;
-  return out;
-}
-
 bool IsSubtestOf(std::string_view name, std::string_view parent) {
   return name.size() > parent.size() && name.substr(0, parent.size()) == parent &&
          name[parent.size()] == '/';

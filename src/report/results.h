@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "event/event.h"
+#include "event/located.h"
 #include "event/outcome.h"
 
 namespace handoff {
@@ -118,12 +119,6 @@ struct RunResult {
 // every report; serve's run totals count the same way).
 Totals CountTests(const RunResult& run);
 
-// Returns the last component of a path ("dir/file.cc" -> "file.cc").
-std::string_view BaseName(std::string_view path);
-
-// Formats a message the way Go's testing package prints it: "file.cc:12: message" (just
-// the message when it has no location).
-std::string Located(std::string_view message, std::string_view file, int line);
 inline std::string Located(const FailureRecord& f) { return Located(f.message, f.file, f.line); }
 
 // Returns true if `name` is a subtest (at any depth) of the test `parent`.

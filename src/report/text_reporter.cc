@@ -210,8 +210,7 @@ void TextReporter::PrintTest(const SuiteResult& suite, const TestResult& top) {
       buffer_ += std::to_string(test.attempts);
       buffer_ += " attempts";
     }
-    if ((test.status == Status::kSkipped || test.status == Status::kCancelled) &&
-        !test.skip_reason.empty() && !options_.verbose) {
+    if (test.status == Status::kSkipped && !test.skip_reason.empty() && !options_.verbose) {
       buffer_ += ": ";
       buffer_ += test.skip_reason.substr(0, test.skip_reason.find('\n'));
     } else if (verdict.outcome == Status::kCancelled) {

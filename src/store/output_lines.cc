@@ -1,6 +1,6 @@
 #include "store/output_lines.h"
 
-#include "report/results.h"
+#include "event/located.h"
 #include "store/compact_encoding.h"
 
 namespace handoff::store {

@@ -4,7 +4,7 @@
 #include <array>
 #include <string_view>
 
-#include "report/results.h"
+#include "event/located.h"
 
 namespace handoff::store {
 namespace {
