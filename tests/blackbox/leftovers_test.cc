@@ -30,16 +30,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Polls `done` every few milliseconds until it holds or `within` has passed.
-bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds within) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 // True while `pid` names a process, a zombie included.
 bool Exists(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH); }
 

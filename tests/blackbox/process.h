@@ -3,6 +3,7 @@
 // Runs a program as a user's shell would and captures what it printed.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -70,5 +71,9 @@ std::vector<std::string> Lines(const std::string& text);
 // Returns the 1-based number of the first line of `file` containing `needle` (-1 if none),
 // so tests find a fixture's failure lines by a marker rather than by number.
 int LineOf(const std::string& file, const std::string& needle);
+
+// Polls `done` every few milliseconds until it holds or `within` has passed; returns
+// whether it held (a deadline poll, never a sleep standing in for synchronisation).
+bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds within);
 
 }  // namespace handoff::testing
