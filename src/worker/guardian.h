@@ -24,8 +24,11 @@ namespace handoff {
 
 // Turns this freshly started worker process into guardian and worker. Returns in the
 // worker (a child subreaper itself, killed if the guardian dies); the guardian exits
-// from inside. A process with threads already running (started by static initializers)
-// is not forked: the guardian starts the worker as a new process of this binary instead.
+// from inside. A worker process calls it before the binary's own static initializers run
+// (an initializer of priority 101 that sees the worker argument), so the guardian stays a
+// small process that never registers the tests; later calls return at once. A process
+// with threads already running then (started by a library as it was loaded) is not
+// forked: the guardian starts the worker as a new process of this binary instead.
 void SplitGuardian();
 
 }  // namespace handoff

@@ -99,16 +99,27 @@ TEST_F(LeftoversTest, ATestsGrandchildAndDaemonDieWhenTheTestEnds) {
   EXPECT_EQ(ReadFile(dir_ + "/started"), "forked\n");
 }
 
-// A static initializer that starts a thread makes forking the worker unsafe: the
-// guardian starts it as a new process instead, with the same guarantees.
+// A thread running before the binary's initializers (a library's) makes forking the
+// worker unsafe: the guardian starts it as a new process instead, with the same guarantees.
 TEST_F(LeftoversTest, AWorkerWhoseBinaryStartsThreadsEarlyIsStartedAfresh) {
-  const ProcessResult r = Run({"--suite", "^(Leftovers|Crash)$"}, {{"LEFTOVERS_STATIC_THREAD", "1"}});
+  const ProcessResult r = Run({"--suite", "^(Leftovers|Crash)$"}, {{"LEFTOVERS_EARLY_THREAD", "1"}});
   const std::string all = r.out + r.err;
   EXPECT_EQ(r.exit_code, 1) << all;  // Crash crashes
   EXPECT_NE(all.find("PASS  Leftovers/GoneWithTheirTests"), std::string::npos) << all;
   EXPECT_NE(all.find("crashed: worker killed by signal 11"), std::string::npos) << all;
   EXPECT_EQ(ReadFile(dir_ + "/started"), "spawned\n");
   ExpectAllGone({"grandchild", "daemon", "crash_daemon", "crash_grandchild"}, all);
+}
+
+// The guardian splits off before the binary's static initializers run (the worker does not
+// copy every registered test into a fork): a thread one of them starts is the worker's,
+// and the worker is still forked.
+TEST_F(LeftoversTest, AThreadAStaticInitializerStartsIsTheWorkers) {
+  const ProcessResult r = Run({"--suite", "^Leftovers$"}, {{"LEFTOVERS_STATIC_THREAD", "1"}});
+  const std::string all = r.out + r.err;
+  EXPECT_EQ(r.exit_code, 0) << all;
+  EXPECT_EQ(ReadFile(dir_ + "/started"), "forked\n");
+  ExpectAllGone({"grandchild", "daemon"}, all);
 }
 
 TEST_F(LeftoversTest, WhatSetupStartedLivesUntilTheSuiteEnds) {
