@@ -396,6 +396,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
                         std::string(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb");
 
   ResultCollector results;
+  for (const SelectedSuite& s : selected) results.ExpectTests(s.suite->name, s.tests.size());
   FanOut sinks;
   sinks.Add(&results);
   std::vector<std::unique_ptr<EventSink>> reporters;

@@ -77,8 +77,14 @@ void ResultCollector::OnEvent(const Event& e) {
   }
   if (e.kind == EventKind::kSuiteStarted) {
     open_suites_[e.suite] = result_.suites.size();
-    open_tests_[e.suite].clear();
+    auto& open_tests = open_tests_[e.suite];
+    open_tests.clear();
     SuiteResult& suite = result_.suites.emplace_back();
+    if (auto expected = expected_.find(e.suite); expected != expected_.end()) {
+      // Growing 10,000 records by doubling copies them and faults in fresh pages each time.
+      suite.tests.reserve(expected->second);
+      open_tests.reserve(expected->second);
+    }
     suite.name = e.suite;
     suite.namespace_name = e.text;
     suite.start_ns = e.time_ns;

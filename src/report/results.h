@@ -131,12 +131,17 @@ class ResultCollector : public EventSink {
   // Returns the results so far (complete after kRunFinished).
   const RunResult& result() const { return result_; }
 
+  // Says that suite `suite` will report about `tests` tests, so that their records are
+  // allocated once when it starts (a hint: more or fewer may come).
+  void ExpectTests(const std::string& suite, std::size_t tests) { expected_[suite] = tests; }
+
   // EventSink
   void OnEvent(const Event& event) override;
 
  private:
   TestResult* FindTest(SuiteResult& suite, const std::string& name);
   RunResult result_;
+  std::map<std::string, std::size_t> expected_;  // ExpectTests' hints
   // Open suites by name -> index in result_.suites.
   std::map<std::string, std::size_t> open_suites_;
   // Per open suite: test name -> index of its current record.
