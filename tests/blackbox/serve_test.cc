@@ -1055,6 +1055,60 @@ TEST_F(ServeTest, ReportsOfServeAreTheReportsOfRun) {
   EXPECT_EQ(NormalizeJunit(junit_report.body), run_junit);
 }
 
+// Returns an RFC 3339 UTC time with its fraction padded to nanoseconds, so that two times
+// compare as strings ("...:44.9Z" would sort after "...:44.963Z").
+std::string SortableTime(std::string time) {
+  if (!time.empty() && time.back() == 'Z') time.pop_back();
+  const std::size_t dot = time.find('.');
+  std::string fraction = dot == std::string::npos ? "" : time.substr(dot + 1);
+  fraction.resize(9, '0');
+  return time.substr(0, dot) + "." + fraction;
+}
+
+// Issue 14: serve's report put the teardown's output before the tests, with setup's time,
+// and gave the final pass or fail the run's start time. ReportsOfServeAreTheReportsOfRun sets
+// times aside; this test reads them: the teardown's output comes after every test's event
+// and not before any of them in time, and the run's final event is its latest.
+TEST_F(ServeTest, ServesTheTeardownAndTheRunsEndAtTheTimesTheyHappened) {
+  binary_ = REPLAY_FIXTURE;
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Replay");
+  AwaitFinished(s, id, 60s);
+  http::ClientResult report = Call(s, "GET", fmt::format("/api/v1/runs/{}/report", id));
+  ASSERT_EQ(report.status, 200) << report.body;
+
+  std::vector<json::value> events;
+  for (const std::string& line : Lines(report.body)) {
+    if (!line.empty()) events.push_back(Parse(line));
+  }
+  ASSERT_GE(events.size(), 10u) << report.body;
+  // (A test's events are written when it ends, so a worker restarted after a crash may set
+  // up before the crashed test's lines: the stream as a whole need not be in time order.)
+  std::string latest_test_time, latest_time;
+  int teardown = -1, last_test_event = -1;
+  for (int i = 0; i + 1 < static_cast<int>(events.size()); ++i) {
+    const std::string time = SortableTime(Str(events[i], "Time"));
+    latest_time = std::max(latest_time, time);
+    if (!Str(events[i], "Test").empty()) {
+      last_test_event = i;
+      latest_test_time = std::max(latest_test_time, time);
+    }
+    if (Str(events[i], "Output").find("teardown log") != std::string::npos) teardown = i;
+  }
+  ASSERT_GE(teardown, 0) << report.body;
+  EXPECT_GT(teardown, last_test_event) << "the teardown's output comes before a test's event:\n"
+                                       << report.body;
+  EXPECT_GE(SortableTime(Str(events[teardown], "Time")), latest_test_time)
+      << "the teardown's output is dated before a test's event: "
+      << json::serialize(events[teardown]);
+  const json::value& last = events.back();
+  EXPECT_TRUE(Str(last, "Test").empty()) << json::serialize(last);
+  EXPECT_EQ(Str(last, "Action"), "fail") << json::serialize(last);
+  EXPECT_GE(SortableTime(Str(last, "Time")), latest_time)
+      << "the run's final event is dated before other events: " << json::serialize(last);
+}
+
 // --- Live events ---------------------------------------------------------------------------------
 
 struct Event {
@@ -2042,6 +2096,51 @@ TEST_F(ServeTest, SecondServerOnOneDatabaseExitsTwoNamingTheFirst) {
   Server* next = Start();
   ASSERT_NE(next, nullptr);
   EXPECT_EQ(Str(GetRun(next, id), "status"), "passed");
+}
+
+// Issue 14: a second server on the database of a running one "resumed" the first one's
+// running run and executed it again, and when the first cancelled that run the second's
+// result overwrote the cancel: the database said passed for a run the API said cancelled.
+// Whatever a second server does, the first one's cancel is what the database keeps.
+TEST_F(ServeTest, ACancelIsNotOverwrittenByASecondServerOnTheDatabase) {
+  const std::string hook_log = dir_ + "/second-hooks.jsonl";
+  Server* first = Start();
+  ASSERT_NE(first, nullptr);
+  const std::int64_t id = Trigger(first, "Gate");
+  AwaitRun(first, id, [](const json::value& run) {
+    return Str(run, "status") == "running" && TestStatuses(run)["Wait"] == "running";
+  });
+
+  // A second server on the same file; only it has a hook, so its log says what it ran.
+  Server second({SERVE_FIXTURE, "serve", "--port", "0", "--db", Db(), "--grace", "200ms",
+                 "--shutdown-timeout", "2s"},
+                {{"SERVE_FIXTURE_GATE", gate_}, {"SERVE_FIXTURE_HOOK_LOG", hook_log}},
+                dir_ + "/second-out.txt", dir_ + "/second-err.txt");
+  std::string why_not;
+  const bool second_serves = second.Start(&why_not);
+  EXPECT_FALSE(second_serves) << "a second server serves the database of a running one";
+
+  Json(first, "POST", fmt::format("/api/v1/runs/{}/cancel", id), {}, 200);
+  EXPECT_EQ(Str(AwaitFinished(first, id), "status"), "cancelled");
+  OpenGate();
+  if (second_serves) {
+    // Lets the second server finish whatever it made of the run before the database is read.
+    (void)Eventually([&] { return HookSawRunFinish(hook_log, id); }, 10s);
+    EXPECT_EQ(ReadFile(hook_log).find("OnRunStarted"), std::string::npos)
+        << "the second server executed the first one's run again:\n"
+        << ReadFile(hook_log);
+    second.Signal(SIGTERM);
+    second.WaitExit(20s);
+  }
+  first->Signal(SIGTERM);
+  ASSERT_EQ(first->WaitExit(20s), 0) << first->Err();
+
+  // What the database says, read by the next server.
+  Server* next = Start();
+  ASSERT_NE(next, nullptr);
+  const json::value stored = GetRun(next, id);
+  EXPECT_EQ(Str(stored, "status"), "cancelled") << json::serialize(stored);
+  EXPECT_EQ(TestStatuses(stored)["Wait"], "cancelled") << json::serialize(stored);
 }
 
 TEST_F(ServeTest, ACorruptDatabaseIsRefusedAndAnEmptyFileIsANewStore) {

@@ -245,6 +245,24 @@ describe('runs', () => {
     await page.context().close();
   });
 
+  // Issue 14: a cancelled run counted its stopped test as a failure in the suite's pass-rate
+  // trend (3 of 4 = 75 %). A cancel says nothing about the tests: the run has no point.
+  test('a cancelled run has no point in the suite trend', async () => {
+    const { id } = await api.trigger('Slow', { reference: 'ui-cancel-trend' });
+    await api.waitRun(id, (r) => r.tests.some((t) => t.name === 'Hang' && t.status === 'running'),
+      { what: 'Hang to run' });
+    await api.post(`/runs/${id}/cancel`);
+    assert.equal((await api.waitFinished(id)).status, 'cancelled');
+    const page = await openPage(browser, server);
+    await page.goto('/suites/Slow');
+    await waitFor(page.locator(`svg.trend a[href="/runs/${id}"]`), 'the cancelled run in the trend',
+      { state: 'attached' });
+    assert.equal(await page.locator('svg.trend circle.pt.st-cancelled').count(), 0,
+      'no cancelled run has a pass-rate point');
+    assertNoPageErrors(page, assert);
+    await page.context().close();
+  });
+
   test('a partial run has no point in the suite trend', async () => {
     const full = await checkoutRun();
     // A run of one passing test: 100 % of what it ran, nothing about the rest.
