@@ -9,6 +9,7 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "http/route_table.h"
 #include "http/routes.h"
@@ -53,8 +54,8 @@ Response RouteUnchecked(const Request& req, ServeApi& api, store::Store& store,
   if (path == kApiPrefix || path == std::string(kApiPrefix) + "/") {
     return NotFound("see /api/v1/suites, /api/v1/runs, /api/v1/schedules");
   }
-  const RouteMatch match = MatchRoute(Routes(), req.method, path);
-  if (match.route == nullptr) return match.error;
+  RouteMatch match = MatchRoute(Routes(), req.method, path);
+  if (match.route == nullptr) return std::move(match.error);
   return match.route->handler(RouteContext{req, path, query, match.params, api, store, cache});
 }
 
