@@ -143,6 +143,38 @@ TEST_F(RouteTableTest, AWrongMethodIs405AllowingExactlyTheTablesMethodsForThePat
   }
 }
 
+// The table keeps the order in which the hand-written router checked a request, which
+// clients may have come to rely on.
+TEST_F(RouteTableTest, ChecksShapeMethodIdRunAndTestNameInTheRouterOrder) {
+  struct Case {
+    const char* method;
+    std::string path;
+    int status;
+    const char* message;
+  };
+  const std::string run = "/api/v1/runs/" + std::to_string(run_id_);
+  for (const Case& c : {
+           // A suite or schedule name that cannot be decoded: 400 whatever follows.
+           Case{"GET", "/api/v1/suites/%zz/nope", 400, "malformed suite name"},
+           Case{"DELETE", "/api/v1/schedules/%zz", 400, "malformed schedule name"},
+           // An id is checked only on a known route with a known method.
+           Case{"GET", "/api/v1/runs/abc/nope", 404, "no such endpoint: /api/v1/runs/abc/nope"},
+           Case{"POST", "/api/v1/runs/abc", 405, "method POST is not allowed here; allowed: GET"},
+           Case{"GET", "/api/v1/runs/abc/tests/x", 400, R"(\"abc\" is not a run id)"},
+           Case{"GET", "/api/v1/runs/", 400, R"(\"\" is not a run id)"},
+           // The run is looked up before the test name is decoded.
+           Case{"GET", "/api/v1/runs/999/tests/%zz", 404, "no run with id 999"},
+           Case{"GET", run + "/tests/%zz", 400, "malformed test name in the path"},
+           Case{"GET", run + "/tests/", 404, "empty test name"},
+           Case{"PUT", "/api/v1/", 404, "see /api/v1/suites, /api/v1/runs, /api/v1/schedules"},
+       }) {
+    const Response r = Do(c.method, c.path);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path;
+    EXPECT_NE(r.FullBody().find(c.message), std::string::npos)
+        << c.method << " " << c.path << ": " << r.FullBody();
+  }
+}
+
 // Issue 15 authenticates exactly these routes and checks their requests for CSRF: a route
 // that writes must be marked kChangesState, and is added here on purpose.
 TEST(RouteTableSpecTest, TheStateChangingRoutesAreExactlyTheseAndEveryWriteIsOne) {
