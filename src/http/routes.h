@@ -1,0 +1,101 @@
+#pragma once
+
+// Internal to the http part: the handlers the route table (route_table.cc) calls, one group
+// per file, and the helpers they share to read requests and write responses. Not part of
+// router.h: nothing outside src/http/ uses these.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/serve_api.h"
+#include "http/route_table.h"
+#include "http/router.h"
+
+namespace handoff::http {
+
+// The prefix of every API path.
+inline constexpr std::string_view kApiPrefix = "/api/v1";
+
+// --- Request and response helpers (messages.cc) ------------------------------------------
+
+// Returns a 404 not_found error saying `message`.
+Response NotFound(std::string_view message);
+// Returns a 400 invalid_argument error saying `message`.
+Response BadRequest(std::string_view message);
+// Returns the error response matching an engine API code (404, 400, 409, 503; else 500).
+Response FromApiCode(ApiCode code, std::string_view message);
+// Returns a JSON response with `status` and `body`.
+Response JsonResponse(int status, std::string body);
+// Returns the value of the first query parameter `name`, or nullptr.
+const std::string* QueryValue(const QueryParams& query, std::string_view name);
+// Returns the positive decimal integer in `text` if it fits in int64; nullopt otherwise.
+std::optional<std::int64_t> ParsePositiveId(std::string_view text);
+
+// --- Suites: list, one suite, history, flaky (routes_suites.cc) ---------------------------
+
+// GET /api/v1/suites
+Response ListSuites(const RouteContext& ctx);
+// GET /api/v1/suites/{suite}
+Response GetSuite(const RouteContext& ctx);
+// GET /api/v1/suites/{suite}/history
+Response SuiteHistory(const RouteContext& ctx);
+// GET /api/v1/flaky
+Response Flaky(const RouteContext& ctx);
+
+// --- Runs: trigger, list, read, cancel, retry, report, events (routes_runs.cc) -----------
+
+// POST /api/v1/suites/{suite}/runs
+Response TriggerRun(const RouteContext& ctx);
+// GET /api/v1/runs
+Response ListRuns(const RouteContext& ctx);
+// GET /api/v1/runs/{run:id}
+Response GetRun(const RouteContext& ctx);
+// GET /api/v1/runs/{run:id}/tests/{test...}
+Response GetTest(const RouteContext& ctx);
+// POST /api/v1/runs/{run:id}/cancel
+Response CancelRun(const RouteContext& ctx);
+// POST /api/v1/runs/{run:id}/retry
+Response RetryRun(const RouteContext& ctx);
+// GET /api/v1/runs/{run:id}/report
+Response RunReport(const RouteContext& ctx);
+// GET /api/v1/runs/{run:id}/events
+Response RunEvents(const RouteContext& ctx);
+
+// --- Schedules (routes_schedules.cc) ------------------------------------------------------
+
+// GET /api/v1/schedules
+Response ListSchedules(const RouteContext& ctx);
+// POST /api/v1/schedules
+Response CreateSchedule(const RouteContext& ctx);
+// GET /api/v1/schedules/{schedule}
+Response GetSchedule(const RouteContext& ctx);
+// DELETE /api/v1/schedules/{schedule}
+Response DeleteSchedule(const RouteContext& ctx);
+// POST /api/v1/schedules/{schedule}/pause
+Response PauseSchedule(const RouteContext& ctx);
+// POST /api/v1/schedules/{schedule}/resume
+Response ResumeSchedule(const RouteContext& ctx);
+// Appends the JSON object of schedule `s` (also embedded in GET /api/v1/suites/{suite}).
+void AppendScheduleJson(std::string& out, const ScheduleInfo& s);
+
+// --- Operations: health, readiness, metrics, backup (routes_admin.cc) ---------------------
+
+// GET /healthz
+Response Healthz(const RouteContext& ctx);
+// GET /readyz
+Response Readyz(const RouteContext& ctx);
+// GET /metrics
+Response Metrics(const RouteContext& ctx);
+// POST /api/v1/admin/backup
+Response AdminBackup(const RouteContext& ctx);
+
+// --- The web UI (web_files.cc) ------------------------------------------------------------
+
+// Returns true if `path` names an embedded file of web/ or a page of the app.
+bool IsWebPath(std::string_view path);
+// GET of any path IsWebPath accepts: the file, with an ETag, gzip when accepted.
+Response ServeWebFile(const RouteContext& ctx);
+
+}  // namespace handoff::http

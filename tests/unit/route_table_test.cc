@@ -1,0 +1,284 @@
+#include "http/route_table.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+#include <utility>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/router.h"
+#include "serve_fakes.h"
+
+namespace handoff::http {
+namespace {
+
+using testing::FakeApi;
+using testing::FakeStore;
+
+constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+
+// Returns "METHOD pattern" for `route`.
+std::string Key(const RouteSpec& route) {
+  return std::string(route.method) + " " + std::string(route.pattern);
+}
+
+class RouteTableTest : public ::testing::Test {
+ protected:
+  RouteTableTest() : api_(store_) {
+    api_.suites.push_back(SuiteInfo{.name = "Checkout", .tests = {"Card"}});
+    api_.schedules.push_back(ScheduleInfo{.name = "nightly", .suite = "Checkout",
+                                          .spec = "0 3 * * *", .from_code = true});
+    store::Run run;
+    run.suite = "Checkout";
+    run.status = store::RunStatus::kPassed;
+    run_id_ = store_.AddRun(run, {store::TestRow{.name = "Card"}});
+  }
+
+  // A path that `pattern` matches, each parameter naming something the fakes hold. A new
+  // parameter name fails the test until it is given a value here.
+  std::string SamplePath(std::string_view pattern) const {
+    const auto segments = ParsePattern(pattern);
+    EXPECT_TRUE(segments.has_value()) << pattern;
+    if (!segments) return "";
+    std::string path;
+    for (const PatternSegment& s : *segments) {
+      path += '/';
+      if (s.kind == PatternSegment::Kind::kLiteral) {
+        path += s.text;
+      } else if (s.text == "suite") {
+        path += "Checkout";
+      } else if (s.text == "schedule") {
+        path += "nightly";
+      } else if (s.text == "run") {
+        path += std::to_string(run_id_);
+      } else if (s.text == "test") {
+        path += "Card";
+      } else if (s.text == "file") {
+        path += "index.html";
+      } else {
+        ADD_FAILURE() << "no sample value for {" << s.text << "} in " << pattern;
+      }
+    }
+    return path;
+  }
+
+  Response Do(std::string_view method, std::string_view path) {
+    return Route(Request{std::string(method), std::string(path), {}, ""}, api_, store_);
+  }
+
+  FakeStore store_;
+  FakeApi api_;
+  std::int64_t run_id_ = 0;
+};
+
+TEST(RouteTableSpecTest, EveryPatternIsWellFormedAndUniquePerMethod) {
+  std::set<std::string> seen;
+  for (const RouteSpec& route : Routes()) {
+    EXPECT_TRUE(ParsePattern(route.pattern).has_value()) << route.pattern;
+    EXPECT_TRUE(route.handler != nullptr) << Key(route);
+    EXPECT_NE(std::find(std::begin(kMethods), std::end(kMethods), route.method),
+              std::end(kMethods))
+        << Key(route);
+    EXPECT_TRUE(seen.insert(Key(route)).second) << "twice in the table: " << Key(route);
+  }
+  EXPECT_GE(seen.size(), 20u);
+}
+
+TEST(RouteTableSpecTest, ParsePatternNamesParametersAndRefusesMalformedOnes) {
+  const auto segments = ParsePattern("/api/{a}/{b:id}/x/{c...}");
+  ASSERT_TRUE(segments.has_value());
+  ASSERT_EQ(segments->size(), 5u);
+  using Kind = PatternSegment::Kind;
+  EXPECT_EQ((*segments)[0].kind, Kind::kLiteral);
+  EXPECT_EQ((*segments)[0].text, "api");
+  EXPECT_EQ((*segments)[1].kind, Kind::kName);
+  EXPECT_EQ((*segments)[1].text, "a");
+  EXPECT_EQ((*segments)[2].kind, Kind::kId);
+  EXPECT_EQ((*segments)[2].text, "b");
+  EXPECT_EQ((*segments)[4].kind, Kind::kRest);
+  EXPECT_EQ((*segments)[4].text, "c");
+  for (const char* bad : {"", "api", "/{", "/{}", "/{a", "/a}", "/x{a}", "/{a...}/b",
+                          "/{a}/{a}", "/{a:int}", "/{:id}"}) {
+    EXPECT_FALSE(ParsePattern(bad).has_value()) << bad;
+  }
+}
+
+TEST_F(RouteTableTest, EveryRouteReachesItsHandler) {
+  for (const RouteSpec& route : Routes()) {
+    const std::string path = SamplePath(route.pattern);
+    const RouteMatch match = MatchRoute(Routes(), route.method, path);
+    EXPECT_EQ(match.route, &route) << Key(route) << " as " << path << ": "
+                                   << match.error.FullBody();
+    const Response r = Do(route.method, path);
+    EXPECT_NE(r.status, 404) << Key(route) << " as " << path << ": " << r.FullBody();
+    EXPECT_NE(r.status, 405) << Key(route) << " as " << path << ": " << r.FullBody();
+  }
+}
+
+TEST_F(RouteTableTest, AWrongMethodIs405AllowingExactlyTheTablesMethodsForThePath) {
+  std::set<std::string_view> patterns;
+  for (const RouteSpec& route : Routes()) {
+    if (!patterns.insert(route.pattern).second) continue;
+    std::string allow;  // the table's methods for this pattern, in table order
+    std::set<std::string_view> methods;
+    for (const RouteSpec& other : Routes()) {
+      if (other.pattern != route.pattern) continue;
+      if (!allow.empty()) allow += ", ";
+      allow += other.method;
+      methods.insert(other.method);
+    }
+    const std::string path = SamplePath(route.pattern);
+    for (const std::string_view method : kMethods) {
+      if (methods.contains(method)) continue;
+      const Response r = Do(method, path);
+      EXPECT_EQ(r.status, 405) << method << " " << path;
+      const std::string* header = FindHeader(r.headers, "Allow");
+      ASSERT_NE(header, nullptr) << method << " " << path;
+      EXPECT_EQ(*header, allow) << method << " " << path;
+    }
+  }
+}
+
+// The table keeps the order in which the hand-written router checked a request, which
+// clients may have come to rely on.
+TEST_F(RouteTableTest, ChecksShapeMethodIdRunAndTestNameInTheRouterOrder) {
+  struct Case {
+    const char* method;
+    std::string path;
+    int status;
+    const char* message;
+  };
+  const std::string run = "/api/v1/runs/" + std::to_string(run_id_);
+  for (const Case& c : {
+           // A suite or schedule name that cannot be decoded: 400 whatever follows.
+           Case{"GET", "/api/v1/suites/%zz/nope", 400, "malformed suite name"},
+           Case{"DELETE", "/api/v1/schedules/%zz", 400, "malformed schedule name"},
+           // An id is checked only on a known route with a known method.
+           Case{"GET", "/api/v1/runs/abc/nope", 404, "no such endpoint: /api/v1/runs/abc/nope"},
+           Case{"POST", "/api/v1/runs/abc", 405, "method POST is not allowed here; allowed: GET"},
+           Case{"GET", "/api/v1/runs/abc/tests/x", 400, R"(\"abc\" is not a run id)"},
+           Case{"GET", "/api/v1/runs/", 400, R"(\"\" is not a run id)"},
+           // The run is looked up before the test name is decoded.
+           Case{"GET", "/api/v1/runs/999/tests/%zz", 404, "no run with id 999"},
+           Case{"GET", run + "/tests/%zz", 400, "malformed test name in the path"},
+           Case{"GET", run + "/tests/", 404, "empty test name"},
+           Case{"PUT", "/api/v1/", 404, "see /api/v1/suites, /api/v1/runs, /api/v1/schedules"},
+       }) {
+    const Response r = Do(c.method, c.path);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path;
+    EXPECT_NE(r.FullBody().find(c.message), std::string::npos)
+        << c.method << " " << c.path << ": " << r.FullBody();
+  }
+}
+
+// Issue 15 authenticates exactly these routes and checks their requests for CSRF: a route
+// that writes must be marked kChangesState, and is added here on purpose.
+TEST(RouteTableSpecTest, TheStateChangingRoutesAreExactlyTheseAndEveryWriteIsOne) {
+  const std::set<std::string> expected = {
+      "POST /api/v1/admin/backup",
+      "POST /api/v1/suites/{suite}/runs",
+      "POST /api/v1/runs/{run:id}/cancel",
+      "POST /api/v1/runs/{run:id}/retry",
+      "POST /api/v1/schedules",
+      "DELETE /api/v1/schedules/{schedule}",
+      "POST /api/v1/schedules/{schedule}/pause",
+      "POST /api/v1/schedules/{schedule}/resume",
+  };
+  std::set<std::string> changing;
+  for (const RouteSpec& route : Routes()) {
+    if (route.changes_state) changing.insert(Key(route));
+    // Only GET (and HEAD) may read without changing state; every other method writes.
+    const bool safe_method = route.method == "GET" || route.method == "HEAD";
+    EXPECT_EQ(route.changes_state, !safe_method) << Key(route);
+  }
+  EXPECT_EQ(changing, expected);
+}
+
+// --- The matcher, on a table of its own -----------------------------------------------------
+
+Response Ok(const RouteContext&) { return Response{}; }
+bool OnlyDotTxt(std::string_view path) { return path.ends_with(".txt"); }
+
+const std::vector<RouteSpec>& TestRoutes() {
+  static const std::vector<RouteSpec> routes = {
+      {"GET", "/things", Ok, kReadOnly},
+      {"POST", "/things", Ok, kChangesState},
+      {"GET", "/things/{thing}", Ok, kReadOnly},
+      {"DELETE", "/things/{thing}", Ok, kChangesState},
+      {"GET", "/things/{thing}/parts/{part:id}", Ok, kReadOnly},
+      {"GET", "/things/{thing}/parts/{part:id}/files/{file...}", Ok, kReadOnly},
+      {"GET", "/{doc...}", Ok, kReadOnly, OnlyDotTxt},
+  };
+  return routes;
+}
+
+std::string ErrorMessage(const RouteMatch& match) { return match.error.FullBody(); }
+
+TEST(MatchRouteTest, DecodesNamesAndKeepsIdsAndRestsAsSent) {
+  RouteMatch m = MatchRoute(TestRoutes(), "GET", "/things/a%2Fb%20c");
+  ASSERT_EQ(m.route, &TestRoutes()[2]) << ErrorMessage(m);
+  EXPECT_EQ(m.params.Get("thing"), "a/b c");
+  EXPECT_THROW(m.params.Get("nope"), std::logic_error);
+
+  m = MatchRoute(TestRoutes(), "GET", "/things/x/parts/42/files/a/b%20c/");
+  ASSERT_EQ(m.route, &TestRoutes()[5]) << ErrorMessage(m);
+  EXPECT_EQ(m.params.Get("thing"), "x");
+  EXPECT_EQ(m.params.Get("part"), "42");
+  EXPECT_EQ(m.params.Id("part"), 42);
+  EXPECT_EQ(m.params.Get("file"), "a/b%20c/");
+
+  m = MatchRoute(TestRoutes(), "GET", "/things/x/parts/42/files/");
+  ASSERT_EQ(m.route, &TestRoutes()[5]);
+  EXPECT_EQ(m.params.Get("file"), "");
+}
+
+TEST(MatchRouteTest, UnknownShapesAre404AndWrongMethods405InTableOrder) {
+  for (const char* path : {"/nope", "/things/", "/things//parts/1", "/things/x/parts",
+                           "/things/x/parts/1/files", "/readme.md"}) {
+    const RouteMatch m = MatchRoute(TestRoutes(), "GET", path);
+    EXPECT_EQ(m.route, nullptr) << path;
+    EXPECT_EQ(m.error.status, 404) << path;
+    EXPECT_NE(ErrorMessage(m).find(std::string("no such endpoint: ") + path), std::string::npos);
+  }
+  EXPECT_EQ(MatchRoute(TestRoutes(), "GET", "/notes.txt").route, &TestRoutes()[6]);
+
+  RouteMatch m = MatchRoute(TestRoutes(), "PUT", "/things");
+  EXPECT_EQ(m.error.status, 405);
+  ASSERT_NE(FindHeader(m.error.headers, "Allow"), nullptr);
+  EXPECT_EQ(*FindHeader(m.error.headers, "Allow"), "GET, POST");
+  EXPECT_NE(ErrorMessage(m).find("method PUT is not allowed here; allowed: GET, POST"),
+            std::string::npos);
+  m = MatchRoute(TestRoutes(), "POST", "/things/x");
+  EXPECT_EQ(*FindHeader(m.error.headers, "Allow"), "GET, DELETE");
+}
+
+TEST(MatchRouteTest, AMalformedNameIs400WhereverItStandsAndABadIdOnlyOnAKnownRoute) {
+  // A name that cannot be decoded: 400 whatever the method or the rest of the path.
+  for (const auto& [method, path] :
+       {std::pair{"GET", "/things/%zz"}, std::pair{"PUT", "/things/%zz"},
+        std::pair{"GET", "/things/%zz/nope/deeper"}}) {
+    const RouteMatch m = MatchRoute(TestRoutes(), method, path);
+    EXPECT_EQ(m.route, nullptr);
+    EXPECT_EQ(m.error.status, 400) << method << " " << path;
+    EXPECT_NE(ErrorMessage(m).find("malformed thing name"), std::string::npos);
+  }
+  // A bad id: 404 if no route has the path's shape, 405 for a wrong method, else 400.
+  EXPECT_EQ(MatchRoute(TestRoutes(), "GET", "/things/x/parts/abc/nope").error.status, 404);
+  EXPECT_EQ(MatchRoute(TestRoutes(), "POST", "/things/x/parts/abc").error.status, 405);
+  for (const char* id : {"abc", "0", "-1", "%31", "", "1234567890123456789"}) {
+    const RouteMatch m =
+        MatchRoute(TestRoutes(), "GET", std::string("/things/x/parts/") + id);
+    EXPECT_EQ(m.route, nullptr) << id;
+    EXPECT_EQ(m.error.status, 400) << id;
+    EXPECT_NE(ErrorMessage(m).find(std::string("\\\"") + id + "\\\" is not a part id"),
+              std::string::npos)
+        << ErrorMessage(m);
+  }
+}
+
+}  // namespace
+}  // namespace handoff::http
