@@ -4,7 +4,6 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -16,11 +15,13 @@
 #include <unordered_map>
 #include <utility>
 
-#include "store/compact_encoding.h"
+#include "store/journal.h"
 #include "store/output_lines.h"
-#include "store/run_json.h"
+#include "store/planned_tests.h"
+#include "store/quiet_attempts.h"
 #include "store/sqlite_backup.h"
 #include "store/sqlite_files.h"
+#include "store/value_encoding.h"
 
 namespace handoff::store {
 namespace {
@@ -281,108 +282,13 @@ constexpr const char* kSavepoint = "SAVEPOINT write";
 constexpr const char* kRelease = "RELEASE write";
 constexpr const char* kRollbackTo = "ROLLBACK TO write";
 
-// ---------------------------------------------------------------------------------------
-// The compact list encoding (store/compact_encoding.h).
-
-void PutKeyValues(std::string& out, const KeyValues& kv) {
-  PutVarint(out, kv.size());
-  for (const auto& [key, value] : kv) {
-    PutString(out, key);
-    PutString(out, value);
-  }
-}
-
-std::string EncodeKeyValues(const KeyValues& kv) {
-  std::string out;
-  if (!kv.empty()) PutKeyValues(out, kv);
-  return out;
-}
-
-std::string EncodeStrings(const std::vector<std::string>& strings) {
-  std::string out;
-  if (strings.empty()) return out;
-  PutVarint(out, strings.size());
-  for (const auto& s : strings) PutString(out, s);
-  return out;
-}
-
-std::string EncodeFailures(const std::vector<Failure>& failures) {
-  std::string out;
-  if (failures.empty()) return out;
-  PutVarint(out, failures.size());
-  for (const auto& f : failures) {
-    PutString(out, f.message);
-    PutString(out, f.file);
-    PutSigned(out, f.line);
-  }
-  return out;
-}
-
-std::string EncodeSpans(const std::vector<Span>& spans) {
-  std::string out;
-  if (spans.empty()) return out;
-  PutVarint(out, spans.size());
-  for (const auto& span : spans) {
-    PutString(out, span.name);
-    PutSigned(out, span.start_ns);
-    PutSigned(out, span.elapsed_ns);
-    PutKeyValues(out, span.attributes);
-  }
-  return out;
-}
-
-void ReportCorrupt(const Decoder& decoder, const char* what) {
-  if (!decoder.ok()) LogError("corrupt stored value", what);
-}
-
-KeyValues DecodeKeyValues(std::string_view data) {
-  if (data.empty()) return {};
-  Decoder d(data);
-  KeyValues kv = d.KeyValueList();
-  ReportCorrupt(d, "key/value list");
-  return kv;
-}
-
-std::vector<std::string> DecodeStrings(std::string_view data) {
-  std::vector<std::string> strings;
-  if (data.empty()) return strings;
-  Decoder d(data);
-  const std::size_t n = d.Count();
-  strings.reserve(n);
-  for (std::size_t i = 0; i < n && d.ok(); ++i) strings.push_back(d.String());
-  ReportCorrupt(d, "string list");
-  return strings;
-}
-
-std::vector<Failure> DecodeFailures(std::string_view data) {
-  std::vector<Failure> failures;
-  if (data.empty()) return failures;
-  Decoder d(data);
-  const std::size_t n = d.Count();
-  failures.resize(n);
-  for (auto& f : failures) {
-    f.message = d.String();
-    f.file = d.String();
-    f.line = static_cast<int>(d.Signed());
-  }
-  ReportCorrupt(d, "failures");
-  return failures;
-}
-
-std::vector<Span> DecodeSpans(std::string_view data) {
-  std::vector<Span> spans;
-  if (data.empty()) return spans;
-  Decoder d(data);
-  const std::size_t n = d.Count();
-  spans.resize(n);
-  for (auto& span : spans) {
-    span.name = d.String();
-    span.start_ns = d.Signed();
-    span.elapsed_ns = d.Signed();
-    span.attributes = d.KeyValueList();
-  }
-  ReportCorrupt(d, "spans");
-  return spans;
+// Returns a list read back from the database, or (a corrupt stored value, logged) an empty
+// one.
+template <typename T>
+T ValueOrLogged(Result<T> decoded) {
+  if (decoded.ok()) return std::move(decoded).value();
+  LogError("corrupt stored value", decoded.error().message);
+  return T{};
 }
 
 std::int64_t SystemNowNs() {
@@ -571,32 +477,6 @@ class Stmt {
 // Runs a statement without parameters or results (transaction control).
 bool Exec(SqliteDb& db, const char* sql) { return Stmt(db, sql).Run(); }
 
-// Totals are a list of numbers in the order below. Servers before the one result model
-// wrote the first four only (top-level tests, soft failures counted as failed): those read
-// back with the other fields 0.
-std::string EncodeTotals(const RunTotals& t) {
-  return fmt::format("{} {} {} {} {} {} {}", t.total, t.passed, t.failed, t.skipped,
-                     t.soft_failed, t.cancelled, t.flaky);
-}
-
-std::optional<RunTotals> DecodeTotals(std::string_view text) {
-  RunTotals t;
-  int* fields[] = {&t.total,       &t.passed,    &t.failed, &t.skipped,
-                   &t.soft_failed, &t.cancelled, &t.flaky};
-  const char* p = text.data();
-  const char* end = text.data() + text.size();
-  int read = 0;
-  for (int* field : fields) {
-    while (p < end && *p == ' ') ++p;
-    if (p == end && read >= 4) break;
-    const auto [next, ec] = std::from_chars(p, end, *field);
-    if (ec != std::errc()) return std::nullopt;
-    p = next;
-    ++read;
-  }
-  return t;
-}
-
 Run ReadRun(const Stmt& s) {
   Run run;
   run.id = s.Int(0);
@@ -616,13 +496,13 @@ Run ReadRun(const Stmt& s) {
   run.retry_of = s.Int(14);
   run.error = s.Text(15);
   run.filter = s.Text(16);
-  run.tests = DecodeStrings(s.View(17));
-  run.labels = DecodeKeyValues(s.View(18));
-  run.params = DecodeKeyValues(s.View(19));
+  run.tests = ValueOrLogged(DecodeStrings(s.View(17)));
+  run.labels = ValueOrLogged(DecodeKeyValues(s.View(18)));
+  run.params = ValueOrLogged(DecodeKeyValues(s.View(19)));
   run.max_attempts = static_cast<int>(s.Int(20));
   run.timeout_ms = s.Int(21);
   run.idempotency_key = s.Text(22);
-  run.values = DecodeKeyValues(s.View(23));
+  run.values = ValueOrLogged(DecodeKeyValues(s.View(23)));
   run.totals = DecodeTotals(s.View(24));
   return run;
 }
@@ -633,7 +513,6 @@ std::vector<Run> ReadRuns(Stmt& s) {
   return runs;
 }
 
-// Reads the columns of kAttemptColumns.
 // Reads the columns of kSelectTests, kSelectTest and kSelectTestEvents.
 TestRow ReadTestRow(const Stmt& s) {
   TestRow row;
@@ -649,6 +528,7 @@ TestRow ReadTestRow(const Stmt& s) {
   return row;
 }
 
+// Reads the columns of kAttemptColumns.
 Attempt ReadAttempt(const Stmt& s) {
   Attempt a;
   a.test = s.Text(0);
@@ -657,10 +537,10 @@ Attempt ReadAttempt(const Stmt& s) {
   a.soft_failure = s.Bool(3);
   a.started_at_ns = s.Int(4);
   a.duration_ms = s.Int(5);
-  a.failures = DecodeFailures(s.View(7));
+  a.failures = ValueOrLogged(DecodeFailures(s.View(7)));
   a.skip_reason = s.Text(8);
-  a.values = DecodeKeyValues(s.View(9));
-  a.spans = DecodeSpans(s.View(10));
+  a.values = ValueOrLogged(DecodeKeyValues(s.View(9)));
+  a.spans = ValueOrLogged(DecodeSpans(s.View(10)));
   if (!s.IsNull(11)) {
     if (auto lines = DecodeOutputLines(s.View(11), a.started_at_ns)) {
       a.lines = std::move(*lines);
@@ -670,31 +550,6 @@ Attempt ReadAttempt(const Stmt& s) {
   } else if (!s.IsNull(6)) {
     a.lines = LinesFromText(s.View(6), a.failures, a.skip_reason, a.started_at_ns);
   }
-  return a;
-}
-
-// A passing attempt with nothing to show. Most attempts are: not storing them halves the
-// rows written per test. Everything they hold is in their test's row: its latest attempt's
-// number, status, start and duration.
-bool IsQuietPass(const Attempt& a) {
-  return !a.keep_quiet && a.status == TestStatus::kPassed && !a.soft_failure && a.lines.empty() &&
-         a.failures.empty() && a.skip_reason.empty() && a.values.empty() && a.spans.empty();
-}
-
-// The test's latest attempt as written before IsQuietPass left it out, if it was left out:
-// a passed test whose latest attempt has no row. (Attempts are written with or before
-// their test's final row, so a passed row without its attempt is always one of these.)
-std::optional<Attempt> QuietAttempt(const TestRow& row, const std::vector<Attempt>& stored) {
-  if (row.status != TestStatus::kPassed || row.attempt < 1) return std::nullopt;
-  for (const Attempt& a : stored) {
-    if (a.attempt == row.attempt) return std::nullopt;
-  }
-  Attempt a;
-  a.test = row.name;
-  a.attempt = row.attempt;
-  a.status = row.status;
-  a.started_at_ns = row.started_at_ns;
-  a.duration_ms = row.duration_ms;
   return a;
 }
 
@@ -898,16 +753,13 @@ class SqliteStore::ReadLease {
 
 int SqliteStore::SchemaVersion() { return kSchemaVersion; }
 
-std::unique_ptr<SqliteStore> SqliteStore::Open(std::string_view url,
-                                               const SqliteStoreOptions& options,
-                                               std::string* error) {
-  std::string ignored;
-  if (error == nullptr) error = &ignored;
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(std::string_view url,
+                                                       const SqliteStoreOptions& options) {
   constexpr std::string_view kScheme = "sqlite:";
   if (!url.starts_with(kScheme) || url.size() == kScheme.size()) {
-    *error = fmt::format("unsupported database URL \"{}\": use sqlite:PATH or sqlite::memory:",
-                         url);
-    return nullptr;
+    return Error{ErrorCode::kUnsupported,
+                 fmt::format("unsupported database URL \"{}\": use sqlite:PATH or sqlite::memory:",
+                             url)};
   }
   std::string path(url.substr(kScheme.size()));
   if (path == ":memory:") path.clear();
@@ -933,8 +785,8 @@ std::unique_ptr<SqliteStore> SqliteStore::Open(std::string_view url,
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
     if (std::filesystem::is_directory(status)) {
-      *error = fmt::format("cannot open database \"{}\": it is a directory", path);
-      return nullptr;
+      return Error{ErrorCode::kUnavailable,
+                   fmt::format("cannot open database \"{}\": it is a directory", path)};
     }
     if (!std::filesystem::exists(status)) {
       Log(LogLevel::kInfo, "new store: creating the database", path);
@@ -945,20 +797,21 @@ std::unique_ptr<SqliteStore> SqliteStore::Open(std::string_view url,
       existing = true;
     }
   }
-  auto writer = SqliteDb::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, error);
-  if (!writer) return nullptr;
+  std::string error;
+  auto writer = SqliteDb::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &error);
+  if (!writer) return Error{ErrorCode::kUnavailable, std::move(error)};
   if (existing) {
     const std::string problem =
         CheckDatabase(writer->handle(), path, options.integrity_check_budget_ms);
     if (!problem.empty()) {
-      *error = problem +
-               ". It is not served: restore it from a backup (see `backup` in "
-               "docs/serve.md), or move it away to start with an empty store";
-      return nullptr;
+      return Error{ErrorCode::kCorrupt,
+                   problem +
+                       ". It is not served: restore it from a backup (see `backup` in "
+                       "docs/serve.md), or move it away to start with an empty store"};
     }
   }
-  if (!PrepareWriter(*writer, path.empty(), path.empty() ? ":memory:" : path, error)) {
-    return nullptr;
+  if (!PrepareWriter(*writer, path.empty(), path.empty() ? ":memory:" : path, &error)) {
+    return Error{ErrorCode::kUnavailable, std::move(error)};
   }
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(path), options,
                                                             std::move(writer)));
@@ -996,6 +849,11 @@ void SqliteStore::SetCommitError(std::string error) {
 std::string SqliteStore::CommitError() {
   std::lock_guard lock(commit_error_mutex_);
   return commit_error_;
+}
+
+Error SqliteStore::NotCommitted(std::string_view what) {
+  return Error{ErrorCode::kUnavailable,
+               fmt::format("{} could not be stored: the database did not commit the write", what)};
 }
 
 std::int64_t SqliteStore::Now() const {
@@ -1106,7 +964,7 @@ bool SqliteStore::RunTask(std::size_t ops, std::function<bool(SqliteDb&)> task) 
   return result.get();
 }
 
-CreatedRun SqliteStore::CreateRun(Run run, const std::vector<std::string>& test_names) {
+Result<CreatedRun> SqliteStore::CreateRun(Run run, const std::vector<std::string>& test_names) {
   CreatedRun result;
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     if (!run.idempotency_key.empty()) {
@@ -1144,11 +1002,7 @@ CreatedRun SqliteStore::CreateRun(Run run, const std::vector<std::string>& test_
     result.created = true;
     return true;
   });
-  if (!ok) {
-    result.run = std::move(run);
-    result.run.id = 0;
-    result.created = false;
-  }
+  if (!ok) return NotCommitted(fmt::format("a new run of suite \"{}\"", run.suite));
   return result;
 }
 
@@ -1253,46 +1107,13 @@ std::vector<TestRow> SqliteStore::GetTests(std::int64_t run_id) {
   {
     Stmt p(*lease.db(), kSelectPlanned);
     p.Bind(run_id);
-    if (p.Step()) planned = DecodeStrings(p.View(0));
+    if (p.Step()) planned = ValueOrLogged(DecodeStrings(p.View(0)));
   }
   Stmt s(*lease.db(), kSelectTests);
   s.Bind(run_id);
   std::vector<TestRow> rows;
   while (s.Step()) rows.push_back(ReadTestRow(s));
-  if (planned.empty()) return rows;
-  // The planned tests in their order, each as recorded or still pending, then the tests
-  // that were not planned (subtests), in the order they were first recorded.
-  std::unordered_map<std::string_view, std::size_t> recorded;
-  recorded.reserve(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) recorded.emplace(rows[i].name, i);
-  // Per planned test, its row or (not recorded yet) its name; each name once.
-  std::vector<std::pair<std::size_t, const std::string*>> order;
-  order.reserve(planned.size());
-  std::vector<char> placed(rows.size(), 0);
-  std::unordered_map<std::string_view, char> pending;
-  for (const std::string& name : planned) {
-    const auto it = recorded.find(name);
-    if (it == recorded.end()) {
-      if (pending.emplace(name, 0).second) order.emplace_back(0, &name);
-    } else if (!placed[it->second]) {
-      placed[it->second] = 1;
-      order.emplace_back(it->second, nullptr);
-    }
-  }
-  recorded.clear();  // its keys point into rows, which are moved from below
-  std::vector<TestRow> merged;
-  merged.reserve(std::max(planned.size(), rows.size()));
-  for (const auto& [row, name] : order) {
-    if (name != nullptr) {
-      merged.emplace_back().name = *name;
-    } else {
-      merged.push_back(std::move(rows[row]));
-    }
-  }
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (!placed[i]) merged.push_back(std::move(rows[i]));
-  }
-  return merged;
+  return MergePlannedTests(planned, std::move(rows));
 }
 
 std::vector<Attempt> SqliteStore::GetAttempts(std::int64_t run_id, const std::string& test) {
@@ -1323,41 +1144,19 @@ std::vector<Attempt> SqliteStore::GetAllAttempts(std::int64_t run_id) {
       kAttemptColumns);
   ReadLease lease(*this);
   if (!lease.db()) return {};
-  // Stored attempts by test, each test's oldest first.
-  std::unordered_map<std::string, std::vector<Attempt>> stored;
+  std::vector<Attempt> stored;
   {
     Stmt s(*lease.db(), kSql);
     s.Bind(run_id);
-    while (s.Step()) {
-      Attempt a = ReadAttempt(s);
-      stored[a.test].push_back(std::move(a));
-    }
+    while (s.Step()) stored.push_back(ReadAttempt(s));
   }
-  // In the order tests were first recorded, with the quiet attempts put back.
-  std::vector<Attempt> attempts;
-  Stmt rows(*lease.db(), kSelectTests);
-  rows.Bind(run_id);
-  const std::vector<Attempt> none;
-  while (rows.Step()) {
-    const TestRow row = ReadTestRow(rows);
-    const auto it = stored.find(row.name);
-    const std::vector<Attempt>& of_test = it == stored.end() ? none : it->second;
-    std::optional<Attempt> quiet = QuietAttempt(row, of_test);
-    if (it != stored.end()) {
-      std::move(it->second.begin(), it->second.end(), std::back_inserter(attempts));
-      stored.erase(it);
-    }
-    if (quiet) attempts.push_back(std::move(*quiet));
+  std::vector<TestRow> rows;
+  {
+    Stmt s(*lease.db(), kSelectTests);
+    s.Bind(run_id);
+    while (s.Step()) rows.push_back(ReadTestRow(s));
   }
-  // Attempts of a test with no test row (the suite's own output, "") come last, by name.
-  std::vector<std::string> rest;
-  for (const auto& [name, list] : stored) rest.push_back(name);
-  std::sort(rest.begin(), rest.end());
-  for (const std::string& name : rest) {
-    std::vector<Attempt>& list = stored[name];
-    std::move(list.begin(), list.end(), std::back_inserter(attempts));
-  }
-  return attempts;
+  return AttemptsInReportOrder(rows, std::move(stored));
 }
 
 std::vector<RunEvent> SqliteStore::GetEvents(std::int64_t run_id, std::int64_t after_seq,
@@ -1383,23 +1182,7 @@ std::vector<RunEvent> SqliteStore::GetEvents(std::int64_t run_id, std::int64_t a
     s.Bind(run_id).Bind(after_seq).Bind(limit);
     while (s.Step()) tests.push_back(ReadTestRow(s));
   }
-  std::vector<RunEvent> events;
-  events.reserve(std::min(written.size() + tests.size(), static_cast<std::size_t>(limit)));
-  std::size_t w = 0;
-  std::size_t t = 0;
-  while (events.size() < static_cast<std::size_t>(limit) &&
-         (w < written.size() || t < tests.size())) {
-    if (t == tests.size() || (w < written.size() && written[w].seq < tests[t].seq)) {
-      events.push_back(std::move(written[w++]));
-    } else {
-      RunEvent& e = events.emplace_back();
-      e.seq = tests[t].seq;
-      e.type = "test";
-      AppendTestRowJson(e.data, tests[t]);
-      ++t;
-    }
-  }
-  return events;
+  return MergeJournal(std::move(written), tests, limit);
 }
 
 std::int64_t SqliteStore::LastEventSeq(std::int64_t run_id) {
@@ -1408,10 +1191,10 @@ std::int64_t SqliteStore::LastEventSeq(std::int64_t run_id) {
   Stmt s(*lease.db(), kLastEventSeqs);
   s.Bind(run_id);
   if (!s.Step()) return 0;
-  return std::max(s.Int(0), s.Int(1));  // NULL (no rows) reads as 0
+  return LastJournalSeq(s.Int(0), s.Int(1));  // NULL (no rows) reads as 0
 }
 
-bool SqliteStore::PutSchedule(const StoredSchedule& schedule) {
+Result<void> SqliteStore::PutSchedule(const StoredSchedule& schedule) {
   bool inserted = false;
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     Stmt s(db, kInsertSchedule);
@@ -1421,10 +1204,15 @@ bool SqliteStore::PutSchedule(const StoredSchedule& schedule) {
     inserted = sqlite3_changes(db.handle()) > 0;
     return true;
   });
-  return ok && inserted;
+  if (!ok) return NotCommitted(fmt::format("schedule \"{}\"", schedule.name));
+  if (!inserted) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("a schedule named \"{}\" already exists", schedule.name)};
+  }
+  return {};
 }
 
-bool SqliteStore::UpdateSchedulePaused(const std::string& name, bool paused) {
+Result<void> SqliteStore::UpdateSchedulePaused(const std::string& name, bool paused) {
   bool found = false;
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     Stmt s(db, kPauseSchedule);
@@ -1433,10 +1221,12 @@ bool SqliteStore::UpdateSchedulePaused(const std::string& name, bool paused) {
     found = sqlite3_changes(db.handle()) > 0;
     return true;
   });
-  return ok && found;
+  if (!ok) return NotCommitted(fmt::format("the pause of schedule \"{}\"", name));
+  if (!found) return Error{ErrorCode::kNotFound, fmt::format("no schedule named \"{}\"", name)};
+  return {};
 }
 
-bool SqliteStore::DeleteSchedule(const std::string& name) {
+Result<void> SqliteStore::DeleteSchedule(const std::string& name) {
   bool found = false;
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     Stmt s(db, kDeleteSchedule);
@@ -1445,7 +1235,9 @@ bool SqliteStore::DeleteSchedule(const std::string& name) {
     found = sqlite3_changes(db.handle()) > 0;
     return true;
   });
-  return ok && found;
+  if (!ok) return NotCommitted(fmt::format("the deletion of schedule \"{}\"", name));
+  if (!found) return Error{ErrorCode::kNotFound, fmt::format("no schedule named \"{}\"", name)};
+  return {};
 }
 
 std::vector<StoredSchedule> SqliteStore::ListSchedules() {
@@ -1522,28 +1314,14 @@ std::string SqliteStore::ProbeWrite() {
   return error.empty() ? "a write to the database did not commit" : error;
 }
 
-BackupResult SqliteStore::Backup(const std::string& path) {
+Result<BackupInfo> SqliteStore::Backup(const std::string& path) {
   ReadLease lease(*this);
   if (!lease.db()) {
-    BackupResult result;
-    result.error = fmt::format("backup to \"{}\": no connection to the database could be opened",
-                               path);
-    return result;
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("backup to \"{}\": no connection to the database could be opened",
+                             path)};
   }
   return BackupDatabase(lease.db()->handle(), path_.empty(), path);
-}
-
-// ---------------------------------------------------------------------------------------
-
-std::unique_ptr<Store> OpenStore(const std::string& url, std::string* error) {
-  return SqliteStore::Open(url, SqliteStoreOptions{}, error);
-}
-
-std::unique_ptr<Store> OpenStore(const std::string& url, const OpenOptions& options,
-                                 std::string* error) {
-  SqliteStoreOptions sqlite_options;
-  sqlite_options.log = options.log;
-  return SqliteStore::Open(url, sqlite_options, error);
 }
 
 }  // namespace handoff::store
