@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <future>
@@ -20,47 +19,21 @@
 #include "store/planned_tests.h"
 #include "store/quiet_attempts.h"
 #include "store/sqlite_backup.h"
+#include "store/sqlite_db.h"
 #include "store/sqlite_files.h"
+#include "store/sqlite_schema.h"
+#include "store/store_log.h"
 #include "store/value_encoding.h"
 
 namespace handoff::store {
 namespace {
 
-// Every write waits this long for a lock held by another process before failing.
-constexpr int kBusyTimeoutMs = 5000;
 // Idle read connections kept open; more are opened while more readers run at once.
 constexpr std::size_t kMaxIdleReaders = 8;
 // Retention deletes at most this many runs, and stops after about this many rows, per
 // transaction so that the writer commits test results in between.
 constexpr int kDeleteRunsPerTransaction = 100;
 constexpr std::int64_t kDeleteRowsPerTransaction = 20000;
-
-// Where the store's log lines go: the log of the last store opened with one (`serve` has
-// one store per process), else stderr (warnings and errors only). Process-wide because the helpers that report
-// (statements, decoders) have no store at hand.
-std::mutex log_mutex;
-std::shared_ptr<const StoreLog> current_log;
-
-void Log(LogLevel level, std::string_view message, std::string_view detail) {
-  std::shared_ptr<const StoreLog> log;
-  {
-    std::lock_guard lock(log_mutex);
-    log = current_log;
-  }
-  if (log && *log) {
-    (*log)(level, message, detail);
-    return;
-  }
-  // Without a log, only what went wrong is worth a line on stderr.
-  if (level == LogLevel::kInfo) return;
-  std::fprintf(stderr, "handoff: %.*s: %.*s\n", static_cast<int>(message.size()),
-               message.data(), static_cast<int>(detail.size()), detail.data());
-}
-
-// `what` failed (a statement's SQL, or what was being done) because of `detail`.
-void LogError(std::string_view what, std::string_view detail) {
-  Log(LogLevel::kError, fmt::format("store error: {}", what), detail);
-}
 
 // The probe's table and row (ProbeWrite): created by the first probe, outside the schema's
 // migrations, so it never changes the schema version.
@@ -71,126 +44,6 @@ constexpr const char* kUpsertProbe =
     "INSERT INTO handoff_probe (id, probed_at) VALUES (1, ?1) "
     "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at";
 
-// ---------------------------------------------------------------------------------------
-// Schema. Step i brings a database from user_version i to i + 1; steps are only ever
-// appended. Lists (a run's tests, labels, params and values; an attempt's failures, values
-// and spans) are BLOBs in the compact encoding (store/compact_encoding.h): nothing outside
-// src/store reads them, and it round-trips any bytes. An attempt's output is typed lines
-// (store/output_lines.h) in `lines` since version 4, its lines joined with '\n' in `output`
-// before (NULL: no lines). A test's position is its rowid, which only grows, so within a run it
-// is the order in which tests were first recorded.
-
-constexpr const char* kMigrations[] = {
-    R"sql(
-CREATE TABLE runs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after retention
-  suite TEXT NOT NULL,
-  namespace TEXT NOT NULL DEFAULT '',
-  status TEXT NOT NULL,
-  run_trigger TEXT NOT NULL,
-  initiated_by TEXT NOT NULL DEFAULT '',
-  reference TEXT NOT NULL DEFAULT '',
-  environment TEXT NOT NULL DEFAULT '',
-  schedule TEXT NOT NULL DEFAULT '',
-  created_at INTEGER NOT NULL,
-  started_at INTEGER NOT NULL DEFAULT 0,
-  finished_at INTEGER NOT NULL DEFAULT 0,
-  flaky INTEGER NOT NULL DEFAULT 0,
-  resumed INTEGER NOT NULL DEFAULT 0,
-  retry_of INTEGER NOT NULL DEFAULT 0,
-  error TEXT NOT NULL DEFAULT '',
-  test_filter TEXT NOT NULL DEFAULT '',
-  tests BLOB NOT NULL DEFAULT x'',
-  labels BLOB NOT NULL DEFAULT x'',
-  params BLOB NOT NULL DEFAULT x'',
-  max_attempts INTEGER NOT NULL DEFAULT 0,
-  timeout_ms INTEGER NOT NULL DEFAULT 0,
-  idempotency_key TEXT NOT NULL DEFAULT '',
-  run_values BLOB NOT NULL DEFAULT x''
-);
-CREATE INDEX runs_by_suite ON runs (suite, id);
-CREATE INDEX runs_by_status ON runs (status, id);
-CREATE INDEX runs_by_suite_status ON runs (suite, status, id);
-CREATE INDEX runs_by_reference ON runs (reference, id);
-CREATE INDEX runs_by_created_at ON runs (created_at);
-CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (idempotency_key)
-  WHERE idempotency_key <> '';
-
-CREATE TABLE tests (
-  position INTEGER PRIMARY KEY,
-  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  name TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempt INTEGER NOT NULL DEFAULT 0,
-  soft INTEGER NOT NULL DEFAULT 0,
-  flaky INTEGER NOT NULL DEFAULT 0,
-  started_at INTEGER NOT NULL DEFAULT 0,
-  duration_ms INTEGER NOT NULL DEFAULT 0,
-  message TEXT NOT NULL DEFAULT ''
-);
-CREATE UNIQUE INDEX tests_by_name ON tests (run_id, name);
-CREATE INDEX tests_by_position ON tests (run_id, position);
-
-CREATE TABLE attempts (
-  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  test TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  soft INTEGER NOT NULL DEFAULT 0,
-  started_at INTEGER NOT NULL DEFAULT 0,
-  duration_ms INTEGER NOT NULL DEFAULT 0,
-  output TEXT,
-  failures BLOB NOT NULL DEFAULT x'',
-  skip_reason TEXT NOT NULL DEFAULT '',
-  attempt_values BLOB NOT NULL DEFAULT x'',
-  spans BLOB NOT NULL DEFAULT x''
-);
-CREATE UNIQUE INDEX attempts_by_test ON attempts (run_id, test, attempt);
-
-CREATE TABLE run_events (
-  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  seq INTEGER NOT NULL,
-  type TEXT NOT NULL,
-  data TEXT NOT NULL,
-  PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-
-CREATE TABLE schedules (
-  name TEXT PRIMARY KEY,
-  suite TEXT NOT NULL,
-  spec TEXT NOT NULL,
-  time_zone TEXT NOT NULL DEFAULT '',
-  test_filter TEXT NOT NULL DEFAULT '',
-  paused INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL
-) WITHOUT ROWID;
-)sql",
-    // 2: the tests a run plans to run are one list on the run instead of a "pending" row
-    // each (10,000 inserts saved on every POST of a big suite). A test gets its row when
-    // it first starts; until then GetTests shows it pending.
-    // Also, a test's journal entry is its row (at `seq`) instead of a copy of it in
-    // run_events, written again at each change of state.
-    R"sql(
-ALTER TABLE runs ADD COLUMN planned BLOB NOT NULL DEFAULT x'';
-ALTER TABLE tests ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX tests_by_seq ON tests (run_id, seq);
-)sql",
-    // 3: a finished run's totals ("total passed failed skipped", since extended, see
-    // EncodeTotals; '' until it finishes),
-    // so that lists of runs show pass rates without reading their tests.
-    R"sql(
-ALTER TABLE runs ADD COLUMN totals TEXT NOT NULL DEFAULT '';
-)sql",
-    // 4: an attempt's output as typed lines (store/output_lines.h: each line's kind, time
-    // and location), so reports replay it instead of parsing text. Attempts written before
-    // keep their text in `output` and are read back with LinesFromText; new ones leave it
-    // NULL.
-    R"sql(
-ALTER TABLE attempts ADD COLUMN lines BLOB;
-)sql",
-};
-
-constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 // ---------------------------------------------------------------------------------------
 // SQL. Kept as constants: each is prepared once per connection.
@@ -287,7 +140,7 @@ constexpr const char* kRollbackTo = "ROLLBACK TO write";
 template <typename T>
 T ValueOrLogged(Result<T> decoded) {
   if (decoded.ok()) return std::move(decoded).value();
-  LogError("corrupt stored value", decoded.error().message);
+  LogStoreError("corrupt stored value", decoded.error().message);
   return T{};
 }
 
@@ -296,186 +149,6 @@ std::int64_t SystemNowNs() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// Looks std::string keys up by std::string_view without building a string.
-struct SqlHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view sql) const {
-    return std::hash<std::string_view>{}(sql);
-  }
-};
-
-}  // namespace
-
-// ---------------------------------------------------------------------------------------
-// One connection with its prepared statements. Used by one thread at a time.
-
-class SqliteDb {
- public:
-  // Opens `path` ("" for a private in-memory database) with `flags`.
-  static std::unique_ptr<SqliteDb> Open(const std::string& path, int flags,
-                                        std::string* error) {
-    // Memory statistics take a global lock on every allocation; nothing reads them.
-    // (Refused, harmlessly, if the program initialised SQLite before us.)
-    [[maybe_unused]] static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    sqlite3* handle = nullptr;
-    const char* name = path.empty() ? ":memory:" : path.c_str();
-    const int rc = sqlite3_open_v2(name, &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-      // SQLite says "unable to open database file"; errno says why.
-      const int err = handle != nullptr ? sqlite3_system_errno(handle) : 0;
-      *error = fmt::format("cannot open database \"{}\": {}", path.empty() ? name : path,
-                           err != 0 && !path.empty()
-                               ? DescribeOpenError(path, err)
-                               : std::string(handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc)));
-      sqlite3_close_v2(handle);
-      return nullptr;
-    }
-    sqlite3_extended_result_codes(handle, 1);
-    sqlite3_busy_timeout(handle, kBusyTimeoutMs);
-    return std::unique_ptr<SqliteDb>(new SqliteDb(handle));
-  }
-
-  ~SqliteDb() {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
-    sqlite3_close_v2(db_);
-  }
-
-  sqlite3* handle() const { return db_; }
-  std::string ErrorMessage() const { return sqlite3_errmsg(db_); }
-
-  // Returns the statement for `sql`, prepared on first use; nullptr (logged) if it does not
-  // compile.
-  sqlite3_stmt* Prepare(std::string_view sql) {
-    if (auto it = statements_.find(sql); it != statements_.end()) return it->second;
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-      LogError(sql, sqlite3_errmsg(db_));
-      return nullptr;
-    }
-    statements_.emplace(std::string(sql), stmt);
-    return stmt;
-  }
-
-  // Runs `sql` (several statements, no results) without caching it; false (and *error)
-  // on failure.
-  bool ExecScript(const char* sql, std::string* error) {
-    char* message = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) == SQLITE_OK) return true;
-    *error = message ? message : sqlite3_errmsg(db_);
-    sqlite3_free(message);
-    return false;
-  }
-
- private:
-  explicit SqliteDb(sqlite3* db) : db_(db) {}
-
-  sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> statements_;
-};
-
-namespace {
-
-// One use of a cached statement: binds parameters in order, steps, and resets the
-// statement when it goes out of scope. Bound strings must outlive the last Step().
-class Stmt {
- public:
-  Stmt(SqliteDb& db, std::string_view sql) : db_(db), stmt_(db.Prepare(sql)) {
-    failed_ = stmt_ == nullptr;
-  }
-  ~Stmt() {
-    if (stmt_) sqlite3_reset(stmt_);
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  // False once preparing, binding or stepping failed (the error is logged).
-  bool ok() const { return !failed_; }
-
-  // Makes the statement ready to be bound and run again.
-  void Reset() {
-    if (stmt_) sqlite3_reset(stmt_);
-    index_ = 0;
-  }
-
-  Stmt& Bind(std::int64_t value) {
-    if (stmt_) Check(sqlite3_bind_int64(stmt_, ++index_, value));
-    return *this;
-  }
-  Stmt& Bind(int value) { return Bind(static_cast<std::int64_t>(value)); }
-  Stmt& Bind(bool value) { return Bind(static_cast<std::int64_t>(value ? 1 : 0)); }
-  Stmt& Bind(std::string_view text) {
-    if (stmt_) {
-      Check(sqlite3_bind_text64(stmt_, ++index_, text.data(), text.size(), SQLITE_STATIC,
-                                SQLITE_UTF8));
-    }
-    return *this;
-  }
-  Stmt& Bind(const std::string& text) { return Bind(std::string_view(text)); }
-  Stmt& Bind(const char* text) { return Bind(std::string_view(text)); }
-  Stmt& BindBlob(std::string_view bytes) {
-    // A non-null pointer with size 0 binds an empty BLOB, not NULL.
-    if (stmt_) {
-      Check(sqlite3_bind_blob64(stmt_, ++index_, bytes.data() ? bytes.data() : "",
-                                bytes.size(), SQLITE_STATIC));
-    }
-    return *this;
-  }
-  Stmt& BindNull() {
-    if (stmt_) Check(sqlite3_bind_null(stmt_, ++index_));
-    return *this;
-  }
-  template <typename T>
-  Stmt& Bind(const std::optional<T>& value) {
-    return value ? Bind(*value) : BindNull();
-  }
-
-  // Returns true when a row is ready, false when done or failed (see ok()).
-  bool Step() {
-    if (failed_) return false;
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) {
-      failed_ = true;
-      LogError(sqlite3_sql(stmt_), sqlite3_errmsg(db_.handle()));
-    }
-    return false;
-  }
-
-  // Runs a statement that returns no rows; true on success.
-  bool Run() {
-    while (Step()) {
-    }
-    return ok();
-  }
-
-  std::int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  bool Bool(int column) const { return Int(column) != 0; }
-  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  // TEXT or BLOB bytes, valid until the next Step() or Reset().
-  std::string_view View(int column) const {
-    const void* data = sqlite3_column_blob(stmt_, column);
-    const int size = sqlite3_column_bytes(stmt_, column);
-    return data ? std::string_view(static_cast<const char*>(data), size) : std::string_view();
-  }
-  std::string Text(int column) const { return std::string(View(column)); }
-
- private:
-  void Check(int rc) {
-    if (rc == SQLITE_OK || failed_) return;
-    failed_ = true;
-    LogError(sqlite3_sql(stmt_), sqlite3_errstr(rc));
-  }
-
-  SqliteDb& db_;
-  sqlite3_stmt* stmt_;
-  int index_ = 0;
-  bool failed_ = false;
-};
-
-// Runs a statement without parameters or results (transaction control).
-bool Exec(SqliteDb& db, const char* sql) { return Stmt(db, sql).Run(); }
 
 Run ReadRun(const Stmt& s) {
   Run run;
@@ -545,7 +218,7 @@ Attempt ReadAttempt(const Stmt& s) {
     if (auto lines = DecodeOutputLines(s.View(11), a.started_at_ns)) {
       a.lines = std::move(*lines);
     } else {
-      LogError("corrupt stored value", "output lines");
+      LogStoreError("corrupt stored value", "output lines");
     }
   } else if (!s.IsNull(6)) {
     a.lines = LinesFromText(s.View(6), a.failures, a.skip_reason, a.started_at_ns);
@@ -574,7 +247,7 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
       update.Bind(totals);
       if (!update.Run()) return false;
       if (sqlite3_changes(db.handle()) == 0) {
-        LogError("update of run", fmt::format("run {} does not exist", u.id));
+        LogStoreError("update of run", fmt::format("run {} does not exist", u.id));
         return false;
       }
     }
@@ -621,86 +294,6 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
   return true;
 }
 
-// Sets the connection up and brings its schema to kSchemaVersion.
-bool PrepareWriter(SqliteDb& db, bool in_memory, const std::string& path, std::string* error) {
-  if (!in_memory) {
-    // WAL lets readers run beside the writer and each other. synchronous=NORMAL does not
-    // fsync at each commit, only at checkpoints: a commit is written to the WAL file (the
-    // OS page cache) before COMMIT returns, so a process killed at any instant, SIGKILL
-    // included, loses nothing committed; only an OS crash or power loss can lose the last
-    // transactions, and never corrupts the database. That is our durability promise
-    // ("committed before the API sees it", "SIGKILL loses nothing reported") at a fraction
-    // of FULL's cost.
-    sqlite3_stmt* stmt = nullptr;
-    std::string mode;
-    if (sqlite3_prepare_v2(db.handle(), "PRAGMA journal_mode=WAL", -1, &stmt, nullptr) ==
-            SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW) {
-      mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    }
-    sqlite3_finalize(stmt);
-    if (mode != "wal") {
-      *error = fmt::format("database \"{}\": cannot use WAL mode: {}", path,
-                           mode.empty() ? db.ErrorMessage() : "journal mode is " + mode);
-      return false;
-    }
-    if (!db.ExecScript("PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=67108864; "
-                       "PRAGMA cache_size=-16384",
-                       error)) {
-      *error = fmt::format("database \"{}\": {}", path, *error);
-      return false;
-    }
-  }
-  std::string detail;
-  // temp_store=MEMORY: each batch's savepoint needs a statement journal, which SQLite
-  // otherwise spills to a file in /var/tmp every few transactions.
-  if (!db.ExecScript("PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY", &detail) ||
-      !db.ExecScript("BEGIN IMMEDIATE", &detail)) {
-    *error = fmt::format("database \"{}\": {}", path, detail);
-    return false;
-  }
-  int version = -1;
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db.handle(), "PRAGMA user_version", -1, &stmt, nullptr) ==
-            SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW) {
-      version = sqlite3_column_int(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-  }
-  auto fail = [&](std::string message) {
-    std::string ignored;
-    db.ExecScript("ROLLBACK", &ignored);
-    *error = std::move(message);
-    return false;
-  };
-  if (version < 0) {
-    return fail(fmt::format("database \"{}\": cannot read schema version: {}", path,
-                            db.ErrorMessage()));
-  }
-  if (version > kSchemaVersion) {
-    return fail(fmt::format(
-        "database \"{}\" has schema version {}, newer than the {} this handoff knows: "
-        "upgrade handoff or use another database",
-        path, version, kSchemaVersion));
-  }
-  for (int step = version; step < kSchemaVersion; ++step) {
-    if (!db.ExecScript(kMigrations[step], &detail)) {
-      return fail(fmt::format("database \"{}\": migration to schema version {} failed: {}",
-                              path, step + 1, detail));
-    }
-  }
-  if (version != kSchemaVersion &&
-      !db.ExecScript(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str(), &detail)) {
-    return fail(fmt::format("database \"{}\": {}", path, detail));
-  }
-  if (!db.ExecScript("COMMIT", &detail)) {
-    return fail(fmt::format("database \"{}\": {}", path, detail));
-  }
-  return true;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -727,7 +320,7 @@ class SqliteStore::ReadLease {
                                         &error)) {
         owned_.reset();
       }
-      if (!owned_) LogError("read connection", error);
+      if (!owned_) LogStoreError("read connection", error);
     }
     db_ = owned_.get();
   }
@@ -751,7 +344,7 @@ class SqliteStore::ReadLease {
   SqliteDb* db_ = nullptr;
 };
 
-int SqliteStore::SchemaVersion() { return kSchemaVersion; }
+int SqliteStore::SchemaVersion() { return SqliteSchemaVersion(); }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(std::string_view url,
                                                        const SqliteStoreOptions& options) {
@@ -765,19 +358,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(std::string_view url,
   if (path == ":memory:") path.clear();
   // From now on the store's lines go to this opener's log (those of a failed open too),
   // until the store is destroyed or another is opened.
-  auto log = options.log ? std::make_shared<const StoreLog>(options.log) : nullptr;
-  {
-    std::lock_guard lock(log_mutex);
-    current_log = log;
-  }
+  std::shared_ptr<const StoreLog> log = InstallStoreLog(options.log);
   // Uninstalls the log if the open fails: its owner may not outlive the failure.
   struct LogGuard {
     std::shared_ptr<const StoreLog> log;
     bool opened = false;
     ~LogGuard() {
-      if (opened || !log) return;
-      std::lock_guard lock(log_mutex);
-      if (current_log == log) current_log.reset();
+      if (!opened) UninstallStoreLog(log);
     }
   } guard{log};
   bool existing = false;  // a database with content, to be checked before use
@@ -789,10 +376,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(std::string_view url,
                    fmt::format("cannot open database \"{}\": it is a directory", path)};
     }
     if (!std::filesystem::exists(status)) {
-      Log(LogLevel::kInfo, "new store: creating the database", path);
+      WriteStoreLog(LogLevel::kInfo, "new store: creating the database", path);
     } else if (std::filesystem::is_regular_file(status) &&
                std::filesystem::file_size(path, ec) == 0 && !ec) {
-      Log(LogLevel::kInfo, "new store: the database file is empty; initialising it", path);
+      WriteStoreLog(LogLevel::kInfo, "new store: the database file is empty; initialising it", path);
     } else {
       existing = true;
     }
@@ -835,10 +422,7 @@ SqliteStore::~SqliteStore() {
   if (writer_thread_.joinable()) writer_thread_.join();
   read_pool_.clear();
   writer_.reset();
-  if (log_) {
-    std::lock_guard lock(log_mutex);
-    if (current_log == log_) current_log.reset();
-  }
+  UninstallStoreLog(log_);
 }
 
 void SqliteStore::SetCommitError(std::string error) {
@@ -901,9 +485,9 @@ void SqliteStore::Commit(std::vector<PendingWrite>& writes) {
         try {
           applied = write.task ? write.task(db) : ApplyBatch(db, write.batch);
         } catch (const std::exception& e) {
-          LogError("write", e.what());
+          LogStoreError("write", e.what());
         } catch (...) {
-          LogError("write", "unknown exception");
+          LogStoreError("write", "unknown exception");
         }
         if (sqlite3_get_autocommit(db.handle()) == 0) {
           if (applied) applied = Exec(db, kRelease);
@@ -934,9 +518,9 @@ void SqliteStore::Commit(std::vector<PendingWrite>& writes) {
     try {
       writes[i].done(ok[i] != 0);
     } catch (const std::exception& e) {
-      LogError("write callback", e.what());
+      LogStoreError("write callback", e.what());
     } catch (...) {
-      LogError("write callback", "unknown exception");
+      LogStoreError("write callback", "unknown exception");
     }
   }
 }

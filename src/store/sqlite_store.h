@@ -9,6 +9,11 @@
 // Reads use a pool of read-only connections: in WAL mode they run beside the writer and
 // each other and see only committed transactions. "sqlite::memory:" has one connection,
 // shared by the writer and the readers under a mutex.
+//
+// Its SQLite plumbing lives beside it: connections and statements (sqlite_db.h), the schema
+// and its migrations (sqlite_schema.h), checks of a database file (sqlite_files.h), the lock
+// of one server per database (sqlite_lock.h) and online backups (sqlite_backup.h). What any
+// backend does alike (encodings, quiet attempts, the journal, planned tests) is not here.
 
 #include <condition_variable>
 #include <cstdint>
