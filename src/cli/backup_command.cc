@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "store/sqlite_backup.h"
 
 namespace handoff {
@@ -48,16 +49,16 @@ int RunBackup(const BackupCommand& command) {
                  db.c_str());
     return kExitFailed;
   }
-  const store::BackupResult result =
+  const Result<store::BackupInfo> result =
       store::BackupDatabaseFile(db.substr(kScheme.size()), command.to);
   if (!result.ok()) {
-    std::fprintf(stderr, "handoff: %s\n", result.error.c_str());
+    std::fprintf(stderr, "handoff: %s\n", result.error().message.c_str());
     return kExitFailed;
   }
   std::printf("handoff: backed up %s to %s (%lld bytes, %lld pages, %lld ms)\n", db.c_str(),
-              result.info.path.c_str(), static_cast<long long>(result.info.bytes),
-              static_cast<long long>(result.info.pages),
-              static_cast<long long>(result.info.duration_ms));
+              result->path.c_str(), static_cast<long long>(result->bytes),
+              static_cast<long long>(result->pages),
+              static_cast<long long>(result->duration_ms));
   return 0;
 }
 

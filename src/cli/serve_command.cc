@@ -15,6 +15,8 @@
 #include "engine/serve_engine.h"
 #include "engine/server_log.h"
 #include "http/server.h"
+#include "base/result.h"
+#include "store/open_store.h"
 #include "store/ownership.h"
 #include "store/store.h"
 
@@ -138,9 +140,8 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   ServerLog log(flags.log_format == "json");
   // One server per store, held until exit; taken before the store is opened, so a second
   // server neither migrates nor resumes anything.
-  store::OwnershipResult owned = store::AcquireStoreOwnership(flags.db);
-  if (!owned.ownership) return ServeStartError("--db: " + owned.error);
-  std::string error;
+  Result<std::unique_ptr<store::StoreOwnership>> owned = store::AcquireStoreOwnership(flags.db);
+  if (!owned.ok()) return ServeStartError("--db: " + owned.error().message);
   store::OpenOptions store_options;
   store_options.log = [&log, &flags](store::LogLevel level, std::string_view message,
                              std::string_view detail) {
@@ -153,9 +154,11 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
               {{"store", flags.db},
                {server_level == ServerLog::Level::kInfo ? "detail" : "error", std::string(detail)}});
   };
-  std::unique_ptr<store::Store> store = store::OpenStore(flags.db, store_options, &error);
-  if (!store) return ServeStartError("--db: " + error);
+  Result<std::unique_ptr<store::Store>> opened = store::OpenStore(flags.db, store_options);
+  if (!opened.ok()) return ServeStartError("--db: " + opened.error().message);
+  std::unique_ptr<store::Store> store = std::move(opened).value();
 
+  std::string error;
   ServeEngine engine(catalog, *store, log, config.schedules, config.hooks, options);
   if (!engine.Start(&error)) {
     engine.Shutdown(std::chrono::milliseconds(0));
@@ -184,7 +187,7 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   std::fflush(stdout);
   log.Info("server started", {{"address", fmt::format("{}:{}", host, server.port())},
                               {"db", flags.db},
-                              {"owner", owned.ownership->Description()},
+                              {"owner", (*owned)->Description()},
                               {"environment", flags.environment}});
 
   int sig = 0;

@@ -1,3 +1,4 @@
+#include "base/result.h"
 #include "engine/serve_engine.h"
 
 #include <fmt/chrono.h>
@@ -379,8 +380,8 @@ ApiResult ServeEngine::Trigger(const RunRequest& request) {
       return result;
     }
   }
-  store::CreatedRun created = store_.CreateRun(std::move(run), tests);
-  if (created.run.id == 0) {
+  Result<store::CreatedRun> stored = store_.CreateRun(std::move(run), tests);
+  if (!stored.ok()) {
     // Not committed: nothing is queued, and the caller must not think otherwise.
     StoreWriteFailed(fmt::format("a new run of suite \"{}\" could not be stored", suite->name));
     result.code = ApiCode::kUnavailable;
@@ -388,6 +389,7 @@ ApiResult ServeEngine::Trigger(const RunRequest& request) {
                      "nothing was queued, try again later";
     return result;
   }
+  const store::CreatedRun& created = *stored;
   result.run = created.run;
   result.created = created.created;
   if (!created.created) {
@@ -849,18 +851,15 @@ ApiCode ServeEngine::CreateSchedule(const store::StoredSchedule& schedule, std::
     }
     store::StoredSchedule stored = schedule;
     stored.created_at_ns = NowNs();
-    if (!store_.PutSchedule(stored)) {
+    if (Result<void> put = store_.PutSchedule(stored); !put.ok()) {
       schedules_.Remove(schedule.name);
-      // Refused because the name is taken, or because the store could not write.
-      const std::vector<store::StoredSchedule> stored_now = store_.ListSchedules();
-      if (std::none_of(stored_now.begin(), stored_now.end(),
-                       [&](const store::StoredSchedule& s) { return s.name == schedule.name; })) {
-        StoreWriteFailed(fmt::format("schedule \"{}\" could not be stored", schedule.name));
-        *message = "the schedule could not be stored: the store cannot write (see /readyz)";
-        return ApiCode::kUnavailable;
+      if (put.error().code == ErrorCode::kConflict) {
+        *message = fmt::format("a schedule named \"{}\" already exists", schedule.name);
+        return ApiCode::kConflict;
       }
-      *message = fmt::format("a schedule named \"{}\" already exists", schedule.name);
-      return ApiCode::kConflict;
+      StoreWriteFailed(fmt::format("schedule \"{}\" could not be stored", schedule.name));
+      *message = "the schedule could not be stored: the store cannot write (see /readyz)";
+      return ApiCode::kUnavailable;
     }
   }
   schedules_changed_.notify_all();
@@ -879,8 +878,10 @@ ApiCode ServeEngine::DeleteSchedule(const std::string& name, std::string* messag
     *message = fmt::format("schedule \"{}\" is declared in code and cannot be deleted", name);
     return ApiCode::kConflict;
   }
-  // It is stored (it is not from code): false means the store could not write.
-  if (!store_.DeleteSchedule(name)) {
+  // It is stored (it is not from code). Not found in the store: it is gone already, as
+  // the caller asked; any other error is a write that did not commit.
+  if (Result<void> deleted = store_.DeleteSchedule(name);
+      !deleted.ok() && deleted.error().code != ErrorCode::kNotFound) {
     StoreWriteFailed(fmt::format("the deletion of schedule \"{}\" could not be stored", name));
     *message = "the schedule could not be deleted: the store cannot write (see /readyz)";
     return ApiCode::kUnavailable;
@@ -897,10 +898,19 @@ ApiCode ServeEngine::PauseSchedule(const std::string& name, bool paused, std::st
     *message = fmt::format("no schedule named \"{}\"", name);
     return ApiCode::kNotFound;
   }
-  if (!info->from_code && !store_.UpdateSchedulePaused(name, paused)) {
-    StoreWriteFailed(fmt::format("the pause of schedule \"{}\" could not be stored", name));
-    *message = "the schedule could not be changed: the store cannot write (see /readyz)";
-    return ApiCode::kUnavailable;
+  if (!info->from_code) {
+    if (Result<void> updated = store_.UpdateSchedulePaused(name, paused); !updated.ok()) {
+      if (updated.error().code == ErrorCode::kNotFound) {
+        // Deleted from the store behind the server's back: so it is gone here too.
+        schedules_.Remove(name);
+        schedules_changed_.notify_all();
+        *message = fmt::format("no schedule named \"{}\"", name);
+        return ApiCode::kNotFound;
+      }
+      StoreWriteFailed(fmt::format("the pause of schedule \"{}\" could not be stored", name));
+      *message = "the schedule could not be changed: the store cannot write (see /readyz)";
+      return ApiCode::kUnavailable;
+    }
   }
   schedules_.SetPaused(name, paused, options_.now());
   schedules_changed_.notify_all();
@@ -1051,17 +1061,17 @@ BackupOutcome ServeEngine::Backup() {
   std::string path = stem + ".db";
   for (int i = 2; std::filesystem::exists(path, ec); ++i) path = fmt::format("{}-{}.db", stem, i);
   log_.Info("backup started", {{"path", path}});
-  store::BackupResult result = store_.Backup(path);
+  Result<store::BackupInfo> result = store_.Backup(path);
   if (!result.ok()) {
-    log_.Error("backup failed", {{"path", path}, {"error", result.error}});
+    log_.Error("backup failed", {{"path", path}, {"error", result.error().message}});
     outcome.code = ApiCode::kUnavailable;
-    outcome.message = result.error;
+    outcome.message = result.error().message;
     return outcome;
   }
-  log_.Info("backup written", {{"path", result.info.path},
-                               {"bytes", std::to_string(result.info.bytes)},
-                               {"duration_ms", std::to_string(result.info.duration_ms)}});
-  outcome.info = result.info;
+  log_.Info("backup written", {{"path", result->path},
+                               {"bytes", std::to_string(result->bytes)},
+                               {"duration_ms", std::to_string(result->duration_ms)}});
+  outcome.info = *result;
   return outcome;
 }
 

@@ -3,7 +3,8 @@
 // Store ownership: the promise that one server, and only one, executes the runs of a store.
 // Two servers on one SQLite file would both resume the same running run, both fire the
 // code schedules, and overwrite each other's cancels; so `serve` acquires ownership of its
-// store at start-up, before opening it, and holds it until it exits.
+// store at start-up, before opening it (AcquireStoreOwnership in store/open_store.h), and
+// holds it until it exits.
 //
 // SQLite: an exclusive lock on a file beside the database, `<db>.lock`, held with flock(2)
 // for the life of the process (as PostgreSQL's postmaster.pid and Prometheus' TSDB `lock`).
@@ -37,16 +38,5 @@ class StoreOwnership {
   // What holds the ownership, for the server's log ("lock file /data/h.db.lock").
   virtual std::string Description() const = 0;
 };
-
-// The outcome of AcquireStoreOwnership.
-struct OwnershipResult {
-  std::unique_ptr<StoreOwnership> ownership;  // null on failure
-  std::string error;  // why not: the holder (pid, host, since) when another server has it
-};
-
-// Takes ownership of the store named by `url` ("sqlite:PATH" or "sqlite::memory:") for
-// this process. Fails if another process holds it, naming that process, or if the lock
-// cannot be created next to the database, saying why (missing directory, permission).
-OwnershipResult AcquireStoreOwnership(const std::string& url);
 
 }  // namespace handoff::store

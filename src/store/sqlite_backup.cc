@@ -23,10 +23,9 @@ bool Exec(sqlite3* db, const char* sql, std::string* error) {
   return false;
 }
 
-BackupResult Fail(std::string message) {
-  BackupResult result;
-  result.error = std::move(message);
-  return result;
+// A backup that failed: most often the disk or the database could not do it now.
+Error Fail(std::string message, ErrorCode code = ErrorCode::kUnavailable) {
+  return Error{code, std::move(message)};
 }
 
 // Copies every page of `source` into `dest` in steps; returns "" or the error.
@@ -53,7 +52,7 @@ std::string CopyPages(sqlite3* source, sqlite3* dest, bool in_memory, const Back
 
 }  // namespace
 
-BackupResult BackupDatabase(sqlite3* source, bool in_memory, const std::string& path,
+Result<BackupInfo> BackupDatabase(sqlite3* source, bool in_memory, const std::string& path,
                             const BackupPacing& pacing) {
   const auto start = std::chrono::steady_clock::now();
   const std::string temp = fmt::format("{}.tmp-{}", path, ::getpid());
@@ -67,10 +66,10 @@ BackupResult BackupDatabase(sqlite3* source, bool in_memory, const std::string& 
     return Fail(fmt::format("cannot create the backup \"{}\": {}", path,
                             DescribeOpenError(temp, err)));
   }
-  auto discard = [&](std::string message) {
+  auto discard = [&](std::string message, ErrorCode code = ErrorCode::kUnavailable) {
     sqlite3_close_v2(dest);
     std::filesystem::remove(temp, ec);
-    return Fail(std::move(message));
+    return Fail(std::move(message), code);
   };
 
   // One read transaction for the whole copy: every step sees the same snapshot. (An
@@ -83,8 +82,8 @@ BackupResult BackupDatabase(sqlite3* source, bool in_memory, const std::string& 
       return discard(fmt::format("backup to \"{}\": cannot read the database: {}", path, error));
     }
   }
-  BackupResult result;
-  error = CopyPages(source, dest, in_memory, pacing, &result.info.pages);
+  BackupInfo info;
+  error = CopyPages(source, dest, in_memory, pacing, &info.pages);
   if (!in_memory) {
     std::string ignored;
     Exec(source, "COMMIT", &ignored);
@@ -94,7 +93,9 @@ BackupResult BackupDatabase(sqlite3* source, bool in_memory, const std::string& 
   }
   // The copy must open as an intact database before it takes the backup's name.
   const std::string problem = CheckDatabase(dest, path, pacing.check_budget_ms);
-  if (!problem.empty()) return discard("the backup failed its check: " + problem);
+  if (!problem.empty()) {
+    return discard("the backup failed its check: " + problem, ErrorCode::kCorrupt);
+  }
   if (sqlite3_close(dest) != SQLITE_OK) {
     return discard(fmt::format("backup to \"{}\": cannot close the copy", path));
   }
@@ -104,24 +105,26 @@ BackupResult BackupDatabase(sqlite3* source, bool in_memory, const std::string& 
     return Fail(fmt::format("cannot create the backup \"{}\": {}", path,
                             DescribeOpenError(path, err)));
   }
-  result.info.path = path;
-  result.info.bytes = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
-  result.info.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::steady_clock::now() - start)
-                                .count();
-  return result;
+  info.path = path;
+  info.bytes = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
+  info.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+  return info;
 }
 
-BackupResult BackupDatabaseFile(const std::string& db_path, const std::string& path,
+Result<BackupInfo> BackupDatabaseFile(const std::string& db_path, const std::string& path,
                                 const BackupPacing& pacing) {
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) {
-    return Fail(fmt::format("cannot open database \"{}\": it does not exist", db_path));
+    return Fail(fmt::format("cannot open database \"{}\": it does not exist", db_path),
+                ErrorCode::kNotFound);
   }
   const auto a = std::filesystem::weakly_canonical(db_path, ec);
   const auto b = std::filesystem::weakly_canonical(path, ec);
   if (!ec && a == b) {
-    return Fail(fmt::format("the backup \"{}\" would replace the database itself", path));
+    return Fail(fmt::format("the backup \"{}\" would replace the database itself", path),
+                ErrorCode::kInvalid);
   }
   sqlite3* source = nullptr;
   // Read-write without create: a WAL database needs its shared-memory index, which a
@@ -138,7 +141,7 @@ BackupResult BackupDatabaseFile(const std::string& db_path, const std::string& p
     sqlite3_close_v2(source);
     return Fail(fmt::format("cannot open database \"{}\": {}", db_path, error));
   }
-  BackupResult result = BackupDatabase(source, false, path, pacing);
+  Result<BackupInfo> result = BackupDatabase(source, false, path, pacing);
   sqlite3_close_v2(source);
   return result;
 }

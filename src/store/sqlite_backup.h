@@ -16,6 +16,7 @@
 #include <chrono>
 #include <string>
 
+#include "base/result.h"
 #include "store/store.h"
 
 namespace handoff::store {
@@ -29,13 +30,17 @@ struct BackupPacing {
 };
 
 // Copies the database open on `source` (a connection no other thread uses meanwhile) to
-// `path`. `in_memory`: the source is an in-memory database, copied in one step.
-BackupResult BackupDatabase(sqlite3* source, bool in_memory, const std::string& path,
-                            const BackupPacing& pacing = {});
+// `path`. `in_memory`: the source is an in-memory database, copied in one step. Returns what
+// was written, or why not: kUnavailable (the copy could not be written), kCorrupt (the copy
+// failed its check).
+Result<BackupInfo> BackupDatabase(sqlite3* source, bool in_memory, const std::string& path,
+                                  const BackupPacing& pacing = {});
 
 // Backs up the database file at `db_path` (which must exist) to `path`, beside a server
-// that may be using it: opens its own connection and reads only.
-BackupResult BackupDatabaseFile(const std::string& db_path, const std::string& path,
-                                const BackupPacing& pacing = {});
+// that may be using it: opens its own connection and reads only. Errors as BackupDatabase's,
+// and kNotFound when there is no database at `db_path`, kInvalid when `path` is the
+// database itself.
+Result<BackupInfo> BackupDatabaseFile(const std::string& db_path, const std::string& path,
+                                      const BackupPacing& pacing = {});
 
 }  // namespace handoff::store

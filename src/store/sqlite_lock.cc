@@ -11,14 +11,13 @@
 #include <thread>
 
 #include "event/event.h"
-#include "store/ownership.h"
 #include "store/run_json.h"
 #include "store/sqlite_files.h"
+#include "store/sqlite_lock.h"
 
 namespace handoff::store {
 namespace {
 
-constexpr std::string_view kScheme = "sqlite:";
 // A server that just took the lock writes its details right after; a second server that
 // reads an empty file waits this long for them.
 constexpr auto kHolderWriteWait = std::chrono::seconds(1);
@@ -84,35 +83,25 @@ class LockFile : public StoreOwnership {
 
 }  // namespace
 
-OwnershipResult AcquireStoreOwnership(const std::string& url) {
-  OwnershipResult result;
-  if (!url.starts_with(kScheme) || url.size() == kScheme.size()) {
-    result.error = fmt::format(
-        "unsupported database URL \"{}\": use sqlite:PATH or sqlite::memory:", url);
-    return result;
-  }
-  const std::string path = url.substr(kScheme.size());
-  if (path == ":memory:") {
-    result.ownership = std::make_unique<NoOwnership>();
-    return result;
-  }
+Result<std::unique_ptr<StoreOwnership>> AcquireSqliteOwnership(const std::string& path) {
+  if (path.empty() || path == ":memory:") return std::make_unique<NoOwnership>();
   const std::string lock_path = path + ".lock";
   // Close-on-exec: a worker that inherited the descriptor would keep the lock alive after
   // the server died.
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int err = errno;
-    result.error = fmt::format("cannot open database \"{}\": {}", path,
-                               DescribeOpenError(lock_path, err));
-    return result;
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("cannot open database \"{}\": {}", path,
+                             DescribeOpenError(lock_path, err))};
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     if (err != EWOULDBLOCK) {
       ::close(fd);
-      result.error = fmt::format("cannot lock database \"{}\" with {}: {}", path, lock_path,
-                                 DescribeOpenError(lock_path, err));
-      return result;
+      return Error{ErrorCode::kUnavailable,
+                   fmt::format("cannot lock database \"{}\" with {}: {}", path, lock_path,
+                               DescribeOpenError(lock_path, err))};
     }
     // Held by another process: name it. It may be writing its details right now.
     std::string text = ReadAll(fd);
@@ -123,13 +112,12 @@ OwnershipResult AcquireStoreOwnership(const std::string& url) {
     }
     ::close(fd);
     const std::string pid = Field(text, "pid");
-    result.error = fmt::format(
+    return Error{ErrorCode::kConflict, fmt::format(
         "database \"{}\" is in use by another handoff server: pid {} on host {} since {} "
         "(lock file {}). One server per SQLite database: stop that server, or use another "
         "--db",
         path, pid.empty() ? "unknown" : pid, Field(text, "host").empty() ? "unknown" : Field(text, "host"),
-        Field(text, "since").empty() ? "unknown" : Field(text, "since"), lock_path);
-    return result;
+        Field(text, "since").empty() ? "unknown" : Field(text, "since"), lock_path)};
   }
   const std::string details = fmt::format("pid={}\nhost={}\nsince={}\n", ::getpid(), HostName(),
                                           Rfc3339(NowNs()));
@@ -139,8 +127,7 @@ OwnershipResult AcquireStoreOwnership(const std::string& url) {
   if (::pwrite(fd, details.data(), details.size(), 0) == static_cast<ssize_t>(details.size())) {
     [[maybe_unused]] const int ignored = ::ftruncate(fd, static_cast<off_t>(details.size()));
   }
-  result.ownership = std::make_unique<LockFile>(fd, lock_path);
-  return result;
+  return std::make_unique<LockFile>(fd, lock_path);
 }
 
 }  // namespace handoff::store

@@ -4,9 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <future>
@@ -16,50 +14,26 @@
 #include <unordered_map>
 #include <utility>
 
-#include "store/compact_encoding.h"
+#include "store/journal.h"
 #include "store/output_lines.h"
-#include "store/run_json.h"
+#include "store/planned_tests.h"
+#include "store/quiet_attempts.h"
 #include "store/sqlite_backup.h"
+#include "store/sqlite_db.h"
 #include "store/sqlite_files.h"
+#include "store/sqlite_schema.h"
+#include "store/store_log.h"
+#include "store/value_encoding.h"
 
 namespace handoff::store {
 namespace {
 
-// Every write waits this long for a lock held by another process before failing.
-constexpr int kBusyTimeoutMs = 5000;
 // Idle read connections kept open; more are opened while more readers run at once.
 constexpr std::size_t kMaxIdleReaders = 8;
 // Retention deletes at most this many runs, and stops after about this many rows, per
 // transaction so that the writer commits test results in between.
 constexpr int kDeleteRunsPerTransaction = 100;
 constexpr std::int64_t kDeleteRowsPerTransaction = 20000;
-
-// Where the store's log lines go: the log of the last store opened with one (`serve` has
-// one store per process), else stderr (warnings and errors only). Process-wide because the helpers that report
-// (statements, decoders) have no store at hand.
-std::mutex log_mutex;
-std::shared_ptr<const StoreLog> current_log;
-
-void Log(LogLevel level, std::string_view message, std::string_view detail) {
-  std::shared_ptr<const StoreLog> log;
-  {
-    std::lock_guard lock(log_mutex);
-    log = current_log;
-  }
-  if (log && *log) {
-    (*log)(level, message, detail);
-    return;
-  }
-  // Without a log, only what went wrong is worth a line on stderr.
-  if (level == LogLevel::kInfo) return;
-  std::fprintf(stderr, "handoff: %.*s: %.*s\n", static_cast<int>(message.size()),
-               message.data(), static_cast<int>(detail.size()), detail.data());
-}
-
-// `what` failed (a statement's SQL, or what was being done) because of `detail`.
-void LogError(std::string_view what, std::string_view detail) {
-  Log(LogLevel::kError, fmt::format("store error: {}", what), detail);
-}
 
 // The probe's table and row (ProbeWrite): created by the first probe, outside the schema's
 // migrations, so it never changes the schema version.
@@ -70,126 +44,6 @@ constexpr const char* kUpsertProbe =
     "INSERT INTO handoff_probe (id, probed_at) VALUES (1, ?1) "
     "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at";
 
-// ---------------------------------------------------------------------------------------
-// Schema. Step i brings a database from user_version i to i + 1; steps are only ever
-// appended. Lists (a run's tests, labels, params and values; an attempt's failures, values
-// and spans) are BLOBs in the compact encoding (store/compact_encoding.h): nothing outside
-// src/store reads them, and it round-trips any bytes. An attempt's output is typed lines
-// (store/output_lines.h) in `lines` since version 4, its lines joined with '\n' in `output`
-// before (NULL: no lines). A test's position is its rowid, which only grows, so within a run it
-// is the order in which tests were first recorded.
-
-constexpr const char* kMigrations[] = {
-    R"sql(
-CREATE TABLE runs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after retention
-  suite TEXT NOT NULL,
-  namespace TEXT NOT NULL DEFAULT '',
-  status TEXT NOT NULL,
-  run_trigger TEXT NOT NULL,
-  initiated_by TEXT NOT NULL DEFAULT '',
-  reference TEXT NOT NULL DEFAULT '',
-  environment TEXT NOT NULL DEFAULT '',
-  schedule TEXT NOT NULL DEFAULT '',
-  created_at INTEGER NOT NULL,
-  started_at INTEGER NOT NULL DEFAULT 0,
-  finished_at INTEGER NOT NULL DEFAULT 0,
-  flaky INTEGER NOT NULL DEFAULT 0,
-  resumed INTEGER NOT NULL DEFAULT 0,
-  retry_of INTEGER NOT NULL DEFAULT 0,
-  error TEXT NOT NULL DEFAULT '',
-  test_filter TEXT NOT NULL DEFAULT '',
-  tests BLOB NOT NULL DEFAULT x'',
-  labels BLOB NOT NULL DEFAULT x'',
-  params BLOB NOT NULL DEFAULT x'',
-  max_attempts INTEGER NOT NULL DEFAULT 0,
-  timeout_ms INTEGER NOT NULL DEFAULT 0,
-  idempotency_key TEXT NOT NULL DEFAULT '',
-  run_values BLOB NOT NULL DEFAULT x''
-);
-CREATE INDEX runs_by_suite ON runs (suite, id);
-CREATE INDEX runs_by_status ON runs (status, id);
-CREATE INDEX runs_by_suite_status ON runs (suite, status, id);
-CREATE INDEX runs_by_reference ON runs (reference, id);
-CREATE INDEX runs_by_created_at ON runs (created_at);
-CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (idempotency_key)
-  WHERE idempotency_key <> '';
-
-CREATE TABLE tests (
-  position INTEGER PRIMARY KEY,
-  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  name TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempt INTEGER NOT NULL DEFAULT 0,
-  soft INTEGER NOT NULL DEFAULT 0,
-  flaky INTEGER NOT NULL DEFAULT 0,
-  started_at INTEGER NOT NULL DEFAULT 0,
-  duration_ms INTEGER NOT NULL DEFAULT 0,
-  message TEXT NOT NULL DEFAULT ''
-);
-CREATE UNIQUE INDEX tests_by_name ON tests (run_id, name);
-CREATE INDEX tests_by_position ON tests (run_id, position);
-
-CREATE TABLE attempts (
-  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  test TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  soft INTEGER NOT NULL DEFAULT 0,
-  started_at INTEGER NOT NULL DEFAULT 0,
-  duration_ms INTEGER NOT NULL DEFAULT 0,
-  output TEXT,
-  failures BLOB NOT NULL DEFAULT x'',
-  skip_reason TEXT NOT NULL DEFAULT '',
-  attempt_values BLOB NOT NULL DEFAULT x'',
-  spans BLOB NOT NULL DEFAULT x''
-);
-CREATE UNIQUE INDEX attempts_by_test ON attempts (run_id, test, attempt);
-
-CREATE TABLE run_events (
-  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  seq INTEGER NOT NULL,
-  type TEXT NOT NULL,
-  data TEXT NOT NULL,
-  PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-
-CREATE TABLE schedules (
-  name TEXT PRIMARY KEY,
-  suite TEXT NOT NULL,
-  spec TEXT NOT NULL,
-  time_zone TEXT NOT NULL DEFAULT '',
-  test_filter TEXT NOT NULL DEFAULT '',
-  paused INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL
-) WITHOUT ROWID;
-)sql",
-    // 2: the tests a run plans to run are one list on the run instead of a "pending" row
-    // each (10,000 inserts saved on every POST of a big suite). A test gets its row when
-    // it first starts; until then GetTests shows it pending.
-    // Also, a test's journal entry is its row (at `seq`) instead of a copy of it in
-    // run_events, written again at each change of state.
-    R"sql(
-ALTER TABLE runs ADD COLUMN planned BLOB NOT NULL DEFAULT x'';
-ALTER TABLE tests ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX tests_by_seq ON tests (run_id, seq);
-)sql",
-    // 3: a finished run's totals ("total passed failed skipped", since extended, see
-    // EncodeTotals; '' until it finishes),
-    // so that lists of runs show pass rates without reading their tests.
-    R"sql(
-ALTER TABLE runs ADD COLUMN totals TEXT NOT NULL DEFAULT '';
-)sql",
-    // 4: an attempt's output as typed lines (store/output_lines.h: each line's kind, time
-    // and location), so reports replay it instead of parsing text. Attempts written before
-    // keep their text in `output` and are read back with LinesFromText; new ones leave it
-    // NULL.
-    R"sql(
-ALTER TABLE attempts ADD COLUMN lines BLOB;
-)sql",
-};
-
-constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 // ---------------------------------------------------------------------------------------
 // SQL. Kept as constants: each is prepared once per connection.
@@ -281,320 +135,19 @@ constexpr const char* kSavepoint = "SAVEPOINT write";
 constexpr const char* kRelease = "RELEASE write";
 constexpr const char* kRollbackTo = "ROLLBACK TO write";
 
-// ---------------------------------------------------------------------------------------
-// The compact list encoding (store/compact_encoding.h).
-
-void PutKeyValues(std::string& out, const KeyValues& kv) {
-  PutVarint(out, kv.size());
-  for (const auto& [key, value] : kv) {
-    PutString(out, key);
-    PutString(out, value);
-  }
-}
-
-std::string EncodeKeyValues(const KeyValues& kv) {
-  std::string out;
-  if (!kv.empty()) PutKeyValues(out, kv);
-  return out;
-}
-
-std::string EncodeStrings(const std::vector<std::string>& strings) {
-  std::string out;
-  if (strings.empty()) return out;
-  PutVarint(out, strings.size());
-  for (const auto& s : strings) PutString(out, s);
-  return out;
-}
-
-std::string EncodeFailures(const std::vector<Failure>& failures) {
-  std::string out;
-  if (failures.empty()) return out;
-  PutVarint(out, failures.size());
-  for (const auto& f : failures) {
-    PutString(out, f.message);
-    PutString(out, f.file);
-    PutSigned(out, f.line);
-  }
-  return out;
-}
-
-std::string EncodeSpans(const std::vector<Span>& spans) {
-  std::string out;
-  if (spans.empty()) return out;
-  PutVarint(out, spans.size());
-  for (const auto& span : spans) {
-    PutString(out, span.name);
-    PutSigned(out, span.start_ns);
-    PutSigned(out, span.elapsed_ns);
-    PutKeyValues(out, span.attributes);
-  }
-  return out;
-}
-
-void ReportCorrupt(const Decoder& decoder, const char* what) {
-  if (!decoder.ok()) LogError("corrupt stored value", what);
-}
-
-KeyValues DecodeKeyValues(std::string_view data) {
-  if (data.empty()) return {};
-  Decoder d(data);
-  KeyValues kv = d.KeyValueList();
-  ReportCorrupt(d, "key/value list");
-  return kv;
-}
-
-std::vector<std::string> DecodeStrings(std::string_view data) {
-  std::vector<std::string> strings;
-  if (data.empty()) return strings;
-  Decoder d(data);
-  const std::size_t n = d.Count();
-  strings.reserve(n);
-  for (std::size_t i = 0; i < n && d.ok(); ++i) strings.push_back(d.String());
-  ReportCorrupt(d, "string list");
-  return strings;
-}
-
-std::vector<Failure> DecodeFailures(std::string_view data) {
-  std::vector<Failure> failures;
-  if (data.empty()) return failures;
-  Decoder d(data);
-  const std::size_t n = d.Count();
-  failures.resize(n);
-  for (auto& f : failures) {
-    f.message = d.String();
-    f.file = d.String();
-    f.line = static_cast<int>(d.Signed());
-  }
-  ReportCorrupt(d, "failures");
-  return failures;
-}
-
-std::vector<Span> DecodeSpans(std::string_view data) {
-  std::vector<Span> spans;
-  if (data.empty()) return spans;
-  Decoder d(data);
-  const std::size_t n = d.Count();
-  spans.resize(n);
-  for (auto& span : spans) {
-    span.name = d.String();
-    span.start_ns = d.Signed();
-    span.elapsed_ns = d.Signed();
-    span.attributes = d.KeyValueList();
-  }
-  ReportCorrupt(d, "spans");
-  return spans;
+// Returns a list read back from the database, or (a corrupt stored value, logged) an empty
+// one.
+template <typename T>
+T ValueOrLogged(Result<T> decoded) {
+  if (decoded.ok()) return std::move(decoded).value();
+  LogStoreError("corrupt stored value", decoded.error().message);
+  return T{};
 }
 
 std::int64_t SystemNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Looks std::string keys up by std::string_view without building a string.
-struct SqlHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view sql) const {
-    return std::hash<std::string_view>{}(sql);
-  }
-};
-
-}  // namespace
-
-// ---------------------------------------------------------------------------------------
-// One connection with its prepared statements. Used by one thread at a time.
-
-class SqliteDb {
- public:
-  // Opens `path` ("" for a private in-memory database) with `flags`.
-  static std::unique_ptr<SqliteDb> Open(const std::string& path, int flags,
-                                        std::string* error) {
-    // Memory statistics take a global lock on every allocation; nothing reads them.
-    // (Refused, harmlessly, if the program initialised SQLite before us.)
-    [[maybe_unused]] static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    sqlite3* handle = nullptr;
-    const char* name = path.empty() ? ":memory:" : path.c_str();
-    const int rc = sqlite3_open_v2(name, &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-      // SQLite says "unable to open database file"; errno says why.
-      const int err = handle != nullptr ? sqlite3_system_errno(handle) : 0;
-      *error = fmt::format("cannot open database \"{}\": {}", path.empty() ? name : path,
-                           err != 0 && !path.empty()
-                               ? DescribeOpenError(path, err)
-                               : std::string(handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc)));
-      sqlite3_close_v2(handle);
-      return nullptr;
-    }
-    sqlite3_extended_result_codes(handle, 1);
-    sqlite3_busy_timeout(handle, kBusyTimeoutMs);
-    return std::unique_ptr<SqliteDb>(new SqliteDb(handle));
-  }
-
-  ~SqliteDb() {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
-    sqlite3_close_v2(db_);
-  }
-
-  sqlite3* handle() const { return db_; }
-  std::string ErrorMessage() const { return sqlite3_errmsg(db_); }
-
-  // Returns the statement for `sql`, prepared on first use; nullptr (logged) if it does not
-  // compile.
-  sqlite3_stmt* Prepare(std::string_view sql) {
-    if (auto it = statements_.find(sql); it != statements_.end()) return it->second;
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-      LogError(sql, sqlite3_errmsg(db_));
-      return nullptr;
-    }
-    statements_.emplace(std::string(sql), stmt);
-    return stmt;
-  }
-
-  // Runs `sql` (several statements, no results) without caching it; false (and *error)
-  // on failure.
-  bool ExecScript(const char* sql, std::string* error) {
-    char* message = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) == SQLITE_OK) return true;
-    *error = message ? message : sqlite3_errmsg(db_);
-    sqlite3_free(message);
-    return false;
-  }
-
- private:
-  explicit SqliteDb(sqlite3* db) : db_(db) {}
-
-  sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> statements_;
-};
-
-namespace {
-
-// One use of a cached statement: binds parameters in order, steps, and resets the
-// statement when it goes out of scope. Bound strings must outlive the last Step().
-class Stmt {
- public:
-  Stmt(SqliteDb& db, std::string_view sql) : db_(db), stmt_(db.Prepare(sql)) {
-    failed_ = stmt_ == nullptr;
-  }
-  ~Stmt() {
-    if (stmt_) sqlite3_reset(stmt_);
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  // False once preparing, binding or stepping failed (the error is logged).
-  bool ok() const { return !failed_; }
-
-  // Makes the statement ready to be bound and run again.
-  void Reset() {
-    if (stmt_) sqlite3_reset(stmt_);
-    index_ = 0;
-  }
-
-  Stmt& Bind(std::int64_t value) {
-    if (stmt_) Check(sqlite3_bind_int64(stmt_, ++index_, value));
-    return *this;
-  }
-  Stmt& Bind(int value) { return Bind(static_cast<std::int64_t>(value)); }
-  Stmt& Bind(bool value) { return Bind(static_cast<std::int64_t>(value ? 1 : 0)); }
-  Stmt& Bind(std::string_view text) {
-    if (stmt_) {
-      Check(sqlite3_bind_text64(stmt_, ++index_, text.data(), text.size(), SQLITE_STATIC,
-                                SQLITE_UTF8));
-    }
-    return *this;
-  }
-  Stmt& Bind(const std::string& text) { return Bind(std::string_view(text)); }
-  Stmt& Bind(const char* text) { return Bind(std::string_view(text)); }
-  Stmt& BindBlob(std::string_view bytes) {
-    // A non-null pointer with size 0 binds an empty BLOB, not NULL.
-    if (stmt_) {
-      Check(sqlite3_bind_blob64(stmt_, ++index_, bytes.data() ? bytes.data() : "",
-                                bytes.size(), SQLITE_STATIC));
-    }
-    return *this;
-  }
-  Stmt& BindNull() {
-    if (stmt_) Check(sqlite3_bind_null(stmt_, ++index_));
-    return *this;
-  }
-  template <typename T>
-  Stmt& Bind(const std::optional<T>& value) {
-    return value ? Bind(*value) : BindNull();
-  }
-
-  // Returns true when a row is ready, false when done or failed (see ok()).
-  bool Step() {
-    if (failed_) return false;
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) {
-      failed_ = true;
-      LogError(sqlite3_sql(stmt_), sqlite3_errmsg(db_.handle()));
-    }
-    return false;
-  }
-
-  // Runs a statement that returns no rows; true on success.
-  bool Run() {
-    while (Step()) {
-    }
-    return ok();
-  }
-
-  std::int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  bool Bool(int column) const { return Int(column) != 0; }
-  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  // TEXT or BLOB bytes, valid until the next Step() or Reset().
-  std::string_view View(int column) const {
-    const void* data = sqlite3_column_blob(stmt_, column);
-    const int size = sqlite3_column_bytes(stmt_, column);
-    return data ? std::string_view(static_cast<const char*>(data), size) : std::string_view();
-  }
-  std::string Text(int column) const { return std::string(View(column)); }
-
- private:
-  void Check(int rc) {
-    if (rc == SQLITE_OK || failed_) return;
-    failed_ = true;
-    LogError(sqlite3_sql(stmt_), sqlite3_errstr(rc));
-  }
-
-  SqliteDb& db_;
-  sqlite3_stmt* stmt_;
-  int index_ = 0;
-  bool failed_ = false;
-};
-
-// Runs a statement without parameters or results (transaction control).
-bool Exec(SqliteDb& db, const char* sql) { return Stmt(db, sql).Run(); }
-
-// Totals are a list of numbers in the order below. Servers before the one result model
-// wrote the first four only (top-level tests, soft failures counted as failed): those read
-// back with the other fields 0.
-std::string EncodeTotals(const RunTotals& t) {
-  return fmt::format("{} {} {} {} {} {} {}", t.total, t.passed, t.failed, t.skipped,
-                     t.soft_failed, t.cancelled, t.flaky);
-}
-
-std::optional<RunTotals> DecodeTotals(std::string_view text) {
-  RunTotals t;
-  int* fields[] = {&t.total,       &t.passed,    &t.failed, &t.skipped,
-                   &t.soft_failed, &t.cancelled, &t.flaky};
-  const char* p = text.data();
-  const char* end = text.data() + text.size();
-  int read = 0;
-  for (int* field : fields) {
-    while (p < end && *p == ' ') ++p;
-    if (p == end && read >= 4) break;
-    const auto [next, ec] = std::from_chars(p, end, *field);
-    if (ec != std::errc()) return std::nullopt;
-    p = next;
-    ++read;
-  }
-  return t;
 }
 
 Run ReadRun(const Stmt& s) {
@@ -616,13 +169,13 @@ Run ReadRun(const Stmt& s) {
   run.retry_of = s.Int(14);
   run.error = s.Text(15);
   run.filter = s.Text(16);
-  run.tests = DecodeStrings(s.View(17));
-  run.labels = DecodeKeyValues(s.View(18));
-  run.params = DecodeKeyValues(s.View(19));
+  run.tests = ValueOrLogged(DecodeStrings(s.View(17)));
+  run.labels = ValueOrLogged(DecodeKeyValues(s.View(18)));
+  run.params = ValueOrLogged(DecodeKeyValues(s.View(19)));
   run.max_attempts = static_cast<int>(s.Int(20));
   run.timeout_ms = s.Int(21);
   run.idempotency_key = s.Text(22);
-  run.values = DecodeKeyValues(s.View(23));
+  run.values = ValueOrLogged(DecodeKeyValues(s.View(23)));
   run.totals = DecodeTotals(s.View(24));
   return run;
 }
@@ -633,7 +186,6 @@ std::vector<Run> ReadRuns(Stmt& s) {
   return runs;
 }
 
-// Reads the columns of kAttemptColumns.
 // Reads the columns of kSelectTests, kSelectTest and kSelectTestEvents.
 TestRow ReadTestRow(const Stmt& s) {
   TestRow row;
@@ -649,6 +201,7 @@ TestRow ReadTestRow(const Stmt& s) {
   return row;
 }
 
+// Reads the columns of kAttemptColumns.
 Attempt ReadAttempt(const Stmt& s) {
   Attempt a;
   a.test = s.Text(0);
@@ -657,44 +210,19 @@ Attempt ReadAttempt(const Stmt& s) {
   a.soft_failure = s.Bool(3);
   a.started_at_ns = s.Int(4);
   a.duration_ms = s.Int(5);
-  a.failures = DecodeFailures(s.View(7));
+  a.failures = ValueOrLogged(DecodeFailures(s.View(7)));
   a.skip_reason = s.Text(8);
-  a.values = DecodeKeyValues(s.View(9));
-  a.spans = DecodeSpans(s.View(10));
+  a.values = ValueOrLogged(DecodeKeyValues(s.View(9)));
+  a.spans = ValueOrLogged(DecodeSpans(s.View(10)));
   if (!s.IsNull(11)) {
     if (auto lines = DecodeOutputLines(s.View(11), a.started_at_ns)) {
       a.lines = std::move(*lines);
     } else {
-      LogError("corrupt stored value", "output lines");
+      LogStoreError("corrupt stored value", "output lines");
     }
   } else if (!s.IsNull(6)) {
     a.lines = LinesFromText(s.View(6), a.failures, a.skip_reason, a.started_at_ns);
   }
-  return a;
-}
-
-// A passing attempt with nothing to show. Most attempts are: not storing them halves the
-// rows written per test. Everything they hold is in their test's row: its latest attempt's
-// number, status, start and duration.
-bool IsQuietPass(const Attempt& a) {
-  return !a.keep_quiet && a.status == TestStatus::kPassed && !a.soft_failure && a.lines.empty() &&
-         a.failures.empty() && a.skip_reason.empty() && a.values.empty() && a.spans.empty();
-}
-
-// The test's latest attempt as written before IsQuietPass left it out, if it was left out:
-// a passed test whose latest attempt has no row. (Attempts are written with or before
-// their test's final row, so a passed row without its attempt is always one of these.)
-std::optional<Attempt> QuietAttempt(const TestRow& row, const std::vector<Attempt>& stored) {
-  if (row.status != TestStatus::kPassed || row.attempt < 1) return std::nullopt;
-  for (const Attempt& a : stored) {
-    if (a.attempt == row.attempt) return std::nullopt;
-  }
-  Attempt a;
-  a.test = row.name;
-  a.attempt = row.attempt;
-  a.status = row.status;
-  a.started_at_ns = row.started_at_ns;
-  a.duration_ms = row.duration_ms;
   return a;
 }
 
@@ -719,7 +247,7 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
       update.Bind(totals);
       if (!update.Run()) return false;
       if (sqlite3_changes(db.handle()) == 0) {
-        LogError("update of run", fmt::format("run {} does not exist", u.id));
+        LogStoreError("update of run", fmt::format("run {} does not exist", u.id));
         return false;
       }
     }
@@ -766,86 +294,6 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
   return true;
 }
 
-// Sets the connection up and brings its schema to kSchemaVersion.
-bool PrepareWriter(SqliteDb& db, bool in_memory, const std::string& path, std::string* error) {
-  if (!in_memory) {
-    // WAL lets readers run beside the writer and each other. synchronous=NORMAL does not
-    // fsync at each commit, only at checkpoints: a commit is written to the WAL file (the
-    // OS page cache) before COMMIT returns, so a process killed at any instant, SIGKILL
-    // included, loses nothing committed; only an OS crash or power loss can lose the last
-    // transactions, and never corrupts the database. That is our durability promise
-    // ("committed before the API sees it", "SIGKILL loses nothing reported") at a fraction
-    // of FULL's cost.
-    sqlite3_stmt* stmt = nullptr;
-    std::string mode;
-    if (sqlite3_prepare_v2(db.handle(), "PRAGMA journal_mode=WAL", -1, &stmt, nullptr) ==
-            SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW) {
-      mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    }
-    sqlite3_finalize(stmt);
-    if (mode != "wal") {
-      *error = fmt::format("database \"{}\": cannot use WAL mode: {}", path,
-                           mode.empty() ? db.ErrorMessage() : "journal mode is " + mode);
-      return false;
-    }
-    if (!db.ExecScript("PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=67108864; "
-                       "PRAGMA cache_size=-16384",
-                       error)) {
-      *error = fmt::format("database \"{}\": {}", path, *error);
-      return false;
-    }
-  }
-  std::string detail;
-  // temp_store=MEMORY: each batch's savepoint needs a statement journal, which SQLite
-  // otherwise spills to a file in /var/tmp every few transactions.
-  if (!db.ExecScript("PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY", &detail) ||
-      !db.ExecScript("BEGIN IMMEDIATE", &detail)) {
-    *error = fmt::format("database \"{}\": {}", path, detail);
-    return false;
-  }
-  int version = -1;
-  {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db.handle(), "PRAGMA user_version", -1, &stmt, nullptr) ==
-            SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW) {
-      version = sqlite3_column_int(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-  }
-  auto fail = [&](std::string message) {
-    std::string ignored;
-    db.ExecScript("ROLLBACK", &ignored);
-    *error = std::move(message);
-    return false;
-  };
-  if (version < 0) {
-    return fail(fmt::format("database \"{}\": cannot read schema version: {}", path,
-                            db.ErrorMessage()));
-  }
-  if (version > kSchemaVersion) {
-    return fail(fmt::format(
-        "database \"{}\" has schema version {}, newer than the {} this handoff knows: "
-        "upgrade handoff or use another database",
-        path, version, kSchemaVersion));
-  }
-  for (int step = version; step < kSchemaVersion; ++step) {
-    if (!db.ExecScript(kMigrations[step], &detail)) {
-      return fail(fmt::format("database \"{}\": migration to schema version {} failed: {}",
-                              path, step + 1, detail));
-    }
-  }
-  if (version != kSchemaVersion &&
-      !db.ExecScript(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str(), &detail)) {
-    return fail(fmt::format("database \"{}\": {}", path, detail));
-  }
-  if (!db.ExecScript("COMMIT", &detail)) {
-    return fail(fmt::format("database \"{}\": {}", path, detail));
-  }
-  return true;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -872,7 +320,7 @@ class SqliteStore::ReadLease {
                                         &error)) {
         owned_.reset();
       }
-      if (!owned_) LogError("read connection", error);
+      if (!owned_) LogStoreError("read connection", error);
     }
     db_ = owned_.get();
   }
@@ -896,36 +344,27 @@ class SqliteStore::ReadLease {
   SqliteDb* db_ = nullptr;
 };
 
-int SqliteStore::SchemaVersion() { return kSchemaVersion; }
+int SqliteStore::SchemaVersion() { return SqliteSchemaVersion(); }
 
-std::unique_ptr<SqliteStore> SqliteStore::Open(std::string_view url,
-                                               const SqliteStoreOptions& options,
-                                               std::string* error) {
-  std::string ignored;
-  if (error == nullptr) error = &ignored;
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(std::string_view url,
+                                                       const SqliteStoreOptions& options) {
   constexpr std::string_view kScheme = "sqlite:";
   if (!url.starts_with(kScheme) || url.size() == kScheme.size()) {
-    *error = fmt::format("unsupported database URL \"{}\": use sqlite:PATH or sqlite::memory:",
-                         url);
-    return nullptr;
+    return Error{ErrorCode::kUnsupported,
+                 fmt::format("unsupported database URL \"{}\": use sqlite:PATH or sqlite::memory:",
+                             url)};
   }
   std::string path(url.substr(kScheme.size()));
   if (path == ":memory:") path.clear();
   // From now on the store's lines go to this opener's log (those of a failed open too),
   // until the store is destroyed or another is opened.
-  auto log = options.log ? std::make_shared<const StoreLog>(options.log) : nullptr;
-  {
-    std::lock_guard lock(log_mutex);
-    current_log = log;
-  }
+  std::shared_ptr<const StoreLog> log = InstallStoreLog(options.log);
   // Uninstalls the log if the open fails: its owner may not outlive the failure.
   struct LogGuard {
     std::shared_ptr<const StoreLog> log;
     bool opened = false;
     ~LogGuard() {
-      if (opened || !log) return;
-      std::lock_guard lock(log_mutex);
-      if (current_log == log) current_log.reset();
+      if (!opened) UninstallStoreLog(log);
     }
   } guard{log};
   bool existing = false;  // a database with content, to be checked before use
@@ -933,32 +372,33 @@ std::unique_ptr<SqliteStore> SqliteStore::Open(std::string_view url,
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
     if (std::filesystem::is_directory(status)) {
-      *error = fmt::format("cannot open database \"{}\": it is a directory", path);
-      return nullptr;
+      return Error{ErrorCode::kUnavailable,
+                   fmt::format("cannot open database \"{}\": it is a directory", path)};
     }
     if (!std::filesystem::exists(status)) {
-      Log(LogLevel::kInfo, "new store: creating the database", path);
+      WriteStoreLog(LogLevel::kInfo, "new store: creating the database", path);
     } else if (std::filesystem::is_regular_file(status) &&
                std::filesystem::file_size(path, ec) == 0 && !ec) {
-      Log(LogLevel::kInfo, "new store: the database file is empty; initialising it", path);
+      WriteStoreLog(LogLevel::kInfo, "new store: the database file is empty; initialising it", path);
     } else {
       existing = true;
     }
   }
-  auto writer = SqliteDb::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, error);
-  if (!writer) return nullptr;
+  std::string error;
+  auto writer = SqliteDb::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &error);
+  if (!writer) return Error{ErrorCode::kUnavailable, std::move(error)};
   if (existing) {
     const std::string problem =
         CheckDatabase(writer->handle(), path, options.integrity_check_budget_ms);
     if (!problem.empty()) {
-      *error = problem +
-               ". It is not served: restore it from a backup (see `backup` in "
-               "docs/serve.md), or move it away to start with an empty store";
-      return nullptr;
+      return Error{ErrorCode::kCorrupt,
+                   problem +
+                       ". It is not served: restore it from a backup (see `backup` in "
+                       "docs/serve.md), or move it away to start with an empty store"};
     }
   }
-  if (!PrepareWriter(*writer, path.empty(), path.empty() ? ":memory:" : path, error)) {
-    return nullptr;
+  if (!PrepareWriter(*writer, path.empty(), path.empty() ? ":memory:" : path, &error)) {
+    return Error{ErrorCode::kUnavailable, std::move(error)};
   }
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(path), options,
                                                             std::move(writer)));
@@ -982,10 +422,7 @@ SqliteStore::~SqliteStore() {
   if (writer_thread_.joinable()) writer_thread_.join();
   read_pool_.clear();
   writer_.reset();
-  if (log_) {
-    std::lock_guard lock(log_mutex);
-    if (current_log == log_) current_log.reset();
-  }
+  UninstallStoreLog(log_);
 }
 
 void SqliteStore::SetCommitError(std::string error) {
@@ -996,6 +433,11 @@ void SqliteStore::SetCommitError(std::string error) {
 std::string SqliteStore::CommitError() {
   std::lock_guard lock(commit_error_mutex_);
   return commit_error_;
+}
+
+Error SqliteStore::NotCommitted(std::string_view what) {
+  return Error{ErrorCode::kUnavailable,
+               fmt::format("{} could not be stored: the database did not commit the write", what)};
 }
 
 std::int64_t SqliteStore::Now() const {
@@ -1043,9 +485,9 @@ void SqliteStore::Commit(std::vector<PendingWrite>& writes) {
         try {
           applied = write.task ? write.task(db) : ApplyBatch(db, write.batch);
         } catch (const std::exception& e) {
-          LogError("write", e.what());
+          LogStoreError("write", e.what());
         } catch (...) {
-          LogError("write", "unknown exception");
+          LogStoreError("write", "unknown exception");
         }
         if (sqlite3_get_autocommit(db.handle()) == 0) {
           if (applied) applied = Exec(db, kRelease);
@@ -1076,9 +518,9 @@ void SqliteStore::Commit(std::vector<PendingWrite>& writes) {
     try {
       writes[i].done(ok[i] != 0);
     } catch (const std::exception& e) {
-      LogError("write callback", e.what());
+      LogStoreError("write callback", e.what());
     } catch (...) {
-      LogError("write callback", "unknown exception");
+      LogStoreError("write callback", "unknown exception");
     }
   }
 }
@@ -1106,7 +548,7 @@ bool SqliteStore::RunTask(std::size_t ops, std::function<bool(SqliteDb&)> task) 
   return result.get();
 }
 
-CreatedRun SqliteStore::CreateRun(Run run, const std::vector<std::string>& test_names) {
+Result<CreatedRun> SqliteStore::CreateRun(Run run, const std::vector<std::string>& test_names) {
   CreatedRun result;
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     if (!run.idempotency_key.empty()) {
@@ -1144,11 +586,7 @@ CreatedRun SqliteStore::CreateRun(Run run, const std::vector<std::string>& test_
     result.created = true;
     return true;
   });
-  if (!ok) {
-    result.run = std::move(run);
-    result.run.id = 0;
-    result.created = false;
-  }
+  if (!ok) return NotCommitted(fmt::format("a new run of suite \"{}\"", run.suite));
   return result;
 }
 
@@ -1253,46 +691,13 @@ std::vector<TestRow> SqliteStore::GetTests(std::int64_t run_id) {
   {
     Stmt p(*lease.db(), kSelectPlanned);
     p.Bind(run_id);
-    if (p.Step()) planned = DecodeStrings(p.View(0));
+    if (p.Step()) planned = ValueOrLogged(DecodeStrings(p.View(0)));
   }
   Stmt s(*lease.db(), kSelectTests);
   s.Bind(run_id);
   std::vector<TestRow> rows;
   while (s.Step()) rows.push_back(ReadTestRow(s));
-  if (planned.empty()) return rows;
-  // The planned tests in their order, each as recorded or still pending, then the tests
-  // that were not planned (subtests), in the order they were first recorded.
-  std::unordered_map<std::string_view, std::size_t> recorded;
-  recorded.reserve(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) recorded.emplace(rows[i].name, i);
-  // Per planned test, its row or (not recorded yet) its name; each name once.
-  std::vector<std::pair<std::size_t, const std::string*>> order;
-  order.reserve(planned.size());
-  std::vector<char> placed(rows.size(), 0);
-  std::unordered_map<std::string_view, char> pending;
-  for (const std::string& name : planned) {
-    const auto it = recorded.find(name);
-    if (it == recorded.end()) {
-      if (pending.emplace(name, 0).second) order.emplace_back(0, &name);
-    } else if (!placed[it->second]) {
-      placed[it->second] = 1;
-      order.emplace_back(it->second, nullptr);
-    }
-  }
-  recorded.clear();  // its keys point into rows, which are moved from below
-  std::vector<TestRow> merged;
-  merged.reserve(std::max(planned.size(), rows.size()));
-  for (const auto& [row, name] : order) {
-    if (name != nullptr) {
-      merged.emplace_back().name = *name;
-    } else {
-      merged.push_back(std::move(rows[row]));
-    }
-  }
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (!placed[i]) merged.push_back(std::move(rows[i]));
-  }
-  return merged;
+  return MergePlannedTests(planned, std::move(rows));
 }
 
 std::vector<Attempt> SqliteStore::GetAttempts(std::int64_t run_id, const std::string& test) {
@@ -1323,41 +728,19 @@ std::vector<Attempt> SqliteStore::GetAllAttempts(std::int64_t run_id) {
       kAttemptColumns);
   ReadLease lease(*this);
   if (!lease.db()) return {};
-  // Stored attempts by test, each test's oldest first.
-  std::unordered_map<std::string, std::vector<Attempt>> stored;
+  std::vector<Attempt> stored;
   {
     Stmt s(*lease.db(), kSql);
     s.Bind(run_id);
-    while (s.Step()) {
-      Attempt a = ReadAttempt(s);
-      stored[a.test].push_back(std::move(a));
-    }
+    while (s.Step()) stored.push_back(ReadAttempt(s));
   }
-  // In the order tests were first recorded, with the quiet attempts put back.
-  std::vector<Attempt> attempts;
-  Stmt rows(*lease.db(), kSelectTests);
-  rows.Bind(run_id);
-  const std::vector<Attempt> none;
-  while (rows.Step()) {
-    const TestRow row = ReadTestRow(rows);
-    const auto it = stored.find(row.name);
-    const std::vector<Attempt>& of_test = it == stored.end() ? none : it->second;
-    std::optional<Attempt> quiet = QuietAttempt(row, of_test);
-    if (it != stored.end()) {
-      std::move(it->second.begin(), it->second.end(), std::back_inserter(attempts));
-      stored.erase(it);
-    }
-    if (quiet) attempts.push_back(std::move(*quiet));
+  std::vector<TestRow> rows;
+  {
+    Stmt s(*lease.db(), kSelectTests);
+    s.Bind(run_id);
+    while (s.Step()) rows.push_back(ReadTestRow(s));
   }
-  // Attempts of a test with no test row (the suite's own output, "") come last, by name.
-  std::vector<std::string> rest;
-  for (const auto& [name, list] : stored) rest.push_back(name);
-  std::sort(rest.begin(), rest.end());
-  for (const std::string& name : rest) {
-    std::vector<Attempt>& list = stored[name];
-    std::move(list.begin(), list.end(), std::back_inserter(attempts));
-  }
-  return attempts;
+  return AttemptsInReportOrder(rows, std::move(stored));
 }
 
 std::vector<RunEvent> SqliteStore::GetEvents(std::int64_t run_id, std::int64_t after_seq,
@@ -1383,23 +766,7 @@ std::vector<RunEvent> SqliteStore::GetEvents(std::int64_t run_id, std::int64_t a
     s.Bind(run_id).Bind(after_seq).Bind(limit);
     while (s.Step()) tests.push_back(ReadTestRow(s));
   }
-  std::vector<RunEvent> events;
-  events.reserve(std::min(written.size() + tests.size(), static_cast<std::size_t>(limit)));
-  std::size_t w = 0;
-  std::size_t t = 0;
-  while (events.size() < static_cast<std::size_t>(limit) &&
-         (w < written.size() || t < tests.size())) {
-    if (t == tests.size() || (w < written.size() && written[w].seq < tests[t].seq)) {
-      events.push_back(std::move(written[w++]));
-    } else {
-      RunEvent& e = events.emplace_back();
-      e.seq = tests[t].seq;
-      e.type = "test";
-      AppendTestRowJson(e.data, tests[t]);
-      ++t;
-    }
-  }
-  return events;
+  return MergeJournal(std::move(written), tests, limit);
 }
 
 std::int64_t SqliteStore::LastEventSeq(std::int64_t run_id) {
@@ -1408,10 +775,10 @@ std::int64_t SqliteStore::LastEventSeq(std::int64_t run_id) {
   Stmt s(*lease.db(), kLastEventSeqs);
   s.Bind(run_id);
   if (!s.Step()) return 0;
-  return std::max(s.Int(0), s.Int(1));  // NULL (no rows) reads as 0
+  return LastJournalSeq(s.Int(0), s.Int(1));  // NULL (no rows) reads as 0
 }
 
-bool SqliteStore::PutSchedule(const StoredSchedule& schedule) {
+Result<void> SqliteStore::PutSchedule(const StoredSchedule& schedule) {
   bool inserted = false;
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     Stmt s(db, kInsertSchedule);
@@ -1421,10 +788,15 @@ bool SqliteStore::PutSchedule(const StoredSchedule& schedule) {
     inserted = sqlite3_changes(db.handle()) > 0;
     return true;
   });
-  return ok && inserted;
+  if (!ok) return NotCommitted(fmt::format("schedule \"{}\"", schedule.name));
+  if (!inserted) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("a schedule named \"{}\" already exists", schedule.name)};
+  }
+  return {};
 }
 
-bool SqliteStore::UpdateSchedulePaused(const std::string& name, bool paused) {
+Result<void> SqliteStore::UpdateSchedulePaused(const std::string& name, bool paused) {
   bool found = false;
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     Stmt s(db, kPauseSchedule);
@@ -1433,10 +805,12 @@ bool SqliteStore::UpdateSchedulePaused(const std::string& name, bool paused) {
     found = sqlite3_changes(db.handle()) > 0;
     return true;
   });
-  return ok && found;
+  if (!ok) return NotCommitted(fmt::format("the pause of schedule \"{}\"", name));
+  if (!found) return Error{ErrorCode::kNotFound, fmt::format("no schedule named \"{}\"", name)};
+  return {};
 }
 
-bool SqliteStore::DeleteSchedule(const std::string& name) {
+Result<void> SqliteStore::DeleteSchedule(const std::string& name) {
   bool found = false;
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     Stmt s(db, kDeleteSchedule);
@@ -1445,7 +819,9 @@ bool SqliteStore::DeleteSchedule(const std::string& name) {
     found = sqlite3_changes(db.handle()) > 0;
     return true;
   });
-  return ok && found;
+  if (!ok) return NotCommitted(fmt::format("the deletion of schedule \"{}\"", name));
+  if (!found) return Error{ErrorCode::kNotFound, fmt::format("no schedule named \"{}\"", name)};
+  return {};
 }
 
 std::vector<StoredSchedule> SqliteStore::ListSchedules() {
@@ -1522,28 +898,14 @@ std::string SqliteStore::ProbeWrite() {
   return error.empty() ? "a write to the database did not commit" : error;
 }
 
-BackupResult SqliteStore::Backup(const std::string& path) {
+Result<BackupInfo> SqliteStore::Backup(const std::string& path) {
   ReadLease lease(*this);
   if (!lease.db()) {
-    BackupResult result;
-    result.error = fmt::format("backup to \"{}\": no connection to the database could be opened",
-                               path);
-    return result;
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("backup to \"{}\": no connection to the database could be opened",
+                             path)};
   }
   return BackupDatabase(lease.db()->handle(), path_.empty(), path);
-}
-
-// ---------------------------------------------------------------------------------------
-
-std::unique_ptr<Store> OpenStore(const std::string& url, std::string* error) {
-  return SqliteStore::Open(url, SqliteStoreOptions{}, error);
-}
-
-std::unique_ptr<Store> OpenStore(const std::string& url, const OpenOptions& options,
-                                 std::string* error) {
-  SqliteStoreOptions sqlite_options;
-  sqlite_options.log = options.log;
-  return SqliteStore::Open(url, sqlite_options, error);
 }
 
 }  // namespace handoff::store

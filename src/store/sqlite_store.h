@@ -9,6 +9,11 @@
 // Reads use a pool of read-only connections: in WAL mode they run beside the writer and
 // each other and see only committed transactions. "sqlite::memory:" has one connection,
 // shared by the writer and the readers under a mutex.
+//
+// Its SQLite plumbing lives beside it: connections and statements (sqlite_db.h), the schema
+// and its migrations (sqlite_schema.h), checks of a database file (sqlite_files.h), the lock
+// of one server per database (sqlite_lock.h) and online backups (sqlite_backup.h). What any
+// backend does alike (encodings, quiet attempts, the journal, planned tests) is not here.
 
 #include <condition_variable>
 #include <cstdint>
@@ -21,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/result.h"
 #include "store/store.h"
 
 namespace handoff::store {
@@ -49,12 +55,12 @@ class SqliteStore : public Store {
 
   // Opens "sqlite:PATH" or "sqlite::memory:", creating or migrating the schema, and starts
   // the writer thread. An existing database is checked first (bounded, see
-  // sqlite_files.h): a corrupt one, or a file that is not a database, is refused; a missing
-  // or empty (0-byte) file is initialised as a new store, and logged so. On failure returns
-  // nullptr and sets *error, naming the file and saying why.
-  static std::unique_ptr<SqliteStore> Open(std::string_view url,
-                                           const SqliteStoreOptions& options,
-                                           std::string* error);
+  // sqlite_files.h): a corrupt one, or a file that is not a database, is refused
+  // (kCorrupt); a missing or empty (0-byte) file is initialised as a new store, and logged
+  // so. An error names the file and says why: kUnsupported for another URL, kUnavailable
+  // when it cannot be opened or migrated.
+  static Result<std::unique_ptr<SqliteStore>> Open(std::string_view url,
+                                                   const SqliteStoreOptions& options = {});
 
   // Commits everything queued, then stops the writer and closes the database.
   ~SqliteStore() override;
@@ -62,8 +68,8 @@ class SqliteStore : public Store {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
-  // Store. CreateRun returns a run with id 0 (and created false) when the database fails.
-  CreatedRun CreateRun(Run run, const std::vector<std::string>& test_names) override;
+  // Store
+  Result<CreatedRun> CreateRun(Run run, const std::vector<std::string>& test_names) override;
   void Write(WriteBatch batch, std::function<void(bool ok)> done = nullptr) override;
   void Sync() override;
   std::optional<Run> GetRun(std::int64_t id) override;
@@ -76,9 +82,9 @@ class SqliteStore : public Store {
   std::vector<RunEvent> GetEvents(std::int64_t run_id, std::int64_t after_seq,
                                   int limit) override;
   std::int64_t LastEventSeq(std::int64_t run_id) override;
-  bool PutSchedule(const StoredSchedule& schedule) override;
-  bool UpdateSchedulePaused(const std::string& name, bool paused) override;
-  bool DeleteSchedule(const std::string& name) override;
+  Result<void> PutSchedule(const StoredSchedule& schedule) override;
+  Result<void> UpdateSchedulePaused(const std::string& name, bool paused) override;
+  Result<void> DeleteSchedule(const std::string& name) override;
   std::vector<StoredSchedule> ListSchedules() override;
   std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) override;
   // Upserts one row of its own table (handoff_probe) and commits, through the writer like
@@ -86,7 +92,7 @@ class SqliteStore : public Store {
   std::string ProbeWrite() override;
   // A consistent copy, in steps, through a read connection (see sqlite_backup.h); in
   // memory, in one step under the memory lock.
-  BackupResult Backup(const std::string& path) override;
+  Result<BackupInfo> Backup(const std::string& path) override;
 
  private:
   // A unit of the writer's queue: a batch, or a task run on the write connection.
@@ -111,6 +117,8 @@ class SqliteStore : public Store {
   // returns once it is committed; false if it failed or was rolled back.
   bool RunTask(std::size_t ops, std::function<bool(SqliteDb&)> task);
   std::int64_t Now() const;
+  // The error of a synchronous write (`what`) that did not commit (logged already).
+  static Error NotCommitted(std::string_view what);
   // Remembers why the last transaction failed to commit (for ProbeWrite's answer).
   void SetCommitError(std::string error);
   std::string CommitError();

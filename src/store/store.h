@@ -3,13 +3,20 @@
 // The store keeps every run of `serve`: runs, their tests, every attempt with its output,
 // the run's event journal (what the live stream replays) and the schedules created over
 // the API. The engine and the HTTP layer know it only through this interface; nothing
-// outside src/store speaks SQL.
+// outside src/store speaks SQL. OpenStore (store/open_store.h) opens a backend by the
+// scheme of its URL; the logic every backend shares (list encodings, quiet attempts, the
+// journal, planned tests) lives in files of its own beside this one.
 //
-// Error policy: reads return values (nullopt when a row does not exist); a database that
-// cannot be opened or migrated is reported by OpenStore as an error message. A write that
-// fails after open (disk full) is logged through the opener's StoreLog and reported through
-// the write's completion callback (or CreateRun's id 0); ProbeWrite tells whether writes
-// commit again. A store never prints: its opener decides the log's format.
+// Error policy (docs/internals.md, "Errors"): an operation that can fail for a reason its
+// caller must handle returns a Result (base/result.h): OpenStore, CreateRun, the schedule
+// writes and Backup. Its ErrorCode says which failure it is: kConflict (a schedule's name
+// is taken), kNotFound (no such schedule), kUnavailable (the database cannot write now:
+// the server answers 503), kInvalid / kUnsupported / kCorrupt (a URL or database that
+// cannot be served, at open). Reads return values (nullopt or empty when a row does not
+// exist, or when the database cannot be read, which is logged). Batched writes report
+// through their completion callback (ok false: not committed); ProbeWrite tells whether
+// writes commit again. Every failure after open is also logged through the opener's
+// StoreLog: a store never prints, its opener decides the log's format.
 
 #include <cstdint>
 #include <functional>
@@ -22,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.h"
 #include "event/outcome.h"
 
 namespace handoff::store {
@@ -49,13 +57,6 @@ struct BackupInfo {
   std::int64_t bytes = 0;       // its size
   std::int64_t pages = 0;       // database pages copied
   std::int64_t duration_ms = 0;
-};
-
-// The outcome of Store::Backup: ok, or why not.
-struct BackupResult {
-  std::string error;  // empty: the backup is complete at info.path
-  BackupInfo info;
-  bool ok() const { return error.empty(); }
 };
 
 // Lower-case names used in JSON and SQL ("queued", "pending", "api"), and their inverse
@@ -290,9 +291,8 @@ class Store {
   // Inserts `run` (its id and created_at are assigned) with its tests as pending rows,
   // synchronously and durably. With a non-empty idempotency key that an earlier run
   // already has, returns that run instead and inserts nothing; concurrent calls with one
-  // key create exactly one run. If the database fails, returns the run with id 0 (and
-  // created false).
-  virtual CreatedRun CreateRun(Run run, const std::vector<std::string>& test_names) = 0;
+  // key create exactly one run. kUnavailable if the run was not committed.
+  virtual Result<CreatedRun> CreateRun(Run run, const std::vector<std::string>& test_names) = 0;
 
   // Queues `batch` for the single writer, which commits several batches in one
   // transaction. `done` (optional) runs on the writer thread after the commit, with true,
@@ -327,10 +327,13 @@ class Store {
   // The highest seq in the run's journal (0 if empty).
   virtual std::int64_t LastEventSeq(std::int64_t run_id) = 0;
 
-  // Schedules created over the API. PutSchedule fails (returns false) if the name exists.
-  virtual bool PutSchedule(const StoredSchedule& schedule) = 0;
-  virtual bool UpdateSchedulePaused(const std::string& name, bool paused) = 0;
-  virtual bool DeleteSchedule(const std::string& name) = 0;
+  // Schedules created over the API. Each write is committed before it returns: kConflict
+  // when PutSchedule's name exists, kNotFound when the schedule to change or delete does
+  // not, kUnavailable when the database could not commit the write.
+  virtual Result<void> PutSchedule(const StoredSchedule& schedule) = 0;
+  virtual Result<void> UpdateSchedulePaused(const std::string& name, bool paused) = 0;
+  virtual Result<void> DeleteSchedule(const std::string& name) = 0;
+  // Every stored schedule, by name.
   virtual std::vector<StoredSchedule> ListSchedules() = 0;
 
   // Deletes finished runs (and everything of theirs) created before `cutoff_ns`; returns
@@ -344,25 +347,11 @@ class Store {
 
   // Writes a consistent snapshot of the store to the file `path` (replaced atomically if
   // it exists) while the store keeps serving: readers and the writer are not blocked for
-  // more than a step of the copy. A store that cannot back up says so in the result.
-  virtual BackupResult Backup(const std::string& path) {
-    BackupResult result;
-    result.error = "this store cannot be backed up to " + path;
-    return result;
+  // more than a step of the copy. kUnavailable if the copy failed (its message says why);
+  // kUnsupported from a store that cannot back up.
+  virtual Result<BackupInfo> Backup(const std::string& path) {
+    return Error{ErrorCode::kUnsupported, "this store cannot be backed up to " + path};
   }
 };
-
-// How OpenStore opens a store.
-struct OpenOptions {
-  // Receives the store's log lines; empty: they go to stderr.
-  StoreLog log;
-};
-
-// Opens the store named by `url`: "sqlite:path/to.db" or "sqlite::memory:". Creates or
-// migrates the schema. On failure returns nullptr and sets *error.
-std::unique_ptr<Store> OpenStore(const std::string& url, std::string* error);
-// The same, with the store's log going to `options.log`.
-std::unique_ptr<Store> OpenStore(const std::string& url, const OpenOptions& options,
-                                 std::string* error);
 
 }  // namespace handoff::store

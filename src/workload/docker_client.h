@@ -9,7 +9,6 @@
 // Each call opens its own connection, so one client may be used from several threads.
 // Answers are bounded: whole bodies to 64 MiB, streamed lines and frames to 1 MiB and 16 MiB.
 
-#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -20,6 +19,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "base/result.h"
 
 namespace handoff::workload {
 
@@ -37,56 +38,12 @@ struct DockerError {
   std::string ToString() const;
 };
 
-// Either a value or a DockerError.
+// Either a value or a DockerError: the project's one result type (base/result.h).
 template <typename T>
-class [[nodiscard]] DockerResult {
- public:
-  DockerResult(T value) : value_(std::move(value)) {}
-  DockerResult(DockerError error) : error_(std::move(error)) {}
-
-  // Returns true if and only if the call succeeded.
-  bool ok() const { return !error_.has_value(); }
-  const T& value() const& {
-    assert(ok());
-    return *value_;
-  }
-  T& value() & {
-    assert(ok());
-    return *value_;
-  }
-  T&& value() && {
-    assert(ok());
-    return std::move(*value_);
-  }
-  const T& operator*() const& { return value(); }
-  const T* operator->() const { return &value(); }
-  const DockerError& error() const {
-    assert(!ok());
-    return *error_;
-  }
-
- private:
-  std::optional<T> value_;
-  std::optional<DockerError> error_;
-};
+using DockerResult = Result<T, DockerError>;
 
 // Success, or a DockerError.
-template <>
-class [[nodiscard]] DockerResult<void> {
- public:
-  DockerResult() = default;
-  DockerResult(DockerError error) : error_(std::move(error)) {}
-
-  bool ok() const { return !error_.has_value(); }
-  const DockerError& error() const {
-    assert(!ok());
-    return *error_;
-  }
-
- private:
-  std::optional<DockerError> error_;
-};
-using DockerStatus = DockerResult<void>;
+using DockerStatus = Result<void, DockerError>;
 
 // Where the engine listens.
 struct DockerEndpoint {

@@ -7,19 +7,23 @@
 
 #include "engine/stored_report.h"
 #include "store/store.h"
+#include "store/open_store.h"
+#include "result_testing.h"
 
 namespace handoff {
 namespace {
+
+using ::handoff::testing::ValueOf;
 
 class RunRecorderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
-    store_ = store::OpenStore("sqlite::memory:", &error);
+    store_ = ValueOf(store::OpenStore("sqlite::memory:"));
     ASSERT_NE(store_, nullptr) << error;
     store::Run run;
     run.suite = "Checkout";
-    run_ = store_->CreateRun(run, {"Pay", "Refund", "Later"}).run;
+    run_ = ValueOf(store_->CreateRun(run, {"Pay", "Refund", "Later"})).run;
     journal_ = std::make_unique<RunJournal>(run_.id, 0);
     recorder_ = std::make_unique<RunRecorder>(*store_, *journal_, [this](Committed c) {
       std::lock_guard lock(mu_);

@@ -45,12 +45,13 @@ class FakeStore : public store::Store {
   int get_tests_calls() const { return get_tests_calls_.load(); }
 
   // store::Store
-  store::CreatedRun CreateRun(store::Run run, const std::vector<std::string>& names) override {
+  Result<store::CreatedRun> CreateRun(store::Run run,
+                                      const std::vector<std::string>& names) override {
     std::vector<store::TestRow> rows;
     for (const std::string& name : names) rows.push_back(store::TestRow{.name = name});
     run.id = 0;
     const std::int64_t id = AddRun(run, rows);
-    return {*GetRun(id), true};
+    return store::CreatedRun{*GetRun(id), true};
   }
   void Write(store::WriteBatch, std::function<void(bool)> done) override {
     if (done) done(true);
@@ -124,9 +125,9 @@ class FakeStore : public store::Store {
     const auto& events = events_[run_id];
     return events.empty() ? 0 : events.back().seq;
   }
-  bool PutSchedule(const store::StoredSchedule&) override { return true; }
-  bool UpdateSchedulePaused(const std::string&, bool) override { return true; }
-  bool DeleteSchedule(const std::string&) override { return true; }
+  Result<void> PutSchedule(const store::StoredSchedule&) override { return {}; }
+  Result<void> UpdateSchedulePaused(const std::string&, bool) override { return {}; }
+  Result<void> DeleteSchedule(const std::string&) override { return {}; }
   std::vector<store::StoredSchedule> ListSchedules() override { return {}; }
   std::int64_t DeleteRunsBefore(std::int64_t) override { return 0; }
 
@@ -210,7 +211,7 @@ class FakeApi : public ServeApi {
     run.idempotency_key = request.idempotency_key;
     run.retry_of = request.retry_of;
     run.created_at_ns = 1'700'000'000'000'000'000;
-    result.run = store_.CreateRun(run, suite->tests).run;
+    result.run = store_.CreateRun(run, suite->tests)->run;
     if (!request.idempotency_key.empty()) keys_[request.idempotency_key] = result.run.id;
     return result;
   }
@@ -237,7 +238,7 @@ class FakeApi : public ServeApi {
     copy.retry_of = run_id;
     copy.initiated_by = by;
     ApiResult result;
-    result.run = store_.CreateRun(copy, {}).run;
+    result.run = store_.CreateRun(copy, {})->run;
     return result;
   }
   bool last_retry_only_failed = false;

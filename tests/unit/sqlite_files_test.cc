@@ -14,12 +14,16 @@
 #include <thread>
 #include <vector>
 
+#include "store/open_store.h"
 #include "store/ownership.h"
 #include "store/sqlite_backup.h"
 #include "store/sqlite_store.h"
+#include "result_testing.h"
 
 namespace handoff::store {
 namespace {
+
+using ::handoff::testing::ValueOf;
 
 namespace fs = std::filesystem;
 
@@ -52,14 +56,16 @@ class SqliteFilesTest : public ::testing::Test {
   std::string Url() const { return "sqlite:" + Path(); }
 
   // Opens the test's database with a log the test reads.
-  std::unique_ptr<SqliteStore> Open(std::string* error) {
+  Result<std::unique_ptr<SqliteStore>> TryOpen() {
     SqliteStoreOptions options;
     options.log = [this](LogLevel level, std::string_view message, std::string_view detail) {
       std::lock_guard lock(log_mu_);
       log_.push_back({level, std::string(message), std::string(detail)});
     };
-    return SqliteStore::Open(Url(), options, error);
+    return SqliteStore::Open(Url(), options);
   }
+  // The same, failing the test if it cannot be opened.
+  std::unique_ptr<SqliteStore> Open() { return ValueOf(TryOpen()); }
 
   bool Logged(const std::string& text) {
     std::lock_guard lock(log_mu_);
@@ -74,7 +80,7 @@ class SqliteFilesTest : public ::testing::Test {
     store::Run run;
     run.suite = "Suite";
     run.reference = "v1";
-    const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+    const std::int64_t id = ValueOf(store.CreateRun(run, {"A", "B"})).run.id;
     WriteBatch batch;
     TestRow a;
     a.name = "A";
@@ -95,9 +101,8 @@ class SqliteFilesTest : public ::testing::Test {
   }
 
   void ExpectRunReadsBack(const std::string& url, std::int64_t id) {
-    std::string error;
-    std::unique_ptr<Store> copy = OpenStore(url, &error);
-    ASSERT_NE(copy, nullptr) << error;
+    std::unique_ptr<Store> copy = ValueOf(OpenStore(url));
+    ASSERT_NE(copy, nullptr);
     std::optional<store::Run> run = copy->GetRun(id);
     ASSERT_TRUE(run.has_value());
     EXPECT_EQ(run->suite, "Suite");
@@ -118,68 +123,66 @@ class SqliteFilesTest : public ::testing::Test {
 // --- Ownership -------------------------------------------------------------------------
 
 TEST_F(SqliteFilesTest, SecondOwnerIsRefusedNamingTheFirstUntilItReleases) {
-  OwnershipResult first = AcquireStoreOwnership(Url());
-  ASSERT_NE(first.ownership, nullptr) << first.error;
-  EXPECT_EQ(first.ownership->Description(), "lock file " + Path() + ".lock");
+  std::unique_ptr<StoreOwnership> first = ValueOf(AcquireStoreOwnership(Url()));
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->Description(), "lock file " + Path() + ".lock");
 
   // flock(2) locks conflict between two opens of the file, even in one process.
-  OwnershipResult second = AcquireStoreOwnership(Url());
-  EXPECT_EQ(second.ownership, nullptr);
-  EXPECT_NE(second.error.find("in use by another handoff server"), std::string::npos)
-      << second.error;
-  EXPECT_NE(second.error.find("pid " + std::to_string(::getpid())), std::string::npos)
-      << second.error;
+  Result<std::unique_ptr<StoreOwnership>> second = AcquireStoreOwnership(Url());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kConflict);
+  const std::string& error = second.error().message;
+  EXPECT_NE(error.find("in use by another handoff server"), std::string::npos) << error;
+  EXPECT_NE(error.find("pid " + std::to_string(::getpid())), std::string::npos) << error;
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  EXPECT_NE(second.error.find(std::string("on host ") + host), std::string::npos) << second.error;
-  EXPECT_NE(second.error.find(" since 20"), std::string::npos) << second.error;
-  EXPECT_NE(second.error.find(Path()), std::string::npos) << second.error;
+  EXPECT_NE(error.find(std::string("on host ") + host), std::string::npos) << error;
+  EXPECT_NE(error.find(" since 20"), std::string::npos) << error;
+  EXPECT_NE(error.find(Path()), std::string::npos) << error;
 
-  first.ownership.reset();
-  OwnershipResult third = AcquireStoreOwnership(Url());
-  EXPECT_NE(third.ownership, nullptr) << third.error;
+  first.reset();
+  EXPECT_NE(ValueOf(AcquireStoreOwnership(Url())), nullptr);
 }
 
 TEST_F(SqliteFilesTest, MemoryStoresNeedNoOwnership) {
-  OwnershipResult one = AcquireStoreOwnership("sqlite::memory:");
-  OwnershipResult two = AcquireStoreOwnership("sqlite::memory:");
-  EXPECT_NE(one.ownership, nullptr);
-  EXPECT_NE(two.ownership, nullptr);
+  std::unique_ptr<StoreOwnership> one = ValueOf(AcquireStoreOwnership("sqlite::memory:"));
+  std::unique_ptr<StoreOwnership> two = ValueOf(AcquireStoreOwnership("sqlite::memory:"));
+  EXPECT_NE(one, nullptr);
+  EXPECT_NE(two, nullptr);
 }
 
 TEST_F(SqliteFilesTest, OwnershipInAMissingDirectorySaysSo) {
   const std::string path = (dir_.path() / "missing" / "h.db").string();
-  OwnershipResult result = AcquireStoreOwnership("sqlite:" + path);
-  EXPECT_EQ(result.ownership, nullptr);
-  EXPECT_NE(result.error.find("cannot open database \"" + path + "\""), std::string::npos)
-      << result.error;
-  EXPECT_NE(result.error.find("the directory \"" + (dir_.path() / "missing").string() +
-                              "\" does not exist"),
+  Result<std::unique_ptr<StoreOwnership>> result = AcquireStoreOwnership("sqlite:" + path);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kUnavailable);
+  const std::string& error = result.error().message;
+  EXPECT_NE(error.find("cannot open database \"" + path + "\""), std::string::npos) << error;
+  EXPECT_NE(error.find("the directory \"" + (dir_.path() / "missing").string() +
+                       "\" does not exist"),
             std::string::npos)
-      << result.error;
+      << error;
 }
 
 // --- Opening: new, empty, corrupt ---------------------------------------------------------
 
 TEST_F(SqliteFilesTest, MissingAndEmptyFilesAreLoggedAsNewStores) {
-  std::string error;
-  ASSERT_NE(Open(&error), nullptr) << error;
+  ASSERT_NE(Open(), nullptr);
   EXPECT_TRUE(Logged("new store: creating the database"));
 
   fs::remove(Path());
   std::ofstream(Path()).close();  // 0 bytes
   ASSERT_EQ(fs::file_size(Path()), 0u);
-  auto store = Open(&error);
-  ASSERT_NE(store, nullptr) << error;
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   EXPECT_TRUE(Logged("new store: the database file is empty; initialising it"));
   EXPECT_GT(MakeRun(*store), 0);
 }
 
 TEST_F(SqliteFilesTest, OverwrittenPagesAreRefusedNamingTheFile) {
-  std::string error;
   {
-    auto store = Open(&error);
-    ASSERT_NE(store, nullptr) << error;
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
     for (int i = 0; i < 50; ++i) MakeRun(*store);
   }
   const auto size = fs::file_size(Path());
@@ -192,15 +195,19 @@ TEST_F(SqliteFilesTest, OverwrittenPagesAreRefusedNamingTheFile) {
     for (std::size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 7 + 3);
     f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
   }
-  EXPECT_EQ(Open(&error), nullptr);
+  Result<std::unique_ptr<SqliteStore>> opened = TryOpen();
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::kCorrupt);
+  const std::string& error = opened.error().message;
   EXPECT_NE(error.find("database \"" + Path() + "\" is corrupt"), std::string::npos) << error;
   EXPECT_NE(error.find("restore it from a backup"), std::string::npos) << error;
 }
 
 TEST_F(SqliteFilesTest, AFileThatIsNotADatabaseIsRefused) {
   std::ofstream(Path()) << std::string(8192, 'x');
-  std::string error;
-  EXPECT_EQ(Open(&error), nullptr);
+  Result<std::unique_ptr<SqliteStore>> opened = TryOpen();
+  ASSERT_FALSE(opened.ok());
+  const std::string& error = opened.error().message;
   EXPECT_NE(error.find("database \"" + Path() + "\" is corrupt or not a SQLite database"),
             std::string::npos)
       << error;
@@ -211,29 +218,26 @@ TEST_F(SqliteFilesTest, AFileThatIsNotADatabaseIsRefused) {
 // --- The write probe -----------------------------------------------------------------------
 
 TEST_F(SqliteFilesTest, ProbeCommitsAWrite) {
-  std::string error;
-  auto store = Open(&error);
-  ASSERT_NE(store, nullptr) << error;
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->ProbeWrite(), "");
   EXPECT_EQ(store->ProbeWrite(), "");
-  auto memory = SqliteStore::Open("sqlite::memory:", {}, &error);
-  ASSERT_NE(memory, nullptr) << error;
+  auto memory = ValueOf(SqliteStore::Open("sqlite::memory:"));
+  ASSERT_NE(memory, nullptr);
   EXPECT_EQ(memory->ProbeWrite(), "");
 }
 
 // --- Backups -------------------------------------------------------------------------------
 
 TEST_F(SqliteFilesTest, BackupOfAnOpenStoreReadsBack) {
-  std::string error;
-  auto store = Open(&error);
-  ASSERT_NE(store, nullptr) << error;
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   const std::int64_t id = MakeRun(*store);
   const std::string to = (dir_.path() / "copy.db").string();
-  BackupResult result = store->Backup(to);
-  ASSERT_TRUE(result.ok()) << result.error;
-  EXPECT_EQ(result.info.path, to);
-  EXPECT_EQ(result.info.bytes, static_cast<std::int64_t>(fs::file_size(to)));
-  EXPECT_GT(result.info.pages, 0);
+  const BackupInfo info = ValueOf(store->Backup(to));
+  EXPECT_EQ(info.path, to);
+  EXPECT_EQ(info.bytes, static_cast<std::int64_t>(fs::file_size(to)));
+  EXPECT_GT(info.pages, 0);
   // No temporary file left behind.
   int files = 0;
   for (const auto& entry : fs::directory_iterator(dir_.path())) {
@@ -245,20 +249,17 @@ TEST_F(SqliteFilesTest, BackupOfAnOpenStoreReadsBack) {
 }
 
 TEST_F(SqliteFilesTest, BackupOfAMemoryStoreReadsBack) {
-  std::string error;
-  auto store = SqliteStore::Open("sqlite::memory:", {}, &error);
-  ASSERT_NE(store, nullptr) << error;
+  auto store = ValueOf(SqliteStore::Open("sqlite::memory:"));
+  ASSERT_NE(store, nullptr);
   const std::int64_t id = MakeRun(*store);
   const std::string to = (dir_.path() / "memory.db").string();
-  BackupResult result = store->Backup(to);
-  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(ValueOf(store->Backup(to)).path, to);
   ExpectRunReadsBack("sqlite:" + to, id);
 }
 
 TEST_F(SqliteFilesTest, BackupOfAFileWhileAnotherConnectionWritesIsConsistent) {
-  std::string error;
-  auto store = Open(&error);
-  ASSERT_NE(store, nullptr) << error;
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
   const std::int64_t id = MakeRun(*store);
   for (int i = 0; i < 200; ++i) MakeRun(*store);
   std::atomic<bool> stop{false};
@@ -272,15 +273,15 @@ TEST_F(SqliteFilesTest, BackupOfAFileWhileAnotherConnectionWritesIsConsistent) {
   const std::string to = (dir_.path() / "busy.db").string();
   BackupPacing pacing;
   pacing.pages_per_step = 1;  // as many steps as pages: the writer commits between them
-  BackupResult result = BackupDatabaseFile(Path(), to, pacing);
+  Result<BackupInfo> result = BackupDatabaseFile(Path(), to, pacing);
   stop.store(true);
   writer.join();
-  ASSERT_TRUE(result.ok()) << result.error;
+  ASSERT_TRUE(result.ok()) << result.error().message;
   EXPECT_GT(written.load(), 0);
   ExpectRunReadsBack("sqlite:" + to, id);
   // The snapshot is whole: every run in it has both its tests.
-  std::unique_ptr<Store> copy = OpenStore("sqlite:" + to, &error);
-  ASSERT_NE(copy, nullptr) << error;
+  std::unique_ptr<Store> copy = ValueOf(OpenStore("sqlite:" + to));
+  ASSERT_NE(copy, nullptr);
   RunQuery all;
   all.limit = 100000;
   const std::vector<store::Run> runs = copy->ListRuns(all);
@@ -302,10 +303,12 @@ TEST_F(SqliteFilesTest, BackupOfAFileWhileAnotherConnectionWritesIsConsistent) {
 }
 
 TEST_F(SqliteFilesTest, BackupOfAMissingDatabaseFails) {
-  BackupResult result = BackupDatabaseFile(Path(), (dir_.path() / "x.db").string());
-  EXPECT_FALSE(result.ok());
-  EXPECT_NE(result.error.find("\"" + Path() + "\": it does not exist"), std::string::npos)
-      << result.error;
+  Result<BackupInfo> result = BackupDatabaseFile(Path(), (dir_.path() / "x.db").string());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(result.error().message.find("\"" + Path() + "\": it does not exist"),
+            std::string::npos)
+      << result.error().message;
   EXPECT_FALSE(fs::exists(Path()));  // not created by the attempt
 }
 

@@ -18,9 +18,13 @@
 #include <vector>
 
 #include "store/run_json.h"
+#include "store/open_store.h"
+#include "result_testing.h"
 
 namespace handoff::store {
 namespace {
+
+using ::handoff::testing::ValueOf;
 
 namespace fs = std::filesystem;
 
@@ -158,9 +162,7 @@ class SqliteStoreTest : public ::testing::TestWithParam<Backend> {
   Store& Open() {
     SqliteStoreOptions options;
     options.now_ns = [this] { return now_.load(); };
-    std::string error;
-    store_ = SqliteStore::Open(Url(), options, &error);
-    EXPECT_NE(store_, nullptr) << error;
+    store_ = ValueOf(SqliteStore::Open(Url(), options));
     if (!store_) std::abort();
     return *store_;
   }
@@ -171,7 +173,7 @@ class SqliteStoreTest : public ::testing::TestWithParam<Backend> {
     run.suite = suite;
     run.status = status;
     run.reference = reference;
-    CreatedRun created = store_->CreateRun(run, {});
+    CreatedRun created = ValueOf(store_->CreateRun(run, {}));
     EXPECT_TRUE(created.created);
     EXPECT_GT(created.run.id, 0);
     return created.run;
@@ -204,7 +206,7 @@ TEST_P(SqliteStoreTest, CreateAndGetRoundTripEveryField) {
   Store& store = Open();
   store::Run want = FullRun();
   now_ = 123'456'789;
-  CreatedRun created = store.CreateRun(want, {});
+  CreatedRun created = ValueOf(store.CreateRun(want, {}));
   EXPECT_TRUE(created.created);
   EXPECT_GT(created.run.id, 0);
   EXPECT_EQ(created.run.created_at_ns, 123'456'789);
@@ -224,7 +226,7 @@ TEST_P(SqliteStoreTest, CreateAndGetRoundTripEveryField) {
     run.suite = "s";
     run.status = status;
     run.trigger = Trigger::kCli;
-    const std::int64_t id = store.CreateRun(run, {}).run.id;
+    const std::int64_t id = ValueOf(store.CreateRun(run, {})).run.id;
     EXPECT_EQ(store.GetRun(id)->status, status);
     EXPECT_EQ(store.GetRun(id)->trigger, Trigger::kCli);
   }
@@ -235,7 +237,7 @@ TEST_P(SqliteStoreTest, TestsStartPendingInTheGivenOrder) {
   store::Run run;
   run.suite = "s";
   const std::vector<std::string> names = {"Zeta", "Alpha", "Mid/Sub", "Beta"};
-  const std::int64_t id = store.CreateRun(run, names).run.id;
+  const std::int64_t id = ValueOf(store.CreateRun(run, names)).run.id;
   std::vector<TestRow> rows = store.GetTests(id);
   EXPECT_EQ(TestNames(rows), names);
   for (const TestRow& row : rows) {
@@ -249,7 +251,7 @@ TEST_P(SqliteStoreTest, BatchesRoundTrip) {
   Store& store = Open();
   store::Run run;
   run.suite = "s";
-  const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+  const std::int64_t id = ValueOf(store.CreateRun(run, {"A", "B"})).run.id;
 
   WriteBatch batch;
   RunUpdate update;
@@ -419,7 +421,7 @@ TEST_P(SqliteStoreTest, PlannedTestsShowPendingUntilRecordedThenOthersFollow) {
   Store& store = Open();
   store::Run run;
   run.suite = "s";
-  const std::int64_t id = store.CreateRun(run, {"Zeta", "Alpha", "Beta"}).run.id;
+  const std::int64_t id = ValueOf(store.CreateRun(run, {"Zeta", "Alpha", "Beta"})).run.id;
   WriteBatch batch;
   batch.tests.emplace_back(id, Row("Alpha", TestStatus::kRunning));
   batch.tests.emplace_back(id, Row("Alpha/Sub", TestStatus::kPassed));
@@ -440,7 +442,7 @@ TEST_P(SqliteStoreTest, QuietPassingAttemptsReadBackFromTheirTestRow) {
   Store& store = Open();
   store::Run run;
   run.suite = "s";
-  const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+  const std::int64_t id = ValueOf(store.CreateRun(run, {"A", "B"})).run.id;
 
   // A's only attempt passed with nothing to show; its row still says running.
   Attempt a1;
@@ -529,7 +531,7 @@ TEST_P(SqliteStoreTest, TestRowsAreTheirJournalEntries) {
   Store& store = Open();
   store::Run run;
   run.suite = "s";
-  const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+  const std::int64_t id = ValueOf(store.CreateRun(run, {"A", "B"})).run.id;
   EXPECT_EQ(store.LastEventSeq(id), 0);
   WriteBatch first;
   first.events.emplace_back(id, Event(1, "run"));
@@ -581,7 +583,7 @@ TEST_P(SqliteStoreTest, AFailedBatchFailsAloneAndLeavesNoTrace) {
   Store& store = Open();
   store::Run run;
   run.suite = "s";
-  const std::int64_t id = store.CreateRun(run, {"A"}).run.id;
+  const std::int64_t id = ValueOf(store.CreateRun(run, {"A"})).run.id;
   std::vector<std::promise<bool>> results(3);
   WriteBatch good1;
   good1.events.emplace_back(id, Event(1, "run"));
@@ -615,7 +617,7 @@ TEST_P(SqliteStoreTest, DoneRunsAfterCommitAndSeesTheData) {
   Store& store = Open();
   store::Run run;
   run.suite = "s";
-  const std::int64_t id = store.CreateRun(run, {}).run.id;
+  const std::int64_t id = ValueOf(store.CreateRun(run, {})).run.id;
   std::vector<std::promise<std::size_t>> seen(20);
   for (int i = 0; i < 20; ++i) {
     WriteBatch batch;
@@ -650,7 +652,7 @@ TEST_P(SqliteStoreTest, CallbacksMayCallTheStore) {
     WriteBatch more;
     store.Write(more);
     store.Sync();
-    created.set_value(store.CreateRun(run, {"A"}).run.id);
+    created.set_value(ValueOf(store.CreateRun(run, {"A"})).run.id);
   });
   const std::int64_t id = created.get_future().get();
   EXPECT_GT(id, 0);
@@ -661,7 +663,7 @@ TEST_P(SqliteStoreTest, SyncWaitsForEverythingQueued) {
   Store& store = Open();
   store::Run run;
   run.suite = "s";
-  const std::int64_t id = store.CreateRun(run, {}).run.id;
+  const std::int64_t id = ValueOf(store.CreateRun(run, {})).run.id;
   std::atomic<int> done{0};
   for (int i = 1; i <= 500; ++i) {
     WriteBatch batch;
@@ -688,7 +690,7 @@ TEST_P(SqliteStoreTest, ConcurrentCreatesWithOneKeyMakeOneRun) {
       run.suite = "s";
       run.idempotency_key = "same";
       run.initiated_by = "thread " + std::to_string(i);
-      results[i] = store.CreateRun(run, {"A", "B"});
+      results[i] = ValueOf(store.CreateRun(run, {"A", "B"}));
     });
   }
   go = true;
@@ -706,8 +708,8 @@ TEST_P(SqliteStoreTest, ConcurrentCreatesWithOneKeyMakeOneRun) {
   // Runs without a key never collide.
   store::Run run;
   run.suite = "s";
-  EXPECT_TRUE(store.CreateRun(run, {}).created);
-  EXPECT_TRUE(store.CreateRun(run, {}).created);
+  EXPECT_TRUE(ValueOf(store.CreateRun(run, {})).created);
+  EXPECT_TRUE(ValueOf(store.CreateRun(run, {})).created);
   EXPECT_EQ(store.ListRuns({}).size(), 3u);
 }
 
@@ -779,9 +781,12 @@ TEST_P(SqliteStoreTest, SchedulesCrud) {
   StoredSchedule nightly{"nightly", "checkout", "0 2 * * *", "Europe/Paris", "^TestPay", false,
                          77};
   StoredSchedule every{"every", "cart", "@every 30s", "", "", true, 78};
-  EXPECT_TRUE(store.PutSchedule(nightly));
-  EXPECT_TRUE(store.PutSchedule(every));
-  EXPECT_FALSE(store.PutSchedule(nightly));
+  EXPECT_TRUE(store.PutSchedule(nightly).ok());
+  EXPECT_TRUE(store.PutSchedule(every).ok());
+  Result<void> again = store.PutSchedule(nightly);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(again.error().message, "a schedule named \"nightly\" already exists");
 
   std::vector<StoredSchedule> schedules = store.ListSchedules();
   ASSERT_EQ(schedules.size(), 2u);
@@ -796,13 +801,17 @@ TEST_P(SqliteStoreTest, SchedulesCrud) {
   EXPECT_FALSE(n.paused);
   EXPECT_EQ(n.created_at_ns, 77);
 
-  EXPECT_TRUE(store.UpdateSchedulePaused("nightly", true));
-  EXPECT_TRUE(store.UpdateSchedulePaused("nightly", true));  // unchanged still found
-  EXPECT_FALSE(store.UpdateSchedulePaused("nope", true));
+  EXPECT_TRUE(store.UpdateSchedulePaused("nightly", true).ok());
+  EXPECT_TRUE(store.UpdateSchedulePaused("nightly", true).ok());  // unchanged still found
+  Result<void> missing = store.UpdateSchedulePaused("nope", true);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
   EXPECT_TRUE(store.ListSchedules()[1].paused);
 
-  EXPECT_TRUE(store.DeleteSchedule("every"));
-  EXPECT_FALSE(store.DeleteSchedule("every"));
+  EXPECT_TRUE(store.DeleteSchedule("every").ok());
+  Result<void> gone = store.DeleteSchedule("every");
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
   ASSERT_EQ(store.ListSchedules().size(), 1u);
   EXPECT_EQ(store.ListSchedules()[0].name, "nightly");
 }
@@ -814,7 +823,7 @@ TEST_P(SqliteStoreTest, DeleteRunsBeforeRemovesFinishedRunsAndTheirRows) {
     store::Run run;
     run.suite = "s";
     run.status = status;
-    const std::int64_t id = store.CreateRun(run, {"A", "B"}).run.id;
+    const std::int64_t id = ValueOf(store.CreateRun(run, {"A", "B"})).run.id;
     WriteBatch batch;
     Attempt attempt;
     attempt.test = "A";
@@ -863,7 +872,7 @@ TEST_P(SqliteStoreTest, TenThousandTestsCommit) {
   for (int i = 0; i < kTests; ++i) names.push_back("Test" + std::to_string(kTests - i));
   store::Run run;
   run.suite = "big";
-  const std::int64_t id = store.CreateRun(run, names).run.id;
+  const std::int64_t id = ValueOf(store.CreateRun(run, names)).run.id;
 
   const auto start = std::chrono::steady_clock::now();
   std::atomic<int> committed{0};
@@ -920,26 +929,25 @@ class SqliteStoreFileTest : public ::testing::Test {
 };
 
 TEST_F(SqliteStoreFileTest, DataSurvivesReopening) {
-  std::string error;
   std::int64_t id = 0;
   {
-    std::unique_ptr<Store> store = OpenStore(Url(), &error);
-    ASSERT_NE(store, nullptr) << error;
+    std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+    ASSERT_NE(store, nullptr);
     store::Run run = FullRun();
-    id = store->CreateRun(run, {"A", "B"}).run.id;
+    id = ValueOf(store->CreateRun(run, {"A", "B"})).run.id;
     WriteBatch batch;
     batch.tests.emplace_back(id, Row("A", TestStatus::kPassed));
     batch.events.emplace_back(id, Event(1, "test"));
     store->Write(batch);
     store->Sync();
-    ASSERT_TRUE(store->PutSchedule({"nightly", "s", "@daily", "", "", false, 1}));
+    ASSERT_TRUE(store->PutSchedule({"nightly", "s", "@daily", "", "", false, 1}).ok());
     // Queued without Sync: the destructor commits it.
     WriteBatch last;
     last.events.emplace_back(id, Event(2, "test"));
     store->Write(last);
   }
-  std::unique_ptr<Store> store = OpenStore(Url(), &error);
-  ASSERT_NE(store, nullptr) << error;
+  std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+  ASSERT_NE(store, nullptr);
   std::optional<store::Run> run = store->GetRun(id);
   ASSERT_TRUE(run);
   EXPECT_EQ(run->labels, FullRun().labels);
@@ -950,7 +958,7 @@ TEST_F(SqliteStoreFileTest, DataSurvivesReopening) {
   EXPECT_EQ(store->ListSchedules().size(), 1u);
   // The idempotency key is still known.
   store::Run again = FullRun();
-  CreatedRun repeat = store->CreateRun(again, {});
+  CreatedRun repeat = ValueOf(store->CreateRun(again, {}));
   EXPECT_FALSE(repeat.created);
   EXPECT_EQ(repeat.run.id, id);
 }
@@ -975,12 +983,11 @@ TEST_F(SqliteStoreFileTest, ReportedWritesSurviveSigkill) {
   if (pid == 0) {
     // The "server": reports each commit on the pipe, as the API would, until killed.
     ::close(fds[0]);
-    std::string error;
-    std::unique_ptr<Store> store = OpenStore(Url(), &error);
+    std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
     if (!store) ::_exit(3);
     store::Run run;
     run.suite = "s";
-    const std::int64_t id = store->CreateRun(run, {"A", "B"}).run.id;
+    const std::int64_t id = ValueOf(store->CreateRun(run, {"A", "B"})).run.id;
     for (std::int64_t seq = 1; seq <= 2000; ++seq) {
       WriteBatch batch;
       batch.events.emplace_back(id, Event(seq, "test"));
@@ -1009,9 +1016,8 @@ TEST_F(SqliteStoreFileTest, ReportedWritesSurviveSigkill) {
   ASSERT_TRUE(WIFSIGNALED(status)) << status;
   ASSERT_GE(last, 500);
 
-  std::string error;
-  std::unique_ptr<Store> store = OpenStore(Url(), &error);
-  ASSERT_NE(store, nullptr) << error;
+  std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+  ASSERT_NE(store, nullptr);
   std::vector<RunEvent> events = store->GetEvents(id, 0, 5000);
   ASSERT_GE(events.size(), static_cast<std::size_t>(last));
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -1023,14 +1029,13 @@ TEST_F(SqliteStoreFileTest, ReportedWritesSurviveSigkill) {
 TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
   // Schema 1 gave each planned test a "pending" row and copied each test state into
   // run_events; schema 2 keeps the plan on the run and reads test entries from the rows.
-  std::string error;
   std::int64_t id = 0;
   {
-    std::unique_ptr<Store> store = OpenStore(Url(), &error);
-    ASSERT_NE(store, nullptr) << error;
+    std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+    ASSERT_NE(store, nullptr);
     store::Run run;
     run.suite = "s";
-    id = store->CreateRun(run, {}).run.id;
+    id = ValueOf(store->CreateRun(run, {})).run.id;
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
@@ -1046,8 +1051,8 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
       << sqlite3_errmsg(db);
   sqlite3_close(db);
 
-  std::unique_ptr<Store> store = OpenStore(Url(), &error);
-  ASSERT_NE(store, nullptr) << error;
+  std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+  ASSERT_NE(store, nullptr);
   WriteBatch batch;
   TestRow second = Row("Second", TestStatus::kPassed);
   second.seq = 2;
@@ -1068,20 +1073,19 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
   // New runs use the new column.
   store::Run run;
   run.suite = "s";
-  const std::int64_t next = store->CreateRun(run, {"X"}).run.id;
+  const std::int64_t next = ValueOf(store->CreateRun(run, {"X"})).run.id;
   EXPECT_EQ(TestNames(store->GetTests(next)), std::vector<std::string>{"X"});
 }
 
 TEST_F(SqliteStoreFileTest, TotalsOfOlderServersReadWithTheNewFieldsZero) {
   // Servers before the one result model stored "total passed failed skipped".
-  std::string error;
   std::int64_t id = 0;
   {
-    std::unique_ptr<Store> store = OpenStore(Url(), &error);
-    ASSERT_NE(store, nullptr) << error;
+    std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+    ASSERT_NE(store, nullptr);
     store::Run run;
     run.suite = "s";
-    id = store->CreateRun(run, {}).run.id;
+    id = ValueOf(store->CreateRun(run, {})).run.id;
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
@@ -1090,8 +1094,8 @@ TEST_F(SqliteStoreFileTest, TotalsOfOlderServersReadWithTheNewFieldsZero) {
   ASSERT_EQ(sqlite3_exec(db, old_totals.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
       << sqlite3_errmsg(db);
   sqlite3_close(db);
-  std::unique_ptr<Store> store = OpenStore(Url(), &error);
-  ASSERT_NE(store, nullptr) << error;
+  std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+  ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->GetRun(id)->totals,
             (RunTotals{.total = 4, .passed = 1, .failed = 2, .skipped = 1}));
 }
@@ -1099,14 +1103,13 @@ TEST_F(SqliteStoreFileTest, TotalsOfOlderServersReadWithTheNewFieldsZero) {
 TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
   // Before schema 4 an attempt's output was its lines joined with '\n'; they read back
   // as output at the attempt's start, with its failures and skip reason typed again.
-  std::string error;
   std::int64_t id = 0;
   {
-    std::unique_ptr<Store> store = OpenStore(Url(), &error);
-    ASSERT_NE(store, nullptr) << error;
+    std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+    ASSERT_NE(store, nullptr);
     store::Run run;
     run.suite = "s";
-    id = store->CreateRun(run, {"B"}).run.id;
+    id = ValueOf(store->CreateRun(run, {"B"})).run.id;
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
@@ -1119,8 +1122,8 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
       << sqlite3_errmsg(db);
   sqlite3_close(db);
 
-  std::unique_ptr<Store> store = OpenStore(Url(), &error);
-  ASSERT_NE(store, nullptr) << error;
+  std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+  ASSERT_NE(store, nullptr);
   std::vector<Attempt> attempts = store->GetAttempts(id, "B");
   ASSERT_EQ(attempts.size(), 1u);
   ASSERT_EQ(attempts[0].lines.size(), 2u);
@@ -1132,8 +1135,7 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
 }
 
 TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {
-  std::string error;
-  ASSERT_NE(OpenStore(Url(), &error), nullptr) << error;
+  ASSERT_NE(ValueOf(OpenStore(Url())), nullptr);
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
   const int newer = SqliteStore::SchemaVersion() + 5;
@@ -1142,7 +1144,10 @@ TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {
             SQLITE_OK);
   sqlite3_close(db);
 
-  EXPECT_EQ(OpenStore(Url(), &error), nullptr);
+  Result<std::unique_ptr<Store>> opened = OpenStore(Url());
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::kUnavailable);
+  const std::string& error = opened.error().message;
   EXPECT_NE(error.find("schema version " + std::to_string(newer)), std::string::npos) << error;
   EXPECT_NE(error.find(std::to_string(SqliteStore::SchemaVersion())), std::string::npos)
       << error;
@@ -1150,30 +1155,36 @@ TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {
 }
 
 TEST_F(SqliteStoreFileTest, UnopenableFileIsAnError) {
-  std::string error;
-  EXPECT_EQ(OpenStore("sqlite:" + (dir_.path() / "no/such/dir/x.db").string(), &error),
-            nullptr);
-  EXPECT_NE(error.find("cannot open database"), std::string::npos) << error;
+  Result<std::unique_ptr<Store>> opened =
+      OpenStore("sqlite:" + (dir_.path() / "no/such/dir/x.db").string());
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(opened.error().message.find("cannot open database"), std::string::npos)
+      << opened.error().message;
 }
 
 TEST(SqliteStoreUrlTest, BadUrlsAreErrors) {
   for (const char* url : {"postgres://localhost/handoff", "sqlite:", "", "memory"}) {
-    std::string error;
-    EXPECT_EQ(OpenStore(url, &error), nullptr) << url;
-    EXPECT_EQ(error, "unsupported database URL \"" + std::string(url) +
-                         "\": use sqlite:PATH or sqlite::memory:");
+    Result<std::unique_ptr<Store>> opened = OpenStore(url);
+    ASSERT_FALSE(opened.ok()) << url;
+    EXPECT_EQ(opened.error().code, ErrorCode::kUnsupported);
+    EXPECT_EQ(opened.error().message, "unsupported database URL \"" + std::string(url) +
+                                          "\": use sqlite:PATH or sqlite::memory:");
+    // Ownership of such a URL is refused alike, before anything is created.
+    Result<std::unique_ptr<StoreOwnership>> owned = AcquireStoreOwnership(url);
+    ASSERT_FALSE(owned.ok()) << url;
+    EXPECT_EQ(owned.error().message, opened.error().message);
   }
-  std::string error;
-  EXPECT_NE(OpenStore("sqlite::memory:", &error), nullptr) << error;
+  EXPECT_NE(ValueOf(OpenStore("sqlite::memory:")), nullptr);
 }
 
 TEST(SqliteStoreUrlTest, EachMemoryStoreIsItsOwn) {
-  std::string error;
-  std::unique_ptr<Store> one = OpenStore("sqlite::memory:", &error);
-  std::unique_ptr<Store> two = OpenStore("sqlite::memory:", &error);
+  std::unique_ptr<Store> one = ValueOf(OpenStore("sqlite::memory:"));
+  std::unique_ptr<Store> two = ValueOf(OpenStore("sqlite::memory:"));
+  ASSERT_TRUE(one && two);
   store::Run run;
   run.suite = "s";
-  one->CreateRun(run, {});
+  ASSERT_TRUE(one->CreateRun(run, {}).ok());
   EXPECT_EQ(one->ListRuns({}).size(), 1u);
   EXPECT_TRUE(two->ListRuns({}).empty());
 }

@@ -16,9 +16,13 @@
 #include "report/reporters.h"
 #include "report/results.h"
 #include "store/store.h"
+#include "store/open_store.h"
+#include "result_testing.h"
 
 namespace handoff {
 namespace {
+
+using ::handoff::testing::ValueOf;
 
 constexpr std::int64_t kStart = 1'700'000'000'000'000'000;
 constexpr std::int64_t kMs = 1'000'000;
@@ -179,12 +183,12 @@ std::string Direct(const std::vector<Event>& events, const std::string& format) 
 // Records `events` as `serve` does and renders the stored run as `format`.
 std::string Stored(const std::vector<Event>& events, const std::string& format) {
   std::string error;
-  std::unique_ptr<store::Store> store = store::OpenStore("sqlite::memory:", &error);
+  std::unique_ptr<store::Store> store = ValueOf(store::OpenStore("sqlite::memory:"));
   EXPECT_NE(store, nullptr) << error;
   store::Run run;
   run.suite = "Shop";
   run.namespace_name = "shop";
-  run = store->CreateRun(run, {"Passes", "Fails", "Table", "Flaky", "Skips", "Soft", "Crashes"}).run;
+  run = ValueOf(store->CreateRun(run, {"Passes", "Fails", "Table", "Flaky", "Skips", "Soft", "Crashes"})).run;
   RunJournal journal(run.id, 0);
   RunRecorder recorder(*store, journal, nullptr);
   for (const Event& e : events) recorder.OnEvent(e);

@@ -1,0 +1,68 @@
+#include "store/open_store.h"
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+#include "store/sqlite_lock.h"
+#include "store/sqlite_store.h"
+
+namespace handoff::store {
+namespace {
+
+// One backend: the URLs it serves and how.
+struct Backend {
+  std::string_view scheme;  // the URL's prefix, "sqlite:"
+  std::string_view forms;   // the URLs it accepts, for messages
+  Result<std::unique_ptr<Store>> (*open)(const std::string& url, const OpenOptions& options);
+  // Takes ownership of the store at the URL without its scheme.
+  Result<std::unique_ptr<StoreOwnership>> (*acquire)(const std::string& rest);
+};
+
+Result<std::unique_ptr<Store>> OpenSqlite(const std::string& url, const OpenOptions& options) {
+  SqliteStoreOptions sqlite_options;
+  sqlite_options.log = options.log;
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(url, sqlite_options);
+  if (!store.ok()) return std::move(store).error();
+  return std::unique_ptr<Store>(std::move(store).value());
+}
+
+// Every backend of this build; a new one is one more entry.
+constexpr Backend kBackends[] = {
+    {"sqlite:", "sqlite:PATH or sqlite::memory:", &OpenSqlite, &AcquireSqliteOwnership},
+};
+
+// The backend of `url`, or kUnsupported naming the accepted forms. A scheme with nothing
+// after it names no store.
+Result<const Backend*> FindBackend(const std::string& url) {
+  for (const Backend& backend : kBackends) {
+    if (url.starts_with(backend.scheme) && url.size() > backend.scheme.size()) return &backend;
+  }
+  return Error{ErrorCode::kUnsupported,
+               fmt::format("unsupported database URL \"{}\": use {}", url, AcceptedStoreUrls())};
+}
+
+}  // namespace
+
+std::string AcceptedStoreUrls() {
+  std::string forms;
+  for (const Backend& backend : kBackends) {
+    if (!forms.empty()) forms += ", or ";
+    forms += backend.forms;
+  }
+  return forms;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const OpenOptions& options) {
+  Result<const Backend*> backend = FindBackend(url);
+  if (!backend.ok()) return std::move(backend).error();
+  return (*backend)->open(url, options);
+}
+
+Result<std::unique_ptr<StoreOwnership>> AcquireStoreOwnership(const std::string& url) {
+  Result<const Backend*> backend = FindBackend(url);
+  if (!backend.ok()) return std::move(backend).error();
+  return (*backend)->acquire(url.substr((*backend)->scheme.size()));
+}
+
+}  // namespace handoff::store

@@ -1,0 +1,38 @@
+#pragma once
+
+// The store factory: which backend serves a `--db` URL. Each backend is one entry of the
+// table in open_store.cc (its URL scheme, the forms it accepts, how it opens a store and
+// how a server takes ownership of it), so a new backend (PostgreSQL) adds one entry and
+// its callers (`serve`, the tests) do not change.
+
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "store/ownership.h"
+#include "store/store.h"
+
+namespace handoff::store {
+
+// How OpenStore opens a store.
+struct OpenOptions {
+  // Receives the store's log lines; empty: they go to stderr.
+  StoreLog log;
+};
+
+// Opens the store named by `url` ("sqlite:path/to.db" or "sqlite::memory:"), creating or
+// migrating its schema. An error names the database and says why: kUnsupported for a URL
+// no backend accepts (naming the accepted forms), kUnavailable for a database that cannot
+// be opened or migrated, kCorrupt for one that is not served.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const OpenOptions& options = {});
+
+// Takes ownership of the store named by `url` for this process (store/ownership.h). An
+// error says why not: kConflict naming the holder (pid, host, since) when another server
+// has it, kUnavailable when it cannot be taken (missing directory, permission),
+// kUnsupported for a URL no backend accepts.
+Result<std::unique_ptr<StoreOwnership>> AcquireStoreOwnership(const std::string& url);
+
+// Returns the URL forms every backend accepts, for messages: "sqlite:PATH or sqlite::memory:".
+std::string AcceptedStoreUrls();
+
+}  // namespace handoff::store

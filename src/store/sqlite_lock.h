@@ -1,0 +1,18 @@
+#pragma once
+
+// Store ownership for SQLite: an exclusive lock on `<db>.lock` (see store/ownership.h).
+
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "store/ownership.h"
+
+namespace handoff::store {
+
+// Takes ownership of the SQLite database at `path` ("" or ":memory:": an in-memory store,
+// which nothing shares, so nothing is locked). kConflict naming the holder when another
+// process has it; kUnavailable when the lock file cannot be created or locked.
+Result<std::unique_ptr<StoreOwnership>> AcquireSqliteOwnership(const std::string& path);
+
+}  // namespace handoff::store

@@ -1,0 +1,179 @@
+// How the engine answers when the store cannot write: 503 unavailable, never a conflict or
+// a "not found", and never a run or schedule that was not stored.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/serve_engine.h"
+#include "engine/server_log.h"
+#include "result_testing.h"
+#include "runner/registry.h"
+#include "store/open_store.h"
+
+namespace handoff {
+namespace {
+
+using ::handoff::testing::ValueOf;
+
+// An in-memory SQLite store whose synchronous writes fail, as on a full disk, while
+// `failing` is set. Everything else goes to the real store.
+class FailingStore : public store::Store {
+ public:
+  FailingStore() : inner_(ValueOf(store::OpenStore("sqlite::memory:"))) {}
+
+  std::atomic<bool> failing{false};
+  store::Store& inner() { return *inner_; }
+
+  // store::Store
+  Result<store::CreatedRun> CreateRun(store::Run run,
+                                      const std::vector<std::string>& names) override {
+    if (failing) return Full();
+    return inner_->CreateRun(std::move(run), names);
+  }
+  void Write(store::WriteBatch batch, std::function<void(bool)> done) override {
+    if (failing) {
+      if (done) done(false);
+      return;
+    }
+    inner_->Write(std::move(batch), std::move(done));
+  }
+  void Sync() override { inner_->Sync(); }
+  std::optional<store::Run> GetRun(std::int64_t id) override { return inner_->GetRun(id); }
+  std::vector<store::Run> ListRuns(const store::RunQuery& q) override {
+    return inner_->ListRuns(q);
+  }
+  std::vector<store::Run> RunsWithStatus(const std::vector<store::RunStatus>& s) override {
+    return inner_->RunsWithStatus(s);
+  }
+  std::vector<store::Run> LastRuns(const std::string& suite, int limit) override {
+    return inner_->LastRuns(suite, limit);
+  }
+  std::vector<store::TestRow> GetTests(std::int64_t id) override { return inner_->GetTests(id); }
+  std::vector<store::Attempt> GetAttempts(std::int64_t id, const std::string& test) override {
+    return inner_->GetAttempts(id, test);
+  }
+  std::vector<store::Attempt> GetAllAttempts(std::int64_t id) override {
+    return inner_->GetAllAttempts(id);
+  }
+  std::vector<store::RunEvent> GetEvents(std::int64_t id, std::int64_t after, int limit) override {
+    return inner_->GetEvents(id, after, limit);
+  }
+  std::int64_t LastEventSeq(std::int64_t id) override { return inner_->LastEventSeq(id); }
+  Result<void> PutSchedule(const store::StoredSchedule& s) override {
+    if (failing) return Full();
+    return inner_->PutSchedule(s);
+  }
+  Result<void> UpdateSchedulePaused(const std::string& name, bool paused) override {
+    if (failing) return Full();
+    return inner_->UpdateSchedulePaused(name, paused);
+  }
+  Result<void> DeleteSchedule(const std::string& name) override {
+    if (failing) return Full();
+    return inner_->DeleteSchedule(name);
+  }
+  std::vector<store::StoredSchedule> ListSchedules() override { return inner_->ListSchedules(); }
+  std::int64_t DeleteRunsBefore(std::int64_t cutoff) override {
+    return inner_->DeleteRunsBefore(cutoff);
+  }
+  std::string ProbeWrite() override { return failing ? "disk full" : ""; }
+
+ private:
+  static Error Full() { return Error{ErrorCode::kUnavailable, "database or disk is full"}; }
+
+  std::unique_ptr<store::Store> inner_;
+};
+
+class ServeEngineStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Suite suite;
+    suite.name = "Shop";
+    suite.tests.push_back(handoff::Test{.name = "Pays", .fn = [](handoff::T&) {}});
+    catalog_.suites.push_back(std::move(suite));
+    ServeOptions options;
+    // Readiness turns red at the failure and stays so for the test: no probe in between.
+    options.store_probe_interval = std::chrono::hours(1);
+    engine_ = std::make_unique<ServeEngine>(catalog_, store_, log_, std::vector<Schedule>{},
+                                            std::vector<std::shared_ptr<Hook>>{}, options);
+    std::string error;
+    ASSERT_TRUE(engine_->Start(&error)) << error;
+  }
+  void TearDown() override {
+    engine_->Shutdown(std::chrono::milliseconds(0));
+    engine_.reset();
+    std::fclose(log_file_);
+  }
+
+  store::StoredSchedule Nightly(const std::string& name = "nightly") {
+    return {name, "Shop", "@daily", "", "", false, 0};
+  }
+
+  std::FILE* log_file_ = std::fopen("/dev/null", "w");
+  ServerLog log_{false, log_file_};
+  Catalog catalog_;
+  FailingStore store_;
+  std::unique_ptr<ServeEngine> engine_;
+};
+
+TEST_F(ServeEngineStoreTest, AScheduleThatCannotBeStoredIsUnavailableNotAConflict) {
+  store_.failing = true;
+  std::string message;
+  EXPECT_EQ(engine_->CreateSchedule(Nightly(), &message), ApiCode::kUnavailable);
+  EXPECT_NE(message.find("the store cannot write"), std::string::npos) << message;
+  EXPECT_TRUE(engine_->Schedules().empty());  // not kept by the server either
+  EXPECT_FALSE(engine_->Ready());
+  EXPECT_NE(engine_->NotReadyReason().find("nightly"), std::string::npos)
+      << engine_->NotReadyReason();
+
+  store_.failing = false;
+  EXPECT_EQ(engine_->CreateSchedule(Nightly(), &message), ApiCode::kOk) << message;
+  ASSERT_EQ(store_.inner().ListSchedules().size(), 1u);
+}
+
+TEST_F(ServeEngineStoreTest, ANameTheStoreHasAlreadyIsAConflict) {
+  // Stored behind the server's back (another replica, a restored backup): the store's
+  // answer, not a failure.
+  ASSERT_TRUE(store_.inner().PutSchedule(Nightly("taken")).ok());
+  std::string message;
+  EXPECT_EQ(engine_->CreateSchedule(Nightly("taken"), &message), ApiCode::kConflict);
+  EXPECT_EQ(message, "a schedule named \"taken\" already exists");
+  EXPECT_TRUE(engine_->Ready());
+}
+
+TEST_F(ServeEngineStoreTest, PausesAndDeletionsThatCannotBeStoredAreUnavailable) {
+  std::string message;
+  ASSERT_EQ(engine_->CreateSchedule(Nightly(), &message), ApiCode::kOk) << message;
+  store_.failing = true;
+  EXPECT_EQ(engine_->PauseSchedule("nightly", true, &message), ApiCode::kUnavailable);
+  EXPECT_NE(message.find("the store cannot write"), std::string::npos) << message;
+  EXPECT_EQ(engine_->DeleteSchedule("nightly", &message), ApiCode::kUnavailable);
+  EXPECT_NE(message.find("the store cannot write"), std::string::npos) << message;
+  // Unchanged, here and in the store.
+  ASSERT_EQ(engine_->Schedules().size(), 1u);
+  EXPECT_FALSE(engine_->Schedules()[0].paused);
+  ASSERT_EQ(store_.inner().ListSchedules().size(), 1u);
+  EXPECT_FALSE(store_.inner().ListSchedules()[0].paused);
+  // A name nobody has is still "not found", failing store or not.
+  EXPECT_EQ(engine_->PauseSchedule("nope", true, &message), ApiCode::kNotFound);
+}
+
+TEST_F(ServeEngineStoreTest, ARunThatCannotBeStoredIsUnavailableAndNothingIsQueued) {
+  store_.failing = true;
+  RunRequest request;
+  request.suite = "Shop";
+  const ApiResult result = engine_->Trigger(request);
+  EXPECT_EQ(result.code, ApiCode::kUnavailable);
+  EXPECT_NE(result.message.find("nothing was queued"), std::string::npos) << result.message;
+  EXPECT_EQ(result.run.id, 0);
+  EXPECT_TRUE(store_.inner().ListRuns({}).empty());
+  EXPECT_FALSE(engine_->Ready());
+}
+
+}  // namespace
+}  // namespace handoff
