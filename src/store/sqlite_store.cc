@@ -696,6 +696,7 @@ std::vector<TestRow> SqliteStore::GetTests(std::int64_t run_id) {
   Stmt s(*lease.db(), kSelectTests);
   s.Bind(run_id);
   std::vector<TestRow> rows;
+  rows.reserve(planned.size());
   while (s.Step()) rows.push_back(ReadTestRow(s));
   return MergePlannedTests(planned, std::move(rows));
 }

@@ -80,6 +80,22 @@ TEST(PlannedTestsTest, PlannedTestsComeFirstInTheirOrderThenTheOthers) {
   EXPECT_EQ(merged[2].status, TestStatus::kPending);
 }
 
+TEST(PlannedTestsTest, RowsAlreadyInPlanOrderComeBackAsTheyAre) {
+  // Every planned test recorded in order, then a subtest: the rows are the answer.
+  const std::vector<TestRow> merged = MergePlannedTests(
+      {"A", "B"}, {Row("A", 1, TestStatus::kPassed), Row("B", 2), Row("B/Sub", 3)});
+  std::vector<std::string> names;
+  for (const TestRow& row : merged) names.push_back(row.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"A", "B", "B/Sub"}));
+  EXPECT_EQ(merged[0].status, TestStatus::kPassed);
+  // A subtest recorded before a planned test is not in plan order: it moves after them.
+  const std::vector<TestRow> moved =
+      MergePlannedTests({"A", "B"}, {Row("A", 1), Row("A/Sub", 2), Row("B", 3)});
+  names.clear();
+  for (const TestRow& row : moved) names.push_back(row.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"A", "B", "A/Sub"}));
+}
+
 TEST(PlannedTestsTest, NoPlanKeepsTheRowsAsTheyAre) {
   const std::vector<TestRow> merged = MergePlannedTests({}, {Row("Z", 1), Row("A", 2)});
   ASSERT_EQ(merged.size(), 2u);

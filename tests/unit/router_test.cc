@@ -611,6 +611,21 @@ TEST(GzipCompressTest, RoundTripsConcatenatedParts) {
   EXPECT_EQ(Gunzip(GzipCompress({"", "x", ""}, 6)), "x");
 }
 
+TEST(GzipCompressTest, GrowsItsOutputForInputThatDoesNotCompress) {
+  // The output starts at an eighth of the input: random bytes need it to grow.
+  std::string noise(300000, '\0');
+  std::uint32_t x = 2463534242u;
+  for (char& c : noise) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  const std::string gz = GzipCompress({noise.substr(0, 1000), noise.substr(1000)}, 6);
+  EXPECT_GT(gz.size(), noise.size());
+  EXPECT_EQ(Gunzip(gz), noise);
+}
+
 TEST(RunTestsCacheTest, CountsGzipBodiesAndDropsThemWithTheirTail) {
   RunTestsCache cache(100);
   cache.PutGzip(1, std::make_shared<GzipBody>(GzipBody{"h", "z"}));  // no tail: not kept
