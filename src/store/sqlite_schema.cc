@@ -124,6 +124,18 @@ ALTER TABLE runs ADD COLUMN totals TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE attempts ADD COLUMN lines BLOB;
 )sql",
+    // 5: the planned tests move to a table of their own. In the runs row, the list (200 KB
+    // for 10,000 tests, kept in overflow pages) stood before `totals`, so every list of
+    // runs walked each run's overflow chain to reach its totals: GET /runs?limit=50 took
+    // 4 ms instead of a fraction of one.
+    R"sql(
+CREATE TABLE run_plans (
+  run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+  planned BLOB NOT NULL
+);
+INSERT INTO run_plans (run_id, planned) SELECT id, planned FROM runs WHERE length(planned) > 0;
+ALTER TABLE runs DROP COLUMN planned;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -58,8 +58,9 @@ constexpr const char* kInsertRun =
     "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
     "environment, schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, "
     "error, test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, planned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-    "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
+    "run_values) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+    "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
+constexpr const char* kInsertPlan = "INSERT INTO run_plans (run_id, planned) VALUES (?1, ?2)";
 // Unset fields are bound as NULL and keep their value (no column is ever NULL).
 constexpr const char* kUpdateRun =
     "UPDATE runs SET status = coalesce(?2, status), started_at = coalesce(?3, started_at), "
@@ -86,7 +87,7 @@ constexpr const char* kUpsertAttempt =
 constexpr const char* kInsertEvent =
     "INSERT INTO run_events (run_id, seq, type, data) VALUES (?1, ?2, ?3, ?4)";
 
-constexpr const char* kSelectPlanned = "SELECT planned FROM runs WHERE id = ?1";
+constexpr const char* kSelectPlanned = "SELECT planned FROM run_plans WHERE run_id = ?1";
 // What ReadTestRow reads.
 #define HANDOFF_TEST_COLUMNS \
   "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message, seq FROM tests "
@@ -125,6 +126,7 @@ constexpr const char* kDeleteRunRows[] = {
     "DELETE FROM run_events WHERE run_id = ?1",
     "DELETE FROM attempts WHERE run_id = ?1",
     "DELETE FROM tests WHERE run_id = ?1",
+    "DELETE FROM run_plans WHERE run_id = ?1",
     "DELETE FROM runs WHERE id = ?1",
 };
 
@@ -577,9 +579,14 @@ Result<CreatedRun> SqliteStore::CreateRun(Run run, const std::vector<std::string
         .Bind(run.finished_at_ns).Bind(run.flaky).Bind(run.resumed).Bind(run.retry_of)
         .Bind(run.error).Bind(run.filter).BindBlob(tests).BindBlob(labels).BindBlob(params)
         .Bind(run.max_attempts).Bind(run.timeout_ms).Bind(run.idempotency_key)
-        .BindBlob(values).BindBlob(planned);
+        .BindBlob(values);
     if (!insert.Run()) return false;
     const std::int64_t id = sqlite3_last_insert_rowid(db.handle());
+    if (!test_names.empty()) {
+      Stmt plan(db, kInsertPlan);
+      plan.Bind(id).BindBlob(planned);
+      if (!plan.Run()) return false;
+    }
     result.run = run;
     result.run.id = id;
     result.run.created_at_ns = created_at;

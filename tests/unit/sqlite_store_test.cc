@@ -1041,7 +1041,7 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
   const std::string downgrade =
       "ALTER TABLE attempts DROP COLUMN lines; "
-      "ALTER TABLE runs DROP COLUMN totals; ALTER TABLE runs DROP COLUMN planned; "
+      "DROP TABLE run_plans; ALTER TABLE runs DROP COLUMN totals; "
       "DROP INDEX tests_by_seq; "
       "ALTER TABLE tests DROP COLUMN seq; PRAGMA user_version=1; "
       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
@@ -1113,7 +1113,11 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+  // Schema 3 kept the plan in the runs row (schema 5 moved it to run_plans).
   const std::string downgrade =
+      "ALTER TABLE runs ADD COLUMN planned BLOB NOT NULL DEFAULT x''; "
+      "UPDATE runs SET planned = (SELECT planned FROM run_plans WHERE run_id = runs.id); "
+      "DROP TABLE run_plans; "
       "ALTER TABLE attempts DROP COLUMN lines; PRAGMA user_version=3; "
       "INSERT INTO attempts (run_id, test, attempt, status, started_at, output, failures) "
       "VALUES (" + std::to_string(id) + ", 'B', 1, 'failed', 500, "
@@ -1132,6 +1136,8 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
   EXPECT_EQ(attempts[0].lines[1].text, "flaked");
   EXPECT_EQ(attempts[0].lines[1].line, 3);
   EXPECT_EQ(Texts(attempts[0]), (std::vector<std::string>{"hello", "b_test.cc:3: flaked"}));
+  // The plan moved out of the runs row with it (schema 5).
+  EXPECT_EQ(TestNames(store->GetTests(id)), std::vector<std::string>{"B"});
 }
 
 TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {
