@@ -512,6 +512,8 @@ void SqliteStore::Commit(std::vector<PendingWrite>& writes) {
       SetCommitError(db.ErrorMessage());
       if (sqlite3_get_autocommit(db.handle()) == 0) Exec(db, kRollback);
       std::fill(ok.begin() + static_cast<std::ptrdiff_t>(first), ok.end(), 0);
+    } else if (in_transaction) {
+      NoteStoreWriteCommitted();
     }
   }
   // Outside the memory lock: a callback may read the store.

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <string>
 
 namespace handoff::store {
 
@@ -12,6 +14,12 @@ namespace {
 // The installed log (store_log.h); null: stderr.
 std::mutex log_mutex;
 std::shared_ptr<const StoreLog> current_log;
+
+// The last error logged and how many identical ones followed it unlogged (LogStoreError).
+std::mutex repeat_mutex;
+std::string last_error;   // message '\n' detail
+std::string last_detail;
+std::int64_t repeats = 0;
 
 }  // namespace
 
@@ -32,7 +40,42 @@ void WriteStoreLog(LogLevel level, std::string_view message, std::string_view de
 }
 
 void LogStoreError(std::string_view what, std::string_view detail) {
-  WriteStoreLog(LogLevel::kError, fmt::format("store error: {}", what), detail);
+  std::string message = fmt::format("store error: {}", what);
+  {
+    // A store that cannot write (a full disk) fails every write, the readiness probe's
+    // every few seconds included, with the same error: one line says so, not one a probe.
+    std::lock_guard lock(repeat_mutex);
+    std::string key = message + '\n' + std::string(detail);
+    if (key == last_error) {
+      ++repeats;
+      return;
+    }
+    last_error = std::move(key);
+    last_detail = std::string(detail);
+    repeats = 0;
+  }
+  WriteStoreLog(LogLevel::kError, message, detail);
+}
+
+void NoteStoreWriteCommitted() {
+  std::int64_t repeated = 0;
+  std::string detail;
+  {
+    std::lock_guard lock(repeat_mutex);
+    if (last_error.empty()) return;
+    repeated = repeats;
+    detail = std::move(last_detail);
+    last_error.clear();
+    last_detail.clear();
+    repeats = 0;
+  }
+  if (repeated > 0) {
+    WriteStoreLog(LogLevel::kInfo,
+                  fmt::format("the last store error repeated {} more time{} until a write "
+                              "committed",
+                              repeated, repeated == 1 ? "" : "s"),
+                  detail);
+  }
 }
 
 std::shared_ptr<const StoreLog> InstallStoreLog(const StoreLog& log) {

@@ -17,7 +17,12 @@ namespace handoff::store {
 void WriteStoreLog(LogLevel level, std::string_view message, std::string_view detail);
 
 // Logs that `what` (a statement's SQL, or what was being done) failed because of `detail`.
+// The same error again is counted, not logged, until NoteStoreWriteCommitted.
 void LogStoreError(std::string_view what, std::string_view detail);
+
+// Says that a write committed: the next error is logged even if it is the last one again,
+// and a line says how many times that one repeated unlogged, if it did.
+void NoteStoreWriteCommitted();
 
 // Makes `log` the process's store log (an empty one: none, lines go to stderr) and returns
 // it, for UninstallStoreLog.

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 
 #include "store/run_json.h"
 #include "store/open_store.h"
+#include "store/store_log.h"
 #include "result_testing.h"
 
 namespace handoff::store {
@@ -1193,6 +1195,47 @@ TEST(SqliteStoreUrlTest, EachMemoryStoreIsItsOwn) {
   ASSERT_TRUE(one->CreateRun(run, {}).ok());
   EXPECT_EQ(one->ListRuns({}).size(), 1u);
   EXPECT_TRUE(two->ListRuns({}).empty());
+}
+
+TEST(StoreLogTest, AnErrorThatRepeatsIsLoggedOnceUntilAWriteCommits) {
+  // A full disk fails every write the same way, the readiness probe's every few seconds
+  // included: one line says so, and one says how often it repeated once writes commit.
+  std::vector<std::string> lines;
+  std::mutex mu;
+  OpenOptions options;
+  options.log = [&](LogLevel level, std::string_view message, std::string_view detail) {
+    std::lock_guard lock(mu);
+    lines.push_back(std::string(level == LogLevel::kError ? "E " : "I ") +
+                    std::string(message) + " | " + std::string(detail));
+  };
+  std::unique_ptr<Store> store = ValueOf(OpenStore("sqlite::memory:", options));
+  ASSERT_NE(store, nullptr);
+  auto errors = [&] {
+    std::lock_guard lock(mu);
+    std::vector<std::string> out;
+    for (const std::string& line : lines) {
+      if (line.starts_with("E ") || line.find("repeated") != std::string::npos) out.push_back(line);
+    }
+    return out;
+  };
+  for (int i = 0; i < 3; ++i) LogStoreError("COMMIT", "database or disk is full");
+  LogStoreError("COMMIT", "disk I/O error");  // another error is logged
+  LogStoreError("COMMIT", "disk I/O error");
+  EXPECT_EQ(errors(), (std::vector<std::string>{
+                          "E store error: COMMIT | database or disk is full",
+                          "E store error: COMMIT | disk I/O error"}));
+  // A write commits: the count of the last one's repeats, and the next error is news again.
+  store::Run run;
+  run.suite = "s";
+  ASSERT_TRUE(store->CreateRun(run, {}).ok());
+  LogStoreError("COMMIT", "disk I/O error");
+  EXPECT_EQ(errors(), (std::vector<std::string>{
+                          "E store error: COMMIT | database or disk is full",
+                          "E store error: COMMIT | disk I/O error",
+                          "I the last store error repeated 1 more time until a write committed | disk I/O error",
+                          "E store error: COMMIT | disk I/O error"}));
+  store.reset();
+  NoteStoreWriteCommitted();  // leaves no state behind for other tests
 }
 
 }  // namespace
