@@ -1014,8 +1014,9 @@ void ServeEngine::StoreProbeLoop() {
   std::unique_lock lock(schedules_mu_);
   while (!stopping_) {
     lock.unlock();
-    const std::string error = store_.ProbeWrite();
-    if (!error.empty()) {
+    const Result<void> probe = store_.ProbeWrite();
+    if (!probe.ok()) {
+      const std::string& error = probe.error().message;
       {
         std::lock_guard error_lock(store_error_mu_);
         store_error_ = error;

@@ -81,7 +81,10 @@ class FailingStore : public store::Store {
   std::int64_t DeleteRunsBefore(std::int64_t cutoff) override {
     return inner_->DeleteRunsBefore(cutoff);
   }
-  std::string ProbeWrite() override { return failing ? "disk full" : ""; }
+  Result<void> ProbeWrite() override {
+    if (failing) return Error{ErrorCode::kUnavailable, "disk full"};
+    return {};
+  }
 
  private:
   static Error Full() { return Error{ErrorCode::kUnavailable, "database or disk is full"}; }
