@@ -3,7 +3,9 @@
 // What `serve`'s engine offers the HTTP layer (and any other front end): triggering,
 // cancelling and retrying runs, the suite catalog, schedules, the live stream of a run and
 // the metrics text. Reads of stored runs go to store::Store directly. Every call is
-// thread-safe and returns quickly (nothing waits for a run).
+// thread-safe and returns quickly (nothing waits for a run). A call that can fail returns a
+// Result (base/result.h) whose error's code the HTTP layer turns into a status (kNotFound
+// 404, kInvalid 400, kConflict 409, kUnavailable 503) and whose message is the client's.
 
 #include <cstdint>
 #include <functional>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "store/store.h"
 
 namespace handoff {
@@ -33,21 +36,10 @@ struct RunRequest {
   std::string schedule;  // name of the schedule that fired, if any
 };
 
-// How a call ended. kOk carries a run; the others a message for the caller.
-enum class ApiCode { kOk, kNotFound, kInvalid, kConflict, kUnavailable };
-
-struct ApiResult {
-  ApiCode code = ApiCode::kOk;
-  std::string message;  // for errors: what was wrong, naming the field
-  store::Run run;       // kOk: the run created, found or changed
-  bool created = true;  // kOk from Trigger: false when an idempotent repeat
-};
-
-// The outcome of Backup: kOk with what was written, else an error code and message.
-struct BackupOutcome {
-  ApiCode code = ApiCode::kOk;
-  std::string message;
-  store::BackupInfo info;
+// The run a Trigger queued, or found again for an idempotency key it has seen.
+struct TriggeredRun {
+  store::Run run;
+  bool created = true;  // false when an idempotent repeat answered an earlier run
 };
 
 // One suite of the binary, as the API shows it.
@@ -90,26 +82,31 @@ class ServeApi {
   // Queues a run. kNotFound: unknown suite; kInvalid: bad filter regex, unknown test,
   // nothing selected, bad attempts/timeout; kUnavailable: shutting down. An idempotency
   // key seen before returns that run with created = false.
-  virtual ApiResult Trigger(const RunRequest& request) = 0;
+  virtual Result<TriggeredRun> Trigger(const RunRequest& request) = 0;
 
   // Cancels a queued or running run (running tests are asked to stop, then killed).
   // kNotFound: no such run; kConflict: already finished.
-  virtual ApiResult Cancel(std::int64_t run_id) = 0;
+  // kUnavailable: the store could not record the cancel of a queued run. Ok: the run as it
+  // is now.
+  virtual Result<store::Run> Cancel(std::int64_t run_id) = 0;
 
   // Starts a new run of the same suite and options, linked to `run_id` (trigger retry);
   // with only_failed, of the tests that failed. kConflict: the run has not finished, or
   // only_failed and nothing failed.
-  virtual ApiResult Retry(std::int64_t run_id, bool only_failed,
-                          const std::string& initiated_by) = 0;
+  // kNotFound: no such run; otherwise as Trigger. Ok: the new run.
+  virtual Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
+                                   const std::string& initiated_by) = 0;
 
   // Schedules, declared in code first, then stored ones by name.
   virtual std::vector<ScheduleInfo> Schedules() const = 0;
   // Creates a schedule; kInvalid (bad spec, zone, filter, missing name), kNotFound
-  // (unknown suite) or kConflict (name taken). `message` set on error.
-  virtual ApiCode CreateSchedule(const store::StoredSchedule& schedule, std::string* message) = 0;
-  // kNotFound, or kConflict for a schedule declared in code.
-  virtual ApiCode DeleteSchedule(const std::string& name, std::string* message) = 0;
-  virtual ApiCode PauseSchedule(const std::string& name, bool paused, std::string* message) = 0;
+  // (unknown suite), kConflict (name taken) or kUnavailable (the store cannot write).
+  virtual Result<void> CreateSchedule(const store::StoredSchedule& schedule) = 0;
+  // Deletes a stored schedule; kNotFound, kConflict for a schedule declared in code, or
+  // kUnavailable (the store cannot write).
+  virtual Result<void> DeleteSchedule(const std::string& name) = 0;
+  // Pauses or resumes a schedule; kNotFound, or kUnavailable (the store cannot write).
+  virtual Result<void> PauseSchedule(const std::string& name, bool paused) = 0;
 
   // Calls `callback` with every journal entry of `run_id` committed from now on, until the
   // returned handle is destroyed. Subscribe first, then read earlier entries from the
@@ -126,8 +123,8 @@ class ServeApi {
   // Writes a consistent snapshot of the store to a new file in the server's backup
   // directory while the server keeps running. kConflict: a backup is already running;
   // kUnavailable: the store cannot be backed up (the message says why).
-  virtual BackupOutcome Backup() {
-    return BackupOutcome{ApiCode::kUnavailable, "this server cannot make backups", {}};
+  virtual Result<store::BackupInfo> Backup() {
+    return Error{ErrorCode::kUnavailable, "this server cannot make backups"};
   }
 
   // The Prometheus text exposition of the server's metrics.

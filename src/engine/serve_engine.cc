@@ -177,9 +177,12 @@ bool ServeEngine::Start(std::string* error) {
     for (const Schedule& s : code_schedules_) {
       ScheduleInfo info = ToScheduleInfo({s.name, s.suite, s.spec, s.time_zone, s.filter});
       info.from_code = true;
+      if (Result<void> target = CheckScheduleTarget(info.suite, info.filter); !target.ok()) {
+        *error = fmt::format("schedule \"{}\": {}", s.name, target.error().message);
+        return false;
+      }
       std::string why;
-      if (CheckScheduleTarget(info.suite, info.filter, &why) != ApiCode::kOk ||
-          !schedules_.Add(info, now, &why)) {
+      if (!schedules_.Add(info, now, &why)) {
         *error = fmt::format("schedule \"{}\": {}", s.name, why);
         return false;
       }
@@ -288,62 +291,46 @@ std::vector<SuiteInfo> ServeEngine::Suites() const {
   return out;
 }
 
-ApiCode ServeEngine::ResolveTests(const Suite& suite, const RunRequest& request,
-                                  std::vector<std::string>* tests, std::string* message) const {
+Result<std::vector<std::string>> ServeEngine::ResolveTests(const Suite& suite,
+                                                           const RunRequest& request) const {
   std::string error;
   auto filter = NameFilter::Compile(request.filter, &error);
-  if (!filter) {
-    *message = "filter: " + error;
-    return ApiCode::kInvalid;
-  }
+  if (!filter) return Error{ErrorCode::kInvalid, "filter: " + error};
   for (const std::string& name : request.tests) {
     if (std::none_of(suite.tests.begin(), suite.tests.end(),
                      [&](const Test& t) { return t.name == name; })) {
-      *message = fmt::format("tests: suite \"{}\" has no test \"{}\"", suite.name, name);
-      return ApiCode::kInvalid;
+      return Error{ErrorCode::kInvalid,
+                   fmt::format("tests: suite \"{}\" has no test \"{}\"", suite.name, name)};
     }
   }
+  std::vector<std::string> tests;
   for (const Test& t : suite.tests) {
     if (!request.tests.empty() &&
         std::find(request.tests.begin(), request.tests.end(), t.name) == request.tests.end()) {
       continue;
     }
-    if (filter->Selects(t.name)) tests->push_back(t.name);
+    if (filter->Selects(t.name)) tests.push_back(t.name);
   }
-  if (tests->empty()) {
-    *message = fmt::format("filter \"{}\" selects no test of suite \"{}\"", request.filter,
-                           suite.name);
-    return ApiCode::kInvalid;
+  if (tests.empty()) {
+    return Error{ErrorCode::kInvalid, fmt::format("filter \"{}\" selects no test of suite \"{}\"",
+                                                  request.filter, suite.name)};
   }
-  return ApiCode::kOk;
+  return tests;
 }
 
-ApiResult ServeEngine::Trigger(const RunRequest& request) {
-  ApiResult result;
-  if (!accepting_.load()) {
-    result.code = ApiCode::kUnavailable;
-    result.message = "the server is shutting down";
-    return result;
-  }
+Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
+  if (!accepting_.load()) return Error{ErrorCode::kUnavailable, "the server is shutting down"};
   const Suite* suite = catalog_.Find(request.suite);
   if (suite == nullptr) {
-    result.code = ApiCode::kNotFound;
-    result.message = fmt::format("no suite named \"{}\"", request.suite);
-    return result;
+    return Error{ErrorCode::kNotFound, fmt::format("no suite named \"{}\"", request.suite)};
   }
   if (request.max_attempts < 0) {
-    result.code = ApiCode::kInvalid;
-    result.message = "max_attempts: must be at least 1";
-    return result;
+    return Error{ErrorCode::kInvalid, "max_attempts: must be at least 1"};
   }
-  if (request.timeout_ms < 0) {
-    result.code = ApiCode::kInvalid;
-    result.message = "timeout: must be positive";
-    return result;
-  }
-  std::vector<std::string> tests;
-  result.code = ResolveTests(*suite, request, &tests, &result.message);
-  if (result.code != ApiCode::kOk) return result;
+  if (request.timeout_ms < 0) return Error{ErrorCode::kInvalid, "timeout: must be positive"};
+  Result<std::vector<std::string>> resolved = ResolveTests(*suite, request);
+  if (!resolved.ok()) return std::move(resolved).error();
+  const std::vector<std::string>& tests = *resolved;
 
   store::Run run;
   run.suite = suite->name;
@@ -369,38 +356,31 @@ ApiResult ServeEngine::Trigger(const RunRequest& request) {
       if (active->run.suite != suite->name) continue;
       if (!request.idempotency_key.empty() &&
           active->run.idempotency_key == request.idempotency_key) {
-        result.run = active->run;
-        result.created = false;
-        return result;
+        return TriggeredRun{active->run, false};
       }
-      result.code = ApiCode::kConflict;
-      result.message = fmt::format(
-          "suite \"{}\" already has run {} in progress and skips new runs meanwhile",
-          suite->name, id);
-      return result;
+      return Error{ErrorCode::kConflict,
+                   fmt::format(
+                       "suite \"{}\" already has run {} in progress and skips new runs meanwhile",
+                       suite->name, id)};
     }
   }
   Result<store::CreatedRun> stored = store_.CreateRun(std::move(run), tests);
   if (!stored.ok()) {
     // Not committed: nothing is queued, and the caller must not think otherwise.
     StoreWriteFailed(fmt::format("a new run of suite \"{}\" could not be stored", suite->name));
-    result.code = ApiCode::kUnavailable;
-    result.message = "the run could not be stored: the store cannot write (see /readyz); "
-                     "nothing was queued, try again later";
-    return result;
+    return Error{ErrorCode::kUnavailable,
+                 "the run could not be stored: the store cannot write (see /readyz); "
+                 "nothing was queued, try again later"};
   }
   const store::CreatedRun& created = *stored;
-  result.run = created.run;
-  result.created = created.created;
   if (!created.created) {
     if (created.run.suite != suite->name) {
       // The key names another request: answering with that run would hide the mistake.
-      result.code = ApiCode::kConflict;
-      result.message = fmt::format(
-          "Idempotency-Key \"{}\" was already used for run {} of suite \"{}\"",
-          request.idempotency_key, created.run.id, created.run.suite);
+      return Error{ErrorCode::kConflict,
+                   fmt::format("Idempotency-Key \"{}\" was already used for run {} of suite \"{}\"",
+                               request.idempotency_key, created.run.id, created.run.suite)};
     }
-    return result;
+    return TriggeredRun{created.run, false};
   }
   auto active = MakeActive(created.run, 0);
   // The journal starts with the queued run, so a live stream shows it from its start.
@@ -413,7 +393,7 @@ ApiResult ServeEngine::Trigger(const RunRequest& request) {
   active_[created.run.id] = active;
   queue_.push_back(active);
   DispatchLocked();
-  return result;
+  return TriggeredRun{created.run, true};
 }
 
 std::shared_ptr<ServeEngine::ActiveRun> ServeEngine::MakeActive(const store::Run& run,
@@ -694,8 +674,7 @@ void ServeEngine::AttachRunValue(std::int64_t run_id, std::string key, std::stri
 
 std::int64_t ServeEngine::LastSeq(std::int64_t run_id) { return store_.LastEventSeq(run_id); }
 
-ApiResult ServeEngine::Cancel(std::int64_t run_id) {
-  ApiResult result;
+Result<store::Run> ServeEngine::Cancel(std::int64_t run_id) {
   std::shared_ptr<ActiveRun> active;
   bool was_queued = false;
   {
@@ -714,13 +693,9 @@ ApiResult ServeEngine::Cancel(std::int64_t run_id) {
   }
   if (!active) {
     std::optional<store::Run> run = store_.GetRun(run_id);
-    if (!run) {
-      result.code = ApiCode::kNotFound;
-      result.message = fmt::format("no run with id {}", run_id);
-      return result;
-    }
-    result.code = ApiCode::kConflict;
-    result.message =
+    if (!run) return Error{ErrorCode::kNotFound, fmt::format("no run with id {}", run_id)};
+    return Error{
+        ErrorCode::kConflict,
         store::IsFinished(run->status)
             ? fmt::format("run {} has already finished ({})", run_id,
                           store::RunStatusName(run->status))
@@ -728,9 +703,7 @@ ApiResult ServeEngine::Cancel(std::int64_t run_id) {
             // next start can go on with it.
             : fmt::format("run {} is {} in the store but not executing: its results could "
                           "not be stored, and it resumes at the next start of the server",
-                          run_id, store::RunStatusName(run->status));
-    result.run = *run;
-    return result;
+                          run_id, store::RunStatusName(run->status))};
   }
   active->user_cancelled.store(true);
   if (was_queued) {
@@ -745,11 +718,10 @@ ApiResult ServeEngine::Cancel(std::int64_t run_id) {
         queue_.push_front(active);
         queue_depth_->With({}).Set(static_cast<double>(queue_.size()));
       }
-      result.code = ApiCode::kUnavailable;
-      result.message = fmt::format(
-          "run {} could not be cancelled: the store cannot write (see /readyz); try again later",
-          run_id);
-      return result;
+      return Error{ErrorCode::kUnavailable,
+                   fmt::format("run {} could not be cancelled: the store cannot write (see "
+                               "/readyz); try again later",
+                               run_id)};
     }
     // The answer shows the run finished: its cancelled tests must be readable (and cached
     // as a finished run's tests) by then.
@@ -759,24 +731,16 @@ ApiResult ServeEngine::Cancel(std::int64_t run_id) {
     log_.Info("run cancel requested", {{"run", std::to_string(run_id)}});
   }
   std::lock_guard lock(active->mu);
-  result.run = active->run;
-  return result;
+  return active->run;
 }
 
-ApiResult ServeEngine::Retry(std::int64_t run_id, bool only_failed,
-                             const std::string& initiated_by) {
-  ApiResult result;
+Result<store::Run> ServeEngine::Retry(std::int64_t run_id, bool only_failed,
+                                      const std::string& initiated_by) {
   std::optional<store::Run> run = store_.GetRun(run_id);
-  if (!run) {
-    result.code = ApiCode::kNotFound;
-    result.message = fmt::format("no run with id {}", run_id);
-    return result;
-  }
+  if (!run) return Error{ErrorCode::kNotFound, fmt::format("no run with id {}", run_id)};
   if (!store::IsFinished(run->status)) {
-    result.code = ApiCode::kConflict;
-    result.message = fmt::format("run {} has not finished yet ({})", run_id,
-                                 store::RunStatusName(run->status));
-    return result;
+    return Error{ErrorCode::kConflict, fmt::format("run {} has not finished yet ({})", run_id,
+                                                   store::RunStatusName(run->status))};
   }
   RunRequest request;
   request.suite = run->suite;
@@ -800,12 +764,13 @@ ApiResult ServeEngine::Retry(std::int64_t run_id, bool only_failed,
       if (verdict.FailsRun() || !verdict.Ran()) request.tests.push_back(row.name);
     }
     if (request.tests.empty()) {
-      result.code = ApiCode::kConflict;
-      result.message = fmt::format("run {} has no failed or cancelled test to retry", run_id);
-      return result;
+      return Error{ErrorCode::kConflict,
+                   fmt::format("run {} has no failed or cancelled test to retry", run_id)};
     }
   }
-  return Trigger(request);
+  Result<TriggeredRun> triggered = Trigger(request);
+  if (!triggered.ok()) return std::move(triggered).error();
+  return std::move(triggered->run);
 }
 
 std::vector<ScheduleInfo> ServeEngine::Schedules() const {
@@ -813,90 +778,89 @@ std::vector<ScheduleInfo> ServeEngine::Schedules() const {
   return schedules_.List();
 }
 
-ApiCode ServeEngine::CheckScheduleTarget(const std::string& suite, const std::string& filter,
-                                         std::string* message) const {
+Result<void> ServeEngine::CheckScheduleTarget(const std::string& suite,
+                                              const std::string& filter) const {
   if (catalog_.Find(suite) == nullptr) {
-    *message = fmt::format("suite: no suite named \"{}\"", suite);
-    return suite.empty() ? ApiCode::kInvalid : ApiCode::kNotFound;
+    return Error{suite.empty() ? ErrorCode::kInvalid : ErrorCode::kNotFound,
+                 fmt::format("suite: no suite named \"{}\"", suite)};
   }
   // Refused as a manual trigger with this filter would be: a schedule that selects no
   // test would only ever start empty runs.
   RunRequest request;
   request.suite = suite;
   request.filter = filter;
-  std::vector<std::string> tests;
-  return ResolveTests(*catalog_.Find(suite), request, &tests, message);
+  if (Result<std::vector<std::string>> tests = ResolveTests(*catalog_.Find(suite), request);
+      !tests.ok()) {
+    return std::move(tests).error();
+  }
+  return {};
 }
 
-ApiCode ServeEngine::CreateSchedule(const store::StoredSchedule& schedule, std::string* message) {
+Result<void> ServeEngine::CreateSchedule(const store::StoredSchedule& schedule) {
   if (std::string why = ScheduleNameError(schedule.name); !why.empty()) {
-    *message = std::move(why);
-    return ApiCode::kInvalid;
+    return Error{ErrorCode::kInvalid, std::move(why)};
   }
-  if (ApiCode code = CheckScheduleTarget(schedule.suite, schedule.filter, message);
-      code != ApiCode::kOk) {
-    return code;
+  if (Result<void> target = CheckScheduleTarget(schedule.suite, schedule.filter);
+      !target.ok()) {
+    return target;
   }
   ScheduleInfo info = ToScheduleInfo(schedule);
   {
     std::lock_guard lock(schedules_mu_);
     if (schedules_.Find(schedule.name) != nullptr) {
-      *message = fmt::format("a schedule named \"{}\" already exists", schedule.name);
-      return ApiCode::kConflict;
+      return Error{ErrorCode::kConflict,
+                   fmt::format("a schedule named \"{}\" already exists", schedule.name)};
     }
     std::string error;
     if (!schedules_.Add(info, options_.now(), &error)) {
-      *message = error;
-      return ApiCode::kInvalid;
+      return Error{ErrorCode::kInvalid, std::move(error)};
     }
     store::StoredSchedule stored = schedule;
     stored.created_at_ns = NowNs();
     if (Result<void> put = store_.PutSchedule(stored); !put.ok()) {
       schedules_.Remove(schedule.name);
       if (put.error().code == ErrorCode::kConflict) {
-        *message = fmt::format("a schedule named \"{}\" already exists", schedule.name);
-        return ApiCode::kConflict;
+        return Error{ErrorCode::kConflict,
+                     fmt::format("a schedule named \"{}\" already exists", schedule.name)};
       }
       StoreWriteFailed(fmt::format("schedule \"{}\" could not be stored", schedule.name));
-      *message = "the schedule could not be stored: the store cannot write (see /readyz)";
-      return ApiCode::kUnavailable;
+      return Error{ErrorCode::kUnavailable,
+                   "the schedule could not be stored: the store cannot write (see /readyz)"};
     }
   }
   schedules_changed_.notify_all();
   log_.Info("schedule created", {{"schedule", schedule.name}, {"spec", schedule.spec}});
-  return ApiCode::kOk;
+  return {};
 }
 
-ApiCode ServeEngine::DeleteSchedule(const std::string& name, std::string* message) {
+Result<void> ServeEngine::DeleteSchedule(const std::string& name) {
   std::lock_guard lock(schedules_mu_);
   const ScheduleInfo* info = schedules_.Find(name);
   if (info == nullptr) {
-    *message = fmt::format("no schedule named \"{}\"", name);
-    return ApiCode::kNotFound;
+    return Error{ErrorCode::kNotFound, fmt::format("no schedule named \"{}\"", name)};
   }
   if (info->from_code) {
-    *message = fmt::format("schedule \"{}\" is declared in code and cannot be deleted", name);
-    return ApiCode::kConflict;
+    return Error{ErrorCode::kConflict,
+                 fmt::format("schedule \"{}\" is declared in code and cannot be deleted", name)};
   }
   // It is stored (it is not from code). Not found in the store: it is gone already, as
   // the caller asked; any other error is a write that did not commit.
   if (Result<void> deleted = store_.DeleteSchedule(name);
       !deleted.ok() && deleted.error().code != ErrorCode::kNotFound) {
     StoreWriteFailed(fmt::format("the deletion of schedule \"{}\" could not be stored", name));
-    *message = "the schedule could not be deleted: the store cannot write (see /readyz)";
-    return ApiCode::kUnavailable;
+    return Error{ErrorCode::kUnavailable,
+                 "the schedule could not be deleted: the store cannot write (see /readyz)"};
   }
   schedules_.Remove(name);
   schedules_changed_.notify_all();
-  return ApiCode::kOk;
+  return {};
 }
 
-ApiCode ServeEngine::PauseSchedule(const std::string& name, bool paused, std::string* message) {
+Result<void> ServeEngine::PauseSchedule(const std::string& name, bool paused) {
   std::lock_guard lock(schedules_mu_);
   const ScheduleInfo* info = schedules_.Find(name);
   if (info == nullptr) {
-    *message = fmt::format("no schedule named \"{}\"", name);
-    return ApiCode::kNotFound;
+    return Error{ErrorCode::kNotFound, fmt::format("no schedule named \"{}\"", name)};
   }
   if (!info->from_code) {
     if (Result<void> updated = store_.UpdateSchedulePaused(name, paused); !updated.ok()) {
@@ -904,17 +868,16 @@ ApiCode ServeEngine::PauseSchedule(const std::string& name, bool paused, std::st
         // Deleted from the store behind the server's back: so it is gone here too.
         schedules_.Remove(name);
         schedules_changed_.notify_all();
-        *message = fmt::format("no schedule named \"{}\"", name);
-        return ApiCode::kNotFound;
+        return Error{ErrorCode::kNotFound, fmt::format("no schedule named \"{}\"", name)};
       }
       StoreWriteFailed(fmt::format("the pause of schedule \"{}\" could not be stored", name));
-      *message = "the schedule could not be changed: the store cannot write (see /readyz)";
-      return ApiCode::kUnavailable;
+      return Error{ErrorCode::kUnavailable,
+                   "the schedule could not be changed: the store cannot write (see /readyz)"};
     }
   }
   schedules_.SetPaused(name, paused, options_.now());
   schedules_changed_.notify_all();
-  return ApiCode::kOk;
+  return {};
 }
 
 void ServeEngine::SchedulerLoop() {
@@ -959,14 +922,15 @@ void ServeEngine::Fire(const ScheduleBook::Firing& firing) {
   request.filter = s.filter;
   request.schedule = s.name;
   request.initiated_by = "schedule " + s.name;
-  ApiResult result = Trigger(request);
-  if (result.code != ApiCode::kOk) {
-    if (result.code == ApiCode::kConflict) schedule_skipped_->With({s.name}).Inc();
-    log_.Warn("schedule did not start a run", {{"schedule", s.name}, {"error", result.message}});
+  Result<TriggeredRun> result = Trigger(request);
+  if (!result.ok()) {
+    if (result.error().code == ErrorCode::kConflict) schedule_skipped_->With({s.name}).Inc();
+    log_.Warn("schedule did not start a run",
+              {{"schedule", s.name}, {"error", result.error().message}});
     return;
   }
   std::lock_guard lock(schedules_mu_);
-  schedules_.SetLastRun(s.name, result.run.id);
+  schedules_.SetLastRun(s.name, result->run.id);
 }
 
 void ServeEngine::RetentionLoop() {
@@ -1014,8 +978,9 @@ void ServeEngine::StoreProbeLoop() {
   std::unique_lock lock(schedules_mu_);
   while (!stopping_) {
     lock.unlock();
-    const std::string error = store_.ProbeWrite();
-    if (!error.empty()) {
+    const Result<void> probe = store_.ProbeWrite();
+    if (!probe.ok()) {
+      const std::string& error = probe.error().message;
       {
         std::lock_guard error_lock(store_error_mu_);
         store_error_ = error;
@@ -1038,21 +1003,15 @@ void ServeEngine::StoreProbeLoop() {
   }
 }
 
-BackupOutcome ServeEngine::Backup() {
-  BackupOutcome outcome;
+Result<store::BackupInfo> ServeEngine::Backup() {
   std::unique_lock lock(backup_mu_, std::try_to_lock);
-  if (!lock.owns_lock()) {
-    outcome.code = ApiCode::kConflict;
-    outcome.message = "a backup is already running";
-    return outcome;
-  }
+  if (!lock.owns_lock()) return Error{ErrorCode::kConflict, "a backup is already running"};
   std::error_code ec;
   std::filesystem::create_directories(options_.backup_dir, ec);
   if (ec) {
-    outcome.code = ApiCode::kUnavailable;
-    outcome.message = fmt::format("cannot create the backup directory \"{}\": {}",
-                                  options_.backup_dir, ec.message());
-    return outcome;
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("cannot create the backup directory \"{}\": {}",
+                             options_.backup_dir, ec.message())};
   }
   // Named by the time, to the second (UTC); a second backup within the same second gets a
   // suffix.
@@ -1064,15 +1023,13 @@ BackupOutcome ServeEngine::Backup() {
   Result<store::BackupInfo> result = store_.Backup(path);
   if (!result.ok()) {
     log_.Error("backup failed", {{"path", path}, {"error", result.error().message}});
-    outcome.code = ApiCode::kUnavailable;
-    outcome.message = result.error().message;
-    return outcome;
+    // Whatever the store's code, to the client it is a backup that cannot be made now.
+    return Error{ErrorCode::kUnavailable, std::move(result).error().message};
   }
   log_.Info("backup written", {{"path", result->path},
                                {"bytes", std::to_string(result->bytes)},
                                {"duration_ms", std::to_string(result->duration_ms)}});
-  outcome.info = *result;
-  return outcome;
+  return result;
 }
 
 }  // namespace handoff

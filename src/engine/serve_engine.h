@@ -82,30 +82,30 @@ class ServeEngine : public ServeApi {
 
   // ServeApi
   std::vector<SuiteInfo> Suites() const override;
-  ApiResult Trigger(const RunRequest& request) override;
-  ApiResult Cancel(std::int64_t run_id) override;
-  ApiResult Retry(std::int64_t run_id, bool only_failed, const std::string& initiated_by) override;
+  Result<TriggeredRun> Trigger(const RunRequest& request) override;
+  Result<store::Run> Cancel(std::int64_t run_id) override;
+  Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
+                           const std::string& initiated_by) override;
   std::vector<ScheduleInfo> Schedules() const override;
-  ApiCode CreateSchedule(const store::StoredSchedule& schedule, std::string* message) override;
-  ApiCode DeleteSchedule(const std::string& name, std::string* message) override;
-  ApiCode PauseSchedule(const std::string& name, bool paused, std::string* message) override;
+  Result<void> CreateSchedule(const store::StoredSchedule& schedule) override;
+  Result<void> DeleteSchedule(const std::string& name) override;
+  Result<void> PauseSchedule(const std::string& name, bool paused) override;
   std::shared_ptr<void> Subscribe(std::int64_t run_id, RunEventCallback callback) override;
   bool Ready() const override { return ready_.load() && store_writable_.load(); }
   std::string NotReadyReason() const override;
-  BackupOutcome Backup() override;
+  Result<store::BackupInfo> Backup() override;
   std::string Metrics() const override;
 
  private:
   struct ActiveRun;
 
-  // Resolves which tests a request runs; kInvalid with a message when it selects none or
-  // names an unknown test.
-  ApiCode ResolveTests(const Suite& suite, const RunRequest& request,
-                       std::vector<std::string>* tests, std::string* message) const;
+  // Resolves which tests a request runs; kInvalid when it selects none or names an
+  // unknown test.
+  Result<std::vector<std::string>> ResolveTests(const Suite& suite,
+                                                const RunRequest& request) const;
   // Checks that a schedule's suite exists and its filter compiles; kNotFound or kInvalid
-  // with *message otherwise.
-  ApiCode CheckScheduleTarget(const std::string& suite, const std::string& filter,
-                              std::string* message) const;
+  // otherwise.
+  Result<void> CheckScheduleTarget(const std::string& suite, const std::string& filter) const;
   std::shared_ptr<ActiveRun> MakeActive(const store::Run& run, std::int64_t last_seq);
   void Enqueue(std::shared_ptr<ActiveRun> run, bool front);
   // Starts queued runs while there is room. Called with mu_ held.

@@ -91,18 +91,21 @@ Response BadRequest(std::string_view message) {
   return ErrorResponse(400, "invalid_argument", message);
 }
 
-Response FromApiCode(ApiCode code, std::string_view message) {
-  switch (code) {
-    case ApiCode::kOk:
-      break;
-    case ApiCode::kNotFound:
+Response FromError(const Error& error) {
+  const std::string_view message = error.message;
+  switch (error.code) {
+    case ErrorCode::kNotFound:
       return ErrorResponse(404, "not_found", message);
-    case ApiCode::kInvalid:
+    case ErrorCode::kInvalid:
       return ErrorResponse(400, "invalid_argument", message);
-    case ApiCode::kConflict:
+    case ErrorCode::kConflict:
       return ErrorResponse(409, "conflict", message);
-    case ApiCode::kUnavailable:
+    case ErrorCode::kUnavailable:
       return ErrorResponse(503, "unavailable", message);
+    case ErrorCode::kCorrupt:
+    case ErrorCode::kUnsupported:
+    case ErrorCode::kInternal:
+      break;  // not the client's to fix, nor a state that passes
   }
   return ErrorResponse(500, "internal", message);
 }

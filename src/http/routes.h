@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "engine/serve_api.h"
 #include "http/route_table.h"
 #include "http/router.h"
@@ -24,8 +25,10 @@ inline constexpr std::string_view kApiPrefix = "/api/v1";
 Response NotFound(std::string_view message);
 // Returns a 400 invalid_argument error saying `message`.
 Response BadRequest(std::string_view message);
-// Returns the error response matching an engine API code (404, 400, 409, 503; else 500).
-Response FromApiCode(ApiCode code, std::string_view message);
+// Returns the error response for an engine call's error: kNotFound 404 not_found, kInvalid
+// 400 invalid_argument, kConflict 409 conflict, kUnavailable 503 unavailable, any other
+// code 500 internal; the error's message is the response's.
+Response FromError(const Error& error);
 // Returns a JSON response with `status` and `body`.
 Response JsonResponse(int status, std::string body);
 // Returns the value of the first query parameter `name`, or nullptr.

@@ -31,12 +31,12 @@ Response Metrics(const RouteContext& ctx) {
 // POST /api/v1/admin/tsdb/snapshot). The file stays on the server's volume, where the
 // database is, and the client never chooses a path the server would write to.
 Response AdminBackup(const RouteContext& ctx) {
-  const BackupOutcome outcome = ctx.api.Backup();
-  if (outcome.code != ApiCode::kOk) return FromApiCode(outcome.code, outcome.message);
+  const Result<store::BackupInfo> backup = ctx.api.Backup();
+  if (!backup.ok()) return FromError(backup.error());
   std::string out = "{\"path\":";
-  AppendJsonString(out, outcome.info.path);
-  out += fmt::format(",\"bytes\":{},\"pages\":{},\"duration_ms\":{}}}", outcome.info.bytes,
-                     outcome.info.pages, outcome.info.duration_ms);
+  AppendJsonString(out, backup->path);
+  out += fmt::format(",\"bytes\":{},\"pages\":{},\"duration_ms\":{}}}", backup->bytes,
+                     backup->pages, backup->duration_ms);
   return JsonResponse(200, std::move(out));
 }
 

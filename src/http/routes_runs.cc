@@ -148,10 +148,10 @@ Response TriggerRun(const RouteContext& ctx) {
     if (!ok) return BadRequest(body.error());
   }
 
-  const ApiResult result = ctx.api.Trigger(run);
-  if (result.code != ApiCode::kOk) return FromApiCode(result.code, result.message);
-  Response r = RunResponse(result.created ? 201 : 200, result.run, ctx.store, ctx.cache);
-  r.headers.emplace_back("Location", fmt::format("{}/runs/{}", kApiPrefix, result.run.id));
+  const Result<TriggeredRun> result = ctx.api.Trigger(run);
+  if (!result.ok()) return FromError(result.error());
+  Response r = RunResponse(result->created ? 201 : 200, result->run, ctx.store, ctx.cache);
+  r.headers.emplace_back("Location", fmt::format("{}/runs/{}", kApiPrefix, result->run.id));
   return r;
 }
 
@@ -240,9 +240,9 @@ Response GetTest(const RouteContext& ctx) {
 }
 
 Response CancelRun(const RouteContext& ctx) {
-  const ApiResult result = ctx.api.Cancel(ctx.params.Id("run"));
-  if (result.code != ApiCode::kOk) return FromApiCode(result.code, result.message);
-  return RunResponse(200, result.run, ctx.store, ctx.cache);
+  const Result<store::Run> run = ctx.api.Cancel(ctx.params.Id("run"));
+  if (!run.ok()) return FromError(run.error());
+  return RunResponse(200, *run, ctx.store, ctx.cache);
 }
 
 Response RetryRun(const RouteContext& ctx) {
@@ -262,10 +262,10 @@ Response RetryRun(const RouteContext& ctx) {
     }
     if (!ok) return BadRequest(body.error());
   }
-  const ApiResult result = ctx.api.Retry(ctx.params.Id("run"), only_failed, initiated_by);
-  if (result.code != ApiCode::kOk) return FromApiCode(result.code, result.message);
-  Response r = RunResponse(201, result.run, ctx.store, ctx.cache);
-  r.headers.emplace_back("Location", fmt::format("{}/runs/{}", kApiPrefix, result.run.id));
+  const Result<store::Run> run = ctx.api.Retry(ctx.params.Id("run"), only_failed, initiated_by);
+  if (!run.ok()) return FromError(run.error());
+  Response r = RunResponse(201, *run, ctx.store, ctx.cache);
+  r.headers.emplace_back("Location", fmt::format("{}/runs/{}", kApiPrefix, run->id));
   return r;
 }
 

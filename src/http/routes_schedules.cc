@@ -34,9 +34,9 @@ Response ScheduleResponse(int status, const ScheduleInfo& schedule) {
 // The answer to pausing or resuming: the schedule as it is now.
 Response SetPaused(const RouteContext& ctx, bool paused) {
   const std::string& name = ctx.params.Get("schedule");
-  std::string message;
-  const ApiCode code = ctx.api.PauseSchedule(name, paused, &message);
-  if (code != ApiCode::kOk) return FromApiCode(code, message);
+  if (Result<void> changed = ctx.api.PauseSchedule(name, paused); !changed.ok()) {
+    return FromError(changed.error());
+  }
   if (std::optional<ScheduleInfo> info = FindSchedule(ctx.api, name)) {
     return ScheduleResponse(200, *info);
   }
@@ -111,9 +111,9 @@ Response CreateSchedule(const RouteContext& ctx) {
   schedule.created_at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
-  std::string message;
-  const ApiCode code = api.CreateSchedule(schedule, &message);
-  if (code != ApiCode::kOk) return FromApiCode(code, message);
+  if (Result<void> created = api.CreateSchedule(schedule); !created.ok()) {
+    return FromError(created.error());
+  }
   if (std::optional<ScheduleInfo> info = FindSchedule(api, schedule.name)) {
     return ScheduleResponse(201, *info);
   }
@@ -137,9 +137,10 @@ Response GetSchedule(const RouteContext& ctx) {
 }
 
 Response DeleteSchedule(const RouteContext& ctx) {
-  std::string message;
-  const ApiCode code = ctx.api.DeleteSchedule(ctx.params.Get("schedule"), &message);
-  if (code != ApiCode::kOk) return FromApiCode(code, message);
+  if (Result<void> deleted = ctx.api.DeleteSchedule(ctx.params.Get("schedule"));
+      !deleted.ok()) {
+    return FromError(deleted.error());
+  }
   Response r;
   r.status = 204;
   r.content_type.clear();

@@ -891,7 +891,7 @@ std::int64_t SqliteStore::DeleteRunsBefore(std::int64_t cutoff_ns) {
   return total;
 }
 
-std::string SqliteStore::ProbeWrite() {
+Result<void> SqliteStore::ProbeWrite() {
   std::string error;
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     if (!db.ExecScript(kCreateProbe, &error)) return false;
@@ -905,7 +905,8 @@ std::string SqliteStore::ProbeWrite() {
   // The task's own error, or (the task went through but its transaction did not commit)
   // the commit's.
   if (error.empty()) error = CommitError();
-  return error.empty() ? "a write to the database did not commit" : error;
+  return Error{ErrorCode::kUnavailable,
+               error.empty() ? "a write to the database did not commit" : std::move(error)};
 }
 
 Result<BackupInfo> SqliteStore::Backup(const std::string& path) {

@@ -89,7 +89,7 @@ class SqliteStore : public Store {
   std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) override;
   // Upserts one row of its own table (handoff_probe) and commits, through the writer like
   // every write: it fails while commits fail (a full disk: each commit appends to the WAL).
-  std::string ProbeWrite() override;
+  Result<void> ProbeWrite() override;
   // A consistent copy, in steps, through a read connection (see sqlite_backup.h); in
   // memory, in one step under the memory lock.
   Result<BackupInfo> Backup(const std::string& path) override;

@@ -9,13 +9,13 @@
 //
 // Error policy (docs/internals.md, "Errors"): an operation that can fail for a reason its
 // caller must handle returns a Result (base/result.h): OpenStore, CreateRun, the schedule
-// writes and Backup. Its ErrorCode says which failure it is: kConflict (a schedule's name
+// writes, Backup and ProbeWrite. Its ErrorCode says which failure it is: kConflict (a schedule's name
 // is taken), kNotFound (no such schedule), kUnavailable (the database cannot write now:
 // the server answers 503), kInvalid / kUnsupported / kCorrupt (a URL or database that
 // cannot be served, at open). Reads return values (nullopt or empty when a row does not
 // exist, or when the database cannot be read, which is logged). Batched writes report
 // through their completion callback (ok false: not committed); ProbeWrite tells whether
-// writes commit again. Every failure after open is also logged through the opener's
+// writes commit again (kUnavailable while they do not). Every failure after open is also logged through the opener's
 // StoreLog: a store never prints, its opener decides the log's format.
 
 #include <cstdint>
@@ -340,10 +340,11 @@ class Store {
   // how many runs were deleted. Runs in small transactions so writers are not starved.
   virtual std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) = 0;
 
-  // Commits a tiny write that needs new disk space, as every real write may, and returns
-  // "" if it committed, else why not (disk full, I/O error, read-only). The server calls it
-  // every few seconds to decide its readiness. A store with nothing to probe returns "".
-  virtual std::string ProbeWrite() { return {}; }
+  // Commits a tiny write that needs new disk space, as every real write may: ok if it
+  // committed, else kUnavailable saying why not (disk full, I/O error, read-only). The
+  // server calls it every few seconds to decide its readiness. A store with nothing to
+  // probe is ok.
+  virtual Result<void> ProbeWrite() { return {}; }
 
   // Writes a consistent snapshot of the store to the file `path` (replaced atomically if
   // it exists) while the store keeps serving: readers and the writer are not blocked for

@@ -120,20 +120,32 @@ TEST_F(RouterTest, HealthReadyMetricsAndIndex) {
 TEST_F(RouterTest, AdminBackupIsAPostAnsweringWhatWasWritten) {
   EXPECT_EQ(Do("GET", "/api/v1/admin/backup").status, 405);
   EXPECT_EQ(api_.backups, 0);
-  api_.backup.info = {"/data/backups/handoff-20261203T180000Z.db", 8192, 2, 5};
+  api_.backup = store::BackupInfo{"/data/backups/handoff-20261203T180000Z.db", 8192, 2, 5};
   Response r = Do("POST", "/api/v1/admin/backup");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(Parse(r), boost::json::parse(R"({"path":"/data/backups/handoff-20261203T180000Z.db",
                                              "bytes":8192,"pages":2,"duration_ms":5})"));
-  api_.backup = BackupOutcome{ApiCode::kConflict, "a backup is already running", {}};
+  api_.backup = Error{handoff::ErrorCode::kConflict, "a backup is already running"};
   r = Do("POST", "/api/v1/admin/backup");
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(Parse(r).at("error").at("code"), "conflict");
-  api_.backup = BackupOutcome{ApiCode::kUnavailable, "disk full", {}};
+  api_.backup = Error{handoff::ErrorCode::kUnavailable, "disk full"};
   r = Do("POST", "/api/v1/admin/backup");
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(Parse(r).at("error").at("message"), "disk full");
   EXPECT_EQ(api_.backups, 3);
+}
+
+TEST_F(RouterTest, EngineErrorsTheClientCannotFixAre500Internal) {
+  for (const handoff::ErrorCode code : {handoff::ErrorCode::kCorrupt,
+                                        handoff::ErrorCode::kUnsupported,
+                                        handoff::ErrorCode::kInternal}) {
+    api_.backup = Error{code, "the snapshot could not be read back"};
+    const Response r = Do("POST", "/api/v1/admin/backup");
+    EXPECT_EQ(r.status, 500) << ErrorCodeName(code);
+    EXPECT_EQ(ErrorCode(r), "internal") << ErrorCodeName(code);
+    EXPECT_EQ(Parse(r).at("error").at("message"), "the snapshot could not be read back");
+  }
 }
 
 TEST_F(RouterTest, ServesTheWebUiForEveryPageItRoutes) {
@@ -830,11 +842,8 @@ TEST_F(RouterTest, UnavailableEngineIs503) {
   class Unavailable : public FakeApi {
    public:
     using FakeApi::FakeApi;
-    ApiResult Trigger(const RunRequest&) override {
-      ApiResult result;
-      result.code = ApiCode::kUnavailable;
-      result.message = "shutting down";
-      return result;
+    Result<TriggeredRun> Trigger(const RunRequest&) override {
+      return Error{handoff::ErrorCode::kUnavailable, "shutting down"};
     }
   } api(store_);
   api.suites = api_.suites;

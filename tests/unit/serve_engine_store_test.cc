@@ -81,7 +81,10 @@ class FailingStore : public store::Store {
   std::int64_t DeleteRunsBefore(std::int64_t cutoff) override {
     return inner_->DeleteRunsBefore(cutoff);
   }
-  std::string ProbeWrite() override { return failing ? "disk full" : ""; }
+  Result<void> ProbeWrite() override {
+    if (failing) return Error{ErrorCode::kUnavailable, "disk full"};
+    return {};
+  }
 
  private:
   static Error Full() { return Error{ErrorCode::kUnavailable, "database or disk is full"}; }
@@ -123,16 +126,19 @@ class ServeEngineStoreTest : public ::testing::Test {
 
 TEST_F(ServeEngineStoreTest, AScheduleThatCannotBeStoredIsUnavailableNotAConflict) {
   store_.failing = true;
-  std::string message;
-  EXPECT_EQ(engine_->CreateSchedule(Nightly(), &message), ApiCode::kUnavailable);
-  EXPECT_NE(message.find("the store cannot write"), std::string::npos) << message;
+  Result<void> created = engine_->CreateSchedule(Nightly());
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(created.error().message.find("the store cannot write"), std::string::npos)
+      << created.error().message;
   EXPECT_TRUE(engine_->Schedules().empty());  // not kept by the server either
   EXPECT_FALSE(engine_->Ready());
   EXPECT_NE(engine_->NotReadyReason().find("nightly"), std::string::npos)
       << engine_->NotReadyReason();
 
   store_.failing = false;
-  EXPECT_EQ(engine_->CreateSchedule(Nightly(), &message), ApiCode::kOk) << message;
+  created = engine_->CreateSchedule(Nightly());
+  EXPECT_TRUE(created.ok()) << created.error().message;
   ASSERT_EQ(store_.inner().ListSchedules().size(), 1u);
 }
 
@@ -140,37 +146,47 @@ TEST_F(ServeEngineStoreTest, ANameTheStoreHasAlreadyIsAConflict) {
   // Stored behind the server's back (another replica, a restored backup): the store's
   // answer, not a failure.
   ASSERT_TRUE(store_.inner().PutSchedule(Nightly("taken")).ok());
-  std::string message;
-  EXPECT_EQ(engine_->CreateSchedule(Nightly("taken"), &message), ApiCode::kConflict);
-  EXPECT_EQ(message, "a schedule named \"taken\" already exists");
+  const Result<void> created = engine_->CreateSchedule(Nightly("taken"));
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(created.error().message, "a schedule named \"taken\" already exists");
   EXPECT_TRUE(engine_->Ready());
 }
 
 TEST_F(ServeEngineStoreTest, PausesAndDeletionsThatCannotBeStoredAreUnavailable) {
-  std::string message;
-  ASSERT_EQ(engine_->CreateSchedule(Nightly(), &message), ApiCode::kOk) << message;
+  const Result<void> created = engine_->CreateSchedule(Nightly());
+  ASSERT_TRUE(created.ok()) << created.error().message;
   store_.failing = true;
-  EXPECT_EQ(engine_->PauseSchedule("nightly", true, &message), ApiCode::kUnavailable);
-  EXPECT_NE(message.find("the store cannot write"), std::string::npos) << message;
-  EXPECT_EQ(engine_->DeleteSchedule("nightly", &message), ApiCode::kUnavailable);
-  EXPECT_NE(message.find("the store cannot write"), std::string::npos) << message;
+  const Result<void> paused = engine_->PauseSchedule("nightly", true);
+  ASSERT_FALSE(paused.ok());
+  EXPECT_EQ(paused.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(paused.error().message.find("the store cannot write"), std::string::npos)
+      << paused.error().message;
+  const Result<void> deleted = engine_->DeleteSchedule("nightly");
+  ASSERT_FALSE(deleted.ok());
+  EXPECT_EQ(deleted.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(deleted.error().message.find("the store cannot write"), std::string::npos)
+      << deleted.error().message;
   // Unchanged, here and in the store.
   ASSERT_EQ(engine_->Schedules().size(), 1u);
   EXPECT_FALSE(engine_->Schedules()[0].paused);
   ASSERT_EQ(store_.inner().ListSchedules().size(), 1u);
   EXPECT_FALSE(store_.inner().ListSchedules()[0].paused);
   // A name nobody has is still "not found", failing store or not.
-  EXPECT_EQ(engine_->PauseSchedule("nope", true, &message), ApiCode::kNotFound);
+  const Result<void> nope = engine_->PauseSchedule("nope", true);
+  ASSERT_FALSE(nope.ok());
+  EXPECT_EQ(nope.error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(ServeEngineStoreTest, ARunThatCannotBeStoredIsUnavailableAndNothingIsQueued) {
   store_.failing = true;
   RunRequest request;
   request.suite = "Shop";
-  const ApiResult result = engine_->Trigger(request);
-  EXPECT_EQ(result.code, ApiCode::kUnavailable);
-  EXPECT_NE(result.message.find("nothing was queued"), std::string::npos) << result.message;
-  EXPECT_EQ(result.run.id, 0);
+  const Result<TriggeredRun> result = engine_->Trigger(request);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(result.error().message.find("nothing was queued"), std::string::npos)
+      << result.error().message;
   EXPECT_TRUE(store_.inner().ListRuns({}).empty());
   EXPECT_FALSE(engine_->Ready());
 }

@@ -183,14 +183,14 @@ class FakeApi : public ServeApi {
   // ServeApi
   std::vector<SuiteInfo> Suites() const override { return suites; }
 
-  ApiResult Trigger(const RunRequest& request) override {
+  Result<TriggeredRun> Trigger(const RunRequest& request) override {
     std::lock_guard lock(mu_);
     last_request = request;
-    ApiResult result;
+    TriggeredRun result;
     const auto suite = std::find_if(suites.begin(), suites.end(),
                                     [&](const SuiteInfo& s) { return s.name == request.suite; });
-    if (suite == suites.end()) return Error(ApiCode::kNotFound, "no suite " + request.suite);
-    if (request.filter == "(") return Error(ApiCode::kInvalid, "filter: bad regex");
+    if (suite == suites.end()) return Error{ErrorCode::kNotFound, "no suite " + request.suite};
+    if (request.filter == "(") return Error{ErrorCode::kInvalid, "filter: bad regex"};
     if (!request.idempotency_key.empty()) {
       if (const auto it = keys_.find(request.idempotency_key); it != keys_.end()) {
         result.run = *store_.GetRun(it->second);
@@ -216,20 +216,19 @@ class FakeApi : public ServeApi {
     return result;
   }
 
-  ApiResult Cancel(std::int64_t run_id) override {
+  Result<store::Run> Cancel(std::int64_t run_id) override {
     std::optional<store::Run> run = store_.GetRun(run_id);
-    if (!run) return Error(ApiCode::kNotFound, "no run");
-    if (store::IsFinished(run->status)) return Error(ApiCode::kConflict, "already finished");
+    if (!run) return Error{ErrorCode::kNotFound, "no run"};
+    if (store::IsFinished(run->status)) return Error{ErrorCode::kConflict, "already finished"};
     store_.SetStatus(run_id, store::RunStatus::kCancelled);
-    ApiResult result;
-    result.run = *store_.GetRun(run_id);
-    return result;
+    return *store_.GetRun(run_id);
   }
 
-  ApiResult Retry(std::int64_t run_id, bool only_failed, const std::string& by) override {
+  Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
+                           const std::string& by) override {
     std::optional<store::Run> run = store_.GetRun(run_id);
-    if (!run) return Error(ApiCode::kNotFound, "no run");
-    if (!store::IsFinished(run->status)) return Error(ApiCode::kConflict, "not finished");
+    if (!run) return Error{ErrorCode::kNotFound, "no run"};
+    if (!store::IsFinished(run->status)) return Error{ErrorCode::kConflict, "not finished"};
     last_retry_only_failed = only_failed;
     store::Run copy = *run;
     copy.id = 0;
@@ -237,9 +236,7 @@ class FakeApi : public ServeApi {
     copy.trigger = store::Trigger::kRetry;
     copy.retry_of = run_id;
     copy.initiated_by = by;
-    ApiResult result;
-    result.run = store_.CreateRun(copy, {})->run;
-    return result;
+    return store_.CreateRun(copy, {})->run;
   }
   bool last_retry_only_failed = false;
 
@@ -247,17 +244,11 @@ class FakeApi : public ServeApi {
     std::lock_guard lock(mu_);
     return schedules;
   }
-  ApiCode CreateSchedule(const store::StoredSchedule& s, std::string* message) override {
+  Result<void> CreateSchedule(const store::StoredSchedule& s) override {
     std::lock_guard lock(mu_);
-    if (s.spec == "bad") {
-      *message = "spec: bad cron";
-      return ApiCode::kInvalid;
-    }
+    if (s.spec == "bad") return Error{ErrorCode::kInvalid, "spec: bad cron"};
     for (const ScheduleInfo& existing : schedules) {
-      if (existing.name == s.name) {
-        *message = "name taken";
-        return ApiCode::kConflict;
-      }
+      if (existing.name == s.name) return Error{ErrorCode::kConflict, "name taken"};
     }
     schedules.push_back(ScheduleInfo{.name = s.name,
                                      .suite = s.suite,
@@ -266,33 +257,28 @@ class FakeApi : public ServeApi {
                                      .filter = s.filter,
                                      .paused = s.paused,
                                      .next_run_ns = s.paused ? 0 : 1'800'000'000'000'000'000});
-    return ApiCode::kOk;
+    return {};
   }
-  ApiCode DeleteSchedule(const std::string& name, std::string* message) override {
+  Result<void> DeleteSchedule(const std::string& name) override {
     std::lock_guard lock(mu_);
     for (auto it = schedules.begin(); it != schedules.end(); ++it) {
       if (it->name != name) continue;
-      if (it->from_code) {
-        *message = "declared in code";
-        return ApiCode::kConflict;
-      }
+      if (it->from_code) return Error{ErrorCode::kConflict, "declared in code"};
       schedules.erase(it);
-      return ApiCode::kOk;
+      return {};
     }
-    *message = "no schedule " + name;
-    return ApiCode::kNotFound;
+    return Error{ErrorCode::kNotFound, "no schedule " + name};
   }
-  ApiCode PauseSchedule(const std::string& name, bool paused, std::string* message) override {
+  Result<void> PauseSchedule(const std::string& name, bool paused) override {
     std::lock_guard lock(mu_);
     for (ScheduleInfo& s : schedules) {
       if (s.name == name) {
         s.paused = paused;
         s.next_run_ns = paused ? 0 : 1'800'000'000'000'000'000;
-        return ApiCode::kOk;
+        return {};
       }
     }
-    *message = "no schedule " + name;
-    return ApiCode::kNotFound;
+    return Error{ErrorCode::kNotFound, "no schedule " + name};
   }
 
   std::shared_ptr<void> Subscribe(std::int64_t run_id, RunEventCallback callback) override {
@@ -304,23 +290,16 @@ class FakeApi : public ServeApi {
 
   bool Ready() const override { return ready; }
   std::string Metrics() const override { return "# TYPE handoff_runs_total counter\n"; }
-  BackupOutcome Backup() override {
+  Result<store::BackupInfo> Backup() override {
     ++backups;
     return backup;
   }
 
   // What Backup answers, and how often it was called.
-  BackupOutcome backup;
+  Result<store::BackupInfo> backup = store::BackupInfo{};
   int backups = 0;
 
  private:
-  static ApiResult Error(ApiCode code, std::string message) {
-    ApiResult result;
-    result.code = code;
-    result.message = std::move(message);
-    return result;
-  }
-
   FakeStore& store_;
   mutable std::mutex mu_;
   std::map<std::string, std::int64_t> keys_;
