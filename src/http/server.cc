@@ -12,6 +12,8 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -93,6 +95,54 @@ void AppendSseEvent(std::string& out, const store::RunEvent& event) {
     data.remove_prefix(newline + 1);
   }
   out += '\n';
+}
+
+// Refuses a request whose framing is ambiguous before its body is read, as nginx does: a
+// Transfer-Encoding other than "chunked" alone (Beast would read such a body by its
+// Content-Length, and the bytes after it would run as a second request: smuggling) is 501;
+// both Transfer-Encoding and Content-Length, or an HTTP/1.1 request without exactly one
+// Host, is 400. Either way the connection is then closed.
+std::optional<Response> RefuseFraming(const bhttp::request_header<>& header) {
+  std::vector<std::string> codings;
+  for (const auto& field : header) {
+    if (field.name() != bhttp::field::transfer_encoding) continue;
+    std::string_view value = field.value();
+    while (!value.empty()) {
+      const std::size_t comma = value.find(',');
+      std::string_view coding = value.substr(0, comma);
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) {
+        coding.remove_prefix(1);
+      }
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) {
+        coding.remove_suffix(1);
+      }
+      codings.emplace_back(coding);
+      value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+    }
+  }
+  if (!codings.empty()) {
+    for (const std::string& coding : codings) {
+      if (!beast::iequals(coding, "chunked") || codings.size() > 1) {
+        return ErrorResponse(
+            501, "not_implemented",
+            fmt::format("unsupported Transfer-Encoding \"{}\": only chunked is accepted",
+                        std::string(header[bhttp::field::transfer_encoding])));
+      }
+    }
+    if (header.find(bhttp::field::content_length) != header.end()) {
+      return ErrorResponse(400, "bad_request",
+                           "a request may not have both Transfer-Encoding and Content-Length");
+    }
+  }
+  if (header.version() >= 11) {
+    const auto hosts = header.count(bhttp::field::host);
+    if (hosts != 1) {
+      return ErrorResponse(400, "bad_request",
+                           hosts == 0 ? "an HTTP/1.1 request must have a Host header"
+                                      : "a request may have only one Host header");
+    }
+  }
+  return std::nullopt;
 }
 
 class Session;
@@ -189,6 +239,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnReadHeader(beast::error_code ec, std::size_t) {
     if (ec) return OnReadError(ec);
+    if (std::optional<Response> refusal = RefuseFraming(parser_->get())) {
+      return WriteResponse(std::move(*refusal), false, /*drain=*/true);
+    }
     stream_.expires_after(server_.options.read_timeout);
     const auto expect = parser_->get()[bhttp::field::expect];
     if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
@@ -260,6 +313,13 @@ class Session : public std::enable_shared_from_this<Session> {
       res->set(bhttp::field::content_type, response.content_type);
     }
     for (auto& [name, value] : response.headers) res->insert(name, value);
+    // Browsers must not guess a type (a JSON error must never run as a script), and no
+    // cache keeps an API answer: runs change, and their params are nobody else's.
+    res->set("X-Content-Type-Options", "nosniff");
+    if (response.content_type.starts_with("application/json") &&
+        res->find(bhttp::field::cache_control) == res->end()) {
+      res->set(bhttp::field::cache_control, "no-store");
+    }
     res->body().head = std::move(response.body);
     res->body().tail = std::move(response.shared_body);
     res->keep_alive(keep_alive);
@@ -349,6 +409,7 @@ class Session : public std::enable_shared_from_this<Session> {
         "Server: handoff\r\n"
         "Content-Type: text/event-stream\r\n"
         "Cache-Control: no-cache\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
         "X-Accel-Buffering: no\r\n"
         "Connection: close\r\n"
         "\r\n";

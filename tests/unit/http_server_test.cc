@@ -154,6 +154,77 @@ TEST_F(HttpServerTest, MalformedRequestIs400AndCloses) {
   EXPECT_NE(answer.find("\"code\":\"bad_request\""), std::string::npos) << answer;
 }
 
+// Request smuggling: a body framed by anything but chunked alone would be read by its
+// Content-Length, and what follows it would run as a second request.
+TEST_F(HttpServerTest, AnUnsupportedTransferEncodingIs501AndNothingBehindItRuns) {
+  StartServer();
+  // Codings that do not end in chunked come with the Content-Length a smuggler relies on;
+  // those that do are chunked bodies we cannot decode.
+  for (const std::string framing :
+       {"identity\r\nContent-Length: 2\r\n\r\n{}", "gzip\r\nContent-Length: 2\r\n\r\n{}",
+        "xchunked\r\nContent-Length: 2\r\n\r\n{}", "gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        "chunked, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"}) {
+    const std::string coding = framing.substr(0, framing.find('\r'));
+    const std::string answer = RawExchange(
+        "POST /api/v1/suites/Checkout/runs HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: " +
+        framing +
+        "POST /api/v1/suites/Checkout/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 501 Not Implemented")) << coding << "\n" << answer;
+    EXPECT_NE(answer.find("\"code\":\"not_implemented\""), std::string::npos) << answer;
+    EXPECT_NE(answer.find("only chunked is accepted"), std::string::npos) << answer;
+    // One answer, then the connection closed: the second request never ran.
+    EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << coding << "\n" << answer;
+  }
+  EXPECT_TRUE(store_.ListRuns({}).empty());
+}
+
+TEST_F(HttpServerTest, AChunkedBodyIsRead) {
+  StartServer();
+  const std::string answer = RawExchange(
+      "POST /api/v1/suites/Checkout/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\n{\"ref\r\n10\r\nerence\":\"v7\"}   \r\n0\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 Created")) << answer;
+  EXPECT_NE(answer.find("\"reference\":\"v7\""), std::string::npos) << answer;
+}
+
+TEST_F(HttpServerTest, FramingThatIsAmbiguousOrWithoutHostIs400) {
+  StartServer();
+  const std::string both = RawExchange(
+      "POST /api/v1/suites/Checkout/runs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Content-Length: 5\r\n\r\n0\r\n\r\n");
+  EXPECT_TRUE(both.starts_with("HTTP/1.1 400 Bad Request")) << both;
+  const std::string no_host = RawExchange("GET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(no_host.starts_with("HTTP/1.1 400 Bad Request")) << no_host;
+  EXPECT_NE(no_host.find("must have a Host header"), std::string::npos) << no_host;
+  const std::string two_hosts = RawExchange("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  EXPECT_TRUE(two_hosts.starts_with("HTTP/1.1 400 Bad Request")) << two_hosts;
+  // HTTP/1.0 has no Host requirement.
+  const std::string old = RawExchange("GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK")) << old;
+  EXPECT_TRUE(store_.ListRuns({}).empty());
+}
+
+TEST_F(HttpServerTest, AnswersAreNotSniffedAndApiAnswersAreNotStored) {
+  StartServer();
+  Client client("127.0.0.1", server_->port());
+  ClientResult r = client.Request("GET", "/api/v1/suites");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.Header("x-content-type-options"), "nosniff");
+  EXPECT_EQ(r.Header("cache-control"), "no-store");
+  r = client.Request("GET", "/api/v1/runs/999");  // an error is JSON too
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.Header("x-content-type-options"), "nosniff");
+  EXPECT_EQ(r.Header("cache-control"), "no-store");
+  r = client.Request("GET", "/metrics");
+  EXPECT_EQ(r.Header("x-content-type-options"), "nosniff");
+  r = client.Request("GET", "/");  // the UI keeps its own revalidation
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("cache-control"), "no-cache");
+  EXPECT_EQ(r.Header("x-content-type-options"), "nosniff");
+}
+
 TEST_F(HttpServerTest, WrongMethodIs405WithAllow) {
   StartServer();
   Client client("127.0.0.1", server_->port());
