@@ -474,6 +474,51 @@ TEST_F(ServeTest, FilterSelectsTestsAndBadFiltersAreRejected) {
   EXPECT_EQ(ListRuns(s, "suite=Fast").size(), 1u);
 }
 
+// Sends `raw` to 127.0.0.1:`port` as it is (an HTTP client would fix it up) and returns what
+// the server answers until it closes the connection (at most 10 s).
+std::string RawHttp(std::uint16_t port, const std::string& raw) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "<socket failed>";
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(raw.size())) {
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
+// Issue 15's smuggling probe: a body framed by Transfer-Encoding: identity (or gzip,
+// xchunked) was read by its Content-Length, and the request after it ran too.
+TEST_F(ServeTest, ARequestSmuggledBehindAnUnsupportedTransferEncodingNeverRuns) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  for (const char* coding : {"identity", "gzip", "xchunked"}) {
+    const std::string answer = RawHttp(
+        s->port(), std::string("POST /api/v1/suites/Fast/runs HTTP/1.1\r\nHost: localhost\r\n"
+                               "Content-Type: application/json\r\nTransfer-Encoding: ") +
+                       coding +
+                       "\r\nContent-Length: 2\r\n\r\n{}"
+                       "POST /api/v1/suites/Fast/runs HTTP/1.1\r\nHost: localhost\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 501 ")) << coding << "\n" << answer;
+    EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << coding << "\n" << answer;
+  }
+  const std::string no_host = RawHttp(s->port(), "GET /api/v1/runs HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(no_host.starts_with("HTTP/1.1 400 ")) << no_host;
+  // Nothing ran: neither the refused requests nor the ones behind them.
+  const json::value runs = Json(s, "GET", "/api/v1/runs", {}, 200);
+  EXPECT_TRUE(Field(runs, "runs")->as_array().empty()) << json::serialize(runs);
+}
+
 TEST_F(ServeTest, ErrorsAreJsonWithTheRightStatus) {
   Server* s = Start();
   ASSERT_NE(s, nullptr);
