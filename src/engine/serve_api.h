@@ -68,6 +68,19 @@ struct ScheduleInfo {
   std::int64_t last_run_id = 0;      // the last run it started, 0 if none
 };
 
+// Returns a schedule created over the API as the API shows it (not from code; its next run
+// and last run unknown).
+inline ScheduleInfo ToScheduleInfo(const store::StoredSchedule& s) {
+  ScheduleInfo info;
+  info.name = s.name;
+  info.suite = s.suite;
+  info.spec = s.spec;
+  info.time_zone = s.time_zone;
+  info.filter = s.filter;
+  info.paused = s.paused;
+  return info;
+}
+
 // Called with journal entries of a run after they are committed, in order. Runs on an
 // engine thread: copy what you need and return.
 using RunEventCallback = std::function<void(const std::vector<store::RunEvent>&)>;

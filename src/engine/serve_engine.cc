@@ -27,17 +27,6 @@ std::int64_t ToNs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-ScheduleInfo ToScheduleInfo(const store::StoredSchedule& s) {
-  ScheduleInfo info;
-  info.name = s.name;
-  info.suite = s.suite;
-  info.spec = s.spec;
-  info.time_zone = s.time_zone;
-  info.filter = s.filter;
-  info.paused = s.paused;
-  return info;
-}
-
 // Sits between a run's supervisor and its recorder to stop a run at a test boundary when
 // the server shuts down: the test that is running may finish; the next one that starts is
 // stopped, not recorded, and runs again when the run resumes.

@@ -118,14 +118,7 @@ Response CreateSchedule(const RouteContext& ctx) {
     return ScheduleResponse(201, *info);
   }
   // Created but not listed (deleted concurrently): answer with what was asked.
-  ScheduleInfo info;
-  info.name = schedule.name;
-  info.suite = schedule.suite;
-  info.spec = schedule.spec;
-  info.time_zone = schedule.time_zone;
-  info.filter = schedule.filter;
-  info.paused = schedule.paused;
-  return ScheduleResponse(201, info);
+  return ScheduleResponse(201, ToScheduleInfo(schedule));
 }
 
 Response GetSchedule(const RouteContext& ctx) {

@@ -93,6 +93,18 @@ void AppendTestStatusOrNull(std::string& out, const std::optional<store::TestSta
   }
 }
 
+// Returns the suite named `name`, or nullopt.
+std::optional<SuiteInfo> FindSuite(ServeApi& api, const std::string& name) {
+  for (SuiteInfo& s : api.Suites()) {
+    if (s.name == name) return std::move(s);
+  }
+  return std::nullopt;
+}
+
+Response NoSuchSuite(const std::string& name) {
+  return NotFound(fmt::format("no suite named \"{}\"", name));
+}
+
 }  // namespace
 
 Response ListSuites(const RouteContext& ctx) {
@@ -130,12 +142,10 @@ Response GetSuite(const RouteContext& ctx) {
   ServeApi& api = ctx.api;
   store::Store& store = ctx.store;
   const std::string& name = ctx.params.Get("suite");
-  const std::vector<SuiteInfo> suites = api.Suites();
-  const auto it = std::find_if(suites.begin(), suites.end(),
-                               [&](const SuiteInfo& s) { return s.name == name; });
-  if (it == suites.end()) return NotFound(fmt::format("no suite named \"{}\"", name));
+  const std::optional<SuiteInfo> suite = FindSuite(api, name);
+  if (!suite) return NoSuchSuite(name);
   std::string out;
-  AppendSuiteHead(out, *it);
+  AppendSuiteHead(out, *suite);
   out += ",\"schedules\":[";
   bool first = true;
   for (const ScheduleInfo& s : api.Schedules()) {
@@ -158,11 +168,7 @@ Response SuiteHistory(const RouteContext& ctx) {
   ServeApi& api = ctx.api;
   store::Store& store = ctx.store;
   const std::string& name = ctx.params.Get("suite");
-  const std::vector<SuiteInfo> suites = api.Suites();
-  if (std::none_of(suites.begin(), suites.end(),
-                   [&](const SuiteInfo& s) { return s.name == name; })) {
-    return NotFound(fmt::format("no suite named \"{}\"", name));
-  }
+  if (!FindSuite(api, name)) return NoSuchSuite(name);
   int count = 0;
   if (std::optional<Response> error =
           IntParam(ctx.query, "runs", kDefaultHistoryRuns, kMaxHistoryRuns, &count)) {

@@ -121,13 +121,11 @@ std::optional<Response> RefuseFraming(const bhttp::request_header<>& header) {
     }
   }
   if (!codings.empty()) {
-    for (const std::string& coding : codings) {
-      if (!beast::iequals(coding, "chunked") || codings.size() > 1) {
-        return ErrorResponse(
-            501, "not_implemented",
-            fmt::format("unsupported Transfer-Encoding \"{}\": only chunked is accepted",
-                        std::string(header[bhttp::field::transfer_encoding])));
-      }
+    if (codings.size() > 1 || !beast::iequals(codings.front(), "chunked")) {
+      return ErrorResponse(
+          501, "not_implemented",
+          fmt::format("unsupported Transfer-Encoding \"{}\": only chunked is accepted",
+                      std::string(header[bhttp::field::transfer_encoding])));
     }
     if (header.find(bhttp::field::content_length) != header.end()) {
       return ErrorResponse(400, "bad_request",

@@ -17,7 +17,7 @@ std::shared_ptr<const StoreLog> current_log;
 
 // The last error logged and how many identical ones followed it unlogged (LogStoreError).
 std::mutex repeat_mutex;
-std::string last_error;   // message '\n' detail
+std::string last_message;  // empty: none since the last commit
 std::string last_detail;
 std::int64_t repeats = 0;
 
@@ -45,12 +45,11 @@ void LogStoreError(std::string_view what, std::string_view detail) {
     // A store that cannot write (a full disk) fails every write, the readiness probe's
     // every few seconds included, with the same error: one line says so, not one a probe.
     std::lock_guard lock(repeat_mutex);
-    std::string key = message + '\n' + std::string(detail);
-    if (key == last_error) {
+    if (message == last_message && detail == last_detail) {
       ++repeats;
       return;
     }
-    last_error = std::move(key);
+    last_message = message;
     last_detail = std::string(detail);
     repeats = 0;
   }
@@ -62,10 +61,10 @@ void NoteStoreWriteCommitted() {
   std::string detail;
   {
     std::lock_guard lock(repeat_mutex);
-    if (last_error.empty()) return;
+    if (last_message.empty()) return;
     repeated = repeats;
     detail = std::move(last_detail);
-    last_error.clear();
+    last_message.clear();
     last_detail.clear();
     repeats = 0;
   }
