@@ -38,6 +38,12 @@ struct Request {
   std::string target;  // path and query, as sent: "/api/v1/runs?limit=5"
   HeaderList headers;
   std::string body;
+  // What the server knows of the connection (never taken from headers): the client's IP
+  // address, whether the request came over TLS, and the subject CN of a client certificate
+  // the server verified (mTLS; empty without one).
+  std::string peer_address;
+  bool secure = false;
+  std::string client_cert_name;
 
   // Returns the value of header `name` (any case), or "" if absent.
   std::string_view Header(std::string_view name) const;

@@ -294,6 +294,9 @@ class Session : public std::enable_shared_from_this<Session> {
       req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     req.body = std::move(message.body());
+    beast::error_code peer_ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) req.peer_address = peer.address().to_string();
     const bool keep_alive = message.keep_alive();
     Response response = Route(req, server_.api, server_.store, &server_.cache);
     if (response.stream) return StartStream(*response.stream);
