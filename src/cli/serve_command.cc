@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "cli/count_flag.h"
@@ -63,6 +64,25 @@ std::optional<std::chrono::milliseconds> ParseRetention(const std::string& text)
   return std::chrono::ceil<std::chrono::milliseconds>(*d);
 }
 
+// Parses a size in bytes: a whole number with an optional KiB, MiB or GiB suffix.
+std::optional<std::size_t> ParseByteSize(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  const std::string unit = text.substr(digits);
+  std::size_t scale = 1;
+  if (unit == "KiB") {
+    scale = std::size_t{1} << 10;
+  } else if (unit == "MiB") {
+    scale = std::size_t{1} << 20;
+  } else if (unit == "GiB") {
+    scale = std::size_t{1} << 30;
+  } else if (!unit.empty() && unit != "B") {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(std::stoull(text.substr(0, digits))) * scale;
+}
+
 }  // namespace
 
 void ServeFlags::Add(CLI::App* cmd) {
@@ -99,6 +119,30 @@ void ServeFlags::Add(CLI::App* cmd) {
   cmd->add_option("--store-probe-interval", store_probe_interval,
                   "How often readiness checks that the store can write, e.g. 5s")
       ->envname("HANDOFF_STORE_PROBE_INTERVAL");
+  cmd->add_option("--header-timeout", header_timeout,
+                  "Time a connection has to send a whole request header, e.g. 10s")
+      ->envname("HANDOFF_HEADER_TIMEOUT");
+  cmd->add_option("--max-connections", max_connections,
+                  "Open connections (beyond them, the oldest one still waiting for its "
+                  "request header is closed for room)")
+      ->envname("HANDOFF_MAX_CONNECTIONS")
+      ->check(WholeNumber(1));
+  cmd->add_option("--max-connections-per-client", max_connections_per_client,
+                  "Open connections one client address may hold")
+      ->envname("HANDOFF_MAX_CONNECTIONS_PER_CLIENT")
+      ->check(WholeNumber(1));
+  cmd->add_option("--reserved-connections", reserved_connections,
+                  "Connections beyond --max-connections kept for /healthz, /readyz and /metrics")
+      ->envname("HANDOFF_RESERVED_CONNECTIONS")
+      ->check(WholeNumber(0, 65535));
+  cmd->add_option("--sse-max-lag", sse_max_lag,
+                  "Live events an event stream's client may leave unread before it is "
+                  "disconnected (it resumes with Last-Event-ID), e.g. 8MiB")
+      ->envname("HANDOFF_SSE_MAX_LAG");
+  cmd->add_option("--http-workers", http_workers,
+                  "Threads that answer API requests (they read the store)")
+      ->envname("HANDOFF_HTTP_WORKERS")
+      ->check(WholeNumber(1, 256));
 }
 
 int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& config) {
@@ -126,6 +170,16 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
                            flags.store_probe_interval + "\" (e.g. 5s)");
   }
   options.store_probe_interval = std::chrono::ceil<std::chrono::milliseconds>(*probe_interval);
+  auto header_timeout = ParseDuration(flags.header_timeout);
+  if (!header_timeout || *header_timeout <= std::chrono::nanoseconds(0)) {
+    return ServeUsageError("--header-timeout: invalid duration \"" + flags.header_timeout +
+                           "\" (e.g. 10s)");
+  }
+  const std::optional<std::size_t> sse_max_lag = ParseByteSize(flags.sse_max_lag);
+  if (!sse_max_lag || *sse_max_lag == 0) {
+    return ServeUsageError("--sse-max-lag: invalid size \"" + flags.sse_max_lag +
+                           "\" (bytes, or e.g. 512KiB, 8MiB)");
+  }
   options.backup_dir = flags.backup_dir.empty() ? DefaultBackupDir(flags.db) : flags.backup_dir;
 
   // Signals are taken by sigwait below: block them before any thread starts, so every
@@ -168,6 +222,14 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   http::ServerOptions http_options;
   http_options.host = flags.host;
   http_options.port = static_cast<std::uint16_t>(flags.port);
+  http_options.header_timeout = std::chrono::ceil<std::chrono::milliseconds>(*header_timeout);
+  http_options.max_connections = static_cast<std::size_t>(flags.max_connections);
+  http_options.max_connections_per_client =
+      static_cast<std::size_t>(flags.max_connections_per_client);
+  http_options.reserved_connections = static_cast<std::size_t>(flags.reserved_connections);
+  http_options.sse_max_lag_bytes = *sse_max_lag;
+  http_options.workers = flags.http_workers;
+  http_options.log = &log;
   http::Server server(engine, *store, http_options);
   if (!server.Start(&error)) {
     engine.Shutdown(std::chrono::milliseconds(0));

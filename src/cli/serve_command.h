@@ -27,6 +27,13 @@ struct ServeFlags {
   std::string isolation = "process";
   std::string backup_dir;  // empty: "backups" beside the database file
   std::string store_probe_interval = "5s";
+  // The HTTP server's connection limits (http::ServerOptions says what each does).
+  std::string header_timeout = "10s";
+  int max_connections = 1024;
+  int max_connections_per_client = 64;
+  int reserved_connections = 8;
+  std::string sse_max_lag = "8MiB";
+  int http_workers = 4;
 
   // Declares the flags on `cmd`.
   void Add(CLI::App* cmd);

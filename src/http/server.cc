@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
@@ -18,7 +19,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/connection_limits.h"
+#include "http/event_fanout.h"
 #include "http/router.h"
+#include "metrics/registry.h"
 
 namespace handoff::http {
 namespace {
@@ -81,22 +85,6 @@ bool IsQuietError(const beast::error_code& ec) {
          ec == bhttp::error::partial_message;
 }
 
-// The lines of one Server-Sent Event. `data` is one JSON line; a newline in it would end
-// the field, so each line becomes its own data field.
-void AppendSseEvent(std::string& out, const store::RunEvent& event) {
-  fmt::format_to(std::back_inserter(out), "id: {}\nevent: {}\n", event.seq, event.type);
-  std::string_view data = event.data;
-  while (true) {
-    const std::size_t newline = data.find('\n');
-    out += "data: ";
-    out.append(data.substr(0, newline));
-    out += '\n';
-    if (newline == std::string_view::npos) break;
-    data.remove_prefix(newline + 1);
-  }
-  out += '\n';
-}
-
 // Refuses a request whose framing is ambiguous before its body is read, as nginx does: a
 // Transfer-Encoding other than "chunked" alone (Beast would read such a body by its
 // Content-Length, and the bytes after it would run as a second request: smuggling) is 501;
@@ -145,28 +133,105 @@ std::optional<Response> RefuseFraming(const bhttp::request_header<>& header) {
 
 class Session;
 
+// Returns true if `target` asks for a probe: answered at once on the I/O thread (they read
+// nothing slow), and the only paths the probe reserve answers.
+bool IsProbeTarget(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return path == "/healthz" || path == "/readyz" || path == "/metrics";
+}
+
+// The answer to a connection refused on accept: written without waiting (a new socket's
+// send buffer takes it whole) and closed, so a refusal holds nothing.
+void RefuseNow(tcp::socket& socket, LimitReason reason) {
+  const Response refusal = ErrorResponse(
+      503, "unavailable",
+      reason == LimitReason::kPerClientLimit
+          ? "too many connections from this client; try again later"
+          : "too many connections; try again later");
+  const std::string raw = fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nServer: handoff\r\nContent-Type: {}\r\n"
+      "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nRetry-After: 1\r\n"
+      "Connection: close\r\nContent-Length: {}\r\n\r\n{}",
+      refusal.content_type, refusal.body.size(), refusal.body);
+  beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(net::buffer(raw), ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
+
 }  // namespace
 
 struct Server::Impl {
   Impl(ServeApi& api_in, store::Store& store_in, Options options_in)
-      : api(api_in), store(store_in), options(std::move(options_in)), cache(options.cache_bytes) {}
+      : api(api_in),
+        store(store_in),
+        options(std::move(options_in)),
+        cache(options.cache_bytes),
+        reporter(metrics, options.log),
+        limits({options.max_connections, options.max_connections_per_client,
+                options.reserved_connections},
+               reporter),
+        fanout(api_in),
+        busy(&metrics
+                  .AddCounter("handoff_http_requests_rejected_total",
+                              "Requests answered 503 at once because the routing pool's queue "
+                              "was full.",
+                              {})
+                  .With({})),
+        workers(static_cast<std::size_t>(options.workers > 0 ? options.workers : 1)) {}
 
   bool Listen(const tcp::endpoint& endpoint, std::string* error);
   void Accept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
-  void Unregister(Session* session);
+  void Unregister(std::uint64_t id);
+
+  // The one place requests are routed (on a worker thread, or inline for probes); the
+  // server's own metrics join the engine's on /metrics.
+  Response RouteRequest(const Request& req) {
+    Response response = Route(req, api, store, &cache);
+    if (response.status == 200 && req.method == "GET" &&
+        std::string_view(req.target).substr(0, req.target.find('?')) == "/metrics") {
+      response.body += metrics.Render(false);
+    }
+    return response;
+  }
+
+  // Runs `work` on the worker pool unless `bounded` and the queue is full; returns whether
+  // it was queued.
+  template <typename Work>
+  bool Submit(Work&& work, bool bounded) {
+    if (bounded && queued.load() >= options.max_queued_requests) {
+      busy->Inc();
+      return false;
+    }
+    ++queued;
+    net::post(workers, [this, work = std::forward<Work>(work)]() mutable {
+      --queued;
+      work();
+    });
+    return true;
+  }
 
   ServeApi& api;
   store::Store& store;
   const Options options;
   RunTestsCache cache;
+  // Declared before the io_context and the pool: sessions destroyed with their handlers
+  // unregister here and release their subscriptions.
+  metrics::Registry metrics;
+  LimitReporter reporter;
+  ConnectionLimits limits;
+  EventFanout fanout;
+  metrics::Counter* busy;
 
-  // Declared before the io_context: sessions destroyed with its handlers unregister here.
   std::mutex mu;
   std::condition_variable sessions_changed;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::uint64_t next_id = 0;
   bool stopping = false;
   std::atomic<bool> stopping_flag{false};
+  std::atomic<std::size_t> queued{0};
 
   net::io_context ioc;
   // Keeps the threads running while no operation is pending (between a session's last
@@ -174,6 +239,7 @@ struct Server::Impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   tcp::acceptor acceptor{net::make_strand(ioc)};
   std::vector<std::thread> threads;
+  net::thread_pool workers;
   std::uint16_t port = 0;
   bool started = false;
   bool stopped = false;
@@ -181,61 +247,99 @@ struct Server::Impl {
 
 namespace {
 
-// What an event stream's subscription callback shares with its session: the callback runs
-// on an engine thread and may outlive the session.
-struct LiveBacklog {
-  std::atomic<std::size_t> posted{0};  // events posted to the strand, not yet handled
+// What an event stream's subscription shares with its session: the fanout calls back on an
+// engine thread and may outlive the session.
+struct StreamLag {
+  std::atomic<std::size_t> bytes{0};  // live bytes received and not yet written
+  std::atomic<bool> dropped{false};
 };
 
-// One connection: reads requests, routes them, writes responses; or, for an event stream,
-// writes events until the run finishes or the client goes away.
+// A part of an immutable buffer queued for an event stream; `accounted` is what it counts
+// in StreamLag (the whole batch for live events, 0 for the journal and keepalives).
+struct Chunk {
+  std::shared_ptr<const std::string> data;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::size_t accounted = 0;
+};
+
+// One connection: reads requests, has them routed, writes responses; or, for an event
+// stream, writes events until the run finishes or the client goes away.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Server::Impl& server)
-      : stream_(std::move(socket)), server_(server), keepalive_timer_(stream_.get_executor()) {}
+  Session(tcp::socket&& socket, Server::Impl& server, std::uint64_t id, std::string client,
+          bool reserve)
+      : stream_(std::move(socket)),
+        server_(server),
+        id_(id),
+        client_(std::move(client)),
+        reserve_(reserve),
+        keepalive_timer_(stream_.get_executor()) {}
 
-  ~Session() { server_.Unregister(this); }
+  ~Session() { server_.Unregister(id_); }
 
-  // Starts reading requests, or answers 503 when the server has too many connections.
-  void Start(bool over_capacity) {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this(), over_capacity] {
-      if (over_capacity) {
-        self->WriteResponse(
-            ErrorResponse(503, "unavailable", "too many connections; try again later"), false);
-      } else {
-        self->DoRead();
-      }
+  // Starts reading requests.
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+  }
+
+  // Ends the session for Server::Stop: idle connections and streams close now; a request
+  // being routed or a response being written finishes first (DoRead then sees the server
+  // stopping).
+  void CloseForStop() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ != State::kWriting && self->state_ != State::kRouting) self->Close();
     });
   }
 
-  // Ends the session for Server::Stop: idle connections and streams close now; a response
-  // being written finishes first (DoRead then sees the server stopping).
-  void CloseForStop() {
+  // Closes the connection if it still waits for a request header: the limits chose it to
+  // make room for a new one.
+  void Evict() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->state_ != State::kWriting) self->Close();
+      if (self->state_ == State::kReading && self->awaiting_header_) self->Close();
     });
   }
 
  private:
-  enum class State { kReading, kWriting, kStreaming, kClosed };
+  enum class State { kReading, kRouting, kWriting, kStreaming, kClosed };
 
   void DoRead() {
     if (server_.stopping_flag.load()) return Close();
     state_ = State::kReading;
+    awaiting_header_ = true;
     parser_.emplace();
     parser_->body_limit(server_.options.body_limit);
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
-    // Waiting for the next request of a kept-alive connection is idle time; once it
-    // starts, the whole request must arrive within read_timeout.
-    stream_.expires_after(first_request_ ? server_.options.read_timeout
-                                         : server_.options.idle_timeout);
-    first_request_ = false;
+    if (first_request_ || buffer_.size() > 0) {
+      first_request_ = false;
+      return ReadHeader();
+    }
+    // A kept-alive connection: waiting for its next request is idle time, and may be cut
+    // short for room; the header deadline starts with the request's first byte.
+    server_.limits.AwaitingHeader(id_);
+    stream_.expires_after(server_.options.idle_timeout);
+    stream_.async_read_some(
+        buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          if (ec) return self->Close();
+          self->buffer_.commit(n);
+          self->ReadHeader();
+        });
+  }
+
+  void ReadHeader() {
+    stream_.expires_after(server_.options.header_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
   }
 
   void OnReadHeader(beast::error_code ec, std::size_t) {
+    awaiting_header_ = false;
+    server_.limits.HeaderReceived(id_);
+    if (ec == beast::error::timeout) {
+      server_.reporter.Hit(LimitReason::kHeaderTimeout, client_);
+      return Close();
+    }
     if (ec) return OnReadError(ec);
     if (std::optional<Response> refusal = RefuseFraming(parser_->get())) {
       return WriteResponse(std::move(*refusal), false, /*drain=*/true);
@@ -294,11 +398,39 @@ class Session : public std::enable_shared_from_this<Session> {
       req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     req.body = std::move(message.body());
-    beast::error_code peer_ec;
-    const tcp::endpoint peer = stream_.socket().remote_endpoint(peer_ec);
-    if (!peer_ec) req.peer_address = peer.address().to_string();
-    const bool keep_alive = message.keep_alive();
-    Response response = Route(req, server_.api, server_.store, &server_.cache);
+    req.peer_address = client_;
+    // A connection on the probe reserve answers one request and closes, to free its slot.
+    const bool keep_alive = message.keep_alive() && !reserve_;
+    const bool probe = IsProbeTarget(req.target);
+    if (reserve_ && !probe) {
+      server_.reporter.Hit(LimitReason::kProbesOnly, client_);
+      return WriteResponse(
+          ErrorResponse(503, "unavailable",
+                        "the server is at its connection limit; only /healthz, /readyz and "
+                        "/metrics are answered now, try again later"),
+          false);
+    }
+    if (probe) return OnRouted(server_.RouteRequest(req), keep_alive);
+    state_ = State::kRouting;
+    const bool queued = server_.Submit(
+        [self = shared_from_this(), req = std::move(req), keep_alive] {
+          Response response = self->server_.RouteRequest(req);
+          net::post(self->stream_.get_executor(),
+                    [self, response = std::move(response), keep_alive]() mutable {
+                      self->OnRouted(std::move(response), keep_alive);
+                    });
+        },
+        /*bounded=*/true);
+    if (!queued) {
+      WriteResponse(ErrorResponse(503, "unavailable",
+                                  "the server has too many requests in progress; try again "
+                                  "later"),
+                    false);
+    }
+  }
+
+  void OnRouted(Response response, bool keep_alive) {
+    if (state_ == State::kClosed) return;
     if (response.stream) return StartStream(*response.stream);
     WriteResponse(std::move(response), keep_alive);
   }
@@ -370,12 +502,20 @@ class Session : public std::enable_shared_from_this<Session> {
     state_ = State::kClosed;
     keepalive_timer_.cancel();
     subscription_.reset();
+    held_.clear();
+    queue_.clear();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
   }
 
   // --- Event streams --------------------------------------------------------------------
+  //
+  // The journal is read a page at a time on the worker pool, each page written before the
+  // next is read (the client paces it). Live batches are shared with every other follower
+  // of the run (EventFanout); what a client has been handed and not yet taken is bounded
+  // in bytes (StreamLag), and a client beyond the bound is disconnected: it resumes with
+  // Last-Event-ID.
 
   void StartStream(const EventStream& stream) {
     state_ = State::kStreaming;
@@ -384,28 +524,28 @@ class Session : public std::enable_shared_from_this<Session> {
     run_finished_at_start_ = stream.run_finished;
     // Subscribe first, then read the journal: an event committed in between arrives
     // through both and is skipped by seq.
-    backlog_ = std::make_shared<LiveBacklog>();
+    lag_ = std::make_shared<StreamLag>();
     std::weak_ptr<Session> weak = weak_from_this();
     auto executor = stream_.get_executor();
-    const std::size_t max_backlog = server_.options.sse_max_backlog;
-    subscription_ = server_.api.Subscribe(
-        run_id_, [weak, executor, backlog = backlog_,
-                  max_backlog](const std::vector<store::RunEvent>& events) {
-          // An engine thread: never block, just hand a copy to the session's strand.
-          const std::size_t before = backlog->posted.fetch_add(events.size());
-          if (before + events.size() > max_backlog) {
-            backlog->posted.fetch_sub(events.size());
+    const std::size_t max_lag = server_.options.sse_max_lag_bytes;
+    subscription_ = server_.fanout.Subscribe(
+        run_id_, [weak, executor, lag = lag_,
+                  max_lag](const std::shared_ptr<const SseBatch>& batch) {
+          // An engine thread: never block, just hand the shared batch to the strand.
+          if (lag->dropped.load()) return;
+          const std::size_t n = batch->text.size();
+          if (lag->bytes.fetch_add(n) + n > max_lag) {
+            lag->dropped = true;
             net::post(executor, [weak] {
-              if (auto self = weak.lock()) self->Close();
+              if (auto self = weak.lock()) self->DropBehind();
             });
             return;
           }
-          net::post(executor, [weak, backlog, events] {
-            backlog->posted.fetch_sub(events.size());
-            if (auto self = weak.lock()) self->OnLive(events);
+          net::post(executor, [weak, batch] {
+            if (auto self = weak.lock()) self->OnLive(batch);
           });
         });
-    pending_ =
+    static const auto kHeaders = std::make_shared<const std::string>(
         "HTTP/1.1 200 OK\r\n"
         "Server: handoff\r\n"
         "Content-Type: text/event-stream\r\n"
@@ -413,76 +553,123 @@ class Session : public std::enable_shared_from_this<Session> {
         "X-Content-Type-Options: nosniff\r\n"
         "X-Accel-Buffering: no\r\n"
         "Connection: close\r\n"
-        "\r\n";
-    // The first page goes out with the headers.
+        "\r\n");
+    Queue(Chunk{kHeaders, 0, kHeaders->size(), 0});
+    // The headers go out with the first page.
     ReadJournalPage();
-    Flush();
     StartKeepalive();
     WatchForClose();
   }
 
-  // Appends the next page of the journal; at its end, switches to the live events.
   void ReadJournalPage() {
-    const std::vector<store::RunEvent> events =
-        server_.store.GetEvents(run_id_, last_sent_, kJournalPage);
-    for (const store::RunEvent& event : events) Append(event);
-    if (static_cast<int>(events.size()) >= kJournalPage && !finish_after_write_) return;
-    live_ = true;
-    if (run_finished_at_start_) finish_after_write_ = true;
-    while (!live_queue_.empty() && !finish_after_write_) {
-      Append(live_queue_.front());
-      live_queue_.pop_front();
-    }
-    live_queue_.clear();
+    journal_reading_ = true;
+    server_.Submit(
+        [self = shared_from_this(), run_id = run_id_, after = last_sent_] {
+          std::shared_ptr<const SseBatch> page;
+          std::size_t count = 0;
+          try {
+            const std::vector<store::RunEvent> events =
+                self->server_.store.GetEvents(run_id, after, kJournalPage);
+            count = events.size();
+            page = RenderSseBatch(events);
+          } catch (const std::exception&) {
+            // The store failed: end the stream; the client resumes from what it has.
+          }
+          net::post(self->stream_.get_executor(), [self, page, count] {
+            self->OnJournalPage(page, count);
+          });
+        },
+        /*bounded=*/false);
   }
 
-  void OnLive(const std::vector<store::RunEvent>& events) {
-    if (state_ != State::kStreaming || finish_after_write_) return;
-    if (!live_) {
-      live_queue_.insert(live_queue_.end(), events.begin(), events.end());
-      if (live_queue_.size() > server_.options.sse_max_backlog) Close();
-      return;
+  void OnJournalPage(const std::shared_ptr<const SseBatch>& page, std::size_t count) {
+    journal_reading_ = false;
+    if (state_ != State::kStreaming) return;
+    if (!page) return Close();
+    Append(page, 0);
+    if (count < static_cast<std::size_t>(kJournalPage) || finish_after_write_) {
+      live_ = true;
+      if (run_finished_at_start_) finish_after_write_ = true;
+      for (auto& [batch, accounted] : held_) Append(batch, accounted);
+      held_.clear();
     }
-    for (const store::RunEvent& event : events) Append(event);
     Flush();
   }
 
-  void Append(const store::RunEvent& event) {
-    if (event.seq <= last_sent_ || finish_after_write_) return;
-    AppendSseEvent(pending_, event);
-    ++pending_events_;
-    last_sent_ = event.seq;
-    if (IsRunFinishedEvent(event)) finish_after_write_ = true;
-    // The journal is paced by the writes; only live events can pile up.
-    if (live_ && pending_events_ > server_.options.sse_max_backlog) Close();
+  void OnLive(const std::shared_ptr<const SseBatch>& batch) {
+    const std::size_t n = batch->text.size();
+    if (state_ != State::kStreaming || finish_after_write_) {
+      lag_->bytes -= n;
+      return;
+    }
+    if (!live_) {
+      held_.emplace_back(batch, n);
+      return;
+    }
+    Append(batch, n);
+    Flush();
   }
 
+  // Queues what `batch` holds after the last event sent; `accounted` is released once it is
+  // written (or now, if nothing of it is left to send).
+  void Append(const std::shared_ptr<const SseBatch>& batch, std::size_t accounted) {
+    const SseBatch::Slice slice =
+        finish_after_write_ ? SseBatch::Slice{} : batch->After(last_sent_);
+    if (slice.empty()) {
+      lag_->bytes -= accounted;
+      return;
+    }
+    Queue(Chunk{std::shared_ptr<const std::string>(batch, &batch->text), slice.begin,
+                slice.end, accounted});
+    last_sent_ = slice.last_seq;
+    if (slice.finishes) finish_after_write_ = true;
+  }
+
+  void Queue(Chunk chunk) { queue_.push_back(std::move(chunk)); }
+
   void Flush() {
-    if (state_ != State::kStreaming || writing_ || pending_.empty()) return;
+    if (state_ != State::kStreaming || writing_) return;
+    if (queue_.empty()) {
+      if (finish_after_write_ && !journal_reading_) Shutdown();
+      return;
+    }
     writing_ = true;
-    out_.swap(pending_);
-    pending_.clear();
-    pending_events_ = 0;
+    in_flight_.assign(std::make_move_iterator(queue_.begin()),
+                      std::make_move_iterator(queue_.end()));
+    queue_.clear();
+    std::vector<net::const_buffer> buffers;
+    buffers.reserve(in_flight_.size());
+    for (const Chunk& c : in_flight_) buffers.emplace_back(c.data->data() + c.begin, c.end - c.begin);
     stream_.expires_after(server_.options.write_timeout);
-    net::async_write(stream_, net::buffer(out_),
+    net::async_write(stream_, buffers,
                      beast::bind_front_handler(&Session::OnStreamWrite, shared_from_this()));
   }
 
   void OnStreamWrite(beast::error_code ec, std::size_t) {
     writing_ = false;
-    out_.clear();
+    std::size_t written = 0;
+    for (const Chunk& c : in_flight_) written += c.accounted;
+    in_flight_.clear();
+    lag_->bytes -= written;
     if (ec || state_ != State::kStreaming) return Close();
-    if (!live_) ReadJournalPage();
-    if (finish_after_write_ && pending_.empty()) return Shutdown();
+    if (!live_ && !journal_reading_) ReadJournalPage();
     Flush();
+  }
+
+  // The client holds more than sse_max_lag_bytes of live events it has not taken.
+  void DropBehind() {
+    if (state_ != State::kStreaming) return;
+    server_.reporter.Hit(LimitReason::kStreamLag, client_);
+    Close();
   }
 
   void StartKeepalive() {
     keepalive_timer_.expires_after(server_.options.sse_keepalive);
     keepalive_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->state_ != State::kStreaming) return;
-      if (!self->writing_ && self->pending_.empty()) {
-        self->pending_ = ": keepalive\n\n";
+      if (!self->writing_ && self->queue_.empty()) {
+        static const auto kKeepalive = std::make_shared<const std::string>(": keepalive\n\n");
+        self->Queue(Chunk{kKeepalive, 0, kKeepalive->size(), 0});
         self->Flush();
       }
       self->StartKeepalive();
@@ -506,10 +693,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Server::Impl& server_;
+  const std::uint64_t id_;
+  const std::string client_;  // the peer's address
+  const bool reserve_;        // on the probe reserve
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   State state_ = State::kReading;
   bool first_request_ = true;
+  bool awaiting_header_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
   std::size_t drained_ = 0;
   std::vector<char> drain_buffer_;
@@ -517,17 +708,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // Event stream state; touched only on the strand.
   net::steady_timer keepalive_timer_;
   std::shared_ptr<void> subscription_;
-  std::shared_ptr<LiveBacklog> backlog_;
+  std::shared_ptr<StreamLag> lag_;
   std::int64_t run_id_ = 0;
   std::int64_t last_sent_ = 0;
   bool run_finished_at_start_ = false;
-  bool live_ = false;                     // the journal has been read to its end
-  bool finish_after_write_ = false;       // the run's last event is queued
+  bool live_ = false;               // the journal has been read to its end
+  bool journal_reading_ = false;    // a page is being read on the pool
+  bool finish_after_write_ = false;  // the run's last event is queued
   bool writing_ = false;
-  std::string out_;                       // being written
-  std::string pending_;                   // to write next
-  std::size_t pending_events_ = 0;
-  std::deque<store::RunEvent> live_queue_;  // live events received while reading the journal
+  std::deque<Chunk> queue_;         // to write next
+  std::vector<Chunk> in_flight_;    // being written
+  // Live batches received while the journal is read, with the bytes each accounts for.
+  std::deque<std::pair<std::shared_ptr<const SseBatch>, std::size_t>> held_;
   std::vector<char> watch_buffer_;
 };
 
@@ -567,24 +759,41 @@ void Server::Impl::Accept() {
 void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
   if (!ec) {
+    beast::error_code peer_ec;
+    const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+    std::string client = peer_ec ? std::string() : peer.address().to_string();
     std::shared_ptr<Session> session;
-    bool over_capacity = false;
+    std::shared_ptr<Session> evicted;
+    std::optional<LimitReason> refused;
     {
       std::lock_guard lock(mu);
       if (stopping) return;
-      over_capacity = sessions.size() >= options.max_connections;
-      session = std::make_shared<Session>(std::move(socket), *this);
-      sessions.emplace(session.get(), session);
+      const std::uint64_t id = ++next_id;
+      const ConnectionLimits::Admission admission = limits.Admit(id, client);
+      if (!admission.admitted) {
+        refused = admission.reason;
+      } else {
+        session = std::make_shared<Session>(std::move(socket), *this, id, std::move(client),
+                                            admission.reserve);
+        sessions.emplace(id, session);
+        if (admission.evict != 0) {
+          auto it = sessions.find(admission.evict);
+          if (it != sessions.end()) evicted = it->second.lock();
+        }
+      }
     }
-    session->Start(over_capacity);
+    if (refused) RefuseNow(socket, *refused);
+    if (evicted) evicted->Evict();
+    if (session) session->Start();
   }
   // Errors such as EMFILE are per connection: keep accepting.
   Accept();
 }
 
-void Server::Impl::Unregister(Session* session) {
+void Server::Impl::Unregister(std::uint64_t id) {
+  limits.Release(id);
   std::lock_guard lock(mu);
-  sessions.erase(session);
+  sessions.erase(id);
   sessions_changed.notify_all();
 }
 
@@ -617,6 +826,8 @@ bool Server::Start(std::string* error) {
 
 std::uint16_t Server::port() const { return impl_->port; }
 
+std::string Server::Metrics() const { return impl_->metrics.Render(false); }
+
 void Server::Stop() {
   Impl& s = *impl_;
   if (!s.started || s.stopped) return;
@@ -645,6 +856,10 @@ void Server::Stop() {
     std::unique_lock lock(s.mu);
     s.sessions_changed.wait_for(lock, kStopGrace, [&] { return s.sessions.empty(); });
   }
+  // Routing and journal reads still queued or running use the api and the store, which
+  // the caller destroys after Stop: let them finish (their answers, posted to sessions that
+  // are closing, are dropped).
+  s.workers.join();
   s.work.reset();
   s.ioc.stop();
   for (std::thread& thread : s.threads) thread.join();

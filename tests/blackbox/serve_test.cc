@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -17,6 +18,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -443,7 +446,7 @@ TEST_F(ServeTest, TriggeredRunFinishesWithEveryField) {
   std::set<std::string> names;
   for (const json::value& suite : Arr(suites, "suites")) names.insert(Str(suite, "name"));
   EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Soft", "Healing", "Slow", "Gate",
-                                          "Skipper", "Features"}));
+                                          "Skipper", "Features", "Chatty"}));
   const json::value fast = Get(s, "/api/v1/suites/Fast");
   EXPECT_EQ(Arr(fast, "last_runs").size(), 2u) << json::serialize(fast);
   EXPECT_EQ(Arr(fast, "tests").size(), 3u);
@@ -1337,6 +1340,202 @@ TEST_F(ServeTest, EventStreamDoesNotHoldShutdownAndResumesAfterARestart) {
   EXPECT_GE(Int(GetRun(again, id), "resumed"), 1);
 }
 
+double MetricValue(const std::string& metrics, const std::string& prefix) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
+// --- Slow and stalled clients (issue 15, a hardened HTTP layer) ----------------------------
+
+// Opens a TCP connection from `local` (any 127.x.y.z is this host) to the server and sends
+// `bytes`; returns the descriptor, or -1.
+int OpenConnection(std::uint16_t port, const std::string& local, const std::string& bytes) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, local.c_str(), &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 ||
+      (!bytes.empty() &&
+       ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size()))) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Issue 15's connection-exhaustion probe: 1,024 connections that never finish their request
+// header made every other client, /healthz included, get 503 for 30 s at a time.
+TEST_F(ServeTest, SlowHeaderConnectionsStarveNeitherProbesNorOtherClients) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  // 1,100 slowloris connections from 20 addresses (55 each: under the per-client limit, so
+  // only the pool's capacity stands in their way), each with half a request header.
+  std::vector<int> slow;
+  for (int i = 0; i < 1100; ++i) {
+    const int fd = OpenConnection(s->port(), fmt::format("127.0.0.{}", 10 + i % 20),
+                                  "GET /api/v1/runs HTTP/1.1\r\nHost: x\r\n");
+    ASSERT_GE(fd, 0) << "connection " << i << ": " << std::strerror(errno);
+    slow.push_back(fd);
+  }
+  // The server has seen them all once it counts some of them closed for room.
+  ASSERT_TRUE(Eventually([&] {
+    const http::ClientResult m = http::Client("127.0.0.1", s->port()).Request("GET", "/metrics");
+    return m.status == 200 && MetricValue(m.body, "handoff_http_connections_rejected_total{"
+                                                  "reason=\"evicted\"}") >= 76;
+  }))
+      << s->Err();
+  // Probes and another client, each on a new connection, are answered.
+  for (const char* target : {"/healthz", "/readyz", "/api/v1/suites", "/healthz"}) {
+    http::Client client("127.0.0.1", s->port());
+    const http::ClientResult r = client.Request("GET", target, {}, {}, 5s);
+    ASSERT_TRUE(r.ok()) << target << ": " << r.error;
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+  }
+  for (int fd : slow) ::close(fd);
+  // Limits are logged, not a line per connection.
+  const std::string err = s->Err();
+  std::size_t lines = 0;
+  for (std::size_t at = err.find("reason=evicted"); at != std::string::npos;
+       at = err.find("reason=evicted", at + 1)) {
+    ++lines;
+  }
+  EXPECT_GE(lines, 1u) << err;
+  EXPECT_LE(lines, 3u) << err;
+}
+
+// A connection beyond the per-client limit is refused; one from another address is not.
+TEST_F(ServeTest, AClientBeyondItsConnectionLimitIsRefused) {
+  Server* s = Start({"--max-connections-per-client", "3"});
+  ASSERT_NE(s, nullptr);
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) held.push_back(OpenConnection(s->port(), "127.0.0.5", ""));
+  const int extra = OpenConnection(s->port(), "127.0.0.5", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_GE(extra, 0);
+  timeval timeout{10, 0};
+  ::setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::recv(extra, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, static_cast<std::size_t>(n));
+  ::close(extra);
+  EXPECT_TRUE(answer.empty() || answer.starts_with("HTTP/1.1 503")) << answer;
+  EXPECT_EQ(Call(s, "GET", "/healthz").status, 200);
+  const http::ClientResult m = Call(s, "GET", "/metrics");
+  EXPECT_EQ(MetricValue(m.body, "handoff_http_connections_rejected_total{reason=\"per_client_limit\"}"), 1)
+      << m.body;
+  for (int fd : held) ::close(fd);
+  EXPECT_NE(s->Err().find("connection refused: the client holds too many connections"),
+            std::string::npos)
+      << s->Err();
+}
+
+// The events complete in `raw` (an event stream's bytes, cut anywhere) as (id, type, data).
+std::vector<std::tuple<std::int64_t, std::string, std::string>> ParseSse(const std::string& raw) {
+  std::vector<std::tuple<std::int64_t, std::string, std::string>> events;
+  std::size_t at = raw.find("\r\n\r\n");
+  if (at == std::string::npos) return events;
+  at += 4;
+  while (true) {
+    const std::size_t end = raw.find("\n\n", at);
+    if (end == std::string::npos) break;  // cut off: a client ignores it
+    std::istringstream lines(raw.substr(at, end - at));
+    std::string line, type, data;
+    std::int64_t id = 0;
+    while (std::getline(lines, line)) {
+      if (line.starts_with("id: ")) id = std::stoll(line.substr(4));
+      if (line.starts_with("event: ")) type = line.substr(7);
+      if (line.starts_with("data: ")) data += line.substr(6);
+    }
+    if (id > 0) events.emplace_back(id, type, data);
+    at = end + 2;
+  }
+  return events;
+}
+
+// Issue 15's memory probe: a subscriber that did not read was handed its own copy of every
+// batch, up to 10,000 events. Now its lag is bounded in bytes: beyond --sse-max-lag it is
+// disconnected, and it resumes with Last-Event-ID without losing or repeating an event.
+TEST_F(ServeTest, AStreamThatFallsBehindIsDroppedAndResumesWithLastEventId) {
+  Server* s = Start({"--sse-max-lag", "16KiB"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Chatty");
+  const std::string target = fmt::format("/api/v1/runs/{}/events", id);
+  AwaitRun(s, id, [](const json::value& run) { return Str(run, "status") == "running"; });
+  // A client that asks for the stream and reads nothing, with a tiny receive buffer.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  const int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(s->port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  const std::string request = fmt::format("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", target);
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  // Subscribed once the journal's running test is in its socket.
+  std::string raw;
+  char buffer[4096];
+  timeval timeout{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  while (raw.find("\"Burst\"") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    ASSERT_GT(n, 0) << raw;
+    raw.append(buffer, static_cast<std::size_t>(n));
+  }
+  // Thousands of events now, which the client does not read until it is dropped.
+  OpenGate();
+  ASSERT_TRUE(Eventually([&] {
+    const http::ClientResult m = Call(s, "GET", "/metrics");
+    return MetricValue(m.body, "handoff_http_connections_rejected_total{reason=\"stream_lag\"}") >= 1;
+  }, 30s)) << s->Err();
+  while (true) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    raw.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  std::vector<std::int64_t> ids;
+  std::map<std::string, std::string> seen;
+  std::string last_type, last_status;
+  auto on_event = [&](std::int64_t event_id, const std::string& type, const std::string& data) {
+    ids.push_back(event_id);
+    last_type = type;
+    last_status = Str(Parse(data), "status");
+    if (type == "test") seen[Str(Parse(data), "name")] = last_status;
+    return true;
+  };
+  for (const auto& [event_id, type, data] : ParseSse(raw)) on_event(event_id, type, data);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_NE(last_type + last_status, "runpassed") << "dropped before the end";
+  const std::int64_t resume_at = ids.back();
+
+  http::Client again("127.0.0.1", s->port());
+  const http::StreamResult rest = again.StreamEvents(target, resume_at, on_event, 30s);
+  ASSERT_TRUE(rest.ok()) << rest.error;
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    ASSERT_LT(ids[i - 1], ids[i]) << "an event repeated or out of order at " << i;
+  }
+  EXPECT_EQ(last_type, "run");
+  EXPECT_EQ(last_status, "passed");
+  const json::value run = GetRun(s, id);
+  EXPECT_EQ(seen.size(), 4001u);
+  EXPECT_EQ(seen, TestStatuses(run)) << "the client that came back knows what the API shows";
+  EXPECT_NE(s->Err().find("event stream closed: the client fell too far behind"),
+            std::string::npos)
+      << s->Err();
+}
+
 // --- Listing
 // ---------------------------------------------------------------------------------------
 
@@ -1514,14 +1713,6 @@ TEST_F(ServeTest, CodeDeclaredScheduleRunsAndCannotBeDeleted) {
 }
 
 // Reads one sample of /metrics: the value of the first line starting with `prefix`.
-double MetricValue(const std::string& metrics, const std::string& prefix) {
-  std::istringstream in(metrics);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
-}
-
 TEST_F(ServeTest, ScheduleDoesNotPileUpRunsWhileItsRunIsBlocked) {
   Server* s = Start();
   ASSERT_NE(s, nullptr);
@@ -1893,6 +2084,10 @@ TEST_F(ServeTest, MetricsPassPromtoolAndCountRuns) {
       R"(handoff_testsuite_runs_total\{[^}]*suite="Mixed"[^}]*result="failed"[^}]*\} 1)");
   EXPECT_TRUE(std::regex_search(m, failed)) << m;
   EXPECT_NE(m.find("handoff_tests_run_total{"), std::string::npos) << m;
+  // The HTTP server's own metrics join the engine's.
+  EXPECT_NE(m.find("handoff_http_connections_rejected_total{reason=\"header_timeout\"} 0"),
+            std::string::npos)
+      << m;
   EXPECT_NE(
       m.find("handoff_tests_run_total{namespace=\"serve\",suite=\"Fast\",result=\"passed\"} 4"),
       std::string::npos)

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <chrono>
@@ -234,17 +237,140 @@ TEST_F(HttpServerTest, WrongMethodIs405WithAllow) {
   EXPECT_EQ(json::parse(r.body).at("error").at("code"), "method_not_allowed");
 }
 
-TEST_F(HttpServerTest, ConnectionsBeyondTheLimitGet503) {
+TEST_F(HttpServerTest, WhenEveryConnectionIsBusyTheReserveAnswersOnlyProbes) {
   ServerOptions options;
   options.max_connections = 1;
+  options.reserved_connections = 1;
   StartServer(options);
-  Client first("127.0.0.1", server_->port());
-  ASSERT_EQ(first.Request("GET", "/healthz").status, 200);  // holds the only slot
-  Client second("127.0.0.1", server_->port());
-  const ClientResult r = second.Request("GET", "/healthz");
+  // An event stream holds the only slot of the pool (busy: not waiting for a header).
+  const std::int64_t id = AddRun(store::RunStatus::kRunning);
+  store_.AddEvent(id, TestEvent(1));
+  Received received;
+  auto stream = std::async(std::launch::async, [&] {
+    Client client("127.0.0.1", server_->port());
+    return client.StreamEvents(
+        "/api/v1/runs/" + std::to_string(id) + "/events", 0,
+        [&](std::int64_t seq, const std::string& type, const std::string&) {
+          return received.Add(seq, type);
+        }, 10s);
+  });
+  ASSERT_TRUE(received.WaitFor(1));
+
+  Client probe("127.0.0.1", server_->port());
+  ClientResult r = probe.Request("GET", "/healthz");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = probe.Request("GET", "/api/v1/suites");
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(json::parse(r.body).at("error").at("code"), "unavailable");
+  EXPECT_NE(r.body.find("/healthz"), std::string::npos) << r.body;
+  EXPECT_EQ(probe.connections_opened(), 2) << "a reserve connection answers once and closes";
+
+  api_.Publish(id, {RunEvent(2, "passed")});
+  ASSERT_EQ(stream.wait_for(10s), std::future_status::ready);
+  const std::string metrics = server_->Metrics();
+  EXPECT_NE(metrics.find("handoff_http_connections_rejected_total{reason=\"probes_only\"} 1"),
+            std::string::npos)
+      << metrics;
+}
+
+TEST_F(HttpServerTest, BeyondThePoolAndTheReserveAConnectionGets503) {
+  ServerOptions options;
+  options.max_connections = 1;
+  options.reserved_connections = 0;
+  StartServer(options);
+  const std::int64_t id = AddRun(store::RunStatus::kRunning);
+  store_.AddEvent(id, TestEvent(1));
+  Received received;
+  auto stream = std::async(std::launch::async, [&] {
+    Client client("127.0.0.1", server_->port());
+    return client.StreamEvents(
+        "/api/v1/runs/" + std::to_string(id) + "/events", 0,
+        [&](std::int64_t seq, const std::string& type, const std::string&) {
+          return received.Add(seq, type);
+        }, 10s);
+  });
+  ASSERT_TRUE(received.WaitFor(1));
+  const std::string answer = RawExchange("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(answer.empty() || answer.starts_with("HTTP/1.1 503")) << answer;
+  api_.Publish(id, {RunEvent(2, "passed")});
+  ASSERT_EQ(stream.wait_for(10s), std::future_status::ready);
+  EXPECT_NE(server_->Metrics().find(
+                "handoff_http_connections_rejected_total{reason=\"capacity\"} 1"),
+            std::string::npos);
+}
+
+// A socket connected from `local` (any 127.x.y.z address is this host) that sends nothing.
+std::unique_ptr<boost::asio::ip::tcp::socket> SilentConnection(boost::asio::io_context& ioc,
+                                                               std::uint16_t port,
+                                                               const char* local = "127.0.0.1") {
+  auto socket = std::make_unique<boost::asio::ip::tcp::socket>(ioc);
+  socket->open(boost::asio::ip::tcp::v4());
+  socket->bind({boost::asio::ip::make_address(local), 0});
+  socket->connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  return socket;
+}
+
+// Reads until the server closes `socket` (at most 10 s); returns what it sent.
+std::string ReadUntilClosed(boost::asio::ip::tcp::socket& socket) {
+  timeval tv{10, 0};
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string answer;
+  char buffer[4096];
+  while (true) {
+    const ssize_t n = ::recv(socket.native_handle(), buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  return answer;
+}
+
+TEST_F(HttpServerTest, ConnectionsWaitingForTheirHeaderMakeRoomAndTimeOut) {
+  ServerOptions options;
+  options.max_connections = 4;
+  options.reserved_connections = 0;
+  options.header_timeout = 300ms;
+  StartServer(options);
+  boost::asio::io_context ioc;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> silent;
+  for (int i = 0; i < 4; ++i) silent.push_back(SilentConnection(ioc, server_->port(), "127.0.0.2"));
+  // The pool is full of connections that send nothing: a prompt client still gets in.
+  Client client("127.0.0.1", server_->port());
+  const ClientResult r = client.Request("GET", "/api/v1/suites");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 200);
+  // Each silent connection is closed: one for room, the others at the header deadline.
+  for (auto& socket : silent) EXPECT_EQ(ReadUntilClosed(*socket), "");
+  const std::string metrics = server_->Metrics();
+  EXPECT_NE(metrics.find("handoff_http_connections_rejected_total{reason=\"evicted\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(
+      metrics.find("handoff_http_connections_rejected_total{reason=\"header_timeout\"} 3"),
+      std::string::npos)
+      << metrics;
+}
+
+TEST_F(HttpServerTest, AClientBeyondItsConnectionLimitGets503OthersAreServed) {
+  ServerOptions options;
+  options.max_connections_per_client = 2;
+  StartServer(options);
+  boost::asio::io_context ioc;
+  auto a = SilentConnection(ioc, server_->port(), "127.0.0.3");
+  auto b = SilentConnection(ioc, server_->port(), "127.0.0.3");
+  auto c = SilentConnection(ioc, server_->port(), "127.0.0.3");
+  const std::string refused = ReadUntilClosed(*c);
+  EXPECT_TRUE(refused.empty() || refused.starts_with("HTTP/1.1 503")) << refused;
+  if (!refused.empty()) EXPECT_NE(refused.find("from this client"), std::string::npos);
+  Client other("127.0.0.1", server_->port());
+  EXPECT_EQ(other.Request("GET", "/healthz").status, 200);
+  EXPECT_NE(server_->Metrics().find(
+                "handoff_http_connections_rejected_total{reason=\"per_client_limit\"} 1"),
+            std::string::npos);
+  EXPECT_NE(server_->Metrics().find("handoff_http_connections{pool=\"general\"} 3"),
+            std::string::npos)
+      << server_->Metrics();
 }
 
 TEST_F(HttpServerTest, ClientReportsConnectionRefused) {
@@ -348,7 +474,7 @@ TEST_F(HttpServerTest, StreamOfAnUnknownRunIs404) {
 
 TEST_F(HttpServerTest, AStreamThatFallsTooFarBehindIsDisconnected) {
   ServerOptions options;
-  options.sse_max_backlog = 5;
+  options.sse_max_lag_bytes = 512;
   StartServer(options);
   const std::int64_t id = AddRun(store::RunStatus::kRunning);
   store_.AddEvent(id, TestEvent(1));
@@ -368,6 +494,9 @@ TEST_F(HttpServerTest, AStreamThatFallsTooFarBehindIsDisconnected) {
   ASSERT_EQ(stream.wait_for(10s), std::future_status::ready);
   stream.get();
   EXPECT_EQ(received.Ids(), std::vector<std::int64_t>{1});
+  EXPECT_NE(server_->Metrics().find(
+                "handoff_http_connections_rejected_total{reason=\"stream_lag\"} 1"),
+            std::string::npos);
 }
 
 TEST_F(HttpServerTest, StopEndsOpenStreamsPromptly) {
