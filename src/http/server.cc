@@ -32,7 +32,11 @@ namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-constexpr int kJournalPage = 500;
+// Events per journal page of a stream: a client that reads nothing holds one page in the
+// server (about 30 KB), which bounds what a thousand stalled streams cost.
+constexpr int kJournalPage = 128;
+// Threads reading journal pages for event streams (beside ServerOptions::workers).
+constexpr std::size_t kJournalReaders = 2;
 // How long, and how much, to read and discard after an error response that closes the
 // connection, so the client reads our answer instead of a reset.
 constexpr std::chrono::milliseconds kDrainTime{1000};
@@ -179,7 +183,8 @@ struct Server::Impl {
                               "was full.",
                               {})
                   .With({})),
-        workers(static_cast<std::size_t>(options.workers > 0 ? options.workers : 1)) {}
+        workers(static_cast<std::size_t>(options.workers > 0 ? options.workers : 1)),
+        journal_readers(kJournalReaders) {}
 
   bool Listen(const tcp::endpoint& endpoint, std::string* error);
   void Accept();
@@ -197,11 +202,11 @@ struct Server::Impl {
     return response;
   }
 
-  // Runs `work` on the worker pool unless `bounded` and the queue is full; returns whether
-  // it was queued.
+  // Runs `work` (routing a request) on the worker pool unless its queue is full; returns
+  // whether it was queued.
   template <typename Work>
-  bool Submit(Work&& work, bool bounded) {
-    if (bounded && queued.load() >= options.max_queued_requests) {
+  bool Submit(Work&& work) {
+    if (queued.load() >= options.max_queued_requests) {
       busy->Inc();
       return false;
     }
@@ -211,6 +216,13 @@ struct Server::Impl {
       work();
     });
     return true;
+  }
+
+  // Runs `work` (reading a page of a journal) on the journal readers. Not bounded here: a
+  // stream has at most one page read at a time, and streams are bounded by connections.
+  template <typename Work>
+  void SubmitJournalRead(Work&& work) {
+    net::post(journal_readers, std::forward<Work>(work));
   }
 
   ServeApi& api;
@@ -239,7 +251,10 @@ struct Server::Impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   tcp::acceptor acceptor{net::make_strand(ioc)};
   std::vector<std::thread> threads;
+  // Requests and event streams' journal pages have their own threads: a thousand
+  // followers catching up never queue ahead of an API request.
   net::thread_pool workers;
+  net::thread_pool journal_readers;
   std::uint16_t port = 0;
   bool started = false;
   bool stopped = false;
@@ -419,8 +434,7 @@ class Session : public std::enable_shared_from_this<Session> {
                     [self, response = std::move(response), keep_alive]() mutable {
                       self->OnRouted(std::move(response), keep_alive);
                     });
-        },
-        /*bounded=*/true);
+        });
     if (!queued) {
       WriteResponse(ErrorResponse(503, "unavailable",
                                   "the server has too many requests in progress; try again "
@@ -563,7 +577,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadJournalPage() {
     journal_reading_ = true;
-    server_.Submit(
+    server_.SubmitJournalRead(
         [self = shared_from_this(), run_id = run_id_, after = last_sent_] {
           std::shared_ptr<const SseBatch> page;
           std::size_t count = 0;
@@ -578,8 +592,7 @@ class Session : public std::enable_shared_from_this<Session> {
           net::post(self->stream_.get_executor(), [self, page, count] {
             self->OnJournalPage(page, count);
           });
-        },
-        /*bounded=*/false);
+        });
   }
 
   void OnJournalPage(const std::shared_ptr<const SseBatch>& page, std::size_t count) {
@@ -860,6 +873,7 @@ void Server::Stop() {
   // the caller destroys after Stop: let them finish (their answers, posted to sessions that
   // are closing, are dropped).
   s.workers.join();
+  s.journal_readers.join();
   s.work.reset();
   s.ioc.stop();
   for (std::thread& thread : s.threads) thread.join();
