@@ -6,8 +6,8 @@
 //
 // Threads: an io_context run by `threads` threads moves bytes; each connection is a session
 // on its own strand. Routing (which reads the store: milliseconds, seconds for a large run)
-// and the journal reads of event streams run on a bounded pool of `workers` threads, and
-// their results are posted back to the session's strand, so a slow read never delays
+// runs on a bounded pool of `workers` threads, and the journal reads of event streams on two
+// more; their results are posted back to the session's strand, so a slow read never delays
 // accepting, other connections, or the live events of a stream.
 
 #include <chrono>

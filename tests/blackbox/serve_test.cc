@@ -1529,7 +1529,6 @@ TEST_F(ServeTest, AStreamThatFallsBehindIsDroppedAndResumesWithLastEventId) {
   EXPECT_EQ(last_type, "run");
   EXPECT_EQ(last_status, "passed");
   const json::value run = GetRun(s, id);
-  EXPECT_EQ(seen.size(), 4001u);
   EXPECT_EQ(seen, TestStatuses(run)) << "the client that came back knows what the API shows";
   EXPECT_NE(s->Err().find("event stream closed: the client fell too far behind"),
             std::string::npos)
