@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -516,7 +517,6 @@ class Session : public std::enable_shared_from_this<Session> {
     state_ = State::kClosed;
     keepalive_timer_.cancel();
     subscription_.reset();
-    held_.clear();
     queue_.clear();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -525,8 +525,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // --- Event streams --------------------------------------------------------------------
   //
-  // The journal is read a page at a time on the worker pool, each page written before the
-  // next is read (the client paces it). Live batches are shared with every other follower
+  // The journal is read a page at a time on the journal readers, each page written before
+  // the next is read (the client paces it), until a page ends it with no live event gone
+  // by in the meantime. Live batches are shared with every other follower
   // of the run (EventFanout); what a client has been handed and not yet taken is bounded
   // in bytes (StreamLag), and a client beyond the bound is disconnected: it resumes with
   // Last-Event-ID.
@@ -547,8 +548,11 @@ class Session : public std::enable_shared_from_this<Session> {
                   max_lag](const std::shared_ptr<const SseBatch>& batch) {
           // An engine thread: never block, just hand the shared batch to the strand.
           if (lag->dropped.load()) return;
+          // A client with nothing unwritten takes any batch, however large: only one that
+          // has not taken what it was sent before falls behind.
           const std::size_t n = batch->text.size();
-          if (lag->bytes.fetch_add(n) + n > max_lag) {
+          const std::size_t before = lag->bytes.fetch_add(n);
+          if (before > 0 && before + n > max_lag) {
             lag->dropped = true;
             net::post(executor, [weak] {
               if (auto self = weak.lock()) self->DropBehind();
@@ -600,23 +604,27 @@ class Session : public std::enable_shared_from_this<Session> {
     if (state_ != State::kStreaming) return;
     if (!page) return Close();
     Append(page, 0);
-    if (count < static_cast<std::size_t>(kJournalPage) || finish_after_write_) {
+    // The journal's end, unless live events went by while it was read: they are committed,
+    // so the next page has them.
+    if (finish_after_write_ ||
+        (count < static_cast<std::size_t>(kJournalPage) && missed_seq_ <= last_sent_)) {
       live_ = true;
       if (run_finished_at_start_) finish_after_write_ = true;
-      for (auto& [batch, accounted] : held_) Append(batch, accounted);
-      held_.clear();
+    } else if (!writing_ && queue_.empty()) {
+      return ReadJournalPage();  // nothing to write first: OnStreamWrite will not ask
     }
     Flush();
   }
 
   void OnLive(const std::shared_ptr<const SseBatch>& batch) {
     const std::size_t n = batch->text.size();
-    if (state_ != State::kStreaming || finish_after_write_) {
+    if (state_ != State::kStreaming || finish_after_write_ || !live_) {
+      // While the journal is read, live events are not kept (a client catching up on a
+      // long journal would hold them all): it is read on until it has them.
+      if (state_ == State::kStreaming && !live_ && !batch->seqs.empty()) {
+        missed_seq_ = std::max(missed_seq_, batch->seqs.back());
+      }
       lag_->bytes -= n;
-      return;
-    }
-    if (!live_) {
-      held_.emplace_back(batch, n);
       return;
     }
     Append(batch, n);
@@ -731,8 +739,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   std::deque<Chunk> queue_;         // to write next
   std::vector<Chunk> in_flight_;    // being written
-  // Live batches received while the journal is read, with the bytes each accounts for.
-  std::deque<std::pair<std::shared_ptr<const SseBatch>, std::size_t>> held_;
+  std::int64_t missed_seq_ = 0;     // the last live event that went by while reading the journal
   std::vector<char> watch_buffer_;
 };
 

@@ -54,7 +54,8 @@ struct ServerOptions {
   // Period of the ": keepalive" comment on an event stream with nothing else to send.
   std::chrono::milliseconds sse_keepalive{15'000};
   // Bytes of live events a stream may have received and not yet written to its client;
-  // beyond that the client is disconnected (it can resume with Last-Event-ID).
+  // beyond that the client is disconnected (it can resume with Last-Event-ID). A client
+  // that has written everything takes the next batch whatever its size.
   std::size_t sse_max_lag_bytes = 8u << 20;
   // Bytes of rendered tests of finished runs kept for GET /api/v1/runs/{id}.
   std::size_t cache_bytes = 64u << 20;
