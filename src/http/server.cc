@@ -1,6 +1,9 @@
 #include "http/server.h"
 
 #include <fmt/format.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -18,6 +21,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "http/connection_limits.h"
@@ -219,6 +223,18 @@ struct Server::Impl {
     return true;
   }
 
+  // Counts an event stream that starts or ends. When the last one ends, the memory malloc
+  // keeps from them (a thousand streams' queues, the batches they shared) goes back to the
+  // system: glibc keeps freed memory in its per-thread arenas otherwise, and a server that
+  // once had a thousand followers would keep their peak for good.
+  void StreamStarted() { ++streams; }
+  void StreamEnded() {
+    if (--streams != 0) return;
+#if defined(__GLIBC__)
+    net::post(journal_readers, [] { ::malloc_trim(0); });
+#endif
+  }
+
   // Runs `work` (reading a page of a journal) on the journal readers. Not bounded here: a
   // stream has at most one page read at a time, and streams are bounded by connections.
   template <typename Work>
@@ -245,6 +261,7 @@ struct Server::Impl {
   bool stopping = false;
   std::atomic<bool> stopping_flag{false};
   std::atomic<std::size_t> queued{0};
+  std::atomic<std::size_t> streams{0};  // event streams open
 
   net::io_context ioc;
   // Keeps the threads running while no operation is pending (between a session's last
@@ -517,7 +534,8 @@ class Session : public std::enable_shared_from_this<Session> {
     state_ = State::kClosed;
     keepalive_timer_.cancel();
     subscription_.reset();
-    queue_.clear();
+    queue_.clear();  // (in_flight_ stays until its write's handler: the write reads it)
+    if (std::exchange(stream_open_, false)) server_.StreamEnded();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -534,6 +552,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void StartStream(const EventStream& stream) {
     state_ = State::kStreaming;
+    stream_open_ = true;
+    server_.StreamStarted();
     run_id_ = stream.run_id;
     last_sent_ = stream.after_seq;
     run_finished_at_start_ = stream.run_finished;
@@ -737,6 +757,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool journal_reading_ = false;    // a page is being read on the pool
   bool finish_after_write_ = false;  // the run's last event is queued
   bool writing_ = false;
+  bool stream_open_ = false;        // counted in Server::Impl::streams
   std::deque<Chunk> queue_;         // to write next
   std::vector<Chunk> in_flight_;    // being written
   std::int64_t missed_seq_ = 0;     // the last live event that went by while reading the journal
