@@ -40,6 +40,9 @@ using tcp = net::ip::tcp;
 // Events per journal page of a stream: a client that reads nothing holds one page in the
 // server (about 30 KB), which bounds what a thousand stalled streams cost.
 constexpr int kJournalPage = 128;
+// The kernel send buffer of an event stream's socket (Linux doubles it): what a stream keeps
+// in the kernel for a client that does not read, beside ServerOptions::sse_max_lag_bytes.
+constexpr int kStreamSendBuffer = 128 * 1024;
 // Threads reading journal pages for event streams (beside ServerOptions::workers).
 constexpr std::size_t kJournalReaders = 2;
 // How long, and how much, to read and discard after an error response that closes the
@@ -554,6 +557,10 @@ class Session : public std::enable_shared_from_this<Session> {
     state_ = State::kStreaming;
     stream_open_ = true;
     server_.StreamStarted();
+    // A fixed send buffer: Linux would grow it to 4 MB for a client that does not read,
+    // kernel memory per stalled stream that no lag bound sees.
+    beast::error_code ignored;
+    stream_.socket().set_option(net::socket_base::send_buffer_size(kStreamSendBuffer), ignored);
     run_id_ = stream.run_id;
     last_sent_ = stream.after_seq;
     run_finished_at_start_ = stream.run_finished;
