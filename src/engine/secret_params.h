@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -22,7 +23,9 @@ bool SecretPatternMatches(std::string_view pattern, std::string_view name);
 // A list of secret param patterns (names or globs, see SecretPatternMatches).
 class SecretParamPatterns {
  public:
+  // No pattern: nothing is secret.
   SecretParamPatterns() = default;
+  // The given patterns (a suite's secret_params), each a name or a glob.
   explicit SecretParamPatterns(std::vector<std::string> patterns)
       : patterns_(std::move(patterns)) {}
 
@@ -58,6 +61,7 @@ class SecretMask {
   // The shortest secret (or line of one) that is masked.
   static constexpr std::size_t kMinMaskedLength = 4;
 
+  // Masks nothing.
   SecretMask() = default;
   // The mask of `run`'s secret params (store::Run::secret_params).
   static SecretMask Of(const store::Run& run);
