@@ -122,7 +122,6 @@ shop::Json CreateOrder(handoff::T& t, const shop::Client& client, std::string_vi
 
 // ---------------------------------------------------------------------------------------
 // Storefront: registered with the macros. HANDOFF_SUITE sets the suite's options.
-
 // [docs:suite]
 HANDOFF_SUITE(Storefront) {
   suite.namespace_name = "shop";
@@ -130,6 +129,7 @@ HANDOFF_SUITE(Storefront) {
   suite.labels = {{"team", "shop"}, {"tier", "smoke"}};
   suite.max_attempts = 3;  // a failing test is retried twice before it counts as failed
   suite.timeout = 10s;     // per test, unless the test or --timeout says otherwise
+  suite.secret_params = {"*_TOKEN", "PASSWORD"};  // run params serve shows as [redacted]
   suite.setup = [](handoff::T& t) { StartShop(t, storefront); };
   suite.teardown = [](handoff::T& t) { StopShop(t, storefront); };
 }

@@ -50,6 +50,12 @@ struct Suite {
   // firing is dropped).
   enum class Concurrency { kQueue, kSkip };
   Concurrency concurrency = Concurrency::kQueue;
+  // Run parameters (serve's "params") that are secrets: names, or globs where '*' stands
+  // for any characters and '?' for one ("*_TOKEN"), matched regardless of case. The tests
+  // read them with t.Value like any other; serve stores them and reuses them for a retry,
+  // but shows "[redacted]" instead of their values everywhere (the API, the live stream,
+  // the web UI, logs, reports and hooks).
+  std::vector<std::string> secret_params = {};
   // Runs before the suite's tests in each worker; a failure skips every test.
   TestFunc setup;
   // Runs after the suite's tests, always, even after failures.

@@ -101,7 +101,13 @@ std::string AppendPairs(std::string& body, const char* field, const std::vector<
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     const std::size_t eq = pairs[i].find('=');
     if (eq == std::string::npos || eq == 0) {
-      return fmt::format("--{}: want KEY=VALUE, got \"{}\"", field == std::string("labels") ? "label" : "param", pairs[i]);
+      if (field == std::string("labels")) {
+        return fmt::format("--label: want KEY=VALUE, got \"{}\"", pairs[i]);
+      }
+      // Not echoed: a param may be a secret, and this message may end up in a CI log.
+      return fmt::format("--param: want KEY=VALUE in --param number {} (not repeated here: "
+                         "a param may be a secret)",
+                         i + 1);
     }
     if (i > 0) body += ',';
     AppendJsonString(body, pairs[i].substr(0, eq));

@@ -13,6 +13,7 @@
 
 #include "cli/count_flag.h"
 #include "duration/duration.h"
+#include "engine/secret_params.h"
 #include "engine/serve_engine.h"
 #include "engine/server_log.h"
 #include "http/server.h"
@@ -100,6 +101,11 @@ void ServeFlags::Add(CLI::App* cmd) {
   cmd->add_option("--environment", environment,
                   "Name stored on every run, e.g. staging")
       ->envname("HANDOFF_ENVIRONMENT");
+  cmd->add_option("--secret-params", secret_params,
+                  "Run params whose values are never shown (API, live stream, UI, logs, "
+                  "hooks): comma-separated names or globs, case-insensitive, e.g. "
+                  "'PASSWORD,*_TOKEN,*_KEY'")
+      ->envname("HANDOFF_SECRET_PARAMS");
   cmd->add_option("--shutdown-timeout", shutdown_timeout,
                   "On SIGTERM, how long running tests may finish before they are stopped")
       ->envname("HANDOFF_SHUTDOWN_TIMEOUT");
@@ -150,6 +156,12 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   options.environment = flags.environment;
   options.max_concurrent_runs = flags.max_concurrent_runs;
   options.isolated = flags.isolation == "process";
+  Result<SecretParamPatterns> secret_params = SecretParamPatterns::Parse(flags.secret_params);
+  if (!secret_params.ok()) {
+    return ServeUsageError("--secret-params: " + secret_params.error().message + ", got \"" +
+                           flags.secret_params + "\"");
+  }
+  options.secret_params = std::move(secret_params).value();
   auto retention = ParseRetention(flags.retention);
   if (!retention) {
     return ServeUsageError("--retention: invalid period \"" + flags.retention +

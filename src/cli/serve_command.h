@@ -21,6 +21,7 @@ struct ServeFlags {
   int max_concurrent_runs = 4;
   std::string retention = "0";
   std::string environment;
+  std::string secret_params;  // comma-separated names or globs: "PASSWORD,*_TOKEN"
   std::string shutdown_timeout = "30s";
   std::string grace = "5s";
   std::string log_format = "text";

@@ -20,7 +20,7 @@ RunInfo MakeRunInfo(const store::Run& r, const Totals& totals) {
   info.flaky = r.flaky;
   info.error = r.error;
   info.labels = r.labels;
-  info.params = r.params;
+  info.params = store::ShownParams(r);  // hooks post to other systems: never a secret
   info.values = r.values;
   info.tests_total = totals.total;
   info.tests_passed = totals.passed;

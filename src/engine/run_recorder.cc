@@ -61,8 +61,9 @@ std::string RunEventData(const store::Run& run) {
   return out;
 }
 
-RunRecorder::RunRecorder(store::Store& store, RunJournal& journal, CommitCallback on_commit)
-    : store_(store), journal_(journal), on_commit_(std::move(on_commit)) {
+RunRecorder::RunRecorder(store::Store& store, RunJournal& journal, CommitCallback on_commit,
+                         SecretMask mask)
+    : store_(store), journal_(journal), on_commit_(std::move(on_commit)), mask_(std::move(mask)) {
   pending_.run_id = journal.run_id();
   suite_output_.attempt = 0;
 }
@@ -108,7 +109,15 @@ void RunRecorder::OnEvent(const Event& event) {
   {
     std::lock_guard lock(mu_);
     if (!recording_) return;
-    Record(event);
+    if (mask_.empty()) {
+      Record(event);
+    } else {
+      // Everything a test writes is text or attribute values; names and files are ours.
+      Event masked = event;
+      mask_.Mask(masked.text);
+      for (auto& [key, value] : masked.attributes) mask_.Mask(value);
+      Record(masked);
+    }
     flush = pending_rows_.size() + batch_.attempts.size() + batch_.events.size() >=
                 kMaxPendingWrites ||
             event.kind == EventKind::kSuiteFinished;

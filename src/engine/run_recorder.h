@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/commit_observer.h"
+#include "engine/secret_params.h"
 #include "event/event.h"
 #include "store/store.h"
 
@@ -43,8 +44,10 @@ class RunRecorder : public EventSink {
  public:
   using CommitCallback = std::function<void(const Committed&)>;
 
-  // `on_commit` runs on the store's writer thread after each commit.
-  RunRecorder(store::Store& store, RunJournal& journal, CommitCallback on_commit);
+  // `on_commit` runs on the store's writer thread after each commit. `mask` hides the
+  // run's secret values in what its tests write, before anything is recorded.
+  RunRecorder(store::Store& store, RunJournal& journal, CommitCallback on_commit,
+              SecretMask mask = {});
 
   // Queues a run change (if `update` changes anything) with a journal entry showing
   // `run_after`, and sends everything pending to the store.
@@ -88,6 +91,7 @@ class RunRecorder : public EventSink {
   store::Store& store_;
   RunJournal& journal_;
   CommitCallback on_commit_;
+  const SecretMask mask_;
   std::mutex mu_;  // OnEvent comes from the run's thread, UpdateRun from others
   bool recording_ = true;
   store::WriteBatch batch_;

@@ -30,6 +30,9 @@ struct RunRequest {
   std::string idempotency_key;
   store::KeyValues labels;
   store::KeyValues params;
+  // Params that are secret whatever the patterns say (a retry: those of the run it
+  // repeats); the engine adds those the suite's and the server's patterns match.
+  std::vector<std::string> secret_params;
   int max_attempts = 0;         // 0: the suite's
   std::int64_t timeout_ms = 0;  // 0: the suite's
   std::int64_t retry_of = 0;

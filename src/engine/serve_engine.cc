@@ -334,6 +334,17 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
   run.tests = request.tests;
   run.labels = request.labels;
   run.params = request.params;
+  // Decided here, once: the run keeps the names, and every surface reads them from it.
+  run.secret_params =
+      DecideSecretParams(request.params, SecretParamPatterns(suite->secret_params),
+                         options_.secret_params, request.secret_params);
+  // A secret the caller also put in the run's description (a label, the reference) is
+  // masked there as in the tests' output: those are shown, never passed to a test.
+  if (const SecretMask mask = SecretMask::Of(run); !mask.empty()) {
+    for (auto& [key, value] : run.labels) mask.Mask(value);
+    mask.Mask(run.reference);
+    mask.Mask(run.initiated_by);
+  }
   run.max_attempts = request.max_attempts;
   run.timeout_ms = request.timeout_ms;
   run.retry_of = request.retry_of;
@@ -395,7 +406,8 @@ std::shared_ptr<ServeEngine::ActiveRun> ServeEngine::MakeActive(const store::Run
   active->recorder = std::make_unique<RunRecorder>(
       store_, *active->journal, [this, weak](const Committed& committed) {
         OnCommitted(committed, weak.lock());
-      });
+      },
+      SecretMask::Of(run));
   active->gate = std::make_unique<DrainGate>(*active->recorder, active->cancel);
   return active;
 }
@@ -739,7 +751,8 @@ Result<store::Run> ServeEngine::Retry(std::int64_t run_id, bool only_failed,
   request.reference = run->reference;
   request.initiated_by = initiated_by.empty() ? run->initiated_by : initiated_by;
   request.labels = run->labels;
-  request.params = run->params;
+  request.params = run->params;  // the real values, secret ones included
+  request.secret_params = run->secret_params;
   request.max_attempts = run->max_attempts;
   request.timeout_ms = run->timeout_ms;
   request.retry_of = run_id;

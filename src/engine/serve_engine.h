@@ -29,6 +29,7 @@
 #include "engine/run_recorder.h"
 #include "engine/run_status.h"
 #include "engine/schedule_book.h"
+#include "engine/secret_params.h"
 #include "engine/serve_api.h"
 #include "engine/server_log.h"
 #include "handoff/serve.h"
@@ -53,6 +54,8 @@ struct ServeOptions {
   std::chrono::milliseconds store_probe_interval{std::chrono::seconds(5)};
   // Where POST /api/v1/admin/backup writes its snapshots (created when needed).
   std::string backup_dir = "backups";
+  // Params of every suite that are secret (--secret-params), besides each suite's own.
+  SecretParamPatterns secret_params;
   // The wall clock schedules and retention read; tests inject their own.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();

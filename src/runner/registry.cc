@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <deque>
 #include <iterator>
 #include <map>
@@ -124,6 +125,11 @@ Catalog BuildCatalog(std::vector<Suite> extra, bool take_registrations) {
     if (suite.max_attempts < 1) {
       problems.push_back(fmt::format("suite \"{}\": max_attempts must be at least 1, got {}",
                                      suite.name, suite.max_attempts));
+    }
+    if (std::any_of(suite.secret_params.begin(), suite.secret_params.end(),
+                    [](const std::string& name) { return name.empty(); })) {
+      problems.push_back(
+          fmt::format("suite \"{}\": secret_params has an empty name", suite.name));
     }
     std::unordered_set<std::string_view> seen_tests;
     seen_tests.reserve(suite.tests.size());

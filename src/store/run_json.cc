@@ -141,7 +141,7 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
   Field(out, "labels");
   AppendStringObjectJson(out, run.labels);
   Field(out, "params");
-  AppendStringObjectJson(out, run.params);
+  AppendStringObjectJson(out, ShownParams(run));
   Field(out, "values");
   AppendStringObjectJson(out, run.values);
 }

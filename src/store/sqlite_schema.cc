@@ -136,6 +136,12 @@ CREATE TABLE run_plans (
 INSERT INTO run_plans (run_id, planned) SELECT id, planned FROM runs WHERE length(planned) > 0;
 ALTER TABLE runs DROP COLUMN planned;
 )sql",
+    // 6: the names of a run's secret params (a list), decided when the run is created, so
+    // that its params are shown redacted whatever the server's flags are later. Runs
+    // stored before have none.
+    R"sql(
+ALTER TABLE runs ADD COLUMN secret_params BLOB NOT NULL DEFAULT x'';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

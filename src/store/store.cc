@@ -108,4 +108,17 @@ bool IsFinished(RunStatus status) {
   return status != RunStatus::kQueued && status != RunStatus::kRunning;
 }
 
+bool IsSecretParam(const Run& run, std::string_view key) {
+  return std::find(run.secret_params.begin(), run.secret_params.end(), key) !=
+         run.secret_params.end();
+}
+
+KeyValues ShownParams(const Run& run) {
+  KeyValues shown = run.params;
+  for (auto& [key, value] : shown) {
+    if (IsSecretParam(run, key)) value = std::string(kRedacted);
+  }
+  return shown;
+}
+
 }  // namespace handoff::store

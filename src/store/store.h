@@ -100,12 +100,27 @@ struct Run {
   std::vector<std::string> tests;  // explicit test list (retries of failed tests); empty: all
   KeyValues labels;       // caller's labels, stored with the run
   KeyValues params;       // caller's parameters, passed to the tests as values
+  // The names of the params whose values are secret, decided once when the run is created
+  // (the suite's secret_params and serve's --secret-params): stored with the run, so that
+  // no later configuration shows an old run's secret. Every surface shows ShownParams.
+  std::vector<std::string> secret_params;
   int max_attempts = 0;   // 0: the suite's
   std::int64_t timeout_ms = 0;  // 0: the suite's
   std::string idempotency_key;
   KeyValues values;       // values attached to the run (by hooks)
   std::optional<RunTotals> totals;  // set when the run finishes
 };
+
+// What stands for a secret param's value wherever a run is shown (API, live stream, UI,
+// hooks, logs).
+inline constexpr std::string_view kRedacted = "[redacted]";
+
+// Returns true if the run's param `key` is secret (one of its secret_params).
+bool IsSecretParam(const Run& run, std::string_view key);
+
+// Returns the run's params as they may be shown: each secret one's value is kRedacted. The
+// real values are only for the tests (the worker's plan) and for a retry.
+KeyValues ShownParams(const Run& run);
 
 // Returns true for a test, false for a subtest ("Test/Sub").
 inline bool IsTopLevel(std::string_view test_name) {

@@ -446,7 +446,7 @@ TEST_F(ServeTest, TriggeredRunFinishesWithEveryField) {
   std::set<std::string> names;
   for (const json::value& suite : Arr(suites, "suites")) names.insert(Str(suite, "name"));
   EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Soft", "Healing", "Slow", "Gate",
-                                          "Skipper", "Features", "Chatty"}));
+                                          "Skipper", "Features", "Chatty", "Secrets"}));
   const json::value fast = Get(s, "/api/v1/suites/Fast");
   EXPECT_EQ(Arr(fast, "last_runs").size(), 2u) << json::serialize(fast);
   EXPECT_EQ(Arr(fast, "tests").size(), 3u);
@@ -838,6 +838,153 @@ bool HookSawRunFinish(const std::string& log, std::int64_t run) {
     if (Str(c, "call") == "OnRunFinished") return true;
   }
   return false;
+}
+
+// --- Secrets ---------------------------------------------------------------------------------
+
+// Issue 15's probe: run params came back in clear from GET /runs, the live stream and the
+// retry, and nothing could mark one secret. A param the suite declares secret (Secrets
+// declares db_password) and one serve's --secret-params matches (*_TOKEN) reach the test,
+// and its retry, with their real values, and no byte of either is shown anywhere: every API
+// answer about the run, the live stream, the hooks, the stored reports, `remote`, the
+// server's log, nor what the test itself printed with them.
+TEST_F(ServeTest, SecretParamsReachTheTestsAndTheirRetriesButAreNeverShown) {
+  const std::string password = "pw-Hunter2-7f3a9c";  // DB_PASSWORD: secret by the suite
+  const std::string token = "tok-9d8e7f6a5b";         // API_TOKEN: secret by --secret-params
+  const std::string received = dir_ + "/received.txt";
+  const std::string hooks = dir_ + "/hooks.jsonl";
+  Server* s = Start({"--secret-params", "PASSWORD_OF_NOTHING, *_token"},
+                    {{"SERVE_FIXTURE_SECRETS_OUT", received}, {"SERVE_FIXTURE_HOOK_LOG", hooks}});
+  ASSERT_NE(s, nullptr);
+  std::vector<std::pair<std::string, std::string>> answers;  // where -> what was shown
+  auto shown = [&](std::string where, std::string what) {
+    answers.emplace_back(std::move(where), std::move(what));
+  };
+  const std::string body = fmt::format(
+      R"({{"params":{{"DB_PASSWORD":"{}","API_TOKEN":"{}","region":"eu"}},)"
+      R"("labels":{{"team":"qa","oops":"pasted {}"}},"reference":"v1 {}"}})",
+      password, token, token, password);
+
+  http::ClientResult created = Call(s, "POST", "/api/v1/suites/Secrets/runs", body,
+                                    {{"Idempotency-Key", "secret-run"}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  shown("POST /runs", created.body);
+  shown("Location", created.Header("Location"));
+  const std::int64_t id = Int(Parse(created.body), "id");
+  ASSERT_GT(id, 0);
+  const json::value run = AwaitFinished(s, id);
+  EXPECT_EQ(Str(run, "status"), "passed") << json::serialize(run);
+  ASSERT_NE(Field(run, "params"), nullptr);
+  EXPECT_EQ(Str(*Field(run, "params"), "DB_PASSWORD"), "[redacted]");
+  EXPECT_EQ(Str(*Field(run, "params"), "API_TOKEN"), "[redacted]");
+  EXPECT_EQ(Str(*Field(run, "params"), "region"), "eu");  // not secret: shown as it is
+  // The test read the real values.
+  EXPECT_EQ(ReadFile(received), fmt::format("DB_PASSWORD={} API_TOKEN={}\n", password, token));
+
+  // A retry reuses the stored real values, never the redaction mark.
+  http::ClientResult retried = Call(s, "POST", fmt::format("/api/v1/runs/{}/retry", id), "{}");
+  ASSERT_EQ(retried.status, 201) << retried.body;
+  shown("POST /retry", retried.body);
+  const std::int64_t retry = Int(Parse(retried.body), "id");
+  const json::value retry_run = AwaitFinished(s, retry);
+  EXPECT_EQ(Str(retry_run, "status"), "passed") << json::serialize(retry_run);
+  EXPECT_EQ(Str(*Field(retry_run, "params"), "API_TOKEN"), "[redacted]");
+  EXPECT_EQ(ReadFile(received), fmt::format("DB_PASSWORD={0} API_TOKEN={1}\n"
+                                            "DB_PASSWORD={0} API_TOKEN={1}\n",
+                                            password, token));
+  // `remote trigger --param` sends one too; its output shows the run's tests.
+  ProcessResult remote = RunProcess({SERVE_FIXTURE, "remote", "trigger", "Secrets", "--server",
+                                     s->url(), "--param", "API_TOKEN=" + token, "--wait"},
+                                    {}, std::chrono::seconds(60));
+  EXPECT_EQ(remote.exit_code, 0) << remote.out << remote.err;
+  shown("remote trigger", remote.out + remote.err);
+  ProcessResult bad_param = RunProcess(
+      {SERVE_FIXTURE, "remote", "trigger", "Secrets", "--server", s->url(), "--param", token},
+      {}, std::chrono::seconds(60));
+  EXPECT_EQ(bad_param.exit_code, 2) << bad_param.out << bad_param.err;
+  shown("remote --param without a key", bad_param.out + bad_param.err);
+
+  // Every answer about the runs.
+  for (std::int64_t r : {id, retry}) {
+    for (const std::string& target :
+         {fmt::format("/api/v1/runs/{}", r), fmt::format("/api/v1/runs/{}/tests/Receives", r),
+          fmt::format("/api/v1/runs/{}/report?format=json", r),
+          fmt::format("/api/v1/runs/{}/report?format=junit", r)}) {
+      http::ClientResult answer = Call(s, "GET", target);
+      EXPECT_EQ(answer.status, 200) << target << ": " << answer.body;
+      shown(target, answer.body);
+    }
+    http::Client client("127.0.0.1", s->port());
+    std::string stream;
+    http::StreamResult streamed = client.StreamEvents(
+        fmt::format("/api/v1/runs/{}/events", r), 0,
+        [&](std::int64_t, const std::string& type, const std::string& data) {
+          stream += type + ": " + data + "\n";
+          return true;
+        },
+        10s);
+    EXPECT_EQ(streamed.status, 200) << streamed.error;
+    EXPECT_NE(stream.find("[redacted]"), std::string::npos) << stream;
+    shown(fmt::format("live stream of run {}", r), stream);
+  }
+  const std::string test_detail =
+      Call(s, "GET", fmt::format("/api/v1/runs/{}/tests/Receives", id)).body;
+  EXPECT_NE(test_detail.find("logging in with [redacted]"), std::string::npos) << test_detail;
+  EXPECT_NE(test_detail.find("token [redacted]"), std::string::npos) << test_detail;
+  for (const char* target : {"/api/v1/runs", "/api/v1/runs?suite=Secrets", "/api/v1/suites",
+                             "/api/v1/suites/Secrets", "/api/v1/suites/Secrets/history",
+                             "/metrics"}) {
+    shown(target, Call(s, "GET", target).body);
+  }
+  // The idempotent repeat answers the stored run; a bad request does not echo the body.
+  http::ClientResult again = Call(s, "POST", "/api/v1/suites/Secrets/runs", body,
+                                  {{"Idempotency-Key", "secret-run"}});
+  EXPECT_EQ(again.status, 200) << again.body;
+  shown("idempotent repeat", again.body);
+  for (const std::string& bad :
+       {body.substr(0, body.size() - 1) + R"(,"bogus":1})",
+        body.substr(0, body.size() - 1) + R"(,"filter":"(")" + "}",
+        fmt::format(R"({{"params":{{"API_TOKEN":"{}","n":1}}}})", token),
+        fmt::format(R"({{"params":{{"API_TOKEN":"{}"}})", token)}) {
+    http::ClientResult refused = Call(s, "POST", "/api/v1/suites/Secrets/runs", bad);
+    EXPECT_EQ(refused.status, 400) << bad << ": " << refused.body;
+    shown("bad request " + bad.substr(0, 20), refused.body);
+  }
+  // Hooks heard of both runs, with the params redacted and what the test wrote masked.
+  ASSERT_TRUE(Eventually([&] { return HookSawRunFinish(hooks, retry); })) << ReadFile(hooks);
+  const std::vector<json::value> calls = HookCalls(hooks, id);
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(Str(*Field(calls.front(), "params"), "DB_PASSWORD"), "[redacted]")
+      << ReadFile(hooks);
+  shown("hooks", ReadFile(hooks));
+  shown("server log", s->Err());
+  shown("server output", s->Out());
+
+  for (const auto& [where, what] : answers) {
+    EXPECT_EQ(what.find(password), std::string::npos) << where << " shows DB_PASSWORD:\n" << what;
+    EXPECT_EQ(what.find(token), std::string::npos) << where << " shows API_TOKEN:\n" << what;
+  }
+  // The labels and reference are the caller's, but a secret pasted there is masked too.
+  EXPECT_EQ(Str(*Field(run, "labels"), "team"), "qa");
+  EXPECT_EQ(Str(*Field(run, "labels"), "oops"), "pasted [redacted]");
+  EXPECT_EQ(Str(run, "reference"), "v1 [redacted]");
+
+  // The decision is the run's: a server started later without --secret-params still
+  // redacts the token of the runs it finds, and a retry there keeps it secret.
+  s->Signal(SIGTERM);
+  ASSERT_EQ(s->WaitExit(10s), 0) << s->Err();
+  Server* later = Start({}, {{"SERVE_FIXTURE_SECRETS_OUT", received}});
+  ASSERT_NE(later, nullptr);
+  const std::string old_run = Call(later, "GET", fmt::format("/api/v1/runs/{}", id)).body;
+  EXPECT_EQ(old_run.find(token), std::string::npos) << old_run;
+  http::ClientResult again_retried =
+      Call(later, "POST", fmt::format("/api/v1/runs/{}/retry", retry), "{}");
+  ASSERT_EQ(again_retried.status, 201) << again_retried.body;
+  const json::value third = AwaitFinished(later, Int(Parse(again_retried.body), "id"));
+  EXPECT_EQ(Str(*Field(third, "params"), "API_TOKEN"), "[redacted]") << json::serialize(third);
+  EXPECT_EQ(json::serialize(third).find(token), std::string::npos);
+  EXPECT_NE(ReadFile(received).find(fmt::format("DB_PASSWORD={} API_TOKEN={}\n", password, token)),
+            std::string::npos);
 }
 
 TEST_F(ServeTest, ASoftFailureIsNoFailureInTheApiTheHooksOrTheMetrics) {
@@ -2126,6 +2273,10 @@ TEST_F(ServeTest, BadFlagsExitTwoNamingTheFlag) {
            {{"--port", "0", "--db", db, "--shutdown-timeout", "soon"}, {}, "--shutdown-timeout"},
            {{"--port", "0", "--db", db, "--grace", "x"}, {}, "--grace"},
            {{"--port", "0", "--db", db}, {{"HANDOFF_RETENTION", "forever"}}, "--retention"},
+           {{"--port", "0", "--db", db, "--secret-params", "PASSWORD,,*_KEY"}, {},
+            "--secret-params"},
+           {{"--port", "0", "--db", db}, {{"HANDOFF_SECRET_PARAMS", "PASSWORD,"}},
+            "--secret-params"},
        }) {
     std::vector<std::string> argv = {SERVE_FIXTURE, "serve"};
     argv.insert(argv.end(), c.args.begin(), c.args.end());

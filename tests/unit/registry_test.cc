@@ -47,19 +47,22 @@ TEST(RegistryTest, EveryProblemIsReported) {
   no_fn.tests[0].fn = nullptr;
   Suite bad_attempts = Make("Attempts", {"A"});
   bad_attempts.max_attempts = 0;
+  Suite bad_secret = Make("Secret", {"A"});
+  bad_secret.secret_params = {"TOKEN", ""};
   Catalog c = BuildCatalog({Make("", {"A"}), Make("Empty", {}), Make("Dup", {"A"}),
                             Make("Dup", {"B"}), Make("Twice", {"A", "A"}),
-                            Make("Slash", {"a/b"}), no_fn, bad_attempts,
+                            Make("Slash", {"a/b"}), no_fn, bad_attempts, bad_secret,
                             Make("RegistryMacroSuite", {"X"})});
   std::string all;
   for (const std::string& e : c.errors) all += e + "\n";
   for (const char* want : {"empty name", "\"Empty\" has no tests", "duplicate suite name \"Dup\"",
                            "duplicate test name \"A\"", "contains '/'", "has no function",
                            "max_attempts must be at least 1",
+                           "suite \"Secret\": secret_params has an empty name",
                            "duplicate suite name \"RegistryMacroSuite\""}) {
     EXPECT_NE(all.find(want), std::string::npos) << want << " missing from:\n" << all;
   }
-  EXPECT_EQ(c.errors.size(), 8u) << all;
+  EXPECT_EQ(c.errors.size(), 9u) << all;
 }
 
 }  // namespace

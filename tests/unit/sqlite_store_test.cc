@@ -87,7 +87,9 @@ store::Run FullRun() {
   run.filter = "^Test(Pay|Cart)$";
   run.tests = {"TestPay", "TestCart", ""};
   run.labels = {{"team", "payments"}, {"tier", "1"}, {"team", "dup"}};
-  run.params = {{"base_url", "http://x\n\"quoted\""}, {"bin", std::string("a\0b", 3)}};
+  run.params = {{"base_url", "http://x\n\"quoted\""}, {"bin", std::string("a\0b", 3)},
+                {"DB_PASSWORD", "hunter22"}};
+  run.secret_params = {"DB_PASSWORD", "bin"};
   run.max_attempts = 3;
   run.timeout_ms = 60000;
   run.idempotency_key = "key-1";
@@ -116,6 +118,7 @@ void ExpectSameRun(const store::Run& got, const store::Run& want) {
   EXPECT_EQ(got.tests, want.tests);
   EXPECT_EQ(got.labels, want.labels);
   EXPECT_EQ(got.params, want.params);
+  EXPECT_EQ(got.secret_params, want.secret_params);
   EXPECT_EQ(got.max_attempts, want.max_attempts);
   EXPECT_EQ(got.timeout_ms, want.timeout_ms);
   EXPECT_EQ(got.idempotency_key, want.idempotency_key);
@@ -1045,7 +1048,8 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
       "ALTER TABLE attempts DROP COLUMN lines; "
       "DROP TABLE run_plans; ALTER TABLE runs DROP COLUMN totals; "
       "DROP INDEX tests_by_seq; "
-      "ALTER TABLE tests DROP COLUMN seq; PRAGMA user_version=1; "
+      "ALTER TABLE tests DROP COLUMN seq; ALTER TABLE runs DROP COLUMN secret_params; "
+      "PRAGMA user_version=1; "
       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
       ", 'First', 'pending'), (" + std::to_string(id) + ", 'Second', 'pending'); "
       "INSERT INTO run_events VALUES (" + std::to_string(id) + ", 1, 'test', '{\"v\":1}');";
@@ -1120,7 +1124,8 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
       "ALTER TABLE runs ADD COLUMN planned BLOB NOT NULL DEFAULT x''; "
       "UPDATE runs SET planned = (SELECT planned FROM run_plans WHERE run_id = runs.id); "
       "DROP TABLE run_plans; "
-      "ALTER TABLE attempts DROP COLUMN lines; PRAGMA user_version=3; "
+      "ALTER TABLE attempts DROP COLUMN lines; ALTER TABLE runs DROP COLUMN secret_params; "
+      "PRAGMA user_version=3; "
       "INSERT INTO attempts (run_id, test, attempt, status, started_at, output, failures) "
       "VALUES (" + std::to_string(id) + ", 'B', 1, 'failed', 500, "
       "'hello' || char(10) || 'b_test.cc:3: flaked', x'0106666c616b656409625f746573742e636306');";
@@ -1140,6 +1145,38 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
   EXPECT_EQ(Texts(attempts[0]), (std::vector<std::string>{"hello", "b_test.cc:3: flaked"}));
   // The plan moved out of the runs row with it (schema 5).
   EXPECT_EQ(TestNames(store->GetTests(id)), std::vector<std::string>{"B"});
+}
+
+TEST_F(SqliteStoreFileTest, RunsOfSchemaFiveHaveNoSecretParamsAndNewRunsKeepTheirs) {
+  // Schema 6 added the names of a run's secret params; older runs have none.
+  std::int64_t id = 0;
+  {
+    std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+    ASSERT_NE(store, nullptr);
+    store::Run run;
+    run.suite = "s";
+    run.params = {{"token", "t0k3n"}};
+    id = ValueOf(store->CreateRun(run, {})).run.id;
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE runs DROP COLUMN secret_params; PRAGMA user_version=5",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->GetRun(id)->secret_params.empty());
+  EXPECT_EQ(store->GetRun(id)->params, (KeyValues{{"token", "t0k3n"}}));
+  store::Run run;
+  run.suite = "s";
+  run.params = {{"token", "t0k3n"}};
+  run.secret_params = {"token"};
+  const std::int64_t next = ValueOf(store->CreateRun(run, {})).run.id;
+  EXPECT_EQ(store->GetRun(next)->secret_params, std::vector<std::string>{"token"});
+  EXPECT_EQ(store->GetRun(next)->params, (KeyValues{{"token", "t0k3n"}}));
 }
 
 TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {
