@@ -29,7 +29,11 @@ std::int64_t Int(const json::value& v, std::string_view key) {
   if (m == nullptr) return 0;
   if (m->is_int64()) return m->get_int64();
   if (m->is_uint64()) return static_cast<std::int64_t>(m->get_uint64());
-  if (m->is_double()) return static_cast<std::int64_t>(m->get_double());
+  // In range before the cast: casting a double out of int64's range (1e400 reads as inf)
+  // is undefined behaviour.
+  if (m->is_double() && m->get_double() > -9e18 && m->get_double() < 9e18) {
+    return static_cast<std::int64_t>(m->get_double());
+  }
   return 0;
 }
 bool Bool(const json::value& v, std::string_view key) {

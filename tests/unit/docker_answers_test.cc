@@ -47,5 +47,16 @@ TEST(DockerAnswersTest, ReadsTheWaitAndTheBuildStream) {
   EXPECT_EQ(ParseApiVersion("1"), std::make_pair(0, 0));
 }
 
+// Found with fuzz/docker_answers (UBSan): a number beyond int64's range was cast regardless.
+TEST(DockerAnswersTest, NumbersBeyondInt64ReadAsZero) {
+  const std::optional<ImageInfo> image = DecodeImage(R"({"Id":"sha256:4b1c","Size":1e400})");
+  ASSERT_TRUE(image.has_value());
+  EXPECT_EQ(image->size, 0);
+  const std::optional<ExecState> exec = DecodeExecState(R"({"Running":false,"ExitCode":-1e300})");
+  ASSERT_TRUE(exec.has_value());
+  EXPECT_EQ(exec->exit_code, 0);
+  EXPECT_EQ(DecodeImage(R"({"Size":1.5e9})")->size, 1'500'000'000);
+}
+
 }  // namespace
 }  // namespace handoff::workload
