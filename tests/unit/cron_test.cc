@@ -59,7 +59,7 @@ TEST(CronTest, MacrosAndEvery) {
 // wrapped into the past. Like a spec, it fires nowhere in the five years looked ahead.
 TEST(CronTest, AnEveryBeyondFiveYearsNeverFires) {
   EXPECT_EQ(Utc(Must("@every 43800h").Next(At(2026, 11, 23, 10, 7))), "2031-11-22 10:07:00");
-  EXPECT_FALSE(Must("@every 2562047h").Next(At(2026, 11, 23, 10, 7)).has_value());
+  EXPECT_FALSE(Must("@every 2500000h").Next(At(2026, 11, 23, 10, 7)).has_value());
   EXPECT_FALSE(Must("@every 1m44444430m").Next(At(2026, 11, 23, 10, 7)).has_value());
 }
 
