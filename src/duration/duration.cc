@@ -1,6 +1,8 @@
 #include "duration/duration.h"
 
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <string>
 
 #include <fmt/format.h>
@@ -40,7 +42,10 @@ std::optional<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
     if (i == start) return std::nullopt;
     std::string number(text.substr(start, i - start));
     if (number == "." || number.find('.') != number.rfind('.')) return std::nullopt;
-    long double value = std::stold(number);
+    // Thousands of digits are out of a long double's range, where std::stold would throw.
+    errno = 0;
+    const long double value = std::strtold(number.c_str(), nullptr);
+    if (errno == ERANGE) return std::nullopt;
     std::size_t unit_start = i;
     while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.') ++i;
     std::string_view unit = text.substr(unit_start, i - unit_start);

@@ -213,7 +213,12 @@ bool CronSchedule::DayMatches(int day_of_month, int day_of_week) const {
 
 std::optional<CronSchedule::TimePoint> CronSchedule::Next(TimePoint after) const {
   using namespace std::chrono;
-  if (every_.count() > 0) return after + every_;
+  if (every_.count() > 0) {
+    // Beyond the five years looked ahead, as below; adding a longer interval (up to
+    // ParseDuration's 2562047h) to a time point overflowed it.
+    if (every_ > date::days(5 * 366)) return std::nullopt;
+    return after + every_;
+  }
 
   const auto after_s = floor<seconds>(after);
   date::local_seconds t = zone_->to_local(after_s) + seconds(1);

@@ -77,7 +77,9 @@ bool BodyFields::Int(std::size_t i, std::int64_t* out) {
   }
   if (v.is_double()) {
     const double d = v.as_double();
-    if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d > -1e15 && d < 1e15) {
+    // In range before the cast: casting a double out of int64's range (1e400 reads as inf)
+    // is undefined behaviour.
+    if (d > -1e15 && d < 1e15 && d == static_cast<double>(static_cast<std::int64_t>(d))) {
       *out = static_cast<std::int64_t>(d);
       return true;
     }

@@ -1,5 +1,7 @@
 #include "workload/docker_client.h"
 
+#include "workload/docker_answers.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -233,50 +235,6 @@ std::string LabelFilter(const std::string& label) {
   return "filters=" + Encode(json::serialize(filters));
 }
 
-// Reading the engine's JSON: a missing member or one of another type reads as empty.
-const json::value* Member(const json::value& v, std::string_view key) {
-  const json::object* object = v.if_object();
-  return object ? object->if_contains(key) : nullptr;
-}
-const json::value& MemberOrNull(const json::value& v, std::string_view key) {
-  static const json::value null;
-  const json::value* m = Member(v, key);
-  return m ? *m : null;
-}
-std::string String(const json::value& v, std::string_view key) {
-  const json::value* m = Member(v, key);
-  return m && m->is_string() ? std::string(m->get_string()) : std::string();
-}
-std::int64_t Int(const json::value& v, std::string_view key) {
-  const json::value* m = Member(v, key);
-  if (m == nullptr) return 0;
-  if (m->is_int64()) return m->get_int64();
-  if (m->is_uint64()) return static_cast<std::int64_t>(m->get_uint64());
-  if (m->is_double()) return static_cast<std::int64_t>(m->get_double());
-  return 0;
-}
-bool Bool(const json::value& v, std::string_view key) {
-  const json::value* m = Member(v, key);
-  return m && m->is_bool() && m->get_bool();
-}
-std::vector<std::string> Strings(const json::value& v, std::string_view key) {
-  std::vector<std::string> out;
-  if (const json::value* m = Member(v, key); m && m->is_array()) {
-    for (const json::value& item : m->get_array()) {
-      if (item.is_string()) out.emplace_back(item.get_string());
-    }
-  }
-  return out;
-}
-Labels LabelsOf(const json::value& v, std::string_view key) {
-  Labels out;
-  if (const json::value* m = Member(v, key); m && m->is_object()) {
-    for (const auto& [name, value] : m->get_object()) {
-      if (value.is_string()) out.emplace(std::string(name), std::string(value.get_string()));
-    }
-  }
-  return out;
-}
 json::array ToJson(const std::vector<std::string>& items) {
   json::array out;
   for (const std::string& item : items) out.emplace_back(json::string(item));
@@ -285,39 +243,6 @@ json::array ToJson(const std::vector<std::string>& items) {
 json::object ToJson(const Labels& labels) {
   json::object out;
   for (const auto& [name, value] : labels) out[name] = json::string(value);
-  return out;
-}
-
-// Parses an answer the engine documents as JSON; nullopt when it is not.
-std::optional<json::value> ParseJson(std::string_view body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec) return std::nullopt;
-  return v;
-}
-
-// The "message" of an engine's error answer, else the answer itself, shortened.
-std::string EngineMessage(std::string_view body) {
-  if (const auto v = ParseJson(body)) {
-    if (std::string message = String(*v, "message"); !message.empty()) return message;
-  }
-  while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) {
-    body.remove_suffix(1);
-  }
-  if (body.empty()) return "no message";
-  return std::string(body.substr(0, 1000));
-}
-
-// "1.41" -> {1, 41}; {0, 0} for anything else.
-std::pair<int, int> ParseApiVersion(std::string_view version) {
-  std::pair<int, int> out{0, 0};
-  const std::size_t dot = version.find('.');
-  if (dot == std::string_view::npos) return out;
-  const char* end = version.data() + version.size();
-  if (std::from_chars(version.data(), version.data() + dot, out.first).ec != std::errc() ||
-      std::from_chars(version.data() + dot + 1, end, out.second).ec != std::errc()) {
-    return {0, 0};
-  }
   return out;
 }
 
@@ -498,10 +423,9 @@ DockerResult<EngineVersion> DockerClient::Version() {
   const std::string operation = "version";
   DockerResult<Response> r = Call("GET", "/version", operation);
   if (!r.ok()) return r.error();
-  const auto v = ParseJson(r->body);
-  if (!v) return Malformed(operation);
-  return EngineVersion{String(*v, "Version"), String(*v, "ApiVersion"), String(*v, "MinAPIVersion"),
-                       String(*v, "Os"), String(*v, "Arch")};
+  std::optional<EngineVersion> version = DecodeVersion(r->body);
+  if (!version) return Malformed(operation);
+  return *std::move(version);
 }
 
 DockerResult<std::string> DockerClient::CreateNetwork(const std::string& name,
@@ -514,9 +438,9 @@ DockerResult<std::string> DockerClient::CreateNetwork(const std::string& name,
                     {"Labels", ToJson(labels)}};
   DockerResult<Response> r = Call("POST", "/networks/create", operation, json::serialize(body));
   if (!r.ok()) return r.error();
-  const auto v = ParseJson(r->body);
-  if (!v || String(*v, "Id").empty()) return Malformed(operation);
-  return String(*v, "Id");
+  std::optional<std::string> id = DecodeCreatedId(r->body);
+  if (!id) return Malformed(operation);
+  return *std::move(id);
 }
 
 DockerStatus DockerClient::RemoveNetwork(const std::string& id_or_name) {
@@ -530,13 +454,9 @@ DockerResult<std::vector<NetworkInfo>> DockerClient::ListNetworks(const std::str
   const std::string operation = fmt::format("list networks with label \"{}\"", label);
   DockerResult<Response> r = Call("GET", "/networks?" + LabelFilter(label), operation);
   if (!r.ok()) return r.error();
-  const auto v = ParseJson(r->body);
-  if (!v || !v->is_array()) return Malformed(operation);
-  std::vector<NetworkInfo> out;
-  for (const json::value& n : v->get_array()) {
-    out.push_back(NetworkInfo{String(n, "Id"), String(n, "Name"), LabelsOf(n, "Labels")});
-  }
-  return out;
+  std::optional<std::vector<NetworkInfo>> networks = DecodeNetworks(r->body);
+  if (!networks) return Malformed(operation);
+  return *std::move(networks);
 }
 
 DockerResult<std::string> DockerClient::CreateContainer(const ContainerSpec& spec) {
@@ -576,9 +496,9 @@ DockerResult<std::string> DockerClient::CreateContainer(const ContainerSpec& spe
   if (!spec.name.empty()) path += "?name=" + Encode(spec.name);
   DockerResult<Response> r = Call("POST", path, operation, json::serialize(body));
   if (!r.ok()) return r.error();
-  const auto v = ParseJson(r->body);
-  if (!v || String(*v, "Id").empty()) return Malformed(operation);
-  return String(*v, "Id");
+  std::optional<std::string> id = DecodeCreatedId(r->body);
+  if (!id) return Malformed(operation);
+  return *std::move(id);
 }
 
 DockerStatus DockerClient::StartContainer(const std::string& id) {
@@ -615,63 +535,18 @@ DockerResult<ContainerInfo> DockerClient::InspectContainer(const std::string& id
   const std::string operation = fmt::format("inspect container \"{}\"", id);
   DockerResult<Response> r = Call("GET", "/containers/" + Encode(id) + "/json", operation);
   if (!r.ok()) return r.error();
-  const auto v = ParseJson(r->body);
-  if (!v || !v->is_object()) return Malformed(operation);
-  ContainerInfo info;
-  info.id = String(*v, "Id");
-  info.name = String(*v, "Name");
-  if (info.name.starts_with('/')) info.name.erase(0, 1);
-  const json::value& config = MemberOrNull(*v, "Config");
-  info.image = String(config, "Image");
-  info.labels = LabelsOf(config, "Labels");
-  const json::value& state = MemberOrNull(*v, "State");
-  info.status = String(state, "Status");
-  info.running = Bool(state, "Running");
-  info.exit_code = static_cast<int>(Int(state, "ExitCode"));
-  info.oom_killed = Bool(state, "OOMKilled");
-  info.error = String(state, "Error");
-  const json::value& network_settings = MemberOrNull(*v, "NetworkSettings");
-  if (const json::value* ports = Member(network_settings, "Ports"); ports && ports->is_object()) {
-    for (const auto& [port, bindings] : ports->get_object()) {
-      if (!bindings.is_array()) continue;  // null: exposed, not published
-      for (const json::value& binding : bindings.get_array()) {
-        const std::string host_port = String(binding, "HostPort");
-        unsigned value = 0;
-        const auto [end, ec] =
-            std::from_chars(host_port.data(), host_port.data() + host_port.size(), value);
-        if (ec == std::errc() && value > 0 && value <= 65535) {
-          info.host_ports.emplace(std::string(port), static_cast<std::uint16_t>(value));
-          break;
-        }
-      }
-    }
-  }
-  if (const json::value* networks = Member(network_settings, "Networks");
-      networks && networks->is_object()) {
-    for (const auto& [name, network] : networks->get_object()) {
-      if (info.ip = String(network, "IPAddress"); !info.ip.empty()) break;
-    }
-  }
-  if (info.ip.empty()) info.ip = String(network_settings, "IPAddress");
-  return info;
+  std::optional<ContainerInfo> info = DecodeContainer(r->body);
+  if (!info) return Malformed(operation);
+  return *std::move(info);
 }
 
 DockerResult<std::vector<ContainerSummary>> DockerClient::ListContainers(const std::string& label) {
   const std::string operation = fmt::format("list containers with label \"{}\"", label);
   DockerResult<Response> r = Call("GET", "/containers/json?all=1&" + LabelFilter(label), operation);
   if (!r.ok()) return r.error();
-  const auto v = ParseJson(r->body);
-  if (!v || !v->is_array()) return Malformed(operation);
-  std::vector<ContainerSummary> out;
-  for (const json::value& c : v->get_array()) {
-    ContainerSummary summary{String(c, "Id"), "", String(c, "Image"), String(c, "State"),
-                             LabelsOf(c, "Labels")};
-    if (const std::vector<std::string> names = Strings(c, "Names"); !names.empty()) {
-      summary.name = names.front().starts_with('/') ? names.front().substr(1) : names.front();
-    }
-    out.push_back(std::move(summary));
-  }
-  return out;
+  std::optional<std::vector<ContainerSummary>> containers = DecodeContainers(r->body);
+  if (!containers) return Malformed(operation);
+  return *std::move(containers);
 }
 
 DockerResult<int> DockerClient::WaitContainer(const std::string& id,
@@ -681,12 +556,10 @@ DockerResult<int> DockerClient::WaitContainer(const std::string& id,
       Call("POST", "/containers/" + Encode(id) + "/wait?condition=not-running", operation, {},
            "application/json", timeout);
   if (!r.ok()) return r.error();
-  const auto v = ParseJson(r->body);
-  if (!v || Member(*v, "StatusCode") == nullptr) return Malformed(operation);
-  if (std::string error = String(MemberOrNull(*v, "Error"), "Message"); !error.empty()) {
-    return DockerError{0, std::move(error), operation};
-  }
-  return static_cast<int>(Int(*v, "StatusCode"));
+  std::optional<WaitAnswer> answer = DecodeWait(r->body);
+  if (!answer) return Malformed(operation);
+  if (!answer->error.empty()) return DockerError{0, std::move(answer->error), operation};
+  return answer->status_code;
 }
 
 DockerStatus DockerClient::FollowLogs(const std::string& id, const LineCallback& on_line,
@@ -744,9 +617,9 @@ DockerResult<DockerExecResult> DockerClient::Exec(const std::string& id, const E
   DockerResult<Response> created =
       Call("POST", "/containers/" + Encode(id) + "/exec", operation, json::serialize(create));
   if (!created.ok()) return created.error();
-  const auto created_json = ParseJson(created->body);
-  const std::string exec_id = created_json ? String(*created_json, "Id") : "";
-  if (exec_id.empty()) return Malformed(operation);
+  const std::optional<std::string> created_id = DecodeCreatedId(created->body);
+  if (!created_id) return Malformed(operation);
+  const std::string& exec_id = *created_id;
 
   // Start it attached: the engine hijacks the connection for the command's streams.
   DockerResult<std::string> prefix = VersionPrefix();
@@ -781,10 +654,10 @@ DockerResult<DockerExecResult> DockerClient::Exec(const std::string& id, const E
   while (true) {
     DockerResult<Response> inspected = Call("GET", "/exec/" + exec_id + "/json", operation);
     if (!inspected.ok()) return inspected.error();
-    const auto v = ParseJson(inspected->body);
-    if (!v) return Malformed(operation);
-    if (!Bool(*v, "Running")) {
-      result.exit_code = static_cast<int>(Int(*v, "ExitCode"));
+    const std::optional<ExecState> state = DecodeExecState(inspected->body);
+    if (!state) return Malformed(operation);
+    if (!state->running) {
+      result.exit_code = state->exit_code;
       return result;
     }
     if (Clock::now() >= deadline) {
@@ -806,12 +679,11 @@ DockerResult<std::string> DockerClient::BuildImage(
   std::string build_error;
   std::string image_id;
   const auto handle_line = [&](std::string_view line) {
-    const auto v = ParseJson(line);
-    if (!v) return;
-    if (std::string error = String(*v, "error"); !error.empty()) build_error = std::move(error);
-    if (std::string id = String(MemberOrNull(*v, "aux"), "ID"); !id.empty()) image_id = id;
-    const std::string stream = String(*v, "stream");
-    std::string_view output = stream;
+    std::optional<BuildLine> decoded = DecodeBuildLine(line);
+    if (!decoded) return;
+    if (!decoded->error.empty()) build_error = std::move(decoded->error);
+    if (!decoded->image_id.empty()) image_id = std::move(decoded->image_id);
+    std::string_view output = decoded->stream;
     while (on_output && !output.empty()) {
       const std::size_t newline = output.find('\n');
       if (newline != 0) on_output(output.substr(0, newline));
@@ -844,30 +716,18 @@ DockerResult<ImageInfo> DockerClient::InspectImage(const std::string& name) {
   const std::string operation = fmt::format("inspect image \"{}\"", name);
   DockerResult<Response> r = Call("GET", "/images/" + Encode(name, true) + "/json", operation);
   if (!r.ok()) return r.error();
-  const auto v = ParseJson(r->body);
-  if (!v || !v->is_object()) return Malformed(operation);
-  const json::value& config = MemberOrNull(*v, "Config");
-  return ImageInfo{
-      String(*v, "Id"),       Strings(*v, "RepoTags"),    Strings(config, "Entrypoint"),
-      Strings(config, "Cmd"), LabelsOf(config, "Labels"), Int(*v, "Size")};
+  std::optional<ImageInfo> image = DecodeImage(r->body);
+  if (!image) return Malformed(operation);
+  return *std::move(image);
 }
 
 DockerResult<std::vector<ImageSummary>> DockerClient::ListImages(const std::string& label) {
   const std::string operation = fmt::format("list images with label \"{}\"", label);
   DockerResult<Response> r = Call("GET", "/images/json?" + LabelFilter(label), operation);
   if (!r.ok()) return r.error();
-  const auto v = ParseJson(r->body);
-  if (!v || !v->is_array()) return Malformed(operation);
-  std::vector<ImageSummary> out;
-  for (const json::value& i : v->get_array()) {
-    ImageSummary summary{String(i, "Id"), {}, LabelsOf(i, "Labels"), Int(i, "Size")};
-    // An untagged image has no RepoTags (null), or "<none>:<none>" from older engines.
-    for (std::string& tag : Strings(i, "RepoTags")) {
-      if (tag != "<none>:<none>") summary.tags.push_back(std::move(tag));
-    }
-    out.push_back(std::move(summary));
-  }
-  return out;
+  std::optional<std::vector<ImageSummary>> images = DecodeImages(r->body);
+  if (!images) return Malformed(operation);
+  return *std::move(images);
 }
 
 DockerStatus DockerClient::RemoveImage(const std::string& name, bool force) {

@@ -55,6 +55,14 @@ TEST(CronTest, MacrosAndEvery) {
   EXPECT_EQ(Utc(Must("@every 1h30m").Next(At(2026, 11, 23, 10, 7))), "2026-11-23 11:37:00");
 }
 
+// Found by fuzz/cron (UBSan): an interval of centuries overflowed the time point, which
+// wrapped into the past. Like a spec, it fires nowhere in the five years looked ahead.
+TEST(CronTest, AnEveryBeyondFiveYearsNeverFires) {
+  EXPECT_EQ(Utc(Must("@every 43800h").Next(At(2026, 11, 23, 10, 7))), "2031-11-22 10:07:00");
+  EXPECT_FALSE(Must("@every 2500000h").Next(At(2026, 11, 23, 10, 7)).has_value());
+  EXPECT_FALSE(Must("@every 1m44444430m").Next(At(2026, 11, 23, 10, 7)).has_value());
+}
+
 TEST(CronTest, TimeZonesFollowDaylightSaving) {
   // 09:00 in New York is 14:00 UTC in winter and 13:00 UTC in summer.
   CronSchedule ny = Must("0 9 * * *", "America/New_York");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "runner/runner.h"
 
 namespace handoff {
@@ -23,6 +25,14 @@ TEST(DurationTest, RejectsGarbage) {
   for (const char* bad : {"", "10", "s", "1.2.3s", "-1s", "10 s", "1d", "abc", "1e3s"}) {
     EXPECT_FALSE(ParseDuration(bad)) << bad;
   }
+}
+
+// Found while writing fuzz/duration_fuzzer.cc (whose regression inputs replay it): std::stold
+// threw std::out_of_range, which crashed a flag's parse and answered 500 to an API timeout.
+TEST(DurationTest, RejectsNumbersOutOfRangeWithoutThrowing) {
+  EXPECT_FALSE(ParseDuration(std::string(5000, '1') + "s"));
+  EXPECT_FALSE(ParseDuration("0." + std::string(5000, '0') + "1ms"));
+  EXPECT_EQ(ParseDuration(std::string(100, '0') + "1s"), std::chrono::nanoseconds(1s));
 }
 
 TEST(DurationTest, FormatsLikeGo) {
