@@ -27,6 +27,11 @@ struct ServeFlags {
   std::string isolation = "process";
   std::string backup_dir;  // empty: "backups" beside the database file
   std::string store_probe_interval = "5s";
+  // Security (docs/serve.md, Security).
+  std::string auth = "auto";  // auto: on when tokens are configured; none: off on purpose
+  std::string auth_file;
+  std::string allowed_hosts;  // empty: the listen address and localhost
+  std::string open_endpoints = "healthz,readyz,metrics";
 
   // Declares the flags on `cmd`.
   void Add(CLI::App* cmd);

@@ -298,7 +298,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const tcp::endpoint peer = stream_.socket().remote_endpoint(peer_ec);
     if (!peer_ec) req.peer_address = peer.address().to_string();
     const bool keep_alive = message.keep_alive();
-    Response response = Route(req, server_.api, server_.store, &server_.cache);
+    Response response =
+        Route(req, server_.api, server_.store, &server_.cache, &server_.options.access);
     if (response.stream) return StartStream(*response.stream);
     WriteResponse(std::move(response), keep_alive);
   }

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "engine/serve_api.h"
+#include "http/access.h"
 #include "store/store.h"
 
 namespace handoff::http {
@@ -41,6 +42,9 @@ struct ServerOptions {
   std::size_t sse_max_backlog = 10'000;
   // Bytes of rendered tests of finished runs kept for GET /api/v1/runs/{id}.
   std::size_t cache_bytes = 64u << 20;
+  // Who may send what (authentication, roles, allowed Hosts): access.h. The default admits
+  // everyone; its authenticator and log, when set, must outlive the server.
+  AccessPolicy access;
 };
 
 // The server. Start it once; Stop (or the destructor) ends it.

@@ -136,6 +136,11 @@ CREATE TABLE run_plans (
 INSERT INTO run_plans (run_id, planned) SELECT id, planned FROM runs WHERE length(planned) > 0;
 ALTER TABLE runs DROP COLUMN planned;
 )sql",
+    // 6: who a run was started for, as the request said (`initiated_by` is who the server
+    // authenticated; this one is shown, never trusted).
+    R"sql(
+ALTER TABLE runs ADD COLUMN on_behalf_of TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

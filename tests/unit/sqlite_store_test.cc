@@ -1045,7 +1045,8 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
       "ALTER TABLE attempts DROP COLUMN lines; "
       "DROP TABLE run_plans; ALTER TABLE runs DROP COLUMN totals; "
       "DROP INDEX tests_by_seq; "
-      "ALTER TABLE tests DROP COLUMN seq; PRAGMA user_version=1; "
+      "ALTER TABLE tests DROP COLUMN seq; ALTER TABLE runs DROP COLUMN on_behalf_of; "
+      "PRAGMA user_version=1; "
       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
       ", 'First', 'pending'), (" + std::to_string(id) + ", 'Second', 'pending'); "
       "INSERT INTO run_events VALUES (" + std::to_string(id) + ", 1, 'test', '{\"v\":1}');";
@@ -1120,7 +1121,8 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
       "ALTER TABLE runs ADD COLUMN planned BLOB NOT NULL DEFAULT x''; "
       "UPDATE runs SET planned = (SELECT planned FROM run_plans WHERE run_id = runs.id); "
       "DROP TABLE run_plans; "
-      "ALTER TABLE attempts DROP COLUMN lines; PRAGMA user_version=3; "
+      "ALTER TABLE attempts DROP COLUMN lines; ALTER TABLE runs DROP COLUMN on_behalf_of; "
+      "PRAGMA user_version=3; "
       "INSERT INTO attempts (run_id, test, attempt, status, started_at, output, failures) "
       "VALUES (" + std::to_string(id) + ", 'B', 1, 'failed', 500, "
       "'hello' || char(10) || 'b_test.cc:3: flaked', x'0106666c616b656409625f746573742e636306');";
