@@ -1,6 +1,7 @@
 // The handoff web UI: a single-page app over /api/v1 with client-side routing.
 
 import {h, icon, replace} from './js/dom.js';
+import {api, ApiError} from './js/api.js';
 import {refreshRelativeTimes} from './js/ui.js';
 import {renderSuites} from './js/page_suites.js';
 import {renderSuite} from './js/page_suite.js';
@@ -47,6 +48,73 @@ function renderNotFound(ctx) {
       h('p', null, h('a', {href: '/'}, 'Back to the suites'))));
 }
 
+// The server's session: {auth, authenticated, name, role}. With authentication on, the UI
+// logs in with a token; the server keeps it in an HttpOnly cookie the page never sees.
+let session = null;
+
+async function loadSession() {
+  try {
+    session = await api('/session');
+  } catch (err) {
+    session = null;  // an older or unreachable server: pages show their own errors
+  }
+  paintSession();
+}
+
+function paintSession() {
+  const el = document.querySelector('[data-testid="session"]');
+  if (!session || !session.auth || !session.authenticated) {
+    replace(el);
+    return;
+  }
+  replace(el,
+    h('span', {class: 'session-user', 'data-testid': 'session-user', title: `Signed in with a ${session.via}`},
+      session.name, h('span', {class: 'muted'}, ` · ${session.role}`)),
+    session.via === 'cookie'
+      ? h('button', {type: 'button', 'data-testid': 'logout', onclick: logOut}, 'Log out')
+      : null);
+}
+
+async function logOut() {
+  try {
+    session = await api('/session', {method: 'DELETE'});
+  } catch (err) {
+    console.error(err);
+  }
+  paintSession();
+  route();
+}
+
+function renderLogin(ctx) {
+  ctx.setTitle('Log in');
+  const input = h('input', {type: 'password', name: 'token', autocomplete: 'current-password',
+                            required: true, 'data-testid': 'login-token', 'aria-label': 'API token',
+                            placeholder: 'API token'});
+  const error = h('div', {class: 'error', 'data-testid': 'login-error', hidden: true});
+  const submit = h('button', {type: 'submit', class: 'primary', 'data-testid': 'login-submit'}, 'Log in');
+  const form = h('form', {class: 'login', 'data-testid': 'login-form', onsubmit: async (ev) => {
+    ev.preventDefault();
+    submit.disabled = true;
+    error.hidden = true;
+    try {
+      session = await api('/session', {method: 'POST', body: {token: input.value}});
+      paintSession();
+      route();
+    } catch (err) {
+      error.textContent = err.status === 401 ? 'That token is not valid.' : String(err.message || err);
+      error.hidden = false;
+      submit.disabled = false;
+      input.select();
+    }
+  }},
+  h('h1', null, 'Log in to handoff'),
+  h('p', {class: 'muted'}, 'This server needs an API token (its operator makes one with the ',
+    h('code', null, 'token'), ' command).'),
+  input, submit, error);
+  replace(ctx.root, form);
+  input.focus();
+}
+
 function route() {
   if (current) {
     current.controller.abort();
@@ -81,12 +149,20 @@ function route() {
     onCleanup: (fn) => cleanups.push(fn),
     get alive() { return !controller.signal.aborted; },
   };
-  const render = found ? found.render : renderNotFound;
+  const needsLogin = session && session.auth && !session.authenticated;
+  const render = needsLogin ? renderLogin : found ? found.render : renderNotFound;
   const args = match ? match.slice(1).map(decode) : [];
   Promise.resolve()
     .then(() => render(ctx, args))
     .catch((err) => {
       if (err && err.name === 'AbortError') return;
+      // The session ended (logged out elsewhere, or its token revoked): log in again.
+      if (err instanceof ApiError && err.status === 401 && session && session.auth) {
+        session = {auth: true, authenticated: false};
+        paintSession();
+        if (ctx.alive) route();
+        return;
+      }
       console.error(err);
       if (ctx.alive) root.appendChild(h('div', {class: 'error', 'data-testid': 'error-message'}, String(err.message || err)));
     });
@@ -144,4 +220,4 @@ darkQuery.addEventListener('change', paintToggle);
 paintToggle();
 
 setInterval(() => refreshRelativeTimes(main), 30_000);
-route();
+loadSession().then(route);

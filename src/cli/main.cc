@@ -18,6 +18,7 @@
 #include "cli/count_flag.h"
 #include "cli/remote_command.h"
 #include "cli/backup_command.h"
+#include "cli/token_command.h"
 #include "cli/serve_command.h"
 #include "duration/duration.h"
 #include "engine/run_engine.h"
@@ -236,9 +237,9 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   }
 
   if (args[0] != "run" && args[0] != "list" && args[0] != "serve" && args[0] != "remote" &&
-      args[0] != "backup" && args[0][0] != '-') {
+      args[0] != "backup" && args[0] != "token" && args[0][0] != '-') {
     return UsageError("unknown command \"" + args[0] +
-                      "\" (commands: run, list, serve, remote, backup)");
+                      "\" (commands: run, list, serve, remote, backup, token)");
   }
 
   CLI::App app{"A handoff test binary: end-to-end tests, run once or served.",
@@ -289,6 +290,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   serve_flags.Add(serve);
   RemoteCommand* remote = AddRemoteCommand(app);
   BackupCommand* backup = AddBackupCommand(app);
+  TokenCommand* token = AddTokenCommand(app);
 
   std::vector<const char*> cargv;
   std::string program = argc > 0 ? argv[0] : "handoff";
@@ -307,6 +309,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   if (serve->parsed()) return RunServe(serve_flags, catalog, config);
   if (RemoteParsed(*remote)) return RunRemote(*remote);
   if (BackupParsed(*backup)) return RunBackup(*backup);
+  if (TokenParsed(*token)) return RunToken(*token);
 
   SelectionOptions selection;
   std::string error;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <initializer_list>
 #include <map>
 #include <set>
@@ -26,6 +27,8 @@ struct RemoteCommand {
   CLI::App* runs = nullptr;
   CLI::App* get = nullptr;
   std::string server;
+  std::string token;
+  std::string token_file;
   std::string format = "text";
   // trigger
   std::string suite, filter, reference, initiated_by, timeout;
@@ -264,6 +267,39 @@ std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
   return final_status;
 }
 
+// The token flags, on `remote` and each of its commands (like --server), so they go before
+// or after the command's name.
+void AddTokenFlags(CLI::App* cmd, RemoteCommand& c) {
+  cmd->add_option("--token", c.token,
+                  "API token of the server (prefer HANDOFF_TOKEN or --token-file: a flag's "
+                  "value is visible to other users in ps)")
+      ->envname("HANDOFF_TOKEN");
+  cmd->add_option("--token-file", c.token_file, "Read the API token from this file")
+      ->envname("HANDOFF_TOKEN_FILE");
+}
+
+// The token the user gave (--token, HANDOFF_TOKEN, or the first line of --token-file), or
+// an error message.
+std::optional<std::string> Token(const RemoteCommand& c, std::string* error) {
+  if (!c.token.empty() && !c.token_file.empty()) {
+    *error = "--token and --token-file: give only one";
+    return std::nullopt;
+  }
+  if (c.token_file.empty()) return c.token;
+  std::ifstream in(c.token_file);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    *error = fmt::format("--token-file: cannot read {}", c.token_file);
+    return std::nullopt;
+  }
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) {
+    *error = fmt::format("--token-file: {} is empty", c.token_file);
+    return std::nullopt;
+  }
+  return line;
+}
+
 }  // namespace
 
 RemoteCommand* AddRemoteCommand(CLI::App& app) {
@@ -273,11 +309,13 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   c.remote->require_subcommand(1, 1);
   c.remote->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
       ->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.remote, c);
 
   c.trigger = c.remote->add_subcommand("trigger", "Start a run of SUITE on the server");
   c.trigger->add_option("suite", c.suite, "The suite to run")->required();
   c.trigger->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
       ->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.trigger, c);
   c.trigger->add_option("--filter,--run", c.filter, "Run only tests matching this regex");
   c.trigger->add_option("--reference", c.reference, "A commit, release or ticket to record");
   c.trigger->add_option("--initiated-by", c.initiated_by, "Who asks (default: $USER)");
@@ -292,6 +330,7 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   c.runs = c.remote->add_subcommand("runs", "List recent runs, newest first");
   c.runs->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
       ->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.runs, c);
   c.runs->add_option("--suite", c.runs_suite, "Only runs of this suite");
   c.runs->add_option("--status", c.runs_status, "Only runs in this status");
   c.runs->add_option("--reference", c.runs_reference, "Only runs with this reference");
@@ -302,6 +341,7 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   c.get->add_option("id", c.id, "The run's id")->required()->check(WholeNumber(1));
   c.get->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
       ->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.get, c);
   c.get->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
   return &c;
 }
@@ -317,6 +357,9 @@ int RunRemote(const RemoteCommand& c) {
   std::optional<http::Url> url = http::ParseUrl(server, &error);
   if (!url) return Fail("--server: " + error);
   http::Client client(url->host, url->port);
+  const std::optional<std::string> token = Token(c, &error);
+  if (!token) return Fail(error);
+  if (!token->empty()) client.AddDefaultHeader("Authorization", "Bearer " + *token);
 
   if (c.trigger->parsed()) {
     std::string body = "{\"trigger\":\"cli\"";

@@ -1,16 +1,30 @@
 #include "cli/serve_command.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string_view>
 
+#include "auth/auth.h"
 #include "cli/count_flag.h"
 #include "duration/duration.h"
 #include "engine/secret_params.h"
@@ -84,6 +98,76 @@ std::optional<std::size_t> ParseByteSize(const std::string& text) {
   return static_cast<std::size_t>(std::stoull(text.substr(0, digits))) * scale;
 }
 
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> items;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) items.emplace_back(item);
+  }
+  return items;
+}
+
+// True for an address that only this machine can reach: 127.0.0.0/8, ::1, localhost.
+bool IsLoopback(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const boost::asio::ip::address address = boost::asio::ip::make_address(host, ec);
+  return !ec && address.is_loopback();
+}
+
+bool IsWildcard(const std::string& host) {
+  boost::system::error_code ec;
+  const boost::asio::ip::address address = boost::asio::ip::make_address(host, ec);
+  return !ec && address.is_unspecified();
+}
+
+// The Hosts a server on `host` answers to by default: that address, and the names of
+// loopback; on a wildcard address, also every address of this machine's interfaces and its
+// host name (what a kubelet's probes and a Service's pod IP send).
+std::vector<std::string> DefaultAllowedHosts(const std::string& host) {
+  std::vector<std::string> hosts = {"localhost", "127.0.0.1", "::1"};
+  if (!IsWildcard(host)) {
+    hosts.push_back(host);
+    return hosts;
+  }
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) == 0) {
+    for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+      if (i->ifa_addr == nullptr) continue;
+      char text[INET6_ADDRSTRLEN] = {};
+      if (i->ifa_addr->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text,
+                  sizeof text);
+      } else if (i->ifa_addr->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, text,
+                  sizeof text);
+      } else {
+        continue;
+      }
+      hosts.emplace_back(text);
+    }
+    freeifaddrs(list);
+  }
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') hosts.emplace_back(name);
+  return hosts;
+}
+
+std::optional<std::string> ReadFile(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 void ServeFlags::Add(CLI::App* cmd) {
@@ -149,6 +233,23 @@ void ServeFlags::Add(CLI::App* cmd) {
                   "Threads that answer API requests (they read the store)")
       ->envname("HANDOFF_HTTP_WORKERS")
       ->check(WholeNumber(1, 256));
+  cmd->add_option("--auth", auth,
+                  "auto: tokens required once --auth-file or HANDOFF_AUTH_TOKEN gives any; "
+                  "none: no authentication, even beyond loopback (on purpose)")
+      ->envname("HANDOFF_AUTH")
+      ->check(CLI::IsMember({"auto", "none"}));
+  cmd->add_option("--auth-file", auth_file,
+                  "Tokens and roles: lines NAME ROLE sha256:HASH (see the token command); "
+                  "HANDOFF_AUTH_TOKEN adds one admin token")
+      ->envname("HANDOFF_AUTH_FILE");
+  cmd->add_option("--allowed-hosts", allowed_hosts,
+                  "Host names the server answers to, comma-separated (*.suffix, or * for any; "
+                  "default: the listen address and localhost)")
+      ->envname("HANDOFF_ALLOWED_HOSTS");
+  cmd->add_option("--open-endpoints", open_endpoints,
+                  "Which of healthz,readyz,metrics answer without a token (none: all need "
+                  "one)")
+      ->envname("HANDOFF_OPEN_ENDPOINTS");
 }
 
 int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& config) {
@@ -193,6 +294,66 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
                            "\" (bytes, or e.g. 512KiB, 8MiB)");
   }
   options.backup_dir = flags.backup_dir.empty() ? DefaultBackupDir(flags.db) : flags.backup_dir;
+
+  // Authentication: tokens from the auth file and HANDOFF_AUTH_TOKEN (never from argv).
+  std::optional<auth::Authenticator> authenticator;
+  std::vector<auth::AuthEntry> auth_entries;
+  if (!flags.auth_file.empty()) {
+    std::string error;
+    const std::optional<std::string> text = ReadFile(flags.auth_file, &error);
+    if (!text) return ServeUsageError("--auth-file: " + error);
+    Result<std::vector<auth::AuthEntry>> parsed = auth::ParseAuthFile(*text);
+    if (!parsed.ok()) {
+      return ServeUsageError(fmt::format("--auth-file {}: {}", flags.auth_file,
+                                         parsed.error().message));
+    }
+    auth_entries = std::move(parsed).value();
+  }
+  std::optional<std::string> admin_token;
+  if (const char* env = std::getenv("HANDOFF_AUTH_TOKEN")) admin_token = std::string(env);
+  const bool auth_configured = !flags.auth_file.empty() || admin_token.has_value();
+  if (flags.auth == "none" && auth_configured) {
+    return ServeUsageError(
+        "--auth=none turns authentication off, but --auth-file or HANDOFF_AUTH_TOKEN gives "
+        "tokens: choose one");
+  }
+  if (auth_configured) {
+    Result<auth::Authenticator> created =
+        auth::Authenticator::Create(std::move(auth_entries), std::move(admin_token));
+    if (!created.ok()) {
+      return ServeUsageError(
+          fmt::format("--auth-file {}: {}", flags.auth_file, created.error().message));
+    }
+    authenticator = std::move(created).value();
+    if (authenticator->tokens() == 0) {
+      return ServeUsageError(fmt::format(
+          "--auth-file {}: no token in it: nobody could use the server (the token command "
+          "makes one)",
+          flags.auth_file));
+    }
+  } else if (flags.auth != "none" && !IsLoopback(flags.host)) {
+    return ServeUsageError(fmt::format(
+        "--host {} can be reached from other machines, and no authentication is configured: "
+        "anyone who reaches it could start runs and read their params. Give tokens with "
+        "--auth-file FILE or HANDOFF_AUTH_TOKEN (docs/serve.md, Security), or pass --auth=none "
+        "to serve without authentication on purpose",
+        flags.host));
+  }
+  std::vector<std::string> open_endpoints = SplitList(flags.open_endpoints);
+  if (open_endpoints.size() == 1 && open_endpoints[0] == "none") open_endpoints.clear();
+  for (const std::string& endpoint : open_endpoints) {
+    if (endpoint != "healthz" && endpoint != "readyz" && endpoint != "metrics") {
+      return ServeUsageError(fmt::format(
+          "--open-endpoints: unknown endpoint \"{}\" (healthz, readyz, metrics, or none)",
+          endpoint));
+    }
+  }
+  const auto open = [&](std::string_view name) {
+    return std::find(open_endpoints.begin(), open_endpoints.end(), name) !=
+           open_endpoints.end();
+  };
+  std::vector<std::string> allowed_hosts = SplitList(flags.allowed_hosts);
+  if (allowed_hosts.empty()) allowed_hosts = DefaultAllowedHosts(flags.host);
 
   // Signals are taken by sigwait below: block them before any thread starts, so every
   // thread inherits the mask (workers reset it when they start).
@@ -242,6 +403,12 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   http_options.sse_max_lag_bytes = *sse_max_lag;
   http_options.workers = flags.http_workers;
   http_options.log = &log;
+  http_options.access.auth = authenticator ? &*authenticator : nullptr;
+  http_options.access.allowed_hosts = allowed_hosts;
+  http_options.access.healthz_open = open("healthz");
+  http_options.access.readyz_open = open("readyz");
+  http_options.access.metrics_open = open("metrics");
+  http_options.access.log = &log;
   http::Server server(engine, *store, http_options);
   if (!server.Start(&error)) {
     engine.Shutdown(std::chrono::milliseconds(0));
@@ -261,6 +428,9 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   std::fflush(stdout);
   log.Info("server started", {{"address", fmt::format("{}:{}", host, server.port())},
                               {"db", flags.db},
+                              {"auth", authenticator ? fmt::format("{} tokens",
+                                                                   authenticator->tokens())
+                                                     : std::string("none")},
                               {"owner", (*owned)->Description()},
                               {"environment", flags.environment}});
 

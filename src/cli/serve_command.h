@@ -35,6 +35,11 @@ struct ServeFlags {
   int reserved_connections = 8;
   std::string sse_max_lag = "8MiB";
   int http_workers = 4;
+  // Security (docs/serve.md, Security).
+  std::string auth = "auto";  // auto: on when tokens are configured; none: off on purpose
+  std::string auth_file;
+  std::string allowed_hosts;  // empty: the listen address and localhost
+  std::string open_endpoints = "healthz,readyz,metrics";
 
   // Declares the flags on `cmd`.
   void Add(CLI::App* cmd);

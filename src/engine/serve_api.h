@@ -26,7 +26,8 @@ struct RunRequest {
   std::string filter;  // go test -run regex over the suite's tests; empty: all
   std::vector<std::string> tests;  // exact top-level test names; empty: all (after filter)
   std::string reference;
-  std::string initiated_by;
+  std::string initiated_by;  // who asks: the authenticated caller when there is one
+  std::string on_behalf_of;  // who the caller says it acts for (shown, never trusted)
   std::string idempotency_key;
   store::KeyValues labels;
   store::KeyValues params;
@@ -109,9 +110,11 @@ class ServeApi {
   // Starts a new run of the same suite and options, linked to `run_id` (trigger retry);
   // with only_failed, of the tests that failed. kConflict: the run has not finished, or
   // only_failed and nothing failed.
-  // kNotFound: no such run; otherwise as Trigger. Ok: the new run.
+  // kNotFound: no such run; otherwise as Trigger. Ok: the new run. An empty initiated_by
+  // keeps the first run's.
   virtual Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
-                                   const std::string& initiated_by) = 0;
+                                   const std::string& initiated_by,
+                                   const std::string& on_behalf_of = "") = 0;
 
   // Schedules, declared in code first, then stored ones by name.
   virtual std::vector<ScheduleInfo> Schedules() const = 0;

@@ -327,6 +327,7 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
   run.status = RunStatus::kQueued;
   run.trigger = request.trigger;
   run.initiated_by = request.initiated_by;
+  run.on_behalf_of = request.on_behalf_of;
   run.reference = request.reference;
   run.environment = options_.environment;
   run.schedule = request.schedule;
@@ -736,7 +737,8 @@ Result<store::Run> ServeEngine::Cancel(std::int64_t run_id) {
 }
 
 Result<store::Run> ServeEngine::Retry(std::int64_t run_id, bool only_failed,
-                                      const std::string& initiated_by) {
+                                      const std::string& initiated_by,
+                                      const std::string& on_behalf_of) {
   std::optional<store::Run> run = store_.GetRun(run_id);
   if (!run) return Error{ErrorCode::kNotFound, fmt::format("no run with id {}", run_id)};
   if (!store::IsFinished(run->status)) {
@@ -750,6 +752,7 @@ Result<store::Run> ServeEngine::Retry(std::int64_t run_id, bool only_failed,
   request.tests = run->tests;
   request.reference = run->reference;
   request.initiated_by = initiated_by.empty() ? run->initiated_by : initiated_by;
+  request.on_behalf_of = on_behalf_of;
   request.labels = run->labels;
   request.params = run->params;  // the real values, secret ones included
   request.secret_params = run->secret_params;

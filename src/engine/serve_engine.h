@@ -88,7 +88,8 @@ class ServeEngine : public ServeApi {
   Result<TriggeredRun> Trigger(const RunRequest& request) override;
   Result<store::Run> Cancel(std::int64_t run_id) override;
   Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
-                           const std::string& initiated_by) override;
+                           const std::string& initiated_by,
+                           const std::string& on_behalf_of = "") override;
   std::vector<ScheduleInfo> Schedules() const override;
   Result<void> CreateSchedule(const store::StoredSchedule& schedule) override;
   Result<void> DeleteSchedule(const std::string& name) override;

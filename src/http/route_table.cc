@@ -1,9 +1,10 @@
 // The route table of `serve`'s HTTP API and the matcher that looks requests up in it.
 //
 // To add an endpoint: write its handler in the routes_<resource>.cc of its resource, declare
-// it in routes.h, and add a line below. A route that writes (any method but GET) is marked
-// kChangesState: route_table_test.cc lists those routes and fails until the new one is
-// added there too, so that authentication (issue 15) covers it.
+// it in routes.h, and add a line below with the role it needs (Access). A route that writes
+// (any method but GET) is marked kChangesState: route_table_test.cc lists every route with
+// its access and fails until a new one is added there too, so that no route is left open
+// by mistake.
 
 #include "http/route_table.h"
 
@@ -19,34 +20,41 @@ namespace handoff::http {
 const std::vector<RouteSpec>& Routes() {
   static const std::vector<RouteSpec> routes = {
       // Operations.
-      {"GET", "/healthz", Healthz, kReadOnly},
-      {"GET", "/readyz", Readyz, kReadOnly},
-      {"GET", "/metrics", Metrics, kReadOnly},
-      {"POST", "/api/v1/admin/backup", AdminBackup, kChangesState},
+      {"GET", "/healthz", Healthz, kReadOnly, Access::kProbe},
+      {"GET", "/readyz", Readyz, kReadOnly, Access::kProbe},
+      {"GET", "/metrics", Metrics, kReadOnly, Access::kProbe},
+      {"POST", "/api/v1/admin/backup", AdminBackup, kChangesState, Access::kAdmin},
       // Suites and their stability.
-      {"GET", "/api/v1/suites", ListSuites, kReadOnly},
-      {"GET", "/api/v1/suites/{suite}", GetSuite, kReadOnly},
-      {"GET", "/api/v1/suites/{suite}/history", SuiteHistory, kReadOnly},
-      {"GET", "/api/v1/flaky", Flaky, kReadOnly},
+      {"GET", "/api/v1/suites", ListSuites, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/suites/{suite}", GetSuite, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/suites/{suite}/history", SuiteHistory, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/flaky", Flaky, kReadOnly, Access::kRead},
       // Runs.
-      {"POST", "/api/v1/suites/{suite}/runs", TriggerRun, kChangesState},
-      {"GET", "/api/v1/runs", ListRuns, kReadOnly},
-      {"GET", "/api/v1/runs/{run:id}", GetRun, kReadOnly},
-      {"GET", "/api/v1/runs/{run:id}/tests/{test...}", GetTest, kReadOnly},
-      {"POST", "/api/v1/runs/{run:id}/cancel", CancelRun, kChangesState},
-      {"POST", "/api/v1/runs/{run:id}/retry", RetryRun, kChangesState},
-      {"GET", "/api/v1/runs/{run:id}/report", RunReport, kReadOnly},
-      {"GET", "/api/v1/runs/{run:id}/events", RunEvents, kReadOnly},
+      {"POST", "/api/v1/suites/{suite}/runs", TriggerRun, kChangesState, Access::kRun},
+      {"GET", "/api/v1/runs", ListRuns, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/runs/{run:id}", GetRun, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/runs/{run:id}/tests/{test...}", GetTest, kReadOnly, Access::kRead},
+      {"POST", "/api/v1/runs/{run:id}/cancel", CancelRun, kChangesState, Access::kRun},
+      {"POST", "/api/v1/runs/{run:id}/retry", RetryRun, kChangesState, Access::kRun},
+      {"GET", "/api/v1/runs/{run:id}/report", RunReport, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/runs/{run:id}/events", RunEvents, kReadOnly, Access::kRead},
       // Schedules.
-      {"GET", "/api/v1/schedules", ListSchedules, kReadOnly},
-      {"POST", "/api/v1/schedules", CreateSchedule, kChangesState},
-      {"GET", "/api/v1/schedules/{schedule}", GetSchedule, kReadOnly},
-      {"DELETE", "/api/v1/schedules/{schedule}", DeleteSchedule, kChangesState},
-      {"POST", "/api/v1/schedules/{schedule}/pause", PauseSchedule, kChangesState},
-      {"POST", "/api/v1/schedules/{schedule}/resume", ResumeSchedule, kChangesState},
+      {"GET", "/api/v1/schedules", ListSchedules, kReadOnly, Access::kRead},
+      {"POST", "/api/v1/schedules", CreateSchedule, kChangesState, Access::kAdmin},
+      {"GET", "/api/v1/schedules/{schedule}", GetSchedule, kReadOnly, Access::kRead},
+      {"DELETE", "/api/v1/schedules/{schedule}", DeleteSchedule, kChangesState,
+       Access::kAdmin},
+      {"POST", "/api/v1/schedules/{schedule}/pause", PauseSchedule, kChangesState,
+       Access::kAdmin},
+      {"POST", "/api/v1/schedules/{schedule}/resume", ResumeSchedule, kChangesState,
+       Access::kAdmin},
+      // The browser's session: log in with a token (an HttpOnly cookie), out, who am I.
+      {"GET", "/api/v1/session", GetSession, kReadOnly, Access::kPublic},
+      {"POST", "/api/v1/session", LogIn, kChangesState, Access::kPublic},
+      {"DELETE", "/api/v1/session", LogOut, kChangesState, Access::kPublic},
       // The web UI: embedded files and the app's pages; last, so that it never shadows the
       // routes above.
-      {"GET", "/{file...}", ServeWebFile, kReadOnly, IsWebPath},
+      {"GET", "/{file...}", ServeWebFile, kReadOnly, Access::kPublic, IsWebPath},
   };
   return routes;
 }

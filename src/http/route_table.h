@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/auth.h"
 #include "engine/serve_api.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -66,15 +67,27 @@ struct RouteContext {
   ServeApi& api;
   store::Store& store;
   RunTestsCache* cache;      // may be null
+  const AccessPolicy* policy = nullptr;  // null: no authentication, any Host
+  const auth::Principal* who = nullptr;  // the authenticated caller; null without one
 };
 
 // The function that answers the requests of one route.
 using RouteHandler = Response (*)(const RouteContext& ctx);
 
-// Value of RouteSpec::changes_state for routes that write (issue 15: authenticated, CSRF).
+// Value of RouteSpec::changes_state for routes that write: they must be same-origin and
+// JSON (access.h), and each request is logged with who made it.
 inline constexpr bool kChangesState = true;
 // Value of RouteSpec::changes_state for routes that only read.
 inline constexpr bool kReadOnly = false;
+
+// Who may call a route once authentication is on (access.h decides).
+enum class Access {
+  kPublic,  // anyone: the UI's files, logging in and out, who am I
+  kProbe,   // anyone unless the operator closes it: /healthz, /readyz, /metrics
+  kRead,    // a caller with the read role or more
+  kRun,     // the run role or more: trigger, cancel, retry
+  kAdmin,   // the admin role: schedules, backups
+};
 
 // One entry of the route table.
 struct RouteSpec {
@@ -82,6 +95,7 @@ struct RouteSpec {
   std::string_view pattern;  // "/api/v1/runs/{run:id}/tests/{test...}"
   RouteHandler handler;
   bool changes_state;        // kChangesState or kReadOnly
+  Access access;
   // When set, the route fits only the paths for which this returns true (the web UI's
   // catch-all pattern names only embedded files and the app's pages).
   bool (*only_if)(std::string_view path) = nullptr;

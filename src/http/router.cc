@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "http/access.h"
 #include "http/route_table.h"
 #include "http/routes.h"
 
@@ -42,7 +43,7 @@ bool ParseQuery(std::string_view query, QueryParams* out) {
 }
 
 Response RouteUnchecked(const Request& req, ServeApi& api, store::Store& store,
-                        RunTestsCache* cache) {
+                        RunTestsCache* cache, const AccessPolicy& policy) {
   const std::string_view target = req.target;
   const std::size_t question = target.find('?');
   const std::string_view path = target.substr(0, question);
@@ -51,12 +52,24 @@ Response RouteUnchecked(const Request& req, ServeApi& api, store::Store& store,
     return BadRequest("malformed query string");
   }
   if (path.empty() || path.front() != '/') return BadRequest("the target must be a path");
-  if (path == kApiPrefix || path == std::string(kApiPrefix) + "/") {
-    return NotFound("see /api/v1/suites, /api/v1/runs, /api/v1/schedules");
-  }
   RouteMatch match = MatchRoute(Routes(), req.method, path);
-  if (match.route == nullptr) return std::move(match.error);
-  return match.route->handler(RouteContext{req, path, query, match.params, api, store, cache});
+  const Admission admission = Admit(req, path, match.route, policy);
+  Response response;
+  if (admission.refusal) {
+    response = *admission.refusal;
+  } else if (match.route == nullptr) {
+    response = path == kApiPrefix || path == std::string(kApiPrefix) + "/"
+                   ? NotFound("see /api/v1/suites, /api/v1/runs, /api/v1/schedules")
+                   : std::move(match.error);
+  } else {
+    response = match.route->handler(
+        RouteContext{req, path, query, match.params, api, store, cache, &policy,
+                     admission.who ? &*admission.who : nullptr});
+  }
+  if (match.route != nullptr && match.route->changes_state) {
+    Audit(req, path, admission, response, policy);
+  }
+  return response;
 }
 
 void GzipLargeJson(const Request& req, Response& r) {
@@ -76,9 +89,11 @@ void GzipLargeJson(const Request& req, Response& r) {
 
 }  // namespace
 
-Response Route(const Request& req, ServeApi& api, store::Store& store, RunTestsCache* cache) {
+Response Route(const Request& req, ServeApi& api, store::Store& store, RunTestsCache* cache,
+               const AccessPolicy* policy) {
+  static const AccessPolicy kAdmitAll;
   try {
-    Response r = RouteUnchecked(req, api, store, cache);
+    Response r = RouteUnchecked(req, api, store, cache, policy ? *policy : kAdmitAll);
     GzipLargeJson(req, r);
     return r;
   } catch (const std::exception& e) {

@@ -127,11 +127,15 @@ class RunTestsCache {
   std::unordered_map<std::int64_t, std::list<Entry>::iterator> index_;
 };
 
+struct AccessPolicy;
+
 // Routes `req` to the API: /api/v1/..., /healthz, /readyz, /metrics and /. `cache` (may
 // be null) keeps the rendered tests of finished runs for GET /api/v1/runs/{id}, and the
 // gzip of their whole body, sent (Content-Encoding: gzip) when Accept-Encoding allows.
+// `policy` (access.h; null: no authentication, any Host) admits or refuses the request
+// first; requests that change state must be same-origin JSON whatever the policy.
 Response Route(const Request& req, ServeApi& api, store::Store& store,
-               RunTestsCache* cache = nullptr);
+               RunTestsCache* cache = nullptr, const AccessPolicy* policy = nullptr);
 
 // Returns a JSON error response {"error":{"code":code,"message":message}}.
 Response ErrorResponse(int status, std::string_view code, std::string_view message);

@@ -36,6 +36,15 @@ const std::string* QueryValue(const QueryParams& query, std::string_view name);
 // Returns the positive decimal integer in `text` if it fits in int64; nullopt otherwise.
 std::optional<std::int64_t> ParsePositiveId(std::string_view text);
 
+// --- The browser's session (routes_session.cc) -------------------------------------------
+
+// GET /api/v1/session
+Response GetSession(const RouteContext& ctx);
+// POST /api/v1/session
+Response LogIn(const RouteContext& ctx);
+// DELETE /api/v1/session
+Response LogOut(const RouteContext& ctx);
+
 // --- Suites: list, one suite, history, flaky (routes_suites.cc) ---------------------------
 
 // GET /api/v1/suites

@@ -148,6 +148,12 @@ Response TriggerRun(const RouteContext& ctx) {
     if (!ok) return BadRequest(body.error());
   }
 
+  // Authenticated, the caller is who the server identified; what the body says is kept
+  // beside it, shown and never trusted.
+  if (ctx.who != nullptr) {
+    run.on_behalf_of = std::move(run.initiated_by);
+    run.initiated_by = ctx.who->name;
+  }
   const Result<TriggeredRun> result = ctx.api.Trigger(run);
   if (!result.ok()) return FromError(result.error());
   Response r = RunResponse(result->created ? 201 : 200, result->run, ctx.store, ctx.cache);
@@ -262,7 +268,13 @@ Response RetryRun(const RouteContext& ctx) {
     }
     if (!ok) return BadRequest(body.error());
   }
-  const Result<store::Run> run = ctx.api.Retry(ctx.params.Id("run"), only_failed, initiated_by);
+  std::string on_behalf_of;
+  if (ctx.who != nullptr) {
+    on_behalf_of = std::move(initiated_by);
+    initiated_by = ctx.who->name;
+  }
+  const Result<store::Run> run =
+      ctx.api.Retry(ctx.params.Id("run"), only_failed, initiated_by, on_behalf_of);
   if (!run.ok()) return FromError(run.error());
   Response r = RunResponse(201, *run, ctx.store, ctx.cache);
   r.headers.emplace_back("Location", fmt::format("{}/runs/{}", kApiPrefix, run->id));

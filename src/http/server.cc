@@ -202,7 +202,7 @@ struct Server::Impl {
   // The one place requests are routed (on a worker thread, or inline for probes); the
   // server's own metrics join the engine's on /metrics.
   Response RouteRequest(const Request& req) {
-    Response response = Route(req, api, store, &cache);
+    Response response = Route(req, api, store, &cache, &options.access);
     if (response.status == 200 && req.method == "GET" &&
         std::string_view(req.target).substr(0, req.target.find('?')) == "/metrics") {
       response.body += metrics.Render(false);

@@ -18,6 +18,7 @@
 
 #include "engine/serve_api.h"
 #include "engine/server_log.h"
+#include "http/access.h"
 #include "store/store.h"
 
 namespace handoff::http {
@@ -62,6 +63,9 @@ struct ServerOptions {
   // Where limits that are hit are logged (at most a line per reason every 10 s); may be
   // null.
   ServerLog* log = nullptr;
+  // Who may send what (authentication, roles, allowed Hosts): access.h. The default admits
+  // everyone; its authenticator and log, when set, must outlive the server.
+  AccessPolicy access;
 };
 
 // The server. Start it once; Stop (or the destructor) ends it.

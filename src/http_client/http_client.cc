@@ -140,6 +140,7 @@ struct Client::Impl {
   std::optional<beast::tcp_stream> stream;  // the kept-alive connection, if open
   beast::flat_buffer buffer;
   int connections_opened = 0;
+  std::vector<std::pair<std::string, std::string>> default_headers;  // on every request
 
   // Runs the io_context until the asynchronous operation started by `start` completes;
   // the stream's expiry turns a stuck operation into beast::error::timeout.
@@ -192,6 +193,7 @@ struct Client::Impl {
     req.set(bhttp::field::host, port == 80 ? host : fmt::format("{}:{}", host, port));
     req.set(bhttp::field::user_agent, "handoff");
     bool has_content_type = false;
+    for (const auto& [name, value] : default_headers) req.insert(name, value);
     for (const auto& [name, value] : headers) {
       if (EqualsIgnoreCase(name, "Content-Type")) has_content_type = true;
       req.insert(name, value);
@@ -212,6 +214,10 @@ Client::Client(std::string host, std::uint16_t port) : impl_(std::make_unique<Im
 Client::~Client() = default;
 
 int Client::connections_opened() const { return impl_->connections_opened; }
+
+void Client::AddDefaultHeader(std::string name, std::string value) {
+  impl_->default_headers.emplace_back(std::move(name), std::move(value));
+}
 
 ClientResult Client::Request(std::string_view method, std::string_view target,
                              std::string_view body,

@@ -78,6 +78,9 @@ class Client {
                             const EventCallback& on_event,
                             std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+  // Sends header `name: value` with every later request and stream (Authorization).
+  void AddDefaultHeader(std::string name, std::string value);
+
   // How many connections this client has opened (tests check keep-alive with it).
   int connections_opened() const;
 

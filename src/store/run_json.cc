@@ -93,6 +93,10 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
   AppendJsonString(out, TriggerName(run.trigger));
   Field(out, "initiated_by");
   AppendJsonString(out, run.initiated_by);
+  if (!run.on_behalf_of.empty()) {
+    Field(out, "on_behalf_of");
+    AppendJsonString(out, run.on_behalf_of);
+  }
   Field(out, "reference");
   AppendJsonString(out, run.reference);
   Field(out, "environment");

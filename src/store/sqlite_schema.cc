@@ -142,6 +142,11 @@ ALTER TABLE runs DROP COLUMN planned;
     R"sql(
 ALTER TABLE runs ADD COLUMN secret_params BLOB NOT NULL DEFAULT x'';
 )sql",
+    // 7: who a run was started for, as the request said (`initiated_by` is who the server
+    // authenticated; this one is shown, never trusted).
+    R"sql(
+ALTER TABLE runs ADD COLUMN on_behalf_of TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -52,14 +52,14 @@ constexpr std::string_view kRunColumns =
     "id, suite, namespace, status, run_trigger, initiated_by, reference, environment, "
     "schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, error, "
     "test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, totals, secret_params";
+    "run_values, totals, secret_params, on_behalf_of";
 
 constexpr const char* kInsertRun =
     "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
     "environment, schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, "
     "error, test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, secret_params) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-    "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
+    "run_values, secret_params, on_behalf_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+    "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
 constexpr const char* kInsertPlan = "INSERT INTO run_plans (run_id, planned) VALUES (?1, ?2)";
 // Unset fields are bound as NULL and keep their value (no column is ever NULL).
 constexpr const char* kUpdateRun =
@@ -180,6 +180,7 @@ Run ReadRun(const Stmt& s) {
   run.values = ValueOrLogged(DecodeKeyValues(s.View(23)));
   run.totals = DecodeTotals(s.View(24));
   run.secret_params = ValueOrLogged(DecodeStrings(s.View(25)));
+  run.on_behalf_of = s.Text(26);
   return run;
 }
 
@@ -583,7 +584,7 @@ Result<CreatedRun> SqliteStore::CreateRun(Run run, const std::vector<std::string
         .Bind(run.finished_at_ns).Bind(run.flaky).Bind(run.resumed).Bind(run.retry_of)
         .Bind(run.error).Bind(run.filter).BindBlob(tests).BindBlob(labels).BindBlob(params)
         .Bind(run.max_attempts).Bind(run.timeout_ms).Bind(run.idempotency_key)
-        .BindBlob(values).BindBlob(secret_params);
+        .BindBlob(values).BindBlob(secret_params).Bind(run.on_behalf_of);
     if (!insert.Run()) return false;
     const std::int64_t id = sqlite3_last_insert_rowid(db.handle());
     if (!test_names.empty()) {

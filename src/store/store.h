@@ -84,7 +84,12 @@ struct Run {
   std::string namespace_name;
   RunStatus status = RunStatus::kQueued;
   Trigger trigger = Trigger::kApi;
+  // Who started the run: the authenticated caller (a token's or certificate's name), the
+  // schedule, or, without authentication, what the request said.
   std::string initiated_by;
+  // Who the caller said it acts for (the request's initiated_by when authentication is on):
+  // shown, never trusted.
+  std::string on_behalf_of;
   std::string reference;    // a commit, a release, a ticket: whatever the caller passes
   std::string environment;  // the server's --environment
   std::string schedule;     // name of the schedule that started it, if any

@@ -183,7 +183,7 @@ class Server {
       pid_ = -1;
       return false;
     }
-    static const std::regex kServing(R"(serving \d+ suites on http://127\.0\.0\.1:(\d+) )");
+    static const std::regex kServing(R"(serving \d+ suites on http://\S+:(\d+) )");
     const auto deadline = Clock::now() + 15s;
     while (Clock::now() < deadline) {
       std::smatch m;
@@ -2850,6 +2850,200 @@ TEST_F(ServeTest, ADatabaseThatCannotBeOpenedSaysWhy) {
             std::string::npos)
       << denied.err;
   EXPECT_NE(denied.err.find("\"" + locked + "\""), std::string::npos) << denied.err;
+}
+
+// --- Security: tokens, roles, the browser's origin, Hosts (issue 15) --------------------------
+
+// Makes a token with the fixture's own `token` command, appending it to `auth_file`.
+std::string MakeToken(const std::string& name, const std::string& role,
+                      const std::string& auth_file) {
+  const ProcessResult made = RunProcess(
+      {SERVE_FIXTURE, "token", "--name", name, "--role", role, "--auth-file", auth_file});
+  EXPECT_EQ(made.exit_code, 0) << made.err;
+  std::string token = made.out;
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  return token;
+}
+
+TEST_F(ServeTest, WithTokensEveryEndpointNeedsOneAndEachRoleDoesWhatItMay) {
+  const std::string auth_file = dir_ + "/auth";
+  const std::string viewer = MakeToken("viewer", "read", auth_file);
+  const std::string ci = MakeToken("ci", "run", auth_file);
+  const std::string admin = "operator-secret-0123456789";
+  // The file holds hashes, never tokens, and only its owner reads it.
+  const std::string file = ReadFile(auth_file);
+  EXPECT_EQ(file.find(viewer), std::string::npos);
+  EXPECT_EQ(file.find(ci), std::string::npos);
+  EXPECT_EQ(std::filesystem::status(auth_file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  Server* s = Start({"--auth-file", auth_file}, {{"HANDOFF_AUTH_TOKEN", admin}});
+  ASSERT_NE(s, nullptr);
+  const auto call = [&](std::string_view method, std::string_view target,
+                        const std::string& token, std::string_view body = {}) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+    return Call(s, method, target, body, headers);
+  };
+  // Without a token: nothing but the probes and the UI's files.
+  for (const char* target : {"/api/v1/runs", "/api/v1/suites", "/api/v1/schedules",
+                             "/api/v1/flaky", "/api/v1/runs/1/events"}) {
+    const http::ClientResult r = call("GET", target, "");
+    EXPECT_EQ(r.status, 401) << target << ": " << r.body;
+    EXPECT_EQ(Str(*Field(Parse(r.body), "error"), "code"), "unauthenticated") << r.body;
+  }
+  EXPECT_EQ(call("POST", "/api/v1/suites/Fast/runs", "", "{}").status, 401);
+  EXPECT_EQ(call("POST", "/api/v1/suites/Fast/runs", "not-a-token", "{}").status, 401);
+  for (const char* target : {"/healthz", "/readyz", "/metrics", "/", "/app.js"}) {
+    EXPECT_EQ(call("GET", target, "").status, 200) << target;
+  }
+  // read reads; run also triggers; admin also schedules.
+  EXPECT_EQ(call("GET", "/api/v1/runs", viewer).status, 200);
+  const http::ClientResult refused = call("POST", "/api/v1/suites/Fast/runs", viewer, "{}");
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  const http::ClientResult made =
+      call("POST", "/api/v1/suites/Fast/runs", ci, R"({"initiated_by":"alice"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const json::value run = Parse(made.body);
+  EXPECT_EQ(Str(run, "initiated_by"), "ci");  // who the server identified
+  EXPECT_EQ(Str(run, "on_behalf_of"), "alice");  // what the caller said, shown
+  const std::string schedule = R"({"name":"n","suite":"Fast","spec":"0 3 * * *"})";
+  EXPECT_EQ(call("POST", "/api/v1/schedules", ci, schedule).status, 403);
+  EXPECT_EQ(call("POST", "/api/v1/schedules", admin, schedule).status, 201);
+  EXPECT_EQ(call("DELETE", "/api/v1/schedules/n", ci).status, 403);
+  EXPECT_EQ(call("DELETE", "/api/v1/schedules/n", admin).status, 204);
+
+  // Only ci's run exists; every state-changing request is in the log with who made it, and
+  // no token is.
+  const http::ClientResult runs = call("GET", "/api/v1/runs", viewer);
+  EXPECT_EQ(Arr(Parse(runs.body), "runs").size(), 1u) << runs.body;
+  const std::string log = s->Err();
+  EXPECT_NE(log.find("api request method=POST path=/api/v1/suites/Fast/runs status=201 "
+                     "user=ci role=run via=token peer=127.0.0.1"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("api request refused method=POST path=/api/v1/suites/Fast/runs "
+                     "status=403 user=viewer"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("path=/api/v1/schedules status=201 user=admin role=admin"),
+            std::string::npos)
+      << log;
+  for (const std::string& secret : {viewer, ci, admin}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << "a token in the log";
+    EXPECT_EQ(s->Out().find(secret), std::string::npos) << "a token on stdout";
+  }
+}
+
+TEST_F(ServeTest, RemoteSendsItsTokenAndSaysWhatToDoWithout) {
+  const std::string auth_file = dir_ + "/auth";
+  const std::string ci = MakeToken("ci", "run", auth_file);
+  Server* s = Start({"--auth-file", auth_file});
+  ASSERT_NE(s, nullptr);
+  const ProcessResult without = RunProcess({SERVE_FIXTURE, "remote", "runs", "--server",
+                                            s->url()},
+                                           {{"HANDOFF_TOKEN", ""}});
+  EXPECT_EQ(without.exit_code, 2) << without.out;
+  EXPECT_NE(without.err.find("authentication required"), std::string::npos) << without.err;
+  EXPECT_NE(without.err.find("HANDOFF_TOKEN"), std::string::npos) << without.err;
+
+  const ProcessResult by_env = RunProcess(
+      {SERVE_FIXTURE, "remote", "trigger", "Fast", "--wait", "--server", s->url()},
+      {{"HANDOFF_TOKEN", ci}});
+  EXPECT_EQ(by_env.exit_code, 0) << by_env.out << by_env.err;
+  const std::string token_file = dir_ + "/token";
+  std::ofstream(token_file) << ci << "\n";
+  const ProcessResult by_file =
+      RunProcess({SERVE_FIXTURE, "remote", "runs", "--server", s->url(), "--token-file",
+                  token_file, "--format", "json"},
+                 {{"HANDOFF_TOKEN", ""}});
+  EXPECT_EQ(by_file.exit_code, 0) << by_file.err;
+  EXPECT_NE(by_file.out.find("\"initiated_by\":\"ci\""), std::string::npos) << by_file.out;
+}
+
+// Any web page a developer has open could POST to a server on localhost: a form sends
+// text/plain or urlencoded, and a fetch from another origin says so in Origin and
+// Sec-Fetch-Site. Neither may start a run, with or without authentication (the server
+// before answered 201 Created to all of them).
+TEST_F(ServeTest, AnotherSiteCannotStartARunEvenWithoutAuthentication) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::string target = "/api/v1/suites/Fast/runs";
+  const http::ClientResult form =
+      Call(s, "POST", target, "filter=x", {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(form.status, 415) << form.body;
+  const http::ClientResult text =
+      Call(s, "POST", target, "{}", {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(text.status, 415) << text.body;
+  const http::ClientResult origin =
+      Call(s, "POST", target, "{}", {{"Origin", "https://evil.example"}});
+  EXPECT_EQ(origin.status, 403) << origin.body;
+  const http::ClientResult site =
+      Call(s, "POST", target, "{}", {{"Sec-Fetch-Site", "cross-site"}});
+  EXPECT_EQ(site.status, 403) << site.body;
+  const json::value runs = Get(s, "/api/v1/runs");
+  EXPECT_TRUE(Arr(runs, "runs").empty()) << json::serialize(runs);
+  // The UI's own request still works.
+  const http::ClientResult own =
+      Call(s, "POST", target, "{}",
+           {{"Origin", s->url()}, {"Sec-Fetch-Site", "same-origin"}});
+  EXPECT_EQ(own.status, 201) << own.body;
+}
+
+// DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 reads the API as
+// same-origin, but its requests say Host: evil.example. The server before answered them.
+TEST_F(ServeTest, AHostTheServerDoesNotAnswerToIsRefused) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  Trigger(s, "Fast");
+  const std::string rebound =
+      RawHttp(s->port(), "GET /api/v1/runs HTTP/1.1\r\nHost: evil.example:" +
+                             std::to_string(s->port()) + "\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(rebound.starts_with("HTTP/1.1 403 ")) << rebound;
+  EXPECT_NE(rebound.find("host_not_allowed"), std::string::npos) << rebound;
+  EXPECT_EQ(rebound.find("\"suite\""), std::string::npos) << rebound;
+  const std::string local = RawHttp(
+      s->port(), "GET /api/v1/runs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(local.starts_with("HTTP/1.1 200 ")) << local;
+  // An operator names the hosts a proxy or a Service sends.
+  Server* named = Start({"--allowed-hosts", "handoff.example.com,*.svc.cluster.local", "--db",
+                         "sqlite:" + dir_ + "/named.db"});
+  ASSERT_NE(named, nullptr);
+  const std::string service = RawHttp(
+      named->port(),
+      "GET /healthz HTTP/1.1\r\nHost: handoff.ci.svc.cluster.local\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(service.starts_with("HTTP/1.1 200 ")) << service;
+}
+
+TEST_F(ServeTest, BeyondLoopbackWithoutAuthenticationItRefusesToStartUnlessToldSo) {
+  const ProcessResult refused = RunProcess(
+      {SERVE_FIXTURE, "serve", "--host", "0.0.0.0", "--port", "0", "--db", Db()}, {},
+      std::chrono::seconds(30));
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_NE(refused.err.find("--host 0.0.0.0 can be reached from other machines"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("--auth=none"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/h.db")) << "nothing may happen before";
+
+  Server* open = Start({"--host", "0.0.0.0", "--auth", "none"});
+  ASSERT_NE(open, nullptr);
+  EXPECT_EQ(Call(open, "GET", "/api/v1/runs").status, 200);
+
+  const std::string auth_file = dir_ + "/auth";
+  MakeToken("ci", "run", auth_file);
+  const ProcessResult both = RunProcess({SERVE_FIXTURE, "serve", "--port", "0", "--db", Db(),
+                                         "--auth", "none", "--auth-file", auth_file});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("choose one"), std::string::npos) << both.err;
+  std::ofstream(dir_ + "/bad-auth") << "ci root sha256:00\n";
+  const ProcessResult bad = RunProcess(
+      {SERVE_FIXTURE, "serve", "--port", "0", "--db", Db(), "--auth-file", dir_ + "/bad-auth"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("line 1: unknown role \"root\""), std::string::npos) << bad.err;
+  const ProcessResult bad_role =
+      RunProcess({SERVE_FIXTURE, "token", "--name", "x", "--role", "root"});
+  EXPECT_EQ(bad_role.exit_code, 2);
 }
 
 }  // namespace

@@ -35,7 +35,9 @@ process.on('exit', () => {
 // Starts `ui_fixture serve --port 0 --db sqlite::memory:` with extra environment, waits for
 // the printed address and for /readyz, and returns { url, api, stop, logFile, gateDir }.
 // `name` names its log file in OUTPUT_DIR.
-export async function startServer(name, { env = {}, args = [] } = {}) {
+// With `token`, the returned api sends it as a bearer token (a server with --auth-file or
+// HANDOFF_AUTH_TOKEN).
+export async function startServer(name, { env = {}, args = [], token } = {}) {
   const fixture = process.env.UI_FIXTURE;
   if (!fixture) throw new Error('UI_FIXTURE is not set: the path of the ui_fixture binary (ctest sets it)');
   if (!fs.existsSync(fixture)) throw new Error(`UI_FIXTURE=${fixture} does not exist: build the ui_fixture target`);
@@ -68,7 +70,7 @@ export async function startServer(name, { env = {}, args = [] } = {}) {
     });
   });
 
-  const api = makeApi(url);
+  const api = makeApi(url, token);
   await pollUntil(`${url}/readyz to answer 200`, async () => {
     try {
       return (await fetch(`${url}/readyz`)).status === 200;
@@ -109,11 +111,13 @@ export class ApiError extends Error {
   }
 }
 
-function makeApi(base) {
+function makeApi(base, token) {
   async function call(method, p, body) {
+    const headers = body === undefined ? {} : { 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
     const res = await fetch(`${base}/api/v1${p}`, {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

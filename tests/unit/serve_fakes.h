@@ -204,6 +204,7 @@ class FakeApi : public ServeApi {
     run.filter = request.filter;
     run.reference = request.reference;
     run.initiated_by = request.initiated_by;
+    run.on_behalf_of = request.on_behalf_of;
     run.labels = request.labels;
     run.params = request.params;
     run.max_attempts = request.max_attempts;
@@ -225,7 +226,7 @@ class FakeApi : public ServeApi {
   }
 
   Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
-                           const std::string& by) override {
+                           const std::string& by, const std::string& on_behalf_of) override {
     std::optional<store::Run> run = store_.GetRun(run_id);
     if (!run) return Error{ErrorCode::kNotFound, "no run"};
     if (!store::IsFinished(run->status)) return Error{ErrorCode::kConflict, "not finished"};
@@ -236,6 +237,7 @@ class FakeApi : public ServeApi {
     copy.trigger = store::Trigger::kRetry;
     copy.retry_of = run_id;
     copy.initiated_by = by;
+    copy.on_behalf_of = on_behalf_of;
     return store_.CreateRun(copy, {})->run;
   }
   bool last_retry_only_failed = false;
