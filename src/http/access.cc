@@ -222,19 +222,21 @@ std::string SessionCookie(std::string_view token, bool secure) {
 Admission Admit(const Request& req, std::string_view path, const RouteSpec* route,
                 const AccessPolicy& policy) {
   Admission admission;
-  if (!HostAllowed(req.Header("Host"), policy.allowed_hosts)) {
+  const Access access = route != nullptr ? route->access : Access::kRead;
+  // Open probes answer any Host: kubelet and Prometheus send the pod's address, which a
+  // custom --allowed-hosts rarely names, and they show nothing a token would guard.
+  const bool open_probe = access == Access::kProbe && ProbeOpen(path, policy);
+  if (!open_probe && !HostAllowed(req.Header("Host"), policy.allowed_hosts)) {
     admission.refusal = ErrorResponse(
         403, "host_not_allowed",
         fmt::format("this server does not answer to Host \"{}\" (serve --allowed-hosts)",
                     req.Header("Host")));
     return admission;
   }
-  const Access access = route != nullptr ? route->access : Access::kRead;
   if (policy.auth != nullptr) {
     std::optional<auth::Principal> who;
     std::optional<Response> refused = Identify(req, *policy.auth, &who);
-    const bool open = access == Access::kPublic ||
-                      (access == Access::kProbe && ProbeOpen(path, policy));
+    const bool open = access == Access::kPublic || open_probe;
     if (!open) {
       if (refused) {
         admission.refusal = std::move(refused);

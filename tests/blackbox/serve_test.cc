@@ -1529,7 +1529,7 @@ TEST_F(ServeTest, SlowHeaderConnectionsStarveNeitherProbesNorOtherClients) {
   std::vector<int> slow;
   for (int i = 0; i < 1100; ++i) {
     const int fd = OpenConnection(s->port(), fmt::format("127.0.0.{}", 10 + i % 20),
-                                  "GET /api/v1/runs HTTP/1.1\r\nHost: x\r\n");
+                                  "GET /api/v1/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     ASSERT_GE(fd, 0) << "connection " << i << ": " << std::strerror(errno);
     slow.push_back(fd);
   }
@@ -1571,7 +1571,7 @@ TEST_F(ServeTest, AClientBeyondItsConnectionLimitIsRefused) {
   ASSERT_NE(s, nullptr);
   std::vector<int> held;
   for (int i = 0; i < 3; ++i) held.push_back(OpenConnection(s->port(), "127.0.0.5", ""));
-  const int extra = OpenConnection(s->port(), "127.0.0.5", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  const int extra = OpenConnection(s->port(), "127.0.0.5", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   ASSERT_GE(extra, 0);
   timeval timeout{10, 0};
   ::setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -1633,7 +1633,7 @@ TEST_F(ServeTest, AStreamThatFallsBehindIsDroppedAndResumesWithLastEventId) {
   to.sin_port = htons(s->port());
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
-  const std::string request = fmt::format("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", target);
+  const std::string request = fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", target);
   ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(request.size()));
   // Subscribed once the journal's running test is in its socket.
