@@ -428,8 +428,11 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   std::fflush(stdout);
   log.Info("server started", {{"address", fmt::format("{}:{}", host, server.port())},
                               {"db", flags.db},
-                              {"auth", authenticator ? fmt::format("{} tokens",
-                                                                   authenticator->tokens())
+                              {"auth", authenticator ? fmt::format("{} token{}",
+                                                                   authenticator->tokens(),
+                                                                   authenticator->tokens() == 1
+                                                                       ? ""
+                                                                       : "s")
                                                      : std::string("none")},
                               {"owner", (*owned)->Description()},
                               {"environment", flags.environment}});
