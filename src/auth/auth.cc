@@ -5,6 +5,8 @@
 #include <openssl/rand.h>
 
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <utility>
 
 namespace handoff::auth {
@@ -178,16 +180,57 @@ std::string FormatAuthEntry(const AuthEntry& entry) {
   return line;
 }
 
-std::size_t Authenticator::TokenHashHasher::operator()(const TokenHash& h) const {
-  std::size_t value = 0;
-  std::memcpy(&value, h.data(), sizeof value);
-  return value;
+namespace {
+
+struct TokenHashHasher {
+  std::size_t operator()(const TokenHash& h) const {
+    std::size_t value = 0;
+    std::memcpy(&value, h.data(), sizeof value);
+    return value;
+  }
+};
+
+}  // namespace
+
+// One auth file's entries, looked up by token hash and by name; never changed once built.
+struct Authenticator::Tables {
+  std::unordered_map<TokenHash, Principal, TokenHashHasher> by_hash;
+  std::map<std::string, Role, std::less<>> roles;
+};
+
+// What copies of an Authenticator share: the current tables and the admin token.
+struct Authenticator::Shared {
+  mutable std::mutex mu;
+  std::shared_ptr<const Tables> tables;  // guarded by mu
+  std::optional<AuthEntry> admin;
+};
+
+Result<std::shared_ptr<const Authenticator::Tables>> Authenticator::Build(
+    std::vector<AuthEntry> entries, const std::optional<AuthEntry>& admin) {
+  if (admin) entries.push_back(*admin);
+  auto tables = std::make_shared<Tables>();
+  for (AuthEntry& entry : entries) {
+    const auto [it, inserted] = tables->roles.emplace(entry.name, entry.role);
+    if (!inserted && it->second != entry.role) {
+      return Error{ErrorCode::kInvalid,
+                   fmt::format("\"{}\" has two roles, {} and {}: a name has one role",
+                               entry.name, RoleName(it->second), RoleName(entry.role))};
+    }
+    if (!entry.token) continue;
+    Principal principal{entry.name, entry.role, Principal::Via::kToken};
+    if (!tables->by_hash.emplace(*entry.token, std::move(principal)).second) {
+      return Error{ErrorCode::kInvalid,
+                   fmt::format("a token of \"{}\" is given twice", entry.name)};
+    }
+  }
+  return std::shared_ptr<const Tables>(std::move(tables));
 }
 
 Result<Authenticator> Authenticator::Create(std::vector<AuthEntry> entries,
                                             std::optional<std::string> admin_token,
                                             std::string admin_token_name) {
   Authenticator auth;
+  auth.shared_ = std::make_shared<Shared>();
   if (admin_token) {
     if (admin_token->empty()) {
       return Error{ErrorCode::kInvalid, "HANDOFF_AUTH_TOKEN is set but empty"};
@@ -196,38 +239,45 @@ Result<Authenticator> Authenticator::Create(std::vector<AuthEntry> entries,
     entry.name = std::move(admin_token_name);
     entry.role = Role::kAdmin;
     entry.token = HashToken(*admin_token);
-    entries.push_back(std::move(entry));
+    auth.shared_->admin = std::move(entry);
   }
-  for (AuthEntry& entry : entries) {
-    const auto [it, inserted] = auth.roles_.emplace(entry.name, entry.role);
-    if (!inserted && it->second != entry.role) {
-      return Error{ErrorCode::kInvalid,
-                   fmt::format("\"{}\" has two roles, {} and {}: a name has one role",
-                               entry.name, RoleName(it->second), RoleName(entry.role))};
-    }
-    if (!entry.token) continue;
-    Principal principal{entry.name, entry.role, Principal::Via::kToken};
-    if (!auth.by_hash_.emplace(*entry.token, std::move(principal)).second) {
-      return Error{ErrorCode::kInvalid,
-                   fmt::format("a token of \"{}\" is given twice", entry.name)};
-    }
-  }
+  Result<std::shared_ptr<const Tables>> tables = Build(std::move(entries), auth.shared_->admin);
+  if (!tables.ok()) return tables.error();
+  auth.shared_->tables = std::move(tables).value();
   return auth;
 }
+
+Result<std::size_t> Authenticator::Replace(std::vector<AuthEntry> entries) const {
+  Result<std::shared_ptr<const Tables>> tables = Build(std::move(entries), shared_->admin);
+  if (!tables.ok()) return tables.error();
+  const std::size_t count = (*tables)->by_hash.size();
+  std::lock_guard lock(shared_->mu);
+  shared_->tables = std::move(tables).value();
+  return count;
+}
+
+std::shared_ptr<const Authenticator::Tables> Authenticator::Current() const {
+  std::lock_guard lock(shared_->mu);
+  return shared_->tables;
+}
+
+std::size_t Authenticator::tokens() const { return Current()->by_hash.size(); }
 
 std::optional<Principal> Authenticator::FromToken(std::string_view token,
                                                   Principal::Via via) const {
   if (token.empty()) return std::nullopt;
-  const auto it = by_hash_.find(HashToken(token));
-  if (it == by_hash_.end()) return std::nullopt;
+  const std::shared_ptr<const Tables> tables = Current();
+  const auto it = tables->by_hash.find(HashToken(token));
+  if (it == tables->by_hash.end()) return std::nullopt;
   Principal principal = it->second;
   principal.via = via;
   return principal;
 }
 
 Principal Authenticator::FromCertificate(std::string_view name) const {
-  const auto it = roles_.find(name);
-  return Principal{std::string(name), it == roles_.end() ? Role::kRun : it->second,
+  const std::shared_ptr<const Tables> tables = Current();
+  const auto it = tables->roles.find(name);
+  return Principal{std::string(name), it == tables->roles.end() ? Role::kRun : it->second,
                    Principal::Via::kCertificate};
 }
 

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,8 +76,9 @@ Result<std::vector<AuthEntry>> ParseAuthFile(std::string_view text);
 // Returns the line of the auth file for `entry`.
 std::string FormatAuthEntry(const AuthEntry& entry);
 
-// Identifies callers by token or by the name of a verified client certificate. Immutable
-// once built: share it between threads freely.
+// Identifies callers by token or by the name of a verified client certificate. Safe to
+// share between threads: Replace swaps in a new auth file's entries while requests use the
+// old ones.
 class Authenticator {
  public:
   // An authenticator of `entries` (an auth file) and, when set, one more admin token
@@ -84,6 +86,10 @@ class Authenticator {
   static Result<Authenticator> Create(std::vector<AuthEntry> entries,
                                       std::optional<std::string> admin_token,
                                       std::string admin_token_name = "admin");
+
+  // Replaces the auth file's entries (the admin token stays), so that tokens are added and
+  // revoked without a restart; on an error (as Create's) the current entries stay.
+  Result<std::size_t> Replace(std::vector<AuthEntry> entries) const;
 
   // Returns who holds `token`, or nullopt if no entry has it.
   std::optional<Principal> FromToken(std::string_view token, Principal::Via via) const;
@@ -93,14 +99,16 @@ class Authenticator {
   Principal FromCertificate(std::string_view name) const;
 
   // How many tokens it knows (for the start-up log).
-  std::size_t tokens() const { return by_hash_.size(); }
+  std::size_t tokens() const;
 
  private:
-  struct TokenHashHasher {
-    std::size_t operator()(const TokenHash& h) const;
-  };
-  std::unordered_map<TokenHash, Principal, TokenHashHasher> by_hash_;
-  std::map<std::string, Role, std::less<>> roles_;
+  struct Tables;
+  struct Shared;
+  static Result<std::shared_ptr<const Tables>> Build(std::vector<AuthEntry> entries,
+                                                    const std::optional<AuthEntry>& admin);
+  std::shared_ptr<const Tables> Current() const;
+
+  std::shared_ptr<Shared> shared_;
 };
 
 }  // namespace handoff::auth

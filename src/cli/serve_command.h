@@ -40,6 +40,7 @@ struct ServeFlags {
   std::string auth_file;
   std::string allowed_hosts;  // empty: the listen address and localhost
   std::string open_endpoints = "healthz,readyz,metrics";
+  std::string auth_reload_interval = "5s";  // how often --auth-file is checked for changes
 
   // Declares the flags on `cmd`.
   void Add(CLI::App* cmd);

@@ -2935,6 +2935,36 @@ TEST_F(ServeTest, WithTokensEveryEndpointNeedsOneAndEachRoleDoesWhatItMay) {
   }
 }
 
+TEST_F(ServeTest, TokensAreAddedAndRevokedByEditingTheAuthFileWithoutARestart) {
+  const std::string auth_file = dir_ + "/auth";
+  const std::string old_token = MakeToken("ci", "run", auth_file);
+  Server* s = Start({"--auth-file", auth_file, "--auth-reload-interval", "50ms"});
+  ASSERT_NE(s, nullptr);
+  const auto status = [&](const std::string& token) {
+    return Call(s, "GET", "/api/v1/runs", {}, {{"Authorization", "Bearer " + token}}).status;
+  };
+  ASSERT_EQ(status(old_token), 200);
+  // Rotation: a second token of the same name, then the old one's line removed.
+  const std::string new_token = MakeToken("ci", "run", auth_file);
+  EXPECT_TRUE(Eventually([&] { return status(new_token) == 200; }))
+      << "the added token was never accepted";
+  EXPECT_EQ(status(old_token), 200) << "both work until the old line goes";
+  std::string file = ReadFile(auth_file);
+  file = file.substr(file.find('\n') + 1);  // drop the first (old) line
+  std::ofstream(auth_file, std::ios::trunc) << file;
+  EXPECT_TRUE(Eventually([&] { return status(old_token) == 401; }))
+      << "the revoked token still works";
+  EXPECT_EQ(status(new_token), 200);
+  // A file that does not parse changes nothing; the log says so.
+  std::ofstream(auth_file, std::ios::app) << "intruder root sha256:00\n";
+  EXPECT_TRUE(Eventually([&] {
+    return s->Err().find("auth file not reloaded") != std::string::npos;
+  }));
+  EXPECT_EQ(status(new_token), 200);
+  EXPECT_EQ(status(old_token), 401);
+  EXPECT_NE(s->Err().find("auth file reloaded"), std::string::npos);
+}
+
 TEST_F(ServeTest, RemoteSendsItsTokenAndSaysWhatToDoWithout) {
   const std::string auth_file = dir_ + "/auth";
   const std::string ci = MakeToken("ci", "run", auth_file);

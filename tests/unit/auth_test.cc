@@ -120,5 +120,34 @@ TEST(AuthTest, ANameHasOneRoleAndATokenOneOwner) {
   EXPECT_FALSE(Authenticator::Create({}, std::string()).ok());  // HANDOFF_AUTH_TOKEN=""
 }
 
+TEST(AuthenticatorTest, ReplaceSwapsTheFileEntriesAndKeepsTheAdminToken) {
+  const std::string old_hash = FormatTokenHash(HashToken("old-token"));
+  const std::string new_hash = FormatTokenHash(HashToken("new-token"));
+  Result<std::vector<AuthEntry>> before = ParseAuthFile("ci run " + old_hash + "\n");
+  ASSERT_TRUE(before.ok());
+  Result<Authenticator> auth = Authenticator::Create(*before, std::string("admin-token"));
+  ASSERT_TRUE(auth.ok());
+  const Authenticator copy = *auth;  // copies share their entries (the server holds one)
+
+  Result<std::vector<AuthEntry>> after = ParseAuthFile("ci admin " + new_hash + "\n");
+  ASSERT_TRUE(after.ok());
+  Result<std::size_t> tokens = auth->Replace(*after);
+  ASSERT_TRUE(tokens.ok());
+  EXPECT_EQ(*tokens, 2u);  // the new one and HANDOFF_AUTH_TOKEN's
+  EXPECT_FALSE(copy.FromToken("old-token", Principal::Via::kToken));
+  ASSERT_TRUE(copy.FromToken("new-token", Principal::Via::kToken));
+  EXPECT_EQ(copy.FromToken("new-token", Principal::Via::kToken)->role, Role::kAdmin);
+  EXPECT_TRUE(copy.FromToken("admin-token", Principal::Via::kToken));
+  EXPECT_EQ(copy.FromCertificate("ci").role, Role::kAdmin);
+
+  // Entries Create would refuse are refused, and the current ones stay.
+  Result<std::vector<AuthEntry>> bad =
+      ParseAuthFile("ci admin " + new_hash + "\nci read " + old_hash + "\n");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(auth->Replace(*bad).ok());
+  EXPECT_TRUE(copy.FromToken("new-token", Principal::Via::kToken));
+  EXPECT_FALSE(copy.FromToken("old-token", Principal::Via::kToken));
+}
+
 }  // namespace
 }  // namespace handoff::auth
