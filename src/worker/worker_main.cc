@@ -62,7 +62,7 @@ class PipeSink : public EventSink {
     if (boundary || buffer_.size() >= (1 << 16)) FlushLocked();
   }
 
-  void Flush() {
+  void Flush() override {
     std::lock_guard lock(mu_);
     FlushLocked();
   }
