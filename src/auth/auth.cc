@@ -235,6 +235,14 @@ Result<Authenticator> Authenticator::Create(std::vector<AuthEntry> entries,
     if (admin_token->empty()) {
       return Error{ErrorCode::kInvalid, "HANDOFF_AUTH_TOKEN is set but empty"};
     }
+    // Nothing slows down guessing (a token is checked in microseconds), so a token must be
+    // too long to guess; `handoff token` makes one of 47 characters.
+    if (admin_token->size() < kMinTokenLength) {
+      return Error{ErrorCode::kInvalid,
+                   fmt::format("HANDOFF_AUTH_TOKEN has {} characters: a token needs at least {} "
+                               "to resist guessing (the token command makes one)",
+                               admin_token->size(), kMinTokenLength)};
+    }
     AuthEntry entry;
     entry.name = std::move(admin_token_name);
     entry.role = Role::kAdmin;

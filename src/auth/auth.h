@@ -59,6 +59,9 @@ TokenHash HashToken(std::string_view token);
 // Returns "sha256:" and the lowercase hex of `hash`: how the auth file writes it.
 std::string FormatTokenHash(const TokenHash& hash);
 
+// The fewest characters HANDOFF_AUTH_TOKEN may have.
+inline constexpr std::size_t kMinTokenLength = 16;
+
 // Returns a new random token ("hnd_" and 43 characters of base64url: 256 bits), or an
 // error if the system's random source fails.
 Result<std::string> NewToken();

@@ -331,8 +331,10 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
     Result<auth::Authenticator> created =
         auth::Authenticator::Create(std::move(auth_entries), std::move(admin_token));
     if (!created.ok()) {
-      return ServeUsageError(
-          fmt::format("--auth-file {}: {}", flags.auth_file, created.error().message));
+      const std::string& message = created.error().message;
+      return ServeUsageError(message.starts_with("HANDOFF_AUTH_TOKEN")
+                                 ? message
+                                 : fmt::format("--auth-file {}: {}", flags.auth_file, message));
     }
     authenticator = std::move(created).value();
     if (authenticator->tokens() == 0) {

@@ -3074,6 +3074,11 @@ TEST_F(ServeTest, BeyondLoopbackWithoutAuthenticationItRefusesToStartUnlessToldS
   const ProcessResult bad_role =
       RunProcess({SERVE_FIXTURE, "token", "--name", "x", "--role", "root"});
   EXPECT_EQ(bad_role.exit_code, 2);
+  const ProcessResult weak = RunProcess({SERVE_FIXTURE, "serve", "--port", "0", "--db", Db()},
+                                        {{"HANDOFF_AUTH_TOKEN", "admin123"}});
+  EXPECT_EQ(weak.exit_code, 2);
+  EXPECT_NE(weak.err.find("HANDOFF_AUTH_TOKEN has 8 characters"), std::string::npos) << weak.err;
+  EXPECT_EQ(weak.err.find("admin123"), std::string::npos) << "the token is never echoed";
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ TEST(AuthTest, IdentifiesTokensAndCertificateNames) {
       "viewer read " + FormatTokenHash(HashToken("v")) + "\n" +
       "deployer admin\n");
   ASSERT_TRUE(entries.ok());
-  const Result<Authenticator> auth = Authenticator::Create(*entries, std::string("root-token"));
+  const Result<Authenticator> auth = Authenticator::Create(*entries, std::string("root-token-0123456789"));
   ASSERT_TRUE(auth.ok()) << auth.error().message;
   EXPECT_EQ(auth->tokens(), 4u);
 
@@ -87,7 +87,7 @@ TEST(AuthTest, IdentifiesTokensAndCertificateNames) {
     EXPECT_EQ(who->name, "ci");
     EXPECT_EQ(who->role, Role::kRun);
   }
-  const std::optional<Principal> admin = auth->FromToken("root-token", Principal::Via::kCookie);
+  const std::optional<Principal> admin = auth->FromToken("root-token-0123456789", Principal::Via::kCookie);
   ASSERT_TRUE(admin.has_value());
   EXPECT_EQ(admin->name, "admin");
   EXPECT_EQ(admin->role, Role::kAdmin);
@@ -118,6 +118,9 @@ TEST(AuthTest, ANameHasOneRoleAndATokenOneOwner) {
   ASSERT_TRUE(shared.ok());
   EXPECT_FALSE(Authenticator::Create(*shared, std::nullopt).ok());
   EXPECT_FALSE(Authenticator::Create({}, std::string()).ok());  // HANDOFF_AUTH_TOKEN=""
+  // A token short enough to guess is refused.
+  EXPECT_FALSE(Authenticator::Create({}, std::string("admin123")).ok());
+  EXPECT_TRUE(Authenticator::Create({}, std::string(kMinTokenLength, 'x')).ok());
 }
 
 TEST(AuthenticatorTest, ReplaceSwapsTheFileEntriesAndKeepsTheAdminToken) {
@@ -125,7 +128,7 @@ TEST(AuthenticatorTest, ReplaceSwapsTheFileEntriesAndKeepsTheAdminToken) {
   const std::string new_hash = FormatTokenHash(HashToken("new-token"));
   Result<std::vector<AuthEntry>> before = ParseAuthFile("ci run " + old_hash + "\n");
   ASSERT_TRUE(before.ok());
-  Result<Authenticator> auth = Authenticator::Create(*before, std::string("admin-token"));
+  Result<Authenticator> auth = Authenticator::Create(*before, std::string("admin-token-0123456789"));
   ASSERT_TRUE(auth.ok());
   const Authenticator copy = *auth;  // copies share their entries (the server holds one)
 
@@ -137,7 +140,7 @@ TEST(AuthenticatorTest, ReplaceSwapsTheFileEntriesAndKeepsTheAdminToken) {
   EXPECT_FALSE(copy.FromToken("old-token", Principal::Via::kToken));
   ASSERT_TRUE(copy.FromToken("new-token", Principal::Via::kToken));
   EXPECT_EQ(copy.FromToken("new-token", Principal::Via::kToken)->role, Role::kAdmin);
-  EXPECT_TRUE(copy.FromToken("admin-token", Principal::Via::kToken));
+  EXPECT_TRUE(copy.FromToken("admin-token-0123456789", Principal::Via::kToken));
   EXPECT_EQ(copy.FromCertificate("ci").role, Role::kAdmin);
 
   // Entries Create would refuse are refused, and the current ones stay.
