@@ -10,16 +10,22 @@
 //   body
 //
 // Route never throws; every answer has a real status, and an error is the JSON error object.
+// With authentication on, nothing of the API is answered or changed without the token.
 
 #include <boost/json.hpp>
 #include <string>
 
+#include "auth/auth.h"
 #include "fuzz/fuzz_target.h"
+#include "http/access.h"
 #include "http/router.h"
 #include "unit/serve_fakes.h"
 
 namespace handoff::fuzz {
 namespace {
+
+// The one token the authenticated pass accepts (HANDOFF_AUTH_TOKEN's, admin).
+constexpr std::string_view kToken = "fuzz-admin-token-0123456789";
 
 // Splits the input into a request; false if it has no request line.
 bool ReadRequest(std::string_view input, http::Request* req) {
@@ -114,6 +120,23 @@ HANDOFF_FUZZ_TARGET(router) {
                  error.as_object().at("code").is_string());
     }
     FUZZ_CHECK(response.BodySize() == response.FullBody().size());
+  }
+
+  // Again with authentication on: without the one valid token (in a header or the session
+  // cookie), no API request but the session's own is answered, and nothing changes.
+  static const auth::Authenticator authenticator =
+      auth::Authenticator::Create({}, std::string(fuzz::kToken)).value();
+  http::AccessPolicy policy;
+  policy.auth = &authenticator;
+  policy.allowed_hosts = {"localhost", "127.0.0.1"};
+  const std::size_t runs_before = store.ListRuns(store::RunQuery{}).size();
+  const http::Response guarded = http::Route(req, api, store, &cache, &policy);
+  FUZZ_CHECK(guarded.status >= 100 && guarded.status <= 599);
+  const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  const bool has_token = input.find(fuzz::kToken) != std::string_view::npos;
+  if (!has_token && path.starts_with("/api/") && !path.starts_with("/api/v1/session")) {
+    FUZZ_CHECK(guarded.status >= 400);
+    FUZZ_CHECK(store.ListRuns(store::RunQuery{}).size() == runs_before);
   }
   return 0;
 }
