@@ -3250,6 +3250,19 @@ TEST_F(ServeTest, WithClientCertificatesTheNameIsTheCallerAndOthersAreRefusedAtT
   EXPECT_EQ(Str(listed[0], "on_behalf_of"), "mallory") << runs.out;
   EXPECT_NE(s->Err().find("user=ci role=run via=certificate"), std::string::npos) << s->Err();
 
+  // The UI's session says who the certificate names; its cookie is Secure over TLS.
+  const std::vector<std::string> as_ci = {"--cacert", pki.Cert("ca"), "--cert", pki.Cert("ci"),
+                                          "--key", pki.Key("ci")};
+  const ProcessResult session = Curl(https + "/api/v1/session", as_ci);
+  EXPECT_NE(session.out.find(R"("name":"ci","role":"run","via":"certificate")"),
+            std::string::npos)
+      << session.out << session.err;
+  std::vector<std::string> log_out = as_ci;
+  log_out.insert(log_out.end(), {"-i", "-X", "DELETE"});
+  const ProcessResult logged_out = Curl(https + "/api/v1/session", log_out);
+  EXPECT_NE(logged_out.out.find("HttpOnly; SameSite=Strict; Secure"), std::string::npos)
+      << logged_out.out << logged_out.err;
+
   // The role comes from the auth file: ops may schedule, ci may not.
   const std::string schedule =
       R"({"name":"nightly","suite":"Fast","spec":"0 3 * * *"})";
