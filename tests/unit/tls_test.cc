@@ -4,6 +4,7 @@
 // between our server and our client (the server's name verified, client certificates).
 
 #include <gtest/gtest.h>
+#include <boost/asio.hpp>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -225,11 +226,10 @@ class TlsServerTest : public TlsTest {
     api_.suites.push_back(SuiteInfo{.name = "Checkout", .tests = {"Card"}});
   }
 
-  void StartServer(const std::string& client_ca) {
+  void StartServer(const std::string& client_ca, ServerOptions options = {}) {
     Result<std::shared_ptr<ServerTls>> tls =
         ServerTls::Load({Path("server.pem"), Path("server.key"), client_ca}, 10s, log_.get());
     ASSERT_TRUE(tls.ok()) << tls.error().message;
-    ServerOptions options;
     options.host = "127.0.0.1";
     options.port = 0;
     options.tls = *tls;
@@ -312,6 +312,32 @@ TEST_F(TlsServerTest, AClientCertificateFromTheClientCaIsRequired) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(counted()) << server_->Metrics();
+}
+
+// A client that connects and never starts its handshake holds its connection no longer
+// than the header timeout, like one that never sends its request header.
+TEST_F(TlsServerTest, AHandshakeNeverStartedIsClosedAtTheHeaderTimeout) {
+  ServerOptions options;
+  options.header_timeout = 200ms;
+  StartServer("", options);
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+  const auto start = std::chrono::steady_clock::now();
+  char byte;
+  boost::system::error_code ec;
+  socket.read_some(boost::asio::buffer(&byte, 1), ec);  // blocks until the server closes
+  EXPECT_EQ(ec, boost::asio::error::eof) << ec.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  constexpr std::string_view kTimedOut =
+      "handoff_http_tls_handshake_failures_total{reason=\"timeout\"} 1";
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (server_->Metrics().find(kTimedOut) == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_NE(server_->Metrics().find(kTimedOut), std::string::npos)
+      << server_->Metrics();
 }
 
 }  // namespace
