@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -157,6 +158,11 @@ TEST_F(TlsTest, FilesThatCannotBeServedAreRefusedNamingTheFlagAndTheFile) {
   ASSERT_TRUE(good.ok()) << good.error().message;
   EXPECT_NE((*good)->Describe().find("CN=server"), std::string::npos) << (*good)->Describe();
   EXPECT_NE((*good)->Describe().find("serial 03E9"), std::string::npos) << (*good)->Describe();
+  // TLS 1.2 at least, and no weak keys or ciphers.
+  SSL_CTX* ctx = (*good)->ForHandshake()->native_handle();
+  EXPECT_EQ(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+  EXPECT_GE(SSL_CTX_get_security_level(ctx), 2);
+  EXPECT_FALSE((*good)->requires_client_certificates());
 }
 
 TEST_F(TlsTest, ChangedFilesAreLoadedAfterTheIntervalAndABrokenPairKeepsTheCurrentOne) {
