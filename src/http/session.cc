@@ -238,6 +238,14 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     }
     if (server_.options.tls->requires_client_certificates()) {
       client_cert_name_ = PeerCertificateName(stream_.native_handle());
+      // A verified certificate that names nobody cannot be told apart from any other:
+      // refused like an unverified one, rather than let in as an anonymous caller.
+      if (client_cert_name_.empty()) {
+        server_.handshakes.Hit(HandshakeFailure::kClientCertificateRefused, client_,
+                               "the client's certificate has no usable name (no CN or DNS "
+                               "name, or a control character in it)");
+        return Close();
+      }
     }
     DoRead();
   }
