@@ -3372,6 +3372,12 @@ TEST_F(ServeTest, ACertificateThatCannotBeServedStopsTheStartWithExitTwo) {
   expect_refused(serve({"--tls-cert", pki.Cert("server"), "--tls-key", pki.Key("ci")}),
                  "does not match the certificate");
   expect_refused(serve({"--tls-cert", pki.Cert("server")}), "--tls-cert needs --tls-key");
+  // The same from the environment.
+  expect_refused(RunProcess({SERVE_FIXTURE, "serve", "--port", "0", "--db", Db()},
+                            {{"HANDOFF_TLS_CERT", dir_ + "/missing.pem"},
+                             {"HANDOFF_TLS_KEY", pki.Key("server")}},
+                            std::chrono::seconds(30)),
+                 "--tls-cert " + dir_ + "/missing.pem: cannot read it");
   expect_refused(serve({"--tls-client-ca", pki.Cert("ca")}),
                  "--tls-client-ca needs --tls-cert and --tls-key");
   expect_refused(serve({"--tls-cert", pki.Cert("server"), "--tls-key", pki.Key("server"),
