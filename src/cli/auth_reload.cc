@@ -58,10 +58,8 @@ void AuthFileReloader::Reload() {
   text << in.rdbuf();
   Result<std::vector<auth::AuthEntry>> entries = auth::ParseAuthFile(text.str());
   if (!entries.ok()) return keep(entries.error().message);
-  std::size_t in_file = 0;
-  for (const auth::AuthEntry& entry : *entries) in_file += entry.token.has_value() ? 1 : 0;
-  // An empty file is more likely one being written than every token revoked at once.
-  if (in_file == 0) return keep("no token in it");
+  // An empty file is more likely one being written than every entry revoked at once.
+  if (entries->empty()) return keep("no entry in it");
   Result<std::size_t> tokens = auth_.Replace(std::move(entries).value());
   if (!tokens.ok()) return keep(tokens.error().message);
   log_.Info("auth file reloaded", {{"file", path_}, {"tokens", fmt::format("{}", *tokens)}});

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/result.h"
 #include "cli/count_flag.h"
 #include "http_client/http_client.h"
 #include "json/json_writer.h"
@@ -29,6 +30,8 @@ struct RemoteCommand {
   std::string server;
   std::string token;
   std::string token_file;
+  // TLS: the CA to trust (default: the system's), and a client certificate for mTLS.
+  std::string cacert, cert, key;
   std::string format = "text";
   // trigger
   std::string suite, filter, reference, initiated_by, timeout;
@@ -47,6 +50,8 @@ namespace {
 namespace json = boost::json;
 
 constexpr int kExitFailed = 1;
+constexpr const char* kServerHelp =
+    "The server: http://HOST:PORT, https://HOST:PORT, or HOST:PORT (http)";
 constexpr int kExitUsage = 2;
 
 int Fail(const std::string& message) {
@@ -278,6 +283,18 @@ void AddTokenFlags(CLI::App* cmd, RemoteCommand& c) {
       ->envname("HANDOFF_TOKEN_FILE");
 }
 
+// The TLS flags, on `remote` and each of its commands, like the token flags.
+void AddTlsFlags(CLI::App* cmd, RemoteCommand& c) {
+  cmd->add_option("--cacert", c.cacert,
+                  "For https:// servers: trust the CA certificates in this PEM file (default: "
+                  "the system's)")
+      ->envname("HANDOFF_CACERT");
+  cmd->add_option("--cert", c.cert,
+                  "For https:// servers that ask for one: this PEM client certificate (mTLS)")
+      ->envname("HANDOFF_CERT");
+  cmd->add_option("--key", c.key, "The PEM private key of --cert")->envname("HANDOFF_KEY");
+}
+
 // The token the user gave (--token, HANDOFF_TOKEN, or the first line of --token-file), or
 // an error message.
 std::optional<std::string> Token(const RemoteCommand& c, std::string* error) {
@@ -307,15 +324,17 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   RemoteCommand& c = command;
   c.remote = app.add_subcommand("remote", "Talk to a handoff server: trigger, runs, get");
   c.remote->require_subcommand(1, 1);
-  c.remote->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
+  c.remote->add_option("--server", c.server, kServerHelp)
       ->envname("HANDOFF_SERVER");
   AddTokenFlags(c.remote, c);
+  AddTlsFlags(c.remote, c);
 
   c.trigger = c.remote->add_subcommand("trigger", "Start a run of SUITE on the server");
   c.trigger->add_option("suite", c.suite, "The suite to run")->required();
-  c.trigger->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
+  c.trigger->add_option("--server", c.server, kServerHelp)
       ->envname("HANDOFF_SERVER");
   AddTokenFlags(c.trigger, c);
+  AddTlsFlags(c.trigger, c);
   c.trigger->add_option("--filter,--run", c.filter, "Run only tests matching this regex");
   c.trigger->add_option("--reference", c.reference, "A commit, release or ticket to record");
   c.trigger->add_option("--initiated-by", c.initiated_by, "Who asks (default: $USER)");
@@ -328,9 +347,10 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
                       "Follow the run until it ends; exit 0 if it passed, 1 otherwise");
 
   c.runs = c.remote->add_subcommand("runs", "List recent runs, newest first");
-  c.runs->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
+  c.runs->add_option("--server", c.server, kServerHelp)
       ->envname("HANDOFF_SERVER");
   AddTokenFlags(c.runs, c);
+  AddTlsFlags(c.runs, c);
   c.runs->add_option("--suite", c.runs_suite, "Only runs of this suite");
   c.runs->add_option("--status", c.runs_status, "Only runs in this status");
   c.runs->add_option("--reference", c.runs_reference, "Only runs with this reference");
@@ -339,9 +359,10 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
 
   c.get = c.remote->add_subcommand("get", "Show one run and its tests");
   c.get->add_option("id", c.id, "The run's id")->required()->check(WholeNumber(1));
-  c.get->add_option("--server", c.server, "The server: http://HOST:PORT, or HOST:PORT")
+  c.get->add_option("--server", c.server, kServerHelp)
       ->envname("HANDOFF_SERVER");
   AddTokenFlags(c.get, c);
+  AddTlsFlags(c.get, c);
   c.get->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
   return &c;
 }
@@ -356,7 +377,21 @@ int RunRemote(const RemoteCommand& c) {
   std::string error;
   std::optional<http::Url> url = http::ParseUrl(server, &error);
   if (!url) return Fail("--server: " + error);
-  http::Client client(url->host, url->port);
+  std::shared_ptr<const http::ClientTls> tls;
+  if (url->https) {
+    if (c.cert.empty() != c.key.empty()) {
+      return Fail(c.cert.empty() ? "--key needs --cert: give both for a client certificate"
+                                 : "--cert needs --key: give both for a client certificate");
+    }
+    Result<std::shared_ptr<const http::ClientTls>> loaded =
+        http::LoadClientTls({c.cacert, c.cert, c.key});
+    if (!loaded.ok()) return Fail(loaded.error().message);
+    tls = std::move(loaded).value();
+  } else if (!c.cacert.empty() || !c.cert.empty() || !c.key.empty()) {
+    return Fail(fmt::format(
+        "--cacert, --cert and --key are for https:// servers, and --server is {}", server));
+  }
+  http::Client client(url->host, url->port, tls);
   const std::optional<std::string> token = Token(c, &error);
   if (!token) return Fail(error);
   if (!token->empty()) client.AddDefaultHeader("Authorization", "Bearer " + *token);

@@ -32,6 +32,7 @@
 #include "engine/serve_engine.h"
 #include "engine/server_log.h"
 #include "http/server.h"
+#include "http/tls_server.h"
 #include "base/result.h"
 #include "store/open_store.h"
 #include "store/ownership.h"
@@ -247,6 +248,20 @@ void ServeFlags::Add(CLI::App* cmd) {
                   "Host names the server answers to, comma-separated (*.suffix, or * for any; "
                   "default: the listen address and localhost)")
       ->envname("HANDOFF_ALLOWED_HOSTS");
+  cmd->add_option("--tls-cert", tls_cert,
+                  "Serve HTTPS with this PEM certificate (and its chain); reloaded when the "
+                  "file changes. Needs --tls-key")
+      ->envname("HANDOFF_TLS_CERT");
+  cmd->add_option("--tls-key", tls_key, "The PEM private key of --tls-cert (unencrypted)")
+      ->envname("HANDOFF_TLS_KEY");
+  cmd->add_option("--tls-client-ca", tls_client_ca,
+                  "Require client certificates signed by this PEM CA (mTLS); the certificate's "
+                  "CN is the caller, with the role --auth-file gives that name (else run)")
+      ->envname("HANDOFF_TLS_CLIENT_CA");
+  // Hidden: how often the TLS files are checked for a new certificate (tests use 100ms).
+  cmd->add_option("--tls-reload-interval", tls_reload_interval)
+      ->envname("HANDOFF_TLS_RELOAD_INTERVAL")
+      ->group("");
   cmd->add_option("--open-endpoints", open_endpoints,
                   "Which of healthz,readyz,metrics answer without a token (none: all need "
                   "one)")
@@ -305,7 +320,27 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   }
   options.backup_dir = flags.backup_dir.empty() ? DefaultBackupDir(flags.db) : flags.backup_dir;
 
-  // Authentication: tokens from the auth file and HANDOFF_AUTH_TOKEN (never from argv).
+  // TLS, before anything is opened: a certificate that cannot be served stops the start.
+  std::shared_ptr<http::ServerTls> tls;
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    return ServeUsageError(flags.tls_cert.empty()
+                               ? "--tls-key needs --tls-cert: give both to serve HTTPS"
+                               : "--tls-cert needs --tls-key: give both to serve HTTPS");
+  }
+  if (!flags.tls_client_ca.empty() && flags.tls_cert.empty()) {
+    return ServeUsageError(
+        "--tls-client-ca needs --tls-cert and --tls-key: client certificates are asked for "
+        "in the TLS handshake, so the server must serve HTTPS");
+  }
+  auto tls_reload_interval = ParseDuration(flags.tls_reload_interval);
+  if (!tls_reload_interval || *tls_reload_interval <= std::chrono::nanoseconds(0)) {
+    return ServeUsageError("--tls-reload-interval: invalid duration \"" +
+                           flags.tls_reload_interval + "\" (e.g. 10s)");
+  }
+  const bool client_certificates = !flags.tls_client_ca.empty();
+
+  // Authentication: tokens from the auth file and HANDOFF_AUTH_TOKEN (never from argv), and
+  // client certificates (mTLS).
   std::optional<auth::Authenticator> authenticator;
   std::vector<auth::AuthEntry> auth_entries;
   if (!flags.auth_file.empty()) {
@@ -321,11 +356,15 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   }
   std::optional<std::string> admin_token;
   if (const char* env = std::getenv("HANDOFF_AUTH_TOKEN")) admin_token = std::string(env);
-  const bool auth_configured = !flags.auth_file.empty() || admin_token.has_value();
+  const bool auth_configured =
+      !flags.auth_file.empty() || admin_token.has_value() || client_certificates;
   if (flags.auth == "none" && auth_configured) {
     return ServeUsageError(
-        "--auth=none turns authentication off, but --auth-file or HANDOFF_AUTH_TOKEN gives "
-        "tokens: choose one");
+        client_certificates
+            ? "--auth=none turns authentication off, but --tls-client-ca requires client "
+              "certificates: choose one"
+            : "--auth=none turns authentication off, but --auth-file or HANDOFF_AUTH_TOKEN "
+              "gives tokens: choose one");
   }
   if (auth_configured) {
     Result<auth::Authenticator> created =
@@ -337,7 +376,8 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
                                  : fmt::format("--auth-file {}: {}", flags.auth_file, message));
     }
     authenticator = std::move(created).value();
-    if (authenticator->tokens() == 0) {
+    // With client certificates, an auth file may name certificate holders only.
+    if (authenticator->tokens() == 0 && !client_certificates) {
       return ServeUsageError(fmt::format(
           "--auth-file {}: no token in it: nobody could use the server (the token command "
           "makes one)",
@@ -347,8 +387,9 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
     return ServeUsageError(fmt::format(
         "--host {} can be reached from other machines, and no authentication is configured: "
         "anyone who reaches it could start runs and read their params. Give tokens with "
-        "--auth-file FILE or HANDOFF_AUTH_TOKEN (docs/serve.md, Security), or pass --auth=none "
-        "to serve without authentication on purpose",
+        "--auth-file FILE or HANDOFF_AUTH_TOKEN, or require client certificates with "
+        "--tls-client-ca (docs/serve.md, Security), or pass --auth=none to serve without "
+        "authentication on purpose",
         flags.host));
   }
   std::vector<std::string> open_endpoints = SplitList(flags.open_endpoints);
@@ -377,6 +418,13 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   ::signal(SIGPIPE, SIG_IGN);
 
   ServerLog log(flags.log_format == "json");
+  if (!flags.tls_cert.empty()) {
+    Result<std::shared_ptr<http::ServerTls>> loaded = http::ServerTls::Load(
+        {flags.tls_cert, flags.tls_key, flags.tls_client_ca},
+        std::chrono::ceil<std::chrono::milliseconds>(*tls_reload_interval), &log);
+    if (!loaded.ok()) return ServeUsageError(loaded.error().message);
+    tls = std::move(loaded).value();
+  }
   // One server per store, held until exit; taken before the store is opened, so a second
   // server neither migrates nor resumes anything.
   Result<std::unique_ptr<store::StoreOwnership>> owned = store::AcquireStoreOwnership(flags.db);
@@ -421,6 +469,7 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   http_options.access.readyz_open = open("readyz");
   http_options.access.metrics_open = open("metrics");
   http_options.access.log = &log;
+  http_options.tls = tls;
   http::Server server(engine, *store, http_options);
   if (!server.Start(&error)) {
     engine.Shutdown(std::chrono::milliseconds(0));
@@ -441,19 +490,23 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   }
   const std::string host = flags.host.find(':') != std::string::npos ? "[" + flags.host + "]"
                                                                       : flags.host;
-  std::printf("handoff: serving %zu suites on http://%s:%u (store %s)\n", catalog.suites.size(),
-              host.c_str(), static_cast<unsigned>(server.port()), flags.db.c_str());
+  const char* scheme = tls ? "https" : "http";
+  std::printf("handoff: serving %zu suites on %s://%s:%u (store %s)\n", catalog.suites.size(),
+              scheme, host.c_str(), static_cast<unsigned>(server.port()), flags.db.c_str());
   std::fflush(stdout);
-  log.Info("server started", {{"address", fmt::format("{}:{}", host, server.port())},
-                              {"db", flags.db},
-                              {"auth", authenticator ? fmt::format("{} token{}",
-                                                                   authenticator->tokens(),
-                                                                   authenticator->tokens() == 1
-                                                                       ? ""
-                                                                       : "s")
-                                                     : std::string("none")},
-                              {"owner", (*owned)->Description()},
-                              {"environment", flags.environment}});
+  std::string auth_description = "none";
+  if (authenticator) {
+    auth_description = fmt::format("{} token{}", authenticator->tokens(),
+                                   authenticator->tokens() == 1 ? "" : "s");
+    if (client_certificates) auth_description += " and client certificates";
+  }
+  ServerLog::Fields started = {{"address", fmt::format("{}://{}:{}", scheme, host, server.port())},
+                               {"db", flags.db},
+                               {"auth", auth_description},
+                               {"owner", (*owned)->Description()},
+                               {"environment", flags.environment}};
+  if (tls) started.emplace_back("tls", tls->Describe());
+  log.Info("server started", started);
 
   int sig = 0;
   sigwait(&signals, &sig);

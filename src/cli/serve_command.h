@@ -41,6 +41,13 @@ struct ServeFlags {
   std::string allowed_hosts;  // empty: the listen address and localhost
   std::string open_endpoints = "healthz,readyz,metrics";
   std::string auth_reload_interval = "5s";  // how often --auth-file is checked for changes
+  // HTTPS (docs/serve.md, TLS and client certificates): certificate and key files, and the
+  // CA that signs client certificates (mTLS); how often the files are looked at for a
+  // rotated certificate (hidden: tests shorten it).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string tls_reload_interval = "10s";
 
   // Declares the flags on `cmd`.
   void Add(CLI::App* cmd);

@@ -1,8 +1,9 @@
 #pragma once
 
 // The HTTP/1.1 server of `serve` (Boost.Beast): keep-alive, bounded requests, timeouts, a
-// connection limit, and Server-Sent Events for the live stream of a run. What each request
-// does is decided by Route (router.h); this file only moves bytes.
+// connection limit, and Server-Sent Events for the live stream of a run, over plain TCP or
+// TLS. What each request does is decided by Route (router.h); server.cc listens and
+// accepts, session.cc carries one connection; neither decides anything about a request.
 //
 // Threads: an io_context run by `threads` threads moves bytes; each connection is a session
 // on its own strand. Routing (which reads the store: milliseconds, seconds for a large run)
@@ -19,6 +20,7 @@
 #include "engine/serve_api.h"
 #include "engine/server_log.h"
 #include "http/access.h"
+#include "http/tls_server.h"
 #include "store/store.h"
 
 namespace handoff::http {
@@ -66,6 +68,10 @@ struct ServerOptions {
   // Who may send what (authentication, roles, allowed Hosts): access.h. The default admits
   // everyone; its authenticator and log, when set, must outlive the server.
   AccessPolicy access;
+  // HTTPS (tls_server.h): null serves plain HTTP. With it the port speaks only TLS (a plain
+  // HTTP request is closed unanswered); the header timeout covers the handshake; requests
+  // are `secure`, and with client certificates carry the verified name (client_cert_name).
+  std::shared_ptr<ServerTls> tls;
 };
 
 // The server. Start it once; Stop (or the destructor) ends it.

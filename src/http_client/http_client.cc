@@ -1,13 +1,21 @@
 #include "http_client/http_client.h"
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <limits>
+#include <sys/stat.h>
 
 namespace handoff::http {
 namespace {
@@ -22,8 +30,61 @@ constexpr std::uint64_t kMaxResponseBody = 256u << 20;
 bool IsStaleConnectionError(const beast::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-         ec == bhttp::error::partial_message;
+         ec == bhttp::error::partial_message || ec == net::ssl::error::stream_truncated;
 }
+
+// The last error OpenSSL queued, as its reason string, and the queue emptied.
+std::string OpenSslError() {
+  unsigned long code = 0;
+  unsigned long last = 0;
+  while ((code = ERR_get_error()) != 0) last = code;
+  if (last == 0) return "unknown error";
+  const char* reason = ERR_reason_error_string(last);
+  return reason != nullptr ? reason : "unknown error";
+}
+
+// Never asks for a passphrase on the terminal: an encrypted key is an error.
+int NoPassphrase(char*, int, int, void*) { return 0; }
+
+// Says what a TLS error means for the user: which side refused what, and what to give.
+std::string DescribeTlsError(const beast::error_code& ec) {
+  if (ec.category() != net::error::get_ssl_category()) return ec.message();
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_WRONG_VERSION_NUMBER:
+      return fmt::format("{} (is the server serving plain http://?)", ec.message());
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+      return fmt::format(
+          "{}: the server refused the connection's client certificate (missing, expired, or "
+          "not signed by the CA it trusts: --cert and --key)",
+          ec.message());
+    default:
+      return ec.message();
+  }
+}
+
+// One connection to the server: plain TCP, or TLS over it.
+struct Connection {
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+
+  // The TCP stream under it: its deadline and its socket.
+  beast::tcp_stream& Tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+  // Calls `f` with the stream requests go over.
+  template <typename F>
+  void With(F&& f) {
+    if (tls) {
+      f(*tls);
+    } else {
+      f(*plain);
+    }
+  }
+};
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
 
@@ -70,19 +131,20 @@ SseEvent ParseSseBlock(std::string_view block) {
 }  // namespace
 
 std::optional<Url> ParseUrl(std::string_view url, std::string* error) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.starts_with("https://")) {
-    *error = fmt::format("{}: https is not supported; use http://", url);
+  Url out;
+  std::string_view rest;
+  if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else if (url.starts_with("https://")) {
+    rest = url.substr(8);
+    out.https = true;
+    out.port = 443;
+  } else {
+    *error = fmt::format("{}: not an http:// or https:// URL", url);
     return std::nullopt;
   }
-  if (!url.starts_with(kScheme)) {
-    *error = fmt::format("{}: not an http:// URL", url);
-    return std::nullopt;
-  }
-  std::string_view rest = url.substr(kScheme.size());
   const std::size_t slash = rest.find('/');
   const std::string_view authority = rest.substr(0, slash);
-  Url out;
   if (slash != std::string_view::npos) {
     std::string_view base = rest.substr(slash);
     while (!base.empty() && base.back() == '/') base.remove_suffix(1);
@@ -133,11 +195,70 @@ std::string ClientResult::Header(std::string_view name) const {
   return "";
 }
 
+class ClientTls {
+ public:
+  explicit ClientTls(net::ssl::context context) : context_(std::move(context)) {}
+
+  // The context connections are made with (Asio wants it mutable; it is not changed).
+  net::ssl::context& context() const { return context_; }
+
+ private:
+  mutable net::ssl::context context_;
+};
+
+Result<std::shared_ptr<const ClientTls>> LoadClientTls(const ClientTlsOptions& options) {
+  ERR_clear_error();
+  net::ssl::context context(net::ssl::context::tls_client);
+  SSL_CTX* ctx = context.native_handle();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_default_passwd_cb(ctx, &NoPassphrase);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  const auto fail = [](std::string_view what, const std::string& file, std::string_view kind) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+      return Error{ErrorCode::kInvalid,
+                   fmt::format("{} {}: cannot read it: {}", what, file, std::strerror(errno))};
+    }
+    return Error{ErrorCode::kInvalid,
+                 fmt::format("{} {}: not {} ({})", what, file, kind, OpenSslError())};
+  };
+  if (options.ca_file.empty()) {
+    SSL_CTX_set_default_verify_paths(ctx);
+  } else if (SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1) {
+    return fail("CA file", options.ca_file, "a PEM certificate");
+  }
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return Error{ErrorCode::kInvalid,
+                 "a client certificate needs its key, and a key its certificate: give both"};
+  }
+  if (!options.cert_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1) {
+      return fail("client certificate", options.cert_file, "a usable PEM certificate");
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      if (ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH) {
+        return Error{ErrorCode::kInvalid,
+                     fmt::format("client key {}: does not match the certificate {} ({})",
+                                 options.key_file, options.cert_file, OpenSslError())};
+      }
+      return fail("client key", options.key_file, "a usable unencrypted PEM private key");
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      return Error{ErrorCode::kInvalid,
+                   fmt::format("client key {}: does not match the certificate {} ({})",
+                               options.key_file, options.cert_file, OpenSslError())};
+    }
+  }
+  ERR_clear_error();
+  return std::shared_ptr<const ClientTls>(std::make_shared<ClientTls>(std::move(context)));
+}
+
 struct Client::Impl {
   std::string host;
   std::uint16_t port;
+  std::shared_ptr<const ClientTls> tls;  // null: plain HTTP
   net::io_context ioc;
-  std::optional<beast::tcp_stream> stream;  // the kept-alive connection, if open
+  std::optional<Connection> stream;  // the kept-alive connection, if open
   beast::flat_buffer buffer;
   int connections_opened = 0;
   std::vector<std::pair<std::string, std::string>> default_headers;  // on every request
@@ -153,26 +274,71 @@ struct Client::Impl {
     return result;
   }
 
-  // Opens a new connection into `out`; returns an error message or "".
-  std::string Connect(std::optional<beast::tcp_stream>& out, std::chrono::milliseconds timeout) {
+  // Opens a new connection into `out` (and does the TLS handshake); returns an error
+  // message or "".
+  std::string Connect(std::optional<Connection>& out, std::chrono::milliseconds timeout) {
     tcp::resolver resolver(ioc);
     beast::error_code ec;
     const auto endpoints = resolver.resolve(host, std::to_string(port), ec);
     if (ec) return fmt::format("cannot resolve {}: {}", host, ec.message());
-    out.emplace(ioc);
-    out->expires_after(timeout);
+    beast::tcp_stream tcp_stream(ioc);
+    tcp_stream.expires_after(timeout);
     ec = Run([&](auto handler) {
-      out->async_connect(endpoints, [handler](beast::error_code e, const tcp::endpoint&) mutable {
-        handler(e);
-      });
+      tcp_stream.async_connect(endpoints,
+                               [handler](beast::error_code e, const tcp::endpoint&) mutable {
+                                 handler(e);
+                               });
     });
     if (ec) {
-      out.reset();
       if (ec == net::error::connection_refused) {
         return fmt::format("cannot connect to {}:{}: connection refused (is the server running?)",
                            host, port);
       }
       return fmt::format("cannot connect to {}:{}: {}", host, port, ec.message());
+    }
+    out.emplace();
+    if (!tls) {
+      out->plain.emplace(std::move(tcp_stream));
+      ++connections_opened;
+      return "";
+    }
+    auto& stream = out->tls.emplace(std::move(tcp_stream), tls->context());
+    SSL* ssl = stream.native_handle();
+    // The certificate must be for the name or address the user gave (curl's default).
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    beast::error_code not_address;
+    net::ip::make_address(host, not_address);
+    if (not_address) {
+      SSL_set_tlsext_host_name(ssl, host.c_str());
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+    } else {
+      X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    }
+    ec = Run([&](auto handler) {
+      stream.async_handshake(net::ssl::stream_base::client,
+                             [handler](beast::error_code e) mutable { handler(e); });
+    });
+    if (ec) {
+      const long verify = SSL_get_verify_result(ssl);
+      out.reset();
+      if (ec == beast::error::timeout) {
+        return fmt::format("TLS handshake with {}:{}: no answer within {} ms", host, port,
+                           timeout.count());
+      }
+      if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+        return fmt::format(
+            "TLS handshake with {}:{}: certificate verify failed: {} (the server's "
+            "certificate is not for \"{}\"; use the name it was issued for)",
+            host, port, X509_verify_cert_error_string(verify), host);
+      }
+      if (verify != X509_V_OK) {
+        return fmt::format(
+            "TLS handshake with {}:{}: certificate verify failed: {} (trust the CA that "
+            "signed the server's certificate: use --cacert FILE)",
+            host, port, X509_verify_cert_error_string(verify));
+      }
+      return fmt::format("TLS handshake with {}:{}: {}", host, port, DescribeTlsError(ec));
     }
     ++connections_opened;
     return "";
@@ -190,7 +356,8 @@ struct Client::Impl {
       req.method(verb);
     }
     req.target(target);
-    req.set(bhttp::field::host, port == 80 ? host : fmt::format("{}:{}", host, port));
+    const std::uint16_t default_port = tls ? 443 : 80;
+    req.set(bhttp::field::host, port == default_port ? host : fmt::format("{}:{}", host, port));
     req.set(bhttp::field::user_agent, "handoff");
     bool has_content_type = false;
     for (const auto& [name, value] : default_headers) req.insert(name, value);
@@ -206,9 +373,11 @@ struct Client::Impl {
   }
 };
 
-Client::Client(std::string host, std::uint16_t port) : impl_(std::make_unique<Impl>()) {
+Client::Client(std::string host, std::uint16_t port, std::shared_ptr<const ClientTls> tls)
+    : impl_(std::make_unique<Impl>()) {
   impl_->host = std::move(host);
   impl_->port = port;
+  impl_->tls = std::move(tls);
 }
 
 Client::~Client() = default;
@@ -237,17 +406,21 @@ ClientResult Client::Request(std::string_view method, std::string_view target,
         return result;
       }
     }
-    s.stream->expires_after(timeout);
+    s.stream->Tcp().expires_after(timeout);
     beast::error_code ec = s.Run([&](auto handler) {
-      bhttp::async_write(*s.stream, req,
+      s.stream->With([&](auto& st) {
+        bhttp::async_write(st, req,
                          [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+      });
     });
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(kMaxResponseBody);
     if (!ec) {
       ec = s.Run([&](auto handler) {
-        bhttp::async_read(*s.stream, s.buffer, parser,
+        s.stream->With([&](auto& st) {
+          bhttp::async_read(st, s.buffer, parser,
                           [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+        });
       });
     }
     if (ec) {
@@ -257,7 +430,7 @@ ClientResult Client::Request(std::string_view method, std::string_view target,
       result.error = ec == beast::error::timeout
                          ? fmt::format("{} {}: no answer within {} ms", method, target,
                                        timeout.count())
-                         : fmt::format("{} {}: {}", method, target, ec.message());
+                         : fmt::format("{} {}: {}", method, target, DescribeTlsError(ec));
       return result;
     }
     bhttp::response<bhttp::string_body> res = parser.release();
@@ -268,7 +441,7 @@ ClientResult Client::Request(std::string_view method, std::string_view target,
     result.body = std::move(res.body());
     if (!res.keep_alive()) {
       beast::error_code ignored;
-      s.stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      s.stream->Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
       s.stream.reset();
       s.buffer.clear();
     }
@@ -283,7 +456,7 @@ StreamResult Client::StreamEvents(std::string_view target, std::int64_t last_eve
   Impl& s = *impl_;
   StreamResult result;
   result.last_event_id = last_event_id;
-  std::optional<beast::tcp_stream> stream;
+  std::optional<Connection> stream;
   if (std::string error = s.Connect(stream, timeout); !error.empty()) {
     result.error = std::move(error);
     return result;
@@ -293,20 +466,24 @@ StreamResult Client::StreamEvents(std::string_view target, std::int64_t last_eve
   if (last_event_id > 0) headers.emplace_back("Last-Event-ID", std::to_string(last_event_id));
   const bhttp::request<bhttp::string_body> req = s.MakeRequest("GET", target, {}, headers);
   beast::flat_buffer buffer;
-  stream->expires_after(timeout);
+  stream->Tcp().expires_after(timeout);
   beast::error_code ec = s.Run([&](auto handler) {
-    bhttp::async_write(*stream, req,
+    stream->With([&](auto& st) {
+      bhttp::async_write(st, req,
                        [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+    });
   });
   bhttp::response_parser<bhttp::empty_body> header_parser;
   if (!ec) {
     ec = s.Run([&](auto handler) {
-      bhttp::async_read_header(*stream, buffer, header_parser,
+      stream->With([&](auto& st) {
+        bhttp::async_read_header(st, buffer, header_parser,
                                [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+      });
     });
   }
   if (ec) {
-    result.error = fmt::format("GET {}: {}", target, ec.message());
+    result.error = fmt::format("GET {}: {}", target, DescribeTlsError(ec));
     return result;
   }
   result.status = static_cast<int>(header_parser.get().result_int());
@@ -315,10 +492,12 @@ StreamResult Client::StreamEvents(std::string_view target, std::int64_t last_eve
     bhttp::response_parser<bhttp::string_body> parser(std::move(header_parser));
     parser.body_limit(kMaxResponseBody);
     ec = s.Run([&](auto handler) {
-      bhttp::async_read(*stream, buffer, parser,
+      stream->With([&](auto& st) {
+        bhttp::async_read(st, buffer, parser,
                         [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+      });
     });
-    if (ec) result.error = fmt::format("GET {}: {}", target, ec.message());
+    if (ec) result.error = fmt::format("GET {}: {}", target, DescribeTlsError(ec));
     result.body = parser.get().body();
     return result;
   }
@@ -330,18 +509,20 @@ StreamResult Client::StreamEvents(std::string_view target, std::int64_t last_eve
   while (!parser.is_done()) {
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof chunk;
-    stream->expires_after(timeout);
+    stream->Tcp().expires_after(timeout);
     ec = s.Run([&](auto handler) {
       // read_some: hand over each event as it arrives, not when the chunk is full.
-      bhttp::async_read_some(*stream, buffer, parser,
+      stream->With([&](auto& st) {
+        bhttp::async_read_some(st, buffer, parser,
                              [handler](beast::error_code e, std::size_t) mutable { handler(e); });
+      });
     });
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
       if (ec == beast::error::timeout) {
         result.error = fmt::format("GET {}: no data within {} ms", target, timeout.count());
       } else if (ec != bhttp::error::end_of_stream) {
-        result.error = fmt::format("GET {}: {}", target, ec.message());
+        result.error = fmt::format("GET {}: {}", target, DescribeTlsError(ec));
       }
       return result;
     }
@@ -359,7 +540,7 @@ StreamResult Client::StreamEvents(std::string_view target, std::int64_t last_eve
       if (!event.has_data && event.type.empty()) continue;
       if (!on_event(event.id, event.type.empty() ? "message" : event.type, event.data)) {
         beast::error_code ignored;
-        stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream->Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
         return result;
       }
     }

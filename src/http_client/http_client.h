@@ -2,7 +2,9 @@
 
 // A small synchronous HTTP/1.1 client (Boost.Beast) for the `remote` command and our
 // black-box tests: plain requests over one kept-alive connection, and Server-Sent Event
-// streams read as they arrive. Errors (connection refused, timeouts) are values.
+// streams read as they arrive, over TCP or TLS (the server's certificate verified, and its
+// name; a client certificate for mTLS). Errors (connection refused, timeouts, a certificate
+// that does not verify) are values.
 
 #include <chrono>
 #include <cstdint>
@@ -14,18 +16,33 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.h"
+
 namespace handoff::http {
 
-// The parts of "http://host[:port][/base]".
+// The parts of "http[s]://host[:port][/base]".
 struct Url {
   std::string host;
-  std::uint16_t port = 80;
-  std::string base;  // path prefix without a trailing '/', "" for none
+  std::uint16_t port = 80;  // 443 for https:// without a port
+  std::string base;         // path prefix without a trailing '/', "" for none
+  bool https = false;
 };
 
-// Parses an http:// URL (https is not supported). Returns nullopt and sets *error for
-// anything else.
+// Parses an http:// or https:// URL. Returns nullopt and sets *error for anything else.
 std::optional<Url> ParseUrl(std::string_view url, std::string* error);
+
+// What a client trusts and presents over TLS (PEM files).
+struct ClientTlsOptions {
+  std::string ca_file;    // CAs that may sign the server's certificate; empty: the system's
+  std::string cert_file;  // a client certificate (mTLS), with key_file; empty: none
+  std::string key_file;
+};
+
+// A loaded TLS client configuration, shared by the clients that use it.
+class ClientTls;
+
+// Loads `options`; an error names the file and what is wrong with it.
+Result<std::shared_ptr<const ClientTls>> LoadClientTls(const ClientTlsOptions& options);
 
 // The answer to Client::Request.
 struct ClientResult {
@@ -57,8 +74,9 @@ class Client {
   using EventCallback =
       std::function<bool(std::int64_t id, const std::string& type, const std::string& data)>;
 
-  // A client of host:port; it connects on the first request.
-  Client(std::string host, std::uint16_t port);
+  // A client of host:port; it connects on the first request, over TLS with `tls` when it
+  // is set (verifying that the server's certificate is for `host`).
+  Client(std::string host, std::uint16_t port, std::shared_ptr<const ClientTls> tls = nullptr);
   ~Client();
 
   Client(const Client&) = delete;

@@ -183,13 +183,14 @@ class Server {
       pid_ = -1;
       return false;
     }
-    static const std::regex kServing(R"(serving \d+ suites on http://\S+:(\d+) )");
+    static const std::regex kServing(R"(serving \d+ suites on (https?)://\S+:(\d+) )");
     const auto deadline = Clock::now() + 15s;
     while (Clock::now() < deadline) {
       std::smatch m;
       const std::string out = ReadFile(out_path_);
       if (std::regex_search(out, m, kServing)) {
-        port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+        scheme_ = m[1];
+        port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
         return true;
       }
       if (auto code = WaitExit(0ms)) {
@@ -204,7 +205,7 @@ class Server {
 
   std::uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
-  std::string url() const { return fmt::format("http://127.0.0.1:{}", port_); }
+  std::string url() const { return fmt::format("{}://127.0.0.1:{}", scheme_, port_); }
   std::string Err() const { return ReadFile(err_path_); }
   std::string Out() const { return ReadFile(out_path_); }
 
@@ -240,6 +241,7 @@ class Server {
   std::string out_path_, err_path_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::string scheme_ = "http";  // as the server printed it
   bool exited_ = false;
   int exit_code_ = 0;
   std::unique_ptr<http::Client> client_;
@@ -3085,6 +3087,347 @@ TEST_F(ServeTest, BeyondLoopbackWithoutAuthenticationItRefusesToStartUnlessToldS
   EXPECT_EQ(weak.exit_code, 2);
   EXPECT_NE(weak.err.find("HANDOFF_AUTH_TOKEN has 8 characters"), std::string::npos) << weak.err;
   EXPECT_EQ(weak.err.find("admin123"), std::string::npos) << "the token is never echoed";
+}
+
+// --- Security: TLS and client certificates (issue 15) ------------------------------------------
+
+// A CA and certificates made with the openssl command for one test, as a platform team
+// would make them (EC keys: quick to generate).
+class TestPki {
+ public:
+  explicit TestPki(std::string dir) : dir_(std::move(dir)) {
+    ok_ = MakeCa("ca", "handoff test CA") && MakeCa("other-ca", "another CA") &&
+          // The server's: for the address and the name tests use.
+          Issue("server", "localhost", "ca", 1001, 2,
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n") &&
+          Issue("ci", "ci", "ca", 2001, 2, kClientExtensions) &&
+          Issue("ops", "ops", "ca", 2002, 2, kClientExtensions) &&
+          Issue("stranger", "ci", "other-ca", 2003, 2, kClientExtensions) &&
+          Issue("expired", "ci", "ca", 2004, -1, kClientExtensions);
+  }
+
+  bool ok() const { return ok_; }
+  std::string Path(const std::string& file) const { return dir_ + "/" + file; }
+  std::string Cert(const std::string& name) const { return Path(name + ".pem"); }
+  std::string Key(const std::string& name) const { return Path(name + ".key"); }
+
+  // Signs `name`'s request again with serial `serial` into `out` (a new certificate for
+  // the same key: a rotation).
+  bool Reissue(const std::string& name, int serial, const std::string& out) {
+    return Openssl({"x509", "-req", "-in", Path(name + ".csr"), "-CA", Cert("ca"), "-CAkey",
+                    Key("ca"), "-set_serial", std::to_string(serial), "-days", "2", "-out", out,
+                    "-extfile", Path(name + ".ext")});
+  }
+
+  // Runs openssl with `args`; false (and a failure recorded) if it fails.
+  static bool Openssl(std::vector<std::string> args) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    const ProcessResult r = RunProcess(args, {}, std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 0) << fmt::format("{}", fmt::join(args, " ")) << "\n" << r.err;
+    return r.exit_code == 0;
+  }
+
+ private:
+  static constexpr const char* kClientExtensions = "extendedKeyUsage=clientAuth\n";
+
+  bool MakeCa(const std::string& name, const std::string& cn) {
+    return Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", Key(name), "-out", Cert(name), "-days", "2", "-subj",
+                    "/CN=" + cn, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign"});
+  }
+
+  // A key, a request for CN `cn`, and a certificate for it signed by `ca`, valid for `days`
+  // (-1: expired yesterday).
+  bool Issue(const std::string& name, const std::string& cn, const std::string& ca, int serial,
+             int days, const std::string& extensions) {
+    std::ofstream(Path(name + ".ext")) << extensions;
+    return Openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", Key(name), "-out", Path(name + ".csr"), "-subj",
+                    "/CN=" + cn}) &&
+           Openssl({"x509", "-req", "-in", Path(name + ".csr"), "-CA", Cert(ca), "-CAkey",
+                    Key(ca), "-set_serial", std::to_string(serial), "-days",
+                    std::to_string(days), "-out", Cert(name), "-extfile",
+                    Path(name + ".ext")});
+  }
+
+  std::string dir_;
+  bool ok_ = false;
+};
+
+// curl's answer to a GET of `url` with `flags`: its exit code, and the body or its error.
+ProcessResult Curl(const std::string& url, std::vector<std::string> flags = {}) {
+  std::vector<std::string> argv = {"/usr/bin/curl", "-sS", "--max-time", "20"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back(url);
+  return RunProcess(argv, {}, std::chrono::seconds(30));
+}
+
+// The serial number of the certificate the server on `port` presents, as openssl prints
+// it ("serial=3E9"), or what went wrong.
+std::string ServedSerial(std::uint16_t port, const std::string& ca) {
+  const ProcessResult r = RunProcess(
+      {"/bin/sh", "-c",
+       fmt::format("openssl s_client -connect 127.0.0.1:{} -CAfile {} -verify_return_error "
+                   "</dev/null 2>/dev/null | openssl x509 -noout -serial",
+                   port, ca)},
+      {}, std::chrono::seconds(30));
+  std::string out = r.out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+TEST_F(ServeTest, OverTlsItAnswersHttpsOnlyAndItsClientsVerifyTheServer) {
+  TestPki pki(dir_);
+  ASSERT_TRUE(pki.ok());
+  Server* s = Start({"--tls-cert", pki.Cert("server"), "--tls-key", pki.Key("server")});
+  ASSERT_NE(s, nullptr);
+  EXPECT_NE(s->Out().find(fmt::format("on https://127.0.0.1:{} ", s->port())), std::string::npos)
+      << s->Out();
+  const std::string https = fmt::format("https://127.0.0.1:{}", s->port());
+
+  // curl, trusting the test CA, by address and by name.
+  const ProcessResult health = Curl(https + "/healthz", {"--cacert", pki.Cert("ca")});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  const ProcessResult suites = Curl(fmt::format("https://localhost:{}/api/v1/suites", s->port()),
+                                    {"--cacert", pki.Cert("ca")});
+  EXPECT_EQ(suites.exit_code, 0) << suites.err;
+  EXPECT_NE(suites.out.find("\"Fast\""), std::string::npos) << suites.out;
+  // Without the CA, curl does not trust the server.
+  EXPECT_NE(Curl(https + "/healthz").exit_code, 0);
+
+  // Plain HTTP to the port gets no HTTP answer, only a closed connection.
+  const std::string plain = RawHttp(
+      s->port(), "GET /api/v1/suites HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_FALSE(plain.starts_with("HTTP/")) << plain;
+  EXPECT_EQ(plain.find("Fast"), std::string::npos) << plain;
+  const ProcessResult plain_curl =
+      Curl(fmt::format("http://127.0.0.1:{}/healthz", s->port()));
+  EXPECT_NE(plain_curl.exit_code, 0) << plain_curl.out;
+
+  // remote over https: a run triggered and followed to its end over the event stream.
+  const ProcessResult waited =
+      RunProcess({SERVE_FIXTURE, "remote", "trigger", "Fast", "--wait", "--server", https,
+                  "--cacert", pki.Cert("ca")},
+                 {}, std::chrono::seconds(60));
+  EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  EXPECT_NE(waited.out.find("--- PASS: Hello ("), std::string::npos) << waited.out;
+  EXPECT_NE(waited.out.find(" passed"), std::string::npos) << waited.out;
+  const ProcessResult by_env = RunProcess(
+      {SERVE_FIXTURE, "remote", "runs", "--server", https, "--format", "json"},
+      {{"HANDOFF_CACERT", pki.Cert("ca")}}, std::chrono::seconds(30));
+  EXPECT_EQ(by_env.exit_code, 0) << by_env.err;
+  EXPECT_EQ(Arr(Parse(by_env.out), "runs").size(), 1u) << by_env.out;
+
+  // Without --cacert it refuses the server's certificate and says what to do.
+  const ProcessResult untrusted = RunProcess(
+      {SERVE_FIXTURE, "remote", "runs", "--server", https}, {}, std::chrono::seconds(30));
+  EXPECT_EQ(untrusted.exit_code, 2) << untrusted.out;
+  EXPECT_NE(untrusted.err.find("certificate verify failed"), std::string::npos) << untrusted.err;
+  EXPECT_NE(untrusted.err.find("--cacert"), std::string::npos) << untrusted.err;
+  // A CA that did not sign it is no better.
+  const ProcessResult wrong_ca =
+      RunProcess({SERVE_FIXTURE, "remote", "runs", "--server", https, "--cacert",
+                  pki.Cert("other-ca")},
+                 {}, std::chrono::seconds(30));
+  EXPECT_EQ(wrong_ca.exit_code, 2);
+  EXPECT_NE(wrong_ca.err.find("certificate verify failed"), std::string::npos) << wrong_ca.err;
+  // An http:// URL to the HTTPS port: a clear error, not a hang.
+  const ProcessResult as_plain = RunProcess(
+      {SERVE_FIXTURE, "remote", "runs", "--server", fmt::format("http://127.0.0.1:{}", s->port())},
+      {}, std::chrono::seconds(30));
+  EXPECT_EQ(as_plain.exit_code, 2);
+  EXPECT_FALSE(as_plain.err.empty());
+  const ProcessResult missing_ca =
+      RunProcess({SERVE_FIXTURE, "remote", "runs", "--server", https, "--cacert",
+                  dir_ + "/nowhere.pem"},
+                 {}, std::chrono::seconds(30));
+  EXPECT_EQ(missing_ca.exit_code, 2);
+  EXPECT_NE(missing_ca.err.find(dir_ + "/nowhere.pem: cannot read it"), std::string::npos)
+      << missing_ca.err;
+
+  // /metrics still answers, and counts the plain-HTTP attempts refused at the handshake.
+  const ProcessResult metrics = Curl(https + "/metrics", {"--cacert", pki.Cert("ca")});
+  EXPECT_EQ(metrics.exit_code, 0) << metrics.err;
+  EXPECT_GE(MetricValue(metrics.out,
+                        "handoff_http_tls_handshake_failures_total{reason=\"not_tls\"}"),
+            1)
+      << metrics.out;
+  EXPECT_NE(s->Err().find("TLS handshake failed reason=not_tls"), std::string::npos)
+      << s->Err();
+}
+
+TEST_F(ServeTest, WithClientCertificatesTheNameIsTheCallerAndOthersAreRefusedAtTheHandshake) {
+  TestPki pki(dir_);
+  ASSERT_TRUE(pki.ok());
+  // The auth file names a certificate holder without a token: ops is admin; ci, not named,
+  // gets the run role.
+  const std::string auth_file = dir_ + "/auth";
+  std::ofstream(auth_file) << "ops admin\n";
+  // Client certificates are authentication: the server may listen beyond loopback.
+  Server* s = Start({"--host", "0.0.0.0", "--tls-cert", pki.Cert("server"), "--tls-key",
+                     pki.Key("server"), "--tls-client-ca", pki.Cert("ca"), "--auth-file",
+                     auth_file});
+  ASSERT_NE(s, nullptr);
+  const std::string https = fmt::format("https://127.0.0.1:{}", s->port());
+  const auto remote = [&](std::vector<std::string> args, const std::string& who) {
+    std::vector<std::string> argv = {SERVE_FIXTURE, "remote"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--server", https, "--cacert", pki.Cert("ca")});
+    if (!who.empty()) argv.insert(argv.end(), {"--cert", pki.Cert(who), "--key", pki.Key(who)});
+    return RunProcess(argv, {}, std::chrono::seconds(60));
+  };
+
+  // ci's certificate: ci triggers (the run role), and is the run's initiated_by whatever
+  // the body says.
+  const ProcessResult triggered =
+      remote({"trigger", "Fast", "--wait", "--initiated-by", "mallory"}, "ci");
+  EXPECT_EQ(triggered.exit_code, 0) << triggered.out << triggered.err;
+  const ProcessResult runs = remote({"runs", "--format", "json"}, "ci");
+  ASSERT_EQ(runs.exit_code, 0) << runs.err;
+  const json::array listed = Arr(Parse(runs.out), "runs");
+  ASSERT_EQ(listed.size(), 1u) << runs.out;
+  EXPECT_EQ(Str(listed[0], "initiated_by"), "ci") << runs.out;
+  EXPECT_EQ(Str(listed[0], "on_behalf_of"), "mallory") << runs.out;
+  EXPECT_NE(s->Err().find("user=ci role=run via=certificate"), std::string::npos) << s->Err();
+
+  // The UI's session says who the certificate names; its cookie is Secure over TLS.
+  const std::vector<std::string> as_ci = {"--cacert", pki.Cert("ca"), "--cert", pki.Cert("ci"),
+                                          "--key", pki.Key("ci")};
+  const ProcessResult session = Curl(https + "/api/v1/session", as_ci);
+  EXPECT_NE(session.out.find(R"("name":"ci","role":"run","via":"certificate")"),
+            std::string::npos)
+      << session.out << session.err;
+  std::vector<std::string> log_out = as_ci;
+  log_out.insert(log_out.end(), {"-i", "-X", "DELETE"});
+  const ProcessResult logged_out = Curl(https + "/api/v1/session", log_out);
+  EXPECT_NE(logged_out.out.find("HttpOnly; SameSite=Strict; Secure"), std::string::npos)
+      << logged_out.out << logged_out.err;
+
+  // The role comes from the auth file: ops may schedule, ci may not.
+  const std::string schedule =
+      R"({"name":"nightly","suite":"Fast","spec":"0 3 * * *"})";
+  const auto post_schedule = [&](const std::string& who) {
+    return Curl(https + "/api/v1/schedules",
+                {"--cacert", pki.Cert("ca"), "--cert", pki.Cert(who), "--key", pki.Key(who),
+                 "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                 "Content-Type: application/json", "--data", schedule});
+  };
+  EXPECT_EQ(post_schedule("ci").out, "403");
+  EXPECT_EQ(post_schedule("ops").out, "201");
+
+  // No certificate, an expired one, one from another CA: refused in the handshake, before
+  // any request is read.
+  for (const std::string who : {"", "expired", "stranger"}) {
+    std::vector<std::string> flags = {"--cacert", pki.Cert("ca")};
+    if (!who.empty()) flags.insert(flags.end(), {"--cert", pki.Cert(who), "--key", pki.Key(who)});
+    const ProcessResult refused = Curl(https + "/healthz", flags);
+    EXPECT_NE(refused.exit_code, 0) << who << ": " << refused.out;
+    EXPECT_EQ(refused.out.find("ok"), std::string::npos) << who << ": " << refused.out;
+    const ProcessResult by_remote = remote({"runs"}, who);
+    EXPECT_EQ(by_remote.exit_code, 2) << who << ": " << by_remote.out;
+    EXPECT_NE(by_remote.err.find("certificate"), std::string::npos) << who << ": "
+                                                                    << by_remote.err;
+  }
+  // Each refusal is counted (by the handshake's handler, which may run just after the
+  // client saw the alert: polled).
+  std::string metrics;
+  const auto counted = [&] {
+    const ProcessResult r = Curl(
+        https + "/metrics",
+        {"--cacert", pki.Cert("ca"), "--cert", pki.Cert("ci"), "--key", pki.Key("ci")});
+    metrics = r.out;
+    return MetricValue(metrics, "handoff_http_tls_handshake_failures_total{reason=\""
+                                "no_client_certificate\"}") >= 2 &&
+           MetricValue(metrics, "handoff_http_tls_handshake_failures_total{reason=\""
+                                "client_certificate_refused\"}") >= 4;
+  };
+  EXPECT_TRUE(Eventually(counted, 10s)) << metrics;
+  // Still only ci's run, and the schedule ops made.
+  const ProcessResult after = remote({"runs", "--format", "json"}, "ops");
+  EXPECT_EQ(Arr(Parse(after.out), "runs").size(), 1u) << after.out;
+  const std::string log = s->Err();
+  EXPECT_NE(log.find("TLS handshake failed reason=no_client_certificate"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("TLS handshake failed reason=client_certificate_refused"),
+            std::string::npos)
+      << log;
+}
+
+TEST_F(ServeTest, ARotatedCertificateIsServedWithoutARestartAndABrokenOneIsNot) {
+  TestPki pki(dir_);
+  ASSERT_TRUE(pki.ok());
+  // The served files are copies the test replaces, as cert-manager does.
+  const std::string cert = dir_ + "/tls.crt";
+  const std::string key = dir_ + "/tls.key";
+  std::filesystem::copy_file(pki.Cert("server"), cert);
+  std::filesystem::copy_file(pki.Key("server"), key);
+  Server* s = Start(
+      {"--tls-cert", cert, "--tls-key", key, "--tls-reload-interval", "100ms"});
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(ServedSerial(s->port(), pki.Cert("ca")), "serial=03E9");  // 1001
+
+  // A new certificate (serial 3003) for the same key, moved into place.
+  ASSERT_TRUE(pki.Reissue("server", 3003, dir_ + "/next.crt"));
+  std::filesystem::rename(dir_ + "/next.crt", cert);
+  EXPECT_TRUE(Eventually([&] { return ServedSerial(s->port(), pki.Cert("ca")) == "serial=0BBB"; },
+                         20s))
+      << ServedSerial(s->port(), pki.Cert("ca"));
+  EXPECT_NE(s->Err().find("TLS certificate reloaded"), std::string::npos) << s->Err();
+
+  // A broken file: logged, and the last good certificate stays.
+  std::ofstream(dir_ + "/broken.crt") << "-----BEGIN CERTIFICATE-----\nnot base64\n";
+  std::filesystem::rename(dir_ + "/broken.crt", cert);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        ServedSerial(s->port(), pki.Cert("ca"));  // a handshake looks at the files
+        return s->Err().find("cannot reload the TLS certificate") != std::string::npos;
+      },
+      20s))
+      << s->Err();
+  EXPECT_EQ(ServedSerial(s->port(), pki.Cert("ca")), "serial=0BBB");
+  const ProcessResult health = Curl(fmt::format("https://127.0.0.1:{}/healthz", s->port()),
+                                    {"--cacert", pki.Cert("ca")});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_NE(s->Err().find("--tls-cert " + cert), std::string::npos) << s->Err();
+}
+
+TEST_F(ServeTest, ACertificateThatCannotBeServedStopsTheStartWithExitTwo) {
+  TestPki pki(dir_);
+  ASSERT_TRUE(pki.ok());
+  const auto serve = [&](std::vector<std::string> flags) {
+    std::vector<std::string> argv = {SERVE_FIXTURE, "serve", "--port", "0", "--db", Db()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return RunProcess(argv, {}, std::chrono::seconds(30));
+  };
+  const auto expect_refused = [&](const ProcessResult& r, const std::string& message) {
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("serving"), std::string::npos) << r.out;
+  };
+  expect_refused(serve({"--tls-cert", dir_ + "/missing.pem", "--tls-key", pki.Key("server")}),
+                 "--tls-cert " + dir_ + "/missing.pem: cannot read it");
+  std::ofstream(dir_ + "/garbage.pem") << "not a certificate\n";
+  expect_refused(serve({"--tls-cert", dir_ + "/garbage.pem", "--tls-key", pki.Key("server")}),
+                 "--tls-cert " + dir_ + "/garbage.pem: not a usable PEM certificate");
+  expect_refused(serve({"--tls-cert", pki.Cert("server"), "--tls-key", pki.Key("ci")}),
+                 "does not match the certificate");
+  expect_refused(serve({"--tls-cert", pki.Cert("server")}), "--tls-cert needs --tls-key");
+  // The same from the environment.
+  expect_refused(RunProcess({SERVE_FIXTURE, "serve", "--port", "0", "--db", Db()},
+                            {{"HANDOFF_TLS_CERT", dir_ + "/missing.pem"},
+                             {"HANDOFF_TLS_KEY", pki.Key("server")}},
+                            std::chrono::seconds(30)),
+                 "--tls-cert " + dir_ + "/missing.pem: cannot read it");
+  expect_refused(serve({"--tls-client-ca", pki.Cert("ca")}),
+                 "--tls-client-ca needs --tls-cert and --tls-key");
+  expect_refused(serve({"--tls-cert", pki.Cert("server"), "--tls-key", pki.Key("server"),
+                        "--tls-client-ca", dir_ + "/garbage.pem"}),
+                 "--tls-client-ca " + dir_ + "/garbage.pem: no usable PEM certificate");
+  expect_refused(serve({"--tls-cert", pki.Cert("server"), "--tls-key", pki.Key("server"),
+                        "--tls-client-ca", pki.Cert("ca"), "--auth", "none"}),
+                 "choose one");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/h.db")) << "nothing may happen before";
 }
 
 }  // namespace

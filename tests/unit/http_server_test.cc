@@ -404,7 +404,6 @@ TEST(ParseUrlTest, SplitsHostPortAndBase) {
   EXPECT_EQ(url->host, "::1");
   EXPECT_EQ(url->port, 80);
   EXPECT_EQ(url->base, "");
-  EXPECT_FALSE(ParseUrl("https://x", &error));
   EXPECT_FALSE(ParseUrl("ftp://x", &error));
   EXPECT_FALSE(ParseUrl("http://x:0", &error));
   EXPECT_FALSE(ParseUrl("http://:80", &error));
