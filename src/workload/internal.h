@@ -68,7 +68,8 @@ std::string TestEnvironmentName(T& t);
 // line, without its '\n'. Returns what followed the last '\n' ("" if nothing).
 std::string ReadLines(int fd, const std::function<void(std::string_view)>& on_line);
 
-// Returns a TCP port on 127.0.0.1 that was free a moment ago (0 if none could be had).
+// Returns a TCP port free on every address a moment ago, outside the range the kernel
+// gives outgoing connections when it can (0 if none could be had).
 int FreePort();
 
 // Returns true if a TCP connection to host:port is accepted within `timeout`; else sets

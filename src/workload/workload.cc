@@ -13,6 +13,9 @@
 #include <cerrno>
 #include <cstring>
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
 #include <atomic>
 #include <future>
 
@@ -65,20 +68,59 @@ std::string TestEnvironmentName(T& t) {
   return UniqueEnvironmentName(suite.empty() ? test : Sanitize(suite, 24) + "-" + test);
 }
 
-int FreePort() {
+namespace {
+
+// True if nothing holds TCP `port` on any address (0 asks the kernel for one); the port
+// bound is stored in `*bound`.
+bool BindsOnEveryAddress(int port, int* bound) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
   socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (ok) *bound = ntohs(addr.sin_port);
   ::close(fd);
-  return port;
+  return ok;
+}
+
+// The first port the kernel gives outgoing connections (net.ipv4.ip_local_port_range).
+int EphemeralLow() {
+  std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  int low = 32768;
+  if (f != nullptr) {
+    if (std::fscanf(f, "%d", &low) != 1) low = 32768;
+    std::fclose(f);
+  }
+  return low;
+}
+
+}  // namespace
+
+int FreePort() {
+  // A port the kernel hands out for bind(0) is one it also hands to outgoing connections,
+  // which can take it between this check and the runnable's own bind (a busy machine did:
+  // "address already in use"). Below that range only another FreePort competes, and a
+  // random pick among thousands of ports rarely meets it.
+  const int low = EphemeralLow();
+  constexpr int kFirst = 10000;
+  if (low - kFirst >= 1000) {
+    static std::atomic<unsigned> sequence{0};
+    std::minstd_rand random(static_cast<unsigned>(::getpid()) * 7919u +
+                            sequence.fetch_add(1) * 104729u +
+                            static_cast<unsigned>(
+                                std::chrono::steady_clock::now().time_since_epoch().count()));
+    std::uniform_int_distribution<int> pick(kFirst, low - 1);
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      int bound = 0;
+      if (BindsOnEveryAddress(pick(random), &bound)) return bound;
+    }
+  }
+  int bound = 0;
+  return BindsOnEveryAddress(0, &bound) ? bound : 0;
 }
 
 bool TcpConnects(const std::string& host, int port, std::chrono::milliseconds timeout,

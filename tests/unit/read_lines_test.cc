@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +53,27 @@ TEST(ReadLinesTest, KeepsLinesLongerThanOneRead) {
   const std::string longer(20000, 'x');
   std::string rest;
   EXPECT_EQ(ReadPieces({longer + "\nend\n"}, &rest), (std::vector<std::string>{longer, "end"}));
+}
+
+// FreePort, beside ReadLines in internal.h: a port outside the kernel's range for outgoing
+// connections, which could otherwise take it before the runnable binds it.
+TEST(FreePortTest, GivesPortsFreeOnEveryAddressBelowTheEphemeralRange) {
+  int low = 32768;
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    if (std::fscanf(f, "%d", &low) != 1) low = 32768;
+    std::fclose(f);
+  }
+  std::set<int> ports;
+  for (int i = 0; i < 20; ++i) {
+    const int port = FreePort();
+    ASSERT_GT(port, 0);
+    if (low > 11000) {
+      EXPECT_GE(port, 10000);
+      EXPECT_LT(port, low);
+    }
+    ports.insert(port);
+  }
+  EXPECT_GT(ports.size(), 15u) << "picks are spread, so parallel tests rarely meet";
 }
 
 }  // namespace
