@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/serve_engine.h"
@@ -28,6 +29,7 @@ class FailingStore : public store::Store {
   FailingStore() : inner_(ValueOf(store::OpenStore("sqlite::memory:"))) {}
 
   std::atomic<bool> failing{false};
+  std::atomic<int> probes{0};  // ProbeWrite calls: the engine probes once as it starts
   store::Store& inner() { return *inner_; }
 
   // store::Store
@@ -82,8 +84,11 @@ class FailingStore : public store::Store {
     return inner_->DeleteRunsBefore(cutoff);
   }
   Result<void> ProbeWrite() override {
-    if (failing) return Error{ErrorCode::kUnavailable, "disk full"};
-    return {};
+    // Counted once its answer is decided, so a failure set after the count is not seen.
+    Result<void> answer = failing ? Result<void>(Error{ErrorCode::kUnavailable, "disk full"})
+                                  : Result<void>();
+    probes.fetch_add(1);
+    return answer;
   }
 
  private:
@@ -106,6 +111,13 @@ class ServeEngineStoreTest : public ::testing::Test {
                                             std::vector<std::shared_ptr<Hook>>{}, options);
     std::string error;
     ASSERT_TRUE(engine_->Start(&error)) << error;
+    // The probe the engine makes as it starts must not see a failure a test sets up (it
+    // would overwrite the reason readiness gives with its own).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (store_.probes.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    ASSERT_GT(store_.probes.load(), 0);
   }
   void TearDown() override {
     engine_->Shutdown(std::chrono::milliseconds(0));
