@@ -56,8 +56,7 @@ LimitReporter::LimitReporter(metrics::Registry& registry, ServerLog* log,
           "probe reserve, by reason.",
           {"reason"})),
       log_(log),
-      interval_(interval),
-      clock_(std::move(clock)) {
+      throttle_(interval, std::move(clock)) {
   auto& open = registry.AddGauge(
       "handoff_http_connections",
       "Open HTTP connections by pool: general, or the reserve kept for the probes.", {"pool"});
@@ -73,25 +72,13 @@ LimitReporter::LimitReporter(metrics::Registry& registry, ServerLog* log,
 
 void LimitReporter::Hit(LimitReason reason, std::string_view client) {
   rejected_.With({std::string(LimitReasonName(reason))}).Inc();
-  std::uint64_t suppressed = 0;
-  {
-    std::lock_guard lock(mu_);
-    Pending& p = pending_[reason];
-    const auto now = clock_();
-    if (p.logged_once && now - p.last_line < interval_) {
-      ++p.suppressed;
-      return;
-    }
-    suppressed = std::exchange(p.suppressed, 0);
-    p.logged_once = true;
-    p.last_line = now;
-  }
-  if (log_ == nullptr) return;
+  const std::optional<std::uint64_t> suppressed = throttle_.Pass(static_cast<int>(reason));
+  if (!suppressed || log_ == nullptr) return;
   ServerLog::Fields fields = {{"reason", std::string(LimitReasonName(reason))},
                               {"client", std::string(client)}};
   // How many hits of the reason were not logged since the previous line: the line stands
   // for all of them.
-  if (suppressed > 0) fields.emplace_back("not_logged", std::to_string(suppressed));
+  if (*suppressed > 0) fields.emplace_back("not_logged", std::to_string(*suppressed));
   log_->Warn(LimitMessage(reason), fields);
 }
 

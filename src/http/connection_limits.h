@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "engine/server_log.h"
+#include "http/log_throttle.h"
 #include "metrics/registry.h"
 
 namespace handoff::http {
@@ -63,19 +64,11 @@ class LimitReporter {
   metrics::Gauge& open(bool reserve) { return reserve ? *open_reserve_ : *open_general_; }
 
  private:
-  struct Pending {
-    bool logged_once = false;
-    std::chrono::steady_clock::time_point last_line;
-    std::uint64_t suppressed = 0;
-  };
   metrics::Family<metrics::Counter>& rejected_;
   metrics::Gauge* open_general_;
   metrics::Gauge* open_reserve_;
   ServerLog* log_;
-  const std::chrono::milliseconds interval_;
-  Clock clock_;
-  std::mutex mu_;
-  std::map<LimitReason, Pending> pending_;
+  LogThrottle throttle_;
 };
 
 // The admission policy of the server's connections. Thread-safe.

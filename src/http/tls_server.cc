@@ -318,7 +318,7 @@ HandshakeReporter::HandshakeReporter(metrics::Registry& registry, ServerLog* log
           "no_client_certificate, client_certificate_refused, timeout, protocol.",
           {"reason"})),
       log_(log),
-      interval_(interval) {
+      throttle_(interval) {
   for (HandshakeFailure failure :
        {HandshakeFailure::kNotTls, HandshakeFailure::kNoClientCertificate,
         HandshakeFailure::kClientCertificateRefused, HandshakeFailure::kTimeout,
@@ -330,24 +330,12 @@ HandshakeReporter::HandshakeReporter(metrics::Registry& registry, ServerLog* log
 void HandshakeReporter::Hit(HandshakeFailure failure, std::string_view client,
                             std::string_view detail) {
   failures_.With({std::string(HandshakeFailureName(failure))}).Inc();
-  std::uint64_t suppressed = 0;
-  {
-    std::lock_guard lock(mu_);
-    Pending& p = pending_[failure];
-    const auto now = std::chrono::steady_clock::now();
-    if (p.logged_once && now - p.last_line < interval_) {
-      ++p.suppressed;
-      return;
-    }
-    suppressed = std::exchange(p.suppressed, 0);
-    p.logged_once = true;
-    p.last_line = now;
-  }
-  if (log_ == nullptr) return;
+  const std::optional<std::uint64_t> suppressed = throttle_.Pass(static_cast<int>(failure));
+  if (!suppressed || log_ == nullptr) return;
   ServerLog::Fields fields = {{"reason", std::string(HandshakeFailureName(failure))},
                               {"client", std::string(client)},
                               {"error", std::string(detail)}};
-  if (suppressed > 0) fields.emplace_back("not_logged", std::to_string(suppressed));
+  if (*suppressed > 0) fields.emplace_back("not_logged", std::to_string(*suppressed));
   log_->Warn("TLS handshake failed", fields);
 }
 

@@ -19,6 +19,7 @@
 
 #include "base/result.h"
 #include "engine/server_log.h"
+#include "http/log_throttle.h"
 #include "metrics/registry.h"
 
 namespace boost::asio::ssl {
@@ -132,16 +133,9 @@ class HandshakeReporter {
   void Hit(HandshakeFailure failure, std::string_view client, std::string_view detail);
 
  private:
-  struct Pending {
-    bool logged_once = false;
-    std::chrono::steady_clock::time_point last_line;
-    std::uint64_t suppressed = 0;
-  };
   metrics::Family<metrics::Counter>& failures_;
   ServerLog* log_;
-  const std::chrono::milliseconds interval_;
-  std::mutex mu_;
-  std::map<HandshakeFailure, Pending> pending_;
+  LogThrottle throttle_;
 };
 
 }  // namespace handoff::http
