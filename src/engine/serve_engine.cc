@@ -355,6 +355,12 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
   if (suite->concurrency == Suite::Concurrency::kSkip) {
     for (const auto& [id, active] : active_) {
       if (active->run.suite != suite->name) continue;
+      {
+        // A run whose final state is decided is over for this rule: a client that saw it
+        // finish and triggers the next one must not be refused while its thread winds down.
+        std::lock_guard run_lock(active->mu);
+        if (store::IsFinished(active->run.status)) continue;
+      }
       if (!request.idempotency_key.empty() &&
           active->run.idempotency_key == request.idempotency_key) {
         return TriggeredRun{active->run, false};
