@@ -283,6 +283,44 @@ struct RunUpdate {
   std::optional<RunTotals> totals;
 };
 
+// The state of a delivery: pending until it is delivered, given up (failed), or its
+// destination asked never to be called again (disabled, a 410).
+enum class DeliveryState : std::uint8_t { kPending, kDelivered, kFailed, kDisabled };
+
+const char* DeliveryStateName(DeliveryState state);
+bool ParseDeliveryState(std::string_view name, DeliveryState* out);
+
+// One notification to one destination (issue 16): the outbox row, written in the transaction
+// that commits what it tells, and kept with every attempt's outcome.
+struct Delivery {
+  std::string id;           // stable across retries and restarts: receivers de-duplicate by it
+  std::int64_t run_id = 0;
+  std::string suite;
+  std::string destination;  // the destination's configured name
+  std::string plugin;       // its kind: slack, pagerduty, github, webhook
+  std::string target;       // where it sends, as it may be shown (never a secret)
+  std::string event;        // run.started | run.finished | test.failed
+  std::string payload;      // the notification (notify::ToJson)
+  DeliveryState state = DeliveryState::kPending;
+  int attempts = 0;
+  std::int64_t created_at_ns = 0;
+  std::int64_t next_attempt_at_ns = 0;  // when a pending one is due
+  std::int64_t finished_at_ns = 0;      // when it left pending (0 while pending)
+  std::string last_error;
+  std::string progress;  // what the plugin keeps (notify::Outcome::progress)
+};
+
+// The outcome of an attempt at a delivery.
+struct DeliveryUpdate {
+  std::string id;
+  DeliveryState state = DeliveryState::kPending;
+  int attempts = 0;
+  std::int64_t next_attempt_at_ns = 0;
+  std::int64_t finished_at_ns = 0;
+  std::string last_error;
+  std::string progress;
+};
+
 // A group of writes committed together, in order, in one transaction.
 struct WriteBatch {
   std::vector<RunUpdate> run_updates;
@@ -292,9 +330,13 @@ struct WriteBatch {
   std::vector<std::pair<std::int64_t, Attempt>> attempts;
   // Appended to the journal; (run id, seq) is unique.
   std::vector<std::pair<std::int64_t, RunEvent>> events;
+  // Inserted unless a delivery with the same id exists (a decision made again after a
+  // restart is the same delivery).
+  std::vector<Delivery> deliveries;
 
   bool empty() const {
-    return run_updates.empty() && tests.empty() && attempts.empty() && events.empty();
+    return run_updates.empty() && tests.empty() && attempts.empty() && events.empty() &&
+           deliveries.empty();
   }
 };
 
@@ -359,6 +401,34 @@ class Store {
   // Deletes finished runs (and everything of theirs) created before `cutoff_ns`; returns
   // how many runs were deleted. Runs in small transactions so writers are not starved.
   virtual std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) = 0;
+
+  // The outbox (issue 16). Pending deliveries of `destination`, the soonest due first (then
+  // oldest first), at most `limit`.
+  virtual std::vector<Delivery> PendingDeliveries(const std::string& destination, int limit) {
+    (void)destination;
+    (void)limit;
+    return {};
+  }
+  // Commits the outcome of an attempt before it returns: kNotFound when there is no such
+  // delivery, kUnavailable when the database could not commit it.
+  virtual Result<void> UpdateDelivery(const DeliveryUpdate& update) {
+    return Error{ErrorCode::kUnsupported, "this store keeps no deliveries: " + update.id};
+  }
+  // Every delivery of a run, oldest first, without their payloads.
+  virtual std::vector<Delivery> RunDeliveries(std::int64_t run_id) {
+    (void)run_id;
+    return {};
+  }
+  // The progress kept by the latest delivered delivery of `destination` about `suite` that
+  // kept one ("" if none): what a later message of that suite answers (a Slack thread).
+  virtual std::string LastDeliveryProgress(const std::string& destination,
+                                           const std::string& suite) {
+    (void)destination;
+    (void)suite;
+    return {};
+  }
+  // How many deliveries are pending, by destination (absent: none).
+  virtual std::map<std::string, std::int64_t> PendingDeliveryCounts() { return {}; }
 
   // Commits a tiny write that needs new disk space, as every real write may: ok if it
   // committed, else kUnavailable saying why not (disk full, I/O error, read-only). The

@@ -1,0 +1,10 @@
+#include "notify/builtin.h"
+
+namespace handoff::notify {
+
+// Not built yet (issue 16): refused, so no configuration silently does nothing.
+Result<std::unique_ptr<Plugin>> MakeWebhook(const PluginConfig& config) {
+  return Error{ErrorCode::kUnsupported, "the webhook plugin is not built yet (" + config.name + ")"};
+}
+
+}  // namespace handoff::notify

@@ -1,0 +1,2 @@
+// Filled in by issue 16.
+#include <gtest/gtest.h>
