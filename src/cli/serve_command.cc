@@ -270,6 +270,7 @@ void ServeFlags::Add(CLI::App* cmd) {
   cmd->add_option("--auth-reload-interval", auth_reload_interval,
                   "How often --auth-file is checked for changes, e.g. 5s")
       ->group("");
+  notify.Add(cmd);
 }
 
 int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& config) {
@@ -319,6 +320,13 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
                            "\" (bytes, or e.g. 512KiB, 8MiB)");
   }
   options.backup_dir = flags.backup_dir.empty() ? DefaultBackupDir(flags.db) : flags.backup_dir;
+  {
+    std::vector<std::string> hook_names;
+    for (const auto& hook : config.hooks) hook_names.push_back(hook->Name());
+    if (Result<void> notify = flags.notify.Apply(options, hook_names); !notify.ok()) {
+      return ServeUsageError(notify.error().message);
+    }
+  }
 
   // TLS, before anything is opened: a certificate that cannot be served stops the start.
   std::shared_ptr<http::ServerTls> tls;

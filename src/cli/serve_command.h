@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "cli/notify_flags.h"
 #include "handoff/main.h"
 #include "runner/registry.h"
 
@@ -48,6 +49,8 @@ struct ServeFlags {
   std::string tls_key;
   std::string tls_client_ca;
   std::string tls_reload_interval = "10s";
+  // Notifications (docs/integrations.md).
+  NotifyCliFlags notify;
 
   // Declares the flags on `cmd`.
   void Add(CLI::App* cmd);

@@ -30,6 +30,7 @@ struct Committed {
   // finished); nullopt when the commit holds only tests.
   std::optional<store::Run> run;
   bool run_finished = false;  // the run's final state is part of this commit
+  bool deliveries = false;    // notifications were committed to the outbox
 };
 
 // Which run a commit belongs to: fixed for the run's life.

@@ -68,8 +68,13 @@ RunRecorder::RunRecorder(store::Store& store, RunJournal& journal, CommitCallbac
   suite_output_.attempt = 0;
 }
 
-void RunRecorder::UpdateRun(const store::RunUpdate& update, const store::Run& run_after) {
+void RunRecorder::UpdateRun(const store::RunUpdate& update, const store::Run& run_after,
+                            std::vector<store::Delivery> deliveries) {
   std::lock_guard lock(mu_);
+  if (!deliveries.empty()) {
+    pending_.deliveries = true;
+    for (store::Delivery& d : deliveries) batch_.deliveries.push_back(std::move(d));
+  }
   // Test states first, so the journal shows them before the run's new state.
   MaterializeTests();
   if (update.status || update.started_at_ns || update.finished_at_ns || update.flaky ||
@@ -319,6 +324,11 @@ void RunRecorder::Record(const Event& e) {
         row.message = a.skip_reason;
       }
       QueueTest(row);
+      if (top && test_failed_ && row.status == store::TestStatus::kFailed && !row.soft_failure) {
+        std::vector<store::Delivery> deliveries = test_failed_(row);
+        if (!deliveries.empty()) pending_.deliveries = true;
+        for (store::Delivery& d : deliveries) batch_.deliveries.push_back(std::move(d));
+      }
       pending_.finished.push_back(FinishedTest{row, a.values, top});
       open_.erase(it);
       break;

@@ -50,8 +50,15 @@ class RunRecorder : public EventSink {
               SecretMask mask = {});
 
   // Queues a run change (if `update` changes anything) with a journal entry showing
-  // `run_after`, and sends everything pending to the store.
-  void UpdateRun(const store::RunUpdate& update, const store::Run& run_after);
+  // `run_after` and the notifications it sends (`deliveries`, the outbox: committed in the
+  // same transaction), and sends everything pending to the store.
+  void UpdateRun(const store::RunUpdate& update, const store::Run& run_after,
+                 std::vector<store::Delivery> deliveries = {});
+
+  // Decides the notifications of a top-level test that failed for good; they are committed
+  // with the test's final state.
+  using TestFailedDecider = std::function<std::vector<store::Delivery>(const store::TestRow&)>;
+  void SetTestFailedDecider(TestFailedDecider decider) { test_failed_ = std::move(decider); }
 
   // Marks every test of `rows` still pending or running as cancelled with `reason` (a run
   // that was cancelled), in `rows` too, then flushes: they are committed, and reported,
@@ -92,6 +99,7 @@ class RunRecorder : public EventSink {
   RunJournal& journal_;
   CommitCallback on_commit_;
   const SecretMask mask_;
+  TestFailedDecider test_failed_;
   std::mutex mu_;  // OnEvent comes from the run's thread, UpdateRun from others
   bool recording_ = true;
   store::WriteBatch batch_;

@@ -153,6 +153,14 @@ ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog&
         AttachRunValue(run_id, std::move(key), std::move(value));
       });
   observers_ = {&live_, run_metrics_.get(), hook_observer_.get()};
+  if (!options_.destinations.empty()) {
+    decider_ = std::make_unique<NotifyDecider>(options_.destinations, options_.external_url,
+                                               options_.now);
+    DeliveryOptions delivery = options_.delivery;
+    delivery.now = options_.now;
+    deliveries_ = std::make_unique<DeliveryWorker>(store_, options_.destinations, log_, metrics_,
+                                                   std::move(delivery));
+  }
 }
 
 ServeEngine::~ServeEngine() {
@@ -214,6 +222,7 @@ bool ServeEngine::Start(std::string* error) {
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   if (options_.retention.count() > 0) retention_ = std::thread([this] { RetentionLoop(); });
   store_probe_ = std::thread([this] { StoreProbeLoop(); });
+  if (deliveries_) deliveries_->Start();
   ready_.store(true);
   return true;
 }
@@ -259,6 +268,8 @@ void ServeEngine::Shutdown(std::chrono::milliseconds timeout) {
   if (store_probe_.joinable()) store_probe_.join();
   store_.Sync();
   for (auto& hook : hooks_) hook->Stop(std::chrono::seconds(5));
+  // What is not delivered yet stays pending in the store and goes out at the next start.
+  if (deliveries_) deliveries_->Stop();
 }
 
 void ServeEngine::PokeScheduler() { schedules_changed_.notify_all(); }
@@ -416,6 +427,18 @@ std::shared_ptr<ServeEngine::ActiveRun> ServeEngine::MakeActive(const store::Run
       },
       SecretMask::Of(run));
   active->gate = std::make_unique<DrainGate>(*active->recorder, active->cancel);
+  if (decider_) {
+    active->recorder->SetTestFailedDecider([this, weak](const store::TestRow& row) {
+      std::shared_ptr<ActiveRun> run = weak.lock();
+      if (!run) return std::vector<store::Delivery>{};
+      store::Run facts;
+      {
+        std::lock_guard lock(run->mu);
+        facts = run->run;
+      }
+      return decider_->TestFailed(facts, row);
+    });
+  }
   return active;
 }
 
@@ -485,7 +508,9 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   }
   // Nothing runs that the store does not show running: wait for the commit.
   const std::uint64_t failed_before = active->recorder->failed_writes();
-  active->recorder->UpdateRun(update, run_after);
+  active->recorder->UpdateRun(update, run_after,
+                              decider_ ? decider_->RunStarted(run_after)
+                                       : std::vector<store::Delivery>{});
   store_.Sync();
   if (active->recorder->failed_writes() != failed_before) {
     {
@@ -613,8 +638,13 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
     active.run.totals = totals;
     run_after = active.run;
   }
+  // The notifications this result sends are committed with it (the outbox).
+  std::vector<store::Delivery> deliveries;
+  if (decider_) {
+    deliveries = decider_->RunFinished(run_after, final_rows, store_.LastRuns(run_after.suite, 50));
+  }
   const std::uint64_t failed_before = active.recorder->failed_writes();
-  active.recorder->UpdateRun(update, run_after);
+  active.recorder->UpdateRun(update, run_after, std::move(deliveries));
   store_.Sync();
   if (active.recorder->failed_writes() != failed_before) {
     // The commit callback that would have released `self` never runs.
@@ -639,6 +669,7 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
 
 void ServeEngine::OnCommitted(const Committed& committed,
                               const std::shared_ptr<ActiveRun>& active) {
+  if (committed.deliveries && deliveries_) deliveries_->Wake();
   if (!active) {
     live_.Publish(committed.run_id, committed.events);
     return;

@@ -22,9 +22,11 @@
 #include <vector>
 
 #include "engine/commit_observer.h"
+#include "engine/delivery_worker.h"
 #include "engine/hook_observer.h"
 #include "engine/hook_runner.h"
 #include "engine/live_stream.h"
+#include "engine/notify_decider.h"
 #include "engine/run_metrics.h"
 #include "engine/run_recorder.h"
 #include "engine/run_status.h"
@@ -56,6 +58,11 @@ struct ServeOptions {
   std::string backup_dir = "backups";
   // Params of every suite that are secret (--secret-params), besides each suite's own.
   SecretParamPatterns secret_params;
+  // Where notifications go (issue 16), and the address users reach the UI at
+  // (--external-url): every message links to the run there.
+  std::vector<NotifyDestination> destinations;
+  std::string external_url;
+  DeliveryOptions delivery;
   // The wall clock schedules and retention read; tests inject their own.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
@@ -156,6 +163,9 @@ class ServeEngine : public ServeApi {
   LiveStream live_;
   std::unique_ptr<RunMetrics> run_metrics_;
   std::unique_ptr<HookObserver> hook_observer_;
+  // Notifications: decided with each commit, sent by the worker (null without destinations).
+  std::unique_ptr<NotifyDecider> decider_;
+  std::unique_ptr<DeliveryWorker> deliveries_;
   std::vector<CommitObserver*> observers_;
 
   std::atomic<bool> ready_{false};

@@ -37,6 +37,7 @@ const std::vector<RouteSpec>& Routes() {
       {"POST", "/api/v1/runs/{run:id}/cancel", CancelRun, kChangesState, Access::kRun},
       {"POST", "/api/v1/runs/{run:id}/retry", RetryRun, kChangesState, Access::kRun},
       {"GET", "/api/v1/runs/{run:id}/report", RunReport, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/runs/{run:id}/deliveries", RunDeliveries, kReadOnly, Access::kRead},
       {"GET", "/api/v1/runs/{run:id}/events", RunEvents, kReadOnly, Access::kRead},
       // Schedules.
       {"GET", "/api/v1/schedules", ListSchedules, kReadOnly, Access::kRead},

@@ -72,6 +72,8 @@ Response CancelRun(const RouteContext& ctx);
 Response RetryRun(const RouteContext& ctx);
 // GET /api/v1/runs/{run:id}/report
 Response RunReport(const RouteContext& ctx);
+// GET /api/v1/runs/{run}/deliveries: the run's notifications and how each went.
+Response RunDeliveries(const RouteContext& ctx);
 // GET /api/v1/runs/{run:id}/events
 Response RunEvents(const RouteContext& ctx);
 

@@ -245,6 +245,40 @@ Response GetTest(const RouteContext& ctx) {
   return JsonResponse(200, std::move(out));
 }
 
+Response RunDeliveries(const RouteContext& ctx) {
+  const std::optional<store::Run> run = ctx.store.GetRun(ctx.params.Id("run"));
+  if (!run) return NoSuchRun(ctx.params.Id("run"));
+  std::string out = fmt::format("{{\"run_id\":{},\"deliveries\":[", run->id);
+  bool first = true;
+  for (const store::Delivery& d : ctx.store.RunDeliveries(run->id)) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"id\":";
+    AppendJsonString(out, d.id);
+    out += ",\"plugin\":";
+    AppendJsonString(out, d.plugin);
+    out += ",\"destination\":";
+    AppendJsonString(out, d.destination);
+    out += ",\"target\":";
+    AppendJsonString(out, d.target);
+    out += ",\"event\":";
+    AppendJsonString(out, d.event);
+    out += ",\"state\":";
+    AppendJsonString(out, store::DeliveryStateName(d.state));
+    out += fmt::format(",\"attempts\":{},\"last_error\":", d.attempts);
+    AppendJsonString(out, d.last_error);
+    out += ",\"created_at\":";
+    store::AppendTimeJson(out, d.created_at_ns);
+    out += ",\"next_attempt_at\":";
+    store::AppendTimeJson(out, d.state == store::DeliveryState::kPending ? d.next_attempt_at_ns : 0);
+    out += ",\"finished_at\":";
+    store::AppendTimeJson(out, d.finished_at_ns);
+    out += '}';
+  }
+  out += "]}";
+  return JsonResponse(200, std::move(out));
+}
+
 Response CancelRun(const RouteContext& ctx) {
   const Result<store::Run> run = ctx.api.Cancel(ctx.params.Id("run"));
   if (!run.ok()) return FromError(run.error());

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include <array>
 
@@ -88,6 +89,24 @@ std::string GithubSignature256(const WebhookSecret& secret, std::string_view bod
   std::string header = "sha256=";
   for (unsigned char b : mac) header += fmt::format("{:02x}", b);
   return header;
+}
+
+std::string DeliveryId(std::int64_t run_id, std::string_view destination, std::string_view event,
+                       std::string_view test) {
+  std::string input = std::to_string(run_id);
+  for (std::string_view part : {destination, event, test}) {
+    input += '\0';
+    input += part;
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "msg_";
+  for (int i = 0; i < 16; ++i) {
+    id += kHex[digest[i] >> 4];
+    id += kHex[digest[i] & 0xf];
+  }
+  return id;
 }
 
 }  // namespace handoff::notify

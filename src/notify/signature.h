@@ -38,3 +38,14 @@ std::string StandardWebhookSignature(const std::vector<WebhookSecret>& secrets,
 std::string GithubSignature256(const WebhookSecret& secret, std::string_view body);
 
 }  // namespace handoff::notify
+
+namespace handoff::notify {
+
+// Returns the id of the delivery of one event of a run to one destination ("msg_" and 32
+// hex digits of a SHA-256 over them): the same decision always gets the same id, so a
+// decision made again after a restart is the same delivery, and a receiver de-duplicates
+// by it. `test` names the test of a test.failed event ("" for run events).
+std::string DeliveryId(std::int64_t run_id, std::string_view destination, std::string_view event,
+                       std::string_view test);
+
+}  // namespace handoff::notify

@@ -1,0 +1,356 @@
+// Notifications end to end (issue 16): the serve fixture with notification destinations
+// pointed at a local receiver that records what it gets and answers as scripted. Slack,
+// PagerDuty and GitHub cannot be reached from here; the receiver stands in for them.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "blackbox/receiver.h"
+#include "blackbox/serve_harness.h"
+#include "notify/signature.h"
+
+namespace handoff::testing {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";  // Standard Webhooks' example
+constexpr char kSlackToken[] = "xoxb-0000-secret-slack-token";
+
+class NotifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = MakeTempDir(); }
+  void TearDown() override {
+    servers_.clear();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << content;
+    return path;
+  }
+
+  // Starts the serve fixture with `flags` on the test's database.
+  Server* Start(std::vector<std::string> flags, std::map<std::string, std::string> env = {}) {
+    std::vector<std::string> argv = {SERVE_FIXTURE, "serve",   "--port", "0",
+                                     "--db",        Db(),      "--grace", "200ms",
+                                     "--shutdown-timeout", "2s", "--notify-retry-backoff", "50ms",
+                                     "--notify-request-timeout", "1s",
+                                     "--external-url", "https://handoff.example.com/"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const int n = starts_++;
+    auto server = std::make_unique<Server>(argv, env, fmt::format("{}/out{}.txt", dir_, n),
+                                           fmt::format("{}/err{}.txt", dir_, n));
+    std::string error;
+    if (!server->Start(&error)) {
+      ADD_FAILURE() << error;
+      return nullptr;
+    }
+    servers_.push_back(std::move(server));
+    return servers_.back().get();
+  }
+
+  // Runs serve with `flags` expecting it to refuse them; returns its stderr.
+  std::string Refused(std::vector<std::string> flags, std::map<std::string, std::string> env = {}) {
+    std::vector<std::string> argv = {SERVE_FIXTURE, "serve", "--port", "0", "--db", Db()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const int n = starts_++;
+    Server server(argv, env, fmt::format("{}/out{}.txt", dir_, n),
+                  fmt::format("{}/err{}.txt", dir_, n));
+    std::string error;
+    EXPECT_FALSE(server.Start(&error));
+    EXPECT_EQ(server.WaitExit(5s), 2) << server.Err();
+    return server.Err();
+  }
+
+  std::string Db() const { return "sqlite:" + dir_ + "/h.db"; }
+
+  json::value Get(Server* s, const std::string& target) {
+    http::ClientResult r = s->client().Request("GET", target, {}, {}, 10s);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.error << r.body;
+    return Parse(r.body);
+  }
+
+  std::int64_t Trigger(Server* s, const std::string& suite, const std::string& body = "{}") {
+    http::ClientResult r = s->client().Request("POST", "/api/v1/suites/" + suite + "/runs", body,
+                                               {{"Content-Type", "application/json"}}, 10s);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return Int(Parse(r.body), "id");
+  }
+
+  json::value AwaitFinished(Server* s, std::int64_t id) {
+    json::value run;
+    const auto deadline = Clock::now() + 30s;
+    while (Clock::now() < deadline) {
+      run = Get(s, fmt::format("/api/v1/runs/{}", id));
+      const std::string status = Str(run, "status");
+      if (status == "passed" || status == "failed" || status == "error" || status == "cancelled") {
+        return run;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    ADD_FAILURE() << "run " << id << " did not finish: " << json::serialize(run);
+    return run;
+  }
+
+  // The run's deliveries once `done` holds for them (at most 20 s).
+  json::array AwaitDeliveries(Server* s, std::int64_t id,
+                              const std::function<bool(const json::array&)>& done) {
+    json::array deliveries;
+    const auto deadline = Clock::now() + 20s;
+    while (Clock::now() < deadline) {
+      deliveries = Arr(Get(s, fmt::format("/api/v1/runs/{}/deliveries", id)), "deliveries");
+      if (done(deliveries)) return deliveries;
+      std::this_thread::sleep_for(10ms);
+    }
+    ADD_FAILURE() << "deliveries of run " << id << ": " << json::serialize(deliveries);
+    return deliveries;
+  }
+
+  static bool AllDone(const json::array& deliveries, std::size_t n) {
+    if (deliveries.size() != n) return false;
+    for (const json::value& d : deliveries) {
+      if (Str(d, "state") == "pending") return false;
+    }
+    return true;
+  }
+
+  std::string dir_;
+  int starts_ = 0;
+  std::vector<std::unique_ptr<Server>> servers_;
+};
+
+// The body of a webhook request.
+json::value Body(const ReceivedRequest& r) { return Parse(r.body); }
+const json::value& Data(const json::value& body) {
+  static const json::value kNull;
+  const json::value* d = Field(body, "data");
+  return d != nullptr ? *d : kNull;
+}
+
+TEST_F(NotifyTest, WebhookIsSignedAndSentForAFailedRunOnly) {
+  Receiver receiver;
+  const std::string secret_file = WriteFile("secret", std::string(kSecret) + "\n");
+  Server* s = Start({"--webhook-url", receiver.url() + "/hooks/e2e?token=abc",
+                     "--webhook-secret-file", secret_file});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t failed = Trigger(s, "Fast", R"({"params":{"greeting":"bye"}})");
+  EXPECT_EQ(Str(AwaitFinished(s, failed), "status"), "failed");
+  const json::array deliveries = AwaitDeliveries(s, failed, [](const json::array& d) {
+    return AllDone(d, 1);
+  });
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(Str(deliveries[0], "state"), "delivered");
+  EXPECT_EQ(Str(deliveries[0], "plugin"), "webhook");
+  EXPECT_EQ(Str(deliveries[0], "event"), "run.finished");
+  EXPECT_EQ(Int(deliveries[0], "attempts"), 1);
+  // Where it went, without the URL's query (it may hold a token).
+  EXPECT_EQ(Str(deliveries[0], "target").find("token"), std::string::npos)
+      << Str(deliveries[0], "target");
+
+  ASSERT_EQ(receiver.Requests().size(), 1u);
+  const ReceivedRequest request = receiver.Requests()[0];
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.target, "/hooks/e2e?token=abc");
+  EXPECT_EQ(request.Header("webhook-id"), Str(deliveries[0], "id"));
+  const std::string timestamp = request.Header("webhook-timestamp");
+  ASSERT_FALSE(timestamp.empty());
+  Result<notify::WebhookSecret> key = notify::ParseWebhookSecret(kSecret);
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(request.Header("webhook-signature"),
+            notify::StandardWebhookSignature({*key}, request.Header("webhook-id"),
+                                             std::stoll(timestamp), request.body));
+  EXPECT_EQ(request.Header("X-Hub-Signature-256"), notify::GithubSignature256(*key, request.body));
+
+  const json::value body = Body(request);
+  EXPECT_EQ(Str(body, "type"), "run.finished");
+  const json::value* run = Field(Data(body), "run");
+  ASSERT_NE(run, nullptr) << request.body;
+  EXPECT_EQ(Int(*run, "id"), failed);
+  EXPECT_EQ(Str(*run, "status"), "failed");
+  EXPECT_EQ(Str(*run, "url"), fmt::format("https://handoff.example.com/runs/{}", failed));
+  EXPECT_EQ(Str(Data(body), "change"), "first");
+  bool greeting_failed = false;
+  for (const json::value& t : Arr(Data(body), "tests")) {
+    if (Str(t, "name") == "Greeting") {
+      greeting_failed = Str(t, "status") == "failed";
+      EXPECT_NE(Str(t, "message").find("want hello, got bye"), std::string::npos)
+          << json::serialize(t);
+      EXPECT_NE(Str(t, "file").find("serve_fixture.cc"), std::string::npos);
+      EXPECT_GT(Int(t, "line"), 0);
+    }
+  }
+  EXPECT_TRUE(greeting_failed) << request.body;
+
+  // A passing run decides nothing under the default policy (failure).
+  const std::int64_t passed = Trigger(s, "Fast");
+  EXPECT_EQ(Str(AwaitFinished(s, passed), "status"), "passed");
+  EXPECT_TRUE(Arr(Get(s, fmt::format("/api/v1/runs/{}/deliveries", passed)), "deliveries").empty());
+  EXPECT_EQ(receiver.Requests().size(), 1u);
+
+  const std::string metrics = s->client().Request("GET", "/metrics", {}, {}, 10s).body;
+  EXPECT_NE(metrics.find(R"(handoff_notifications_total{plugin="webhook",outcome="delivered"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(handoff_notification_queue_depth{destination="webhook"} 0)"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("handoff_notification_delivery_seconds_count{plugin=\"webhook\"} 1"),
+            std::string::npos);
+  // The secret is in no log line and no answer.
+  EXPECT_EQ(s->Err().find("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), std::string::npos);
+  EXPECT_EQ(s->Out().find("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), std::string::npos);
+}
+
+TEST_F(NotifyTest, ChangePolicySaysFirstBrokeAndRecoveredAndNothingInBetween) {
+  Receiver receiver;
+  Server* s = Start({"--webhook-url", receiver.url(), "--notify-on", "change"});
+  ASSERT_NE(s, nullptr);
+  const auto run = [&](const std::string& body) {
+    const std::int64_t id = Trigger(s, "Fast", body);
+    AwaitFinished(s, id);
+    return id;
+  };
+  const std::int64_t first = run("{}");
+  AwaitDeliveries(s, first, [](const json::array& d) { return AllDone(d, 1); });
+  const std::int64_t same = run("{}");
+  // A partial run (a filter) never counts as a change, failed or not.
+  const std::int64_t partial = run(R"({"filter":"Greeting","params":{"greeting":"bye"}})");
+  const std::int64_t broke = run(R"({"params":{"greeting":"bye"}})");
+  AwaitDeliveries(s, broke, [](const json::array& d) { return AllDone(d, 1); });
+  const std::int64_t still = run(R"({"params":{"greeting":"bye"}})");
+  const std::int64_t recovered = run("{}");
+  AwaitDeliveries(s, recovered, [](const json::array& d) { return AllDone(d, 1); });
+  for (std::int64_t quiet : {same, partial, still}) {
+    EXPECT_TRUE(Arr(Get(s, fmt::format("/api/v1/runs/{}/deliveries", quiet)), "deliveries").empty())
+        << "run " << quiet;
+  }
+  ASSERT_TRUE(receiver.WaitFor(3, 10s));
+  const std::vector<ReceivedRequest> requests = receiver.Requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(Str(Data(Body(requests[0])), "change"), "first");
+  EXPECT_EQ(Str(Data(Body(requests[1])), "change"), "broke");
+  EXPECT_EQ(Int(*Field(Data(Body(requests[1])), "previous"), "id"), same);
+  EXPECT_EQ(Str(Data(Body(requests[2])), "change"), "recovered");
+}
+
+TEST_F(NotifyTest, RetriesAfter429AndServerErrorsUnderTheSameId) {
+  Receiver receiver;
+  receiver.Script({Reply{.status = 429, .headers = {{"Retry-After", "1"}}, .body = "slow down"},
+                   Reply{.status = 503, .body = "busy"}});
+  Server* s = Start({"--webhook-url", receiver.url()});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Fast", R"({"params":{"greeting":"bye"}})");
+  AwaitFinished(s, id);
+  const json::array deliveries =
+      AwaitDeliveries(s, id, [](const json::array& d) { return AllDone(d, 1); });
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(Str(deliveries[0], "state"), "delivered");
+  EXPECT_EQ(Int(deliveries[0], "attempts"), 3);
+  const std::vector<ReceivedRequest> requests = receiver.Requests();
+  ASSERT_EQ(requests.size(), 3u);
+  std::set<std::string> ids;
+  for (const ReceivedRequest& r : requests) ids.insert(r.Header("webhook-id"));
+  EXPECT_EQ(ids.size(), 1u) << "a retry is the same delivery";
+  // The 429's Retry-After (1 s) was waited for, though the backoff is 50 ms.
+  const std::string metrics = s->client().Request("GET", "/metrics", {}, {}, 10s).body;
+  EXPECT_NE(metrics.find(R"(handoff_notifications_total{plugin="webhook",outcome="retried"} 2)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_GE(std::stoll(requests[1].Header("webhook-timestamp")) -
+                std::stoll(requests[0].Header("webhook-timestamp")),
+            1);
+}
+
+TEST_F(NotifyTest, GoneDisablesTheDestinationAndRedirectsAreNotFollowed) {
+  Receiver receiver;
+  receiver.Script({Reply{.status = 301, .headers = {{"Location", "http://elsewhere/"}}},
+                   Reply{.status = 410, .body = "gone"}});
+  Server* s = Start({"--webhook-url", receiver.url(), "--notify-on", "always"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t moved = Trigger(s, "Fast");
+  AwaitFinished(s, moved);
+  json::array d = AwaitDeliveries(s, moved, [](const json::array& d) { return AllDone(d, 1); });
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(Str(d[0], "state"), "failed");
+  EXPECT_NE(Str(d[0], "last_error").find("301"), std::string::npos) << Str(d[0], "last_error");
+  const std::int64_t gone = Trigger(s, "Fast");
+  AwaitFinished(s, gone);
+  d = AwaitDeliveries(s, gone, [](const json::array& d) { return AllDone(d, 1); });
+  EXPECT_EQ(Str(d[0], "state"), "disabled");
+  const std::int64_t after = Trigger(s, "Fast");
+  AwaitFinished(s, after);
+  d = AwaitDeliveries(s, after, [](const json::array& d) { return AllDone(d, 1); });
+  EXPECT_EQ(Str(d[0], "state"), "disabled");
+  EXPECT_EQ(Int(d[0], "attempts"), 0);
+  EXPECT_EQ(receiver.Requests().size(), 2u);
+}
+
+TEST_F(NotifyTest, AReceiverThatNeverAnswersDelaysNoRun) {
+  Receiver receiver;
+  receiver.SetDefault(Reply{.hang = true});
+  Server* s = Start({"--webhook-url", receiver.url(), "--notify-on", "always",
+                     "--webhook-events", "run.started,run.finished"});
+  ASSERT_NE(s, nullptr);
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(Trigger(s, "Fast"));
+  for (std::int64_t id : ids) EXPECT_EQ(Str(AwaitFinished(s, id), "status"), "passed");
+  // Every run finished while the first notification still hangs.
+  ASSERT_TRUE(receiver.WaitFor(1, 10s));
+  const json::array d =
+      Arr(Get(s, fmt::format("/api/v1/runs/{}/deliveries", ids.back())), "deliveries");
+  ASSERT_EQ(d.size(), 2u);
+  for (const json::value& delivery : d) EXPECT_EQ(Str(delivery, "state"), "pending");
+}
+
+TEST_F(NotifyTest, ANotificationCommittedBeforeAKillIsDeliveredOnceAfterTheRestart) {
+  Receiver receiver;
+  receiver.Script({Reply{.hang = true}});
+  Server* s = Start({"--webhook-url", receiver.url(), "--notify-request-timeout", "30s"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Fast", R"({"params":{"greeting":"bye"}})");
+  AwaitFinished(s, id);
+  ASSERT_TRUE(receiver.WaitFor(1, 10s));  // in flight: the receiver holds it unanswered
+  s->Signal(SIGKILL);
+  s->WaitExit(5s);
+  Server* again = Start({"--webhook-url", receiver.url()});
+  ASSERT_NE(again, nullptr);
+  const json::array d = AwaitDeliveries(again, id, [](const json::array& d) {
+    return AllDone(d, 1);
+  });
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(Str(d[0], "state"), "delivered");
+  const std::vector<ReceivedRequest> requests = receiver.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].Header("webhook-id"), requests[1].Header("webhook-id"));
+  EXPECT_EQ(requests[0].body, requests[1].body);
+}
+
+TEST_F(NotifyTest, ConfigurationErrorsStopTheStartNamingThePluginNeverTheSecret) {
+  const std::string bad_secret = WriteFile("bad", "whsec_not-base64-!!!-secretvalue\n");
+  std::string err = Refused({"--webhook-url", "http://127.0.0.1:1/x",
+                             "--webhook-secret-file", bad_secret});
+  EXPECT_NE(err.find("webhook"), std::string::npos) << err;
+  EXPECT_EQ(err.find("not-base64-!!!-secretvalue"), std::string::npos) << err;
+
+  const std::string config = WriteFile("notify.json", R"({"destinations":[
+      {"name":"ops","plugin":"pagerdoody","routing_key_env":"PD_KEY"}]})");
+  err = Refused({"--notify-config", config}, {{"PD_KEY", "0123456789abcdef0123456789abcdef"}});
+  EXPECT_NE(err.find("\"ops\""), std::string::npos) << err;
+  EXPECT_NE(err.find("pagerdoody"), std::string::npos) << err;
+
+  err = Refused({"--notify-on", "sometimes", "--webhook-url", "http://127.0.0.1:1/"});
+  EXPECT_NE(err.find("--notify-on"), std::string::npos) << err;
+  err = Refused({"--webhook-secret-file", bad_secret});
+  EXPECT_NE(err.find("--webhook-url"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace handoff::testing
