@@ -196,6 +196,7 @@ TEST(RouteTableSpecTest, EveryRouteNeedsExactlyTheseRolesAndEveryWriteChangesSta
       {"POST /api/v1/runs/{run:id}/cancel", {Access::kRun, kChangesState}},
       {"POST /api/v1/runs/{run:id}/retry", {Access::kRun, kChangesState}},
       {"GET /api/v1/runs/{run:id}/report", {Access::kRead, kReadOnly}},
+      {"GET /api/v1/runs/{run:id}/deliveries", {Access::kRead, kReadOnly}},
       {"GET /api/v1/runs/{run:id}/events", {Access::kRead, kReadOnly}},
       {"GET /api/v1/schedules", {Access::kRead, kReadOnly}},
       {"POST /api/v1/schedules", {Access::kAdmin, kChangesState}},
