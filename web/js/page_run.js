@@ -174,6 +174,13 @@ export async function renderRun(ctx, id) {
   });
   ctx.onCleanup(() => list.destroy());
 
+  const deliveriesBody = h('tbody');
+  const deliveriesPanel = h('section', {class: 'panel deliveries-panel', hidden: true, 'data-testid': 'deliveries'},
+    h('h2', null, 'Notifications'),
+    h('table', {class: 'deliveries'},
+      h('thead', null, h('tr', null, h('th', null, 'Destination'), h('th', null, 'Event'), h('th', null, 'State'),
+                                     h('th', {class: 'num'}, 'Attempts'), h('th', null, 'Last error'))),
+      deliveriesBody));
   const crumbs = h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Suites'), ' / ',
     h('a', {href: '/suites/' + seg(run.suite)}, run.suite), ' / ', `Run #${id}`);
   replace(ctx.root,
@@ -184,11 +191,39 @@ export async function renderRun(ctx, id) {
     actionErrors,
     meta,
     h('div', {class: 'progress-wrap'}, progress, progressText),
+    deliveriesPanel,
     h('section', {class: 'panel tests-panel'},
       h('div', {class: 'tests-toolbar'}, filter, chips, live),
       listHead,
       list.el,
       emptyRows));
+
+  // Notifications of the run (Slack, PagerDuty, GitHub, webhooks): each delivery's state,
+  // read again while one is pending.
+  let deliveriesTimer = null;
+  async function loadDeliveries() {
+    clearTimeout(deliveriesTimer);
+    let res;
+    try {
+      res = await api(`/runs/${id}/deliveries`, {signal: ctx.signal});
+    } catch {
+      return;
+    }
+    if (!ctx.alive) return;
+    const list = res.deliveries || [];
+    deliveriesPanel.hidden = list.length === 0;
+    replace(deliveriesBody, list.map((d) => h('tr', {'data-delivery': d.id, 'data-state': d.state},
+      h('td', null, h('strong', null, d.destination), ' ', h('span', {class: 'muted'}, d.target)),
+      h('td', null, h('code', null, d.event)),
+      h('td', null, h('span', {class: 'badge dl-' + d.state}, d.state)),
+      h('td', {class: 'num'}, String(d.attempts)),
+      h('td', {class: 'error-text'}, d.last_error || ''))));
+    if (list.some((d) => d.state === 'pending') || !run.finished_at) {
+      deliveriesTimer = setTimeout(loadDeliveries, 3000);
+    }
+  }
+  ctx.onCleanup(() => clearTimeout(deliveriesTimer));
+  loadDeliveries();
 
   function metaItem(label, value) {
     return [h('dt', null, label), h('dd', null, value)];
@@ -425,6 +460,7 @@ export async function renderRun(ctx, id) {
     delete fresh.tests;
     Object.assign(run, fresh);
     renderHeader();
+    loadDeliveries();
     recomputeView();
     renderProgress(table.counts());
     list.render();
