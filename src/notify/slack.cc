@@ -368,7 +368,13 @@ Message FinishedMessage(const Notification& n) {
 
   json::array& blocks = message.blocks;
   blocks.push_back(HeaderBlock(headline));
-  blocks.push_back(ContextBlock(RunContext(run, /*with_duration=*/true)));
+  std::vector<std::string> context = RunContext(run, /*with_duration=*/true);
+  if (n.previous && (n.change == Change::kBroke || n.change == Change::kRecovered)) {
+    // What it changed from, so that a reader finds the run to compare with.
+    context.push_back("*Previous:* run #" + std::to_string(n.previous->id) + " " +
+                      Mrkdwn(n.previous->status, kMaxContextItem));
+  }
+  blocks.push_back(ContextBlock(context));
   blocks.push_back(SectionBlock(CountsText(run.totals)));
   if (!run.error.empty()) {
     blocks.push_back(SectionBlock("*Error:* " + CodeBlock(run.error, kMaxSectionText / 2)));

@@ -445,7 +445,11 @@ TEST(SlackRender, HeaderSaysPassedRecoveredOrBroke) {
   Notification passed = FinishedRun("passed", {Passed("TestLogin")});
   EXPECT_EQ(HeaderText(Render(*plugin, passed)), "\xE2\x9C\x85 checkout passed");
   passed.change = Change::kRecovered;
-  EXPECT_EQ(HeaderText(Render(*plugin, passed)), "\xE2\x9C\x85 checkout recovered");
+  passed.previous = PreviousRun{.id = 41, .status = "failed", .url = ""};
+  const json::object recovered = Render(*plugin, passed);
+  EXPECT_EQ(HeaderText(recovered), "\xE2\x9C\x85 checkout recovered");
+  EXPECT_NE(CheckLimitsAndCollectText(recovered).find("*Previous:* run #41 failed"),
+            std::string::npos);
   Notification broke = FinishedRun("failed", {Failed("TestPay", "pay_test.cc", 3, "boom")});
   broke.change = Change::kBroke;
   EXPECT_EQ(HeaderText(Render(*plugin, broke)), "\xE2\x9D\x8C checkout broke");
