@@ -219,7 +219,7 @@ json::object ButtonBlock(const RunFacts& run) {
   json::object button{
       {"type", "button"},
       {"text", PlainText(Cut("View run #" + std::to_string(run.id), kMaxButtonText, false))},
-      {"url", run.url},
+      {"url", ValidUtf8(run.url)},
       {"action_id", "handoff_view_run"}};
   return {{"type", "actions"}, {"elements", json::array{std::move(button)}}};
 }
