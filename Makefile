@@ -34,8 +34,13 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 900
 
+# RUN_ARGS adds serve flags, e.g. notifications to a local receiver (docs/integrations.md):
+#   scripts/notify-receiver --port 9000 &
+#   make run RUN_ARGS='--webhook-url http://127.0.0.1:9000/hook --notify-on always'
 run: build
-	@$(BUILD)/examples/shop_e2e serve --db sqlite:handoff.db --port 1337
+	@echo "make run: notifications to a local receiver: scripts/notify-receiver --port 9000 &" \
+	  "then make run RUN_ARGS='--webhook-url http://127.0.0.1:9000/hook --notify-on always' (docs/integrations.md)"
+	@$(BUILD)/examples/shop_e2e serve --db sqlite:handoff.db --port 1337 $(RUN_ARGS)
 
 bench: build
 	@bench/run_bench.sh $(BUILD)

@@ -352,5 +352,66 @@ TEST_F(NotifyTest, ConfigurationErrorsStopTheStartNamingThePluginNeverTheSecret)
   EXPECT_NE(err.find("--webhook-url"), std::string::npos) << err;
 }
 
+TEST_F(NotifyTest, SlackBotPostsBlockKitAndAnswersARecoveryInTheFailuresThread) {
+  Receiver slack;
+  slack.SetDefault(Reply{.status = 200,
+                         .headers = {{"Content-Type", "application/json"}},
+                         .body = R"({"ok":true,"channel":"C024BE91L","ts":"1700000000.000100"})"});
+  const std::string token_file = WriteFile("slack-token", std::string(kSlackToken) + "\n");
+  Server* s = Start({"--slack-token-file", token_file, "--slack-channel", "#e2e",
+                     "--slack-api-url", slack.url() + "/api", "--notify-on", "change",
+                     "--environment", "staging"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t broke = Trigger(s, "Fast", R"({"params":{"greeting":"bye"},"reference":"v1.2.3"})");
+  AwaitFinished(s, broke);
+  json::array d = AwaitDeliveries(s, broke, [](const json::array& d) { return AllDone(d, 1); });
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(Str(d[0], "state"), "delivered") << Str(d[0], "last_error");
+  EXPECT_EQ(Str(d[0], "target"), "#e2e");
+  const std::int64_t recovered = Trigger(s, "Fast");
+  AwaitFinished(s, recovered);
+  d = AwaitDeliveries(s, recovered, [](const json::array& d) { return AllDone(d, 1); });
+  ASSERT_EQ(slack.Requests().size(), 2u);
+  const ReceivedRequest failure = slack.Requests()[0];
+  EXPECT_EQ(failure.target, "/api/chat.postMessage");
+  EXPECT_EQ(failure.Header("Authorization"), std::string("Bearer ") + kSlackToken);
+  const json::value message = Body(failure);
+  EXPECT_EQ(Str(message, "channel"), "#e2e");
+  EXPECT_FALSE(Str(message, "text").empty()) << failure.body;
+  const json::array& blocks = Arr(message, "blocks");
+  EXPECT_GE(blocks.size(), 3u);
+  EXPECT_LE(blocks.size(), 50u);
+  EXPECT_EQ(Str(blocks[0], "type"), "header");
+  EXPECT_NE(failure.body.find("Greeting"), std::string::npos);
+  EXPECT_NE(failure.body.find("serve_fixture.cc:"), std::string::npos);
+  EXPECT_NE(failure.body.find(fmt::format("https://handoff.example.com/runs/{}", broke)),
+            std::string::npos);
+  EXPECT_NE(failure.body.find("v1.2.3"), std::string::npos);
+  EXPECT_TRUE(IsNull(message, "thread_ts"));
+  const json::value recovery = Body(slack.Requests()[1]);
+  EXPECT_EQ(Str(recovery, "thread_ts"), "1700000000.000100") << slack.Requests()[1].body;
+  EXPECT_NE(Str(recovery, "text").find("recovered"), std::string::npos) << Str(recovery, "text");
+  // The token is in no log line and no answer.
+  EXPECT_EQ(s->Err().find(kSlackToken), std::string::npos);
+  const std::string api = s->client().Request("GET", fmt::format("/api/v1/runs/{}/deliveries", broke), {}, {}, 10s).body;
+  EXPECT_EQ(api.find(kSlackToken), std::string::npos);
+}
+
+TEST_F(NotifyTest, SlacksOkFalseIsAFailureWithSlacksReason) {
+  Receiver slack;
+  slack.SetDefault(Reply{.status = 200, .body = R"({"ok":false,"error":"channel_not_found"})"});
+  Server* s = Start({"--slack-channel", "#nowhere", "--slack-api-url", slack.url()},
+                    {{"HANDOFF_SLACK_TOKEN", kSlackToken}});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Fast", R"({"params":{"greeting":"bye"}})");
+  AwaitFinished(s, id);
+  const json::array d = AwaitDeliveries(s, id, [](const json::array& d) { return AllDone(d, 1); });
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(Str(d[0], "state"), "failed");
+  EXPECT_NE(Str(d[0], "last_error").find("channel_not_found"), std::string::npos)
+      << Str(d[0], "last_error");
+  EXPECT_EQ(slack.Requests().size(), 1u) << "not retried";
+}
+
 }  // namespace
 }  // namespace handoff::testing
