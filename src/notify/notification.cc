@@ -35,8 +35,12 @@ void AppendBool(std::string& out, bool value) { out += value ? "true" : "false";
 void AppendTime(std::string& out, std::int64_t time_ns) {
   // Floor division: a time before 1970 still names its own second.
   std::int64_t seconds = time_ns / kNanosPerSecond;
-  if (time_ns % kNanosPerSecond < 0) --seconds;
-  const std::int64_t millis = (time_ns - seconds * kNanosPerSecond) / 1'000'000;
+  std::int64_t nanos = time_ns % kNanosPerSecond;
+  if (nanos < 0) {
+    nanos += kNanosPerSecond;
+    --seconds;
+  }
+  const std::int64_t millis = nanos / 1'000'000;
   const std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
   ::gmtime_r(&t, &tm);
@@ -115,8 +119,10 @@ void AppendRun(std::string& out, const RunFacts& run) {
   AppendTimeField(out, "finished_at", run.finished_at_ns);
   // As the API computes it: only a run that started and finished has a duration.
   Key(out, "duration_ms");
-  if (run.started_at_ns != 0 && run.finished_at_ns != 0) {
-    AppendInt(out, (run.finished_at_ns - run.started_at_ns) / 1'000'000);
+  std::int64_t duration_ns = 0;
+  if (run.started_at_ns != 0 && run.finished_at_ns != 0 &&
+      !__builtin_sub_overflow(run.finished_at_ns, run.started_at_ns, &duration_ns)) {
+    AppendInt(out, duration_ns / 1'000'000);
   } else {
     out += "null";
   }

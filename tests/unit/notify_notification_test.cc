@@ -151,7 +151,14 @@ TEST(NotificationJsonTest, RoundTripsEmptyAndAbsentValues) {
   extremes.tests[0].line = INT32_MAX;
   extremes.tests[0].attempt = INT32_MIN;
   extremes.run.totals.total = INT32_MAX;
+  extremes.run.finished_at_ns = INT64_MAX;  // no duration fits: null, not an overflow
   ExpectRoundTrip(extremes);
+  EXPECT_TRUE(boost::json::parse(ToJson(extremes))
+                  .as_object().at("data").as_object().at("run").as_object().at("duration_ms")
+                  .is_null());
+  EXPECT_EQ(boost::json::parse(ToJson(extremes))
+                .as_object().at("data").as_object().at("run").as_object().at("created_at"),
+            "1677-09-21T00:12:43.145Z");
 }
 
 TEST(NotificationJsonTest, HasTheStandardWebhooksShape) {
