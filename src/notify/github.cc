@@ -12,6 +12,11 @@
 //   {"step":"comment"}                             comment on the pull request
 // A check run created for run.started keeps {"run":RUN,"check_run":ID}, so that the
 // finished run completes that same check run instead of creating a second one.
+//
+// GitHub shows the latest status (or check run) of a context, so a run's start must reach
+// GitHub before its end: the delivery worker sends one destination's notifications of a run
+// in order. Creating requests (a check run, a comment) are not idempotent: a retry after an
+// answer that was lost makes a second one, which GitHub shows in place of the first.
 
 #include <algorithm>
 #include <boost/json.hpp>

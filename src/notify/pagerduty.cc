@@ -187,7 +187,8 @@ void Locate(const TestOutcome& test, std::string* file, int* line, std::string* 
 }
 
 // Returns true for the runs PagerDuty hears about: a failed run triggers, a recovered
-// run of the whole suite resolves.
+// run of the whole suite resolves. The destination's policy (--notify-on) does not apply:
+// an alert is raised by every failure and only a recovery may close it.
 bool WantsRun(Event event, const RunFacts& run, Change change) {
   if (event != Event::kRunFinished) return false;
   if (run.Failed()) return true;
