@@ -160,7 +160,7 @@ class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
   // Creates a run of `suite` with `status`, created at the clock's time.
   std::int64_t CreateRun(RunStatus status = RunStatus::kRunning,
                          const std::string& suite = "checkout") {
-    Run run;
+    store::Run run;
     run.suite = suite;
     run.status = status;
     return ValueOf(store_->CreateRun(run, {"TestPay"})).run.id;
@@ -229,7 +229,8 @@ TEST_P(DeliveryStoreTest, AFailedBatchLeavesNeitherItsRunUpdateNorItsDeliveries)
   RunUpdate finished;
   finished.id = run;
   finished.status = RunStatus::kPassed;
-  // The deliveries are written, then a journal entry breaks (run id, seq)'s uniqueness.
+  // The run update is written, then a journal entry breaks (run id, seq)'s uniqueness: the
+  // deliveries (written last) go with it.
   WriteBatch broken_later;
   broken_later.run_updates.push_back(finished);
   broken_later.deliveries.push_back(MakeDelivery("d1", run, "hook", 10));
@@ -513,7 +514,7 @@ class DeliveryStoreFileTest : public ::testing::Test {
 
 TEST_F(DeliveryStoreFileTest, AnUpdateThatCannotCommitIsUnavailableAndChangesNothing) {
   std::unique_ptr<SqliteStore> store = OpenAt(Url());
-  Run run;
+  store::Run run;
   run.suite = "checkout";
   const std::int64_t id = ValueOf(store->CreateRun(run, {})).run.id;
   WriteBatch batch;
@@ -565,7 +566,7 @@ TEST_F(DeliveryStoreFileTest, ADatabaseOfSchemaSevenUpgradesAndKeepsItsRuns) {
   std::int64_t id = 0;
   {
     std::unique_ptr<SqliteStore> store = OpenAt(Url());
-    Run run;
+    store::Run run;
     run.suite = "checkout";
     run.on_behalf_of = "carol";
     id = ValueOf(store->CreateRun(run, {"TestPay"})).run.id;
@@ -579,7 +580,7 @@ TEST_F(DeliveryStoreFileTest, ADatabaseOfSchemaSevenUpgradesAndKeepsItsRuns) {
   EXPECT_EQ(QueryOn(Path(), "PRAGMA user_version"),
             std::vector<std::string>{std::to_string(SqliteStore::SchemaVersion())});
   EXPECT_EQ(SqliteStore::SchemaVersion(), 8);
-  std::optional<Run> kept = store->GetRun(id);
+  std::optional<store::Run> kept = store->GetRun(id);
   ASSERT_TRUE(kept);
   EXPECT_EQ(kept->suite, "checkout");
   EXPECT_EQ(kept->on_behalf_of, "carol");
@@ -596,7 +597,7 @@ TEST_F(DeliveryStoreFileTest, DeliveriesSurviveReopeningAndBackups) {
   const std::string copy = (dir_.path() / "copy.db").string();
   {
     std::unique_ptr<SqliteStore> store = OpenAt(Url());
-    Run run;
+    store::Run run;
     run.suite = "checkout";
     id = ValueOf(store->CreateRun(run, {})).run.id;
     WriteBatch batch;
