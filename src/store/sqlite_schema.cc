@@ -147,6 +147,38 @@ ALTER TABLE runs ADD COLUMN secret_params BLOB NOT NULL DEFAULT x'';
     R"sql(
 ALTER TABLE runs ADD COLUMN on_behalf_of TEXT NOT NULL DEFAULT '';
 )sql",
+    // 8: the outbox of notifications (issue 16): one row per notification to one
+    // destination, inserted in the transaction that commits what it tells and kept with the
+    // outcome of its attempts. `state` is DeliveryStateName's; times are nanoseconds since the
+    // Unix epoch like every other time here. A rowid table: payloads run to kilobytes, and the
+    // rowid orders deliveries created in the same nanosecond. Each index is partial where its
+    // reader only wants some rows, so it stays as small as the queue: the delivery worker's
+    // pending queue per destination, soonest due first (and the counts of the queue depth);
+    // the progress a later message of a suite answers (a Slack thread), newest first.
+    R"sql(
+CREATE TABLE deliveries (
+  id TEXT PRIMARY KEY NOT NULL,
+  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  suite TEXT NOT NULL DEFAULT '',
+  destination TEXT NOT NULL,
+  plugin TEXT NOT NULL DEFAULT '',
+  target TEXT NOT NULL DEFAULT '',
+  event TEXT NOT NULL DEFAULT '',
+  payload TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  progress TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX deliveries_pending ON deliveries (destination, next_attempt_at, created_at)
+  WHERE state = 'pending';
+CREATE INDEX deliveries_by_run ON deliveries (run_id, created_at);
+CREATE INDEX deliveries_progress ON deliveries (destination, suite, created_at)
+  WHERE state = 'delivered' AND progress <> '';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

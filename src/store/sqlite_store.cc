@@ -20,6 +20,7 @@
 #include "store/quiet_attempts.h"
 #include "store/sqlite_backup.h"
 #include "store/sqlite_db.h"
+#include "store/sqlite_deliveries.h"
 #include "store/sqlite_files.h"
 #include "store/sqlite_schema.h"
 #include "store/store_log.h"
@@ -127,6 +128,7 @@ constexpr const char* kDeleteRunRows[] = {
     "DELETE FROM attempts WHERE run_id = ?1",
     "DELETE FROM tests WHERE run_id = ?1",
     "DELETE FROM run_plans WHERE run_id = ?1",
+    kDeleteRunDeliveries,
     "DELETE FROM runs WHERE id = ?1",
 };
 
@@ -295,7 +297,7 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
       if (!insert.Run()) return false;
     }
   }
-  return true;
+  return InsertDeliveries(db, batch.deliveries);
 }
 
 }  // namespace
@@ -605,7 +607,8 @@ Result<CreatedRun> SqliteStore::CreateRun(Run run, const std::vector<std::string
 void SqliteStore::Write(WriteBatch batch, std::function<void(bool ok)> done) {
   PendingWrite write;
   write.ops = std::max<std::size_t>(1, batch.run_updates.size() + batch.tests.size() +
-                                           batch.attempts.size() + batch.events.size());
+                                           batch.attempts.size() + batch.events.size() +
+                                           batch.deliveries.size());
   write.batch = std::move(batch);
   write.done = std::move(done);
   {
@@ -892,6 +895,45 @@ std::int64_t SqliteStore::DeleteRunsBefore(std::int64_t cutoff_ns) {
     if (!more) break;
   }
   return total;
+}
+
+std::vector<Delivery> SqliteStore::PendingDeliveries(const std::string& destination,
+                                                     int limit) {
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  return SelectPendingDeliveries(*lease.db(), destination, limit);
+}
+
+Result<void> SqliteStore::UpdateDelivery(const DeliveryUpdate& update) {
+  bool found = false;
+  const bool ok = RunTask(1, [&](SqliteDb& db) {
+    const std::optional<bool> updated = UpdateDeliveryRow(db, update);
+    if (!updated) return false;
+    found = *updated;
+    return true;
+  });
+  if (!ok) return NotCommitted(fmt::format("the outcome of delivery \"{}\"", update.id));
+  if (!found) return Error{ErrorCode::kNotFound, fmt::format("no delivery \"{}\"", update.id)};
+  return {};
+}
+
+std::vector<Delivery> SqliteStore::RunDeliveries(std::int64_t run_id) {
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  return SelectRunDeliveries(*lease.db(), run_id);
+}
+
+std::string SqliteStore::LastDeliveryProgress(const std::string& destination,
+                                              const std::string& suite) {
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  return SelectLastDeliveryProgress(*lease.db(), destination, suite);
+}
+
+std::map<std::string, std::int64_t> SqliteStore::PendingDeliveryCounts() {
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  return CountPendingDeliveries(*lease.db());
 }
 
 Result<void> SqliteStore::ProbeWrite() {

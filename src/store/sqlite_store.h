@@ -12,13 +12,15 @@
 //
 // Its SQLite plumbing lives beside it: connections and statements (sqlite_db.h), the schema
 // and its migrations (sqlite_schema.h), checks of a database file (sqlite_files.h), the lock
-// of one server per database (sqlite_lock.h) and online backups (sqlite_backup.h). What any
+// of one server per database (sqlite_lock.h), online backups (sqlite_backup.h) and the SQL
+// of the outbox of notifications (sqlite_deliveries.h). What any
 // backend does alike (encodings, quiet attempts, the journal, planned tests) is not here.
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -86,7 +88,16 @@ class SqliteStore : public Store {
   Result<void> UpdateSchedulePaused(const std::string& name, bool paused) override;
   Result<void> DeleteSchedule(const std::string& name) override;
   std::vector<StoredSchedule> ListSchedules() override;
+  // Deletes a run's deliveries with its other rows, pending ones included.
   std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) override;
+  // The outbox: WriteBatch::deliveries go in the batch's transaction; UpdateDelivery
+  // commits through the writer like the schedules' writes; the rest are reads.
+  std::vector<Delivery> PendingDeliveries(const std::string& destination, int limit) override;
+  Result<void> UpdateDelivery(const DeliveryUpdate& update) override;
+  std::vector<Delivery> RunDeliveries(std::int64_t run_id) override;
+  std::string LastDeliveryProgress(const std::string& destination,
+                                   const std::string& suite) override;
+  std::map<std::string, std::int64_t> PendingDeliveryCounts() override;
   // Upserts one row of its own table (handoff_probe) and commits, through the writer like
   // every write: it fails while commits fail (a full disk: each commit appends to the WAL).
   Result<void> ProbeWrite() override;

@@ -14,6 +14,8 @@ constexpr std::array<const char*, 6> kRunStatusNames = {"queued", "running", "pa
 constexpr std::array<const char*, 6> kTestStatusNames = {"pending", "running", "passed",
                                                           "failed", "skipped", "cancelled"};
 constexpr std::array<const char*, 5> kTriggerNames = {"api", "schedule", "ui", "retry", "cli"};
+constexpr std::array<const char*, 4> kDeliveryStateNames = {"pending", "delivered", "failed",
+                                                             "disabled"};
 
 template <typename Enum, std::size_t N>
 bool ParseName(const std::array<const char*, N>& names, std::string_view name, Enum* out) {
@@ -50,6 +52,9 @@ const char* TestStatusName(TestStatus status) {
 const char* TriggerName(Trigger trigger) {
   return kTriggerNames[static_cast<std::size_t>(trigger)];
 }
+const char* DeliveryStateName(DeliveryState state) {
+  return kDeliveryStateNames[static_cast<std::size_t>(state)];
+}
 bool ParseRunStatus(std::string_view name, RunStatus* out) {
   return ParseName(kRunStatusNames, name, out);
 }
@@ -58,6 +63,9 @@ bool ParseTestStatus(std::string_view name, TestStatus* out) {
 }
 bool ParseTrigger(std::string_view name, Trigger* out) {
   return ParseName(kTriggerNames, name, out);
+}
+bool ParseDeliveryState(std::string_view name, DeliveryState* out) {
+  return ParseName(kDeliveryStateNames, name, out);
 }
 
 Verdict VerdictOf(const TestRow& row) {

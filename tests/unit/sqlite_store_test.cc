@@ -1049,7 +1049,7 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
       "DROP TABLE run_plans; ALTER TABLE runs DROP COLUMN totals; "
       "DROP INDEX tests_by_seq; "
       "ALTER TABLE tests DROP COLUMN seq; ALTER TABLE runs DROP COLUMN secret_params; "
-      "ALTER TABLE runs DROP COLUMN on_behalf_of; "
+      "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
       "PRAGMA user_version=1; "
       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
       ", 'First', 'pending'), (" + std::to_string(id) + ", 'Second', 'pending'); "
@@ -1126,7 +1126,7 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
       "UPDATE runs SET planned = (SELECT planned FROM run_plans WHERE run_id = runs.id); "
       "DROP TABLE run_plans; "
       "ALTER TABLE attempts DROP COLUMN lines; ALTER TABLE runs DROP COLUMN secret_params; "
-      "ALTER TABLE runs DROP COLUMN on_behalf_of; "
+      "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
       "PRAGMA user_version=3; "
       "INSERT INTO attempts (run_id, test, attempt, status, started_at, output, failures) "
       "VALUES (" + std::to_string(id) + ", 'B', 1, 'failed', 500, "
@@ -1164,7 +1164,8 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaFiveHaveNoSecretParamsAndNewRunsKeepThei
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "ALTER TABLE runs DROP COLUMN secret_params; "
-                         "ALTER TABLE runs DROP COLUMN on_behalf_of; PRAGMA user_version=5",
+                         "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
+                         "PRAGMA user_version=5",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(db);
