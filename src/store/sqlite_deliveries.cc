@@ -30,7 +30,7 @@ constexpr const char* kUpdateDelivery =
 constexpr const char* kSelectPending =
     HANDOFF_DELIVERY_COLUMNS ", payload FROM deliveries "
     "WHERE destination = ?1 AND state = 'pending' "
-    "ORDER BY next_attempt_at, created_at, rowid LIMIT ?2";
+    "ORDER BY created_at, rowid LIMIT ?2";
 constexpr const char* kSelectRunDeliveries =
     HANDOFF_DELIVERY_COLUMNS " FROM deliveries WHERE run_id = ?1 ORDER BY created_at, rowid";
 #undef HANDOFF_DELIVERY_COLUMNS

@@ -173,7 +173,7 @@ CREATE TABLE deliveries (
   last_error TEXT NOT NULL DEFAULT '',
   progress TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX deliveries_pending ON deliveries (destination, next_attempt_at, created_at)
+CREATE INDEX deliveries_pending ON deliveries (destination, created_at)
   WHERE state = 'pending';
 CREATE INDEX deliveries_by_run ON deliveries (run_id, created_at);
 CREATE INDEX deliveries_progress ON deliveries (destination, suite, created_at)

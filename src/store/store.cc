@@ -130,28 +130,3 @@ KeyValues ShownParams(const Run& run) {
 }
 
 }  // namespace handoff::store
-
-namespace handoff::store {
-
-const char* DeliveryStateName(DeliveryState state) {
-  switch (state) {
-    case DeliveryState::kPending: return "pending";
-    case DeliveryState::kDelivered: return "delivered";
-    case DeliveryState::kFailed: return "failed";
-    case DeliveryState::kDisabled: return "disabled";
-  }
-  return "pending";
-}
-
-bool ParseDeliveryState(std::string_view name, DeliveryState* out) {
-  for (DeliveryState s : {DeliveryState::kPending, DeliveryState::kDelivered,
-                          DeliveryState::kFailed, DeliveryState::kDisabled}) {
-    if (name == DeliveryStateName(s)) {
-      *out = s;
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace handoff::store

@@ -402,8 +402,8 @@ class Store {
   // how many runs were deleted. Runs in small transactions so writers are not starved.
   virtual std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) = 0;
 
-  // The outbox (issue 16). Pending deliveries of `destination`, the soonest due first (then
-  // oldest first), at most `limit`.
+  // The outbox (issue 16). Pending deliveries of `destination`, oldest first (a destination
+  // is told in the order things happened: a run's start before its end), at most `limit`.
   virtual std::vector<Delivery> PendingDeliveries(const std::string& destination, int limit) {
     (void)destination;
     (void)limit;

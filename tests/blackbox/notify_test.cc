@@ -40,11 +40,21 @@ class NotifyTest : public ::testing::Test {
 
   // Starts the serve fixture with `flags` on the test's database.
   Server* Start(std::vector<std::string> flags, std::map<std::string, std::string> env = {}) {
-    std::vector<std::string> argv = {SERVE_FIXTURE, "serve",   "--port", "0",
-                                     "--db",        Db(),      "--grace", "200ms",
-                                     "--shutdown-timeout", "2s", "--notify-retry-backoff", "50ms",
-                                     "--notify-request-timeout", "1s",
-                                     "--external-url", "https://handoff.example.com/"};
+    std::vector<std::string> argv = {SERVE_FIXTURE, "serve"};
+    // A flag given by the test replaces its default (CLI11 refuses a repeated flag).
+    const std::vector<std::pair<std::string, std::string>> defaults = {
+        {"--port", "0"},
+        {"--db", Db()},
+        {"--grace", "200ms"},
+        {"--shutdown-timeout", "2s"},
+        {"--notify-retry-backoff", "50ms"},
+        {"--notify-request-timeout", "1s"},
+        {"--external-url", "https://handoff.example.com/"}};
+    for (const auto& [flag, value] : defaults) {
+      if (std::find(flags.begin(), flags.end(), flag) == flags.end()) {
+        argv.insert(argv.end(), {flag, value});
+      }
+    }
     argv.insert(argv.end(), flags.begin(), flags.end());
     const int n = starts_++;
     auto server = std::make_unique<Server>(argv, env, fmt::format("{}/out{}.txt", dir_, n),
@@ -411,6 +421,72 @@ TEST_F(NotifyTest, SlacksOkFalseIsAFailureWithSlacksReason) {
   EXPECT_NE(Str(d[0], "last_error").find("channel_not_found"), std::string::npos)
       << Str(d[0], "last_error");
   EXPECT_EQ(slack.Requests().size(), 1u) << "not retried";
+}
+
+TEST_F(NotifyTest, PagerDutyTriggersOnFailureAndTheNextPassingRunResolvesIt) {
+  Receiver pd;
+  pd.SetDefault(Reply{.status = 202,
+                      .body = R"({"status":"success","message":"Event processed","dedup_key":"x"})"});
+  const std::string key_file = WriteFile("pd-key", "R0UTINGKEYR0UTINGKEYR0UTINGKEY12\n");
+  Server* s = Start({"--pagerduty-routing-key-file", key_file, "--pagerduty-api-url", pd.url(),
+                     "--environment", "staging"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t failed = Trigger(s, "Fast", R"({"params":{"greeting":"bye"}})");
+  AwaitFinished(s, failed);
+  AwaitDeliveries(s, failed, [](const json::array& d) { return AllDone(d, 1); });
+  const std::int64_t passed = Trigger(s, "Fast");
+  AwaitFinished(s, passed);
+  const json::array d = AwaitDeliveries(s, passed, [](const json::array& d) { return AllDone(d, 1); });
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(Str(d[0], "state"), "delivered") << Str(d[0], "last_error");
+  ASSERT_EQ(pd.Requests().size(), 2u);
+  const json::value trigger = Body(pd.Requests()[0]);
+  const json::value resolve = Body(pd.Requests()[1]);
+  EXPECT_EQ(pd.Requests()[0].target, "/v2/enqueue");
+  EXPECT_EQ(Str(trigger, "event_action"), "trigger");
+  EXPECT_EQ(Str(trigger, "routing_key"), "R0UTINGKEYR0UTINGKEYR0UTINGKEY12");
+  EXPECT_EQ(Str(resolve, "event_action"), "resolve");
+  EXPECT_FALSE(Str(trigger, "dedup_key").empty());
+  EXPECT_EQ(Str(trigger, "dedup_key"), Str(resolve, "dedup_key"));
+  const json::value* payload = Field(trigger, "payload");
+  ASSERT_NE(payload, nullptr) << pd.Requests()[0].body;
+  EXPECT_NE(Str(*payload, "summary").find("Fast"), std::string::npos) << Str(*payload, "summary");
+  EXPECT_EQ(Str(*payload, "severity"), "error");
+  EXPECT_NE(pd.Requests()[0].body.find("Greeting"), std::string::npos);
+  EXPECT_NE(pd.Requests()[0].body.find(fmt::format("https://handoff.example.com/runs/{}", failed)),
+            std::string::npos);
+  EXPECT_EQ(s->Err().find("R0UTINGKEY"), std::string::npos);
+}
+
+TEST_F(NotifyTest, GithubSetsAPendingThenAFinalCommitStatus) {
+  Receiver github;
+  github.SetDefault(Reply{.status = 201, .body = R"({"id":1,"state":"pending"})"});
+  const std::string token_file = WriteFile("gh-token", "ghp_secrettokenvalue0123456789\n");
+  Server* s = Start({"--github-token-file", token_file, "--github-repo", "acme/shop",
+                     "--github-api-url", github.url()});
+  ASSERT_NE(s, nullptr);
+  const std::string sha = "0123456789abcdef0123456789abcdef01234567";
+  const std::int64_t id = Trigger(s, "Fast", R"({"params":{"greeting":"bye"},"reference":")" + sha + R"("})");
+  AwaitFinished(s, id);
+  const json::array d = AwaitDeliveries(s, id, [](const json::array& d) { return AllDone(d, 2); });
+  ASSERT_EQ(d.size(), 2u);
+  for (const json::value& delivery : d) {
+    EXPECT_EQ(Str(delivery, "state"), "delivered") << Str(delivery, "last_error");
+  }
+  ASSERT_EQ(github.Requests().size(), 2u);
+  for (const ReceivedRequest& r : github.Requests()) {
+    EXPECT_EQ(r.target, "/repos/acme/shop/statuses/" + sha);
+    EXPECT_EQ(r.Header("Authorization"), "Bearer ghp_secrettokenvalue0123456789");
+    EXPECT_EQ(Str(Body(r), "context"), "handoff/Fast");
+    EXPECT_EQ(Str(Body(r), "target_url"), fmt::format("https://handoff.example.com/runs/{}", id));
+  }
+  EXPECT_EQ(Str(Body(github.Requests()[0]), "state"), "pending");
+  EXPECT_EQ(Str(Body(github.Requests()[1]), "state"), "failure");
+  // A reference that is not a commit gets no status.
+  const std::int64_t release = Trigger(s, "Fast", R"({"reference":"v1.2.3"})");
+  AwaitFinished(s, release);
+  EXPECT_TRUE(Arr(Get(s, fmt::format("/api/v1/runs/{}/deliveries", release)), "deliveries").empty());
+  EXPECT_EQ(s->Err().find("ghp_secrettokenvalue"), std::string::npos);
 }
 
 }  // namespace

@@ -294,7 +294,7 @@ TEST_P(DeliveryStoreTest, ADeliveryDecidedAgainKeepsTheFirst) {
   EXPECT_EQ(store.RunDeliveries(run).size(), 1u);
 }
 
-TEST_P(DeliveryStoreTest, PendingDeliveriesAreTheSoonestDueFirstThenTheOldest) {
+TEST_P(DeliveryStoreTest, PendingDeliveriesAreOldestFirstWhenEverTheyAreDue) {
   Store& store = Open();
   const std::int64_t run = CreateRun();
   auto due = [&](std::string id, std::string destination, std::int64_t created,
@@ -313,10 +313,10 @@ TEST_P(DeliveryStoreTest, PendingDeliveriesAreTheSoonestDueFirstThenTheOldest) {
   ASSERT_TRUE(WriteAndWait(store, batch));
 
   EXPECT_EQ(DeliveryIds(store.PendingDeliveries("a", 100)),
-            (std::vector<std::string>{"first-due", "old", "new", "same-time-1", "same-time-2",
-                                      "late"}));
+            (std::vector<std::string>{"late", "old", "new", "first-due", "same-time-1",
+                                      "same-time-2"}));
   EXPECT_EQ(DeliveryIds(store.PendingDeliveries("a", 2)),
-            (std::vector<std::string>{"first-due", "old"}));
+            (std::vector<std::string>{"late", "old"}));
   EXPECT_EQ(DeliveryIds(store.PendingDeliveries("b", 100)), std::vector<std::string>{"other"});
   EXPECT_TRUE(store.PendingDeliveries("a", 0).empty());
   EXPECT_TRUE(store.PendingDeliveries("a", -1).empty());
@@ -327,7 +327,7 @@ TEST_P(DeliveryStoreTest, PendingDeliveriesAreTheSoonestDueFirstThenTheOldest) {
   done.state = DeliveryState::kDelivered;
   settled.deliveries.push_back(done);
   ASSERT_TRUE(WriteAndWait(store, settled));
-  EXPECT_EQ(store.PendingDeliveries("a", 1)[0].id, "first-due");
+  EXPECT_EQ(store.PendingDeliveries("a", 1)[0].id, "late");
 }
 
 TEST_P(DeliveryStoreTest, AnOutcomeIsKeptAndASettledDeliveryLeavesTheQueue) {
@@ -544,7 +544,7 @@ TEST_F(DeliveryStoreFileTest, TheQueriesReadTheirIndexesWithoutSorting) {
   };
   const std::string pending = plan(
       "SELECT id FROM deliveries WHERE destination = 'a' AND state = 'pending' "
-      "ORDER BY next_attempt_at, created_at, rowid LIMIT 10");
+      "ORDER BY created_at, rowid LIMIT 10");
   EXPECT_NE(pending.find("deliveries_pending"), std::string::npos) << pending;
   EXPECT_EQ(pending.find("TEMP B-TREE"), std::string::npos) << pending;
   const std::string progress = plan(
