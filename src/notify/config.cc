@@ -4,7 +4,6 @@
 
 #include <fstream>
 #include <set>
-#include <sstream>
 
 namespace handoff::notify {
 namespace {
@@ -19,9 +18,14 @@ Result<std::string> ReadValueFile(const std::string& path, std::string_view what
   if (!in) {
     return Invalid(std::string(what) + ": cannot read \"" + path + "\"");
   }
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string value = content.str();
+  // A secret, a URL or a configuration is small: a bigger file (or /dev/zero) is a mistake.
+  constexpr std::size_t kMaxFile = 1 << 20;
+  std::string value(kMaxFile + 1, '\0');
+  in.read(value.data(), static_cast<std::streamsize>(value.size()));
+  value.resize(static_cast<std::size_t>(in.gcount()));
+  if (value.size() > kMaxFile) {
+    return Invalid(std::string(what) + ": \"" + path + "\" is larger than 1 MiB");
+  }
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ' ||
                             value.back() == '\t')) {
     value.pop_back();
