@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "notify/builtin.h"
+#include "notify/text.h"
 
 namespace handoff::notify {
 namespace {
@@ -60,103 +61,6 @@ constexpr const char* kAllowedKeys[] = {"token", "repo", "api_url", "mode", "con
                                         "pr_comment_param"};
 
 enum class Mode { kStatus, kCheck };
-
-// The setting `key`, or "" when it is not set. (PluginConfig::Get says the same; it lives in
-// registry.cc, which a plugin's tests do not need.)
-std::string_view Setting(const PluginConfig& config, const std::string& key) {
-  auto it = config.settings.find(key);
-  return it == config.settings.end() ? std::string_view() : std::string_view(it->second);
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-bool HasSpaceOrControl(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) {
-    return std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c));
-  });
-}
-
-// Returns `text` with every invalid UTF-8 sequence replaced by U+FFFD: test messages are
-// whatever a test printed, and a JSON body must be UTF-8.
-std::string ValidUtf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= text.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    }
-    if (ok && len == 2) ok = c >= 0xC2;  // no overlong forms
-    if (ok && len == 3) {
-      const auto c1 = static_cast<unsigned char>(text[i + 1]);
-      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogates
-    }
-    if (ok && len == 4) {
-      const auto c1 = static_cast<unsigned char>(text[i + 1]);
-      ok = c <= 0xF4 && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out.append(text.substr(i, len));
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  return out;
-}
-
-// Returns the largest character boundary of `text` (valid UTF-8) at or before `at`.
-std::size_t CharBoundary(std::string_view text, std::size_t at) {
-  if (at >= text.size()) return text.size();
-  while (at > 0 && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) --at;
-  return at;
-}
-
-// Cuts `text` (valid UTF-8) to at most `max_bytes` bytes at a character boundary, ending
-// with "…" when it was cut. Counting bytes keeps within a limit counted in characters too.
-std::string Cut(std::string_view text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  if (max_bytes < kEllipsis.size()) return std::string();
-  std::string out(text.substr(0, CharBoundary(text, max_bytes - kEllipsis.size())));
-  out.append(kEllipsis);
-  return out;
-}
-
-std::string_view FirstLine(std::string_view text) { return text.substr(0, text.find('\n')); }
-
-// Returns the authority of an http(s) URL without its user info in `host`, or false when
-// `url` is not one.
-bool ParseBaseUrl(std::string_view url, std::string* host) {
-  const std::size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return false;
-  const std::string_view scheme = url.substr(0, scheme_end);
-  if (scheme != "http" && scheme != "https") return false;
-  const std::string_view rest = url.substr(scheme_end + 3);
-  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    authority.remove_prefix(at + 1);
-  }
-  if (authority.empty() || HasSpaceOrControl(url)) return false;
-  *host = std::string(authority);
-  return true;
-}
-
-std::string IsoTime(std::int64_t ns) {
-  const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // A run's reference names a commit GitHub can show a result on only when it is a full SHA:
 // the statuses endpoint and check runs' head_sha take the 40 hex digits, and an abbreviated
@@ -195,40 +99,6 @@ std::optional<std::int64_t> PullRequest(const RunFacts& run, std::string_view pa
     return number;
   }
   return std::nullopt;
-}
-
-// The tests that failed the run, leaves first: a test whose subtest failed is left out, the
-// subtest says where.
-std::vector<const TestOutcome*> FailedTests(const std::vector<TestOutcome>& tests) {
-  std::vector<const TestOutcome*> failed;
-  for (const TestOutcome& test : tests) {
-    if (test.status == "failed" && !test.soft_failure) failed.push_back(&test);
-  }
-  std::set<std::string_view> parents;  // of a failed subtest
-  for (const TestOutcome* test : failed) {
-    const std::string_view name = test->name;
-    for (std::size_t slash = name.find('/'); slash != std::string_view::npos;
-         slash = name.find('/', slash + 1)) {
-      parents.insert(name.substr(0, slash));
-    }
-  }
-  std::vector<const TestOutcome*> leaves;
-  for (const TestOutcome* test : failed) {
-    if (parents.count(test->name) == 0) leaves.push_back(test);
-  }
-  return leaves;
-}
-
-// A test's message and location: the fields when the notification has them, else read from
-// a message that still carries "file:line: ".
-void Locate(const TestOutcome& test, std::string* file, int* line, std::string* message) {
-  if (!test.file.empty()) {
-    *file = test.file;
-    *line = test.line;
-    *message = test.message;
-    return;
-  }
-  SplitLocation(test.message, file, line, message);
 }
 
 // Text put in a Markdown code span: no backticks to close it, one line.

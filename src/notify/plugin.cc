@@ -81,6 +81,16 @@ const char* PolicyName(Policy policy) {
   return "failure";
 }
 
+bool PolicyWants(Policy policy, const RunFacts& run, Change change) {
+  switch (policy) {
+    case Policy::kAlways: return true;
+    case Policy::kFailure: return run.Failed();
+    case Policy::kChange:
+      return change == Change::kFirst || change == Change::kBroke || change == Change::kRecovered;
+  }
+  return false;
+}
+
 bool ParsePolicy(std::string_view name, Policy* out) {
   for (Policy p : {Policy::kAlways, Policy::kFailure, Policy::kChange}) {
     if (name == PolicyName(p)) {

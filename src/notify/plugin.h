@@ -77,6 +77,10 @@ enum class Policy : std::uint8_t {
 };
 
 const char* PolicyName(Policy policy);
+
+// Returns true if a destination with `policy` tells about a finished `run` whose comparison
+// with the suite's previous run is `change`: the one place the policies are decided.
+bool PolicyWants(Policy policy, const RunFacts& run, Change change);
 bool ParsePolicy(std::string_view name, Policy* out);
 
 // Which runs a destination hears about: every list that is not empty must match (suite and

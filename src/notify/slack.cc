@@ -629,14 +629,7 @@ class SlackPlugin final : public Plugin {
   bool Wants(Event event, const RunFacts& run, Change change) const override {
     if (std::find(events_.begin(), events_.end(), event) == events_.end()) return false;
     if (event != Event::kRunFinished) return true;
-    switch (policy_) {
-      case Policy::kAlways: return true;
-      case Policy::kFailure: return run.Failed();
-      case Policy::kChange:
-        return change == Change::kFirst || change == Change::kBroke ||
-               change == Change::kRecovered;
-    }
-    return false;
+    return PolicyWants(policy_, run, change);
   }
 
   Result<Request> Render(const Notification& notification,

@@ -184,14 +184,7 @@ class WebhookPlugin final : public Plugin {
     // The policy decides about finished runs; a receiver that asked for run.started or
     // test.failed wants each of them.
     if (event != Event::kRunFinished) return true;
-    switch (policy_) {
-      case Policy::kAlways: return true;
-      case Policy::kFailure: return run.Failed();
-      case Policy::kChange:
-        return change == Change::kFirst || change == Change::kBroke ||
-               change == Change::kRecovered;
-    }
-    return false;
+    return PolicyWants(policy_, run, change);
   }
 
   Result<Request> Render(const Notification& notification,
