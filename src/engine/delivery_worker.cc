@@ -20,6 +20,10 @@ Clock::time_point FromNs(std::int64_t ns) {
   return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
+// The most of a receiver's answer a delivery reads (Slack's and GitHub's JSON answers are
+// far smaller).
+constexpr std::uint64_t kMaxAnswer = 64 * 1024;
+
 const char* OutcomeName(store::DeliveryState state) {
   switch (state) {
     case store::DeliveryState::kDelivered: return "delivered";
@@ -199,6 +203,8 @@ void DeliveryWorker::Attempt(Lane& lane, store::Delivery delivery) {
         if (!client) {
           client = std::make_unique<http::Client>(url->host, url->port,
                                                   url->https ? lane.tls : nullptr);
+          // Receivers answer a few hundred bytes of JSON: a huge answer is not kept.
+          client->SetMaxResponseBody(kMaxAnswer);
         }
         notify::Headers headers = request->headers;
         headers.emplace_back("User-Agent", "handoff-notify/1");

@@ -27,25 +27,18 @@ notify::TestOutcome MakeOutcome(const store::TestRow& row) {
 
 }  // namespace
 
-notify::Change DecideChange(const store::Run& run, const std::vector<store::Run>& recent,
-                            const store::Run** previous) {
-  *previous = nullptr;
+notify::Change DecideChange(const store::Run& run, const std::optional<store::Run>& previous) {
   if (IsPartial(run) || run.status == store::RunStatus::kCancelled ||
       !store::IsFinished(run.status)) {
     return notify::Change::kNone;
   }
-  for (const store::Run& r : recent) {
-    if (r.id == run.id || IsPartial(r) || r.environment != run.environment) continue;
-    if (!store::IsFinished(r.status) || r.status == store::RunStatus::kCancelled) continue;
-    *previous = &r;
-    const bool was = FailedStatus(r.status);
-    const bool is = FailedStatus(run.status);
-    if (was && is) return notify::Change::kStillFailing;
-    if (was) return notify::Change::kRecovered;
-    if (is) return notify::Change::kBroke;
-    return notify::Change::kStillPassing;
-  }
-  return notify::Change::kFirst;
+  if (!previous) return notify::Change::kFirst;
+  const bool was = FailedStatus(previous->status);
+  const bool is = FailedStatus(run.status);
+  if (was && is) return notify::Change::kStillFailing;
+  if (was) return notify::Change::kRecovered;
+  if (is) return notify::Change::kBroke;
+  return notify::Change::kStillPassing;
 }
 
 notify::RunFacts MakeRunFacts(const store::Run& r, const std::string& external_url) {
@@ -96,7 +89,7 @@ std::vector<store::Delivery> NotifyDecider::Decide(notify::Notification n, const
     if (!d.config.route.Matches(n.run)) continue;
     if (!d.plugin->Wants(n.event, n.run, n.change)) continue;
     store::Delivery delivery;
-    delivery.id = notify::DeliveryId(run.id, d.config.name, event, test);
+    delivery.id = notify::DeliveryId(run.id, run.created_at_ns, d.config.name, event, test);
     n.id = delivery.id;
     delivery.run_id = run.id;
     delivery.suite = run.suite;
@@ -122,14 +115,13 @@ std::vector<store::Delivery> NotifyDecider::RunStarted(const store::Run& run) co
 
 std::vector<store::Delivery> NotifyDecider::RunFinished(const store::Run& run,
                                                         const std::vector<store::TestRow>& rows,
-                                                        const std::vector<store::Run>& recent) const {
+                                                        const std::optional<store::Run>& previous) const {
   if (destinations_.empty()) return {};
   notify::Notification n;
   n.event = notify::Event::kRunFinished;
   n.run = MakeRunFacts(run, external_url_);
-  const store::Run* previous = nullptr;
-  n.change = DecideChange(run, recent, &previous);
-  if (previous != nullptr) {
+  n.change = DecideChange(run, previous);
+  if (n.change != notify::Change::kNone && previous) {
     notify::PreviousRun p;
     p.id = previous->id;
     p.status = store::RunStatusName(previous->status);

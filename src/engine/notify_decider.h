@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,11 @@
 
 namespace handoff {
 
-// Returns how `run` (finished) compares with the suite's previous finished run of the whole
-// suite in the same environment among `recent` (newest first; `run` itself and cancelled
-// runs are skipped). A partial run (a filter or a list of tests) and a cancelled one compare
-// with nothing: kNone. No previous run: kFirst.
-notify::Change DecideChange(const store::Run& run, const std::vector<store::Run>& recent,
-                            const store::Run** previous);
+// Returns how `run` (finished) compares with `previous`, the suite's previous finished run
+// of the whole suite in the same namespace and environment (Store::PreviousFullRun). A
+// partial run (a filter or a list of tests) and a cancelled one compare with nothing: kNone.
+// No previous run: kFirst.
+notify::Change DecideChange(const store::Run& run, const std::optional<store::Run>& previous);
 
 // Returns the run as notifications show it; `external_url` (--external-url) makes its link.
 notify::RunFacts MakeRunFacts(const store::Run& run, const std::string& external_url);
@@ -37,11 +37,11 @@ class NotifyDecider {
 
   // The deliveries of a run that starts (also when a resumed run starts again: the same ids).
   std::vector<store::Delivery> RunStarted(const store::Run& run) const;
-  // The deliveries of a run that finished with `rows`; `recent` are the suite's latest
-  // finished runs, newest first (for the change).
+  // The deliveries of a run that finished with `rows`; `previous` is what it compares with
+  // (Store::PreviousFullRun).
   std::vector<store::Delivery> RunFinished(const store::Run& run,
                                            const std::vector<store::TestRow>& rows,
-                                           const std::vector<store::Run>& recent) const;
+                                           const std::optional<store::Run>& previous) const;
   // The deliveries of a top-level test that failed for good (after its last attempt).
   std::vector<store::Delivery> TestFailed(const store::Run& run, const store::TestRow& row) const;
 

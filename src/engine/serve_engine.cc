@@ -641,7 +641,7 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
   // The notifications this result sends are committed with it (the outbox).
   std::vector<store::Delivery> deliveries;
   if (decider_) {
-    deliveries = decider_->RunFinished(run_after, final_rows, store_.LastRuns(run_after.suite, 50));
+    deliveries = decider_->RunFinished(run_after, final_rows, store_.PreviousFullRun(run_after));
   }
   const std::uint64_t failed_before = active.recorder->failed_writes();
   active.recorder->UpdateRun(update, run_after, std::move(deliveries));

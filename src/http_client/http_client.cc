@@ -262,6 +262,7 @@ struct Client::Impl {
   beast::flat_buffer buffer;
   int connections_opened = 0;
   std::vector<std::pair<std::string, std::string>> default_headers;  // on every request
+  std::uint64_t max_body = kMaxResponseBody;  // of a response Request reads
 
   // Runs the io_context until the asynchronous operation started by `start` completes;
   // the stream's expiry turns a stuck operation into beast::error::timeout.
@@ -384,6 +385,8 @@ Client::~Client() = default;
 
 int Client::connections_opened() const { return impl_->connections_opened; }
 
+void Client::SetMaxResponseBody(std::uint64_t bytes) { impl_->max_body = bytes; }
+
 void Client::AddDefaultHeader(std::string name, std::string value) {
   impl_->default_headers.emplace_back(std::move(name), std::move(value));
 }
@@ -414,7 +417,7 @@ ClientResult Client::Request(std::string_view method, std::string_view target,
       });
     });
     bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(kMaxResponseBody);
+    parser.body_limit(s.max_body);
     if (!ec) {
       ec = s.Run([&](auto handler) {
         s.stream->With([&](auto& st) {
@@ -422,6 +425,17 @@ ClientResult Client::Request(std::string_view method, std::string_view target,
                           [handler](beast::error_code e, std::size_t) mutable { handler(e); });
         });
       });
+    }
+    if (ec == bhttp::error::body_limit && parser.is_header_done()) {
+      // A body larger than the caller takes: its status and headers, no body, and the
+      // connection closed (the rest of the body is never read).
+      result.status = static_cast<int>(parser.get().result_int());
+      for (const auto& field : parser.get()) {
+        result.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+      }
+      s.stream.reset();
+      s.buffer.clear();
+      return result;
     }
     if (ec) {
       s.stream.reset();

@@ -96,6 +96,10 @@ class Client {
                             const EventCallback& on_event,
                             std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+  // Bounds the body of a response Request reads (256 MiB unless set): a larger one comes
+  // back as its status and headers with an empty body, and its connection is closed.
+  void SetMaxResponseBody(std::uint64_t bytes);
+
   // Sends header `name: value` with every later request and stream (Authorization).
   void AddDefaultHeader(std::string name, std::string value);
 

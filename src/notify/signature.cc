@@ -91,9 +91,10 @@ std::string GithubSignature256(const WebhookSecret& secret, std::string_view bod
   return header;
 }
 
-std::string DeliveryId(std::int64_t run_id, std::string_view destination, std::string_view event,
+std::string DeliveryId(std::int64_t run_id, std::int64_t run_created_at_ns,
+                       std::string_view destination, std::string_view event,
                        std::string_view test) {
-  std::string input = std::to_string(run_id);
+  std::string input = std::to_string(run_id) + '\0' + std::to_string(run_created_at_ns);
   for (std::string_view part : {destination, event, test}) {
     input += '\0';
     input += part;

@@ -44,8 +44,11 @@ namespace handoff::notify {
 // Returns the id of the delivery of one event of a run to one destination ("msg_" and 32
 // hex digits of a SHA-256 over them): the same decision always gets the same id, so a
 // decision made again after a restart is the same delivery, and a receiver de-duplicates
-// by it. `test` names the test of a test.failed event ("" for run events).
-std::string DeliveryId(std::int64_t run_id, std::string_view destination, std::string_view event,
+// by it. The run's creation time (nanoseconds) keeps run 1 of one database apart from run 1
+// of another (two servers, a recreated database) at a receiver they share. `test` names the
+// test of a test.failed event ("" for run events).
+std::string DeliveryId(std::int64_t run_id, std::int64_t run_created_at_ns,
+                       std::string_view destination, std::string_view event,
                        std::string_view test);
 
 }  // namespace handoff::notify

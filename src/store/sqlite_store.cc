@@ -686,6 +686,21 @@ std::vector<Run> SqliteStore::RunsWithStatus(const std::vector<RunStatus>& statu
   return ReadRuns(s);
 }
 
+std::optional<Run> SqliteStore::PreviousFullRun(const Run& run) {
+  static const std::string kSql = fmt::format(
+      "SELECT {} FROM runs WHERE suite = ?1 AND id < ?2 AND namespace = ?3 "
+      "AND environment = ?4 AND test_filter = '' AND length(tests) = 0 "
+      "AND status IN ('passed', 'failed', 'error') ORDER BY id DESC LIMIT 1",
+      kRunColumns);
+  ReadLease lease(*this);
+  if (!lease.db()) return std::nullopt;
+  Stmt s(*lease.db(), kSql);
+  s.Bind(run.suite).Bind(run.id).Bind(run.namespace_name).Bind(run.environment);
+  std::vector<Run> runs = ReadRuns(s);
+  if (runs.empty()) return std::nullopt;
+  return std::move(runs.front());
+}
+
 std::vector<Run> SqliteStore::LastRuns(const std::string& suite, int limit) {
   static const std::string kSql = fmt::format(
       "SELECT {} FROM runs WHERE suite = ?1 "

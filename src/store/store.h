@@ -371,6 +371,13 @@ class Store {
   virtual std::vector<Run> RunsWithStatus(const std::vector<RunStatus>& statuses) = 0;
   // The latest finished runs of a suite, newest first.
   virtual std::vector<Run> LastRuns(const std::string& suite, int limit) = 0;
+  // What a finished `run` compares with (issue 16, the change a notification tells): the
+  // latest run before it of the whole suite (no filter, no list of tests) in its namespace
+  // and environment that passed, failed or ended in error; nullopt if there is none.
+  virtual std::optional<Run> PreviousFullRun(const Run& run) {
+    (void)run;
+    return std::nullopt;
+  }
   // Every test of a run: the tests it planned, in order, each as recorded or pending if
   // not started yet, then the others (subtests) in the order they were first recorded.
   virtual std::vector<TestRow> GetTests(std::int64_t run_id) = 0;

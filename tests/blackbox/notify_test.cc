@@ -489,5 +489,23 @@ TEST_F(NotifyTest, GithubSetsAPendingThenAFinalCommitStatus) {
   EXPECT_EQ(s->Err().find("ghp_secrettokenvalue"), std::string::npos);
 }
 
+TEST(NotifyClientTest, AHugeAnswerIsNotReadIntoMemory) {
+  Receiver receiver;
+  receiver.SetDefault(Reply{.status = 200, .body = std::string(4 << 20, 'x')});
+  const std::uint16_t port = static_cast<std::uint16_t>(std::stoi(receiver.url().substr(17)));
+  http::Client limited("127.0.0.1", port);
+  limited.SetMaxResponseBody(64 * 1024);
+  http::ClientResult r = limited.Request("POST", "/hook", "{}", {}, 10s);
+  EXPECT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body.empty()) << r.body.size();
+  // The client still works: the connection that held the rest of the body was closed.
+  receiver.SetDefault(Reply{.status = 202, .body = "ok"});
+  r = limited.Request("POST", "/hook", "{}", {}, 10s);
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "ok");
+  EXPECT_EQ(limited.connections_opened(), 2);
+}
+
 }  // namespace
 }  // namespace handoff::testing

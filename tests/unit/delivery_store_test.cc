@@ -171,6 +171,42 @@ class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<SqliteStore> store_;
 };
 
+TEST_P(DeliveryStoreTest, PreviousFullRunIsTheLatestComparableRunHoweverManyOthersCameBetween) {
+  Store& store = Open();
+  const auto create = [&](RunStatus status, std::string filter = "",
+                          std::vector<std::string> tests = {}, std::string environment = "staging",
+                          std::string namespace_name = "shop", std::string suite = "checkout") {
+    store::Run run;
+    run.suite = std::move(suite);
+    run.namespace_name = std::move(namespace_name);
+    run.environment = std::move(environment);
+    run.status = status;
+    run.filter = std::move(filter);
+    run.tests = std::move(tests);
+    return ValueOf(store.CreateRun(run, {"TestPay"})).run;
+  };
+  const store::Run first = create(RunStatus::kFailed);
+  EXPECT_FALSE(store.PreviousFullRun(first).has_value());
+  // Sixty runs that do not count: partial, cancelled, another environment, namespace or suite.
+  for (int i = 0; i < 12; ++i) {
+    create(RunStatus::kPassed, "TestPay");
+    create(RunStatus::kPassed, "", {"TestPay"});
+    create(RunStatus::kCancelled);
+    create(RunStatus::kPassed, "", {}, "production");
+    create(RunStatus::kPassed, "", {}, "staging", "other");
+  }
+  create(RunStatus::kRunning);  // not finished
+  const store::Run now = create(RunStatus::kPassed);
+  std::optional<store::Run> previous = store.PreviousFullRun(now);
+  ASSERT_TRUE(previous.has_value());
+  EXPECT_EQ(previous->id, first.id);
+  EXPECT_EQ(previous->status, RunStatus::kFailed);
+  // Only runs before it count.
+  const store::Run later = create(RunStatus::kPassed);
+  EXPECT_EQ(store.PreviousFullRun(later)->id, now.id);
+  EXPECT_EQ(store.PreviousFullRun(now)->id, first.id);
+}
+
 TEST_P(DeliveryStoreTest, DeliveriesCommitWithTheRunUpdateOfTheirBatch) {
   Store& store = Open();
   const std::int64_t run = CreateRun();

@@ -116,44 +116,34 @@ store::Run Finished(std::int64_t id, store::RunStatus status, std::string filter
 
 TEST(DecideChangeTest, ComparesWithThePreviousRunOfTheWholeSuite) {
   using store::RunStatus;
-  const store::Run* previous = nullptr;
-  EXPECT_EQ(DecideChange(Finished(1, RunStatus::kPassed), {}, &previous), notify::Change::kFirst);
-  EXPECT_EQ(previous, nullptr);
-  const std::vector<store::Run> recent = {Finished(4, RunStatus::kFailed, "Only"),
-                                          Finished(3, RunStatus::kCancelled),
-                                          Finished(2, RunStatus::kPassed)};
-  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kFailed), recent, &previous),
+  EXPECT_EQ(DecideChange(Finished(1, RunStatus::kPassed), std::nullopt), notify::Change::kFirst);
+  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kFailed), Finished(2, RunStatus::kPassed)),
             notify::Change::kBroke);
-  ASSERT_NE(previous, nullptr);
-  EXPECT_EQ(previous->id, 2);
-  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kPassed), recent, &previous),
+  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kPassed), Finished(2, RunStatus::kPassed)),
             notify::Change::kStillPassing);
-  const std::vector<store::Run> failing = {Finished(2, RunStatus::kError)};
-  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kPassed), failing, &previous),
+  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kPassed), Finished(2, RunStatus::kError)),
             notify::Change::kRecovered);
-  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kFailed), failing, &previous),
+  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kFailed), Finished(2, RunStatus::kError)),
             notify::Change::kStillFailing);
-  // Partial and cancelled runs compare with nothing; other environments do not count.
-  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kFailed, "Only"), recent, &previous),
+  // Partial and cancelled runs compare with nothing.
+  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kFailed, "Only"), Finished(2, RunStatus::kPassed)),
             notify::Change::kNone);
-  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kCancelled), recent, &previous),
+  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kCancelled), Finished(2, RunStatus::kPassed)),
             notify::Change::kNone);
-  store::Run elsewhere = Finished(2, RunStatus::kFailed);
-  elsewhere.environment = "production";
-  EXPECT_EQ(DecideChange(Finished(5, RunStatus::kPassed), {elsewhere}, &previous),
-            notify::Change::kFirst);
 }
 
 TEST(DeliveryIdTest, IsStableAndDistinguishesEveryPart) {
-  const std::string id = notify::DeliveryId(7, "slack", "run.finished", "");
-  EXPECT_EQ(id, notify::DeliveryId(7, "slack", "run.finished", ""));
+  const std::string id = notify::DeliveryId(7, 1000, "slack", "run.finished", "");
+  EXPECT_EQ(id, notify::DeliveryId(7, 1000, "slack", "run.finished", ""));
   EXPECT_EQ(id.rfind("msg_", 0), 0u);
   EXPECT_EQ(id.size(), 36u);
-  EXPECT_NE(id, notify::DeliveryId(8, "slack", "run.finished", ""));
-  EXPECT_NE(id, notify::DeliveryId(7, "pd", "run.finished", ""));
-  EXPECT_NE(id, notify::DeliveryId(7, "slack", "run.started", ""));
-  EXPECT_NE(notify::DeliveryId(7, "slack", "test.failed", "A"),
-            notify::DeliveryId(7, "slack", "test.failed", "B"));
+  EXPECT_NE(id, notify::DeliveryId(8, 1000, "slack", "run.finished", ""));
+  EXPECT_NE(id, notify::DeliveryId(7, 1000, "pd", "run.finished", ""));
+  EXPECT_NE(id, notify::DeliveryId(7, 1000, "slack", "run.started", ""));
+  EXPECT_NE(id, notify::DeliveryId(7, 2000, "slack", "run.finished", ""))
+      << "run 7 of another database (created at another time) is another delivery";
+  EXPECT_NE(notify::DeliveryId(7, 1000, "slack", "test.failed", "A"),
+            notify::DeliveryId(7, 1000, "slack", "test.failed", "B"));
 }
 
 notify::EnvLookup Env(std::map<std::string, std::string> vars) {
