@@ -22,6 +22,7 @@ struct Backend {
 Result<std::unique_ptr<Store>> OpenSqlite(const std::string& url, const OpenOptions& options) {
   SqliteStoreOptions sqlite_options;
   sqlite_options.log = options.log;
+  sqlite_options.now_ns = options.now_ns;
   Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(url, sqlite_options);
   if (!store.ok()) return std::move(store).error();
   return std::unique_ptr<Store>(std::move(store).value());

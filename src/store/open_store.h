@@ -5,6 +5,8 @@
 // how a server takes ownership of it), so a new backend (PostgreSQL) adds one entry and
 // its callers (`serve`, the tests) do not change.
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +20,9 @@ namespace handoff::store {
 struct OpenOptions {
   // Receives the store's log lines; empty: they go to stderr.
   StoreLog log;
+  // The clock that stamps created_at, in nanoseconds since the Unix epoch; empty: the
+  // system clock. Tests inject one, whatever the backend.
+  std::function<std::int64_t()> now_ns;
 };
 
 // Opens the store named by `url` ("sqlite:path/to.db" or "sqlite::memory:"), creating or
