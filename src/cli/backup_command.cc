@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "store/open_store.h"
 #include "store/sqlite_backup.h"
 
 namespace handoff {
@@ -42,6 +43,13 @@ bool BackupParsed(const BackupCommand& command) {
 int RunBackup(const BackupCommand& command) {
   constexpr std::string_view kScheme = "sqlite:";
   const std::string& db = command.db;
+  if (db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+    std::fprintf(stderr,
+                 "handoff: --db: \"%s\" is a PostgreSQL database: back it up with PostgreSQL's "
+                 "own tools (pg_dump, or your provider's snapshots)\n",
+                 store::ShownStoreUrl(db).c_str());
+    return kExitFailed;
+  }
   if (!db.starts_with(kScheme) || db.size() == kScheme.size() || db == "sqlite::memory:") {
     std::fprintf(stderr,
                  "handoff: --db: cannot back up \"%s\": use sqlite:PATH (an in-memory store "

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "store/ownership.h"
@@ -36,6 +37,14 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const OpenOptio
 // has it, kUnavailable when it cannot be taken (missing directory, permission),
 // kUnsupported for a URL no backend accepts.
 Result<std::unique_ptr<StoreOwnership>> AcquireStoreOwnership(const std::string& url);
+
+// Returns `url` as it may be shown in logs, messages and API answers: a password in it (the
+// userinfo's "user:PASSWORD@" or a "password=" query parameter of a "scheme://" URL such as
+// PostgreSQL's) is replaced by kRedacted. Other URLs come back as they are.
+std::string ShownStoreUrl(std::string_view url);
+
+// Returns true if `url` carries a password (see ShownStoreUrl).
+bool StoreUrlHasPassword(std::string_view url);
 
 // Returns the URL forms every backend accepts, for messages: "sqlite:PATH or sqlite::memory:".
 std::string AcceptedStoreUrls();
