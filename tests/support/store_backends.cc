@@ -55,6 +55,10 @@ std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info)
   return "Unknown";
 }
 
+void PrintTo(StoreBackend backend, std::ostream* out) {
+  *out << StoreBackendName({backend, 0});
+}
+
 Result<std::unique_ptr<StoreDatabase>> StoreDatabase::Create(StoreBackend backend) {
   std::unique_ptr<StoreDatabase> database(new StoreDatabase(backend));
   switch (backend) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ enum class StoreBackend {
 
 // Returns the backend's name in test names: "SqliteFile", "SqliteMemory", "Postgres".
 std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info);
+
+// Prints the backend's name, so a failure says "where GetParam() = Postgres".
+void PrintTo(StoreBackend backend, std::ostream* out);
 
 // Returns every backend, for INSTANTIATE_TEST_SUITE_P.
 inline auto EveryStoreBackend() {
