@@ -25,6 +25,7 @@
 #include <random>
 #include <sstream>
 #include <string_view>
+#include <thread>
 
 #include "workload/internal.h"  // FreePort
 
@@ -137,10 +138,12 @@ struct Spawn {
   std::string cwd = "/";
   std::string output = "/dev/null";    // stdout and stderr are appended to this file
   int stdin_fd = -1;                   // -1: /dev/null
-  bool new_session = false;            // out of reach of the terminal's Ctrl-C
+  // In a session of its own (out of reach of the terminal's Ctrl-C) and not this process's
+  // child: nothing that ends or counts this process's children (LeftoversTest) sees it.
+  bool detached = false;
 };
 
-// Starts `spawn`; returns its pid, or -1 with errno set.
+// Starts `spawn`; returns its pid (0 when detached), or -1 with errno set.
 pid_t Start(const Spawn& spawn) {
   std::vector<char*> argv;
   for (const std::string& arg : spawn.argv) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -156,12 +159,24 @@ pid_t Start(const Spawn& spawn) {
   envp.push_back(nullptr);
 
   const pid_t pid = ::fork();
-  if (pid != 0) return pid;
+  if (pid < 0) return pid;
+  if (pid > 0) {
+    if (!spawn.detached) return pid;
+    int status = 0;  // the go-between, which exits at once
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+  }
   // The child: async-signal-safe calls only, until exec.
+  if (spawn.detached) {
+    // A go-between forks the real child and exits, which leaves it to init.
+    const pid_t child = ::fork();
+    if (child != 0) ::_exit(child < 0 ? 126 : 0);
+    ::setsid();
+  }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (spawn.new_session) ::setsid();
   const int in = spawn.stdin_fd >= 0 ? spawn.stdin_fd : ::open("/dev/null", O_RDONLY);
   if (in < 0 || ::dup2(in, 0) < 0) ::_exit(126);
   if (spawn.account) {
@@ -211,9 +226,14 @@ class Server {
 
   ~Server() {
     // A forked child that exits normally must not take the cluster with it.
-    if (::getpid() != owner_ || reaper_ < 0) return;
+    if (::getpid() != owner_ || reaper_fd_ < 0) return;
     ::close(reaper_fd_);  // the reaper stops the cluster and removes its directory
-    Wait(reaper_);
+    // It is not our child to wait for: wait for its work instead, so the process ends clean.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    std::error_code ignored;
+    while (fs::exists(dir_, ignored) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
   std::string Setup() {
@@ -329,8 +349,9 @@ class Server {
   }
 
   // Starts the process that waits for this one to end (its pipe's write end closes,
-  // however this process exits), then stops the cluster and removes `dir`. It runs in a
-  // session of its own, so a Ctrl-C that stops the tests does not stop it first.
+  // however this process exits), then stops the cluster and removes `dir`. It is detached,
+  // so neither a Ctrl-C that stops the tests nor a test that kills this process's children
+  // stops it first.
   std::string StartReaper(const fs::path& dir, const fs::path& pg_ctl,
                           const std::optional<Account>& account) {
     int fds[2];
@@ -345,21 +366,22 @@ class Server {
                  "handoff-pg-reaper", dir.string(), pg_ctl.string()},
         .account = account,
         .stdin_fd = fds[0],
-        .new_session = true};
-    reaper_ = Start(reaper);
+        .detached = true};
+    const pid_t started = Start(reaper);
     const int start_errno = errno;
     ::close(fds[0]);
-    if (reaper_ < 0) {
+    if (started < 0) {
       ::close(fds[1]);
       return fmt::format("cannot make the cluster's reaper: fork: {}", std::strerror(start_errno));
     }
     reaper_fd_ = fds[1];
+    dir_ = dir;
     return "";
   }
 
   const pid_t owner_;
-  pid_t reaper_ = -1;
-  int reaper_fd_ = -1;
+  int reaper_fd_ = -1;  // its write end: closed, the reaper cleans up
+  fs::path dir_;        // the cluster's directory, once the reaper looks after it
   std::string url_;
   std::string unavailable_;
 };
