@@ -1,6 +1,7 @@
-// The SQLite store's outbox of notifications (issue 16): deliveries written with the batch
-// that commits what they tell, their outcomes, the queue the delivery worker reads, and the
-// table's life with its runs (retention, backups, the migration from schema 7).
+// The store's outbox of notifications (issue 16): deliveries written with the batch that
+// commits what they tell, their outcomes, the queue the delivery worker reads, and the
+// table's life with its runs, over every backend (DeliveryStoreTest); then what only SQLite
+// has: its file's backups and indexes, the migration from schema 7 (DeliveryStoreFileTest).
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -19,31 +20,18 @@
 #include "result_testing.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
+#include "support/store_backends.h"
+#include "support/store_test_data.h"
+#include "support/temp_dir.h"
 
 namespace handoff::store {
 namespace {
 
+using ::handoff::testing::EveryStoreBackend;
+using ::handoff::testing::StoreBackendName;
+using ::handoff::testing::TempDir;
 using ::handoff::testing::ValueOf;
-
-namespace fs = std::filesystem;
-
-// A temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "handoff-outbox-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ::handoff::testing::WriteAndWait;
 
 // Runs `sql` on a connection of our own to the database file `path`; "" or the error.
 std::string ExecOn(const std::string& path, const std::string& sql) {
@@ -110,14 +98,6 @@ std::vector<std::string> DeliveryIds(const std::vector<Delivery>& deliveries) {
   return ids;
 }
 
-// Writes `batch` and waits for its commit; returns the callback's verdict.
-bool WriteAndWait(Store& store, WriteBatch batch) {
-  std::promise<bool> committed;
-  std::future<bool> result = committed.get_future();
-  store.Write(std::move(batch), [&](bool ok) { committed.set_value(ok); });
-  return result.get();
-}
-
 TEST(DeliveryStateTest, NamesRoundTrip) {
   for (DeliveryState state : {DeliveryState::kPending, DeliveryState::kDelivered,
                               DeliveryState::kFailed, DeliveryState::kDisabled}) {
@@ -136,27 +116,9 @@ TEST(DeliveryStateTest, NamesRoundTrip) {
   EXPECT_EQ(unchanged, DeliveryState::kFailed);
 }
 
-enum class Backend { kFile, kMemory };
-
-std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::kFile ? "File" : "Memory";
-}
-
-class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
+// The outbox's part of the store contract, run over every backend.
+class DeliveryStoreTest : public ::handoff::testing::StoreBackendTest {
  protected:
-  std::string Path() const { return (dir_.path() / "handoff.db").string(); }
-  std::string Url() const {
-    return GetParam() == Backend::kMemory ? "sqlite::memory:" : "sqlite:" + Path();
-  }
-
-  Store& Open() {
-    SqliteStoreOptions options;
-    options.now_ns = [this] { return now_.load(); };
-    store_ = ValueOf(SqliteStore::Open(Url(), options));
-    if (!store_) std::abort();
-    return *store_;
-  }
-
   // Creates a run of `suite` with `status`, created at the clock's time.
   std::int64_t CreateRun(RunStatus status = RunStatus::kRunning,
                          const std::string& suite = "checkout") {
@@ -165,14 +127,10 @@ class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
     run.status = status;
     return ValueOf(store_->CreateRun(run, {"TestPay"})).run.id;
   }
-
-  TempDir dir_;
-  std::atomic<std::int64_t> now_{1'000'000};
-  std::unique_ptr<SqliteStore> store_;
 };
 
 TEST_P(DeliveryStoreTest, PreviousFullRunIsTheLatestComparableRunHoweverManyOthersCameBetween) {
-  Store& store = Open();
+  Store& store = *store_;
   const auto create = [&](RunStatus status, std::string filter = "",
                           std::vector<std::string> tests = {}, std::string environment = "staging",
                           std::string namespace_name = "shop", std::string suite = "checkout") {
@@ -208,7 +166,7 @@ TEST_P(DeliveryStoreTest, PreviousFullRunIsTheLatestComparableRunHoweverManyOthe
 }
 
 TEST_P(DeliveryStoreTest, DeliveriesCommitWithTheRunUpdateOfTheirBatch) {
-  Store& store = Open();
+  Store& store = *store_;
   const std::int64_t run = CreateRun();
   WriteBatch batch;
   RunUpdate finished;
@@ -256,7 +214,7 @@ TEST_P(DeliveryStoreTest, DeliveriesCommitWithTheRunUpdateOfTheirBatch) {
 }
 
 TEST_P(DeliveryStoreTest, AFailedBatchLeavesNeitherItsRunUpdateNorItsDeliveries) {
-  Store& store = Open();
+  Store& store = *store_;
   const std::int64_t run = CreateRun();
   WriteBatch journal;
   journal.events.emplace_back(run, RunEvent{1, "run", "{}"});
@@ -293,7 +251,7 @@ TEST_P(DeliveryStoreTest, AFailedBatchLeavesNeitherItsRunUpdateNorItsDeliveries)
 }
 
 TEST_P(DeliveryStoreTest, ADeliveryDecidedAgainKeepsTheFirst) {
-  Store& store = Open();
+  Store& store = *store_;
   const std::int64_t run = CreateRun();
   WriteBatch first;
   first.deliveries.push_back(MakeDelivery("d1", run, "hook", 10));
@@ -331,7 +289,7 @@ TEST_P(DeliveryStoreTest, ADeliveryDecidedAgainKeepsTheFirst) {
 }
 
 TEST_P(DeliveryStoreTest, PendingDeliveriesAreOldestFirstWhenEverTheyAreDue) {
-  Store& store = Open();
+  Store& store = *store_;
   const std::int64_t run = CreateRun();
   auto due = [&](std::string id, std::string destination, std::int64_t created,
                  std::int64_t next) {
@@ -367,7 +325,7 @@ TEST_P(DeliveryStoreTest, PendingDeliveriesAreOldestFirstWhenEverTheyAreDue) {
 }
 
 TEST_P(DeliveryStoreTest, AnOutcomeIsKeptAndASettledDeliveryLeavesTheQueue) {
-  Store& store = Open();
+  Store& store = *store_;
   const std::int64_t run = CreateRun();
   WriteBatch batch;
   for (const char* id : {"to-deliver", "to-fail", "to-disable", "to-retry"}) {
@@ -435,7 +393,7 @@ TEST_P(DeliveryStoreTest, AnOutcomeIsKeptAndASettledDeliveryLeavesTheQueue) {
 }
 
 TEST_P(DeliveryStoreTest, UpdateDeliveryMayBeCalledFromAWriteCallback) {
-  Store& store = Open();
+  Store& store = *store_;
   const std::int64_t run = CreateRun();
   WriteBatch batch;
   batch.deliveries.push_back(MakeDelivery("d1", run, "hook", 100));
@@ -451,7 +409,7 @@ TEST_P(DeliveryStoreTest, UpdateDeliveryMayBeCalledFromAWriteCallback) {
 }
 
 TEST_P(DeliveryStoreTest, LastDeliveryProgressIsTheNewestDeliveredOfThatDestinationAndSuite) {
-  Store& store = Open();
+  Store& store = *store_;
   const std::int64_t run = CreateRun();
   auto kept = [&](std::string id, std::string destination, std::string suite,
                   std::int64_t created, DeliveryState state, std::string progress) {
@@ -492,7 +450,7 @@ TEST_P(DeliveryStoreTest, LastDeliveryProgressIsTheNewestDeliveredOfThatDestinat
 }
 
 TEST_P(DeliveryStoreTest, PendingDeliveryCountsByDestination) {
-  Store& store = Open();
+  Store& store = *store_;
   EXPECT_TRUE(store.PendingDeliveryCounts().empty());
   const std::int64_t run = CreateRun();
   WriteBatch batch;
@@ -507,7 +465,7 @@ TEST_P(DeliveryStoreTest, PendingDeliveryCountsByDestination) {
 }
 
 TEST_P(DeliveryStoreTest, DeletingOldRunsDeletesTheirDeliveries) {
-  Store& store = Open();
+  Store& store = *store_;
   now_ = 100;
   const std::int64_t old_run = CreateRun(RunStatus::kPassed);
   now_ = 300;
@@ -525,13 +483,13 @@ TEST_P(DeliveryStoreTest, DeletingOldRunsDeletesTheirDeliveries) {
             std::vector<std::string>{"recent"});
   EXPECT_TRUE(store.PendingDeliveries("slack", 10).empty());
   EXPECT_EQ(store.PendingDeliveryCounts(), (std::map<std::string, std::int64_t>{{"hook", 1}}));
-  if (GetParam() == Backend::kFile) {
-    EXPECT_EQ(QueryOn(Path(), "SELECT id FROM deliveries"), std::vector<std::string>{"recent"});
+  if (Queryable()) {
+    EXPECT_EQ(Query("SELECT id FROM deliveries"), std::vector<std::string>{"recent"});
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(SqliteStore, DeliveryStoreTest,
-                         ::testing::Values(Backend::kFile, Backend::kMemory), BackendName);
+INSTANTIATE_TEST_SUITE_P(DeliveryStore, DeliveryStoreTest, EveryStoreBackend(),
+                         StoreBackendName);
 
 // Tests that need the database file: another connection, reopening, backups.
 class DeliveryStoreFileTest : public ::testing::Test {

@@ -1,5 +1,7 @@
 // How the engine answers when the store cannot write: 503 unavailable, never a conflict or
-// a "not found", and never a run or schedule that was not stored.
+// a "not found", and never a run or schedule that was not stored. Over every store backend
+// (tests/support/store_backends.h): the failures are injected, the answers otherwise the
+// backend's own.
 
 #include <gtest/gtest.h>
 
@@ -16,17 +18,19 @@
 #include "result_testing.h"
 #include "runner/registry.h"
 #include "store/open_store.h"
+#include "support/store_backends.h"
 
 namespace handoff {
 namespace {
 
-using ::handoff::testing::ValueOf;
+using ::handoff::testing::EveryStoreBackend;
+using ::handoff::testing::StoreBackendName;
 
-// An in-memory SQLite store whose synchronous writes fail, as on a full disk, while
-// `failing` is set. Everything else goes to the real store.
+// A store whose synchronous writes fail, as on a full disk, while `failing` is set.
+// Everything else goes to the real store `inner`.
 class FailingStore : public store::Store {
  public:
-  FailingStore() : inner_(ValueOf(store::OpenStore("sqlite::memory:"))) {}
+  explicit FailingStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
 
   std::atomic<bool> failing{false};
   std::atomic<int> probes{0};  // ProbeWrite calls: the engine probes once as it starts
@@ -97,9 +101,12 @@ class FailingStore : public store::Store {
   std::unique_ptr<store::Store> inner_;
 };
 
-class ServeEngineStoreTest : public ::testing::Test {
+class ServeEngineStoreTest : public ::handoff::testing::StoreBackendTest {
  protected:
   void SetUp() override {
+    StoreBackendTest::SetUp();  // opens store_ on this test's backend
+    if (IsSkipped() || HasFatalFailure()) return;
+    failing_store_ = std::make_unique<FailingStore>(std::move(store_));
     Suite suite;
     suite.name = "Shop";
     suite.tests.push_back(handoff::Test{.name = "Pays", .fn = [](handoff::T&) {}});
@@ -107,21 +114,24 @@ class ServeEngineStoreTest : public ::testing::Test {
     ServeOptions options;
     // Readiness turns red at the failure and stays so for the test: no probe in between.
     options.store_probe_interval = std::chrono::hours(1);
-    engine_ = std::make_unique<ServeEngine>(catalog_, store_, log_, std::vector<Schedule>{},
+    engine_ = std::make_unique<ServeEngine>(catalog_, *failing_store_, log_,
+                                            std::vector<Schedule>{},
                                             std::vector<std::shared_ptr<Hook>>{}, options);
     std::string error;
     ASSERT_TRUE(engine_->Start(&error)) << error;
     // The probe the engine makes as it starts must not see a failure a test sets up (it
     // would overwrite the reason readiness gives with its own).
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (store_.probes.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    while (failing_store_->probes.load() == 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::yield();
     }
-    ASSERT_GT(store_.probes.load(), 0);
+    ASSERT_GT(failing_store_->probes.load(), 0);
   }
   void TearDown() override {
-    engine_->Shutdown(std::chrono::milliseconds(0));
+    if (engine_) engine_->Shutdown(std::chrono::milliseconds(0));
     engine_.reset();
+    failing_store_.reset();
+    StoreBackendTest::TearDown();
     std::fclose(log_file_);
   }
 
@@ -132,12 +142,12 @@ class ServeEngineStoreTest : public ::testing::Test {
   std::FILE* log_file_ = std::fopen("/dev/null", "w");
   ServerLog log_{false, log_file_};
   Catalog catalog_;
-  FailingStore store_;
+  std::unique_ptr<FailingStore> failing_store_;
   std::unique_ptr<ServeEngine> engine_;
 };
 
-TEST_F(ServeEngineStoreTest, AScheduleThatCannotBeStoredIsUnavailableNotAConflict) {
-  store_.failing = true;
+TEST_P(ServeEngineStoreTest, AScheduleThatCannotBeStoredIsUnavailableNotAConflict) {
+  failing_store_->failing = true;
   Result<void> created = engine_->CreateSchedule(Nightly());
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.error().code, ErrorCode::kUnavailable);
@@ -148,16 +158,16 @@ TEST_F(ServeEngineStoreTest, AScheduleThatCannotBeStoredIsUnavailableNotAConflic
   EXPECT_NE(engine_->NotReadyReason().find("nightly"), std::string::npos)
       << engine_->NotReadyReason();
 
-  store_.failing = false;
+  failing_store_->failing = false;
   created = engine_->CreateSchedule(Nightly());
   EXPECT_TRUE(created.ok()) << created.error().message;
-  ASSERT_EQ(store_.inner().ListSchedules().size(), 1u);
+  ASSERT_EQ(failing_store_->inner().ListSchedules().size(), 1u);
 }
 
-TEST_F(ServeEngineStoreTest, ANameTheStoreHasAlreadyIsAConflict) {
+TEST_P(ServeEngineStoreTest, ANameTheStoreHasAlreadyIsAConflict) {
   // Stored behind the server's back (another replica, a restored backup): the store's
   // answer, not a failure.
-  ASSERT_TRUE(store_.inner().PutSchedule(Nightly("taken")).ok());
+  ASSERT_TRUE(failing_store_->inner().PutSchedule(Nightly("taken")).ok());
   const Result<void> created = engine_->CreateSchedule(Nightly("taken"));
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.error().code, ErrorCode::kConflict);
@@ -165,10 +175,10 @@ TEST_F(ServeEngineStoreTest, ANameTheStoreHasAlreadyIsAConflict) {
   EXPECT_TRUE(engine_->Ready());
 }
 
-TEST_F(ServeEngineStoreTest, PausesAndDeletionsThatCannotBeStoredAreUnavailable) {
+TEST_P(ServeEngineStoreTest, PausesAndDeletionsThatCannotBeStoredAreUnavailable) {
   const Result<void> created = engine_->CreateSchedule(Nightly());
   ASSERT_TRUE(created.ok()) << created.error().message;
-  store_.failing = true;
+  failing_store_->failing = true;
   const Result<void> paused = engine_->PauseSchedule("nightly", true);
   ASSERT_FALSE(paused.ok());
   EXPECT_EQ(paused.error().code, ErrorCode::kUnavailable);
@@ -182,16 +192,16 @@ TEST_F(ServeEngineStoreTest, PausesAndDeletionsThatCannotBeStoredAreUnavailable)
   // Unchanged, here and in the store.
   ASSERT_EQ(engine_->Schedules().size(), 1u);
   EXPECT_FALSE(engine_->Schedules()[0].paused);
-  ASSERT_EQ(store_.inner().ListSchedules().size(), 1u);
-  EXPECT_FALSE(store_.inner().ListSchedules()[0].paused);
+  ASSERT_EQ(failing_store_->inner().ListSchedules().size(), 1u);
+  EXPECT_FALSE(failing_store_->inner().ListSchedules()[0].paused);
   // A name nobody has is still "not found", failing store or not.
   const Result<void> nope = engine_->PauseSchedule("nope", true);
   ASSERT_FALSE(nope.ok());
   EXPECT_EQ(nope.error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(ServeEngineStoreTest, ARunThatCannotBeStoredIsUnavailableAndNothingIsQueued) {
-  store_.failing = true;
+TEST_P(ServeEngineStoreTest, ARunThatCannotBeStoredIsUnavailableAndNothingIsQueued) {
+  failing_store_->failing = true;
   RunRequest request;
   request.suite = "Shop";
   const Result<TriggeredRun> result = engine_->Trigger(request);
@@ -199,9 +209,12 @@ TEST_F(ServeEngineStoreTest, ARunThatCannotBeStoredIsUnavailableAndNothingIsQueu
   EXPECT_EQ(result.error().code, ErrorCode::kUnavailable);
   EXPECT_NE(result.error().message.find("nothing was queued"), std::string::npos)
       << result.error().message;
-  EXPECT_TRUE(store_.inner().ListRuns({}).empty());
+  EXPECT_TRUE(failing_store_->inner().ListRuns({}).empty());
   EXPECT_FALSE(engine_->Ready());
 }
+
+INSTANTIATE_TEST_SUITE_P(ServeEngineStore, ServeEngineStoreTest, EveryStoreBackend(),
+                         StoreBackendName);
 
 }  // namespace
 }  // namespace handoff
