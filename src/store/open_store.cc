@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "store/pg_store.h"
 #include "store/sqlite_lock.h"
 #include "store/sqlite_store.h"
 
@@ -13,10 +14,10 @@ namespace {
 // One backend: the URLs it serves and how.
 struct Backend {
   std::string_view scheme;  // the URL's prefix, "sqlite:"
-  std::string_view forms;   // the URLs it accepts, for messages
+  std::string_view forms;   // the URLs it accepts, for messages ("": said by another row)
   Result<std::unique_ptr<Store>> (*open)(const std::string& url, const OpenOptions& options);
-  // Takes ownership of the store at the URL without its scheme.
-  Result<std::unique_ptr<StoreOwnership>> (*acquire)(const std::string& rest);
+  // Takes ownership of the store at the URL.
+  Result<std::unique_ptr<StoreOwnership>> (*acquire)(const std::string& url);
 };
 
 Result<std::unique_ptr<Store>> OpenSqlite(const std::string& url, const OpenOptions& options) {
@@ -28,9 +29,31 @@ Result<std::unique_ptr<Store>> OpenSqlite(const std::string& url, const OpenOpti
   return std::unique_ptr<Store>(std::move(store).value());
 }
 
+Result<std::unique_ptr<StoreOwnership>> AcquireSqlite(const std::string& url) {
+  return AcquireSqliteOwnership(url.substr(std::string_view("sqlite:").size()));
+}
+
+Result<std::unique_ptr<Store>> OpenPostgres(const std::string& url, const OpenOptions& options) {
+  PgStoreOptions pg_options;
+  pg_options.log = options.log;
+  pg_options.now_ns = options.now_ns;
+  Result<std::unique_ptr<PgStore>> store = PgStore::Open(url, pg_options);
+  if (!store.ok()) return std::move(store).error();
+  return std::unique_ptr<Store>(std::move(store).value());
+}
+
+// Until the lease of pg_ownership.h exists, a PostgreSQL store cannot be owned.
+Result<std::unique_ptr<StoreOwnership>> AcquirePostgres(const std::string& url) {
+  return Error{ErrorCode::kUnsupported, "no ownership of a PostgreSQL store yet: " + url};
+}
+
 // Every backend of this build; a new one is one more entry.
 constexpr Backend kBackends[] = {
-    {"sqlite:", "sqlite:PATH or sqlite::memory:", &OpenSqlite, &AcquireSqliteOwnership},
+    {"sqlite:", "sqlite:PATH or sqlite::memory:", &OpenSqlite, &AcquireSqlite},
+    // libpq connection URIs; PG* environment variables and ~/.pgpass apply.
+    {"postgres://", "postgres://USER@HOST:PORT/DATABASE (or postgresql://...)", &OpenPostgres,
+     &AcquirePostgres},
+    {"postgresql://", "", &OpenPostgres, &AcquirePostgres},
 };
 
 // The backend of `url`, or kUnsupported naming the accepted forms. A scheme with nothing
@@ -48,6 +71,7 @@ Result<const Backend*> FindBackend(const std::string& url) {
 std::string AcceptedStoreUrls() {
   std::string forms;
   for (const Backend& backend : kBackends) {
+    if (backend.forms.empty()) continue;
     if (!forms.empty()) forms += ", or ";
     forms += backend.forms;
   }
@@ -63,7 +87,7 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const OpenOptio
 Result<std::unique_ptr<StoreOwnership>> AcquireStoreOwnership(const std::string& url) {
   Result<const Backend*> backend = FindBackend(url);
   if (!backend.ok()) return std::move(backend).error();
-  return (*backend)->acquire(url.substr((*backend)->scheme.size()));
+  return (*backend)->acquire(url);
 }
 
 }  // namespace handoff::store

@@ -25,7 +25,8 @@ struct OpenOptions {
   std::function<std::int64_t()> now_ns;
 };
 
-// Opens the store named by `url` ("sqlite:path/to.db" or "sqlite::memory:"), creating or
+// Opens the store named by `url` ("sqlite:path/to.db", "sqlite::memory:" or a PostgreSQL
+// URL, "postgres://user@host/db?sslmode=require"), creating or
 // migrating its schema. An error names the database and says why: kUnsupported for a URL
 // no backend accepts (naming the accepted forms), kUnavailable for a database that cannot
 // be opened or migrated, kCorrupt for one that is not served.
@@ -37,7 +38,8 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const OpenOptio
 // kUnsupported for a URL no backend accepts.
 Result<std::unique_ptr<StoreOwnership>> AcquireStoreOwnership(const std::string& url);
 
-// Returns the URL forms every backend accepts, for messages: "sqlite:PATH or sqlite::memory:".
+// Returns the URL forms every backend accepts, for messages: "sqlite:PATH or sqlite::memory:,
+// or postgres://USER@HOST:PORT/DATABASE (or postgresql://...)".
 std::string AcceptedStoreUrls();
 
 }  // namespace handoff::store
