@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "store/pg_ownership.h"
 #include "store/pg_store.h"
 #include "store/sqlite_lock.h"
 #include "store/sqlite_store.h"
@@ -42,9 +43,10 @@ Result<std::unique_ptr<Store>> OpenPostgres(const std::string& url, const OpenOp
   return std::unique_ptr<Store>(std::move(store).value());
 }
 
-// Until the lease of pg_ownership.h exists, a PostgreSQL store cannot be owned.
 Result<std::unique_ptr<StoreOwnership>> AcquirePostgres(const std::string& url) {
-  return Error{ErrorCode::kUnsupported, "no ownership of a PostgreSQL store yet: " + url};
+  Result<std::unique_ptr<PgOwnership>> lease = AcquirePgOwnership(url);
+  if (!lease.ok()) return std::move(lease).error();
+  return std::unique_ptr<StoreOwnership>(std::move(lease).value());
 }
 
 // Every backend of this build; a new one is one more entry.
