@@ -177,7 +177,7 @@ void ServeFlags::Add(CLI::App* cmd) {
   cmd->add_option("--port", port, "Port to listen on; 0 picks a free one and prints it")
       ->envname("HANDOFF_PORT")
       ->check(WholeNumber(0, 65535));
-  cmd->add_option("--db", db, "Store: sqlite:PATH or sqlite::memory:")->envname("HANDOFF_DB");
+  cmd->add_option("--db", db, "Store: sqlite:PATH, sqlite::memory: or postgres://USER@HOST:PORT/DATABASE")->envname("HANDOFF_DB");
   cmd->add_option("--max-concurrent-runs", max_concurrent_runs, "Runs executing at once")
       ->envname("HANDOFF_MAX_CONCURRENT_RUNS")
       ->check(WholeNumber(1));
@@ -438,15 +438,17 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   Result<std::unique_ptr<store::StoreOwnership>> owned = store::AcquireStoreOwnership(flags.db);
   if (!owned.ok()) return ServeStartError("--db: " + owned.error().message);
   store::OpenOptions store_options;
-  store_options.log = [&log, &flags](store::LogLevel level, std::string_view message,
-                             std::string_view detail) {
+  // The store's URL as the log and the console show it: never a password.
+  const std::string shown_db = store::ShownStoreUrl(flags.db);
+  store_options.log = [&log, &shown_db](store::LogLevel level, std::string_view message,
+                                        std::string_view detail) {
     const ServerLog::Level server_level = level == store::LogLevel::kError
                                               ? ServerLog::Level::kError
                                           : level == store::LogLevel::kWarn
                                               ? ServerLog::Level::kWarn
                                               : ServerLog::Level::kInfo;
     log.Write(server_level, message,
-              {{"store", flags.db},
+              {{"store", shown_db},
                {server_level == ServerLog::Level::kInfo ? "detail" : "error", std::string(detail)}});
   };
   Result<std::unique_ptr<store::Store>> opened = store::OpenStore(flags.db, store_options);
@@ -500,7 +502,7 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
                                                                       : flags.host;
   const char* scheme = tls ? "https" : "http";
   std::printf("handoff: serving %zu suites on %s://%s:%u (store %s)\n", catalog.suites.size(),
-              scheme, host.c_str(), static_cast<unsigned>(server.port()), flags.db.c_str());
+              scheme, host.c_str(), static_cast<unsigned>(server.port()), shown_db.c_str());
   std::fflush(stdout);
   std::string auth_description = "none";
   if (authenticator) {
@@ -509,7 +511,7 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
     if (client_certificates) auth_description += " and client certificates";
   }
   ServerLog::Fields started = {{"address", fmt::format("{}://{}:{}", scheme, host, server.port())},
-                               {"db", flags.db},
+                               {"db", shown_db},
                                {"auth", auth_description},
                                {"owner", (*owned)->Description()},
                                {"environment", flags.environment}};

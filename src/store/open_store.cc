@@ -6,6 +6,7 @@
 
 #include "store/pg_ownership.h"
 #include "store/pg_store.h"
+#include "store/pg_url.h"
 #include "store/sqlite_lock.h"
 #include "store/sqlite_store.h"
 
@@ -19,7 +20,11 @@ struct Backend {
   Result<std::unique_ptr<Store>> (*open)(const std::string& url, const OpenOptions& options);
   // Takes ownership of the store at the URL.
   Result<std::unique_ptr<StoreOwnership>> (*acquire)(const std::string& url);
+  // The URL as messages may show it (without a password).
+  std::string (*shown)(std::string_view url);
 };
+
+std::string AsGiven(std::string_view url) { return std::string(url); }
 
 Result<std::unique_ptr<Store>> OpenSqlite(const std::string& url, const OpenOptions& options) {
   SqliteStoreOptions sqlite_options;
@@ -51,11 +56,11 @@ Result<std::unique_ptr<StoreOwnership>> AcquirePostgres(const std::string& url) 
 
 // Every backend of this build; a new one is one more entry.
 constexpr Backend kBackends[] = {
-    {"sqlite:", "sqlite:PATH or sqlite::memory:", &OpenSqlite, &AcquireSqlite},
+    {"sqlite:", "sqlite:PATH or sqlite::memory:", &OpenSqlite, &AcquireSqlite, &AsGiven},
     // libpq connection URIs; PG* environment variables and ~/.pgpass apply.
     {"postgres://", "postgres://USER@HOST:PORT/DATABASE (or postgresql://...)", &OpenPostgres,
-     &AcquirePostgres},
-    {"postgresql://", "", &OpenPostgres, &AcquirePostgres},
+     &AcquirePostgres, &PostgresUrlWithoutPassword},
+    {"postgresql://", "", &OpenPostgres, &AcquirePostgres, &PostgresUrlWithoutPassword},
 };
 
 // The backend of `url`, or kUnsupported naming the accepted forms. A scheme with nothing
@@ -78,6 +83,11 @@ std::string AcceptedStoreUrls() {
     forms += backend.forms;
   }
   return forms;
+}
+
+std::string ShownStoreUrl(const std::string& url) {
+  Result<const Backend*> backend = FindBackend(url);
+  return backend.ok() ? (*backend)->shown(url) : url;
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const OpenOptions& options) {

@@ -38,6 +38,10 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const OpenOptio
 // kUnsupported for a URL no backend accepts.
 Result<std::unique_ptr<StoreOwnership>> AcquireStoreOwnership(const std::string& url);
 
+// Returns `url` as messages and logs may show it: a PostgreSQL URL without its password;
+// any other URL as given.
+std::string ShownStoreUrl(const std::string& url);
+
 // Returns the URL forms every backend accepts, for messages: "sqlite:PATH or sqlite::memory:,
 // or postgres://USER@HOST:PORT/DATABASE (or postgresql://...)".
 std::string AcceptedStoreUrls();
