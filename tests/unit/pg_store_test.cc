@@ -297,6 +297,46 @@ TEST_F(PgStoreTest, AnyBytesRoundTrip) {
   EXPECT_EQ(events[1].data, message);
 }
 
+TEST_F(PgStoreTest, BatchesSharingAPipelineFailAlone) {
+  // Batches queued together go in one pipeline; a bad one among them (a journal seq that
+  // exists) is rolled back alone, and the ones after it still commit.
+  std::unique_ptr<Store> store = ValueOf(OpenStore(url_));
+  ASSERT_NE(store, nullptr);
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = ValueOf(store->CreateRun(run, {})).run.id;
+  // The writer waits in this batch's callback while the others queue behind it.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  WriteBatch first;
+  first.events.emplace_back(id, RunEvent{1, "run", "{}"});
+  store->Write(first, [released](bool) { released.wait(); });
+  constexpr int kBatches = 40;
+  std::vector<std::promise<bool>> done(kBatches);
+  for (int i = 0; i < kBatches; ++i) {
+    WriteBatch batch;
+    TestRow row;
+    row.name = "Test" + std::to_string(i);
+    row.status = TestStatus::kPassed;
+    row.attempt = 1;
+    batch.tests.emplace_back(id, row);
+    // Batches 10 and 30 reuse seq 1, taken by the first batch.
+    batch.events.emplace_back(id, RunEvent{i == 10 || i == 30 ? 1 : i + 2, "run", "{}"});
+    store->Write(std::move(batch), [&done, i](bool ok) { done[i].set_value(ok); });
+  }
+  release.set_value();
+  for (int i = 0; i < kBatches; ++i) {
+    EXPECT_EQ(done[i].get_future().get(), i != 10 && i != 30) << "batch " << i;
+  }
+  const std::vector<TestRow> rows = store->GetTests(id);
+  EXPECT_EQ(rows.size(), static_cast<std::size_t>(kBatches - 2));
+  for (const TestRow& row : rows) {
+    EXPECT_NE(row.name, "Test10");
+    EXPECT_NE(row.name, "Test30");
+  }
+  EXPECT_EQ(store->GetEvents(id, 0, 100).size(), static_cast<std::size_t>(kBatches - 1));
+}
+
 TEST_F(PgStoreTest, ALostDatabaseFailsWritesAndReadsUntilItIsBack) {
   std::vector<std::string> errors;
   std::mutex mu;
