@@ -26,7 +26,8 @@ struct OpenOptions {
   std::function<std::int64_t()> now_ns;
 };
 
-// Opens the store named by `url` ("sqlite:path/to.db" or "sqlite::memory:"), creating or
+// Opens the store named by `url` ("sqlite:path/to.db", "sqlite::memory:" or a PostgreSQL
+// URL, "postgres://user@host/db?sslmode=require"), creating or
 // migrating its schema. An error names the database and says why: kUnsupported for a URL
 // no backend accepts (naming the accepted forms), kUnavailable for a database that cannot
 // be opened or migrated, kCorrupt for one that is not served.
@@ -38,15 +39,15 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const OpenOptio
 // kUnsupported for a URL no backend accepts.
 Result<std::unique_ptr<StoreOwnership>> AcquireStoreOwnership(const std::string& url);
 
-// Returns `url` as it may be shown in logs, messages and API answers: a password in it (the
-// userinfo's "user:PASSWORD@" or a "password=" query parameter of a "scheme://" URL such as
-// PostgreSQL's) is replaced by kRedacted. Other URLs come back as they are.
-std::string ShownStoreUrl(std::string_view url);
+// Returns `url` as messages and logs may show it: a PostgreSQL URL without its password
+// (pg_url.h), a SQLite URL as given, and of a URL no backend serves only its scheme.
+std::string ShownStoreUrl(const std::string& url);
 
-// Returns true if `url` carries a password (see ShownStoreUrl).
-bool StoreUrlHasPassword(std::string_view url);
+// Returns true if `url` carries a password (ShownStoreUrl leaves something out).
+bool StoreUrlHasPassword(const std::string& url);
 
-// Returns the URL forms every backend accepts, for messages: "sqlite:PATH or sqlite::memory:".
+// Returns the URL forms every backend accepts, for messages: "sqlite:PATH or sqlite::memory:,
+// or postgres://USER@HOST:PORT/DATABASE (or postgresql://...)".
 std::string AcceptedStoreUrls();
 
 }  // namespace handoff::store

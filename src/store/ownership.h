@@ -15,10 +15,11 @@
 //
 // In memory ("sqlite::memory:") nothing is shared, so there is nothing to lock.
 //
-// A shared PostgreSQL store (several replicas on one database) will replace the lock with
-// leases: per-run rows claimed with an expiry and a fencing token, renewed while the run
-// executes, so replicas never execute one run twice. Its implementation of StoreOwnership
-// then holds the lease renewer; the callers do not change: acquire at start-up, hold the
+// PostgreSQL: a store-wide lease, the one row of `handoff_owner` with an expiry and a fencing
+// token, renewed while the server runs (pg_ownership.h): one server per database, as with
+// SQLite. Several replicas on one database will replace it with per-run leases (rows
+// claimed with an expiry and a fencing token, renewed while the run executes), so replicas
+// never execute one run twice; the callers do not change: acquire at start-up, hold the
 // object until exit, destroy it to release.
 //
 // Tools that only read the database (`backup`) take no ownership: they work beside a

@@ -322,12 +322,17 @@ TEST_F(SqliteStoreFileTest, UnopenableFileIsAnError) {
 }
 
 TEST(SqliteStoreUrlTest, BadUrlsAreErrors) {
-  for (const char* url : {"postgres://localhost/handoff", "sqlite:", "", "memory"}) {
+  const std::pair<std::string, std::string> urls[] = {
+      {"mysql://localhost/handoff", "mysql://..."}, {"sqlite:", "sqlite:"}, {"", ""},
+      {"memory", "memory"}, {"postgres://", "postgres://..."}};
+  for (const auto& [url, shown] : urls) {
     Result<std::unique_ptr<Store>> opened = OpenStore(url);
     ASSERT_FALSE(opened.ok()) << url;
     EXPECT_EQ(opened.error().code, ErrorCode::kUnsupported);
-    EXPECT_EQ(opened.error().message, "unsupported database URL \"" + std::string(url) +
-                                          "\": use sqlite:PATH or sqlite::memory:");
+    EXPECT_EQ(opened.error().message,
+              "unsupported database URL \"" + shown +
+                  "\": use sqlite:PATH or sqlite::memory:, or postgres://USER@HOST:PORT/DATABASE "
+                  "(or postgresql://...)");
     // Ownership of such a URL is refused alike, before anything is created.
     Result<std::unique_ptr<StoreOwnership>> owned = AcquireStoreOwnership(url);
     ASSERT_FALSE(owned.ok()) << url;

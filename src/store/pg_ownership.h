@@ -1,0 +1,50 @@
+#pragma once
+
+// Store ownership for PostgreSQL (see store/ownership.h): until replicas share a database
+// with per-run leases, one server per database holds a store-wide lease, one row of
+// `handoff_owner`:
+//
+//   singleton (always true), holder (who: host, pid and a random tag), host, pid,
+//   token (the fencing token: it grows by one at every take-over), acquired_at, expires_at
+//
+// Acquiring takes the row in one transaction if it is absent or expired, by the database's
+// clock (now()), so the servers' clocks never matter; a live holder refuses it (kConflict
+// naming host, pid and since). A renewer thread extends expires_at every ttl/3 while the
+// object lives and logs (through the store log) when the lease is lost (taken over after
+// it expired) or cannot be renewed; destroying the object expires the lease at once, so the
+// next server starts without waiting. A server killed without releasing blocks the next
+// one for at most the ttl. No session-level advisory lock is involved, so the lease works
+// through PgBouncer's transaction pooling and survives reconnections.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "store/ownership.h"
+
+namespace handoff::store {
+
+// What a test may change about the lease.
+struct PgOwnershipOptions {
+  // How long the lease lasts without renewal; it is renewed every third of it.
+  std::chrono::milliseconds ttl = std::chrono::seconds(15);
+};
+
+// The lease on a PostgreSQL database, held until destroyed.
+class PgOwnership : public StoreOwnership {
+ public:
+  ~PgOwnership() override = default;
+  // The fencing token of this holder: higher than every earlier holder's.
+  virtual std::int64_t token() const = 0;
+};
+
+// Takes the lease on the database at `url` (a postgres:// or postgresql:// URL). kConflict
+// naming the holder (host, pid, since) while another server's lease is live; kUnavailable
+// when the database cannot be reached or written. Messages and the description name the
+// database by its URL without the password.
+Result<std::unique_ptr<PgOwnership>> AcquirePgOwnership(const std::string& url,
+                                                        const PgOwnershipOptions& options = {});
+
+}  // namespace handoff::store

@@ -1,0 +1,211 @@
+#include "store/pg_records.h"
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "store/output_lines.h"
+#include "store/pg_deliveries.h"
+#include "store/quiet_attempts.h"
+#include "store/store_log.h"
+#include "store/value_encoding.h"
+
+namespace handoff::store {
+namespace {
+
+// A run with the idempotency key of an earlier one inserts nothing (the unique partial
+// index runs_by_idempotency_key): of concurrent creates with one key, on any replica, one
+// inserts and the others wait for its commit, then find its run.
+constexpr const char* kInsertRun =
+    "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
+    "environment, schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, "
+    "error, test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
+    "run_values, secret_params, on_behalf_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+    "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) "
+    "ON CONFLICT (idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id";
+// Unset fields are sent as NULL and keep their value (no column is ever NULL).
+constexpr const char* kUpdateRun =
+    "UPDATE runs SET status = coalesce($2, status), started_at = coalesce($3, started_at), "
+    "finished_at = coalesce($4, finished_at), flaky = coalesce($5, flaky), "
+    "resumed = coalesce($6, resumed), error = coalesce($7, error), "
+    "run_values = coalesce($8, run_values), totals = coalesce($9, totals) WHERE id = $1";
+constexpr const char* kUpsertTest =
+    "INSERT INTO tests (run_id, name, status, attempt, soft, flaky, started_at, duration_ms, "
+    "message, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+    "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
+    "attempt = excluded.attempt, soft = excluded.soft, flaky = excluded.flaky, "
+    "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
+    "message = excluded.message, seq = excluded.seq";
+constexpr const char* kUpsertAttempt =
+    "INSERT INTO attempts (run_id, test, attempt, status, soft, started_at, duration_ms, "
+    "failures, skip_reason, attempt_values, spans, lines) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+    "ON CONFLICT (run_id, test, attempt) DO UPDATE SET status = excluded.status, "
+    "soft = excluded.soft, started_at = excluded.started_at, "
+    "duration_ms = excluded.duration_ms, failures = excluded.failures, "
+    "skip_reason = excluded.skip_reason, attempt_values = excluded.attempt_values, "
+    "spans = excluded.spans, lines = excluded.lines";
+constexpr const char* kInsertEvent =
+    "INSERT INTO run_events (run_id, seq, type, data) VALUES ($1, $2, $3, $4)";
+
+// Returns a list read back from the database, or (a corrupt stored value, logged) an empty
+// one.
+template <typename T>
+T ValueOrLogged(Result<T> decoded) {
+  if (decoded.ok()) return std::move(decoded).value();
+  LogStoreError("corrupt stored value", decoded.error().message);
+  return T{};
+}
+
+}  // namespace
+
+Run ReadPgRun(const PgResult& r, int row) {
+  Run run;
+  run.id = r.Int(row, 0);
+  run.suite = r.Text(row, 1);
+  run.namespace_name = r.Text(row, 2);
+  ParseRunStatus(r.View(row, 3), &run.status);
+  ParseTrigger(r.View(row, 4), &run.trigger);
+  run.initiated_by = r.Text(row, 5);
+  run.reference = r.Text(row, 6);
+  run.environment = r.Text(row, 7);
+  run.schedule = r.Text(row, 8);
+  run.created_at_ns = r.Int(row, 9);
+  run.started_at_ns = r.Int(row, 10);
+  run.finished_at_ns = r.Int(row, 11);
+  run.flaky = r.Bool(row, 12);
+  run.resumed = static_cast<int>(r.Int(row, 13));
+  run.retry_of = r.Int(row, 14);
+  run.error = r.Text(row, 15);
+  run.filter = r.Text(row, 16);
+  run.tests = ValueOrLogged(DecodeStrings(r.View(row, 17)));
+  run.labels = ValueOrLogged(DecodeKeyValues(r.View(row, 18)));
+  run.params = ValueOrLogged(DecodeKeyValues(r.View(row, 19)));
+  run.max_attempts = static_cast<int>(r.Int(row, 20));
+  run.timeout_ms = r.Int(row, 21);
+  run.idempotency_key = r.Text(row, 22);
+  run.values = ValueOrLogged(DecodeKeyValues(r.View(row, 23)));
+  run.totals = DecodeTotals(r.View(row, 24));
+  run.secret_params = ValueOrLogged(DecodeStrings(r.View(row, 25)));
+  run.on_behalf_of = r.Text(row, 26);
+  return run;
+}
+
+TestRow ReadPgTestRow(const PgResult& r, int row) {
+  TestRow t;
+  t.name = r.Text(row, 0);
+  ParseTestStatus(r.View(row, 1), &t.status);
+  t.attempt = static_cast<int>(r.Int(row, 2));
+  t.soft_failure = r.Bool(row, 3);
+  t.flaky = r.Bool(row, 4);
+  t.started_at_ns = r.Int(row, 5);
+  t.duration_ms = r.Int(row, 6);
+  t.message = r.Text(row, 7);
+  t.seq = r.Int(row, 8);
+  return t;
+}
+
+Attempt ReadPgAttempt(const PgResult& r, int row) {
+  Attempt a;
+  a.test = r.Text(row, 0);
+  a.attempt = static_cast<int>(r.Int(row, 1));
+  ParseTestStatus(r.View(row, 2), &a.status);
+  a.soft_failure = r.Bool(row, 3);
+  a.started_at_ns = r.Int(row, 4);
+  a.duration_ms = r.Int(row, 5);
+  a.failures = ValueOrLogged(DecodeFailures(r.View(row, 6)));
+  a.skip_reason = r.Text(row, 7);
+  a.values = ValueOrLogged(DecodeKeyValues(r.View(row, 8)));
+  a.spans = ValueOrLogged(DecodeSpans(r.View(row, 9)));
+  if (!r.IsNull(row, 10)) {
+    if (auto lines = DecodeOutputLines(r.View(row, 10), a.started_at_ns)) {
+      a.lines = std::move(*lines);
+    } else {
+      LogStoreError("corrupt stored value", "output lines");
+    }
+  }
+  return a;
+}
+
+std::int64_t InsertPgRun(PgDb& db, const Run& run, std::int64_t created_at) {
+  PgParams params;
+  params.Add(run.suite).Add(run.namespace_name).Add(RunStatusName(run.status))
+      .Add(TriggerName(run.trigger)).Add(run.initiated_by).Add(run.reference)
+      .Add(run.environment).Add(run.schedule).Add(created_at).Add(run.started_at_ns)
+      .Add(run.finished_at_ns).Add(run.flaky).Add(run.resumed).Add(run.retry_of)
+      .AddBytes(run.error).Add(run.filter).AddBytes(EncodeStrings(run.tests))
+      .AddBytes(EncodeKeyValues(run.labels)).AddBytes(EncodeKeyValues(run.params))
+      .Add(run.max_attempts).Add(run.timeout_ms).Add(run.idempotency_key)
+      .AddBytes(EncodeKeyValues(run.values)).AddBytes(EncodeStrings(run.secret_params))
+      .Add(run.on_behalf_of);
+  PgResult inserted = db.Exec(kInsertRun, params);
+  if (!inserted.ok()) return -1;
+  return inserted.rows() == 1 ? inserted.Int(0, 0) : 0;
+}
+
+bool UpdatePgRun(PgDb& db, const RunUpdate& u) {
+  PgParams params;
+  params.Add(u.id);
+  if (u.status) {
+    params.Add(RunStatusName(*u.status));
+  } else {
+    params.AddNullText();
+  }
+  params.Add(u.started_at_ns).Add(u.finished_at_ns).Add(u.flaky).Add(u.resumed);
+  if (u.error) {
+    params.AddBytes(*u.error);
+  } else {
+    params.AddNullBytes();
+  }
+  if (u.values) {
+    params.AddBytes(EncodeKeyValues(*u.values));
+  } else {
+    params.AddNullBytes();
+  }
+  if (u.totals) {
+    params.Add(EncodeTotals(*u.totals));
+  } else {
+    params.AddNullText();
+  }
+  PgResult updated = db.Exec(kUpdateRun, params);
+  if (!updated.ok()) return false;
+  if (updated.Affected() == 0) {
+    LogStoreError("update of run", fmt::format("run {} does not exist", u.id));
+    return false;
+  }
+  return true;
+}
+
+void AddBatchCalls(const WriteBatch& batch, std::vector<PgCall>& calls) {
+  for (const auto& [run_id, t] : batch.tests) {
+    PgCall& call = calls.emplace_back();
+    call.sql = kUpsertTest;
+    call.params.Add(run_id).AddBytes(t.name).Add(TestStatusName(t.status)).Add(t.attempt)
+        .Add(t.soft_failure).Add(t.flaky).Add(t.started_at_ns).Add(t.duration_ms)
+        .AddBytes(t.message).Add(t.seq);
+  }
+  for (const auto& [run_id, a] : batch.attempts) {
+    if (IsQuietPass(a)) continue;  // GetAttempts gives it back from the test's row
+    PgCall& call = calls.emplace_back();
+    call.sql = kUpsertAttempt;
+    call.params.Add(run_id).AddBytes(a.test).Add(a.attempt).Add(TestStatusName(a.status))
+        .Add(a.soft_failure).Add(a.started_at_ns).Add(a.duration_ms)
+        .AddBytes(EncodeFailures(a.failures)).AddBytes(a.skip_reason)
+        .AddBytes(EncodeKeyValues(a.values)).AddBytes(EncodeSpans(a.spans));
+    if (a.lines.empty()) {
+      call.params.AddNullBytes();
+    } else {
+      call.params.AddBytes(EncodeOutputLines(a.lines, a.started_at_ns));
+    }
+  }
+  for (const auto& [run_id, e] : batch.events) {
+    PgCall& call = calls.emplace_back();
+    call.sql = kInsertEvent;
+    call.params.Add(run_id).Add(e.seq).Add(e.type).AddBytes(e.data);
+  }
+  AddDeliveryInserts(batch.deliveries, calls);
+}
+
+}  // namespace handoff::store
