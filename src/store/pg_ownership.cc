@@ -5,7 +5,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
 #include <condition_variable>
+#include <csignal>
+#include <fstream>
+#include <string_view>
+#include <vector>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -50,6 +56,45 @@ std::string HostName() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "unknown";
   return name;
+}
+
+// What tells this process' pids apart from every other's: the kernel's boot (its boot id)
+// and the pid namespace (a container has its own). Empty if either cannot be read.
+std::string PidSpace() {
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string boot_id;
+  if (!std::getline(boot, boot_id) || boot_id.empty()) return {};
+  char ns[128] = {};
+  const ssize_t n = ::readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+  if (n <= 0) return {};
+  return boot_id + "/" + std::string(ns, static_cast<std::size_t>(n));
+}
+
+// A holder is "host|pid|pid space|random tag".
+std::string MakeHolder(const std::string& host) {
+  std::random_device random;
+  return fmt::format("{}|{}|{}|{:08x}{:08x}", host, ::getpid(), PidSpace(), random(), random());
+}
+
+// Returns true if `holder` was a process of this machine's pid space that is gone: its
+// lease, although not expired yet, holds nothing (a server killed with SIGKILL, restarted
+// at once on the same machine, need not wait out the ttl). False whenever in doubt.
+bool HolderIsGone(std::string_view holder) {
+  std::vector<std::string_view> parts;
+  for (std::size_t begin = 0;;) {
+    const std::size_t end = holder.find('|', begin);
+    parts.push_back(holder.substr(begin, end - begin));
+    if (end == std::string_view::npos) break;
+    begin = end + 1;
+  }
+  const std::string space = PidSpace();
+  if (parts.size() != 4 || space.empty() || parts[0] != HostName() || parts[2] != space) {
+    return false;
+  }
+  pid_t pid = 0;
+  const auto [end, error] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), pid);
+  if (error != std::errc() || end != parts[1].data() + parts[1].size() || pid <= 0) return false;
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 class Lease : public PgOwnership {
@@ -163,7 +208,13 @@ Result<std::unique_ptr<PgOwnership>> AcquirePgOwnership(const std::string& url,
   if (!current.ok()) return unavailable("cannot read its lease", current.error());
   std::int64_t token = 1;
   if (current.rows() == 1) {
-    if (current.Bool(0, 5)) {
+    const bool gone = current.Bool(0, 5) && HolderIsGone(current.View(0, 0));
+    if (gone) {
+      WriteStoreLog(LogLevel::kInfo, "taking over the lease of a server that is gone",
+                    fmt::format("{}: pid {} on this host held it and no longer runs", shown,
+                                current.Int(0, 2)));
+    }
+    if (current.Bool(0, 5) && !gone) {
       db->ExecScript("ROLLBACK");
       return Error{ErrorCode::kConflict,
                    fmt::format("database \"{}\" is in use by another handoff server: pid {} on "
@@ -176,9 +227,7 @@ Result<std::unique_ptr<PgOwnership>> AcquirePgOwnership(const std::string& url,
     token = current.Int(0, 3) + 1;
   }
   const std::string host = HostName();
-  std::random_device random;
-  const std::string holder =
-      fmt::format("{}:{}:{:08x}{:08x}", host, ::getpid(), random(), random());
+  const std::string holder = MakeHolder(host);
   PgParams take;
   take.Add(holder).Add(host).Add(static_cast<std::int64_t>(::getpid())).Add(token)
       .Add(static_cast<std::int64_t>(options.ttl.count()));

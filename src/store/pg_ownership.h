@@ -4,7 +4,7 @@
 // with per-run leases, one server per database holds a store-wide lease, one row of
 // `handoff_owner`:
 //
-//   singleton (always true), holder (who: host, pid and a random tag), host, pid,
+//   singleton (always true), holder (who: host, pid, pid space and a random tag), host, pid,
 //   token (the fencing token: it grows by one at every take-over), acquired_at, expires_at
 //
 // Acquiring takes the row in one transaction if it is absent or expired, by the database's
@@ -13,8 +13,11 @@
 // object lives and logs (through the store log) when the lease is lost (taken over after
 // it expired) or cannot be renewed; destroying the object expires the lease at once, so the
 // next server starts without waiting. A server killed without releasing blocks the next
-// one for at most the ttl. No session-level advisory lock is involved, so the lease works
-// through PgBouncer's transaction pooling and survives reconnections.
+// one for at most the ttl, except on its own machine: a holder of this host and pid space
+// (the kernel's boot id and the pid namespace) whose pid no longer runs is gone, and its
+// lease is taken over at once, as the kernel releases SQLite's lock of a killed server.
+// No session-level advisory lock is involved, so the lease works through PgBouncer's
+// transaction pooling and survives reconnections.
 
 #include <chrono>
 #include <cstdint>

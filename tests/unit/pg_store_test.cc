@@ -7,6 +7,7 @@
 // HANDOFF_REQUIRE_POSTGRES=1 (CI). Each test has a database of its own, dropped after it.
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -441,6 +442,47 @@ TEST_F(PgStoreTest, AnExpiredLeaseIsTakenOverWithAHigherToken) {
   EXPECT_EQ(taken->token(), 42);
   EXPECT_EQ(QueryInt("SELECT token FROM handoff_owner"), 42);
   EXPECT_EQ(QueryInt("SELECT pid FROM handoff_owner"), ::getpid());
+}
+
+TEST_F(PgStoreTest, ALeaseOfAServerOfThisMachineThatIsGoneIsTakenOverAtOnce) {
+  // What a holder of this process looks like: "host|pid|pid space|tag".
+  ValueOf(AcquirePgOwnership(url_)).reset();
+  std::unique_ptr<PgDb> db = Connect();
+  ASSERT_NE(db, nullptr);
+  PgResult row = db->Exec("SELECT holder FROM handoff_owner");
+  ASSERT_EQ(row.rows(), 1);
+  const std::string holder = row.Text(0, 0);
+  const std::size_t pid_begin = holder.find('|') + 1;
+  const std::size_t pid_end = holder.find('|', pid_begin);
+  const std::size_t space_end = holder.find('|', pid_end + 1);
+  ASSERT_NE(space_end, std::string::npos) << holder;
+  ASSERT_EQ(holder.substr(pid_begin, pid_end - pid_begin), std::to_string(::getpid()));
+  const auto live_lease_of = [&](const std::string& who) {
+    Exec("UPDATE handoff_owner SET holder = '" + who + "', token = 7, "
+         "expires_at = now() + interval '1 hour'");
+  };
+  const auto with_pid = [&](pid_t pid) {
+    return holder.substr(0, pid_begin) + std::to_string(pid) + holder.substr(pid_end);
+  };
+
+  // A server that still runs (here, our parent), or a gone pid of another pid space (a
+  // container of its own, another boot), keeps its lease.
+  live_lease_of(with_pid(::getppid()));
+  EXPECT_EQ(AcquirePgOwnership(url_).error().code, ErrorCode::kConflict);
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const std::string other_space = holder.substr(0, pid_begin) + std::to_string(child) +
+                                  "|another-boot/pid:[1]" + holder.substr(space_end);
+  live_lease_of(other_space);
+  EXPECT_EQ(AcquirePgOwnership(url_).error().code, ErrorCode::kConflict) << other_space;
+
+  // A server of this machine that is gone (killed, not released) holds nothing.
+  live_lease_of(with_pid(child));
+  Result<std::unique_ptr<PgOwnership>> taken = AcquirePgOwnership(url_);
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_EQ((*taken)->token(), 8);
 }
 
 TEST_F(PgStoreTest, TheLeaseIsRenewedWhileHeld) {
