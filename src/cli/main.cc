@@ -18,6 +18,7 @@
 #include "cli/count_flag.h"
 #include "cli/remote_command.h"
 #include "cli/backup_command.h"
+#include "cli/db_command.h"
 #include "cli/token_command.h"
 #include "cli/serve_command.h"
 #include "duration/duration.h"
@@ -237,9 +238,9 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   }
 
   if (args[0] != "run" && args[0] != "list" && args[0] != "serve" && args[0] != "remote" &&
-      args[0] != "backup" && args[0] != "token" && args[0][0] != '-') {
+      args[0] != "backup" && args[0] != "db" && args[0] != "token" && args[0][0] != '-') {
     return UsageError("unknown command \"" + args[0] +
-                      "\" (commands: run, list, serve, remote, backup, token)");
+                      "\" (commands: run, list, serve, remote, backup, db, token)");
   }
 
   CLI::App app{"A handoff test binary: end-to-end tests, run once or served.",
@@ -290,6 +291,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   serve_flags.Add(serve);
   RemoteCommand* remote = AddRemoteCommand(app);
   BackupCommand* backup = AddBackupCommand(app);
+  DbCommand* db = AddDbCommand(app);
   TokenCommand* token = AddTokenCommand(app);
 
   std::vector<const char*> cargv;
@@ -309,6 +311,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   if (serve->parsed()) return RunServe(serve_flags, catalog, config);
   if (RemoteParsed(*remote)) return RunRemote(*remote);
   if (BackupParsed(*backup)) return RunBackup(*backup);
+  if (DbParsed(*db)) return RunDb(*db);
   if (TokenParsed(*token)) return RunToken(*token);
 
   SelectionOptions selection;
