@@ -26,9 +26,14 @@ constexpr char kSlackToken[] = "xoxb-0000-secret-slack-token";
 
 class NotifyTest : public ::testing::Test {
  protected:
-  void SetUp() override { dir_ = MakeTempDir(); }
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    if (ServeTestsOnPostgres()) HANDOFF_NEED_POSTGRES();
+    ASSERT_TRUE(db_.Create(dir_));
+  }
   void TearDown() override {
     servers_.clear();
+    db_.Drop();
     std::filesystem::remove_all(dir_);
   }
 
@@ -81,7 +86,7 @@ class NotifyTest : public ::testing::Test {
     return server.Err();
   }
 
-  std::string Db() const { return "sqlite:" + dir_ + "/h.db"; }
+  std::string Db() const { return db_.url(); }
 
   json::value Get(Server* s, const std::string& target) {
     http::ClientResult r = s->client().Request("GET", target, {}, {}, 10s);
@@ -134,6 +139,7 @@ class NotifyTest : public ::testing::Test {
   }
 
   std::string dir_;
+  ServeTestDatabase db_;
   int starts_ = 0;
   std::vector<std::unique_ptr<Server>> servers_;
 };

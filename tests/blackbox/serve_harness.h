@@ -16,6 +16,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,6 +26,7 @@
 
 #include "blackbox/process.h"
 #include "http_client/http_client.h"
+#include "support/postgres_cluster.h"
 
 extern char** environ;
 
@@ -214,4 +216,37 @@ inline std::uint16_t FreePort() {
 }
 
 }  // namespace serve_harness
+// The store the black-box tests of `serve` run on: SQLite in the test's directory, or, with
+// HANDOFF_SERVE_TEST_STORE=postgres (ctest's `serve_postgres`, which runs these suites
+// again), a fresh database of the test's own on the tests' PostgreSQL server.
+inline bool ServeTestsOnPostgres() {
+  const char* store = std::getenv("HANDOFF_SERVE_TEST_STORE");
+  return store != nullptr && std::string(store) == "postgres";
+}
+
+// The database of one test (see ServeTestsOnPostgres): Create() in SetUp, after
+// HANDOFF_NEED_POSTGRES() when on PostgreSQL; url() for --db; Drop() after the servers
+// have stopped.
+class ServeTestDatabase {
+ public:
+  // Returns false (a failure recorded) if the PostgreSQL database cannot be created.
+  bool Create(const std::string& dir) {
+    dir_ = dir;
+    if (!ServeTestsOnPostgres()) return true;
+    auto created = ::handoff::testing::PostgresTestDatabase::Create();
+    if (!created.ok()) {
+      ADD_FAILURE() << created.error().message;
+      return false;
+    }
+    postgres_ = std::move(created).value();
+    return true;
+  }
+  std::string url() const { return postgres_ ? postgres_->url() : "sqlite:" + dir_ + "/h.db"; }
+  void Drop() { postgres_.reset(); }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<::handoff::testing::PostgresTestDatabase> postgres_;
+};
+
 }  // namespace handoff::testing

@@ -91,13 +91,16 @@ class ServeTest : public ::testing::Test {
   void SetUp() override {
     dir_ = MakeTempDir();
     gate_ = dir_ + "/gate";
+    if (ServeTestsOnPostgres()) HANDOFF_NEED_POSTGRES();
+    ASSERT_TRUE(db_.Create(dir_));
   }
   void TearDown() override {
     servers_.clear();
+    db_.Drop();
     std::filesystem::remove_all(dir_);
   }
 
-  std::string Db() const { return "sqlite:" + dir_ + "/h.db"; }
+  std::string Db() const { return db_.url(); }
 
   // Starts the fixture's `serve` on a free port and the test's database, with `flags` after
   // the defaults (a flag given replaces its default) and `env` added to the environment.
@@ -200,6 +203,7 @@ class ServeTest : public ::testing::Test {
 
   std::string binary_ = SERVE_FIXTURE;  // what Start serves
   std::string dir_;
+  ServeTestDatabase db_;
   std::string gate_;
   std::vector<std::unique_ptr<Server>> servers_;
   int starts_ = 0;
