@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstdlib>
 #include <cstring>
 
@@ -19,6 +20,14 @@ constexpr Oid kInt8Oid = 20;
 constexpr Oid kInt2Oid = 21;
 constexpr Oid kInt4Oid = 23;
 constexpr Oid kTextOid = 25;
+constexpr Oid kBoolArrayOid = 1000;
+constexpr Oid kByteaArrayOid = 1001;
+constexpr Oid kTextArrayOid = 1009;
+constexpr Oid kInt8ArrayOid = 1016;
+
+// The binary array header (array_recv): dimensions, has-null flag, element type, then the
+// one dimension's length and lower bound.
+constexpr std::size_t kArrayHeader = 20;
 
 // Statements sent per synchronisation of a pipeline: their answers (a few dozen bytes each)
 // stay far below what the server may buffer while we are still sending, so neither side
@@ -68,6 +77,95 @@ std::string ResultError(const PGresult* result, pg_conn* conn) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
+// PgArray
+
+PgArray::PgArray(Of element) : element_(element), bytes_(kArrayHeader, '\0') {}
+
+unsigned PgArray::type() const {
+  switch (element_) {
+    case Of::kBigint:
+      return kInt8ArrayOid;
+    case Of::kBoolean:
+      return kBoolArrayOid;
+    case Of::kText:
+      return kTextArrayOid;
+    case Of::kBytea:
+      return kByteaArrayOid;
+  }
+  return kByteaArrayOid;
+}
+
+void PgArray::AppendLength(std::uint32_t length) { bytes_ += BigEndian(length, 4); }
+
+PgArray& PgArray::Add(std::int64_t value) {
+  assert(element_ == Of::kBigint);
+  AppendLength(8);
+  bytes_ += BigEndian(static_cast<std::uint64_t>(value), 8);
+  ++count_;
+  return *this;
+}
+
+PgArray& PgArray::Add(bool value) {
+  assert(element_ == Of::kBoolean);
+  AppendLength(1);
+  bytes_ += static_cast<char>(value ? 1 : 0);
+  ++count_;
+  return *this;
+}
+
+PgArray& PgArray::AddText(std::string_view text) {
+  assert(element_ == Of::kText);
+  AppendLength(static_cast<std::uint32_t>(text.size()));
+  bytes_ += text;
+  ++count_;
+  return *this;
+}
+
+PgArray& PgArray::AddBytes(std::string_view bytes) {
+  assert(element_ == Of::kBytea);
+  AppendLength(static_cast<std::uint32_t>(bytes.size()));
+  bytes_ += bytes;
+  ++count_;
+  return *this;
+}
+
+PgArray& PgArray::AddNull() {
+  AppendLength(0xffffffffu);  // -1: NULL
+  has_null_ = true;
+  ++count_;
+  return *this;
+}
+
+std::string PgArray::Take() {
+  Oid element = kByteaOid;
+  switch (element_) {
+    case Of::kBigint:
+      element = kInt8Oid;
+      break;
+    case Of::kBoolean:
+      element = kBoolOid;
+      break;
+    case Of::kText:
+      element = kTextOid;
+      break;
+    case Of::kBytea:
+      element = kByteaOid;
+      break;
+  }
+  // An empty array has no dimension at all.
+  const std::string header = count_ == 0
+      ? BigEndian(0, 4) + BigEndian(0, 4) + BigEndian(element, 4)
+      : BigEndian(1, 4) + BigEndian(has_null_ ? 1 : 0, 4) + BigEndian(element, 4) +
+            BigEndian(count_, 4) + BigEndian(1, 4);
+  std::string out = std::move(bytes_);
+  out.replace(0, kArrayHeader, header);
+  bytes_.assign(kArrayHeader, '\0');
+  count_ = 0;
+  has_null_ = false;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
 // PgParams
 
 PgParams& PgParams::Push(unsigned type, std::string bytes, bool null) {
@@ -84,6 +182,10 @@ PgParams& PgParams::Add(bool value) { return Push(kBoolOid, std::string(1, value
 PgParams& PgParams::Add(std::string_view text) { return Push(kTextOid, std::string(text), false); }
 PgParams& PgParams::AddBytes(std::string_view bytes) {
   return Push(kByteaOid, std::string(bytes), false);
+}
+PgParams& PgParams::Add(PgArray array) {
+  const unsigned type = array.type();
+  return Push(type, array.Take(), false);
 }
 PgParams& PgParams::AddNullInt() { return Push(kInt8Oid, {}, true); }
 PgParams& PgParams::AddNullBool() { return Push(kBoolOid, {}, true); }
@@ -265,7 +367,7 @@ PgResult PgDb::ExecScript(std::string_view sql) {
   }
 }
 
-std::size_t PgDb::Pipeline(const std::vector<PgCall>& calls) {
+std::size_t PgDb::Pipeline(const std::vector<PgCall>& calls, Failures failures) {
   // Statements with parameters are prepared first (once per connection), outside the
   // pipeline; those without (SAVEPOINT, RELEASE) go unnamed.
   std::vector<const std::string*> names(calls.size(), nullptr);
@@ -309,7 +411,7 @@ std::size_t PgDb::Pipeline(const std::vector<PgCall>& calls) {
       LogStoreError("pipeline", ErrorMessage());
       break;  // nothing more can be read; the connection is reset before its next use
     }
-    if (!ReadPipelineResults(calls, begin, sent, &succeeded)) break;
+    if (!ReadPipelineResults(calls, begin, sent, failures, &succeeded)) break;
     if (sent < end) break;  // the one that could not be sent failed
   }
   // With every answer read, leaving pipeline mode cannot fail; if it does (the connection
@@ -319,14 +421,15 @@ std::size_t PgDb::Pipeline(const std::vector<PgCall>& calls) {
 }
 
 bool PgDb::ReadPipelineResults(const std::vector<PgCall>& calls, std::size_t begin,
-                               std::size_t end, std::size_t* succeeded) {
+                               std::size_t end, Failures failures, std::size_t* succeeded) {
   bool failed = false;
   for (std::size_t i = begin; i < end; ++i) {
     // Each statement's results end with a null.
     bool ok = true;
     while (PGresult* result = PQgetResult(conn_)) {
       if (!Succeeded(result)) {
-        if (!failed && PQresultStatus(result) != PGRES_PIPELINE_ABORTED) {
+        if (!failed && failures == Failures::kLogged &&
+            PQresultStatus(result) != PGRES_PIPELINE_ABORTED) {
           LogStoreError(calls[i].sql, ResultError(result, conn_));
         }
         ok = false;

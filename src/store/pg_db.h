@@ -22,6 +22,38 @@ struct pg_result;
 
 namespace handoff::store {
 
+// One array parameter (bigint[], boolean[], text[] or bytea[]: one column of a multi-row
+// statement's `unnest`), built element by element in PostgreSQL's binary array format, so
+// that bytea elements stay any bytes and nothing needs escaping.
+class PgArray {
+ public:
+  enum class Of : std::uint8_t { kBigint, kBoolean, kText, kBytea };
+  explicit PgArray(Of element);
+
+  // Appends an element; each must be of the array's type (asserted). Text must be valid
+  // UTF-8 without NUL bytes, or the statement fails.
+  PgArray& Add(std::int64_t value);
+  PgArray& Add(int value) { return Add(static_cast<std::int64_t>(value)); }
+  PgArray& Add(bool value);
+  PgArray& AddText(std::string_view text);
+  PgArray& AddBytes(std::string_view bytes);
+  PgArray& AddNull();
+
+  Of element() const { return element_; }
+  // The array's PostgreSQL type.
+  unsigned type() const;
+  // The encoded array; the builder is left empty.
+  std::string Take();
+
+ private:
+  void AppendLength(std::uint32_t length);
+
+  Of element_;
+  std::string bytes_;  // the header (counts patched by Take) and the elements so far
+  std::uint32_t count_ = 0;
+  bool has_null_ = false;
+};
+
 // The parameters of one statement, in order ($1, $2, ...). Each carries its PostgreSQL type,
 // so a statement prepared with them needs no casts.
 class PgParams {
@@ -35,6 +67,8 @@ class PgParams {
   PgParams& Add(const char* text) { return Add(std::string_view(text)); }
   // bytea: any bytes.
   PgParams& AddBytes(std::string_view bytes);
+  // An array, moved in (PgArray::Take).
+  PgParams& Add(PgArray array);
   // NULL of the type the matching Add would give.
   PgParams& AddNullInt();
   PgParams& AddNullBool();
@@ -136,11 +170,14 @@ class PgDb {
   // caller says what failed. Retried as Exec is.
   PgResult ExecScript(std::string_view sql);
 
+  // Whether Pipeline logs the failure of a statement.
+  enum class Failures : std::uint8_t { kLogged, kQuiet };
+
   // Runs `calls` in order in pipeline mode (a round trip per few hundred statements instead
-  // of one each) and returns how many of them succeeded before the first failure (logged):
-  // calls.size() when all did. Those after a failure did not run. Meant inside a
-  // transaction: the caller rolls the failure back.
-  std::size_t Pipeline(const std::vector<PgCall>& calls);
+  // of one each) and returns how many of them succeeded before the first failure (logged,
+  // unless `failures` is kQuiet): calls.size() when all did. Those after a failure did not
+  // run. Meant inside a transaction: the caller rolls the failure back.
+  std::size_t Pipeline(const std::vector<PgCall>& calls, Failures failures = Failures::kLogged);
 
   // True while a transaction is open on the connection (failed or not).
   bool InTransaction() const;
@@ -166,7 +203,7 @@ class PgDb {
   // the calls that succeeded before the first failure (logged). False if the connection
   // can no longer be read.
   bool ReadPipelineResults(const std::vector<PgCall>& calls, std::size_t begin,
-                           std::size_t end, std::size_t* succeeded);
+                           std::size_t end, Failures failures, std::size_t* succeeded);
 
   pg_conn* conn_;
   std::string shown_url_;

@@ -2,18 +2,25 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "store/store_log.h"
 
 namespace handoff::store {
 namespace {
 
-// Only a delivery with the same id is skipped; any other failure (a run that does not
-// exist) fails the statement, and the batch.
-constexpr const char* kInsertDelivery =
+// Only a delivery with the same id is skipped (one sent twice in the statement too: the
+// first stays); any other failure (a run that does not exist) fails the statement, and the
+// batch. In the order sent, so that `seq` follows it.
+constexpr const char* kInsertDeliveries =
     "INSERT INTO deliveries (id, run_id, suite, destination, plugin, target, event, payload, "
     "state, attempts, created_at, next_attempt_at, finished_at, last_error, progress) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
-    "ON CONFLICT (id) DO NOTHING";
+    "SELECT id, run_id, suite, destination, plugin, target, event, payload, state, attempts, "
+    "created_at, next_attempt_at, finished_at, last_error, progress "
+    "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+    "WITH ORDINALITY AS d (id, run_id, suite, destination, plugin, target, event, payload, "
+    "state, attempts, created_at, next_attempt_at, finished_at, last_error, progress, n) "
+    "ORDER BY n ON CONFLICT (id) DO NOTHING";
 constexpr const char* kUpdateDelivery =
     "UPDATE deliveries SET state = $2, attempts = $3, next_attempt_at = $4, "
     "finished_at = $5, last_error = $6, progress = $7 WHERE id = $1";
@@ -71,15 +78,39 @@ std::vector<Delivery> ReadDeliveries(const PgResult& r, bool with_payload) {
 
 }  // namespace
 
-void AddDeliveryInserts(const std::vector<Delivery>& deliveries, std::vector<PgCall>& calls) {
-  for (const Delivery& d : deliveries) {
-    PgCall& call = calls.emplace_back();
-    call.sql = kInsertDelivery;
-    call.params.Add(d.id).Add(d.run_id).Add(d.suite).Add(d.destination).Add(d.plugin)
-        .Add(d.target).Add(d.event).AddBytes(d.payload).Add(DeliveryStateName(d.state))
-        .Add(d.attempts).Add(d.created_at_ns).Add(d.next_attempt_at_ns).Add(d.finished_at_ns)
-        .AddBytes(d.last_error).AddBytes(d.progress);
+void AddDeliveryInserts(const std::vector<const Delivery*>& deliveries,
+                        std::vector<PgCall>& calls) {
+  if (deliveries.empty()) return;
+  using Of = PgArray::Of;
+  PgArray id(Of::kText), run_id(Of::kBigint), suite(Of::kText), destination(Of::kText),
+      plugin(Of::kText), target(Of::kText), event(Of::kText), payload(Of::kBytea),
+      state(Of::kText), attempts(Of::kBigint), created_at(Of::kBigint),
+      next_attempt_at(Of::kBigint), finished_at(Of::kBigint), last_error(Of::kBytea),
+      progress(Of::kBytea);
+  for (const Delivery* d : deliveries) {
+    id.AddText(d->id);
+    run_id.Add(d->run_id);
+    suite.AddText(d->suite);
+    destination.AddText(d->destination);
+    plugin.AddText(d->plugin);
+    target.AddText(d->target);
+    event.AddText(d->event);
+    payload.AddBytes(d->payload);
+    state.AddText(DeliveryStateName(d->state));
+    attempts.Add(d->attempts);
+    created_at.Add(d->created_at_ns);
+    next_attempt_at.Add(d->next_attempt_at_ns);
+    finished_at.Add(d->finished_at_ns);
+    last_error.AddBytes(d->last_error);
+    progress.AddBytes(d->progress);
   }
+  PgCall& call = calls.emplace_back();
+  call.sql = kInsertDeliveries;
+  call.params.Add(std::move(id)).Add(std::move(run_id)).Add(std::move(suite))
+      .Add(std::move(destination)).Add(std::move(plugin)).Add(std::move(target))
+      .Add(std::move(event)).Add(std::move(payload)).Add(std::move(state))
+      .Add(std::move(attempts)).Add(std::move(created_at)).Add(std::move(next_attempt_at))
+      .Add(std::move(finished_at)).Add(std::move(last_error)).Add(std::move(progress));
 }
 
 std::optional<bool> UpdatePgDeliveryRow(PgDb& db, const DeliveryUpdate& update) {

@@ -18,10 +18,12 @@ namespace handoff::store {
 // Deletes a run's deliveries ($1: the run's id), with the run's other rows.
 inline constexpr const char* kPgDeleteRunDeliveries = "DELETE FROM deliveries WHERE run_id = $1";
 
-// Appends to `calls` the inserts of `deliveries`, each skipped if a delivery with its id
-// exists (the first one stays as it is); a delivery about a run that does not exist fails
-// its foreign key, and the batch.
-void AddDeliveryInserts(const std::vector<Delivery>& deliveries, std::vector<PgCall>& calls);
+// Appends to `calls` the insert of `deliveries` (one statement; none if there are none),
+// each skipped if a delivery with its id exists (the first one stays as it is, one earlier
+// in `deliveries` too); a delivery about a run that does not exist fails its foreign key,
+// and the batch.
+void AddDeliveryInserts(const std::vector<const Delivery*>& deliveries,
+                        std::vector<PgCall>& calls);
 
 // Writes the outcome `update` to its delivery: whether the delivery exists, or nullopt
 // (logged) if the statement failed.

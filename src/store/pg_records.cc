@@ -7,8 +7,6 @@
 #include <utility>
 
 #include "store/output_lines.h"
-#include "store/pg_deliveries.h"
-#include "store/quiet_attempts.h"
 #include "store/store_log.h"
 #include "store/value_encoding.h"
 
@@ -31,24 +29,6 @@ constexpr const char* kUpdateRun =
     "finished_at = coalesce($4, finished_at), flaky = coalesce($5, flaky), "
     "resumed = coalesce($6, resumed), error = coalesce($7, error), "
     "run_values = coalesce($8, run_values), totals = coalesce($9, totals) WHERE id = $1";
-constexpr const char* kUpsertTest =
-    "INSERT INTO tests (run_id, name, status, attempt, soft, flaky, started_at, duration_ms, "
-    "message, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-    "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
-    "attempt = excluded.attempt, soft = excluded.soft, flaky = excluded.flaky, "
-    "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
-    "message = excluded.message, seq = excluded.seq";
-constexpr const char* kUpsertAttempt =
-    "INSERT INTO attempts (run_id, test, attempt, status, soft, started_at, duration_ms, "
-    "failures, skip_reason, attempt_values, spans, lines) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
-    "ON CONFLICT (run_id, test, attempt) DO UPDATE SET status = excluded.status, "
-    "soft = excluded.soft, started_at = excluded.started_at, "
-    "duration_ms = excluded.duration_ms, failures = excluded.failures, "
-    "skip_reason = excluded.skip_reason, attempt_values = excluded.attempt_values, "
-    "spans = excluded.spans, lines = excluded.lines";
-constexpr const char* kInsertEvent =
-    "INSERT INTO run_events (run_id, seq, type, data) VALUES ($1, $2, $3, $4)";
 
 // Returns a list read back from the database, or (a corrupt stored value, logged) an empty
 // one.
@@ -176,36 +156,6 @@ bool UpdatePgRun(PgDb& db, const RunUpdate& u) {
     return false;
   }
   return true;
-}
-
-void AddBatchCalls(const WriteBatch& batch, std::vector<PgCall>& calls) {
-  for (const auto& [run_id, t] : batch.tests) {
-    PgCall& call = calls.emplace_back();
-    call.sql = kUpsertTest;
-    call.params.Add(run_id).AddBytes(t.name).Add(TestStatusName(t.status)).Add(t.attempt)
-        .Add(t.soft_failure).Add(t.flaky).Add(t.started_at_ns).Add(t.duration_ms)
-        .AddBytes(t.message).Add(t.seq);
-  }
-  for (const auto& [run_id, a] : batch.attempts) {
-    if (IsQuietPass(a)) continue;  // GetAttempts gives it back from the test's row
-    PgCall& call = calls.emplace_back();
-    call.sql = kUpsertAttempt;
-    call.params.Add(run_id).AddBytes(a.test).Add(a.attempt).Add(TestStatusName(a.status))
-        .Add(a.soft_failure).Add(a.started_at_ns).Add(a.duration_ms)
-        .AddBytes(EncodeFailures(a.failures)).AddBytes(a.skip_reason)
-        .AddBytes(EncodeKeyValues(a.values)).AddBytes(EncodeSpans(a.spans));
-    if (a.lines.empty()) {
-      call.params.AddNullBytes();
-    } else {
-      call.params.AddBytes(EncodeOutputLines(a.lines, a.started_at_ns));
-    }
-  }
-  for (const auto& [run_id, e] : batch.events) {
-    PgCall& call = calls.emplace_back();
-    call.sql = kInsertEvent;
-    call.params.Add(run_id).Add(e.seq).Add(e.type).AddBytes(e.data);
-  }
-  AddDeliveryInserts(batch.deliveries, calls);
 }
 
 }  // namespace handoff::store

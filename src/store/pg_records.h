@@ -1,8 +1,9 @@
 #pragma once
 
 // How the PostgreSQL store's rows map to the store's records and back: the columns each
-// read selects, the readers of a result's rows, and the statements that write a batch. The
-// SQL that decides what to read or write (and on which connection) is PgStore's.
+// read selects, the readers of a result's rows, and the statements that write a run (a
+// batch's rows: pg_batch_writes.h). The SQL that decides what to read or write (and on
+// which connection) is PgStore's.
 
 #include <cstdint>
 #include <string_view>
@@ -49,9 +50,5 @@ std::int64_t InsertPgRun(PgDb& db, const Run& run, std::int64_t created_at);
 // Applies `update` to its run: false (logged) if the statement failed or there is no such
 // run.
 bool UpdatePgRun(PgDb& db, const RunUpdate& update);
-
-// Appends to `calls` the statements that write `batch`'s tests, attempts (but the quiet
-// ones, see quiet_attempts.h), events and deliveries, in that order; not its run updates.
-void AddBatchCalls(const WriteBatch& batch, std::vector<PgCall>& calls);
 
 }  // namespace handoff::store

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <utility>
+#include <vector>
 
 #include "store/journal.h"
 #include "store/pg_db.h"
@@ -321,13 +322,25 @@ std::vector<Run> PgStore::LastRuns(const std::string& suite, int limit) {
 
 namespace {
 
-// Every test row of a run, in the order the tests were first recorded.
+// Every test row of a run, in the order the tests were first recorded (by position).
+// Ordered here rather than by the server: the planner reads a run's rows through an index
+// on run_id then sorts them whole, which takes longer than the rest of the read for 10,000
+// tests, while they come mostly in position order already (rows are only appended).
 std::vector<TestRow> SelectTestRows(PgDb& db, std::int64_t run_id) {
-  static const std::string kSql = fmt::format(
-      "SELECT {} FROM tests WHERE run_id = $1 ORDER BY position", kPgTestColumns);
+  static const std::string kSql =
+      fmt::format("SELECT {}, position FROM tests WHERE run_id = $1", kPgTestColumns);
+  constexpr int kPosition = 9;  // the column after kPgTestColumns
   PgParams params;
   params.Add(run_id);
-  return ReadPgRows(db.Exec(kSql, params), ReadPgTestRow);
+  const PgResult r = db.Exec(kSql, params);
+  std::vector<std::pair<std::int64_t, int>> order;  // (position, row)
+  order.reserve(static_cast<std::size_t>(r.rows()));
+  for (int row = 0; row < r.rows(); ++row) order.emplace_back(r.Int(row, kPosition), row);
+  if (!std::is_sorted(order.begin(), order.end())) std::sort(order.begin(), order.end());
+  std::vector<TestRow> rows;
+  rows.reserve(order.size());
+  for (const auto& [position, row] : order) rows.push_back(ReadPgTestRow(r, row));
+  return rows;
 }
 
 }  // namespace

@@ -5,10 +5,12 @@
 //
 // Writes: one writer thread owns a connection of its own. Write() only queues; the writer
 // commits everything queued (up to max_transaction_ops) in one transaction, each batch in
-// its own savepoint so that one bad batch fails alone, and sends the statements of
-// consecutive batches in one pipeline (a round trip per few hundred rows, not one a row). The synchronous writes (CreateRun,
-// schedules, UpdateDelivery, retention, the probe) go through the same queue and wait for
-// their commit. A lost connection fails what was not committed (kUnavailable, or a
+// its own savepoint so that one bad batch fails alone. Consecutive batches without run
+// updates go first as one: a multi-row statement a table for all their rows
+// (pg_batch_writes.h), in one savepoint and one round trip; only if that fails do they go
+// again one savepoint each, in one pipeline, to find the bad one. The synchronous writes
+// (CreateRun, schedules, UpdateDelivery, retention, the probe) go through the same queue
+// and wait for their commit. A lost connection fails what was not committed (kUnavailable, or a
 // callback's false) and is re-established before the next transaction.
 // Reads: a small pool of connections, each read one statement (READ COMMITTED), or one
 // read-only REPEATABLE READ transaction when it reads several tables that one commit
@@ -125,8 +127,9 @@ class PgStore : public Store {
   // Applies one write (a task, or a batch with run updates) in its own savepoint; false if
   // it failed (rolled back).
   bool Apply(PendingWrite& write);
-  // Applies the batches writes[begin, end) (none with run updates) in one pipeline, each
-  // in its own savepoint, and sets their `ok`: one that fails is rolled back alone.
+  // Applies the batches writes[begin, end) (none with run updates) as one if they all
+  // succeed, else each in its own savepoint, and sets their `ok`: one that fails is rolled
+  // back alone.
   void ApplyPipelined(std::vector<PendingWrite>& writes, std::size_t begin, std::size_t end,
                       std::vector<char>& ok);
   // Runs `task` on the write connection in its own savepoint, serialized with Write(), and

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <utility>
 
+#include "store/pg_batch_writes.h"
 #include "store/pg_db.h"
 #include "store/pg_records.h"
 #include "store/pg_store.h"
@@ -44,9 +45,24 @@ bool ApplyBatchWithUpdates(PgDb& db, const WriteBatch& batch) {
     if (!UpdatePgRun(db, update)) return false;
   }
   std::vector<PgCall> calls;
-  AddBatchCalls(batch, calls);
+  const WriteBatch* batches[] = {&batch};
+  AddBatchCalls(batches, calls);
   calls.push_back(PgCall{kRelease, {}});
   return db.Pipeline(calls) == calls.size();
+}
+
+// Writes the batches `writes[begin, end)` as one, in savepoint "write" (released on
+// success): one statement a table for all of their rows. False (rolled back to the
+// savepoint, or out of the transaction if even that failed) if any of them failed; the
+// failure is not logged, as the batch that caused it is found and logged after.
+bool ApplyBatchesAsOne(PgDb& db, const std::vector<const WriteBatch*>& batches) {
+  std::vector<PgCall> calls;
+  calls.push_back(PgCall{kSavepoint, {}});
+  AddBatchCalls(batches, calls);
+  calls.push_back(PgCall{kRelease, {}});
+  if (db.Pipeline(calls, PgDb::Failures::kQuiet) == calls.size()) return true;
+  RollBackWrite(db);
+  return false;
 }
 
 }  // namespace
@@ -102,19 +118,36 @@ bool PgStore::Apply(PendingWrite& write) {
 
 void PgStore::ApplyPipelined(std::vector<PendingWrite>& writes, std::size_t begin,
                              std::size_t end, std::vector<char>& ok) {
-  // One pipeline for the lot, each batch in its own savepoint:
+  PgDb& db = *writer_;
+  // All of them as one first: a statement a table instead of a few a batch, and one
+  // savepoint. This is what nearly always happens; the batches' rows end as written one
+  // after the other (pg_batch_writes.h).
+  if (end - begin > 1) {
+    std::vector<const WriteBatch*> batches;
+    for (std::size_t i = begin; i < end; ++i) batches.push_back(&writes[i].batch);
+    if (ApplyBatchesAsOne(db, batches)) {
+      std::fill(ok.begin() + static_cast<std::ptrdiff_t>(begin),
+                ok.begin() + static_cast<std::ptrdiff_t>(end), 1);
+      return;
+    }
+    if (!db.InTransaction()) {
+      LogStoreError("write", db.Connected() ? "the transaction failed" : db.ErrorMessage());
+      return;  // the caller fails the whole transaction
+    }
+  }
+  // One of them failed (or there is only one): each in its own savepoint, in one pipeline:
   //   SAVEPOINT write; <batch 1>; RELEASE; SAVEPOINT write; <batch 2>; RELEASE; ...
   // The server stops at a failure, so the batches before the failed one are applied, the
   // failed one is rolled back to its savepoint, and those after it go again in a new
   // pipeline: one bad batch fails alone, as it would on its own.
-  PgDb& db = *writer_;
   std::size_t next = begin;
   while (next < end) {
     std::vector<PgCall> calls;
     std::vector<std::size_t> ends;  // per batch from `next`: one past its last call
     for (std::size_t i = next; i < end; ++i) {
       calls.push_back(PgCall{kSavepoint, {}});
-      AddBatchCalls(writes[i].batch, calls);
+      const WriteBatch* batch[] = {&writes[i].batch};
+      AddBatchCalls(batch, calls);
       calls.push_back(PgCall{kRelease, {}});
       ends.push_back(calls.size());
     }

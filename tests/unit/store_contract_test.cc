@@ -457,6 +457,54 @@ TEST_P(StoreContractTest, TestRowsAreTheirJournalEntries) {
   EXPECT_EQ(store.LastEventSeq(id + 1), 0);
 }
 
+TEST_P(StoreContractTest, RowsWrittenTwiceKeepTheLastWriteAtTheFirstPlace) {
+  // Batches queued together may be written as one (PostgreSQL): they end as if written one
+  // after the other, within a batch and across batches.
+  Store& store = *store_;
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = ValueOf(store.CreateRun(run, {})).run.id;
+  // The writer waits in this batch's callback while the others queue behind it.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  WriteBatch first;
+  first.events.emplace_back(id, Event(1, "run"));
+  store.Write(first, [released](bool) { released.wait(); });
+  auto attempt = [](const std::string& test, const std::string& line) {
+    Attempt a;
+    a.test = test;
+    a.status = TestStatus::kFailed;
+    a.lines = TextLines({line});
+    return a;
+  };
+  WriteBatch a;
+  a.tests.emplace_back(id, Row("X", TestStatus::kRunning));
+  a.tests.emplace_back(id, Row("Y", TestStatus::kPassed));
+  a.attempts.emplace_back(id, attempt("X", "one"));
+  WriteBatch b;
+  b.tests.emplace_back(id, Row("Z", TestStatus::kPassed));
+  b.tests.emplace_back(id, Row("X", TestStatus::kFailed));
+  b.tests.emplace_back(id, Row("Y", TestStatus::kFailed));
+  b.tests.emplace_back(id, Row("Y", TestStatus::kSkipped));
+  b.attempts.emplace_back(id, attempt("X", "two"));
+  b.attempts.emplace_back(id, attempt("X", "three"));
+  std::vector<std::promise<bool>> done(2);
+  store.Write(a, [&](bool ok) { done[0].set_value(ok); });
+  store.Write(b, [&](bool ok) { done[1].set_value(ok); });
+  release.set_value();
+  EXPECT_TRUE(done[0].get_future().get());
+  EXPECT_TRUE(done[1].get_future().get());
+
+  const std::vector<TestRow> rows = store.GetTests(id);
+  EXPECT_EQ(TestNames(rows), (std::vector<std::string>{"X", "Y", "Z"}));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].status, TestStatus::kFailed);
+  EXPECT_EQ(rows[1].status, TestStatus::kSkipped);
+  const std::vector<Attempt> attempts = store.GetAttempts(id, "X");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].lines, TextLines({"three"}));
+}
+
 TEST_P(StoreContractTest, AFailedBatchFailsAloneAndLeavesNoTrace) {
   Store& store = *store_;
   store::Run run;
