@@ -238,8 +238,10 @@ TEST_F(PgStoreTest, AnyBytesRoundTrip) {
   store::Run run;
   run.suite = "s";
   const std::int64_t id = ValueOf(store->CreateRun(run, {})).run.id;
-  const std::string name = std::string("Test/\xff\xfe sub\0name", 17);
-  const std::string message = std::string("bad \xc3\x28 byte\0after", 19);
+  static constexpr char kName[] = "Test/\xff\xfe sub\0name";
+  const std::string name(kName, sizeof kName - 1);
+  static constexpr char kMessage[] = "bad \xc3\x28 byte\0after";
+  const std::string message(kMessage, sizeof kMessage - 1);
   WriteBatch batch;
   TestRow row;
   row.name = name;

@@ -98,7 +98,8 @@ class StoreMigrateTest : public ::testing::Test {
     finished.finished_at_ns = 99;
     batch.run_updates.push_back(finished);
     TestRow pay = ::handoff::testing::Row("TestPay", TestStatus::kFailed, 2);
-    pay.message = std::string("pay.cc:3: bad \xff byte\0here", 24);
+    static constexpr char kMessage[] = "pay.cc:3: bad \xff byte\0here";
+    pay.message = std::string(kMessage, sizeof kMessage - 1);
     pay.seq = 3;
     batch.tests.emplace_back(full.id, pay);
     batch.tests.emplace_back(full.id, ::handoff::testing::Row("TestPay/Sub", TestStatus::kPassed));
