@@ -45,9 +45,9 @@ std::string PostgresUrlWithoutPassword(std::string_view url) {
   }
   std::string out(url.substr(0, start));
   std::string_view rest = url.substr(start);
-  // The authority ends at the path, the query or the fragment; a password may hold none of
-  // them unescaped (RFC 3986), so the first one ends it.
-  const std::size_t authority_end = rest.find_first_of("/?#");
+  // The authority ends at the path or the query, as libpq reads it (libpq gives '#' no
+  // meaning: it is part of what it stands in).
+  const std::size_t authority_end = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, authority_end);
   rest = authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
   // user:password@host: the userinfo ends at the last '@' ('@' in a password is escaped, but
@@ -66,18 +66,12 @@ std::string PostgresUrlWithoutPassword(std::string_view url) {
     return out;
   }
   out.append(rest.substr(0, question));
-  std::string_view query = rest.substr(question + 1);
-  std::string_view fragment;
-  if (const std::size_t hash = query.find('#'); hash != std::string_view::npos) {
-    fragment = query.substr(hash);
-    query = query.substr(0, hash);
-  }
-  const std::string kept = QueryWithoutPassword(query);
+  // Everything after the '?' is parameters, a '#' included, as libpq reads them.
+  const std::string kept = QueryWithoutPassword(rest.substr(question + 1));
   if (!kept.empty()) {
     out += '?';
     out += kept;
   }
-  out.append(fragment);
   return out;
 }
 

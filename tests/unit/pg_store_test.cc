@@ -50,7 +50,8 @@ TEST(PgUrlTest, PasswordsNeverShow) {
       {"postgres://db/h?password=s3cret", "postgres://db/h"},
       {"postgres://db/h?sslmode=require&password=s3cret&connect_timeout=5",
        "postgres://db/h?sslmode=require&connect_timeout=5"},
-      {"postgres://db/h?password=s3cret#frag", "postgres://db/h#frag"},
+      {"postgres://db/h?password=s3cret#frag", "postgres://db/h"},  // libpq: no fragments
+      {"postgres://db/h#x?password=s3cret", "postgres://db/h#x"},
       {"postgres://u:pw@[::1]:5432/h", "postgres://u@[::1]:5432/h"},
       {"postgres://", "postgres://"},
       {"host=db password=s3cret", "host=db "},
