@@ -7,14 +7,15 @@ namespace {
 
 constexpr std::string_view kSchemes[] = {"postgresql://", "postgres://"};
 
-// Returns `query` ("a=1&password=x&b=2", without the '?') without its password parameters.
+// Returns `query` ("a=1&password=x&b=2", without the '?') without its password parameters
+// and its empty ones ("a=1&&b=2" reads "a=1&b=2"), so that what it returns comes back alike.
 std::string QueryWithoutPassword(std::string_view query) {
   std::string kept;
   while (!query.empty()) {
     const std::size_t amp = query.find('&');
     const std::string_view param = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (param == "password" || param.starts_with("password=")) continue;
+    if (param.empty() || param == "password" || param.starts_with("password=")) continue;
     if (!kept.empty()) kept += '&';
     kept.append(param);
   }
