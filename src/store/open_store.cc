@@ -100,7 +100,11 @@ std::string AcceptedStoreUrls() {
 
 std::string ShownStoreUrl(const std::string& url) {
   Result<const Backend*> backend = FindBackend(url);
-  return backend.ok() ? (*backend)->shown(url) : SchemeOf(url);
+  if (!backend.ok()) return SchemeOf(url);
+  std::string shown = (*backend)->shown(url);
+  // Left with no store ("postgres://?" without its '?'), it is shown as no backend's URL,
+  // so that it reads alike when shown again.
+  return FindBackend(shown).ok() ? shown : SchemeOf(shown);
 }
 
 bool StoreUrlHasPassword(const std::string& url) { return ShownStoreUrl(url) != url; }
