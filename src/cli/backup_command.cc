@@ -9,6 +9,7 @@
 
 #include "base/result.h"
 #include "store/open_store.h"
+#include "store/pg_url.h"
 #include "store/sqlite_backup.h"
 
 namespace handoff {
@@ -43,7 +44,7 @@ bool BackupParsed(const BackupCommand& command) {
 int RunBackup(const BackupCommand& command) {
   constexpr std::string_view kScheme = "sqlite:";
   const std::string& db = command.db;
-  if (db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+  if (store::IsPostgresUrl(db)) {
     std::fprintf(stderr,
                  "handoff: --db: \"%s\" is a PostgreSQL database: back it up with PostgreSQL's "
                  "own tools (pg_dump, or your provider's snapshots)\n",

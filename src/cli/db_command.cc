@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "base/result.h"
+#include "cli/db_url_flag.h"
 #include "store/open_store.h"
 #include "store/store_migrate.h"
 
@@ -55,14 +55,8 @@ bool DbParsed(const DbCommand& command) {
 
 int RunDb(const DbCommand& command) {
   // A password on the command line is visible to every user (ps): as for serve's --db.
-  if (store::StoreUrlHasPassword(command.to)) {
-    const char* from_env = std::getenv("HANDOFF_DB");
-    if (from_env == nullptr || command.to != from_env) {
-      return Failed(
-          "--to: the URL holds a password, which the command line would show to every user of "
-          "this machine (ps, /proc); give the URL in HANDOFF_DB instead, or the password in a "
-          "password file (~/.pgpass or PGPASSFILE) or PGPASSWORD");
-    }
+  if (const std::string error = PasswordOnCommandLine("--to", command.to); !error.empty()) {
+    return Failed(error);
   }
   std::printf("handoff: copying %s to %s\n", command.from.c_str(),
               store::ShownStoreUrl(command.to).c_str());

@@ -34,6 +34,7 @@
 #include "http/server.h"
 #include "http/tls_server.h"
 #include "base/result.h"
+#include "cli/db_url_flag.h"
 #include "store/open_store.h"
 #include "store/ownership.h"
 #include "store/store.h"
@@ -281,14 +282,8 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   // A password in --db would be in every process listing: it may come from HANDOFF_DB (the
   // flag wins over the variable, so a different value came from argv), PGPASSWORD or a
   // password file.
-  if (store::StoreUrlHasPassword(flags.db)) {
-    const char* from_env = std::getenv("HANDOFF_DB");
-    if (from_env == nullptr || flags.db != from_env) {
-      return ServeUsageError(
-          "--db: the URL holds a password, which the command line would show to every user of "
-          "this machine (ps, /proc); give the URL in HANDOFF_DB instead, or the password in a "
-          "password file (~/.pgpass or PGPASSFILE) or PGPASSWORD");
-    }
+  if (const std::string error = PasswordOnCommandLine("--db", flags.db); !error.empty()) {
+    return ServeUsageError(error);
   }
   const std::string shown_db = store::ShownStoreUrl(flags.db);
   ServeOptions options;

@@ -17,6 +17,7 @@
 #include "store/output_lines.h"
 #include "store/pg_db.h"
 #include "store/pg_store.h"
+#include "store/pg_url.h"
 #include "store/sqlite_store.h"
 #include "store/value_encoding.h"
 
@@ -235,7 +236,7 @@ Result<MigrationReport> MigrateSqliteToPostgres(
     return Error{ErrorCode::kInvalid,
                  fmt::format("--from: \"{}\" is not a SQLite store: use sqlite:PATH", from)};
   }
-  if (!to.starts_with("postgres://") && !to.starts_with("postgresql://")) {
+  if (!IsPostgresUrl(to)) {
     return Error{ErrorCode::kInvalid,
                  fmt::format("--to: \"{}\" is not a PostgreSQL database: use postgres://USER@HOST:PORT/DB",
                              ShownStoreUrl(to))};
