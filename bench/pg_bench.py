@@ -13,19 +13,18 @@ Environment: BENCH_RUNS (default 5), PG_BIN (the directory of initdb and pg_ctl;
 the newest /usr/lib/postgresql/*/bin).
 """
 
-import glob
 import json
 import os
-import pwd
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from pg_cluster import Cluster
 
 if len(sys.argv) != 2:
     sys.exit("usage: pg_bench.py BUILD_DIR")
@@ -34,42 +33,6 @@ binary = os.path.join(build, "bench", "bench_handoff_10k")
 runs = int(os.environ.get("BENCH_RUNS", "5"))
 if not os.path.exists(binary):
     subprocess.run(["cmake", "--build", build, "--target", "bench_handoff_10k"], check=True)
-
-pg_bin = os.environ.get("PG_BIN") or (sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                                             key=lambda p: int(p.split("/")[-2]))[-1:] or [""])[0]
-if not os.path.exists(os.path.join(pg_bin, "initdb")):
-    sys.exit("pg_bench.py: no initdb: install Debian's postgresql or set PG_BIN")
-
-
-def as_postgres(argv):
-    # initdb and pg_ctl refuse to run as root.
-    return ["runuser", "-u", "postgres", "--"] + argv if os.geteuid() == 0 else argv
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_postgres(tmp):
-    data, sock = os.path.join(tmp, "pgdata"), os.path.join(tmp, "pgsock")
-    os.makedirs(sock)
-    if os.geteuid() == 0:
-        postgres = pwd.getpwnam("postgres")
-        for path in (tmp, sock):
-            os.chown(path, postgres.pw_uid, postgres.pw_gid)
-    subprocess.run(as_postgres([os.path.join(pg_bin, "initdb"), "-D", data, "-A", "trust",
-                                "-U", "postgres"]), check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
-    subprocess.run(as_postgres([os.path.join(pg_bin, "pg_ctl"), "-D", data, "-w", "-l",
-                                os.path.join(tmp, "pg.log"), "-o",
-                                f"-p {port} -k {sock} -h 127.0.0.1", "start"]),
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
-                    "CREATE DATABASE handoff_bench"], check=True)
-    return data, port
-
 
 def start(db):
     server = subprocess.Popen([binary, "serve", "--port", "0", "--db", db],
@@ -107,13 +70,13 @@ def run(port):
 
 
 tmp = tempfile.mkdtemp(prefix="handoff-pg-bench-")
-pg_data = None
+cluster = Cluster()
 servers = []
 try:
-    pg_data, pg_port = start_postgres(tmp)
+    cluster.start(tmp)
     sqlite, sqlite_port = start(f"sqlite:{tmp}/anchor.db")
     servers.append(sqlite)
-    pg, pg_port_http = start(f"postgres://postgres@127.0.0.1:{pg_port}/handoff_bench")
+    pg, pg_port_http = start(cluster.create("handoff_bench"))
     servers.append(pg)
     run(sqlite_port)  # warm-up
     run(pg_port_http)
@@ -125,9 +88,7 @@ finally:
     for server in servers:
         server.terminate()
         server.wait()
-    if pg_data:
-        subprocess.run(as_postgres([os.path.join(pg_bin, "pg_ctl"), "-D", pg_data, "-m", "fast",
-                                    "stop"]), stdout=subprocess.DEVNULL)
+    cluster.stop()
     shutil.rmtree(tmp, ignore_errors=True)
 
 

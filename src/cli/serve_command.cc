@@ -37,6 +37,7 @@
 #include "cli/db_url_flag.h"
 #include "store/open_store.h"
 #include "store/ownership.h"
+#include "store/pg_url.h"
 #include "store/store.h"
 
 namespace handoff {
@@ -160,6 +161,12 @@ std::vector<std::string> DefaultAllowedHosts(const std::string& host) {
   return hosts;
 }
 
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
 std::optional<std::string> ReadFile(const std::string& path, std::string* error) {
   std::ifstream in(path);
   if (!in) {
@@ -271,6 +278,19 @@ void ServeFlags::Add(CLI::App* cmd) {
                   "Which of healthz,readyz,metrics answer without a token (none: all need "
                   "one)")
       ->envname("HANDOFF_OPEN_ENDPOINTS");
+  cmd->add_option("--replica-id", replica_id,
+                  "With a PostgreSQL --db: this replica's name, shown on the runs it executes "
+                  "(default: the host name, a pod's name in Kubernetes)")
+      ->envname("HANDOFF_REPLICA_ID");
+  cmd->add_option("--lease-ttl", lease_ttl,
+                  "With a PostgreSQL --db: how long a replica's lease on a run lasts unless "
+                  "renewed; a run whose replica died resumes on another within it, e.g. 15s")
+      ->envname("HANDOFF_LEASE_TTL");
+  cmd->add_option("--pg-prepared-statements", pg_prepared_statements,
+                  "With a PostgreSQL --db: off sends every statement unnamed, for PgBouncer "
+                  "before 1.21 in transaction pooling mode")
+      ->envname("HANDOFF_PG_PREPARED_STATEMENTS")
+      ->check(CLI::IsMember({"on", "off"}));
   // Hidden: tests shorten it; an operator has no reason to.
   cmd->add_option("--auth-reload-interval", auth_reload_interval,
                   "How often --auth-file is checked for changes, e.g. 5s")
@@ -332,6 +352,19 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
                            "\" (bytes, or e.g. 512KiB, 8MiB)");
   }
   options.backup_dir = flags.backup_dir.empty() ? DefaultBackupDir(flags.db) : flags.backup_dir;
+  options.replica = flags.replica_id.empty() ? HostName() : flags.replica_id;
+  if (options.replica.empty() || options.replica.size() > 100 ||
+      std::any_of(options.replica.begin(), options.replica.end(),
+                  [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    return ServeUsageError("--replica-id: a name of 1 to 100 characters without control "
+                           "characters, got \"" + options.replica + "\"");
+  }
+  const auto lease_ttl = ParseDuration(flags.lease_ttl);
+  if (!lease_ttl || *lease_ttl < std::chrono::seconds(1)) {
+    return ServeUsageError("--lease-ttl: invalid duration \"" + flags.lease_ttl +
+                           "\" (at least 1s, e.g. 15s)");
+  }
+  options.lease_ttl = std::chrono::ceil<std::chrono::milliseconds>(*lease_ttl);
   {
     std::vector<std::string> hook_names;
     for (const auto& hook : config.hooks) hook_names.push_back(hook->Name());
@@ -445,11 +478,21 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
     if (!loaded.ok()) return ServeUsageError(loaded.error().message);
     tls = std::move(loaded).value();
   }
-  // One server per store, held until exit; taken before the store is opened, so a second
-  // server neither migrates nor resumes anything.
-  Result<std::unique_ptr<store::StoreOwnership>> owned = store::AcquireStoreOwnership(flags.db);
-  if (!owned.ok()) return ServeStartError("--db: " + owned.error().message);
+  // One server per SQLite store, held until exit; taken before the store is opened, so a
+  // second server neither migrates nor resumes anything. Replicas share a PostgreSQL
+  // database: each run is leased by the replica executing it (docs/scale-out.md).
+  std::unique_ptr<store::StoreOwnership> owned;
+  std::string owner = fmt::format("replica {}: runs leased one at a time (lease ttl {} ms)",
+                                  options.replica, options.lease_ttl.count());
+  if (!store::IsPostgresUrl(flags.db)) {
+    Result<std::unique_ptr<store::StoreOwnership>> acquired =
+        store::AcquireStoreOwnership(flags.db);
+    if (!acquired.ok()) return ServeStartError("--db: " + acquired.error().message);
+    owned = std::move(acquired).value();
+    owner = owned->Description();
+  }
   store::OpenOptions store_options;
+  store_options.pg_prepared_statements = flags.pg_prepared_statements == "on";
   store_options.log = [&log, &shown_db](store::LogLevel level, std::string_view message,
                              std::string_view detail) {
     const ServerLog::Level server_level = level == store::LogLevel::kError
@@ -523,7 +566,7 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   ServerLog::Fields started = {{"address", fmt::format("{}://{}:{}", scheme, host, server.port())},
                                {"db", shown_db},
                                {"auth", auth_description},
-                               {"owner", (*owned)->Description()},
+                               {"owner", owner},
                                {"environment", flags.environment}};
   if (tls) started.emplace_back("tls", tls->Describe());
   log.Info("server started", started);

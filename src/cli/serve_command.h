@@ -29,6 +29,11 @@ struct ServeFlags {
   std::string isolation = "process";
   std::string backup_dir;  // empty: "backups" beside the database file
   std::string store_probe_interval = "5s";
+  // Replicas on one PostgreSQL database: this one's name (empty: the host name) and the
+  // lease it holds on each run it executes.
+  std::string replica_id;
+  std::string lease_ttl = "15s";
+  std::string pg_prepared_statements = "on";  // off: for PgBouncer < 1.21, transaction mode
   // The HTTP server's connection limits (http::ServerOptions says what each does).
   std::string header_timeout = "10s";
   int max_connections = 1024;

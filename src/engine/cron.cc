@@ -217,7 +217,13 @@ std::optional<CronSchedule::TimePoint> CronSchedule::Next(TimePoint after) const
     // Beyond the five years looked ahead, as below; adding a longer interval (up to
     // ParseDuration's 2562047h) to a time point overflowed it.
     if (every_ > date::days(5 * 366)) return std::nullopt;
-    return after + every_;
+    // The next multiple of the interval since the Unix epoch: every server computes the same
+    // due times whenever it started, so that replicas fire each one once (issue 17).
+    const auto every = duration_cast<TimePoint::duration>(every_);
+    const auto since = after.time_since_epoch();
+    auto periods = since / every;
+    if (since.count() < 0 && since % every != TimePoint::duration::zero()) --periods;
+    return TimePoint((periods + 1) * every);
   }
 
   const auto after_s = floor<seconds>(after);

@@ -5,7 +5,9 @@
 //   "30 */5 * * * *"        6 fields: a seconds field first
 //   "0 9 * * MON-FRI"       names (JAN-DEC, SUN-SAT), ranges, steps, lists, '?' for '*'
 //   "@hourly" "@daily" "@midnight" "@weekly" "@monthly" "@yearly" "@annually"
-//   "@every 30s"            a fixed interval (Go duration syntax, at least 1s)
+//   "@every 30s"            a fixed interval (Go duration syntax, at least 1s), at its
+//                           multiples since the Unix epoch (":00 and :30"), so that every
+//                           server finds the same due times
 // evaluated in an IANA time zone ("Europe/Paris"; UTC when empty). When both day fields
 // are restricted, a day matches either (cron's rule). Local times skipped by a DST change
 // fire at the change; repeated local times fire once.

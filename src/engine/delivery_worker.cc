@@ -139,7 +139,8 @@ void DeliveryWorker::Loop(Lane& lane) {
       if (stopping_) return;
       seen = generation_;
     }
-    std::vector<store::Delivery> pending = store_.PendingDeliveries(name, 1);
+    std::vector<store::Delivery> pending;
+    if (!options_.may_send || options_.may_send()) pending = store_.PendingDeliveries(name, 1);
     Clock::time_point wake_at = options_.now() + options_.idle_poll;
     if (!pending.empty()) {
       const Clock::time_point due = FromNs(pending.front().next_attempt_at_ns);

@@ -41,6 +41,10 @@ struct DeliveryOptions {
   std::chrono::milliseconds request_timeout{std::chrono::seconds(10)};
   // How often an idle destination looks at the store anyway.
   std::chrono::milliseconds idle_poll{std::chrono::seconds(30)};
+  // Whether this server sends now (replicas on a shared store: only the one that leads,
+  // store::Store::Lead); empty: always. While it answers false the destinations wait, and
+  // look again when woken (Wake) or after idle_poll.
+  std::function<bool()> may_send;
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
   };

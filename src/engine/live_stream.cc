@@ -21,6 +21,14 @@ void LiveStream::Publish(std::int64_t run_id, const std::vector<store::RunEvent>
   for (const auto& [id, callback] : subs->callbacks) callback(events);
 }
 
+std::vector<std::int64_t> LiveStream::Runs() {
+  std::lock_guard lock(mu_);
+  std::vector<std::int64_t> runs;
+  runs.reserve(subscribers_.size());
+  for (const auto& [id, subs] : subscribers_) runs.push_back(id);
+  return runs;
+}
+
 std::shared_ptr<void> LiveStream::Subscribe(std::int64_t run_id, RunEventCallback callback) {
   std::shared_ptr<Subscribers> subs;
   {

@@ -24,6 +24,9 @@ class LiveStream : public CommitObserver {
   // Sends committed entries to the run's subscribers (entries written outside a recorder).
   void Publish(std::int64_t run_id, const std::vector<store::RunEvent>& events);
 
+  // The runs with subscribers now.
+  std::vector<std::int64_t> Runs();
+
   // CommitObserver
   void OnCommitted(const RunKey& run, const Committed& committed) override;
 

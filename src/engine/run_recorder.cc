@@ -135,10 +135,16 @@ void RunRecorder::Flush() {
   FlushLocked();
 }
 
+void RunRecorder::SetLease(std::int64_t lease_token) {
+  std::lock_guard lock(mu_);
+  lease_token_ = lease_token;
+}
+
 void RunRecorder::FlushLocked() {
   MaterializeTests();
   if (batch_.empty()) return;
   store::WriteBatch batch = std::exchange(batch_, {});
+  if (lease_token_ != 0) batch.fences.emplace_back(journal_.run_id(), lease_token_);
   Committed committed = std::exchange(pending_, Committed{});
   pending_.run_id = journal_.run_id();
   store_.Write(std::move(batch), [cb = on_commit_, committed = std::move(committed),

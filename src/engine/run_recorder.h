@@ -69,6 +69,11 @@ class RunRecorder : public EventSink {
   // still running will run again when the run resumes.
   void StopRecording();
 
+  // On a shared store: every write of this recorder from now on commits only while the run
+  // is leased with `lease_token` (store::WriteBatch::fences), so that a replica whose run
+  // was taken over cannot overwrite what the new one records.
+  void SetLease(std::int64_t lease_token);
+
   // The first failure of setup, "file.cc:12: message", or empty.
   const std::string& setup_error() const { return setup_error_; }
   // How many of this recorder's writes failed to commit so far (what they held is lost,
@@ -102,6 +107,7 @@ class RunRecorder : public EventSink {
   TestFailedDecider test_failed_;
   std::mutex mu_;  // OnEvent comes from the run's thread, UpdateRun from others
   bool recording_ = true;
+  std::int64_t lease_token_ = 0;  // 0: no fence
   store::WriteBatch batch_;
   // Test states changed since the last flush, latest state per test, in first-change
   // order: a test that starts and ends between two flushes is written (and journaled) once.

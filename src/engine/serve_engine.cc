@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <climits>
 #include <filesystem>
+#include <random>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
+#include "engine/active_run.h"
 #include "engine/run_engine.h"
 #include "engine/run_recorder.h"
 #include "runner/name_filter.h"
@@ -27,87 +29,8 @@ std::int64_t ToNs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-// Sits between a run's supervisor and its recorder to stop a run at a test boundary when
-// the server shuts down: the test that is running may finish; the next one that starts is
-// stopped, not recorded, and runs again when the run resumes.
-class DrainGate : public EventSink {
- public:
-  DrainGate(RunRecorder& recorder, std::atomic<bool>& cancel)
-      : recorder_(recorder), cancel_(cancel) {}
-
-  // Asks the run to stop at the next test boundary (now, if no test is running).
-  void RequestDrain() {
-    std::lock_guard lock(mu_);
-    drain_ = true;
-    if (!in_test_) StopLocked();
-  }
-  // Stops now: the running test is killed and not recorded.
-  void StopNow() {
-    std::lock_guard lock(mu_);
-    drain_ = true;
-    StopLocked();
-  }
-  bool stopped() const {
-    std::lock_guard lock(mu_);
-    return stopped_;
-  }
-
-  // EventSink
-  void OnEvent(const Event& event) override {
-    {
-      std::lock_guard lock(mu_);
-      if (stopped_) return;
-      if (event.kind == EventKind::kTestStarted && IsTopLevel(event.test)) {
-        if (drain_) {
-          StopLocked();
-          return;
-        }
-        in_test_ = true;
-      }
-    }
-    recorder_.OnEvent(event);
-    if (event.kind == EventKind::kTestFinished && IsTopLevel(event.test)) {
-      std::lock_guard lock(mu_);
-      in_test_ = false;
-      if (drain_) StopLocked();
-    }
-  }
-  void Flush() override { recorder_.Flush(); }
-
- private:
-  void StopLocked() {
-    if (stopped_) return;
-    stopped_ = true;
-    recorder_.Flush();
-    recorder_.StopRecording();
-    cancel_.store(true);
-  }
-
-  RunRecorder& recorder_;
-  std::atomic<bool>& cancel_;
-  mutable std::mutex mu_;
-  bool drain_ = false;
-  bool in_test_ = false;
-  bool stopped_ = false;
-};
-
 }  // namespace
 
-struct ServeEngine::ActiveRun {
-  std::mutex mu;  // run
-  store::Run run;
-  std::unique_ptr<RunJournal> journal;
-  std::unique_ptr<RunRecorder> recorder;
-  std::unique_ptr<DrainGate> gate;
-  std::atomic<bool> cancel{false};
-  std::atomic<bool> user_cancelled{false};
-  bool running = false;  // guarded by the engine's mu_
-  bool resuming = false;
-  RunKey key;  // for the observers
-  // Keeps the run alive from its final update until that update's commit callback, which
-  // may come after the run's thread has ended (then reset, breaking the cycle).
-  std::shared_ptr<ActiveRun> self;
-};
 
 ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog& log,
                          std::vector<Schedule> code_schedules,
@@ -116,7 +39,12 @@ ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog&
       store_(store),
       log_(log),
       code_schedules_(std::move(code_schedules)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      shared_(store.Shared()) {
+  if (shared_) {
+    std::random_device random;
+    lead_holder_ = fmt::format("{}/{:08x}{:08x}", options_.replica, random(), random());
+  }
   suites_running_ = &metrics_.AddGauge("handoff_testsuites_running",
                                        "Suite runs executing now.", {"namespace", "suite"});
   run_metrics_ = std::make_unique<RunMetrics>(metrics_);
@@ -158,6 +86,8 @@ ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog&
                                                options_.now);
     DeliveryOptions delivery = options_.delivery;
     delivery.now = options_.now;
+    // Of several replicas, the one that leads sends (each would send every delivery else).
+    if (shared_) delivery.may_send = [this] { return leading_.load(); };
     deliveries_ = std::make_unique<DeliveryWorker>(store_, options_.destinations, log_, metrics_,
                                                    std::move(delivery));
   }
@@ -192,9 +122,14 @@ bool ServeEngine::Start(std::string* error) {
     }
   }
 
-  // Runs the last server left running resume first, in their order; queued runs follow.
-  std::vector<store::Run> running = store_.RunsWithStatus({RunStatus::kRunning});
-  std::vector<store::Run> queued = store_.RunsWithStatus({RunStatus::kQueued});
+  // Runs the last server left running resume first, in their order; queued runs follow. On
+  // a shared store the replicas claim them (ReplicaLoop): the queue is the database's.
+  std::vector<store::Run> running;
+  std::vector<store::Run> queued;
+  if (!shared_) {
+    running = store_.RunsWithStatus({RunStatus::kRunning});
+    queued = store_.RunsWithStatus({RunStatus::kQueued});
+  }
   {
     std::lock_guard lock(mu_);
     for (const store::Run& run : running) {
@@ -222,6 +157,11 @@ bool ServeEngine::Start(std::string* error) {
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   if (options_.retention.count() > 0) retention_ = std::thread([this] { RetentionLoop(); });
   store_probe_ = std::thread([this] { StoreProbeLoop(); });
+  if (shared_) {
+    renewed_at_ = std::chrono::steady_clock::now();  // no lease yet: none is overdue
+    replica_loop_ = std::thread([this] { ReplicaLoop(); });
+    live_poll_ = std::thread([this] { LivePollLoop(); });
+  }
   if (deliveries_) deliveries_->Start();
   ready_.store(true);
   return true;
@@ -258,6 +198,14 @@ void ServeEngine::Shutdown(std::chrono::milliseconds timeout) {
     done.swap(finished_threads_);
   }
   for (std::thread& t : done) t.join();
+  {
+    // Only now: the leases of the runs above were renewed while they drained.
+    std::lock_guard lock(replica_mu_);
+    replica_stopping_ = true;
+  }
+  replica_wake_.notify_all();
+  if (replica_loop_.joinable()) replica_loop_.join();
+  if (live_poll_.joinable()) live_poll_.join();
   {
     std::lock_guard lock(schedules_mu_);
     stopping_ = true;
@@ -362,6 +310,38 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
   run.retry_of = request.retry_of;
   run.idempotency_key = request.idempotency_key;
 
+  if (shared_) {
+    // The queue is the database's: any replica claims the run (ReplicaLoop). A suite that
+    // skips new runs while one is in progress is checked there too, across replicas.
+    Result<store::CreatedRun> stored = store_.CreateSharedRun(
+        std::move(run), tests, suite->concurrency == Suite::Concurrency::kSkip);
+    if (!stored.ok()) {
+      StoreWriteFailed(fmt::format("a new run of suite \"{}\" could not be stored", suite->name));
+      return Error{ErrorCode::kUnavailable,
+                   "the run could not be stored: the store cannot write (see /readyz); "
+                   "nothing was queued, try again later"};
+    }
+    if (stored->busy_with != 0) {
+      return Error{ErrorCode::kConflict,
+                   fmt::format(
+                       "suite \"{}\" already has run {} in progress and skips new runs meanwhile",
+                       suite->name, stored->busy_with)};
+    }
+    if (!stored->created) {
+      if (stored->run.suite != suite->name) {
+        return Error{ErrorCode::kConflict,
+                     fmt::format("Idempotency-Key \"{}\" was already used for run {} of suite \"{}\"",
+                                 request.idempotency_key, stored->run.id, stored->run.suite)};
+      }
+      return TriggeredRun{stored->run, false};
+    }
+    log_.Info("run queued", {{"run", std::to_string(stored->run.id)},
+                             {"suite", stored->run.suite},
+                             {"trigger", store::TriggerName(stored->run.trigger)}});
+    WakeReplica();
+    return TriggeredRun{stored->run, true};
+  }
+
   std::lock_guard lock(mu_);
   if (suite->concurrency == Suite::Concurrency::kSkip) {
     for (const auto& [id, active] : active_) {
@@ -454,9 +434,7 @@ void ServeEngine::DispatchLocked() {
       continue;
     }
     it = queue_.erase(it);
-    run->running = true;
-    running_suites_.insert(run->run.suite);
-    run_threads_[run->run.id] = std::thread([this, run] { Execute(run); });
+    StartLocked(run);
   }
   queue_depth_->With({}).Set(static_cast<double>(queue_.size()));
   runs_active_->With({}).Set(static_cast<double>(run_threads_.size()));
@@ -467,18 +445,38 @@ void ServeEngine::DispatchLocked() {
   finished_threads_.clear();
 }
 
+void ServeEngine::StartLocked(const std::shared_ptr<ActiveRun>& run) {
+  run->running = true;
+  running_suites_.insert(run->run.suite);
+  run_threads_[run->run.id] = std::thread([this, run] { Execute(run); });
+}
+
 void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   const std::int64_t id = active->run.id;
   const Suite* suite = catalog_.Find(active->run.suite);
   auto end_thread = [&] {
-    std::lock_guard lock(mu_);
-    running_suites_.erase(active->run.suite);
-    active_.erase(id);
-    auto node = run_threads_.extract(id);
-    DispatchLocked();  // joins the threads of runs that ended before, never this one
-    if (!node.empty()) finished_threads_.push_back(std::move(node.mapped()));
-    runs_changed_.notify_all();
+    {
+      std::lock_guard lock(mu_);
+      running_suites_.erase(active->run.suite);
+      active_.erase(id);
+      auto node = run_threads_.extract(id);
+      DispatchLocked();  // joins the threads of runs that ended before, never this one
+      if (!node.empty()) finished_threads_.push_back(std::move(node.mapped()));
+      runs_changed_.notify_all();
+    }
+    if (shared_) WakeReplica();  // room for another run
   };
+  if (shared_ && active->user_cancelled.load()) {
+    // Cancelled (on any replica) before this one claimed it: it ends here, never started.
+    store_.Sync();
+    std::vector<store::TestRow> rows = store_.GetTests(id);
+    active->recorder->CancelUnfinished(rows, "cancelled: the run was cancelled before the test started");
+    FinishRun(*active, RunEnding{.cancelled = true},
+              active->run.started_at_ns == 0 ? "cancelled before it started" : "cancelled",
+              rows);
+    end_thread();
+    return;
+  }
   if (suite == nullptr) {
     store_.Sync();
     FinishRun(*active, RunEnding{.error = true},
@@ -516,6 +514,17 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
     {
       std::lock_guard lock(active->mu);
       active->run = run_before;
+    }
+    if (shared_) {
+      // Another replica took it over, or the store cannot write: either way the run is
+      // the database's again (queued or running, its lease running out), and this replica
+      // goes on without it.
+      if (!LeaseLost(*active)) {
+        StoreWriteFailed(fmt::format("run {} could not be marked running", id));
+        store_.ReleaseLeases({{id, active->lease_token}});
+      }
+      end_thread();
+      return;
     }
     StoreWriteFailed(fmt::format("run {} could not be marked running", id));
     log_.Error("run not started: the store cannot write; it starts when the store writes again",
@@ -573,15 +582,32 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   suites_running_->With({suite->namespace_name, suite->name}).Dec();
 
   if (active->gate->stopped() && !active->user_cancelled.load()) {
+    if (active->lease_lost.load()) {
+      // Another replica took it over (logged when found): it goes on there.
+      end_thread();
+      return;
+    }
     // Stopped by the shutdown: the run stays running in the store and resumes at the next
-    // start with the tests that did not finish.
-    log_.Info("run interrupted by shutdown; it resumes at the next start",
-              {{"run", std::to_string(id)}, {"suite", suite->name}});
+    // start with the tests that did not finish (on a shared store, at once on another
+    // replica: its lease ends when what this one recorded is committed).
+    if (shared_) {
+      store_.Sync();
+      store_.ReleaseLeases({{id, active->lease_token}});
+      log_.Info("run interrupted by shutdown; another replica resumes it",
+                {{"run", std::to_string(id)}, {"suite", suite->name}});
+    } else {
+      log_.Info("run interrupted by shutdown; it resumes at the next start",
+                {{"run", std::to_string(id)}, {"suite", suite->name}});
+    }
     end_thread();
     return;
   }
 
   store_.Sync();  // every test row of this run is committed: read the final state
+  if (active->recorder->failed_writes() != failed_before && shared_ && LeaseLost(*active)) {
+    end_thread();
+    return;
+  }
   if (active->recorder->failed_writes() != failed_before) {
     // Some results of this run never reached the store: finishing it would report tests
     // that are not stored. It stays running and resumes at the next start with the tests
@@ -653,6 +679,7 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
       std::lock_guard lock(active.mu);
       active.run = run_before;
     }
+    if (shared_ && LeaseLost(active)) return false;  // the replica that took it finishes it
     StoreWriteFailed(fmt::format("the final state of run {} could not be stored", active.run.id));
     log_.Error("run not finished: its final state could not be stored; it stays unfinished "
                "and resumes at the next start",
@@ -714,6 +741,7 @@ void ServeEngine::AttachRunValue(std::int64_t run_id, std::string key, std::stri
 std::int64_t ServeEngine::LastSeq(std::int64_t run_id) { return store_.LastEventSeq(run_id); }
 
 Result<store::Run> ServeEngine::Cancel(std::int64_t run_id) {
+  if (shared_) return CancelShared(run_id);
   std::shared_ptr<ActiveRun> active;
   bool was_queued = false;
   {
@@ -904,7 +932,14 @@ Result<void> ServeEngine::PauseSchedule(const std::string& name, bool paused) {
   if (info == nullptr) {
     return Error{ErrorCode::kNotFound, fmt::format("no schedule named \"{}\"", name)};
   }
-  if (!info->from_code) {
+  if (info->from_code && shared_) {
+    // Not stored, but paused on every replica: the store keeps the pause.
+    if (Result<void> updated = store_.SetCodeSchedulePaused(name, paused); !updated.ok()) {
+      StoreWriteFailed(fmt::format("the pause of schedule \"{}\" could not be stored", name));
+      return Error{ErrorCode::kUnavailable,
+                   "the schedule could not be changed: the store cannot write (see /readyz)"};
+    }
+  } else if (!info->from_code) {
     if (Result<void> updated = store_.UpdateSchedulePaused(name, paused); !updated.ok()) {
       if (updated.error().code == ErrorCode::kNotFound) {
         // Deleted from the store behind the server's back: so it is gone here too.
@@ -931,6 +966,17 @@ void ServeEngine::SchedulerLoop() {
       std::vector<ScheduleBook::Firing> due = schedules_.Due(now);
       lock.unlock();
       for (const auto& firing : due) {
+        if (shared_) {
+          // Every replica finds the same due time; the one that claims it fires it.
+          Result<bool> claimed = store_.ClaimScheduleFiring(
+              firing.schedule.name, ToNs(firing.due), options_.replica);
+          if (!claimed.ok()) {
+            log_.Warn("schedule did not start a run: its firing could not be claimed",
+                      {{"schedule", firing.schedule.name}, {"error", claimed.error().message}});
+            continue;
+          }
+          if (!*claimed) continue;  // another replica fires it
+        }
         schedule_lag_->With({firing.schedule.name})
             .Observe(std::chrono::duration<double>(now - firing.due).count());
         Fire(firing);
@@ -949,7 +995,15 @@ void ServeEngine::SchedulerLoop() {
 
 void ServeEngine::Fire(const ScheduleBook::Firing& firing) {
   const ScheduleInfo& s = firing.schedule;
-  if (s.last_run_id != 0) {
+  if (shared_) {
+    // The previous run may be on any replica: the store knows.
+    if (const std::int64_t unfinished = store_.UnfinishedScheduleRun(s.name); unfinished != 0) {
+      schedule_skipped_->With({s.name}).Inc();
+      log_.Info("schedule skipped: its previous run has not finished",
+                {{"schedule", s.name}, {"run", std::to_string(unfinished)}});
+      return;
+    }
+  } else if (s.last_run_id != 0) {
     std::lock_guard lock(mu_);
     if (active_.count(s.last_run_id) != 0) {
       schedule_skipped_->With({s.name}).Inc();
@@ -994,7 +1048,15 @@ void ServeEngine::RetentionLoop() {
   }
 }
 
-std::string ServeEngine::Metrics() const { return metrics_.Render(true); }
+std::string ServeEngine::Metrics() const {
+  // Replicas behind one Service are told apart by their series' `replica` label. The queue
+  // is the database's: each replica shows all of it.
+  if (shared_) {
+    queue_depth_->With({}).Set(static_cast<double>(store_.CountRuns({RunStatus::kQueued})));
+  }
+  if (shared_) return metrics::WithLabel(metrics_.Render(true), "replica", options_.replica);
+  return metrics_.Render(true);
+}
 
 std::string ServeEngine::NotReadyReason() const {
   if (!ready_.load()) return accepting_.load() ? "starting" : "not started or shutting down";
@@ -1037,6 +1099,7 @@ void ServeEngine::StoreProbeLoop() {
       }
       store_writable_.store(true);
       log_.Info("store writes again; ready");
+      if (shared_) WakeReplica();  // claims what waited
       std::lock_guard runs_lock(mu_);
       DispatchLocked();  // the runs that waited
     }

@@ -63,6 +63,15 @@ struct ServeOptions {
   std::vector<NotifyDestination> destinations;
   std::string external_url;
   DeliveryOptions delivery;
+  // Replicas on a shared store (issue 17; store::Store::Shared): this replica's name (shown
+  // as a run's `replica`), how long its lease on a run lasts unless renewed, how often it
+  // claims queued runs, renews its leases and reads the schedules other replicas changed
+  // (at most a third of the lease is used), and how often a live stream of a run another
+  // replica executes reads the run's journal.
+  std::string replica;
+  std::chrono::milliseconds lease_ttl{std::chrono::seconds(15)};
+  std::chrono::milliseconds poll_interval{std::chrono::seconds(1)};
+  std::chrono::milliseconds live_poll_interval{std::chrono::milliseconds(200)};
   // The wall clock schedules and retention read; tests inject their own.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
@@ -142,6 +151,27 @@ class ServeEngine : public ServeApi {
   void RetentionLoop();
   std::int64_t LastSeq(std::int64_t run_id);
 
+  // Replicas (shared store only; serve_replicas.cc). Starts a claimed or queued run's
+  // thread. Called with mu_ held.
+  void StartLocked(const std::shared_ptr<ActiveRun>& run);
+  // Claims, renews and reads schedules every poll_interval, or at once when woken.
+  void ReplicaLoop();
+  void WakeReplica();
+  // Claims as many runs as this replica has room for, and starts them.
+  void ClaimRuns();
+  // Renews the leases of this replica's runs; stops a run another replica took over, and
+  // cancels one cancelled on another replica.
+  void RenewLeases();
+  // Returns true if the run's lease is another replica's now (a failed write was fenced
+  // off, not a store that cannot write); logs it once.
+  bool LeaseLost(ActiveRun& run);
+  // Brings the schedules in line with the store's (created, paused or deleted elsewhere).
+  void SyncSchedules();
+  // Sends the journal entries of runs executed elsewhere to this replica's subscribers.
+  void LivePollLoop();
+  // Cancel on a shared store.
+  Result<store::Run> CancelShared(std::int64_t run_id);
+
   const Catalog& catalog_;
   store::Store& store_;
   ServerLog& log_;
@@ -192,6 +222,19 @@ class ServeEngine : public ServeApi {
   bool stopping_ = false;
   std::thread scheduler_;
   std::thread retention_;
+
+  // Replicas (shared store only).
+  const bool shared_;
+  std::string lead_holder_;  // this process, as the lead's holder
+  std::atomic<bool> leading_{false};
+  std::mutex replica_mu_;
+  std::condition_variable replica_wake_;
+  bool replica_poked_ = false;
+  bool replica_stopping_ = false;
+  std::chrono::steady_clock::time_point renewed_at_;  // the last renewal that answered
+  std::chrono::steady_clock::time_point schedules_synced_at_;
+  std::thread replica_loop_;
+  std::thread live_poll_;
 };
 
 }  // namespace handoff

@@ -249,6 +249,43 @@ std::string Registry::Render(bool with_process) const {
   return out;
 }
 
+std::string WithLabel(std::string_view exposition, std::string_view name,
+                      std::string_view value) {
+  std::string label(name);
+  label += "=\"";
+  AppendEscaped(label, value, true);
+  label += '"';
+  std::string out;
+  out.reserve(exposition.size() + exposition.size() / 4);
+  while (!exposition.empty()) {
+    const std::size_t newline = exposition.find('\n');
+    std::string_view line = exposition.substr(0, newline);
+    exposition = newline == std::string_view::npos ? std::string_view() : exposition.substr(newline + 1);
+    if (line.empty() || line.front() == '#') {
+      out += line;
+    } else {
+      // The metric name ends at '{' (labels follow) or at the space before the value.
+      const std::size_t end = line.find_first_of("{ ");
+      if (end == std::string_view::npos) {
+        out += line;
+      } else if (line[end] == '{') {
+        out += line.substr(0, end + 1);
+        out += label;
+        if (line.size() > end + 1 && line[end + 1] != '}') out += ',';
+        out += line.substr(end + 1);
+      } else {
+        out += line.substr(0, end);
+        out += '{';
+        out += label;
+        out += '}';
+        out += line.substr(end);
+      }
+    }
+    if (newline != std::string_view::npos) out += '\n';
+  }
+  return out;
+}
+
 void AppendProcessMetrics(std::string& out) {
   std::ifstream stat_file("/proc/self/stat");
   std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());

@@ -116,6 +116,11 @@ class Registry {
   std::map<std::string, Entry> families_;
 };
 
+// Returns `exposition` (the text format) with the label name="value" added to every sample:
+// what tells apart the series of several replicas that Prometheus scrapes through one
+// Service. `name` must be a valid label name not used by the samples.
+std::string WithLabel(std::string_view exposition, std::string_view name, std::string_view value);
+
 // Appends the standard process metrics of this process, read from /proc/self.
 void AppendProcessMetrics(std::string& out);
 

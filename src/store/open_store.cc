@@ -46,6 +46,7 @@ Result<std::unique_ptr<Store>> OpenPostgres(const std::string& url, const OpenOp
   PgStoreOptions pg_options;
   pg_options.log = options.log;
   pg_options.now_ns = options.now_ns;
+  pg_options.prepared_statements = options.pg_prepared_statements;
   Result<std::unique_ptr<PgStore>> store = PgStore::Open(url, pg_options);
   if (!store.ok()) return std::move(store).error();
   return std::unique_ptr<Store>(std::move(store).value());

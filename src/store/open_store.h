@@ -24,6 +24,8 @@ struct OpenOptions {
   // The clock that stamps created_at, in nanoseconds since the Unix epoch; empty: the
   // system clock. Tests inject one, whatever the backend.
   std::function<std::int64_t()> now_ns;
+  // PostgreSQL: false to send every statement unnamed (PgStoreOptions).
+  bool pg_prepared_statements = true;
 };
 
 // Opens the store named by `url` ("sqlite:path/to.db", "sqlite::memory:" or a PostgreSQL

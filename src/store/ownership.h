@@ -15,12 +15,12 @@
 //
 // In memory ("sqlite::memory:") nothing is shared, so there is nothing to lock.
 //
-// PostgreSQL: a store-wide lease, the one row of `handoff_owner` with an expiry and a fencing
-// token, renewed while the server runs (pg_ownership.h): one server per database, as with
-// SQLite. Several replicas on one database will replace it with per-run leases (rows
-// claimed with an expiry and a fencing token, renewed while the run executes), so replicas
-// never execute one run twice; the callers do not change: acquire at start-up, hold the
-// object until exit, destroy it to release.
+// PostgreSQL: `serve` takes no store-wide ownership: replicas share the database, and each
+// run is leased by the replica executing it (rows claimed with an expiry and a fencing
+// token, renewed while the run executes: Store::ClaimRuns and WriteBatch::fences), so that
+// replicas never execute one run twice. The store-wide lease, the one row of `handoff_owner`
+// with an expiry and a fencing token (pg_ownership.h), is what `db migrate` takes on its
+// target.
 //
 // Tools that only read the database (`backup`) take no ownership: they work beside a
 // running server.

@@ -218,6 +218,7 @@ PgResult::PgResult(pg_result* result, std::string error)
       error_(std::move(error)) {}
 
 int PgResult::rows() const { return ok_ ? PQntuples(result_.get()) : 0; }
+int PgResult::columns() const { return ok_ ? PQnfields(result_.get()) : 0; }
 
 std::int64_t PgResult::Affected() const {
   if (!ok_) return 0;
@@ -260,7 +261,8 @@ std::string_view PgResult::View(int row, int column) const {
 // ---------------------------------------------------------------------------------------
 // PgDb
 
-Result<std::unique_ptr<PgDb>> PgDb::Connect(const std::string& url, const std::string& shown_url) {
+Result<std::unique_ptr<PgDb>> PgDb::Connect(const std::string& url, const std::string& shown_url,
+                                            bool prepared) {
   // Defaults first: the URL's own parameters (expanded from "dbname") override them, and the
   // PG* environment variables and ~/.pgpass fill what neither sets. Keepalives notice a
   // server that vanished in under a minute instead of hours, so that a write fails and the
@@ -288,7 +290,9 @@ Result<std::unique_ptr<PgDb>> PgDb::Connect(const std::string& url, const std::s
                  fmt::format("cannot connect to database \"{}\": {}", shown_url, error)};
   }
   PQsetNoticeProcessor(conn, &IgnoreNotice, nullptr);
-  return std::unique_ptr<PgDb>(new PgDb(conn, shown_url));
+  auto db = std::unique_ptr<PgDb>(new PgDb(conn, shown_url));
+  db->prepared_ = prepared;
+  return db;
 }
 
 PgDb::PgDb(pg_conn* conn, std::string shown_url) : conn_(conn), shown_url_(std::move(shown_url)) {}
@@ -337,6 +341,18 @@ bool PgDb::ShouldRetry(bool was_idle) {
 }
 
 PgResult PgDb::ExecOnce(std::string_view sql, const PgParams& params) {
+  if (!prepared_) {
+    const std::string text(sql);
+    const std::vector<const char*> values = params.Values();
+    const std::vector<int> lengths = params.Lengths();
+    const std::vector<int> formats(values.size(), 1);
+    PGresult* result = PQexecParams(conn_, text.c_str(), params.size(), params.types().data(),
+                                    values.data(), lengths.data(), formats.data(), 1);
+    if (result == nullptr || !Succeeded(result)) {
+      return PgResult(result, ResultError(result, conn_));
+    }
+    return PgResult(result);
+  }
   const std::string* name = Prepared(sql, params);
   if (name == nullptr) return PgResult(nullptr, prepare_error_);
   const std::vector<const char*> values = params.Values();
@@ -372,7 +388,7 @@ std::size_t PgDb::Pipeline(const std::vector<PgCall>& calls, Failures failures) 
   // pipeline; those without (SAVEPOINT, RELEASE) go unnamed.
   std::vector<const std::string*> names(calls.size(), nullptr);
   for (std::size_t i = 0; i < calls.size(); ++i) {
-    if (calls[i].params.size() == 0) continue;
+    if (calls[i].params.size() == 0 || !prepared_) continue;
     names[i] = Prepared(calls[i].sql, calls[i].params);
     if (names[i] == nullptr) {
       LogStoreError(calls[i].sql, prepare_error_);
@@ -393,8 +409,14 @@ std::size_t PgDb::Pipeline(const std::vector<PgCall>& calls, Failures failures) 
       const PgCall& call = calls[sent];
       int queued = 0;
       if (names[sent] == nullptr) {
+        // Unnamed: a statement without parameters, or any without prepared statements.
         const std::string text(call.sql);
-        queued = PQsendQueryParams(conn_, text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1);
+        const std::vector<const char*> values = call.params.Values();
+        const std::vector<int> lengths = call.params.Lengths();
+        const std::vector<int> formats(values.size(), 1);
+        queued = PQsendQueryParams(conn_, text.c_str(), call.params.size(),
+                                   call.params.types().data(), values.data(), lengths.data(),
+                                   formats.data(), 1);
       } else {
         const std::vector<const char*> values = call.params.Values();
         const std::vector<int> lengths = call.params.Lengths();

@@ -116,6 +116,7 @@ class PgResult {
   const std::string& error() const { return error_; }
 
   int rows() const;
+  int columns() const;
   // Rows changed by an INSERT, UPDATE or DELETE.
   std::int64_t Affected() const;
   bool IsNull(int row, int column) const;
@@ -147,8 +148,12 @@ class PgDb {
   // Connects to `url` (a libpq connection URI: PG* environment variables and ~/.pgpass
   // apply). `shown_url` is the URL as messages may show it (PostgresUrlWithoutPassword).
   // kUnavailable with libpq's message when the server cannot be reached or refuses.
+  // With `prepared` false, no statement is prepared by name: each is sent with its text
+  // (unnamed), as PgBouncer before 1.21 needs in transaction pooling mode, where the next
+  // transaction may run on another server connection that never saw the statement.
   static Result<std::unique_ptr<PgDb>> Connect(const std::string& url,
-                                               const std::string& shown_url);
+                                               const std::string& shown_url,
+                                               bool prepared = true);
 
   ~PgDb();
   PgDb(const PgDb&) = delete;
@@ -208,6 +213,7 @@ class PgDb {
   pg_conn* conn_;
   std::string shown_url_;
   std::string prepare_error_;
+  bool prepared_ = true;  // statements are prepared by name (Connect's `prepared`)
   struct SqlHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

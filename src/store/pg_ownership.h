@@ -1,8 +1,8 @@
 #pragma once
 
-// Store ownership for PostgreSQL (see store/ownership.h): until replicas share a database
-// with per-run leases, one server per database holds a store-wide lease, one row of
-// `handoff_owner`:
+// Store ownership for PostgreSQL (see store/ownership.h): a store-wide lease, one row of
+// `handoff_owner`, held by a tool that must have the database to itself (`db migrate`'s
+// target; `serve`'s replicas lease runs one by one instead, pg_replicas.cc):
 //
 //   singleton (always true), holder (who: host, pid, pid space and a random tag), host, pid,
 //   token (the fencing token: it grows by one at every take-over), acquired_at, expires_at

@@ -23,6 +23,15 @@ constexpr const char* kInsertRun =
     "run_values, secret_params, on_behalf_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
     "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) "
     "ON CONFLICT (idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id";
+// A run of a suite that skips new runs while one is in progress: nothing is inserted either
+// when the suite has an unfinished exclusive run (the unique index runs_one_exclusive).
+constexpr const char* kInsertExclusiveRun =
+    "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
+    "environment, schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, "
+    "error, test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
+    "run_values, secret_params, on_behalf_of, exclusive) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+    "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, "
+    "TRUE) ON CONFLICT DO NOTHING RETURNING id";
 // Unset fields are sent as NULL and keep their value (no column is ever NULL).
 constexpr const char* kUpdateRun =
     "UPDATE runs SET status = coalesce($2, status), started_at = coalesce($3, started_at), "
@@ -70,6 +79,7 @@ Run ReadPgRun(const PgResult& r, int row) {
   run.totals = DecodeTotals(r.View(row, 24));
   run.secret_params = ValueOrLogged(DecodeStrings(r.View(row, 25)));
   run.on_behalf_of = r.Text(row, 26);
+  run.replica = r.Text(row, 27);
   return run;
 }
 
@@ -109,7 +119,7 @@ Attempt ReadPgAttempt(const PgResult& r, int row) {
   return a;
 }
 
-std::int64_t InsertPgRun(PgDb& db, const Run& run, std::int64_t created_at) {
+std::int64_t InsertPgRun(PgDb& db, const Run& run, std::int64_t created_at, bool exclusive) {
   PgParams params;
   params.Add(run.suite).Add(run.namespace_name).Add(RunStatusName(run.status))
       .Add(TriggerName(run.trigger)).Add(run.initiated_by).Add(run.reference)
@@ -120,7 +130,7 @@ std::int64_t InsertPgRun(PgDb& db, const Run& run, std::int64_t created_at) {
       .Add(run.max_attempts).Add(run.timeout_ms).Add(run.idempotency_key)
       .AddBytes(EncodeKeyValues(run.values)).AddBytes(EncodeStrings(run.secret_params))
       .Add(run.on_behalf_of);
-  PgResult inserted = db.Exec(kInsertRun, params);
+  PgResult inserted = db.Exec(exclusive ? kInsertExclusiveRun : kInsertRun, params);
   if (!inserted.ok()) return -1;
   return inserted.rows() == 1 ? inserted.Int(0, 0) : 0;
 }

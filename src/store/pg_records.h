@@ -19,7 +19,7 @@ inline constexpr std::string_view kPgRunColumns =
     "id, suite, namespace, status, run_trigger, initiated_by, reference, environment, "
     "schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, error, "
     "test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, totals, secret_params, on_behalf_of";
+    "run_values, totals, secret_params, on_behalf_of, replica";
 // The columns ReadPgTestRow reads, in order.
 inline constexpr std::string_view kPgTestColumns =
     "name, status, attempt, soft, flaky, started_at, duration_ms, message, seq";
@@ -43,9 +43,11 @@ auto ReadPgRows(const PgResult& r, Read read) {
   return records;
 }
 
-// Inserts `run` (created at `created_at`) unless a run has its non-empty idempotency key;
-// the new run's id, 0 if a run with the key exists, or -1 (logged) if the insert failed.
-std::int64_t InsertPgRun(PgDb& db, const Run& run, std::int64_t created_at);
+// Inserts `run` (created at `created_at`) unless a run has its non-empty idempotency key,
+// or, if `exclusive`, its suite has an unfinished exclusive run; the new run's id, 0 if
+// nothing was inserted, or -1 (logged) if the insert failed.
+std::int64_t InsertPgRun(PgDb& db, const Run& run, std::int64_t created_at,
+                         bool exclusive = false);
 
 // Applies `update` to its run: false (logged) if the statement failed or there is no such
 // run.

@@ -149,6 +149,67 @@ CREATE TABLE handoff_probe (
   probed_at BIGINT NOT NULL
 );
 )sql",
+    // 2: replicas (issue 17). A run is executed by the replica that holds its lease: `replica`
+    // names it, `lease_token` is the fencing token (it grows by one at each claim) and
+    // `lease_expires_at` the end of the lease by the database's clock (NULL: never claimed),
+    // `lease_holder` the process holding it (pg_holder.h: one that is gone from this machine
+    // holds nothing).
+    // `cancel_requested` is how a cancel reaches the replica executing the run. A suite that
+    // skips new runs while one is in progress has its runs marked `exclusive`, and the unique
+    // index lets one of them at a time be unfinished, whichever replica creates it.
+    // `schedule_firings` holds one row per schedule and due time: the replica that inserts it
+    // fires it. `replica_lead` is the one replica that sends notifications;
+    // `code_schedule_pauses` whether a schedule declared in code is paused (on every replica). handoff_fence() fails a write whose run is leased with another token now,
+    // and keeps the lease from changing until the write commits (FOR SHARE).
+    R"sql(
+ALTER TABLE runs ADD COLUMN replica TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN lease_expires_at TIMESTAMPTZ;
+ALTER TABLE runs ADD COLUMN lease_holder TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE runs ADD COLUMN exclusive BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX runs_unfinished ON runs (id) WHERE status IN ('queued', 'running');
+CREATE UNIQUE INDEX runs_one_exclusive ON runs (suite)
+  WHERE exclusive AND status IN ('queued', 'running');
+CREATE INDEX runs_by_schedule ON runs (schedule, id) WHERE schedule <> '';
+
+CREATE TABLE schedule_firings (
+  schedule TEXT NOT NULL,
+  due_at BIGINT NOT NULL,
+  replica TEXT NOT NULL,
+  fired_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (schedule, due_at)
+);
+
+CREATE TABLE code_schedule_pauses (
+  name TEXT PRIMARY KEY,
+  paused BOOLEAN NOT NULL
+);
+
+CREATE TABLE replica_lead (
+  singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+  holder TEXT NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE FUNCTION handoff_fence(run_ids BIGINT[], tokens BIGINT[]) RETURNS void
+LANGUAGE plpgsql AS $fence$
+DECLARE
+  held BIGINT;
+  wanted BIGINT;
+BEGIN
+  SELECT count(*) INTO held FROM (
+    SELECT 1 FROM runs r JOIN unnest(run_ids, tokens) AS f(id, token)
+      ON r.id = f.id AND r.lease_token = f.token
+    FOR SHARE OF r) AS leased;
+  SELECT count(*) INTO wanted FROM unnest(run_ids, tokens);
+  IF held <> wanted THEN
+    RAISE EXCEPTION 'a run of this write is leased by another replica now: its fencing token is stale'
+      USING ERRCODE = 'HF001';
+  END IF;
+END
+$fence$;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

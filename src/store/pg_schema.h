@@ -15,6 +15,10 @@ int PgSchemaVersion();
 // transaction pooling), so that servers opening one database at once change it one at a time.
 inline constexpr long long kPgSchemaLock = 0x68616e646f6666;  // "handoff"
 
+// The advisory lock a claim of runs holds for its transaction (Store::ClaimRuns): claims of
+// several replicas are made one at a time, so that no two claim runs of one suite at once.
+inline constexpr long long kPgClaimLock = 0x68616e646f6667;
+
 // Creates or migrates the schema on `db` in one transaction holding kPgSchemaLock: of
 // several servers opening at once, the first migrates and the others find it done. A
 // database with a newer schema is refused; an error names the database (its URL without

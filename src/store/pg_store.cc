@@ -10,19 +10,20 @@
 #include "store/journal.h"
 #include "store/pg_db.h"
 #include "store/pg_deliveries.h"
+#include "store/pg_holder.h"
+#include "store/pg_read_lease.h"
 #include "store/pg_records.h"
 #include "store/pg_schema.h"
 #include "store/pg_url.h"
 #include "store/planned_tests.h"
 #include "store/quiet_attempts.h"
+#include "store/run_json.h"
 #include "store/store_log.h"
 #include "store/value_encoding.h"
 
 namespace handoff::store {
 namespace {
 
-// Idle read connections kept open; more are opened while more readers run at once.
-constexpr std::size_t kMaxIdleReaders = 8;
 // Retention deletes at most this many runs, and stops after about this many rows, per
 // transaction so that the writer commits test results in between.
 constexpr int kDeleteRunsPerTransaction = 100;
@@ -31,6 +32,10 @@ constexpr std::int64_t kDeleteRowsPerTransaction = 20000;
 constexpr const char* kUpsertProbe =
     "INSERT INTO handoff_probe (id, probed_at) VALUES (1, $1) "
     "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at";
+
+// A shared run's journal starts with the run, queued (CreateSharedRun).
+constexpr const char* kInsertFirstEvent =
+    "INSERT INTO run_events (run_id, seq, type, data) VALUES ($1, 1, 'run', $2)";
 
 constexpr const char* kInsertPlan = "INSERT INTO run_plans (run_id, planned) VALUES ($1, $2)";
 constexpr const char* kSelectPlanned = "SELECT planned FROM run_plans WHERE run_id = $1";
@@ -78,55 +83,6 @@ std::int64_t SystemNowNs() {
 
 // ---------------------------------------------------------------------------------------
 
-class PgStore::ReadLease {
- public:
-  // With `snapshot`, the reads of this lease share one read-only REPEATABLE READ
-  // transaction.
-  explicit ReadLease(PgStore& store, bool snapshot = false) : store_(store) {
-    {
-      std::lock_guard<std::mutex> lock(store.pool_mutex_);
-      if (!store.read_pool_.empty()) {
-        db_ = std::move(store.read_pool_.back());
-        store.read_pool_.pop_back();
-      }
-    }
-    if (db_ && !db_->EnsureConnected()) return;  // logged; kept, to be reset on next use
-    if (!db_) {
-      Result<std::unique_ptr<PgDb>> connected = PgDb::Connect(store.url_, store.shown_url_);
-      if (!connected.ok()) {
-        LogStoreError("read connection", connected.error().message);
-        return;
-      }
-      db_ = std::move(connected).value();
-    }
-    usable_ = true;
-    if (snapshot) {
-      PgResult begun = db_->ExecScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      if (!begun.ok()) {
-        LogStoreError("read transaction", begun.error());
-        usable_ = false;
-      }
-    }
-  }
-
-  ~ReadLease() {
-    if (!db_) return;
-    if (db_->InTransaction()) db_->ExecScript("ROLLBACK");  // it only read
-    std::lock_guard<std::mutex> lock(store_.pool_mutex_);
-    if (store_.read_pool_.size() < kMaxIdleReaders) store_.read_pool_.push_back(std::move(db_));
-  }
-
-  ReadLease(const ReadLease&) = delete;
-  ReadLease& operator=(const ReadLease&) = delete;
-
-  // The connection, or nullptr if none could be had (logged).
-  PgDb* db() const { return usable_ ? db_.get() : nullptr; }
-
- private:
-  PgStore& store_;
-  std::unique_ptr<PgDb> db_;
-  bool usable_ = false;
-};
 
 int PgStore::SchemaVersion() { return PgSchemaVersion(); }
 
@@ -148,7 +104,8 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(std::string_view url,
       if (!opened) UninstallStoreLog(log);
     }
   } guard{log};
-  Result<std::unique_ptr<PgDb>> writer = PgDb::Connect(std::string(url), shown_url);
+  Result<std::unique_ptr<PgDb>> writer =
+      PgDb::Connect(std::string(url), shown_url, options.prepared_statements);
   if (!writer.ok()) return std::move(writer).error();
   Result<void> migrated = MigratePgSchema(**writer);
   if (!migrated.ok()) return std::move(migrated).error();
@@ -161,7 +118,8 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(std::string_view url,
 
 PgStore::PgStore(std::string url, std::string shown_url, const PgStoreOptions& options,
                  std::unique_ptr<PgDb> writer)
-    : url_(std::move(url)), shown_url_(std::move(shown_url)), options_(options),
+    : url_(std::move(url)), holder_(MakeHolder(HostName())), shown_url_(std::move(shown_url)),
+      options_(options),
       writer_(std::move(writer)) {
   writer_thread_ = std::thread([this] { WriterLoop(); });
 }
@@ -196,26 +154,52 @@ Error PgStore::NotCommitted(std::string_view what) {
 std::int64_t PgStore::Now() const { return options_.now_ns ? options_.now_ns() : SystemNowNs(); }
 
 Result<CreatedRun> PgStore::CreateRun(Run run, const std::vector<std::string>& test_names) {
+  return InsertRun(std::move(run), test_names, false, false);
+}
+
+Result<CreatedRun> PgStore::CreateSharedRun(Run run, const std::vector<std::string>& test_names,
+                                            bool exclusive) {
+  return InsertRun(std::move(run), test_names, true, exclusive);
+}
+
+Result<CreatedRun> PgStore::InsertRun(Run run, const std::vector<std::string>& test_names,
+                                      bool shared, bool exclusive) {
   CreatedRun result;
   const bool ok = RunTask(1, [&](PgDb& db) {
     const std::int64_t created_at = Now();
-    const std::int64_t id = InsertPgRun(db, run, created_at);
+    const std::int64_t id = InsertPgRun(db, run, created_at, exclusive);
     if (id < 0) return false;
     if (id == 0) {
-      // A run with this idempotency key exists (committed: the insert waited for it).
+      // A run with this idempotency key exists (committed: the insert waited for it), or,
+      // for an exclusive run, the suite has an unfinished one.
       static const std::string kFindByKey = fmt::format(
           "SELECT {} FROM runs WHERE idempotency_key = $1 AND idempotency_key <> ''",
           kPgRunColumns);
       PgParams key;
       key.Add(run.idempotency_key);
       PgResult found = db.Exec(kFindByKey, key);
-      if (found.rows() != 1) {
-        if (found.ok()) LogStoreError("idempotent create", "the run with its key vanished");
-        return false;
+      if (!found.ok()) return false;
+      if (found.rows() == 1) {
+        result.run = ReadPgRun(found, 0);
+        result.created = false;
+        return true;
       }
-      result.run = ReadPgRun(found, 0);
-      result.created = false;
-      return true;
+      if (exclusive) {
+        PgParams suite;
+        suite.Add(run.suite);
+        PgResult busy = db.Exec(
+            "SELECT id FROM runs WHERE suite = $1 AND exclusive "
+            "AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
+            suite);
+        if (!busy.ok()) return false;
+        if (busy.rows() == 1) {
+          result.created = false;
+          result.busy_with = busy.Int(0, 0);
+          return true;
+        }
+      }
+      LogStoreError("idempotent create", "the run that kept this one from being created vanished");
+      return false;
     }
     if (!test_names.empty()) {
       PgParams plan;
@@ -226,6 +210,13 @@ Result<CreatedRun> PgStore::CreateRun(Run run, const std::vector<std::string>& t
     result.run.id = id;
     result.run.created_at_ns = created_at;
     result.created = true;
+    if (shared) {
+      std::string data;
+      AppendRunJson(data, result.run, nullptr);
+      PgParams first;
+      first.Add(id).AddBytes(data);
+      if (!db.Exec(kInsertFirstEvent, first).ok()) return false;
+    }
     return true;
   });
   if (!ok) return NotCommitted(fmt::format("a new run of suite \"{}\"", run.suite));
@@ -487,9 +478,14 @@ Result<void> PgStore::DeleteSchedule(const std::string& name) {
 }
 
 std::vector<StoredSchedule> PgStore::ListSchedules() {
+  return TryListSchedules().value_or(std::vector<StoredSchedule>{});
+}
+
+std::optional<std::vector<StoredSchedule>> PgStore::TryListSchedules() {
   ReadLease lease(*this);
-  if (!lease.db()) return {};
+  if (!lease.db()) return std::nullopt;
   PgResult r = lease.db()->Exec(kSelectSchedules);
+  if (!r.ok()) return std::nullopt;
   std::vector<StoredSchedule> schedules;
   for (int row = 0; row < r.rows(); ++row) {
     StoredSchedule& schedule = schedules.emplace_back();

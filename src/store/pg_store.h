@@ -52,6 +52,9 @@ struct PgStoreOptions {
   // Receives the store's log lines (failed writes, corrupt values, a new schema); empty:
   // they go to stderr.
   StoreLog log;
+  // False: no statement is prepared by name (PgDb::Connect), for PgBouncer before 1.21 in
+  // transaction pooling mode.
+  bool prepared_statements = true;
 };
 
 class PgStore : public Store {
@@ -79,6 +82,7 @@ class PgStore : public Store {
   std::optional<Run> GetRun(std::int64_t id) override;
   std::vector<Run> ListRuns(const RunQuery& query) override;
   std::vector<Run> RunsWithStatus(const std::vector<RunStatus>& statuses) override;
+  std::int64_t CountRuns(const std::vector<RunStatus>& statuses) override;
   std::vector<Run> LastRuns(const std::string& suite, int limit) override;
   std::optional<Run> PreviousFullRun(const Run& run) override;
   std::vector<TestRow> GetTests(std::int64_t run_id) override;
@@ -91,6 +95,7 @@ class PgStore : public Store {
   Result<void> UpdateSchedulePaused(const std::string& name, bool paused) override;
   Result<void> DeleteSchedule(const std::string& name) override;
   std::vector<StoredSchedule> ListSchedules() override;
+  std::optional<std::vector<StoredSchedule>> TryListSchedules() override;
   // Deletes a run's deliveries with its other rows, pending ones included.
   std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) override;
   std::vector<Delivery> PendingDeliveries(const std::string& destination, int limit) override;
@@ -99,6 +104,24 @@ class PgStore : public Store {
   std::string LastDeliveryProgress(const std::string& destination,
                                    const std::string& suite) override;
   std::map<std::string, std::int64_t> PendingDeliveryCounts() override;
+  // Replicas (pg_replicas.cc): the queue, leases, cancels and schedule firings are rows of
+  // the database, so every replica on it reads the same.
+  bool Shared() const override { return true; }
+  Result<CreatedRun> CreateSharedRun(Run run, const std::vector<std::string>& test_names,
+                                     bool exclusive) override;
+  Result<std::vector<LeasedRun>> ClaimRuns(const std::string& replica, int limit,
+                                           std::int64_t ttl_ms, std::int64_t only_run) override;
+  Result<std::vector<LeaseState>> RenewLeases(
+      const std::string& replica, const std::vector<std::pair<std::int64_t, std::int64_t>>& leases,
+      std::int64_t ttl_ms) override;
+  void ReleaseLeases(const std::vector<std::pair<std::int64_t, std::int64_t>>& leases) override;
+  Result<Run> RequestCancel(std::int64_t run_id) override;
+  Result<bool> ClaimScheduleFiring(const std::string& schedule, std::int64_t due_ns,
+                                   const std::string& replica) override;
+  std::int64_t UnfinishedScheduleRun(const std::string& schedule) override;
+  Result<bool> Lead(const std::string& holder, std::int64_t ttl_ms) override;
+  Result<void> SetCodeSchedulePaused(const std::string& name, bool paused) override;
+  std::optional<std::map<std::string, bool>> CodeSchedulePauses() override;
   // Upserts the one row of handoff_probe and commits, through the writer like every write.
   Result<void> ProbeWrite() override;
   // kUnsupported: a PostgreSQL database is backed up with pg_dump (or the server's own
@@ -116,6 +139,10 @@ class PgStore : public Store {
 
   // A read connection checked out for one call; returned to the pool when destroyed.
   class ReadLease;
+
+  // Creates a run as CreateRun and CreateSharedRun (`shared`) do.
+  Result<CreatedRun> InsertRun(Run run, const std::vector<std::string>& test_names, bool shared,
+                               bool exclusive);
 
   PgStore(std::string url, std::string shown_url, const PgStoreOptions& options,
           std::unique_ptr<PgDb> writer);
@@ -143,6 +170,7 @@ class PgStore : public Store {
   std::string CommitError();
 
   const std::string url_;        // as given: libpq needs its password
+  const std::string holder_;     // this process, as the holder of its leases on runs
   const std::string shown_url_;  // without the password, for every message
   std::shared_ptr<const StoreLog> log_;  // the log this store installed, if any
   const PgStoreOptions options_;

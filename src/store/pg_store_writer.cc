@@ -7,6 +7,8 @@
 #include <exception>
 #include <future>
 #include <iterator>
+#include <optional>
+#include <span>
 #include <utility>
 
 #include "store/pg_batch_writes.h"
@@ -32,6 +34,34 @@ void RollBackWrite(PgDb& db) {
   if (!undone.ok() || db.TransactionFailed()) db.ExecScript("ROLLBACK");
 }
 
+// Fails (SQLSTATE HF001) unless every (run id, token) is a run's current lease, and keeps
+// those leases from changing until the transaction ends (schema version 2).
+constexpr const char* kFence = "SELECT handoff_fence($1, $2)";
+
+// Returns the check of `batches`' fences (WriteBatch::fences), or nullopt if they have none.
+std::optional<PgCall> FenceCall(std::span<const WriteBatch* const> batches) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> fences;
+  for (const WriteBatch* batch : batches) {
+    fences.insert(fences.end(), batch->fences.begin(), batch->fences.end());
+  }
+  if (fences.empty()) return std::nullopt;
+  std::sort(fences.begin(), fences.end());
+  fences.erase(std::unique(fences.begin(), fences.end()), fences.end());
+  PgArray ids(PgArray::Of::kBigint);
+  PgArray tokens(PgArray::Of::kBigint);
+  for (const auto& [id, token] : fences) {
+    ids.Add(id);
+    tokens.Add(token);
+  }
+  PgParams params;
+  params.Add(std::move(ids)).Add(std::move(tokens));
+  return PgCall{kFence, std::move(params)};
+}
+
+void AddFenceCall(std::span<const WriteBatch* const> batches, std::vector<PgCall>& calls) {
+  if (std::optional<PgCall> fence = FenceCall(batches)) calls.push_back(std::move(*fence));
+}
+
 // Returns true for a batch that can share a pipeline with others: one without run
 // updates, each of which must find its run before the batch's savepoint is released.
 bool Pipelines(const WriteBatch& batch) { return batch.run_updates.empty(); }
@@ -41,6 +71,10 @@ bool Pipelines(const WriteBatch& batch) { return batch.run_updates.empty(); }
 // pipeline.
 bool ApplyBatchWithUpdates(PgDb& db, const WriteBatch& batch) {
   if (!db.ExecScript(kSavepoint).ok()) return false;
+  const WriteBatch* self[] = {&batch};
+  if (std::optional<PgCall> fence = FenceCall(self)) {
+    if (!db.Exec(fence->sql, fence->params).ok()) return false;
+  }
   for (const RunUpdate& update : batch.run_updates) {
     if (!UpdatePgRun(db, update)) return false;
   }
@@ -58,6 +92,7 @@ bool ApplyBatchWithUpdates(PgDb& db, const WriteBatch& batch) {
 bool ApplyBatchesAsOne(PgDb& db, const std::vector<const WriteBatch*>& batches) {
   std::vector<PgCall> calls;
   calls.push_back(PgCall{kSavepoint, {}});
+  AddFenceCall(batches, calls);
   AddBatchCalls(batches, calls);
   calls.push_back(PgCall{kRelease, {}});
   if (db.Pipeline(calls, PgDb::Failures::kQuiet) == calls.size()) return true;
@@ -147,6 +182,7 @@ void PgStore::ApplyPipelined(std::vector<PendingWrite>& writes, std::size_t begi
     for (std::size_t i = next; i < end; ++i) {
       calls.push_back(PgCall{kSavepoint, {}});
       const WriteBatch* batch[] = {&writes[i].batch};
+      AddFenceCall(batch, calls);
       AddBatchCalls(batch, calls);
       calls.push_back(PgCall{kRelease, {}});
       ends.push_back(calls.size());

@@ -101,6 +101,10 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
   AppendJsonString(out, run.reference);
   Field(out, "environment");
   AppendJsonString(out, run.environment);
+  if (!run.replica.empty()) {
+    Field(out, "replica");
+    AppendJsonString(out, run.replica);
+  }
   Field(out, "schedule");
   AppendJsonString(out, run.schedule);
   Field(out, "created_at");

@@ -114,6 +114,9 @@ struct Run {
   std::string idempotency_key;
   KeyValues values;       // values attached to the run (by hooks)
   std::optional<RunTotals> totals;  // set when the run finishes
+  // The replica executing the run, or that executed it last (a shared store's claims set
+  // it: Store::ClaimRuns); empty on a store one server owns.
+  std::string replica;
 };
 
 // What stands for a secret param's value wherever a run is shown (API, live stream, UI,
@@ -333,6 +336,10 @@ struct WriteBatch {
   // Inserted unless a delivery with the same id exists (a decision made again after a
   // restart is the same delivery).
   std::vector<Delivery> deliveries;
+  // (run id, lease token): on a shared store the batch commits only while each of these
+  // runs is still leased with this token (a replica whose run was taken over cannot write
+  // it any more: fencing); it fails alone otherwise. Ignored by a store one server owns.
+  std::vector<std::pair<std::int64_t, std::int64_t>> fences;
 
   bool empty() const {
     return run_updates.empty() && tests.empty() && attempts.empty() && events.empty() &&
@@ -344,6 +351,24 @@ struct WriteBatch {
 struct CreatedRun {
   Run run;
   bool created = true;  // false: an earlier run with the same idempotency key was returned
+  // CreateRunIfSuiteIdle only: the unfinished run of the suite that kept this one from being
+  // created (0: none; then `created` or an idempotent answer).
+  std::int64_t busy_with = 0;
+};
+
+// A run a replica claimed from a shared store's queue (Store::ClaimRuns): it executes it
+// while it renews the lease.
+struct LeasedRun {
+  Run run;  // as claimed: queued, or running (a run whose replica's lease expired: resume it)
+  std::int64_t lease_token = 0;  // the fencing token: WriteBatch::fences
+  bool cancel_requested = false;
+};
+
+// What renewing a run's lease found (Store::RenewLeases).
+struct LeaseState {
+  std::int64_t run_id = 0;
+  bool held = false;  // false: another replica took it over, or the run is gone
+  bool cancel_requested = false;
 };
 
 class Store {
@@ -369,6 +394,10 @@ class Store {
   virtual std::vector<Run> ListRuns(const RunQuery& query) = 0;
   // Runs in these states, oldest first (for resume and the queue at start-up).
   virtual std::vector<Run> RunsWithStatus(const std::vector<RunStatus>& statuses) = 0;
+  // How many runs are in these states.
+  virtual std::int64_t CountRuns(const std::vector<RunStatus>& statuses) {
+    return static_cast<std::int64_t>(RunsWithStatus(statuses).size());
+  }
   // The latest finished runs of a suite, newest first.
   virtual std::vector<Run> LastRuns(const std::string& suite, int limit) = 0;
   // What a finished `run` compares with (issue 16, the change a notification tells): the
@@ -404,6 +433,9 @@ class Store {
   virtual Result<void> DeleteSchedule(const std::string& name) = 0;
   // Every stored schedule, by name.
   virtual std::vector<StoredSchedule> ListSchedules() = 0;
+  // The same, or nullopt if the database could not be read (logged): what a replica that
+  // brings its schedules in line with the store's needs, where "none" and "cannot say" differ.
+  virtual std::optional<std::vector<StoredSchedule>> TryListSchedules() { return ListSchedules(); }
 
   // Deletes finished runs (and everything of theirs) created before `cutoff_ns`; returns
   // how many runs were deleted. Runs in small transactions so writers are not starved.
@@ -436,6 +468,93 @@ class Store {
   }
   // How many deliveries are pending, by destination (absent: none).
   virtual std::map<std::string, std::int64_t> PendingDeliveryCounts() { return {}; }
+
+  // Several replicas on one store (issue 17). A store one server owns (SQLite) answers
+  // Shared() false and the engine keeps its queue in memory; a shared store (PostgreSQL)
+  // keeps the queue, the leases and the cancels in the database, so that every replica
+  // reads the same. Times of leases are the database's clock, never a replica's.
+  virtual bool Shared() const { return false; }
+  // Creates the run as CreateRun does, with the first entry of its journal (the run, queued,
+  // as AppendRunJson shows it) in the same transaction, so that whichever replica claims it
+  // continues its journal. With `exclusive` (a suite that skips new runs while one is in
+  // progress), nothing is created while the suite has an unfinished exclusive run (queued or
+  // running, on any replica): busy_with names it. An idempotency key already used returns its
+  // run. Atomic across replicas.
+  virtual Result<CreatedRun> CreateSharedRun(Run run, const std::vector<std::string>& test_names,
+                                             bool exclusive) {
+    (void)exclusive;
+    return CreateRun(std::move(run), test_names);
+  }
+  // Claims up to `limit` runs for `replica` with a lease of `ttl_ms`, oldest first, runs
+  // whose lease expired (their replica is gone: resumed) before queued ones, never a run of
+  // a suite that has another run leased (one run of a suite at a time, across replicas),
+  // and never two of one suite. `only_run` (non-zero): claims that run alone, whatever its
+  // suite's other runs (to cancel it). Rows another transaction holds are skipped (FOR
+  // UPDATE SKIP LOCKED). Each claim sets the run's replica and a new fencing token.
+  virtual Result<std::vector<LeasedRun>> ClaimRuns(const std::string& replica, int limit,
+                                                   std::int64_t ttl_ms,
+                                                   std::int64_t only_run = 0) {
+    (void)replica;
+    (void)limit;
+    (void)ttl_ms;
+    (void)only_run;
+    return Error{ErrorCode::kUnsupported, "this store is not shared"};
+  }
+  // Extends the leases (run id, token) `replica` holds by `ttl_ms`, and says for each
+  // whether it is still held and whether a cancel was asked for. kUnavailable when the
+  // database cannot be written (the leases run out on their own).
+  virtual Result<std::vector<LeaseState>> RenewLeases(
+      const std::string& replica, const std::vector<std::pair<std::int64_t, std::int64_t>>& leases,
+      std::int64_t ttl_ms) {
+    (void)replica;
+    (void)leases;
+    (void)ttl_ms;
+    return Error{ErrorCode::kUnsupported, "this store is not shared"};
+  }
+  // Ends the leases (run id, token) at once (a replica that stops leaves its unfinished
+  // runs to the others without waiting for the ttl). Best effort: logged if it fails.
+  virtual void ReleaseLeases(const std::vector<std::pair<std::int64_t, std::int64_t>>& leases) {
+    (void)leases;
+  }
+  // Records that the run is to be cancelled, for the replica executing it (it sees it at its
+  // next renewal). Returns the run as it stands: kNotFound if there is none; a finished run
+  // is returned unchanged.
+  virtual Result<Run> RequestCancel(std::int64_t run_id) {
+    return Error{ErrorCode::kUnsupported,
+                 "this store is not shared: run " + std::to_string(run_id)};
+  }
+  // Claims the firing of `schedule` due at `due_ns` (the same on every replica): true for
+  // the one replica that gets it, false for every other.
+  virtual Result<bool> ClaimScheduleFiring(const std::string& schedule, std::int64_t due_ns,
+                                           const std::string& replica) {
+    (void)schedule;
+    (void)due_ns;
+    (void)replica;
+    return Error{ErrorCode::kUnsupported, "this store is not shared"};
+  }
+  // Takes or keeps the lead among the replicas for `ttl_ms` (what one replica does for all:
+  // sending the outbox's notifications): true while `holder` (one process) leads, false
+  // while another's lead is live. kUnavailable when the database cannot be written.
+  virtual Result<bool> Lead(const std::string& holder, std::int64_t ttl_ms) {
+    (void)holder;
+    (void)ttl_ms;
+    return true;
+  }
+  // Whether schedules declared in code (not stored) are paused, shared by the replicas:
+  // committed before it returns (kUnavailable if not); nullopt if it cannot be read.
+  virtual Result<void> SetCodeSchedulePaused(const std::string& name, bool paused) {
+    (void)name;
+    (void)paused;
+    return {};
+  }
+  virtual std::optional<std::map<std::string, bool>> CodeSchedulePauses() {
+    return std::map<std::string, bool>{};
+  }
+  // The id of an unfinished (queued or running) run started by `schedule`, 0 if none.
+  virtual std::int64_t UnfinishedScheduleRun(const std::string& schedule) {
+    (void)schedule;
+    return 0;
+  }
 
   // Commits a tiny write that needs new disk space, as every real write may: ok if it
   // committed, else kUnavailable saying why not (disk full, I/O error, read-only). The

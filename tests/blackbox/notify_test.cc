@@ -61,16 +61,7 @@ class NotifyTest : public ::testing::Test {
       }
     }
     argv.insert(argv.end(), flags.begin(), flags.end());
-    const int n = starts_++;
-    auto server = std::make_unique<Server>(argv, env, fmt::format("{}/out{}.txt", dir_, n),
-                                           fmt::format("{}/err{}.txt", dir_, n));
-    std::string error;
-    if (!server->Start(&error)) {
-      ADD_FAILURE() << error;
-      return nullptr;
-    }
-    servers_.push_back(std::move(server));
-    return servers_.back().get();
+    return StartServer(servers_, starts_, dir_, std::move(argv), std::move(env));
   }
 
   // Runs serve with `flags` expecting it to refuse them; returns its stderr.
@@ -212,7 +203,8 @@ TEST_F(NotifyTest, WebhookIsSignedAndSentForAFailedRunOnly) {
   EXPECT_TRUE(Arr(Get(s, fmt::format("/api/v1/runs/{}/deliveries", passed)), "deliveries").empty());
   EXPECT_EQ(receiver.Requests().size(), 1u);
 
-  const std::string metrics = s->client().Request("GET", "/metrics", {}, {}, 10s).body;
+  const std::string metrics =
+      WithoutReplicaLabel(s->client().Request("GET", "/metrics", {}, {}, 10s).body);
   EXPECT_NE(metrics.find(R"(handoff_notifications_total{plugin="webhook",outcome="delivered"} 1)"),
             std::string::npos)
       << metrics;
@@ -276,7 +268,8 @@ TEST_F(NotifyTest, RetriesAfter429AndServerErrorsUnderTheSameId) {
   for (const ReceivedRequest& r : requests) ids.insert(r.Header("webhook-id"));
   EXPECT_EQ(ids.size(), 1u) << "a retry is the same delivery";
   // The 429's Retry-After (1 s) was waited for, though the backoff is 50 ms.
-  const std::string metrics = s->client().Request("GET", "/metrics", {}, {}, 10s).body;
+  const std::string metrics =
+      WithoutReplicaLabel(s->client().Request("GET", "/metrics", {}, {}, 10s).body);
   EXPECT_NE(metrics.find(R"(handoff_notifications_total{plugin="webhook",outcome="retried"} 2)"),
             std::string::npos)
       << metrics;

@@ -201,6 +201,33 @@ class Server {
   std::unique_ptr<http::Client> client_;
 };
 
+// Starts a server process with `argv` and `env`, its output in `dir`/outN.txt and errN.txt
+// (N counts the test's starts), and keeps it in `servers` (stopped with SIGKILL when
+// dropped). Returns nullptr, with a failure recorded, if it did not start.
+inline Server* StartServer(std::vector<std::unique_ptr<Server>>& servers, int& starts,
+                           const std::string& dir, std::vector<std::string> argv,
+                           std::map<std::string, std::string> env) {
+  const int n = starts++;
+  auto server = std::make_unique<Server>(std::move(argv), std::move(env),
+                                         fmt::format("{}/out{}.txt", dir, n),
+                                         fmt::format("{}/err{}.txt", dir, n));
+  std::string error;
+  if (!server->Start(&error)) {
+    ADD_FAILURE() << error;
+    return nullptr;
+  }
+  servers.push_back(std::move(server));
+  return servers.back().get();
+}
+
+// Returns the Prometheus text `metrics` without the `replica` label that replicas on a shared
+// store add to every series (issue 17): the suites that run on SQLite and on PostgreSQL alike
+// look for the same series in both.
+inline std::string WithoutReplicaLabel(std::string metrics) {
+  static const std::regex kLabel(R"(\{replica="[^"]*"\}|replica="[^"]*",)");
+  return std::regex_replace(metrics, kLabel, "");
+}
+
 // Returns a port that was free a moment ago.
 inline std::uint16_t FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -1,0 +1,315 @@
+// The engine's side of replicas on a shared store (issue 17; serve_engine.h, store.h's
+// "Several replicas on one store"). The queue is the database's: a replica claims runs when
+// it has room (at once when it queued one or finished one, else every poll_interval),
+// executes each under a lease it renews every poll, and stops a run whose lease another
+// replica took over (its writes are fenced off by then). Cancels are rows too: the replica
+// executing the run sees them at its next renewal. Schedules are read back every poll, so
+// that a schedule created, paused or deleted on one replica is so on all; each due time is
+// fired by the replica that claims it. Runs executed elsewhere reach this replica's live
+// streams by reading their journal.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "engine/active_run.h"
+#include "engine/serve_engine.h"
+
+namespace handoff {
+namespace {
+
+using store::RunStatus;
+
+// A journal read of a run executed elsewhere returns at most this many entries at a time.
+constexpr int kLivePage = 500;
+
+}  // namespace
+
+void ServeEngine::WakeReplica() {
+  {
+    std::lock_guard lock(replica_mu_);
+    replica_poked_ = true;
+  }
+  replica_wake_.notify_all();
+}
+
+void ServeEngine::ReplicaLoop() {
+  const auto poll =
+      std::min<std::chrono::milliseconds>(options_.poll_interval, options_.lease_ttl / 3);
+  std::unique_lock lock(replica_mu_);
+  while (!replica_stopping_) {
+    const bool poked = std::exchange(replica_poked_, false);
+    lock.unlock();
+    const auto now = std::chrono::steady_clock::now();
+    // A poke (a run queued or finished here) claims at once; the rest keeps its pace.
+    if (!poked || now - renewed_at_ >= poll) {
+      RenewLeases();
+      if (deliveries_) {
+        Result<bool> lead = store_.Lead(lead_holder_, options_.lease_ttl.count());
+        const bool leading = lead.ok() && *lead;
+        if (leading != leading_.exchange(leading)) {
+          log_.Info(leading ? "this replica sends the notifications now"
+                            : "another replica sends the notifications now",
+                    {{"replica", options_.replica}});
+          if (leading) deliveries_->Wake();
+        }
+      }
+    }
+    if (!poked || now - schedules_synced_at_ >= poll) {
+      schedules_synced_at_ = now;
+      SyncSchedules();
+    }
+    ClaimRuns();
+    lock.lock();
+    replica_wake_.wait_for(lock, poll, [&] { return replica_stopping_ || replica_poked_; });
+  }
+}
+
+void ServeEngine::ClaimRuns() {
+  if (!accepting_.load() || !store_writable_.load()) return;
+  int room = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (draining_) return;
+    room = options_.max_concurrent_runs - static_cast<int>(run_threads_.size());
+  }
+  if (room <= 0) return;
+  Result<std::vector<store::LeasedRun>> claimed =
+      store_.ClaimRuns(options_.replica, room, options_.lease_ttl.count());
+  if (!claimed.ok()) {
+    log_.Warn("could not claim runs from the store", {{"error", claimed.error().message}});
+    return;
+  }
+  for (store::LeasedRun& leased : *claimed) {
+    const std::int64_t id = leased.run.id;
+    auto active = MakeActive(leased.run, LastSeq(id));
+    active->lease_token = leased.lease_token;
+    active->recorder->SetLease(leased.lease_token);
+    active->resuming = leased.run.status == RunStatus::kRunning;
+    if (leased.cancel_requested) active->user_cancelled.store(true);
+    if (active->resuming) {
+      log_.Info("resuming run: the replica that executed it is gone",
+                {{"run", std::to_string(id)}, {"suite", leased.run.suite}});
+    }
+    std::lock_guard lock(mu_);
+    if (draining_) {
+      store_.ReleaseLeases({{id, leased.lease_token}});
+      continue;
+    }
+    active_[id] = active;
+    StartLocked(active);
+    runs_active_->With({}).Set(static_cast<double>(run_threads_.size()));
+  }
+}
+
+void ServeEngine::RenewLeases() {
+  std::vector<std::pair<std::int64_t, std::int64_t>> leases;
+  std::map<std::int64_t, std::shared_ptr<ActiveRun>> runs;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, active] : active_) {
+      if (active->lease_token == 0) continue;
+      leases.emplace_back(id, active->lease_token);
+      runs.emplace(id, active);
+    }
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (leases.empty()) {
+    renewed_at_ = now;
+    return;
+  }
+  Result<std::vector<store::LeaseState>> states =
+      store_.RenewLeases(options_.replica, leases, options_.lease_ttl.count());
+  if (!states.ok()) {
+    log_.Warn("could not renew the leases of this replica's runs",
+              {{"error", states.error().message}});
+    if (now - renewed_at_ >= options_.lease_ttl) {
+      // The leases have run out: another replica may be executing these runs now. Stop
+      // them here; what they record could not be written anyway (fenced off).
+      for (const auto& [id, active] : runs) {
+        if (!active->lease_lost.exchange(true)) {
+          log_.Error("run stopped: its lease could not be renewed for the lease ttl, so "
+                     "another replica may have taken it over",
+                     {{"run", std::to_string(id)}, {"suite", active->run.suite}});
+          active->gate->StopNow();
+        }
+      }
+    }
+    return;
+  }
+  renewed_at_ = now;
+  for (const store::LeaseState& state : *states) {
+    const std::shared_ptr<ActiveRun>& active = runs[state.run_id];
+    if (!state.held) {
+      if (!active->lease_lost.exchange(true)) {
+        log_.Error("run stopped: another replica took it over (this replica's lease had "
+                   "expired)",
+                   {{"run", std::to_string(state.run_id)}, {"suite", active->run.suite}});
+        active->gate->StopNow();
+      }
+    } else if (state.cancel_requested && !active->user_cancelled.exchange(true)) {
+      active->cancel.store(true);
+      log_.Info("run cancel requested", {{"run", std::to_string(state.run_id)}});
+    }
+  }
+}
+
+bool ServeEngine::LeaseLost(ActiveRun& active) {
+  if (active.lease_lost.load()) return true;
+  Result<std::vector<store::LeaseState>> states = store_.RenewLeases(
+      options_.replica, {{active.run.id, active.lease_token}}, options_.lease_ttl.count());
+  if (!states.ok() || states->empty() || states->front().held) return false;
+  if (!active.lease_lost.exchange(true)) {
+    log_.Error("run stopped: another replica took it over (this replica's lease had expired)",
+               {{"run", std::to_string(active.run.id)}, {"suite", active.run.suite}});
+    active.gate->StopNow();
+  }
+  return true;
+}
+
+void ServeEngine::SyncSchedules() {
+  const auto now = options_.now();
+  bool changed = false;
+  {
+    // Read under the lock: a schedule this replica creates or deletes meanwhile is in the
+    // store and in the book alike by the time the lock is free.
+    std::lock_guard lock(schedules_mu_);
+    std::optional<std::vector<store::StoredSchedule>> stored = store_.TryListSchedules();
+    std::optional<std::map<std::string, bool>> code_pauses = store_.CodeSchedulePauses();
+    if (!stored || !code_pauses) return;  // logged; the schedules stay as they were
+    for (const auto& [name, paused] : *code_pauses) {
+      const ScheduleInfo* info = schedules_.Find(name);
+      if (info == nullptr || !info->from_code || info->paused == paused) continue;
+      schedules_.SetPaused(name, paused, now);
+      changed = true;
+      log_.Info(paused ? "schedule paused on another replica" : "schedule resumed on another replica",
+                {{"schedule", name}});
+    }
+    std::set<std::string> names;
+    for (const store::StoredSchedule& s : *stored) {
+      names.insert(s.name);
+      const ScheduleInfo* info = schedules_.Find(s.name);
+      if (info == nullptr) {
+        std::string why;
+        if (schedules_.Add(ToScheduleInfo(s), now, &why)) {
+          changed = true;
+          log_.Info("schedule created on another replica", {{"schedule", s.name}});
+        }
+      } else if (!info->from_code && info->paused != s.paused) {
+        schedules_.SetPaused(s.name, s.paused, now);
+        changed = true;
+        log_.Info(s.paused ? "schedule paused on another replica"
+                           : "schedule resumed on another replica",
+                  {{"schedule", s.name}});
+      }
+    }
+    for (const ScheduleInfo& info : schedules_.List()) {
+      if (info.from_code || names.count(info.name) != 0) continue;
+      schedules_.Remove(info.name);
+      changed = true;
+      log_.Info("schedule deleted on another replica", {{"schedule", info.name}});
+    }
+  }
+  if (changed) schedules_changed_.notify_all();
+}
+
+void ServeEngine::LivePollLoop() {
+  std::map<std::int64_t, std::int64_t> published;  // run id -> last seq sent
+  std::unique_lock lock(replica_mu_);
+  while (!replica_stopping_) {
+    lock.unlock();
+    std::map<std::int64_t, std::int64_t> next;
+    for (const std::int64_t id : live_.Runs()) {
+      {
+        std::lock_guard runs_lock(mu_);
+        // Executed here: its commits reach the stream as they happen.
+        if (active_.count(id) != 0) continue;
+      }
+      // Each subscriber skips what it has sent already (by seq), so a run first seen here
+      // is read from its start.
+      std::int64_t after = published.count(id) != 0 ? published[id] : 0;
+      for (;;) {
+        std::vector<store::RunEvent> events = store_.GetEvents(id, after, kLivePage);
+        if (events.empty()) break;
+        after = events.back().seq;
+        live_.Publish(id, events);
+        if (static_cast<int>(events.size()) < kLivePage) break;
+      }
+      next[id] = after;
+    }
+    published.swap(next);
+    lock.lock();
+    replica_wake_.wait_for(lock, options_.live_poll_interval, [&] { return replica_stopping_; });
+  }
+}
+
+Result<store::Run> ServeEngine::CancelShared(std::int64_t run_id) {
+  std::shared_ptr<ActiveRun> active;
+  {
+    std::lock_guard lock(mu_);
+    auto it = active_.find(run_id);
+    if (it != active_.end()) active = it->second;
+  }
+  // Recorded in the store first: if this replica stops before the run does, the replica
+  // that resumes it cancels it.
+  Result<store::Run> requested = store_.RequestCancel(run_id);
+  if (!requested.ok()) {
+    if (requested.error().code == ErrorCode::kNotFound) return std::move(requested).error();
+    StoreWriteFailed(fmt::format("the cancel of run {} could not be stored", run_id));
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("run {} could not be cancelled: the store cannot write (see "
+                             "/readyz); try again later",
+                             run_id)};
+  }
+  if (store::IsFinished(requested->status)) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("run {} has already finished ({})", run_id,
+                             store::RunStatusName(requested->status))};
+  }
+  if (active) {
+    active->user_cancelled.store(true);
+    active->cancel.store(true);
+    log_.Info("run cancel requested", {{"run", std::to_string(run_id)}});
+    std::lock_guard lock(active->mu);
+    return active->run;
+  }
+  // Not executing anywhere (queued, or its replica is gone): claim it and end it here.
+  Result<std::vector<store::LeasedRun>> claimed =
+      store_.ClaimRuns(options_.replica, 1, options_.lease_ttl.count(), run_id);
+  if (!claimed.ok() || claimed->empty()) {
+    // Another replica executes it: it stops there at its next renewal.
+    log_.Info("run cancel requested", {{"run", std::to_string(run_id)}});
+    return *requested;
+  }
+  store::LeasedRun& leased = claimed->front();
+  active = MakeActive(leased.run, LastSeq(run_id));
+  active->lease_token = leased.lease_token;
+  active->recorder->SetLease(leased.lease_token);
+  active->user_cancelled.store(true);
+  if (leased.run.status == RunStatus::kRunning) {
+    // Its tests that finished stay as they are; Execute ends it (cancelled) at once.
+    active->resuming = true;
+    std::lock_guard lock(mu_);
+    active_[run_id] = active;
+    StartLocked(active);
+    return leased.run;
+  }
+  active->self = active;  // until the final state's commit callback
+  std::vector<store::TestRow> rows = store_.GetTests(run_id);
+  active->recorder->CancelUnfinished(rows, "cancelled: the run was cancelled before it started");
+  if (!FinishRun(*active, RunEnding{.cancelled = true}, "cancelled before it started", rows)) {
+    store_.ReleaseLeases({{run_id, leased.lease_token}});
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("run {} could not be cancelled: the store cannot write (see "
+                             "/readyz); try again later",
+                             run_id)};
+  }
+  store_.Sync();
+  std::lock_guard lock(active->mu);
+  return active->run;
+}
+
+}  // namespace handoff
