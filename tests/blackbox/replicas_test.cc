@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,6 +22,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "blackbox/process.h"
@@ -343,6 +345,55 @@ TEST_F(ReplicasTest, ACancelOnOneReplicaStopsTheRunWhereverItRuns) {
   std::ofstream(dir_ + "/gate") << "open\n";
   ASSERT_TRUE(Eventually([&] { return Finished(GetRun(r2, Int(busy, "id"))); }, 20s));
   EXPECT_EQ(Str(GetRun(r2, Int(busy, "id")), "status"), "passed");
+}
+
+TEST_F(ReplicasTest, TheLiveStreamFollowsARunFromAReplicaThatDoesNotExecuteIt) {
+  Server* r1 = Start("r1");
+  Server* r2 = Start("r2");
+  ASSERT_TRUE(r1 && r2);
+  const std::int64_t id = Int(Json(r1, "POST", "/api/v1/suites/Gate/runs", "{}", 201), "id");
+  std::string executor;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const json::value run = GetRun(r1, id);
+        executor = Str(run, "replica");
+        return Str(run, "status") == "running" && !executor.empty();
+      },
+      20s));
+  Server* other = executor == "r1" ? r2 : r1;
+  struct Event {
+    std::int64_t id;
+    std::string type;
+    json::value data;
+  };
+  std::vector<Event> events;
+  std::atomic<bool> saw_running{false};
+  http::StreamResult result;
+  std::thread follower([&] {
+    http::Client client("127.0.0.1", other->port());
+    result = client.StreamEvents(
+        fmt::format("/api/v1/runs/{}/events", id), 0,
+        [&](std::int64_t event_id, const std::string& type, const std::string& data) {
+          events.push_back({event_id, type, Parse(data)});
+          if (type == "test" && Str(events.back().data, "status") == "running") saw_running = true;
+          return true;
+        },
+        20s);
+  });
+  // The stream is live on the other replica before the test can end.
+  const bool running = Eventually([&] { return saw_running.load(); }, 15s);
+  std::ofstream(dir_ + "/gate") << "open\n";
+  follower.join();
+  ASSERT_TRUE(running) << "no running test event before the gate opened";
+  ASSERT_TRUE(result.ok()) << result.error;
+  ASSERT_GE(events.size(), 3u);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].id, static_cast<std::int64_t>(i + 1)) << "events in seq order, no gaps";
+  }
+  EXPECT_EQ(Str(events.front().data, "status"), "queued");
+  EXPECT_EQ(events.back().type, "run");
+  EXPECT_EQ(Str(events.back().data, "status"), "passed");
+  EXPECT_EQ(Str(events.back().data, "replica"), executor);
 }
 
 TEST_F(ReplicasTest, ScheduleChangesOnOneReplicaReachTheOthersWithinAPoll) {

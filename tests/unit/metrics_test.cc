@@ -97,6 +97,7 @@ TEST(MetricsTest, PromtoolAcceptsOurOutput) {
   r.AddCounter("handoff_tests_run_total", "Tests run by result.", {"namespace", "suite", "result"})
       .With({"shop", "Checkout", "passed"})
       .Inc(7);
+  r.AddGauge("handoff_runs_running", "Runs executing now.").With({}).Set(2);
   r.AddGauge("handoff_testsuites_running", "Suites running.", {"namespace", "suite"})
       .With({"shop", "Checkout"})
       .Set(1);
@@ -104,15 +105,36 @@ TEST(MetricsTest, PromtoolAcceptsOurOutput) {
       .With({"Checkout"})
       .Observe(0.3);
   const std::string path = ::testing::TempDir() + "/metrics.txt";
-  std::ofstream(path) << r.Render();
-  const std::string command = "/usr/bin/promtool check metrics < " + path + " 2>&1";
-  std::FILE* p = ::popen(command.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string output;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p) != nullptr) output += buf;
-  EXPECT_EQ(::pclose(p), 0) << output;
-  EXPECT_EQ(output, "") << "promtool found problems";
+  // As a replica serves it too: every series labelled with its name.
+  for (const std::string& text : {r.Render(), WithLabel(r.Render(), "replica", "pod-7\"x")}) {
+    std::ofstream(path) << text;
+    const std::string command = "/usr/bin/promtool check metrics < " + path + " 2>&1";
+    std::FILE* p = ::popen(command.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string output;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) output += buf;
+    EXPECT_EQ(::pclose(p), 0) << output;
+    EXPECT_EQ(output, "") << "promtool found problems in:\n" << text;
+  }
+}
+
+TEST(MetricsTest, WithLabelLabelsEverySampleAndNothingElse) {
+  const std::string text =
+      "# HELP a_total Help with {braces} and a_total 1.\n"
+      "# TYPE a_total counter\n"
+      "a_total 3\n"
+      "b{x=\"1\",y=\"a b\"} 2.5\n"
+      "c_bucket{le=\"+Inf\"} 1\n"
+      "d{} 4\n";
+  EXPECT_EQ(WithLabel(text, "replica", "r\"1"),
+            "# HELP a_total Help with {braces} and a_total 1.\n"
+            "# TYPE a_total counter\n"
+            "a_total{replica=\"r\\\"1\"} 3\n"
+            "b{replica=\"r\\\"1\",x=\"1\",y=\"a b\"} 2.5\n"
+            "c_bucket{replica=\"r\\\"1\",le=\"+Inf\"} 1\n"
+            "d{replica=\"r\\\"1\"} 4\n");
+  EXPECT_EQ(WithLabel("", "replica", "r"), "");
 }
 
 }  // namespace
