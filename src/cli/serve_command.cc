@@ -37,6 +37,7 @@
 #include "cli/db_url_flag.h"
 #include "store/open_store.h"
 #include "store/ownership.h"
+#include "store/pg_ownership.h"
 #include "store/pg_url.h"
 #include "store/store.h"
 
@@ -484,7 +485,13 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   std::unique_ptr<store::StoreOwnership> owned;
   std::string owner = fmt::format("replica {}: runs leased one at a time (lease ttl {} ms)",
                                   options.replica, options.lease_ttl.count());
-  if (!store::IsPostgresUrl(flags.db)) {
+  if (store::IsPostgresUrl(flags.db)) {
+    if (Result<void> free =
+            store::CheckNoPgOwner(flags.db, flags.pg_prepared_statements == "on");
+        !free.ok()) {
+      return ServeStartError("--db: " + free.error().message);
+    }
+  } else {
     Result<std::unique_ptr<store::StoreOwnership>> acquired =
         store::AcquireStoreOwnership(flags.db);
     if (!acquired.ok()) return ServeStartError("--db: " + acquired.error().message);

@@ -4,6 +4,7 @@
 // run, its journal and recorder, and the gate that stops it at a test boundary.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,13 @@
 #include "store/store.h"
 
 namespace handoff {
+
+// The steady clock, in nanoseconds: what lease and lead deadlines are kept in.
+inline std::int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Sits between a run's supervisor and its recorder to stop a run at a test boundary when
 // the server shuts down: the test that is running may finish; the next one that starts is
@@ -92,6 +100,9 @@ struct ServeEngine::ActiveRun {
   // another replica has taken it over since.
   std::int64_t lease_token = 0;
   std::atomic<bool> lease_lost{false};
+  // The journal's last seq when this replica claimed the run: entries up to it were written
+  // elsewhere, and reach this replica's live streams by reading the journal.
+  std::int64_t claimed_seq = 0;
   RunKey key;  // for the observers
   // Keeps the run alive from its final update until that update's commit callback, which
   // may come after the run's thread has ended (then reset, breaking the cycle).

@@ -87,7 +87,11 @@ ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog&
     DeliveryOptions delivery = options_.delivery;
     delivery.now = options_.now;
     // Of several replicas, the one that leads sends (each would send every delivery else).
-    if (shared_) delivery.may_send = [this] { return leading_.load(); };
+    if (shared_) {
+      delivery.may_send = [this] {
+        return leading_.load() && SteadyNs() < lead_until_ns_.load();
+      };
+    }
     deliveries_ = std::make_unique<DeliveryWorker>(store_, options_.destinations, log_, metrics_,
                                                    std::move(delivery));
   }
@@ -158,8 +162,9 @@ bool ServeEngine::Start(std::string* error) {
   if (options_.retention.count() > 0) retention_ = std::thread([this] { RetentionLoop(); });
   store_probe_ = std::thread([this] { StoreProbeLoop(); });
   if (shared_) {
-    renewed_at_ = std::chrono::steady_clock::now();  // no lease yet: none is overdue
+    renewed_at_ns_.store(SteadyNs());  // no lease yet: none is overdue
     replica_loop_ = std::thread([this] { ReplicaLoop(); });
+    lease_watchdog_ = std::thread([this] { LeaseWatchdogLoop(); });
     live_poll_ = std::thread([this] { LivePollLoop(); });
   }
   if (deliveries_) deliveries_->Start();
@@ -206,6 +211,7 @@ void ServeEngine::Shutdown(std::chrono::milliseconds timeout) {
   replica_wake_.notify_all();
   if (replica_loop_.joinable()) replica_loop_.join();
   if (live_poll_.joinable()) live_poll_.join();
+  if (lease_watchdog_.joinable()) lease_watchdog_.join();
   {
     std::lock_guard lock(schedules_mu_);
     stopping_ = true;
@@ -519,11 +525,10 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
       // Another replica took it over, or the store cannot write: either way the run is
       // the database's again (queued or running, its lease running out), and this replica
       // goes on without it.
-      if (!LeaseLost(*active)) {
-        StoreWriteFailed(fmt::format("run {} could not be marked running", id));
-        store_.ReleaseLeases({{id, active->lease_token}});
-      }
+      const bool lost = LeaseLost(*active);
+      if (!lost) StoreWriteFailed(fmt::format("run {} could not be marked running", id));
       end_thread();
+      if (!lost) store_.ReleaseLeases({{id, active->lease_token}});
       return;
     }
     StoreWriteFailed(fmt::format("run {} could not be marked running", id));
@@ -592,9 +597,13 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
     // replica: its lease ends when what this one recorded is committed).
     if (shared_) {
       store_.Sync();
-      store_.ReleaseLeases({{id, active->lease_token}});
       log_.Info("run interrupted by shutdown; another replica resumes it",
                 {{"run", std::to_string(id)}, {"suite", suite->name}});
+      // No longer this replica's (no renewal extends it) before the lease is handed over.
+      const std::int64_t token = active->lease_token;
+      end_thread();
+      store_.ReleaseLeases({{id, token}});
+      return;
     } else {
       log_.Info("run interrupted by shutdown; it resumes at the next start",
                 {{"run", std::to_string(id)}, {"suite", suite->name}});
@@ -1025,6 +1034,7 @@ void ServeEngine::Fire(const ScheduleBook::Firing& firing) {
               {{"schedule", s.name}, {"error", result.error().message}});
     return;
   }
+  if (shared_) store_.NoteScheduleRun(s.name, ToNs(firing.due), result->run.id);
   std::lock_guard lock(schedules_mu_);
   schedules_.SetLastRun(s.name, result->run.id);
 }

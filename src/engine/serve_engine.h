@@ -169,6 +169,11 @@ class ServeEngine : public ServeApi {
   void SyncSchedules();
   // Sends the journal entries of runs executed elsewhere to this replica's subscribers.
   void LivePollLoop();
+  // Stops this replica's runs once their leases may have run out (no renewal answered for
+  // the ttl less a poll), without waiting on the database: another replica may claim them.
+  void LeaseWatchdogLoop();
+  // Stops every run of this replica: its lease is, or may be, another's.
+  void StopLostRuns(std::string_view why);
   // Cancel on a shared store.
   Result<store::Run> CancelShared(std::int64_t run_id);
 
@@ -227,11 +232,17 @@ class ServeEngine : public ServeApi {
   const bool shared_;
   std::string lead_holder_;  // this process, as the lead's holder
   std::atomic<bool> leading_{false};
+  // Steady-clock nanoseconds until which this replica's lead certainly holds (the start of
+  // the Lead call that kept it, plus the ttl less a poll): past it, it sends nothing.
+  std::atomic<std::int64_t> lead_until_ns_{0};
   std::mutex replica_mu_;
   std::condition_variable replica_wake_;
   bool replica_poked_ = false;
   bool replica_stopping_ = false;
-  std::chrono::steady_clock::time_point renewed_at_;  // the last renewal that answered
+  // Steady-clock nanoseconds when the last renewal that answered began: the leases it
+  // renewed last until then plus the ttl (the lease watchdog stops the runs a poll before).
+  std::atomic<std::int64_t> renewed_at_ns_{0};
+  std::thread lease_watchdog_;
   std::chrono::steady_clock::time_point schedules_synced_at_;
   std::thread replica_loop_;
   std::thread live_poll_;

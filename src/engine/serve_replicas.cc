@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <set>
 #include <utility>
@@ -26,6 +27,12 @@ using store::RunStatus;
 // A journal read of a run executed elsewhere returns at most this many entries at a time.
 constexpr int kLivePage = 500;
 
+std::chrono::milliseconds Poll(const ServeOptions& options) {
+  return std::min<std::chrono::milliseconds>(options.poll_interval, options.lease_ttl / 3);
+}
+
+std::int64_t Ns(std::chrono::nanoseconds d) { return d.count(); }
+
 }  // namespace
 
 void ServeEngine::WakeReplica() {
@@ -37,19 +44,23 @@ void ServeEngine::WakeReplica() {
 }
 
 void ServeEngine::ReplicaLoop() {
-  const auto poll =
-      std::min<std::chrono::milliseconds>(options_.poll_interval, options_.lease_ttl / 3);
+  const auto poll = Poll(options_);
+  std::int64_t renew_tried_ns = 0;
   std::unique_lock lock(replica_mu_);
   while (!replica_stopping_) {
     const bool poked = std::exchange(replica_poked_, false);
     lock.unlock();
     const auto now = std::chrono::steady_clock::now();
     // A poke (a run queued or finished here) claims at once; the rest keeps its pace.
-    if (!poked || now - renewed_at_ >= poll) {
+    if (!poked || SteadyNs() - renew_tried_ns >= Ns(poll)) {
+      renew_tried_ns = SteadyNs();
       RenewLeases();
       if (deliveries_) {
+        const std::int64_t asked_ns = SteadyNs();
         Result<bool> lead = store_.Lead(lead_holder_, options_.lease_ttl.count());
         const bool leading = lead.ok() && *lead;
+        // Certainly this replica's until the ttl after it was asked, less a poll.
+        if (leading) lead_until_ns_.store(asked_ns + Ns(options_.lease_ttl - poll));
         if (leading != leading_.exchange(leading)) {
           log_.Info(leading ? "this replica sends the notifications now"
                             : "another replica sends the notifications now",
@@ -77,15 +88,32 @@ void ServeEngine::ClaimRuns() {
     room = options_.max_concurrent_runs - static_cast<int>(run_threads_.size());
   }
   if (room <= 0) return;
-  Result<std::vector<store::LeasedRun>> claimed =
-      store_.ClaimRuns(options_.replica, room, options_.lease_ttl.count());
+  store::ClaimRequest request;
+  request.replica = options_.replica;
+  request.limit = room;
+  request.ttl_ms = options_.lease_ttl.count();
+  // Only what this binary can run: during a rolling update, a suite that only newer
+  // replicas have is left to them.
+  for (const Suite& suite : catalog_.suites) request.suites.push_back(suite.name);
+  Result<std::vector<store::LeasedRun>> claimed = store_.ClaimRuns(request);
   if (!claimed.ok()) {
     log_.Warn("could not claim runs from the store", {{"error", claimed.error().message}});
     return;
   }
   for (store::LeasedRun& leased : *claimed) {
     const std::int64_t id = leased.run.id;
-    auto active = MakeActive(leased.run, LastSeq(id));
+    {
+      std::lock_guard lock(mu_);
+      if (active_.count(id) != 0) {
+        // Its thread here is still winding down from a lease this replica lost: the next
+        // claim, once it has ended, starts it again.
+        store_.ReleaseLeases({{id, leased.lease_token}});
+        continue;
+      }
+    }
+    const std::int64_t last_seq = LastSeq(id);
+    auto active = MakeActive(leased.run, last_seq);
+    active->claimed_seq = last_seq;
     active->lease_token = leased.lease_token;
     active->recorder->SetLease(leased.lease_token);
     active->resuming = leased.run.status == RunStatus::kRunning;
@@ -116,33 +144,28 @@ void ServeEngine::RenewLeases() {
       runs.emplace(id, active);
     }
   }
-  const auto now = std::chrono::steady_clock::now();
+  const std::int64_t started_ns = SteadyNs();
   if (leases.empty()) {
-    renewed_at_ = now;
+    renewed_at_ns_.store(started_ns);
     return;
   }
   Result<std::vector<store::LeaseState>> states =
       store_.RenewLeases(options_.replica, leases, options_.lease_ttl.count());
   if (!states.ok()) {
+    // The lease watchdog stops the runs if this goes on for the ttl.
     log_.Warn("could not renew the leases of this replica's runs",
               {{"error", states.error().message}});
-    if (now - renewed_at_ >= options_.lease_ttl) {
-      // The leases have run out: another replica may be executing these runs now. Stop
-      // them here; what they record could not be written anyway (fenced off).
-      for (const auto& [id, active] : runs) {
-        if (!active->lease_lost.exchange(true)) {
-          log_.Error("run stopped: its lease could not be renewed for the lease ttl, so "
-                     "another replica may have taken it over",
-                     {{"run", std::to_string(id)}, {"suite", active->run.suite}});
-          active->gate->StopNow();
-        }
-      }
-    }
     return;
   }
-  renewed_at_ = now;
+  renewed_at_ns_.store(started_ns);
   for (const store::LeaseState& state : *states) {
     const std::shared_ptr<ActiveRun>& active = runs[state.run_id];
+    {
+      // Ended here since (its lease released, or its final state committed): nothing to do.
+      std::lock_guard lock(mu_);
+      auto it = active_.find(state.run_id);
+      if (it == active_.end() || it->second != active) continue;
+    }
     if (!state.held) {
       if (!active->lease_lost.exchange(true)) {
         log_.Error("run stopped: another replica took it over (this replica's lease had "
@@ -154,6 +177,38 @@ void ServeEngine::RenewLeases() {
       active->cancel.store(true);
       log_.Info("run cancel requested", {{"run", std::to_string(state.run_id)}});
     }
+  }
+}
+
+void ServeEngine::StopLostRuns(std::string_view why) {
+  std::vector<std::shared_ptr<ActiveRun>> runs;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, active] : active_) {
+      if (active->lease_token != 0) runs.push_back(active);
+    }
+  }
+  for (const auto& active : runs) {
+    if (active->lease_lost.exchange(true)) continue;
+    log_.Error(why, {{"run", std::to_string(active->run.id)}, {"suite", active->run.suite}});
+    active->gate->StopNow();
+  }
+}
+
+void ServeEngine::LeaseWatchdogLoop() {
+  const auto poll = Poll(options_);
+  // A renewal that began at T keeps the leases until T + ttl at least (the database stamps
+  // them later); another replica claims them a poll after that at the earliest. Stop a
+  // poll before T + ttl, whatever the database calls are doing meanwhile.
+  const std::int64_t deadline = Ns(options_.lease_ttl - poll);
+  std::unique_lock lock(replica_mu_);
+  while (!replica_wake_.wait_for(lock, poll / 4, [&] { return replica_stopping_; })) {
+    if (SteadyNs() - renewed_at_ns_.load() < deadline) continue;
+    lock.unlock();
+    StopLostRuns(
+        "run stopped: its lease could not be renewed for the lease ttl, so another replica "
+        "may take it over");
+    lock.lock();
   }
 }
 
@@ -223,16 +278,19 @@ void ServeEngine::LivePollLoop() {
     lock.unlock();
     std::map<std::int64_t, std::int64_t> next;
     for (const std::int64_t id : live_.Runs()) {
-      {
-        std::lock_guard runs_lock(mu_);
-        // Executed here: its commits reach the stream as they happen.
-        if (active_.count(id) != 0) continue;
-      }
       // Each subscriber skips what it has sent already (by seq), so a run first seen here
       // is read from its start.
       std::int64_t after = published.count(id) != 0 ? published[id] : 0;
-      for (;;) {
+      // Executed here: its commits reach the stream as they happen, and only what was
+      // written before this replica claimed it is read (up to `until`).
+      std::int64_t until = INT64_MAX;
+      {
+        std::lock_guard runs_lock(mu_);
+        if (auto it = active_.find(id); it != active_.end()) until = it->second->claimed_seq;
+      }
+      while (after < until) {
         std::vector<store::RunEvent> events = store_.GetEvents(id, after, kLivePage);
+        while (!events.empty() && events.back().seq > until) events.pop_back();
         if (events.empty()) break;
         after = events.back().seq;
         live_.Publish(id, events);
@@ -277,15 +335,20 @@ Result<store::Run> ServeEngine::CancelShared(std::int64_t run_id) {
     return active->run;
   }
   // Not executing anywhere (queued, or its replica is gone): claim it and end it here.
-  Result<std::vector<store::LeasedRun>> claimed =
-      store_.ClaimRuns(options_.replica, 1, options_.lease_ttl.count(), run_id);
+  store::ClaimRequest request;
+  request.replica = options_.replica;
+  request.ttl_ms = options_.lease_ttl.count();
+  request.only_run = run_id;
+  Result<std::vector<store::LeasedRun>> claimed = store_.ClaimRuns(request);
   if (!claimed.ok() || claimed->empty()) {
     // Another replica executes it: it stops there at its next renewal.
     log_.Info("run cancel requested", {{"run", std::to_string(run_id)}});
     return *requested;
   }
   store::LeasedRun& leased = claimed->front();
-  active = MakeActive(leased.run, LastSeq(run_id));
+  const std::int64_t last_seq = LastSeq(run_id);
+  active = MakeActive(leased.run, last_seq);
+  active->claimed_seq = last_seq;
   active->lease_token = leased.lease_token;
   active->recorder->SetLease(leased.lease_token);
   active->user_cancelled.store(true);
@@ -293,6 +356,11 @@ Result<store::Run> ServeEngine::CancelShared(std::int64_t run_id) {
     // Its tests that finished stay as they are; Execute ends it (cancelled) at once.
     active->resuming = true;
     std::lock_guard lock(mu_);
+    if (draining_) {
+      // Shutting down: the replica that claims it next ends it, as the store says.
+      store_.ReleaseLeases({{run_id, leased.lease_token}});
+      return leased.run;
+    }
     active_[run_id] = active;
     StartLocked(active);
     return leased.run;

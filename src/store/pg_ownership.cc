@@ -195,4 +195,34 @@ Result<std::unique_ptr<PgOwnership>> AcquirePgOwnership(const std::string& url,
       std::make_unique<Lease>(std::move(db), holder, token, options.ttl));
 }
 
+Result<void> CheckNoPgOwner(const std::string& url, bool prepared_statements) {
+  const std::string shown = PostgresUrlWithoutPassword(url);
+  Result<std::unique_ptr<PgDb>> connected = PgDb::Connect(url, shown, prepared_statements);
+  if (!connected.ok()) return std::move(connected).error();
+  PgDb& db = **connected;
+  PgResult exists = db.Exec("SELECT to_regclass('handoff_owner') IS NOT NULL");
+  if (!exists.ok() || exists.rows() != 1) {
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("database \"{}\": cannot read its lease table: {}", shown,
+                             exists.error())};
+  }
+  if (!exists.Bool(0, 0)) return {};
+  PgResult current = db.Exec(
+      "SELECT holder, host, pid, "
+      "to_char(acquired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+      "FROM handoff_owner WHERE expires_at > now()");
+  if (!current.ok()) {
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("database \"{}\": cannot read its lease: {}", shown,
+                             current.error())};
+  }
+  if (current.rows() == 0 || HolderIsGone(current.View(0, 0))) return {};
+  return Error{ErrorCode::kConflict,
+               fmt::format("database \"{}\" is held by pid {} on host {} since {} (table "
+                           "handoff_owner): a `db migrate` into it, or a handoff server from "
+                           "before replicas, which would execute the same runs. Stop it (an "
+                           "older server: upgrade it), then start the replicas",
+                           shown, current.Int(0, 2), current.Text(0, 1), current.Text(0, 3))};
+}
+
 }  // namespace handoff::store

@@ -50,4 +50,11 @@ class PgOwnership : public StoreOwnership {
 Result<std::unique_ptr<PgOwnership>> AcquirePgOwnership(const std::string& url,
                                                         const PgOwnershipOptions& options = {});
 
+// For a replica about to serve the database at `url`: kConflict naming the holder while a
+// live lease of `handoff_owner` says something has the database to itself (`db migrate`,
+// or a server of a handoff from before replicas, which would run the same runs unfenced);
+// ok when there is none (or no such table). kUnavailable when it cannot be read.
+// `prepared_statements`: as PgDb::Connect's.
+Result<void> CheckNoPgOwner(const std::string& url, bool prepared_statements = true);
+
 }  // namespace handoff::store

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 #include <utility>
 
 #include "store/pg_db.h"
@@ -34,11 +33,7 @@ constexpr const char* kLiveHolders =
     "SELECT DISTINCT lease_holder FROM runs WHERE status IN ('queued', 'running') "
     "AND lease_expires_at >= now() AND lease_holder <> ''";
 
-// At most this many candidates are looked at per claim: runs whose replica is gone first,
-// then the oldest queued.
-constexpr int kClaimCandidates = 1000;
-
-// The suites with a run leased now: none of their other runs may start.
+// The suites with a run leased now: none of their other runs may start. $1 as above.
 constexpr const char* kBusySuites =
     "SELECT DISTINCT suite FROM runs WHERE status IN ('queued', 'running') "
     "AND lease_expires_at >= now() AND NOT lease_holder = ANY($1)";
@@ -48,7 +43,7 @@ constexpr const char* kBusySuites =
 const std::string& ClaimSql() {
   static const std::string sql = fmt::format(
       "UPDATE runs SET replica = $2, lease_token = lease_token + 1, "
-      "lease_expires_at = now() + $3 * interval '1 millisecond', lease_holder = $4 "
+      "lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond', lease_holder = $4 "
       "WHERE id IN (SELECT id FROM runs WHERE id = ANY($5) AND {} FOR UPDATE SKIP LOCKED) "
       "RETURNING {}, lease_token, cancel_requested",
       kClaimable, kPgRunColumns);
@@ -61,9 +56,11 @@ const std::string& ClaimSql() {
 constexpr const char* kRenew =
     "UPDATE runs SET lease_expires_at = now() + $3 * interval '1 millisecond' "
     "WHERE id = $1 AND lease_token = $2 AND replica = $4 RETURNING cancel_requested";
+// The token moves on too: a renewal that read the lease before it was released cannot
+// extend it again.
 constexpr const char* kRelease =
-    "UPDATE runs SET lease_expires_at = now() - interval '1 millisecond' "
-    "WHERE id = $1 AND lease_token = $2";
+    "UPDATE runs SET lease_expires_at = now() - interval '1 millisecond', "
+    "lease_token = lease_token + 1 WHERE id = $1 AND lease_token = $2";
 constexpr const char* kRequestCancel =
     "UPDATE runs SET cancel_requested = TRUE WHERE id = $1 "
     "AND status IN ('queued', 'running') RETURNING ";
@@ -95,8 +92,9 @@ Error Unavailable(PgDb* db, std::string_view what, std::string_view detail) {
 
 }  // namespace
 
-Result<std::vector<LeasedRun>> PgStore::ClaimRuns(const std::string& replica, int limit,
-                                                  std::int64_t ttl_ms, std::int64_t only_run) {
+Result<std::vector<LeasedRun>> PgStore::ClaimRuns(const ClaimRequest& request) {
+  const int limit = request.limit;
+  const std::int64_t only_run = request.only_run;
   if (limit <= 0) return std::vector<LeasedRun>{};
   ReadLease lease(*this);
   PgDb* db = lease.db();
@@ -119,30 +117,45 @@ Result<std::vector<LeasedRun>> PgStore::ClaimRuns(const std::string& replica, in
     params.Add(std::move(holders));
     return params;
   };
-  PgParams params = with_gone();
-  std::string candidates_sql =
-      fmt::format("SELECT id, suite FROM runs WHERE {}", kClaimable);
-  if (only_run != 0) {
-    params.Add(only_run);
-    candidates_sql += " AND id = $2";
-  } else {
-    candidates_sql += fmt::format(" ORDER BY (status = 'running') DESC, id LIMIT {}",
-                                  kClaimCandidates);
-  }
-  PgResult candidates = db->Exec(candidates_sql, params);
-  if (!candidates.ok()) return Unavailable(db, "claim of runs", candidates.error());
   std::vector<std::int64_t> chosen;
   if (only_run != 0) {
-    if (candidates.rows() == 1) chosen.push_back(only_run);
-  } else if (candidates.rows() > 0) {
+    PgParams params = with_gone();
+    params.Add(only_run);
+    PgResult found = db->Exec(fmt::format("SELECT id FROM runs WHERE {} AND id = $2", kClaimable),
+                              params);
+    if (!found.ok()) return Unavailable(db, "claim of runs", found.error());
+    if (found.rows() == 1) chosen.push_back(only_run);
+  } else {
+    // The first claimable run of each suite that is not busy (one run of a suite at a time):
+    // a long queue of one suite never hides another suite's runs.
     PgResult busy = db->Exec(kBusySuites, with_gone());
     if (!busy.ok()) return Unavailable(db, "claim of runs", busy.error());
-    std::set<std::string, std::less<>> suites;
-    for (int row = 0; row < busy.rows(); ++row) suites.insert(busy.Text(row, 0));
-    for (int row = 0; row < candidates.rows() && static_cast<int>(chosen.size()) < limit; ++row) {
-      // One run of a suite at a time: the first of each suite not busy.
-      if (!suites.insert(candidates.Text(row, 1)).second) continue;
-      chosen.push_back(candidates.Int(row, 0));
+    PgArray busy_suites(PgArray::Of::kText);
+    for (int row = 0; row < busy.rows(); ++row) busy_suites.AddText(busy.View(row, 0));
+    PgParams params = with_gone();
+    params.Add(std::move(busy_suites));
+    std::string sql = fmt::format(
+        "SELECT DISTINCT ON (suite) id, status = 'running' FROM runs WHERE {} "
+        "AND NOT suite = ANY($2)",
+        kClaimable);
+    if (!request.suites.empty()) {
+      PgArray suites(PgArray::Of::kText);
+      for (const std::string& suite : request.suites) suites.AddText(suite);
+      params.Add(std::move(suites));
+      sql += " AND suite = ANY($3)";
+    }
+    sql += " ORDER BY suite, (status = 'running') DESC, id";
+    PgResult candidates = db->Exec(sql, params);
+    if (!candidates.ok()) return Unavailable(db, "claim of runs", candidates.error());
+    // Runs whose replica is gone first (they were running), then the oldest.
+    std::vector<std::pair<bool, std::int64_t>> firsts;
+    for (int row = 0; row < candidates.rows(); ++row) {
+      firsts.emplace_back(!candidates.Bool(row, 1), candidates.Int(row, 0));
+    }
+    std::sort(firsts.begin(), firsts.end());
+    for (const auto& [queued, id] : firsts) {
+      if (static_cast<int>(chosen.size()) >= limit) break;
+      chosen.push_back(id);
     }
   }
   std::vector<LeasedRun> claimed;
@@ -150,7 +163,7 @@ Result<std::vector<LeasedRun>> PgStore::ClaimRuns(const std::string& replica, in
     PgArray ids(PgArray::Of::kBigint);
     for (std::int64_t id : chosen) ids.Add(id);
     PgParams claim = with_gone();
-    claim.Add(replica).Add(ttl_ms).Add(holder_).Add(std::move(ids));
+    claim.Add(request.replica).Add(request.ttl_ms).Add(holder_).Add(std::move(ids));
     PgResult updated = db->Exec(ClaimSql(), claim);
     if (!updated.ok()) return Unavailable(db, "claim of runs", updated.error());
     const int columns = updated.columns();
@@ -289,6 +302,17 @@ std::int64_t PgStore::CountRuns(const std::vector<RunStatus>& statuses) {
   params.Add(std::move(names));
   PgResult counted = db->Exec("SELECT count(*) FROM runs WHERE status = ANY($1)", params);
   return counted.rows() == 1 ? counted.Int(0, 0) : 0;
+}
+
+void PgStore::NoteScheduleRun(const std::string& schedule, std::int64_t due_ns,
+                              std::int64_t run_id) {
+  ReadLease lease(*this);
+  PgDb* db = lease.db();
+  if (db == nullptr) return;  // logged
+  PgParams params;
+  params.Add(schedule).Add(due_ns).Add(run_id);
+  db->Exec("UPDATE schedule_firings SET run_id = $3 WHERE schedule = $1 AND due_at = $2",
+           params);  // logged if it fails
 }
 
 std::int64_t PgStore::UnfinishedScheduleRun(const std::string& schedule) {

@@ -158,7 +158,7 @@ CREATE TABLE handoff_probe (
     // skips new runs while one is in progress has its runs marked `exclusive`, and the unique
     // index lets one of them at a time be unfinished, whichever replica creates it.
     // `schedule_firings` holds one row per schedule and due time: the replica that inserts it
-    // fires it. `replica_lead` is the one replica that sends notifications;
+    // fires it, and notes the run it started (0: none, the previous run was unfinished). `replica_lead` is the one replica that sends notifications;
     // `code_schedule_pauses` whether a schedule declared in code is paused (on every replica). handoff_fence() fails a write whose run is leased with another token now,
     // and keeps the lease from changing until the write commits (FOR SHARE).
     R"sql(
@@ -177,6 +177,7 @@ CREATE TABLE schedule_firings (
   schedule TEXT NOT NULL,
   due_at BIGINT NOT NULL,
   replica TEXT NOT NULL,
+  run_id BIGINT NOT NULL DEFAULT 0,
   fired_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   PRIMARY KEY (schedule, due_at)
 );

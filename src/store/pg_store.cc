@@ -167,7 +167,25 @@ Result<CreatedRun> PgStore::InsertRun(Run run, const std::vector<std::string>& t
   CreatedRun result;
   const bool ok = RunTask(1, [&](PgDb& db) {
     const std::int64_t created_at = Now();
-    const std::int64_t id = InsertPgRun(db, run, created_at, exclusive);
+    std::int64_t id = InsertPgRun(db, run, created_at, exclusive);
+    // The run that kept an exclusive one out may finish before it is looked for: then
+    // there is room, and the insert goes again (a few times at most).
+    for (int again = 0; id == 0 && exclusive && again < 3; ++again) {
+      if (!run.idempotency_key.empty()) break;  // the key's run is looked for below
+      PgParams suite;
+      suite.Add(run.suite);
+      PgResult busy = db.Exec(
+          "SELECT id FROM runs WHERE suite = $1 AND exclusive "
+          "AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
+          suite);
+      if (!busy.ok()) return false;
+      if (busy.rows() == 1) {
+        result.created = false;
+        result.busy_with = busy.Int(0, 0);
+        return true;
+      }
+      id = InsertPgRun(db, run, created_at, exclusive);
+    }
     if (id < 0) return false;
     if (id == 0) {
       // A run with this idempotency key exists (committed: the insert waited for it), or,

@@ -109,8 +109,7 @@ class PgStore : public Store {
   bool Shared() const override { return true; }
   Result<CreatedRun> CreateSharedRun(Run run, const std::vector<std::string>& test_names,
                                      bool exclusive) override;
-  Result<std::vector<LeasedRun>> ClaimRuns(const std::string& replica, int limit,
-                                           std::int64_t ttl_ms, std::int64_t only_run) override;
+  Result<std::vector<LeasedRun>> ClaimRuns(const ClaimRequest& request) override;
   Result<std::vector<LeaseState>> RenewLeases(
       const std::string& replica, const std::vector<std::pair<std::int64_t, std::int64_t>>& leases,
       std::int64_t ttl_ms) override;
@@ -119,6 +118,8 @@ class PgStore : public Store {
   Result<bool> ClaimScheduleFiring(const std::string& schedule, std::int64_t due_ns,
                                    const std::string& replica) override;
   std::int64_t UnfinishedScheduleRun(const std::string& schedule) override;
+  void NoteScheduleRun(const std::string& schedule, std::int64_t due_ns,
+                       std::int64_t run_id) override;
   Result<bool> Lead(const std::string& holder, std::int64_t ttl_ms) override;
   Result<void> SetCodeSchedulePaused(const std::string& name, bool paused) override;
   std::optional<std::map<std::string, bool>> CodeSchedulePauses() override;

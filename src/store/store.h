@@ -364,6 +364,15 @@ struct LeasedRun {
   bool cancel_requested = false;
 };
 
+// What a replica asks of the queue (Store::ClaimRuns).
+struct ClaimRequest {
+  std::string replica;
+  int limit = 1;
+  std::int64_t ttl_ms = 15000;
+  std::int64_t only_run = 0;         // non-zero: that run alone
+  std::vector<std::string> suites;  // empty: any suite
+};
+
 // What renewing a run's lease found (Store::RenewLeases).
 struct LeaseState {
   std::int64_t run_id = 0;
@@ -488,16 +497,13 @@ class Store {
   // Claims up to `limit` runs for `replica` with a lease of `ttl_ms`, oldest first, runs
   // whose lease expired (their replica is gone: resumed) before queued ones, never a run of
   // a suite that has another run leased (one run of a suite at a time, across replicas),
-  // and never two of one suite. `only_run` (non-zero): claims that run alone, whatever its
-  // suite's other runs (to cancel it). Rows another transaction holds are skipped (FOR
-  // UPDATE SKIP LOCKED). Each claim sets the run's replica and a new fencing token.
-  virtual Result<std::vector<LeasedRun>> ClaimRuns(const std::string& replica, int limit,
-                                                   std::int64_t ttl_ms,
-                                                   std::int64_t only_run = 0) {
-    (void)replica;
-    (void)limit;
-    (void)ttl_ms;
-    (void)only_run;
+  // and never two of one suite; only runs of `suites` when it is not empty (the suites the
+  // replica's binary has: during a rolling update, a run of a suite only the new binary has
+  // waits for a replica that has it). `only_run` (non-zero): claims that run alone, whatever
+  // its suite (to cancel it). Rows another transaction holds are skipped (FOR UPDATE SKIP
+  // LOCKED). Each claim sets the run's replica and a new fencing token.
+  virtual Result<std::vector<LeasedRun>> ClaimRuns(const ClaimRequest& request) {
+    (void)request;
     return Error{ErrorCode::kUnsupported, "this store is not shared"};
   }
   // Extends the leases (run id, token) `replica` holds by `ttl_ms`, and says for each
@@ -531,6 +537,13 @@ class Store {
     (void)due_ns;
     (void)replica;
     return Error{ErrorCode::kUnsupported, "this store is not shared"};
+  }
+  // Notes the run a claimed firing started (best effort: logged if it fails).
+  virtual void NoteScheduleRun(const std::string& schedule, std::int64_t due_ns,
+                               std::int64_t run_id) {
+    (void)schedule;
+    (void)due_ns;
+    (void)run_id;
   }
   // Takes or keeps the lead among the replicas for `ttl_ms` (what one replica does for all:
   // sending the outbox's notifications): true while `holder` (one process) leads, false

@@ -83,13 +83,13 @@ TEST_F(PgReplicasTest, EachRunIsClaimedOnceAndOneRunOfASuiteAtATime) {
   const std::int64_t a1 = Queue(*one_, "a");
   const std::int64_t a2 = Queue(*one_, "a");
   const std::int64_t b1 = Queue(*two_, "b");
-  std::vector<LeasedRun> first = ValueOf(one_->ClaimRuns("r1", 10, 60'000));
+  std::vector<LeasedRun> first = ValueOf(one_->ClaimRuns({"r1", 10, 60'000}));
   ASSERT_EQ(first.size(), 2u);  // a1 and b1; a2 waits for a1
   EXPECT_EQ(first[0].run.id, a1);
   EXPECT_EQ(first[1].run.id, b1);
   EXPECT_EQ(first[0].run.replica, "r1");
   EXPECT_GT(first[0].lease_token, 0);
-  EXPECT_TRUE(ValueOf(two_->ClaimRuns("r2", 10, 60'000)).empty());
+  EXPECT_TRUE(ValueOf(two_->ClaimRuns({"r2", 10, 60'000})).empty());
   // a1 finishes: a2 may start, on either replica.
   WriteBatch done;
   RunUpdate finished;
@@ -100,10 +100,25 @@ TEST_F(PgReplicasTest, EachRunIsClaimedOnceAndOneRunOfASuiteAtATime) {
   std::promise<bool> committed;
   one_->Write(done, [&](bool ok) { committed.set_value(ok); });
   ASSERT_TRUE(committed.get_future().get());
-  std::vector<LeasedRun> second = ValueOf(two_->ClaimRuns("r2", 10, 60'000));
+  std::vector<LeasedRun> second = ValueOf(two_->ClaimRuns({"r2", 10, 60'000}));
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].run.id, a2);
   EXPECT_EQ(one_->GetRun(a2).value().replica, "r2");
+}
+
+TEST_F(PgReplicasTest, AReplicaClaimsOnlyTheSuitesItHas) {
+  const std::int64_t known = Queue(*one_, "known");
+  const std::int64_t newer = Queue(*one_, "only-in-the-new-binary");
+  ClaimRequest old_binary{"old", 10, 60'000};
+  old_binary.suites = {"known", "other"};
+  std::vector<LeasedRun> claimed = ValueOf(one_->ClaimRuns(old_binary));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].run.id, known);
+  ClaimRequest new_binary{"new", 10, 60'000};
+  new_binary.suites = {"known", "only-in-the-new-binary"};
+  claimed = ValueOf(two_->ClaimRuns(new_binary));
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].run.id, newer);
 }
 
 TEST_F(PgReplicasTest, ConcurrentClaimsNeverShareARun) {
@@ -113,7 +128,7 @@ TEST_F(PgReplicasTest, ConcurrentClaimsNeverShareARun) {
   std::vector<std::int64_t> got_two;
   auto claim = [](Store& store, const std::string& replica, std::vector<std::int64_t>& got) {
     for (int i = 0; i < 40; ++i) {
-      for (const LeasedRun& leased : ValueOf(store.ClaimRuns(replica, 1, 60'000))) {
+      for (const LeasedRun& leased : ValueOf(store.ClaimRuns({replica, 1, 60'000}))) {
         got.push_back(leased.run.id);
       }
     }
@@ -130,12 +145,12 @@ TEST_F(PgReplicasTest, ConcurrentClaimsNeverShareARun) {
 
 TEST_F(PgReplicasTest, AnExpiredLeaseIsTakenOverAndTheStaleReplicaIsFencedOff) {
   const std::int64_t id = Queue(*one_, "s");
-  LeasedRun mine = ValueOf(one_->ClaimRuns("r1", 1, 60'000)).at(0);
+  LeasedRun mine = ValueOf(one_->ClaimRuns({"r1", 1, 60'000})).at(0);
   EXPECT_EQ(mine.run.status, RunStatus::kQueued);
   // While the lease is live nobody else gets it.
-  EXPECT_TRUE(ValueOf(two_->ClaimRuns("r2", 1, 60'000)).empty());
+  EXPECT_TRUE(ValueOf(two_->ClaimRuns({"r2", 1, 60'000})).empty());
   ExpireLeases();
-  LeasedRun theirs = ValueOf(two_->ClaimRuns("r2", 1, 60'000)).at(0);
+  LeasedRun theirs = ValueOf(two_->ClaimRuns({"r2", 1, 60'000})).at(0);
   EXPECT_EQ(theirs.run.id, id);
   EXPECT_GT(theirs.lease_token, mine.lease_token);
   EXPECT_EQ(theirs.run.replica, "r2");
@@ -157,7 +172,7 @@ TEST_F(PgReplicasTest, AnExpiredLeaseIsTakenOverAndTheStaleReplicaIsFencedOff) {
   fresh.fences.emplace_back(id, theirs.lease_token);
   std::promise<bool> stale_done;
   std::promise<bool> fresh_done;
-  // Queued together, so that they share one transaction: the stale one fails alone.
+  // Queued one after the other: in one transaction (the stale one fails alone) or in two.
   one_->Write(fresh, [&](bool ok) { fresh_done.set_value(ok); });
   one_->Write(stale, [&](bool ok) { stale_done.set_value(ok); });
   EXPECT_TRUE(fresh_done.get_future().get());
@@ -183,29 +198,29 @@ TEST_F(PgReplicasTest, ARunningRunWhoseLeaseExpiredIsClaimedBeforeQueuedOnes) {
   const std::int64_t queued = Queue(*one_, "a");
   const std::int64_t running = Queue(*one_, "b");
   Exec("UPDATE runs SET status = 'running' WHERE id = " + std::to_string(running));
-  std::vector<LeasedRun> claimed = ValueOf(two_->ClaimRuns("r2", 1, 60'000));
+  std::vector<LeasedRun> claimed = ValueOf(two_->ClaimRuns({"r2", 1, 60'000}));
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].run.id, running);
   EXPECT_EQ(claimed[0].run.status, RunStatus::kRunning);
-  EXPECT_EQ(ValueOf(two_->ClaimRuns("r2", 1, 60'000)).at(0).run.id, queued);
+  EXPECT_EQ(ValueOf(two_->ClaimRuns({"r2", 1, 60'000})).at(0).run.id, queued);
 }
 
 TEST_F(PgReplicasTest, RenewalKeepsALeaseAndReleaseHandsItOver) {
   const std::int64_t id = Queue(*one_, "s");
-  LeasedRun mine = ValueOf(one_->ClaimRuns("r1", 1, 1'000)).at(0);
+  LeasedRun mine = ValueOf(one_->ClaimRuns({"r1", 1, 1'000})).at(0);
   std::vector<LeaseState> states =
       ValueOf(one_->RenewLeases("r1", {{id, mine.lease_token}}, 60'000));
   ASSERT_EQ(states.size(), 1u);
   EXPECT_TRUE(states[0].held);
   EXPECT_FALSE(states[0].cancel_requested);
-  EXPECT_TRUE(ValueOf(two_->ClaimRuns("r2", 1, 60'000)).empty());
+  EXPECT_TRUE(ValueOf(two_->ClaimRuns({"r2", 1, 60'000})).empty());
   one_->ReleaseLeases({{id, mine.lease_token}});
-  EXPECT_EQ(ValueOf(two_->ClaimRuns("r2", 1, 60'000)).size(), 1u);
+  EXPECT_EQ(ValueOf(two_->ClaimRuns({"r2", 1, 60'000})).size(), 1u);
 }
 
 TEST_F(PgReplicasTest, ACancelReachesTheReplicaHoldingTheRun) {
   const std::int64_t id = Queue(*one_, "s");
-  LeasedRun mine = ValueOf(one_->ClaimRuns("r1", 1, 60'000)).at(0);
+  LeasedRun mine = ValueOf(one_->ClaimRuns({"r1", 1, 60'000})).at(0);
   store::Run shown = ValueOf(two_->RequestCancel(id));
   EXPECT_EQ(shown.id, id);
   std::vector<LeaseState> states =
@@ -216,7 +231,7 @@ TEST_F(PgReplicasTest, ACancelReachesTheReplicaHoldingTheRun) {
   // A queued run cancelled before any claim is claimed with its cancel.
   const std::int64_t other = Queue(*one_, "t");
   ValueOf(two_->RequestCancel(other));
-  std::vector<LeasedRun> claimed = ValueOf(two_->ClaimRuns("r2", 1, 60'000, other));
+  std::vector<LeasedRun> claimed = ValueOf(two_->ClaimRuns({"r2", 1, 60'000, other}));
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_TRUE(claimed[0].cancel_requested);
 }
