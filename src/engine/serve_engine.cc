@@ -316,59 +316,39 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
   run.retry_of = request.retry_of;
   run.idempotency_key = request.idempotency_key;
 
-  if (shared_) {
-    // The queue is the database's: any replica claims the run (ReplicaLoop). A suite that
-    // skips new runs while one is in progress is checked there too, across replicas.
-    Result<store::CreatedRun> stored = store_.CreateSharedRun(
-        std::move(run), tests, suite->concurrency == Suite::Concurrency::kSkip);
-    if (!stored.ok()) {
-      StoreWriteFailed(fmt::format("a new run of suite \"{}\" could not be stored", suite->name));
-      return Error{ErrorCode::kUnavailable,
-                   "the run could not be stored: the store cannot write (see /readyz); "
-                   "nothing was queued, try again later"};
-    }
-    if (stored->busy_with != 0) {
-      return Error{ErrorCode::kConflict,
-                   fmt::format(
-                       "suite \"{}\" already has run {} in progress and skips new runs meanwhile",
-                       suite->name, stored->busy_with)};
-    }
-    if (!stored->created) {
-      if (stored->run.suite != suite->name) {
-        return Error{ErrorCode::kConflict,
-                     fmt::format("Idempotency-Key \"{}\" was already used for run {} of suite \"{}\"",
-                                 request.idempotency_key, stored->run.id, stored->run.suite)};
+  const bool skips = suite->concurrency == Suite::Concurrency::kSkip;
+  const auto suite_busy = [&](std::int64_t busy_with) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format(
+                     "suite \"{}\" already has run {} in progress and skips new runs meanwhile",
+                     suite->name, busy_with)};
+  };
+  // One server: the queue is this engine's, under mu_. Replicas: the queue is the
+  // database's, any replica claims the run (ReplicaLoop), and a suite that skips new runs
+  // while one is in progress is checked there, across replicas.
+  std::unique_lock lock(mu_, std::defer_lock);
+  if (!shared_) {
+    lock.lock();
+    if (skips) {
+      for (const auto& [id, active] : active_) {
+        if (active->run.suite != suite->name) continue;
+        {
+          // A run whose final state is decided is over for this rule: a client that saw it
+          // finish and triggers the next one must not be refused while its thread winds down.
+          std::lock_guard run_lock(active->mu);
+          if (store::IsFinished(active->run.status)) continue;
+        }
+        if (!request.idempotency_key.empty() &&
+            active->run.idempotency_key == request.idempotency_key) {
+          return TriggeredRun{active->run, false};
+        }
+        return suite_busy(id);
       }
-      return TriggeredRun{stored->run, false};
-    }
-    log_.Info("run queued", {{"run", std::to_string(stored->run.id)},
-                             {"suite", stored->run.suite},
-                             {"trigger", store::TriggerName(stored->run.trigger)}});
-    WakeReplica();
-    return TriggeredRun{stored->run, true};
-  }
-
-  std::lock_guard lock(mu_);
-  if (suite->concurrency == Suite::Concurrency::kSkip) {
-    for (const auto& [id, active] : active_) {
-      if (active->run.suite != suite->name) continue;
-      {
-        // A run whose final state is decided is over for this rule: a client that saw it
-        // finish and triggers the next one must not be refused while its thread winds down.
-        std::lock_guard run_lock(active->mu);
-        if (store::IsFinished(active->run.status)) continue;
-      }
-      if (!request.idempotency_key.empty() &&
-          active->run.idempotency_key == request.idempotency_key) {
-        return TriggeredRun{active->run, false};
-      }
-      return Error{ErrorCode::kConflict,
-                   fmt::format(
-                       "suite \"{}\" already has run {} in progress and skips new runs meanwhile",
-                       suite->name, id)};
     }
   }
-  Result<store::CreatedRun> stored = store_.CreateRun(std::move(run), tests);
+  Result<store::CreatedRun> stored = shared_
+                                         ? store_.CreateSharedRun(std::move(run), tests, skips)
+                                         : store_.CreateRun(std::move(run), tests);
   if (!stored.ok()) {
     // Not committed: nothing is queued, and the caller must not think otherwise.
     StoreWriteFailed(fmt::format("a new run of suite \"{}\" could not be stored", suite->name));
@@ -377,6 +357,7 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
                  "nothing was queued, try again later"};
   }
   const store::CreatedRun& created = *stored;
+  if (created.busy_with != 0) return suite_busy(created.busy_with);
   if (!created.created) {
     if (created.run.suite != suite->name) {
       // The key names another request: answering with that run would hide the mistake.
@@ -386,14 +367,18 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
     }
     return TriggeredRun{created.run, false};
   }
+  log_.Info("run queued", {{"run", std::to_string(created.run.id)},
+                           {"suite", created.run.suite},
+                           {"trigger", store::TriggerName(created.run.trigger)}});
+  if (shared_) {
+    WakeReplica();
+    return TriggeredRun{created.run, true};
+  }
   auto active = MakeActive(created.run, 0);
   // The journal starts with the queued run, so a live stream shows it from its start.
   store::RunUpdate none;
   none.id = created.run.id;
   active->recorder->UpdateRun(none, created.run);
-  log_.Info("run queued", {{"run", std::to_string(created.run.id)},
-                           {"suite", created.run.suite},
-                           {"trigger", store::TriggerName(created.run.trigger)}});
   active_[created.run.id] = active;
   queue_.push_back(active);
   DispatchLocked();

@@ -167,48 +167,33 @@ Result<CreatedRun> PgStore::InsertRun(Run run, const std::vector<std::string>& t
   CreatedRun result;
   const bool ok = RunTask(1, [&](PgDb& db) {
     const std::int64_t created_at = Now();
-    std::int64_t id = InsertPgRun(db, run, created_at, exclusive);
-    // The run that kept an exclusive one out may finish before it is looked for: then
-    // there is room, and the insert goes again (a few times at most).
-    for (int again = 0; id == 0 && exclusive && again < 3; ++again) {
-      if (!run.idempotency_key.empty()) break;  // the key's run is looked for below
-      PgParams suite;
-      suite.Add(run.suite);
-      PgResult busy = db.Exec(
-          "SELECT id FROM runs WHERE suite = $1 AND exclusive "
-          "AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
-          suite);
-      if (!busy.ok()) return false;
-      if (busy.rows() == 1) {
-        result.created = false;
-        result.busy_with = busy.Int(0, 0);
-        return true;
-      }
+    static const std::string kFindByKey = fmt::format(
+        "SELECT {} FROM runs WHERE idempotency_key = $1 AND idempotency_key <> ''",
+        kPgRunColumns);
+    constexpr const char* kFindBusy =
+        "SELECT id FROM runs WHERE suite = $1 AND exclusive "
+        "AND status IN ('queued', 'running') ORDER BY id LIMIT 1";
+    std::int64_t id = 0;
+    for (int attempt = 0;; ++attempt) {
       id = InsertPgRun(db, run, created_at, exclusive);
-    }
-    if (id < 0) return false;
-    if (id == 0) {
-      // A run with this idempotency key exists (committed: the insert waited for it), or,
-      // for an exclusive run, the suite has an unfinished one.
-      static const std::string kFindByKey = fmt::format(
-          "SELECT {} FROM runs WHERE idempotency_key = $1 AND idempotency_key <> ''",
-          kPgRunColumns);
-      PgParams key;
-      key.Add(run.idempotency_key);
-      PgResult found = db.Exec(kFindByKey, key);
-      if (!found.ok()) return false;
-      if (found.rows() == 1) {
-        result.run = ReadPgRun(found, 0);
-        result.created = false;
-        return true;
+      if (id != 0) break;  // inserted, or failed (-1)
+      // Nothing inserted: a run with this idempotency key exists (committed: the insert
+      // waited for it), or, for an exclusive run, the suite has an unfinished one.
+      if (!run.idempotency_key.empty()) {
+        PgParams key;
+        key.Add(run.idempotency_key);
+        PgResult found = db.Exec(kFindByKey, key);
+        if (!found.ok()) return false;
+        if (found.rows() == 1) {
+          result.run = ReadPgRun(found, 0);
+          result.created = false;
+          return true;
+        }
       }
       if (exclusive) {
         PgParams suite;
         suite.Add(run.suite);
-        PgResult busy = db.Exec(
-            "SELECT id FROM runs WHERE suite = $1 AND exclusive "
-            "AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
-            suite);
+        PgResult busy = db.Exec(kFindBusy, suite);
         if (!busy.ok()) return false;
         if (busy.rows() == 1) {
           result.created = false;
@@ -216,9 +201,15 @@ Result<CreatedRun> PgStore::InsertRun(Run run, const std::vector<std::string>& t
           return true;
         }
       }
-      LogStoreError("idempotent create", "the run that kept this one from being created vanished");
-      return false;
+      // The run that kept this one out finished before it was looked for: an exclusive run
+      // has room now, and goes again (a few times at most).
+      if (!exclusive || attempt == 3) {
+        LogStoreError("idempotent create",
+                      "the run that kept this one from being created vanished");
+        return false;
+      }
     }
+    if (id < 0) return false;
     if (!test_names.empty()) {
       PgParams plan;
       plan.Add(id).AddBytes(EncodeStrings(test_names));

@@ -145,6 +145,20 @@ class ReplicasTest : public ::testing::Test {
     return Json(s, "GET", fmt::format("/api/v1/runs/{}", id), {}, 200);
   }
 
+  // Waits (at most 20 s) until run `id` runs, and returns the replica executing it ("" if
+  // it never ran).
+  std::string AwaitExecutor(Server* s, std::int64_t id) {
+    std::string executor;
+    const bool running = Eventually(
+        [&] {
+          const json::value run = GetRun(s, id);
+          executor = Str(run, "replica");
+          return Str(run, "status") == "running" && !executor.empty();
+        },
+        20s);
+    return running ? executor : std::string();
+  }
+
   // Polls `probe` until it holds, at most `timeout`.
   bool Eventually(const std::function<bool()>& probe, std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
@@ -371,14 +385,8 @@ TEST_F(ReplicasTest, ACancelOnOneReplicaStopsTheRunWhereverItRuns) {
   ASSERT_TRUE(r1 && r2);
   const json::value queued = Json(r1, "POST", "/api/v1/suites/Gate/runs", "{}", 201);
   const std::int64_t id = Int(queued, "id");
-  std::string executor;
-  ASSERT_TRUE(Eventually(
-      [&] {
-        const json::value run = GetRun(r1, id);
-        executor = Str(run, "replica");
-        return Str(run, "status") == "running" && !executor.empty();
-      },
-      20s));
+  const std::string executor = AwaitExecutor(r1, id);
+  ASSERT_FALSE(executor.empty()) << "run " << id << " never ran";
   // Cancelled through the replica that does not execute it.
   Server* other = executor == "r1" ? r2 : r1;
   Json(other, "POST", fmt::format("/api/v1/runs/{}/cancel", id), "{}", 200);
@@ -405,14 +413,8 @@ TEST_F(ReplicasTest, TheLiveStreamFollowsARunFromAReplicaThatDoesNotExecuteIt) {
   Server* r2 = Start("r2");
   ASSERT_TRUE(r1 && r2);
   const std::int64_t id = Int(Json(r1, "POST", "/api/v1/suites/Gate/runs", "{}", 201), "id");
-  std::string executor;
-  ASSERT_TRUE(Eventually(
-      [&] {
-        const json::value run = GetRun(r1, id);
-        executor = Str(run, "replica");
-        return Str(run, "status") == "running" && !executor.empty();
-      },
-      20s));
+  const std::string executor = AwaitExecutor(r1, id);
+  ASSERT_FALSE(executor.empty()) << "run " << id << " never ran";
   Server* other = executor == "r1" ? r2 : r1;
   struct Event {
     std::int64_t id;
