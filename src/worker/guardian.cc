@@ -33,6 +33,9 @@ constexpr std::chrono::seconds kKillWithin{10};
 constexpr int kHandled[] = {SIGCHLD, SIGTERM, kKillWorkerSignal};
 
 bool g_split = false;  // SplitGuardian ran in this process
+// The supervisor's pid, from the worker's command line (0: not given). The supervisor may be
+// PID 1 (a container without an init), so an orphan is told apart by pid, not by a parent of 1.
+pid_t g_supervisor = 0;
 int g_wake = -1;  // write end of the guardian's self-pipe
 volatile sig_atomic_t g_kill = 0;
 volatile sig_atomic_t g_term = 0;
@@ -197,7 +200,8 @@ void SplitGuardian() {
   ::pthread_sigmask(SIG_BLOCK, &handled, &mask);
   // The supervisor's death is a request to kill everything.
   ::prctl(PR_SET_PDEATHSIG, kKillWorkerSignal);
-  if (::getppid() == 1) ::_exit(2);  // the supervisor died before prctl
+  // The supervisor died before prctl: this process was reparented.
+  if (g_supervisor > 0 ? ::getppid() != g_supervisor : ::getppid() == 1) ::_exit(2);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   pid_t worker = -1;
@@ -226,7 +230,10 @@ void SplitGuardian() {
 // .init_array; priority 101 runs before the unprioritised ones, where tests register.
 namespace {
 __attribute__((constructor(101))) void SplitGuardianAtStart(int argc, char** argv, char**) {
-  if (argc >= 2 && std::strcmp(argv[1], kWorkerArg) == 0) SplitGuardian();
+  if (argc >= 2 && std::strcmp(argv[1], kWorkerArg) == 0) {
+    if (argc >= 3) g_supervisor = static_cast<pid_t>(std::atol(argv[2]));
+    SplitGuardian();
+  }
 }
 }  // namespace
 

@@ -268,7 +268,10 @@ std::optional<Worker> Spawn(const wire::WorkerPlan& plan, std::string* error) {
                                       POSIX_SPAWN_SETSIGMASK);
 
   std::string exe = SelfExe();
-  char* argv[] = {exe.data(), const_cast<char*>(kWorkerArg), nullptr};
+  // This process's pid, for the worker to tell its parent from an adoptive one (it may be
+  // PID 1 in a container: see worker/guardian.cc).
+  std::string supervisor = std::to_string(::getpid());
+  char* argv[] = {exe.data(), const_cast<char*>(kWorkerArg), supervisor.data(), nullptr};
   pid_t pid = -1;
   // The binary by its path (so tools like valgrind --trace-children follow it), unless the
   // file was replaced since we started: /proc/self/exe is still this very binary.

@@ -72,6 +72,23 @@ class RunTest : public ::testing::Test {
 
 const std::string kFixtureSource = std::string(HANDOFF_SOURCE_DIR) + "/tests/fixtures/fixture_suites.cc";
 
+// A handoff binary that is PID 1 (a container without an init, `docker run` of its image)
+// runs its tests: its workers told their supervisor's death by a parent of 1, and every
+// test failed with "worker exited with status 2".
+TEST_F(RunTest, AsPidOneOfItsNamespaceItsWorkersRun) {
+  const ProcessResult probe = RunProcess({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "true"});
+  if (probe.exit_code != 0) {
+    if (InCi()) FAIL() << "unshare --pid is required in CI (root): " << probe.err;
+    GTEST_SKIP() << "unshare --pid needs root (CAP_SYS_ADMIN): " << probe.err;
+  }
+  ProcessResult r = RunProcess({"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "sh", "-c",
+                                "echo \"pid $$\"; exec \"$0\" run --suite Order", FIXTURE_SUITES},
+                               {{"HANDOFF_FIXTURE_DIR", dir_}});
+  EXPECT_NE(r.out.find("pid 1\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("3 passed, 0 failed"), std::string::npos) << r.out;
+}
+
 TEST_F(RunTest, BasicOutcomesAndExitCode) {
   GoReport r = FixtureJson({"--suite", "^Basic$"}, 1);
   EXPECT_EQ(r.Find("Basic", "Passes")->Final(), "pass");
