@@ -40,6 +40,7 @@
 #include "store/pg_ownership.h"
 #include "store/pg_url.h"
 #include "store/store.h"
+#include "engine/schedule_book.h"
 
 namespace handoff {
 namespace {
@@ -162,6 +163,15 @@ std::vector<std::string> DefaultAllowedHosts(const std::string& host) {
   return hosts;
 }
 
+// `hosts` without repeats, in their order (loopback is an interface's address too).
+std::vector<std::string> Distinct(std::vector<std::string> hosts) {
+  std::vector<std::string> out;
+  for (std::string& host : hosts) {
+    if (std::find(out.begin(), out.end(), host) == out.end()) out.push_back(std::move(host));
+  }
+  return out;
+}
+
 std::string HostName() {
   char name[256] = {};
   if (gethostname(name, sizeof name - 1) != 0) return "localhost";
@@ -177,6 +187,93 @@ std::optional<std::string> ReadFile(const std::string& path, std::string* error)
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+std::string JoinList(const std::vector<std::string>& items, std::string_view empty) {
+  if (items.empty()) return std::string(empty);
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// What `serve --check-config` checks beyond the flags (each already checked as serve checks
+// it): the certificate, the schedules declared in code and the store, all without changing
+// anything. Prints what serve would do on stdout; returns 0, or 2 with the error on stderr.
+struct ConfigToCheck {
+  const ServeFlags& flags;
+  const Catalog& catalog;
+  const MainConfig& config;
+  const ServeOptions& options;
+  std::string auth;  // how callers are authenticated
+  std::vector<std::string> open_endpoints;
+  std::vector<std::string> allowed_hosts;
+  std::chrono::milliseconds tls_reload_interval;
+};
+
+int CheckServeConfig(const ConfigToCheck& c) {
+  std::vector<std::pair<std::string, std::string>> lines;
+  const bool tls = !c.flags.tls_cert.empty();
+  const std::string host =
+      c.flags.host.find(':') != std::string::npos ? "[" + c.flags.host + "]" : c.flags.host;
+  lines.emplace_back("listen", fmt::format("{}://{}:{} for Hosts {}", tls ? "https" : "http",
+                                           host, c.flags.port,
+                                           JoinList(c.allowed_hosts, "")));
+  if (tls) {
+    ServerLog quiet(false);
+    Result<std::shared_ptr<http::ServerTls>> loaded = http::ServerTls::Load(
+        {c.flags.tls_cert, c.flags.tls_key, c.flags.tls_client_ca}, c.tls_reload_interval,
+        &quiet);
+    if (!loaded.ok()) return ServeUsageError(loaded.error().message);
+    lines.emplace_back("tls", (*loaded)->Describe());
+  }
+  lines.emplace_back("auth", c.auth);
+  lines.emplace_back("open", JoinList(c.open_endpoints, "nothing: every endpoint needs a token"));
+
+  const std::string shown_db = store::ShownStoreUrl(c.flags.db);
+  store::OpenOptions store_options;
+  store_options.pg_prepared_statements = c.flags.pg_prepared_statements == "on";
+  Result<std::string> db = store::CheckStore(c.flags.db, store_options);
+  if (!db.ok()) return ServeStartError("--db: " + db.error().message);
+  lines.emplace_back("store", *db);
+  if (store::IsPostgresUrl(c.flags.db)) {
+    lines.emplace_back("replica", fmt::format("{}, leases of {}", c.options.replica,
+                                              c.flags.lease_ttl));
+  }
+
+  std::vector<std::string> suites;
+  for (const Suite& suite : c.catalog.suites) {
+    suites.push_back(fmt::format("{} ({} test{})", suite.name, suite.tests.size(),
+                                 suite.tests.size() == 1 ? "" : "s"));
+  }
+  lines.emplace_back("suites", JoinList(suites, "none"));
+  ScheduleBook book;
+  if (Result<void> added =
+          ServeEngine::AddCodeSchedules(c.catalog, c.config.schedules, book,
+                                        std::chrono::system_clock::now());
+      !added.ok()) {
+    return ServeUsageError(added.error().message);
+  }
+  std::vector<std::string> schedules;
+  for (const Schedule& schedule : c.config.schedules) {
+    schedules.push_back(fmt::format("{} ({}, {})", schedule.name, schedule.suite, schedule.spec));
+  }
+  lines.emplace_back("schedules", JoinList(schedules, "none in code"));
+  std::vector<std::string> destinations;
+  for (const NotifyDestination& destination : c.options.destinations) {
+    destinations.push_back(fmt::format("{} ({})", destination.config.name,
+                                       destination.config.kind));
+  }
+  lines.emplace_back("notify", JoinList(destinations, "none"));
+  lines.emplace_back("runs", fmt::format("at most {} at once, {} isolation, retention {}{}",
+                                         c.options.max_concurrent_runs, c.flags.isolation,
+                                         c.flags.retention == "0" ? "none" : c.flags.retention,
+                                         c.flags.environment.empty()
+                                             ? ""
+                                             : ", environment " + c.flags.environment));
+  std::printf("handoff: serve would start with this configuration:\n");
+  for (const auto& [name, text] : lines) std::printf("  %-10s %s\n", name.c_str(), text.c_str());
+  std::fflush(stdout);
+  return 0;
 }
 
 }  // namespace
@@ -297,6 +394,11 @@ void ServeFlags::Add(CLI::App* cmd) {
                   "How often --auth-file is checked for changes, e.g. 5s")
       ->group("");
   notify.Add(cmd);
+  cmd->add_flag("--check-config", check_config,
+                "Check every flag, variable, notification destination, certificate, the "
+                "schedules and the database (changing nothing), print what serve would do, "
+                "and exit: 0 when it would start, 2 when it would not")
+      ->envname("HANDOFF_CHECK_CONFIG");
 }
 
 int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& config) {
@@ -460,7 +562,18 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
            open_endpoints.end();
   };
   std::vector<std::string> allowed_hosts = SplitList(flags.allowed_hosts);
-  if (allowed_hosts.empty()) allowed_hosts = DefaultAllowedHosts(flags.host);
+  if (allowed_hosts.empty()) allowed_hosts = Distinct(DefaultAllowedHosts(flags.host));
+  std::string auth_description = "none";
+  if (authenticator) {
+    auth_description = fmt::format("{} token{}", authenticator->tokens(),
+                                   authenticator->tokens() == 1 ? "" : "s");
+    if (client_certificates) auth_description += " and client certificates";
+  }
+  if (flags.check_config) {
+    return CheckServeConfig({flags, catalog, config, options,
+                             auth_description, open_endpoints, allowed_hosts,
+                             std::chrono::ceil<std::chrono::milliseconds>(*tls_reload_interval)});
+  }
 
   // Signals are taken by sigwait below: block them before any thread starts, so every
   // thread inherits the mask (workers reset it when they start).
@@ -564,12 +677,6 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   std::printf("handoff: serving %zu suites on %s://%s:%u (store %s)\n", catalog.suites.size(),
               scheme, host.c_str(), static_cast<unsigned>(server.port()), shown_db.c_str());
   std::fflush(stdout);
-  std::string auth_description = "none";
-  if (authenticator) {
-    auth_description = fmt::format("{} token{}", authenticator->tokens(),
-                                   authenticator->tokens() == 1 ? "" : "s");
-    if (client_certificates) auth_description += " and client certificates";
-  }
   ServerLog::Fields started = {{"address", fmt::format("{}://{}:{}", scheme, host, server.port())},
                                {"db", shown_db},
                                {"auth", auth_description},

@@ -56,6 +56,8 @@ struct ServeFlags {
   std::string tls_reload_interval = "10s";
   // Notifications (docs/integrations.md).
   NotifyCliFlags notify;
+  // Validate everything, say what serve would do, and exit (0 or 2) instead of serving.
+  bool check_config = false;
 
   // Declares the flags on `cmd`.
   void Add(CLI::App* cmd);

@@ -105,18 +105,10 @@ bool ServeEngine::Start(std::string* error) {
   const auto now = options_.now();
   {
     std::lock_guard lock(schedules_mu_);
-    for (const Schedule& s : code_schedules_) {
-      ScheduleInfo info = ToScheduleInfo({s.name, s.suite, s.spec, s.time_zone, s.filter});
-      info.from_code = true;
-      if (Result<void> target = CheckScheduleTarget(info.suite, info.filter); !target.ok()) {
-        *error = fmt::format("schedule \"{}\": {}", s.name, target.error().message);
-        return false;
-      }
-      std::string why;
-      if (!schedules_.Add(info, now, &why)) {
-        *error = fmt::format("schedule \"{}\": {}", s.name, why);
-        return false;
-      }
+    if (Result<void> added = AddCodeSchedules(catalog_, code_schedules_, schedules_, now);
+        !added.ok()) {
+      *error = added.error().message;
+      return false;
     }
     for (const store::StoredSchedule& s : store_.ListSchedules()) {
       std::string why;
@@ -246,7 +238,7 @@ std::vector<SuiteInfo> ServeEngine::Suites() const {
 }
 
 Result<std::vector<std::string>> ServeEngine::ResolveTests(const Suite& suite,
-                                                           const RunRequest& request) const {
+                                                           const RunRequest& request) {
   std::string error;
   auto filter = NameFilter::Compile(request.filter, &error);
   if (!filter) return Error{ErrorCode::kInvalid, "filter: " + error};
@@ -842,9 +834,28 @@ std::vector<ScheduleInfo> ServeEngine::Schedules() const {
   return schedules_.List();
 }
 
-Result<void> ServeEngine::CheckScheduleTarget(const std::string& suite,
-                                              const std::string& filter) const {
-  if (catalog_.Find(suite) == nullptr) {
+Result<void> ServeEngine::AddCodeSchedules(const Catalog& catalog,
+                                           const std::vector<Schedule>& schedules,
+                                           ScheduleBook& book, ScheduleBook::TimePoint now) {
+  for (const Schedule& s : schedules) {
+    ScheduleInfo info = ToScheduleInfo({s.name, s.suite, s.spec, s.time_zone, s.filter});
+    info.from_code = true;
+    if (Result<void> target = CheckScheduleTarget(catalog, info.suite, info.filter);
+        !target.ok()) {
+      return Error{target.error().code,
+                   fmt::format("schedule \"{}\": {}", s.name, target.error().message)};
+    }
+    std::string why;
+    if (!book.Add(info, now, &why)) {
+      return Error{ErrorCode::kInvalid, fmt::format("schedule \"{}\": {}", s.name, why)};
+    }
+  }
+  return {};
+}
+
+Result<void> ServeEngine::CheckScheduleTarget(const Catalog& catalog, const std::string& suite,
+                                              const std::string& filter) {
+  if (catalog.Find(suite) == nullptr) {
     return Error{suite.empty() ? ErrorCode::kInvalid : ErrorCode::kNotFound,
                  fmt::format("suite: no suite named \"{}\"", suite)};
   }
@@ -853,7 +864,7 @@ Result<void> ServeEngine::CheckScheduleTarget(const std::string& suite,
   RunRequest request;
   request.suite = suite;
   request.filter = filter;
-  if (Result<std::vector<std::string>> tests = ResolveTests(*catalog_.Find(suite), request);
+  if (Result<std::vector<std::string>> tests = ResolveTests(*catalog.Find(suite), request);
       !tests.ok()) {
     return std::move(tests).error();
   }
@@ -864,7 +875,7 @@ Result<void> ServeEngine::CreateSchedule(const store::StoredSchedule& schedule) 
   if (std::string why = ScheduleNameError(schedule.name); !why.empty()) {
     return Error{ErrorCode::kInvalid, std::move(why)};
   }
-  if (Result<void> target = CheckScheduleTarget(schedule.suite, schedule.filter);
+  if (Result<void> target = CheckScheduleTarget(catalog_, schedule.suite, schedule.filter);
       !target.ok()) {
     return target;
   }

@@ -99,6 +99,13 @@ class ServeEngine : public ServeApi {
   // Wakes the scheduler to re-read the clock (tests that move an injected clock).
   void PokeScheduler();
 
+  // Adds the schedules declared in code to `book` as Start does, checking each: a suite of
+  // `catalog`, a filter that selects tests, a good name, spec and time zone, no name twice.
+  // The error names the schedule (`serve --check-config` reports it without a store).
+  static Result<void> AddCodeSchedules(const Catalog& catalog,
+                                       const std::vector<Schedule>& schedules,
+                                       ScheduleBook& book, ScheduleBook::TimePoint now);
+
   // ServeApi
   std::vector<SuiteInfo> Suites() const override;
   Result<TriggeredRun> Trigger(const RunRequest& request) override;
@@ -121,11 +128,12 @@ class ServeEngine : public ServeApi {
 
   // Resolves which tests a request runs; kInvalid when it selects none or names an
   // unknown test.
-  Result<std::vector<std::string>> ResolveTests(const Suite& suite,
-                                                const RunRequest& request) const;
+  static Result<std::vector<std::string>> ResolveTests(const Suite& suite,
+                                                       const RunRequest& request);
   // Checks that a schedule's suite exists and its filter compiles; kNotFound or kInvalid
   // otherwise.
-  Result<void> CheckScheduleTarget(const std::string& suite, const std::string& filter) const;
+  static Result<void> CheckScheduleTarget(const Catalog& catalog, const std::string& suite,
+                                          const std::string& filter);
   std::shared_ptr<ActiveRun> MakeActive(const store::Run& run, std::int64_t last_seq);
   void Enqueue(std::shared_ptr<ActiveRun> run, bool front);
   // Starts queued runs while there is room. Called with mu_ held.

@@ -12,6 +12,7 @@
 #include "store/pg_url.h"
 #include "store/sqlite_lock.h"
 #include "store/sqlite_store.h"
+#include "store/store_check.h"
 
 namespace handoff::store {
 namespace {
@@ -25,6 +26,8 @@ struct Backend {
   Result<std::unique_ptr<StoreOwnership>> (*acquire)(const std::string& url);
   // The URL as messages may show it (without a password).
   std::string (*shown)(std::string_view url);
+  // What a server would find there, without changing anything (store_check.h).
+  Result<std::string> (*check)(const std::string& url, const OpenOptions& options);
 };
 
 std::string AsGiven(std::string_view url) { return std::string(url); }
@@ -58,13 +61,23 @@ Result<std::unique_ptr<StoreOwnership>> AcquirePostgres(const std::string& url) 
   return std::unique_ptr<StoreOwnership>(std::move(lease).value());
 }
 
+Result<std::string> CheckSqlite(const std::string& url, const OpenOptions&) {
+  return CheckSqliteStore(url.substr(std::string_view("sqlite:").size()));
+}
+
+Result<std::string> CheckPostgres(const std::string& url, const OpenOptions& options) {
+  return CheckPgStore(url, options.pg_prepared_statements);
+}
+
 // Every backend of this build; a new one is one more entry.
 constexpr Backend kBackends[] = {
-    {"sqlite:", "sqlite:PATH or sqlite::memory:", &OpenSqlite, &AcquireSqlite, &AsGiven},
+    {"sqlite:", "sqlite:PATH or sqlite::memory:", &OpenSqlite, &AcquireSqlite, &AsGiven,
+     &CheckSqlite},
     // libpq connection URIs; PG* environment variables and ~/.pgpass apply.
     {"postgres://", "postgres://USER@HOST:PORT/DATABASE (or postgresql://...)", &OpenPostgres,
-     &AcquirePostgres, &PostgresUrlWithoutPassword},
-    {"postgresql://", "", &OpenPostgres, &AcquirePostgres, &PostgresUrlWithoutPassword},
+     &AcquirePostgres, &PostgresUrlWithoutPassword, &CheckPostgres},
+    {"postgresql://", "", &OpenPostgres, &AcquirePostgres, &PostgresUrlWithoutPassword,
+     &CheckPostgres},
 };
 
 // What an error may quote of a URL no backend serves: of "scheme://..." only its scheme,
@@ -120,6 +133,12 @@ Result<std::unique_ptr<StoreOwnership>> AcquireStoreOwnership(const std::string&
   Result<const Backend*> backend = FindBackend(url);
   if (!backend.ok()) return std::move(backend).error();
   return (*backend)->acquire(url);
+}
+
+Result<std::string> CheckStore(const std::string& url, const OpenOptions& options) {
+  Result<const Backend*> backend = FindBackend(url);
+  if (!backend.ok()) return std::move(backend).error();
+  return (*backend)->check(url, options);
 }
 
 }  // namespace handoff::store

@@ -41,6 +41,11 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const OpenOptio
 // kUnsupported for a URL no backend accepts.
 Result<std::unique_ptr<StoreOwnership>> AcquireStoreOwnership(const std::string& url);
 
+// Checks what OpenStore and AcquireStoreOwnership would find at `url` without changing
+// anything (store_check.h): a description of it ("handoff.db: schema version 9, 12 runs"),
+// or the error starting a server on it would meet.
+Result<std::string> CheckStore(const std::string& url, const OpenOptions& options = {});
+
 // Returns `url` as messages and logs may show it: a PostgreSQL URL without its password
 // (pg_url.h), a SQLite URL as given, and of a URL no backend serves only its scheme.
 std::string ShownStoreUrl(const std::string& url);

@@ -59,6 +59,24 @@ std::string ReadAll(int fd) {
   return text;
 }
 
+// The error for a lock held by another process, naming it from the lock file `fd` (which
+// that process may be writing right now).
+Error HeldBy(int fd, const std::string& path, const std::string& lock_path) {
+  std::string text = ReadAll(fd);
+  const auto deadline = std::chrono::steady_clock::now() + kHolderWriteWait;
+  while (Field(text, "pid").empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    text = ReadAll(fd);
+  }
+  const std::string pid = Field(text, "pid");
+  return Error{ErrorCode::kConflict, fmt::format(
+      "database \"{}\" is in use by another handoff server: pid {} on host {} since {} "
+      "(lock file {}). One server per SQLite database: stop that server, or use another "
+      "--db",
+      path, pid.empty() ? "unknown" : pid, Field(text, "host").empty() ? "unknown" : Field(text, "host"),
+      Field(text, "since").empty() ? "unknown" : Field(text, "since"), lock_path)};
+}
+
 class NoOwnership : public StoreOwnership {
  public:
   std::string Description() const override { return "in-memory store: nothing to lock"; }
@@ -104,20 +122,9 @@ Result<std::unique_ptr<StoreOwnership>> AcquireSqliteOwnership(const std::string
                                DescribeOpenError(lock_path, err))};
     }
     // Held by another process: name it. It may be writing its details right now.
-    std::string text = ReadAll(fd);
-    const auto deadline = std::chrono::steady_clock::now() + kHolderWriteWait;
-    while (Field(text, "pid").empty() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      text = ReadAll(fd);
-    }
+    Error held = HeldBy(fd, path, lock_path);
     ::close(fd);
-    const std::string pid = Field(text, "pid");
-    return Error{ErrorCode::kConflict, fmt::format(
-        "database \"{}\" is in use by another handoff server: pid {} on host {} since {} "
-        "(lock file {}). One server per SQLite database: stop that server, or use another "
-        "--db",
-        path, pid.empty() ? "unknown" : pid, Field(text, "host").empty() ? "unknown" : Field(text, "host"),
-        Field(text, "since").empty() ? "unknown" : Field(text, "since"), lock_path)};
+    return held;
   }
   const std::string details = fmt::format("pid={}\nhost={}\nsince={}\n", ::getpid(), HostName(),
                                           Rfc3339(NowNs()));
@@ -128,6 +135,20 @@ Result<std::unique_ptr<StoreOwnership>> AcquireSqliteOwnership(const std::string
     [[maybe_unused]] const int ignored = ::ftruncate(fd, static_cast<off_t>(details.size()));
   }
   return std::make_unique<LockFile>(fd, lock_path);
+}
+
+Result<void> CheckSqliteOwnership(const std::string& path) {
+  if (path.empty() || path == ":memory:") return {};
+  const std::string lock_path = path + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};  // no server ever held it (or it cannot be read: opening says why)
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    Error held = HeldBy(fd, path, lock_path);
+    ::close(fd);
+    return held;
+  }
+  ::close(fd);  // releases the shared lock
+  return {};
 }
 
 }  // namespace handoff::store

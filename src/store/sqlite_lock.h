@@ -15,4 +15,10 @@ namespace handoff::store {
 // process has it; kUnavailable when the lock file cannot be created or locked.
 Result<std::unique_ptr<StoreOwnership>> AcquireSqliteOwnership(const std::string& path);
 
+// Checks, without taking it or creating anything, that AcquireSqliteOwnership would get the
+// database at `path` now: kConflict naming the holder as it does. (It holds a shared lock
+// for an instant, so a server starting in that instant is refused: for checks before one
+// starts, such as `serve --check-config` in an init container.)
+Result<void> CheckSqliteOwnership(const std::string& path);
+
 }  // namespace handoff::store

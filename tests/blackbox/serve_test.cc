@@ -2691,6 +2691,108 @@ TEST_F(ServeTest, ADatabaseThatCannotBeOpenedSaysWhy) {
   EXPECT_NE(denied.err.find("\"" + locked + "\""), std::string::npos) << denied.err;
 }
 
+// `serve --check-config` (for init containers and CI) checks what serve checks, plus the
+// store, without changing anything, says what serve would do, and exits 0 or 2.
+TEST_F(ServeTest, CheckConfigSaysWhatServeWouldDoAndChangesNothing) {
+  const std::string token(40, 'k');
+  const std::map<std::string, std::string> env = {{"HANDOFF_AUTH_TOKEN", token}};
+  auto check = [&](std::vector<std::string> flags, std::map<std::string, std::string> more = {}) {
+    std::vector<std::string> argv = {SERVE_FIXTURE, "serve", "--check-config"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    more.insert(env.begin(), env.end());
+    return RunProcess(argv, more, std::chrono::seconds(30));
+  };
+  const auto files = [&] {
+    std::set<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      names.insert(entry.path().filename().string());
+    }
+    return names;
+  };
+  const std::set<std::string> before = files();
+
+  ProcessResult ok = check({"--db", Db(), "--host", "0.0.0.0", "--environment", "staging"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("serve would start with this configuration"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("listen     http://0.0.0.0:1337 for Hosts localhost, "), std::string::npos)
+      << ok.out;
+  EXPECT_NE(ok.out.find("auth       1 token\n"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("Fast (3 tests), Secrets (1 test)"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("environment staging"), std::string::npos) << ok.out;
+  EXPECT_EQ(ok.out.find(token), std::string::npos) << ok.out;
+  if (ServeTestsOnPostgres()) {
+    EXPECT_NE(ok.out.find(": PostgreSQL 15"), std::string::npos) << ok.out;
+    EXPECT_NE(ok.out.find("no schema yet"), std::string::npos) << ok.out;
+    EXPECT_NE(ok.out.find("replica    "), std::string::npos) << ok.out;
+  } else {
+    EXPECT_NE(ok.out.find("does not exist yet: created at start"), std::string::npos) << ok.out;
+  }
+  // Nothing was created: no file, no lock, no schema (a second check finds the same).
+  EXPECT_EQ(files(), before);
+  EXPECT_EQ(check({"--db", Db(), "--host", "0.0.0.0", "--environment", "staging"}).out, ok.out);
+
+  // Once a server has the store: SQLite is one server's (a second would be refused);
+  // replicas share PostgreSQL.
+  {
+    Server* s = Start();
+    ASSERT_NE(s, nullptr);
+    AwaitFinished(s, Trigger(s, "Fast"));
+    ProcessResult served = check({"--db", Db()});
+    if (ServeTestsOnPostgres()) {
+      EXPECT_EQ(served.exit_code, 0) << served.out << served.err;
+      EXPECT_NE(served.out.find(", 1 run\n"), std::string::npos) << served.out;
+    } else {
+      EXPECT_EQ(served.exit_code, 2) << served.out << served.err;
+      EXPECT_NE(served.err.find("is in use by another handoff server: pid " +
+                                std::to_string(s->pid())),
+                std::string::npos)
+          << served.err;
+    }
+    servers_.clear();
+  }
+  ProcessResult after = check({"--db", Db()});
+  EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
+  EXPECT_NE(after.out.find("schema version "), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find(", 1 run\n"), std::string::npos) << after.out;
+
+  // What serve would refuse, --check-config refuses with serve's message and exit 2.
+  const std::string garbage = dir_ + "/garbage";
+  std::ofstream(garbage) << "not a certificate\n";
+  const struct {
+    std::vector<std::string> flags;
+    std::map<std::string, std::string> env;
+    std::string says;
+  } refused[] = {
+      {{"--retention", "soon"}, {}, "--retention: invalid period \"soon\""},
+      {{}, {{"HANDOFF_LEASE_TTL", "0s"}}, "--lease-ttl: invalid duration \"0s\""},
+      {{"--auth-file", dir_ + "/missing"}, {}, "--auth-file: cannot read " + dir_ + "/missing"},
+      {{"--tls-cert", garbage, "--tls-key", garbage}, {}, "not a usable PEM certificate"},
+      {{"--webhook-url", "ftp://example.com/hook"}, {}, "url is not an http:// or https:// URL"},
+      {{"--db", "postgres://handoff@127.0.0.1:1/handoff"}, {}, "--db: "},
+      {{"--db", "sqlite:" + garbage}, {}, "is not a SQLite database or is corrupt"},
+      {{"--db", "sqlite:" + dir_ + "/no/such/dir/h.db"}, {}, "the directory \"" + dir_ + "/no/such/dir\" does not exist"},
+      {{"--host", "0.0.0.0"}, {{"HANDOFF_AUTH_TOKEN", ""}}, "can be reached from other machines"},
+  };
+  for (const auto& r : refused) {
+    std::vector<std::string> flags = r.flags;
+    if (std::find(flags.begin(), flags.end(), "--db") == flags.end()) {
+      flags.insert(flags.end(), {"--db", Db()});
+    }
+    std::map<std::string, std::string> more = r.env;
+    ProcessResult bad;
+    if (more.count("HANDOFF_AUTH_TOKEN") != 0) {
+      std::vector<std::string> argv = {SERVE_FIXTURE, "serve", "--check-config"};
+      argv.insert(argv.end(), flags.begin(), flags.end());
+      bad = RunProcess(argv, {}, std::chrono::seconds(30));
+    } else {
+      bad = check(flags, more);
+    }
+    EXPECT_EQ(bad.exit_code, 2) << r.says << "\n" << bad.out << bad.err;
+    EXPECT_NE(bad.err.find(r.says), std::string::npos) << bad.err;
+    EXPECT_EQ(bad.out.find("serve would start"), std::string::npos) << bad.out;
+  }
+}
+
 // --- Security: tokens, roles, the browser's origin, Hosts (issue 15) --------------------------
 
 // Makes a token with the fixture's own `token` command, appending it to `auth_file`.
