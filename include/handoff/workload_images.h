@@ -56,6 +56,12 @@ struct ExecutableImageOptions {
   std::string working_dir;
   std::map<std::string, std::string> labels;
   std::function<void(std::string_view)> on_output;  // the build's output lines
+  // Where the executable goes in the image; empty: at its host path (so command lines
+  // work unchanged in both environments).
+  std::string executable_in_image;
+  // Further Dockerfile instructions, after the files are copied and ENV, before WORKDIR:
+  // "USER 65532:65532", "EXPOSE 1337", "VOLUME /data", "HEALTHCHECK CMD [...]".
+  std::vector<std::string> instructions;
 };
 
 // Builds image `image` ("repo:tag") holding `executable` and every shared library it needs
@@ -66,6 +72,13 @@ Status BuildImageFromExecutable(const std::string& image, const std::string& exe
                                 const std::vector<ImageFile>& extra_files = {},
                                 const ExecutableImageOptions& options = {},
                                 std::string* id = nullptr);
+
+// Writes the build context BuildImageFromExecutable would send (a tar of its Dockerfile and
+// of the files under rootfs/) to `tar_path`, for another builder: `docker build -t TAG - <
+// FILE`, buildah, kaniko.
+Status WriteExecutableImageContext(const std::string& tar_path, const std::string& executable,
+                                   const std::vector<ImageFile>& extra_files = {},
+                                   const ExecutableImageOptions& options = {});
 
 // Builds image `image` from a static busybox (Debian's busybox-static): /bin/busybox, a
 // link to it in /bin for every applet (sh, wget, httpd, nc...), /tmp, and an /etc/passwd

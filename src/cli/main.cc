@@ -19,6 +19,7 @@
 #include "cli/remote_command.h"
 #include "cli/backup_command.h"
 #include "cli/db_command.h"
+#include "cli/image_command.h"
 #include "cli/token_command.h"
 #include "cli/serve_command.h"
 #include "duration/duration.h"
@@ -238,9 +239,10 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   }
 
   if (args[0] != "run" && args[0] != "list" && args[0] != "serve" && args[0] != "remote" &&
-      args[0] != "backup" && args[0] != "db" && args[0] != "token" && args[0][0] != '-') {
+      args[0] != "backup" && args[0] != "db" && args[0] != "token" && args[0] != "image" &&
+      args[0][0] != '-') {
     return UsageError("unknown command \"" + args[0] +
-                      "\" (commands: run, list, serve, remote, backup, db, token)");
+                      "\" (commands: run, list, serve, remote, backup, db, token, image)");
   }
 
   CLI::App app{"A handoff test binary: end-to-end tests, run once or served.",
@@ -293,6 +295,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   BackupCommand* backup = AddBackupCommand(app);
   DbCommand* db = AddDbCommand(app);
   TokenCommand* token = AddTokenCommand(app);
+  ImageCommand* image = AddImageCommand(app);
 
   std::vector<const char*> cargv;
   std::string program = argc > 0 ? argv[0] : "handoff";
@@ -313,6 +316,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   if (BackupParsed(*backup)) return RunBackup(*backup);
   if (DbParsed(*db)) return RunDb(*db);
   if (TokenParsed(*token)) return RunToken(*token);
+  if (ImageParsed(*image)) return RunImage(*image);
 
   SelectionOptions selection;
   std::string error;

@@ -27,6 +27,8 @@ struct RemoteCommand {
   CLI::App* trigger = nullptr;
   CLI::App* runs = nullptr;
   CLI::App* get = nullptr;
+  CLI::App* health = nullptr;
+  bool ready = false;  // health: /readyz instead of /healthz
   std::string server;
   std::string token;
   std::string token_file;
@@ -357,6 +359,14 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   c.runs->add_option("--limit", c.limit, "How many")->check(WholeNumber(1, 500));
   c.runs->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
+  c.health = c.remote->add_subcommand(
+      "health", "Ask the server whether it is alive (/healthz) or --ready to take runs "
+                "(/readyz): exit 0 if so, 1 if not or unreachable (a container's health check)");
+  c.health->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.health, c);
+  AddTlsFlags(c.health, c);
+  c.health->add_flag("--ready", c.ready, "Ask /readyz: the store answers and writes");
+
   c.get = c.remote->add_subcommand("get", "Show one run and its tests");
   c.get->add_option("id", c.id, "The run's id")->required()->check(WholeNumber(1));
   c.get->add_option("--server", c.server, kServerHelp)
@@ -430,6 +440,21 @@ int RunRemote(const RemoteCommand& c) {
     if (status.empty()) return Fail(error);
     std::printf("run %lld %s\n", static_cast<long long>(id), status.c_str());
     return status == "passed" ? 0 : kExitFailed;
+  }
+
+  if (c.health->parsed()) {
+    // Docker reserves a health check's exit code 2: anything but healthy is 1.
+    const char* path = c.ready ? "/readyz" : "/healthz";
+    http::ClientResult r =
+        client.Request("GET", url->base + path, {}, {}, std::chrono::seconds(5));
+    if (!r.ok()) {
+      std::fprintf(stderr, "handoff: cannot reach %s: %s\n", server.c_str(), r.error.c_str());
+      return kExitFailed;
+    }
+    std::string body = r.body;
+    while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+    std::printf("%s%s: %d %s\n", server.c_str(), path, r.status, body.c_str());
+    return r.status == 200 ? 0 : kExitFailed;
   }
 
   if (c.runs->parsed()) {

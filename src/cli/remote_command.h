@@ -4,6 +4,7 @@
 //   remote trigger SUITE --server URL [--filter R] [--reference REF] [--wait]
 //   remote runs --server URL [--suite S] [--status S] [--reference R] [--limit N]
 //   remote get ID --server URL
+//   remote health --server URL [--ready]
 // URL is http://HOST:PORT or https://HOST:PORT (with --cacert, and --cert/--key for mTLS).
 // Exit codes: 0 (a waited-for run passed), 1 (it failed, was cancelled or ended in
 // error), 2 (bad usage, or the server could not be reached or refused the request).

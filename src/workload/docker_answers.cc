@@ -133,6 +133,7 @@ std::optional<ContainerInfo> DecodeContainer(std::string_view body) {
   info.exit_code = static_cast<int>(Int(state, "ExitCode"));
   info.oom_killed = Bool(state, "OOMKilled");
   info.error = String(state, "Error");
+  info.health = String(MemberOrNull(state, "Health"), "Status");
   const json::value& network_settings = MemberOrNull(*v, "NetworkSettings");
   if (const json::value* ports = Member(network_settings, "Ports"); ports && ports->is_object()) {
     for (const auto& [port, bindings] : ports->get_object()) {
@@ -198,9 +199,26 @@ std::optional<ImageInfo> DecodeImage(std::string_view body) {
   const auto v = ParseJson(body);
   if (!v || !v->is_object()) return std::nullopt;
   const json::value& config = MemberOrNull(*v, "Config");
-  return ImageInfo{
-      String(*v, "Id"),       Strings(*v, "RepoTags"),    Strings(config, "Entrypoint"),
-      Strings(config, "Cmd"), LabelsOf(config, "Labels"), Int(*v, "Size")};
+  ImageInfo info;
+  info.id = String(*v, "Id");
+  info.tags = Strings(*v, "RepoTags");
+  info.entrypoint = Strings(config, "Entrypoint");
+  info.cmd = Strings(config, "Cmd");
+  info.labels = LabelsOf(config, "Labels");
+  info.size = Int(*v, "Size");
+  info.user = String(config, "User");
+  info.working_dir = String(config, "WorkingDir");
+  info.stop_signal = String(config, "StopSignal");
+  info.env = Strings(config, "Env");
+  info.healthcheck = Strings(MemberOrNull(config, "Healthcheck"), "Test");
+  // Sets are objects whose keys are the members: {"1337/tcp": {}}.
+  for (const auto& [field, out] : {std::pair{"ExposedPorts", &info.exposed_ports},
+                                   std::pair{"Volumes", &info.volumes}}) {
+    if (const json::value* set = Member(config, field); set && set->is_object()) {
+      for (const auto& member : set->get_object()) out->emplace_back(member.key());
+    }
+  }
+  return info;
 }
 
 std::optional<std::vector<ImageSummary>> DecodeImages(std::string_view body) {

@@ -450,6 +450,13 @@ DockerStatus DockerClient::RemoveNetwork(const std::string& id_or_name) {
   return {};
 }
 
+DockerStatus DockerClient::RemoveVolume(const std::string& name) {
+  DockerResult<Response> r = Call("DELETE", "/volumes/" + Encode(name, true),
+                                  fmt::format("remove volume \"{}\"", name));
+  if (!r.ok() && r.error().status != 404) return r.error();
+  return {};
+}
+
 DockerResult<std::vector<NetworkInfo>> DockerClient::ListNetworks(const std::string& label) {
   const std::string operation = fmt::format("list networks with label \"{}\"", label);
   DockerResult<Response> r = Call("GET", "/networks?" + LabelFilter(label), operation);

@@ -133,6 +133,7 @@ struct ContainerInfo {
   int exit_code = 0;
   bool oom_killed = false;
   std::string error;  // why the engine could not start it, if it said
+  std::string health;  // its image's health check: "starting", "healthy", "unhealthy"; "" without
   // Published ports: container port ("8080/tcp") -> host port on 127.0.0.1.
   std::map<std::string, std::uint16_t> host_ports;
   std::string ip;  // the address on its first network ("" when it has none)
@@ -175,6 +176,13 @@ struct ImageInfo {
   std::vector<std::string> cmd;
   Labels labels;
   std::int64_t size = 0;
+  std::string user;
+  std::string working_dir;
+  std::string stop_signal;
+  std::vector<std::string> env;            // "KEY=value"
+  std::vector<std::string> exposed_ports;  // "1337/tcp"
+  std::vector<std::string> volumes;        // "/data"
+  std::vector<std::string> healthcheck;    // its Test: ["CMD", "/bin/x", ...]
 };
 
 // GET /images/json, one entry.
@@ -214,6 +222,9 @@ class DockerClient {
   // Creates a bridge network (not internal) and returns its id.
   DockerResult<std::string> CreateNetwork(const std::string& name, const Labels& labels);
   DockerStatus RemoveNetwork(const std::string& id_or_name);
+  // Removes a named volume (a container's "name:/path" bind creates one); removing one
+  // that does not exist succeeds.
+  DockerStatus RemoveVolume(const std::string& name);
   // Returns the networks that have label "key=value" (or just "key").
   DockerResult<std::vector<NetworkInfo>> ListNetworks(const std::string& label);
 

@@ -213,6 +213,49 @@ std::optional<std::vector<std::string>> SharedLibraries(const std::string& execu
   return libraries;
 }
 
+std::optional<std::string> ExecutableImageContext(const std::string& executable_path,
+                                                  const std::vector<ImageFile>& extra_files,
+                                                  const ExecutableImageOptions& options,
+                                                  std::string* error) {
+  const std::string executable = fs::absolute(executable_path).lexically_normal().string();
+  const std::optional<std::vector<std::string>> libraries = SharedLibraries(executable, error);
+  if (!libraries) return std::nullopt;
+  const std::string in_image =
+      options.executable_in_image.empty() ? executable : options.executable_in_image;
+  std::vector<ImageFile> files = {ImageFile::HostFile(in_image, executable)};
+  for (const std::string& library : *libraries)
+    files.push_back(ImageFile::HostFile(library, library));
+  files.insert(files.end(), extra_files.begin(), extra_files.end());
+  RootfsContext context;
+  for (const ImageFile& file : files) {
+    if (!context.Add(file, error)) return std::nullopt;
+  }
+
+  std::string dockerfile = fmt::format("FROM scratch\nCOPY rootfs/ /\nENV PATH={}\n", kPath);
+  for (const std::string& variable : options.env) {
+    const std::size_t equals = variable.find('=');
+    if (equals == 0 || equals == std::string::npos) {
+      *error = fmt::format("env \"{}\": not KEY=value", variable);
+      return std::nullopt;
+    }
+    dockerfile +=
+        fmt::format("ENV {}={}\n", variable.substr(0, equals),
+                    boost::json::serialize(boost::json::string(variable.substr(equals + 1))));
+  }
+  for (const std::string& instruction : options.instructions) {
+    if (instruction.empty() || instruction.find('\n') != std::string::npos) {
+      *error = fmt::format("instruction \"{}\": not one Dockerfile line", instruction);
+      return std::nullopt;
+    }
+    dockerfile += instruction + "\n";
+  }
+  if (!options.working_dir.empty()) dockerfile += fmt::format("WORKDIR {}\n", options.working_dir);
+  const std::vector<std::string> entrypoint = options.entrypoint.value_or(std::vector{in_image});
+  if (!entrypoint.empty()) dockerfile += fmt::format("ENTRYPOINT {}\n", JsonArray(entrypoint));
+  if (!options.cmd.empty()) dockerfile += fmt::format("CMD {}\n", JsonArray(options.cmd));
+  return context.Finish(dockerfile);
+}
+
 DockerResult<std::string> BuildImageFromExecutable(DockerClient& client,
                                                    const std::string& image_name,
                                                    const std::string& executable_path,
@@ -220,34 +263,10 @@ DockerResult<std::string> BuildImageFromExecutable(DockerClient& client,
                                                    const ExecutableImageOptions& options) {
   const std::string operation = fmt::format("build image \"{}\"", image_name);
   std::string error;
-  const std::string executable = fs::absolute(executable_path).lexically_normal().string();
-  const std::optional<std::vector<std::string>> libraries = SharedLibraries(executable, &error);
-  if (!libraries) return DockerError{0, error, operation};
-  std::vector<ImageFile> files = {ImageFile::HostFile(executable, executable)};
-  for (const std::string& library : *libraries)
-    files.push_back(ImageFile::HostFile(library, library));
-  files.insert(files.end(), extra_files.begin(), extra_files.end());
-  RootfsContext context;
-  for (const ImageFile& file : files) {
-    if (!context.Add(file, &error)) return DockerError{0, error, operation};
-  }
-
-  std::string dockerfile = fmt::format("FROM scratch\nCOPY rootfs/ /\nENV PATH={}\n", kPath);
-  for (const std::string& variable : options.env) {
-    const std::size_t equals = variable.find('=');
-    if (equals == 0 || equals == std::string::npos) {
-      return DockerError{0, fmt::format("env \"{}\": not KEY=value", variable), operation};
-    }
-    dockerfile +=
-        fmt::format("ENV {}={}\n", variable.substr(0, equals),
-                    boost::json::serialize(boost::json::string(variable.substr(equals + 1))));
-  }
-  if (!options.working_dir.empty()) dockerfile += fmt::format("WORKDIR {}\n", options.working_dir);
-  const std::vector<std::string> entrypoint = options.entrypoint.value_or(std::vector{executable});
-  if (!entrypoint.empty()) dockerfile += fmt::format("ENTRYPOINT {}\n", JsonArray(entrypoint));
-  if (!options.cmd.empty()) dockerfile += fmt::format("CMD {}\n", JsonArray(options.cmd));
-  return client.BuildImage(image_name, context.Finish(dockerfile), options.labels,
-                           options.on_output);
+  std::optional<std::string> context =
+      ExecutableImageContext(executable_path, extra_files, options, &error);
+  if (!context) return DockerError{0, error, operation};
+  return client.BuildImage(image_name, *context, options.labels, options.on_output);
 }
 
 DockerResult<std::string> BuildBusyboxImage(DockerClient& client, const std::string& image_name,
@@ -339,6 +358,20 @@ Status BuildImageFromExecutable(const std::string& image, const std::string& exe
   std::optional<DockerClient> client = DockerClient::FromEnvironment(&error);
   if (!client) return Status::Error(error);
   return Built(BuildImageFromExecutable(*client, image, executable, extra_files, options), id);
+}
+
+Status WriteExecutableImageContext(const std::string& tar_path, const std::string& executable,
+                                   const std::vector<ImageFile>& extra_files,
+                                   const ExecutableImageOptions& options) {
+  std::string error;
+  const std::optional<std::string> context =
+      ExecutableImageContext(executable, extra_files, options, &error);
+  if (!context) return Status::Error(error);
+  std::ofstream out(tar_path, std::ios::binary | std::ios::trunc);
+  out.write(context->data(), static_cast<std::streamsize>(context->size()));
+  out.close();
+  if (!out) return Status::Error(fmt::format("cannot write {}", tar_path));
+  return Status();
 }
 
 Status BuildBusyboxImage(const std::string& image, const std::string& busybox, std::string* id) {

@@ -27,6 +27,13 @@ std::optional<std::vector<std::string>> ParseLddOutput(std::string_view output, 
 std::optional<std::vector<std::string>> SharedLibraries(const std::string& executable,
                                                         std::string* error);
 
+// The build context BuildImageFromExecutable sends: a tar of the Dockerfile and the files
+// under rootfs/. Sets *error when a library is missing or a file cannot be read.
+std::optional<std::string> ExecutableImageContext(const std::string& executable_path,
+                                                  const std::vector<ImageFile>& extra_files,
+                                                  const ExecutableImageOptions& options,
+                                                  std::string* error);
+
 // Builds image `image_name` holding `executable_path` and every shared library it needs at
 // their host paths, plus `extra_files`, with the executable as its entrypoint unless
 // `options` says otherwise. Returns the image id.
