@@ -200,7 +200,8 @@ file(REMOVE_RECURSE ${WORK_DIR})
 
 # 1. Install handoff from this build tree, then find_package(handoff).
 run(${CMAKE_COMMAND} --install ${HANDOFF_BUILD_DIR} --prefix ${WORK_DIR}/prefix)
-foreach(file IN ITEMS handoffConfig.cmake handoffDiscoverTests.cmake handoffAddTests.cmake)
+foreach(file IN ITEMS handoffConfig.cmake handoffDiscoverTests.cmake handoffAddTests.cmake
+                     handoffAddImage.cmake)
   file(GLOB_RECURSE found ${WORK_DIR}/prefix/*/cmake/handoff/${file})
   if(NOT found)
     message(FATAL_ERROR "cmake --install did not install cmake/handoff/${file}")
@@ -212,6 +213,23 @@ run(${CMAKE_COMMAND} --build ${WORK_DIR}/installed -j 2)
 expect_output(${WORK_DIR}/installed/consumer_tests "\"Test\":\"Subtest/inner\"")
 expect_output(${WORK_DIR}/installed/consumer_main "added by an option")
 check_ctest(${WORK_DIR}/installed)
+
+# handoff_add_image: its target builds the image through the engine when one answers (CI
+# starts one: HANDOFF_REQUIRE_DOCKER=1); the Docker tests check what such an image does.
+execute_process(COMMAND curl -sf --max-time 2 --unix-socket /var/run/docker.sock
+                        http://docker/_ping RESULT_VARIABLE no_engine OUTPUT_QUIET ERROR_QUIET)
+if(no_engine AND "$ENV{HANDOFF_REQUIRE_DOCKER}" STREQUAL "1")
+  message(FATAL_ERROR "no Docker engine on /var/run/docker.sock (HANDOFF_REQUIRE_DOCKER=1)")
+endif()
+if(NOT no_engine)
+  run(${CMAKE_COMMAND} --build ${WORK_DIR}/installed --target consumer_tests_image)
+  expect_contains("${LAST_OUTPUT}" "built handoff-consumer-tests:ci" "consumer_tests_image")
+  execute_process(COMMAND curl -sf -X DELETE --unix-socket /var/run/docker.sock
+                          "http://docker/images/handoff-consumer-tests:ci?force=1"
+                  OUTPUT_QUIET ERROR_QUIET)
+else()
+  message(STATUS "no Docker engine: consumer_tests_image not built")
+endif()
 
 # A discovery that fails fails the build, naming the target.
 run(${CMAKE_COMMAND} ${WORK_DIR}/installed -DCONSUMER_BAD_DISCOVERY=ON)
