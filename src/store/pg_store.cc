@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <initializer_list>
 #include <utility>
 #include <vector>
 
@@ -305,6 +306,32 @@ std::optional<Run> PgStore::PreviousFullRun(const Run& run) {
   PgResult r = lease.db()->Exec(kSql, params);
   if (r.rows() == 0) return std::nullopt;
   return ReadPgRun(r, 0);
+}
+
+ReferenceRuns PgStore::RunsOfReference(const std::string& suite,
+                                       const std::string& reference) {
+  // Both read runs_by_suite_reference (suite, reference, id) backwards. The unfinished run is
+  // read first: a run that finishes between the two reads is then seen as both, never as
+  // neither.
+  static const std::string kUnfinished = fmt::format(
+      "SELECT {} FROM runs WHERE suite = $1 AND reference = $2 "
+      "AND status IN ('queued', 'running') ORDER BY id DESC LIMIT 1",
+      kPgRunColumns);
+  static const std::string kFinished = fmt::format(
+      "SELECT {} FROM runs WHERE suite = $1 AND reference = $2 "
+      "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1",
+      kPgRunColumns);
+  ReferenceRuns found;
+  ReadLease lease(*this);
+  if (!lease.db()) return found;
+  PgParams params;
+  params.Add(suite).Add(reference);
+  for (const std::string* sql : {&kUnfinished, &kFinished}) {
+    PgResult r = lease.db()->Exec(*sql, params);
+    if (r.rows() == 0) continue;
+    (sql == &kFinished ? found.finished : found.unfinished) = ReadPgRun(r, 0);
+  }
+  return found;
 }
 
 std::vector<Run> PgStore::LastRuns(const std::string& suite, int limit) {

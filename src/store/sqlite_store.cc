@@ -8,6 +8,7 @@
 #include <exception>
 #include <filesystem>
 #include <future>
+#include <initializer_list>
 #include <iterator>
 #include <optional>
 #include <string_view>
@@ -712,6 +713,32 @@ std::vector<Run> SqliteStore::LastRuns(const std::string& suite, int limit) {
   Stmt s(*lease.db(), kSql);
   s.Bind(suite).Bind(limit);
   return ReadRuns(s);
+}
+
+ReferenceRuns SqliteStore::RunsOfReference(const std::string& suite,
+                                           const std::string& reference) {
+  // Both read runs_by_suite_reference (suite, reference, id) backwards. The unfinished run is
+  // read first: a run that finishes between the two reads is then seen as both, never as
+  // neither.
+  static const std::string kUnfinished = fmt::format(
+      "SELECT {} FROM runs WHERE suite = ?1 AND reference = ?2 "
+      "AND status IN ('queued', 'running') ORDER BY id DESC LIMIT 1",
+      kRunColumns);
+  static const std::string kFinished = fmt::format(
+      "SELECT {} FROM runs WHERE suite = ?1 AND reference = ?2 "
+      "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1",
+      kRunColumns);
+  ReferenceRuns found;
+  ReadLease lease(*this);
+  if (!lease.db()) return found;
+  for (const std::string* sql : {&kUnfinished, &kFinished}) {
+    Stmt s(*lease.db(), *sql);
+    s.Bind(suite).Bind(reference);
+    std::vector<Run> runs = ReadRuns(s);
+    if (runs.empty()) continue;
+    (sql == &kFinished ? found.finished : found.unfinished) = std::move(runs.front());
+  }
+  return found;
 }
 
 std::vector<TestRow> SqliteStore::GetTests(std::int64_t run_id) {

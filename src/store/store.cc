@@ -116,6 +116,24 @@ bool IsFinished(RunStatus status) {
   return status != RunStatus::kQueued && status != RunStatus::kRunning;
 }
 
+ReferenceRuns Store::RunsOfReference(const std::string& suite, const std::string& reference) {
+  ReferenceRuns found;
+  RunQuery query;
+  query.suite = suite;
+  query.reference = reference;
+  query.limit = 100;
+  while (!found.finished || !found.unfinished) {
+    const std::vector<Run> page = ListRuns(query);
+    for (const Run& run : page) {
+      std::optional<Run>& slot = IsFinished(run.status) ? found.finished : found.unfinished;
+      if (!slot) slot = run;
+    }
+    if (static_cast<int>(page.size()) < query.limit) break;
+    query.before_id = page.back().id;
+  }
+  return found;
+}
+
 bool IsSecretParam(const Run& run, std::string_view key) {
   return std::find(run.secret_params.begin(), run.secret_params.end(), key) !=
          run.secret_params.end();
