@@ -215,10 +215,7 @@ Response SuiteVerdict(const RouteContext& ctx) {
   const store::ReferenceRuns runs = ctx.store.RunsOfReference(name, *reference);
   // A run newer than the verdict's that has not finished (a retry, a second trigger): shown
   // beside the verdict, which it does not change until it finishes.
-  const std::optional<store::Run>& unfinished =
-      runs.unfinished && (!runs.finished || runs.unfinished->id > runs.finished->id)
-          ? runs.unfinished
-          : std::nullopt;
+  const std::optional<store::Run>& unfinished = runs.unfinished;
   auto append_unfinished = [&](std::string& out) {
     if (!unfinished) {
       out += "null";

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <initializer_list>
 #include <utility>
 #include <vector>
 
@@ -310,26 +309,26 @@ std::optional<Run> PgStore::PreviousFullRun(const Run& run) {
 
 ReferenceRuns PgStore::RunsOfReference(const std::string& suite,
                                        const std::string& reference) {
-  // Both read runs_by_suite_reference (suite, reference, id) backwards. The unfinished run is
-  // read first: a run that finishes between the two reads is then seen as both, never as
-  // neither.
-  static const std::string kUnfinished = fmt::format(
-      "SELECT {} FROM runs WHERE suite = $1 AND reference = $2 "
-      "AND status IN ('queued', 'running') ORDER BY id DESC LIMIT 1",
-      kPgRunColumns);
-  static const std::string kFinished = fmt::format(
-      "SELECT {} FROM runs WHERE suite = $1 AND reference = $2 "
-      "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1",
+  // One statement, so one moment: the finished run, then the unfinished one newer than it,
+  // each one step down runs_by_suite_reference (suite, reference, id), read backwards.
+  static const std::string kSql = fmt::format(
+      "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = $1 "
+      "AND reference = $2 AND status IN ('passed', 'failed', 'cancelled', 'error') "
+      "ORDER BY id DESC LIMIT 1) "
+      "UNION ALL "
+      "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = $1 "
+      "AND reference = $2 AND status IN ('queued', 'running') AND id > coalesce(("
+      "SELECT id FROM runs WHERE suite = $1 AND reference = $2 "
+      "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1), 0) "
+      "ORDER BY id DESC LIMIT 1)",
       kPgRunColumns);
   ReferenceRuns found;
   ReadLease lease(*this);
   if (!lease.db()) return found;
   PgParams params;
   params.Add(suite).Add(reference);
-  for (const std::string* sql : {&kUnfinished, &kFinished}) {
-    PgResult r = lease.db()->Exec(*sql, params);
-    if (r.rows() == 0) continue;
-    (sql == &kFinished ? found.finished : found.unfinished) = ReadPgRun(r, 0);
+  for (Run& run : ReadPgRows(lease.db()->Exec(kSql, params), ReadPgRun)) {
+    (IsFinished(run.status) ? found.finished : found.unfinished) = std::move(run);
   }
   return found;
 }

@@ -8,7 +8,6 @@
 #include <exception>
 #include <filesystem>
 #include <future>
-#include <initializer_list>
 #include <iterator>
 #include <optional>
 #include <string_view>
@@ -717,26 +716,26 @@ std::vector<Run> SqliteStore::LastRuns(const std::string& suite, int limit) {
 
 ReferenceRuns SqliteStore::RunsOfReference(const std::string& suite,
                                            const std::string& reference) {
-  // Both read runs_by_suite_reference (suite, reference, id) backwards. The unfinished run is
-  // read first: a run that finishes between the two reads is then seen as both, never as
-  // neither.
-  static const std::string kUnfinished = fmt::format(
-      "SELECT {} FROM runs WHERE suite = ?1 AND reference = ?2 "
-      "AND status IN ('queued', 'running') ORDER BY id DESC LIMIT 1",
-      kRunColumns);
-  static const std::string kFinished = fmt::format(
-      "SELECT {} FROM runs WHERE suite = ?1 AND reference = ?2 "
-      "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1",
+  // One statement, so one moment: the finished run, then the unfinished one newer than it,
+  // each one step down runs_by_suite_reference (suite, reference, id), read backwards.
+  static const std::string kSql = fmt::format(
+      "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = ?1 "
+      "AND reference = ?2 AND status IN ('passed', 'failed', 'cancelled', 'error') "
+      "ORDER BY id DESC LIMIT 1) "
+      "UNION ALL "
+      "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = ?1 "
+      "AND reference = ?2 AND status IN ('queued', 'running') AND id > coalesce(("
+      "SELECT id FROM runs WHERE suite = ?1 AND reference = ?2 "
+      "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1), 0) "
+      "ORDER BY id DESC LIMIT 1)",
       kRunColumns);
   ReferenceRuns found;
   ReadLease lease(*this);
   if (!lease.db()) return found;
-  for (const std::string* sql : {&kUnfinished, &kFinished}) {
-    Stmt s(*lease.db(), *sql);
-    s.Bind(suite).Bind(reference);
-    std::vector<Run> runs = ReadRuns(s);
-    if (runs.empty()) continue;
-    (sql == &kFinished ? found.finished : found.unfinished) = std::move(runs.front());
+  Stmt s(*lease.db(), kSql);
+  s.Bind(suite).Bind(reference);
+  for (Run& run : ReadRuns(s)) {
+    (IsFinished(run.status) ? found.finished : found.unfinished) = std::move(run);
   }
   return found;
 }

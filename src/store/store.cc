@@ -122,11 +122,14 @@ ReferenceRuns Store::RunsOfReference(const std::string& suite, const std::string
   query.suite = suite;
   query.reference = reference;
   query.limit = 100;
-  while (!found.finished || !found.unfinished) {
-    const std::vector<Run> page = ListRuns(query);
+  while (!found.finished) {
+    const std::vector<Run> page = ListRuns(query);  // newest first
     for (const Run& run : page) {
-      std::optional<Run>& slot = IsFinished(run.status) ? found.finished : found.unfinished;
-      if (!slot) slot = run;
+      if (IsFinished(run.status)) {
+        found.finished = run;
+        break;
+      }
+      if (!found.unfinished) found.unfinished = run;
     }
     if (static_cast<int>(page.size()) < query.limit) break;
     query.before_id = page.back().id;
