@@ -28,6 +28,7 @@ const std::vector<RouteSpec>& Routes() {
       {"GET", "/api/v1/suites", ListSuites, kReadOnly, Access::kRead},
       {"GET", "/api/v1/suites/{suite}", GetSuite, kReadOnly, Access::kRead},
       {"GET", "/api/v1/suites/{suite}/history", SuiteHistory, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/suites/{suite}/verdict", SuiteVerdict, kReadOnly, Access::kRead},
       {"GET", "/api/v1/flaky", Flaky, kReadOnly, Access::kRead},
       // Runs.
       {"POST", "/api/v1/suites/{suite}/runs", TriggerRun, kChangesState, Access::kRun},

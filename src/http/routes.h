@@ -45,7 +45,7 @@ Response LogIn(const RouteContext& ctx);
 // DELETE /api/v1/session
 Response LogOut(const RouteContext& ctx);
 
-// --- Suites: list, one suite, history, flaky (routes_suites.cc) ---------------------------
+// --- Suites: list, one suite, history, verdict, flaky (routes_suites.cc) ---------------------------
 
 // GET /api/v1/suites
 Response ListSuites(const RouteContext& ctx);
@@ -53,6 +53,9 @@ Response ListSuites(const RouteContext& ctx);
 Response GetSuite(const RouteContext& ctx);
 // GET /api/v1/suites/{suite}/history
 Response SuiteHistory(const RouteContext& ctx);
+// GET /api/v1/suites/{suite}/verdict?reference=REF: the latest finished run of the suite
+// triggered with REF, as a deploy gate reads it (docs/serve.md, "Verdicts").
+Response SuiteVerdict(const RouteContext& ctx);
 // GET /api/v1/flaky
 Response Flaky(const RouteContext& ctx);
 

@@ -1,5 +1,6 @@
-// Suites as the API shows them: the list, one suite with its schedules and last runs, and
-// stability over recent runs (a suite's history, the flaky tests of every suite).
+// Suites as the API shows them: the list, one suite with its schedules and last runs,
+// stability over recent runs (a suite's history, the flaky tests of every suite), and a
+// suite's verdict at a reference (what a deploy gate asks).
 
 #include <fmt/format.h>
 
@@ -199,6 +200,77 @@ Response SuiteHistory(const RouteContext& ctx) {
                    t.flips, t.retried, t.failed);
   }
   out += "]}";
+  return JsonResponse(200, std::move(out));
+}
+
+Response SuiteVerdict(const RouteContext& ctx) {
+  const std::string& name = ctx.params.Get("suite");
+  const std::string* reference = QueryValue(ctx.query, "reference");
+  if (reference == nullptr || reference->empty()) {
+    return BadRequest(
+        "reference: required, the reference the runs were triggered with (a commit, a "
+        "release): ?reference=SHA");
+  }
+  if (!FindSuite(ctx.api, name)) return NoSuchSuite(name);
+  const store::ReferenceRuns runs = ctx.store.RunsOfReference(name, *reference);
+  // A run newer than the verdict's that has not finished (a retry, a second trigger): shown
+  // beside the verdict, which it does not change until it finishes.
+  const std::optional<store::Run>& unfinished = runs.unfinished;
+  auto append_unfinished = [&](std::string& out) {
+    if (!unfinished) {
+      out += "null";
+      return;
+    }
+    fmt::format_to(std::back_inserter(out), "{{\"id\":{},\"status\":", unfinished->id);
+    AppendJsonString(out, store::RunStatusName(unfinished->status));
+    fmt::format_to(std::back_inserter(out), ",\"run_url\":\"{}/runs/{}\"}}", kApiPrefix,
+                   unfinished->id);
+  };
+  if (!runs.finished) {
+    // No verdict yet. Not a 2xx, so that a poller that decides on the body (Argo Rollouts'
+    // web provider) counts it as an error to retry, not as a failure; the code tells a run
+    // in progress ("pending") from no run at all ("not_found").
+    Response r;
+    if (unfinished) {
+      r = ErrorResponse(404, "pending",
+                        fmt::format("run {} of suite \"{}\" with reference \"{}\" is {}: no "
+                                    "verdict until it finishes",
+                                    unfinished->id, name, *reference,
+                                    store::RunStatusName(unfinished->status)));
+    } else {
+      r = NotFound(fmt::format("suite \"{}\" has no run with reference \"{}\"", name,
+                               *reference));
+    }
+    r.body.pop_back();  // the closing brace: the unfinished run goes beside the error
+    r.body += ",\"unfinished_run\":";
+    append_unfinished(r.body);
+    r.body += '}';
+    return r;
+  }
+  const store::Run& run = *runs.finished;
+  std::string out = "{\"suite\":";
+  AppendJsonString(out, name);
+  out += ",\"reference\":";
+  AppendJsonString(out, *reference);
+  // The run's status as the store recorded it (DecideRunStatus): passed means passed, and
+  // failed, cancelled and error all mean not.
+  fmt::format_to(std::back_inserter(out), ",\"passed\":{},\"run_id\":{},\"status\":",
+                 run.status == store::RunStatus::kPassed, run.id);
+  AppendJsonString(out, store::RunStatusName(run.status));
+  out += ",\"finished_at\":";
+  store::AppendTimeJson(out, run.finished_at_ns);
+  fmt::format_to(std::back_inserter(out),
+                 ",\"run_url\":\"{0}/runs/{1}\",\"web_url\":\"/runs/{1}\",\"partial\":{2}",
+                 kApiPrefix, run.id, store::IsPartial(run));
+  out += ",\"totals\":";
+  if (run.totals) {
+    store::AppendTotalsJson(out, *run.totals);
+  } else {
+    out += "null";
+  }
+  out += ",\"unfinished_run\":";
+  append_unfinished(out);
+  out += '}';
   return JsonResponse(200, std::move(out));
 }
 

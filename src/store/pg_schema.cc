@@ -211,6 +211,12 @@ BEGIN
 END
 $fence$;
 )sql",
+    // 3: a suite's verdict at a reference (GET /suites/{suite}/verdict: its latest finished
+    // run triggered with a commit) is one step down this index, however many runs the suite
+    // and the reference have (SQLite's version 9).
+    R"sql(
+CREATE INDEX runs_by_suite_reference ON runs (suite, reference, id);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -307,6 +307,32 @@ std::optional<Run> PgStore::PreviousFullRun(const Run& run) {
   return ReadPgRun(r, 0);
 }
 
+ReferenceRuns PgStore::RunsOfReference(const std::string& suite,
+                                       const std::string& reference) {
+  // One statement, so one moment: the finished run, then the unfinished one newer than it,
+  // each one step down runs_by_suite_reference (suite, reference, id), read backwards.
+  static const std::string kSql = fmt::format(
+      "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = $1 "
+      "AND reference = $2 AND status IN ('passed', 'failed', 'cancelled', 'error') "
+      "ORDER BY id DESC LIMIT 1) "
+      "UNION ALL "
+      "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = $1 "
+      "AND reference = $2 AND status IN ('queued', 'running') AND id > coalesce(("
+      "SELECT id FROM runs WHERE suite = $1 AND reference = $2 "
+      "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1), 0) "
+      "ORDER BY id DESC LIMIT 1)",
+      kPgRunColumns);
+  ReferenceRuns found;
+  ReadLease lease(*this);
+  if (!lease.db()) return found;
+  PgParams params;
+  params.Add(suite).Add(reference);
+  for (Run& run : ReadPgRows(lease.db()->Exec(kSql, params), ReadPgRun)) {
+    (IsFinished(run.status) ? found.finished : found.unfinished) = std::move(run);
+  }
+  return found;
+}
+
 std::vector<Run> PgStore::LastRuns(const std::string& suite, int limit) {
   static const std::string kSql = fmt::format(
       "SELECT {} FROM runs WHERE suite = $1 "

@@ -85,6 +85,8 @@ class PgStore : public Store {
   std::int64_t CountRuns(const std::vector<RunStatus>& statuses) override;
   std::vector<Run> LastRuns(const std::string& suite, int limit) override;
   std::optional<Run> PreviousFullRun(const Run& run) override;
+  ReferenceRuns RunsOfReference(const std::string& suite,
+                                const std::string& reference) override;
   std::vector<TestRow> GetTests(std::int64_t run_id) override;
   std::vector<Attempt> GetAttempts(std::int64_t run_id, const std::string& test) override;
   std::vector<Attempt> GetAllAttempts(std::int64_t run_id) override;

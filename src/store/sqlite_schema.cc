@@ -179,6 +179,13 @@ CREATE INDEX deliveries_by_run ON deliveries (run_id, created_at);
 CREATE INDEX deliveries_progress ON deliveries (destination, suite, created_at)
   WHERE state = 'delivered' AND progress <> '';
 )sql",
+    // 9: a suite's verdict at a reference (GET /suites/{suite}/verdict: its latest finished
+    // run triggered with a commit) is one step down this index, however many runs the suite
+    // and the reference have; (reference, id) alone walks every suite's runs of a reference,
+    // and (suite, status, id) every finished run of the suite.
+    R"sql(
+CREATE INDEX runs_by_suite_reference ON runs (suite, reference, id);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -714,6 +714,32 @@ std::vector<Run> SqliteStore::LastRuns(const std::string& suite, int limit) {
   return ReadRuns(s);
 }
 
+ReferenceRuns SqliteStore::RunsOfReference(const std::string& suite,
+                                           const std::string& reference) {
+  // One statement, so one moment: the finished run, then the unfinished one newer than it,
+  // each one step down runs_by_suite_reference (suite, reference, id), read backwards.
+  static const std::string kSql = fmt::format(
+      "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = ?1 "
+      "AND reference = ?2 AND status IN ('passed', 'failed', 'cancelled', 'error') "
+      "ORDER BY id DESC LIMIT 1) "
+      "UNION ALL "
+      "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = ?1 "
+      "AND reference = ?2 AND status IN ('queued', 'running') AND id > coalesce(("
+      "SELECT id FROM runs WHERE suite = ?1 AND reference = ?2 "
+      "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1), 0) "
+      "ORDER BY id DESC LIMIT 1)",
+      kRunColumns);
+  ReferenceRuns found;
+  ReadLease lease(*this);
+  if (!lease.db()) return found;
+  Stmt s(*lease.db(), kSql);
+  s.Bind(suite).Bind(reference);
+  for (Run& run : ReadRuns(s)) {
+    (IsFinished(run.status) ? found.finished : found.unfinished) = std::move(run);
+  }
+  return found;
+}
+
 std::vector<TestRow> SqliteStore::GetTests(std::int64_t run_id) {
   ReadLease lease(*this);
   if (!lease.db()) return {};

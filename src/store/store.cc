@@ -116,6 +116,27 @@ bool IsFinished(RunStatus status) {
   return status != RunStatus::kQueued && status != RunStatus::kRunning;
 }
 
+ReferenceRuns Store::RunsOfReference(const std::string& suite, const std::string& reference) {
+  ReferenceRuns found;
+  RunQuery query;
+  query.suite = suite;
+  query.reference = reference;
+  query.limit = 100;
+  while (!found.finished) {
+    const std::vector<Run> page = ListRuns(query);  // newest first
+    for (const Run& run : page) {
+      if (IsFinished(run.status)) {
+        found.finished = run;
+        break;
+      }
+      if (!found.unfinished) found.unfinished = run;
+    }
+    if (static_cast<int>(page.size()) < query.limit) break;
+    query.before_id = page.back().id;
+  }
+  return found;
+}
+
 bool IsSecretParam(const Run& run, std::string_view key) {
   return std::find(run.secret_params.begin(), run.secret_params.end(), key) !=
          run.secret_params.end();

@@ -347,6 +347,13 @@ struct WriteBatch {
   }
 };
 
+// The runs of one suite triggered with one reference that its verdict reads
+// (Store::RunsOfReference).
+struct ReferenceRuns {
+  std::optional<Run> finished;    // the latest finished run (passed, failed, cancelled, error)
+  std::optional<Run> unfinished;  // the latest queued or running run newer than `finished`
+};
+
 // The result of CreateRun.
 struct CreatedRun {
   Run run;
@@ -409,6 +416,11 @@ class Store {
   }
   // The latest finished runs of a suite, newest first.
   virtual std::vector<Run> LastRuns(const std::string& suite, int limit) = 0;
+  // The latest finished run of `suite` triggered with `reference`, and the latest unfinished
+  // one newer than it (what GET /suites/{suite}/verdict answers from), as of one moment: each
+  // nullopt when there is none. The backends read both in one statement down an index on
+  // (suite, reference, id), whatever the number of runs; this default pages through ListRuns.
+  virtual ReferenceRuns RunsOfReference(const std::string& suite, const std::string& reference);
   // What a finished `run` compares with (issue 16, the change a notification tells): the
   // latest run before it of the whole suite (no filter, no list of tests) in its namespace
   // and environment that passed, failed or ended in error; nullopt if there is none.

@@ -2932,6 +2932,121 @@ TEST_F(ServeTest, RemoteSendsItsTokenAndSaysWhatToDoWithout) {
   EXPECT_NE(by_file.out.find("\"initiated_by\":\"ci\""), std::string::npos) << by_file.out;
 }
 
+// --- Verdicts
+// ---------------------------------------------------------------------------------------
+
+// A deploy gate asks for the verdict of a suite at a reference: the latest finished run's,
+// read from the run's recorded status; none yet is a 404 that says whether a run is on its
+// way ("pending") or there is none ("not_found").
+TEST_F(ServeTest, AVerdictIsTheLatestFinishedRunOfTheSuiteAtTheReference) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const auto verdict = [&](const std::string& suite, const std::string& query, int want) {
+    return Json(s, "GET", "/api/v1/suites/" + suite + "/verdict" + query, {}, want);
+  };
+  const auto error_code = [](const json::value& v) {
+    const json::value* e = Field(v, "error");
+    return e == nullptr ? std::string() : Str(*e, "code");
+  };
+  // Bad requests say what is wrong.
+  EXPECT_EQ(error_code(verdict("Fast", "", 400)), "invalid_argument");
+  EXPECT_EQ(error_code(verdict("Fast", "?reference=", 400)), "invalid_argument");
+  EXPECT_EQ(error_code(verdict("NoSuch", "?reference=abc", 404)), "not_found");
+  // No run at all with this reference.
+  json::value none = verdict("Fast", "?reference=abc", 404);
+  EXPECT_EQ(error_code(none), "not_found");
+  EXPECT_TRUE(IsNull(none, "unfinished_run"));
+
+  // A run in progress: pending, naming it.
+  const std::int64_t gate = Trigger(s, "Gate", R"({"reference":"release/1.2 rc"})");
+  ASSERT_GT(gate, 0);
+  json::value pending = verdict("Gate", "?reference=release%2F1.2%20rc", 404);
+  EXPECT_EQ(error_code(pending), "pending") << pending;
+  const json::value* unfinished = Field(pending, "unfinished_run");
+  ASSERT_NE(unfinished, nullptr) << pending;
+  EXPECT_EQ(Int(*unfinished, "id"), gate);
+  EXPECT_EQ(Str(*unfinished, "run_url"), fmt::format("/api/v1/runs/{}", gate));
+
+  // Passed and failed, each as its run says.
+  const std::int64_t pass = Trigger(s, "Fast", R"({"reference":"abc"})");
+  const std::int64_t fail = Trigger(s, "Mixed", R"({"reference":"abc"})");
+  const json::value pass_run = AwaitFinished(s, pass);
+  const json::value fail_run = AwaitFinished(s, fail);
+  json::value passed = verdict("Fast", "?reference=abc", 200);
+  EXPECT_TRUE(Bool(passed, "passed")) << passed;
+  EXPECT_EQ(Str(passed, "status"), "passed");
+  EXPECT_EQ(Str(passed, "status"), Str(pass_run, "status"));
+  EXPECT_EQ(Int(passed, "run_id"), pass);
+  EXPECT_EQ(Str(passed, "suite"), "Fast");
+  EXPECT_EQ(Str(passed, "reference"), "abc");
+  EXPECT_EQ(Str(passed, "finished_at"), Str(pass_run, "finished_at"));
+  EXPECT_FALSE(Str(passed, "finished_at").empty());
+  EXPECT_EQ(Str(passed, "run_url"), fmt::format("/api/v1/runs/{}", pass));
+  EXPECT_EQ(Str(passed, "web_url"), fmt::format("/runs/{}", pass));
+  ASSERT_NE(Field(passed, "totals"), nullptr);
+  EXPECT_EQ(Int(*Field(passed, "totals"), "passed"), 2) << passed;
+  EXPECT_EQ(Int(*Field(passed, "totals"), "failed"), 0) << passed;
+  EXPECT_FALSE(Bool(passed, "partial"));
+  EXPECT_TRUE(IsNull(passed, "unfinished_run"));
+  json::value failed = verdict("Mixed", "?reference=abc", 200);
+  EXPECT_FALSE(Bool(failed, "passed")) << failed;
+  ASSERT_NE(Field(failed, "passed"), nullptr);
+  EXPECT_TRUE(Field(failed, "passed")->is_bool());
+  EXPECT_EQ(Str(failed, "status"), "failed");
+  EXPECT_EQ(Str(failed, "status"), Str(fail_run, "status"));
+  EXPECT_EQ(Int(failed, "run_id"), fail);
+  EXPECT_GE(Int(*Field(failed, "totals"), "failed"), 1) << failed;
+  // Another reference of the same suite has no verdict.
+  EXPECT_EQ(error_code(verdict("Fast", "?reference=abcd", 404)), "not_found");
+
+  // The latest finished run decides: a later run of Fast at abc that fails replaces it.
+  const std::int64_t again =
+      Trigger(s, "Fast", R"({"reference":"abc","params":{"greeting":"bye"}})");
+  AwaitFinished(s, again);
+  json::value replaced = verdict("Fast", "?reference=abc", 200);
+  EXPECT_EQ(Int(replaced, "run_id"), again);
+  EXPECT_FALSE(Bool(replaced, "passed")) << replaced;
+
+  // The run in progress finishes: its verdict.
+  OpenGate();
+  AwaitFinished(s, gate);
+  json::value done = verdict("Gate", "?reference=release%2F1.2%20rc", 200);
+  EXPECT_EQ(Int(done, "run_id"), gate);
+  EXPECT_TRUE(Bool(done, "passed")) << done;
+  EXPECT_EQ(Str(done, "reference"), "release/1.2 rc");
+}
+
+// With tokens, a verdict is a read: the read role suffices, no token is refused.
+TEST_F(ServeTest, AVerdictNeedsTheReadRoleWithTokens) {
+  const std::string auth_file = dir_ + "/auth";
+  const std::string viewer = MakeToken("viewer", "read", auth_file);
+  const std::string ci = MakeToken("ci", "run", auth_file);
+  Server* s = Start({"--auth-file", auth_file});
+  ASSERT_NE(s, nullptr);
+  const std::string target = "/api/v1/suites/Fast/verdict?reference=v9";
+  const auto call = [&](const std::string& token) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+    return Call(s, "GET", target, {}, headers);
+  };
+  EXPECT_EQ(call("").status, 401);
+  EXPECT_EQ(call("not-a-token").status, 401);
+  EXPECT_EQ(call(viewer).status, 404);  // authenticated: no run yet
+  const http::ClientResult made = Call(s, "POST", "/api/v1/suites/Fast/runs",
+                                       R"({"reference":"v9"})",
+                                       {{"Authorization", "Bearer " + ci}});
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::int64_t id = Int(Parse(made.body), "id");
+  EXPECT_TRUE(Eventually([&] { return call(viewer).status == 200; })) << call(viewer).body;
+  const json::value v = Parse(call(viewer).body);
+  EXPECT_EQ(Int(v, "run_id"), id);
+  EXPECT_TRUE(Bool(v, "passed")) << v;
+  EXPECT_EQ(call(ci).status, 200);
+  for (const std::string& secret : {viewer, ci}) {
+    EXPECT_EQ(s->Err().find(secret), std::string::npos) << "a token in the log";
+  }
+}
+
 // Any web page a developer has open could POST to a server on localhost: a form sends
 // text/plain or urlencoded, and a fetch from another origin says so in Origin and
 // Sec-Fetch-Site. Neither may start a run, with or without authentication (the server

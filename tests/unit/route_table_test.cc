@@ -188,6 +188,7 @@ TEST(RouteTableSpecTest, EveryRouteNeedsExactlyTheseRolesAndEveryWriteChangesSta
       {"GET /api/v1/suites", {Access::kRead, kReadOnly}},
       {"GET /api/v1/suites/{suite}", {Access::kRead, kReadOnly}},
       {"GET /api/v1/suites/{suite}/history", {Access::kRead, kReadOnly}},
+      {"GET /api/v1/suites/{suite}/verdict", {Access::kRead, kReadOnly}},
       {"GET /api/v1/flaky", {Access::kRead, kReadOnly}},
       {"POST /api/v1/suites/{suite}/runs", {Access::kRun, kChangesState}},
       {"GET /api/v1/runs", {Access::kRead, kReadOnly}},

@@ -158,7 +158,7 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
       "DROP INDEX tests_by_seq; "
       "ALTER TABLE tests DROP COLUMN seq; ALTER TABLE runs DROP COLUMN secret_params; "
       "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-      "PRAGMA user_version=1; "
+      "DROP INDEX runs_by_suite_reference; PRAGMA user_version=1; "
       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
       ", 'First', 'pending'), (" + std::to_string(id) + ", 'Second', 'pending'); "
       "INSERT INTO run_events VALUES (" + std::to_string(id) + ", 1, 'test', '{\"v\":1}');";
@@ -235,7 +235,7 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
       "DROP TABLE run_plans; "
       "ALTER TABLE attempts DROP COLUMN lines; ALTER TABLE runs DROP COLUMN secret_params; "
       "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-      "PRAGMA user_version=3; "
+      "DROP INDEX runs_by_suite_reference; PRAGMA user_version=3; "
       "INSERT INTO attempts (run_id, test, attempt, status, started_at, output, failures) "
       "VALUES (" + std::to_string(id) + ", 'B', 1, 'failed', 500, "
       "'hello' || char(10) || 'b_test.cc:3: flaked', x'0106666c616b656409625f746573742e636306');";
@@ -273,7 +273,7 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaFiveHaveNoSecretParamsAndNewRunsKeepThei
   ASSERT_EQ(sqlite3_exec(db,
                          "ALTER TABLE runs DROP COLUMN secret_params; "
                          "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-                         "PRAGMA user_version=5",
+                         "DROP INDEX runs_by_suite_reference; PRAGMA user_version=5",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(db);
@@ -290,6 +290,71 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaFiveHaveNoSecretParamsAndNewRunsKeepThei
   const std::int64_t next = ValueOf(store->CreateRun(run, {})).run.id;
   EXPECT_EQ(store->GetRun(next)->secret_params, std::vector<std::string>{"token"});
   EXPECT_EQ(store->GetRun(next)->params, (KeyValues{{"token", "t0k3n"}}));
+}
+
+// Returns the rows of `sql` on the database file `path`, each row's columns joined by '|'.
+std::vector<std::string> QueryFile(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::vector<std::string> rows;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return {"open failed"};
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    rows.push_back(std::string("error: ") + sqlite3_errmsg(db));
+  }
+  while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+    std::string row;
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      if (i > 0) row += '|';
+      const unsigned char* text = sqlite3_column_text(stmt, i);
+      row += text == nullptr ? "" : reinterpret_cast<const char*>(text);
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows;
+}
+
+TEST_F(SqliteStoreFileTest, SchemaEightGainsTheIndexOfVerdictsAndKeepsItsRuns) {
+  std::int64_t id = 0;
+  {
+    std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+    ASSERT_NE(store, nullptr);
+    store::Run run;
+    run.suite = "checkout";
+    run.reference = "abc123";
+    run.status = RunStatus::kPassed;
+    id = ValueOf(store->CreateRun(run, {})).run.id;
+  }
+  // Schema 8 is schema 9 without runs_by_suite_reference.
+  ASSERT_EQ(QueryFile(Path(), "DROP INDEX runs_by_suite_reference"), std::vector<std::string>{});
+  ASSERT_EQ(QueryFile(Path(), "PRAGMA user_version=8"), std::vector<std::string>{});
+
+  std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(QueryFile(Path(), "PRAGMA user_version"),
+            std::vector<std::string>{std::to_string(SqliteStore::SchemaVersion())});
+  EXPECT_EQ(QueryFile(Path(),
+                      "SELECT name FROM sqlite_master WHERE name = 'runs_by_suite_reference'"),
+            std::vector<std::string>{"runs_by_suite_reference"});
+  ReferenceRuns runs = store->RunsOfReference("checkout", "abc123");
+  ASSERT_TRUE(runs.finished);
+  EXPECT_EQ(runs.finished->id, id);
+
+  // Both reads of a verdict go down the index, newest first, without sorting: one step
+  // whatever the number of runs.
+  for (const char* statuses :
+       {"'queued', 'running') AND id > (2", "'passed', 'failed', 'cancelled', 'error'"}) {
+    std::string plan;
+    for (const std::string& row : QueryFile(
+             Path(), std::string("EXPLAIN QUERY PLAN SELECT id FROM runs WHERE suite = 'a' AND "
+                                 "reference = 'b' AND status IN (") +
+                         statuses + ") ORDER BY id DESC LIMIT 1")) {
+      plan += row + "\n";
+    }
+    EXPECT_NE(plan.find("runs_by_suite_reference"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  }
 }
 
 TEST_F(SqliteStoreFileTest, NewerSchemaIsRefused) {

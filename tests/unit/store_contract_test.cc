@@ -700,6 +700,59 @@ TEST_P(StoreContractTest, RunsWithStatusOldestFirstAndLastRuns) {
   EXPECT_TRUE(store_->LastRuns("nope", 10).empty());
 }
 
+TEST_P(StoreContractTest, RunsOfReferenceAreTheLatestFinishedAndANewerUnfinishedOne) {
+  ReferenceRuns none = store_->RunsOfReference("a", "v1");
+  EXPECT_FALSE(none.finished);
+  EXPECT_FALSE(none.unfinished);
+
+  const store::Run queued = Create("a", RunStatus::kQueued, "v1");
+  ReferenceRuns only_queued = store_->RunsOfReference("a", "v1");
+  EXPECT_FALSE(only_queued.finished);
+  ASSERT_TRUE(only_queued.unfinished);
+  EXPECT_EQ(only_queued.unfinished->id, queued.id);
+  EXPECT_EQ(only_queued.unfinished->status, RunStatus::kQueued);
+
+  const store::Run failed = Create("a", RunStatus::kFailed, "v1");
+  const store::Run passed = Create("a", RunStatus::kPassed, "v1");
+  Create("b", RunStatus::kFailed, "v1");          // another suite
+  Create("a", RunStatus::kCancelled, "v2");       // another reference
+  Create("a", RunStatus::kError, "v1-and-more");  // equal, not a prefix
+  ReferenceRuns latest = store_->RunsOfReference("a", "v1");
+  ASSERT_TRUE(latest.finished);
+  EXPECT_EQ(latest.finished->id, passed.id);
+  EXPECT_EQ(latest.finished->status, RunStatus::kPassed);
+  EXPECT_EQ(latest.finished->reference, "v1");
+  EXPECT_FALSE(latest.unfinished);  // the queued run is older than the verdict
+
+  // A run that finishes moves from unfinished to finished.
+  const store::Run retry = Create("a", RunStatus::kRunning, "v1");
+  ReferenceRuns running = store_->RunsOfReference("a", "v1");
+  ASSERT_TRUE(running.unfinished);
+  EXPECT_EQ(running.unfinished->id, retry.id);
+  ASSERT_TRUE(running.finished);
+  EXPECT_EQ(running.finished->id, passed.id);
+  WriteBatch batch;
+  RunUpdate update;
+  update.id = retry.id;
+  update.status = RunStatus::kError;
+  update.finished_at_ns = 1'700'000'000'000'000'000;
+  batch.run_updates.push_back(update);
+  ASSERT_TRUE(WriteAndWait(*store_, batch));
+  ReferenceRuns after = store_->RunsOfReference("a", "v1");
+  ASSERT_TRUE(after.finished);
+  EXPECT_EQ(after.finished->id, retry.id);
+  EXPECT_EQ(after.finished->status, RunStatus::kError);
+  EXPECT_EQ(after.finished->finished_at_ns, 1'700'000'000'000'000'000);
+  EXPECT_FALSE(after.unfinished);
+
+  EXPECT_EQ(store_->RunsOfReference("b", "v1").finished->status, RunStatus::kFailed);
+  EXPECT_FALSE(store_->RunsOfReference("b", "v1").unfinished);
+  EXPECT_EQ(store_->RunsOfReference("a", "v2").finished->status, RunStatus::kCancelled);
+  EXPECT_FALSE(store_->RunsOfReference("a", "v").finished);
+  EXPECT_FALSE(store_->RunsOfReference("nope", "v1").finished);
+  (void)failed;
+}
+
 TEST_P(StoreContractTest, SchedulesCrud) {
   Store& store = *store_;
   StoredSchedule nightly{"nightly", "checkout", "0 2 * * *", "Europe/Paris", "^TestPay", false,
