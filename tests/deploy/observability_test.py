@@ -362,8 +362,8 @@ def promtool_checks(promtool):
     for args in (["check", "rules", os.path.relpath(ALERTS, REPO)],
                  ["test", "rules", os.path.relpath(ALERTS_TEST, REPO)]):
         p = subprocess.run([promtool, *args], cwd=REPO, capture_output=True, text=True)
-        print(f"$ promtool {' '.join(args)}")
-        print((p.stdout + p.stderr).strip())
+        log(f"promtool {' '.join(args)}")
+        print("\n".join("  " + line for line in (p.stdout + p.stderr).strip().splitlines()))
         if p.returncode != 0 or "SUCCESS" not in p.stdout:
             fail(f"promtool {' '.join(args)} exited {p.returncode}")
 
