@@ -14,7 +14,8 @@ against a real `serve` scraped by a real Prometheus.
    $__range), is evaluated through /api/v1/query and must return series; a time-series
    panel's target must also have a finite sample in a /api/v1/query_range over the test.
    Every metric a target (or an alert rule) names must exist, and every label it filters,
-   groups or matches on must be one of that metric's labels.
+   groups or matches on must be one of that metric's labels; a target's selectors must follow
+   $job, and $namespace and $suite where their metric has those labels.
 5. Every alert rule, as Prometheus loaded it (/api/v1/rules), is evaluated: those the test
    provokes must return the provoking series (and not the healthy ones), and Prometheus must
    hold them pending or firing; the others must find series for each metric they read.
@@ -456,7 +457,15 @@ def check_dashboard(prom, dashboard, since, real_names):
                 continue  # the same query as with All
             count += 1
             if label == "all":
-                check_names(prom, where, expr, since)
+                labels_of = check_names(prom, where, expr, since)
+                # Every selector is the chosen job's, and follows the namespace and suite
+                # variables where its metric has those labels.
+                for metric, matchers in selectors(target["expr"]):
+                    wanted = ['job=~"$job"'] + [f'{l}=~"${l}"' for l in ("namespace", "suite")
+                                                if l in labels_of.get(metric, ())]
+                    for w in wanted:
+                        if w not in matchers:
+                            fail(f"{where}: {metric}{{{matchers}}} does not filter by {w}")
             result = prom.query(expr)
             if not result:
                 fail(f"{where}: no series for {expr}")
