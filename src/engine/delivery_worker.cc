@@ -62,12 +62,13 @@ DeliveryWorker::DeliveryWorker(store::Store& store, std::vector<NotifyDestinatio
       log_(log),
       options_(std::move(options)),
       outcomes_(metrics.AddCounter("handoff_notifications_total",
-                                   "Attempts at delivering notifications, by plugin and outcome "
-                                   "(delivered, retried, failed, disabled).",
-                                   {"plugin", "outcome"})),
+                                   "Attempts at delivering notifications, by plugin, destination "
+                                   "and outcome (delivered, retried, failed, disabled).",
+                                   {"plugin", "destination", "outcome"})),
       latency_(metrics.AddHistogram(
           "handoff_notification_delivery_seconds",
-          "Time from a notification's decision (its run's commit) to its delivery.", {"plugin"},
+          "Time from a notification's decision (its run's commit) to its delivery.",
+          {"plugin", "destination"},
           {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600})),
       queue_depth_(metrics.AddGauge("handoff_notification_queue_depth",
                                     "Notifications waiting to be delivered, by destination.",
@@ -75,7 +76,7 @@ DeliveryWorker::DeliveryWorker(store::Store& store, std::vector<NotifyDestinatio
   for (const NotifyDestination& d : destinations_) {
     queue_depth_.With({d.config.name}).Set(0);
     for (const char* outcome : {"delivered", "retried", "failed", "disabled"}) {
-      outcomes_.With({std::string(d.plugin->kind()), outcome});
+      outcomes_.With({std::string(d.plugin->kind()), d.config.name, outcome});
     }
   }
 }
@@ -266,7 +267,7 @@ void DeliveryWorker::Attempt(Lane& lane, store::Delivery delivery) {
   }
   const bool pending_step = update.state == store::DeliveryState::kPending;
   if (pending_step && update.last_error.empty()) return;  // the next step of a delivery
-  outcomes_.With({kind, OutcomeName(update.state)}).Inc();
+  outcomes_.With({kind, destination.config.name, OutcomeName(update.state)}).Inc();
   const ServerLog::Fields fields = {{"destination", destination.config.name},
                                     {"plugin", kind},
                                     {"delivery", delivery.id},
@@ -279,7 +280,7 @@ void DeliveryWorker::Attempt(Lane& lane, store::Delivery delivery) {
       const double seconds =
           std::chrono::duration<double>(FromNs(update.finished_at_ns) - FromNs(delivery.created_at_ns))
               .count();
-      latency_.With({kind}).Observe(std::max(0.0, seconds));
+      latency_.With({kind, destination.config.name}).Observe(std::max(0.0, seconds));
       log_.Info("notification delivered", {{"destination", destination.config.name},
                                            {"delivery", delivery.id},
                                            {"run", std::to_string(delivery.run_id)},

@@ -35,7 +35,37 @@ RunMetrics::RunMetrics(metrics::Registry& registry)
                                             {"namespace", "suite"}, metrics::DurationBuckets())),
       run_duration_(&registry.AddHistogram("handoff_testsuite_run_duration_seconds",
                                            "Duration of finished suite runs.",
-                                           {"namespace", "suite"}, metrics::DurationBuckets())) {}
+                                           {"namespace", "suite"}, metrics::DurationBuckets())),
+      last_run_(&registry.AddGauge(
+          "handoff_testsuite_last_run_timestamp_seconds",
+          "When the suite's latest run with this result finished, in seconds since the Unix "
+          "epoch.",
+          {"namespace", "suite", "result"})) {}
+
+void RunMetrics::AddSuite(const std::string& namespace_name, const std::string& suite) {
+  for (store::RunStatus status :
+       {store::RunStatus::kPassed, store::RunStatus::kFailed, store::RunStatus::kCancelled,
+        store::RunStatus::kError}) {
+    runs_total_->With({namespace_name, suite, store::RunStatusName(status), "false"});
+  }
+  for (store::RunStatus status : {store::RunStatus::kPassed, store::RunStatus::kFailed}) {
+    runs_total_->With({namespace_name, suite, store::RunStatusName(status), "true"});
+  }
+  for (const char* result : kResults) tests_total_->With({namespace_name, suite, result});
+}
+
+void RunMetrics::NoteRunFinished(const std::string& namespace_name, const std::string& suite,
+                                 store::RunStatus status, std::int64_t finished_at_ns) {
+  if (finished_at_ns <= 0 || status == store::RunStatus::kQueued ||
+      status == store::RunStatus::kRunning) {
+    return;
+  }
+  const double at = static_cast<double>(finished_at_ns) / 1e9;
+  std::lock_guard lock(last_run_mu_);
+  metrics::Gauge& gauge =
+      last_run_->With({namespace_name, suite, store::RunStatusName(status)});
+  if (at > gauge.Value()) gauge.Set(at);
+}
 
 void RunMetrics::OnCommitted(const RunKey& run, const Committed& committed) {
   // Labels are looked up once per commit, not once per test (10,000 a run).
@@ -56,6 +86,7 @@ void RunMetrics::OnCommitted(const RunKey& run, const Committed& committed) {
   runs_total_->With({run.namespace_name, run.suite, store::RunStatusName(r.status),
                      r.flaky ? "true" : "false"})
       .Inc();
+  NoteRunFinished(run.namespace_name, run.suite, r.status, r.finished_at_ns);
   if (r.started_at_ns != 0) {
     run_duration_->With({run.namespace_name, run.suite})
         .Observe(static_cast<double>(r.finished_at_ns - r.started_at_ns) / 1e9);

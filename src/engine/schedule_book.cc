@@ -12,6 +12,19 @@ std::int64_t ToNs(std::optional<ScheduleBook::TimePoint> t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t->time_since_epoch()).count();
 }
 
+// The longest time between two of the next ScheduleBook::kGapFirings firings after `now`.
+std::chrono::nanoseconds LongestGap(const CronSchedule& cron, ScheduleBook::TimePoint now) {
+  std::chrono::nanoseconds longest{0};
+  std::optional<ScheduleBook::TimePoint> at = cron.Next(now);
+  for (int i = 0; at && i < ScheduleBook::kGapFirings; ++i) {
+    std::optional<ScheduleBook::TimePoint> next = cron.Next(*at);
+    if (!next) break;
+    longest = std::max<std::chrono::nanoseconds>(longest, *next - *at);
+    at = next;
+  }
+  return longest;
+}
+
 }  // namespace
 
 std::string ScheduleNameError(std::string_view name) {
@@ -48,7 +61,7 @@ bool ScheduleBook::Add(const ScheduleInfo& info, TimePoint now, std::string* err
     *error = "spec: " + cron_error;
     return false;
   }
-  Entry entry{info, *cron, std::nullopt};
+  Entry entry{info, *cron, std::nullopt, LongestGap(*cron, now)};
   if (!info.paused) entry.next = entry.cron.Next(now);
   entries_.push_back(std::move(entry));
   return true;
@@ -94,6 +107,14 @@ std::vector<ScheduleBook::Firing> ScheduleBook::Due(TimePoint now) {
     e.next = e.cron.Next(now);
   }
   return due;
+}
+
+std::vector<ScheduleBook::Timing> ScheduleBook::Timings() const {
+  std::vector<Timing> out;
+  for (const Entry& e : entries_) {
+    if (e.next) out.push_back(Timing{e.info.name, e.info.suite, *e.next, e.longest_gap});
+  }
+  return out;
 }
 
 std::vector<ScheduleInfo> ScheduleBook::List() const {

@@ -52,6 +52,18 @@ class ScheduleBook {
   // per missed time.
   std::vector<Firing> Due(TimePoint now);
 
+  // When an unpaused schedule fires next, and the longest time between two of its next
+  // kGapFirings firings (an @every's period; a weekday cron's weekend): how long its suite
+  // may go without a run before it has missed a firing.
+  struct Timing {
+    std::string name;
+    std::string suite;
+    TimePoint next;
+    std::chrono::nanoseconds longest_gap;
+  };
+  static constexpr int kGapFirings = 16;
+  std::vector<Timing> Timings() const;
+
   // Every schedule, in the order added, with next_run_ns filled in.
   std::vector<ScheduleInfo> List() const;
   const ScheduleInfo* Find(const std::string& name) const;
@@ -61,6 +73,7 @@ class ScheduleBook {
     ScheduleInfo info;
     CronSchedule cron;
     std::optional<TimePoint> next;
+    std::chrono::nanoseconds longest_gap{0};
   };
   std::vector<Entry> entries_;
 };

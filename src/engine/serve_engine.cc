@@ -65,10 +65,20 @@ ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog&
                                        {"hook"});
   retention_deleted_ = &metrics_.AddCounter("handoff_retention_deleted_runs_total",
                                             "Runs deleted by --retention.", {});
+  schedule_next_ = &metrics_.AddGauge(
+      "handoff_schedule_next_run_timestamp_seconds",
+      "When an unpaused schedule fires next, in seconds since the Unix epoch.",
+      {"schedule", "namespace", "suite"});
+  schedule_gap_ = &metrics_.AddGauge(
+      "handoff_schedule_max_interval_seconds",
+      fmt::format("The longest time between two of an unpaused schedule's next {} firings.",
+                  ScheduleBook::kGapFirings),
+      {"schedule", "namespace", "suite"});
   queue_depth_->With({}).Set(0);
   runs_active_->With({}).Set(0);
   for (const Suite& suite : catalog_.suites) {
     suites_running_->With({suite.namespace_name, suite.name}).Set(0);
+    run_metrics_->AddSuite(suite.namespace_name, suite.name);
   }
   for (auto& hook : hooks) {
     const std::string name = hook->Name();
@@ -103,6 +113,17 @@ ServeEngine::~ServeEngine() {
 
 bool ServeEngine::Start(std::string* error) {
   const auto now = options_.now();
+  // When each suite last finished a run with each result, from the store: a restart does
+  // not reset it, so "its latest run failed" and "this scheduled suite stopped running" hold
+  // across restarts. The latest few by id, since a run created later may have finished
+  // first; a result older than these is not needed to tell either.
+  for (const Suite& suite : catalog_.suites) {
+    for (const store::Run& run : store_.LastRuns(suite.name, 8)) {
+      if (run.namespace_name != suite.namespace_name) continue;
+      run_metrics_->NoteRunFinished(suite.namespace_name, suite.name, run.status,
+                                    run.finished_at_ns);
+    }
+  }
   {
     std::lock_guard lock(schedules_mu_);
     if (Result<void> added = AddCodeSchedules(catalog_, code_schedules_, schedules_, now);
@@ -1054,7 +1075,32 @@ void ServeEngine::RetentionLoop() {
   }
 }
 
+void ServeEngine::UpdateScheduleMetrics() const {
+  std::vector<ScheduleBook::Timing> timings;
+  {
+    std::lock_guard lock(schedules_mu_);
+    timings = schedules_.Timings();
+  }
+  std::set<std::vector<std::string>> unpaused;
+  for (const ScheduleBook::Timing& t : timings) {
+    const Suite* suite = catalog_.Find(t.suite);
+    std::vector<std::string> labels = {t.name, suite ? suite->namespace_name : "", t.suite};
+    schedule_next_->With(labels).Set(
+        std::chrono::duration<double>(t.next.time_since_epoch()).count());
+    schedule_gap_->With(labels).Set(std::chrono::duration<double>(t.longest_gap).count());
+    // At zero before its first skip, so that increase() sees that one too.
+    schedule_skipped_->With({t.name});
+    unpaused.insert(std::move(labels));
+  }
+  // A paused or deleted schedule is not due: its series go.
+  schedule_next_->Retain(unpaused);
+  schedule_gap_->Retain(unpaused);
+}
+
 std::string ServeEngine::Metrics() const {
+  // One render at a time: the schedules' series are brought up to date just before.
+  std::lock_guard render(metrics_render_mu_);
+  UpdateScheduleMetrics();
   // Replicas behind one Service are told apart by their series' `replica` label. The queue
   // is the database's: each replica shows all of it.
   if (shared_) {

@@ -155,6 +155,9 @@ class ServeEngine : public ServeApi {
   void OnCommitted(const Committed& committed, const std::shared_ptr<ActiveRun>& run);
   void AttachRunValue(std::int64_t run_id, std::string key, std::string value);
   void SchedulerLoop();
+  // Sets the gauges of the unpaused schedules' next firings and longest gaps, and removes
+  // those of schedules paused or deleted since.
+  void UpdateScheduleMetrics() const;
   void Fire(const ScheduleBook::Firing& firing);
   void RetentionLoop();
   std::int64_t LastSeq(std::int64_t run_id);
@@ -200,6 +203,9 @@ class ServeEngine : public ServeApi {
   metrics::Family<metrics::Counter>* hook_errors_;
   metrics::Family<metrics::Counter>* hook_dropped_;
   metrics::Family<metrics::Counter>* retention_deleted_;
+  metrics::Family<metrics::Gauge>* schedule_next_;
+  metrics::Family<metrics::Gauge>* schedule_gap_;
+  mutable std::mutex metrics_render_mu_;
   std::vector<std::unique_ptr<HookRunner>> hooks_;
 
   // What every commit of a run is passed to, in this order.

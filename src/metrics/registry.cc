@@ -155,6 +155,12 @@ Metric& Family<Metric>::With(const std::vector<std::string>& values) {
 }
 
 template <typename Metric>
+void Family<Metric>::Retain(const std::set<std::vector<std::string>>& keep) {
+  std::lock_guard lock(mu_);
+  std::erase_if(series_, [&](const auto& entry) { return keep.count(entry.first) == 0; });
+}
+
+template <typename Metric>
 void Family<Metric>::RenderSeries(std::string& out) const {
   std::lock_guard lock(mu_);
   for (const auto& [values, metric] : series_) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,8 +73,12 @@ class Family {
         bounds_(std::move(bounds)) {}
 
   // Returns the series for these label values (one per label name, in order), created on
-  // first use. The reference stays valid for the family's life.
+  // first use. The reference stays valid for the family's life, unless Retain removes it.
   Metric& With(const std::vector<std::string>& values);
+  // Removes every series whose label values are not in `keep`. A removed series' reference
+  // dangles, so this is for families whose series are looked up at each use (the schedules'
+  // gauges, which follow schedules that are paused or deleted).
+  void Retain(const std::set<std::vector<std::string>>& keep);
 
   const std::string& name() const { return name_; }
   const std::string& help() const { return help_; }

@@ -205,12 +205,14 @@ TEST_F(NotifyTest, WebhookIsSignedAndSentForAFailedRunOnly) {
 
   const std::string metrics =
       WithoutReplicaLabel(s->client().Request("GET", "/metrics", {}, {}, 10s).body);
-  EXPECT_NE(metrics.find(R"(handoff_notifications_total{plugin="webhook",outcome="delivered"} 1)"),
+  EXPECT_NE(metrics.find(R"(handoff_notifications_total{plugin="webhook",destination="webhook",)"
+                         R"(outcome="delivered"} 1)"),
             std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find(R"(handoff_notification_queue_depth{destination="webhook"} 0)"),
             std::string::npos);
-  EXPECT_NE(metrics.find("handoff_notification_delivery_seconds_count{plugin=\"webhook\"} 1"),
+  EXPECT_NE(metrics.find("handoff_notification_delivery_seconds_count{plugin=\"webhook\","
+                         "destination=\"webhook\"} 1"),
             std::string::npos);
   // The secret is in no log line and no answer.
   EXPECT_EQ(s->Err().find("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), std::string::npos);
@@ -270,7 +272,8 @@ TEST_F(NotifyTest, RetriesAfter429AndServerErrorsUnderTheSameId) {
   // The 429's Retry-After (1 s) was waited for, though the backoff is 50 ms.
   const std::string metrics =
       WithoutReplicaLabel(s->client().Request("GET", "/metrics", {}, {}, 10s).body);
-  EXPECT_NE(metrics.find(R"(handoff_notifications_total{plugin="webhook",outcome="retried"} 2)"),
+  EXPECT_NE(metrics.find(R"(handoff_notifications_total{plugin="webhook",destination="webhook",)"
+                         R"(outcome="retried"} 2)"),
             std::string::npos)
       << metrics;
   EXPECT_GE(std::stoll(requests[1].Header("webhook-timestamp")) -

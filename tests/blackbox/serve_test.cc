@@ -852,7 +852,9 @@ TEST_F(ServeTest, ASoftFailureIsNoFailureInTheApiTheHooksOrTheMetrics) {
                 "handoff_tests_run_total{namespace=\"serve\",suite=\"Soft\",result=\"soft_failed\"} 1"),
             std::string::npos)
       << metrics;
-  EXPECT_EQ(metrics.find("handoff_tests_run_total{namespace=\"serve\",suite=\"Soft\",result=\"failed\"}"),
+  // Soft failures are not failures: the failed series stays at the zero it started at.
+  EXPECT_NE(metrics.find(
+                "handoff_tests_run_total{namespace=\"serve\",suite=\"Soft\",result=\"failed\"} 0\n"),
             std::string::npos)
       << metrics;
 }
@@ -2084,6 +2086,73 @@ TEST_F(ServeTest, MetricsPassPromtoolAndCountRuns) {
   }
   EXPECT_EQ(Call(s, "GET", "/healthz").status, 200);
   EXPECT_EQ(Call(s, "GET", "/readyz").status, 200);
+}
+
+// The gauges behind the alerts "a suite's latest run failed" and "a scheduled suite stopped
+// running" (deploy/prometheus/alerts.yml): when each suite last finished a run with each
+// result, kept across a restart, and when each unpaused schedule is due next with the
+// longest gap between its firings.
+TEST_F(ServeTest, MetricsTellWhenSuitesLastRanAndWhenSchedulesAreDue) {
+  const auto unix_now = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  Server* s = Start({}, {{"SERVE_FIXTURE_SCHEDULE", "1"}});
+  ASSERT_NE(s, nullptr);
+  const std::string mixed_last =
+      "handoff_testsuite_last_run_timestamp_seconds{namespace=\"serve\",suite=\"Mixed\","
+      "result=\"failed\"} ";
+  const std::string next =
+      "handoff_schedule_next_run_timestamp_seconds{schedule=\"fast-every-second\","
+      "namespace=\"serve\",suite=\"Fast\"} ";
+  const std::string gap =
+      "handoff_schedule_max_interval_seconds{schedule=\"fast-every-second\",namespace=\"serve\","
+      "suite=\"Fast\"} ";
+  std::string m = Call(s, "GET", "/metrics").body;
+  EXPECT_EQ(MetricValue(m, mixed_last), -1) << "Mixed has not run yet\n" << m;
+  // Every counter of a suite is there from the start, at zero.
+  EXPECT_NE(m.find("handoff_testsuite_runs_total{namespace=\"serve\",suite=\"Mixed\","
+                   "result=\"failed\",flaky=\"true\"} 0\n"),
+            std::string::npos)
+      << m;
+  const double before_next = unix_now();
+  EXPECT_GT(MetricValue(m, next), before_next - 1.5) << m;
+  EXPECT_LE(MetricValue(m, next), before_next + 1.5) << m;
+  EXPECT_EQ(MetricValue(m, gap), 1) << m;
+  // Its skips are counted from zero (so that increase() sees the first).
+  EXPECT_GE(MetricValue(m, "handoff_schedule_skipped_total{schedule=\"fast-every-second\"}"), 0)
+      << m;
+
+  const double before = unix_now();
+  AwaitFinished(s, Trigger(s, "Mixed"));
+  const double after = unix_now();
+  m = Call(s, "GET", "/metrics").body;
+  const double last = MetricValue(m, mixed_last);
+  EXPECT_GE(last, before - 0.01) << m;
+  EXPECT_LE(last, after + 0.01) << m;
+  EXPECT_EQ(m.find("handoff_testsuite_last_run_timestamp_seconds{namespace=\"serve\","
+                   "suite=\"Mixed\",result=\"passed\"}"),
+            std::string::npos)
+      << "Mixed never passed\n" << m;
+
+  // A paused schedule is not due: its series go, and come back when it resumes.
+  Json(s, "POST", "/api/v1/schedules/fast-every-second/pause", {}, 200);
+  m = Call(s, "GET", "/metrics").body;
+  EXPECT_EQ(MetricValue(m, next), -1) << m;
+  EXPECT_EQ(MetricValue(m, gap), -1) << m;
+  Json(s, "POST", "/api/v1/schedules/fast-every-second/resume", {}, 200);
+  EXPECT_EQ(MetricValue(Call(s, "GET", "/metrics").body, gap), 1);
+
+  // A restart remembers when Mixed last failed (from the store), so neither "its latest run
+  // failed" nor "stopped running" starts over with every restart.
+  s->Signal(SIGTERM);
+  ASSERT_EQ(s->WaitExit(10s), 0);
+  Server* again = Start();
+  ASSERT_NE(again, nullptr);
+  m = Call(again, "GET", "/metrics").body;
+  EXPECT_NEAR(MetricValue(m, mixed_last), last, 0.001) << m;
+  // Without the schedule (not declared by this start), no schedule series.
+  EXPECT_EQ(m.find("handoff_schedule_next_run_timestamp_seconds{"), std::string::npos) << m;
 }
 
 TEST_F(ServeTest, BadFlagsExitTwoNamingTheFlag) {

@@ -40,6 +40,18 @@ TEST(MetricsTest, RendersTheTextFormat) {
             "handoff_testsuite_runs_total{namespace=\"shop\",suite=\"Checkout\",result=\"passed\"} 3\n");
 }
 
+TEST(MetricsTest, RetainRemovesTheSeriesNotKept) {
+  Registry r;
+  Family<Gauge>& next = r.AddGauge("next_seconds", "Next.", {"schedule"});
+  next.With({"a"}).Set(1);
+  next.With({"b"}).Set(2);
+  next.Retain({{"b"}, {"c"}});
+  EXPECT_EQ(r.Render(/*with_process=*/false),
+            "# HELP next_seconds Next.\n# TYPE next_seconds gauge\nnext_seconds{schedule=\"b\"} 2\n");
+  next.Retain({});
+  EXPECT_EQ(r.Render(/*with_process=*/false), "# HELP next_seconds Next.\n# TYPE next_seconds gauge\n");
+}
+
 TEST(MetricsTest, ValuesAndCounters) {
   std::string out;
   AppendValue(out, 1.5);

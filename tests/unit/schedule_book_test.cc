@@ -60,6 +60,27 @@ TEST(ScheduleBook, PausedSchedulesDoNotFireAndResumeFromNow) {
   EXPECT_EQ(*book.NextWake(), At(kStart + 3 * 3600));
 }
 
+TEST(ScheduleBook, TimingsGiveTheNextFiringAndTheLongestGapOfUnpausedSchedules) {
+  ScheduleBook book;
+  std::string error;
+  ASSERT_TRUE(book.Add(Info("every", "@every 30s"), At(kStart), &error)) << error;
+  // Weekdays at 09:00: the longest gap is the weekend's, Friday to Monday.
+  ASSERT_TRUE(book.Add(Info("weekdays", "0 9 * * 1-5"), At(kStart), &error)) << error;
+  ASSERT_TRUE(book.Add(Info("paused", "@hourly"), At(kStart), &error)) << error;
+  ASSERT_TRUE(book.SetPaused("paused", true, At(kStart)));
+  const std::vector<ScheduleBook::Timing> timings = book.Timings();
+  ASSERT_EQ(timings.size(), 2u);
+  EXPECT_EQ(timings[0].name, "every");
+  EXPECT_EQ(timings[0].suite, "Checkout");
+  EXPECT_EQ(timings[0].next, At(kStart + 30));
+  EXPECT_EQ(timings[0].longest_gap, seconds(30));
+  EXPECT_EQ(timings[1].name, "weekdays");
+  EXPECT_EQ(timings[1].next, At(kStart - 3600 + 24 * 3600));  // Tuesday 09:00
+  EXPECT_EQ(timings[1].longest_gap, std::chrono::hours(72));
+  ASSERT_TRUE(book.SetPaused("paused", false, At(kStart)));
+  EXPECT_EQ(book.Timings().size(), 3u);
+}
+
 TEST(ScheduleBook, RejectsBadSpecsZonesAndDuplicateNames) {
   ScheduleBook book;
   std::string error;
