@@ -106,8 +106,8 @@ int RunImage(const ImageCommand& c) {
       // serve drains on SIGTERM (--shutdown-timeout), as `docker stop` and Kubernetes send.
       "STOPSIGNAL SIGTERM",
       fmt::format("HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 "
-                  "CMD [\"{}\", \"remote\", \"health\", \"--server\", \"http://127.0.0.1:{}\"]",
-                  exe, kImagePort),
+                  "CMD [\"{}\", \"remote\", \"health\"]",
+                  exe),
   };
   options.labels = {{"org.opencontainers.image.title", name},
                     {"org.opencontainers.image.description",

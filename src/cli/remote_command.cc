@@ -362,7 +362,10 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   c.health = c.remote->add_subcommand(
       "health", "Ask the server whether it is alive (/healthz) or --ready to take runs "
                 "(/readyz): exit 0 if so, 1 if not or unreachable (a container's health check)");
-  c.health->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  c.health->add_option("--server", c.server,
+                       "The server (default: http://127.0.0.1:$HANDOFF_PORT, the server of "
+                       "this container)")
+      ->envname("HANDOFF_SERVER");
   AddTokenFlags(c.health, c);
   AddTlsFlags(c.health, c);
   c.health->add_flag("--ready", c.ready, "Ask /readyz: the store answers and writes");
@@ -379,11 +382,18 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
 
 bool RemoteParsed(const RemoteCommand& command) { return command.remote->parsed(); }
 
-int RunRemote(const RemoteCommand& c) {
-  if (c.server.empty()) return Fail("--server: required (or set HANDOFF_SERVER)");
+namespace {
+
+int RunRemoteCommand(const RemoteCommand& c) {
+  std::string given = c.server;
+  if (given.empty() && c.health->parsed()) {
+    // In a server's own container: the port it serves on.
+    const char* port = std::getenv("HANDOFF_PORT");
+    given = fmt::format("http://127.0.0.1:{}", port != nullptr && *port != '\0' ? port : "1337");
+  }
+  if (given.empty()) return Fail("--server: required (or set HANDOFF_SERVER)");
   // "host:port" is what people type (and what `serve` prints after http://): assume http.
-  const std::string server =
-      c.server.find("://") == std::string::npos ? "http://" + c.server : c.server;
+  const std::string server = given.find("://") == std::string::npos ? "http://" + given : given;
   std::string error;
   std::optional<http::Url> url = http::ParseUrl(server, &error);
   if (!url) return Fail("--server: " + error);
@@ -521,6 +531,15 @@ int RunRemote(const RemoteCommand& c) {
     }
   }
   return 0;
+}
+
+}  // namespace
+
+int RunRemote(const RemoteCommand& c) {
+  const int code = RunRemoteCommand(c);
+  // Docker reserves a health check's exit code 2: anything but healthy is 1.
+  if (c.health->parsed() && code != 0) return kExitFailed;
+  return code;
 }
 
 }  // namespace handoff

@@ -216,7 +216,9 @@ int CheckServeConfig(const ConfigToCheck& c) {
   const std::string host =
       c.flags.host.find(':') != std::string::npos ? "[" + c.flags.host + "]" : c.flags.host;
   lines.emplace_back("listen", fmt::format("{}://{}:{} for Hosts {}", tls ? "https" : "http",
-                                           host, c.flags.port,
+                                           host,
+                                           c.flags.port == 0 ? std::string("(a free port)")
+                                                             : std::to_string(c.flags.port),
                                            JoinList(c.allowed_hosts, "")));
   if (tls) {
     ServerLog quiet(false);
@@ -397,8 +399,7 @@ void ServeFlags::Add(CLI::App* cmd) {
   cmd->add_flag("--check-config", check_config,
                 "Check every flag, variable, notification destination, certificate, the "
                 "schedules and the database (changing nothing), print what serve would do, "
-                "and exit: 0 when it would start, 2 when it would not")
-      ->envname("HANDOFF_CHECK_CONFIG");
+                "and exit: 0 when it would start, 2 when it would not");
 }
 
 int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& config) {

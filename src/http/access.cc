@@ -223,10 +223,12 @@ Admission Admit(const Request& req, std::string_view path, const RouteSpec* rout
                 const AccessPolicy& policy) {
   Admission admission;
   const Access access = route != nullptr ? route->access : Access::kRead;
-  // Open probes answer any Host: kubelet and Prometheus send the pod's address, which a
-  // custom --allowed-hosts rarely names, and they show nothing a token would guard.
+  // Probes answer any Host: kubelet and Prometheus send the pod's address, which a custom
+  // --allowed-hosts cannot name. The Host check keeps a rebound DNS name from lending a
+  // browser's session to another site; a probe shows nothing a session could, and a closed
+  // one still needs a token, which a browser never adds by itself.
   const bool open_probe = access == Access::kProbe && ProbeOpen(path, policy);
-  if (!open_probe && !HostAllowed(req.Header("Host"), policy.allowed_hosts)) {
+  if (access != Access::kProbe && !HostAllowed(req.Header("Host"), policy.allowed_hosts)) {
     admission.refusal = ErrorResponse(
         403, "host_not_allowed",
         fmt::format("this server does not answer to Host \"{}\" (serve --allowed-hosts)",

@@ -213,8 +213,8 @@ Response SuiteVerdict(const RouteContext& ctx) {
   }
   if (!FindSuite(ctx.api, name)) return NoSuchSuite(name);
   const store::ReferenceRuns runs = ctx.store.RunsOfReference(name, *reference);
-  // A run newer than the verdict's that has not finished (a retry, a second trigger): shown
-  // beside the verdict, which it does not change until it finishes.
+  // A run newer than the last finished one that has not finished (a second trigger after a
+  // failure): the verdict waits for it, so that a gate never decides on the older run.
   const std::optional<store::Run>& unfinished = runs.unfinished;
   auto append_unfinished = [&](std::string& out) {
     if (!unfinished) {
@@ -226,7 +226,7 @@ Response SuiteVerdict(const RouteContext& ctx) {
     fmt::format_to(std::back_inserter(out), ",\"run_url\":\"{}/runs/{}\"}}", kApiPrefix,
                    unfinished->id);
   };
-  if (!runs.finished) {
+  if (!runs.finished || unfinished) {
     // No verdict yet. Not a 2xx, so that a poller that decides on the body (Argo Rollouts'
     // web provider) counts it as an error to retry, not as a failure; the code tells a run
     // in progress ("pending") from no run at all ("not_found").

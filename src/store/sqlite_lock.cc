@@ -142,6 +142,15 @@ Result<void> CheckSqliteOwnership(const std::string& path) {
   const std::string lock_path = path + ".lock";
   const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};  // no server ever held it (or it cannot be read: opening says why)
+  // The server opens it to write its details (a root-owned lock file, left by a server run
+  // as root, stops a server run as anyone else).
+  if (::access(lock_path.c_str(), R_OK | W_OK) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("cannot open database \"{}\": {}", path,
+                             DescribeOpenError(lock_path, err))};
+  }
   if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
     Error held = HeldBy(fd, path, lock_path);
     ::close(fd);

@@ -717,16 +717,17 @@ std::vector<Run> SqliteStore::LastRuns(const std::string& suite, int limit) {
 ReferenceRuns SqliteStore::RunsOfReference(const std::string& suite,
                                            const std::string& reference) {
   // One statement, so one moment: the finished run, then the unfinished one newer than it,
-  // each one step down runs_by_suite_reference (suite, reference, id), read backwards.
+  // each one step down runs_by_suite_reference (suite, reference, id), read backwards; only
+  // runs of the whole suite (no filter, no list of tests) decide a verdict.
   static const std::string kSql = fmt::format(
       "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = ?1 "
-      "AND reference = ?2 AND status IN ('passed', 'failed', 'cancelled', 'error') "
+      "AND reference = ?2 AND test_filter = '' AND length(tests) = 0 AND status IN ('passed', 'failed', 'cancelled', 'error') "
       "ORDER BY id DESC LIMIT 1) "
       "UNION ALL "
       "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = ?1 "
-      "AND reference = ?2 AND status IN ('queued', 'running') AND id > coalesce(("
+      "AND reference = ?2 AND test_filter = '' AND length(tests) = 0 AND status IN ('queued', 'running') AND id > coalesce(("
       "SELECT id FROM runs WHERE suite = ?1 AND reference = ?2 "
-      "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1), 0) "
+      "AND test_filter = '' AND length(tests) = 0 AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1), 0) "
       "ORDER BY id DESC LIMIT 1)",
       kRunColumns);
   ReferenceRuns found;

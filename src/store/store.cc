@@ -125,6 +125,7 @@ ReferenceRuns Store::RunsOfReference(const std::string& suite, const std::string
   while (!found.finished) {
     const std::vector<Run> page = ListRuns(query);  // newest first
     for (const Run& run : page) {
+      if (!run.filter.empty() || !run.tests.empty()) continue;  // a part of the suite
       if (IsFinished(run.status)) {
         found.finished = run;
         break;

@@ -349,6 +349,8 @@ struct WriteBatch {
 
 // The runs of one suite triggered with one reference that its verdict reads
 // (Store::RunsOfReference).
+// Only runs of the whole suite count (no filter, no list of tests: a run of some of its
+// tests, or a retry of the failed ones, says nothing of the suite at that reference).
 struct ReferenceRuns {
   std::optional<Run> finished;    // the latest finished run (passed, failed, cancelled, error)
   std::optional<Run> unfinished;  // the latest queued or running run newer than `finished`

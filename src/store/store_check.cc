@@ -63,18 +63,44 @@ Result<std::string> CheckSqliteStore(const std::string& path) {
     return fmt::format("{} does not exist yet: created at start with schema version {}", path,
                        SqliteSchemaVersion());
   }
-  // The server writes the database, its journal (-wal, -shm) and its lock file beside it.
-  for (const std::string& writable : {dir, path}) {
+  // The server writes the database, its journal (-wal, -shm) and its lock file beside it
+  // (the lock file: CheckSqliteOwnership).
+  for (const std::string& writable : {dir, path, path + "-wal", path + "-shm"}) {
+    if (writable != dir && writable != path && ::access(writable.c_str(), F_OK) != 0) continue;
     if (::access(writable.c_str(), W_OK) != 0) {
       return Error{ErrorCode::kUnavailable,
                    fmt::format("cannot open database \"{}\": {}", path,
                                DescribeOpenError(path, errno))};
     }
   }
+  // Read-only, creating nothing beside it. With its last server's WAL left beside it, SQLite
+  // reads that too (the schema may be there alone) and needs the -shm index, which it makes
+  // if missing: that one is removed again below (no server holds the database). Without a
+  // WAL, the file is the whole database: it is opened immutable, which creates nothing.
+  struct stat wal {};
+  const bool has_wal = ::stat((path + "-wal").c_str(), &wal) == 0 && wal.st_size > 0;
+  const bool had_shm = ::access((path + "-shm").c_str(), F_OK) == 0;
   sqlite3* handle = nullptr;
-  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(nullptr, &sqlite3_close_v2);
-  if (const int rc = sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr);
-      db.reset(handle), rc != SQLITE_OK) {
+  struct Closer {
+    sqlite3*& handle;
+    std::string shm;  // the -shm file to remove once closed ("" to keep it)
+    ~Closer() {
+      sqlite3_close_v2(handle);
+      if (!shm.empty()) ::unlink(shm.c_str());
+    }
+  } closer{handle, has_wal && !had_shm ? path + "-shm" : std::string()};
+  std::string uri = "file:";
+  for (const char c : path) {
+    if (c == '?' || c == '#' || c == '%') {
+      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    } else {
+      uri += c;
+    }
+  }
+  uri += has_wal ? "?mode=ro" : "?mode=ro&immutable=1";
+  if (const int rc = sqlite3_open_v2(uri.c_str(), &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                                     nullptr);
+      rc != SQLITE_OK) {
     return Error{ErrorCode::kUnavailable,
                  fmt::format("cannot open database \"{}\": {}", path,
                              handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc))};
@@ -106,6 +132,14 @@ Result<std::string> CheckSqliteStore(const std::string& path) {
   }
   Result<std::string> schema = SchemaState(path, version, SqliteSchemaVersion());
   if (!schema.ok()) return schema;
+  std::int64_t tables = 0;
+  if (version == 0 && query_int("SELECT count(*) FROM sqlite_master", &tables) == SQLITE_OK &&
+      tables > 0) {
+    return Error{ErrorCode::kCorrupt,
+                 fmt::format("database \"{}\" is a SQLite database of something else ({}, and "
+                             "no handoff schema version): use another --db",
+                             path, Plural(tables, "schema object"))};
+  }
   std::int64_t runs = 0;
   if (version > 0 && query_int("SELECT count(*) FROM runs", &runs) != SQLITE_OK) {
     return Error{ErrorCode::kCorrupt,
@@ -139,6 +173,17 @@ Result<std::string> CheckPgStore(const std::string& url, bool prepared_statement
   }
   Result<std::string> schema = SchemaState(shown, version, PgSchemaVersion());
   if (!schema.ok()) return schema;
+  if (version < PgSchemaVersion()) {
+    // The server creates or migrates the schema at start: it needs to create in it.
+    PgResult can = db.Exec("SELECT has_schema_privilege(current_schema(), 'CREATE')");
+    if (!can.ok() || can.rows() != 1 || !can.Bool(0, 0)) {
+      return Error{ErrorCode::kUnavailable,
+                   fmt::format("database \"{}\": this user cannot create tables in its schema, "
+                               "and the server must {} the handoff schema at start{}",
+                               shown, version == 0 ? "create" : "migrate",
+                               can.ok() ? "" : ": " + can.error())};
+    }
+  }
   if (version > 0) {
     PgResult count = db.Exec("SELECT count(*) FROM runs");
     if (!count.ok() || count.rows() != 1) {

@@ -122,7 +122,9 @@ class RootfsContext {
         std::string content;
         std::uint32_t mode = 0;
         if (!ReadHostFile(file.data, &content, &mode, error)) return false;
-        tar_.AddFile(path, content, mode);
+        // Readable (and, if executable at all, runnable) by every user of the image, which
+        // may not be root; never setuid, setgid or writable but by its owner, root.
+        tar_.AddFile(path, content, (mode & 0111) != 0 ? 0755 : 0644);
         break;
       }
       case ImageFile::Kind::kDirectory:

@@ -2819,10 +2819,26 @@ TEST_F(ServeTest, CheckConfigSaysWhatServeWouldDoAndChangesNothing) {
     }
     servers_.clear();
   }
+  const std::set<std::string> served = files();
   ProcessResult after = check({"--db", Db()});
   EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
   EXPECT_NE(after.out.find("schema version "), std::string::npos) << after.out;
   EXPECT_NE(after.out.find(", 1 run\n"), std::string::npos) << after.out;
+  // Nor on a database a server has left: no -wal or -shm file appears.
+  EXPECT_EQ(files(), served);
+
+  // A SQLite file of something else is refused, as serve refuses to migrate it.
+  const std::string foreign = dir_ + "/foreign.db";
+  ASSERT_EQ(RunProcess({"/usr/bin/python3", "-c",
+                        "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                        "c.execute('CREATE TABLE runs(x)'); c.commit()",
+                        foreign})
+                .exit_code,
+            0);
+  ProcessResult other = check({"--db", "sqlite:" + foreign});
+  EXPECT_EQ(other.exit_code, 2) << other.out << other.err;
+  EXPECT_NE(other.err.find("is a SQLite database of something else"), std::string::npos)
+      << other.err;
 
   // What serve would refuse, --check-config refuses with serve's message and exit 2.
   const std::string garbage = dir_ + "/garbage";
@@ -3078,6 +3094,14 @@ TEST_F(ServeTest, AVerdictIsTheLatestFinishedRunOfTheSuiteAtTheReference) {
   json::value replaced = verdict("Fast", "?reference=abc", 200);
   EXPECT_EQ(Int(replaced, "run_id"), again);
   EXPECT_FALSE(Bool(replaced, "passed")) << replaced;
+  // A run of part of the suite says nothing of the suite: a passing run of one test, and a
+  // retry of the failed tests that passes, leave the failed verdict as it is.
+  const std::int64_t part = Trigger(s, "Fast", R"({"reference":"abc","filter":"^Hello$"})");
+  EXPECT_EQ(Str(AwaitFinished(s, part), "status"), "passed");
+  const json::value retried =
+      Json(s, "POST", fmt::format("/api/v1/runs/{}/retry", again), R"({"only_failed":true})", 201);
+  AwaitFinished(s, Int(retried, "id"));
+  EXPECT_EQ(Int(verdict("Fast", "?reference=abc", 200), "run_id"), again);
 
   // The run in progress finishes: its verdict.
   OpenGate();
@@ -3086,6 +3110,18 @@ TEST_F(ServeTest, AVerdictIsTheLatestFinishedRunOfTheSuiteAtTheReference) {
   EXPECT_EQ(Int(done, "run_id"), gate);
   EXPECT_TRUE(Bool(done, "passed")) << done;
   EXPECT_EQ(Str(done, "reference"), "release/1.2 rc");
+
+  // A newer run of the whole suite in progress: no verdict until it finishes (a gate
+  // retried after a failure never decides on the older run).
+  std::filesystem::remove(gate_);
+  const std::int64_t second = Trigger(s, "Gate", R"({"reference":"release/1.2 rc"})");
+  json::value waiting = verdict("Gate", "?reference=release%2F1.2%20rc", 404);
+  EXPECT_EQ(error_code(waiting), "pending") << waiting;
+  ASSERT_NE(Field(waiting, "unfinished_run"), nullptr) << waiting;
+  EXPECT_EQ(Int(*Field(waiting, "unfinished_run"), "id"), second);
+  OpenGate();
+  AwaitFinished(s, second);
+  EXPECT_EQ(Int(verdict("Gate", "?reference=release%2F1.2%20rc", 200), "run_id"), second);
 }
 
 // With tokens, a verdict is a read: the read role suffices, no token is refused.

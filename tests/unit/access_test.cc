@@ -225,12 +225,15 @@ TEST_F(AccessTest, AHostNotAllowedIsRefusedBeforeAnythingElse) {
   EXPECT_TRUE(HostAllowed("[::1]:1337", {"::1"}));
   EXPECT_TRUE(HostAllowed("anything", {"*"}));
   EXPECT_TRUE(HostAllowed("anything", {}));
-  // An open probe answers whatever Host a kubelet or Prometheus sends (the pod's address);
-  // a closed one is checked like the API.
+  // A probe answers whatever Host a kubelet or Prometheus sends (the pod's address, which no
+  // --allowed-hosts can name); a closed one still needs a token.
   const Request probe{"GET", "/healthz", {{"Host", "10.1.2.3:1337"}}, ""};
   EXPECT_EQ(Route(probe, api_, store_, nullptr, &policy_).status, 200);
   policy_.healthz_open = false;
-  EXPECT_EQ(Code(Route(probe, api_, store_, nullptr, &policy_)), "host_not_allowed");
+  EXPECT_EQ(Code(Route(probe, api_, store_, nullptr, &policy_)), "unauthenticated");
+  Request scrape = probe;
+  scrape.headers.emplace_back("Authorization", "Bearer read-token");
+  EXPECT_EQ(Route(scrape, api_, store_, nullptr, &policy_).status, 200);
 }
 
 TEST_F(AccessTest, EveryStateChangingRequestIsLoggedWithWhoMadeIt) {
