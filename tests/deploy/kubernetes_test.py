@@ -186,7 +186,8 @@ class Pod:
             os.makedirs(path, exist_ok=True)
             if "secret" in v:
                 name = v["secret"]["secretName"]
-                check(name in secrets, f"volume {v['name']}: the test knows no Secret {name}")
+                check(name in secrets or v["secret"].get("optional") is True,
+                      f"volume {v['name']}: the test knows no Secret {name}")
                 for key, content in secrets.get(name, {}).items():
                     with open(os.path.join(path, key), "w", encoding="utf-8") as f:
                         f.write(content)
@@ -394,6 +395,19 @@ def check_serve(name, pod, serve, init, work):
         check("secret-password" not in checked.stdout + checked.stderr,
               f"{name}: the database password was printed")
 
+    # Notification credentials from the handoff-notify Secret, named as the ConfigMap's
+    # comment says: the destination is configured from the mounted file.
+    notify_env = pod.env(serve)
+    notify_env["HANDOFF_SLACK_WEBHOOK_URL_FILE"] = pod.local(
+        serve, "/etc/handoff/notify/slack-webhook-url")
+    notified = run([FIXTURE] + [pod.local(serve, a) for a in serve["args"]] + ["--check-config"],
+                   notify_env)
+    check(notified.returncode == 0 and "notify     slack (slack)" in notified.stdout,
+          f"{name}: a Slack destination from the handoff-notify Secret: {notified.stdout}"
+          f"{notified.stderr}")
+    check("hooks.slack.com" not in notified.stdout + notified.stderr,
+          f"{name}: the Slack webhook URL (a secret) was printed")
+
     env = pod.env(serve)
     port = free_port()
     env["HANDOFF_PORT"] = str(port)
@@ -468,6 +482,8 @@ def main():
                               capture_output=True, text=True)
         assert made.returncode == 0, made.stderr
         secrets = {"handoff-auth": {"tokens": open(auth).read()},
+                   "handoff-notify": {
+                       "slack-webhook-url": "https://hooks.slack.com/services/T0/B0/secret\n"},
                    "handoff-tls": {"tls.crt": open(f"{tls_dir}/tls.crt").read(),
                                    "tls.key": open(f"{tls_dir}/tls.key").read()}}
         if os.path.exists(f"{PG_BIN}/initdb"):
