@@ -35,6 +35,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from harness import check, failures, skip
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
 EXAMPLES = {
@@ -53,28 +55,11 @@ TOKEN_SECRET = ("handoff-tokens", "gate-token")
 PASSING, FAILING, WAITING = "Fast", "Mixed", "Gate"
 
 
-def skip(message):
-    if os.environ.get("CI") == "true":
-        print(f"FAIL: {message} (CI=true: the deploy-gate examples may not go untested; "
-              "run scripts/bootstrap)", file=sys.stderr)
-        sys.exit(1)
-    print(f"SKIP: {message}")
-    sys.exit(0)
-
-
 try:
     import yaml
 except ImportError:
-    skip("python3-yaml not found: it parses the examples (apt-get install python3-yaml)")
-
-failures = []
-
-
-def check(condition, message):
-    if not condition:
-        failures.append(message)
-        print(f"FAIL: {message}", file=sys.stderr)
-    return condition
+    skip("python3-yaml not found: it parses the examples (apt-get install python3-yaml)",
+         "the deploy-gate examples")
 
 
 def load(name):

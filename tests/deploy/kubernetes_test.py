@@ -29,7 +29,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+from harness import check, failures, free_port, skip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
@@ -48,28 +49,11 @@ IN_CI = os.environ.get("CI") == "true"
 PG_BIN = "/usr/lib/postgresql/15/bin"
 
 
-def skip(message):
-    if IN_CI:
-        print(f"FAIL: {message} (CI=true: the Kubernetes manifests may not go untested; "
-              "run scripts/bootstrap)", file=sys.stderr)
-        sys.exit(1)
-    print(f"SKIP: {message}")
-    sys.exit(0)
-
-
 try:
     import yaml
 except ImportError:
-    skip("python3-yaml not found: it parses the manifests (apt-get install python3-yaml)")
-
-failures = []
-
-
-def check(condition, message):
-    if not condition:
-        failures.append(message)
-        print(f"FAIL: {message}", file=sys.stderr)
-    return condition
+    skip("python3-yaml not found: it parses the manifests (apt-get install python3-yaml)",
+         "the Kubernetes manifests")
 
 
 def image_constant(name):
@@ -237,12 +221,6 @@ def run(argv, env, timeout=60):
     full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"}
     full.update(env)
     return subprocess.run(argv, env=full, capture_output=True, text=True, timeout=timeout)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url, host, token=None, tls=False):

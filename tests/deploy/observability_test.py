@@ -37,7 +37,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from harness import check, failures, free_port, skip
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DASHBOARD = os.path.join(REPO, "deploy", "grafana", "handoff.json")
 RULES_DIR = os.path.join(REPO, "deploy", "prometheus")
@@ -55,23 +56,8 @@ ALERTS_TEST = os.path.join(RULES_DIR, "alerts_test.yml")
 JOB = "handoff"
 SCRAPE_SECONDS = 1
 
-failures = []
-
-
 def fail(message):
-    if message in failures:
-        return  # a metric checked for each target that reads it
-    failures.append(message)
-    print(f"FAIL: {message}", flush=True)
-
-
-def skip(message):
-    if os.environ.get("CI") == "true":
-        print(f"FAIL: {message} (CI=true: the observability test may not be skipped; "
-              "run scripts/bootstrap)", file=sys.stderr)
-        sys.exit(1)
-    print(f"SKIP: {message}")
-    sys.exit(0)
+    check(False, message)  # once: a metric is checked for each target that reads it
 
 
 def log(message):
@@ -88,15 +74,6 @@ def poll(what, condition, timeout=30.0, interval=0.1):
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)  # the polling period, not a synchronisation
-
-
-def free_port(avoid=()):
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in avoid:
-            return port
 
 
 def http_json(url, data=None, method=None, timeout=10):
@@ -495,7 +472,7 @@ def main():
     for binary, what in ((prometheus, "prometheus"), (promtool, "promtool")):
         if not os.access(binary, os.X_OK):
             skip(f"{binary} not found: the test needs Debian's {what} (apt-get install "
-                 "prometheus; scripts/bootstrap installs it)")
+                 "prometheus; scripts/bootstrap installs it)", "the dashboard and alert rules")
     started = time.monotonic()
 
     promtool_checks(promtool)
