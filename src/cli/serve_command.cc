@@ -133,11 +133,17 @@ bool IsWildcard(const std::string& host) {
 
 // The Hosts a server on `host` answers to by default: that address, and the names of
 // loopback; on a wildcard address, also every address of this machine's interfaces and its
-// host name (what a kubelet's probes and a Service's pod IP send).
+// host name (what a kubelet's probes and a Service's pod IP send). Each once, in order
+// (loopback is an interface's address too).
 std::vector<std::string> DefaultAllowedHosts(const std::string& host) {
   std::vector<std::string> hosts = {"localhost", "127.0.0.1", "::1"};
+  const auto add = [&hosts](std::string name) {
+    if (std::find(hosts.begin(), hosts.end(), name) == hosts.end()) {
+      hosts.push_back(std::move(name));
+    }
+  };
   if (!IsWildcard(host)) {
-    hosts.push_back(host);
+    add(host);
     return hosts;
   }
   ifaddrs* list = nullptr;
@@ -154,22 +160,13 @@ std::vector<std::string> DefaultAllowedHosts(const std::string& host) {
       } else {
         continue;
       }
-      hosts.emplace_back(text);
+      add(text);
     }
     freeifaddrs(list);
   }
   char name[256] = {};
-  if (gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') hosts.emplace_back(name);
+  if (gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') add(name);
   return hosts;
-}
-
-// `hosts` without repeats, in their order (loopback is an interface's address too).
-std::vector<std::string> Distinct(std::vector<std::string> hosts) {
-  std::vector<std::string> out;
-  for (std::string& host : hosts) {
-    if (std::find(out.begin(), out.end(), host) == out.end()) out.push_back(std::move(host));
-  }
-  return out;
 }
 
 std::string HostName() {
@@ -563,7 +560,7 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
            open_endpoints.end();
   };
   std::vector<std::string> allowed_hosts = SplitList(flags.allowed_hosts);
-  if (allowed_hosts.empty()) allowed_hosts = Distinct(DefaultAllowedHosts(flags.host));
+  if (allowed_hosts.empty()) allowed_hosts = DefaultAllowedHosts(flags.host);
   std::string auth_description = "none";
   if (authenticator) {
     auth_description = fmt::format("{} token{}", authenticator->tokens(),
