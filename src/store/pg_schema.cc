@@ -5,6 +5,7 @@
 #include <iterator>
 #include <string>
 
+#include "store/store_check.h"
 #include "store/store_log.h"
 
 namespace handoff::store {
@@ -248,10 +249,7 @@ Result<void> MigratePgSchema(PgDb& db) {
   }
   const std::int64_t version = current.Int(0, 0);
   if (version > kSchemaVersion) {
-    return fail(fmt::format(
-        "database \"{}\" has schema version {}, newer than the {} this handoff knows: "
-        "upgrade handoff or use another database",
-        name, version, kSchemaVersion));
+    return fail(NewerSchemaMessage(name, version, kSchemaVersion));
   }
   for (int step = static_cast<int>(version); step < kSchemaVersion; ++step) {
     PgResult migrated = db.ExecScript(kMigrations[step]);

@@ -5,6 +5,8 @@
 
 #include <iterator>
 
+#include "store/store_check.h"
+
 namespace handoff::store {
 namespace {
 
@@ -252,10 +254,7 @@ bool PrepareWriter(SqliteDb& db, bool in_memory, const std::string& path, std::s
                             db.ErrorMessage()));
   }
   if (version > kSchemaVersion) {
-    return fail(fmt::format(
-        "database \"{}\" has schema version {}, newer than the {} this handoff knows: "
-        "upgrade handoff or use another database",
-        path, version, kSchemaVersion));
+    return fail(NewerSchemaMessage(path, version, kSchemaVersion));
   }
   for (int step = version; step < kSchemaVersion; ++step) {
     if (!db.ExecScript(kMigrations[step], &detail)) {

@@ -29,10 +29,7 @@ std::string Plural(std::int64_t n, const char* one) {
 Result<std::string> SchemaState(const std::string& shown, std::int64_t version,
                                 int current) {
   if (version > current) {
-    return Error{ErrorCode::kUnavailable,
-                 fmt::format("database \"{}\" has schema version {}, newer than the {} this "
-                             "handoff knows: upgrade handoff or use another database",
-                             shown, version, current)};
+    return Error{ErrorCode::kUnavailable, NewerSchemaMessage(shown, version, current)};
   }
   if (version == current) return fmt::format("schema version {}", version);
   if (version == 0) return fmt::format("no schema yet: version {} is created at start", current);
@@ -40,6 +37,12 @@ Result<std::string> SchemaState(const std::string& shown, std::int64_t version,
 }
 
 }  // namespace
+
+std::string NewerSchemaMessage(const std::string& shown, std::int64_t version, int current) {
+  return fmt::format("database \"{}\" has schema version {}, newer than the {} this handoff "
+                     "knows: upgrade handoff or use another database",
+                     shown, version, current);
+}
 
 Result<std::string> CheckSqliteStore(const std::string& path) {
   if (path.empty() || path == ":memory:") {

@@ -4,11 +4,16 @@
 // table or row is created): for `serve --check-config`, in an init container or CI before a
 // server starts. OpenStore (open_store.h) dispatches to these by the URL's scheme.
 
+#include <cstdint>
 #include <string>
 
 #include "base/result.h"
 
 namespace handoff::store {
+
+// What a server says of a database whose schema is newer than the `current` this build
+// writes (it refuses it), and so what checking it says.
+std::string NewerSchemaMessage(const std::string& shown, std::int64_t version, int current);
 
 // The SQLite database at `path` ("" or ":memory:": in memory): held by no other server,
 // readable and writable with its directory (SQLite writes its -wal and -shm files there),
