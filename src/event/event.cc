@@ -35,6 +35,7 @@ const char* EventKindName(EventKind kind) {
     case EventKind::kTeardownFinished: return "teardown_finished";
     case EventKind::kSuiteFinished: return "suite_finished";
     case EventKind::kRunFinished: return "run_finished";
+    case EventKind::kStacks: return "stacks";
   }
   return "unknown";
 }

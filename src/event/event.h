@@ -41,6 +41,9 @@ enum class EventKind : std::uint8_t {
   kTeardownFinished,  // status
   kSuiteFinished,     // status, elapsed_ns
   kRunFinished,       // status, elapsed_ns; text says why if the run stopped early
+  // Between a worker and its supervisor only, never given to a sink: the raw stacks of a
+  // crashed or hung worker (text, in the format of src/stack/raw_stacks.h).
+  kStacks,
 };
 
 // Returns the lower-case name of an event kind ("test_started").

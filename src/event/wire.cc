@@ -99,11 +99,41 @@ void AppendEvent(std::string& out, const Event& e) {
   w.Finish();
 }
 
+std::size_t EncodeStacks(char* out, std::size_t capacity, std::int64_t time_ns,
+                         std::string_view text) {
+  // The layout of AppendEvent for an Event whose only fields are kind, time_ns and text.
+  constexpr std::size_t kFixed = 4 + 1 + 8 + 4 + 4 + 4 + 1 + 8 + 4 + 4 + 4 + 4 + 1 + 4 + 4;
+  const std::size_t total = kFixed + text.size();
+  if (total > capacity || total - 4 > kMaxFrameBytes) return 0;
+  char* p = out;
+  auto u8 = [&](std::uint8_t v) { *p++ = static_cast<char>(v); };
+  auto u32 = [&](std::uint32_t v) { std::memcpy(p, &v, 4), p += 4; };
+  auto i64 = [&](std::int64_t v) { std::memcpy(p, &v, 8), p += 8; };
+  u32(static_cast<std::uint32_t>(total - 4));
+  u8(static_cast<std::uint8_t>(EventKind::kStacks));
+  i64(time_ns);
+  u32(0);  // suite
+  u32(0);  // test
+  u32(0);  // attempt
+  u8(static_cast<std::uint8_t>(Status::kPassed));
+  i64(0);  // elapsed_ns
+  u32(static_cast<std::uint32_t>(text.size()));
+  std::memcpy(p, text.data(), text.size());
+  p += text.size();
+  u32(0);  // key
+  u32(0);  // file
+  u32(0);  // line
+  u8(0);   // flags
+  u32(0);  // span_id
+  u32(0);  // attributes
+  return static_cast<std::size_t>(p - out);
+}
+
 std::optional<Event> DecodeEvent(std::string_view payload) {
   Reader r(payload);
   Event e;
   std::uint8_t kind = r.U8();
-  if (kind > static_cast<std::uint8_t>(EventKind::kRunFinished)) return std::nullopt;
+  if (kind > static_cast<std::uint8_t>(EventKind::kStacks)) return std::nullopt;
   e.kind = static_cast<EventKind>(kind);
   e.time_ns = r.I64();
   e.suite = r.Str();

@@ -20,6 +20,11 @@ inline constexpr std::uint32_t kMaxFrameBytes = 16u << 20;
 // Appends one framed event to `out`.
 void AppendEvent(std::string& out, const Event& event);
 
+// Writes one framed kStacks event with `text` into `out` and returns its size, or 0 if it
+// does not fit in `capacity`. Async-signal-safe: a crashing worker's handler calls it.
+std::size_t EncodeStacks(char* out, std::size_t capacity, std::int64_t time_ns,
+                         std::string_view text);
+
 // Decodes one event payload (without the length prefix). Returns nullopt if malformed.
 std::optional<Event> DecodeEvent(std::string_view payload);
 

@@ -2,9 +2,12 @@
 
 #include "duration/duration.h"
 #include "runner/selection.h"
+#include "runner/throw_site.h"
 #include "handoff/internal/hooks.h"
 
 #include <fmt/format.h>
+
+#include <pthread.h>
 
 #include <algorithm>
 #include <exception>
@@ -59,14 +62,22 @@ void RunGuarded(T& t, TestState& state, const std::function<void(T&)>& fn) {
     e.soft = state.Root()->soft;
     state.scope->Emit(e, true);
   };
+  // Where an exception that escapes was thrown (runner/throw_site.h), after the message.
+  auto thrown_at = [](std::string message, const void* object) {
+    if (std::string site = ThrowSiteOfCurrentException(object); !site.empty()) {
+      message += "\n\nthrown at:\n" + site;
+    }
+    return message;
+  };
+  ForgetThrowSite();  // one of an earlier test on this thread
   try {
     fn(t);
   } catch (const TestAbort&) {
     // FailNow/SkipNow: already recorded.
   } catch (const std::exception& ex) {
-    fail(fmt::format("unexpected exception: {}", ex.what()));
+    fail(thrown_at(fmt::format("unexpected exception: {}", ex.what()), dynamic_cast<const void*>(&ex)));
   } catch (...) {
-    fail("unexpected exception: unknown exception");
+    fail(thrown_at("unexpected exception: unknown exception", nullptr));
   }
 }
 
@@ -170,6 +181,8 @@ void SuiteRunScope::Cancel() {
 }
 
 void SuiteRunScope::Watch() {
+  // Named so that a dump of a hung test's threads leaves it out (worker/stack_dump.h).
+  ::pthread_setname_np(::pthread_self(), "handoff-watch");
   using Clock = std::chrono::steady_clock;
   std::unique_lock lock(mu_);
   while (!quit_) {

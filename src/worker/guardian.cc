@@ -30,7 +30,7 @@ constexpr char kGuardianEnv[] = "HANDOFF_WORKER_GUARDIAN";
 // How long the guardian keeps killing before it gives up on a process stuck in the kernel.
 constexpr std::chrono::seconds kKillWithin{10};
 
-constexpr int kHandled[] = {SIGCHLD, SIGTERM, kKillWorkerSignal};
+constexpr int kHandled[] = {SIGCHLD, SIGTERM, kKillWorkerSignal, kDumpStacksSignal};
 
 bool g_split = false;  // SplitGuardian ran in this process
 // The supervisor's pid, from the worker's command line (0: not given). The supervisor may be
@@ -39,11 +39,13 @@ pid_t g_supervisor = 0;
 int g_wake = -1;  // write end of the guardian's self-pipe
 volatile sig_atomic_t g_kill = 0;
 volatile sig_atomic_t g_term = 0;
+volatile sig_atomic_t g_dump = 0;
 
 void OnSignal(int sig) {
   const int saved = errno;
   if (sig == kKillWorkerSignal) g_kill = 1;
   if (sig == SIGTERM) g_term = 1;
+  if (sig == kDumpStacksSignal) g_dump = 1;
   const char byte = 0;
   (void)!::write(g_wake, &byte, 1);
   errno = saved;
@@ -162,6 +164,10 @@ pid_t SpawnWorker(pid_t guardian, const sigset_t& mask) {
     if (g_term) {
       g_term = 0;
       ::kill(worker, SIGTERM);
+    }
+    if (g_dump) {
+      g_dump = 0;
+      ::kill(worker, kDumpStacksSignal);
     }
     pollfd p{wake[0], POLLIN, 0};
     if (::poll(&p, 1, -1) > 0) {

@@ -22,6 +22,8 @@
 
 #include "duration/duration.h"
 #include "runner/runner.h"
+#include "stack/raw_stacks.h"
+#include "stack/symbolizer.h"
 #include "worker/worker.h"
 
 extern char** environ;
@@ -324,7 +326,11 @@ struct WorkerOutcome {
   StopReason stopped = StopReason::kNone;
   std::int64_t timeout_ns = 0;  // of the test that timed out
   std::string timed_out_test;   // which one (empty: setup or teardown)
+  std::string stacks;  // the worker's raw stacks (a crash, or a dump before a timeout's kill)
 };
+
+// How long a hung worker has to send its threads' stacks before it is killed anyway.
+constexpr auto kStacksWithin = std::chrono::seconds(2);
 
 // Forwards a worker's events until it exits, enforcing deadlines and cancellation.
 WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
@@ -338,6 +344,8 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
   bool reaped = false;
   bool term_sent = false;
   Clock::time_point kill_at = Clock::time_point::max();
+  // Waiting for a timed-out worker's stacks until then.
+  Clock::time_point stacks_until = Clock::time_point::max();
   auto stop = [&](StopReason reason) {
     if (outcome.stopped == StopReason::kNone) outcome.stopped = reason;
     // The guardian kills the worker and every process below it, detached ones too.
@@ -359,13 +367,22 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
     if (deadline != Clock::time_point::max() && now >= deadline + job.grace) {
       outcome.timeout_ns = late_timeout_ns;
       outcome.timed_out_test = late_test;
-      stop(StopReason::kTimeout);
       tracker.ClearDeadlines();
+      // Ask for every thread's stack (as go test dumps its goroutines), then kill. The test
+      // has timed out now, whatever it does meanwhile.
+      if (outcome.stopped == StopReason::kNone) outcome.stopped = StopReason::kTimeout;
+      ::kill(w.pid, kDumpStacksSignal);
+      stacks_until = now + kStacksWithin;
+    }
+    if (now >= stacks_until) {
+      stacks_until = Clock::time_point::max();
+      stop(StopReason::kTimeout);
     }
     const Clock::time_point next_deadline = tracker.Deadline();
-    Clock::time_point wake = std::min(kill_at, next_deadline == Clock::time_point::max()
-                                                   ? Clock::time_point::max()
-                                                   : next_deadline + job.grace);
+    Clock::time_point wake = std::min({kill_at, stacks_until,
+                                       next_deadline == Clock::time_point::max()
+                                           ? Clock::time_point::max()
+                                           : next_deadline + job.grace});
     int timeout_ms = 50;
     if (wake != Clock::time_point::max()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1;
@@ -408,6 +425,21 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
         if (!e) {
           stop(StopReason::kProtocol);
           break;
+        }
+        if (e->kind == EventKind::kStacks) {
+          // For the failure of the crash or the timeout, never for a sink.
+          outcome.stacks = std::move(e->text);
+          if (stacks_until != Clock::time_point::max()) {
+            stacks_until = Clock::time_point::max();
+            stop(StopReason::kTimeout);
+          }
+          continue;
+        }
+        // Waiting for a timed-out worker's stacks: its output still counts, but not a result
+        // (a test that ends now ended past its timeout and its grace).
+        if (stacks_until != Clock::time_point::max() && e->kind != EventKind::kOutput &&
+            e->kind != EventKind::kLog) {
+          continue;
         }
         e->suite = job.suite->name;
         tracker.OnEvent(*e);
@@ -459,6 +491,16 @@ std::string Cause(const WorkerOutcome& o, const SuiteJob& job) {
       break;
   }
   return "crashed: worker " + DescribeExit(o.wait_status);
+}
+
+// Returns the stacks the worker sent, symbolized, to follow Cause() after an empty line; empty
+// when it sent none.
+std::string Stacks(const WorkerOutcome& o) {
+  if (o.stacks.empty() || o.stopped == StopReason::kCancelled) return {};
+  if (std::optional<stack::RawStacks> raw = stack::ParseRawStacks(o.stacks)) {
+    return "\n\n" + stack::FormatStacks(*raw);
+  }
+  return "\n\n(the worker sent stacks that could not be read)";
 }
 
 // Returns the Event::key of the failures Cause() explains: a worker that crashed (or broke
@@ -513,6 +555,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
     }
 
     const std::string cause = Cause(outcome, job);
+    const std::string stacks = Stacks(outcome);
     const SuiteTracker::Phase phase = tracker.phase;
     // Output left in the pipe belongs to the test that ran, if only one did.
     std::string owner;
@@ -538,7 +581,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
 
     if (phase == SuiteTracker::Phase::kSetup || phase == SuiteTracker::Phase::kTeardown) {
       const bool setup = phase == SuiteTracker::Phase::kSetup;
-      fail("", 0, (setup ? "setup " : "teardown ") + cause);
+      fail("", 0, (setup ? "setup " : "teardown ") + cause + stacks);
       Event done = tracker.Make(setup ? EventKind::kSetupFinished : EventKind::kTeardownFinished);
       done.status = Status::kFailed;
       tracker.OnEvent(done);
@@ -563,7 +606,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
         const std::int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          Clock::now() - r.start)
                                          .count();
-        std::string why = cause;
+        std::string why = cause + stacks;
         if (outcome.stopped == StopReason::kTimeout && !outcome.timed_out_test.empty() &&
             outcome.timed_out_test != test) {
           why = fmt::format("killed: {} timed out in the same worker (features run with --parallel share one)",
@@ -611,8 +654,8 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       const std::size_t blamed = outcome.events == 0 ? remaining.size() : 1;
       for (std::size_t i = 0; i < blamed; ++i) {
         ReportUnrun(tracker, remaining[i], Status::kFailed,
-                    outcome.events == 0 ? "worker could not start: " + cause
-                                        : cause + " before the test started",
+                    outcome.events == 0 ? "worker could not start: " + cause + stacks
+                                        : cause + " before the test started" + stacks,
                     CauseKey(outcome));
       }
     }

@@ -24,6 +24,11 @@ inline constexpr int kCaptureFd = 5;
 // asks the running test to stop through its context.)
 inline constexpr int kKillWorkerSignal = SIGUSR1;
 
+// Sent to a guardian, which passes it on to the worker: send the stacks of every thread (a
+// kStacks event), the supervisor is about to kill the worker at a test's timeout. The worker
+// also uses it between its own threads to collect them (worker/stack_dump.h).
+inline constexpr int kDumpStacksSignal = SIGUSR2;
+
 // Runs the plan read from kPlanFd against `catalog`, writing events to kEventFd. Returns
 // the process exit code (0 when the plan ran to its end, 2 for a bad plan).
 int WorkerMain(const Catalog& catalog);

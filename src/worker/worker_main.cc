@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "runner/runner.h"
 #include "worker/guardian.h"
 #include "worker/leftovers.h"
+#include "worker/stack_dump.h"
 #include "worker/worker.h"
 
 namespace handoff {
@@ -99,7 +101,11 @@ class PipeCapture : public OutputCapture {
         wake_(::eventfd(0, EFD_CLOEXEC)),
         sink_(sink),
         suite_(suite),
-        reader_([this] { ReadLoop(); }) {}
+        reader_([this] {
+          // Named so that a dump of a hung test's threads leaves it out.
+          ::pthread_setname_np(::pthread_self(), "handoff-output");
+          ReadLoop();
+        }) {}
 
   ~PipeCapture() override {
     quit_.store(true);
@@ -272,11 +278,11 @@ PipeSink* g_sink = nullptr;
 PipeCapture* g_capture = nullptr;
 std::atomic<bool> g_terminate{false};
 
-void OnCrashSignal(int sig) {
+// Before a crashing or hung worker's stacks go to the supervisor: no output is in flight
+// between the pipe and the event buffer, and what is buffered is written first.
+void Quiesce() {
   if (g_capture != nullptr) g_capture->HoldFromSignal();
   if (g_sink != nullptr) g_sink->FlushFromSignal();
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
 }
 
 void OnTerminate(int) { g_terminate.store(true); }
@@ -333,7 +339,7 @@ int WorkerMain(const Catalog& catalog) {
   // Never destroyed: exit() from a test runs static destructors while threads still use it.
   PipeSink& sink = *new PipeSink(kEventFd);
   g_sink = &sink;
-  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, OnCrashSignal);
+  InstallStackHandlers(kEventFd, Quiesce);
   ::signal(SIGTERM, OnTerminate);
   std::atexit(FlushAtExit);
 
@@ -355,6 +361,7 @@ int WorkerMain(const Catalog& catalog) {
     std::condition_variable cv;
     bool done = false;
     std::thread flusher([&] {
+      ::pthread_setname_np(::pthread_self(), "handoff-flush");
       std::unique_lock lock(mu);
       while (!cv.wait_for(lock, std::chrono::milliseconds(5), [&] { return done; })) {
         if (g_terminate.load()) runner.Cancel();

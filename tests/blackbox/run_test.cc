@@ -72,6 +72,25 @@ class RunTest : public ::testing::Test {
 
 const std::string kFixtureSource = std::string(HANDOFF_SOURCE_DIR) + "/tests/fixtures/fixture_suites.cc";
 
+// Returns the line number of the first line containing `text` after the first line containing
+// `after`, in the fixture's source.
+int FixtureLine(const std::string& after, const std::string& text) {
+  std::istringstream in(ReadFile(kFixtureSource));
+  std::string line;
+  bool seen = false;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (!seen) seen = line.find(after) != std::string::npos;
+    if (seen && line.find(text) != std::string::npos) return n;
+  }
+  return -1;
+}
+
+// A frame line of a symbolized stack: "#N FUNCTION at .../fixture_suites.cc:LINE".
+std::string FrameAt(const std::string& function, int line) {
+  return fmt::format("{} at {}:{}", function, kFixtureSource, line);
+}
+
+
 // A handoff binary that is PID 1 (a container without an init, `docker run` of its image)
 // runs its tests: its workers told their supervisor's death by a parent of 1, and every
 // test failed with "worker exited with status 2".
@@ -113,6 +132,13 @@ TEST_F(RunTest, ExceptionsFailTheTestWithWhat) {
   GoReport r = FixtureJson({"--suite", "^Basic$", "--run", "Throws"}, 1);
   EXPECT_NE(r.Find("Basic", "ThrowsStd")->output.find("connection refused"), std::string::npos);
   EXPECT_NE(r.Find("Basic", "ThrowsOther")->output.find("unknown exception"), std::string::npos);
+  // Where it was thrown, after the message.
+  const std::string& o = r.Find("Basic", "ThrowsStd")->output;
+  EXPECT_NE(o.find(fmt::format("unexpected exception: connection refused\n        \n        thrown at:\n"
+                               "          #0 HandoffTest_Basic_ThrowsStd(handoff::T&) at {}:{}",
+                               kFixtureSource, FixtureLine("HANDOFF_TEST(Basic, ThrowsStd)", "throw"))),
+            std::string::npos)
+      << o;
   EXPECT_EQ(r.Find("Basic", "Passes"), nullptr);
 }
 
@@ -185,8 +211,8 @@ TEST_F(RunTest, EveryCrashKindFailsOnlyItsTest) {
   EXPECT_EQ(r.Find("Crashes", "Before")->Final(), "pass");
   EXPECT_EQ(r.Find("Crashes", "After")->Final(), "pass");
   EXPECT_EQ(Trace("crash_after.txt"), "ran\n");
-  // One worker to start with and a fresh one (with setup) after each of the 5 crashes.
-  EXPECT_EQ(Lines(Trace("crash_setup.txt")).size(), 6u);
+  // One worker to start with and a fresh one (with setup) after each of the 7 crashes.
+  EXPECT_EQ(Lines(Trace("crash_setup.txt")).size(), 8u);
   EXPECT_EQ(Trace("crash_teardown.txt"), "teardown\n");
 }
 
@@ -212,6 +238,90 @@ TEST_F(RunTest, HangingTestsAreStoppedThenKilled) {
   EXPECT_EQ(r.Find("Hang", "ExtendsTimeout")->Final(), "pass");
   EXPECT_EQ(r.Find("Hang", "CappedByFlag")->Final(), "pass") << "SetTimeout beyond the suite's";
   EXPECT_EQ(r.Find("Hang", "After")->Final(), "pass");
+}
+
+TEST_F(RunTest, ACrashReportsTheCrashingThreadsStackWithFunctionFileAndLine) {
+  GoReport r = FixtureJson({"--suite", "^Crashes$"}, 1);
+  struct Want {
+    const char* test;
+    const char* signal;
+    std::vector<std::string> frames;  // in this order, innermost first
+  };
+  const int segv = FixtureLine("HANDOFF_TEST(Crashes, Segfault)", "*p = 1;");
+  const int abort = FixtureLine("HANDOFF_TEST(Crashes, Abort)", "std::abort();");
+  const int terminate = FixtureLine("HANDOFF_TEST(Crashes, Terminate)", "std::terminate();");
+  const int raise = FixtureLine("HANDOFF_TEST(Crashes, InSubtest)", "::raise(SIGSEGV);");
+  for (const Want& w : std::vector<Want>{
+           {"Segfault", "SIGSEGV",
+            {"#0 " + FrameAt("HandoffTest_Crashes_Segfault(handoff::T&)", segv)}},
+           {"Abort", "SIGABRT",
+            {" abort ", FrameAt("HandoffTest_Crashes_Abort(handoff::T&)", abort)}},
+           {"Terminate", "SIGABRT",
+            {"std::terminate()", FrameAt("HandoffTest_Crashes_Terminate(handoff::T&)", terminate)}},
+           {"CallsNull", "SIGSEGV",
+            {"#0 0x0\n", FrameAt("HandoffTest_Crashes_CallsNull(handoff::T&)",
+                                FixtureLine("HANDOFF_TEST(Crashes, CallsNull)", "callback();"))}},
+           {"ThrowsInItsThread", "SIGABRT",
+            {"std::terminate()", "__cxa_throw",
+             fmt::format("at {}:{}", kFixtureSource,
+                         FixtureLine("HANDOFF_TEST(Crashes, ThrowsInItsThread)", "lost in a thread"))}},
+           {"InSubtest/child", "SIGSEGV",
+            {" raise ", fmt::format("at {}:{}", kFixtureSource, raise),
+             "HandoffTest_Crashes_InSubtest(handoff::T&) at "}},
+       }) {
+    const GoTest* t = r.Find("Crashes", w.test);
+    ASSERT_NE(t, nullptr) << w.test;
+    EXPECT_EQ(t->Final(), "fail") << w.test;
+    std::smatch head;
+    ASSERT_TRUE(std::regex_search(t->output, head,
+                                  std::regex(fmt::format("thread [0-9]+ \"[^\"]+\" crashed with {}:\\n", w.signal))))
+        << w.test << ":\n" << t->output;
+    std::size_t at = head.position(0);
+    for (const std::string& frame : w.frames) {
+      const std::size_t found = t->output.find(frame, at);
+      ASSERT_NE(found, std::string::npos) << w.test << " lacks, in order, " << frame << ":\n" << t->output;
+      at = found;
+    }
+  }
+  // exit() is no crash of a thread: no stack.
+  EXPECT_EQ(r.Find("Crashes", "Exit3")->output.find(" crashed with "), std::string::npos);
+}
+
+TEST_F(RunTest, ATimedOutTestReportsTheStacksOfEveryThreadOfItsProcess) {
+  GoReport r = FixtureJson({"--suite", "^Hang$", "--run", "Stubborn", "--grace", "200ms"}, 1);
+  const GoTest* stubborn = r.Find("Hang", "Stubborn");
+  ASSERT_NE(stubborn, nullptr);
+  const std::string& o = stubborn->output;
+  EXPECT_NE(o.find("timed out after 300ms (killed"), std::string::npos) << o;
+  // The test's thread and the one it started; handoff's own threads are counted, not shown.
+  EXPECT_TRUE(std::regex_search(
+      o, std::regex("stacks of the 2 threads of the test's process just before it was killed "
+                    "\\([0-9]+ of handoff's own not shown\\):")))
+      << o;
+  const int pause = FixtureLine("HANDOFF_TEST(Hang, Stubborn)", "for (;;) ::pause();");
+  const int main_pause = FixtureLine("Trace(\"stubborn_started.txt\"", "for (;;) ::pause();");
+  EXPECT_NE(o.find(FrameAt("HandoffTest_Hang_Stubborn(handoff::T&)", main_pause)), std::string::npos)
+      << o;
+  EXPECT_NE(o.find(fmt::format("at {}:{}", kFixtureSource, pause)), std::string::npos)
+      << "the test's own thread, at line " << pause << ":\n" << o;
+  // libc's own frame: its file and line with Debian's libc6-dbg, else its library.
+  EXPECT_TRUE(std::regex_search(o, std::regex("#0 pause (at |in libc)"))) << o;
+  // What calls a test is not shown: it is handoff's runner.
+  EXPECT_EQ(o.find("RunGuarded"), std::string::npos) << o;
+  // The tests after it run in a fresh worker, unaffected.
+  EXPECT_EQ(r.Find("Hang", "After"), nullptr);
+}
+
+TEST_F(RunTest, AStackIsInTheTextAndJUnitReportsToo) {
+  const std::string junit = dir_ + "/report.xml";
+  ProcessResult r = Fixture({"run", "--suite", "^Crashes$", "--run", "Segfault", "--report-junit", junit});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  const std::string frame = FrameAt("HandoffTest_Crashes_Segfault(handoff::T&)",
+                                    FixtureLine("HANDOFF_TEST(Crashes, Segfault)", "*p = 1;"));
+  EXPECT_NE(r.out.find("#0 " + frame), std::string::npos) << r.out;
+  const std::string xml = ReadFile(junit);
+  EXPECT_NE(xml.find("#0 " + std::regex_replace(frame, std::regex("&"), "&amp;")), std::string::npos)
+      << xml;
 }
 
 TEST_F(RunTest, InterruptStopsTheRunAndReportsWhatRan) {
@@ -594,8 +704,8 @@ for suite in xml:
   EXPECT_NE(o.find("Basic|Subtests/broken|Failure|"), std::string::npos) << o;
   EXPECT_NE(o.find("Crashes|Segfault|Error|crashed: worker killed by signal 11"), std::string::npos) << o;
   EXPECT_NE(o.find("SUITE Basic tests=14 failures=6 errors=0 skipped=1"), std::string::npos) << o;
-  // The five crashes are errors; InSubtest failed through its crashed subtest.
-  EXPECT_NE(o.find("SUITE Crashes tests=8 failures=1 errors=5"), std::string::npos) << o;
+  // The seven crashes are errors; InSubtest failed through its crashed subtest.
+  EXPECT_NE(o.find("SUITE Crashes tests=10 failures=1 errors=7"), std::string::npos) << o;
   EXPECT_NE(o.find("SetupFails|One|Skipped|setup failed: database unreachable"), std::string::npos) << o;
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
