@@ -96,6 +96,9 @@ void AppendEvent(std::string& out, const Event& e) {
     w.Str(k);
     w.Str(v);
   }
+  w.Str(e.trace_id);
+  w.I64(static_cast<std::int64_t>(e.trace_span));
+  w.I64(static_cast<std::int64_t>(e.parent_span));
   w.Finish();
 }
 
@@ -127,6 +130,9 @@ std::optional<Event> DecodeEvent(std::string_view payload) {
     std::string v = r.Str();
     e.attributes.emplace_back(std::move(k), std::move(v));
   }
+  e.trace_id = r.Str();
+  e.trace_span = static_cast<std::uint64_t>(r.I64());
+  e.parent_span = static_cast<std::uint64_t>(r.I64());
   if (!r.ok() || !r.done()) return std::nullopt;
   return e;
 }
