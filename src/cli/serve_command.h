@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/notify_flags.h"
+#include "cli/otlp_flags.h"
 #include "handoff/main.h"
 #include "runner/registry.h"
 
@@ -56,6 +57,8 @@ struct ServeFlags {
   std::string tls_reload_interval = "10s";
   // Notifications (docs/integrations.md).
   NotifyCliFlags notify;
+  // Trace export (docs/serve.md, Traces and logs).
+  OtlpFlags otlp;
   // Validate everything, say what serve would do, and exit (0 or 2) instead of serving.
   bool check_config = false;
 
