@@ -264,6 +264,13 @@ int CheckServeConfig(const ConfigToCheck& c) {
   }
   lines.emplace_back("notify", JoinList(destinations, "none"));
   lines.emplace_back("traces", c.flags.otlp.Describe());
+  lines.emplace_back("links", fmt::format("traces {}, logs {}",
+                                          c.options.traces_link.empty()
+                                              ? std::string("none")
+                                              : c.options.traces_link.text(),
+                                          c.options.logs_link.empty()
+                                              ? std::string("none")
+                                              : c.options.logs_link.text()));
   lines.emplace_back("runs", fmt::format("at most {} at once, {} isolation, retention {}{}",
                                          c.options.max_concurrent_runs, c.flags.isolation,
                                          c.flags.retention == "0" ? "none" : c.flags.retention,
@@ -395,6 +402,13 @@ void ServeFlags::Add(CLI::App* cmd) {
       ->group("");
   notify.Add(cmd);
   otlp.Add(cmd, true);
+  cmd->add_option("--traces-link-template", traces_link_template,
+                  "URL of an attempt's trace: {trace_id}, {start}, {end}, {start_ms}, {end_ms}, "
+                  "{suite}, {test} are replaced (docs/serve.md)")
+      ->envname("HANDOFF_TRACES_LINK_TEMPLATE");
+  cmd->add_option("--logs-link-template", logs_link_template,
+                  "URL of an attempt's logs, with the placeholders of --traces-link-template")
+      ->envname("HANDOFF_LOGS_LINK_TEMPLATE");
   cmd->add_flag("--check-config", check_config,
                 "Check every flag, variable, notification destination, certificate, the "
                 "schedules and the database (changing nothing), print what serve would do, "
@@ -571,6 +585,14 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   }
   Result<std::optional<otlp::ExporterOptions>> otlp_options = flags.otlp.Options();
   if (!otlp_options.ok()) return ServeUsageError(otlp_options.error().message);
+  Result<LinkTemplate> traces_link =
+      LinkTemplate::Parse("--traces-link-template", flags.traces_link_template);
+  if (!traces_link.ok()) return ServeUsageError(traces_link.error().message);
+  options.traces_link = std::move(traces_link).value();
+  Result<LinkTemplate> logs_link =
+      LinkTemplate::Parse("--logs-link-template", flags.logs_link_template);
+  if (!logs_link.ok()) return ServeUsageError(logs_link.error().message);
+  options.logs_link = std::move(logs_link).value();
   if (flags.check_config) {
     return CheckServeConfig({flags, catalog, config, options,
                              auth_description, open_endpoints, allowed_hosts,

@@ -1111,6 +1111,13 @@ void ServeEngine::UpdateScheduleMetrics() const {
   schedule_gap_->Retain(unpaused);
 }
 
+store::AttemptLinks ServeEngine::LinksOf(const store::Run& run,
+                                         const store::Attempt& attempt) const {
+  AttemptFacts facts{attempt.trace_id, run.suite, attempt.test, attempt.started_at_ns,
+                     attempt.started_at_ns + attempt.duration_ms * 1'000'000};
+  return {options_.traces_link.Render(facts), options_.logs_link.Render(facts)};
+}
+
 std::string ServeEngine::Metrics() const {
   // One render at a time: the schedules' series are brought up to date just before.
   std::lock_guard render(metrics_render_mu_);

@@ -34,6 +34,7 @@
 #include "engine/secret_params.h"
 #include "engine/serve_api.h"
 #include "engine/server_log.h"
+#include "engine/trace_links.h"
 #include "handoff/serve.h"
 #include "metrics/registry.h"
 #include "otlp/exporter.h"
@@ -76,6 +77,10 @@ struct ServeOptions {
   // Where the spans of every run go (--otlp-endpoint); null: not exported. The engine
   // shows its counts as metrics; its owner shuts it down after the engine.
   std::shared_ptr<otlp::Exporter> traces;
+  // Where each attempt's traces and logs are (--traces-link-template,
+  // --logs-link-template): the links the API and the UI show.
+  LinkTemplate traces_link;
+  LinkTemplate logs_link;
   // The wall clock schedules and retention read; tests inject their own.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
@@ -126,6 +131,8 @@ class ServeEngine : public ServeApi {
   std::string NotReadyReason() const override;
   Result<store::BackupInfo> Backup() override;
   std::string Metrics() const override;
+  store::AttemptLinks LinksOf(const store::Run& run,
+                              const store::Attempt& attempt) const override;
 
  private:
   struct ActiveRun;
