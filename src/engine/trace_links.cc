@@ -34,12 +34,13 @@ void Scan(std::string_view text, OnText on_text, OnName on_name) {
   }
 }
 
-// RFC 3986's unreserved characters stay; every other byte is %XX.
+// RFC 3986's unreserved characters and ':' (allowed in paths, queries and fragments, and
+// in every time: "2026-12-05T02:00:00.000Z" reads as itself) stay; every other byte is %XX.
 void AppendEncoded(std::string& out, std::string_view value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (unsigned char c : value) {
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-        c == '-' || c == '.' || c == '_' || c == '~') {
+        c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
       out += static_cast<char>(c);
     } else {
       out += '%';
