@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <stop_token>
 #include <type_traits>
 #include <utility>
@@ -99,5 +100,10 @@ class Context {
   Clock::time_point deadline_ = Clock::time_point::max();
   std::shared_ptr<const Entry> values_;
 };
+
+// The key under which each test's Context carries the W3C traceparent header value of the
+// test's attempt (or subtest) span, "00-<trace id>-<span id>-01", for code that is handed a
+// Context and makes requests: ctx.ValueOr(handoff::kTraceParent, std::string()).
+inline const ContextKey<std::string> kTraceParent{"traceparent"};
 
 }  // namespace handoff

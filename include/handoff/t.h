@@ -150,7 +150,15 @@ class T {
   std::optional<std::string> Value(std::string_view key) const;
 
   // Starts a span named `name`; it ends when the returned Span is ended or destroyed.
+  // It is a child of the innermost span of this test still open, else of the test's own.
   [[nodiscard]] Span StartSpan(std::string_view name);
+
+  // Returns the W3C traceparent header value of the current span: the innermost span this
+  // test started and has not ended, else the test's (or subtest's) own span, as
+  // "00-<32 hex trace id>-<16 hex span id>-01". Every attempt is a trace of its own. Send
+  // it as the `traceparent` header so the system under test joins the test's trace. Empty
+  // in suite setup and teardown.
+  std::string TraceParent() const;
 
   // Returns a fresh directory for this test, removed with its contents when the test ends.
   std::filesystem::path TempDir();

@@ -109,6 +109,9 @@ struct StartOptions {
   std::string executable;
   std::vector<std::string> args;           // its arguments (Docker: the command)
   std::map<std::string, std::string> env;  // added to (and overriding) the inherited ones
+  // Adds TRACEPARENT (T::TraceParent of the test that defines it, when Init is called) to
+  // `env`, so a service instrumented with OpenTelemetry puts its spans in the test's trace.
+  bool trace_context = false;
   // The user it runs as: a name or "uid[:gid]". Processes: only when the test runs as root
   // (its directory is then given to that user); empty: the test's user.
   std::string user;

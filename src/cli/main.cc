@@ -12,10 +12,12 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/count_flag.h"
+#include "cli/otlp_flags.h"
 #include "cli/remote_command.h"
 #include "cli/backup_command.h"
 #include "cli/db_command.h"
@@ -26,6 +28,7 @@
 #include "engine/run_engine.h"
 #include "handoff/main.h"
 #include "json/json_writer.h"
+#include "otlp/trace_recorder.h"
 #include "report/reporters.h"
 #include "report/results.h"
 #include "runner/registry.h"
@@ -279,6 +282,8 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   run->add_flag("--verbose,-v", verbose, "Print every test's output, not only failures'");
   run->add_option("--color", color, "Colours: auto, always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  OtlpFlags run_otlp;
+  run_otlp.Add(run, false);
 
   SelectionFlags list_select;
   CLI::App* list = app.add_subcommand("list", "List suites, tests and labels");
@@ -425,8 +430,24 @@ int Main(int argc, char** argv, std::vector<Option> options) {
     std::fflush(stdout);
     return 0;
   }
+  // A collector that fails never fails the run: it is reported on stderr once, and the
+  // spans it did not take are counted at the end.
+  Result<std::unique_ptr<otlp::Exporter>> exporter =
+      run_otlp.Start([](const std::string& line) {
+        std::fprintf(stderr, "handoff: warning: %s\n", line.c_str());
+      });
+  if (!exporter.ok()) return UsageError(exporter.error().message);
+  std::optional<otlp::TraceRecorder> traces;
+  if (*exporter) sinks.Add(&traces.emplace(**exporter));
   Status status = RunSuites(selected, run_options, sinks, g_cancel);
   std::fflush(stdout);
+  if (*exporter) {
+    (*exporter)->Shutdown(std::chrono::seconds(5));
+    if (const std::uint64_t dropped = (*exporter)->spans_dropped(); dropped > 0) {
+      std::fprintf(stderr, "handoff: warning: %llu spans were not exported to %s\n",
+                   static_cast<unsigned long long>(dropped), run_otlp.endpoint.c_str());
+    }
+  }
   return status == Status::kFailed ? 1 : 0;
 }
 

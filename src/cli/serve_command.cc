@@ -263,6 +263,14 @@ int CheckServeConfig(const ConfigToCheck& c) {
                                        destination.config.kind));
   }
   lines.emplace_back("notify", JoinList(destinations, "none"));
+  lines.emplace_back("traces", c.flags.otlp.Describe());
+  lines.emplace_back("links", fmt::format("traces {}, logs {}",
+                                          c.options.traces_link.empty()
+                                              ? std::string("none")
+                                              : c.options.traces_link.text(),
+                                          c.options.logs_link.empty()
+                                              ? std::string("none")
+                                              : c.options.logs_link.text()));
   lines.emplace_back("runs", fmt::format("at most {} at once, {} isolation, retention {}{}",
                                          c.options.max_concurrent_runs, c.flags.isolation,
                                          c.flags.retention == "0" ? "none" : c.flags.retention,
@@ -393,6 +401,14 @@ void ServeFlags::Add(CLI::App* cmd) {
                   "How often --auth-file is checked for changes, e.g. 5s")
       ->group("");
   notify.Add(cmd);
+  otlp.Add(cmd, true);
+  cmd->add_option("--traces-link-template", traces_link_template,
+                  "URL of an attempt's trace: {trace_id}, {start}, {end}, {start_ms}, {end_ms}, "
+                  "{suite}, {test} are replaced (docs/serve.md)")
+      ->envname("HANDOFF_TRACES_LINK_TEMPLATE");
+  cmd->add_option("--logs-link-template", logs_link_template,
+                  "URL of an attempt's logs, with the placeholders of --traces-link-template")
+      ->envname("HANDOFF_LOGS_LINK_TEMPLATE");
   cmd->add_flag("--check-config", check_config,
                 "Check every flag, variable, notification destination, certificate, the "
                 "schedules and the database (changing nothing), print what serve would do, "
@@ -567,6 +583,16 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
                                    authenticator->tokens() == 1 ? "" : "s");
     if (client_certificates) auth_description += " and client certificates";
   }
+  Result<std::optional<otlp::ExporterOptions>> otlp_options = flags.otlp.Options();
+  if (!otlp_options.ok()) return ServeUsageError(otlp_options.error().message);
+  Result<LinkTemplate> traces_link =
+      LinkTemplate::Parse("--traces-link-template", flags.traces_link_template);
+  if (!traces_link.ok()) return ServeUsageError(traces_link.error().message);
+  options.traces_link = std::move(traces_link).value();
+  Result<LinkTemplate> logs_link =
+      LinkTemplate::Parse("--logs-link-template", flags.logs_link_template);
+  if (!logs_link.ok()) return ServeUsageError(logs_link.error().message);
+  options.logs_link = std::move(logs_link).value();
   if (flags.check_config) {
     return CheckServeConfig({flags, catalog, config, options,
                              auth_description, open_endpoints, allowed_hosts,
@@ -583,6 +609,22 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   ::signal(SIGPIPE, SIG_IGN);
 
   ServerLog log(flags.log_format == "json");
+  if (*otlp_options) {
+    (*otlp_options)->on_error = [&log](const std::string& line) {
+      log.Warn("trace export failed", {{"error", line}});
+    };
+    Result<std::unique_ptr<otlp::Exporter>> exporter =
+        otlp::Exporter::Start(std::move(**otlp_options));
+    if (!exporter.ok()) return ServeUsageError("--otlp-endpoint: " + exporter.error().message);
+    options.traces = std::move(exporter).value();
+  }
+  // The exporter logs through `log`: its thread ends before `log` does, on every return.
+  struct StopTraces {
+    std::shared_ptr<otlp::Exporter> traces;
+    ~StopTraces() {
+      if (traces) traces->Shutdown(std::chrono::milliseconds(0));
+    }
+  } stop_traces{options.traces};
   if (!flags.tls_cert.empty()) {
     Result<std::shared_ptr<http::ServerTls>> loaded = http::ServerTls::Load(
         {flags.tls_cert, flags.tls_key, flags.tls_client_ca},
@@ -698,6 +740,8 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   });
   second.detach();
   engine.Shutdown(std::chrono::ceil<std::chrono::milliseconds>(*shutdown_timeout));
+  // The spans of the last tests go before the server stops.
+  if (options.traces) options.traces->Shutdown(std::chrono::seconds(5));
   server.Stop();
   log.Info("server stopped");
   return 0;

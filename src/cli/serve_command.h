@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/notify_flags.h"
+#include "cli/otlp_flags.h"
 #include "handoff/main.h"
 #include "runner/registry.h"
 
@@ -56,6 +57,11 @@ struct ServeFlags {
   std::string tls_reload_interval = "10s";
   // Notifications (docs/integrations.md).
   NotifyCliFlags notify;
+  // Trace export and the links of each attempt to its traces and logs (docs/serve.md,
+  // Traces and logs).
+  OtlpFlags otlp;
+  std::string traces_link_template;
+  std::string logs_link_template;
   // Validate everything, say what serve would do, and exit (0 or 2) instead of serving.
   bool check_config = false;
 

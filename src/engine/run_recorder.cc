@@ -254,7 +254,9 @@ void RunRecorder::Record(const Event& e) {
     open.attempt.attempt = e.attempt;
     open.attempt.started_at_ns = e.time_ns;
     open.attempt.status = store::TestStatus::kRunning;
+    open.attempt.trace_id = e.trace_id;
     open.row.name = e.test;
+    open.row.trace_id = e.trace_id;
     open.row.status = store::TestStatus::kRunning;
     open.row.attempt = e.attempt;
     open.row.started_at_ns = e.time_ns;

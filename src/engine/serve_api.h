@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "store/run_json.h"
 #include "store/store.h"
 
 namespace handoff {
@@ -148,6 +149,14 @@ class ServeApi {
 
   // The Prometheus text exposition of the server's metrics.
   virtual std::string Metrics() const = 0;
+
+  // Returns the links of `attempt` of a test of `run` to its traces and logs (serve's
+  // --traces-link-template and --logs-link-template); none by default.
+  virtual store::AttemptLinks LinksOf(const store::Run& run, const store::Attempt& attempt) const {
+    (void)run;
+    (void)attempt;
+    return {};
+  }
 };
 
 }  // namespace handoff

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <climits>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +16,7 @@
 #include "engine/active_run.h"
 #include "engine/run_engine.h"
 #include "engine/run_recorder.h"
+#include "otlp/trace_recorder.h"
 #include "runner/name_filter.h"
 #include "worker/supervisor.h"
 
@@ -65,6 +67,13 @@ ServeEngine::ServeEngine(const Catalog& catalog, store::Store& store, ServerLog&
                                        {"hook"});
   retention_deleted_ = &metrics_.AddCounter("handoff_retention_deleted_runs_total",
                                             "Runs deleted by --retention.", {});
+  if (options_.traces) {
+    otlp_exported_ = &metrics_.AddCounter("handoff_otlp_spans_exported_total",
+                                          "Spans the OTLP collector (--otlp-endpoint) accepted.");
+    otlp_dropped_ = &metrics_.AddCounter(
+        "handoff_otlp_spans_dropped_total",
+        "Spans not exported: the queue was full or the collector failed after retries.");
+  }
   schedule_next_ = &metrics_.AddGauge(
       "handoff_schedule_next_run_timestamp_seconds",
       "When an unpaused schedule fires next, in seconds since the Unix epoch.",
@@ -579,7 +588,12 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
 
   Status status = Status::kPassed;
   if (!plan.tests.empty() && !active->cancel.load()) {
-    status = RunSuite(job, *active->gate, active->cancel);
+    // With --otlp-endpoint every event also reaches the run's trace recorder.
+    FanOut sinks;
+    sinks.Add(active->gate.get());
+    std::optional<otlp::TraceRecorder> traces;
+    if (options_.traces) sinks.Add(&traces.emplace(*options_.traces, id));
+    status = RunSuite(job, sinks, active->cancel);
   }
   active->recorder->Flush();
   suites_running_->With({suite->namespace_name, suite->name}).Dec();
@@ -1097,6 +1111,13 @@ void ServeEngine::UpdateScheduleMetrics() const {
   schedule_gap_->Retain(unpaused);
 }
 
+store::AttemptLinks ServeEngine::LinksOf(const store::Run& run,
+                                         const store::Attempt& attempt) const {
+  AttemptFacts facts{attempt.trace_id, run.suite, attempt.test, attempt.started_at_ns,
+                     attempt.started_at_ns + attempt.duration_ms * 1'000'000};
+  return {options_.traces_link.Render(facts), options_.logs_link.Render(facts)};
+}
+
 std::string ServeEngine::Metrics() const {
   // One render at a time: the schedules' series are brought up to date just before.
   std::lock_guard render(metrics_render_mu_);
@@ -1105,6 +1126,13 @@ std::string ServeEngine::Metrics() const {
   // is the database's: each replica shows all of it.
   if (shared_) {
     queue_depth_->With({}).Set(static_cast<double>(store_.CountRuns({RunStatus::kQueued})));
+  }
+  if (options_.traces) {
+    // The exporter counts on its own thread; the counters catch up when read.
+    metrics::Counter& exported = otlp_exported_->With({});
+    exported.Inc(static_cast<double>(options_.traces->spans_exported()) - exported.Value());
+    metrics::Counter& dropped = otlp_dropped_->With({});
+    dropped.Inc(static_cast<double>(options_.traces->spans_dropped()) - dropped.Value());
   }
   if (shared_) return metrics::WithLabel(metrics_.Render(true), "replica", options_.replica);
   return metrics_.Render(true);

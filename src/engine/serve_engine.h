@@ -34,8 +34,10 @@
 #include "engine/secret_params.h"
 #include "engine/serve_api.h"
 #include "engine/server_log.h"
+#include "engine/trace_links.h"
 #include "handoff/serve.h"
 #include "metrics/registry.h"
+#include "otlp/exporter.h"
 #include "runner/registry.h"
 #include "store/store.h"
 
@@ -72,6 +74,13 @@ struct ServeOptions {
   std::chrono::milliseconds lease_ttl{std::chrono::seconds(15)};
   std::chrono::milliseconds poll_interval{std::chrono::seconds(1)};
   std::chrono::milliseconds live_poll_interval{std::chrono::milliseconds(200)};
+  // Where the spans of every run go (--otlp-endpoint); null: not exported. The engine
+  // shows its counts as metrics; its owner shuts it down after the engine.
+  std::shared_ptr<otlp::Exporter> traces;
+  // Where each attempt's traces and logs are (--traces-link-template,
+  // --logs-link-template): the links the API and the UI show.
+  LinkTemplate traces_link;
+  LinkTemplate logs_link;
   // The wall clock schedules and retention read; tests inject their own.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
@@ -122,6 +131,8 @@ class ServeEngine : public ServeApi {
   std::string NotReadyReason() const override;
   Result<store::BackupInfo> Backup() override;
   std::string Metrics() const override;
+  store::AttemptLinks LinksOf(const store::Run& run,
+                              const store::Attempt& attempt) const override;
 
  private:
   struct ActiveRun;
@@ -203,6 +214,9 @@ class ServeEngine : public ServeApi {
   metrics::Family<metrics::Counter>* hook_errors_;
   metrics::Family<metrics::Counter>* hook_dropped_;
   metrics::Family<metrics::Counter>* retention_deleted_;
+  // --otlp-endpoint: spans the collector took, and those dropped (null without export).
+  metrics::Family<metrics::Counter>* otlp_exported_ = nullptr;
+  metrics::Family<metrics::Counter>* otlp_dropped_ = nullptr;
   metrics::Family<metrics::Gauge>* schedule_next_;
   metrics::Family<metrics::Gauge>* schedule_gap_;
   mutable std::mutex metrics_render_mu_;

@@ -72,6 +72,12 @@ struct Event {
   bool flaky = false;
   std::uint32_t span_id = 0;
   std::vector<std::pair<std::string, std::string>> attributes;
+  // W3C trace context (src/event/trace_context.h), set on kTestStarted (the attempt's or
+  // subtest's span) and kSpanStarted (the span's): the trace id as 32 hex digits, the
+  // span's own 8-byte id and its parent's (0 for an attempt, the root of its trace).
+  std::string trace_id;
+  std::uint64_t trace_span = 0;
+  std::uint64_t parent_span = 0;
 };
 
 // Returns the current wall-clock time in nanoseconds since the Unix epoch.

@@ -96,13 +96,16 @@ void AppendEvent(std::string& out, const Event& e) {
     w.Str(k);
     w.Str(v);
   }
+  w.Str(e.trace_id);
+  w.I64(static_cast<std::int64_t>(e.trace_span));
+  w.I64(static_cast<std::int64_t>(e.parent_span));
   w.Finish();
 }
 
 std::size_t EncodeStacks(char* out, std::size_t capacity, std::int64_t time_ns,
                          std::string_view text) {
   // The layout of AppendEvent for an Event whose only fields are kind, time_ns and text.
-  constexpr std::size_t kFixed = 4 + 1 + 8 + 4 + 4 + 4 + 1 + 8 + 4 + 4 + 4 + 4 + 1 + 4 + 4;
+  constexpr std::size_t kFixed = 4 + 1 + 8 + 4 + 4 + 4 + 1 + 8 + 4 + 4 + 4 + 4 + 1 + 4 + 4 + 4 + 8 + 8;
   const std::size_t total = kFixed + text.size();
   if (total > capacity || total - 4 > kMaxFrameBytes) return 0;
   char* p = out;
@@ -126,6 +129,9 @@ std::size_t EncodeStacks(char* out, std::size_t capacity, std::int64_t time_ns,
   u8(0);   // flags
   u32(0);  // span_id
   u32(0);  // attributes
+  u32(0);  // trace_id
+  i64(0);  // trace_span
+  i64(0);  // parent_span
   return static_cast<std::size_t>(p - out);
 }
 
@@ -157,6 +163,9 @@ std::optional<Event> DecodeEvent(std::string_view payload) {
     std::string v = r.Str();
     e.attributes.emplace_back(std::move(k), std::move(v));
   }
+  e.trace_id = r.Str();
+  e.trace_span = static_cast<std::uint64_t>(r.I64());
+  e.parent_span = static_cast<std::uint64_t>(r.I64());
   if (!r.ok() || !r.done()) return std::nullopt;
   return e;
 }

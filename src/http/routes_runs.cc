@@ -239,7 +239,7 @@ Response GetTest(const RouteContext& ctx) {
   const std::vector<store::Attempt> attempts = ctx.store.GetAttempts(run->id, name);
   for (std::size_t i = 0; i < attempts.size(); ++i) {
     if (i > 0) out += ',';
-    store::AppendAttemptJson(out, attempts[i]);
+    store::AppendAttemptJson(out, attempts[i], ctx.api.LinksOf(*run, attempts[i]));
   }
   out += "]}";
   return JsonResponse(200, std::move(out));

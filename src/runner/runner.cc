@@ -1,6 +1,7 @@
 #include "runner/runner.h"
 
 #include "duration/duration.h"
+#include "event/trace_context.h"
 #include "runner/selection.h"
 #include "runner/throw_site.h"
 #include "handoff/internal/hooks.h"
@@ -38,6 +39,25 @@ Event TestState::MakeEvent(EventKind kind) const {
   e.suite = scope->suite.name;
   e.test = name;
   e.attempt = attempt;
+  return e;
+}
+
+void TestState::StartTrace(std::string trace_id_in, std::uint64_t parent) {
+  trace_id = trace_id_in.empty() ? NewTraceId() : std::move(trace_id_in);
+  trace_span = NewSpanId();
+  parent_span = parent;
+  context = context.WithValue(kTraceParent, FormatTraceParent(trace_id, trace_span));
+}
+
+std::uint64_t TestState::CurrentSpan() const {
+  return spans.empty() ? trace_span : spans.back().trace_span;
+}
+
+Event TestState::StartedEvent() const {
+  Event e = MakeEvent(EventKind::kTestStarted);
+  e.trace_id = trace_id;
+  e.trace_span = trace_span;
+  e.parent_span = parent_span;
   return e;
 }
 
@@ -282,8 +302,10 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
     auto start = std::chrono::steady_clock::now();
     auto deadline = timeout.count() > 0 ? start + timeout : std::chrono::steady_clock::time_point::max();
     TestState state(scope_.get(), nullptr, test.name, attempt, Context(stop.get_token(), deadline));
+    // Each attempt is a trace of its own (docs/writing-tests.md says why).
+    state.StartTrace({}, 0);
     T t(&state);
-    scope_->Emit(state.MakeEvent(EventKind::kTestStarted), false);
+    scope_->Emit(state.StartedEvent(), false);
     if (scope_->capture != nullptr) scope_->capture->Enter(test.name);
     scope_->Arm(&state, deadline, stop);
     internal::RunGuarded(t, state, test.fn);

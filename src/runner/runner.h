@@ -68,8 +68,23 @@ class TestState {
     std::uint32_t id;
     std::chrono::steady_clock::time_point start;
     std::vector<std::pair<std::string, std::string>> attributes;
+    std::uint64_t trace_span = 0;  // its W3C span id
   };
   std::vector<OpenSpan> spans;
+  // The W3C trace context of this attempt or subtest (trace_context.h); empty for setup and
+  // teardown, which belong to no attempt.
+  std::string trace_id;
+  std::uint64_t trace_span = 0;
+  std::uint64_t parent_span = 0;
+
+  // Gives this test a span of the trace `trace_id` (a new trace when empty), a child of
+  // `parent_span`, and puts its traceparent on the context.
+  void StartTrace(std::string trace_id, std::uint64_t parent_span);
+  // Returns the span id new spans and subtests are children of: the innermost open span,
+  // else this test's own.
+  std::uint64_t CurrentSpan() const;
+  // Returns kTestStarted with the trace context filled in.
+  Event StartedEvent() const;
 
   // Returns the top-level test (or setup/teardown) this state belongs to.
   TestState* Root();

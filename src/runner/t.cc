@@ -11,6 +11,7 @@
 
 #include "handoff/internal/hooks.h"
 #include "duration/duration.h"
+#include "event/trace_context.h"
 #include "handoff/t.h"
 #include "runner/runner.h"
 
@@ -165,9 +166,10 @@ void T::SetTimeout(std::chrono::milliseconds timeout) {
   }
   TestState* root = state_->Root();
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  root->context = handoff::Context(root->context.StopToken(), deadline);
+  // WithCancellation keeps the contexts' values (the traceparent among them).
+  root->context = root->context.WithCancellation(handoff::Context(root->context.StopToken(), deadline));
   for (TestState* s = state_; s != root; s = s->parent) {
-    s->context = handoff::Context(s->context.StopToken(), deadline);
+    s->context = s->context.WithCancellation(handoff::Context(s->context.StopToken(), deadline));
   }
   state_->scope->Rearm(root, deadline);
   Event e = root->MakeEvent(EventKind::kTimeoutChanged);
@@ -207,12 +209,23 @@ std::optional<std::string> T::Value(std::string_view key) const {
 
 Span T::StartSpan(std::string_view name) {
   std::uint32_t id = state_->scope->next_span_id.fetch_add(1);
-  state_->spans.push_back(TestState::OpenSpan{id, std::chrono::steady_clock::now(), {}});
   Event e = state_->MakeEvent(EventKind::kSpanStarted);
   e.span_id = id;
   e.key = name;
+  if (!state_->trace_id.empty()) {
+    e.trace_id = state_->trace_id;
+    e.parent_span = state_->CurrentSpan();
+    e.trace_span = NewSpanId();
+  }
+  state_->spans.push_back(
+      TestState::OpenSpan{id, std::chrono::steady_clock::now(), {}, e.trace_span});
   state_->scope->Emit(e, false);
   return Span(this, id);
+}
+
+std::string T::TraceParent() const {
+  if (state_->trace_id.empty()) return {};
+  return FormatTraceParent(state_->trace_id, state_->CurrentSpan());
 }
 
 std::filesystem::path T::TempDir() {
@@ -295,9 +308,10 @@ bool T::Run(std::string_view name, const std::function<void(T&)>& fn) {
     return true;
   }
   TestState child(scope, state_, full, state_->attempt, state_->context);
+  if (!state_->trace_id.empty()) child.StartTrace(state_->trace_id, state_->CurrentSpan());
   T child_t(&child);
   auto start = std::chrono::steady_clock::now();
-  scope->Emit(child.MakeEvent(EventKind::kTestStarted), true);
+  scope->Emit(child.StartedEvent(), true);
   if (scope->capture != nullptr) scope->capture->Enter(full);
   internal::RunGuarded(child_t, child, fn);
   internal::RunCleanups(child);

@@ -20,23 +20,24 @@ namespace {
 // so that the positions of new tests follow their first writes.
 constexpr const char* kUpsertTests =
     "INSERT INTO tests (run_id, name, status, attempt, soft, flaky, started_at, duration_ms, "
-    "message, seq) SELECT run_id, name, status, attempt, soft, flaky, started_at, "
-    "duration_ms, message, seq FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+    "message, seq, trace_id) SELECT run_id, name, status, attempt, soft, flaky, started_at, "
+    "duration_ms, message, seq, trace_id "
+    "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
     "WITH ORDINALITY AS r (run_id, name, status, attempt, soft, flaky, started_at, "
-    "duration_ms, message, seq, n) ORDER BY n "
+    "duration_ms, message, seq, trace_id, n) ORDER BY n "
     "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
     "attempt = excluded.attempt, soft = excluded.soft, flaky = excluded.flaky, "
     "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
-    "message = excluded.message, seq = excluded.seq";
+    "message = excluded.message, seq = excluded.seq, trace_id = excluded.trace_id";
 constexpr const char* kUpsertAttempts =
     "INSERT INTO attempts (run_id, test, attempt, status, soft, started_at, duration_ms, "
-    "failures, skip_reason, attempt_values, spans, lines) "
-    "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+    "failures, skip_reason, attempt_values, spans, lines, trace_id) "
+    "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
     "ON CONFLICT (run_id, test, attempt) DO UPDATE SET status = excluded.status, "
     "soft = excluded.soft, started_at = excluded.started_at, "
     "duration_ms = excluded.duration_ms, failures = excluded.failures, "
     "skip_reason = excluded.skip_reason, attempt_values = excluded.attempt_values, "
-    "spans = excluded.spans, lines = excluded.lines";
+    "spans = excluded.spans, lines = excluded.lines, trace_id = excluded.trace_id";
 // Not de-duplicated: a seq written twice fails the statement, as its second insert would.
 constexpr const char* kInsertEvents =
     "INSERT INTO run_events (run_id, seq, type, data) SELECT * FROM unnest($1, $2, $3, $4)";
@@ -89,7 +90,7 @@ void AddTests(std::span<const WriteBatch* const> batches, std::vector<PgCall>& c
   using Of = PgArray::Of;
   PgArray run_id(Of::kBigint), name(Of::kBytea), status(Of::kText), attempt(Of::kBigint),
       soft(Of::kBoolean), flaky(Of::kBoolean), started_at(Of::kBigint),
-      duration_ms(Of::kBigint), message(Of::kBytea), seq(Of::kBigint);
+      duration_ms(Of::kBigint), message(Of::kBytea), seq(Of::kBigint), trace_id(Of::kText);
   for (const TestWrite* write : tests.rows()) {
     const TestRow& t = write->second;
     run_id.Add(write->first);
@@ -102,13 +103,14 @@ void AddTests(std::span<const WriteBatch* const> batches, std::vector<PgCall>& c
     duration_ms.Add(t.duration_ms);
     message.AddBytes(t.message);
     seq.Add(t.seq);
+    trace_id.AddText(t.trace_id);
   }
   PgCall& call = calls.emplace_back();
   call.sql = kUpsertTests;
   call.params.Add(std::move(run_id)).Add(std::move(name)).Add(std::move(status))
       .Add(std::move(attempt)).Add(std::move(soft)).Add(std::move(flaky))
       .Add(std::move(started_at)).Add(std::move(duration_ms)).Add(std::move(message))
-      .Add(std::move(seq));
+      .Add(std::move(seq)).Add(std::move(trace_id));
 }
 
 void AddAttempts(std::span<const WriteBatch* const> batches, std::vector<PgCall>& calls) {
@@ -125,7 +127,7 @@ void AddAttempts(std::span<const WriteBatch* const> batches, std::vector<PgCall>
   PgArray run_id(Of::kBigint), test(Of::kBytea), attempt(Of::kBigint), status(Of::kText),
       soft(Of::kBoolean), started_at(Of::kBigint), duration_ms(Of::kBigint),
       failures(Of::kBytea), skip_reason(Of::kBytea), values(Of::kBytea), spans(Of::kBytea),
-      lines(Of::kBytea);
+      lines(Of::kBytea), trace_id(Of::kText);
   for (const AttemptWrite* write : attempts.rows()) {
     const Attempt& a = write->second;
     run_id.Add(write->first);
@@ -144,13 +146,15 @@ void AddAttempts(std::span<const WriteBatch* const> batches, std::vector<PgCall>
     } else {
       lines.AddBytes(EncodeOutputLines(a.lines, a.started_at_ns));
     }
+    trace_id.AddText(a.trace_id);
   }
   PgCall& call = calls.emplace_back();
   call.sql = kUpsertAttempts;
   call.params.Add(std::move(run_id)).Add(std::move(test)).Add(std::move(attempt))
       .Add(std::move(status)).Add(std::move(soft)).Add(std::move(started_at))
       .Add(std::move(duration_ms)).Add(std::move(failures)).Add(std::move(skip_reason))
-      .Add(std::move(values)).Add(std::move(spans)).Add(std::move(lines));
+      .Add(std::move(values)).Add(std::move(spans)).Add(std::move(lines))
+      .Add(std::move(trace_id));
 }
 
 void AddEvents(std::span<const WriteBatch* const> batches, std::vector<PgCall>& calls) {

@@ -94,6 +94,7 @@ TestRow ReadPgTestRow(const PgResult& r, int row) {
   t.duration_ms = r.Int(row, 6);
   t.message = r.Text(row, 7);
   t.seq = r.Int(row, 8);
+  t.trace_id = r.Text(row, 9);
   return t;
 }
 
@@ -116,6 +117,7 @@ Attempt ReadPgAttempt(const PgResult& r, int row) {
       LogStoreError("corrupt stored value", "output lines");
     }
   }
+  a.trace_id = r.Text(row, 11);
   return a;
 }
 

@@ -22,11 +22,11 @@ inline constexpr std::string_view kPgRunColumns =
     "run_values, totals, secret_params, on_behalf_of, replica";
 // The columns ReadPgTestRow reads, in order.
 inline constexpr std::string_view kPgTestColumns =
-    "name, status, attempt, soft, flaky, started_at, duration_ms, message, seq";
+    "name, status, attempt, soft, flaky, started_at, duration_ms, message, seq, trace_id";
 // The columns ReadPgAttempt reads, in order.
 inline constexpr std::string_view kPgAttemptColumns =
     "test, attempt, status, soft, started_at, duration_ms, failures, skip_reason, "
-    "attempt_values, spans, lines";
+    "attempt_values, spans, lines, trace_id";
 
 // Each reads one row of a result of the columns above. A corrupt stored list is logged and
 // read as empty.

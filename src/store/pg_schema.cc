@@ -218,6 +218,12 @@ $fence$;
     R"sql(
 CREATE INDEX runs_by_suite_reference ON runs (suite, reference, id);
 )sql",
+    // 4: each attempt's W3C trace id, on the attempt and on its test's row (SQLite's
+    // version 10). TEXT: the worker writes 32 hex digits or nothing.
+    R"sql(
+ALTER TABLE tests ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE attempts ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

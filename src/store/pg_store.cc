@@ -356,7 +356,7 @@ namespace {
 std::vector<TestRow> SelectTestRows(PgDb& db, std::int64_t run_id) {
   static const std::string kSql =
       fmt::format("SELECT {}, position FROM tests WHERE run_id = $1", kPgTestColumns);
-  constexpr int kPosition = 9;  // the column after kPgTestColumns
+  constexpr int kPosition = 10;  // the column after kPgTestColumns
   PgParams params;
   params.Add(run_id);
   const PgResult r = db.Exec(kSql, params);

@@ -24,6 +24,7 @@ std::optional<Attempt> QuietAttempt(const TestRow& row, const std::vector<Attemp
   a.status = row.status;
   a.started_at_ns = row.started_at_ns;
   a.duration_ms = row.duration_ms;
+  a.trace_id = row.trace_id;
   return a;
 }
 

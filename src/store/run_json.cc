@@ -218,7 +218,7 @@ void AppendTestRowJson(std::string& out, const TestRow& test) {
   out += '}';
 }
 
-void AppendAttemptJson(std::string& out, const Attempt& attempt) {
+void AppendAttemptJson(std::string& out, const Attempt& attempt, const AttemptLinks& links) {
   out += "{\"test\":";
   AppendJsonString(out, attempt.test);
   fmt::format_to(std::back_inserter(out), ",\"attempt\":{},\"status\":", attempt.attempt);
@@ -267,7 +267,23 @@ void AppendAttemptJson(std::string& out, const Attempt& attempt) {
     AppendStringObjectJson(out, s.attributes);
     out += '}';
   }
-  out += "]}";
+  out += ']';
+  Field(out, "trace_id");
+  AppendJsonString(out, attempt.trace_id);
+  Field(out, "links");
+  out += "{\"traces\":";
+  if (links.traces.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(out, links.traces);
+  }
+  out += ",\"logs\":";
+  if (links.logs.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(out, links.logs);
+  }
+  out += "}}";
 }
 
 }  // namespace handoff::store

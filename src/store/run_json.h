@@ -59,8 +59,15 @@ void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests)
 // "message"}.
 void AppendTestRowJson(std::string& out, const TestRow& test);
 
+// Where an attempt's traces and logs are (serve's link templates); "" for none.
+struct AttemptLinks {
+  std::string traces;
+  std::string logs;
+};
+
 // Appends one attempt with its output, failures (message, file, line), skip reason,
-// values and spans.
-void AppendAttemptJson(std::string& out, const Attempt& attempt);
+// values, spans, trace id and `links` ({"traces","logs"}, null when empty).
+void AppendAttemptJson(std::string& out, const Attempt& attempt,
+                       const AttemptLinks& links = {});
 
 }  // namespace handoff::store

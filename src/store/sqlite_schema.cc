@@ -188,6 +188,13 @@ CREATE INDEX deliveries_progress ON deliveries (destination, suite, created_at)
     R"sql(
 CREATE INDEX runs_by_suite_reference ON runs (suite, reference, id);
 )sql",
+    // 10: each attempt's W3C trace id (issue 19: links to Tempo, Jaeger, Loki, Kibana), on the
+    // attempt and on its test's row, which gives back the attempts not stored (quiet passes).
+    // Rows written before have none ('').
+    R"sql(
+ALTER TABLE tests ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE attempts ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

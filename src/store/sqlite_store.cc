@@ -70,28 +70,29 @@ constexpr const char* kUpdateRun =
     "run_values = coalesce(?8, run_values), totals = coalesce(?9, totals) WHERE id = ?1";
 constexpr const char* kUpsertTest =
     "INSERT INTO tests (run_id, name, status, attempt, soft, flaky, started_at, duration_ms, "
-    "message, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+    "message, seq, trace_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
     "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
     "attempt = excluded.attempt, soft = excluded.soft, flaky = excluded.flaky, "
     "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
-    "message = excluded.message, seq = excluded.seq";
+    "message = excluded.message, seq = excluded.seq, trace_id = excluded.trace_id";
 constexpr const char* kUpsertAttempt =
     "INSERT INTO attempts (run_id, test, attempt, status, soft, started_at, duration_ms, "
-    "output, failures, skip_reason, attempt_values, spans, lines) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12) "
+    "output, failures, skip_reason, attempt_values, spans, lines, trace_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12, ?13) "
     "ON CONFLICT (run_id, test, attempt) DO UPDATE SET status = excluded.status, "
     "soft = excluded.soft, started_at = excluded.started_at, "
     "duration_ms = excluded.duration_ms, output = excluded.output, "
     "failures = excluded.failures, skip_reason = excluded.skip_reason, "
     "attempt_values = excluded.attempt_values, spans = excluded.spans, "
-    "lines = excluded.lines";
+    "lines = excluded.lines, trace_id = excluded.trace_id";
 constexpr const char* kInsertEvent =
     "INSERT INTO run_events (run_id, seq, type, data) VALUES (?1, ?2, ?3, ?4)";
 
 constexpr const char* kSelectPlanned = "SELECT planned FROM run_plans WHERE run_id = ?1";
 // What ReadTestRow reads.
 #define HANDOFF_TEST_COLUMNS \
-  "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message, seq FROM tests "
+  "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message, seq, " \
+  "trace_id FROM tests "
 constexpr const char* kSelectTests = HANDOFF_TEST_COLUMNS "WHERE run_id = ?1 ORDER BY position";
 constexpr const char* kSelectTest = HANDOFF_TEST_COLUMNS "WHERE run_id = ?1 AND name = ?2";
 constexpr const char* kSelectTestEvents =
@@ -102,7 +103,7 @@ constexpr const char* kLastEventSeqs =
     "(SELECT max(seq) FROM tests WHERE run_id = ?1)";
 constexpr std::string_view kAttemptColumns =
     "a.test, a.attempt, a.status, a.soft, a.started_at, a.duration_ms, a.output, "
-    "a.failures, a.skip_reason, a.attempt_values, a.spans, a.lines";
+    "a.failures, a.skip_reason, a.attempt_values, a.spans, a.lines, a.trace_id";
 constexpr const char* kSelectEvents =
     "SELECT seq, type, data FROM run_events WHERE run_id = ?1 AND seq > ?2 "
     "ORDER BY seq LIMIT ?3";
@@ -204,6 +205,7 @@ TestRow ReadTestRow(const Stmt& s) {
   row.duration_ms = s.Int(6);
   row.message = s.Text(7);
   row.seq = s.Int(8);
+  row.trace_id = s.Text(9);
   return row;
 }
 
@@ -229,6 +231,7 @@ Attempt ReadAttempt(const Stmt& s) {
   } else if (!s.IsNull(6)) {
     a.lines = LinesFromText(s.View(6), a.failures, a.skip_reason, a.started_at_ns);
   }
+  a.trace_id = s.Text(12);
   return a;
 }
 
@@ -264,7 +267,7 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
       upsert.Reset();
       upsert.Bind(run_id).Bind(t.name).Bind(TestStatusName(t.status)).Bind(t.attempt)
           .Bind(t.soft_failure).Bind(t.flaky).Bind(t.started_at_ns).Bind(t.duration_ms)
-          .Bind(t.message).Bind(t.seq);
+          .Bind(t.message).Bind(t.seq).Bind(t.trace_id);
       if (!upsert.Run()) return false;
     }
   }
@@ -286,6 +289,7 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
         lines = EncodeOutputLines(a.lines, a.started_at_ns);
         upsert.BindBlob(lines);
       }
+      upsert.Bind(a.trace_id);
       if (!upsert.Run()) return false;
     }
   }

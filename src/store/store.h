@@ -153,6 +153,9 @@ struct TestRow {
   // The journal seq of this state (0: not journaled). The store rebuilds the run's "test"
   // journal entries from the rows: a test's state is its entry, at this seq.
   std::int64_t seq = 0;
+  // The W3C trace id of its latest attempt (32 hex digits; "" before schema 10 or when it
+  // never started), so an attempt that is not stored (a quiet pass) still links to its trace.
+  std::string trace_id;
 };
 
 // Returns the verdict of a finished test row, as the runner decided it. A row that never got
@@ -240,6 +243,8 @@ struct Attempt {
   std::string skip_reason;
   KeyValues values;
   std::vector<Span> spans;
+  // The W3C trace id of the attempt (event/trace_context.h), "" if it had none.
+  std::string trace_id;
   // Store it even if it passed with nothing recorded: its test's row will not show it (a
   // subtest whose parent was retried), so it could not be given back from the row.
   bool keep_quiet = false;

@@ -11,6 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "handoff/internal/hooks.h"
+#include "handoff/t.h"
 #include "http_client/http_client.h"
 #include "workload/internal.h"
 
@@ -29,6 +31,13 @@ struct Answer {
   std::string body;
 };
 
+// The traceparent of the test running on this thread ("" if none): a probe or scrape made
+// for a test joins its trace, so the service's own spans of it show under the test.
+std::string CurrentTraceParent() {
+  T* t = internal::CurrentTest();
+  return t != nullptr ? t->TraceParent() : std::string();
+}
+
 Answer GetTls(const std::string& host, int port, const std::string& path) {
   Answer answer;
   try {
@@ -45,6 +54,9 @@ Answer GetTls(const std::string& host, int port, const std::string& path) {
     bhttp::request<bhttp::empty_body> req(bhttp::verb::get, path, 11);
     req.set(bhttp::field::host, fmt::format("{}:{}", host, port));
     req.set(bhttp::field::user_agent, "handoff-probe");
+    if (std::string traceparent = CurrentTraceParent(); !traceparent.empty()) {
+      req.set("traceparent", traceparent);
+    }
     bhttp::write(stream, req);
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
@@ -64,7 +76,11 @@ Answer Get(bool tls, const std::string& host, int port, const std::string& path)
   if (tls) return GetTls(host, port, path);
   Answer answer;
   http::Client client(host, static_cast<std::uint16_t>(port));
-  http::ClientResult r = client.Request("GET", path, {}, {}, kProbeTimeout);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (std::string traceparent = CurrentTraceParent(); !traceparent.empty()) {
+    headers.emplace_back("traceparent", std::move(traceparent));
+  }
+  http::ClientResult r = client.Request("GET", path, {}, headers, kProbeTimeout);
   answer.error = std::move(r.error);
   answer.status = r.status;
   answer.body = std::move(r.body);

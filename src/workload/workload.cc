@@ -241,6 +241,11 @@ std::string FutureRunnable::InternalEndpoint(std::string_view port) const {
 }
 
 std::shared_ptr<Runnable> FutureRunnable::Init(StartOptions options) {
+  if (options.trace_context && options.env.count("TRACEPARENT") == 0) {
+    if (T* t = internal::CurrentTest(); t != nullptr && !t->TraceParent().empty()) {
+      options.env["TRACEPARENT"] = t->TraceParent();
+    }
+  }
   return env_->Define(*this, std::move(options));
 }
 

@@ -37,6 +37,7 @@
 
 #include "blackbox/go_json.h"
 #include "blackbox/process.h"
+#include "blackbox/receiver.h"
 #include "blackbox/serve_harness.h"
 #include "http_client/http_client.h"
 
@@ -3594,6 +3595,93 @@ TEST_F(ServeTest, ACertificateThatCannotBeServedStopsTheStartWithExitTwo) {
                         "--tls-client-ca", pki.Cert("ca"), "--auth", "none"}),
                  "choose one");
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/h.db")) << "nothing may happen before";
+}
+
+// --- Traces and logs (issue 19) ----------------------------------------------------------------
+
+TEST_F(ServeTest, AttemptsLinkToTheirTracesAndTheirSpansAreExported) {
+  Receiver collector;
+  Server* s = Start({"--otlp-endpoint", collector.url(), "--otlp-service-name", "e2e",
+                     "--traces-link-template",
+                     "https://tempo.example.com/trace/{trace_id}?from={start_ms}&to={end_ms}"},
+                    {{"HANDOFF_LOGS_LINK_TEMPLATE",
+                      "https://logs.example.com/?q=trace_id%3D{trace_id}&test={test}"}});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Fast");
+  AwaitFinished(s, id);
+  // Values stores its attempt; Greeting passes quietly and is given back from its row.
+  for (const std::string test : {"Values", "Greeting", "Hello/sub"}) {
+    const json::value detail = Get(s, fmt::format("/api/v1/runs/{}/tests/{}", id, test));
+    ASSERT_EQ(Arr(detail, "attempts").size(), 1u) << json::serialize(detail);
+    const json::value& attempt = Arr(detail, "attempts")[0];
+    const std::string trace_id = Str(attempt, "trace_id");
+    ASSERT_TRUE(std::regex_match(trace_id, std::regex("[0-9a-f]{32}"))) << json::serialize(attempt);
+    const json::value* links = Field(attempt, "links");
+    ASSERT_NE(links, nullptr) << json::serialize(attempt);
+    EXPECT_TRUE(Str(*links, "traces").starts_with("https://tempo.example.com/trace/" + trace_id +
+                                                   "?from="))
+        << json::serialize(*links);
+    std::string encoded = test;
+    if (encoded == "Hello/sub") encoded = "Hello%2Fsub";
+    EXPECT_EQ(Str(*links, "logs"),
+              "https://logs.example.com/?q=trace_id%3D" + trace_id + "&test=" + encoded);
+    // The collector gets the attempt's span under the same trace id, with the run's id.
+    EXPECT_TRUE(Eventually([&] {
+      for (const ReceivedRequest& request : collector.Requests()) {
+        if (request.body.find("\"traceId\":\"" + trace_id + "\"") != std::string::npos &&
+            request.body.find("{\"key\":\"handoff.run_id\",\"value\":{\"intValue\":\"" +
+                              std::to_string(id) + "\"}}") != std::string::npos &&
+            request.body.find("\"stringValue\":\"e2e\"") != std::string::npos) {
+          return true;
+        }
+      }
+      return false;
+    })) << test;
+  }
+  const std::string metrics = Call(s, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("handoff_otlp_spans_exported_total "), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("handoff_otlp_spans_dropped_total 0"), std::string::npos) << metrics;
+}
+
+TEST_F(ServeTest, WithoutTemplatesAttemptsHaveTraceIdsAndNoLinks) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Trigger(s, "Fast");
+  AwaitFinished(s, id);
+  const json::value detail = Get(s, fmt::format("/api/v1/runs/{}/tests/Values", id));
+  const json::value& attempt = Arr(detail, "attempts")[0];
+  EXPECT_EQ(Str(attempt, "trace_id").size(), 32u) << json::serialize(attempt);
+  ASSERT_NE(Field(attempt, "links"), nullptr);
+  EXPECT_TRUE(IsNull(*Field(attempt, "links"), "traces"));
+  EXPECT_TRUE(IsNull(*Field(attempt, "links"), "logs"));
+  EXPECT_EQ(Call(s, "GET", "/metrics").body.find("handoff_otlp_"), std::string::npos);
+}
+
+TEST_F(ServeTest, LinkTemplatesAndTheCollectorAreCheckedAtStart) {
+  auto check = [&](std::vector<std::string> flags) {
+    std::vector<std::string> argv = {SERVE_FIXTURE, "serve", "--check-config", "--db", Db()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return RunProcess(argv, {}, std::chrono::seconds(30));
+  };
+  ProcessResult ok = check({"--traces-link-template", "https://jaeger.example.com/trace/{trace_id}",
+                            "--otlp-endpoint", "http://collector:4318"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("traces     http://collector:4318 as service serve_fixture (0 headers)"),
+            std::string::npos)
+      << ok.out;
+  EXPECT_NE(ok.out.find("links      traces https://jaeger.example.com/trace/{trace_id}, logs none"),
+            std::string::npos)
+      << ok.out;
+  ProcessResult unknown = check({"--logs-link-template", "https://loki/{trace}"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("--logs-link-template: unknown placeholder {trace}"), std::string::npos)
+      << unknown.err;
+  ProcessResult relative = check({"--traces-link-template", "/trace/{trace_id}"});
+  EXPECT_EQ(relative.exit_code, 2);
+  EXPECT_NE(relative.err.find("--traces-link-template"), std::string::npos) << relative.err;
+  ProcessResult endpoint = check({"--otlp-endpoint", "collector:4318"});
+  EXPECT_EQ(endpoint.exit_code, 2);
+  EXPECT_NE(endpoint.err.find("--otlp-endpoint"), std::string::npos) << endpoint.err;
 }
 
 }  // namespace

@@ -15,7 +15,12 @@ describe('runs', () => {
 
   before(async () => {
     gateDir = makeTempDir('handoff-ui-gate-');
-    server = await startServer('runs', { env: { UI_FIXTURE_GATE_DIR: gateDir } });
+    server = await startServer('runs', {
+      env: { UI_FIXTURE_GATE_DIR: gateDir },
+      // Every attempt links to its trace and its logs (docs/serve.md, Traces and logs).
+      args: ['--traces-link-template', 'https://tempo.example.com/trace/{trace_id}',
+             '--logs-link-template', 'https://loki.example.com/explore?trace={trace_id}&test={test}'],
+    });
     api = server.api;
     browser = await launchBrowser();
   });
@@ -127,6 +132,18 @@ describe('runs', () => {
     // Both attempts (Payment fails each time; the suite allows 2).
     await waitFor(page.locator('[data-testid="attempt"][data-attempt="1"]'), 'attempt 1', { state: 'attached' });
     await waitFor(page.locator('[data-testid="attempt"][data-attempt="2"]'), 'attempt 2', { state: 'attached' });
+
+    // Each attempt links to its own trace and logs, as the API has them.
+    for (const a of detail.attempts) {
+      assert.match(a.trace_id, /^[0-9a-f]{32}$/);
+      assert.equal(a.links.traces, `https://tempo.example.com/trace/${a.trace_id}`);
+      const section = page.locator(`[data-testid="attempt"][data-attempt="${a.attempt}"]`);
+      assert.equal(await byTestId(section, 'traces-link').getAttribute('href'), a.links.traces);
+      assert.equal(await byTestId(section, 'logs-link').getAttribute('href'),
+                   `https://loki.example.com/explore?trace=${a.trace_id}&test=Payment`);
+      assert.equal(await byTestId(section, 'traces-link').textContent(), 'traces');
+    }
+    assert.notEqual(detail.attempts[0].trace_id, detail.attempts[1].trace_id, 'each attempt is a trace');
     assertNoPageErrors(page, assert);
     await page.context().close();
   });

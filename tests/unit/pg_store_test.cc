@@ -185,15 +185,15 @@ TEST_F(PgStoreTest, VersionTwoGainsTheIndexOfVerdictsAndKeepsItsRuns) {
     id = ValueOf(store->CreateRun(run, {})).run.id;
   }
   // Version 2 is version 3 without runs_by_suite_reference.
-  Exec("DROP INDEX runs_by_suite_reference; DELETE FROM handoff_schema WHERE version = 3");
+  Exec("DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; "
+       "DELETE FROM handoff_schema WHERE version >= 3");
   ASSERT_EQ(QueryInt("SELECT count(*) FROM pg_indexes WHERE indexname = "
                      "'runs_by_suite_reference'"),
             0);
 
   std::unique_ptr<Store> store = ValueOf(OpenStore(url_));
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(PgStore::SchemaVersion(), 3);
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM handoff_schema"), 3);
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM handoff_schema"), PgStore::SchemaVersion());
   EXPECT_EQ(QueryInt("SELECT count(*) FROM pg_indexes WHERE indexname = "
                      "'runs_by_suite_reference'"),
             1);
@@ -214,6 +214,36 @@ TEST_F(PgStoreTest, VersionTwoGainsTheIndexOfVerdictsAndKeepsItsRuns) {
   for (int row = 0; row < plan.rows(); ++row) text += std::string(plan.Text(row, 0)) + "\n";
   EXPECT_NE(text.find("runs_by_suite_reference"), std::string::npos) << text;
   EXPECT_EQ(text.find("Sort"), std::string::npos) << text;
+}
+
+TEST_F(PgStoreTest, VersionThreeGainsTraceIds) {
+  std::int64_t id = 0;
+  {
+    std::unique_ptr<Store> store = ValueOf(OpenStore(url_));
+    ASSERT_NE(store, nullptr);
+    store::Run run;
+    run.suite = "checkout";
+    id = ValueOf(store->CreateRun(run, {"A"})).run.id;
+  }
+  // Version 3 is version 4 without the trace ids.
+  Exec("ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; "
+       "DELETE FROM handoff_schema WHERE version = 4");
+  std::unique_ptr<Store> store = ValueOf(OpenStore(url_));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(PgStore::SchemaVersion(), 4);
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM handoff_schema"), 4);
+  WriteBatch batch;
+  Attempt a;
+  a.test = "A";
+  a.attempt = 1;
+  a.status = TestStatus::kFailed;
+  a.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  batch.attempts.emplace_back(id, a);
+  store->Write(batch);
+  store->Sync();
+  std::vector<Attempt> attempts = store->GetAttempts(id, "A");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].trace_id, a.trace_id);
 }
 
 TEST_F(PgStoreTest, ConcurrentOpensMigrateOnce) {

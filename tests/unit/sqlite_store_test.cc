@@ -158,7 +158,7 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
       "DROP INDEX tests_by_seq; "
       "ALTER TABLE tests DROP COLUMN seq; ALTER TABLE runs DROP COLUMN secret_params; "
       "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-      "DROP INDEX runs_by_suite_reference; PRAGMA user_version=1; "
+      "DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=1; "
       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
       ", 'First', 'pending'), (" + std::to_string(id) + ", 'Second', 'pending'); "
       "INSERT INTO run_events VALUES (" + std::to_string(id) + ", 1, 'test', '{\"v\":1}');";
@@ -235,7 +235,7 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
       "DROP TABLE run_plans; "
       "ALTER TABLE attempts DROP COLUMN lines; ALTER TABLE runs DROP COLUMN secret_params; "
       "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-      "DROP INDEX runs_by_suite_reference; PRAGMA user_version=3; "
+      "DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=3; "
       "INSERT INTO attempts (run_id, test, attempt, status, started_at, output, failures) "
       "VALUES (" + std::to_string(id) + ", 'B', 1, 'failed', 500, "
       "'hello' || char(10) || 'b_test.cc:3: flaked', x'0106666c616b656409625f746573742e636306');";
@@ -273,7 +273,8 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaFiveHaveNoSecretParamsAndNewRunsKeepThei
   ASSERT_EQ(sqlite3_exec(db,
                          "ALTER TABLE runs DROP COLUMN secret_params; "
                          "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-                         "DROP INDEX runs_by_suite_reference; PRAGMA user_version=5",
+                         "DROP INDEX runs_by_suite_reference; "
+                         "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=5",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(db);
@@ -315,6 +316,44 @@ std::vector<std::string> QueryFile(const std::string& path, const std::string& s
   return rows;
 }
 
+TEST_F(SqliteStoreFileTest, SchemaNineGainsTraceIdsAndKeepsItsAttempts) {
+  std::int64_t id = 0;
+  {
+    std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+    ASSERT_NE(store, nullptr);
+    store::Run run;
+    run.suite = "checkout";
+    id = ValueOf(store->CreateRun(run, {"A"})).run.id;
+  }
+  // Schema 9 is schema 10 without the trace ids; an attempt written then has none.
+  ASSERT_EQ(QueryFile(Path(), "ALTER TABLE tests DROP COLUMN trace_id"), std::vector<std::string>{});
+  ASSERT_EQ(QueryFile(Path(), "ALTER TABLE attempts DROP COLUMN trace_id"),
+            std::vector<std::string>{});
+  ASSERT_EQ(QueryFile(Path(), "INSERT INTO attempts (run_id, test, attempt, status) VALUES (" +
+                                  std::to_string(id) + ", 'A', 1, 'failed')"),
+            std::vector<std::string>{});
+  ASSERT_EQ(QueryFile(Path(), "PRAGMA user_version=9"), std::vector<std::string>{});
+
+  std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(QueryFile(Path(), "PRAGMA user_version"), std::vector<std::string>{"10"});
+  std::vector<Attempt> attempts = store->GetAttempts(id, "A");
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].trace_id, "");
+  WriteBatch batch;
+  Attempt a2;
+  a2.test = "A";
+  a2.attempt = 2;
+  a2.status = TestStatus::kFailed;
+  a2.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  batch.attempts.emplace_back(id, a2);
+  store->Write(batch);
+  store->Sync();
+  attempts = store->GetAttempts(id, "A");
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[1].trace_id, a2.trace_id);
+}
+
 TEST_F(SqliteStoreFileTest, SchemaEightGainsTheIndexOfVerdictsAndKeepsItsRuns) {
   std::int64_t id = 0;
   {
@@ -326,8 +365,11 @@ TEST_F(SqliteStoreFileTest, SchemaEightGainsTheIndexOfVerdictsAndKeepsItsRuns) {
     run.status = RunStatus::kPassed;
     id = ValueOf(store->CreateRun(run, {})).run.id;
   }
-  // Schema 8 is schema 9 without runs_by_suite_reference.
+  // Schema 8 is schema 9 without runs_by_suite_reference (and 10 without trace ids).
   ASSERT_EQ(QueryFile(Path(), "DROP INDEX runs_by_suite_reference"), std::vector<std::string>{});
+  ASSERT_EQ(QueryFile(Path(), "ALTER TABLE tests DROP COLUMN trace_id"), std::vector<std::string>{});
+  ASSERT_EQ(QueryFile(Path(), "ALTER TABLE attempts DROP COLUMN trace_id"),
+            std::vector<std::string>{});
   ASSERT_EQ(QueryFile(Path(), "PRAGMA user_version=8"), std::vector<std::string>{});
 
   std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "event/wire.h"
 #include "stack/raw_stacks.h"
 #include "stack/stack_capture.h"
 #include "stack/symbolizer.h"
@@ -103,3 +104,22 @@ TEST(SymbolizerTest, ADumpCountsHandoffsOwnThreadsAndSaysWhichDidNotAnswer) {
 
 }  // namespace
 }  // namespace handoff::stack
+
+namespace handoff::wire {
+namespace {
+
+TEST(EncodeStacksTest, WritesWhatAppendEventWritesForTheSameEvent) {
+  Event e;
+  e.kind = EventKind::kStacks;
+  e.time_ns = 1234567;
+  e.text = "dump\nthread 1 main\nframes 1 2\n";
+  std::string appended;
+  AppendEvent(appended, e);
+  char out[256];
+  const std::size_t n = EncodeStacks(out, sizeof out, e.time_ns, e.text);
+  EXPECT_EQ(std::string(out, n), appended);
+  EXPECT_EQ(EncodeStacks(out, appended.size() - 1, e.time_ns, e.text), 0u);
+}
+
+}  // namespace
+}  // namespace handoff::wire

@@ -405,6 +405,42 @@ TEST_P(StoreContractTest, QuietPassingAttemptsReadBackFromTheirTestRow) {
   }
 }
 
+TEST_P(StoreContractTest, TraceIdsOfAttemptsRoundTripQuietPassesFromTheirRow) {
+  Store& store = *store_;
+  store::Run run;
+  run.suite = "s";
+  const std::int64_t id = ValueOf(store.CreateRun(run, {"A"})).run.id;
+  // A failed (stored with its trace id), then passed quietly (not stored: its row has it).
+  Attempt a1;
+  a1.test = "A";
+  a1.attempt = 1;
+  a1.status = TestStatus::kFailed;
+  a1.failures = {{"flaked", "a_test.cc", 3}};
+  a1.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  Attempt a2;
+  a2.test = "A";
+  a2.attempt = 2;
+  a2.status = TestStatus::kPassed;
+  a2.trace_id = "0af7651916cd43dd8448eb211c80319c";
+  TestRow row = Row("A", TestStatus::kPassed, 2);
+  row.trace_id = a2.trace_id;
+  WriteBatch batch;
+  batch.attempts.emplace_back(id, a1);
+  batch.attempts.emplace_back(id, a2);
+  batch.tests.emplace_back(id, row);
+  ASSERT_TRUE(WriteAndWait(store, batch));
+
+  std::vector<Attempt> attempts = store.GetAttempts(id, "A");
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].trace_id, a1.trace_id);
+  EXPECT_EQ(attempts[1].trace_id, a2.trace_id);
+  EXPECT_EQ(store.GetTests(id).at(0).trace_id, a2.trace_id);
+  std::vector<Attempt> all = store.GetAllAttempts(id);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].trace_id, a2.trace_id);
+  if (Queryable()) EXPECT_EQ(CountRows("attempts"), 1);
+}
+
 TEST_P(StoreContractTest, TestRowsAreTheirJournalEntries) {
   Store& store = *store_;
   store::Run run;

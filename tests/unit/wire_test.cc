@@ -22,6 +22,9 @@ Event Sample() {
   e.flaky = true;
   e.span_id = 9;
   e.attributes = {{"a", "1"}, {"b", ""}};
+  e.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  e.trace_span = 0xfedcba9876543210ULL;  // the high bit survives the signed encoding
+  e.parent_span = 0x00f067aa0ba902b7ULL;
   return e;
 }
 
@@ -45,6 +48,9 @@ TEST(WireTest, EventRoundTrips) {
   EXPECT_TRUE(e->soft);
   EXPECT_TRUE(e->flaky);
   EXPECT_EQ(e->attributes, want.attributes);
+  EXPECT_EQ(e->trace_id, want.trace_id);
+  EXPECT_EQ(e->trace_span, want.trace_span);
+  EXPECT_EQ(e->parent_span, want.parent_span);
   EXPECT_FALSE(frames.Next());
 }
 

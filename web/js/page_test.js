@@ -73,6 +73,16 @@ function spansTimeline(spans, attempt) {
     })));
 }
 
+// The attempt's traces and logs elsewhere (serve --traces-link-template and
+// --logs-link-template), opened in a new tab.
+function attemptLinks(links) {
+  if (!links || (!links.traces && !links.logs)) return null;
+  const link = (href, text) => href
+    ? h('a', {href, class: 'attempt-link', 'data-testid': `${text}-link`, target: '_blank', rel: 'noopener noreferrer'}, text)
+    : null;
+  return h('span', {class: 'attempt-links'}, link(links.traces, 'traces'), link(links.logs, 'logs'));
+}
+
 function attemptSection(a, count) {
   return h('section', {class: 'panel attempt', 'data-testid': 'attempt', 'data-attempt': a.attempt},
     h('div', {class: 'attempt-head'},
@@ -80,7 +90,8 @@ function attemptSection(a, count) {
       badge(a.status),
       a.soft_failure ? h('span', {class: 'flag'}, 'soft failure') : null,
       h('span', {class: 'muted'}, duration(a.duration_ms)),
-      h('span', {class: 'muted small'}, 'started ', when(a.started_at))),
+      h('span', {class: 'muted small'}, 'started ', when(a.started_at)),
+      attemptLinks(a.links)),
     a.skip_reason ? h('p', {class: 'skip-reason'}, 'Skipped: ', h('span', {class: 'prewrap'}, a.skip_reason)) : null,
     failuresList(a.failures),
     h('section', null, h('h3', null, 'Output ', h('span', {class: 'muted small'}, '(' + plural((a.output || []).length, 'line') + ')')),
