@@ -43,6 +43,7 @@ class GTestConsoleReporter : public EventSink {
   void OnEvent(const Event& e) override {
     switch (e.kind) {
       case EventKind::kRunStarted: {
+        if (options_.brief) break;
         std::size_t tests = 0;
         for (const auto& [suite, n] : options_.planned) tests += n;
         Tag("[==========]", kGreen);
@@ -182,8 +183,10 @@ class GTestConsoleReporter : public EventSink {
         if (verdict.outcome == Status::kPassed) passed.push_back(name);
       }
     }
-    Tag("[----------]", kGreen);
-    buffer_ += "Global test environment tear-down\n";
+    if (!options_.brief) {
+      Tag("[----------]", kGreen);
+      buffer_ += "Global test environment tear-down\n";
+    }
     Tag("[==========]", kGreen);
     buffer_ += Plural(tests, "test") + " from " + Plural(suites, "test suite") + " ran. (" +
                Millis(run.elapsed_ns) + " total)\n";

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "event/event.h"
@@ -108,6 +109,16 @@ std::vector<SuiteCases> Collect(const RunResult& run) {
   return out;
 }
 
+// Returns the run's testcases and failed testcases, the sums of its suites'.
+std::pair<int, int> Totals(const std::vector<SuiteCases>& suites) {
+  int tests = 0, failures = 0;
+  for (const SuiteCases& s : suites) {
+    tests += static_cast<int>(s.cases.size());
+    failures += s.failures;
+  }
+  return {tests, failures};
+}
+
 // "2026-12-05T01:18:56.428" (XML) or "2026-12-05T01:18:56Z" (JSON), UTC.
 std::string Timestamp(std::int64_t time_ns, bool json) {
   std::string out;
@@ -148,11 +159,7 @@ void Text(std::string& xml, std::string_view text) {
 
 std::string WriteXml(const std::vector<SuiteCases>& suites, const RunResult& run,
                      const GTestReportOptions& options) {
-  int tests = 0, failures = 0;
-  for (const SuiteCases& s : suites) {
-    tests += static_cast<int>(s.cases.size());
-    failures += s.failures;
-  }
+  const auto [tests, failures] = Totals(suites);
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites";
   Attr(xml, "tests", tests);
   Attr(xml, "failures", failures);
@@ -232,11 +239,7 @@ void IntMember(std::string& json, int indent, std::string_view key, int value, b
 
 std::string WriteJson(const std::vector<SuiteCases>& suites, const RunResult& run,
                       const GTestReportOptions& options) {
-  int tests = 0, failures = 0;
-  for (const SuiteCases& s : suites) {
-    tests += static_cast<int>(s.cases.size());
-    failures += s.failures;
-  }
+  const auto [tests, failures] = Totals(suites);
   std::string json = "{\n";
   bool first = true;
   IntMember(json, 2, "tests", tests, first);

@@ -4,39 +4,7 @@
 # Invoked by ctest: cmake -DSOURCE_DIR=... -DWORK_DIR=... -DHANDOFF_BUILD_DIR=...
 #   -DGENERATOR=... -P this file.
 
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  set(LAST_OUTPUT "${out}" PARENT_SCOPE)
-endfunction()
-
-# Fails unless the lists `got` and `want` hold the same elements, in any order.
-function(expect_same got want what)
-  list(SORT got)
-  list(SORT want)
-  if(NOT got STREQUAL want)
-    string(REPLACE ";" "\n  " got "${got}")
-    string(REPLACE ";" "\n  " want "${want}")
-    message(FATAL_ERROR "${what}:\n got\n  ${got}\n want\n  ${want}")
-  endif()
-endfunction()
-
-# Sets `out` to the names in ctest lines "  12 - Name (Status)" with the given status, or in
-# `ctest -N` lines "  Test  #12: Name" when status is "-N".
-function(ctest_names out text status)
-  string(REPLACE "\n" ";" lines "${text}")
-  set(names "")
-  foreach(line IN LISTS lines)
-    if(status STREQUAL "-N" AND line MATCHES "^ *Test +#[0-9]+: (.*)$")
-      list(APPEND names "${CMAKE_MATCH_1}")
-    elseif(line MATCHES "^[ \t]*[0-9]+ - (.*) \\(${status}\\)$")
-      list(APPEND names "${CMAKE_MATCH_1}")
-    endif()
-  endforeach()
-  set(${out} "${names}" PARENT_SCOPE)
-endfunction()
+include(${SOURCE_DIR}/tests/support/ctest_helpers.cmake)
 
 set(common -G ${GENERATOR} -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 find_program(CCACHE ccache)
