@@ -180,6 +180,12 @@ std::string FormatGTestList(const std::vector<SelectedSuite>& suites,
     out += '\n';
     for (const Test* test : selected.tests) {
       std::vector<std::string> leaves = subtests.Of(*test, suite.name);
+      // A test selected only for subtests it does not list ("Store.memory/Nope") has
+      // nothing to show.
+      if (leaves.empty() && !test->subtests.empty() && selection.gtest_filter &&
+          !selection.gtest_filter->Matches(GTestName(suite.name, test->name))) {
+        continue;
+      }
       if (leaves.empty()) {
         out += "  " + GTestName(suite.name, test->name).substr(header.size()) + '\n';
         continue;

@@ -316,6 +316,10 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   run->add_flag("--verbose,-v", verbose, "Print every test's output, not only failures'");
   run->add_option("--color", color, "Colours: auto, always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  run->footer(
+      "GoogleTest's flags are accepted too, here or without a command: --gtest_list_tests,\n"
+      "--gtest_filter, --gtest_output, --gtest_repeat, --gtest_shuffle, --gtest_random_seed,\n"
+      "--gtest_brief, --gtest_color, --gtest_also_run_disabled_tests, --gtest_fail_fast.");
 
   SelectionFlags list_select;
   CLI::App* list = app.add_subcommand("list", "List suites, tests and labels");
