@@ -1,11 +1,16 @@
 #include "cli/gtest_flags.h"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "gtest/gtest_filter.h"
+#include "json/json_writer.h"
+#include "report/xml_escape.h"
 
 namespace handoff {
 namespace {
@@ -168,16 +173,36 @@ Result<GTestOutput> ParseGTestOutput(std::string_view spec, std::string_view pro
   return out;
 }
 
-std::string FormatGTestList(const std::vector<SelectedSuite>& suites,
-                            const SelectionOptions& selection) {
+Result<std::FILE*> OpenGTestOutput(const std::string& path) {
+  std::error_code ignored;  // a directory that cannot be made fails the open below
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) {
+    return Error{ErrorCode::kInvalid,
+                 fmt::format("--gtest_output: cannot write {}: {}", path, std::strerror(errno))};
+  }
+  return file;
+}
+
+namespace {
+
+// A suite as --gtest_list_tests shows it: its GoogleTest name and its tests' (the part after
+// the dot).
+struct ListedSuite {
+  std::string name;
+  std::vector<std::string> tests;
+};
+
+std::vector<ListedSuite> Listed(const std::vector<SelectedSuite>& suites,
+                                const SelectionOptions& selection) {
   const SubtestSelector subtests(selection);
-  std::string out;
+  std::vector<ListedSuite> out;
   for (const SelectedSuite& selected : suites) {
     const Suite& suite = *selected.suite;
     // The suite's part of a name, with the dot, as GTestName writes it.
     const std::string header = GTestName(suite.name, "");
-    out += header;
-    out += '\n';
+    ListedSuite listed{header.substr(0, header.size() - 1), {}};
     for (const Test* test : selected.tests) {
       std::vector<std::string> leaves = subtests.Of(*test, suite.name);
       // A test selected only for subtests it does not list ("Store.memory/Nope") has
@@ -187,14 +212,69 @@ std::string FormatGTestList(const std::vector<SelectedSuite>& suites,
         continue;
       }
       if (leaves.empty()) {
-        out += "  " + GTestName(suite.name, test->name).substr(header.size()) + '\n';
+        listed.tests.push_back(GTestName(suite.name, test->name).substr(header.size()));
         continue;
       }
       for (const std::string& sub : leaves) {
-        out += "  " + GTestName(suite.name, test->name + "/" + sub).substr(header.size()) + '\n';
+        listed.tests.push_back(
+            GTestName(suite.name, test->name + "/" + sub).substr(header.size()));
       }
     }
+    out.push_back(std::move(listed));
   }
+  return out;
+}
+
+}  // namespace
+
+std::string FormatGTestList(const std::vector<SelectedSuite>& suites,
+                            const SelectionOptions& selection) {
+  std::string out;
+  for (const ListedSuite& suite : Listed(suites, selection)) {
+    out += suite.name + ".\n";
+    for (const std::string& test : suite.tests) out += "  " + test + "\n";
+  }
+  return out;
+}
+
+std::string FormatGTestListReport(const std::vector<SelectedSuite>& suites,
+                                  const SelectionOptions& selection, bool json) {
+  const std::vector<ListedSuite> listed = Listed(suites, selection);
+  std::size_t total = 0;
+  for (const ListedSuite& suite : listed) total += suite.tests.size();
+  std::string out;
+  if (!json) {
+    out = fmt::format(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"{}\" "
+        "name=\"AllTests\">\n",
+        total);
+    for (const ListedSuite& suite : listed) {
+      out += "  <testsuite name=\"";
+      AppendXmlEscaped(out, suite.name, /*attribute=*/true);
+      out += fmt::format("\" tests=\"{}\">\n", suite.tests.size());
+      for (const std::string& test : suite.tests) {
+        out += "    <testcase name=\"";
+        AppendXmlEscaped(out, test, /*attribute=*/true);
+        out += "\" />\n";
+      }
+      out += "  </testsuite>\n";
+    }
+    out += "</testsuites>\n";
+    return out;
+  }
+  out = fmt::format("{{\n  \"tests\": {},\n  \"name\": \"AllTests\",\n  \"testsuites\": [", total);
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    out += i == 0 ? "\n    {\n      \"name\": " : ",\n    {\n      \"name\": ";
+    AppendJsonString(out, listed[i].name);
+    out += fmt::format(",\n      \"tests\": {},\n      \"testsuite\": [", listed[i].tests.size());
+    for (std::size_t j = 0; j < listed[i].tests.size(); ++j) {
+      out += j == 0 ? "\n        {\n          \"name\": " : ",\n        {\n          \"name\": ";
+      AppendJsonString(out, listed[i].tests[j]);
+      out += "\n        }";
+    }
+    out += "\n      ]\n    }";
+  }
+  out += "\n  ]\n}\n";
   return out;
 }
 

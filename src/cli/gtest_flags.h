@@ -6,6 +6,7 @@
 // turned into `run` and `list` settings; names and the filter are gtest/gtest_filter.h's.
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,11 +50,21 @@ struct GTestOutput {
 // extension. Fails on a format other than xml and json.
 Result<GTestOutput> ParseGTestOutput(std::string_view spec, std::string_view program);
 
+// Opens the file --gtest_output names for writing, creating its directory as GoogleTest
+// does. Fails with a message naming the flag and the file.
+Result<std::FILE*> OpenGTestOutput(const std::string& path);
+
 // Returns the listing of --gtest_list_tests in GoogleTest's format: each suite as
 // "Suite." and below it each test indented by two spaces, a test that lists its subtests
 // (a parametrised suite's combinations, a feature's assessments) as those subtests
 // ("memory/PutThenGet"). Every name is one --gtest_filter selects.
 std::string FormatGTestList(const std::vector<SelectedSuite>& suites,
                             const SelectionOptions& selection);
+
+// Returns the same listing as GoogleTest writes it for --gtest_list_tests with
+// --gtest_output (IDEs read it): XML, or with `json` JSON, of suites and test names (handoff
+// keeps no file and line for a test, so there are none).
+std::string FormatGTestListReport(const std::vector<SelectedSuite>& suites,
+                                  const SelectionOptions& selection, bool json);
 
 }  // namespace handoff

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <random>
 #include <charconv>
 #include <cstdio>
@@ -375,6 +374,15 @@ int Main(int argc, char** argv, std::vector<Option> options) {
     // With GoogleTest's flags (--gtest_list_tests), GoogleTest's listing.
     std::string text = gtest.used ? FormatGTestList(selected, selection)
                                   : FormatList(selected, selection, list_format == "json");
+    if (!gtest.output.empty()) {
+      Result<GTestOutput> output = ParseGTestOutput(gtest.output, program);
+      if (!output.ok()) return UsageError(output.error().message);
+      Result<std::FILE*> file = OpenGTestOutput(output->path);
+      if (!file.ok()) return UsageError(file.error().message);
+      const std::string report = FormatGTestListReport(selected, selection, output->json);
+      std::fwrite(report.data(), 1, report.size(), *file);
+      std::fclose(*file);
+    }
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }
@@ -445,14 +453,9 @@ int Main(int argc, char** argv, std::vector<Option> options) {
     Result<GTestOutput> output = ParseGTestOutput(gtest.output, program);
     if (!output.ok()) return UsageError(output.error().message);
     gtest_json = output->json;
-    // GoogleTest creates the report's directory.
-    std::error_code ignored;
-    const std::filesystem::path parent = std::filesystem::path(output->path).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
-    if ((gtest_file.file = std::fopen(output->path.c_str(), "w")) == nullptr) {
-      return UsageError(fmt::format("--gtest_output: cannot write {}: {}", output->path,
-                                    std::strerror(errno)));
-    }
+    Result<std::FILE*> file = OpenGTestOutput(output->path);
+    if (!file.ok()) return UsageError(file.error().message);
+    gtest_file.file = *file;
   }
   if (!report_json.empty() && (json_file.file = std::fopen(report_json.c_str(), "w")) == nullptr) {
     return UsageError(fmt::format("--report-json: cannot write {}: {}", report_json,

@@ -106,6 +106,33 @@ TEST_F(GTestFlagsTest, ListTestsPrintsGoogleTestsFormatWithSubtestsAndParameters
   EXPECT_EQ(Cli({"list", "--gtest_filter=Math.Adds"}).out, "Math.\n  Adds\n");
 }
 
+// IDEs ask for the listing as a report too (--gtest_list_tests with --gtest_output).
+TEST_F(GTestFlagsTest, ListTestsWithOutputWritesTheListingAsAReport) {
+  const std::string json = dir_ + "/list.json";
+  ProcessResult r = Cli({"--gtest_list_tests", "--gtest_filter=Store.memory/*:Math.Adds",
+                         "--gtest_output=json:" + json});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const boost::json::object report = boost::json::parse(ReadFile(json)).as_object();
+  EXPECT_EQ(report.at("tests").as_int64(), 3);
+  std::vector<std::string> names;
+  for (const auto& suite : report.at("testsuites").as_array()) {
+    for (const auto& test : suite.at("testsuite").as_array()) {
+      names.push_back(std::string(suite.at("name").as_string()) + "." +
+                      std::string(test.at("name").as_string()));
+    }
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"Math.Adds", "Store.memory/Put", "Store.memory/Get"}));
+  const std::string xml = dir_ + "/list.xml";
+  r = Cli({"--gtest_list_tests", "--gtest_filter=Math.Adds", "--gtest_output=xml:" + xml});
+  EXPECT_EQ(ReadFile(xml),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<testsuites tests=\"1\" name=\"AllTests\">\n"
+            "  <testsuite name=\"Math\" tests=\"1\">\n"
+            "    <testcase name=\"Adds\" />\n"
+            "  </testsuite>\n"
+            "</testsuites>\n");
+}
+
 // Every name --gtest_list_tests prints, given back to --gtest_filter, selects that test and
 // no other: over every fixture binary, whatever characters its names hold.
 TEST_F(GTestFlagsTest, EveryListedNameSelectsExactlyThatTest) {
