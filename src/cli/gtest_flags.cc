@@ -220,7 +220,7 @@ std::vector<ListedSuite> Listed(const std::vector<SelectedSuite>& suites,
             GTestName(suite.name, test->name + "/" + sub).substr(header.size()));
       }
     }
-    out.push_back(std::move(listed));
+    if (!listed.tests.empty()) out.push_back(std::move(listed));
   }
   return out;
 }

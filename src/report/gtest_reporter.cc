@@ -10,7 +10,8 @@
 //   failed             result "completed" with a <failure> (JSON "failures") per failure,
 //                      message "file:line\nmessage" as GoogleTest writes it; a test whose
 //                      failures are all in its subtests gets one saying so;
-//   skipped, cancelled result "skipped" with a <skipped message=...>;
+//   skipped, cancelled result "skipped" with a <skipped message=...> (JSON: result "SKIPPED",
+//                      GoogleTest's JSON has no place for the message);
 //   soft failed        result "skipped", message "soft failure (known issue): ...": it does
 //                      not fail the run, so no tool may count it as a failure.
 // A suite's setup or teardown failure is a testcase "(setup)" or "(teardown)" with its
@@ -288,13 +289,6 @@ std::string WriteJson(const std::vector<SuiteCases>& suites, const RunResult& ru
           json += "\n            }";
         }
         json += "\n          ]";
-      }
-      if (c.skipped) {
-        Key(json, 10, "skipped", g);
-        json += "[\n            {\n";
-        bool h = true;
-        StringMember(json, 14, "message", c.skip_message, h);
-        json += "\n            }\n          ]";
       }
       json += "\n        }";
     }
