@@ -1,4 +1,4 @@
-// --gtest_filter and GoogleTest names (src/gtest/gtest_filter.h), as IDEs, CTest and Bazel
+// --gtest_filter and GoogleTest names (src/googletest/gtest_filter.h), as IDEs, CTest and Bazel
 // pass them (GTEST_FILTER too). The input is "filter\nsuite\ntest": the filter is parsed and
 // asked about the test; the names round-trip through GTestName and ParseGTestName, and a
 // test's own name, given as the filter, selects it.
@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "fuzz/fuzz_target.h"
-#include "gtest/gtest_filter.h"
+#include "googletest/gtest_filter.h"
 
 HANDOFF_FUZZ_TARGET(gtest_filter) {
   using namespace handoff;

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "gtest/gtest_filter.h"
+#include "googletest/gtest_filter.h"
 #include "json/json_writer.h"
 #include "report/xml_escape.h"
 

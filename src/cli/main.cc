@@ -28,7 +28,7 @@
 #include "cli/token_command.h"
 #include "cli/serve_command.h"
 #include "duration/duration.h"
-#include "gtest/gtest_filter.h"
+#include "googletest/gtest_filter.h"
 #include "engine/run_engine.h"
 #include "handoff/main.h"
 #include "json/json_writer.h"

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "event/event.h"
-#include "gtest/gtest_filter.h"
+#include "googletest/gtest_filter.h"
 #include "report/reporters.h"
 #include "report/results.h"
 

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "event/event.h"
-#include "gtest/gtest_filter.h"
+#include "googletest/gtest_filter.h"
 #include "json/encoding.h"
 #include "json/json_writer.h"
 #include "report/reporters.h"

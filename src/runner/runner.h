@@ -21,7 +21,7 @@
 #include "event/wire.h"
 #include "handoff/suite.h"
 #include "handoff/t.h"
-#include "gtest/gtest_filter.h"
+#include "googletest/gtest_filter.h"
 #include "runner/name_filter.h"
 #include "runner/sweeper.h"
 

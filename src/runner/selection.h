@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gtest/gtest_filter.h"
+#include "googletest/gtest_filter.h"
 #include "runner/name_filter.h"
 #include "runner/registry.h"
 

@@ -1,4 +1,4 @@
-#include "gtest/gtest_filter.h"
+#include "googletest/gtest_filter.h"
 
 #include <algorithm>
 
