@@ -3,7 +3,7 @@
 // GoogleTest's command line on a handoff binary (docs/command-line.md, "GoogleTest's
 // flags"): IDEs and tools that drive GoogleTest binaries run `binary --gtest_list_tests` and
 // `binary --gtest_filter=Suite.Test --gtest_output=xml:FILE`. The flags are read here and
-// turned into `run` and `list` settings; names and the filter are gtest/gtest_filter.h's.
+// turned into `run` and `list` settings; names and the filter are googletest/gtest_filter.h's.
 
 #include <cstdint>
 #include <cstdio>

@@ -4,7 +4,7 @@
 //
 // The shapes are GoogleTest's (1.12): testsuites > testsuite > testcase, with the same
 // attributes and JSON keys in the same order. Every test and subtest is a testcase named as
-// --gtest_list_tests lists it (gtest/gtest_filter.h: GTestName), its classname the suite.
+// --gtest_list_tests lists it (googletest/gtest_filter.h: GTestName), its classname the suite.
 // What each verdict becomes:
 //   passed             status "run", result "completed";
 //   failed             result "completed" with a <failure> (JSON "failures") per failure,

@@ -42,7 +42,7 @@ struct SelectionOptions {
   std::string assess_pattern;        // --assess: a feature's listed subtests that match
   std::string skip_assess_pattern;   // --skip-assessment
   // GoogleTest's --gtest_filter and its disabled tests (null when no --gtest_ flag is used):
-  // tests and listed subtests are selected as gtest/gtest_filter.h says.
+  // tests and listed subtests are selected as googletest/gtest_filter.h says.
   std::shared_ptr<const GTestFilter> gtest_filter;
 };
 
