@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -164,9 +165,10 @@ class GTestConsoleReporter : public EventSink {
 
   void PrintSummary(const RunResult& run) {
     std::vector<std::string> passed, skipped, failed;
-    std::size_t suites = 0, tests = 0;
+    std::set<std::string> suites;  // a suite run again (--gtest_repeat) counts once
+    std::size_t tests = 0;
     for (const SuiteResult& suite : run.suites) {
-      ++suites;
+      suites.insert(suite.name);
       if (!suite.setup_failures.empty() || !suite.teardown_failures.empty()) {
         failed.push_back(SuiteName(suite.name) + " (setup or teardown)");
       }
@@ -188,7 +190,7 @@ class GTestConsoleReporter : public EventSink {
       buffer_ += "Global test environment tear-down\n";
     }
     Tag("[==========]", kGreen);
-    buffer_ += Plural(tests, "test") + " from " + Plural(suites, "test suite") + " ran. (" +
+    buffer_ += Plural(tests, "test") + " from " + Plural(suites.size(), "test suite") + " ran. (" +
                Millis(run.elapsed_ns) + " total)\n";
     Tag("[  PASSED  ]", kGreen);
     buffer_ += Plural(passed.size(), "test") + ".\n";
