@@ -24,8 +24,9 @@ Result<int> IntValue(std::string_view flag, std::string_view value, int min, int
   int out = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
   if (ec != std::errc() || end != value.data() + value.size() || out < min || out > max) {
-    return Error{ErrorCode::kInvalid, fmt::format("--{}: want a whole number from {} to {}, got \"{}\"",
-                                                  flag, min, max, value)};
+    return Error{ErrorCode::kInvalid,
+                 fmt::format("--{}: want a whole number from {} to {}, got \"{}\"", flag, min,
+                             max, value)};
   }
   return out;
 }

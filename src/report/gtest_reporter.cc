@@ -140,18 +140,6 @@ std::string Seconds(std::int64_t ns) {
   return out;
 }
 
-void Attr(std::string& xml, std::string_view name, std::string_view value) {
-  xml += ' ';
-  xml += name;
-  xml += "=\"";
-  AppendXmlEscaped(xml, value, /*attribute=*/true);
-  xml += '"';
-}
-
-void Attr(std::string& xml, std::string_view name, int value) {
-  Attr(xml, name, std::to_string(value));
-}
-
 // Appends `text` as character data. GoogleTest wraps it in CDATA; escaped text reads the
 // same to every XML parser and needs no care for "]]>" or forbidden characters.
 void Text(std::string& xml, std::string_view text) {
@@ -162,34 +150,36 @@ std::string WriteXml(const std::vector<SuiteCases>& suites, const RunResult& run
                      const GTestReportOptions& options) {
   const auto [tests, failures] = Totals(suites);
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites";
-  Attr(xml, "tests", tests);
-  Attr(xml, "failures", failures);
-  Attr(xml, "disabled", 0);
-  Attr(xml, "errors", 0);
-  Attr(xml, "time", Seconds(run.elapsed_ns));
-  Attr(xml, "timestamp", Timestamp(run.start_ns, false));
-  if (options.random_seed != 0) Attr(xml, "random_seed", static_cast<int>(options.random_seed));
-  Attr(xml, "name", "AllTests");
+  AppendXmlAttribute(xml, "tests", tests);
+  AppendXmlAttribute(xml, "failures", failures);
+  AppendXmlAttribute(xml, "disabled", 0);
+  AppendXmlAttribute(xml, "errors", 0);
+  AppendXmlAttribute(xml, "time", Seconds(run.elapsed_ns));
+  AppendXmlAttribute(xml, "timestamp", Timestamp(run.start_ns, false));
+  if (options.random_seed != 0) {
+    AppendXmlAttribute(xml, "random_seed", static_cast<int>(options.random_seed));
+  }
+  AppendXmlAttribute(xml, "name", "AllTests");
   xml += ">\n";
   for (const SuiteCases& s : suites) {
     xml += "  <testsuite";
-    Attr(xml, "name", s.name);
-    Attr(xml, "tests", static_cast<int>(s.cases.size()));
-    Attr(xml, "failures", s.failures);
-    Attr(xml, "disabled", 0);
-    Attr(xml, "skipped", s.skipped);
-    Attr(xml, "errors", 0);
-    Attr(xml, "time", Seconds(s.elapsed_ns));
-    Attr(xml, "timestamp", Timestamp(s.start_ns, false));
+    AppendXmlAttribute(xml, "name", s.name);
+    AppendXmlAttribute(xml, "tests", static_cast<int>(s.cases.size()));
+    AppendXmlAttribute(xml, "failures", s.failures);
+    AppendXmlAttribute(xml, "disabled", 0);
+    AppendXmlAttribute(xml, "skipped", s.skipped);
+    AppendXmlAttribute(xml, "errors", 0);
+    AppendXmlAttribute(xml, "time", Seconds(s.elapsed_ns));
+    AppendXmlAttribute(xml, "timestamp", Timestamp(s.start_ns, false));
     xml += ">\n";
     for (const Case& c : s.cases) {
       xml += "    <testcase";
-      Attr(xml, "name", c.name);
-      Attr(xml, "status", "run");
-      Attr(xml, "result", c.skipped ? "skipped" : "completed");
-      Attr(xml, "time", Seconds(c.elapsed_ns));
-      Attr(xml, "timestamp", Timestamp(c.start_ns, false));
-      Attr(xml, "classname", s.name);
+      AppendXmlAttribute(xml, "name", c.name);
+      AppendXmlAttribute(xml, "status", "run");
+      AppendXmlAttribute(xml, "result", c.skipped ? "skipped" : "completed");
+      AppendXmlAttribute(xml, "time", Seconds(c.elapsed_ns));
+      AppendXmlAttribute(xml, "timestamp", Timestamp(c.start_ns, false));
+      AppendXmlAttribute(xml, "classname", s.name);
       if (c.failures.empty() && !c.skipped) {
         xml += " />\n";
         continue;
@@ -197,15 +187,15 @@ std::string WriteXml(const std::vector<SuiteCases>& suites, const RunResult& run
       xml += ">\n";
       for (const std::string& f : c.failures) {
         xml += "      <failure";
-        Attr(xml, "message", f);
-        Attr(xml, "type", "");
+        AppendXmlAttribute(xml, "message", f);
+        AppendXmlAttribute(xml, "type", "");
         xml += '>';
         Text(xml, f);
         xml += "</failure>\n";
       }
       if (c.skipped) {
         xml += "      <skipped";
-        Attr(xml, "message", c.skip_message);
+        AppendXmlAttribute(xml, "message", c.skip_message);
         xml += '>';
         Text(xml, c.skip_message);
         xml += "</skipped>\n";

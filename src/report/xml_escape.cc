@@ -58,4 +58,16 @@ void AppendXmlEscaped(std::string& out, std::string_view s, bool attribute) {
   flush_clean(s.size());
 }
 
+void AppendXmlAttribute(std::string& out, std::string_view name, std::string_view value) {
+  out += ' ';
+  out += name;
+  out += "=\"";
+  AppendXmlEscaped(out, value, /*attribute=*/true);
+  out += '"';
+}
+
+void AppendXmlAttribute(std::string& out, std::string_view name, int value) {
+  AppendXmlAttribute(out, name, std::to_string(value));
+}
+
 }  // namespace handoff

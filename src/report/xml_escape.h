@@ -13,4 +13,9 @@ namespace handoff {
 // and invalid UTF-8 become U+FFFD, so the document is always well-formed.
 void AppendXmlEscaped(std::string& out, std::string_view s, bool attribute);
 
+// Appends ` name="value"`, the value escaped.
+void AppendXmlAttribute(std::string& out, std::string_view name, std::string_view value);
+// Appends ` name="value"` for a number.
+void AppendXmlAttribute(std::string& out, std::string_view name, int value);
+
 }  // namespace handoff
