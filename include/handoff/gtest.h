@@ -28,7 +28,8 @@
 // - successes are ignored.
 //
 // No GoogleTest main(), RUN_ALL_TESTS() or InitGoogleTest() is needed: the binary's
-// main() stays handoff's. GoogleTest's own flags (--gtest_*) are not read.
+// main() stays handoff's. GoogleTest's own flags (--gtest_*) do not configure GoogleTest's
+// assertions; handoff's command line reads them to select and report tests.
 //
 // Caveats:
 // - Assertions reach the test through the thread that runs it. On a thread the test

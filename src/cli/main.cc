@@ -6,7 +6,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstring>
+#include <random>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +22,7 @@
 
 #include "cli/count_flag.h"
 #include "cli/otlp_flags.h"
+#include "cli/gtest_flags.h"
 #include "cli/remote_command.h"
 #include "cli/backup_command.h"
 #include "cli/db_command.h"
@@ -25,6 +30,7 @@
 #include "cli/token_command.h"
 #include "cli/serve_command.h"
 #include "duration/duration.h"
+#include "googletest/gtest_filter.h"
 #include "engine/run_engine.h"
 #include "handoff/main.h"
 #include "json/json_writer.h"
@@ -181,7 +187,7 @@ std::string FormatList(const std::vector<SelectedSuite>& suites,
         out += fmt::format(",\"feature\":{},\"timeout_ms\":{},\"subtests\":[",
                            t.feature ? "true" : "false", t.timeout.count());
         bool first = true;
-        for (const std::string& sub : subtests.Of(t)) {
+        for (const std::string& sub : subtests.Of(t, s.name)) {
           if (!first) out += ',';
           first = false;
           AppendJsonString(out, sub);
@@ -203,10 +209,24 @@ std::string FormatList(const std::vector<SelectedSuite>& suites,
       if (t->feature) out += "  (feature)";
       if (!t->labels.empty()) AppendLabels(out, t->labels);
       out += '\n';
-      for (const std::string& sub : subtests.Of(*t)) out += "    " + sub + '\n';
+      for (const std::string& sub : subtests.Of(*t, s.name)) out += "    " + sub + '\n';
     }
   }
   return out;
+}
+
+// --gtest_shuffle: shuffles the suites, and the tests of each, with `seed` (GoogleTest's
+// range, 1 to 99999; 0 picks one from the clock). Returns the seed used, which the notes
+// and reports show so that an order can be replayed with --gtest_random_seed.
+std::uint32_t ShuffleSuites(std::vector<SelectedSuite>& suites, std::uint32_t seed) {
+  if (seed == 0) {
+    seed = static_cast<std::uint32_t>(
+               std::chrono::steady_clock::now().time_since_epoch().count() % 99999) + 1;
+  }
+  std::mt19937 random(seed);
+  std::shuffle(suites.begin(), suites.end(), random);
+  for (SelectedSuite& suite : suites) std::shuffle(suite.tests.begin(), suite.tests.end(), random);
+  return seed;
 }
 
 // A report file opened for --report-json / --report-junit.
@@ -236,6 +256,21 @@ int Main(int argc, char** argv, std::vector<Option> options) {
 
   // Like a GoogleTest binary, running it with only flags (or none) runs the tests.
   std::vector<std::string> args(argv + 1, argv + argc);
+  // GoogleTest's flags, on `run`, `list` or without a command; its GTEST_* variables only
+  // without a command (a binary run as a GoogleTest binary), so that a variable left in a
+  // shell never changes an explicit `run`.
+  const bool no_command = args.empty() || (args[0].size() > 1 && args[0][0] == '-' &&
+                                            args[0] != "--help" && args[0] != "-h");
+  GTestFlags gtest;
+  if (no_command || args[0] == "run" || args[0] == "list") {
+    Result<GTestFlags> taken = TakeGTestFlags(args, no_command);
+    if (!taken.ok()) return UsageError(taken.error().message);
+    gtest = std::move(*taken);
+  }
+  if (gtest.list_tests) {
+    if (!args.empty() && (args[0] == "run" || args[0] == "list")) args.erase(args.begin());
+    args.insert(args.begin(), "list");
+  }
   if (args.empty() || (args[0].size() > 1 && args[0][0] == '-' && args[0] != "--help" &&
                        args[0] != "-h")) {
     args.insert(args.begin(), "run");
@@ -272,8 +307,9 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   run->add_option("--grace", grace, "How long a test asked to stop may take before it is killed");
   run->add_option("--attempts", attempts, "Attempts per failing test (overrides the suites')")
       ->check(WholeNumber(1));
-  run->add_option("--format", format, "Output on stdout: text, json (go test -json) or junit")
-      ->check(CLI::IsMember({"text", "json", "junit"}));
+  CLI::Option* format_option =
+      run->add_option("--format", format, "Output on stdout: text, json (go test -json) or junit")
+          ->check(CLI::IsMember({"text", "json", "junit"}));
   run->add_option("--report-json", report_json, "Also write the go test -json report to FILE");
   run->add_option("--report-junit", report_junit, "Also write a JUnit XML report to FILE");
   run->add_option("--isolation", isolation,
@@ -284,6 +320,10 @@ int Main(int argc, char** argv, std::vector<Option> options) {
       ->check(CLI::IsMember({"auto", "always", "never"}));
   OtlpFlags run_otlp;
   run_otlp.Add(run, false);
+  run->footer(
+      "GoogleTest's flags are accepted too, here or without a command: --gtest_list_tests,\n"
+      "--gtest_filter, --gtest_output, --gtest_repeat, --gtest_shuffle, --gtest_random_seed,\n"
+      "--gtest_brief, --gtest_color, --gtest_also_run_disabled_tests, --gtest_fail_fast.");
 
   SelectionFlags list_select;
   CLI::App* list = app.add_subcommand("list", "List suites, tests and labels");
@@ -325,11 +365,29 @@ int Main(int argc, char** argv, std::vector<Option> options) {
 
   SelectionOptions selection;
   std::string error;
+  if (gtest.used) {
+    // A listing shows disabled tests, as GoogleTest's does; only running leaves them out.
+    Result<std::shared_ptr<const GTestFilter>> filter =
+        GTestFilter::Parse(gtest.filter, gtest.also_run_disabled || list->parsed());
+    if (!filter.ok()) return UsageError("--gtest_filter: " + filter.error().message);
+    selection.gtest_filter = *filter;
+  }
   if (list->parsed()) {
     if (!(error = list_select.ToOptions(&selection)).empty()) return UsageError(error);
     std::vector<SelectedSuite> selected;
     if (!Select(catalog, selection, &selected, &error)) return UsageError(error);
-    std::string text = FormatList(selected, selection, list_format == "json");
+    // With GoogleTest's flags (--gtest_list_tests), GoogleTest's listing.
+    std::string text = gtest.used ? FormatGTestList(selected, selection)
+                                  : FormatList(selected, selection, list_format == "json");
+    if (!gtest.output.empty()) {
+      Result<GTestOutput> output = ParseGTestOutput(gtest.output, program);
+      if (!output.ok()) return UsageError(output.error().message);
+      Result<std::FILE*> file = OpenGTestOutput(output->path);
+      if (!file.ok()) return UsageError(file.error().message);
+      const std::string report = FormatGTestListReport(selected, selection, output->json);
+      std::fwrite(report.data(), 1, report.size(), *file);
+      std::fclose(*file);
+    }
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }
@@ -355,9 +413,14 @@ int Main(int argc, char** argv, std::vector<Option> options) {
     }
   }
 
+  if (gtest.repeat) repeat = *gtest.repeat;
+  if (gtest.fail_fast) fail_fast = true;
+  if (gtest.color) color = *gtest.color;
+
   RunOptions run_options;
   run_options.repeat = repeat;
   run_options.fail_fast = fail_fast;
+  run_options.gtest_filter = selection.gtest_filter;
   run_options.jobs = jobs;
   run_options.attempts = attempts;
   run_options.isolated = isolation == "process";
@@ -380,6 +443,8 @@ int Main(int argc, char** argv, std::vector<Option> options) {
 
   std::vector<SelectedSuite> selected;
   if (!Select(catalog, selection, &selected, &error)) return UsageError(error);
+  std::uint32_t seed = 0;
+  if (gtest.shuffle) seed = ShuffleSuites(selected, gtest.random_seed);
   if (selected.empty()) {
     // Like go test: not an error, but never silent (a typo in --run, or tests that the
     // linker dropped from a static library).
@@ -387,7 +452,16 @@ int Main(int argc, char** argv, std::vector<Option> options) {
                  catalog.suites.size());
   }
 
-  ReportFile json_file, junit_file;
+  ReportFile json_file, junit_file, gtest_file;
+  bool gtest_json = false;
+  if (!gtest.output.empty()) {
+    Result<GTestOutput> output = ParseGTestOutput(gtest.output, program);
+    if (!output.ok()) return UsageError(output.error().message);
+    gtest_json = output->json;
+    Result<std::FILE*> file = OpenGTestOutput(output->path);
+    if (!file.ok()) return UsageError(file.error().message);
+    gtest_file.file = *file;
+  }
   if (!report_json.empty() && (json_file.file = std::fopen(report_json.c_str(), "w")) == nullptr) {
     return UsageError(fmt::format("--report-json: cannot write {}: {}", report_json,
                                   std::strerror(errno)));
@@ -406,6 +480,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   }
   TextOptions text_options;
   text_options.verbose = verbose;
+  text_options.brief = gtest.brief;
   text_options.color = color == "always" ||
                        (color == "auto" && tty && std::getenv("NO_COLOR") == nullptr &&
                         std::string(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb");
@@ -415,13 +490,31 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   FanOut sinks;
   sinks.Add(&results);
   std::vector<std::unique_ptr<EventSink>> reporters;
-  if (format == "text") reporters.push_back(MakeTextReporter(stdout, results, text_options));
+  // With GoogleTest's flags and no --format, stdout is GoogleTest's console output.
+  const bool gtest_console = gtest.used && format_option->count() == 0;
+  if (gtest_console) {
+    GTestConsoleOptions console{text_options.color, gtest.brief, {}};
+    for (const SelectedSuite& s : selected) console.planned[s.suite->name] = s.tests.size();
+    reporters.push_back(MakeGTestConsoleReporter(stdout, results, std::move(console)));
+  } else if (format == "text") {
+    reporters.push_back(MakeTextReporter(stdout, results, text_options));
+  }
   if (format == "json") reporters.push_back(MakeJsonReporter(stdout));
   if (format == "junit") reporters.push_back(MakeJunitReporter(stdout, results));
   if (json_file.file != nullptr) reporters.push_back(MakeJsonReporter(json_file.file));
   if (junit_file.file != nullptr) reporters.push_back(MakeJunitReporter(junit_file.file, results));
+  if (gtest_file.file != nullptr) {
+    const GTestReportOptions gtest_options{seed};
+    reporters.push_back(gtest_json ? MakeGTestJsonReporter(gtest_file.file, results, gtest_options)
+                                   : MakeGTestXmlReporter(gtest_file.file, results, gtest_options));
+  }
   for (auto& r : reporters) sinks.Add(r.get());
 
+  if (gtest_console) {
+    // GoogleTest's notes, so that a filtered or shuffled run says so and can be replayed.
+    if (!gtest.filter.empty()) std::printf("Note: Google Test filter = %s\n", gtest.filter.c_str());
+    if (gtest.shuffle) std::printf("Note: Randomizing tests' orders with a seed of %u .\n", seed);
+  }
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGINT, OnInterrupt);
   ::signal(SIGTERM, OnInterrupt);

@@ -30,6 +30,11 @@ SuiteJob MakeSuiteJob(const Suite& suite, const std::vector<const Test*>& tests,
   plan.assess_pattern = options.assess_pattern;
   plan.skip_assess_pattern = options.skip_assess_pattern;
   plan.parallel = options.parallel;
+  if (options.gtest_filter) {
+    plan.gtest = true;
+    plan.gtest_run_disabled = options.gtest_filter->run_disabled();
+    plan.gtest_filter = options.gtest_filter->text();
+  }
   job.grace = options.grace;
   job.isolated = options.isolated;
   return job;
@@ -117,7 +122,7 @@ void DryRunSuites(const std::vector<SelectedSuite>& suites, const SelectionOptio
     sink.OnEvent(suite_started);
     for (const Test* test : selected.tests) {
       sink.OnEvent(make(EventKind::kTestStarted, suite.name, test->name));
-      for (const std::string& sub : subtests.Of(*test)) {
+      for (const std::string& sub : subtests.Of(*test, suite.name)) {
         const std::string full = test->name + "/" + sub;
         sink.OnEvent(make(EventKind::kTestStarted, suite.name, full));
         skip(suite.name, full);

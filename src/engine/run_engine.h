@@ -30,6 +30,9 @@ struct RunOptions {
   // --dry-run: report what would run (features' assessments included) as skipped,
   // without starting a worker or running any step.
   bool dry_run = false;
+  // GoogleTest's command line: which subtests run, applied inside the worker (null when
+  // no --gtest_ flag is used).
+  std::shared_ptr<const GTestFilter> gtest_filter;
 };
 
 // Returns the supervisor's job for `tests` of `suite` under `options`: attempts and

@@ -208,7 +208,8 @@ std::string EncodePlan(const WorkerPlan& plan) {
   w.Str(plan.run_pattern);
   w.Str(plan.skip_pattern);
   w.U8(static_cast<std::uint8_t>((plan.fail_fast ? 1 : 0) | (plan.run_teardown_only ? 2 : 0) |
-                                 (plan.parallel ? 4 : 0)));
+                                 (plan.parallel ? 4 : 0) | (plan.gtest ? 8 : 0) |
+                                 (plan.gtest_run_disabled ? 16 : 0)));
   w.Str(plan.assess_pattern);
   w.Str(plan.skip_assess_pattern);
   w.U32(static_cast<std::uint32_t>(plan.params.size()));
@@ -216,6 +217,7 @@ std::string EncodePlan(const WorkerPlan& plan) {
     w.Str(key);
     w.Str(value);
   }
+  w.Str(plan.gtest_filter);
   w.Finish();
   return out;
 }
@@ -241,6 +243,8 @@ std::optional<WorkerPlan> DecodePlan(std::string_view payload) {
   plan.fail_fast = (flags & 1) != 0;
   plan.run_teardown_only = (flags & 2) != 0;
   plan.parallel = (flags & 4) != 0;
+  plan.gtest = (flags & 8) != 0;
+  plan.gtest_run_disabled = (flags & 16) != 0;
   plan.assess_pattern = r.Str();
   plan.skip_assess_pattern = r.Str();
   std::uint32_t params = r.U32();
@@ -248,6 +252,7 @@ std::optional<WorkerPlan> DecodePlan(std::string_view payload) {
     std::string key = r.Str();
     plan.params.emplace_back(std::move(key), r.Str());
   }
+  plan.gtest_filter = r.Str();
   if (!r.ok() || !r.done()) return std::nullopt;
   return plan;
 }

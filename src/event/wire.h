@@ -71,6 +71,11 @@ struct WorkerPlan {
   bool parallel = false;  // --parallel: the suite's features run concurrently
   // Run parameters (serve's "params"): tests read them with t.Value(key).
   std::vector<std::pair<std::string, std::string>> params;
+  // GoogleTest's command line (--gtest_filter, --gtest_also_run_disabled_tests): when
+  // `gtest` is set, subtests run as googletest/gtest_filter.h decides for `gtest_filter`.
+  bool gtest = false;
+  bool gtest_run_disabled = false;
+  std::string gtest_filter;
 };
 
 // Encodes a plan as one frame.

@@ -49,63 +49,10 @@
 #include "json/encoding.h"
 #include "report/reporters.h"
 #include "report/results.h"
+#include "report/xml_escape.h"
 
 namespace handoff {
 namespace {
-
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// Appends `s` escaped for XML 1.0 character data or, with `attribute`, for a double-quoted
-// attribute value (where tab, newline and carriage return are written as character
-// references so that attribute-value normalization keeps them).
-void AppendXmlEscaped(std::string& out, std::string_view s, bool attribute) {
-  std::size_t clean_from = 0;
-  const auto flush_clean = [&](std::size_t to) {
-    if (to > clean_from) out.append(s.data() + clean_from, to - clean_from);
-  };
-  for (std::size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      char32_t cp = 0;
-      const int length = report::DecodeUtf8(s, i, &cp);
-      if (length > 0 && cp != 0xFFFE && cp != 0xFFFF) {
-        i += static_cast<std::size_t>(length);
-        continue;
-      }
-      flush_clean(i);
-      out += kReplacement;
-      i += length > 0 ? static_cast<std::size_t>(length) : 1;
-      clean_from = i;
-      continue;
-    }
-    const char* replacement = nullptr;
-    switch (c) {
-      case '&': replacement = "&amp;"; break;
-      case '<': replacement = "&lt;"; break;
-      case '>': replacement = "&gt;"; break;
-      case '"': replacement = attribute ? "&quot;" : nullptr; break;
-      case '\t': replacement = attribute ? "&#9;" : nullptr; break;
-      case '\n': replacement = attribute ? "&#10;" : nullptr; break;
-      case '\r': replacement = "&#13;"; break;
-      default:
-        if (c < 0x20) {
-          flush_clean(i);
-          out += kReplacement;
-          ++i;
-          clean_from = i;
-          continue;
-        }
-        break;
-    }
-    if (replacement != nullptr) {
-      flush_clean(i);
-      out += replacement;
-      clean_from = i + 1;
-    }
-    ++i;
-  }
-  flush_clean(s.size());
-}
 
 // The counts a <testsuite> or <testsuites> element carries.
 struct ElementCounts {
@@ -189,41 +136,29 @@ class JunitReporter final : public EventSink {
   std::string hostname_;
 };
 
-void AppendAttribute(std::string& xml, std::string_view name, std::string_view value) {
-  xml += ' ';
-  xml += name;
-  xml += "=\"";
-  AppendXmlEscaped(xml, value, /*attribute=*/true);
-  xml += '"';
-}
-
-void AppendAttribute(std::string& xml, std::string_view name, int value) {
-  AppendAttribute(xml, name, std::to_string(value));
-}
-
 void AppendTimeAttribute(std::string& xml, std::int64_t elapsed_ns) {
   std::string seconds;
   report::AppendFixedSeconds(seconds, elapsed_ns, 3);
-  AppendAttribute(xml, "time", seconds);
+  AppendXmlAttribute(xml, "time", seconds);
 }
 
 void AppendTimestampAttribute(std::string& xml, std::int64_t time_ns) {
   std::string timestamp;
   report::AppendIsoSeconds(timestamp, report::ToCivilTime(time_ns));
-  AppendAttribute(xml, "timestamp", timestamp);
+  AppendXmlAttribute(xml, "timestamp", timestamp);
 }
 
 void AppendCountAttributes(std::string& xml, const ElementCounts& counts) {
-  AppendAttribute(xml, "tests", counts.tests);
-  AppendAttribute(xml, "failures", counts.failures);
-  AppendAttribute(xml, "errors", counts.errors);
-  AppendAttribute(xml, "skipped", counts.skipped);
+  AppendXmlAttribute(xml, "tests", counts.tests);
+  AppendXmlAttribute(xml, "failures", counts.failures);
+  AppendXmlAttribute(xml, "errors", counts.errors);
+  AppendXmlAttribute(xml, "skipped", counts.skipped);
 }
 
 void AppendProperty(std::string& xml, std::string_view name, std::string_view value) {
   xml += "        <property";
-  AppendAttribute(xml, "name", name);
-  AppendAttribute(xml, "value", value);
+  AppendXmlAttribute(xml, "name", name);
+  AppendXmlAttribute(xml, "value", value);
   xml += "/>\n";
 }
 
@@ -247,7 +182,7 @@ void JunitReporter::Write(std::string& xml, const RunResult& run) const {
     total.Add(suite_counts.back());
   }
   xml += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites";
-  AppendAttribute(xml, "name", "handoff");
+  AppendXmlAttribute(xml, "name", "handoff");
   AppendCountAttributes(xml, total);
   AppendTimeAttribute(xml, run.elapsed_ns);
   AppendTimestampAttribute(xml, run.start_ns);
@@ -261,13 +196,13 @@ void JunitReporter::Write(std::string& xml, const RunResult& run) const {
 void JunitReporter::WriteSuite(std::string& xml, const SuiteResult& suite, int id,
                                const ElementCounts& counts) const {
   xml += "  <testsuite";
-  AppendAttribute(xml, "name", suite.name);
+  AppendXmlAttribute(xml, "name", suite.name);
   AppendCountAttributes(xml, counts);
   AppendTimeAttribute(xml, suite.elapsed_ns);
   AppendTimestampAttribute(xml, suite.start_ns);
-  AppendAttribute(xml, "hostname", hostname_);
-  AppendAttribute(xml, "id", id);
-  AppendAttribute(xml, "package", suite.namespace_name);
+  AppendXmlAttribute(xml, "hostname", hostname_);
+  AppendXmlAttribute(xml, "id", id);
+  AppendXmlAttribute(xml, "package", suite.namespace_name);
   xml += ">\n";
   const std::string classname =
       suite.namespace_name.empty() ? suite.name : suite.namespace_name + "." + suite.name;
@@ -286,16 +221,16 @@ void JunitReporter::WriteSuiteError(std::string& xml, const char* name, const ch
                                     const std::vector<FailureRecord>& failures,
                                     const std::string& classname) const {
   xml += "    <testcase";
-  AppendAttribute(xml, "name", name);
-  AppendAttribute(xml, "classname", classname);
+  AppendXmlAttribute(xml, "name", name);
+  AppendXmlAttribute(xml, "classname", classname);
   AppendTimeAttribute(xml, 0);
   if (!failures.front().file.empty()) {
-    AppendAttribute(xml, "file", failures.front().file);
-    AppendAttribute(xml, "line", failures.front().line);
+    AppendXmlAttribute(xml, "file", failures.front().file);
+    AppendXmlAttribute(xml, "line", failures.front().line);
   }
   xml += ">\n      <error";
-  AppendAttribute(xml, "message", failures.front().message);
-  AppendAttribute(xml, "type", type);
+  AppendXmlAttribute(xml, "message", failures.front().message);
+  AppendXmlAttribute(xml, "type", type);
   xml += '>';
   for (std::size_t i = 0; i < failures.size(); ++i) {
     if (i > 0) xml += '\n';
@@ -344,8 +279,8 @@ void AppendAttemptElement(std::string& xml, std::string_view element,
   }
   xml += "      <";
   xml += element;
-  AppendAttribute(xml, "message", message);
-  AppendAttribute(xml, "type", TypeOf(cause));
+  AppendXmlAttribute(xml, "message", message);
+  AppendXmlAttribute(xml, "type", TypeOf(cause));
   xml += ">\n        <stackTrace>";
   AppendFailureLines(xml, attempt.failures);
   for (std::size_t i = 0; i < attempt.subtest_failures.size(); ++i) {
@@ -375,13 +310,13 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
   const Verdict verdict = test.verdict();
   const CaseKind kind = KindOf(test);
   xml += "    <testcase";
-  AppendAttribute(xml, "name", test.name);
-  AppendAttribute(xml, "classname", classname);
+  AppendXmlAttribute(xml, "name", test.name);
+  AppendXmlAttribute(xml, "classname", classname);
   AppendTimeAttribute(xml, test.elapsed_ns);
   // Events carry no declaration site for a test; the first failure's is the best we have.
   if (!test.failures.empty() && !test.failures.front().file.empty()) {
-    AppendAttribute(xml, "file", test.failures.front().file);
-    AppendAttribute(xml, "line", test.failures.front().line);
+    AppendXmlAttribute(xml, "file", test.failures.front().file);
+    AppendXmlAttribute(xml, "line", test.failures.front().line);
   }
 
   // Attempts are a top-level test's; subtests only copy their parent's.
@@ -434,8 +369,8 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
     }
     xml += "      <";
     xml += element;
-    AppendAttribute(xml, "message", message);
-    AppendAttribute(xml, "type", TypeOf(CauseOf(test.failures)));
+    AppendXmlAttribute(xml, "message", message);
+    AppendXmlAttribute(xml, "type", TypeOf(CauseOf(test.failures)));
     if (test.failures.empty()) {
       xml += "/>\n";
       return;
@@ -458,18 +393,18 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
     if (verdict.outcome == Status::kFailed) {
       // A soft failure: an expected failure, written as pytest writes an xfail.
       const FailureRecord* headline = Headline(test.failures);
-      AppendAttribute(xml, "message",
+      AppendXmlAttribute(xml, "message",
                       std::string("soft failure (known issue): ") +
                           (headline != nullptr ? headline->message : "failed"));
-      AppendAttribute(xml, "type", "handoff.soft_failure");
+      AppendXmlAttribute(xml, "type", "handoff.soft_failure");
       xml += '>';
       AppendFailureLines(xml, test.failures);
       xml += "</skipped>\n";
     } else if (verdict.outcome == Status::kCancelled) {
-      AppendAttribute(xml, "message", test.CancelReason());
+      AppendXmlAttribute(xml, "message", test.CancelReason());
       xml += "/>\n";
     } else {
-      if (!test.skip_reason.empty()) AppendAttribute(xml, "message", test.skip_reason);
+      if (!test.skip_reason.empty()) AppendXmlAttribute(xml, "message", test.skip_reason);
       xml += "/>\n";
     }
   }

@@ -2,7 +2,9 @@
 
 // Reporters turn a run's events into what people and tools read. Each is an EventSink.
 
+#include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -25,10 +27,43 @@ std::unique_ptr<EventSink> MakeJsonReporter(std::FILE* out);
 std::unique_ptr<EventSink> MakeJunitReporter(std::FILE* out, const ResultCollector& results,
                                              std::string hostname = {});
 
+// Options of GoogleTest's reports.
+struct GTestReportOptions {
+  // The seed of a shuffled run (--gtest_shuffle), written as random_seed; 0 writes none.
+  std::uint32_t random_seed = 0;
+};
+
+// Writes GoogleTest's XML report (--gtest_output=xml:FILE) to `out` when the run finishes,
+// reading `results` (fed first, as for JUnit). Every test and subtest is a testcase named as
+// --gtest_list_tests lists it.
+std::unique_ptr<EventSink> MakeGTestXmlReporter(std::FILE* out, const ResultCollector& results,
+                                                GTestReportOptions options = {});
+
+// Writes GoogleTest's JSON report (--gtest_output=json:FILE), the same content as its XML.
+std::unique_ptr<EventSink> MakeGTestJsonReporter(std::FILE* out, const ResultCollector& results,
+                                                 GTestReportOptions options = {});
+
+// Options of GoogleTest's console output.
+struct GTestConsoleOptions {
+  bool color = false;  // GoogleTest's colours (--gtest_color)
+  bool brief = false;  // only failed tests and the summary (--gtest_brief)
+  // The selected top-level tests of each suite, for the "Running N tests" lines.
+  std::map<std::string, std::size_t> planned;
+};
+
+// Prints GoogleTest's console output ("[ RUN      ] Suite.Test", "[       OK ]", "[  FAILED  ]",
+// "[  SKIPPED ]", the summary), a top-level test when it finishes with its subtests before
+// it, reading `results` (fed first, as for JUnit), so that IDEs and CTest that read a
+// GoogleTest binary's output read a handoff binary's run with --gtest_ flags.
+std::unique_ptr<EventSink> MakeGTestConsoleReporter(std::FILE* out, const ResultCollector& results,
+                                                    GTestConsoleOptions options);
+
 // Options of the human-readable reporter.
 struct TextOptions {
   bool color = false;    // ANSI colours (on when stdout is a terminal)
   bool verbose = false;  // print every test's output, not only failed tests'
+  // Print only the tests and suites that failed, and the summary (--gtest_brief).
+  bool brief = false;
 };
 
 // Prints live progress, one line per finished top-level test (its subtests indented

@@ -123,6 +123,11 @@ void TextReporter::OnEvent(const Event& e) {
       const SuiteResult* suite = FindSuite(e.suite);
       if (suite == nullptr) return;
       PrintSuiteOutput(*suite, "suite", suite->status == Status::kFailed);
+      if (options_.brief && suite->status != Status::kFailed) {
+        open_suites_.erase(e.suite);
+        Flush();
+        return;
+      }
       switch (suite->status) {
         case Status::kPassed: PrintWord("", "ok", kGreen); break;
         case Status::kFailed: PrintWord("", "FAIL", kRed); break;
@@ -185,6 +190,7 @@ void TextReporter::PrintIndented(std::string_view indent, std::string_view text)
 }
 
 void TextReporter::PrintTest(const SuiteResult& suite, const TestResult& top) {
+  if (options_.brief && top.verdict().outcome != Status::kFailed) return;
   const auto print_one = [&](const TestResult& test) {
     const std::string indent(2 + 2 * static_cast<std::size_t>(Depth(test.name)), ' ');
     const Verdict verdict = test.verdict();

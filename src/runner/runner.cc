@@ -254,6 +254,11 @@ std::string SuiteRunner::Prepare() {
       std::make_unique<const AssessmentFilter>(plan_.assess_pattern, plan_.skip_assess_pattern);
   if (!assessments->error().empty()) return assessments->error();
   scope_->assessments = std::move(assessments);
+  if (plan_.gtest) {
+    auto gtest = GTestFilter::Parse(plan_.gtest_filter, plan_.gtest_run_disabled);
+    if (!gtest.ok()) return "--gtest_filter: " + gtest.error().message;
+    scope_->gtest_filter = *gtest;
+  }
   return {};
 }
 

@@ -21,6 +21,7 @@
 #include "event/wire.h"
 #include "handoff/suite.h"
 #include "handoff/t.h"
+#include "googletest/gtest_filter.h"
 #include "runner/name_filter.h"
 #include "runner/sweeper.h"
 
@@ -129,6 +130,8 @@ class SuiteRunScope {
   bool fail_fast = false;
   // --assess and --skip-assessment: which assessments of features run.
   std::unique_ptr<const AssessmentFilter> assessments;
+  // GoogleTest's command line: which subtests run (null when it is not used).
+  std::shared_ptr<const GTestFilter> gtest_filter;
 
   // Emits an event, syncing captured output first so lines stay in order.
   void Emit(const Event& event, bool sync_output);

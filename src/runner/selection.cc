@@ -77,6 +77,15 @@ std::unique_ptr<re2::RE2> CompileFlag(const std::string& pattern, const char* fl
   return re;
 }
 
+// True if --gtest_filter selects the test or one of the subtests it lists (a pattern such
+// as "KvStore.*Put" names subtests without naming their parent).
+bool GTestSelects(const GTestFilter& filter, const Suite& suite, const Test& test) {
+  if (filter.Selects(suite.name, test.name)) return true;
+  return std::any_of(test.subtests.begin(), test.subtests.end(), [&](const std::string& sub) {
+    return filter.Selects(suite.name, test.name + "/" + sub);
+  });
+}
+
 }  // namespace
 
 AssessmentFilter::AssessmentFilter(std::string_view assess, std::string_view skip_assess) {
@@ -107,19 +116,21 @@ bool AssessmentFilter::Selects(std::string_view name) const {
 }
 
 SubtestSelector::SubtestSelector(const SelectionOptions& options)
-    : assessments_(options.assess_pattern, options.skip_assess_pattern) {
+    : gtest_(options.gtest_filter),
+      assessments_(options.assess_pattern, options.skip_assess_pattern) {
   std::string ignored;
   run_ = NameFilter::Compile(options.run_pattern, &ignored);
   skip_ = NameFilter::Compile(options.skip_pattern, &ignored);
 }
 
-std::vector<std::string> SubtestSelector::Of(const Test& test) const {
+std::vector<std::string> SubtestSelector::Of(const Test& test, std::string_view suite) const {
   std::vector<std::string> out;
   for (const std::string& sub : test.subtests) {
     const std::string full = test.name + "/" + sub;
     if (run_ && !run_->Selects(full)) continue;
     if (skip_ && skip_->Skips(full)) continue;
     if (test.feature && !assessments_.Selects(sub)) continue;
+    if (gtest_ && !gtest_->Selects(suite, full)) continue;
     out.push_back(sub);
   }
   return out;
@@ -173,6 +184,7 @@ bool Select(const Catalog& catalog, const SelectionOptions& options,
     SelectedSuite selected{&suite, {}};
     for (const Test& test : suite.tests) {
       if (!run->Selects(test.name) || skip->Skips(test.name)) continue;
+      if (options.gtest_filter && !GTestSelects(*options.gtest_filter, suite, test)) continue;
       if (!options.labels.empty() || !options.skip_labels.empty()) {
         const std::map<std::string, std::string> labels = EffectiveLabels(suite, test);
         if (!MatchesLabels(labels, options.labels) ||
@@ -184,7 +196,8 @@ bool Select(const Catalog& catalog, const SelectionOptions& options,
         if (feature_re && !RE2::PartialMatch(test.name, *feature_re)) continue;
         if (skip_feature_re && RE2::PartialMatch(test.name, *skip_feature_re)) continue;
         // A feature whose listed assessments are all filtered out has nothing to run.
-        if (assessments_filtered && !test.subtests.empty() && subtests.Of(test).empty()) {
+        if (assessments_filtered && !test.subtests.empty() &&
+            subtests.Of(test, suite.name).empty()) {
           continue;
         }
       }

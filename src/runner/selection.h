@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "googletest/gtest_filter.h"
 #include "runner/name_filter.h"
 #include "runner/registry.h"
 
@@ -40,6 +41,9 @@ struct SelectionOptions {
   std::string skip_feature_pattern;  // --skip-features
   std::string assess_pattern;        // --assess: a feature's listed subtests that match
   std::string skip_assess_pattern;   // --skip-assessment
+  // GoogleTest's --gtest_filter and its disabled tests (null when no --gtest_ flag is used):
+  // tests and listed subtests are selected as googletest/gtest_filter.h says.
+  std::shared_ptr<const GTestFilter> gtest_filter;
 };
 
 // Returns a test's labels: its suite's, with the test's own over them.
@@ -92,11 +96,13 @@ class AssessmentFilter {
 class SubtestSelector {
  public:
   explicit SubtestSelector(const SelectionOptions& options);
-  std::vector<std::string> Of(const Test& test) const;
+  // Returns the listed subtests of `test` (of the suite `suite`) that would run.
+  std::vector<std::string> Of(const Test& test, std::string_view suite = {}) const;
 
  private:
   std::shared_ptr<const NameFilter> run_;
   std::shared_ptr<const NameFilter> skip_;
+  std::shared_ptr<const GTestFilter> gtest_;
   AssessmentFilter assessments_;
 };
 

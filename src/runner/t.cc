@@ -304,7 +304,8 @@ bool T::Run(std::string_view name, const std::function<void(T&)>& fn) {
 
   internal::SuiteRunScope* scope = state_->scope;
   if ((scope->run_filter && !scope->run_filter->Selects(full)) ||
-      (scope->skip_filter && scope->skip_filter->Skips(full))) {
+      (scope->skip_filter && scope->skip_filter->Skips(full)) ||
+      (scope->gtest_filter && !scope->gtest_filter->Selects(scope->suite.name, full))) {
     return true;
   }
   TestState child(scope, state_, full, state_->attempt, state_->context);

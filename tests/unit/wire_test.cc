@@ -96,6 +96,9 @@ TEST(WireTest, PlanRoundTrips) {
   plan.assess_pattern = "creates";
   plan.skip_assess_pattern = "slow";
   plan.params = {{"k", "v"}};
+  plan.gtest = true;
+  plan.gtest_run_disabled = true;
+  plan.gtest_filter = "S.A/*-S.A/slow";
   std::string buf = wire::EncodePlan(plan);
   std::optional<wire::WorkerPlan> got = wire::DecodePlan(std::string_view(buf).substr(4));
   ASSERT_TRUE(got);
@@ -113,6 +116,9 @@ TEST(WireTest, PlanRoundTrips) {
   EXPECT_EQ(got->skip_assess_pattern, "slow");
   ASSERT_EQ(got->params.size(), 1u);
   EXPECT_EQ(got->params[0].second, "v");
+  EXPECT_TRUE(got->gtest);
+  EXPECT_TRUE(got->gtest_run_disabled);
+  EXPECT_EQ(got->gtest_filter, "S.A/*-S.A/slow");
 }
 
 }  // namespace
