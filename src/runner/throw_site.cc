@@ -1,7 +1,6 @@
 #include "runner/throw_site.h"
 
 #include <cxxabi.h>
-#include <dlfcn.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +8,7 @@
 
 #include "handoff/internal/hooks.h"
 #include "runner/runner.h"
+#include "runner/throw_record.h"
 #include "stack/stack_capture.h"
 #include "stack/symbolizer.h"
 
@@ -27,9 +27,6 @@ struct ThrowSite {
 };
 thread_local ThrowSite last_throw;
 
-// As the compiler declares it: the type is a std::type_info*.
-using CxaThrow = void (*)(void*, void*, void (*)(void*));
-
 }  // namespace
 
 std::string ThrowSiteOfCurrentException(const void* object) {
@@ -46,25 +43,17 @@ std::string ThrowSiteOfCurrentException(const void* object) {
 
 void ForgetThrowSite() { last_throw.count = 0; }
 
-}  // namespace handoff::internal
-
-// Wraps the C++ runtime's own: calls to __cxa_throw from this binary and from libstdc++ come
-// here first (the executable's definition interposes), keep the stack, then throw.
-extern "C" [[noreturn]] void __cxa_throw(void* object, void* type, void (*destroy)(void*)) {
-  using handoff::internal::CxaThrow;
-  static const CxaThrow real = reinterpret_cast<CxaThrow>(::dlsym(RTLD_NEXT, "__cxa_throw"));
-  if (real == nullptr) std::abort();
-  if (handoff::internal::CurrentTest() != nullptr && *static_cast<const std::type_info*>(type) != typeid(handoff::internal::TestAbort)) {
-    auto& site = handoff::internal::last_throw;
-    // Past CaptureStack and this wrapper: the first frame is the code that threw.
-    constexpr int kOwn = 2;
-    std::uintptr_t frames[handoff::internal::kThrowFrames + kOwn];
-    const int count = handoff::stack::CaptureStack(nullptr, frames, handoff::internal::kThrowFrames + kOwn);
-    site.count = count > kOwn ? count - kOwn : 0;
-    for (int i = 0; i < site.count; ++i) site.frames[i] = frames[i + kOwn];
-    site.object = object;
-    site.type = static_cast<const std::type_info*>(type);
-  }
-  real(object, type, destroy);
-  __builtin_unreachable();
+void RecordThrow(const void* object, const void* type) {
+  if (CurrentTest() == nullptr || *static_cast<const std::type_info*>(type) == typeid(TestAbort)) return;
+  ThrowSite& site = last_throw;
+  // Past CaptureStack, this function and the wrapper: the first frame is the code that threw.
+  constexpr int kOwn = 3;
+  std::uintptr_t frames[kThrowFrames + kOwn];
+  const int count = stack::CaptureStack(nullptr, frames, kThrowFrames + kOwn);
+  site.count = count > kOwn ? count - kOwn : 0;
+  for (int i = 0; i < site.count; ++i) site.frames[i] = frames[i + kOwn];
+  site.object = object;
+  site.type = static_cast<const std::type_info*>(type);
 }
+
+}  // namespace handoff::internal

@@ -1,0 +1,13 @@
+#pragma once
+
+// The one call from the __cxa_throw wrapper (runner/throw_hook.cc) into runner/throw_site.cc.
+// No standard header here: the wrapper's file must not see <cxxabi.h>'s declaration of
+// __cxa_throw, which GCC and clang spell differently.
+
+namespace handoff::internal {
+
+// Keeps the stack of a throw of `object` of type `type` (a std::type_info*) if a test runs on
+// this thread and it is not the runner's own unwinding.
+void RecordThrow(const void* object, const void* type);
+
+}  // namespace handoff::internal
