@@ -12,10 +12,11 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_SECONDS ?= 30
 # The sanitizer builds: clang 16 (scripts/bootstrap says why not 14), -O1 and line tables
-# only, to build and run fast enough for CI; no benchmarks or examples beyond what the
+# only, to build and run fast enough for CI, with .debug_aranges (clang emits none by default,
+# and libdw finds a crashed test's file and line through them); no benchmarks or examples beyond what the
 # black-box tests run.
 SANITIZER_CMAKE = CC=clang-16 CXX=clang++-16 cmake -S . -G Ninja \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -gdwarf-aranges" \
   -DHANDOFF_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 
 .PHONY: all bootstrap configure build test run bench clean asan-build asan tsan fuzz

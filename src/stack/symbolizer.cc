@@ -92,6 +92,20 @@ void SymbolizeAddress(Dwfl* dwfl, std::uint64_t address, bool exact, std::vector
   }
   Dwarf_Addr bias = 0;
   Dwarf_Die* cudie = dwfl_module_addrdie(mod, pc, &bias);
+  if (cudie == nullptr) {
+    // No .debug_aranges (clang emits none unless -gdwarf-aranges): ask each unit.
+    Dwarf_Die* cu = nullptr;
+    while ((cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr) {
+      if (dwarf_haspc(cu, pc - bias) > 0) break;
+    }
+    cudie = cu;
+    if (cudie != nullptr && file.empty()) {
+      if (Dwarf_Line* l = dwarf_getsrc_die(cudie, pc - bias)) {
+        if (const char* f = dwarf_linesrc(l, nullptr, nullptr)) file = f;
+        dwarf_lineno(l, &line);
+      }
+    }
+  }
   // The innermost scope at pc, then (as eu-addr2line -i) the concrete scopes that hold it:
   // dwarf_getscopes alone leaves a nested inline for its abstract definition's scopes.
   Dwarf_Die* scopes = nullptr;
