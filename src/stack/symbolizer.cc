@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <mutex>
 
@@ -91,21 +90,8 @@ void SymbolizeAddress(Dwfl* dwfl, std::uint64_t address, bool exact, std::vector
     if (const char* f = dwfl_lineinfo(l, nullptr, &line, nullptr, nullptr, nullptr)) file = f;
   }
   Dwarf_Addr bias = 0;
+  // Found through .debug_aranges: clang writes them only with -gdwarf-aranges.
   Dwarf_Die* cudie = dwfl_module_addrdie(mod, pc, &bias);
-  if (cudie == nullptr) {
-    // No .debug_aranges (clang emits none unless -gdwarf-aranges): ask each unit.
-    Dwarf_Die* cu = nullptr;
-    while ((cu = dwfl_module_nextcu(mod, cu, &bias)) != nullptr) {
-      if (dwarf_haspc(cu, pc - bias) > 0) break;
-    }
-    cudie = cu;
-    if (cudie != nullptr && file.empty()) {
-      if (Dwarf_Line* l = dwarf_getsrc_die(cudie, pc - bias)) {
-        if (const char* f = dwarf_linesrc(l, nullptr, nullptr)) file = f;
-        dwarf_lineno(l, &line);
-      }
-    }
-  }
   // The innermost scope at pc, then (as eu-addr2line -i) the concrete scopes that hold it:
   // dwarf_getscopes alone leaves a nested inline for its abstract definition's scopes.
   Dwarf_Die* scopes = nullptr;
