@@ -7,6 +7,10 @@
 
 #include "runner/throw_record.h"
 
+namespace handoff::internal {
+const int kThrowHookLinked = 1;
+}  // namespace handoff::internal
+
 // Wraps the C++ runtime's own: calls to __cxa_throw from this binary and from libstdc++ come
 // here first (the executable's definition interposes), keep the stack, then throw. The type
 // is a std::type_info*, spelled void* as GCC declares it.

@@ -10,4 +10,9 @@ namespace handoff::internal {
 // this thread and it is not the runner's own unwinding.
 void RecordThrow(const void* object, const void* type);
 
+// Defined beside the wrapper and read by ThrowSiteOfCurrentException, so that linking the
+// runner always links the wrapper: a sanitizer's runtime defines __cxa_throw itself (weakly),
+// and an archive member is not pulled in to replace a definition the link already has.
+extern const int kThrowHookLinked;
+
 }  // namespace handoff::internal

@@ -31,7 +31,7 @@ thread_local ThrowSite last_throw;
 
 std::string ThrowSiteOfCurrentException(const void* object) {
   ThrowSite& site = last_throw;
-  if (site.count == 0) return {};
+  if (site.count == 0 || kThrowHookLinked == 0) return {};
   const std::type_info* current = abi::__cxa_current_exception_type();
   const bool same = object != nullptr ? object == site.object
                                       : current != nullptr && site.type != nullptr && *current == *site.type;
