@@ -22,6 +22,10 @@ notify::TestOutcome MakeOutcome(const store::TestRow& row) {
   out.attempt = row.attempt;
   out.duration_ms = row.duration_ms;
   notify::SplitLocation(row.message, &out.file, &out.line, &out.message);
+  out.change = store::TestChangeName(row.change);
+  out.failing_since_run = row.failing_since.run_id;
+  out.failing_since_reference = row.failing_since.reference;
+  out.failing_since_ns = row.failing_since.created_at_ns;
   return out;
 }
 

@@ -104,6 +104,11 @@ void RunRecorder::CancelUnfinished(std::vector<store::TestRow>& rows,
   FlushLocked();
 }
 
+void RunRecorder::RewriteTests(const std::vector<store::TestRow>& rows) {
+  std::lock_guard lock(mu_);
+  for (const store::TestRow& row : rows) QueueTest(row);
+}
+
 void RunRecorder::StopRecording() {
   std::lock_guard lock(mu_);
   recording_ = false;

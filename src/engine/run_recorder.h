@@ -65,6 +65,10 @@ class RunRecorder : public EventSink {
   // as finished tests.
   void CancelUnfinished(std::vector<store::TestRow>& rows, const std::string& reason);
 
+  // Writes `rows` again, with what the run's end decided of them (DecideTestChanges), in the
+  // batch that commits the run's end (UpdateRun), each a new journal entry.
+  void RewriteTests(const std::vector<store::TestRow>& rows);
+
   // From now on, events are ignored: the server is shutting down and the tests that are
   // still running will run again when the run resumes.
   void StopRecording();

@@ -16,6 +16,7 @@
 #include "engine/active_run.h"
 #include "engine/run_engine.h"
 #include "engine/run_recorder.h"
+#include "engine/test_changes.h"
 #include "otlp/trace_recorder.h"
 #include "runner/name_filter.h"
 #include "worker/supervisor.h"
@@ -685,11 +686,15 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
     active.run.totals = totals;
     run_after = active.run;
   }
+  // How each test compares with the previous run, decided once and committed with the end.
+  const std::optional<store::Run> previous = store_.PreviousFullRun(run_after);
+  std::vector<store::TestRow> rows = final_rows;
+  active.recorder->RewriteTests(DecideTestChanges(
+      run_after, rows, previous,
+      previous ? store_.GetTests(previous->id) : std::vector<store::TestRow>{}));
   // The notifications this result sends are committed with it (the outbox).
   std::vector<store::Delivery> deliveries;
-  if (decider_) {
-    deliveries = decider_->RunFinished(run_after, final_rows, store_.PreviousFullRun(run_after));
-  }
+  if (decider_) deliveries = decider_->RunFinished(run_after, rows, previous);
   const std::uint64_t failed_before = active.recorder->failed_writes();
   active.recorder->UpdateRun(update, run_after, std::move(deliveries));
   store_.Sync();

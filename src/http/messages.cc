@@ -1,6 +1,8 @@
 // Requests and responses: header lookup, bodies, JSON errors, percent-decoding, ids and
 // query values. Shared by the router, the route table and every handler.
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <string>
 #include <string_view>
@@ -132,4 +134,45 @@ std::optional<std::int64_t> ParsePositiveId(std::string_view text) {
   return value;
 }
 
+// Reads the positive integer query parameter `name` (at most `max`; `fallback` if absent)
+// into `value`; returns the 400 to send instead when it is not one.
+std::optional<Response> IntParam(const QueryParams& query, const char* name, int fallback,
+                                 int max, int* value) {
+  *value = fallback;
+  const std::string* v = QueryValue(query, name);
+  if (v == nullptr || v->empty()) return std::nullopt;
+  const std::optional<std::int64_t> parsed = ParsePositiveId(*v);
+  if (!parsed || *parsed > max) {
+    return BadRequest(fmt::format("{} \"{}\" must be an integer from 1 to {}", name, *v, max));
+  }
+  *value = static_cast<int>(*parsed);
+  return std::nullopt;
+}
+
+// Returns the suite named `name`, or nullopt.
+std::optional<SuiteInfo> FindSuite(ServeApi& api, const std::string& name) {
+  for (SuiteInfo& s : api.Suites()) {
+    if (s.name == name) return std::move(s);
+  }
+  return std::nullopt;
+}
+
+Response NoSuchSuite(const std::string& name) {
+  return NotFound(fmt::format("no suite named \"{}\"", name));
+}
+
+void AppendNextCursor(std::string& out, std::int64_t id) {
+  out += ",\"next_cursor\":";
+  if (id != 0) {
+    out += '"';
+    out += std::to_string(id);
+    out += '"';
+  } else {
+    out += "null";
+  }
+}
+
+Response NoSuchRun(std::int64_t id) { return NotFound(fmt::format("no run with id {}", id)); }
+
 }  // namespace handoff::http
+

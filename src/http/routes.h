@@ -35,6 +35,18 @@ Response JsonResponse(int status, std::string body);
 const std::string* QueryValue(const QueryParams& query, std::string_view name);
 // Returns the positive decimal integer in `text` if it fits in int64; nullopt otherwise.
 std::optional<std::int64_t> ParsePositiveId(std::string_view text);
+// Reads the positive integer query parameter `name` (at most `max`; `fallback` if absent)
+// into `value`; returns the 400 to send instead when it is not one.
+std::optional<Response> IntParam(const QueryParams& query, const char* name, int fallback,
+                                 int max, int* value);
+// Appends ,"next_cursor":"ID" (the cursor of the next page: runs older than `id`), or
+// ,"next_cursor":null when `id` is 0 (no next page).
+void AppendNextCursor(std::string& out, std::int64_t id);
+// Returns the suite named `name`, or nullopt.
+std::optional<SuiteInfo> FindSuite(ServeApi& api, const std::string& name);
+// The 404s of a suite and of a run that do not exist.
+Response NoSuchSuite(const std::string& name);
+Response NoSuchRun(std::int64_t id);
 
 // --- The browser's session (routes_session.cc) -------------------------------------------
 
@@ -58,6 +70,17 @@ Response SuiteHistory(const RouteContext& ctx);
 Response SuiteVerdict(const RouteContext& ctx);
 // GET /api/v1/flaky
 Response Flaky(const RouteContext& ctx);
+
+// --- History and grouping: a test across runs, failures by cause, search (routes_history.cc)
+
+// GET /api/v1/suites/{suite}/tests/{test...}: the test's rows in the suite's runs.
+Response TestHistory(const RouteContext& ctx);
+// GET /api/v1/suites/{suite}/failures: the causes of failure of its recent runs, ranked.
+Response SuiteFailures(const RouteContext& ctx);
+// GET /api/v1/runs/{run:id}/failures: the run's failures grouped by cause.
+Response RunFailures(const RouteContext& ctx);
+// GET /api/v1/search/tests: tests of stored runs by name and failure text.
+Response SearchTests(const RouteContext& ctx);
 
 // --- Runs: trigger, list, read, cancel, retry, report, events (routes_runs.cc) -----------
 

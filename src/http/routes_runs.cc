@@ -72,7 +72,6 @@ Response RunResponse(int status, const store::Run& run, store::Store& store,
   return r;
 }
 
-Response NoSuchRun(std::int64_t id) { return NotFound(fmt::format("no run with id {}", id)); }
 
 std::optional<std::int64_t> ParseNonNegative(std::string_view text) {
   if (text == "0") return 0;
@@ -198,12 +197,8 @@ Response ListRuns(const RouteContext& ctx) {
     if (i > 0) out += ',';
     store::AppendRunJson(out, runs[i], nullptr);
   }
-  out += "],\"next_cursor\":";
-  if (more && !runs.empty()) {
-    fmt::format_to(std::back_inserter(out), "\"{}\"", runs.back().id);
-  } else {
-    out += "null";
-  }
+  out += ']';
+  AppendNextCursor(out, more && !runs.empty() ? runs.back().id : 0);
   out += '}';
   return JsonResponse(200, std::move(out));
 }

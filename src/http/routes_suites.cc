@@ -53,21 +53,6 @@ void AppendSuiteHead(std::string& out, const SuiteInfo& suite) {
   AppendJsonString(out, suite.concurrency);
 }
 
-// Reads the positive integer query parameter `name` (at most `max`; `fallback` if absent)
-// into `value`; returns the 400 to send instead when it is not one.
-std::optional<Response> IntParam(const QueryParams& query, const char* name, int fallback,
-                                 int max, int* value) {
-  *value = fallback;
-  const std::string* v = QueryValue(query, name);
-  if (v == nullptr || v->empty()) return std::nullopt;
-  const std::optional<std::int64_t> parsed = ParsePositiveId(*v);
-  if (!parsed || *parsed > max) {
-    return BadRequest(fmt::format("{} \"{}\" must be an integer from 1 to {}", name, *v, max));
-  }
-  *value = static_cast<int>(*parsed);
-  return std::nullopt;
-}
-
 // The last `count` finished runs of `suite`, oldest first, with their tests.
 struct RecentRuns {
   std::vector<store::Run> runs;
@@ -92,18 +77,6 @@ void AppendTestStatusOrNull(std::string& out, const std::optional<store::TestSta
   } else {
     out += "null";
   }
-}
-
-// Returns the suite named `name`, or nullopt.
-std::optional<SuiteInfo> FindSuite(ServeApi& api, const std::string& name) {
-  for (SuiteInfo& s : api.Suites()) {
-    if (s.name == name) return std::move(s);
-  }
-  return std::nullopt;
-}
-
-Response NoSuchSuite(const std::string& name) {
-  return NotFound(fmt::format("no suite named \"{}\"", name));
 }
 
 }  // namespace

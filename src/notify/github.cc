@@ -215,6 +215,9 @@ std::string MarkdownReport(const Notification& notification) {
       int line = 0;
       Locate(*failed[i], &file, &line, &message);
       md += "- " + CodeSpan(failed[i]->name, 300);
+      if (const std::string note = ChangeNote(*failed[i]); !note.empty()) {
+        md += " (" + note + ")";
+      }
       if (!message.empty()) md += ": " + CodeSpan(message, kMaxListedMessage);
       if (!file.empty()) {
         md += " at " + CodeSpan(line > 0 ? file + ":" + std::to_string(line) : file, 300);

@@ -156,6 +156,24 @@ void AppendTest(std::string& out, const TestOutcome& test) {
   AppendJsonString(out, test.file);
   Key(out, "line");
   AppendInt(out, test.line);
+  Key(out, "change");
+  if (test.change.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(out, test.change);
+  }
+  Key(out, "failing_since");
+  if (test.failing_since_run == 0) {
+    out += "null";
+  } else {
+    out += "{\"run_id\":";
+    AppendInt(out, test.failing_since_run);
+    Key(out, "reference");
+    AppendJsonString(out, test.failing_since_reference);
+    Key(out, "created_at_ns");
+    AppendInt(out, test.failing_since_ns);
+    out += '}';
+  }
   out += '}';
 }
 
@@ -165,6 +183,12 @@ class ObjectReader {
  public:
   ObjectReader(const json::object& object, std::string path, std::string* error)
       : object_(object), path_(std::move(path)), error_(error) {}
+
+  bool Has(std::string_view key) const { return object_.contains(key); }
+  bool IsNull(std::string_view key) const {
+    const json::value* value = object_.if_contains(key);
+    return value != nullptr && value->is_null();
+  }
 
   const json::value* Field(std::string_view key) {
     const json::value* value = object_.if_contains(key);
@@ -316,6 +340,16 @@ void ReadTest(const json::value& value, std::string path, std::string* error,
   in.String("message", &test->message);
   in.String("file", &test->file);
   in.Int("line", &test->line);
+  // Documents stored before these fields existed have neither.
+  if (in.Has("change") && !in.IsNull("change")) in.String("change", &test->change);
+  if (in.Has("failing_since")) {
+    if (const json::object* since = in.Object("failing_since", /*null_allowed=*/true)) {
+      ObjectReader s(*since, in.Path("failing_since"), error);
+      s.Int64("run_id", &test->failing_since_run);
+      s.String("reference", &test->failing_since_reference);
+      s.Int64("created_at_ns", &test->failing_since_ns);
+    }
+  }
 }
 
 // The largest stored notification read back: a run of 100,000 tests with long messages

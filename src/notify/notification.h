@@ -44,6 +44,13 @@ struct TestOutcome {
   std::string message;  // first failure or skip reason, without its location
   std::string file;     // where the failure was reported ("" when unknown)
   int line = 0;
+  // How it compares with the suite's previous run (store::TestChange's names: "new_failure",
+  // "still_failing", "fixed", "new_test"; "" for none), and the first run of its current
+  // failures (run id 0: none). Absent from documents written before they existed.
+  std::string change;
+  std::int64_t failing_since_run = 0;
+  std::string failing_since_reference;
+  std::int64_t failing_since_ns = 0;
 };
 
 // The run a notification is about, as every surface shows it (params with secrets redacted).

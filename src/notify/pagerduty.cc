@@ -209,6 +209,9 @@ Result<Request> PagerDuty::Render(const Notification& notification,
       json::object test;
       test["name"] = ValidUtf8(failed[i]->name);
       test["message"] = Cut(ValidUtf8(message), kMaxMessage);
+      if (const std::string note = ChangeNote(*failed[i]); !note.empty()) {
+        test["change"] = ValidUtf8(note);
+      }
       if (!file.empty()) {
         test["location"] = ValidUtf8(line > 0 ? file + ":" + std::to_string(line) : file);
       }

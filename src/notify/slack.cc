@@ -22,6 +22,7 @@
 #include <boost/json.hpp>
 
 #include "notify/builtin.h"
+#include "notify/text.h"
 
 namespace handoff::notify {
 namespace {
@@ -278,6 +279,9 @@ std::string FailureEntry(const TestOutcome& test) {
   entry += " " + InlineCode(test.name, kMaxTestName);
   if (test.soft_failure) entry += " _soft failure_";
   if (test.flaky) entry += " _flaky_";
+  if (const std::string note = ChangeNote(test); !note.empty()) {
+    entry += " _" + Escape(note) + "_";
+  }
   if (!test.file.empty()) {
     std::string location = test.file;
     if (test.line > 0) location += ":" + std::to_string(test.line);

@@ -148,6 +148,21 @@ std::vector<const TestOutcome*> FailedTests(const std::vector<TestOutcome>& test
   return leaves;
 }
 
+std::string ChangeNote(const TestOutcome& test) {
+  std::string since;
+  if (test.failing_since_run != 0) {
+    since = "since run #" + std::to_string(test.failing_since_run);
+    if (!test.failing_since_reference.empty()) {
+      since += " (" + test.failing_since_reference.substr(0, 12) + ")";
+    }
+  }
+  if (test.change == "new_failure") return "new failure";
+  if (test.change == "still_failing") return since.empty() ? "still failing" : "failing " + since;
+  if (test.change == "fixed") return since.empty() ? "fixed" : "fixed (failing " + since + ")";
+  if (test.change == "new_test") return "new test";
+  return {};
+}
+
 // A test's message and location: the fields when the notification has them, else read from
 // a message that still carries "file:line: ".
 void Locate(const TestOutcome& test, std::string* file, int* line, std::string* message) {

@@ -51,6 +51,10 @@ std::string IsoTime(std::int64_t ns);
 // subtest says where. Soft failures do not fail a run and are not listed.
 std::vector<const TestOutcome*> FailedTests(const std::vector<TestOutcome>& tests);
 
+// How a test compares with the previous run, as a message says it: "new failure", "failing
+// since run #12 (abc123def456)", "new test", "fixed (failing since run #12)", or "".
+std::string ChangeNote(const TestOutcome& test);
+
 // A test's message and location: the fields when the notification has them, else read from
 // a message that still carries "file:line: ".
 void Locate(const TestOutcome& test, std::string* file, int* line, std::string* message);

@@ -20,15 +20,19 @@ namespace {
 // so that the positions of new tests follow their first writes.
 constexpr const char* kUpsertTests =
     "INSERT INTO tests (run_id, name, status, attempt, soft, flaky, started_at, duration_ms, "
-    "message, seq, trace_id) SELECT run_id, name, status, attempt, soft, flaky, started_at, "
-    "duration_ms, message, seq, trace_id "
-    "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+    "message, seq, trace_id, change, since_run, since_reference, since_at) "
+    "SELECT run_id, name, status, attempt, soft, flaky, started_at, "
+    "duration_ms, message, seq, trace_id, change, since_run, since_reference, since_at "
+    "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
     "WITH ORDINALITY AS r (run_id, name, status, attempt, soft, flaky, started_at, "
-    "duration_ms, message, seq, trace_id, n) ORDER BY n "
+    "duration_ms, message, seq, trace_id, change, since_run, since_reference, since_at, n) "
+    "ORDER BY n "
     "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
     "attempt = excluded.attempt, soft = excluded.soft, flaky = excluded.flaky, "
     "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
-    "message = excluded.message, seq = excluded.seq, trace_id = excluded.trace_id";
+    "message = excluded.message, seq = excluded.seq, trace_id = excluded.trace_id, "
+    "change = excluded.change, since_run = excluded.since_run, "
+    "since_reference = excluded.since_reference, since_at = excluded.since_at";
 constexpr const char* kUpsertAttempts =
     "INSERT INTO attempts (run_id, test, attempt, status, soft, started_at, duration_ms, "
     "failures, skip_reason, attempt_values, spans, lines, trace_id) "
@@ -90,7 +94,9 @@ void AddTests(std::span<const WriteBatch* const> batches, std::vector<PgCall>& c
   using Of = PgArray::Of;
   PgArray run_id(Of::kBigint), name(Of::kBytea), status(Of::kText), attempt(Of::kBigint),
       soft(Of::kBoolean), flaky(Of::kBoolean), started_at(Of::kBigint),
-      duration_ms(Of::kBigint), message(Of::kBytea), seq(Of::kBigint), trace_id(Of::kText);
+      duration_ms(Of::kBigint), message(Of::kBytea), seq(Of::kBigint), trace_id(Of::kText),
+      change(Of::kText), since_run(Of::kBigint), since_reference(Of::kText),
+      since_at(Of::kBigint);
   for (const TestWrite* write : tests.rows()) {
     const TestRow& t = write->second;
     run_id.Add(write->first);
@@ -104,13 +110,18 @@ void AddTests(std::span<const WriteBatch* const> batches, std::vector<PgCall>& c
     message.AddBytes(t.message);
     seq.Add(t.seq);
     trace_id.AddText(t.trace_id);
+    change.AddText(TestChangeName(t.change));
+    since_run.Add(t.failing_since.run_id);
+    since_reference.AddText(t.failing_since.reference);
+    since_at.Add(t.failing_since.created_at_ns);
   }
   PgCall& call = calls.emplace_back();
   call.sql = kUpsertTests;
   call.params.Add(std::move(run_id)).Add(std::move(name)).Add(std::move(status))
       .Add(std::move(attempt)).Add(std::move(soft)).Add(std::move(flaky))
       .Add(std::move(started_at)).Add(std::move(duration_ms)).Add(std::move(message))
-      .Add(std::move(seq)).Add(std::move(trace_id));
+      .Add(std::move(seq)).Add(std::move(trace_id)).Add(std::move(change))
+      .Add(std::move(since_run)).Add(std::move(since_reference)).Add(std::move(since_at));
 }
 
 void AddAttempts(std::span<const WriteBatch* const> batches, std::vector<PgCall>& calls) {

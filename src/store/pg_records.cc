@@ -83,18 +83,22 @@ Run ReadPgRun(const PgResult& r, int row) {
   return run;
 }
 
-TestRow ReadPgTestRow(const PgResult& r, int row) {
+TestRow ReadPgTestRow(const PgResult& r, int row, int at) {
   TestRow t;
-  t.name = r.Text(row, 0);
-  ParseTestStatus(r.View(row, 1), &t.status);
-  t.attempt = static_cast<int>(r.Int(row, 2));
-  t.soft_failure = r.Bool(row, 3);
-  t.flaky = r.Bool(row, 4);
-  t.started_at_ns = r.Int(row, 5);
-  t.duration_ms = r.Int(row, 6);
-  t.message = r.Text(row, 7);
-  t.seq = r.Int(row, 8);
-  t.trace_id = r.Text(row, 9);
+  t.name = r.Text(row, at + 0);
+  ParseTestStatus(r.View(row, at + 1), &t.status);
+  t.attempt = static_cast<int>(r.Int(row, at + 2));
+  t.soft_failure = r.Bool(row, at + 3);
+  t.flaky = r.Bool(row, at + 4);
+  t.started_at_ns = r.Int(row, at + 5);
+  t.duration_ms = r.Int(row, at + 6);
+  t.message = r.Text(row, at + 7);
+  t.seq = r.Int(row, at + 8);
+  t.trace_id = r.Text(row, at + 9);
+  ParseTestChange(r.View(row, at + 10), &t.change);
+  t.failing_since.run_id = r.Int(row, at + 11);
+  t.failing_since.reference = r.Text(row, at + 12);
+  t.failing_since.created_at_ns = r.Int(row, at + 13);
   return t;
 }
 

@@ -22,7 +22,10 @@ inline constexpr std::string_view kPgRunColumns =
     "run_values, totals, secret_params, on_behalf_of, replica";
 // The columns ReadPgTestRow reads, in order.
 inline constexpr std::string_view kPgTestColumns =
-    "name, status, attempt, soft, flaky, started_at, duration_ms, message, seq, trace_id";
+    "name, status, attempt, soft, flaky, started_at, duration_ms, message, seq, trace_id, "
+    "change, since_run, since_reference, since_at";
+// How many they are.
+inline constexpr int kPgTestColumnCount = 14;
 // The columns ReadPgAttempt reads, in order.
 inline constexpr std::string_view kPgAttemptColumns =
     "test, attempt, status, soft, started_at, duration_ms, failures, skip_reason, "
@@ -31,7 +34,8 @@ inline constexpr std::string_view kPgAttemptColumns =
 // Each reads one row of a result of the columns above. A corrupt stored list is logged and
 // read as empty.
 Run ReadPgRun(const PgResult& r, int row);
-TestRow ReadPgTestRow(const PgResult& r, int row);
+// ReadPgTestRow reads its columns from `at` on.
+TestRow ReadPgTestRow(const PgResult& r, int row, int at = 0);
 Attempt ReadPgAttempt(const PgResult& r, int row);
 
 // Returns every row of `r` read by `read`.

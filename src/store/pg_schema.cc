@@ -224,6 +224,15 @@ CREATE INDEX runs_by_suite_reference ON runs (suite, reference, id);
 ALTER TABLE tests ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE attempts ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // 5: how each test compares with the previous run, and since which run it has been
+    // failing; an index on the test's name for its history (SQLite's version 11).
+    R"sql(
+ALTER TABLE tests ADD COLUMN change TEXT NOT NULL DEFAULT '';
+ALTER TABLE tests ADD COLUMN since_run BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tests ADD COLUMN since_reference TEXT NOT NULL DEFAULT '';
+ALTER TABLE tests ADD COLUMN since_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX tests_by_test ON tests (name, run_id);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

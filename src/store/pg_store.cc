@@ -356,7 +356,7 @@ namespace {
 std::vector<TestRow> SelectTestRows(PgDb& db, std::int64_t run_id) {
   static const std::string kSql =
       fmt::format("SELECT {}, position FROM tests WHERE run_id = $1", kPgTestColumns);
-  constexpr int kPosition = 10;  // the column after kPgTestColumns
+  constexpr int kPosition = kPgTestColumnCount;  // the column after kPgTestColumns
   PgParams params;
   params.Add(run_id);
   const PgResult r = db.Exec(kSql, params);
@@ -391,6 +391,94 @@ std::vector<TestRow> PgStore::GetTests(std::int64_t run_id) {
     }
   }
   return MergePlannedTests(planned, SelectTestRows(*lease.db(), run_id));
+}
+
+namespace {
+
+// A test's rows with their runs: the run's columns, then kPgTestColumns (prefixed t.).
+const std::string& TestInRunSelect() {
+  static const std::string kSql = [] {
+    std::string test_columns;
+    for (std::string_view rest = kPgTestColumns; !rest.empty();) {
+      const std::size_t comma = rest.find(',');
+      std::string_view column = rest.substr(0, comma);
+      while (!column.empty() && column.front() == ' ') column.remove_prefix(1);
+      if (!test_columns.empty()) test_columns += ", ";
+      test_columns += "t.";
+      test_columns += column;
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    return fmt::format("SELECT r.id, r.suite, r.reference, r.environment, r.status, "
+                       "r.created_at, {} FROM tests t JOIN runs r ON r.id = t.run_id ",
+                       test_columns);
+  }();
+  return kSql;
+}
+constexpr int kTestInRunOffset = 6;
+
+std::vector<TestInRun> ReadTestsInRuns(const PgResult& r) {
+  return ReadPgRows(r, [](const PgResult& result, int row) {
+    TestInRun t;
+    t.run_id = result.Int(row, 0);
+    t.suite = result.Text(row, 1);
+    t.reference = result.Text(row, 2);
+    t.environment = result.Text(row, 3);
+    ParseRunStatus(result.View(row, 4), &t.run_status);
+    t.run_created_at_ns = result.Int(row, 5);
+    t.test = ReadPgTestRow(result, row, kTestInRunOffset);
+    return t;
+  });
+}
+
+}  // namespace
+
+std::vector<TestInRun> PgStore::TestHistory(const TestHistoryQuery& query) {
+  // Down tests_by_test (name, run_id), newest run first.
+  static const std::string kSql =
+      TestInRunSelect() +
+      "WHERE t.name = $1 AND r.suite = $2 AND ($3 = 0 OR t.run_id < $3) "
+      "ORDER BY t.run_id DESC LIMIT $4";
+  if (query.limit <= 0) return {};
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  PgParams params;
+  params.AddBytes(query.test).Add(query.suite).Add(query.before_id).Add(query.limit);
+  return ReadTestsInRuns(lease.db()->Exec(kSql, params));
+}
+
+std::optional<TestInRun> PgStore::FirstFailure(const std::string& suite,
+                                               const std::string& test) {
+  static const std::string kSql =
+      TestInRunSelect() +
+      "WHERE t.name = $1 AND r.suite = $2 AND t.status = 'failed' AND NOT t.soft "
+      "ORDER BY t.run_id LIMIT 1";
+  ReadLease lease(*this);
+  if (!lease.db()) return std::nullopt;
+  PgParams params;
+  params.AddBytes(test).Add(suite);
+  std::vector<TestInRun> found = ReadTestsInRuns(lease.db()->Exec(kSql, params));
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front());
+}
+
+std::vector<TestInRun> PgStore::SearchTests(const TestSearch& search) {
+  // Names and messages are BYTEA: compared in encode(…, 'escape') form on both sides, where
+  // ASCII stays itself (lower() folds its letters, as SQLite's does) and other bytes are
+  // escaped alike, so that any text matches itself.
+  static const std::string kSql =
+      TestInRunSelect() +
+      "WHERE ($1 = '' OR r.suite = $1) AND (length($2) = 0 OR "
+      "strpos(lower(encode(t.name, 'escape')), lower(encode($2, 'escape'))) > 0) "
+      "AND (length($3) = 0 OR (t.status = 'failed' AND "
+      "strpos(lower(encode(t.message, 'escape')), lower(encode($3, 'escape'))) > 0)) "
+      "AND ($4 = 0 OR t.run_id < $4) ORDER BY t.run_id DESC, t.position LIMIT $5";
+  if (search.limit <= 0) return {};
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  PgParams params;
+  params.Add(search.suite).AddBytes(search.test).AddBytes(search.failure)
+      .Add(search.before_id).Add(search.limit);
+  return ReadTestsInRuns(lease.db()->Exec(kSql, params));
 }
 
 std::vector<Attempt> PgStore::GetAttempts(std::int64_t run_id, const std::string& test) {
@@ -450,7 +538,8 @@ std::vector<RunEvent> PgStore::GetEvents(std::int64_t run_id, std::int64_t after
     }
   }
   std::vector<TestRow> tests =
-      ReadPgRows(lease.db()->Exec(kSelectTestEvents, params), ReadPgTestRow);
+      ReadPgRows(lease.db()->Exec(kSelectTestEvents, params),
+                 [](const PgResult& r, int row) { return ReadPgTestRow(r, row); });
   return MergeJournal(std::move(written), tests, limit);
 }
 

@@ -85,6 +85,10 @@ class PgStore : public Store {
   std::int64_t CountRuns(const std::vector<RunStatus>& statuses) override;
   std::vector<Run> LastRuns(const std::string& suite, int limit) override;
   std::optional<Run> PreviousFullRun(const Run& run) override;
+  std::vector<TestInRun> TestHistory(const TestHistoryQuery& query) override;
+  std::optional<TestInRun> FirstFailure(const std::string& suite,
+                                        const std::string& test) override;
+  std::vector<TestInRun> SearchTests(const TestSearch& search) override;
   ReferenceRuns RunsOfReference(const std::string& suite,
                                 const std::string& reference) override;
   std::vector<TestRow> GetTests(std::int64_t run_id) override;

@@ -215,6 +215,30 @@ void AppendTestRowJson(std::string& out, const TestRow& test) {
   AppendInt(out, test.duration_ms);
   out += ",\"message\":";
   AppendJsonString(out, test.message);
+  AppendTestChangeJson(out, test);
+  out += '}';
+}
+
+void AppendTestChangeJson(std::string& out, const TestRow& test) {
+  out += ",\"change\":";
+  if (test.change == TestChange::kNone) {
+    out += "null";
+  } else {
+    out += '"';
+    out += TestChangeName(test.change);
+    out += '"';
+  }
+  out += ",\"failing_since\":";
+  if (test.failing_since.run_id == 0) {
+    out += "null";
+    return;
+  }
+  out += "{\"run_id\":";
+  AppendInt(out, test.failing_since.run_id);
+  out += ",\"reference\":";
+  AppendJsonString(out, test.failing_since.reference);
+  out += ",\"created_at\":";
+  AppendTimeJson(out, test.failing_since.created_at_ns);
   out += '}';
 }
 

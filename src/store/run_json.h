@@ -56,8 +56,13 @@ void AppendRunJsonHead(std::string& out, const Run& run);
 void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests);
 
 // Appends {"name","status","attempt","soft_failure","flaky","started_at","duration_ms",
-// "message"}.
+// "message","change","failing_since"}.
 void AppendTestRowJson(std::string& out, const TestRow& test);
+
+// Appends the test's comparison with the previous run: ,"change":"still_failing"|null,
+// "failing_since":{"run_id":N,"reference":"…","created_at":"…"}|null (part of
+// AppendTestRowJson).
+void AppendTestChangeJson(std::string& out, const TestRow& test);
 
 // Where an attempt's traces and logs are (serve's link templates); "" for none.
 struct AttemptLinks {

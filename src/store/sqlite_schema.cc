@@ -195,6 +195,17 @@ CREATE INDEX runs_by_suite_reference ON runs (suite, reference, id);
 ALTER TABLE tests ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE attempts ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // 11: how each test compares with the previous run (issue 19: new failure, still failing
+    // since run N, fixed, new test), decided when its run finishes; and an index on the test's
+    // name, so that a test's history is one walk down it, newest run first. Rows written
+    // before have no change ('').
+    R"sql(
+ALTER TABLE tests ADD COLUMN change TEXT NOT NULL DEFAULT '';
+ALTER TABLE tests ADD COLUMN since_run INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tests ADD COLUMN since_reference TEXT NOT NULL DEFAULT '';
+ALTER TABLE tests ADD COLUMN since_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tests_by_test ON tests (name, run_id);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

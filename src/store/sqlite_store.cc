@@ -70,11 +70,14 @@ constexpr const char* kUpdateRun =
     "run_values = coalesce(?8, run_values), totals = coalesce(?9, totals) WHERE id = ?1";
 constexpr const char* kUpsertTest =
     "INSERT INTO tests (run_id, name, status, attempt, soft, flaky, started_at, duration_ms, "
-    "message, seq, trace_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "message, seq, trace_id, change, since_run, since_reference, since_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
     "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
     "attempt = excluded.attempt, soft = excluded.soft, flaky = excluded.flaky, "
     "started_at = excluded.started_at, duration_ms = excluded.duration_ms, "
-    "message = excluded.message, seq = excluded.seq, trace_id = excluded.trace_id";
+    "message = excluded.message, seq = excluded.seq, trace_id = excluded.trace_id, "
+    "change = excluded.change, since_run = excluded.since_run, "
+    "since_reference = excluded.since_reference, since_at = excluded.since_at";
 constexpr const char* kUpsertAttempt =
     "INSERT INTO attempts (run_id, test, attempt, status, soft, started_at, duration_ms, "
     "output, failures, skip_reason, attempt_values, spans, lines, trace_id) "
@@ -90,14 +93,38 @@ constexpr const char* kInsertEvent =
 
 constexpr const char* kSelectPlanned = "SELECT planned FROM run_plans WHERE run_id = ?1";
 // What ReadTestRow reads.
-#define HANDOFF_TEST_COLUMNS \
-  "SELECT name, status, attempt, soft, flaky, started_at, duration_ms, message, seq, " \
-  "trace_id FROM tests "
+#define HANDOFF_TEST_COLUMN_LIST \
+  "name, status, attempt, soft, flaky, started_at, duration_ms, message, seq, trace_id, " \
+  "change, since_run, since_reference, since_at"
+#define HANDOFF_TEST_COLUMNS "SELECT " HANDOFF_TEST_COLUMN_LIST " FROM tests "
 constexpr const char* kSelectTests = HANDOFF_TEST_COLUMNS "WHERE run_id = ?1 ORDER BY position";
 constexpr const char* kSelectTest = HANDOFF_TEST_COLUMNS "WHERE run_id = ?1 AND name = ?2";
 constexpr const char* kSelectTestEvents =
     HANDOFF_TEST_COLUMNS "WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
 #undef HANDOFF_TEST_COLUMNS
+
+// A test's rows with their runs (TestHistory, FirstFailure, SearchTests): ReadTestInRun reads
+// the run's columns, then ReadTestRow's from kTestInRunOffset on.
+#define HANDOFF_TEST_IN_RUN_COLUMNS                                                  \
+  "SELECT r.id, r.suite, r.reference, r.environment, r.status, r.created_at, t.name, " \
+  "t.status, t.attempt, t.soft, t.flaky, t.started_at, t.duration_ms, t.message, t.seq, " \
+  "t.trace_id, t.change, t.since_run, t.since_reference, t.since_at "              \
+  "FROM tests t JOIN runs r ON r.id = t.run_id "
+constexpr int kTestInRunOffset = 6;
+// Down tests_by_test (name, run_id), newest run first.
+constexpr const char* kSelectTestHistory = HANDOFF_TEST_IN_RUN_COLUMNS
+    "WHERE t.name = ?1 AND r.suite = ?2 AND (?3 = 0 OR t.run_id < ?3) "
+    "ORDER BY t.run_id DESC LIMIT ?4";
+constexpr const char* kSelectFirstFailure = HANDOFF_TEST_IN_RUN_COLUMNS
+    "WHERE t.name = ?1 AND r.suite = ?2 AND t.status = 'failed' AND t.soft = 0 "
+    "ORDER BY t.run_id LIMIT 1";
+// lower() folds ASCII letters only, on both sides alike.
+constexpr const char* kSearchTests = HANDOFF_TEST_IN_RUN_COLUMNS
+    "WHERE (?1 = '' OR r.suite = ?1) AND (?2 = '' OR instr(lower(t.name), lower(?2)) > 0) "
+    "AND (?3 = '' OR (t.status = 'failed' AND instr(lower(t.message), lower(?3)) > 0)) "
+    "AND (?4 = 0 OR t.run_id < ?4) ORDER BY t.run_id DESC, t.position LIMIT ?5";
+#undef HANDOFF_TEST_IN_RUN_COLUMNS
+#undef HANDOFF_TEST_COLUMN_LIST
 constexpr const char* kLastEventSeqs =
     "SELECT (SELECT max(seq) FROM run_events WHERE run_id = ?1), "
     "(SELECT max(seq) FROM tests WHERE run_id = ?1)";
@@ -193,20 +220,41 @@ std::vector<Run> ReadRuns(Stmt& s) {
   return runs;
 }
 
-// Reads the columns of kSelectTests, kSelectTest and kSelectTestEvents.
-TestRow ReadTestRow(const Stmt& s) {
+// Reads the columns of kSelectTests, kSelectTest and kSelectTestEvents, from column `at`.
+TestRow ReadTestRow(const Stmt& s, int at = 0) {
   TestRow row;
-  row.name = s.Text(0);
-  ParseTestStatus(s.View(1), &row.status);
-  row.attempt = static_cast<int>(s.Int(2));
-  row.soft_failure = s.Bool(3);
-  row.flaky = s.Bool(4);
-  row.started_at_ns = s.Int(5);
-  row.duration_ms = s.Int(6);
-  row.message = s.Text(7);
-  row.seq = s.Int(8);
-  row.trace_id = s.Text(9);
+  row.name = s.Text(at + 0);
+  ParseTestStatus(s.View(at + 1), &row.status);
+  row.attempt = static_cast<int>(s.Int(at + 2));
+  row.soft_failure = s.Bool(at + 3);
+  row.flaky = s.Bool(at + 4);
+  row.started_at_ns = s.Int(at + 5);
+  row.duration_ms = s.Int(at + 6);
+  row.message = s.Text(at + 7);
+  row.seq = s.Int(at + 8);
+  row.trace_id = s.Text(at + 9);
+  ParseTestChange(s.View(at + 10), &row.change);
+  row.failing_since.run_id = s.Int(at + 11);
+  row.failing_since.reference = s.Text(at + 12);
+  row.failing_since.created_at_ns = s.Int(at + 13);
   return row;
+}
+
+// Reads the rows of a statement of HANDOFF_TEST_IN_RUN_COLUMNS.
+std::vector<TestInRun> ReadTestsInRuns(Stmt& s) {
+  std::vector<TestInRun> out;
+  while (s.Step()) {
+    TestInRun t;
+    t.run_id = s.Int(0);
+    t.suite = s.Text(1);
+    t.reference = s.Text(2);
+    t.environment = s.Text(3);
+    ParseRunStatus(s.View(4), &t.run_status);
+    t.run_created_at_ns = s.Int(5);
+    t.test = ReadTestRow(s, kTestInRunOffset);
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 // Reads the columns of kAttemptColumns.
@@ -267,7 +315,9 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
       upsert.Reset();
       upsert.Bind(run_id).Bind(t.name).Bind(TestStatusName(t.status)).Bind(t.attempt)
           .Bind(t.soft_failure).Bind(t.flaky).Bind(t.started_at_ns).Bind(t.duration_ms)
-          .Bind(t.message).Bind(t.seq).Bind(t.trace_id);
+          .Bind(t.message).Bind(t.seq).Bind(t.trace_id).Bind(TestChangeName(t.change))
+          .Bind(t.failing_since.run_id).Bind(t.failing_since.reference)
+          .Bind(t.failing_since.created_at_ns);
       if (!upsert.Run()) return false;
     }
   }
@@ -703,6 +753,36 @@ std::optional<Run> SqliteStore::PreviousFullRun(const Run& run) {
   std::vector<Run> runs = ReadRuns(s);
   if (runs.empty()) return std::nullopt;
   return std::move(runs.front());
+}
+
+std::vector<TestInRun> SqliteStore::TestHistory(const TestHistoryQuery& query) {
+  if (query.limit <= 0) return {};
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  Stmt s(*lease.db(), kSelectTestHistory);
+  s.Bind(query.test).Bind(query.suite).Bind(query.before_id).Bind(query.limit);
+  return ReadTestsInRuns(s);
+}
+
+std::optional<TestInRun> SqliteStore::FirstFailure(const std::string& suite,
+                                                   const std::string& test) {
+  ReadLease lease(*this);
+  if (!lease.db()) return std::nullopt;
+  Stmt s(*lease.db(), kSelectFirstFailure);
+  s.Bind(test).Bind(suite);
+  std::vector<TestInRun> found = ReadTestsInRuns(s);
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front());
+}
+
+std::vector<TestInRun> SqliteStore::SearchTests(const TestSearch& search) {
+  if (search.limit <= 0) return {};
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  Stmt s(*lease.db(), kSearchTests);
+  s.Bind(search.suite).Bind(search.test).Bind(search.failure).Bind(search.before_id)
+      .Bind(search.limit);
+  return ReadTestsInRuns(s);
 }
 
 std::vector<Run> SqliteStore::LastRuns(const std::string& suite, int limit) {

@@ -79,6 +79,10 @@ class SqliteStore : public Store {
   std::vector<Run> RunsWithStatus(const std::vector<RunStatus>& statuses) override;
   std::vector<Run> LastRuns(const std::string& suite, int limit) override;
   std::optional<Run> PreviousFullRun(const Run& run) override;
+  std::vector<TestInRun> TestHistory(const TestHistoryQuery& query) override;
+  std::optional<TestInRun> FirstFailure(const std::string& suite,
+                                        const std::string& test) override;
+  std::vector<TestInRun> SearchTests(const TestSearch& search) override;
   ReferenceRuns RunsOfReference(const std::string& suite,
                                 const std::string& reference) override;
   std::vector<TestRow> GetTests(std::int64_t run_id) override;

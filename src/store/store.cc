@@ -13,6 +13,8 @@ constexpr std::array<const char*, 6> kRunStatusNames = {"queued", "running", "pa
                                                          "failed", "cancelled", "error"};
 constexpr std::array<const char*, 6> kTestStatusNames = {"pending", "running", "passed",
                                                           "failed", "skipped", "cancelled"};
+constexpr std::array<const char*, 5> kTestChangeNames = {"", "new_failure", "still_failing",
+                                                         "fixed", "new_test"};
 constexpr std::array<const char*, 5> kTriggerNames = {"api", "schedule", "ui", "retry", "cli"};
 constexpr std::array<const char*, 4> kDeliveryStateNames = {"pending", "delivered", "failed",
                                                              "disabled"};
@@ -60,6 +62,12 @@ bool ParseRunStatus(std::string_view name, RunStatus* out) {
 }
 bool ParseTestStatus(std::string_view name, TestStatus* out) {
   return ParseName(kTestStatusNames, name, out);
+}
+const char* TestChangeName(TestChange change) {
+  return kTestChangeNames[static_cast<std::size_t>(change)];
+}
+bool ParseTestChange(std::string_view name, TestChange* out) {
+  return ParseName(kTestChangeNames, name, out);
 }
 bool ParseTrigger(std::string_view name, Trigger* out) {
   return ParseName(kTriggerNames, name, out);

@@ -140,6 +140,24 @@ inline bool IsFinal(TestStatus status) {
   return status != TestStatus::kPending && status != TestStatus::kRunning;
 }
 
+// How a finished test compares with the same test in the run it is compared with (issue 19:
+// Allure's "new failed", Jenkins' "failing since"), decided once when the run finishes
+// (engine/test_changes.h) and stored on its row. Names: "" (none: still passing, or nothing
+// to compare with), "new_failure", "still_failing", "fixed", "new_test".
+enum class TestChange : std::uint8_t { kNone, kNewFailure, kStillFailing, kFixed, kNewTest };
+
+const char* TestChangeName(TestChange change);
+bool ParseTestChange(std::string_view name, TestChange* out);
+
+// The first run of a test's current run of failures (the one a fix ends): its id, reference
+// and creation time, kept on the row so it outlives that run's retention.
+struct FailingSince {
+  std::int64_t run_id = 0;  // 0: none
+  std::string reference;
+  std::int64_t created_at_ns = 0;
+  bool operator==(const FailingSince&) const = default;
+};
+
 // One test of a run, as it stands: its latest attempt.
 struct TestRow {
   std::string name;  // "Test" or "Test/Sub"
@@ -156,6 +174,10 @@ struct TestRow {
   // The W3C trace id of its latest attempt (32 hex digits; "" before schema 10 or when it
   // never started), so an attempt that is not stored (a quiet pass) still links to its trace.
   std::string trace_id;
+  // Set when the run finishes (schema 11): how the test compares with the previous run, and
+  // for a failure (or a fix) since which run it has been failing.
+  TestChange change = TestChange::kNone;
+  FailingSince failing_since;
 };
 
 // Returns the verdict of a finished test row, as the runner decided it. A row that never got
@@ -275,6 +297,37 @@ struct RunQuery {
   std::optional<RunStatus> status;
   std::string reference;
   std::int64_t before_id = 0;         // cursor: only runs with id < before_id (0: none)
+  int limit = 50;
+};
+
+// One test in one run, with the run it belongs to: a line of a test's history
+// (Store::TestHistory) or a search's answer (Store::SearchTests).
+struct TestInRun {
+  std::int64_t run_id = 0;
+  std::string suite;
+  std::string reference;
+  std::string environment;
+  RunStatus run_status = RunStatus::kQueued;
+  std::int64_t run_created_at_ns = 0;
+  TestRow test;
+};
+
+// One test of one suite across its runs, newest first (Store::TestHistory).
+struct TestHistoryQuery {
+  std::string suite;
+  std::string test;
+  std::int64_t before_id = 0;  // cursor: only runs with id < before_id (0: none)
+  int limit = 50;
+};
+
+// Tests of stored runs by name and failure text, newest run first (Store::SearchTests). Both
+// match as substrings, ignoring the case of ASCII letters; `failure` only matches failed
+// tests (their first failure's message, location included); an empty one matches any.
+struct TestSearch {
+  std::string suite;  // empty: every suite
+  std::string test;
+  std::string failure;
+  std::int64_t before_id = 0;  // cursor: only runs with id < before_id (0: none)
   int limit = 50;
 };
 
@@ -438,6 +491,25 @@ class Store {
   // Every test of a run: the tests it planned, in order, each as recorded or pending if
   // not started yet, then the others (subtests) in the order they were first recorded.
   virtual std::vector<TestRow> GetTests(std::int64_t run_id) = 0;
+  // The rows of one test (or subtest) of a suite in its runs, newest run first (every run
+  // that recorded it, partial ones too), at most query.limit. Down an index on (name, run id).
+  virtual std::vector<TestInRun> TestHistory(const TestHistoryQuery& query) {
+    (void)query;
+    return {};
+  }
+  // The oldest stored run of `suite` in which `test` failed (not a soft failure); nullopt if
+  // none.
+  virtual std::optional<TestInRun> FirstFailure(const std::string& suite,
+                                                const std::string& test) {
+    (void)suite;
+    (void)test;
+    return std::nullopt;
+  }
+  // The test rows that match `search`, newest run first, at most search.limit.
+  virtual std::vector<TestInRun> SearchTests(const TestSearch& search) {
+    (void)search;
+    return {};
+  }
   // Every attempt of one test of a run, oldest first (empty if none). A passing attempt
   // with nothing recorded (no output, failures, values or spans) may be kept only as its
   // test's row: it reads back once that row shows it as the test's latest attempt.

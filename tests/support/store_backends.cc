@@ -43,6 +43,22 @@ Result<std::vector<std::string>> SqliteQuery(const std::string& path, const std:
 
 }  // namespace
 
+std::string ExecSqliteFile(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string error;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    error = sqlite3_errmsg(db);
+  } else {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      error = message != nullptr ? message : "failed";
+    }
+    sqlite3_free(message);
+  }
+  sqlite3_close(db);
+  return error;
+}
+
 std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
   switch (info.param) {
     case StoreBackend::kSqliteFile:

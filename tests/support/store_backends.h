@@ -35,6 +35,10 @@ std::string StoreBackendName(const ::testing::TestParamInfo<StoreBackend>& info)
 // Prints the backend's name, so a failure says "where GetParam() = Postgres".
 void PrintTo(StoreBackend backend, std::ostream* out);
 
+// Runs the statements of `sql` on the SQLite database file at `path` (what a test of an
+// upgrade does to make an older schema); returns SQLite's error, or "".
+std::string ExecSqliteFile(const std::string& path, const std::string& sql);
+
 // Returns every backend, for INSTANTIATE_TEST_SUITE_P.
 inline auto EveryStoreBackend() {
   return ::testing::Values(StoreBackend::kSqliteFile, StoreBackend::kSqliteMemory,

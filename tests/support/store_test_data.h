@@ -87,6 +87,15 @@ inline store::RunEvent Event(std::int64_t seq, std::string type) {
   return store::RunEvent{seq, std::move(type), "{\"seq\":" + std::to_string(seq) + "}"};
 }
 
+// SQL that takes a SQLite database of the current schema back to schema 9: what migrations
+// 10 (trace ids) and 11 (the tests' changes, tests_by_test) added. Each test of an upgrade
+// from an older schema undoes these, then its own.
+inline constexpr const char* kSqliteBackToSchema9 =
+    "DROP INDEX tests_by_test; ALTER TABLE tests DROP COLUMN change; "
+    "ALTER TABLE tests DROP COLUMN since_run; ALTER TABLE tests DROP COLUMN since_reference; "
+    "ALTER TABLE tests DROP COLUMN since_at; "
+    "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; ";
+
 // Writes `batch` and waits for its commit; returns the callback's verdict.
 inline bool WriteAndWait(store::Store& store, store::WriteBatch batch) {
   std::promise<bool> committed;

@@ -33,23 +33,6 @@ using ::handoff::testing::TempDir;
 using ::handoff::testing::ValueOf;
 using ::handoff::testing::WriteAndWait;
 
-// Runs `sql` on a connection of our own to the database file `path`; "" or the error.
-std::string ExecOn(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::string error;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
-    error = sqlite3_errmsg(db);
-  } else {
-    char* message = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-      error = message != nullptr ? message : "failed";
-    }
-    sqlite3_free(message);
-  }
-  sqlite3_close(db);
-  return error;
-}
-
 // The rows `sql` returns from the database file `path`, each row's columns joined with '|'.
 std::vector<std::string> QueryOn(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -515,7 +498,7 @@ TEST_F(DeliveryStoreFileTest, AnUpdateThatCannotCommitIsUnavailableAndChangesNot
   batch.deliveries.push_back(MakeDelivery("d1", id, "hook", 100));
   ASSERT_TRUE(WriteAndWait(*store, batch));
   // The database refuses the write (as a full disk or an I/O error would).
-  ASSERT_EQ(ExecOn(Path(), "CREATE TRIGGER refuse BEFORE UPDATE ON deliveries "
+  ASSERT_EQ(::handoff::testing::ExecSqliteFile(Path(), "CREATE TRIGGER refuse BEFORE UPDATE ON deliveries "
                            "BEGIN SELECT RAISE(ABORT, 'refused'); END"),
             "");
   Result<void> refused =
@@ -565,10 +548,12 @@ TEST_F(DeliveryStoreFileTest, ADatabaseOfSchemaSevenUpgradesAndKeepsItsRuns) {
     run.on_behalf_of = "carol";
     id = ValueOf(store->CreateRun(run, {"TestPay"})).run.id;
   }
-  // Schema 7 is schema 8 without the outbox (and 9 without runs_by_suite_reference).
-  ASSERT_EQ(ExecOn(Path(),
-                   "DROP TABLE deliveries; DROP INDEX runs_by_suite_reference; "
-                   "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=7"),
+  // Schema 7 is schema 8 without the outbox (and 9 without runs_by_suite_reference, 10
+  // without trace ids, 11 without the tests' changes).
+  ASSERT_EQ(::handoff::testing::ExecSqliteFile(
+                Path(), "DROP TABLE deliveries; DROP INDEX runs_by_suite_reference; " +
+                            std::string(::handoff::testing::kSqliteBackToSchema9) +
+                            "PRAGMA user_version=7"),
             "");
   ASSERT_TRUE(QueryOn(Path(), "SELECT name FROM sqlite_master WHERE name LIKE 'deliveries%'")
                   .empty());

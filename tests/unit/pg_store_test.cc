@@ -31,6 +31,14 @@
 namespace handoff::store {
 namespace {
 
+// What versions 5 (the tests' changes) and 4 (trace ids) added, undone: the start of each
+// test of an upgrade from an older version.
+constexpr const char* kBackToVersion4 =
+    "DROP INDEX tests_by_test; ALTER TABLE tests DROP COLUMN change, DROP COLUMN since_run, "
+    "DROP COLUMN since_reference, DROP COLUMN since_at; ";
+constexpr const char* kTraceIdsDropped =
+    "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; ";
+
 using ::handoff::testing::ValueOf;
 using namespace std::chrono_literals;
 
@@ -185,8 +193,8 @@ TEST_F(PgStoreTest, VersionTwoGainsTheIndexOfVerdictsAndKeepsItsRuns) {
     id = ValueOf(store->CreateRun(run, {})).run.id;
   }
   // Version 2 is version 3 without runs_by_suite_reference.
-  Exec("DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; "
-       "DELETE FROM handoff_schema WHERE version >= 3");
+  Exec(std::string(kBackToVersion4) + kTraceIdsDropped +
+       "DROP INDEX runs_by_suite_reference; DELETE FROM handoff_schema WHERE version >= 3");
   ASSERT_EQ(QueryInt("SELECT count(*) FROM pg_indexes WHERE indexname = "
                      "'runs_by_suite_reference'"),
             0);
@@ -226,12 +234,10 @@ TEST_F(PgStoreTest, VersionThreeGainsTraceIds) {
     id = ValueOf(store->CreateRun(run, {"A"})).run.id;
   }
   // Version 3 is version 4 without the trace ids.
-  Exec("ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; "
-       "DELETE FROM handoff_schema WHERE version = 4");
+  Exec(std::string(kBackToVersion4) + kTraceIdsDropped + "DELETE FROM handoff_schema WHERE version >= 4");
   std::unique_ptr<Store> store = ValueOf(OpenStore(url_));
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(PgStore::SchemaVersion(), 4);
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM handoff_schema"), 4);
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM handoff_schema"), PgStore::SchemaVersion());
   WriteBatch batch;
   Attempt a;
   a.test = "A";
@@ -244,6 +250,43 @@ TEST_F(PgStoreTest, VersionThreeGainsTraceIds) {
   std::vector<Attempt> attempts = store->GetAttempts(id, "A");
   ASSERT_EQ(attempts.size(), 1u);
   EXPECT_EQ(attempts[0].trace_id, a.trace_id);
+}
+
+TEST_F(PgStoreTest, VersionFourGainsTheTestsChangesAndTheirHistoryIndex) {
+  std::int64_t id = 0;
+  {
+    std::unique_ptr<Store> store = ValueOf(OpenStore(url_));
+    ASSERT_NE(store, nullptr);
+    store::Run run;
+    run.suite = "checkout";
+    id = ValueOf(store->CreateRun(run, {})).run.id;
+  }
+  Exec(std::string(kBackToVersion4) +
+       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
+       ", 'A', 'failed'); DELETE FROM handoff_schema WHERE version >= 5");
+  std::unique_ptr<Store> store = ValueOf(OpenStore(url_));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(PgStore::SchemaVersion(), 5);
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM handoff_schema"), 5);
+  // A row written before compares with nothing.
+  const std::vector<TestRow> rows = store->GetTests(id);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].change, TestChange::kNone);
+  EXPECT_EQ(rows[0].failing_since.run_id, 0);
+  TestHistoryQuery q;
+  q.suite = "checkout";
+  q.test = "A";
+  ASSERT_EQ(store->TestHistory(q).size(), 1u);
+  // A test's history is read down tests_by_test, newest run first, without sorting.
+  std::unique_ptr<PgDb> db = Connect();
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->ExecScript("SET enable_seqscan = off").ok());
+  PgResult plan = db->Exec(
+      "EXPLAIN SELECT t.run_id FROM tests t JOIN runs r ON r.id = t.run_id "
+      "WHERE t.name = 'A'::bytea AND r.suite = 'checkout' ORDER BY t.run_id DESC LIMIT 50");
+  std::string text;
+  for (int row = 0; row < plan.rows(); ++row) text += std::string(plan.Text(row, 0)) + "\n";
+  EXPECT_NE(text.find("tests_by_test"), std::string::npos) << text;
 }
 
 TEST_F(PgStoreTest, ConcurrentOpensMigrateOnce) {

@@ -18,6 +18,7 @@
 #include "result_testing.h"
 #include "store/open_store.h"
 #include "store/store_log.h"
+#include "support/store_backends.h"
 #include "support/store_test_data.h"
 #include "support/temp_dir.h"
 
@@ -158,7 +159,8 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
       "DROP INDEX tests_by_seq; "
       "ALTER TABLE tests DROP COLUMN seq; ALTER TABLE runs DROP COLUMN secret_params; "
       "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-      "DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=1; "
+      "DROP INDEX runs_by_suite_reference; " + std::string(::handoff::testing::kSqliteBackToSchema9) +
+      "PRAGMA user_version=1; "
       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
       ", 'First', 'pending'), (" + std::to_string(id) + ", 'Second', 'pending'); "
       "INSERT INTO run_events VALUES (" + std::to_string(id) + ", 1, 'test', '{\"v\":1}');";
@@ -235,7 +237,8 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
       "DROP TABLE run_plans; "
       "ALTER TABLE attempts DROP COLUMN lines; ALTER TABLE runs DROP COLUMN secret_params; "
       "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-      "DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=3; "
+      "DROP INDEX runs_by_suite_reference; " + std::string(::handoff::testing::kSqliteBackToSchema9) +
+      "PRAGMA user_version=3; "
       "INSERT INTO attempts (run_id, test, attempt, status, started_at, output, failures) "
       "VALUES (" + std::to_string(id) + ", 'B', 1, 'failed', 500, "
       "'hello' || char(10) || 'b_test.cc:3: flaked', x'0106666c616b656409625f746573742e636306');";
@@ -270,11 +273,12 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaFiveHaveNoSecretParamsAndNewRunsKeepThei
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "ALTER TABLE runs DROP COLUMN secret_params; "
-                         "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-                         "DROP INDEX runs_by_suite_reference; "
-                         "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=5",
+  const std::string downgrade = "ALTER TABLE runs DROP COLUMN secret_params; "
+                                "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
+                                "DROP INDEX runs_by_suite_reference; " +
+                                std::string(::handoff::testing::kSqliteBackToSchema9) +
+                                "PRAGMA user_version=5";
+  ASSERT_EQ(sqlite3_exec(db, downgrade.c_str(),
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(db);
@@ -325,10 +329,9 @@ TEST_F(SqliteStoreFileTest, SchemaNineGainsTraceIdsAndKeepsItsAttempts) {
     run.suite = "checkout";
     id = ValueOf(store->CreateRun(run, {"A"})).run.id;
   }
-  // Schema 9 is schema 10 without the trace ids; an attempt written then has none.
-  ASSERT_EQ(QueryFile(Path(), "ALTER TABLE tests DROP COLUMN trace_id"), std::vector<std::string>{});
-  ASSERT_EQ(QueryFile(Path(), "ALTER TABLE attempts DROP COLUMN trace_id"),
-            std::vector<std::string>{});
+  // Schema 9 is schema 10 without the trace ids (and 11 without the tests' changes); an
+  // attempt written then has none.
+  ASSERT_EQ(::handoff::testing::ExecSqliteFile(Path(), ::handoff::testing::kSqliteBackToSchema9), "");
   ASSERT_EQ(QueryFile(Path(), "INSERT INTO attempts (run_id, test, attempt, status) VALUES (" +
                                   std::to_string(id) + ", 'A', 1, 'failed')"),
             std::vector<std::string>{});
@@ -336,7 +339,12 @@ TEST_F(SqliteStoreFileTest, SchemaNineGainsTraceIdsAndKeepsItsAttempts) {
 
   std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(QueryFile(Path(), "PRAGMA user_version"), std::vector<std::string>{"10"});
+  EXPECT_EQ(QueryFile(Path(), "PRAGMA user_version"),
+            std::vector<std::string>{std::to_string(SqliteStore::SchemaVersion())});
+  // Rows written before schema 11 compare with nothing.
+  ASSERT_EQ(store->GetTests(id).size(), 1u);
+  EXPECT_EQ(store->GetTests(id)[0].change, TestChange::kNone);
+  EXPECT_EQ(store->GetTests(id)[0].failing_since.run_id, 0);
   std::vector<Attempt> attempts = store->GetAttempts(id, "A");
   ASSERT_EQ(attempts.size(), 1u);
   EXPECT_EQ(attempts[0].trace_id, "");
@@ -367,9 +375,7 @@ TEST_F(SqliteStoreFileTest, SchemaEightGainsTheIndexOfVerdictsAndKeepsItsRuns) {
   }
   // Schema 8 is schema 9 without runs_by_suite_reference (and 10 without trace ids).
   ASSERT_EQ(QueryFile(Path(), "DROP INDEX runs_by_suite_reference"), std::vector<std::string>{});
-  ASSERT_EQ(QueryFile(Path(), "ALTER TABLE tests DROP COLUMN trace_id"), std::vector<std::string>{});
-  ASSERT_EQ(QueryFile(Path(), "ALTER TABLE attempts DROP COLUMN trace_id"),
-            std::vector<std::string>{});
+  ASSERT_EQ(::handoff::testing::ExecSqliteFile(Path(), ::handoff::testing::kSqliteBackToSchema9), "");
   ASSERT_EQ(QueryFile(Path(), "PRAGMA user_version=8"), std::vector<std::string>{});
 
   std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));

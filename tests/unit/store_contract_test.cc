@@ -441,6 +441,107 @@ TEST_P(StoreContractTest, TraceIdsOfAttemptsRoundTripQuietPassesFromTheirRow) {
   if (Queryable()) EXPECT_EQ(CountRows("attempts"), 1);
 }
 
+// Issue 19: a row keeps how its test compared with the previous run; a test's history walks
+// its runs newest first and pages; the first failure is the oldest; search matches names and
+// failure text as substrings, ignoring ASCII case, in any bytes a test may print.
+TEST_P(StoreContractTest, TestHistoryFirstFailureAndSearch) {
+  Store& store = *store_;
+  const auto create = [&](const std::string& suite, const std::string& reference,
+                          std::vector<TestRow> rows) {
+    store::Run run;
+    run.suite = suite;
+    run.reference = reference;
+    run.status = RunStatus::kFailed;
+    const store::Run created = ValueOf(store.CreateRun(run, {})).run;
+    WriteBatch batch;
+    for (TestRow& row : rows) batch.tests.emplace_back(created.id, std::move(row));
+    EXPECT_TRUE(WriteAndWait(store, batch));
+    return created;
+  };
+  const auto failed = [](std::string name, std::string message) {
+    TestRow row = Row(std::move(name), TestStatus::kFailed);
+    row.message = std::move(message);
+    return row;
+  };
+  const store::Run r1 = create("shop", "v1", {Row("Checkout", TestStatus::kPassed),
+                                       Row("Checkout/card", TestStatus::kPassed)});
+  TestRow broke = failed("Checkout", "shop_test.cc:40: Connection REFUSED to 10.0.0.7:8080");
+  broke.change = TestChange::kNewFailure;
+  broke.failing_since = {0, "v2", 0};
+  const store::Run r2 = create("shop", "v2", {broke, failed("Checkout/card", "caf\xc3\xa9 \xff closed")});
+  TestRow still = failed("Checkout", "shop_test.cc:40: connection refused");
+  still.change = TestChange::kStillFailing;
+  still.failing_since = {r2.id, "v2", r2.created_at_ns};
+  const store::Run r3 = create("shop", "v3", {still, Row("Search", TestStatus::kPassed)});
+  create("other", "x", {failed("Checkout", "connection refused elsewhere")});
+
+  // The change round-trips, in GetTests and in the journal's test entries.
+  const std::vector<TestRow> rows = store.GetTests(r3.id);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].change, TestChange::kStillFailing);
+  EXPECT_EQ(rows[0].failing_since, still.failing_since);
+  EXPECT_EQ(rows[1].change, TestChange::kNone);
+  EXPECT_EQ(rows[1].failing_since.run_id, 0);
+
+  TestHistoryQuery q;
+  q.suite = "shop";
+  q.test = "Checkout";
+  std::vector<TestInRun> history = store.TestHistory(q);
+  ASSERT_EQ(history.size(), 3u);  // the other suite's Checkout is not this one
+  EXPECT_EQ(history[0].run_id, r3.id);
+  EXPECT_EQ(history[0].reference, "v3");
+  EXPECT_EQ(history[0].suite, "shop");
+  EXPECT_EQ(history[0].run_status, RunStatus::kFailed);
+  EXPECT_EQ(history[0].run_created_at_ns, r3.created_at_ns);
+  EXPECT_EQ(history[0].test.change, TestChange::kStillFailing);
+  EXPECT_EQ(history[0].test.failing_since.run_id, r2.id);
+  EXPECT_EQ(history[1].run_id, r2.id);
+  EXPECT_EQ(history[2].run_id, r1.id);
+  EXPECT_EQ(history[2].test.status, TestStatus::kPassed);
+  q.before_id = r3.id;
+  q.limit = 1;
+  history = store.TestHistory(q);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0].run_id, r2.id);
+  q.test = "Checkout/card";
+  q.before_id = 0;
+  q.limit = 10;
+  EXPECT_EQ(store.TestHistory(q).size(), 2u);
+
+  const std::optional<TestInRun> first = store.FirstFailure("shop", "Checkout");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->run_id, r2.id);
+  EXPECT_EQ(first->reference, "v2");
+  EXPECT_FALSE(store.FirstFailure("shop", "Search").has_value());
+
+  TestSearch search;
+  search.failure = "connection refused";
+  std::vector<TestInRun> found = store.SearchTests(search);
+  ASSERT_EQ(found.size(), 3u) << "case is ignored; every suite";
+  EXPECT_EQ(found[0].suite, "other");
+  EXPECT_EQ(found[1].run_id, r3.id);
+  EXPECT_EQ(found[2].run_id, r2.id);
+  search.suite = "shop";
+  search.test = "checkout";
+  EXPECT_EQ(store.SearchTests(search).size(), 2u);
+  search.failure = "caf\xc3\xa9 \xff";
+  found = store.SearchTests(search);
+  ASSERT_EQ(found.size(), 1u) << "bytes that are not ASCII match themselves";
+  EXPECT_EQ(found[0].test.name, "Checkout/card");
+  search.failure = "";
+  search.test = "card";
+  found = store.SearchTests(search);
+  ASSERT_EQ(found.size(), 2u) << "a name matches whatever the test's outcome";
+  EXPECT_EQ(found[1].test.status, TestStatus::kPassed);
+  search.test = "%";
+  EXPECT_TRUE(store.SearchTests(search).empty()) << "no wildcards";
+  search.test = "Checkout";
+  search.before_id = r2.id;
+  found = store.SearchTests(search);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].run_id, r1.id);
+}
+
 TEST_P(StoreContractTest, TestRowsAreTheirJournalEntries) {
   Store& store = *store_;
   store::Run run;
