@@ -245,6 +245,7 @@ std::vector<FailureGroup> GroupFailures(const std::vector<store::Run>& runs,
   std::sort(groups.begin(), groups.end(), [](const FailureGroup& a, const FailureGroup& b) {
     if (a.runs != b.runs) return a.runs > b.runs;
     if (a.failures != b.failures) return a.failures > b.failures;
+    if (a.last_run != b.last_run) return a.last_run > b.last_run;
     return a.signature < b.signature;
   });
   return groups;

@@ -40,7 +40,7 @@ inline constexpr std::size_t kMaxGroupTests = 50;
 // Returns the groups of the tests that failed the runs given (each run's rows; a test that
 // failed only because its subtests did, with no message of its own, is left out: its
 // subtests say why), ordered by the number of runs they were seen in, then failures, then
-// signature. `runs` and `rows` are parallel.
+// the newest first, then signature. `runs` and `rows` are parallel.
 std::vector<FailureGroup> GroupFailures(const std::vector<store::Run>& runs,
                                         const std::vector<std::vector<store::TestRow>>& rows);
 

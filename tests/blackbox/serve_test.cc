@@ -271,7 +271,7 @@ TEST_F(ServeTest, TriggeredRunFinishesWithEveryField) {
   std::set<std::string> names;
   for (const json::value& suite : Arr(suites, "suites")) names.insert(Str(suite, "name"));
   EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Soft", "Healing", "Slow", "Gate",
-                                          "Skipper", "Features", "Chatty", "Secrets"}));
+                                          "Skipper", "Features", "Chatty", "Secrets", "History"}));
   const json::value fast = Get(s, "/api/v1/suites/Fast");
   EXPECT_EQ(Arr(fast, "last_runs").size(), 2u) << json::serialize(fast);
   EXPECT_EQ(Arr(fast, "tests").size(), 3u);
@@ -949,6 +949,118 @@ TEST_F(ServeTest, ARetryOfTheFailedTestsIsAPartialRunLeftOutOfTrends) {
   for (const json::value& t : Arr(history, "tests")) {
     EXPECT_EQ(Int(t, "runs"), Str(t, "name") == "Heals" ? 2 : 1) << json::serialize(t);
   }
+}
+
+// Issue 19, section 3: each test of a run is marked against the previous run (new failure,
+// still failing since run N, fixed, new test), a test's history reads back across runs with
+// its first failure, failures group by cause in a run and over the suite's runs, and runs are
+// searched by test name and failure text; on whichever store the server has.
+TEST_F(ServeTest, TestsAreMarkedAgainstThePreviousRunAndTheirHistoryGroupsAndSearchRead) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const auto tests_of = [&](std::int64_t id) {
+    std::map<std::string, json::value> out;
+    const json::value run = GetRun(s, id);
+    for (const json::value& t : Arr(run, "tests")) out[Str(t, "name")] = t;
+    return out;
+  };
+  const auto change = [](const json::value& t) {
+    const json::value* c = Field(t, "change");
+    return c == nullptr || c->is_null() ? std::string("none") : std::string(c->as_string());
+  };
+  const auto since = [](const json::value& t) -> std::int64_t {
+    const json::value* f = Field(t, "failing_since");
+    return f == nullptr || f->is_null() ? 0 : Int(*f, "run_id");
+  };
+  const std::int64_t r1 = Trigger(s, "History", R"({"reference":"v1"})");
+  EXPECT_EQ(Str(AwaitFinished(s, r1), "status"), "failed");
+  for (const auto& [name, t] : tests_of(r1)) {
+    EXPECT_EQ(change(t), "none") << "a suite's first run compares with nothing: " << name;
+  }
+  const std::int64_t r2 = Trigger(
+      s, "History", R"({"reference":"v2","params":{"order":"1001","cases":"a,b"}})");
+  AwaitFinished(s, r2);
+  std::map<std::string, json::value> t2 = tests_of(r2);
+  EXPECT_EQ(change(t2["Heals"]), "still_failing") << json::serialize(t2["Heals"]);
+  EXPECT_EQ(since(t2["Heals"]), r1);
+  EXPECT_EQ(Str(*Field(t2["Heals"], "failing_since"), "reference"), "v1");
+  EXPECT_EQ(change(t2["Breaks"]), "new_failure");
+  EXPECT_EQ(since(t2["Breaks"]), r2);
+  EXPECT_EQ(change(t2["Table/a"]), "none");
+  EXPECT_EQ(change(t2["Table/b"]), "new_test");
+  EXPECT_EQ(since(t2["Table/b"]), 0);
+  OpenGate();
+  const std::int64_t r3 =
+      Trigger(s, "History", R"({"reference":"v3","params":{"order":"1002","cases":"a,b"}})");
+  AwaitFinished(s, r3);
+  std::map<std::string, json::value> t3 = tests_of(r3);
+  EXPECT_EQ(change(t3["Heals"]), "fixed");
+  EXPECT_EQ(since(t3["Heals"]), r1) << "what the fix ended";
+  EXPECT_EQ(change(t3["Breaks"]), "still_failing");
+  EXPECT_EQ(since(t3["Breaks"]), r2);
+  EXPECT_EQ(change(t3["Table/b"]), "none");
+  // The live stream's journal has the marks too (a client that reconnects reads them).
+  const http::ClientResult events = Call(s, "GET", fmt::format("/api/v1/runs/{}/events", r3));
+  EXPECT_NE(events.body.find(R"("change":"fixed")"), std::string::npos) << events.body;
+
+  // A test's history, newest run first, paged, with its first failure.
+  const json::value heals = Get(s, "/api/v1/suites/History/tests/Heals");
+  ASSERT_EQ(Arr(heals, "runs").size(), 3u) << json::serialize(heals);
+  EXPECT_EQ(Int(Arr(heals, "runs")[0], "run_id"), r3);
+  EXPECT_EQ(Str(Arr(heals, "runs")[0], "reference"), "v3");
+  EXPECT_EQ(Str(*Field(Arr(heals, "runs")[0], "test"), "status"), "passed");
+  EXPECT_EQ(Str(*Field(Arr(heals, "runs")[2], "test"), "status"), "failed");
+  EXPECT_EQ(Int(*Field(heals, "first_failure"), "run_id"), r1);
+  const json::value page = Get(s, "/api/v1/suites/History/tests/Heals?limit=2");
+  ASSERT_EQ(Arr(page, "runs").size(), 2u);
+  const std::string cursor = Str(page, "next_cursor");
+  EXPECT_EQ(cursor, std::to_string(r2));
+  const json::value rest = Get(s, "/api/v1/suites/History/tests/Heals?limit=2&cursor=" + cursor);
+  ASSERT_EQ(Arr(rest, "runs").size(), 1u);
+  EXPECT_TRUE(Field(rest, "next_cursor")->is_null());
+  const json::value sub = Get(s, "/api/v1/suites/History/tests/Table%2Fb");
+  EXPECT_EQ(Arr(sub, "runs").size(), 2u) << "a subtest by its escaped name";
+  EXPECT_TRUE(Field(sub, "first_failure")->is_null());
+  Json(s, "GET", "/api/v1/suites/History/tests/Nope", {}, 404);
+  Json(s, "GET", "/api/v1/suites/Nope/tests/Heals", {}, 404);
+  Json(s, "GET", "/api/v1/suites/History/tests/Heals?cursor=x", {}, 400);
+  Json(s, "GET", "/api/v1/suites/History/tests/Heals?limit=0", {}, 400);
+
+  // Failures grouped by cause: in a run, and over the suite's runs, most runs first.
+  const json::value groups = Get(s, fmt::format("/api/v1/runs/{}/failures", r2));
+  ASSERT_EQ(Arr(groups, "groups").size(), 2u) << json::serialize(groups);
+  const json::value suite_groups = Get(s, "/api/v1/suites/History/failures");
+  ASSERT_EQ(Arr(suite_groups, "groups").size(), 2u) << json::serialize(suite_groups);
+  const json::value& order = Arr(suite_groups, "groups")[0];
+  EXPECT_EQ(Str(order, "signature"), "serve_fixture.cc:<n>: order <n> not found after <n> tries")
+      << json::serialize(order);
+  EXPECT_EQ(Int(order, "runs"), 2);
+  EXPECT_EQ(Int(order, "failures"), 2);
+  EXPECT_EQ(Int(order, "last_run"), r3);
+  EXPECT_NE(Str(order, "message").find("order 1002 not found"), std::string::npos);
+  EXPECT_EQ(Arr(order, "tests").size(), 1u);
+  EXPECT_EQ(Int(Arr(suite_groups, "groups")[1], "runs"), 2);  // Heals, in runs 1 and 2
+  Json(s, "GET", "/api/v1/suites/History/failures?runs=1000", {}, 400);
+  Json(s, "GET", "/api/v1/runs/999999/failures", {}, 404);
+
+  // Search by failure text (any case) and by test name, paged by whole runs.
+  const json::value found = Get(s, "/api/v1/search/tests?failure=ORDER%20100");
+  ASSERT_EQ(Arr(found, "results").size(), 2u) << json::serialize(found);
+  EXPECT_EQ(Int(Arr(found, "results")[0], "run_id"), r3);
+  EXPECT_EQ(Str(*Field(Arr(found, "results")[0], "test"), "name"), "Breaks");
+  EXPECT_EQ(Str(Arr(found, "results")[0], "suite"), "History");
+  const json::value by_name = Get(s, "/api/v1/search/tests?suite=History&test=table/&limit=2");
+  ASSERT_EQ(Arr(by_name, "results").size(), 2u) << json::serialize(by_name);
+  EXPECT_EQ(Int(Arr(by_name, "results")[0], "run_id"), r3);
+  EXPECT_EQ(Int(Arr(by_name, "results")[1], "run_id"), r3);
+  EXPECT_EQ(Str(by_name, "next_cursor"), std::to_string(r3));
+  const json::value older =
+      Get(s, "/api/v1/search/tests?suite=History&test=table/&limit=2&cursor=" +
+                 std::to_string(r3));
+  EXPECT_EQ(Int(Arr(older, "results")[0], "run_id"), r2);
+  Json(s, "GET", "/api/v1/search/tests", {}, 400);
+  Json(s, "GET", "/api/v1/search/tests?test=x&suite=Nope", {}, 404);
+  Json(s, "GET", "/api/v1/search/tests?test=" + std::string(1001, 'x'), {}, 400);
 }
 
 TEST_F(ServeTest, RetryOnlyFailedOfACancelledRunAlsoRunsTheTestsThatNeverRan) {
