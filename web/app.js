@@ -10,10 +10,12 @@ import {renderTest} from './js/page_test.js';
 import {renderFlaky} from './js/page_flaky.js';
 import {renderSchedules} from './js/page_schedules.js';
 import {renderActivity} from './js/page_activity.js';
+import {renderSearch, renderTestHistory} from './js/history.js';
 
 const ROUTES = [
   {pattern: /^\/$/, nav: 'suites', render: renderSuites},
   {pattern: /^\/suites\/([^/]+)$/, nav: 'suites', render: (ctx, [suite]) => renderSuite(ctx, suite)},
+  {pattern: /^\/suites\/([^/]+)\/tests\/(.+)$/, nav: 'suites', render: (ctx, [suite, test]) => renderTestHistory(ctx, suite, test)},
   // A run, and a test of a run, belong to their suite: the nav says Suites, as their
   // breadcrumbs do (Suites / suite / run). Activity is the feed of every run, not their home.
   {pattern: /^\/runs\/(\d+)$/, nav: 'suites', render: (ctx, [id]) => renderRun(ctx, Number(id))},
@@ -21,6 +23,7 @@ const ROUTES = [
   {pattern: /^\/flaky$/, nav: 'flaky', render: renderFlaky},
   {pattern: /^\/schedules$/, nav: 'schedules', render: renderSchedules},
   {pattern: /^\/activity$/, nav: 'activity', render: renderActivity},
+  {pattern: /^\/search$/, nav: 'search', render: renderSearch},
 ];
 
 const THEME_KEY = 'handoff-theme';

@@ -55,7 +55,8 @@ bool IsAppPath(std::string_view path) {
   for (std::string_view page : {"/suites", "/runs"}) {
     if (path == page || (path.starts_with(page) && path[page.size()] == '/')) return true;
   }
-  return path == "/" || path == "/flaky" || path == "/schedules" || path == "/activity";
+  return path == "/" || path == "/flaky" || path == "/schedules" || path == "/activity" ||
+         path == "/search";
 }
 
 const EmbeddedFile* FindWebFile(std::string_view path) {

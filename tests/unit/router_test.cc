@@ -165,7 +165,8 @@ TEST_F(RouterTest, ServesTheWebUiForEveryPageItRoutes) {
   const std::string etag = *FindHeader(index.headers, "ETag");
   // Deep links get the app, which routes them.
   for (const char* page : {"/suites", "/suites/Checkout", "/runs/7", "/runs/7/tests/A%2FB",
-                           "/flaky", "/schedules", "/activity"}) {
+                           "/flaky", "/schedules", "/activity", "/search",
+                           "/suites/Checkout/tests/Pay%2Fcard"}) {
     const Response r = Do("GET", page);
     EXPECT_EQ(r.status, 200) << page;
     EXPECT_EQ(r.FullBody(), index.FullBody()) << page;

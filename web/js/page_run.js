@@ -8,6 +8,7 @@ import {stripAnsi} from './ansi.js';
 import {duration, plural, runDuration} from './format.js';
 import {badge, errorBox, labelChips, loading, runLink, testHref, when} from './ui.js';
 import {VirtualList} from './virtual_list.js';
+import {changeFlag, changeText, failureGroups} from './history.js';
 
 const ROW_HEIGHT = 32;
 const STATUSES = ['passed', 'failed', 'skipped', 'cancelled', 'running', 'pending'];
@@ -71,10 +72,13 @@ class TestTable {
 }
 
 // Whether a test row matches the text filter: every token is a substring of the name or the
-// start of the status ("fail" matches failed tests).
+// start of the status ("fail" matches failed tests) or of the change ("new" matches new
+// failures and new tests, "fixed" fixed ones).
 function rowMatches(row, tokens) {
   const name = row.name.toLowerCase();
-  return tokens.every((t) => name.includes(t) || row.status.startsWith(t));
+  const change = changeText(row);
+  return tokens.every((t) => name.includes(t) || row.status.startsWith(t) ||
+                             (change && change.startsWith(t)));
 }
 
 function createRow() {
@@ -165,6 +169,8 @@ export async function renderRun(ctx, id) {
       c.flags.textContent = '';
       if (row.flaky) c.flags.appendChild(h('span', {class: 'flag flaky'}, 'flaky'));
       if (row.soft_failure) c.flags.appendChild(h('span', {class: 'flag'}, 'soft'));
+      const change = changeFlag(row);
+      if (change) c.flags.appendChild(change);
       c.attempt.textContent = row.attempt ? String(row.attempt) : '—';
       c.dur.textContent = row.status === 'pending' || row.status === 'running' ? '' : duration(row.duration_ms);
       const msg = row.message ? stripAnsi(row.message) : '';
@@ -181,6 +187,9 @@ export async function renderRun(ctx, id) {
       h('thead', null, h('tr', null, h('th', null, 'Destination'), h('th', null, 'Event'), h('th', null, 'State'),
                                      h('th', {class: 'num'}, 'Attempts'), h('th', null, 'Last error'))),
       deliveriesBody));
+  const failuresBody = h('div');
+  const failuresPanel = h('section', {class: 'panel failures-panel', hidden: true, 'data-testid': 'run-failures'},
+    h('h2', null, 'Failures by cause'), failuresBody);
   const crumbs = h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Suites'), ' / ',
     h('a', {href: '/suites/' + seg(run.suite)}, run.suite), ' / ', `Run #${id}`);
   replace(ctx.root,
@@ -192,6 +201,7 @@ export async function renderRun(ctx, id) {
     meta,
     h('div', {class: 'progress-wrap'}, progress, progressText),
     deliveriesPanel,
+    failuresPanel,
     h('section', {class: 'panel tests-panel'},
       h('div', {class: 'tests-toolbar'}, filter, chips, live),
       listHead,
@@ -224,6 +234,22 @@ export async function renderRun(ctx, id) {
   }
   ctx.onCleanup(() => clearTimeout(deliveriesTimer));
   loadDeliveries();
+
+  // A finished run's failures grouped by cause: 300 failures of one cause are one line.
+  async function loadFailures() {
+    if (!run.finished_at) return;
+    let res;
+    try {
+      res = await api(`/runs/${id}/failures`, {signal: ctx.signal});
+    } catch {
+      return;
+    }
+    if (!ctx.alive) return;
+    const groups = res.groups || [];
+    failuresPanel.hidden = groups.length === 0;
+    replace(failuresBody, failureGroups(groups, {runId: id}));
+  }
+  loadFailures();
 
   function metaItem(label, value) {
     return [h('dt', null, label), h('dd', null, value)];
@@ -454,7 +480,7 @@ export async function renderRun(ctx, id) {
     for (const t of fresh.tests || []) {
       const row = table.byName.get(t.name);
       if (row && row.status === t.status && row.attempt === t.attempt && row.message === t.message &&
-          row.duration_ms === t.duration_ms) continue;
+          row.duration_ms === t.duration_ms && row.change === t.change) continue;
       added = table.apply(t) || added;
     }
     if (added) table.sort();
@@ -462,6 +488,7 @@ export async function renderRun(ctx, id) {
     Object.assign(run, fresh);
     renderHeader();
     loadDeliveries();
+    loadFailures();
     recomputeView();
     renderProgress(table.counts());
     list.render();

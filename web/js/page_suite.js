@@ -5,6 +5,7 @@ import {h, replace} from './dom.js';
 import {stabilityStrip, trendChart} from './charts.js';
 import {duration, passRate, percent, plural} from './format.js';
 import {badge, emptyState, errorBox, labelChips, loading, runControl, runLink, when} from './ui.js';
+import {failureGroups, historyHref} from './history.js';
 
 // Plain-text paragraphs: blank lines separate paragraphs, single newlines are kept.
 function paragraphs(text) {
@@ -43,8 +44,10 @@ function testsTable(suite, history) {
         const lastIdx = statuses.map((st, i) => (st ? i : -1)).filter((i) => i >= 0).pop();
         const name = lastIdx !== undefined && runs[lastIdx]
           ? h('a', {href: `/runs/${runs[lastIdx].id}/tests/${encodeURIComponent(t.name)}`}, t.name) : t.name;
+        const past = h('a', {class: 'small muted', href: historyHref(suite.name, t.name),
+                             'data-testid': 'history-link'}, 'history');
         return h('tr', {'data-test': t.name},
-          h('td', {class: 'test-name'}, name),
+          h('td', {class: 'test-name'}, name, ' ', past),
           h('td', null, stabilityStrip(t.name, statuses, runs)),
           h('td', {class: 'num' + (t.flips ? ' warn' : '')}, t.flips ?? '—'),
           h('td', {class: 'num' + (t.retried ? ' warn' : '')}, t.retried ?? '—'));
@@ -74,13 +77,14 @@ export async function renderSuite(ctx, name) {
   ctx.setTitle(name);
   replace(ctx.root, loading());
   const opt = (p) => p.catch((err) => { if (isAbort(err)) throw err; return {__error: err}; });
-  let suite, history, runsRes, schedRes;
+  let suite, history, runsRes, schedRes, failures;
   try {
-    [suite, history, runsRes, schedRes] = await Promise.all([
+    [suite, history, runsRes, schedRes, failures] = await Promise.all([
       api(`/suites/${seg(name)}`, {signal: ctx.signal}),
       opt(api(`/suites/${seg(name)}/history?runs=30`, {signal: ctx.signal})),
       opt(api(`/runs?suite=${seg(name)}&limit=50`, {signal: ctx.signal})),
       opt(api('/schedules', {signal: ctx.signal})),
+      opt(api(`/suites/${seg(name)}/failures?runs=30`, {signal: ctx.signal})),
     ]);
   } catch (err) {
     if (isAbort(err)) return;
@@ -118,6 +122,10 @@ export async function renderSuite(ctx, name) {
         ? h('p', {class: 'muted small', 'data-testid': 'trend-note'},
           'Cancelled runs and partial runs (a filter, a retry of some tests) have no pass-rate point.')
         : null),
+    failures.__error || !(failures.groups || []).length ? null
+      : h('section', {class: 'panel', 'data-testid': 'suite-failures'},
+        h('h2', null, 'Most common failures ', h('span', {class: 'muted'}, `(last ${plural(failures.runs, 'run')})`)),
+        failureGroups(failures.groups.slice(0, 10), {suite: suite.name})),
     h('div', {class: 'two-col'},
       h('section', {class: 'panel'}, h('h2', null, 'Tests'), testsTable(suite, history)),
       h('section', {class: 'panel'}, h('h2', null, 'Schedules'), schedulesTable(schedules))),

@@ -6,6 +6,7 @@ import {h, replace} from './dom.js';
 import {ansiRenderer} from './ansi.js';
 import {duration, durationNs, parseTime, plural} from './format.js';
 import {badge, emptyState, errorBox, labelChips, loading, testHref, when} from './ui.js';
+import {changeFlag, historyPanel} from './history.js';
 
 function basename(path) {
   const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
@@ -107,6 +108,7 @@ export async function renderTest(ctx, runId, name) {
   const suiteCrumb = h('span', null);
   const crumbs = h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Suites'), ' / ', suiteCrumb, runCrumb, ' / ', name);
   const subtests = h('div');
+  const history = h('div');
   const body = h('div', {class: 'page'});
   let timer = 0;
   ctx.onCleanup(() => clearTimeout(timer));
@@ -134,6 +136,7 @@ export async function renderTest(ctx, runId, name) {
         h('span', null, plural(attempts.length, 'attempt')),
         t.flaky ? h('span', {class: 'flag flaky'}, 'flaky: passed on retry') : null,
         t.soft_failure ? h('span', {class: 'flag'}, 'soft failure') : null,
+        changeFlag(t),
         t.duration_ms !== undefined && !unfinished ? h('span', {class: 'muted'}, duration(t.duration_ms)) : null,
         unfinished ? h('span', {class: 'live on'}, '● live') : null,
         parentLink),
@@ -146,11 +149,12 @@ export async function renderTest(ctx, runId, name) {
   const runPromise = api(`/runs/${runId}`, {signal: ctx.signal}).catch(() => null);
   const data = await load(true);
   if (!data) return;
-  replace(ctx.root, crumbs, body, subtests);
+  replace(ctx.root, crumbs, body, subtests, history);
 
   const run = await runPromise;
   if (!run || !ctx.alive) return;
   replace(suiteCrumb, h('a', {href: '/suites/' + seg(run.suite)}, run.suite), ' / ');
+  replace(history, historyPanel(ctx, run.suite, name, {current: runId}));
   const prefix = name + '/';
   const children = (run.tests || []).filter((r) => r.name.startsWith(prefix) && !r.name.slice(prefix.length).includes('/'));
   if (children.length) {
