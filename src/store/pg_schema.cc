@@ -224,6 +224,22 @@ CREATE INDEX runs_by_suite_reference ON runs (suite, reference, id);
 ALTER TABLE tests ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE attempts ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // 5: attachments (issue 19: t.Attach; SQLite's version 11), a table of their own: one
+    // row per file of a (sub)test's attempt. The test and the name are BYTEA as test names
+    // are elsewhere; `seq` orders a run's files as they were stored (SQLite's rowid).
+    R"sql(
+CREATE TABLE attachments (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY,
+  run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  test BYTEA NOT NULL,
+  attempt BIGINT NOT NULL,
+  name BYTEA NOT NULL,
+  media_type TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (run_id, test, attempt, name)
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -195,6 +195,22 @@ CREATE INDEX runs_by_suite_reference ON runs (suite, reference, id);
 ALTER TABLE tests ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE attempts ADD COLUMN trace_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // 11: attachments (issue 19: t.Attach), a table of their own: one row per file of a
+    // (sub)test's attempt, its bytes in `data`. A rowid table, so a run's files list in the
+    // order they were stored; the unique index is the key a download reads (and a resumed
+    // attempt's replacement) and the run_id prefix retention deletes by.
+    R"sql(
+CREATE TABLE attachments (
+  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  test TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX attachments_key ON attachments (run_id, test, attempt, name);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

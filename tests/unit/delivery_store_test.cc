@@ -568,7 +568,7 @@ TEST_F(DeliveryStoreFileTest, ADatabaseOfSchemaSevenUpgradesAndKeepsItsRuns) {
   // Schema 7 is schema 8 without the outbox (and 9 without runs_by_suite_reference).
   ASSERT_EQ(ExecOn(Path(),
                    "DROP TABLE deliveries; DROP INDEX runs_by_suite_reference; "
-                   "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=7"),
+                   "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; DROP TABLE attachments; PRAGMA user_version=7"),
             "");
   ASSERT_TRUE(QueryOn(Path(), "SELECT name FROM sqlite_master WHERE name LIKE 'deliveries%'")
                   .empty());

@@ -158,7 +158,7 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaOneKeepTheirPendingRows) {
       "DROP INDEX tests_by_seq; "
       "ALTER TABLE tests DROP COLUMN seq; ALTER TABLE runs DROP COLUMN secret_params; "
       "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-      "DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=1; "
+      "DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; DROP TABLE attachments; PRAGMA user_version=1; "
       "INSERT INTO tests (run_id, name, status) VALUES (" + std::to_string(id) +
       ", 'First', 'pending'), (" + std::to_string(id) + ", 'Second', 'pending'); "
       "INSERT INTO run_events VALUES (" + std::to_string(id) + ", 1, 'test', '{\"v\":1}');";
@@ -235,7 +235,7 @@ TEST_F(SqliteStoreFileTest, AttemptsOfSchemaThreeReadBackAsTypedLines) {
       "DROP TABLE run_plans; "
       "ALTER TABLE attempts DROP COLUMN lines; ALTER TABLE runs DROP COLUMN secret_params; "
       "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
-      "DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=3; "
+      "DROP INDEX runs_by_suite_reference; ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; DROP TABLE attachments; PRAGMA user_version=3; "
       "INSERT INTO attempts (run_id, test, attempt, status, started_at, output, failures) "
       "VALUES (" + std::to_string(id) + ", 'B', 1, 'failed', 500, "
       "'hello' || char(10) || 'b_test.cc:3: flaked', x'0106666c616b656409625f746573742e636306');";
@@ -274,7 +274,7 @@ TEST_F(SqliteStoreFileTest, RunsOfSchemaFiveHaveNoSecretParamsAndNewRunsKeepThei
                          "ALTER TABLE runs DROP COLUMN secret_params; "
                          "ALTER TABLE runs DROP COLUMN on_behalf_of; DROP TABLE deliveries; "
                          "DROP INDEX runs_by_suite_reference; "
-                         "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; PRAGMA user_version=5",
+                         "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; DROP TABLE attachments; PRAGMA user_version=5",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(db);
@@ -332,11 +332,13 @@ TEST_F(SqliteStoreFileTest, SchemaNineGainsTraceIdsAndKeepsItsAttempts) {
   ASSERT_EQ(QueryFile(Path(), "INSERT INTO attempts (run_id, test, attempt, status) VALUES (" +
                                   std::to_string(id) + ", 'A', 1, 'failed')"),
             std::vector<std::string>{});
+  ASSERT_EQ(QueryFile(Path(), "DROP TABLE attachments"), std::vector<std::string>{});
   ASSERT_EQ(QueryFile(Path(), "PRAGMA user_version=9"), std::vector<std::string>{});
 
   std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(QueryFile(Path(), "PRAGMA user_version"), std::vector<std::string>{"10"});
+  EXPECT_EQ(QueryFile(Path(), "PRAGMA user_version"),
+            std::vector<std::string>{std::to_string(SqliteStore::SchemaVersion())});
   std::vector<Attempt> attempts = store->GetAttempts(id, "A");
   ASSERT_EQ(attempts.size(), 1u);
   EXPECT_EQ(attempts[0].trace_id, "");
@@ -370,6 +372,7 @@ TEST_F(SqliteStoreFileTest, SchemaEightGainsTheIndexOfVerdictsAndKeepsItsRuns) {
   ASSERT_EQ(QueryFile(Path(), "ALTER TABLE tests DROP COLUMN trace_id"), std::vector<std::string>{});
   ASSERT_EQ(QueryFile(Path(), "ALTER TABLE attempts DROP COLUMN trace_id"),
             std::vector<std::string>{});
+  ASSERT_EQ(QueryFile(Path(), "DROP TABLE attachments"), std::vector<std::string>{});
   ASSERT_EQ(QueryFile(Path(), "PRAGMA user_version=8"), std::vector<std::string>{});
 
   std::unique_ptr<Store> store = ValueOf(OpenStore(Url()));
