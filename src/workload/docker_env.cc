@@ -566,7 +566,11 @@ std::unique_ptr<Environment> Environment::NewDocker(T& t) {
   Status st;
   std::unique_ptr<Environment> env = MakeDockerEnvironment(name, &state, &st);
   if (!env) t.Fatalf("cannot create Docker environment {}: {}", name, st.message());
-  t.Cleanup([state] { state->Close(); });
+  // A failed test keeps its runnables' logs (read before Close removes them).
+  t.Cleanup([state, test = internal::StateOf(t)] {
+    AttachLogsIfFailed(test, Alive(state->mu, state->started));
+    state->Close();
+  });
   return env;
 }
 

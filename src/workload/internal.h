@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -51,6 +52,27 @@ class OutputLines {
   mutable std::mutex mu_;
   std::deque<std::string> last_;
 };
+
+// The most of a runnable's output.log a failed test attaches: its last bytes.
+inline constexpr std::size_t kLogTailBytes = 1u << 20;
+
+// If the test behind `test` failed, attaches the tail (kLogTailBytes) of each runnable's
+// output.log as "runnable-<name>.log" (text/plain), a first line saying what was cut.
+// Called by an environment's cleanup, before Close removes the directories.
+void AttachLogsIfFailed(internal::TestState* test,
+                        const std::vector<std::shared_ptr<Runnable>>& runnables);
+
+// Returns the runnables of `started` still alive, in start order, under `mu`.
+template <typename R>
+std::vector<std::shared_ptr<Runnable>> Alive(std::mutex& mu,
+                                             const std::vector<std::weak_ptr<R>>& started) {
+  std::lock_guard lock(mu);
+  std::vector<std::shared_ptr<Runnable>> out;
+  for (const std::weak_ptr<R>& weak : started) {
+    if (std::shared_ptr<R> r = weak.lock()) out.push_back(std::move(r));
+  }
+  return out;
+}
 
 // A name safe in paths, host names and container names: lower-case letters, digits and
 // '-', at most `max` characters, never empty.

@@ -600,7 +600,11 @@ std::unique_ptr<Environment> Environment::NewProcess(T& t) {
   std::shared_ptr<ProcessState> state;
   std::unique_ptr<Environment> env = MakeProcessEnvironment(TestEnvironmentName(t), &state);
   if (!env) t.Fatalf("cannot create a directory for the environment: {}", std::strerror(errno));
-  t.Cleanup([state] { state->Close(); });
+  // A failed test keeps its runnables' logs (read before Close removes them).
+  t.Cleanup([state, test = internal::StateOf(t)] {
+    AttachLogsIfFailed(test, Alive(state->mu, state->started));
+    state->Close();
+  });
   return env;
 }
 
