@@ -15,6 +15,10 @@
 
 #include "handoff/workload.h"
 
+namespace handoff::internal {
+class TestState;
+}  // namespace handoff::internal
+
 namespace handoff::workload {
 
 class DockerClient;
