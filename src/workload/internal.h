@@ -7,10 +7,10 @@
 #include <chrono>
 #include <deque>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "handoff/workload.h"
@@ -60,23 +60,18 @@ class OutputLines {
 // The most of a runnable's output.log a failed test attaches: its last bytes.
 inline constexpr std::size_t kLogTailBytes = 1u << 20;
 
-// If the test behind `test` failed, attaches the tail (kLogTailBytes) of each runnable's
-// output.log as "runnable-<name>.log" (text/plain), a first line saying what was cut.
-// Called by an environment's cleanup, before Close removes the directories.
-void AttachLogsIfFailed(internal::TestState* test,
-                        const std::vector<std::shared_ptr<Runnable>>& runnables);
+// The logs a failed test keeps (issue 19): an environment made from a test (NewProcess(t),
+// NewDocker(t)) notes each runnable it starts, and its Close, before it removes their
+// directories (when the test's code drops the environment, or at its cleanup), attaches the
+// tail (kLogTailBytes) of each one's output.log as "runnable-<name>.log" if the test failed,
+// a first line saying what was cut. The runnables' own objects may be gone by then.
+struct TestLogs {
+  internal::TestState* test = nullptr;  // null: a standalone environment
+  std::vector<std::pair<std::string, std::string>> runnables;  // name, directory
 
-// Returns the runnables of `started` still alive, in start order, under `mu`.
-template <typename R>
-std::vector<std::shared_ptr<Runnable>> Alive(std::mutex& mu,
-                                             const std::vector<std::weak_ptr<R>>& started) {
-  std::lock_guard lock(mu);
-  std::vector<std::shared_ptr<Runnable>> out;
-  for (const std::weak_ptr<R>& weak : started) {
-    if (std::shared_ptr<R> r = weak.lock()) out.push_back(std::move(r));
-  }
-  return out;
-}
+  // Attaches the logs if there is a test and it failed.
+  void AttachIfFailed() const;
+};
 
 // A name safe in paths, host names and container names: lower-case letters, digits and
 // '-', at most `max` characters, never empty.

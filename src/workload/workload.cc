@@ -380,12 +380,12 @@ Status WaitUntilReady(const std::string& name, const StartOptions& options,
   }
 }
 
-void AttachLogsIfFailed(internal::TestState* test,
-                        const std::vector<std::shared_ptr<Runnable>>& runnables) {
+void TestLogs::AttachIfFailed() const {
+  if (test == nullptr) return;
   T t(test);
   if (!t.Failed()) return;
-  for (const std::shared_ptr<Runnable>& r : runnables) {
-    std::FILE* log = std::fopen((r->Dir() + "/output.log").c_str(), "rb");
+  for (const auto& [runnable, dir] : runnables) {
+    std::FILE* log = std::fopen((dir + "/output.log").c_str(), "rb");
     if (log == nullptr) continue;  // it never started
     std::string tail;
     long skipped = 0;
@@ -402,11 +402,11 @@ void AttachLogsIfFailed(internal::TestState* test,
       const std::size_t newline = tail.find('\n');
       const std::size_t cut = newline == std::string::npos ? 0 : newline + 1;
       tail = fmt::format("[handoff: the first {} bytes of {}'s output are not attached]\n",
-                         skipped + static_cast<long>(cut), r->Name()) +
+                         skipped + static_cast<long>(cut), runnable) +
              tail.substr(cut);
     }
-    std::string name = "runnable-" + r->Name() + ".log";
-    if (!CheckAttachmentName(name).empty()) name = "runnable-" + Sanitize(r->Name()) + ".log";
+    std::string name = "runnable-" + runnable + ".log";
+    if (!CheckAttachmentName(name).empty()) name = "runnable-" + Sanitize(runnable) + ".log";
     t.Attach(name, tail, "text/plain");
   }
 }
