@@ -329,7 +329,7 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
                                 (kind == CaseKind::kFailure || kind == CaseKind::kError ||
                                  kind == CaseKind::kPassed);
   const bool has_children = has_properties || kind != CaseKind::kPassed ||
-                            !test.output.empty() || attempt_elements;
+                            !test.output.empty() || !test.attachments.empty() || attempt_elements;
   if (!has_children) {
     xml += "/>\n";
     return;
