@@ -4,6 +4,7 @@
 // over every backend (tests/support/store_backends.h).
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@ namespace handoff::store {
 namespace {
 
 using ::handoff::testing::EveryStoreBackend;
+using ::handoff::testing::ValueOf;
 using ::handoff::testing::StoreBackend;
 using ::handoff::testing::StoreBackendName;
 using ::handoff::testing::WriteAndWait;
@@ -36,7 +38,7 @@ StoredAttachment Attachment(std::string test, int attempt, std::string name, std
 class AttachmentStoreTest : public ::handoff::testing::StoreBackendTest {
  protected:
   std::int64_t CreateRun(RunStatus status = RunStatus::kRunning) {
-    Run run;
+    store::Run run;
     run.suite = "shop";
     run.status = status;
     return ValueOf(store_->CreateRun(run, {"Checkout", "Checkout/Card"})).run.id;
@@ -111,12 +113,25 @@ TEST_P(AttachmentStoreTest, AnOlderSchemaGainsTheAttachmentsTableAndKeepsItsRuns
   const std::int64_t id = CreateRun(RunStatus::kPassed);
   store_.reset();
   // The schema before attachments: SQLite's 10, PostgreSQL's 4.
-  Query("DROP TABLE attachments");
   if (GetParam() == StoreBackend::kPostgres) {
+    Query("DROP TABLE attachments");
     Query("DELETE FROM handoff_schema WHERE version = 5");
   } else {
-    Query("PRAGMA user_version=10");
+    // Query's SQLite connection is read-only: a writing one of our own.
+    const std::string url = database_->url();
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(url.substr(url.find(':') + 1).c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "DROP TABLE attachments; PRAGMA user_version=10", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
   }
+  EXPECT_EQ(Query("SELECT count(*) FROM " +
+                  std::string(GetParam() == StoreBackend::kPostgres
+                                  ? "pg_tables WHERE tablename = 'attachments'"
+                                  : "sqlite_master WHERE name = 'attachments'")),
+            std::vector<std::string>{"0"});
   store_ = ValueOf(OpenStore(database_->url()));
   ASSERT_NE(store_, nullptr);
   EXPECT_EQ(store_->GetRun(id)->status, RunStatus::kPassed);
