@@ -146,7 +146,8 @@ class AttachServeTest : public ServeDatabaseTest {
     const http::ClientResult r = Get(s, fmt::format("/api/v1/runs/{}/tests/{}", id, test));
     EXPECT_EQ(r.status, 200) << r.body;
     std::map<std::string, json::value> out;
-    const json::array& attempts = Arr(Parse(r.body), "attempts");
+    const json::value body = Parse(r.body);
+    const json::array& attempts = Arr(body, "attempts");
     if (attempts.empty()) return out;
     for (const json::value& a : Arr(attempts.back(), "attachments")) out[Str(a, "name")] = a;
     return out;
