@@ -1,9 +1,11 @@
 // The worker wire format (src/event/wire.h): a worker's pipe is untrusted input. The input
 // is read as an event payload, as a plan payload and as a byte stream of frames; whatever
-// decodes must encode back to bytes that decode to the same encoding.
+// decodes must encode back to bytes that decode to the same encoding, and an attachment's
+// name and test make safe path components (event/attachment.h).
 
 #include <string>
 
+#include "event/attachment.h"
 #include "event/wire.h"
 #include "fuzz/fuzz_target.h"
 
@@ -31,6 +33,16 @@ HANDOFF_FUZZ_TARGET(wire) {
     std::string reframed;
     wire::AppendEvent(reframed, *again);
     FUZZ_CHECK(reframed == framed);
+    if (event->kind == EventKind::kAttachment) {
+      // What the supervisor checks of an attachment before a file or the store sees it: a
+      // name it accepts is one path component, and so is every part of its file's path.
+      if (CheckAttachmentName(event->key).empty()) {
+        FUZZ_CHECK(event->key.find('/') == std::string::npos && event->key != "..");
+      }
+      (void)CheckMediaType(event->file);
+      const std::string part = PathComponent(event->test);
+      FUZZ_CHECK(part.find('/') == std::string::npos && part != "." && part != "..");
+    }
   }
 
   if (const std::optional<wire::WorkerPlan> plan = wire::DecodePlan(input)) {

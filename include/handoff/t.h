@@ -149,6 +149,22 @@ class T {
   // run (the "params" of a run triggered over serve's API), if any.
   std::optional<std::string> Value(std::string_view key) const;
 
+  // Keeps `data` with this attempt's result as the attachment `name` (a file name such as
+  // "screenshot.png": no path separators, at most 128 bytes) of the media type
+  // `media_type` ("image/png"; guessed from the name's extension when empty). `run` writes
+  // it beside its reports and lists it in JUnit; `serve` stores it with the attempt and
+  // shows it in the UI. Safe to call from any thread of the test. An attachment over 10
+  // MiB, or beyond 50 MiB or 100 attachments in one attempt, an invalid name or media
+  // type, or a name this test already attached in this attempt is not kept and fails the
+  // test (as Error does) saying why.
+  void Attach(std::string_view name, std::string_view data, std::string_view media_type = {},
+              std::source_location where = std::source_location::current());
+  // Attaches the file at `path` as Attach does with its contents; a file that cannot be
+  // read fails the test (as Error does).
+  void AttachFile(std::string_view name, const std::filesystem::path& path,
+                  std::string_view media_type = {},
+                  std::source_location where = std::source_location::current());
+
   // Starts a span named `name`; it ends when the returned Span is ended or destroyed.
   // It is a child of the innermost span of this test still open, else of the test's own.
   [[nodiscard]] Span StartSpan(std::string_view name);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <charconv>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cli/count_flag.h"
@@ -35,6 +37,7 @@
 #include "handoff/main.h"
 #include "json/json_writer.h"
 #include "otlp/trace_recorder.h"
+#include "report/attachment_files.h"
 #include "report/reporters.h"
 #include "report/results.h"
 #include "runner/registry.h"
@@ -294,7 +297,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   int repeat = 1, jobs = 1, attempts = 0;
   bool fail_fast = false, verbose = false, dry_run = false, parallel = false;
   std::string shard, timeout, grace = "5s", format = "text", report_json, report_junit,
-                     isolation = "process", color = "auto";
+                     isolation = "process", color = "auto", attachments_dir;
   run->add_option("--repeat", repeat, "Run everything N times")->check(WholeNumber(1));
   run->add_flag("--fail-fast", fail_fast,
                 "Stop after the first failing test; a failed feature's teardown is left undone");
@@ -312,6 +315,9 @@ int Main(int argc, char** argv, std::vector<Option> options) {
           ->check(CLI::IsMember({"text", "json", "junit"}));
   run->add_option("--report-json", report_json, "Also write the go test -json report to FILE");
   run->add_option("--report-junit", report_junit, "Also write a JUnit XML report to FILE");
+  run->add_option("--attachments-dir", attachments_dir,
+                  "Write the tests' attachments (t.Attach) under DIR (default: \"attachments\" "
+                  "beside --report-junit or --report-json, else ./handoff-attachments)");
   run->add_option("--isolation", isolation,
                   "process: each suite in a worker process; none: in this process (debuggers)")
       ->check(CLI::IsMember({"process", "none"}));
@@ -485,9 +491,26 @@ int Main(int argc, char** argv, std::vector<Option> options) {
                        (color == "auto" && tty && std::getenv("NO_COLOR") == nullptr &&
                         std::string(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb");
 
+  if (attachments_dir.empty()) {
+    const std::string& beside = !report_junit.empty() ? report_junit : report_json;
+    attachments_dir = beside.empty() ? std::string("handoff-attachments")
+                                     : (std::filesystem::path(beside).parent_path() /
+                                        "attachments").string();
+  }
+  {
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(attachments_dir, ec);
+    if (ec) return UsageError(fmt::format("--attachments-dir: {}: {}", attachments_dir, ec.message()));
+    attachments_dir = absolute.lexically_normal().string();
+  }
+
   ResultCollector results;
+  results.set_attachments_dir(attachments_dir);
   for (const SelectedSuite& s : selected) results.ExpectTests(s.suite->name, s.tests.size());
   FanOut sinks;
+  // Files first: a reporter that names an attachment's file finds it written.
+  AttachmentFiles attachment_files(attachments_dir, stderr);
+  sinks.Add(&attachment_files);
   sinks.Add(&results);
   std::vector<std::unique_ptr<EventSink>> reporters;
   // With GoogleTest's flags and no --format, stdout is GoogleTest's console output.
@@ -499,9 +522,11 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   } else if (format == "text") {
     reporters.push_back(MakeTextReporter(stdout, results, text_options));
   }
-  if (format == "json") reporters.push_back(MakeJsonReporter(stdout));
+  if (format == "json") reporters.push_back(MakeJsonReporter(stdout, attachments_dir));
   if (format == "junit") reporters.push_back(MakeJunitReporter(stdout, results));
-  if (json_file.file != nullptr) reporters.push_back(MakeJsonReporter(json_file.file));
+  if (json_file.file != nullptr) {
+    reporters.push_back(MakeJsonReporter(json_file.file, attachments_dir));
+  }
   if (junit_file.file != nullptr) reporters.push_back(MakeJunitReporter(junit_file.file, results));
   if (gtest_file.file != nullptr) {
     const GTestReportOptions gtest_options{seed};

@@ -28,6 +28,8 @@ struct RemoteCommand {
   CLI::App* runs = nullptr;
   CLI::App* get = nullptr;
   CLI::App* health = nullptr;
+  CLI::App* history = nullptr;
+  CLI::App* search = nullptr;
   bool ready = false;  // health: /readyz instead of /healthz
   std::string server;
   std::string token;
@@ -45,6 +47,8 @@ struct RemoteCommand {
   int limit = 20;
   // get
   std::int64_t id = 0;
+  // history (suite and limit above), search
+  std::string test, failure;
 };
 
 namespace {
@@ -146,6 +150,24 @@ std::string Word(const json::object& test) {
   return status;
 }
 
+// How a test compares with the previous run, as the API decided it: " [new failure]",
+// " [failing since run #12 (v1.2)]", " [fixed]", " [new test]", or "".
+std::string ChangeNote(const json::object& test) {
+  const std::string change = Str(test, "change");
+  if (change.empty()) return {};
+  std::string since;
+  if (const json::value* f = test.if_contains("failing_since"); f != nullptr && f->is_object()) {
+    since = fmt::format("run #{}", Int(f->as_object(), "run_id"));
+    const std::string reference = Str(f->as_object(), "reference");
+    if (!reference.empty()) since += fmt::format(" ({})", reference);
+  }
+  if (change == "new_failure") return " [new failure]";
+  if (change == "still_failing") return since.empty() ? " [still failing]" : " [failing since " + since + "]";
+  if (change == "fixed") return since.empty() ? " [fixed]" : " [fixed: failing since " + since + "]";
+  if (change == "new_test") return " [new test]";
+  return " [" + change + "]";
+}
+
 // Returns true for a test state that is final.
 bool IsFinishedTest(const std::string& status) {
   return status == "passed" || status == "failed" || status == "skipped" || status == "cancelled";
@@ -175,6 +197,26 @@ std::vector<const json::object*> Nested(const json::array& tests) {
   return out;
 }
 
+// Prints the tests of a finished run that changed since the previous run, one line per kind:
+// "new failures: A, B", "still failing: C [since run #12 (v1)]", "fixed: D", "new tests: E".
+void PrintChanges(const json::object& run) {
+  const json::value* tests = run.if_contains("tests");
+  if (tests == nullptr || !tests->is_array()) return;
+  static constexpr std::pair<const char*, const char*> kKinds[] = {
+      {"new_failure", "new failures"}, {"still_failing", "still failing"},
+      {"fixed", "fixed"}, {"new_test", "new tests"}};
+  for (const auto& [change, label] : kKinds) {
+    std::string line;
+    for (const json::value& t : tests->as_array()) {
+      if (!t.is_object() || Str(t.as_object(), "change") != change) continue;
+      line += line.empty() ? "" : ", ";
+      line += Str(t.as_object(), "name");
+      if (std::string_view(change) != "new_test") line += ChangeNote(t.as_object());
+    }
+    if (!line.empty()) std::printf("%s: %s\n", label, line.c_str());
+  }
+}
+
 bool IsFinishedRun(const std::string& status) {
   return status == "passed" || status == "failed" || status == "cancelled" || status == "error";
 }
@@ -193,6 +235,9 @@ class FinishedPrinter {
  public:
   void Print(const json::object& test) {
     const std::string name = Str(test, "name");
+    // A finished test is sent again when the run's end marks it (new failure, fixed...):
+    // its line is printed once, the marks in the summary after the run.
+    if (!seen_.insert(name).second) return;
     const std::string top = name.substr(0, name.find('/'));
     std::string line = fmt::format("{}--- {}: {} ({:.2f}s)", std::string(4 * Depth(name), ' '),
                                    Word(test), name,
@@ -225,6 +270,7 @@ class FinishedPrinter {
   }
 
  private:
+  std::set<std::string> seen_;                             // tests printed or waiting
   std::set<std::string> printed_;                          // top-level tests printed
   std::map<std::string, std::vector<std::string>> waiting_;  // top-level test -> subtest lines
 };
@@ -324,7 +370,8 @@ std::optional<std::string> Token(const RemoteCommand& c, std::string* error) {
 RemoteCommand* AddRemoteCommand(CLI::App& app) {
   static RemoteCommand command;
   RemoteCommand& c = command;
-  c.remote = app.add_subcommand("remote", "Talk to a handoff server: trigger, runs, get");
+  c.remote = app.add_subcommand(
+      "remote", "Talk to a handoff server: trigger, runs, get, history, search, health");
   c.remote->require_subcommand(1, 1);
   c.remote->add_option("--server", c.server, kServerHelp)
       ->envname("HANDOFF_SERVER");
@@ -369,6 +416,27 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   AddTokenFlags(c.health, c);
   AddTlsFlags(c.health, c);
   c.health->add_flag("--ready", c.ready, "Ask /readyz: the store answers and writes");
+
+  c.history = c.remote->add_subcommand(
+      "history", "Show one test across the runs of its suite, newest first, and its first failure");
+  c.history->add_option("suite", c.suite, "The suite")->required();
+  c.history->add_option("test", c.test, "The test (Test or Test/Sub)")->required();
+  c.history->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.history, c);
+  AddTlsFlags(c.history, c);
+  c.history->add_option("--limit", c.limit, "How many runs")->check(WholeNumber(1, 500));
+  c.history->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  c.search = c.remote->add_subcommand(
+      "search", "Find tests of stored runs by name (--test) and failure text (--failure)");
+  c.search->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.search, c);
+  AddTlsFlags(c.search, c);
+  c.search->add_option("--test", c.test, "A part of the test's name (any case)");
+  c.search->add_option("--failure", c.failure, "A part of its failure's message (any case)");
+  c.search->add_option("--suite", c.runs_suite, "Only tests of this suite");
+  c.search->add_option("--limit", c.limit, "How many tests")->check(WholeNumber(1, 500));
+  c.search->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
   c.get = c.remote->add_subcommand("get", "Show one run and its tests");
   c.get->add_option("id", c.id, "The run's id")->required()->check(WholeNumber(1));
@@ -449,6 +517,13 @@ int RunRemoteCommand(const RemoteCommand& c) {
     std::string status = Follow(client, id, &error);
     if (status.empty()) return Fail(error);
     std::printf("run %lld %s\n", static_cast<long long>(id), status.c_str());
+    http::ClientResult final_run =
+        client.Request("GET", fmt::format("{}/api/v1/runs/{}", url->base, id));
+    json::error_code ec;
+    const json::value parsed = json::parse(final_run.body, ec);
+    if (final_run.ok() && final_run.status == 200 && !ec && parsed.is_object()) {
+      PrintChanges(parsed.as_object());
+    }
     return status == "passed" ? 0 : kExitFailed;
   }
 
@@ -483,6 +558,58 @@ int RunRemoteCommand(const RemoteCommand& c) {
     std::printf("%-8s %-24s %-10s %-9s %-20s %s\n", "ID", "SUITE", "STATUS", "TRIGGER",
                 "REFERENCE", "CREATED");
     for (const json::value& run : v.as_object().at("runs").as_array()) PrintRunLine(run.as_object());
+    return 0;
+  }
+
+  if (c.history->parsed() || c.search->parsed()) {
+    std::string target;
+    if (c.history->parsed()) {
+      target = fmt::format("{}/api/v1/suites/{}/tests/{}?limit={}", url->base,
+                           PercentEncode(c.suite), PercentEncode(c.test), c.limit);
+    } else {
+      if (c.test.empty() && c.failure.empty()) return Fail("search: give --test, --failure or both");
+      target = fmt::format("{}/api/v1/search/tests?limit={}", url->base, c.limit);
+      if (!c.runs_suite.empty()) target += "&suite=" + PercentEncode(c.runs_suite);
+      if (!c.test.empty()) target += "&test=" + PercentEncode(c.test);
+      if (!c.failure.empty()) target += "&failure=" + PercentEncode(c.failure);
+    }
+    http::ClientResult r = client.Request("GET", target);
+    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", server, r.error));
+    if (r.status != 200) return Fail(ErrorMessage(r));
+    if (c.format == "json") {
+      std::printf("%s\n", r.body.c_str());
+      return 0;
+    }
+    const json::value v = json::parse(r.body);
+    const json::object& o = v.as_object();
+    if (c.history->parsed()) {
+      const json::value* first = o.if_contains("first_failure");
+      if (first != nullptr && first->is_object()) {
+        const json::object& f = first->as_object();
+        std::printf("%s: first failed in run #%lld%s at %s\n", c.test.c_str(),
+                    static_cast<long long>(Int(f, "run_id")),
+                    Str(f, "reference").empty() ? "" : (" (" + Str(f, "reference") + ")").c_str(),
+                    Str(f, "created_at").c_str());
+      } else {
+        std::printf("%s: never failed in the runs kept\n", c.test.c_str());
+      }
+    }
+    std::printf("%-8s %-20s %-10s %-9s %s\n", "RUN", c.history->parsed() ? "REFERENCE" : "SUITE",
+                "RESULT", "DURATION", c.history->parsed() ? "CREATED" : "TEST");
+    for (const json::value& item : o.at(c.history->parsed() ? "runs" : "results").as_array()) {
+      const json::object& e = item.as_object();
+      const json::object& t = e.at("test").as_object();
+      std::string line = fmt::format(
+          "{:<8} {:<20} {:<10} {:<9} {:<20}{}", Int(e, "run_id"),
+          c.history->parsed() ? Str(e, "reference") : Str(e, "suite"), Word(t),
+          fmt::format("{:.2f}s", static_cast<double>(Int(t, "duration_ms")) / 1000.0),
+          c.history->parsed() ? Str(e, "run_created_at") : Str(t, "name"), ChangeNote(t));
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      std::printf("%s\n", line.c_str());
+      if (c.search->parsed() && !Str(t, "message").empty()) {
+        std::printf("         %s\n", Str(t, "message").c_str());
+      }
+    }
     return 0;
   }
 
@@ -525,6 +652,7 @@ int RunRemoteCommand(const RemoteCommand& c) {
       line += fmt::format(" ({:.2f}s)", static_cast<double>(Int(*test, "duration_ms")) / 1000.0);
     }
     if (Word(*test) == "FLAKY") line += fmt::format(" after {} attempts", Int(*test, "attempt"));
+    line += ChangeNote(*test);
     std::printf("%s\n", line.c_str());
     if (!Str(*test, "message").empty()) {
       std::printf("%s           %s\n", indent.c_str(), Str(*test, "message").c_str());

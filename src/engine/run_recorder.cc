@@ -122,15 +122,17 @@ void RunRecorder::OnEvent(const Event& event) {
     if (mask_.empty()) {
       Record(event);
     } else {
-      // Everything a test writes is text or attribute values; names and files are ours.
+      // Everything a test writes is text (an attachment's bytes too) or attribute values;
+      // names and files are ours.
       Event masked = event;
       mask_.Mask(masked.text);
       for (auto& [key, value] : masked.attributes) mask_.Mask(value);
       Record(masked);
     }
+    // An attachment is written at once: megabytes are not held for a batch.
     flush = pending_rows_.size() + batch_.attempts.size() + batch_.events.size() >=
                 kMaxPendingWrites ||
-            event.kind == EventKind::kSuiteFinished;
+            event.kind == EventKind::kSuiteFinished || event.kind == EventKind::kAttachment;
   }
   if (flush) Flush();
 }
@@ -296,6 +298,14 @@ void RunRecorder::Record(const Event& e) {
     case EventKind::kValue:
       a.values.emplace_back(e.key, e.text);
       break;
+    case EventKind::kAttachment: {
+      store::StoredAttachment attachment;
+      attachment.info = store::AttachmentInfo{e.test, e.attempt, e.key, e.file,
+                                              static_cast<std::int64_t>(e.text.size())};
+      attachment.data = e.text;
+      batch_.attachments.emplace_back(journal_.run_id(), std::move(attachment));
+      break;
+    }
     case EventKind::kSpanStarted:
       a.spans.push_back(store::Span{e.key, e.time_ns, 0, {}});
       // The id is kept in elapsed_ns until the span ends.

@@ -26,6 +26,7 @@ const char* EventKindName(EventKind kind) {
     case EventKind::kFailure: return "failure";
     case EventKind::kSkip: return "skip";
     case EventKind::kValue: return "value";
+    case EventKind::kAttachment: return "attachment";
     case EventKind::kSpanStarted: return "span_started";
     case EventKind::kSpanEnded: return "span_ended";
     case EventKind::kTimeoutChanged: return "timeout_changed";

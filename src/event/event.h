@@ -32,6 +32,7 @@ enum class EventKind : std::uint8_t {
   kFailure,           // a failure (text, file, line, key = cause); soft if the test is soft
   kSkip,              // the test was skipped (text = reason, file, line)
   kValue,             // t.SetValue (key, text)
+  kAttachment,        // t.Attach (key = name, file = media type, text = the bytes)
   kSpanStarted,       // span_id, key = span name
   kSpanEnded,         // span_id, attributes, elapsed_ns
   kTimeoutChanged,    // t.SetTimeout: elapsed_ns = new timeout from time_ns

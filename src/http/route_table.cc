@@ -44,6 +44,9 @@ const std::vector<RouteSpec>& Routes() {
       {"GET", "/api/v1/runs/{run:id}/report", RunReport, kReadOnly, Access::kRead},
       {"GET", "/api/v1/runs/{run:id}/deliveries", RunDeliveries, kReadOnly, Access::kRead},
       {"GET", "/api/v1/runs/{run:id}/events", RunEvents, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/runs/{run:id}/attachments", ListRunAttachments, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/runs/{run:id}/attachments/{path...}", DownloadAttachment, kReadOnly,
+       Access::kRead},
       // Schedules.
       {"GET", "/api/v1/schedules", ListSchedules, kReadOnly, Access::kRead},
       {"POST", "/api/v1/schedules", CreateSchedule, kChangesState, Access::kAdmin},

@@ -100,6 +100,11 @@ Response RetryRun(const RouteContext& ctx);
 Response RunReport(const RouteContext& ctx);
 // GET /api/v1/runs/{run}/deliveries: the run's notifications and how each went.
 Response RunDeliveries(const RouteContext& ctx);
+// GET /api/v1/runs/{run:id}/attachments: every attachment of the run (routes_attachments.cc).
+Response ListRunAttachments(const RouteContext& ctx);
+// GET /api/v1/runs/{run:id}/attachments/{test}/{attempt}/{name}: one attachment's bytes,
+// inline only when a browser cannot run it as a page (event/attachment.h's IsInlineSafe).
+Response DownloadAttachment(const RouteContext& ctx);
 // GET /api/v1/runs/{run:id}/events
 Response RunEvents(const RouteContext& ctx);
 

@@ -232,9 +232,14 @@ Response GetTest(const RouteContext& ctx) {
   store::AppendTestRowJson(out, *it);
   out += ",\"attempts\":[";
   const std::vector<store::Attempt> attempts = ctx.store.GetAttempts(run->id, name);
+  // The test's attachments, of every attempt: each attempt lists its own.
+  const Result<std::vector<store::AttachmentInfo>> attachments =
+      ctx.store.ListAttachments(run->id, name);
+  if (!attachments.ok()) return FromError(attachments.error());
   for (std::size_t i = 0; i < attempts.size(); ++i) {
     if (i > 0) out += ',';
-    store::AppendAttemptJson(out, attempts[i], ctx.api.LinksOf(*run, attempts[i]));
+    store::AppendAttemptJson(out, attempts[i], ctx.api.LinksOf(*run, attempts[i]), *attachments,
+                             run->id);
   }
   out += "]}";
   return JsonResponse(200, std::move(out));

@@ -37,6 +37,7 @@
 #include "event/outcome.h"
 #include "json/encoding.h"
 #include "json/json_writer.h"
+#include "report/attachment_files.h"
 #include "report/reporters.h"
 #include "report/results.h"
 
@@ -120,7 +121,8 @@ std::string WhyLine(Status status, bool soft, std::string_view first_message) {
 
 class JsonReporter final : public EventSink {
  public:
-  explicit JsonReporter(std::FILE* out) : out_(out) {}
+  JsonReporter(std::FILE* out, std::string attachments_dir)
+      : out_(out), attachments_dir_(std::move(attachments_dir)) {}
   ~JsonReporter() override { Flush(); }
 
   // EventSink
@@ -197,6 +199,7 @@ class JsonReporter final : public EventSink {
   void MaybeWrite();
 
   std::FILE* out_;
+  std::string attachments_dir_;  // where `run` writes attachments (empty: none)
   std::string pending_;  // complete lines not yet handed to out_
   std::map<std::string, std::int64_t> open_suites_;  // started, not finished -> start time
   std::unordered_map<std::string, SuiteTests> open_;  // suite -> top-level test -> state
@@ -608,6 +611,15 @@ void JsonReporter::OnEvent(const Event& e) {
     case EventKind::kLog:
       AppendDecorated(test->buffer, e, test);
       break;
+    case EventKind::kAttachment:
+      AppendText(test->buffer, e.time_ns, e.suite, e.test,
+                 AttachmentNote(e.key, e.file, e.text.size(),
+                                attachments_dir_.empty()
+                                    ? std::string()
+                                    : AttachmentPath(attachments_dir_, e.suite, e.test,
+                                                     e.attempt, e.key)),
+                 "    ", "    ", test);
+      break;
     case EventKind::kTestFinished:
       if (top_level) {
         FinishTopLevel(*test, e);
@@ -644,8 +656,8 @@ void JsonReporter::Flush() {
 
 }  // namespace
 
-std::unique_ptr<EventSink> MakeJsonReporter(std::FILE* out) {
-  return std::make_unique<JsonReporter>(out);
+std::unique_ptr<EventSink> MakeJsonReporter(std::FILE* out, std::string attachments_dir) {
+  return std::make_unique<JsonReporter>(out, std::move(attachments_dir));
 }
 
 }  // namespace handoff

@@ -329,7 +329,7 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
                                 (kind == CaseKind::kFailure || kind == CaseKind::kError ||
                                  kind == CaseKind::kPassed);
   const bool has_children = has_properties || kind != CaseKind::kPassed ||
-                            !test.output.empty() || attempt_elements;
+                            !test.output.empty() || !test.attachments.empty() || attempt_elements;
   if (!has_children) {
     xml += "/>\n";
     return;
@@ -413,14 +413,15 @@ void JunitReporter::WriteTest(std::string& xml, const SuiteResult& suite, std::s
     AppendAttemptElements(xml, test, kind == CaseKind::kPassed ? "flakyError" : "rerunError",
                           /*errors=*/true);
   }
-  if (attempt_elements) {
-    const std::size_t begin = std::min(test.final_output_begin, test.output.size());
-    AppendSystemOut(xml, {test.output.begin() + static_cast<std::ptrdiff_t>(begin),
-                          test.output.end()},
-                    "      ");
-  } else {
-    AppendSystemOut(xml, test.output, "      ");
+  const std::size_t begin =
+      attempt_elements ? std::min(test.final_output_begin, test.output.size()) : 0;
+  std::vector<std::string> lines(test.output.begin() + static_cast<std::ptrdiff_t>(begin),
+                                 test.output.end());
+  // The Jenkins attachments plugin's lines: every attempt's files, each by absolute path.
+  for (const AttachmentRecord& a : test.attachments) {
+    if (!a.path.empty()) lines.push_back("[[ATTACHMENT|" + a.path + "]]");
   }
+  AppendSystemOut(xml, lines, "      ");
   xml += "    </testcase>\n";
 }
 

@@ -17,7 +17,9 @@ namespace handoff {
 // Action (start, run, output, pass, fail, skip), Package (the suite), Test ("Test/Sub"),
 // Output and Elapsed (seconds). Lines are written as events arrive; `out` is flushed at
 // each test end and at the end of the run.
-std::unique_ptr<EventSink> MakeJsonReporter(std::FILE* out);
+// Each attachment (t.Attach) is an output line of its test, "    attachment NAME (TYPE, N
+// bytes): PATH", PATH under `attachments_dir` (AttachmentPath; none when empty).
+std::unique_ptr<EventSink> MakeJsonReporter(std::FILE* out, std::string attachments_dir = {});
 
 // Writes JUnit XML (Ant/Jenkins conventions: testsuites/testsuite/testcase with time,
 // timestamp, hostname, failure, skipped, system-out) to `out` when the run finishes,

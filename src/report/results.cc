@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "report/attachment_files.h"
+
 namespace handoff {
 namespace {
 
@@ -198,6 +200,13 @@ void ResultCollector::OnEvent(const Event& e) {
       break;
     case EventKind::kValue:
       t->values.emplace_back(e.key, e.text);
+      break;
+    case EventKind::kAttachment:
+      t->attachments.push_back(AttachmentRecord{
+          e.attempt, e.key, e.file, e.text.size(),
+          attachments_dir_.empty() ? std::string()
+                                   : AttachmentPath(attachments_dir_, suite.name, e.test,
+                                                    e.attempt, e.key)});
       break;
     case EventKind::kSpanStarted:
       t->spans.push_back(SpanRecord{e.span_id, e.key, e.time_ns, 0, {}});

@@ -58,6 +58,16 @@ struct SpanRecord {
   std::vector<std::pair<std::string, std::string>> attributes;
 };
 
+// One attachment of a test (t.Attach): which attempt kept it, its name, media type, size,
+// and where `run` wrote it (absolute; empty when the run writes no files).
+struct AttachmentRecord {
+  int attempt = 0;
+  std::string name;
+  std::string media_type;
+  std::size_t size = 0;
+  std::string path;
+};
+
 // The result of one test or subtest: its final attempt, and the failed attempts before it.
 struct TestResult {
   std::string name;  // full name, "Test/Sub"
@@ -80,6 +90,8 @@ struct TestResult {
   std::size_t final_output_begin = 0;
   std::vector<std::pair<std::string, std::string>> values;
   std::vector<SpanRecord> spans;
+  // Every attempt's attachments, in the order they were attached.
+  std::vector<AttachmentRecord> attachments;
 
   // The test's outcome and flags, as the runner decided them (soft only on a failure,
   // flaky only on a pass, as VerdictOf normalises them).
@@ -135,12 +147,17 @@ class ResultCollector : public EventSink {
   // allocated once when it starts (a hint: more or fewer may come).
   void ExpectTests(const std::string& suite, std::size_t tests) { expected_[suite] = tests; }
 
+  // Says that `run` writes attachments under `dir` (AttachmentFiles): each record's path
+  // is where the file is (AttachmentPath).
+  void set_attachments_dir(std::string dir) { attachments_dir_ = std::move(dir); }
+
   // EventSink
   void OnEvent(const Event& event) override;
 
  private:
   TestResult* FindTest(SuiteResult& suite, const std::string& name);
   RunResult result_;
+  std::string attachments_dir_;
   std::map<std::string, std::size_t> expected_;  // ExpectTests' hints
   // Open suites by name -> index in result_.suites.
   std::map<std::string, std::size_t> open_suites_;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "event/event.h"
+#include "report/attachment_files.h"
 #include "report/reporters.h"
 #include "report/results.h"
 
@@ -228,6 +229,9 @@ void TextReporter::PrintTest(const SuiteResult& suite, const TestResult& top) {
     const std::string output_indent = indent + "      ";
     if (failed || options_.verbose) {
       for (const std::string& line : test.output) PrintIndented(output_indent, line);
+      for (const AttachmentRecord& a : test.attachments) {
+        PrintIndented(output_indent, AttachmentNote(a.name, a.media_type, a.size, a.path));
+      }
     } else if (verdict.flaky) {
       for (const AttemptRecord& attempt : test.earlier_attempts) {
         for (const FailureRecord& failure : attempt.failures) {

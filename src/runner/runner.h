@@ -65,6 +65,11 @@ class TestState {
   std::vector<std::function<void()>> cleanups;
   std::vector<std::pair<std::string, std::string>> values;
   std::vector<std::string> subtest_names;  // as given, to make duplicates unique
+  // The attachments kept by this (sub)test's attempt, and on the root those of the whole
+  // attempt with its subtests (t.Attach's bounds); guarded by SuiteRunScope::attach_mu.
+  std::vector<std::string> attachment_names;
+  std::size_t attached_bytes = 0;
+  int attached_count = 0;
   struct OpenSpan {
     std::uint32_t id;
     std::chrono::steady_clock::time_point start;
@@ -135,6 +140,10 @@ class SuiteRunScope {
 
   // Emits an event, syncing captured output first so lines stay in order.
   void Emit(const Event& event, bool sync_output);
+
+  // Guards the attachment fields of every TestState of this scope (t.Attach may be called
+  // from any thread of a test).
+  std::mutex attach_mu;
 
   // Arms the watchdog for the top-level test (or hook) `root`: at `deadline` it asks
   // it to stop through `stop`. Several tests may be armed at once (--parallel).

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <cctype>
 #include <condition_variable>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <system_error>
 
 #include "handoff/internal/hooks.h"
 #include "duration/duration.h"
+#include "event/attachment.h"
 #include "event/trace_context.h"
 #include "handoff/t.h"
 #include "runner/runner.h"
@@ -205,6 +208,71 @@ std::optional<std::string> T::Value(std::string_view key) const {
     if (k == key) return v;
   }
   return std::nullopt;
+}
+
+void T::Attach(std::string_view name, std::string_view data, std::string_view media_type,
+               std::source_location where) {
+  const std::string type =
+      media_type.empty() ? GuessMediaType(name) : NormalizeMediaType(media_type);
+  std::string why = CheckAttachmentName(name);
+  if (why.empty()) why = CheckMediaType(type);
+  if (why.empty() && data.size() > kMaxAttachmentBytes) {
+    why = fmt::format("it is {} bytes, over the limit of {} bytes per attachment", data.size(),
+                      kMaxAttachmentBytes);
+  }
+  if (why.empty()) {
+    TestState* root = state_->Root();
+    std::lock_guard lock(state_->scope->attach_mu);
+    std::vector<std::string>& names = state_->attachment_names;
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      why = "this test already attached a file of that name in this attempt";
+    } else if (root->attached_count >= kMaxAttemptAttachments) {
+      why = fmt::format("the attempt already kept {} attachments, the limit", root->attached_count);
+    } else if (root->attached_bytes + data.size() > kMaxAttemptAttachmentBytes) {
+      why = fmt::format("the attempt's attachments would reach {} bytes, over the limit of {}",
+                        root->attached_bytes + data.size(), kMaxAttemptAttachmentBytes);
+    } else {
+      names.emplace_back(name);
+      root->attached_bytes += data.size();
+      ++root->attached_count;
+    }
+  }
+  if (!why.empty()) {
+    Error(fmt::format("Attach(\"{}\"): not kept: {}", name.substr(0, kMaxAttachmentName), why),
+          where);
+    return;
+  }
+  Event e = state_->MakeEvent(EventKind::kAttachment);
+  e.key = name;
+  e.file = type;
+  e.text = data;
+  state_->scope->Emit(e, false);
+}
+
+void T::AttachFile(std::string_view name, const std::filesystem::path& path,
+                   std::string_view media_type, std::source_location where) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    Error(fmt::format("AttachFile(\"{}\"): cannot read {}: {}", name, path.string(), ec.message()),
+          where);
+    return;
+  }
+  if (size > kMaxAttachmentBytes) {
+    // Not read: the bound says no before the memory is spent.
+    Error(fmt::format("AttachFile(\"{}\"): not kept: {} is {} bytes, over the limit of {} bytes "
+                      "per attachment", name, path.string(), size, kMaxAttachmentBytes),
+          where);
+    return;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad() || !in.is_open()) {
+    Error(fmt::format("AttachFile(\"{}\"): cannot read {}", name, path.string()), where);
+    return;
+  }
+  Attach(name, data, media_type.empty() ? std::string_view(GuessMediaType(path.filename().string()))
+                                         : media_type, where);
 }
 
 Span T::StartSpan(std::string_view name) {

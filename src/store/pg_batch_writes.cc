@@ -45,6 +45,11 @@ constexpr const char* kUpsertAttempts =
 // Not de-duplicated: a seq written twice fails the statement, as its second insert would.
 constexpr const char* kInsertEvents =
     "INSERT INTO run_events (run_id, seq, type, data) SELECT * FROM unnest($1, $2, $3, $4)";
+// A resumed attempt attaches again: the later file replaces the earlier.
+constexpr const char* kUpsertAttachment =
+    "INSERT INTO attachments (run_id, test, attempt, name, media_type, size, data) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, test, attempt, name) "
+    "DO UPDATE SET media_type = excluded.media_type, size = excluded.size, data = excluded.data";
 
 // Keeps, of rows written under one key, the last write at the place of the first.
 template <typename Key, typename Row, typename Hash>
@@ -188,12 +193,27 @@ void AddEvents(std::span<const WriteBatch* const> batches, std::vector<PgCall>& 
       .Add(std::move(data));
 }
 
+// One statement an attachment: each is up to megabytes, and arrays of them would only
+// copy the bytes once more.
+void AddAttachments(std::span<const WriteBatch* const> batches, std::vector<PgCall>& calls) {
+  for (const WriteBatch* batch : batches) {
+    for (const auto& [run_id, a] : batch->attachments) {
+      PgCall& call = calls.emplace_back();
+      call.sql = kUpsertAttachment;
+      call.params.Add(run_id).AddBytes(a.info.test).Add(a.info.attempt).AddBytes(a.info.name)
+          .Add(a.info.media_type).Add(static_cast<std::int64_t>(a.data.size()))
+          .AddBytes(a.data);
+    }
+  }
+}
+
 }  // namespace
 
 void AddBatchCalls(std::span<const WriteBatch* const> batches, std::vector<PgCall>& calls) {
   AddTests(batches, calls);
   AddAttempts(batches, calls);
   AddEvents(batches, calls);
+  AddAttachments(batches, calls);
   std::vector<const Delivery*> deliveries;
   for (const WriteBatch* batch : batches) {
     for (const Delivery& d : batch->deliveries) deliveries.push_back(&d);

@@ -13,7 +13,7 @@
 namespace handoff::store {
 
 // Appends to `calls` the statements that write `batches`' tests, attempts (but the quiet
-// ones, see quiet_attempts.h), events and deliveries, in that order, with the outcome of
+// ones, see quiet_attempts.h), events, attachments and deliveries, in that order, with the outcome of
 // writing the batches one after the other: a test or attempt written twice keeps its last
 // write, and a test keeps the place of its first (tests.position, the order GetTests shows
 // unplanned tests in). Not their run updates. A table with no rows gets no statement.

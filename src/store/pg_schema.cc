@@ -233,6 +233,22 @@ ALTER TABLE tests ADD COLUMN since_reference TEXT NOT NULL DEFAULT '';
 ALTER TABLE tests ADD COLUMN since_at BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX tests_by_test ON tests (name, run_id);
 )sql",
+    // 6: attachments (issue 19: t.Attach; SQLite's version 12), a table of their own: one
+    // row per file of a (sub)test's attempt. The test and the name are BYTEA as test names
+    // are elsewhere; `seq` orders a run's files as they were stored (SQLite's rowid).
+    R"sql(
+CREATE TABLE attachments (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY,
+  run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  test BYTEA NOT NULL,
+  attempt BIGINT NOT NULL,
+  name BYTEA NOT NULL,
+  media_type TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (run_id, test, attempt, name)
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -48,6 +48,13 @@ constexpr const char* kSelectEvents =
     "SELECT seq, type, data FROM run_events WHERE run_id = $1 AND seq > $2 "
     "ORDER BY seq LIMIT $3";
 
+constexpr const char* kSelectAttachments =
+    "SELECT test, attempt, name, media_type, size FROM attachments "
+    "WHERE run_id = $1 AND ($2::bytea IS NULL OR test = $2) ORDER BY test, attempt, seq";
+constexpr const char* kSelectAttachment =
+    "SELECT media_type, size, data FROM attachments "
+    "WHERE run_id = $1 AND test = $2 AND attempt = $3 AND name = $4";
+
 constexpr const char* kInsertSchedule =
     "INSERT INTO schedules (name, suite, spec, time_zone, test_filter, paused, created_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING";
@@ -64,6 +71,7 @@ constexpr const char* kPickExpiredRuns =
     "AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY created_at, id LIMIT $2";
 // Children first, each by its run_id index; the foreign keys then find nothing left.
 constexpr const char* kDeleteRunRows[] = {
+    "DELETE FROM attachments WHERE run_id = $1",
     "DELETE FROM run_events WHERE run_id = $1",
     "DELETE FROM attempts WHERE run_id = $1",
     "DELETE FROM tests WHERE run_id = $1",
@@ -551,6 +559,44 @@ std::int64_t PgStore::LastEventSeq(std::int64_t run_id) {
   PgResult r = lease.db()->Exec(kLastEventSeqs, params);
   if (r.rows() == 0) return 0;
   return LastJournalSeq(r.Int(0, 0), r.Int(0, 1));  // NULL (no rows) reads as 0
+}
+
+Result<std::vector<AttachmentInfo>> PgStore::ListAttachments(
+    std::int64_t run_id, const std::optional<std::string>& test) {
+  ReadLease lease(*this);
+  if (!lease.db()) return Unreadable("the attachments of a run");
+  PgParams params;
+  params.Add(run_id);
+  if (test) {
+    params.AddBytes(*test);
+  } else {
+    params.AddNullBytes();
+  }
+  PgResult r = lease.db()->Exec(kSelectAttachments, params);
+  if (!r.ok()) return Unreadable("the attachments of a run");
+  std::vector<AttachmentInfo> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int row = 0; row < r.rows(); ++row) {
+    out.push_back(AttachmentInfo{r.Text(row, 0), static_cast<int>(r.Int(row, 1)),
+                                 r.Text(row, 2), r.Text(row, 3), r.Int(row, 4)});
+  }
+  return out;
+}
+
+Result<std::optional<StoredAttachment>> PgStore::GetAttachment(std::int64_t run_id,
+                                                               const std::string& test,
+                                                               int attempt,
+                                                               const std::string& name) {
+  ReadLease lease(*this);
+  if (!lease.db()) return Unreadable("an attachment");
+  PgParams params;
+  params.Add(run_id).AddBytes(test).Add(attempt).AddBytes(name);
+  PgResult r = lease.db()->Exec(kSelectAttachment, params);
+  if (!r.ok()) return Unreadable("an attachment");
+  if (r.rows() == 0) return std::optional<StoredAttachment>{};
+  return std::optional<StoredAttachment>(
+      StoredAttachment{AttachmentInfo{test, attempt, name, r.Text(0, 0), r.Int(0, 1)},
+                       r.Text(0, 2)});
 }
 
 Result<void> PgStore::PutSchedule(const StoredSchedule& schedule) {

@@ -97,6 +97,11 @@ class PgStore : public Store {
   std::vector<RunEvent> GetEvents(std::int64_t run_id, std::int64_t after_seq,
                                   int limit) override;
   std::int64_t LastEventSeq(std::int64_t run_id) override;
+  Result<std::vector<AttachmentInfo>> ListAttachments(
+      std::int64_t run_id, const std::optional<std::string>& test) override;
+  Result<std::optional<StoredAttachment>> GetAttachment(std::int64_t run_id,
+                                                        const std::string& test, int attempt,
+                                                        const std::string& name) override;
   Result<void> PutSchedule(const StoredSchedule& schedule) override;
   Result<void> UpdateSchedulePaused(const std::string& name, bool paused) override;
   Result<void> DeleteSchedule(const std::string& name) override;

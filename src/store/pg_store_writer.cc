@@ -298,7 +298,7 @@ void PgStore::Write(WriteBatch batch, std::function<void(bool ok)> done) {
   PendingWrite write;
   write.ops = std::max<std::size_t>(1, batch.run_updates.size() + batch.tests.size() +
                                            batch.attempts.size() + batch.events.size() +
-                                           batch.deliveries.size());
+                                           batch.deliveries.size() + batch.attachments.size());
   write.batch = std::move(batch);
   write.done = std::move(done);
   {

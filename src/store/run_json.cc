@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <ctime>
 
 #include "json/json_writer.h"
@@ -242,7 +243,8 @@ void AppendTestChangeJson(std::string& out, const TestRow& test) {
   out += '}';
 }
 
-void AppendAttemptJson(std::string& out, const Attempt& attempt, const AttemptLinks& links) {
+void AppendAttemptJson(std::string& out, const Attempt& attempt, const AttemptLinks& links,
+                       const std::vector<AttachmentInfo>& attachments, std::int64_t run_id) {
   out += "{\"test\":";
   AppendJsonString(out, attempt.test);
   fmt::format_to(std::back_inserter(out), ",\"attempt\":{},\"status\":", attempt.attempt);
@@ -307,7 +309,44 @@ void AppendAttemptJson(std::string& out, const Attempt& attempt, const AttemptLi
   } else {
     AppendJsonString(out, links.logs);
   }
-  out += "}}";
+  out += '}';
+  Field(out, "attachments");
+  out += '[';
+  bool first = true;
+  for (const AttachmentInfo& a : attachments) {
+    if (a.test != attempt.test || a.attempt != attempt.attempt) continue;
+    if (!first) out += ',';
+    first = false;
+    out += "{\"name\":";
+    AppendJsonString(out, a.name);
+    out += ",\"media_type\":";
+    AppendJsonString(out, a.media_type);
+    fmt::format_to(std::back_inserter(out), ",\"size\":{},\"url\":", a.size);
+    AppendJsonString(out, AttachmentUrl(run_id, a));
+    out += '}';
+  }
+  out += "]}";
+}
+
+std::string AttachmentUrl(std::int64_t run_id, const AttachmentInfo& attachment) {
+  auto encode = [](std::string& out, std::string_view text, bool keep_slash) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (unsigned char c : text) {
+      if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~' ||
+          (keep_slash && c == '/')) {
+        out += static_cast<char>(c);
+      } else {
+        out += '%';
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+  };
+  std::string url = fmt::format("/api/v1/runs/{}/attachments/", run_id);
+  encode(url, attachment.test, true);
+  fmt::format_to(std::back_inserter(url), "/{}/", attachment.attempt);
+  encode(url, attachment.name, false);
+  return url;
 }
 
 }  // namespace handoff::store

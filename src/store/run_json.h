@@ -70,9 +70,18 @@ struct AttemptLinks {
   std::string logs;
 };
 
+// Returns the API path that downloads an attachment of run `run_id`:
+// /api/v1/runs/{run}/attachments/{test}/{attempt}/{name}, the test's and the name's bytes
+// percent-encoded but the '/' between a test's parts.
+std::string AttachmentUrl(std::int64_t run_id, const AttachmentInfo& attachment);
+
 // Appends one attempt with its output, failures (message, file, line), skip reason,
-// values, spans, trace id and `links` ({"traces","logs"}, null when empty).
+// values, spans, trace id, `links` ({"traces","logs"}, null when empty) and the attachments
+// of `attachments` that are this attempt's (name, media_type, size and url, downloads of
+// run `run_id`).
 void AppendAttemptJson(std::string& out, const Attempt& attempt,
-                       const AttemptLinks& links = {});
+                       const AttemptLinks& links = {},
+                       const std::vector<AttachmentInfo>& attachments = {},
+                       std::int64_t run_id = 0);
 
 }  // namespace handoff::store

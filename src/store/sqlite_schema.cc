@@ -206,6 +206,22 @@ ALTER TABLE tests ADD COLUMN since_reference TEXT NOT NULL DEFAULT '';
 ALTER TABLE tests ADD COLUMN since_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX tests_by_test ON tests (name, run_id);
 )sql",
+    // 12: attachments (issue 19: t.Attach), a table of their own: one row per file of a
+    // (sub)test's attempt, its bytes in `data`. A rowid table, so a run's files list in the
+    // order they were stored; the unique index is the key a download reads (and a resumed
+    // attempt's replacement) and the run_id prefix retention deletes by.
+    R"sql(
+CREATE TABLE attachments (
+  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  test TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX attachments_key ON attachments (run_id, test, attempt, name);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -135,6 +135,16 @@ constexpr const char* kSelectEvents =
     "SELECT seq, type, data FROM run_events WHERE run_id = ?1 AND seq > ?2 "
     "ORDER BY seq LIMIT ?3";
 
+constexpr const char* kInsertAttachment =
+    "INSERT OR REPLACE INTO attachments (run_id, test, attempt, name, media_type, size, data) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+constexpr const char* kSelectAttachments =
+    "SELECT test, attempt, name, media_type, size FROM attachments "
+    "WHERE run_id = ?1 AND (?2 IS NULL OR test = ?2) ORDER BY test, attempt, rowid";
+constexpr const char* kSelectAttachment =
+    "SELECT media_type, size, data FROM attachments "
+    "WHERE run_id = ?1 AND test = ?2 AND attempt = ?3 AND name = ?4";
+
 constexpr const char* kInsertSchedule =
     "INSERT INTO schedules (name, suite, spec, time_zone, test_filter, paused, created_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name) DO NOTHING";
@@ -152,6 +162,7 @@ constexpr const char* kPickExpiredRuns =
     "LIMIT ?2";
 // Children first, each by its run_id index; the foreign keys then find nothing left.
 constexpr const char* kDeleteRunRows[] = {
+    "DELETE FROM attachments WHERE run_id = ?1",
     "DELETE FROM run_events WHERE run_id = ?1",
     "DELETE FROM attempts WHERE run_id = ?1",
     "DELETE FROM tests WHERE run_id = ?1",
@@ -348,6 +359,16 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
     for (const auto& [run_id, e] : batch.events) {
       insert.Reset();
       insert.Bind(run_id).Bind(e.seq).Bind(e.type).Bind(e.data);
+      if (!insert.Run()) return false;
+    }
+  }
+  if (!batch.attachments.empty()) {
+    Stmt insert(db, kInsertAttachment);
+    for (const auto& [run_id, a] : batch.attachments) {
+      insert.Reset();
+      insert.Bind(run_id).Bind(a.info.test).Bind(a.info.attempt).Bind(a.info.name)
+          .Bind(a.info.media_type).Bind(static_cast<std::int64_t>(a.data.size()))
+          .BindBlob(a.data);
       if (!insert.Run()) return false;
     }
   }
@@ -662,7 +683,7 @@ void SqliteStore::Write(WriteBatch batch, std::function<void(bool ok)> done) {
   PendingWrite write;
   write.ops = std::max<std::size_t>(1, batch.run_updates.size() + batch.tests.size() +
                                            batch.attempts.size() + batch.events.size() +
-                                           batch.deliveries.size());
+                                           batch.deliveries.size() + batch.attachments.size());
   write.batch = std::move(batch);
   write.done = std::move(done);
   {
@@ -918,6 +939,37 @@ std::int64_t SqliteStore::LastEventSeq(std::int64_t run_id) {
   s.Bind(run_id);
   if (!s.Step()) return 0;
   return LastJournalSeq(s.Int(0), s.Int(1));  // NULL (no rows) reads as 0
+}
+
+Result<std::vector<AttachmentInfo>> SqliteStore::ListAttachments(
+    std::int64_t run_id, const std::optional<std::string>& test) {
+  ReadLease lease(*this);
+  if (!lease.db()) return Unreadable("the attachments of a run");
+  Stmt s(*lease.db(), kSelectAttachments);
+  s.Bind(run_id).Bind(test);
+  std::vector<AttachmentInfo> out;
+  while (s.Step()) {
+    out.push_back(AttachmentInfo{s.Text(0), static_cast<int>(s.Int(1)), s.Text(2), s.Text(3),
+                                 s.Int(4)});
+  }
+  if (!s.ok()) return Unreadable("the attachments of a run");
+  return out;
+}
+
+Result<std::optional<StoredAttachment>> SqliteStore::GetAttachment(std::int64_t run_id,
+                                                                   const std::string& test,
+                                                                   int attempt,
+                                                                   const std::string& name) {
+  ReadLease lease(*this);
+  if (!lease.db()) return Unreadable("an attachment");
+  Stmt s(*lease.db(), kSelectAttachment);
+  s.Bind(run_id).Bind(test).Bind(attempt).Bind(name);
+  if (!s.Step()) {
+    if (!s.ok()) return Unreadable("an attachment");
+    return std::optional<StoredAttachment>{};
+  }
+  return std::optional<StoredAttachment>(
+      StoredAttachment{AttachmentInfo{test, attempt, name, s.Text(0), s.Int(1)}, s.Text(2)});
 }
 
 Result<void> SqliteStore::PutSchedule(const StoredSchedule& schedule) {

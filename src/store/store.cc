@@ -7,6 +7,11 @@
 #include "event/located.h"
 
 namespace handoff::store {
+
+Error Unreadable(std::string_view what) {
+  return Error{ErrorCode::kUnavailable, "the database could not read " + std::string(what)};
+}
+
 namespace {
 
 constexpr std::array<const char*, 6> kRunStatusNames = {"queued", "running", "passed",

@@ -272,6 +272,27 @@ struct Attempt {
   bool keep_quiet = false;
 };
 
+// One attachment of an attempt (t.Attach), without its bytes: what the API lists. `test`
+// and `attempt` are the (sub)test's and its attempt's; a name is unique within them.
+struct AttachmentInfo {
+  std::string test;
+  int attempt = 1;
+  std::string name;
+  std::string media_type;
+  std::int64_t size = 0;
+  bool operator==(const AttachmentInfo&) const = default;
+};
+
+// Returns the kUnavailable error of a read that the database could not answer (`what`:
+// "an attachment"): the server answers 503, never an empty success.
+Error Unreadable(std::string_view what);
+
+// One attachment with its bytes: what a write stores and a download reads.
+struct StoredAttachment {
+  AttachmentInfo info;
+  std::string data;
+};
+
 // One entry of a run's journal: what the live stream sends. `seq` counts from 1 within a
 // run; `data` is a JSON object.
 struct RunEvent {
@@ -394,6 +415,9 @@ struct WriteBatch {
   // Inserted unless a delivery with the same id exists (a decision made again after a
   // restart is the same delivery).
   std::vector<Delivery> deliveries;
+  // Inserted; an attachment with the same (run id, test, attempt, name) is replaced (an
+  // attempt resumed after a restart attaches again).
+  std::vector<std::pair<std::int64_t, StoredAttachment>> attachments;
   // (run id, lease token): on a shared store the batch commits only while each of these
   // runs is still leased with this token (a replica whose run was taken over cannot write
   // it any more: fencing); it fails alone otherwise. Ignored by a store one server owns.
@@ -401,7 +425,7 @@ struct WriteBatch {
 
   bool empty() const {
     return run_updates.empty() && tests.empty() && attempts.empty() && events.empty() &&
-           deliveries.empty();
+           deliveries.empty() && attachments.empty();
   }
 };
 
@@ -524,6 +548,25 @@ class Store {
                                           int limit) = 0;
   // The highest seq in the run's journal (0 if empty).
   virtual std::int64_t LastEventSeq(std::int64_t run_id) = 0;
+
+  // The attachments of a run (of one test when `test` is set), ordered by test, attempt
+  // and the order they were stored; kUnavailable when the database cannot be read (an
+  // error, never an empty list). A store without attachments has none.
+  virtual Result<std::vector<AttachmentInfo>> ListAttachments(
+      std::int64_t run_id, const std::optional<std::string>& test) {
+    (void)run_id;
+    (void)test;
+    return std::vector<AttachmentInfo>{};
+  }
+  // One attachment with its bytes, nullopt if there is none; kUnavailable when the database
+  // cannot be read.
+  virtual Result<std::optional<StoredAttachment>> GetAttachment(std::int64_t run_id,
+                                                                const std::string& test,
+                                                                int attempt,
+                                                                const std::string& name) {
+    (void)run_id, (void)test, (void)attempt, (void)name;
+    return std::optional<StoredAttachment>{};
+  }
 
   // Schedules created over the API. Each write is committed before it returns: kConflict
   // when PutSchedule's name exists, kNotFound when the schedule to change or delete does

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "duration/duration.h"
+#include "event/attachment.h"
 #include "runner/runner.h"
 #include "stack/raw_stacks.h"
 #include "stack/symbolizer.h"
@@ -30,6 +31,22 @@ extern char** environ;
 
 namespace handoff {
 namespace {
+
+// A worker's pipe is outside input: an attachment that breaks t.Attach's rules (a name with
+// a path in it, a media type that is not one, a size over the bound) becomes a failure of
+// its test instead of reaching a file or the store.
+void RejectInvalidAttachment(Event& e) {
+  std::string why = CheckAttachmentName(e.key);
+  if (why.empty()) why = CheckMediaType(e.file);
+  if (why.empty() && e.text.size() > kMaxAttachmentBytes) {
+    why = fmt::format("{} bytes, over the limit of {}", e.text.size(), kMaxAttachmentBytes);
+  }
+  if (why.empty()) return;
+  e.kind = EventKind::kFailure;
+  e.text = "the worker sent an attachment that was not kept: " + why;
+  e.key.clear();
+  e.file.clear();
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -441,6 +458,7 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
             e->kind != EventKind::kLog) {
           continue;
         }
+        if (e->kind == EventKind::kAttachment) RejectInvalidAttachment(*e);
         e->suite = job.suite->name;
         tracker.OnEvent(*e);
         ++outcome.events;

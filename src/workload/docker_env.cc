@@ -74,6 +74,7 @@ struct DockerState {
   std::mutex mu;
   std::vector<std::weak_ptr<class DockerRunnable>> started;  // in start order
   bool closed = false;
+  TestLogs logs;
 
   void Close();
 };
@@ -299,6 +300,7 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
   void Register() {
     std::lock_guard lock(state_->mu);
     state_->started.push_back(weak_from_this());
+    state_->logs.runnables.emplace_back(name_, dir_);
   }
 
   void JoinFollower() {
@@ -425,12 +427,15 @@ void RemoveAsRoot(DockerState& state) {
 
 void DockerState::Close() {
   std::vector<std::weak_ptr<DockerRunnable>> runnables;
+  TestLogs closing;
   {
     std::lock_guard lock(mu);
     if (closed) return;
     closed = true;
     runnables.swap(started);
+    closing = std::move(logs);
   }
+  closing.AttachIfFailed();
   for (auto it = runnables.rbegin(); it != runnables.rend(); ++it) {
     if (auto r = it->lock()) (void)r->Kill();
   }
@@ -566,6 +571,7 @@ std::unique_ptr<Environment> Environment::NewDocker(T& t) {
   Status st;
   std::unique_ptr<Environment> env = MakeDockerEnvironment(name, &state, &st);
   if (!env) t.Fatalf("cannot create Docker environment {}: {}", name, st.message());
+  state->logs.test = internal::StateOf(t);  // a failure keeps the runnables' logs
   t.Cleanup([state] { state->Close(); });
   return env;
 }

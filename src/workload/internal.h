@@ -10,9 +10,14 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "handoff/workload.h"
+
+namespace handoff::internal {
+class TestState;
+}  // namespace handoff::internal
 
 namespace handoff::workload {
 
@@ -50,6 +55,22 @@ class OutputLines {
   std::FILE* log_ = nullptr;
   mutable std::mutex mu_;
   std::deque<std::string> last_;
+};
+
+// The most of a runnable's output.log a failed test attaches: its last bytes.
+inline constexpr std::size_t kLogTailBytes = 1u << 20;
+
+// The logs a failed test keeps (issue 19): an environment made from a test (NewProcess(t),
+// NewDocker(t)) notes each runnable it starts, and its Close, before it removes their
+// directories (when the test's code drops the environment, or at its cleanup), attaches the
+// tail (kLogTailBytes) of each one's output.log as "runnable-<name>.log" if the test failed,
+// a first line saying what was cut. The runnables' own objects may be gone by then.
+struct TestLogs {
+  internal::TestState* test = nullptr;  // null: a standalone environment
+  std::vector<std::pair<std::string, std::string>> runnables;  // name, directory
+
+  // Attaches the logs if there is a test and it failed.
+  void AttachIfFailed() const;
 };
 
 // A name safe in paths, host names and container names: lower-case letters, digits and

@@ -506,15 +506,19 @@ struct ProcessState {
   // Removes the directory if the process dies before Close (its children die with it).
   std::unique_ptr<Reaper> reaper;
   bool closed = false;
+  TestLogs logs;
 
   void Close() {
     std::vector<std::weak_ptr<ProcessRunnable>> runnables;
+    TestLogs closing;
     {
       std::lock_guard lock(mu);
       if (closed) return;
       closed = true;
       runnables.swap(started);
+      closing = std::move(logs);
     }
+    closing.AttachIfFailed();
     for (auto it = runnables.rbegin(); it != runnables.rend(); ++it) {
       if (auto r = it->lock()) r->Kill();
     }
@@ -561,6 +565,7 @@ class ProcessEnvironment : public Environment {
           if (auto s = state.lock()) {
             std::lock_guard lock(s->mu);
             s->started.push_back(r);
+            s->logs.runnables.emplace_back(r->Name(), r->Dir());
           }
         });
   }
@@ -600,6 +605,7 @@ std::unique_ptr<Environment> Environment::NewProcess(T& t) {
   std::shared_ptr<ProcessState> state;
   std::unique_ptr<Environment> env = MakeProcessEnvironment(TestEnvironmentName(t), &state);
   if (!env) t.Fatalf("cannot create a directory for the environment: {}", std::strerror(errno));
+  state->logs.test = internal::StateOf(t);  // a failure keeps the runnables' logs
   t.Cleanup([state] { state->Close(); });
   return env;
 }

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <future>
 
+#include "event/attachment.h"
 #include "handoff/internal/hooks.h"
 #include "handoff/t.h"
 #include "handoff/workload.h"
@@ -376,6 +377,37 @@ Status WaitUntilReady(const std::string& name, const StartOptions& options,
     wait(delay);
     delay = std::min(b.max, std::chrono::milliseconds(static_cast<std::int64_t>(
                                 static_cast<double>(delay.count()) * b.multiplier)));
+  }
+}
+
+void TestLogs::AttachIfFailed() const {
+  if (test == nullptr) return;
+  T t(test);
+  if (!t.Failed()) return;
+  for (const auto& [runnable, dir] : runnables) {
+    std::FILE* log = std::fopen((dir + "/output.log").c_str(), "rb");
+    if (log == nullptr) continue;  // it never started
+    std::string tail;
+    long skipped = 0;
+    if (std::fseek(log, 0, SEEK_END) == 0) {
+      const long size = std::ftell(log);
+      skipped = std::max(0L, size - static_cast<long>(kLogTailBytes));
+      std::fseek(log, skipped, SEEK_SET);
+      tail.resize(static_cast<std::size_t>(size - skipped));
+      tail.resize(std::fread(tail.data(), 1, tail.size(), log));
+    }
+    std::fclose(log);
+    if (skipped > 0) {
+      // Whole lines only, after a note of what was left out.
+      const std::size_t newline = tail.find('\n');
+      const std::size_t cut = newline == std::string::npos ? 0 : newline + 1;
+      tail = fmt::format("[handoff: the first {} bytes of {}'s output are not attached]\n",
+                         skipped + static_cast<long>(cut), runnable) +
+             tail.substr(cut);
+    }
+    std::string name = "runnable-" + runnable + ".log";
+    if (!CheckAttachmentName(name).empty()) name = "runnable-" + Sanitize(runnable) + ".log";
+    t.Attach(name, tail, "text/plain");
   }
 }
 

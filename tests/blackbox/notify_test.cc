@@ -24,19 +24,8 @@ using Clock = std::chrono::steady_clock;
 constexpr char kSecret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";  // Standard Webhooks' example
 constexpr char kSlackToken[] = "xoxb-0000-secret-slack-token";
 
-class NotifyTest : public ::testing::Test {
+class NotifyTest : public ServeDatabaseTest {
  protected:
-  void SetUp() override {
-    dir_ = MakeTempDir();
-    if (ServeTestsOnPostgres()) HANDOFF_NEED_POSTGRES();
-    ASSERT_TRUE(db_.Create(dir_));
-  }
-  void TearDown() override {
-    servers_.clear();
-    db_.Drop();
-    std::filesystem::remove_all(dir_);
-  }
-
   std::string WriteFile(const std::string& name, const std::string& content) {
     const std::string path = dir_ + "/" + name;
     std::ofstream(path) << content;
@@ -129,10 +118,6 @@ class NotifyTest : public ::testing::Test {
     return true;
   }
 
-  std::string dir_;
-  ServeTestDatabase db_;
-  int starts_ = 0;
-  std::vector<std::unique_ptr<Server>> servers_;
 };
 
 // The body of a webhook request.

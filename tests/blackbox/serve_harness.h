@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -274,6 +276,28 @@ class ServeTestDatabase {
  private:
   std::string dir_;
   std::unique_ptr<::handoff::testing::PostgresTestDatabase> postgres_;
+};
+
+// A black-box test of `serve` with a database of its own (SQLite in a temporary directory,
+// or PostgreSQL when ServeTestsOnPostgres) and the servers it started, stopped and removed
+// after the test.
+class ServeDatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    if (ServeTestsOnPostgres()) HANDOFF_NEED_POSTGRES();
+    ASSERT_TRUE(db_.Create(dir_));
+  }
+  void TearDown() override {
+    servers_.clear();
+    db_.Drop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string dir_;
+  ServeTestDatabase db_;
+  std::vector<std::unique_ptr<Server>> servers_;
+  int starts_ = 0;
 };
 
 }  // namespace handoff::testing

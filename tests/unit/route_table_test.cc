@@ -37,6 +37,8 @@ class RouteTableTest : public ::testing::Test {
     run.suite = "Checkout";
     run.status = store::RunStatus::kPassed;
     run_id_ = store_.AddRun(run, {store::TestRow{.name = "Card"}});
+    store_.AddAttachment(run_id_, store::StoredAttachment{
+                                      {"Card", 1, "shot.png", "image/png", 3}, "png"});
   }
 
   // A path that `pattern` matches, each parameter naming something the fakes hold. A new
@@ -60,6 +62,8 @@ class RouteTableTest : public ::testing::Test {
         path += "Card";
       } else if (s.text == "file") {
         path += "index.html";
+      } else if (s.text == "path") {
+        path += "Card/1/shot.png";  // an attachment: {test}/{attempt}/{name}
       } else {
         ADD_FAILURE() << "no sample value for {" << s.text << "} in " << pattern;
       }
@@ -118,6 +122,27 @@ TEST_F(RouteTableTest, EveryRouteReachesItsHandler) {
     EXPECT_NE(r.status, 404) << Key(route) << " as " << path << ": " << r.FullBody();
     EXPECT_NE(r.status, 405) << Key(route) << " as " << path << ": " << r.FullBody();
   }
+}
+
+TEST_F(RouteTableTest, AttachmentsDownloadWithTheirHeadersAndAnUnreadableStoreIs503) {
+  const std::string base = "/api/v1/runs/" + std::to_string(run_id_) + "/attachments";
+  Response r = Do("GET", base + "/Card/1/shot.png");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "image/png");
+  EXPECT_EQ(r.FullBody(), "png");
+  EXPECT_NE(r.FullBody(), "");
+  bool sandboxed = false;
+  for (const auto& [name, value] : r.headers) {
+    if (name == "Content-Security-Policy") sandboxed = value.find("sandbox") != std::string::npos;
+  }
+  EXPECT_TRUE(sandboxed);
+  EXPECT_EQ(Do("GET", base + "/Card/1/other.png").status, 404);
+  EXPECT_EQ(Do("GET", base + "/Card/one/shot.png").status, 400);
+  EXPECT_NE(Do("GET", base).FullBody().find(R"("name":"shot.png")"), std::string::npos);
+  store_.FailAttachmentReads();
+  EXPECT_EQ(Do("GET", base + "/Card/1/shot.png").status, 503);
+  EXPECT_EQ(Do("GET", base).status, 503);
+  EXPECT_EQ(Do("GET", "/api/v1/runs/" + std::to_string(run_id_) + "/tests/Card").status, 503);
 }
 
 TEST_F(RouteTableTest, AWrongMethodIs405AllowingExactlyTheTablesMethodsForThePath) {
@@ -202,6 +227,8 @@ TEST(RouteTableSpecTest, EveryRouteNeedsExactlyTheseRolesAndEveryWriteChangesSta
       {"POST /api/v1/runs/{run:id}/retry", {Access::kRun, kChangesState}},
       {"GET /api/v1/runs/{run:id}/report", {Access::kRead, kReadOnly}},
       {"GET /api/v1/runs/{run:id}/deliveries", {Access::kRead, kReadOnly}},
+      {"GET /api/v1/runs/{run:id}/attachments", {Access::kRead, kReadOnly}},
+      {"GET /api/v1/runs/{run:id}/attachments/{path...}", {Access::kRead, kReadOnly}},
       {"GET /api/v1/runs/{run:id}/events", {Access::kRead, kReadOnly}},
       {"GET /api/v1/schedules", {Access::kRead, kReadOnly}},
       {"POST /api/v1/schedules", {Access::kAdmin, kChangesState}},

@@ -42,7 +42,35 @@ class FakeStore : public store::Store {
     std::lock_guard lock(mu_);
     events_[run_id].push_back(std::move(event));
   }
+  void AddAttachment(std::int64_t run_id, store::StoredAttachment attachment) {
+    std::lock_guard lock(mu_);
+    attachments_[run_id].push_back(std::move(attachment));
+  }
+  // From now on, reads of attachments fail as a database that cannot answer.
+  void FailAttachmentReads() { fail_attachment_reads_ = true; }
   int get_tests_calls() const { return get_tests_calls_.load(); }
+
+  Result<std::vector<store::AttachmentInfo>> ListAttachments(
+      std::int64_t run_id, const std::optional<std::string>& test) override {
+    if (fail_attachment_reads_) return store::Unreadable("the attachments of a run");
+    std::lock_guard lock(mu_);
+    std::vector<store::AttachmentInfo> out;
+    for (const store::StoredAttachment& a : attachments_[run_id]) {
+      if (!test || a.info.test == *test) out.push_back(a.info);
+    }
+    return out;
+  }
+  Result<std::optional<store::StoredAttachment>> GetAttachment(std::int64_t run_id,
+                                                               const std::string& test,
+                                                               int attempt,
+                                                               const std::string& name) override {
+    if (fail_attachment_reads_) return store::Unreadable("an attachment");
+    std::lock_guard lock(mu_);
+    for (const store::StoredAttachment& a : attachments_[run_id]) {
+      if (a.info.test == test && a.info.attempt == attempt && a.info.name == name) return a;
+    }
+    return std::optional<store::StoredAttachment>{};
+  }
 
   // store::Store
   Result<store::CreatedRun> CreateRun(store::Run run,
@@ -145,6 +173,8 @@ class FakeStore : public store::Store {
   std::map<std::int64_t, std::vector<store::RunEvent>> events_;
   store::RunQuery last_query_;
   std::atomic<int> get_tests_calls_{0};
+  std::map<std::int64_t, std::vector<store::StoredAttachment>> attachments_;
+  std::atomic<bool> fail_attachment_reads_{false};
 };
 
 // An engine that creates runs in a FakeStore and publishes events to subscribers on the

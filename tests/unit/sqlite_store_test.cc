@@ -329,8 +329,8 @@ TEST_F(SqliteStoreFileTest, SchemaNineGainsTraceIdsAndKeepsItsAttempts) {
     run.suite = "checkout";
     id = ValueOf(store->CreateRun(run, {"A"})).run.id;
   }
-  // Schema 9 is schema 10 without the trace ids (and 11 without the tests' changes); an
-  // attempt written then has none.
+  // Schema 9 is schema 10 without the trace ids (and 11 without the tests' changes, 12
+  // without attachments); an attempt written then has none.
   ASSERT_EQ(::handoff::testing::ExecSqliteFile(Path(), ::handoff::testing::kSqliteBackToSchema9), "");
   ASSERT_EQ(QueryFile(Path(), "INSERT INTO attempts (run_id, test, attempt, status) VALUES (" +
                                   std::to_string(id) + ", 'A', 1, 'failed')"),

@@ -84,6 +84,49 @@ function attemptLinks(links) {
   return h('span', {class: 'attempt-links'}, link(links.traces, 'traces'), link(links.logs, 'logs'));
 }
 
+function byteSize(n) {
+  if (n < 1024) return plural(n, 'byte');
+  if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KiB';
+  return (n / (1024 * 1024)).toFixed(1) + ' MiB';
+}
+
+// What a browser shows of an attachment: images inline (those the server serves inline:
+// never SVG), text and JSON as a preview of their start (textContent: never markup), every
+// attachment as a download.
+const INLINE_IMAGES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+const TEXT_TYPES = ['text/plain', 'application/json'];
+const PREVIEW_BYTES = 64 * 1024;
+
+function attachmentItem(att) {
+  const download = h('a', {href: att.url, download: att.name, class: 'attachment-download',
+                           'data-testid': 'attachment-download'}, 'download');
+  const head = h('div', {class: 'attachment-head'},
+    h('span', {class: 'attachment-name'}, att.name), ' ',
+    h('span', {class: 'muted small'}, `${att.media_type}, ${byteSize(att.size)}`), ' ', download);
+  let body = null;
+  if (INLINE_IMAGES.includes(att.media_type)) {
+    body = h('a', {href: att.url, target: '_blank', rel: 'noopener noreferrer'},
+      h('img', {src: att.url, alt: att.name, loading: 'lazy', class: 'attachment-image',
+                'data-testid': 'attachment-image'}));
+  } else if (TEXT_TYPES.includes(att.media_type)) {
+    body = h('pre', {class: 'output attachment-preview', 'data-testid': 'attachment-preview'}, 'Loading…');
+    fetch(att.url)
+      .then((res) => (res.ok ? res.text() : Promise.reject(new Error(res.status + ' ' + res.statusText))))
+      .then((text) => {
+        const cut = text.length > PREVIEW_BYTES || att.size > PREVIEW_BYTES;
+        body.textContent = cut ? text.slice(0, PREVIEW_BYTES) + '\n… (download for the rest)' : text;
+      })
+      .catch((err) => { body.textContent = 'Cannot load the preview: ' + err.message; });
+  }
+  return h('li', {class: 'attachment', 'data-testid': 'attachment', 'data-name': att.name}, head, body);
+}
+
+function attachmentsList(attachments) {
+  if (!attachments || attachments.length === 0) return null;
+  return h('section', null, h('h3', null, 'Attachments'),
+    h('ul', {class: 'attachments'}, attachments.map(attachmentItem)));
+}
+
 function attemptSection(a, count) {
   return h('section', {class: 'panel attempt', 'data-testid': 'attempt', 'data-attempt': a.attempt},
     h('div', {class: 'attempt-head'},
@@ -97,6 +140,7 @@ function attemptSection(a, count) {
     failuresList(a.failures),
     h('section', null, h('h3', null, 'Output ', h('span', {class: 'muted small'}, '(' + plural((a.output || []).length, 'line') + ')')),
       outputBlock(a.output)),
+    attachmentsList(a.attachments),
     valuesTable(a.values),
     spansTimeline(a.spans, a));
 }
