@@ -16,6 +16,7 @@ bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' &&
 bool IsAlnum(char c) {
   return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
+bool IsLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
 // Returns the length of the run of characters satisfying `pred` at `at`.
@@ -171,7 +172,14 @@ std::string FailureSignature(std::string_view message) {
       }
     }
     if (IsDigit(c)) {
-      i += RunOf(line, i, IsDigit);
+      const std::size_t n = RunOf(line, i, IsDigit);
+      // Between two letters, digits are part of a name (e2e, h2o): kept.
+      if (i > 0 && IsLetter(line[i - 1]) && i + n < line.size() && IsLetter(line[i + n])) {
+        out.append(line, i, n);
+        i += n;
+        continue;
+      }
+      i += n;
       if (i + 1 < line.size() && line[i] == '.' && IsDigit(line[i + 1])) {
         i += 1 + RunOf(line, i + 1, IsDigit);
       }

@@ -18,7 +18,8 @@ namespace handoff {
 // its first non-empty line, the line number of its location dropped, then each UUID as
 // <uuid>, each hex number (0x…, or 8 or more hex digits with a digit and a letter) as <hex>,
 // each ISO date and time as <time>, each IPv4 address as <ip>, each remaining run of digits
-// (and its fraction) as <n>, and each run of whitespace as one space; at most 300 bytes.
+// (and its fraction) as <n> unless it stands between two letters (e2e), and each run of
+// whitespace as one space; at most 300 bytes.
 // An empty message has the signature "".
 std::string FailureSignature(std::string_view message);
 

@@ -1061,6 +1061,45 @@ TEST_F(ServeTest, TestsAreMarkedAgainstThePreviousRunAndTheirHistoryGroupsAndSea
   Json(s, "GET", "/api/v1/search/tests", {}, 400);
   Json(s, "GET", "/api/v1/search/tests?test=x&suite=Nope", {}, 404);
   Json(s, "GET", "/api/v1/search/tests?test=" + std::string(1001, 'x'), {}, 400);
+
+  // remote: the marks on `get`, a test's history, a search, and a run followed to its end,
+  // each test printed once (the end's marks are sent again) then what changed.
+  ProcessResult get = RunProcess({SERVE_FIXTURE, "remote", "get", std::to_string(r3), "--server",
+                                  s->url()}, {}, std::chrono::seconds(30));
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_TRUE(std::regex_search(get.out, std::regex(fmt::format(
+      R"(PASS +Heals \(\d+\.\d\ds\) \[fixed: failing since run #{} \(v1\)\])", r1))))
+      << get.out;
+  EXPECT_NE(get.out.find(fmt::format("[failing since run #{} (v2)]", r2)), std::string::npos)
+      << get.out;
+  ProcessResult past = RunProcess({SERVE_FIXTURE, "remote", "history", "History", "Heals",
+                                   "--server", s->url()}, {}, std::chrono::seconds(30));
+  EXPECT_EQ(past.exit_code, 0) << past.err;
+  EXPECT_NE(past.out.find(fmt::format("Heals: first failed in run #{} (v1)", r1)),
+            std::string::npos) << past.out;
+  EXPECT_TRUE(std::regex_search(past.out, std::regex(fmt::format(
+      R"(\n{} +v2 +FAIL .*\[failing since run #{} \(v1\)\])", r2, r1)))) << past.out;
+  ProcessResult search = RunProcess({SERVE_FIXTURE, "remote", "search", "--failure", "ORDER 1002",
+                                     "--server", s->url()}, {}, std::chrono::seconds(30));
+  EXPECT_EQ(search.exit_code, 0) << search.err;
+  EXPECT_NE(search.out.find("order 1002 not found after 3 tries"), std::string::npos) << search.out;
+  EXPECT_EQ(search.out.find("order 1001"), std::string::npos) << search.out;
+  ProcessResult none = RunProcess({SERVE_FIXTURE, "remote", "search", "--server", s->url()}, {},
+                                  std::chrono::seconds(30));
+  EXPECT_EQ(none.exit_code, 2) << none.out;
+  ProcessResult follow = RunProcess({SERVE_FIXTURE, "remote", "trigger", "History", "--server",
+                                     s->url(), "--param", "cases=a,b,c", "--wait"},
+                                    {}, std::chrono::seconds(60));
+  EXPECT_EQ(follow.exit_code, 0) << follow.out << follow.err;
+  std::size_t heals_lines = 0;
+  for (std::size_t at = follow.out.find("--- PASS: Heals "); at != std::string::npos;
+       at = follow.out.find("--- PASS: Heals ", at + 1)) {
+    ++heals_lines;
+  }
+  EXPECT_EQ(heals_lines, 1u) << follow.out;
+  EXPECT_NE(follow.out.find(fmt::format("fixed: Breaks [fixed: failing since run #{} (v2)]", r2)),
+            std::string::npos) << follow.out;
+  EXPECT_NE(follow.out.find("new tests: Table/c"), std::string::npos) << follow.out;
 }
 
 TEST_F(ServeTest, RetryOnlyFailedOfACancelledRunAlsoRunsTheTestsThatNeverRan) {

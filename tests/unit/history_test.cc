@@ -113,7 +113,9 @@ TEST(FailureSignatureTest, NumbersIdsAddressesAndTimesAreNormalised) {
             "commit <hex> broke it; took <n>s");
   EXPECT_EQ(FailureSignature("user_42 and test2 and deadbeefcafe"),
             "user_<n> and test<n> and deadbeefcafe")
-      << "digits inside words; letters alone are no number";
+      << "digits ending words; letters alone are no number";
+  EXPECT_EQ(FailureSignature("shop_e2e.cc:259: h2o x86_64"), "shop_e2e.cc:<n>: h2o x<n>_<n>")
+      << "digits between letters are part of a name";
   EXPECT_EQ(FailureSignature("\n   \n  spaced    out\t\tline  "), "spaced out line");
   EXPECT_EQ(FailureSignature(""), "");
   EXPECT_EQ(FailureSignature(std::string(1000, 'x')).size(), 300u);
