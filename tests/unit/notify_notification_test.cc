@@ -59,6 +59,11 @@ Notification FullNotification() {
       {"TestLogin", "passed", false, true, 3, 9'000'000'000'000LL, "", "", 0},
       {"TestSearch", "skipped", false, false, 1, 0, "no index \x01 here", "", 0},
   };
+  n.tests[0].change = "still_failing";
+  n.tests[0].failing_since_run = 39;
+  n.tests[0].failing_since_reference = "abc123";
+  n.tests[0].failing_since_ns = kCreatedNs - 90'000'000'000;
+  n.tests[2].change = "fixed";
   return n;
 }
 
@@ -107,6 +112,10 @@ void ExpectSame(const Notification& a, const Notification& b) {
     EXPECT_EQ(a.tests[i].message, b.tests[i].message);
     EXPECT_EQ(a.tests[i].file, b.tests[i].file);
     EXPECT_EQ(a.tests[i].line, b.tests[i].line);
+    EXPECT_EQ(a.tests[i].change, b.tests[i].change);
+    EXPECT_EQ(a.tests[i].failing_since_run, b.tests[i].failing_since_run);
+    EXPECT_EQ(a.tests[i].failing_since_reference, b.tests[i].failing_since_reference);
+    EXPECT_EQ(a.tests[i].failing_since_ns, b.tests[i].failing_since_ns);
   }
 }
 
@@ -317,6 +326,24 @@ TEST(NotificationJsonTest, TheErrorSaysWhere) {
   ASSERT_FALSE(read.ok());
   EXPECT_NE(read.error().message.find("$.data.tests[2].line"), std::string::npos)
       << read.error().message;
+}
+
+TEST(NotificationJsonTest, ReadsTestsStoredBeforeTheyHadChanges) {
+  // An outbox row written before issue 19's changes: no "change", no "failing_since".
+  json::value document = json::parse(ToJson(FullNotification()));
+  for (json::value& test : document.at("data").at("tests").as_array()) {
+    test.as_object().erase("change");
+    test.as_object().erase("failing_since");
+  }
+  const Result<Notification> read = FromJson(json::serialize(document));
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(read->tests[0].change, "");
+  EXPECT_EQ(read->tests[0].failing_since_run, 0);
+  // And a wrong one is still refused, saying where.
+  const Result<Notification> bad =
+      FromJson(Edited({"data", "tests", "0", "failing_since"}, json::value("x")));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("failing_since"), std::string::npos) << bad.error().message;
 }
 
 TEST(NotificationJsonTest, IgnoresFieldsItDoesNotKnow) {

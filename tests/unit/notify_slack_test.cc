@@ -408,9 +408,15 @@ TEST(SlackRender, FailedRunShowsHeaderContextCountsFailuresAndButton) {
   TestOutcome skipped;
   skipped.name = "TestLegacy";
   skipped.status = "skipped";
-  Notification n = FinishedRun(
-      "failed", {Passed("TestLogin"), Failed("TestPay", "pay_test.cc", 12, "want 200, got 500"),
-                 Failed("TestCart", "", 0, "timed out"), soft, flaky, skipped});
+  TestOutcome pay = Failed("TestPay", "pay_test.cc", 12, "want 200, got 500");
+  pay.change = "still_failing";
+  pay.failing_since_run = 39;
+  pay.failing_since_reference = "9d8e7f6a5b4c3d2e";
+  TestOutcome cart = Failed("TestCart", "", 0, "timed out");
+  cart.change = "new_failure";
+  cart.failing_since_run = 42;
+  Notification n =
+      FinishedRun("failed", {Passed("TestLogin"), pay, cart, soft, flaky, skipped});
   const json::object body = Render(*Make(WebhookConfig()), n);
   const std::string all = CheckLimitsAndCollectText(body);
 
@@ -423,7 +429,8 @@ TEST(SlackRender, FailedRunShowsHeaderContextCountsFailuresAndButton) {
   for (const char* expected :
        {"*Environment:* staging", "`3f2a9c1`", "*Initiated by:* alice", "*Duration:* 1m 05s",
         "Run #42", "*2* passed", "*2* failed", "*1* soft-failed", "*1* skipped", "*1* flaky",
-        "`TestPay`", "`pay_test.cc:12`", "want 200, got 500", "`TestCart`", "timed out",
+        "`TestPay` _failing since run #39 (9d8e7f6a5b4c)_", "`pay_test.cc:12`",
+        "want 200, got 500", "`TestCart` _new failure_", "timed out",
         "`TestCoupon` _soft failure_", "`coupon_test.cc:7`", "known issue #12",
         "*Flaky* (passed on a retry): `TestSearch` (attempt 2)",
         "https://handoff.example.com/runs/42"}) {
