@@ -235,9 +235,13 @@ class FinishedPrinter {
  public:
   void Print(const json::object& test) {
     const std::string name = Str(test, "name");
-    // A finished test is sent again when the run's end marks it (new failure, fixed...):
-    // its line is printed once, the marks in the summary after the run.
-    if (!seen_.insert(name).second) return;
+    // A finished test is sent again when the run's end marks it (new failure, fixed...),
+    // with the same attempt and status: its line is printed once, the marks in the summary
+    // after the run. A subtest's later attempt (a retry of its test) is a new line.
+    if (!seen_.insert(fmt::format("{}\n{}\n{}", name, Int(test, "attempt"), Str(test, "status")))
+             .second) {
+      return;
+    }
     const std::string top = name.substr(0, name.find('/'));
     std::string line = fmt::format("{}--- {}: {} ({:.2f}s)", std::string(4 * Depth(name), ' '),
                                    Word(test), name,

@@ -687,11 +687,16 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
     run_after = active.run;
   }
   // How each test compares with the previous run, decided once and committed with the end.
+  // A previous run whose rows do not read back (the store failed the read) decides nothing:
+  // every test would look new, for good.
   const std::optional<store::Run> previous = store_.PreviousFullRun(run_after);
   std::vector<store::TestRow> rows = final_rows;
-  active.recorder->RewriteTests(DecideTestChanges(
-      run_after, rows, previous,
-      previous ? store_.GetTests(previous->id) : std::vector<store::TestRow>{}));
+  if (previous) {
+    const std::vector<store::TestRow> previous_rows = store_.GetTests(previous->id);
+    if (!previous_rows.empty() || !previous->totals || previous->totals->total == 0) {
+      active.recorder->RewriteTests(DecideTestChanges(run_after, rows, previous, previous_rows));
+    }
+  }
   // The notifications this result sends are committed with it (the outbox).
   std::vector<store::Delivery> deliveries;
   if (decider_) deliveries = decider_->RunFinished(run_after, rows, previous);

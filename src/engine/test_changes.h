@@ -24,8 +24,11 @@ namespace handoff {
 //   passed now,  failed before           fixed, failing_since as it was before
 //   any outcome, absent before           new_test (failing since this run if it failed)
 //
-// "Failed" is a failure that fails the run: a soft failure is not one. Skipped and cancelled
-// tests are neither failing nor fixed; a cancelled row gets nothing.
+// "Failed" is a failure that fails the run: a soft failure is not one. A test that did not
+// run (skipped, cancelled, or pending in a run that failed in its setup or ended in error)
+// is neither failing nor fixed: a failure it had before is carried on its row (its
+// failing_since, no change), so the run after it compares with the last run it ran in. A
+// subtest absent before is new only if its top-level test ran then.
 std::vector<store::TestRow> DecideTestChanges(const store::Run& run,
                                               std::vector<store::TestRow>& rows,
                                               const std::optional<store::Run>& previous,

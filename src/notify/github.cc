@@ -216,7 +216,7 @@ std::string MarkdownReport(const Notification& notification) {
       Locate(*failed[i], &file, &line, &message);
       md += "- " + CodeSpan(failed[i]->name, 300);
       if (const std::string note = ChangeNote(*failed[i]); !note.empty()) {
-        md += " (" + note + ")";
+        md += " " + CodeSpan(note, 200);
       }
       if (!message.empty()) md += ": " + CodeSpan(message, kMaxListedMessage);
       if (!file.empty()) {

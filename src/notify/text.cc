@@ -153,7 +153,8 @@ std::string ChangeNote(const TestOutcome& test) {
   if (test.failing_since_run != 0) {
     since = "since run #" + std::to_string(test.failing_since_run);
     if (!test.failing_since_reference.empty()) {
-      since += " (" + test.failing_since_reference.substr(0, 12) + ")";
+      const std::string reference = ValidUtf8(test.failing_since_reference);
+      since += " (" + reference.substr(0, CharBoundary(reference, 12)) + ")";
     }
   }
   if (test.change == "new_failure") return "new failure";

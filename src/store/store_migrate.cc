@@ -26,11 +26,11 @@ namespace {
 
 // The tables copied, parents first (their foreign keys point up this list).
 constexpr const char* kTables[] = {"runs",       "run_plans", "tests",      "attempts",
-                                   "run_events", "schedules", "deliveries"};
+                                   "run_events", "schedules", "deliveries", "attachments"};
 
 // Identity columns whose sequences must continue after the copied rows.
 constexpr std::pair<const char*, const char*> kIdentities[] = {
-    {"runs", "id"}, {"tests", "position"}, {"deliveries", "seq"}};
+    {"runs", "id"}, {"tests", "position"}, {"deliveries", "seq"}, {"attachments", "seq"}};
 
 // Rows sent per pipeline (a round trip each).
 constexpr std::size_t kRowsPerPipeline = 500;
@@ -127,7 +127,8 @@ Result<std::int64_t> CopyTable(sqlite3* source, PgDb& target, const std::string&
   if (!columns.ok()) return std::move(columns).error();
 
   // What each target column reads from the source: a column of the same name, SQLite's
-  // rowid for a delivery's seq, and, for an attempt's lines, the text output too.
+  // rowid for a delivery's or an attachment's seq, and, for an attempt's lines, the text
+  // output too.
   std::vector<std::string> selected;
   std::vector<PgColumn> copied;
   bool identity = false;
@@ -136,7 +137,7 @@ Result<std::int64_t> CopyTable(sqlite3* source, PgDb& target, const std::string&
     std::string expression;
     if (have->count(column.name) != 0) {
       expression = column.name;
-    } else if (table == "deliveries" && column.name == "seq") {
+    } else if ((table == "deliveries" || table == "attachments") && column.name == "seq") {
       expression = "rowid";
     } else {
       continue;  // PostgreSQL's default applies

@@ -61,7 +61,7 @@ TEST(TestChangesTest, EachTestIsNewFailureStillFailingFixedOrNew) {
                                Row("AddedFailing", TestStatus::kFailed)};
   rows[4].soft_failure = true;
   const std::vector<TestRow> changed = DecideTestChanges(run, rows, previous, before);
-  EXPECT_EQ(changed.size(), 5u);
+  EXPECT_EQ(changed.size(), 6u);
   EXPECT_EQ(Named(rows, "Broke").change, TestChange::kNewFailure);
   EXPECT_EQ(Named(rows, "Broke").failing_since, (store::FailingSince{9, "v9", 9000}));
   EXPECT_EQ(Named(rows, "Still").change, TestChange::kStillFailing);
@@ -72,6 +72,8 @@ TEST(TestChangesTest, EachTestIsNewFailureStillFailingFixedOrNew) {
   EXPECT_EQ(Named(rows, "Passing").change, TestChange::kNone);
   EXPECT_EQ(Named(rows, "Soft").change, TestChange::kNone) << "a soft failure fails nothing";
   EXPECT_EQ(Named(rows, "Skipped").change, TestChange::kNone);
+  EXPECT_EQ(Named(rows, "Skipped").failing_since, (store::FailingSince{7, "v7", 7000}))
+      << "a test that did not run carries its failure to the next run";
   EXPECT_EQ(Named(rows, "Cancelled").change, TestChange::kNone);
   EXPECT_EQ(Named(rows, "Added").change, TestChange::kNewTest);
   EXPECT_EQ(Named(rows, "Added").failing_since.run_id, 0);
@@ -81,6 +83,37 @@ TEST(TestChangesTest, EachTestIsNewFailureStillFailingFixedOrNew) {
     EXPECT_EQ(row.change, Named(rows, row.name).change);
     EXPECT_EQ(row.failing_since, Named(rows, row.name).failing_since);
   }
+}
+
+TEST(TestChangesTest, ARunThatDidNotRunItsTestsKeepsTheirFailuresForTheNext) {
+  // Run 1: A failed (since 1), B passed, A/sub failed. Run 2's setup failed: every test
+  // skipped, no subtest reached. Run 3 compares with run 2.
+  std::vector<TestRow> first = {Row("A", TestStatus::kFailed), Row("A/sub", TestStatus::kFailed),
+                                Row("B", TestStatus::kPassed)};
+  first[0].failing_since = {1, "v1", 1000};
+  first[1].failing_since = {1, "v1", 1000};
+  std::vector<TestRow> second = {Row("A", TestStatus::kSkipped), Row("B", TestStatus::kSkipped)};
+  DecideTestChanges(MakeRun(2, "v2"), second, MakeRun(1, "v1"), first);
+  EXPECT_EQ(second[0].change, TestChange::kNone);
+  EXPECT_EQ(second[0].failing_since, (store::FailingSince{1, "v1", 1000}));
+  EXPECT_EQ(second[1].failing_since.run_id, 0) << "B was passing: nothing to carry";
+
+  std::vector<TestRow> third = {Row("A", TestStatus::kFailed), Row("A/sub", TestStatus::kPassed),
+                                Row("B", TestStatus::kPassed)};
+  DecideTestChanges(MakeRun(3, "v3"), third, MakeRun(2, "v2"), second);
+  EXPECT_EQ(third[0].change, TestChange::kStillFailing) << "not a new failure: it never stopped";
+  EXPECT_EQ(third[0].failing_since, (store::FailingSince{1, "v1", 1000}));
+  EXPECT_EQ(third[1].change, TestChange::kNone) << "its test did not run: it is not new";
+  EXPECT_EQ(third[2].change, TestChange::kNone);
+
+  // A run that ended in error (every test pending) carries the same way.
+  std::vector<TestRow> errored = {Row("A", TestStatus::kPending)};
+  DecideTestChanges(MakeRun(4, "v4"), errored, MakeRun(3, "v3"), third);
+  EXPECT_EQ(errored[0].failing_since.run_id, 1);
+  std::vector<TestRow> fifth = {Row("A", TestStatus::kPassed)};
+  DecideTestChanges(MakeRun(5, "v5"), fifth, MakeRun(4, "v4"), errored);
+  EXPECT_EQ(fifth[0].change, TestChange::kFixed);
+  EXPECT_EQ(fifth[0].failing_since.run_id, 1);
 }
 
 TEST(TestChangesTest, NothingToCompareWithSetsNothing) {

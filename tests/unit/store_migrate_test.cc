@@ -52,6 +52,15 @@ std::string Everything(Store& store) {
                            line.file, line.line, line.text, line.key);
       }
     }
+    const Result<std::vector<AttachmentInfo>> files = store.ListAttachments(run->id, std::nullopt);
+    if (!files.ok()) return "attachments of run " + std::to_string(run->id) + " do not read";
+    for (const AttachmentInfo& f : *files) {
+      const Result<std::optional<StoredAttachment>> file =
+          store.GetAttachment(run->id, f.test, f.attempt, f.name);
+      out += fmt::format("attachment {} #{} {} {} {} {}\n", f.test, f.attempt, f.name,
+                         f.media_type, f.size,
+                         file.ok() && file->has_value() ? (*file)->data : "<unreadable>");
+    }
     for (const RunEvent& e : store.GetEvents(run->id, 0, 100000)) {
       out += fmt::format("event {} {} {}\n", e.seq, e.type, e.data);
     }
@@ -131,6 +140,11 @@ class StoreMigrateTest : public ::testing::Test {
     delivered.event = "run.started";
     delivered.created_at_ns = 4;
     batch.deliveries = {pending, delivered};
+    batch.attachments.emplace_back(
+        full.id, StoredAttachment{{"TestPay", 2, "response.json", "application/json", 9},
+                                  "{\"a\":\"\xff\"}"});
+    batch.attachments.emplace_back(
+        full.id, StoredAttachment{{"TestPay", 2, "shot.png", "image/png", 4}, std::string("\x89PNG", 4)});
     ASSERT_TRUE(WriteAndWait(*store, std::move(batch)));
     ASSERT_TRUE(store->UpdateDelivery({"msg_done", DeliveryState::kDelivered, 1, 0, 6, "", "ts=1"}).ok());
     ASSERT_TRUE(store->PutSchedule({"nightly", "search", "0 3 * * *", "Europe/Berlin", "^Test", true, 7}).ok());
@@ -157,13 +171,15 @@ TEST_F(StoreMigrateTest, EveryRowArrivesAndReadsBackAlike) {
   const MigrationReport report = ValueOf(MigrateSqliteToPostgres(
       Source(), target_->url(), [&](const TableCopied& t) { told.push_back(t.table); }));
   EXPECT_EQ(told, (std::vector<std::string>{"runs", "run_plans", "tests", "attempts",
-                                            "run_events", "schedules", "deliveries"}));
+                                            "run_events", "schedules", "deliveries",
+                                            "attachments"}));
   std::map<std::string, std::int64_t> rows;
   for (const TableCopied& t : report.tables) rows[t.table] = t.rows;
   EXPECT_EQ(rows["runs"], 2);
   EXPECT_EQ(rows["attempts"], 2);
   EXPECT_EQ(rows["deliveries"], 2);
   EXPECT_EQ(rows["schedules"], 1);
+  EXPECT_EQ(rows["attachments"], 2);
 
   std::unique_ptr<Store> sqlite = ValueOf(OpenStore(Source()));
   std::unique_ptr<Store> pg = ValueOf(OpenStore(target_->url()));
@@ -172,6 +188,7 @@ TEST_F(StoreMigrateTest, EveryRowArrivesAndReadsBackAlike) {
   const std::string want = Everything(*sqlite);
   EXPECT_NE(want.find("hello"), std::string::npos) << "the old attempt's text is shown";
   EXPECT_NE(want.find("msg_pending"), std::string::npos);
+  EXPECT_NE(want.find("attachment TestPay #2 shot.png image/png 4"), std::string::npos) << want;
   EXPECT_EQ(Everything(*pg), want);
   // Ids go on after the copied ones: a run is never renumbered, nor an id reused.
   store::Run next;
