@@ -18,7 +18,7 @@ extern "C" [[noreturn]] void __cxa_throw(void* object, void* type, void (*destro
   using CxaThrow = void (*)(void*, void*, void (*)(void*));
   static const CxaThrow real = reinterpret_cast<CxaThrow>(::dlsym(RTLD_NEXT, "__cxa_throw"));
   if (real == nullptr) std::abort();
-  handoff::internal::RecordThrow(object, type);
+  handoff::internal::RecordThrow(object, type, __builtin_return_address(0));
   real(object, type, destroy);
   __builtin_unreachable();
 }

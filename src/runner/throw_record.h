@@ -7,8 +7,10 @@
 namespace handoff::internal {
 
 // Keeps the stack of a throw of `object` of type `type` (a std::type_info*) if a test runs on
-// this thread and it is not the runner's own unwinding.
-void RecordThrow(const void* object, const void* type);
+// this thread and it is not the runner's own unwinding. `thrower` is the wrapper's return
+// address: the stack kept starts at the frame of the code that threw, however many frames
+// of ours (inlined or not, by each compiler) lie above it.
+void RecordThrow(const void* object, const void* type, const void* thrower);
 
 // Defined beside the wrapper and read by ThrowSiteOfCurrentException, so that linking the
 // runner always links the wrapper: a sanitizer's runtime defines __cxa_throw itself (weakly),

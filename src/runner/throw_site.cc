@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <typeinfo>
@@ -43,15 +44,24 @@ std::string ThrowSiteOfCurrentException(const void* object) {
 
 void ForgetThrowSite() { last_throw.count = 0; }
 
-void RecordThrow(const void* object, const void* type) {
+void RecordThrow(const void* object, const void* type, const void* thrower) {
   if (CurrentTest() == nullptr || *static_cast<const std::type_info*>(type) == typeid(TestAbort)) return;
   ThrowSite& site = last_throw;
-  // Past CaptureStack, this function and the wrapper: the first frame is the code that threw.
+  // Our own frames (CaptureStack, this function, the wrapper) are skipped up to the one the
+  // wrapper returns to; without it (an unwinder that did not see it), the usual three.
   constexpr int kOwn = 3;
-  std::uintptr_t frames[kThrowFrames + kOwn];
-  const int count = stack::CaptureStack(nullptr, frames, kThrowFrames + kOwn);
-  site.count = count > kOwn ? count - kOwn : 0;
-  for (int i = 0; i < site.count; ++i) site.frames[i] = frames[i + kOwn];
+  constexpr int kMaxOwn = 8;
+  std::uintptr_t frames[kThrowFrames + kMaxOwn];
+  const int count = stack::CaptureStack(nullptr, frames, kThrowFrames + kMaxOwn);
+  int first = count > kOwn ? kOwn : count;
+  for (int i = 0; i < count && i < kMaxOwn; ++i) {
+    if (frames[i] == reinterpret_cast<std::uintptr_t>(thrower)) {
+      first = i;
+      break;
+    }
+  }
+  site.count = std::min(count - first, kThrowFrames);
+  for (int i = 0; i < site.count; ++i) site.frames[i] = frames[i + first];
   site.object = object;
   site.type = static_cast<const std::type_info*>(type);
 }
