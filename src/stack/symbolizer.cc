@@ -86,12 +86,31 @@ void SymbolizeAddress(Dwfl* dwfl, std::uint64_t address, bool exact, std::vector
   base.function = Demangle(dwfl_module_addrinfo(mod, pc, &offset, &sym, nullptr, nullptr, nullptr));
   std::string file;
   int line = 0;
-  if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
+  Dwarf_Addr bias = 0;
+  // Found through .debug_aranges (clang writes them only with -gdwarf-aranges), which can
+  // name a unit that does not hold pc (seen in clang's sanitizer builds: a unit of another
+  // file claimed a test's function): the unit must hold pc itself, else each unit is asked.
+  Dwarf_Die* cudie = dwfl_module_addrdie(mod, pc, &bias);
+  if (cudie == nullptr || dwarf_haspc(cudie, pc - bias) != 1) {
+    cudie = nullptr;
+    Dwarf_Die* unit = nullptr;
+    Dwarf_Addr unit_bias = 0;
+    while ((unit = dwfl_module_nextcu(mod, unit, &unit_bias)) != nullptr) {
+      if (dwarf_haspc(unit, pc - unit_bias) == 1) {
+        cudie = unit;
+        bias = unit_bias;
+        break;
+      }
+    }
+  }
+  if (cudie != nullptr) {
+    if (Dwarf_Line* l = dwarf_getsrc_die(cudie, pc - bias)) {
+      if (const char* f = dwarf_linesrc(l, nullptr, nullptr)) file = f;
+      dwarf_lineno(l, &line);
+    }
+  } else if (Dwfl_Line* l = dwfl_module_getsrc(mod, pc)) {
     if (const char* f = dwfl_lineinfo(l, nullptr, &line, nullptr, nullptr, nullptr)) file = f;
   }
-  Dwarf_Addr bias = 0;
-  // Found through .debug_aranges: clang writes them only with -gdwarf-aranges.
-  Dwarf_Die* cudie = dwfl_module_addrdie(mod, pc, &bias);
   // The innermost scope at pc, then (as eu-addr2line -i) the concrete scopes that hold it:
   // dwarf_getscopes alone leaves a nested inline for its abstract definition's scopes.
   Dwarf_Die* scopes = nullptr;
