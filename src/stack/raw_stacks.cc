@@ -53,7 +53,11 @@ std::optional<RawStacks> ParseRawStacks(std::string_view text) {
       thread.name = std::string(rest);
       out.threads.push_back(std::move(thread));
     } else if (record == "frames") {
-      if (out.threads.empty() || !out.threads.back().frames.empty()) return std::nullopt;
+      // A thread has one frames line, and none once it is silent.
+      if (out.threads.empty() || !out.threads.back().frames.empty() ||
+          !out.threads.back().answered) {
+        return std::nullopt;
+      }
       std::vector<std::uint64_t>& frames = out.threads.back().frames;
       while (!rest.empty()) {
         std::uint64_t pc = 0;
@@ -64,7 +68,10 @@ std::optional<RawStacks> ParseRawStacks(std::string_view text) {
         frames.push_back(pc);
       }
     } else if (record == "silent") {
-      if (out.threads.empty() || !rest.empty()) return std::nullopt;
+      // A thread that answered with frames is not silent.
+      if (out.threads.empty() || !rest.empty() || !out.threads.back().frames.empty()) {
+        return std::nullopt;
+      }
       out.threads.back().answered = false;
     } else if (record == "map") {
       if (!headed) return std::nullopt;
