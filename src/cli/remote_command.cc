@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -546,18 +547,26 @@ int RunRemoteCommand(const RemoteCommand& c) {
     return r.status == 200 ? 0 : kExitFailed;
   }
 
+  // GETs `target` into `r`; returns the exit code when that is all there is to do: the
+  // server unreachable or refusing (2), or --format json (the body printed, 0).
+  const auto read = [&](const std::string& target, http::ClientResult* r) -> std::optional<int> {
+    *r = client.Request("GET", target);
+    if (!r->ok()) return Fail(fmt::format("cannot reach {}: {}", server, r->error));
+    if (r->status != 200) return Fail(ErrorMessage(*r));
+    if (c.format == "json") {
+      std::printf("%s\n", r->body.c_str());
+      return 0;
+    }
+    return std::nullopt;
+  };
+
   if (c.runs->parsed()) {
     std::string target = fmt::format("{}/api/v1/runs?limit={}", url->base, c.limit);
     if (!c.runs_suite.empty()) target += "&suite=" + PercentEncode(c.runs_suite);
     if (!c.runs_status.empty()) target += "&status=" + PercentEncode(c.runs_status);
     if (!c.runs_reference.empty()) target += "&reference=" + PercentEncode(c.runs_reference);
-    http::ClientResult r = client.Request("GET", target);
-    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", server, r.error));
-    if (r.status != 200) return Fail(ErrorMessage(r));
-    if (c.format == "json") {
-      std::printf("%s\n", r.body.c_str());
-      return 0;
-    }
+    http::ClientResult r;
+    if (std::optional<int> done = read(target, &r)) return *done;
     json::value v = json::parse(r.body);
     std::printf("%-8s %-24s %-10s %-9s %-20s %s\n", "ID", "SUITE", "STATUS", "TRIGGER",
                 "REFERENCE", "CREATED");
@@ -577,13 +586,8 @@ int RunRemoteCommand(const RemoteCommand& c) {
       if (!c.test.empty()) target += "&test=" + PercentEncode(c.test);
       if (!c.failure.empty()) target += "&failure=" + PercentEncode(c.failure);
     }
-    http::ClientResult r = client.Request("GET", target);
-    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", server, r.error));
-    if (r.status != 200) return Fail(ErrorMessage(r));
-    if (c.format == "json") {
-      std::printf("%s\n", r.body.c_str());
-      return 0;
-    }
+    http::ClientResult r;
+    if (std::optional<int> done = read(target, &r)) return *done;
     const json::value v = json::parse(r.body);
     const json::object& o = v.as_object();
     if (c.history->parsed()) {
@@ -618,12 +622,9 @@ int RunRemoteCommand(const RemoteCommand& c) {
   }
 
   // get
-  http::ClientResult r = client.Request("GET", fmt::format("{}/api/v1/runs/{}", url->base, c.id));
-  if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", server, r.error));
-  if (r.status != 200) return Fail(ErrorMessage(r));
-  if (c.format == "json") {
-    std::printf("%s\n", r.body.c_str());
-    return 0;
+  http::ClientResult r;
+  if (std::optional<int> done = read(fmt::format("{}/api/v1/runs/{}", url->base, c.id), &r)) {
+    return *done;
   }
   json::value v = json::parse(r.body);
   const json::object& run = v.as_object();
