@@ -87,18 +87,11 @@ int CountFinishedTests(const json::value& run) {
 }
 
 
-class ServeTest : public ::testing::Test {
+class ServeTest : public ServeDatabaseTest {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir();
+    ServeDatabaseTest::SetUp();
     gate_ = dir_ + "/gate";
-    if (ServeTestsOnPostgres()) HANDOFF_NEED_POSTGRES();
-    ASSERT_TRUE(db_.Create(dir_));
-  }
-  void TearDown() override {
-    servers_.clear();
-    db_.Drop();
-    std::filesystem::remove_all(dir_);
   }
 
   std::string Db() const { return db_.url(); }
@@ -196,11 +189,7 @@ class ServeTest : public ::testing::Test {
   }
 
   std::string binary_ = SERVE_FIXTURE;  // what Start serves
-  std::string dir_;
-  ServeTestDatabase db_;
   std::string gate_;
-  std::vector<std::unique_ptr<Server>> servers_;
-  int starts_ = 0;
 };
 
 // --- Triggering runs ---------------------------------------------------------------------------
