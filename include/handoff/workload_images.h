@@ -62,6 +62,9 @@ struct ExecutableImageOptions {
   // Further Dockerfile instructions, after the files are copied and ENV, before WORKDIR:
   // "USER 65532:65532", "EXPOSE 1337", "VOLUME /data", "HEALTHCHECK CMD [...]".
   std::vector<std::string> instructions;
+  // Shared libraries the executable opens itself (dlopen), which ldd does not list: each is
+  // put in the image at its host path, with the libraries it needs.
+  std::vector<std::string> libraries;
 };
 
 // Builds image `image` ("repo:tag") holding `executable` and every shared library it needs

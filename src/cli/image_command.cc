@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "dynlib/lazy_library.h"
 #include "handoff/workload_images.h"
 
 namespace handoff {
@@ -95,6 +96,15 @@ int RunImage(const ImageCommand& c) {
   options.executable_in_image = exe;
   options.entrypoint = std::vector<std::string>{exe};
   options.cmd = {"serve"};
+  // What the binary opens when first needed (PostgreSQL, TLS, stack symbols): ldd does not
+  // list it, and the image's server needs it.
+  for (dynlib::LazyLibrary* library : dynlib::LazyLibraries()) {
+    std::string path = library->Path();
+    if (path.empty()) {
+      return Fail(fmt::format("the image needs {}: {}", library->soname(), library->Load()));
+    }
+    options.libraries.push_back(std::move(path));
+  }
   // serve's flags as variables, so that `docker run IMAGE` serves and a flag still wins.
   options.env = {"HANDOFF_HOST=0.0.0.0", fmt::format("HANDOFF_PORT={}", kImagePort),
                  fmt::format("HANDOFF_DB=sqlite:{}/handoff.db", data)};

@@ -17,6 +17,8 @@
 #include <memory>
 #include <mutex>
 
+#include "dynlib/lazy_library.h"
+
 namespace handoff::stack {
 namespace {
 
@@ -183,6 +185,8 @@ DwflPtr ReportMaps(const std::string& maps) {
   // Without a module reported, libdw's lookups are not to be used: no Dwfl then.
   DwflPtr none(nullptr, &dwfl_end);
   if (maps.empty()) return none;
+  // Without libdw (Debian: libdw1) the frames are bare addresses (dynlib/lazy_library.h).
+  if (!dynlib::Libdw().Load().empty()) return none;
   DwflPtr dwfl(dwfl_begin(&callbacks), &dwfl_end);
   if (dwfl == nullptr) return none;
   // The text may come from a worker: only regular files are opened (a FIFO it names would

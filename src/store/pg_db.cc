@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "dynlib/lazy_library.h"
 #include "store/store_log.h"
 
 namespace handoff::store {
@@ -267,6 +268,11 @@ Result<std::unique_ptr<PgDb>> PgDb::Connect(const std::string& url, const std::s
   // PG* environment variables and ~/.pgpass fill what neither sets. Keepalives notice a
   // server that vanished in under a minute instead of hours, so that a write fails and the
   // server reports itself unready rather than hang.
+  // libpq is opened here, on the first connection (dynlib/lazy_library.h).
+  if (std::string missing = dynlib::Libpq().Load(); !missing.empty()) {
+    return Error{ErrorCode::kUnsupported,
+                 fmt::format("cannot connect to database \"{}\": {}", shown_url, missing)};
+  }
   std::vector<const char*> keywords = {"fallback_application_name", "keepalives_idle",
                                        "keepalives_interval", "keepalives_count"};
   std::vector<const char*> values = {"handoff", "30", "10", "3"};

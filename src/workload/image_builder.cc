@@ -220,8 +220,20 @@ std::optional<std::string> ExecutableImageContext(const std::string& executable_
                                                   const ExecutableImageOptions& options,
                                                   std::string* error) {
   const std::string executable = fs::absolute(executable_path).lexically_normal().string();
-  const std::optional<std::vector<std::string>> libraries = SharedLibraries(executable, error);
+  std::optional<std::vector<std::string>> libraries = SharedLibraries(executable, error);
   if (!libraries) return std::nullopt;
+  for (const std::string& opened : options.libraries) {
+    const std::optional<std::vector<std::string>> needed = SharedLibraries(opened, error);
+    if (!needed) return std::nullopt;
+    for (const std::string& library : *needed) {
+      if (std::find(libraries->begin(), libraries->end(), library) == libraries->end()) {
+        libraries->push_back(library);
+      }
+    }
+    if (std::find(libraries->begin(), libraries->end(), opened) == libraries->end()) {
+      libraries->push_back(opened);
+    }
+  }
   const std::string in_image =
       options.executable_in_image.empty() ? executable : options.executable_in_image;
   std::vector<ImageFile> files = {ImageFile::HostFile(in_image, executable)};

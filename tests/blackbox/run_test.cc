@@ -330,6 +330,38 @@ TEST_F(RunTest, AStackIsInTheTextAndJUnitReportsToo) {
       << xml;
 }
 
+// The server's libraries (PostgreSQL's client, OpenSSL, libdw) are opened when first needed
+// (src/dynlib/lazy_library.h): a test binary names none of them, a passing run opens none in
+// its supervisor or its worker, and a crash opens libdw for its stack's file and line.
+TEST_F(RunTest, ARunOpensTheServersLibrariesOnlyWhenItNeedsThem) {
+  const std::vector<std::string> lazy = {"libpq.so", "libssl.so", "libcrypto.so", "libdw.so",
+                                         "libgnutls.so"};
+  ProcessResult ldd = RunProcess({"/usr/bin/ldd", FIXTURE_SUITES});
+  ASSERT_EQ(ldd.exit_code, 0) << ldd.out << ldd.err;
+  for (const std::string& library : lazy) {
+    EXPECT_EQ(ldd.out.find(library), std::string::npos) << library << " in\n" << ldd.out;
+  }
+  // The dynamic loader names each file it opens (LD_DEBUG=files), in every process.
+  ProcessResult passing = Fixture({"run", "--suite", "^Basic$", "--run", "^Passes$"},
+                                  {{"LD_DEBUG", "files"}});
+  EXPECT_EQ(passing.exit_code, 0) << passing.out << passing.err;
+  EXPECT_NE(passing.err.find("libfmt.so"), std::string::npos) << passing.err;
+  for (const std::string& library : lazy) {
+    EXPECT_EQ(passing.err.find(library), std::string::npos) << library << " opened:\n"
+                                                            << passing.err;
+  }
+  ProcessResult crash = Fixture({"run", "--suite", "^Crashes$", "--run", "Segfault"},
+                                {{"LD_DEBUG", "files"}});
+  EXPECT_EQ(crash.exit_code, 1) << crash.out << crash.err;
+  EXPECT_NE(crash.err.find("file=libdw.so.1"), std::string::npos) << crash.err;
+  EXPECT_NE(crash.out.find("#0 " + FrameAt("HandoffTest_Crashes_Segfault(handoff::T&)",
+                                           FixtureLine("HANDOFF_TEST(Crashes, Segfault)",
+                                                       "*p = 1;"))),
+            std::string::npos)
+      << crash.out;
+  EXPECT_EQ(crash.err.find("libssl.so"), std::string::npos) << crash.err;
+}
+
 TEST_F(RunTest, InterruptStopsTheRunAndReportsWhatRan) {
   // The test must send SIGINT while Hang/Cooperative runs.
   std::string out_path = dir_ + "/out.txt";

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,26 @@ struct VolumeRemover {
     EXPECT_TRUE(removed.ok()) << removed.error().ToString();
   }
 };
+
+// ldd does not list what the binary opens when first needed (src/dynlib/lazy_library.h):
+// the image holds those libraries too, and what they need, or its server could not use
+// PostgreSQL, TLS or tokens. No engine is asked: --context writes the build context.
+TEST(ImageContextTest, HoldsTheLibrariesTheBinaryOpensWhenFirstNeeded) {
+  const std::string dir = handoff::testing::MakeTempDir();
+  const std::string tar = dir + "/context.tar";
+  const handoff::testing::ProcessResult written = handoff::testing::RunProcess(
+      {SERVE_FIXTURE, "image", "build", "--context", tar}, {}, 120s);
+  ASSERT_EQ(written.exit_code, 0) << written.out << written.err;
+  const handoff::testing::ProcessResult listed = handoff::testing::RunProcess({"/usr/bin/tar", "-tf", tar});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  // The four it opens, libpq's Kerberos and libdw's libelf.
+  for (const std::string library : {"/libpq.so.5", "/libssl.so.3", "/libcrypto.so.3", "/libdw.so.1",
+                                    "/libgssapi_krb5.so.2", "/libelf.so.1"}) {
+    EXPECT_NE(listed.out.find(library + "\n"), std::string::npos) << library << " not in\n"
+                                                                  << listed.out;
+  }
+  std::filesystem::remove_all(dir);
+}
 
 TEST_F(DockerTest, TheImageOfATestBinaryServesAsNonRootKeepsItsRunsAndStopsOnSigterm) {
   const std::string tag = UniqueName("image") + ":test";
