@@ -21,6 +21,7 @@ SuiteJob MakeSuiteJob(const Suite& suite, const std::vector<const Test*>& tests,
   };
   plan.hook_timeout_ms = resolve(std::chrono::milliseconds(0)).count();
   plan.timeout_cap_ms = options.timeout.count();
+  plan.tests.reserve(tests.size());
   for (const Test* test : tests) {
     plan.tests.push_back(wire::PlannedTest{test->name, 1, resolve(test->timeout).count()});
   }

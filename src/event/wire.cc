@@ -1,5 +1,6 @@
 #include "event/wire.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace handoff::wire {
@@ -193,11 +194,22 @@ std::optional<std::string_view> FrameReader::Next() {
 }
 
 std::string EncodePlan(const WorkerPlan& plan) {
+  return EncodePlan(plan, plan.tests, plan.run_teardown_only);
+}
+
+std::string EncodePlan(const WorkerPlan& plan, std::span<const PlannedTest> tests,
+                       bool run_teardown_only) {
   std::string out;
+  std::size_t size = 64 + plan.suite.size() + plan.run_pattern.size() +
+                     plan.skip_pattern.size() + plan.assess_pattern.size() +
+                     plan.skip_assess_pattern.size() + plan.gtest_filter.size();
+  for (const PlannedTest& t : tests) size += 16 + t.name.size();
+  for (const auto& [key, value] : plan.params) size += 8 + key.size() + value.size();
+  out.reserve(size);
   Writer w(out);
   w.Str(plan.suite);
-  w.U32(static_cast<std::uint32_t>(plan.tests.size()));
-  for (const PlannedTest& t : plan.tests) {
+  w.U32(static_cast<std::uint32_t>(tests.size()));
+  for (const PlannedTest& t : tests) {
     w.Str(t.name);
     w.U32(static_cast<std::uint32_t>(t.first_attempt));
     w.I64(t.timeout_ms);
@@ -207,7 +219,7 @@ std::string EncodePlan(const WorkerPlan& plan) {
   w.I64(plan.timeout_cap_ms);
   w.Str(plan.run_pattern);
   w.Str(plan.skip_pattern);
-  w.U8(static_cast<std::uint8_t>((plan.fail_fast ? 1 : 0) | (plan.run_teardown_only ? 2 : 0) |
+  w.U8(static_cast<std::uint8_t>((plan.fail_fast ? 1 : 0) | (run_teardown_only ? 2 : 0) |
                                  (plan.parallel ? 4 : 0) | (plan.gtest ? 8 : 0) |
                                  (plan.gtest_run_disabled ? 16 : 0)));
   w.Str(plan.assess_pattern);
@@ -227,6 +239,8 @@ std::optional<WorkerPlan> DecodePlan(std::string_view payload) {
   WorkerPlan plan;
   plan.suite = r.Str();
   std::uint32_t n = r.U32();
+  // Each test takes at least 16 bytes: a count beyond what the payload holds is not trusted.
+  plan.tests.reserve(std::min<std::size_t>(n, payload.size() / 16));
   for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
     PlannedTest t;
     t.name = r.Str();

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,10 @@ struct WorkerPlan {
 
 // Encodes a plan as one frame.
 std::string EncodePlan(const WorkerPlan& plan);
+// The same plan with `tests` and `run_teardown_only` in place of its own (a worker started
+// again for the tests a dead one left), without copying the plan's tests.
+std::string EncodePlan(const WorkerPlan& plan, std::span<const PlannedTest> tests,
+                       bool run_teardown_only);
 // Decodes a plan payload. Returns nullopt if malformed.
 std::optional<WorkerPlan> DecodePlan(std::string_view payload);
 

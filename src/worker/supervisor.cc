@@ -18,7 +18,10 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <span>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "duration/duration.h"
 #include "event/attachment.h"
@@ -86,7 +89,8 @@ class SuiteTracker : public EventSink {
   };
 
   SuiteTracker(const SuiteJob& job, EventSink& out) : job_(job), out_(out) {
-    for (const wire::PlannedTest& t : job.plan.tests) timeouts_[t.name] = t.timeout_ms;
+    timeouts_.reserve(job.plan.tests.size());
+    for (const wire::PlannedTest& t : job.plan.tests) timeouts_.emplace(t.name, t.timeout_ms);
   }
 
   void OnEvent(const Event& e) override {
@@ -203,7 +207,8 @@ class SuiteTracker : public EventSink {
   }
   const SuiteJob& job_;
   EventSink& out_;
-  std::map<std::string, std::int64_t> timeouts_;
+  // Each planned test's timeout, by its name in job_.plan (which outlives the tracker).
+  std::unordered_map<std::string_view, std::int64_t> timeouts_;
   Clock::time_point hook_deadline_ = Clock::time_point::max();
   std::int64_t hook_timeout_ns_ = 0;
 };
@@ -236,10 +241,12 @@ struct Worker {
   int capture = -1;  // read end of the output pipe (read only after the worker died)
 };
 
-// Starts a worker for `plan`. Returns nullopt and sets *error on failure.
-std::optional<Worker> Spawn(const wire::WorkerPlan& plan, std::string* error) {
+// Starts a worker for `plan`'s suite to run `tests` (or, with `teardown_only`, only its setup
+// and teardown). Returns nullopt and sets *error on failure.
+std::optional<Worker> Spawn(const wire::WorkerPlan& plan, std::span<const wire::PlannedTest> tests,
+                            bool teardown_only, std::string* error) {
   int plan_fd = ::memfd_create("handoff-plan", MFD_CLOEXEC);
-  std::string encoded = wire::EncodePlan(plan);
+  std::string encoded = wire::EncodePlan(plan, tests, teardown_only);
   if (plan_fd < 0 || ::write(plan_fd, encoded.data(), encoded.size()) !=
                          static_cast<ssize_t>(encoded.size()) ||
       ::lseek(plan_fd, 0, SEEK_SET) != 0) {
@@ -538,17 +545,17 @@ const char* CauseKey(const WorkerOutcome& o) {
 }
 
 Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic<bool>& cancel) {
-  std::vector<wire::PlannedTest> remaining = job.plan.tests;
+  // The tests the next worker runs: the job's, then those a dead worker left (not copied
+  // before then: a 10,000-test plan is copied in milliseconds the worker waits for).
+  std::vector<wire::PlannedTest> left;
+  const std::vector<wire::PlannedTest>* remaining = &job.plan.tests;
   bool teardown_only = false;
   bool teardown_only_done = false;
   while (!cancel.load() || teardown_only) {
-    wire::WorkerPlan plan = job.plan;
-    plan.tests = remaining;
-    plan.run_teardown_only = teardown_only;
     if (teardown_only) teardown_only_done = true;
 
     std::string error;
-    std::optional<Worker> worker = Spawn(plan, &error);
+    std::optional<Worker> worker = Spawn(job.plan, *remaining, teardown_only, &error);
     if (!worker) {
       Event e = tracker.Make(EventKind::kFailure);
       e.text = error;
@@ -608,7 +615,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       tracker.OnEvent(done);
       if (setup) {
         // Every test left is skipped: a fresh worker would crash in setup again.
-        for (const wire::PlannedTest& t : remaining) {
+        for (const wire::PlannedTest& t : *remaining) {
           if (tracker.finished.count(t.name) != 0) continue;
           ReportUnrun(tracker, t, Status::kSkipped, "setup failed: setup " + cause);
         }
@@ -668,13 +675,13 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       }
       tracker.running.clear();
       tracker.phase = SuiteTracker::Phase::kIdle;
-    } else if (tracker.finished.size() == finished_before && !remaining.empty()) {
+    } else if (tracker.finished.size() == finished_before && !remaining->empty()) {
       // Died between tests without progress. A worker that sent nothing at all cannot
       // start (a fresh one would fail the same way): every test left fails with the cause.
       // Otherwise blame the next test, so a restart makes progress.
-      const std::size_t blamed = outcome.events == 0 ? remaining.size() : 1;
+      const std::size_t blamed = outcome.events == 0 ? remaining->size() : 1;
       for (std::size_t i = 0; i < blamed; ++i) {
-        ReportUnrun(tracker, remaining[i], Status::kFailed,
+        ReportUnrun(tracker, (*remaining)[i], Status::kFailed,
                     outcome.events == 0 ? "worker could not start: " + cause + stacks
                                         : cause + " before the test started" + stacks,
                     CauseKey(outcome));
@@ -682,7 +689,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
     }
 
     std::vector<wire::PlannedTest> next;
-    for (const wire::PlannedTest& t : remaining) {
+    for (const wire::PlannedTest& t : *remaining) {
       if (auto retry = retry_attempts.find(t.name); retry != retry_attempts.end()) {
         wire::PlannedTest again = t;
         again.first_attempt = retry->second;
@@ -691,9 +698,10 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
         next.push_back(t);
       }
     }
-    remaining = std::move(next);
+    left = std::move(next);
+    remaining = &left;
     if (job.plan.fail_fast && tracker.hard_failure) break;
-    if (remaining.empty()) {
+    if (remaining->empty()) {
       // The crash took the teardown with it: run setup and teardown once more so what
       // setup created is cleaned up.
       if (job.suite->teardown && !teardown_only_done && !tracker.setup_failed) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 namespace handoff {
 namespace {
 
@@ -119,6 +121,29 @@ TEST(WireTest, PlanRoundTrips) {
   EXPECT_TRUE(got->gtest);
   EXPECT_TRUE(got->gtest_run_disabled);
   EXPECT_EQ(got->gtest_filter, "S.A/*-S.A/slow");
+
+  // A worker started again for what a dead one left: the plan's settings, other tests.
+  const std::vector<wire::PlannedTest> left = {{"B", 2, 0}};
+  buf = wire::EncodePlan(plan, left, /*run_teardown_only=*/true);
+  got = wire::DecodePlan(std::string_view(buf).substr(4));
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->tests.size(), 1u);
+  EXPECT_EQ(got->tests[0].name, "B");
+  EXPECT_EQ(got->tests[0].first_attempt, 2);
+  EXPECT_TRUE(got->run_teardown_only);
+  EXPECT_EQ(got->gtest_filter, "S.A/*-S.A/slow");
+  EXPECT_EQ(plan.tests.size(), 2u);
+}
+
+TEST(WireTest, APlanClaimingMoreTestsThanItHoldsIsMalformedWithoutReservingForThem) {
+  wire::WorkerPlan plan;
+  plan.suite = "S";
+  std::string buf = wire::EncodePlan(plan);
+  std::string payload = buf.substr(4);
+  // The test count follows the suite name (4 + 1 bytes): claim four billion.
+  const std::uint32_t many = 0xffffffffu;
+  std::memcpy(payload.data() + 5, &many, 4);
+  EXPECT_FALSE(wire::DecodePlan(payload));
 }
 
 }  // namespace
