@@ -63,7 +63,9 @@ struct ExecutableImageOptions {
   // "USER 65532:65532", "EXPOSE 1337", "VOLUME /data", "HEALTHCHECK CMD [...]".
   std::vector<std::string> instructions;
   // Shared libraries the executable opens itself (dlopen), which ldd does not list: each is
-  // put in the image at its host path, with the libraries it needs.
+  // put in the image at its host path, with the libraries it needs. A handoff binary opens
+  // libpq, libssl, libcrypto and libdw that way: its own `image build` adds them, an image
+  // of one built here must name them.
   std::vector<std::string> libraries;
 };
 

@@ -98,8 +98,14 @@ int RunImage(const ImageCommand& c) {
   options.cmd = {"serve"};
   // What the binary opens when first needed (PostgreSQL, TLS, stack symbols): ldd does not
   // list it, and the image's server needs it.
+  // libdw is the one the binary does without (crash stacks then show bare addresses).
   for (dynlib::LazyLibrary* library : dynlib::LazyLibraries()) {
     std::string path = library->Path();
+    if (path.empty() && library == &dynlib::Libdw()) {
+      std::fprintf(stderr, "handoff: warning: %s: crash stacks in the image will show addresses only\n",
+                   library->Load().c_str());
+      continue;
+    }
     if (path.empty()) {
       return Fail(fmt::format("the image needs {}: {}", library->soname(), library->Load()));
     }

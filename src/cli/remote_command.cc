@@ -18,6 +18,7 @@
 
 #include "base/result.h"
 #include "cli/count_flag.h"
+#include "dynlib/lazy_library.h"
 #include "http_client/http_client.h"
 #include "json/json_writer.h"
 
@@ -472,6 +473,9 @@ int RunRemoteCommand(const RemoteCommand& c) {
   if (!url) return Fail("--server: " + error);
   std::shared_ptr<const http::ClientTls> tls;
   if (url->https) {
+    if (const std::string missing = dynlib::LoadOpenSsl(); !missing.empty()) {
+      return Fail("--server: " + missing);
+    }
     if (c.cert.empty() != c.key.empty()) {
       return Fail(c.cert.empty() ? "--key needs --cert: give both for a client certificate"
                                  : "--cert needs --key: give both for a client certificate");

@@ -28,6 +28,7 @@
 #include "cli/auth_reload.h"
 #include "cli/count_flag.h"
 #include "duration/duration.h"
+#include "dynlib/lazy_library.h"
 #include "engine/secret_params.h"
 #include "engine/serve_engine.h"
 #include "engine/server_log.h"
@@ -421,6 +422,11 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   // password file.
   if (const std::string error = PasswordOnCommandLine("--db", flags.db); !error.empty()) {
     return ServeUsageError(error);
+  }
+  // Tokens, sessions, signatures and TLS need OpenSSL, opened when first called
+  // (dynlib/lazy_library.h): a host without it fails here, not at its first request.
+  if (const std::string missing = dynlib::LoadOpenSsl(); !missing.empty()) {
+    return ServeStartError(missing);
   }
   const std::string shown_db = store::ShownStoreUrl(flags.db);
   ServeOptions options;

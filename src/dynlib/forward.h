@@ -48,8 +48,12 @@ using ArgOf = std::tuple_element_t<I, typename FunctionOf<F>::Args>;
 #define HANDOFF_FORWARD_ARGS_7 HANDOFF_FORWARD_ARGS_6, a6
 #define HANDOFF_FORWARD_ARGS_8 HANDOFF_FORWARD_ARGS_7, a7
 
+// Hidden: handoff's own calls (and Asio's) bind to the forwarder when the binary is linked,
+// but no shared library ever does. Another library of the process that uses OpenSSL (or a
+// test binary that links libcrypto itself) keeps calling its own OpenSSL.
 #define HANDOFF_FORWARD(library, name, arity)                                                 \
-  extern "C" ::handoff::dynlib::ReturnOf<decltype(&name)> name(                               \
+  extern "C" __attribute__((visibility("hidden")))                                            \
+  ::handoff::dynlib::ReturnOf<decltype(&name)> name(                                          \
       HANDOFF_FORWARD_PARAMS_##arity(name)) {                                                 \
     static const auto target = reinterpret_cast<decltype(&name)>((library).Symbol(#name));   \
     return target(HANDOFF_FORWARD_ARGS_##arity);                                              \

@@ -54,24 +54,31 @@ void* LazyLibrary::Symbol(const char* symbol) {
   return address;
 }
 
+// Never destroyed: a forwarder may make its first call from a static destructor or an
+// atexit handler (a cached Dwfl, OpenSSL's own clean-up), after these would have been.
 LazyLibrary& Libpq() {
-  static LazyLibrary library("libpq.so.5", "libpq5");
+  static LazyLibrary& library = *new LazyLibrary("libpq.so.5", "libpq5");
   return library;
 }
 
 LazyLibrary& Libdw() {
-  static LazyLibrary library("libdw.so.1", "libdw1");
+  static LazyLibrary& library = *new LazyLibrary("libdw.so.1", "libdw1");
   return library;
 }
 
 LazyLibrary& Libssl() {
-  static LazyLibrary library("libssl.so.3", "libssl3");
+  static LazyLibrary& library = *new LazyLibrary("libssl.so.3", "libssl3");
   return library;
 }
 
 LazyLibrary& Libcrypto() {
-  static LazyLibrary library("libcrypto.so.3", "libssl3");
+  static LazyLibrary& library = *new LazyLibrary("libcrypto.so.3", "libssl3");
   return library;
+}
+
+std::string LoadOpenSsl() {
+  if (std::string error = Libcrypto().Load(); !error.empty()) return error;
+  return Libssl().Load();
 }
 
 std::vector<LazyLibrary*> LazyLibraries() {

@@ -56,6 +56,11 @@ LazyLibrary& Libdw();      // libdw.so.1: symbolizing crash and hang stacks
 LazyLibrary& Libssl();     // libssl.so.3: TLS (serve, remote, workloads' probes, notifications)
 LazyLibrary& Libcrypto();  // libcrypto.so.3: hashes, signatures and random tokens
 
+// Opens libssl and libcrypto now: empty, or why they cannot be opened. For a command that
+// will need them (serve, remote over https) to fail at its start with a clear message
+// instead of ending the process at its first TLS handshake or token hash.
+std::string LoadOpenSsl();
+
 // All of them.
 std::vector<LazyLibrary*> LazyLibraries();
 

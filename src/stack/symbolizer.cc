@@ -253,6 +253,8 @@ std::vector<std::vector<Frame>> Symbolize(const RawStacks& raw) {
 }
 
 std::string FormatOwnFrames(const std::uintptr_t* frames, int count) {
+  // libdw first: opening it maps files, which would make the maps read below stale at once.
+  (void)dynlib::Libdw().Load();
   // The file-backed mappings only: the heap and thread stacks change all the time.
   std::ifstream in("/proc/self/maps");
   std::string maps;
