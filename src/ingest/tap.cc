@@ -81,6 +81,10 @@ std::map<std::string, std::string> ReadYaml(const std::vector<std::string>& line
         const std::size_t first = block.back().find_first_not_of(' ');
         if (first != std::string::npos) common = std::min(common, first);
       }
+      // Trailing blank lines are not part of the value (Node ends its `error: |-` with one).
+      while (!block.empty() && block.back().find_first_not_of(' ') == std::string::npos) {
+        block.pop_back();
+      }
       std::string text;
       for (const std::string& b : block) {
         if (!text.empty()) text += value.starts_with('>') ? ' ' : '\n';

@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -236,6 +238,35 @@ tests/test_cart.py:11: AssertionError</failure><system-out>total computed</syste
             200'000'000);
 }
 
+// What pytest 7.2.1 (Debian's python3-pytest) wrote with --junitxml for
+// tests/unit/testdata/pytest7_junit_test_cart.py.
+TEST(JUnitXmlTest, Pytest7sOwnReport) {
+  std::ifstream in(HANDOFF_GOLDEN_DIR "/../unit/testdata/pytest7_junit.xml");
+  std::stringstream xml;
+  xml << in.rdbuf();
+  ASSERT_FALSE(xml.str().empty());
+  Recorder got;
+  ASSERT_TRUE(ReadJUnitXml(xml.str(), 0, got.Callback()).ok());
+  std::vector<std::string> ends;
+  for (const Event& e : got.events) {
+    if (e.kind == EventKind::kTestFinished) ends.push_back(Describe(e));
+  }
+  EXPECT_THAT(ends, ElementsAre("test_finished tests.test_cart.test_adds: passed",
+                                "test_finished tests.test_cart.test_total[eur]: failed",
+                                "test_finished tests.test_cart.test_total[usd]: passed",
+                                "test_finished tests.test_cart.test_later: skipped",
+                                "test_finished tests.test_cart.test_db: failed",
+                                "test_finished tests.test_cart.TestRefund.test_full: passed"));
+  const Event* failure = got.Find(EventKind::kFailure, "tests.test_cart.test_total[eur]");
+  ASSERT_NE(failure, nullptr);
+  EXPECT_THAT(failure->text, ::testing::StartsWith("assert 3 == 4\ncurrency = 'eur'"));
+  EXPECT_THAT(failure->text, HasSubstr("tests/test_cart.py:9: AssertionError"));
+  EXPECT_EQ(got.Find(EventKind::kFailure, "tests.test_cart.test_db")->key, kCauseCrash);
+  // The suite's timestamp has no offset: UTC.
+  EXPECT_EQ(got.Find(EventKind::kTestStarted, "tests.test_cart.test_adds")->time_ns,
+            *ParseRfc3339("2026-12-05T10:36:58.473282Z"));
+}
+
 TEST(JUnitXmlTest, SurefireRerunsAreAttemptsAndAPassAfterThemIsFlaky) {
   Recorder got;
   const std::string xml = R"(<testsuite name="com.shop.PaymentIT" tests="2">
@@ -383,6 +414,36 @@ not ok 3 - known # TODO fix rounding
   EXPECT_EQ(failure->line, 9);
   EXPECT_EQ(got.Find(EventKind::kTestFinished, "cart/adds")->elapsed_ns, 1'500'000);
   EXPECT_TRUE(reader.failed());
+}
+
+// What Node 20's own test runner printed for tests/unit/testdata/node20_tap.test.js
+// (`node --test --test-reporter=tap`): its console.log comes first, as a comment.
+TEST(TapTest, Node20sOwnOutput) {
+  std::ifstream in(HANDOFF_GOLDEN_DIR "/../unit/testdata/node20_tap.txt");
+  std::stringstream text;
+  text << in.rdbuf();
+  ASSERT_FALSE(text.str().empty());
+  Recorder got;
+  TapReader reader(got.Callback(), 1);
+  ASSERT_TRUE(FeedTap(reader, text.str()).ok());
+  reader.Finish();
+  std::vector<std::string> ends;
+  for (const Event& e : got.events) {
+    if (e.kind == EventKind::kTestFinished) ends.push_back(Describe(e));
+  }
+  EXPECT_THAT(ends, ElementsAre("test_finished cart/adds: passed", "test_finished cart/totals: failed",
+                                "test_finished cart: failed", "test_finished later: skipped",
+                                "test_finished known: failed soft", "test_finished plain: passed"));
+  EXPECT_EQ(got.Lines().front(), "output -: computing");
+  const Event* failure = got.Find(EventKind::kFailure, "cart/totals");
+  ASSERT_NE(failure, nullptr);
+  EXPECT_THAT(failure->text, ::testing::StartsWith("Expected values to be strictly equal:\n\n3 !== 4\n"
+                                                   "TestContext.<anonymous> (/tmp/nt/cart.test.js:5:67)"));
+  EXPECT_EQ(failure->file, "/tmp/nt/cart.test.js");
+  EXPECT_EQ(failure->line, 5);
+  EXPECT_EQ(got.Find(EventKind::kTestFinished, "cart/totals")->elapsed_ns, 5'385'687);
+  EXPECT_EQ(got.Find(EventKind::kSkip, "later")->text, "needs a database");
+  EXPECT_EQ(got.Lines().back(), "output -: duration_ms 221.162988");
 }
 
 TEST(TapTest, PlainTapAPlanNotKeptAndABailOut) {
