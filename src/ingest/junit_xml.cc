@@ -82,6 +82,12 @@ std::optional<std::int64_t> Seconds(std::string_view text) {
   return static_cast<std::int64_t>(seconds * 1e9);
 }
 
+// a + b for times and durations that are not negative, at most the largest time.
+std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
+  return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max()
+                                                          : a + b;
+}
+
 // A testsuite's `timestamp`: RFC 3339, or ISO 8601 without an offset (UTC).
 std::optional<std::int64_t> Timestamp(std::string_view text) {
   if (std::optional<std::int64_t> t = ParseRfc3339(text)) return t;
@@ -135,7 +141,7 @@ void XMLCALL OnStart(void* data, const XML_Char* name_c, const XML_Char** attrs)
     }
     std::int64_t& clock = p->suite_clock.empty() ? p->now_ns : p->suite_clock.back();
     c.start_ns = clock;
-    clock += c.elapsed_ns;
+    clock = SaturatingAdd(clock, c.elapsed_ns);
     p->cases.push_back(std::move(c));
     p->current = &p->cases.back();
   } else if (p->current != nullptr && IsProblem(name) &&
@@ -387,7 +393,7 @@ Result<void> ReadJUnitXml(std::string_view xml, std::int64_t now_ns, const Event
       Event end = make(EventKind::kAttemptFinished);
       end.status = a.status;
       end.elapsed_ns = a.c->elapsed_ns;
-      end.time_ns = a.c->start_ns + a.c->elapsed_ns;
+      end.time_ns = SaturatingAdd(a.c->start_ns, a.c->elapsed_ns);
       if (top_level) emit(end);
       if (last) {
         Event done = end;

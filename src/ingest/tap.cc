@@ -146,14 +146,23 @@ Event TapReader::Make(EventKind kind, std::string test) const {
   return e;
 }
 
-// The full name of `leaf` at subtest depth `depth`: the names announced at each level above.
-std::string TapReader::Qualified(const std::string& leaf, std::size_t depth) const {
-  std::string name;
-  for (std::size_t i = 0; i < depth && i < levels_.size(); ++i) {
-    if (levels_[i].announced.empty()) continue;
-    name += levels_[i].announced.back() + "/";
+// The innermost test still running that was announced ("# Subtest:") at a level above
+// `depth`, or empty. Only running tests: an announcement may have been ended since, by its
+// own test point, by its parent's, or announced twice.
+std::string TapReader::OpenAbove(std::size_t depth) const {
+  for (std::size_t i = std::min(depth, levels_.size()); i-- > 0;) {
+    const std::vector<std::string>& announced = levels_[i].announced;
+    for (auto it = announced.rbegin(); it != announced.rend(); ++it) {
+      if (started_.count(*it) != 0) return *it;
+    }
   }
-  return name + leaf;
+  return {};
+}
+
+// The full name of `leaf` at subtest depth `depth`: below the test running above it.
+std::string TapReader::Qualified(const std::string& leaf, std::size_t depth) const {
+  const std::string parent = OpenAbove(depth);
+  return parent.empty() ? leaf : parent + "/" + leaf;
 }
 
 void TapReader::Started(const std::string& full) {
@@ -186,7 +195,6 @@ void TapReader::EndPoint() {
   Level& level = levels_[depth];
   ++level.points;
   const std::string full = Qualified(point.name, depth);
-  auto announced = std::find(level.announced.begin(), level.announced.end(), point.name);
   Started(full);
   // Its subtests still open end with it.
   const std::string below = full + "/";
@@ -206,7 +214,8 @@ void TapReader::EndPoint() {
     emit_(std::move(done));
     started_.erase(child);
   }
-  if (announced != level.announced.end()) level.announced.erase(announced);
+  level.announced.erase(std::remove(level.announced.begin(), level.announced.end(), full),
+                        level.announced.end());
 
   const std::map<std::string, std::string> yaml = ReadYaml(point.yaml);
   std::string file;
@@ -319,8 +328,10 @@ Result<void> TapReader::ReadLine(std::string_view raw) {
     const std::string leaf = Leaf(Trim(line.substr(10)));
     if (leaf.empty()) return Error{ErrorCode::kInvalid, "\"# Subtest:\" without a name"};
     const std::string full = Qualified(leaf, depth);
-    levels_[depth].announced.push_back(leaf);
-    Started(full);
+    if (started_.count(full) == 0) {
+      levels_[depth].announced.push_back(full);
+      Started(full);
+    }
     return {};
   }
   if (line.size() > 3 && line.starts_with("1..")) {
@@ -375,12 +386,10 @@ Result<void> TapReader::ReadLine(std::string_view raw) {
     point_ = Point{std::move(name), status, std::move(directive), indent, {}};
     return {};
   }
-  // Anything else is output: of the innermost subtest announced here, or of the suite.
-  std::string owner;
-  for (std::size_t i = 0; i <= depth; ++i) {
-    if (!levels_[i].announced.empty()) owner += (owner.empty() ? "" : "/") + levels_[i].announced.back();
-  }
-  Event o = Make(EventKind::kOutput, started_.count(owner) != 0 ? owner : std::string());
+  // Anything else is output: of the innermost test announced here and running, or of the
+  // suite.
+  const std::string owner = OpenAbove(depth + 1);
+  Event o = Make(EventKind::kOutput, owner);
   o.text = std::string(line.starts_with("# ") ? line.substr(2) : line);
   emit_(std::move(o));
   return {};

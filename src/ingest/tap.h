@@ -40,7 +40,7 @@ class TapReader {
   struct Level {
     int indent = 0;
     std::string name;                   // the subtest this level belongs to ("" at the top)
-    std::vector<std::string> announced;  // names announced by "# Subtest:" and not ended
+    std::vector<std::string> announced;  // full names announced here by "# Subtest:"
     int points = 0;
     std::optional<int> plan;
   };
@@ -52,6 +52,7 @@ class TapReader {
     std::vector<std::string> yaml;
   };
   void EndPoint();
+  std::string OpenAbove(std::size_t depth) const;
   std::string Qualified(const std::string& leaf, std::size_t depth) const;
   Event Make(EventKind kind, std::string test) const;
   void Started(const std::string& full);

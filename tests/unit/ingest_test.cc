@@ -190,6 +190,10 @@ TEST(Rfc3339Test, ReadsGoAndJUnitTimes) {
   EXPECT_FALSE(ParseRfc3339("2026-13-05T10:00:00Z"));
   EXPECT_FALSE(ParseRfc3339("2026-12-05T10:00:00.Z"));
   EXPECT_FALSE(ParseRfc3339("2026-12-05T10:00:00Zjunk"));
+  // Outside what 64 bits of nanoseconds since 1970 hold (found by the fuzzer).
+  EXPECT_FALSE(ParseRfc3339("1013-12-05T10:36:58Z"));
+  EXPECT_FALSE(ParseRfc3339("9999-12-31T23:59:59Z"));
+  EXPECT_TRUE(ParseRfc3339("2261-12-31T23:59:59.999999999Z"));
 }
 
 TEST(JUnitXmlTest, PytestReportWithFailuresSkipsAndOutput) {
