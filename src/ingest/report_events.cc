@@ -2,7 +2,6 @@
 
 #include <time.h>
 
-#include <algorithm>
 #include <cctype>
 
 #include <fmt/format.h>
@@ -74,11 +73,6 @@ std::optional<std::int64_t> ParseRfc3339(std::string_view s) {
   tm.tm_sec = second;
   const std::int64_t seconds = static_cast<std::int64_t>(::timegm(&tm)) - offset_s;
   return seconds * 1'000'000'000 + fraction_ns;
-}
-
-std::string LineOf(std::string_view text, std::size_t offset) {
-  offset = std::min(offset, text.size());
-  return fmt::format("line {}", 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
 }
 
 }  // namespace handoff::ingest

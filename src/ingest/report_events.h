@@ -27,7 +27,22 @@ using EventCallback = std::function<void(Event)>;
 // "...+01:00"), or nullopt.
 std::optional<std::int64_t> ParseRfc3339(std::string_view text);
 
-// The line and column a position of `text` is at, both from 1: "line 3".
-std::string LineOf(std::string_view text, std::size_t offset);
+// Feeds a whole line-oriented report (go test -json, TAP) to `reader`, a line at a time
+// without its '\n'; the caller then finishes it. Returns the first line the reader refuses,
+// as "line N: why", after which nothing more is read.
+template <typename Reader>
+Result<void> ReadLines(Reader& reader, std::string_view text) {
+  int number = 0;
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    ++number;
+    Result<void> read = reader.ReadLine(text.substr(0, nl));
+    if (!read.ok()) {
+      return Error{read.error().code, "line " + std::to_string(number) + ": " + read.error().message};
+    }
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+  }
+  return {};
+}
 
 }  // namespace handoff::ingest

@@ -58,15 +58,6 @@ struct Recorder {
   }
 };
 
-Result<void> FeedGo(GoTestJsonReader& reader, std::string_view stream) {
-  while (!stream.empty()) {
-    const std::size_t nl = stream.find('\n');
-    Result<void> r = reader.ReadLine(stream.substr(0, nl));
-    if (!r.ok()) return r;
-    stream.remove_prefix(nl == std::string_view::npos ? stream.size() : nl + 1);
-  }
-  return {};
-}
 
 constexpr std::string_view kGoStream =
     R"({"Time":"2026-12-05T10:00:00.1Z","Action":"start","Package":"example.com/shop"}
@@ -94,7 +85,7 @@ constexpr std::string_view kGoStream =
 TEST(GoTestJsonTest, TestsSubtestsOutcomesAndFailuresAtTheirLine) {
   Recorder got;
   GoTestJsonReader reader(got.Callback(), 1, false);
-  ASSERT_TRUE(FeedGo(reader, kGoStream).ok());
+  ASSERT_TRUE(ReadLines(reader, kGoStream).ok());
   reader.Finish();
   EXPECT_THAT(got.Lines(),
               ElementsAre("test_started TestCharge",
@@ -127,7 +118,7 @@ TEST(GoTestJsonTest, TestsSubtestsOutcomesAndFailuresAtTheirLine) {
 TEST(GoTestJsonTest, APackageThatFailsWithoutAFailedTestIsASuiteFailureWithItsOutput) {
   Recorder got;
   GoTestJsonReader reader(got.Callback(), 1, true);
-  ASSERT_TRUE(FeedGo(reader,
+  ASSERT_TRUE(ReadLines(reader,
                      R"({"Action":"output","Package":"example.com/shop/cart","Output":"panic: boom in TestMain\n"}
 {"Action":"output","Package":"example.com/shop/cart","Output":"FAIL\texample.com/shop/cart\t0.01s\n"}
 {"Action":"fail","Package":"example.com/shop/cart","Elapsed":0.01}
@@ -151,7 +142,7 @@ not json
 TEST(GoTestJsonTest, AStreamCutShortFailsTheTestsStillRunningInnermostFirst) {
   Recorder got;
   GoTestJsonReader reader(got.Callback(), 2, false);
-  ASSERT_TRUE(FeedGo(reader, R"({"Action":"run","Package":"p","Test":"TestHang"}
+  ASSERT_TRUE(ReadLines(reader, R"({"Action":"run","Package":"p","Test":"TestHang"}
 {"Action":"run","Package":"p","Test":"TestHang/forever"}
 {"Action":"output","Package":"p","Test":"TestHang/forever","Output":"waiting"}
 )").ok());
@@ -179,6 +170,11 @@ TEST(GoTestJsonTest, MalformedLinesAreErrorsSayingWhat) {
   EXPECT_THAT(reader.ReadLine(R"({"Action":"run","Test":"T//x"})").error().message,
               HasSubstr("empty part"));
   EXPECT_TRUE(got.events.empty());
+  // A whole stream names the line it stopped at.
+  GoTestJsonReader whole(got.Callback(), 1, false);
+  const Result<void> read = ReadLines(whole, "{\"Action\":\"run\",\"Test\":\"T\"}\n\nnot json\n");
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(read.error().message, ::testing::StartsWith("line 3: not JSON"));
 }
 
 TEST(Rfc3339Test, ReadsGoAndJUnitTimes) {
@@ -352,20 +348,11 @@ TEST(JUnitXmlTest, WhatIsNotAJUnitReportIsRefusedNamingTheLine) {
   EXPECT_TRUE(got.events.empty());
 }
 
-Result<void> FeedTap(TapReader& reader, std::string_view stream) {
-  while (!stream.empty()) {
-    const std::size_t nl = stream.find('\n');
-    Result<void> r = reader.ReadLine(stream.substr(0, nl));
-    if (!r.ok()) return r;
-    stream.remove_prefix(nl == std::string_view::npos ? stream.size() : nl + 1);
-  }
-  return {};
-}
 
 TEST(TapTest, NodesSubtestsFailuresAndDurations) {
   Recorder got;
   TapReader reader(got.Callback(), 1);
-  ASSERT_TRUE(FeedTap(reader, R"(TAP version 13
+  ASSERT_TRUE(ReadLines(reader, R"(TAP version 13
 # Subtest: cart
     # Subtest: adds
     ok 1 - adds
@@ -429,7 +416,7 @@ TEST(TapTest, Node20sOwnOutput) {
   ASSERT_FALSE(text.str().empty());
   Recorder got;
   TapReader reader(got.Callback(), 1);
-  ASSERT_TRUE(FeedTap(reader, text.str()).ok());
+  ASSERT_TRUE(ReadLines(reader, text.str()).ok());
   reader.Finish();
   std::vector<std::string> ends;
   for (const Event& e : got.events) {
@@ -453,7 +440,7 @@ TEST(TapTest, Node20sOwnOutput) {
 TEST(TapTest, PlainTapAPlanNotKeptAndABailOut) {
   Recorder got;
   TapReader reader(got.Callback(), 1);
-  ASSERT_TRUE(FeedTap(reader, "1..3\nok 1 - first\nok 2\nBail out! database down\n").ok());
+  ASSERT_TRUE(ReadLines(reader, "1..3\nok 1 - first\nok 2\nBail out! database down\n").ok());
   reader.Finish();
   EXPECT_THAT(got.Lines(),
               ElementsAre("test_started first", "attempt_finished first: passed",
@@ -466,7 +453,7 @@ TEST(TapTest, PlainTapAPlanNotKeptAndABailOut) {
 TEST(TapTest, ATestAnnouncedAndNeverEndedFailsWhenTheStreamEnds) {
   Recorder got;
   TapReader reader(got.Callback(), 1);
-  ASSERT_TRUE(FeedTap(reader, "# Subtest: hangs\n    # Subtest: inner\n").ok());
+  ASSERT_TRUE(ReadLines(reader, "# Subtest: hangs\n    # Subtest: inner\n").ok());
   reader.Finish("killed: the suite ran past its timeout of 1s");
   EXPECT_THAT(got.Lines(),
               ElementsAre("test_started hangs", "test_started hangs/inner",
