@@ -177,6 +177,42 @@ TEST(GoTestJsonTest, MalformedLinesAreErrorsSayingWhat) {
   EXPECT_THAT(read.error().message, ::testing::StartsWith("line 3: not JSON"));
 }
 
+// What Go 1.19's own `go test -json` (Debian's golang-go) printed for
+// tests/unit/testdata/go119_charge_test.go.txt: parallel subtests paused and continued, and
+// a test's fmt.Println among its t.Error lines.
+TEST(GoTestJsonTest, Go119sOwnStream) {
+  std::ifstream in(HANDOFF_GOLDEN_DIR "/../unit/testdata/go119_test.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  ASSERT_FALSE(text.str().empty());
+  Recorder got;
+  GoTestJsonReader reader(got.Callback(), 1, false);
+  ASSERT_TRUE(ReadLines(reader, text.str()).ok());
+  reader.Finish();
+  std::vector<std::string> ends;
+  for (const Event& e : got.events) {
+    if (e.kind == EventKind::kTestFinished) ends.push_back(Describe(e));
+  }
+  EXPECT_THAT(ends, ElementsAre("test_finished TestCharge: failed", "test_finished TestRefund: passed",
+                                "test_finished TestSkip: skipped",
+                                "test_finished TestTable/visa: passed",
+                                "test_finished TestTable/amex: failed",
+                                "test_finished TestTable: failed"));
+  const Event* failure = got.Find(EventKind::kFailure, "TestCharge");
+  ASSERT_NE(failure, nullptr);
+  EXPECT_EQ(failure->text,
+            "charging 4242\n    charge_test.go:10: declined: card 4242\n"
+            "    charge_test.go:11: retry with another card");
+  EXPECT_EQ(failure->file, "charge_test.go");
+  EXPECT_EQ(failure->line, 10);
+  EXPECT_EQ(got.Find(EventKind::kFailure, "TestTable/amex")->text, "charge_test.go:24: amex refused");
+  EXPECT_EQ(got.Find(EventKind::kFailure, "TestTable"), nullptr);
+  EXPECT_EQ(got.Find(EventKind::kSkip, "TestSkip")->text, "charge_test.go:16: needs a card");
+  // Go said Elapsed 0 (under 5 ms): the time between its run and its end instead.
+  EXPECT_GT(got.Find(EventKind::kTestFinished, "TestCharge")->elapsed_ns, 0);
+  for (const Event& e : got.events) EXPECT_FALSE(e.test.empty() && e.kind == EventKind::kFailure);
+}
+
 TEST(Rfc3339Test, ReadsGoAndJUnitTimes) {
   EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:00Z"), 0);
   EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:01.5Z"), 1'500'000'000);
