@@ -50,6 +50,14 @@ struct Recorder {
     for (const Event& e : events) out.push_back(Describe(e));
     return out;
   }
+  // The kTestFinished events only, as Lines() shows them.
+  std::vector<std::string> Ends() const {
+    std::vector<std::string> out;
+    for (const Event& e : events) {
+      if (e.kind == EventKind::kTestFinished) out.push_back(Describe(e));
+    }
+    return out;
+  }
   const Event* Find(EventKind kind, const std::string& test) const {
     for (const Event& e : events) {
       if (e.kind == kind && e.test == test) return &e;
@@ -57,6 +65,14 @@ struct Recorder {
     return nullptr;
   }
 };
+
+// A file of tests/unit/testdata: what a tool really printed.
+std::string Testdata(const std::string& name) {
+  std::ifstream in(std::string(HANDOFF_GOLDEN_DIR "/../unit/testdata/") + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 
 constexpr std::string_view kGoStream =
@@ -181,19 +197,13 @@ TEST(GoTestJsonTest, MalformedLinesAreErrorsSayingWhat) {
 // tests/unit/testdata/go119_charge_test.go.txt: parallel subtests paused and continued, and
 // a test's fmt.Println among its t.Error lines.
 TEST(GoTestJsonTest, Go119sOwnStream) {
-  std::ifstream in(HANDOFF_GOLDEN_DIR "/../unit/testdata/go119_test.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  ASSERT_FALSE(text.str().empty());
+  const std::string text = Testdata("go119_test.json");
+  ASSERT_FALSE(text.empty());
   Recorder got;
   GoTestJsonReader reader(got.Callback(), 1, false);
-  ASSERT_TRUE(ReadLines(reader, text.str()).ok());
+  ASSERT_TRUE(ReadLines(reader, text).ok());
   reader.Finish();
-  std::vector<std::string> ends;
-  for (const Event& e : got.events) {
-    if (e.kind == EventKind::kTestFinished) ends.push_back(Describe(e));
-  }
-  EXPECT_THAT(ends, ElementsAre("test_finished TestCharge: failed", "test_finished TestRefund: passed",
+  EXPECT_THAT(got.Ends(), ElementsAre("test_finished TestCharge: failed", "test_finished TestRefund: passed",
                                 "test_finished TestSkip: skipped",
                                 "test_finished TestTable/visa: passed",
                                 "test_finished TestTable/amex: failed",
@@ -277,17 +287,11 @@ tests/test_cart.py:11: AssertionError</failure><system-out>total computed</syste
 // What pytest 7.2.1 (Debian's python3-pytest) wrote with --junitxml for
 // tests/unit/testdata/pytest7_junit_test_cart.py.
 TEST(JUnitXmlTest, Pytest7sOwnReport) {
-  std::ifstream in(HANDOFF_GOLDEN_DIR "/../unit/testdata/pytest7_junit.xml");
-  std::stringstream xml;
-  xml << in.rdbuf();
-  ASSERT_FALSE(xml.str().empty());
+  const std::string xml = Testdata("pytest7_junit.xml");
+  ASSERT_FALSE(xml.empty());
   Recorder got;
-  ASSERT_TRUE(ReadJUnitXml(xml.str(), 0, got.Callback()).ok());
-  std::vector<std::string> ends;
-  for (const Event& e : got.events) {
-    if (e.kind == EventKind::kTestFinished) ends.push_back(Describe(e));
-  }
-  EXPECT_THAT(ends, ElementsAre("test_finished tests.test_cart.test_adds: passed",
+  ASSERT_TRUE(ReadJUnitXml(xml, 0, got.Callback()).ok());
+  EXPECT_THAT(got.Ends(), ElementsAre("test_finished tests.test_cart.test_adds: passed",
                                 "test_finished tests.test_cart.test_total[eur]: failed",
                                 "test_finished tests.test_cart.test_total[usd]: passed",
                                 "test_finished tests.test_cart.test_later: skipped",
@@ -446,19 +450,13 @@ not ok 3 - known # TODO fix rounding
 // What Node 20's own test runner printed for tests/unit/testdata/node20_tap.test.js
 // (`node --test --test-reporter=tap`): its console.log comes first, as a comment.
 TEST(TapTest, Node20sOwnOutput) {
-  std::ifstream in(HANDOFF_GOLDEN_DIR "/../unit/testdata/node20_tap.txt");
-  std::stringstream text;
-  text << in.rdbuf();
-  ASSERT_FALSE(text.str().empty());
+  const std::string text = Testdata("node20_tap.txt");
+  ASSERT_FALSE(text.empty());
   Recorder got;
   TapReader reader(got.Callback(), 1);
-  ASSERT_TRUE(ReadLines(reader, text.str()).ok());
+  ASSERT_TRUE(ReadLines(reader, text).ok());
   reader.Finish();
-  std::vector<std::string> ends;
-  for (const Event& e : got.events) {
-    if (e.kind == EventKind::kTestFinished) ends.push_back(Describe(e));
-  }
-  EXPECT_THAT(ends, ElementsAre("test_finished cart/adds: passed", "test_finished cart/totals: failed",
+  EXPECT_THAT(got.Ends(), ElementsAre("test_finished cart/adds: passed", "test_finished cart/totals: failed",
                                 "test_finished cart: failed", "test_finished later: skipped",
                                 "test_finished known: failed soft", "test_finished plain: passed"));
   EXPECT_EQ(got.Lines().front(), "output -: computing");
