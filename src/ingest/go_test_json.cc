@@ -262,6 +262,15 @@ void GoTestJsonReader::End(const std::string& name, Status status, std::int64_t 
     message += indent != std::string::npos && l.size() >= indent ? l.substr(indent) : l;
     if (file.empty()) FileLine(l, &file, &line);
   }
+  // The failure is located at its first line's "name_test.go:12: ", which it then does
+  // not repeat ("Total = 3, want 4" at cart_test.go:12).
+  if (!file.empty()) {
+    const std::string at = file + ":" + std::to_string(line) + ": ";
+    const std::size_t first = message.find_first_not_of(' ');
+    if (first != std::string::npos && message.compare(first, at.size(), at) == 0) {
+      message.erase(0, first + at.size());
+    }
+  }
   if (status == Status::kFailed) {
     failed_ = true;
     const bool subtest_failed = std::any_of(

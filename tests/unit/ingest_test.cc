@@ -107,15 +107,15 @@ TEST(GoTestJsonTest, TestsSubtestsOutcomesAndFailuresAtTheirLine) {
               ElementsAre("test_started TestCharge",
                           "output TestCharge:     charge_test.go:12: declined: card 4242",
                           "output TestCharge:         retry with another card",
-                          "failure TestCharge: charge_test.go:12: declined: card 4242\n    retry with another card",
+                          "failure TestCharge: declined: card 4242\n    retry with another card",
                           "attempt_finished TestCharge: failed", "test_finished TestCharge: failed",
                           "test_started TestSkip", "output TestSkip:     skip_test.go:5: needs a card",
-                          "skip TestSkip: skip_test.go:5: needs a card",
+                          "skip TestSkip: needs a card",
                           "attempt_finished TestSkip: skipped", "test_finished TestSkip: skipped",
                           "test_started TestTable", "test_started TestTable/visa",
                           "test_finished TestTable/visa: passed", "test_started TestTable/amex",
                           "output TestTable/amex:         table_test.go:30: amex refused",
-                          "failure TestTable/amex: table_test.go:30: amex refused",
+                          "failure TestTable/amex: amex refused",
                           "test_finished TestTable/amex: failed",
                           "attempt_finished TestTable: failed", "test_finished TestTable: failed"));
   const Event* failure = got.Find(EventKind::kFailure, "TestCharge");
@@ -215,9 +215,9 @@ TEST(GoTestJsonTest, Go119sOwnStream) {
             "    charge_test.go:11: retry with another card");
   EXPECT_EQ(failure->file, "charge_test.go");
   EXPECT_EQ(failure->line, 10);
-  EXPECT_EQ(got.Find(EventKind::kFailure, "TestTable/amex")->text, "charge_test.go:24: amex refused");
+  EXPECT_EQ(got.Find(EventKind::kFailure, "TestTable/amex")->text, "amex refused");
   EXPECT_EQ(got.Find(EventKind::kFailure, "TestTable"), nullptr);
-  EXPECT_EQ(got.Find(EventKind::kSkip, "TestSkip")->text, "charge_test.go:16: needs a card");
+  EXPECT_EQ(got.Find(EventKind::kSkip, "TestSkip")->text, "needs a card");
   // Go said Elapsed 0 (under 5 ms): the time between its run and its end instead.
   EXPECT_GT(got.Find(EventKind::kTestFinished, "TestCharge")->elapsed_ns, 0);
   for (const Event& e : got.events) EXPECT_FALSE(e.test.empty() && e.kind == EventKind::kFailure);
@@ -380,7 +380,8 @@ TEST(JUnitXmlTest, WhatIsNotAJUnitReportIsRefusedNamingTheLine) {
   EXPECT_THAT(error("<!DOCTYPE x [<!ENTITY a \"aaaa\">]>\n<testsuites/>"), HasSubstr("DOCTYPE"));
   EXPECT_THAT(error("<testsuites><testcase name=\"a\" time=\"fast\"/></testsuites>"),
               HasSubstr("time=\"fast\""));
-  EXPECT_THAT(error("<testsuites><testcase/></testsuites>"), HasSubstr("without a name"));
+  // pytest's interrupted test: a testcase without a name, which is no test.
+  EXPECT_EQ(error("<testsuites><testcase time=\"0.000\"><failure/></testcase></testsuites>"), "ok");
   std::string deep = "<testsuites>";
   for (int i = 0; i < 100; ++i) deep += "<x>";
   EXPECT_THAT(error(deep), HasSubstr("nested deeper than 64"));
