@@ -73,7 +73,9 @@ class TextReporter final : public EventSink {
   void PrintTest(const SuiteResult& suite, const TestResult& test);
   // Prints the suite-level output not printed yet under "<WORD> Suite/(phase)", when the
   // phase failed or in verbose mode.
-  void PrintSuiteOutput(const SuiteResult& suite, std::string_view phase, bool failed);
+  // Prints the suite's output not printed yet, when it `failed` or with -v: headed ERROR
+  // when it failed by itself (`error`), else OUTPUT for a failed suite, PASS for another.
+  void PrintSuiteOutput(const SuiteResult& suite, std::string_view phase, bool failed, bool error);
   void PrintSummary(const RunResult& run);
   // Appends `text` (which may span lines) preceded by `indent`; continuation lines are
   // indented 4 more, as Go indents multi-line messages.
@@ -105,7 +107,7 @@ void TextReporter::OnEvent(const Event& e) {
     case EventKind::kTeardownFinished:
       if (const SuiteResult* suite = FindSuite(e.suite)) {
         PrintSuiteOutput(*suite, e.kind == EventKind::kSetupFinished ? "setup" : "teardown",
-                         e.status == Status::kFailed);
+                         e.status == Status::kFailed, e.status == Status::kFailed);
       }
       return;
     case EventKind::kTestFinished: {
@@ -123,7 +125,10 @@ void TextReporter::OnEvent(const Event& e) {
     case EventKind::kSuiteFinished: {
       const SuiteResult* suite = FindSuite(e.suite);
       if (suite == nullptr) return;
-      PrintSuiteOutput(*suite, "suite", suite->status == Status::kFailed);
+      // ERROR only for a failure of the suite itself; a suite whose tests failed shows
+      // what it printed outside them (an external suite's command) as its output.
+      PrintSuiteOutput(*suite, "suite", suite->status == Status::kFailed,
+                       !suite->setup_failures.empty() || !suite->teardown_failures.empty());
       if (options_.brief && suite->status != Status::kFailed) {
         open_suites_.erase(e.suite);
         Flush();
@@ -255,14 +260,16 @@ void TextReporter::PrintTest(const SuiteResult& suite, const TestResult& top) {
 }
 
 void TextReporter::PrintSuiteOutput(const SuiteResult& suite, std::string_view phase,
-                                    bool failed) {
+                                    bool failed, bool error) {
   auto it = open_suites_.find(suite.name);
   if (it == open_suites_.end()) return;
   std::size_t& printed = it->second.second;
   if (printed >= suite.output.size()) return;
   if (failed || options_.verbose) {
-    if (failed) {
+    if (error) {
       PrintWord("  ", "ERROR", kRed);
+    } else if (failed) {
+      PrintWord("  ", "OUTPUT", kYellow);
     } else {
       PrintWord("  ", "PASS", kGreen);
     }
