@@ -3,6 +3,7 @@
 // The one header a test author includes.
 
 #include "handoff/context.h"
+#include "handoff/external.h"
 #include "handoff/features.h"
 #include "handoff/fixture.h"
 #include "handoff/internal/registry.h"

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <source_location>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 namespace handoff {
 
 class T;
+struct ExternalCommand;  // handoff/external.h
 
 // A test function: receives the test's T.
 using TestFunc = std::function<void(T&)>;
@@ -61,6 +63,9 @@ struct Suite {
   // Runs after the suite's tests, always, even after failures.
   TestFunc teardown;
   std::vector<Test> tests;
+  // Set for a suite written in another language (handoff/external.h): the command that
+  // runs its tests and reports them. Such a suite has no tests, setup or teardown of its own.
+  std::shared_ptr<const ExternalCommand> external = nullptr;
 };
 
 // Registers a suite to be run by handoff::Main. Call it from a static initializer of

@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,6 +35,8 @@
 #include "duration/duration.h"
 #include "googletest/gtest_filter.h"
 #include "engine/run_engine.h"
+#include "external/external_runner.h"
+#include "external/suites_config.h"
 #include "handoff/main.h"
 #include "json/json_writer.h"
 #include "otlp/trace_recorder.h"
@@ -342,6 +345,14 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   CLI::App* serve = app.add_subcommand(
       "serve", "Run as a server: scheduled and on-demand runs over HTTP, results kept");
   serve_flags.Add(serve);
+  // External suites (Go, pytest, Node, ...) declared in a file (docs/external-suites.md).
+  std::string suites_config;
+  for (CLI::App* command : {run, list, serve}) {
+    CLI::Option* option = command->add_option(
+        "--suites-config", suites_config,
+        "A JSON file of external suites (commands reporting go test -json, JUnit or TAP)");
+    if (command == serve) option->envname("HANDOFF_SUITES_CONFIG");
+  }
   RemoteCommand* remote = AddRemoteCommand(app);
   BackupCommand* backup = AddBackupCommand(app);
   DbCommand* db = AddDbCommand(app);
@@ -362,6 +373,17 @@ int Main(int argc, char** argv, std::vector<Option> options) {
     return UsageError(e.what());
   }
 
+  if (!suites_config.empty()) {
+    Result<std::vector<Suite>> declared = external::LoadSuitesConfig(suites_config);
+    if (!declared.ok()) return UsageError(declared.error().message);
+    for (Suite& suite : *declared) {
+      if (catalog.Find(suite.name) != nullptr) {
+        return UsageError(fmt::format("--suites-config: suite \"{}\" is also built into the binary",
+                                      suite.name));
+      }
+      catalog.suites.push_back(std::move(suite));
+    }
+  }
   if (serve->parsed()) return RunServe(serve_flags, catalog, config);
   if (RemoteParsed(*remote)) return RunRemote(*remote);
   if (BackupParsed(*backup)) return RunBackup(*backup);
@@ -382,6 +404,24 @@ int Main(int argc, char** argv, std::vector<Option> options) {
     if (!(error = list_select.ToOptions(&selection)).empty()) return UsageError(error);
     std::vector<SelectedSuite> selected;
     if (!Select(catalog, selection, &selected, &error)) return UsageError(error);
+    // An external suite's tests are what its list_command prints.
+    std::deque<Test> listed;
+    int list_status = 0;
+    for (SelectedSuite& s : selected) {
+      if (!s.suite->external) continue;
+      Result<std::vector<std::string>> names = external::ListTests(*s.suite->external);
+      if (!names.ok()) {
+        std::fprintf(stderr, "handoff: list: suite %s: %s\n", s.suite->name.c_str(),
+                     names.error().message.c_str());
+        list_status = 1;
+        continue;
+      }
+      for (std::string& name : *names) {
+        Test& t = listed.emplace_back();
+        t.name = std::move(name);
+        s.tests.push_back(&t);
+      }
+    }
     // With GoogleTest's flags (--gtest_list_tests), GoogleTest's listing.
     std::string text = gtest.used ? FormatGTestList(selected, selection)
                                   : FormatList(selected, selection, list_format == "json");
@@ -395,7 +435,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
       std::fclose(*file);
     }
     std::fwrite(text.data(), 1, text.size(), stdout);
-    return 0;
+    return list_status;
   }
 
   if (!(error = run_select.ToOptions(&selection)).empty()) return UsageError(error);

@@ -3,6 +3,7 @@
 #include <mutex>
 #include <thread>
 
+#include "handoff/external.h"
 #include "worker/supervisor.h"
 
 namespace handoff {
@@ -35,6 +36,17 @@ SuiteJob MakeSuiteJob(const Suite& suite, const std::vector<const Test*>& tests,
     plan.gtest = true;
     plan.gtest_run_disabled = options.gtest_filter->run_disabled();
     plan.gtest_filter = options.gtest_filter->text();
+  }
+  if (suite.external) {
+    const ExternalCommand& command = *suite.external;
+    wire::ExternalPlan& x = plan.external.emplace();
+    x.command = command.command;
+    x.working_dir = command.working_dir;
+    x.env.assign(command.env.begin(), command.env.end());
+    x.format = static_cast<std::uint8_t>(command.format);
+    x.tool = static_cast<std::uint8_t>(command.tool);
+    x.report_file = command.report_file;
+    x.grace_ms = options.grace.count();
   }
   job.grace = options.grace;
   job.isolated = options.isolated;

@@ -58,6 +58,10 @@ struct SuiteInfo {
   std::int64_t timeout_ms = 0;
   // What to do with a run while another run of the suite is running: "queue" or "skip".
   std::string concurrency = "queue";
+  // An external suite's report format ("go-test-json", "junit", "tap") and tool ("go",
+  // "pytest", "node", "other"); empty for a C++ suite. Its tests are known once it ran.
+  std::string external_format;
+  std::string external_tool;
 };
 
 // One schedule, declared in code or created over the API.

@@ -17,6 +17,7 @@
 #include "engine/run_engine.h"
 #include "engine/run_recorder.h"
 #include "engine/test_changes.h"
+#include "external/external_runner.h"
 #include "otlp/trace_recorder.h"
 #include "runner/name_filter.h"
 #include "worker/supervisor.h"
@@ -263,6 +264,10 @@ std::vector<SuiteInfo> ServeEngine::Suites() const {
     info.max_attempts = s.max_attempts;
     info.timeout_ms = s.timeout.count();
     info.concurrency = s.concurrency == Suite::Concurrency::kSkip ? "skip" : "queue";
+    if (s.external) {
+      info.external_format = external::ReportFormatName(s.external->format);
+      info.external_tool = external::ExternalToolName(s.external->tool);
+    }
     out.push_back(std::move(info));
   }
   return out;
@@ -270,6 +275,15 @@ std::vector<SuiteInfo> ServeEngine::Suites() const {
 
 Result<std::vector<std::string>> ServeEngine::ResolveTests(const Suite& suite,
                                                            const RunRequest& request) {
+  if (suite.external) {
+    // Its tests are its command's: the filter goes to the tool's own, and the tests are
+    // known when it reports them (no row is made before).
+    if (!request.filter.empty()) {
+      Result<std::vector<std::string>> args = external::PatternArgs(suite.external->tool, request.filter);
+      if (!args.ok()) return Error{ErrorCode::kInvalid, "filter: " + args.error().message};
+    }
+    return std::vector<std::string>{};
+  }
   std::string error;
   auto filter = NameFilter::Compile(request.filter, &error);
   if (!filter) return Error{ErrorCode::kInvalid, "filter: " + error};
@@ -587,8 +601,9 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
     plan.tests[i].first_attempt = std::max(1, std::min(first_attempts[i], plan.max_attempts));
   }
 
+  if (plan.external) plan.external->tests = run_after.tests;
   Status status = Status::kPassed;
-  if (!plan.tests.empty() && !active->cancel.load()) {
+  if ((!plan.tests.empty() || plan.external) && !active->cancel.load()) {
     // With --otlp-endpoint every event also reaches the run's trace recorder.
     FanOut sinks;
     sinks.Add(active->gate.get());

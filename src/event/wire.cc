@@ -230,6 +230,26 @@ std::string EncodePlan(const WorkerPlan& plan, std::span<const PlannedTest> test
     w.Str(value);
   }
   w.Str(plan.gtest_filter);
+  w.U8(plan.external ? 1 : 0);
+  if (plan.external) {
+    const ExternalPlan& x = *plan.external;
+    auto strings = [&](const std::vector<std::string>& list) {
+      w.U32(static_cast<std::uint32_t>(list.size()));
+      for (const std::string& s : list) w.Str(s);
+    };
+    strings(x.command);
+    w.Str(x.working_dir);
+    w.U32(static_cast<std::uint32_t>(x.env.size()));
+    for (const auto& [key, value] : x.env) {
+      w.Str(key);
+      w.Str(value);
+    }
+    w.U8(x.format);
+    w.U8(x.tool);
+    w.Str(x.report_file);
+    w.I64(x.grace_ms);
+    strings(x.tests);
+  }
   w.Finish();
   return out;
 }
@@ -267,6 +287,25 @@ std::optional<WorkerPlan> DecodePlan(std::string_view payload) {
     plan.params.emplace_back(std::move(key), r.Str());
   }
   plan.gtest_filter = r.Str();
+  if (r.U8() == 1) {
+    ExternalPlan& x = plan.external.emplace();
+    auto strings = [&](std::vector<std::string>& list) {
+      const std::uint32_t count = r.U32();
+      for (std::uint32_t i = 0; i < count && r.ok(); ++i) list.push_back(r.Str());
+    };
+    strings(x.command);
+    x.working_dir = r.Str();
+    const std::uint32_t env = r.U32();
+    for (std::uint32_t i = 0; i < env && r.ok(); ++i) {
+      std::string key = r.Str();
+      x.env.emplace_back(std::move(key), r.Str());
+    }
+    x.format = r.U8();
+    x.tool = r.U8();
+    x.report_file = r.Str();
+    x.grace_ms = r.I64();
+    strings(x.tests);
+  }
   if (!r.ok() || !r.done()) return std::nullopt;
   return plan;
 }

@@ -55,6 +55,22 @@ struct PlannedTest {
   std::int64_t timeout_ms = 0;
 };
 
+// An external suite's command (include/handoff/external.h), carried whole in the plan so
+// that a worker runs it without finding the suite in its own catalog (serve's
+// --suites-config declares suites the binary was not built with).
+struct ExternalPlan {
+  std::vector<std::string> command;
+  std::string working_dir;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::uint8_t format = 0;  // handoff::ReportFormat
+  std::uint8_t tool = 0;    // handoff::ExternalTool
+  std::string report_file;
+  // How long the command may take to end after SIGTERM (a timeout, a cancel).
+  std::int64_t grace_ms = 5000;
+  // The tests to run (serve's "tests"; empty: all), given to the tool's filter.
+  std::vector<std::string> tests;
+};
+
 // What a worker is asked to run.
 struct WorkerPlan {
   std::string suite;
@@ -77,6 +93,9 @@ struct WorkerPlan {
   bool gtest = false;
   bool gtest_run_disabled = false;
   std::string gtest_filter;
+  // Set for an external suite: the worker runs this command (the whole-command timeout is
+  // hook_timeout_ms, --run's pattern is run_pattern) instead of C++ tests.
+  std::optional<ExternalPlan> external;
 };
 
 // Encodes a plan as one frame.

@@ -51,6 +51,16 @@ void AppendSuiteHead(std::string& out, const SuiteInfo& suite) {
                  ",\"max_attempts\":{},\"timeout_ms\":{},\"concurrency\":", suite.max_attempts,
                  suite.timeout_ms);
   AppendJsonString(out, suite.concurrency);
+  out += ",\"external\":";
+  if (suite.external_format.empty()) {
+    out += "null";
+  } else {
+    out += "{\"format\":";
+    AppendJsonString(out, suite.external_format);
+    out += ",\"tool\":";
+    AppendJsonString(out, suite.external_tool);
+    out += '}';
+  }
 }
 
 // The last `count` finished runs of `suite`, oldest first, with their tests.

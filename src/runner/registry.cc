@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "handoff/external.h"
 #include "handoff/internal/registry.h"
 
 namespace handoff {
@@ -58,6 +59,32 @@ bool Register(Suite suite, std::source_location where) {
   e.suite = std::move(suite);
   e.where = Where(where);
   return true;
+}
+
+Suite MakeSuite(ExternalSuite external) {
+  Suite suite;
+  suite.name = std::move(external.name);
+  suite.namespace_name = std::move(external.namespace_name);
+  suite.description = std::move(external.description);
+  suite.labels = std::move(external.labels);
+  suite.max_attempts = external.max_attempts;
+  suite.timeout = external.timeout;
+  suite.concurrency = external.concurrency;
+  suite.secret_params = std::move(external.secret_params);
+  auto command = std::make_shared<ExternalCommand>();
+  command->command = std::move(external.command);
+  command->working_dir = std::move(external.working_dir);
+  command->env = std::move(external.env);
+  command->format = external.format;
+  command->report_file = std::move(external.report_file);
+  command->tool = external.tool;
+  command->list_command = std::move(external.list_command);
+  suite.external = std::move(command);
+  return suite;
+}
+
+bool Register(ExternalSuite suite, std::source_location where) {
+  return Register(MakeSuite(std::move(suite)), where);
 }
 
 namespace internal {
@@ -119,7 +146,21 @@ Catalog BuildCatalog(std::vector<Suite> extra, bool take_registrations) {
     if (!suite.name.empty() && !seen_suites.insert(suite.name).second) {
       problems.push_back(fmt::format("duplicate suite name \"{}\"", suite.name));
     }
-    if (suite.tests.empty()) {
+    if (suite.external) {
+      const ExternalCommand& command = *suite.external;
+      if (!suite.tests.empty() || suite.setup || suite.teardown) {
+        problems.push_back(fmt::format(
+            "external suite \"{}\" has tests, setup or teardown of its own: its command runs them",
+            suite.name));
+      }
+      if (command.command.empty() || command.command[0].empty()) {
+        problems.push_back(fmt::format("external suite \"{}\" has no command", suite.name));
+      }
+      if (command.format == ReportFormat::kJUnitXml && command.report_file.empty()) {
+        problems.push_back(fmt::format(
+            "external suite \"{}\" reports JUnit XML but names no report_file", suite.name));
+      }
+    } else if (suite.tests.empty()) {
       problems.push_back(fmt::format("suite \"{}\" has no tests", suite.name));
     }
     if (suite.max_attempts < 1) {

@@ -182,6 +182,19 @@ bool Select(const Catalog& catalog, const SelectionOptions& options,
       continue;
     }
     SelectedSuite selected{&suite, {}};
+    if (suite.external) {
+      // Its tests are the command's: the suite is taken whole (--run goes to the tool's own
+      // filter), by its labels, and as one unit of a shard.
+      if (!options.labels.empty() || !options.skip_labels.empty()) {
+        if (!MatchesLabels(suite.labels, options.labels) ||
+            MatchesAnyLabel(suite.labels, options.skip_labels)) {
+          continue;
+        }
+      }
+      if (index++ % options.shard_total != options.shard_index) continue;
+      out->push_back(std::move(selected));
+      continue;
+    }
     for (const Test& test : suite.tests) {
       if (!run->Selects(test.name) || skip->Skips(test.name)) continue;
       if (options.gtest_filter && !GTestSelects(*options.gtest_filter, suite, test)) continue;

@@ -60,7 +60,8 @@ struct SelectedSuite {
   std::vector<const Test*> tests;
 };
 
-// Selects suites and tests. Suites with no selected test are left out. Returns false
+// Selects suites and tests. Suites with no selected test are left out; an external suite
+// (Suite::external) is selected whole, with no tests of its own. Returns false
 // and sets *error (naming the flag) if a pattern does not compile.
 bool Select(const Catalog& catalog, const SelectionOptions& options,
             std::vector<SelectedSuite>* out, std::string* error);

@@ -25,6 +25,7 @@
 
 #include "duration/duration.h"
 #include "event/attachment.h"
+#include "external/external_runner.h"
 #include "runner/runner.h"
 #include "stack/raw_stacks.h"
 #include "stack/symbolizer.h"
@@ -132,6 +133,11 @@ class SuiteTracker : public EventSink {
           SetDeadline(&it->second.deadline, &it->second.timeout_ns, e.elapsed_ns);
         }
         break;
+      case EventKind::kFailure:
+        // An external suite's command failed outside any test (a build error, a report that
+        // cannot be read, a non-zero exit without a failed test): the suite failed.
+        if (e.test.empty() && !e.soft && job_.plan.external) suite_failed = true;
+        break;
       case EventKind::kTestFinished:
         if (top_level) {
           finished.insert(e.test);
@@ -176,7 +182,7 @@ class SuiteTracker : public EventSink {
   }
 
   Status SuiteStatus() const {
-    if (hard_failure || setup_failed || teardown_failed) return Status::kFailed;
+    if (hard_failure || setup_failed || teardown_failed || suite_failed) return Status::kFailed;
     if (finished_count > 0 && skipped_count == finished_count) return Status::kSkipped;
     return Status::kPassed;
   }
@@ -196,6 +202,7 @@ class SuiteTracker : public EventSink {
   std::set<std::string> finished;
   bool setup_failed = false;
   bool teardown_failed = false;
+  bool suite_failed = false;  // an external suite's command failed outside its tests
   bool hard_failure = false;
   int finished_count = 0;
   int skipped_count = 0;
@@ -662,7 +669,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
         attempt_done.elapsed_ns = elapsed;
         tracker.OnEvent(attempt_done);
         if (r.attempt < job.plan.max_attempts && outcome.stopped != StopReason::kCancelled &&
-            !cancel.load()) {
+            !cancel.load() && !job.plan.external) {
           retry_attempts[test] = r.attempt + 1;
           tracker.running.erase(test);
         } else {
@@ -675,6 +682,9 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
       }
       tracker.running.clear();
       tracker.phase = SuiteTracker::Phase::kIdle;
+    } else if (job.plan.external) {
+      // The worker of an external suite died outside a test: its command's run failed.
+      if (!cancelled) fail("", 0, cause + stacks);
     } else if (tracker.finished.size() == finished_before && !remaining->empty()) {
       // Died between tests without progress. A worker that sent nothing at all cannot
       // start (a fresh one would fail the same way): every test left fails with the cause.
@@ -715,6 +725,10 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
 }
 
 Status RunInProcess(const SuiteJob& job, SuiteTracker& tracker, const std::atomic<bool>& cancel) {
+  if (job.plan.external) {
+    external::RunCommand(job.plan, tracker, cancel);
+    return tracker.SuiteStatus();
+  }
   SuiteRunner runner(*job.suite, job.plan, tracker, nullptr);
   std::string error = runner.Prepare();
   if (!error.empty()) {

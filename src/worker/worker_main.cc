@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "event/wire.h"
+#include "external/external_runner.h"
 #include "runner/runner.h"
 #include "worker/guardian.h"
 #include "worker/leftovers.h"
@@ -311,6 +313,59 @@ std::optional<wire::WorkerPlan> ReadPlan() {
   return wire::DecodePlan(*payload);
 }
 
+// Flushes buffered events every few milliseconds until it is stopped, calling `tick` first
+// each time (to turn SIGTERM into a cancellation of the running test).
+class Flusher {
+ public:
+  Flusher(PipeSink& sink, std::function<void()> tick)
+      : thread_([this, &sink, tick = std::move(tick)] {
+          ::pthread_setname_np(::pthread_self(), "handoff-flush");
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, std::chrono::milliseconds(5), [&] { return done_; })) {
+            if (tick) tick();
+            sink.Flush();
+          }
+        }) {}
+  // Stops and joins the thread.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  ~Flusher() { Stop(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// An external suite's plan: its command runs below this worker (and so below its guardian),
+// and what it reports reaches the supervisor as a C++ suite's events do.
+int RunExternalPlan(const wire::WorkerPlan& plan) {
+  PipeSink& sink = *new PipeSink(kEventFd);
+  g_sink = &sink;
+  InstallStackHandlers(kEventFd, Quiesce);
+  ::signal(SIGTERM, OnTerminate);
+  {
+    // The worker's own stdout and stderr (the command's are its own pipes).
+    PipeCapture capture(kCaptureFd, sink, plan.suite);
+    g_capture = &capture;
+    Flusher flusher(sink, nullptr);
+    external::RunCommand(plan, sink, g_terminate);
+    capture.Finish();
+    flusher.Stop();
+    g_capture = nullptr;
+  }
+  sink.Flush();
+  std::fflush(nullptr);
+  ::_exit(0);
+}
+
 }  // namespace
 
 int WorkerMain(const Catalog& catalog) {
@@ -330,6 +385,7 @@ int WorkerMain(const Catalog& catalog) {
     std::fprintf(stderr, "handoff worker: malformed plan\n");
     return 2;
   }
+  if (plan->external) return RunExternalPlan(*plan);
   const Suite* suite = catalog.Find(plan->suite);
   if (suite == nullptr) {
     std::fprintf(stderr, "handoff worker: unknown suite \"%s\"\n", plan->suite.c_str());
@@ -357,26 +413,13 @@ int WorkerMain(const Catalog& catalog) {
     }
     // Flushes buffered events every few milliseconds and turns SIGTERM into a
     // cooperative cancellation of the running test.
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    std::thread flusher([&] {
-      ::pthread_setname_np(::pthread_self(), "handoff-flush");
-      std::unique_lock lock(mu);
-      while (!cv.wait_for(lock, std::chrono::milliseconds(5), [&] { return done; })) {
-        if (g_terminate.load()) runner.Cancel();
-        sink.Flush();
-      }
+    Flusher flusher(sink, [&runner] {
+      if (g_terminate.load()) runner.Cancel();
     });
     runner.Run();
     sweeper.SweepSuite();
     capture.Finish();
-    {
-      std::lock_guard lock(mu);
-      done = true;
-    }
-    cv.notify_all();
-    flusher.join();
+    flusher.Stop();
     g_capture = nullptr;
   }
   sink.Flush();
