@@ -46,10 +46,11 @@ func TestFlaky(t *testing.T) {
 	}
 }
 
-// Hangs when EXAMPLE_HANG is set: the suite's timeout kills it.
+// Hangs when EXAMPLE_HANG is set, or the run's param "hang": the suite's timeout (or a
+// cancel) stops it.
 func TestHang(t *testing.T) {
-	if os.Getenv("EXAMPLE_HANG") == "" {
-		t.Skip("set EXAMPLE_HANG=1 to make this test hang")
+	if os.Getenv("EXAMPLE_HANG") == "" && os.Getenv("HANDOFF_PARAM_HANG") == "" {
+		t.Skip("set EXAMPLE_HANG=1 (or the param hang) to make this test hang")
 	}
 	t.Log("waiting for a reply that never comes")
 	time.Sleep(time.Hour)

@@ -33,7 +33,7 @@ def test_flaky():
 
 
 def test_hang():
-    if not os.environ.get("EXAMPLE_HANG"):
-        pytest.skip("set EXAMPLE_HANG=1 to make this test hang")
+    if not os.environ.get("EXAMPLE_HANG") and not os.environ.get("HANDOFF_PARAM_HANG"):
+        pytest.skip("set EXAMPLE_HANG=1 (or the param hang) to make this test hang")
     print("waiting for a reply that never comes", flush=True)
     time.sleep(3600)
