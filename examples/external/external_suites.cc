@@ -21,6 +21,7 @@ std::string Dir(const char* sub) {
   return std::string(dir != nullptr ? dir : HANDOFF_EXTERNAL_EXAMPLES_DIR) + "/" + sub;
 }
 
+// [docs:external-go]
 const bool kGo = handoff::Register(handoff::ExternalSuite{
     .name = "go",
     .namespace_name = "cart",
@@ -32,6 +33,7 @@ const bool kGo = handoff::Register(handoff::ExternalSuite{
     .tool = handoff::ExternalTool::kGo,
     .list_command = {"go", "test", "-list", "."},
 });
+// [docs:end]
 
 const bool kPytest = handoff::Register(handoff::ExternalSuite{
     .name = "pytest",

@@ -34,10 +34,20 @@ bool InCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
+// Debian's tools first: a python3 of its own (pyenv, a venv) may have no pytest.
+std::map<std::string, std::string> ToolEnv(std::map<std::string, std::string> more = {}) {
+  const char* path = std::getenv("PATH");
+  more["PATH"] = std::string("/usr/bin:/bin") + (path != nullptr ? std::string(":") + path : "");
+  return more;
+}
+
 // Why the tools are missing, or "".
 std::string MissingTools() {
-  for (const char* tool : {"/usr/bin/go", "/usr/bin/node", "/usr/bin/python3"}) {
+  for (const char* tool : {"/usr/bin/go", "/usr/bin/python3"}) {
     if (::access(tool, X_OK) != 0) return std::string(tool) + " is not installed";
+  }
+  if (RunProcess({"/bin/sh", "-c", "command -v node"}, ToolEnv()).exit_code != 0) {
+    return "node is not installed";
   }
   if (RunProcess({"/usr/bin/python3", "-c", "import pytest"}).exit_code != 0) {
     return "python3-pytest is not installed";
@@ -52,13 +62,6 @@ std::string MissingTools() {
       GTEST_SKIP() << missing << "; run scripts/bootstrap";                             \
     }                                                                                   \
   } while (false)
-
-// Debian's tools first: a python3 of its own (pyenv, a venv) may have no pytest.
-std::map<std::string, std::string> ToolEnv(std::map<std::string, std::string> more = {}) {
-  const char* path = std::getenv("PATH");
-  more["PATH"] = std::string("/usr/bin:/bin") + (path != nullptr ? std::string(":") + path : "");
-  return more;
-}
 
 // The processes still alive whose environment holds EXTERNAL_TEST_MARK=`mark`: what a run
 // given that variable started, however deep (a test's environment passes down).
