@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -234,6 +235,29 @@ std::string FullName(const Case& c) {
   return classname.empty() ? c.name : classname + "." + c.name;
 }
 
+// pytest names no file on a testcase; its traceback ends with the place of the failure,
+// "tests/test_cart.py:18: AssertionError": a failure without a file gets that one.
+void PlaceOfTraceback(std::string_view text, std::string* file, int* line) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  const std::size_t start = text.rfind('\n') + 1;  // npos + 1 == 0
+  const std::string_view last = text.substr(start);
+  const std::size_t colon = last.find(':');
+  if (colon == 0 || colon == std::string_view::npos || last.substr(0, colon).find(' ') != std::string_view::npos) {
+    return;
+  }
+  std::size_t end = colon + 1;
+  int number = 0;
+  while (end < last.size() && end - colon <= 9 && std::isdigit(static_cast<unsigned char>(last[end]))) {
+    number = number * 10 + (last[end] - '0');
+    ++end;
+  }
+  if (end == colon + 1 || end + 1 >= last.size() || last[end] != ':' || last[end + 1] != ' ' || number <= 0) {
+    return;
+  }
+  *file = std::string(last.substr(0, colon));
+  *line = number;
+}
+
 std::string ProblemText(const Problem& p) {
   const std::string message = Trimmed(p.message);
   const std::string body = Trimmed(p.text);
@@ -379,6 +403,7 @@ Result<void> ReadJUnitXml(std::string_view xml, std::int64_t now_ns, const Event
         f.text = ProblemText(*pr);
         f.file = a.c->file;
         f.line = a.c->line;
+        if (f.file.empty()) PlaceOfTraceback(pr->text, &f.file, &f.line);
         // An <error> is what handoff's own JUnit writes for a crash or a timeout.
         if (pr->element == "error" || pr->element == "flakyError" || pr->element == "rerunError") {
           f.key = kCauseCrash;

@@ -301,7 +301,11 @@ TEST(JUnitXmlTest, Pytest7sOwnReport) {
   ASSERT_NE(failure, nullptr);
   EXPECT_THAT(failure->text, ::testing::StartsWith("assert 3 == 4\ncurrency = 'eur'"));
   EXPECT_THAT(failure->text, HasSubstr("tests/test_cart.py:9: AssertionError"));
+  // pytest names no file on the testcase: the traceback's last line places the failure.
+  EXPECT_EQ(failure->file, "tests/test_cart.py");
+  EXPECT_EQ(failure->line, 9);
   EXPECT_EQ(got.Find(EventKind::kFailure, "tests.test_cart.test_db")->key, kCauseCrash);
+  EXPECT_EQ(got.Find(EventKind::kFailure, "tests.test_cart.test_db")->line, 17);
   // The suite's timestamp has no offset: UTC.
   EXPECT_EQ(got.Find(EventKind::kTestStarted, "tests.test_cart.test_adds")->time_ns,
             *ParseRfc3339("2026-12-05T10:36:58.473282Z"));
