@@ -27,7 +27,7 @@ const bool kGo = handoff::Register(handoff::ExternalSuite{
     .namespace_name = "cart",
     .description = "go test -json of a Go package",
     .max_attempts = 2,
-    .command = {"go", "test", "-json", "-count=1", "."},
+    .command = {"go", "test", "-json", "-count=1", "-timeout", "5m", "."},
     .working_dir = Dir("go"),
     .format = handoff::ReportFormat::kGoTestJson,
     .tool = handoff::ExternalTool::kGo,

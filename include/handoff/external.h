@@ -80,7 +80,7 @@ struct ExternalSuite {
   // test that passes on a later attempt is flaky, as for C++ tests.
   int max_attempts = 1;
   // Timeout of the whole command (each attempt); zero means the command line's --timeout
-  // or its default. At the timeout the command's process group gets SIGTERM, then SIGKILL
+  // or its default. At the timeout the command's process group gets SIGINT (as ^C), then SIGKILL
   // after the grace period, and the tests still running fail.
   std::chrono::milliseconds timeout{0};
   Suite::Concurrency concurrency = Suite::Concurrency::kQueue;

@@ -65,7 +65,7 @@ struct ExternalPlan {
   std::uint8_t format = 0;  // handoff::ReportFormat
   std::uint8_t tool = 0;    // handoff::ExternalTool
   std::string report_file;
-  // How long the command may take to end after SIGTERM (a timeout, a cancel).
+  // How long the command may take to end after SIGINT (a timeout; a cancel gives it half).
   std::int64_t grace_ms = 5000;
   // The tests to run (serve's "tests"; empty: all), given to the tool's filter.
   std::vector<std::string> tests;

@@ -65,6 +65,7 @@ class AttemptFilter {
     round_tests_ = 0;
     round_hard_failure_ = false;
     round_suite_failure_ = false;
+    round_dropped_failure_ = false;
     cause_key_.clear();
     cancelled_ = false;
   }
@@ -86,7 +87,12 @@ class AttemptFilter {
     e.suite = plan_.suite;
     if (e.attempt <= 0) e.attempt = attempt_;
     const std::string_view top = TopOf(e.test);
-    if (!e.test.empty() && only_ && only_->count(std::string(top)) == 0) return;
+    if (!e.test.empty() && only_ && only_->count(std::string(top)) == 0) {
+      // A test this round did not retry (the tool ran more than it was asked): its result
+      // is not taken, but its failure explains a failed exit status.
+      if (e.kind == EventKind::kFailure && !e.soft) round_dropped_failure_ = true;
+      return;
+    }
     switch (e.kind) {
       case EventKind::kTestStarted:
         ++round_tests_;
@@ -124,6 +130,8 @@ class AttemptFilter {
         break;
       case EventKind::kAttemptFinished:
         if (cancelled_ && e.status == Status::kFailed) e.status = Status::kCancelled;
+        // The kept tail of the output belongs to the attempt, which is stored when it ends.
+        EndOutput(e.test);
         break;
       case EventKind::kTestFinished: {
         if (cancelled_ && e.status == Status::kFailed) e.status = Status::kCancelled;
@@ -132,6 +140,14 @@ class AttemptFilter {
         spans_.erase(e.test);
         auto held = held_.find(e.test);
         if (held != held_.end()) {
+          if (e.status == Status::kSkipped || e.status == Status::kCancelled) {
+            // A retry that did not run the test (the tool's filter missed it) or was cut
+            // short never replaces the failure it was to retry.
+            Event failed = std::move(held->second);
+            held_.erase(held);
+            sink_.OnEvent(failed);
+            return;
+          }
           if (e.status == Status::kPassed) e.flaky = true;
           held_.erase(held);
         }
@@ -182,6 +198,7 @@ class AttemptFilter {
   int round_tests() const { return round_tests_; }
   bool round_hard_failure() const { return round_hard_failure_; }
   bool round_suite_failure() const { return round_suite_failure_; }
+  bool round_dropped_failure() const { return round_dropped_failure_; }
 
  private:
   struct OutputBudget {
@@ -238,6 +255,7 @@ class AttemptFilter {
   int round_tests_ = 0;
   bool round_hard_failure_ = false;
   bool round_suite_failure_ = false;
+  bool round_dropped_failure_ = false;
   std::string cause_key_;
   bool cancelled_ = false;
   int finish_failures_ = 0;
@@ -250,6 +268,8 @@ class Reader {
   // A line of stdout; false if it is not the report's (it is then the suite's output).
   virtual bool Line(std::string_view line) = 0;
   virtual void Finish(const std::string& why) = 0;
+  // The stream ended: emits what its last lines said (before Finish says what was cut short).
+  virtual void EndOfStream() {}
 };
 
 template <typename R>
@@ -259,6 +279,9 @@ class LineReader : public Reader {
   explicit LineReader(Args&&... args) : reader_(std::forward<Args>(args)...) {}
   bool Line(std::string_view line) override { return reader_.ReadLine(line).ok(); }
   void Finish(const std::string& why) override { reader_.Finish(why); }
+  void EndOfStream() override {
+    if constexpr (requires(R& r) { r.EndPendingPoint(); }) reader_.EndPendingPoint();
+  }
 
  private:
   R reader_;
@@ -430,6 +453,7 @@ struct RoundEnd {
   bool cancelled = false;
   int refused_lines = 0;
   std::string first_refused;
+  int lines = 0;  // on stdout and stderr
 };
 
 class CommandRunner {
@@ -499,6 +523,7 @@ class CommandRunner {
       return;
     }
     RoundEnd end = Pump(*child, *reader);
+    reader->EndOfStream();
 
     std::string why;
     if (end.timed_out) {
@@ -546,7 +571,12 @@ class CommandRunner {
       filter_.SuiteFailure(fmt::format(
           "the command reported no test: none of its {} lines of output was {} (the first: {})",
           end.refused_lines, FormatName(format), end.first_refused));
-    } else if (!exited_ok && !filter_.round_hard_failure() && !filter_.round_suite_failure()) {
+    } else if (filter_.round_tests() == 0 && attempt == 1 && exited_ok && end.lines == 0 &&
+               !filter_.round_suite_failure()) {
+      filter_.SuiteFailure(fmt::format("the command ({}) printed nothing and reported no test",
+                                       Join(argv)));
+    } else if (!exited_ok && !filter_.round_hard_failure() && !filter_.round_suite_failure() &&
+               !filter_.round_dropped_failure()) {
       filter_.SuiteFailure(fmt::format("the command ({}) {} and reported no failed test",
                                        Join(argv), Describe(end)));
     }
@@ -572,16 +602,32 @@ class CommandRunner {
     return "ended";
   }
 
+  // True when a `go test` command names a pattern ("./...") or more than one package. The
+  // flags of go test that take a value in the next argument ("-timeout 5m") are skipped.
   bool ManyPackages() const {
+    static const std::set<std::string, std::less<>> kWithValue = {
+        "bench", "benchtime", "blockprofile", "blockprofilerate", "count", "coverpkg",
+        "covermode", "coverprofile", "cpu", "cpuprofile", "exec", "fuzz", "fuzzminimizetime",
+        "fuzztime", "gcflags", "list", "ldflags", "memprofile", "memprofilerate", "mod",
+        "modfile", "mutexprofile", "mutexprofilefraction", "o", "outputdir", "overlay", "p",
+        "parallel", "pkgdir", "run", "shuffle", "skip", "tags", "timeout", "trace", "vet",
+        "asmflags", "compiler", "gccgoflags", "installsuffix", "toolexec"};
     int packages = 0;
     bool after_test = false;
     for (std::size_t i = 1; i < x_.command.size(); ++i) {
       const std::string& a = x_.command[i];
-      if (a == "test") {
-        after_test = true;
+      if (!after_test) {
+        after_test = a == "test";
         continue;
       }
-      if (!after_test || a.empty() || a[0] == '-') continue;
+      if (a.empty()) continue;
+      if (a[0] == '-') {
+        std::string_view flag(a);
+        flag.remove_prefix(flag.starts_with("--") ? 2 : 1);
+        if (flag.starts_with("test.")) flag.remove_prefix(5);
+        if (flag.find('=') == std::string_view::npos && kWithValue.count(flag) != 0) ++i;
+        continue;
+      }
       if (a.find("...") != std::string::npos) return true;
       ++packages;
     }
@@ -592,6 +638,7 @@ class CommandRunner {
     RoundEnd end;
     LineSplitter out_lines, err_lines;
     auto on_out = [&](std::string_view raw) {
+      ++end.lines;
       const std::string line = TrimLine(raw);
       if (reader.Line(line)) return;
       if (!line.empty() && static_cast<ReportFormat>(x_.format) != ReportFormat::kJUnitXml) {
@@ -599,27 +646,60 @@ class CommandRunner {
       }
       filter_.Output(line);
     };
-    auto on_err = [&](std::string_view raw) { filter_.Output(TrimLine(raw)); };
+    auto on_err = [&](std::string_view raw) {
+      ++end.lines;
+      filter_.Output(TrimLine(raw));
+    };
     const auto start = Clock::now();
     const auto deadline = plan_.hook_timeout_ms > 0
                               ? start + std::chrono::milliseconds(plan_.hook_timeout_ms)
                               : Clock::time_point::max();
-    Clock::time_point kill_at = Clock::time_point::max();
+    const auto grace = std::chrono::milliseconds(x_.grace_ms);
+    constexpr auto kNever = Clock::time_point::max();
+    Clock::time_point kill_at = kNever;       // SIGKILL to the group, after a SIGINT's grace
+    Clock::time_point stop_reading = kNever;  // the pipes are given up then
+    bool exited = false, killed = false;
+    // Asks the command to stop (a timeout or a cancel) once; a cancel leaves it half the
+    // grace, so that what it reports still reaches the supervisor, which kills the worker
+    // when the grace ends.
+    auto ask_to_stop = [&](Clock::time_point now) {
+      if (exited || kill_at != kNever) return;
+      const bool late = now >= deadline;
+      if (!late && !stop_.load()) return;
+      (late ? end.timed_out : end.cancelled) = true;
+      ::kill(-child.pid, SIGINT);
+      kill_at = now + (late ? grace : grace / 2);
+    };
+    auto kill_when_due = [&](Clock::time_point now) {
+      if (killed || now < kill_at) return;
+      ::kill(-child.pid, SIGKILL);
+      killed = true;
+      stop_reading = std::min(stop_reading, now + std::chrono::seconds(1));
+    };
+    // Once the command has ended, what it left in its group is killed (before the command
+    // is reaped, while its group still exists); something that left the group (setsid) may
+    // keep the pipes open, so they are read a moment longer, then given up.
+    auto reap_if_ended = [&](Clock::time_point now, bool block) {
+      if (exited) return;
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED | WNOWAIT | (block ? 0 : WNOHANG)) != 0 ||
+          info.si_pid != child.pid) {
+        return;
+      }
+      ::kill(-child.pid, SIGKILL);
+      while (::waitpid(child.pid, &end.wait_status, 0) < 0 && errno == EINTR) {
+      }
+      exited = true;
+      stop_reading = std::min(stop_reading, now + std::chrono::milliseconds(500));
+    };
     bool out_open = true, err_open = true;
     char buf[1 << 16];
     while (out_open || err_open) {
       const auto now = Clock::now();
-      if (kill_at == Clock::time_point::max()) {
-        const bool late = now >= deadline;
-        if (late || stop_.load()) {
-          (late ? end.timed_out : end.cancelled) = true;
-          ::kill(-child.pid, SIGINT);
-          kill_at = now + std::chrono::milliseconds(x_.grace_ms);
-        }
-      } else if (now >= kill_at) {
-        ::kill(-child.pid, SIGKILL);
-        kill_at = Clock::time_point::max() - std::chrono::hours(1);  // killed once
-      }
+      reap_if_ended(now, false);
+      ask_to_stop(now);
+      kill_when_due(now);
+      if (now >= stop_reading) break;
       pollfd p[2] = {{out_open ? child.out : -1, POLLIN, 0}, {err_open ? child.err : -1, POLLIN, 0}};
       const int ready = ::poll(p, 2, 20);
       if (ready < 0 && errno != EINTR) break;
@@ -643,23 +723,15 @@ class CommandRunner {
     err_lines.End(on_err);
     ::close(child.out);
     ::close(child.err);
-    // Both pipes closed: the command ended, or closed them and goes on; either way it has
-    // until its deadline (and the grace after a SIGTERM) to exit.
-    while (true) {
-      const pid_t done = ::waitpid(child.pid, &end.wait_status, WNOHANG);
-      if (done == child.pid || (done < 0 && errno != EINTR)) break;
+    // The pipes are closed and the command may still run: it has until its deadline (and the
+    // grace after the SIGINT) to end; after a SIGKILL it ends at once.
+    while (!exited) {
       const auto now = Clock::now();
-      if (kill_at == Clock::time_point::max() && (now >= deadline || stop_.load())) {
-        (now >= deadline ? end.timed_out : end.cancelled) = true;
-        ::kill(-child.pid, SIGINT);
-        kill_at = now + std::chrono::milliseconds(x_.grace_ms);
-      } else if (kill_at != Clock::time_point::max() && now >= kill_at) {
-        ::kill(-child.pid, SIGKILL);
-      }
-      ::usleep(5000);
+      ask_to_stop(now);
+      kill_when_due(now);
+      reap_if_ended(now, killed);
+      if (!exited) ::usleep(5000);
     }
-    // What the command left in its group goes with it.
-    ::kill(-child.pid, SIGKILL);
     return end;
   }
 
@@ -744,9 +816,15 @@ std::optional<ExternalTool> ParseExternalTool(std::string_view name) {
 
 std::string ParamVariable(std::string_view key) { return "HANDOFF_PARAM_" + UpperParam(key); }
 
-std::vector<std::string> SelectArgs(ExternalTool tool, const std::vector<std::string>& tests,
+std::vector<std::string> SelectArgs(ExternalTool tool, const std::vector<std::string>& raw_tests,
                                     const std::string& working_dir) {
-  if (tests.empty()) return {};
+  if (raw_tests.empty()) return {};
+  // The readers write a '/' of a tool's name as '∕' (a top-level name holds no '/'): the
+  // tool's filter needs its own name back.
+  std::vector<std::string> tests = raw_tests;
+  for (std::string& t : tests) {
+    for (std::size_t at; (at = t.find("\u2215")) != std::string::npos;) t.replace(at, 3, "/");
+  }
   std::string alternatives;
   for (const std::string& t : tests) {
     std::string_view name = t;
@@ -854,9 +932,16 @@ Result<std::vector<std::string>> ListTests(const ExternalCommand& command) {
   char buf[1 << 16];
   bool out_open = true, err_open = true;
   std::string err;
+  // A listing that takes longer than this (go test -list compiles the package) is stopped.
+  const auto deadline = Clock::now() + std::chrono::minutes(5);
+  bool late = false;
   while (out_open || err_open) {
+    if (Clock::now() >= deadline) {
+      late = true;
+      break;
+    }
     pollfd p[2] = {{out_open ? child->out : -1, POLLIN, 0}, {err_open ? child->err : -1, POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0 && errno != EINTR) break;
+    if (::poll(p, 2, 100) < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
       if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
       const ssize_t n = ::read(p[i].fd, buf, sizeof buf);
@@ -870,8 +955,14 @@ Result<std::vector<std::string>> ListTests(const ExternalCommand& command) {
   }
   ::close(child->out);
   ::close(child->err);
+  if (late) ::kill(-child->pid, SIGKILL);
   int status = 0;
   while (::waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::kill(-child->pid, SIGKILL);  // what it left behind
+  if (late) {
+    return Error{ErrorCode::kUnavailable,
+                 fmt::format("{} did not end within 5 minutes", Join(command.list_command))};
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string tail = err.size() > 2000 ? err.substr(err.size() - 2000) : err;

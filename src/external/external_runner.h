@@ -8,7 +8,7 @@
 // - Environment: the binary's, the suite's `env`, then HANDOFF_PARAM_<KEY> for each run
 //   param (KEY upper-cased, other than [A-Z0-9] as '_') and TRACEPARENT of the attempt's trace.
 // - Timeout: the plan's hook_timeout_ms is the whole command's; at it the command's process
-//   group gets SIGTERM, then SIGKILL after the grace, and the tests still running fail with
+//   group gets SIGINT (as ^C), then SIGKILL after the grace, and the tests still running fail with
 //   key "timeout". A cancel does the same and the tests still running are cancelled.
 // - Retries: the failed top-level tests run again with the tool's filter (SelectArgs) until
 //   they pass (then they are flaky) or max_attempts is reached; a retry's results of other

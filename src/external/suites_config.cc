@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -113,13 +114,32 @@ Result<Suite> ParseSuite(const json::object& object, const std::string& what,
     if (!done.ok()) return std::move(done).error();
   }
   if (suite.name.empty()) return Invalid(what + ": \"name\" is required");
+  if (suite.name.find_first_of("/ \t\n") != std::string::npos) {
+    return Invalid(what + ": \"name\" must not hold '/' or spaces (it is part of the API's URLs)");
+  }
+  for (const auto& [key, value] : suite.env) {
+    if (key.empty() || key.find_first_of("=\0") != std::string::npos) {
+      return Invalid(what + ": \"env\": \"" + key + "\" is not a variable name");
+    }
+  }
+  if (std::any_of(suite.secret_params.begin(), suite.secret_params.end(),
+                  [](const std::string& p) { return p.empty(); })) {
+    return Invalid(what + ": \"secret_params\" has an empty name");
+  }
+  if (!suite.list_command.empty() && suite.list_command[0].empty()) {
+    return Invalid(what + ": \"list_command\" must start with a program");
+  }
   if (suite.command.empty() || suite.command[0].empty()) {
     return Invalid(what + ": \"command\" is required (a list: the program and its arguments)");
   }
   if (suite.format == ReportFormat::kJUnitXml && suite.report_file.empty()) {
     return Invalid(what + ": \"report_file\" is required with \"format\": \"junit\"");
   }
-  if (!suite.working_dir.empty() && suite.working_dir[0] != '/' && !base_dir.empty()) {
+  // Relative to the file's directory, which is also where a command without one runs (its
+  // ./program and its report file are found there).
+  if (suite.working_dir.empty()) {
+    suite.working_dir = base_dir;
+  } else if (suite.working_dir[0] != '/' && !base_dir.empty()) {
     suite.working_dir = (std::filesystem::path(base_dir) / suite.working_dir).lexically_normal().string();
   }
   return MakeSuite(std::move(suite));

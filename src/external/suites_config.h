@@ -12,7 +12,8 @@
 //      "max_attempts": 2, "timeout": "10m", "concurrency": "queue",
 //      "secret_params": ["*_TOKEN"]}]}
 // `format` is go-test-json, junit (with "report_file") or tap; `tool` is go, pytest, node or
-// other (the default). A relative working_dir is relative to the file's directory.
+// other (the default). A relative working_dir is relative to the file's directory, which is
+// also the working directory of a suite that names none.
 
 #include <string>
 #include <string_view>

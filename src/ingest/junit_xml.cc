@@ -124,7 +124,8 @@ void XMLCALL OnStart(void* data, const XML_Char* name_c, const XML_Char** attrs)
     Case c;
     c.classname = std::string(Attr(attrs, "classname"));
     c.name = std::string(Attr(attrs, "name"));
-    // pytest writes `<testcase time="0.000" />` for the test a ^C interrupted: no test.
+    // pytest writes `<testcase time="0.000" />` for the test a ^C interrupted: no test
+    // (refused when it ends if it holds a failure).
     c.nameless = c.name.empty();
     c.file = std::string(Attr(attrs, "file"));
     if (std::string_view l = Attr(attrs, "line"); !l.empty()) {
@@ -181,7 +182,11 @@ void XMLCALL OnEnd(void* data, const XML_Char* name_c) {
       if (!p->suite_clock.empty()) p->suite_clock.back() = std::max(p->suite_clock.back(), end);
     }
   } else if (name == "testcase") {
-    if (p->current != nullptr && p->current->nameless) p->cases.pop_back();
+    if (p->current != nullptr && p->current->nameless) {
+      // pytest's interrupted test holds nothing; a failure must have a test to belong to.
+      if (!p->current->problems.empty()) return p->Fail("a <testcase> without a name");
+      p->cases.pop_back();
+    }
     p->current = nullptr;
     p->problem = nullptr;
   } else if (IsProblem(name) && p->problem != nullptr && p->stack.size() >= 1 &&

@@ -15,7 +15,8 @@
 // <rerunFailure>/<rerunError> failed attempts after the first failure: a pass after failed
 // attempts is flaky, as for handoff's own retries.
 //
-// A testcase without a name (pytest's, for the test a ^C interrupted) is left out.
+// A testcase without a name and without a failure (pytest's, for the test a ^C interrupted)
+// is left out; one with a failure is refused.
 //
 // Refused: a DOCTYPE (JUnit needs none; no entity is ever expanded), nesting deeper than
 // 64, a report that is not JUnit (another root element), and malformed XML, each naming the

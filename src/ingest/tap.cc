@@ -325,7 +325,10 @@ Result<void> TapReader::ReadLine(std::string_view raw) {
     return {};
   }
   if (line.starts_with("# Subtest:")) {
-    const std::string leaf = Leaf(Trim(line.substr(10)));
+    // Node escapes a '#' of the name here as on the test point: "issue \#12".
+    std::string name(Trim(line.substr(10)));
+    for (std::size_t at; (at = name.find("\\#")) != std::string::npos;) name.erase(at, 1);
+    const std::string leaf = Leaf(name);
     if (leaf.empty()) return Error{ErrorCode::kInvalid, "\"# Subtest:\" without a name"};
     const std::string full = Qualified(leaf, depth);
     if (started_.count(full) == 0) {

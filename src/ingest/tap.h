@@ -31,6 +31,11 @@ class TapReader {
   Result<void> ReadLine(std::string_view line);
   // The stream ended (`why`: it was cut short, e.g. by a timeout).
   void Finish(const std::string& why = {});
+  // Ends the test point read last, whose YAML block could still follow: the stream has
+  // ended, and what it said is told apart from what Finish(why) makes of a cut-short stream.
+  void EndPendingPoint() {
+    if (point_) EndPoint();
+  }
 
   bool failed() const { return failed_; }
   // The top-level tests that ended, by outcome.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "handoff/external.h"
 #include "runner/name_filter.h"
 
 namespace handoff {
@@ -190,6 +191,17 @@ bool Select(const Catalog& catalog, const SelectionOptions& options,
             MatchesAnyLabel(suite.labels, options.skip_labels)) {
           continue;
         }
+      }
+      // What the tool cannot do is an error, never ignored.
+      if (!options.skip_pattern.empty()) {
+        *error = "--skip: external suite \"" + suite.name +
+                 "\" cannot leave tests out (its command runs them); leave the suite out with --suite";
+        return false;
+      }
+      if (!options.run_pattern.empty() && suite.external->tool == ExternalTool::kOther) {
+        *error = "--run: external suite \"" + suite.name +
+                 "\" has no tool that selects tests (tool: go, pytest or node); leave it out with --suite";
+        return false;
       }
       if (index++ % options.shard_total != options.shard_index) continue;
       out->push_back(std::move(selected));

@@ -87,11 +87,22 @@ class SuiteTracker : public EventSink {
     std::vector<std::string> open;  // its open subtests, outermost first
     Clock::time_point deadline = Clock::time_point::max();
     std::int64_t timeout_ns = 0;
+    // Its attempt ended and its end is held back (an external suite retries it): a worker
+    // that dies now leaves it with that attempt's outcome.
+    bool attempt_done = false;
+    Status attempt_status = Status::kPassed;
   };
 
   SuiteTracker(const SuiteJob& job, EventSink& out) : job_(job), out_(out) {
     timeouts_.reserve(job.plan.tests.size());
     for (const wire::PlannedTest& t : job.plan.tests) timeouts_.emplace(t.name, t.timeout_ms);
+    if (job.plan.external && job.plan.hook_timeout_ms > 0) {
+      // An external suite's worker stops its command at the timeout of each attempt; should
+      // it not, the worker is killed once every attempt has had its timeout and grace.
+      const std::int64_t grace_ms = std::chrono::duration_cast<std::chrono::milliseconds>(job.grace).count();
+      const std::int64_t ms = std::max(1, job.plan.max_attempts) * (job.plan.hook_timeout_ms + 2 * grace_ms) + 10'000;
+      SetDeadline(&hook_deadline_, &hook_timeout_ns_, ms * 1'000'000);
+    }
   }
 
   void OnEvent(const Event& e) override {
@@ -131,6 +142,12 @@ class SuiteTracker : public EventSink {
           SetDeadline(&hook_deadline_, &hook_timeout_ns_, e.elapsed_ns);
         } else if (auto it = running.find(std::string_view(e.test).substr(0, slash)); it != running.end()) {
           SetDeadline(&it->second.deadline, &it->second.timeout_ns, e.elapsed_ns);
+        }
+        break;
+      case EventKind::kAttemptFinished:
+        if (auto it = running.find(e.test); it != running.end()) {
+          it->second.attempt_done = true;
+          it->second.attempt_status = e.status;
         }
         break;
       case EventKind::kFailure:
@@ -641,6 +658,15 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
         const std::int64_t elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          Clock::now() - r.start)
                                          .count();
+        if (r.attempt_done) {
+          // Its attempt was over (held back for a retry): that attempt's outcome is its own.
+          Event done = tracker.Make(EventKind::kTestFinished, test);
+          done.attempt = r.attempt;
+          done.status = r.attempt_status;
+          done.elapsed_ns = elapsed;
+          tracker.OnEvent(done);
+          continue;
+        }
         std::string why = cause + stacks;
         if (outcome.stopped == StopReason::kTimeout && !outcome.timed_out_test.empty() &&
             outcome.timed_out_test != test) {

@@ -239,12 +239,19 @@ TEST_F(ExternalRunTest, SuitesConfigRunsACompiledGoTestBinaryThroughTest2json) {
   EXPECT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(list.out, "cart/binary\n  TestAdd\n  TestTotal\n  TestRefund\n  TestFlaky\n  TestHang\n");
 
-  // A tool that cannot select tests: --run is refused as the suite's failure.
+  // A tool that cannot select tests: --run (and --skip, for any tool) is a usage error.
   const ProcessResult filtered = Run({"run", "--suites-config", config, "--suite", "^script$",
                                       "--run", "x"});
-  EXPECT_EQ(filtered.exit_code, 1);
-  EXPECT_NE(filtered.out.find("this suite's command cannot select tests"), std::string::npos)
-      << filtered.out;
+  EXPECT_EQ(filtered.exit_code, 2);
+  EXPECT_NE(filtered.err.find("--run: external suite \"script\" has no tool that selects tests"),
+            std::string::npos)
+      << filtered.err;
+  const ProcessResult skipped = Run({"run", "--suites-config", config, "--suite", "^binary$",
+                                     "--skip", "TestAdd"});
+  EXPECT_EQ(skipped.exit_code, 2);
+  EXPECT_NE(skipped.err.find("--skip: external suite \"binary\" cannot leave tests out"),
+            std::string::npos)
+      << skipped.err;
 
   // A bad file is a usage error naming what is wrong.
   std::ofstream(dir_ + "/bad.json") << R"({"suites": [{"name": "x", "command": [], "format": "tap"}]})";
@@ -267,7 +274,8 @@ TEST_F(ExternalRunTest, ACommandThatCannotRunOrReportsNothingFailsTheSuiteSaying
   const ProcessResult r = Run({"run", "--suites-config", config, "--suite",
                                "^(missing|wrongformat|noreport|exits)$", "--format", "json"});
   const GoReport g = ExpectGoReport(r, 1);
-  EXPECT_NE(g.Find("missing", "")->output.find("cannot run no-such-tool-here: No such file or directory"),
+  EXPECT_NE(g.Find("missing", "")->output.find("cannot run no-such-tool-here in " + dir_ +
+                                               ": No such file or directory"),
             std::string::npos)
       << g.Find("missing", "")->output;
   EXPECT_NE(g.Find("wrongformat", "")->output.find(
@@ -282,6 +290,28 @@ TEST_F(ExternalRunTest, ACommandThatCannotRunOrReportsNothingFailsTheSuiteSaying
   for (const char* suite : {"missing", "wrongformat", "noreport", "exits"}) {
     EXPECT_EQ(g.FinalOf(suite, ""), "fail") << suite;
   }
+}
+
+TEST_F(ExternalRunTest, AnInterruptKeepsTheFailureOfATestWaitingForItsRetry) {
+  // A fails, then the command hangs ignoring SIGINT: ^C of `run` must not turn A's failure
+  // into a cancellation, nor end its attempt twice.
+  const std::string config = dir_ + "/suites.json";
+  std::ofstream(config) << R"({"suites": [{"name": "held", "max_attempts": 2, "format": "tap",
+    "command": ["sh", "-c", "echo 'TAP version 13'; echo 'not ok 1 - A'; trap '' INT; touch started; exec sleep 600"]}]})";
+  BackgroundProcess run({EXAMPLE_EXTERNAL, "run", "--suites-config", config, "--suite", "^held$",
+                         "--grace", "2s", "--format", "json"},
+                        ToolEnv());
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (!std::filesystem::exists(dir_ + "/started") && Clock::now() < deadline) {
+    run.WaitForOutput("never printed", std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(std::filesystem::exists(dir_ + "/started"));
+  ::kill(run.pid(), SIGINT);
+  const ProcessResult r = run.Wait(std::chrono::seconds(30));
+  const GoReport g = ParseGoJson(r.out);
+  ASSERT_TRUE(g.valid) << g.error << r.out;
+  EXPECT_EQ(g.FinalOf("held", "A"), "fail") << r.out << r.err;
+  EXPECT_EQ(g.Find("held", "A")->actions, (std::vector<std::string>{"run", "fail"})) << r.out;
 }
 
 // --- serve -------------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <fmt/format.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -50,6 +52,9 @@ TEST(ExternalArgsTest, EachToolSelectsTestsWithItsOwnFilter) {
   EXPECT_TRUE(SelectArgs(ExternalTool::kPytest, {"elsewhere.test_x"}, dir).empty());
   std::filesystem::remove_all(dir);
 
+  // The readers write a '/' of a top-level name as '∕': the tool gets its own name back.
+  EXPECT_THAT(SelectArgs(ExternalTool::kNode, {"GET \u2215cart"}, ""),
+              ElementsAre("--test-name-pattern=^(?:GET \\/cart)$"));
   EXPECT_THAT(*PatternArgs(ExternalTool::kPytest, "total"), ElementsAre("-k", "total"));
   EXPECT_THAT(PatternArgs(ExternalTool::kOther, "x").error().message, HasSubstr("cannot select tests"));
   EXPECT_THAT(WithArgs(ExternalTool::kNode, {"node", "--test", "a.mjs"}, {"--test-name-pattern=x"}),
@@ -212,6 +217,14 @@ class RunCommandTest : public ::testing::Test {
     return plan;
   }
 
+  // The process id a script wrote to `file` in dir_ (0 if none).
+  int ReadPid(const std::string& file) const {
+    std::ifstream in(dir_ + "/" + file);
+    int pid = 0;
+    in >> pid;
+    return pid;
+  }
+
   std::string dir_;
   std::atomic<bool> stop_{false};
 };
@@ -246,6 +259,48 @@ TEST_F(RunCommandTest, RetriesRunOnlyTheFailedTestsAndAPassAfterAFailureIsFlaky)
   EXPECT_EQ(c_attempts, 3);
 }
 
+TEST_F(RunCommandTest, ARetryThatDoesNotRunTheTestKeepsItsFailure) {
+  // The retry's filter misses the test (the tool reports it skipped): it stays failed.
+  Recorder got;
+  RunCommand(Plan("echo 'TAP version 13'; if [ -e again ]; then echo 'ok 1 - b # SKIP not selected';"
+                  " else touch again; echo 'not ok 1 - b'; fi", 2),
+             got, stop_);
+  EXPECT_THAT(got.Ends(), ElementsAre("b failed"));
+}
+
+TEST_F(RunCommandTest, ARetryOfTheWholeCommandIgnoresTheTestsItDidNotRetry) {
+  // tool "other": the retry runs everything again; "a" now fails, "b" passes and exits 1.
+  Recorder got;
+  RunCommand(Plan("echo 'TAP version 13'; if [ -e again ]; then echo 'not ok 1 - a'; echo 'ok 2 - b'; exit 1;"
+                  " else touch again; echo 'ok 1 - a'; echo 'not ok 2 - b'; exit 1; fi", 2),
+             got, stop_);
+  EXPECT_THAT(got.Ends(), ElementsAre("a passed", "b passed flaky #2"));
+  EXPECT_EQ(got.SuiteText(), "");
+}
+
+TEST_F(RunCommandTest, ACommandThatEndsIsNotWaitedForPastItsEndByWhatItLeftBehind) {
+  // It exits with its test passed, leaving a process that holds its output open: that is
+  // killed with the command's group and the run goes on, with no timeout.
+  wire::WorkerPlan plan = Plan("echo 'TAP version 13'; echo 'ok 1 - a'; sleep 600 & exit 0");
+  plan.hook_timeout_ms = 60'000;
+  Recorder got;
+  RunCommand(plan, got, stop_);
+  EXPECT_THAT(got.Ends(), ElementsAre("a passed"));
+  EXPECT_EQ(got.SuiteText(), "");
+}
+
+TEST_F(RunCommandTest, ATimeoutEndsTheRunEvenWhenAProcessOutsideTheGroupHoldsTheOutput) {
+  // setsid takes the sleep out of the command's group, where no kill of the group reaches
+  // it; it keeps the output open. The run still ends (the worker's guardian kills the rest).
+  wire::WorkerPlan plan = Plan(
+      "echo 'TAP version 13'; echo '# Subtest: slow'; setsid sleep 30 & echo $! > setsid.pid; exec sleep 600");
+  plan.hook_timeout_ms = 300;
+  Recorder got;
+  RunCommand(plan, got, stop_);
+  EXPECT_THAT(got.Ends(), ElementsAre("slow failed"));
+  if (const int pid = ReadPid("setsid.pid"); pid > 0) ::kill(pid, SIGKILL);
+}
+
 TEST_F(RunCommandTest, ParamsAndTraceContextAreInTheEnvironment) {
   Recorder got;
   RunCommand(Plan("echo 'TAP version 13'; echo \"# $HANDOFF_PARAM_WHO $TRACEPARENT\"; echo 'ok 1 - t'"),
@@ -273,9 +328,7 @@ TEST_F(RunCommandTest, ATimeoutFailsTheRunningTestAndKillsWhatTheCommandStarted)
     }
   }
   EXPECT_TRUE(keyed);
-  std::ifstream pid_file(dir_ + "/child.pid");
-  int pid = 0;
-  pid_file >> pid;
+  const int pid = ReadPid("child.pid");
   ASSERT_GT(pid, 0);
   // The sleep was in the command's process group: it was killed. It may still be on its way
   // out (its pipe closes before it is a zombie), so its state is read until it is.
@@ -324,6 +377,13 @@ TEST_F(RunCommandTest, OutputBeyondTheCapKeepsItsHeadAndTail) {
   EXPECT_LE(bytes, (1u << 20) + 200);
   EXPECT_THAT(note, HasSubstr("bytes of output dropped"));
   EXPECT_THAT(last, HasSubstr("line 19999"));
+  // The kept tail comes before the attempt's end, when the attempt is stored.
+  bool attempt_ended = false;
+  for (const Event& e : got.events) {
+    if (e.kind == EventKind::kAttemptFinished && e.test == "loud") attempt_ended = true;
+    if (e.kind == EventKind::kOutput && e.test == "loud") EXPECT_FALSE(attempt_ended) << e.text;
+  }
+  EXPECT_TRUE(attempt_ended);
 }
 
 }  // namespace
