@@ -25,6 +25,58 @@
 namespace handoff {
 namespace {
 
+// Between a resumed external suite's run and its recorder: the command runs whole again, so
+// the events of tests that had ended before the restart are dropped (their results stand),
+// and a test that was running then and that the command does not report again is cancelled
+// when the run ends, never left running.
+class ResumedExternalRun : public EventSink {
+ public:
+  ResumedExternalRun(EventSink& out, std::string suite, std::set<std::string> ended_before,
+                     std::map<std::string, int> open_before)
+      : out_(out),
+        suite_(std::move(suite)),
+        ended_before_(std::move(ended_before)),
+        open_before_(std::move(open_before)) {}
+
+  void OnEvent(const Event& e) override {
+    const std::string top = e.test.substr(0, e.test.find('/'));
+    if (!top.empty() && ended_before_.count(top) != 0) return;
+    if (e.kind == EventKind::kTestStarted && e.test == top) open_before_.erase(top);
+    if (e.kind == EventKind::kSuiteFinished) CancelTheUnreported();
+    out_.OnEvent(e);
+  }
+  void Flush() override { out_.Flush(); }
+
+  void CancelTheUnreported() {
+    for (const auto& [test, attempt] : open_before_) {
+      Event e;
+      e.suite = suite_;
+      e.test = test;
+      e.attempt = attempt;
+      e.time_ns = NowNs();
+      // Started again under its attempt, as a resumed C++ test is, to be ended.
+      e.kind = EventKind::kTestStarted;
+      out_.OnEvent(e);
+      e.kind = EventKind::kSkip;
+      e.text = "cancelled: the command did not report the test again when its run resumed";
+      out_.OnEvent(e);
+      e.text.clear();
+      e.status = Status::kCancelled;
+      e.kind = EventKind::kAttemptFinished;
+      out_.OnEvent(e);
+      e.kind = EventKind::kTestFinished;
+      out_.OnEvent(e);
+    }
+    open_before_.clear();
+  }
+
+ private:
+  EventSink& out_;
+  std::string suite_;
+  std::set<std::string> ended_before_;
+  std::map<std::string, int> open_before_;
+};
+
 using store::IsTopLevel;
 using store::RunStatus;
 using store::TestStatus;
@@ -586,9 +638,17 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   for (const Test& test : suite->tests) by_name.emplace(test.name, &test);
   std::vector<const Test*> tests;
   std::vector<int> first_attempts;
+  // An external suite's command runs whole again when its run resumes: what had ended keeps
+  // its result, and a test it had started that it does not report again is cancelled.
+  std::set<std::string> ended_before;
+  std::map<std::string, int> open_before;
   for (const store::TestRow& row : store_.GetTests(id)) {
     if (!IsTopLevel(row.name)) continue;
-    if (row.status != TestStatus::kPending && row.status != TestStatus::kRunning) continue;
+    if (row.status != TestStatus::kPending && row.status != TestStatus::kRunning) {
+      if (suite->external) ended_before.insert(row.name);
+      continue;
+    }
+    if (suite->external) open_before[row.name] = row.attempt;
     auto test = by_name.find(row.name);
     if (test == by_name.end()) continue;
     tests.push_back(test->second);
@@ -606,10 +666,17 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   if ((!plan.tests.empty() || plan.external) && !active->cancel.load()) {
     // With --otlp-endpoint every event also reaches the run's trace recorder.
     FanOut sinks;
-    sinks.Add(active->gate.get());
+    std::optional<ResumedExternalRun> resumed;
+    if (plan.external && (!ended_before.empty() || !open_before.empty())) {
+      sinks.Add(&resumed.emplace(*active->gate, suite->name, std::move(ended_before),
+                                 std::move(open_before)));
+    } else {
+      sinks.Add(active->gate.get());
+    }
     std::optional<otlp::TraceRecorder> traces;
     if (options_.traces) sinks.Add(&traces.emplace(*options_.traces, id));
     status = RunSuite(job, sinks, active->cancel);
+    if (resumed) resumed->CancelTheUnreported();
   }
   active->recorder->Flush();
   suites_running_->With({suite->namespace_name, suite->name}).Dec();

@@ -430,5 +430,43 @@ TEST_F(ExternalServeTest, CancelStopsTheCommandAndCancelsTheTestThatRan) {
   EXPECT_EQ(left, std::vector<std::string>{});
 }
 
+TEST_F(ExternalServeTest, AResumedRunKeepsWhatEndedAndCancelsWhatTheCommandDoesNotReportAgain) {
+  // The first time, A passes and X starts and hangs; the server stops. Resumed, the command
+  // runs whole again and reports A again and Y.
+  std::ofstream(dir_ + "/flip.sh") << "echo 'TAP version 13'\necho 'ok 1 - A'\n"
+                                      "if [ -e second ]; then echo 'ok 2 - Y'; exit 0; fi\n"
+                                      "touch second\necho '# Subtest: X'\nexec sleep 600\n";
+  std::ofstream(dir_ + "/suites.json")
+      << R"({"suites": [{"name": "flip", "format": "tap", "command": ["sh", "flip.sh"]}]})";
+  const std::vector<std::string> argv = {EXAMPLE_EXTERNAL, "serve", "--port", "0", "--db", db_.url(),
+                                         "--suites-config", dir_ + "/suites.json", "--shutdown-timeout", "1s"};
+  Server* first = StartServer(servers_, starts_, dir_, argv, ToolEnv());
+  ASSERT_NE(first, nullptr);
+  const std::int64_t id = Trigger(first, "flip", "{}");
+  const json::value before = WaitRun(first, id, [](const json::value& run) {
+    return Statuses(run)["X"] == "running" && Statuses(run)["A"] == "passed";
+  });
+  std::string a_started;
+  for (const json::value& t : Arr(before, "tests")) {
+    if (Str(t, "name") == "A") a_started = Str(t, "started_at");
+  }
+  first->Signal(SIGTERM);
+  ASSERT_TRUE(first->WaitExit(std::chrono::seconds(30)).has_value());
+
+  Server* second = StartServer(servers_, starts_, dir_, argv, ToolEnv());
+  ASSERT_NE(second, nullptr);
+  const json::value run = WaitRun(second, id, Finished);
+  EXPECT_EQ(Statuses(run), (std::map<std::string, std::string>{
+                               {"A", "passed"}, {"X", "cancelled"}, {"Y", "passed"}}));
+  EXPECT_EQ(Int(*Field(run, "counts"), "running"), 0);
+  for (const json::value& t : Arr(run, "tests")) {
+    if (Str(t, "name") == "A") EXPECT_EQ(Str(t, "started_at"), a_started) << "A was reported again";
+  }
+  const json::value x = Parse(Request(second, "GET", fmt::format("/api/v1/runs/{}/tests/X", id)).body);
+  ASSERT_FALSE(Arr(x, "attempts").empty());
+  EXPECT_EQ(Str(Arr(x, "attempts").back(), "skip_reason"),
+            "cancelled: the command did not report the test again when its run resumed");
+}
+
 }  // namespace
 }  // namespace handoff::testing
