@@ -463,6 +463,18 @@ class CommandRunner {
 
   void Run() {
     const auto tool = static_cast<ExternalTool>(x_.tool);
+    // Two params that become one variable ("a-b" and "a_b"): the command could not tell
+    // which it got.
+    std::map<std::string, std::string> variables;
+    for (const auto& [key, value] : plan_.params) {
+      auto [it, added] = variables.emplace(ParamVariable(key), key);
+      if (!added && it->second != key) {
+        filter_.StartRound(1, std::nullopt, NewTraceId());
+        filter_.SuiteFailure(fmt::format("params \"{}\" and \"{}\" would both be {}: rename one",
+                                         it->second, key, it->first));
+        return;
+      }
+    }
     std::vector<std::string> first_args;
     std::optional<std::set<std::string>> only;
     if (!plan_.run_pattern.empty()) {

@@ -301,6 +301,15 @@ TEST_F(RunCommandTest, ATimeoutEndsTheRunEvenWhenAProcessOutsideTheGroupHoldsThe
   if (const int pid = ReadPid("setsid.pid"); pid > 0) ::kill(pid, SIGKILL);
 }
 
+TEST_F(RunCommandTest, ParamsThatWouldBeOneVariableFailTheSuiteWithoutRunningIt) {
+  wire::WorkerPlan plan = Plan("touch ran; echo 'TAP version 13'; echo 'ok 1 - t'");
+  plan.params = {{"base-url", "a"}, {"base_url", "b"}};
+  Recorder got;
+  RunCommand(plan, got, stop_);
+  EXPECT_EQ(got.SuiteText(), "params \"base-url\" and \"base_url\" would both be HANDOFF_PARAM_BASE_URL: rename one\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/ran"));
+}
+
 TEST_F(RunCommandTest, ParamsAndTraceContextAreInTheEnvironment) {
   Recorder got;
   RunCommand(Plan("echo 'TAP version 13'; echo \"# $HANDOFF_PARAM_WHO $TRACEPARENT\"; echo 'ok 1 - t'"),
