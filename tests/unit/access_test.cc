@@ -210,6 +210,42 @@ TEST_F(AccessTest, ACrossSiteRequestCannotChangeStateWithOrWithoutAuthentication
   }
 }
 
+TEST_F(AccessTest, AReportIsSentInItsOwnFormatButNeverAsAForm) {
+  const std::string path = "/api/v1/suites/go.shop/ingest";
+  const std::string report = "TAP version 13\nok 1 - adds\n1..1\n";
+  const auto send = [&](const HeaderList& headers) {
+    Request req{"POST", path, {{"Host", "localhost:1337"}}, report};
+    for (const auto& h : headers) req.headers.push_back(h);
+    return Route(req, api_, store_, nullptr, &policy_);
+  };
+  // Ingest needs the run role, as a trigger does.
+  EXPECT_EQ(send({{"Content-Type", "text/x-tap"}}).status, 401);
+  EXPECT_EQ(send({{"Authorization", "Bearer read-token"}, {"Content-Type", "text/x-tap"}}).status,
+            403);
+  EXPECT_EQ(Runs(), 0u);
+  // A client with a token sends the report as it is, any way it says it.
+  for (const char* type : {"text/x-tap", "text/plain", "application/octet-stream"}) {
+    const Response r = send({{"Authorization", "Bearer run-token"}, {"Content-Type", type}});
+    EXPECT_EQ(r.status, 201) << type << ": " << r.FullBody();
+  }
+  EXPECT_EQ(api_.last_ingest.initiated_by, "ci");
+  EXPECT_EQ(Runs(), 3u);
+  // Never a form's encodings; and from a browser's session, not even text/plain.
+  for (const char* type : {"application/x-www-form-urlencoded", "multipart/form-data; boundary=x"}) {
+    const Response r = send({{"Authorization", "Bearer run-token"}, {"Content-Type", type}});
+    EXPECT_EQ(r.status, 415) << type;
+    EXPECT_EQ(Code(r), "unsupported_media_type");
+  }
+  const Response browser = send({{"Cookie", "handoff_session=run-token"}, {"Content-Type", "text/plain"}});
+  EXPECT_EQ(browser.status, 415) << browser.FullBody();
+  // Another site is refused whatever the type.
+  EXPECT_EQ(send({{"Authorization", "Bearer run-token"}, {"Content-Type", "text/x-tap"},
+                  {"Origin", "https://evil.example"}})
+                .status,
+            403);
+  EXPECT_EQ(Runs(), 3u);
+}
+
 TEST_F(AccessTest, AHostNotAllowedIsRefusedBeforeAnythingElse) {
   Request rebound{"GET", "/api/v1/runs", {{"Host", "evil.example:1337"}}, ""};
   rebound.headers.emplace_back("Authorization", "Bearer read-token");
