@@ -84,6 +84,21 @@ inline const boost::json::array& Arr(const boost::json::value& v, std::string_vi
   return f != nullptr && f->is_array() ? f->as_array() : kEmpty;
 }
 
+// The tests of a run (its JSON) as name -> status.
+inline std::map<std::string, std::string> TestStatuses(const boost::json::value& run) {
+  std::map<std::string, std::string> out;
+  for (const boost::json::value& t : Arr(run, "tests")) out[Str(t, "name")] = Str(t, "status");
+  return out;
+}
+
+// The test `name` of a run (its JSON), or nullptr.
+inline const boost::json::value* FindTest(const boost::json::value& run, const std::string& name) {
+  for (const boost::json::value& t : Arr(run, "tests")) {
+    if (Str(t, "name") == name) return &t;
+  }
+  return nullptr;
+}
+
 // --- The server process --------------------------------------------------------------------
 
 class Server {

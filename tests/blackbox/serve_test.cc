@@ -58,20 +58,6 @@ bool InCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-// The tests of a run as name -> status.
-std::map<std::string, std::string> TestStatuses(const json::value& run) {
-  std::map<std::string, std::string> out;
-  for (const json::value& t : Arr(run, "tests")) out[Str(t, "name")] = Str(t, "status");
-  return out;
-}
-
-const json::value* FindTest(const json::value& run, const std::string& name) {
-  for (const json::value& t : Arr(run, "tests")) {
-    if (Str(t, "name") == name) return &t;
-  }
-  return nullptr;
-}
-
 bool RunFinished(const json::value& run) {
   const std::string s = Str(run, "status");
   return s == "passed" || s == "failed" || s == "cancelled" || s == "error";
