@@ -143,8 +143,9 @@ bool FormMediaType(std::string_view type) {
 
 // Refuses a state-changing request that another site could have sent: a browser says where
 // a request comes from in Sec-Fetch-Site and Origin; a form cannot send JSON. A route that
-// takes a report (Body::kReport) takes other types too, but never a form's from a browser's
-// session (the cookie), and never a form's encodings: a report is not a form.
+// takes a report (Body::kReport) takes other types too (curl sends a file as
+// application/x-www-form-urlencoded unless told otherwise), but none a form can send from a
+// browser's session (the cookie), and never multipart/form-data: a report is not a form.
 std::optional<Response> RefuseCrossSite(const Request& req, Body body,
                                         const std::optional<auth::Principal>& who) {
   const std::string_view site = req.Header("Sec-Fetch-Site");
@@ -168,7 +169,7 @@ std::optional<Response> RefuseCrossSite(const Request& req, Body body,
     while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
     if (body == Body::kReport) {
       const bool browser = who && who->via == auth::Principal::Via::kCookie;
-      if (FormMediaType(type) && (browser || !IEquals(type, "text/plain"))) {
+      if (FormMediaType(type) && (browser || IEquals(type, "multipart/form-data"))) {
         return ErrorResponse(415, "unsupported_media_type",
                              fmt::format("a report may not be sent as {}{}", type,
                                          browser ? " from a browser's session" : ""));

@@ -45,9 +45,10 @@ const FormatNames& FormatOf(ReportFormat format) {
                        [&](const FormatNames& f) { return f.format == format; });
 }
 
-// Types that say nothing of the format: the report is sniffed.
-constexpr std::array<std::string_view, 3> kGenericTypes = {"", "application/octet-stream",
-                                                           "text/plain"};
+// Types that say nothing of the format: the report is sniffed. curl --data-binary sends
+// application/x-www-form-urlencoded unless told otherwise.
+constexpr std::array<std::string_view, 4> kGenericTypes = {
+    "", "application/octet-stream", "text/plain", "application/x-www-form-urlencoded"};
 
 std::string MediaTypeOf(std::string_view content_type) {
   content_type = content_type.substr(0, content_type.find(';'));

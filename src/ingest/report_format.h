@@ -35,7 +35,8 @@ std::optional<ReportFormat> SniffReportFormat(std::string_view report);
 // "; charset=utf-8" are ignored): application/json, application/x-ndjson (and the other
 // names of JSON lines) a go test stream; application/xml or text/xml JUnit; text/x-tap or
 // application/x-tap TAP. A type that says nothing (none, application/octet-stream,
-// text/plain) is sniffed. kUnsupported: a type of another format, or a report whose format
+// text/plain, and application/x-www-form-urlencoded, what `curl --data-binary` sends by
+// default) is sniffed. kUnsupported: a type of another format, or a report whose format
 // cannot be told; the message says which types are read.
 Result<ReportFormat> DecideReportFormat(std::string_view content_type, std::string_view report);
 

@@ -223,27 +223,33 @@ TEST_F(AccessTest, AReportIsSentInItsOwnFormatButNeverAsAForm) {
   EXPECT_EQ(send({{"Authorization", "Bearer read-token"}, {"Content-Type", "text/x-tap"}}).status,
             403);
   EXPECT_EQ(Runs(), 0u);
-  // A client with a token sends the report as it is, any way it says it.
-  for (const char* type : {"text/x-tap", "text/plain", "application/octet-stream"}) {
+  // A client with a token sends the report as it is, any way it says it (curl's default
+  // for --data-binary included).
+  for (const char* type : {"text/x-tap", "text/plain", "application/octet-stream",
+                           "application/x-www-form-urlencoded"}) {
     const Response r = send({{"Authorization", "Bearer run-token"}, {"Content-Type", type}});
     EXPECT_EQ(r.status, 201) << type << ": " << r.FullBody();
   }
   EXPECT_EQ(api_.last_ingest.initiated_by, "ci");
-  EXPECT_EQ(Runs(), 3u);
-  // Never a form's encodings; and from a browser's session, not even text/plain.
-  for (const char* type : {"application/x-www-form-urlencoded", "multipart/form-data; boundary=x"}) {
-    const Response r = send({{"Authorization", "Bearer run-token"}, {"Content-Type", type}});
-    EXPECT_EQ(r.status, 415) << type;
-    EXPECT_EQ(Code(r), "unsupported_media_type");
+  EXPECT_EQ(Runs(), 4u);
+  // Never a form's fields; and from a browser's session, no type a form can send.
+  const Response fields = send({{"Authorization", "Bearer run-token"},
+                                {"Content-Type", "multipart/form-data; boundary=x"}});
+  EXPECT_EQ(fields.status, 415);
+  EXPECT_EQ(Code(fields), "unsupported_media_type");
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded"}) {
+    const Response browser = send({{"Cookie", "handoff_session=run-token"}, {"Content-Type", type}});
+    EXPECT_EQ(browser.status, 415) << type << ": " << browser.FullBody();
   }
-  const Response browser = send({{"Cookie", "handoff_session=run-token"}, {"Content-Type", "text/plain"}});
-  EXPECT_EQ(browser.status, 415) << browser.FullBody();
+  EXPECT_EQ(send({{"Cookie", "handoff_session=run-token"}, {"Content-Type", "text/x-tap"}}).status,
+            201);
+  EXPECT_EQ(Runs(), 5u);
   // Another site is refused whatever the type.
   EXPECT_EQ(send({{"Authorization", "Bearer run-token"}, {"Content-Type", "text/x-tap"},
                   {"Origin", "https://evil.example"}})
                 .status,
             403);
-  EXPECT_EQ(Runs(), 3u);
+  EXPECT_EQ(Runs(), 5u);
 }
 
 TEST_F(AccessTest, AHostNotAllowedIsRefusedBeforeAnythingElse) {

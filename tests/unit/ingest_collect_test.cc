@@ -35,6 +35,7 @@ TEST(ReportFormatTest, TheContentTypeSaysItElseTheFirstBytesDo) {
   EXPECT_EQ(FormatOf("", "\xEF\xBB\xBF\n  <?xml version=\"1.0\"?><testsuites/>"), "junit");
   EXPECT_EQ(FormatOf("application/octet-stream", "{\"Action\":\"start\"}"), "go-json");
   EXPECT_EQ(FormatOf("text/plain", "TAP version 14\nok 1\n"), "tap");
+  EXPECT_EQ(FormatOf("application/x-www-form-urlencoded", "<testsuite/>"), "junit");  // curl
   EXPECT_EQ(FormatOf("", "1..3\nok 1\n"), "tap");
   EXPECT_EQ(FormatOf("", "ok 1 - adds\n"), "tap");
   EXPECT_EQ(FormatOf("", "not ok 1 - adds\n"), "tap");
