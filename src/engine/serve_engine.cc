@@ -273,7 +273,7 @@ void ServeEngine::Shutdown(std::chrono::milliseconds timeout) {
         if (active->running && active->gate) active->gate->StopNow();
       }
     }
-    runs_changed_.wait(lock, [&] { return run_threads_.empty(); });
+    runs_changed_.wait(lock, [&] { return run_threads_.empty() && ingests_ == 0; });
   }
   std::vector<std::thread> done;
   {

@@ -261,6 +261,7 @@ class ServeEngine : public ServeApi {
   std::set<std::string> running_suites_;
   std::vector<std::thread> finished_threads_;
   std::map<std::int64_t, std::thread> run_threads_;
+  int ingests_ = 0;  // Ingest calls in progress: Shutdown waits for them too
   bool draining_ = false;
 
   mutable std::mutex schedules_mu_;

@@ -91,7 +91,20 @@ void ServeEngine::DiscardIngested(std::int64_t run_id, const std::string& why) {
 }
 
 Result<store::Run> ServeEngine::Ingest(const IngestRequest& request) {
-  if (!accepting_.load()) return Error{ErrorCode::kUnavailable, "the server is shutting down"};
+  {
+    std::lock_guard lock(mu_);
+    if (!accepting_.load()) return Error{ErrorCode::kUnavailable, "the server is shutting down"};
+    ++ingests_;
+  }
+  // Shutdown waits for the ingests in progress, as for the runs.
+  struct Done {
+    ServeEngine& engine;
+    ~Done() {
+      std::lock_guard lock(engine.mu_);
+      --engine.ingests_;
+      engine.runs_changed_.notify_all();
+    }
+  } done{*this};
   const Suite* suite = catalog_.Find(request.suite);
   if (suite == nullptr) {
     if (std::string why = IngestSuiteNameError(request.suite); !why.empty()) {
