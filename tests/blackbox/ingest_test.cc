@@ -300,16 +300,8 @@ TEST_F(IngestTest, AnIngestOnlySuiteIsListedAndHasNothingToRunOrSchedule) {
 
 TEST_F(IngestTest, WithTokensIngestNeedsTheRunRoleAndRecordsWhoSentIt) {
   const std::string auth_file = dir_ + "/auth";
-  const auto make_token = [&](const std::string& name, const std::string& role) {
-    const ProcessResult made = RunProcess(
-        {SERVE_FIXTURE, "token", "--name", name, "--role", role, "--auth-file", auth_file});
-    EXPECT_EQ(made.exit_code, 0) << made.err;
-    std::string token = made.out;
-    while (!token.empty() && token.back() == '\n') token.pop_back();
-    return token;
-  };
-  const std::string viewer = make_token("viewer", "read");
-  const std::string ci = make_token("ci", "run");
+  const std::string viewer = MakeToken(SERVE_FIXTURE, "viewer", "read", auth_file);
+  const std::string ci = MakeToken(SERVE_FIXTURE, "ci", "run", auth_file);
   Server* s = Start({"--auth-file", auth_file});
   ASSERT_NE(s, nullptr);
   const std::string go = GoStream(true, true);

@@ -99,6 +99,17 @@ inline const boost::json::value* FindTest(const boost::json::value& run, const s
   return nullptr;
 }
 
+// Makes a token of `role` named `name` in `auth_file` with `binary token`; returns it.
+inline std::string MakeToken(const std::string& binary, const std::string& name,
+                             const std::string& role, const std::string& auth_file) {
+  const ProcessResult made =
+      RunProcess({binary, "token", "--name", name, "--role", role, "--auth-file", auth_file});
+  EXPECT_EQ(made.exit_code, 0) << made.err;
+  std::string token = made.out;
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  return token;
+}
+
 // --- The server process --------------------------------------------------------------------
 
 class Server {
