@@ -261,6 +261,31 @@ TEST_F(IngestTest, ABadReportIsRefusedNamingTheLineAndCreatesNothing) {
   EXPECT_EQ(RunCount(s), 0u);
 }
 
+TEST_F(IngestTest, ALargeReportNeedsALargerBodyLimit) {
+  // 3 MiB of a test's output: a chatty go test.
+  std::string report =
+      "{\"Action\":\"run\",\"Package\":\"shop\",\"Test\":\"TestChatty\"}\n";
+  const std::string line =
+      "{\"Action\":\"output\",\"Package\":\"shop\",\"Test\":\"TestChatty\",\"Output\":\"" +
+      std::string(1000, 'x') + "\\n\"}\n";
+  while (report.size() < (3u << 20)) report += line;
+  report += "{\"Action\":\"pass\",\"Package\":\"shop\",\"Test\":\"TestChatty\"}\n"
+            "{\"Action\":\"pass\",\"Package\":\"shop\"}\n";
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Ingest(s, "go.shop", report, "application/json").status, 413);
+  servers_.clear();
+  s = Start({"--max-request-body", "8MiB"});
+  ASSERT_NE(s, nullptr);
+  const json::value run = Stored(s, "go.shop", report, "application/json");
+  EXPECT_EQ(Str(run, "status"), "passed");
+  const ProcessResult bad = RunProcess({SERVE_FIXTURE, "serve", "--port", "0", "--db", db_.url(),
+                                        "--max-request-body", "lots"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--max-request-body: invalid size \"lots\""), std::string::npos)
+      << bad.err;
+}
+
 TEST_F(IngestTest, AnIngestOnlySuiteIsListedAndHasNothingToRunOrSchedule) {
   Server* s = Start();
   ASSERT_NE(s, nullptr);
