@@ -114,9 +114,9 @@ void AddRemoteIngestOptions(CLI::App* command, RemoteIngest& o) {
                       "The environment the tests ran in (default: the server's)");
   command->add_option("--initiated-by", o.initiated_by, "Who sends it (default: $USER)");
   command->add_option("--format", o.format,
-                      "go-json, junit or tap (default: by each file's name, else told from its "
+                      "go-test-json, junit or tap (default: by each file's name, else told from its "
                       "content)")
-      ->check(CLI::IsMember({"go-json", "junit", "tap"}));
+      ->check(CLI::IsMember({"go-test-json", "junit", "tap"}));
   command->add_option("files", o.files, "The report files, one run for all of them; - reads standard input")
       ->required();
 }

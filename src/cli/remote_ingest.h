@@ -23,7 +23,7 @@ struct RemoteIngest {
   std::string reference;
   std::string environment;
   std::string initiated_by;
-  std::string format;  // "go-json", "junit", "tap", or "" (by each file's name, else sniffed)
+  std::string format;  // "go-test-json", "junit", "tap", or "" (by each file's name, else sniffed)
   std::vector<std::string> files;  // "-": standard input
 };
 

@@ -35,7 +35,7 @@ struct FormatNames {
   const char* media_type;
 };
 constexpr std::array<FormatNames, 3> kFormats = {{
-    {ReportFormat::kGoTestJson, "go-json", "application/x-ndjson"},
+    {ReportFormat::kGoTestJson, "go-test-json", "application/x-ndjson"},
     {ReportFormat::kJUnitXml, "junit", "application/xml"},
     {ReportFormat::kTap, "tap", "text/x-tap"},
 }};

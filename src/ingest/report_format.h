@@ -8,17 +8,15 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "handoff/external.h"
 
 namespace handoff::ingest {
 
-enum class ReportFormat {
-  kGoTestJson,  // go test -json, or a test binary's -test.v output through test2json
-  kJUnitXml,    // JUnit XML: pytest, Maven Surefire, GoogleTest, gotestsum, ...
-  kTap,         // TAP 12 to 14: Node's test runner, prove, ...
-};
+// The formats handoff reads, as an external suite declares its own (handoff/external.h).
+using ReportFormat = ::handoff::ReportFormat;
 
-// Returns the format's short name, as `remote ingest --format` takes it: "go-json",
-// "junit", "tap".
+// Returns the format's name, as an external suite's configuration and `remote ingest
+// --format` spell it: "go-test-json", "junit", "tap".
 const char* ReportFormatName(ReportFormat format);
 // Returns the format named `name` (ReportFormatName's), or nullopt.
 std::optional<ReportFormat> ParseReportFormatName(std::string_view name);

@@ -26,14 +26,14 @@ std::string FormatOf(std::string_view type, std::string_view report) {
 }
 
 TEST(ReportFormatTest, TheContentTypeSaysItElseTheFirstBytesDo) {
-  EXPECT_EQ(FormatOf("application/json", "<x/>"), "go-json");  // said wins over seen
-  EXPECT_EQ(FormatOf("application/x-ndjson; charset=utf-8", ""), "go-json");
+  EXPECT_EQ(FormatOf("application/json", "<x/>"), "go-test-json");  // said wins over seen
+  EXPECT_EQ(FormatOf("application/x-ndjson; charset=utf-8", ""), "go-test-json");
   EXPECT_EQ(FormatOf("Application/XML", ""), "junit");
   EXPECT_EQ(FormatOf("text/xml", ""), "junit");
   EXPECT_EQ(FormatOf("text/x-tap", ""), "tap");
   // Nothing said: sniffed, after a byte order mark and blank lines.
   EXPECT_EQ(FormatOf("", "\xEF\xBB\xBF\n  <?xml version=\"1.0\"?><testsuites/>"), "junit");
-  EXPECT_EQ(FormatOf("application/octet-stream", "{\"Action\":\"start\"}"), "go-json");
+  EXPECT_EQ(FormatOf("application/octet-stream", "{\"Action\":\"start\"}"), "go-test-json");
   EXPECT_EQ(FormatOf("text/plain", "TAP version 14\nok 1\n"), "tap");
   EXPECT_EQ(FormatOf("application/x-www-form-urlencoded", "<testsuite/>"), "junit");  // curl
   EXPECT_EQ(FormatOf("", "1..3\nok 1\n"), "tap");
