@@ -18,6 +18,8 @@
 
 #include "base/result.h"
 #include "cli/count_flag.h"
+#include "cli/remote_answers.h"
+#include "cli/remote_ingest.h"
 #include "dynlib/lazy_library.h"
 #include "http_client/http_client.h"
 #include "json/json_writer.h"
@@ -26,6 +28,9 @@ namespace handoff {
 
 struct RemoteCommand {
   CLI::App* remote = nullptr;
+  CLI::App* ingest = nullptr;
+  CLI::App* suites = nullptr;
+  RemoteIngest ingest_options;
   CLI::App* trigger = nullptr;
   CLI::App* runs = nullptr;
   CLI::App* get = nullptr;
@@ -53,6 +58,36 @@ struct RemoteCommand {
   std::string test, failure;
 };
 
+int FailRemote(const std::string& message) {
+  std::fprintf(stderr, "handoff remote: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+std::string ServerErrorMessage(const http::ClientResult& r) {
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  if (!ec && v.is_object()) {
+    if (const boost::json::value* e = v.as_object().if_contains("error"); e && e->is_object()) {
+      const boost::json::value* m = e->as_object().if_contains("message");
+      return fmt::format("{} ({})", m != nullptr && m->is_string() ? m->as_string().c_str() : "",
+                         r.status);
+    }
+  }
+  return fmt::format("HTTP {}: {}", r.status, r.body);
+}
+
+std::string PercentEncode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
 namespace {
 
 namespace json = boost::json;
@@ -60,12 +95,7 @@ namespace json = boost::json;
 constexpr int kExitFailed = 1;
 constexpr const char* kServerHelp =
     "The server: http://HOST:PORT, https://HOST:PORT, or HOST:PORT (http)";
-constexpr int kExitUsage = 2;
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "handoff remote: %s\n", message.c_str());
-  return kExitUsage;
-}
 
 std::string Str(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -86,29 +116,6 @@ bool Bool(const json::object& o, std::string_view key) {
   return v != nullptr && v->is_bool() && v->as_bool();
 }
 
-// Returns the "message" of an API error document, or the body itself.
-std::string ErrorMessage(const http::ClientResult& r) {
-  json::error_code ec;
-  json::value v = json::parse(r.body, ec);
-  if (!ec && v.is_object()) {
-    if (const json::value* e = v.as_object().if_contains("error"); e && e->is_object()) {
-      return fmt::format("{} ({})", Str(e->as_object(), "message"), r.status);
-    }
-  }
-  return fmt::format("HTTP {}: {}", r.status, r.body);
-}
-
-std::string PercentEncode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 // Appends "k":"v" pairs from "k=v" arguments; returns an error for a malformed one.
 std::string AppendPairs(std::string& body, const char* field, const std::vector<std::string>& pairs) {
@@ -377,7 +384,8 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   static RemoteCommand command;
   RemoteCommand& c = command;
   c.remote = app.add_subcommand(
-      "remote", "Talk to a handoff server: trigger, runs, get, history, search, health");
+      "remote",
+      "Talk to a handoff server: trigger, ingest, suites, runs, get, history, search, health");
   c.remote->require_subcommand(1, 1);
   c.remote->add_option("--server", c.server, kServerHelp)
       ->envname("HANDOFF_SERVER");
@@ -400,6 +408,20 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
       ->check(WholeNumber(1));
   c.trigger->add_flag("--wait", c.wait,
                       "Follow the run until it ends; exit 0 if it passed, 1 otherwise");
+
+  c.ingest = c.remote->add_subcommand(
+      "ingest", "Store reports produced elsewhere (go test -json, JUnit XML, TAP) as one run "
+                "of a suite");
+  c.ingest->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.ingest, c);
+  AddTlsFlags(c.ingest, c);
+  AddRemoteIngestOptions(c.ingest, c.ingest_options);
+
+  c.suites = c.remote->add_subcommand("suites", "List the suites of the server");
+  c.suites->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.suites, c);
+  AddTlsFlags(c.suites, c);
+  c.suites->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
   c.runs = c.remote->add_subcommand("runs", "List recent runs, newest first");
   c.runs->add_option("--server", c.server, kServerHelp)
@@ -465,32 +487,32 @@ int RunRemoteCommand(const RemoteCommand& c) {
     const char* port = std::getenv("HANDOFF_PORT");
     given = fmt::format("http://127.0.0.1:{}", port != nullptr && *port != '\0' ? port : "1337");
   }
-  if (given.empty()) return Fail("--server: required (or set HANDOFF_SERVER)");
+  if (given.empty()) return FailRemote("--server: required (or set HANDOFF_SERVER)");
   // "host:port" is what people type (and what `serve` prints after http://): assume http.
   const std::string server = given.find("://") == std::string::npos ? "http://" + given : given;
   std::string error;
   std::optional<http::Url> url = http::ParseUrl(server, &error);
-  if (!url) return Fail("--server: " + error);
+  if (!url) return FailRemote("--server: " + error);
   std::shared_ptr<const http::ClientTls> tls;
   if (url->https) {
     if (const std::string missing = dynlib::LoadOpenSsl(); !missing.empty()) {
-      return Fail("--server: " + missing);
+      return FailRemote("--server: " + missing);
     }
     if (c.cert.empty() != c.key.empty()) {
-      return Fail(c.cert.empty() ? "--key needs --cert: give both for a client certificate"
+      return FailRemote(c.cert.empty() ? "--key needs --cert: give both for a client certificate"
                                  : "--cert needs --key: give both for a client certificate");
     }
     Result<std::shared_ptr<const http::ClientTls>> loaded =
         http::LoadClientTls({c.cacert, c.cert, c.key});
-    if (!loaded.ok()) return Fail(loaded.error().message);
+    if (!loaded.ok()) return FailRemote(loaded.error().message);
     tls = std::move(loaded).value();
   } else if (!c.cacert.empty() || !c.cert.empty() || !c.key.empty()) {
-    return Fail(fmt::format(
+    return FailRemote(fmt::format(
         "--cacert, --cert and --key are for https:// servers, and --server is {}", server));
   }
   http::Client client(url->host, url->port, tls);
   const std::optional<std::string> token = Token(c, &error);
-  if (!token) return Fail(error);
+  if (!token) return FailRemote(error);
   if (!token->empty()) client.AddDefaultHeader("Authorization", "Bearer " + *token);
 
   if (c.trigger->parsed()) {
@@ -508,14 +530,14 @@ int RunRemoteCommand(const RemoteCommand& c) {
       body += ",\"timeout\":";
       AppendJsonString(body, c.timeout);
     }
-    if (std::string e = AppendPairs(body, "labels", c.labels); !e.empty()) return Fail(e);
-    if (std::string e = AppendPairs(body, "params", c.params); !e.empty()) return Fail(e);
+    if (std::string e = AppendPairs(body, "labels", c.labels); !e.empty()) return FailRemote(e);
+    if (std::string e = AppendPairs(body, "params", c.params); !e.empty()) return FailRemote(e);
     body += '}';
     http::ClientResult r =
         client.Request("POST", url->base + "/api/v1/suites/" + PercentEncode(c.suite) + "/runs",
                        body, {{"Content-Type", "application/json"}});
-    if (!r.ok()) return Fail(fmt::format("cannot reach {}: {}", server, r.error));
-    if (r.status != 201 && r.status != 200) return Fail(ErrorMessage(r));
+    if (!r.ok()) return FailRemote(fmt::format("cannot reach {}: {}", server, r.error));
+    if (r.status != 201 && r.status != 200) return FailRemote(ServerErrorMessage(r));
     json::value v = json::parse(r.body);
     const json::object& run = v.as_object();
     const std::int64_t id = Int(run, "id");
@@ -524,7 +546,7 @@ int RunRemoteCommand(const RemoteCommand& c) {
     std::fflush(stdout);
     if (!c.wait) return 0;
     std::string status = Follow(client, id, &error);
-    if (status.empty()) return Fail(error);
+    if (status.empty()) return FailRemote(error);
     std::printf("run %lld %s\n", static_cast<long long>(id), status.c_str());
     http::ClientResult final_run =
         client.Request("GET", fmt::format("{}/api/v1/runs/{}", url->base, id));
@@ -535,6 +557,8 @@ int RunRemoteCommand(const RemoteCommand& c) {
     }
     return status == "passed" ? 0 : kExitFailed;
   }
+
+  if (c.ingest->parsed()) return RunRemoteIngest(client, url->base, server, c.ingest_options);
 
   if (c.health->parsed()) {
     // Docker reserves a health check's exit code 2: anything but healthy is 1.
@@ -555,14 +579,33 @@ int RunRemoteCommand(const RemoteCommand& c) {
   // server unreachable or refusing (2), or --format json (the body printed, 0).
   const auto read = [&](const std::string& target, http::ClientResult* r) -> std::optional<int> {
     *r = client.Request("GET", target);
-    if (!r->ok()) return Fail(fmt::format("cannot reach {}: {}", server, r->error));
-    if (r->status != 200) return Fail(ErrorMessage(*r));
+    if (!r->ok()) return FailRemote(fmt::format("cannot reach {}: {}", server, r->error));
+    if (r->status != 200) return FailRemote(ServerErrorMessage(*r));
     if (c.format == "json") {
       std::printf("%s\n", r->body.c_str());
       return 0;
     }
     return std::nullopt;
   };
+
+  if (c.suites->parsed()) {
+    http::ClientResult r;
+    if (std::optional<int> done = read(url->base + "/api/v1/suites", &r)) return *done;
+    json::value v = json::parse(r.body);
+    std::printf("%-32s %-8s %-10s %s\n", "SUITE", "KIND", "LAST RUN", "STATUS");
+    for (const json::value& item : v.as_object().at("suites").as_array()) {
+      const json::object& suite = item.as_object();
+      std::string last = "-", status = "-";
+      if (const json::value* run = suite.if_contains("last_run"); run && run->is_object()) {
+        last = fmt::format("#{}", Int(run->as_object(), "id"));
+        status = Str(run->as_object(), "status");
+      }
+      std::printf("%-32s %-8s %-10s %s\n", Str(suite, "name").c_str(),
+                  Bool(suite, "ingest_only") ? "ingested" : "declared", last.c_str(),
+                  status.c_str());
+    }
+    return 0;
+  }
 
   if (c.runs->parsed()) {
     std::string target = fmt::format("{}/api/v1/runs?limit={}", url->base, c.limit);
@@ -584,7 +627,7 @@ int RunRemoteCommand(const RemoteCommand& c) {
       target = fmt::format("{}/api/v1/suites/{}/tests/{}?limit={}", url->base,
                            PercentEncode(c.suite), PercentEncode(c.test), c.limit);
     } else {
-      if (c.test.empty() && c.failure.empty()) return Fail("search: give --test, --failure or both");
+      if (c.test.empty() && c.failure.empty()) return FailRemote("search: give --test, --failure or both");
       target = fmt::format("{}/api/v1/search/tests?limit={}", url->base, c.limit);
       if (!c.runs_suite.empty()) target += "&suite=" + PercentEncode(c.runs_suite);
       if (!c.test.empty()) target += "&test=" + PercentEncode(c.test);
@@ -671,6 +714,12 @@ int RunRemoteCommand(const RemoteCommand& c) {
 }
 
 }  // namespace
+
+void PrintRunChanges(const std::string& run_json) {
+  json::error_code ec;
+  const json::value parsed = json::parse(run_json, ec);
+  if (!ec && parsed.is_object()) PrintChanges(parsed.as_object());
+}
 
 int RunRemote(const RemoteCommand& c) {
   const int code = RunRemoteCommand(c);

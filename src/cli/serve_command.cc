@@ -349,6 +349,10 @@ void ServeFlags::Add(CLI::App* cmd) {
                   "Live events an event stream's client may leave unread before it is "
                   "disconnected (it resumes with Last-Event-ID), e.g. 8MiB")
       ->envname("HANDOFF_SSE_MAX_LAG");
+  cmd->add_option("--max-request-body", max_request_body,
+                  "The largest request body taken (a larger one gets 413): what bounds an "
+                  "ingested report, e.g. 16MiB")
+      ->envname("HANDOFF_MAX_REQUEST_BODY");
   cmd->add_option("--http-workers", http_workers,
                   "Threads that answer API requests (they read the store)")
       ->envname("HANDOFF_HTTP_WORKERS")
@@ -473,6 +477,11 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   if (!sse_max_lag || *sse_max_lag == 0) {
     return ServeUsageError("--sse-max-lag: invalid size \"" + flags.sse_max_lag +
                            "\" (bytes, or e.g. 512KiB, 8MiB)");
+  }
+  const std::optional<std::size_t> max_request_body = ParseByteSize(flags.max_request_body);
+  if (!max_request_body || *max_request_body == 0) {
+    return ServeUsageError("--max-request-body: invalid size \"" + flags.max_request_body +
+                           "\" (bytes, or e.g. 512KiB, 16MiB)");
   }
   options.backup_dir = flags.backup_dir.empty() ? DefaultBackupDir(flags.db) : flags.backup_dir;
   options.replica = flags.replica_id.empty() ? HostName() : flags.replica_id;
@@ -690,6 +699,7 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
       static_cast<std::size_t>(flags.max_connections_per_client);
   http_options.reserved_connections = static_cast<std::size_t>(flags.reserved_connections);
   http_options.sse_max_lag_bytes = *sse_max_lag;
+  http_options.body_limit = *max_request_body;
   http_options.workers = flags.http_workers;
   http_options.log = &log;
   http_options.access.auth = authenticator ? &*authenticator : nullptr;

@@ -41,6 +41,7 @@ struct ServeFlags {
   int max_connections_per_client = 64;
   int reserved_connections = 8;
   std::string sse_max_lag = "8MiB";
+  std::string max_request_body = "1MiB";
   int http_workers = 4;
   // Security (docs/serve.md, Security).
   std::string auth = "auto";  // auto: on when tokens are configured; none: off on purpose

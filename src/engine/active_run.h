@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "engine/run_recorder.h"
 #include "engine/serve_engine.h"
@@ -107,6 +109,11 @@ struct ServeEngine::ActiveRun {
   // Keeps the run alive from its final update until that update's commit callback, which
   // may come after the run's thread has ended (then reset, breaking the cycle).
   std::shared_ptr<ActiveRun> self;
+  // An ingested run's commits, held from the observers until its final state commits (a
+  // run whose writes fail is deleted, and nothing may have reported it); nullopt: passed
+  // on as they commit.
+  std::mutex held_mu;
+  std::optional<std::vector<Committed>> held;
 };
 
 }  // namespace handoff

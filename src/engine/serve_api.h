@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "event/event.h"
 #include "store/run_json.h"
 #include "store/store.h"
 
@@ -41,6 +42,23 @@ struct RunRequest {
   std::string schedule;  // name of the schedule that fired, if any
 };
 
+// A report produced elsewhere (a CI job's go test -json, JUnit XML or TAP), read whole and
+// checked (ingest/collect.h), to store as a run of `suite` (POST /suites/{suite}/ingest).
+struct IngestRequest {
+  std::string suite;
+  std::string reference;
+  std::string environment;   // empty: the server's --environment
+  std::string initiated_by;  // who sends it: the authenticated caller when there is one
+  std::string on_behalf_of;  // who the caller says it acts for (shown, never trusted)
+  // The report's events in order (suite left empty), its top-level tests in order, its
+  // first and last times, and whether the suite failed outside its tests.
+  std::vector<Event> events;
+  std::vector<std::string> tests;
+  std::int64_t started_at_ns = 0;
+  std::int64_t finished_at_ns = 0;
+  bool suite_failed = false;
+};
+
 // The run a Trigger queued, or found again for an idempotency key it has seen.
 struct TriggeredRun {
   store::Run run;
@@ -62,7 +80,14 @@ struct SuiteInfo {
   // "pytest", "node", "other"); empty for a C++ suite. Its tests are known once it ran.
   std::string external_format;
   std::string external_tool;
+  // Not declared by the binary: created by an ingested report, it has ingested runs only
+  // and nothing to run.
+  bool ingest_only = false;
 };
+
+// Returns why `name` cannot be the name of a suite created by an ingested report ("" if it
+// can): 1 to 128 ASCII letters, digits, '.', '_' and '-'.
+std::string IngestSuiteNameError(std::string_view name);
 
 // One schedule, declared in code or created over the API.
 struct ScheduleInfo {
@@ -105,6 +130,15 @@ class ServeApi {
   // nothing selected, bad attempts/timeout; kUnavailable: shutting down. An idempotency
   // key seen before returns that run with created = false.
   virtual Result<TriggeredRun> Trigger(const RunRequest& request) = 0;
+
+  // Stores a report produced elsewhere as a finished run of request.suite (trigger
+  // "ingest"), whole or not at all, through the path every run's results take (new
+  // failures and fixes, notifications, metrics, the live stream). A suite the binary does
+  // not declare is created, ingest-only. kInvalid: a bad suite name; kUnavailable: the
+  // store could not write it (nothing of it remains) or the server is shutting down.
+  virtual Result<store::Run> Ingest(const IngestRequest& request) {
+    return Error{ErrorCode::kUnsupported, "this server does not ingest reports: " + request.suite};
+  }
 
   // Cancels a queued or running run (running tests are asked to stop, then killed).
   // kNotFound: no such run; kConflict: already finished.

@@ -202,6 +202,8 @@ bool ServeEngine::Start(std::string* error) {
     }
   }
 
+  StartIngested();
+
   // Runs the last server left running resume first, in their order; queued runs follow. On
   // a shared store the replicas claim them (ReplicaLoop): the queue is the database's.
   std::vector<store::Run> running;
@@ -271,7 +273,7 @@ void ServeEngine::Shutdown(std::chrono::milliseconds timeout) {
         if (active->running && active->gate) active->gate->StopNow();
       }
     }
-    runs_changed_.wait(lock, [&] { return run_threads_.empty(); });
+    runs_changed_.wait(lock, [&] { return run_threads_.empty() && ingests_ == 0; });
   }
   std::vector<std::thread> done;
   {
@@ -322,6 +324,15 @@ std::vector<SuiteInfo> ServeEngine::Suites() const {
     }
     out.push_back(std::move(info));
   }
+  // Then the suites that ingested reports created, by name (one the binary has come to
+  // declare since is the binary's).
+  for (const store::IngestedSuite& s : store_.ListIngestedSuites()) {
+    if (catalog_.Find(s.name) != nullptr) continue;
+    SuiteInfo info;
+    info.name = s.name;
+    info.ingest_only = true;
+    out.push_back(std::move(info));
+  }
   return out;
 }
 
@@ -365,6 +376,7 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
   if (!accepting_.load()) return Error{ErrorCode::kUnavailable, "the server is shutting down"};
   const Suite* suite = catalog_.Find(request.suite);
   if (suite == nullptr) {
+    if (std::optional<Error> ingest_only = IngestOnlyError(request.suite)) return *ingest_only;
     return Error{ErrorCode::kNotFound, fmt::format("no suite named \"{}\"", request.suite)};
   }
   if (request.max_attempts < 0) {
@@ -741,7 +753,8 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
 }
 
 bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const std::string& error,
-                            const std::vector<store::TestRow>& final_rows) {
+                            const std::vector<store::TestRow>& final_rows,
+                            std::int64_t finished_at_ns) {
   {
     std::lock_guard lock(mu_);
     auto it = active_.find(active.run.id);
@@ -752,7 +765,7 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
   store::RunUpdate update;
   update.id = active.run.id;
   update.status = status;
-  update.finished_at_ns = NowNs();
+  update.finished_at_ns = finished_at_ns != 0 ? finished_at_ns : NowNs();
   update.flaky = totals.flaky > 0;
   update.error = error;
   update.totals = totals;
@@ -792,7 +805,8 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
       std::lock_guard lock(active.mu);
       active.run = run_before;
     }
-    if (shared_ && LeaseLost(active)) return false;  // the replica that took it finishes it
+    // The replica that took it over finishes it (an ingested run has no lease: no token).
+    if (shared_ && active.lease_token != 0 && LeaseLost(active)) return false;
     StoreWriteFailed(fmt::format("the final state of run {} could not be stored", active.run.id));
     log_.Error("run not finished: its final state could not be stored; it stays unfinished "
                "and resumes at the next start",
@@ -809,6 +823,13 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
 
 void ServeEngine::OnCommitted(const Committed& committed,
                               const std::shared_ptr<ActiveRun>& active) {
+  if (active) {
+    std::lock_guard lock(active->held_mu);
+    if (active->held) {
+      active->held->push_back(committed);
+      return;
+    }
+  }
   if (committed.deliveries && deliveries_) deliveries_->Wake();
   if (!active) {
     live_.Publish(committed.run_id, committed.events);
@@ -923,6 +944,12 @@ Result<store::Run> ServeEngine::Retry(std::int64_t run_id, bool only_failed,
     return Error{ErrorCode::kConflict, fmt::format("run {} has not finished yet ({})", run_id,
                                                    store::RunStatusName(run->status))};
   }
+  if (run->trigger == store::Trigger::kIngest) {
+    return Error{ErrorCode::kConflict,
+                 fmt::format("run {} was ingested from a report: this server did not run it, "
+                             "and cannot run it again",
+                             run_id)};
+  }
   RunRequest request;
   request.suite = run->suite;
   request.trigger = store::Trigger::kRetry;
@@ -1002,6 +1029,7 @@ Result<void> ServeEngine::CreateSchedule(const store::StoredSchedule& schedule) 
   if (std::string why = ScheduleNameError(schedule.name); !why.empty()) {
     return Error{ErrorCode::kInvalid, std::move(why)};
   }
+  if (std::optional<Error> ingest_only = IngestOnlyError(schedule.suite)) return *ingest_only;
   if (Result<void> target = CheckScheduleTarget(catalog_, schedule.suite, schedule.filter);
       !target.ok()) {
     return target;

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -118,6 +119,7 @@ class ServeEngine : public ServeApi {
   // ServeApi
   std::vector<SuiteInfo> Suites() const override;
   Result<TriggeredRun> Trigger(const RunRequest& request) override;
+  Result<store::Run> Ingest(const IngestRequest& request) override;
   Result<store::Run> Cancel(std::int64_t run_id) override;
   Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
                            const std::string& initiated_by,
@@ -155,8 +157,20 @@ class ServeEngine : public ServeApi {
   // DecideRunStatus from the totals and `ending`. Returns false if the final state did not
   // commit: then nothing says the run finished, it stays unfinished in the store (it
   // resumes at the next start) and the server is not ready until the store writes again.
+  // `finished_at_ns`: when the run ended (0: now; an ingested run: when its report ends).
   bool FinishRun(ActiveRun& run, const RunEnding& ending, const std::string& error,
-                 const std::vector<store::TestRow>& final_rows);
+                 const std::vector<store::TestRow>& final_rows, std::int64_t finished_at_ns = 0);
+  // Ingest (serve_ingest.cc). Returns the error of a trigger or schedule of `suite` if it is
+  // ingest-only (it has nothing to run), else nullopt.
+  std::optional<Error> IngestOnlyError(const std::string& suite) const;
+  // Creates the ingest-only suite `name` on its first report (and its metrics' series).
+  Result<void> AddIngestedSuite(const std::string& name);
+  // Deletes what an ingest that could not be stored whole wrote of run `run_id`.
+  void DiscardIngested(std::int64_t run_id, const std::string& why);
+  // At start: deletes the ingested runs a stopped server left unfinished (it stopped, or
+  // its writes failed, in the middle of an ingest), and notes the ingested suites' latest
+  // runs in the metrics.
+  void StartIngested();
   // The store failed to commit a write: log it and turn readiness red until a probe
   // commits again.
   void StoreWriteFailed(const std::string& what);
@@ -247,6 +261,7 @@ class ServeEngine : public ServeApi {
   std::set<std::string> running_suites_;
   std::vector<std::thread> finished_threads_;
   std::map<std::int64_t, std::thread> run_threads_;
+  int ingests_ = 0;  // Ingest calls in progress: Shutdown waits for them too
   bool draining_ = false;
 
   mutable std::mutex schedules_mu_;

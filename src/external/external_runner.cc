@@ -24,6 +24,7 @@
 #include "event/trace_context.h"
 #include "ingest/go_test_json.h"
 #include "ingest/junit_xml.h"
+#include "ingest/report_format.h"
 #include "ingest/tap.h"
 
 extern char** environ;
@@ -793,14 +794,7 @@ std::optional<std::string> PytestNodeId(std::string_view name, const std::string
 
 }  // namespace
 
-const char* ReportFormatName(ReportFormat format) {
-  switch (format) {
-    case ReportFormat::kGoTestJson: return "go-test-json";
-    case ReportFormat::kJUnitXml: return "junit";
-    case ReportFormat::kTap: return "tap";
-  }
-  return "?";
-}
+const char* ReportFormatName(ReportFormat format) { return ingest::ReportFormatName(format); }
 
 const char* ExternalToolName(ExternalTool tool) {
   switch (tool) {
@@ -813,10 +807,7 @@ const char* ExternalToolName(ExternalTool tool) {
 }
 
 std::optional<ReportFormat> ParseReportFormat(std::string_view name) {
-  for (ReportFormat f : {ReportFormat::kGoTestJson, ReportFormat::kJUnitXml, ReportFormat::kTap}) {
-    if (name == ReportFormatName(f)) return f;
-  }
-  return std::nullopt;
+  return ingest::ParseReportFormatName(name);
 }
 
 std::optional<ExternalTool> ParseExternalTool(std::string_view name) {

@@ -135,9 +135,19 @@ std::optional<Response> Identify(const Request& req, const auth::Authenticator& 
   return std::nullopt;
 }
 
+// Returns true for the media types an HTML form can send (without a preflight).
+bool FormMediaType(std::string_view type) {
+  return IEquals(type, "application/x-www-form-urlencoded") ||
+         IEquals(type, "multipart/form-data") || IEquals(type, "text/plain");
+}
+
 // Refuses a state-changing request that another site could have sent: a browser says where
-// a request comes from in Sec-Fetch-Site and Origin; a form cannot send JSON.
-std::optional<Response> RefuseCrossSite(const Request& req) {
+// a request comes from in Sec-Fetch-Site and Origin; a form cannot send JSON. A route that
+// takes a report (Body::kReport) takes other types too (curl sends a file as
+// application/x-www-form-urlencoded unless told otherwise), but none a form can send from a
+// browser's session (the cookie), and never multipart/form-data: a report is not a form.
+std::optional<Response> RefuseCrossSite(const Request& req, Body body,
+                                        const std::optional<auth::Principal>& who) {
   const std::string_view site = req.Header("Sec-Fetch-Site");
   if (!site.empty() && site != "same-origin" && site != "none") {
     return ErrorResponse(403, "cross_origin",
@@ -157,7 +167,14 @@ std::optional<Response> RefuseCrossSite(const Request& req) {
     std::string_view type = req.Header("Content-Type");
     type = type.substr(0, type.find(';'));
     while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-    if (!IEquals(type, "application/json")) {
+    if (body == Body::kReport) {
+      const bool browser = who && who->via == auth::Principal::Via::kCookie;
+      if (FormMediaType(type) && (browser || IEquals(type, "multipart/form-data"))) {
+        return ErrorResponse(415, "unsupported_media_type",
+                             fmt::format("a report may not be sent as {}{}", type,
+                                         browser ? " from a browser's session" : ""));
+      }
+    } else if (!IEquals(type, "application/json")) {
       return ErrorResponse(415, "unsupported_media_type",
                            "a request body must be JSON (Content-Type: application/json)");
     }
@@ -261,7 +278,9 @@ Admission Admit(const Request& req, std::string_view path, const RouteSpec* rout
     }
     admission.who = std::move(who);
   }
-  if (route != nullptr && route->changes_state) admission.refusal = RefuseCrossSite(req);
+  if (route != nullptr && route->changes_state) {
+    admission.refusal = RefuseCrossSite(req, route->body, admission.who);
+  }
   return admission;
 }
 

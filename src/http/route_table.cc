@@ -35,6 +35,8 @@ const std::vector<RouteSpec>& Routes() {
       {"GET", "/api/v1/flaky", Flaky, kReadOnly, Access::kRead},
       // Runs.
       {"POST", "/api/v1/suites/{suite}/runs", TriggerRun, kChangesState, Access::kRun},
+      {"POST", "/api/v1/suites/{suite}/ingest", IngestReport, kChangesState, Access::kRun,
+       nullptr, Body::kReport},
       {"GET", "/api/v1/runs", ListRuns, kReadOnly, Access::kRead},
       {"GET", "/api/v1/runs/{run:id}", GetRun, kReadOnly, Access::kRead},
       {"GET", "/api/v1/runs/{run:id}/tests/{test...}", GetTest, kReadOnly, Access::kRead},

@@ -89,6 +89,14 @@ enum class Access {
   kAdmin,   // the admin role: schedules, backups
 };
 
+// What the body of a route that changes state may be (access.h): JSON, as every form of
+// the API sends, or a report in another format (POST /suites/{suite}/ingest), which the
+// handler reads by its Content-Type.
+enum class Body {
+  kJson,
+  kReport,
+};
+
 // One entry of the route table.
 struct RouteSpec {
   std::string_view method;   // "GET", "POST", "DELETE"
@@ -99,6 +107,7 @@ struct RouteSpec {
   // When set, the route fits only the paths for which this returns true (the web UI's
   // catch-all pattern names only embedded files and the app's pages).
   bool (*only_if)(std::string_view path) = nullptr;
+  Body body = Body::kJson;
 };
 
 // Returns the API's route table, in matching order: the first route that fits the path

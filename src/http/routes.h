@@ -84,10 +84,20 @@ Response SearchTests(const RouteContext& ctx);
 
 // --- Runs: trigger, list, read, cancel, retry, report, events (routes_runs.cc) -----------
 
+// Returns the run object with its tests, as GET /runs/{id} answers (the tests of a finished
+// run from `cache` if there, which may be null). With `gzip`, a finished run's body is sent
+// gzip-compressed: the cached gzip if the run header is unchanged since it was compressed,
+// else compressed anew (and cached).
+Response RunResponse(int status, const store::Run& run, store::Store& store,
+                     RunTestsCache* cache, bool gzip = false);
+
 // POST /api/v1/suites/{suite}/runs
 Response TriggerRun(const RouteContext& ctx);
 // GET /api/v1/runs
 Response ListRuns(const RouteContext& ctx);
+// POST /api/v1/suites/{suite}/ingest: a report produced elsewhere, stored as a finished run
+// (routes_ingest.cc).
+Response IngestReport(const RouteContext& ctx);
 // GET /api/v1/runs/{run:id}
 Response GetRun(const RouteContext& ctx);
 // GET /api/v1/runs/{run:id}/tests/{test...}

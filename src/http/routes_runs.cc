@@ -45,11 +45,10 @@ std::shared_ptr<const std::string> RunTestsTail(const store::Run& run, store::St
   return tail;
 }
 
-// The run object with its tests; the tests of a finished run come from `cache` if there.
-// With `gzip`, a finished run's body is sent gzip-compressed: the cached gzip if the run
-// header is unchanged since it was compressed, else compressed anew (and cached).
+}  // namespace
+
 Response RunResponse(int status, const store::Run& run, store::Store& store,
-                     RunTestsCache* cache, bool gzip = false) {
+                     RunTestsCache* cache, bool gzip) {
   Response r;
   r.status = status;
   store::AppendRunJsonHead(r.body, run);
@@ -71,6 +70,8 @@ Response RunResponse(int status, const store::Run& run, store::Store& store,
   r.headers.emplace_back("Content-Encoding", "gzip");
   return r;
 }
+
+namespace {
 
 
 std::optional<std::int64_t> ParseNonNegative(std::string_view text) {

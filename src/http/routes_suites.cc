@@ -61,6 +61,7 @@ void AppendSuiteHead(std::string& out, const SuiteInfo& suite) {
     AppendJsonString(out, suite.external_tool);
     out += '}';
   }
+  out += suite.ingest_only ? ",\"ingest_only\":true" : ",\"ingest_only\":false";
 }
 
 // The last `count` finished runs of `suite`, oldest first, with their tests.

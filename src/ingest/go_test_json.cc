@@ -133,8 +133,10 @@ Result<void> GoTestJsonReader::ReadLine(std::string_view line) {
     output = std::string(out->as_string());
   }
 
+  packages_seen_.emplace(package);
   if (test.empty()) {
     // The package's own events.
+    if (action == "pass" || action == "fail" || action == "skip") packages_ended_.emplace(package);
     if (action == "output" || action == "build-output") {
       Output({}, package, output, time_ns);
     } else if (action == "fail" || action == "build-fail") {
@@ -307,6 +309,14 @@ void GoTestJsonReader::End(const std::string& name, Status status, std::int64_t 
   done.status = status;
   done.elapsed_ns = elapsed_ns;
   emit_(std::move(done));
+}
+
+std::vector<std::string> GoTestJsonReader::UnendedPackages() const {
+  std::vector<std::string> out;
+  for (const std::string& package : packages_seen_) {
+    if (packages_ended_.count(package) == 0) out.push_back(package);
+  }
+  return out;
 }
 
 void GoTestJsonReader::Finish(const std::string& why) {

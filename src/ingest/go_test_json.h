@@ -44,6 +44,10 @@ class GoTestJsonReader {
 
   // True once a package or a test failed.
   bool failed() const { return failed_; }
+  // The packages (by import path; "" for a test binary's stream through test2json) that
+  // had events and no result of their own yet (the package's pass, fail or skip): a stream
+  // cut short before go test ended them. Empty once every package ended.
+  std::vector<std::string> UnendedPackages() const;
   // The top-level tests that ended, by outcome.
   const std::map<std::string, Status>& outcomes() const { return outcomes_; }
 
@@ -66,6 +70,8 @@ class GoTestJsonReader {
   bool failed_ = false;
   std::map<std::string, Open> open_;                 // tests started and not ended
   std::map<std::string, std::vector<std::string>> package_output_;
+  std::set<std::string> packages_seen_;
+  std::set<std::string> packages_ended_;
   std::set<std::string> package_failed_tests_;       // packages with a failed test
   std::map<std::string, Status> outcomes_;
   std::vector<std::string> failed_names_;            // tests and subtests that failed

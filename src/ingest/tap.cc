@@ -398,6 +398,12 @@ Result<void> TapReader::ReadLine(std::string_view raw) {
   return {};
 }
 
+std::vector<std::string> TapReader::OpenTests() const {
+  std::vector<std::string> out;
+  for (const auto& [name, since] : started_) out.push_back(name);
+  return out;
+}
+
 void TapReader::Finish(const std::string& why) {
   if (point_) EndPoint();
   CloseLevelsBelow(-1);

@@ -38,6 +38,11 @@ class TapReader {
   }
 
   bool failed() const { return failed_; }
+  // True once the top level's plan (`1..N`) was read: a TAP stream without one was cut
+  // short (a plan may come first or last, but must come).
+  bool has_plan() const { return levels_[0].plan.has_value(); }
+  // The tests announced (`# Subtest:`) and not ended yet, by full name.
+  std::vector<std::string> OpenTests() const;
   // The top-level tests that ended, by outcome.
   const std::map<std::string, Status>& outcomes() const { return outcomes_; }
 

@@ -23,10 +23,12 @@
 namespace handoff::store {
 namespace {
 
-// $1: the holders known to be gone (pg_holder.h), whose leases hold nothing.
+// $1: the holders known to be gone (pg_holder.h), whose leases hold nothing. An ingested
+// run is never claimed: it is written whole by the replica that took the report, and has
+// nothing to execute.
 constexpr const char* kClaimable =
-    "status IN ('queued', 'running') AND (lease_expires_at IS NULL OR lease_expires_at < now() "
-    "OR lease_holder = ANY($1))";
+    "status IN ('queued', 'running') AND run_trigger <> 'ingest' AND (lease_expires_at IS NULL "
+    "OR lease_expires_at < now() OR lease_holder = ANY($1))";
 
 // The holders of live leases, to find those that are gone.
 constexpr const char* kLiveHolders =

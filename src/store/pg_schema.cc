@@ -249,6 +249,14 @@ CREATE TABLE attachments (
   PRIMARY KEY (run_id, test, attempt, name)
 );
 )sql",
+    // 7: suites created by an ingested report (issue 20; SQLite's version 13). The name is
+    // TEXT like every suite name.
+    R"sql(
+CREATE TABLE ingested_suites (
+  name TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL
+);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

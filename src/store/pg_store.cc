@@ -64,6 +64,11 @@ constexpr const char* kDeleteSchedule = "DELETE FROM schedules WHERE name = $1";
 constexpr const char* kSelectSchedules =
     "SELECT name, suite, spec, time_zone, test_filter, paused, created_at FROM schedules "
     "ORDER BY name COLLATE \"C\"";
+constexpr const char* kInsertIngestedSuite =
+    "INSERT INTO ingested_suites (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+// By name as SQLite orders it, like the schedules.
+constexpr const char* kSelectIngestedSuites =
+    "SELECT name, created_at FROM ingested_suites ORDER BY name COLLATE \"C\"";
 
 // The oldest first, along runs_by_created_at.
 constexpr const char* kPickExpiredRuns =
@@ -706,6 +711,41 @@ std::int64_t PgStore::DeleteRunsBefore(std::int64_t cutoff_ns) {
     if (!more) break;
   }
   return total;
+}
+
+Result<void> PgStore::DeleteRun(std::int64_t run_id) {
+  const bool ok = RunTask(1, [&](PgDb& db) {
+    PgParams id;
+    id.Add(run_id);
+    for (const char* sql : kDeleteRunRows) {
+      if (!db.Exec(sql, id).ok()) return false;
+    }
+    return true;
+  });
+  if (!ok) return NotCommitted(fmt::format("the deletion of run {}", run_id));
+  return {};
+}
+
+Result<void> PgStore::AddIngestedSuite(const IngestedSuite& suite) {
+  const bool ok = RunTask(1, [&](PgDb& db) {
+    PgParams params;
+    params.Add(suite.name).Add(suite.created_at_ns);
+    return db.Exec(kInsertIngestedSuite, params).ok();
+  });
+  if (!ok) return NotCommitted(fmt::format("suite \"{}\"", suite.name));
+  return {};
+}
+
+std::vector<IngestedSuite> PgStore::ListIngestedSuites() {
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  PgResult r = lease.db()->Exec(kSelectIngestedSuites);
+  if (!r.ok()) return {};
+  std::vector<IngestedSuite> suites;
+  for (int row = 0; row < r.rows(); ++row) {
+    suites.push_back(IngestedSuite{r.Text(row, 0), r.Int(row, 1)});
+  }
+  return suites;
 }
 
 std::vector<Delivery> PgStore::PendingDeliveries(const std::string& destination, int limit) {

@@ -109,6 +109,9 @@ class PgStore : public Store {
   std::optional<std::vector<StoredSchedule>> TryListSchedules() override;
   // Deletes a run's deliveries with its other rows, pending ones included.
   std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) override;
+  Result<void> DeleteRun(std::int64_t run_id) override;
+  Result<void> AddIngestedSuite(const IngestedSuite& suite) override;
+  std::vector<IngestedSuite> ListIngestedSuites() override;
   std::vector<Delivery> PendingDeliveries(const std::string& destination, int limit) override;
   Result<void> UpdateDelivery(const DeliveryUpdate& update) override;
   std::vector<Delivery> RunDeliveries(std::int64_t run_id) override;

@@ -222,6 +222,15 @@ CREATE TABLE attachments (
 );
 CREATE UNIQUE INDEX attachments_key ON attachments (run_id, test, attempt, name);
 )sql",
+    // 13: suites created by an ingested report (issue 20: POST /suites/{suite}/ingest of a
+    // suite the binary does not declare), listed beside the binary's. Not a child of runs:
+    // retention deletes runs, never the suite.
+    R"sql(
+CREATE TABLE ingested_suites (
+  name TEXT PRIMARY KEY NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -153,6 +153,10 @@ constexpr const char* kDeleteSchedule = "DELETE FROM schedules WHERE name = ?1";
 constexpr const char* kSelectSchedules =
     "SELECT name, suite, spec, time_zone, test_filter, paused, created_at FROM schedules "
     "ORDER BY name";
+constexpr const char* kInsertIngestedSuite =
+    "INSERT INTO ingested_suites (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
+constexpr const char* kSelectIngestedSuites =
+    "SELECT name, created_at FROM ingested_suites ORDER BY name";
 
 // The oldest first, along runs_by_created_at ("+status" keeps the planner off
 // runs_by_status, which would sort every finished run).
@@ -1073,6 +1077,38 @@ std::int64_t SqliteStore::DeleteRunsBefore(std::int64_t cutoff_ns) {
     if (!more) break;
   }
   return total;
+}
+
+Result<void> SqliteStore::DeleteRun(std::int64_t run_id) {
+  const bool ok = RunTask(1, [&](SqliteDb& db) {
+    for (const char* sql : kDeleteRunRows) {
+      Stmt s(db, sql);
+      s.Bind(run_id);
+      if (!s.Run()) return false;
+    }
+    return true;
+  });
+  if (!ok) return NotCommitted(fmt::format("the deletion of run {}", run_id));
+  return {};
+}
+
+Result<void> SqliteStore::AddIngestedSuite(const IngestedSuite& suite) {
+  const bool ok = RunTask(1, [&](SqliteDb& db) {
+    Stmt s(db, kInsertIngestedSuite);
+    s.Bind(suite.name).Bind(suite.created_at_ns);
+    return s.Run();
+  });
+  if (!ok) return NotCommitted(fmt::format("suite \"{}\"", suite.name));
+  return {};
+}
+
+std::vector<IngestedSuite> SqliteStore::ListIngestedSuites() {
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  Stmt s(*lease.db(), kSelectIngestedSuites);
+  std::vector<IngestedSuite> suites;
+  while (s.Step()) suites.push_back(IngestedSuite{s.Text(0), s.Int(1)});
+  return suites;
 }
 
 std::vector<Delivery> SqliteStore::PendingDeliveries(const std::string& destination,

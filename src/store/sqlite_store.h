@@ -102,6 +102,9 @@ class SqliteStore : public Store {
   std::vector<StoredSchedule> ListSchedules() override;
   // Deletes a run's deliveries with its other rows, pending ones included.
   std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) override;
+  Result<void> DeleteRun(std::int64_t run_id) override;
+  Result<void> AddIngestedSuite(const IngestedSuite& suite) override;
+  std::vector<IngestedSuite> ListIngestedSuites() override;
   // The outbox: WriteBatch::deliveries go in the batch's transaction; UpdateDelivery
   // commits through the writer like the schedules' writes; the rest are reads.
   std::vector<Delivery> PendingDeliveries(const std::string& destination, int limit) override;

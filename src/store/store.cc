@@ -20,7 +20,8 @@ constexpr std::array<const char*, 6> kTestStatusNames = {"pending", "running", "
                                                           "failed", "skipped", "cancelled"};
 constexpr std::array<const char*, 5> kTestChangeNames = {"", "new_failure", "still_failing",
                                                          "fixed", "new_test"};
-constexpr std::array<const char*, 5> kTriggerNames = {"api", "schedule", "ui", "retry", "cli"};
+constexpr std::array<const char*, 6> kTriggerNames = {"api",   "schedule", "ui",
+                                                       "retry", "cli",      "ingest"};
 constexpr std::array<const char*, 4> kDeliveryStateNames = {"pending", "delivered", "failed",
                                                              "disabled"};
 

@@ -41,7 +41,9 @@ enum class RunStatus : std::uint8_t { kQueued, kRunning, kPassed, kFailed, kCanc
 enum class TestStatus : std::uint8_t { kPending, kRunning, kPassed, kFailed, kSkipped, kCancelled };
 
 // What started a run.
-enum class Trigger : std::uint8_t { kApi, kSchedule, kUi, kRetry, kCli };
+// kIngest: a report produced elsewhere (a CI job's go test -json or JUnit XML), stored as a
+// run (POST /api/v1/suites/{suite}/ingest).
+enum class Trigger : std::uint8_t { kApi, kSchedule, kUi, kRetry, kCli, kIngest };
 
 // How serious a line of the store's log is.
 enum class LogLevel : std::uint8_t { kInfo, kWarn, kError };
@@ -299,6 +301,14 @@ struct RunEvent {
   std::int64_t seq = 0;
   std::string type;  // "run", "test", ...
   std::string data;
+};
+
+// A suite that the binary does not declare, created by the first report ingested for it
+// (issue 20): it has ingested runs only, and no command to run.
+struct IngestedSuite {
+  std::string name;
+  std::int64_t created_at_ns = 0;
+  bool operator==(const IngestedSuite&) const = default;
 };
 
 // A schedule created over the API (schedules declared in code are not stored).
@@ -582,7 +592,25 @@ class Store {
 
   // Deletes finished runs (and everything of theirs) created before `cutoff_ns`; returns
   // how many runs were deleted. Runs in small transactions so writers are not starved.
+  // Ingested suites stay: a suite outlives its runs.
   virtual std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) = 0;
+
+  // Deletes one run and everything of its (tests, attempts, journal, deliveries,
+  // attachments), whatever its status, committed before it returns: what an ingest whose
+  // writes failed leaves behind. Ok if there is no such run; kUnavailable if the deletion
+  // did not commit.
+  virtual Result<void> DeleteRun(std::int64_t run_id) {
+    return Error{ErrorCode::kUnsupported,
+                 "this store cannot delete run " + std::to_string(run_id)};
+  }
+
+  // Suites created by an ingested report (IngestedSuite). AddIngestedSuite inserts `suite`
+  // unless one of its name exists (then it keeps the first's creation time), committed
+  // before it returns: kUnavailable if it did not commit. The list is by name.
+  virtual Result<void> AddIngestedSuite(const IngestedSuite& suite) {
+    return Error{ErrorCode::kUnsupported, "this store keeps no ingested suites: " + suite.name};
+  }
+  virtual std::vector<IngestedSuite> ListIngestedSuites() { return {}; }
 
   // The outbox (issue 16). Pending deliveries of `destination`, oldest first (a destination
   // is told in the order things happened: a run's start before its end), at most `limit`.

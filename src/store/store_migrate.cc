@@ -25,8 +25,9 @@ namespace handoff::store {
 namespace {
 
 // The tables copied, parents first (their foreign keys point up this list).
-constexpr const char* kTables[] = {"runs",       "run_plans", "tests",      "attempts",
-                                   "run_events", "schedules", "deliveries", "attachments"};
+constexpr const char* kTables[] = {"runs",       "run_plans",  "tests",
+                                   "attempts",   "run_events", "schedules",
+                                   "deliveries", "attachments", "ingested_suites"};
 
 // Identity columns whose sequences must continue after the copied rows.
 constexpr std::pair<const char*, const char*> kIdentities[] = {
@@ -172,7 +173,9 @@ Result<std::int64_t> CopyTable(sqlite3* source, PgDb& target, const std::string&
   for (std::size_t i = 0; i < selected.size(); ++i) select += (i ? ", " : "") + selected[i];
   select += " FROM " + table;
   // Rows in their order: SQLite's rowid (a test's position, a delivery's order).
-  if (table != "run_events" && table != "schedules") select += " ORDER BY rowid";
+  if (table != "run_events" && table != "schedules" && table != "ingested_suites") {
+    select += " ORDER BY rowid";
+  }
   Result<SqliteStmt> rows = Prepare(source, select);
   if (!rows.ok()) return std::move(rows).error();
 
@@ -278,7 +281,7 @@ Result<MigrationReport> MigrateSqliteToPostgres(
   if (PgResult begun = target.ExecScript("BEGIN"); !begun.ok()) {
     return Unavailable("--to: cannot begin a transaction: " + begun.error());
   }
-  for (const char* table : {"runs", "schedules", "deliveries"}) {
+  for (const char* table : {"runs", "schedules", "deliveries", "ingested_suites"}) {
     Result<std::int64_t> held = PgCount(target, table);
     if (!held.ok()) return std::move(held).error();
     if (*held != 0) {

@@ -1,8 +1,8 @@
 #pragma once
 
 // `handoff db migrate`: copies a SQLite store into an empty PostgreSQL database, row for
-// row (every run with its id, plan, tests, attempts and journal; every schedule and
-// delivery), in one PostgreSQL transaction, and checks that each table holds as many rows
+// row (every run with its id, plan, tests, attempts and journal; every schedule, delivery
+// and ingested suite), in one PostgreSQL transaction, and checks that each table holds as many rows
 // as the source before it commits. Neither store may be served meanwhile: the copy takes
 // both stores' ownership (store/ownership.h) for its duration.
 //
@@ -34,7 +34,7 @@ struct MigrationReport {
 // Copies the store at `from` ("sqlite:PATH") into the one at `to` (postgres:// or
 // postgresql://). `progress` (optional) hears of each table as it is done. Errors:
 // kInvalid for URLs of the wrong kinds; kConflict when a server holds either store, or
-// when the target already holds runs, schedules or deliveries (migrate into an empty
+// when the target already holds runs, schedules, deliveries or ingested suites (migrate into an empty
 // database); kUnavailable when a database cannot be read or written; kCorrupt when the
 // counts differ (nothing is committed then). Messages never show a password.
 Result<MigrationReport> MigrateSqliteToPostgres(

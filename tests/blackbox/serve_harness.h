@@ -84,6 +84,32 @@ inline const boost::json::array& Arr(const boost::json::value& v, std::string_vi
   return f != nullptr && f->is_array() ? f->as_array() : kEmpty;
 }
 
+// The tests of a run (its JSON) as name -> status.
+inline std::map<std::string, std::string> TestStatuses(const boost::json::value& run) {
+  std::map<std::string, std::string> out;
+  for (const boost::json::value& t : Arr(run, "tests")) out[Str(t, "name")] = Str(t, "status");
+  return out;
+}
+
+// The test `name` of a run (its JSON), or nullptr.
+inline const boost::json::value* FindTest(const boost::json::value& run, const std::string& name) {
+  for (const boost::json::value& t : Arr(run, "tests")) {
+    if (Str(t, "name") == name) return &t;
+  }
+  return nullptr;
+}
+
+// Makes a token of `role` named `name` in `auth_file` with `binary token`; returns it.
+inline std::string MakeToken(const std::string& binary, const std::string& name,
+                             const std::string& role, const std::string& auth_file) {
+  const ProcessResult made =
+      RunProcess({binary, "token", "--name", name, "--role", role, "--auth-file", auth_file});
+  EXPECT_EQ(made.exit_code, 0) << made.err;
+  std::string token = made.out;
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  return token;
+}
+
 // --- The server process --------------------------------------------------------------------
 
 class Server {

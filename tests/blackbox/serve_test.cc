@@ -58,20 +58,6 @@ bool InCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-// The tests of a run as name -> status.
-std::map<std::string, std::string> TestStatuses(const json::value& run) {
-  std::map<std::string, std::string> out;
-  for (const json::value& t : Arr(run, "tests")) out[Str(t, "name")] = Str(t, "status");
-  return out;
-}
-
-const json::value* FindTest(const json::value& run, const std::string& name) {
-  for (const json::value& t : Arr(run, "tests")) {
-    if (Str(t, "name") == name) return &t;
-  }
-  return nullptr;
-}
-
 bool RunFinished(const json::value& run) {
   const std::string s = Str(run, "status");
   return s == "passed" || s == "failed" || s == "cancelled" || s == "error";
@@ -3038,20 +3024,10 @@ TEST_F(ServeTest, CheckConfigSaysWhatServeWouldDoAndChangesNothing) {
 // --- Security: tokens, roles, the browser's origin, Hosts (issue 15) --------------------------
 
 // Makes a token with the fixture's own `token` command, appending it to `auth_file`.
-std::string MakeToken(const std::string& name, const std::string& role,
-                      const std::string& auth_file) {
-  const ProcessResult made = RunProcess(
-      {SERVE_FIXTURE, "token", "--name", name, "--role", role, "--auth-file", auth_file});
-  EXPECT_EQ(made.exit_code, 0) << made.err;
-  std::string token = made.out;
-  while (!token.empty() && token.back() == '\n') token.pop_back();
-  return token;
-}
-
 TEST_F(ServeTest, WithTokensEveryEndpointNeedsOneAndEachRoleDoesWhatItMay) {
   const std::string auth_file = dir_ + "/auth";
-  const std::string viewer = MakeToken("viewer", "read", auth_file);
-  const std::string ci = MakeToken("ci", "run", auth_file);
+  const std::string viewer = MakeToken(SERVE_FIXTURE, "viewer", "read", auth_file);
+  const std::string ci = MakeToken(SERVE_FIXTURE, "ci", "run", auth_file);
   const std::string admin = "operator-secret-0123456789";
   // The file holds hashes, never tokens, and only its owner reads it.
   const std::string file = ReadFile(auth_file);
@@ -3120,7 +3096,7 @@ TEST_F(ServeTest, WithTokensEveryEndpointNeedsOneAndEachRoleDoesWhatItMay) {
 
 TEST_F(ServeTest, TokensAreAddedAndRevokedByEditingTheAuthFileWithoutARestart) {
   const std::string auth_file = dir_ + "/auth";
-  const std::string old_token = MakeToken("ci", "run", auth_file);
+  const std::string old_token = MakeToken(SERVE_FIXTURE, "ci", "run", auth_file);
   Server* s = Start({"--auth-file", auth_file, "--auth-reload-interval", "50ms"});
   ASSERT_NE(s, nullptr);
   const auto status = [&](const std::string& token) {
@@ -3128,7 +3104,7 @@ TEST_F(ServeTest, TokensAreAddedAndRevokedByEditingTheAuthFileWithoutARestart) {
   };
   ASSERT_EQ(status(old_token), 200);
   // Rotation: a second token of the same name, then the old one's line removed.
-  const std::string new_token = MakeToken("ci", "run", auth_file);
+  const std::string new_token = MakeToken(SERVE_FIXTURE, "ci", "run", auth_file);
   EXPECT_TRUE(Eventually([&] { return status(new_token) == 200; }))
       << "the added token was never accepted";
   EXPECT_EQ(status(old_token), 200) << "both work until the old line goes";
@@ -3150,7 +3126,7 @@ TEST_F(ServeTest, TokensAreAddedAndRevokedByEditingTheAuthFileWithoutARestart) {
 
 TEST_F(ServeTest, RemoteSendsItsTokenAndSaysWhatToDoWithout) {
   const std::string auth_file = dir_ + "/auth";
-  const std::string ci = MakeToken("ci", "run", auth_file);
+  const std::string ci = MakeToken(SERVE_FIXTURE, "ci", "run", auth_file);
   Server* s = Start({"--auth-file", auth_file});
   ASSERT_NE(s, nullptr);
   const ProcessResult without = RunProcess({SERVE_FIXTURE, "remote", "runs", "--server",
@@ -3284,8 +3260,8 @@ TEST_F(ServeTest, AVerdictIsTheLatestFinishedRunOfTheSuiteAtTheReference) {
 // With tokens, a verdict is a read: the read role suffices, no token is refused.
 TEST_F(ServeTest, AVerdictNeedsTheReadRoleWithTokens) {
   const std::string auth_file = dir_ + "/auth";
-  const std::string viewer = MakeToken("viewer", "read", auth_file);
-  const std::string ci = MakeToken("ci", "run", auth_file);
+  const std::string viewer = MakeToken(SERVE_FIXTURE, "viewer", "read", auth_file);
+  const std::string ci = MakeToken(SERVE_FIXTURE, "ci", "run", auth_file);
   Server* s = Start({"--auth-file", auth_file});
   ASSERT_NE(s, nullptr);
   const std::string target = "/api/v1/suites/Fast/verdict?reference=v9";
@@ -3382,7 +3358,7 @@ TEST_F(ServeTest, BeyondLoopbackWithoutAuthenticationItRefusesToStartUnlessToldS
   EXPECT_EQ(Call(open, "GET", "/api/v1/runs").status, 200);
 
   const std::string auth_file = dir_ + "/auth";
-  MakeToken("ci", "run", auth_file);
+  MakeToken(SERVE_FIXTURE, "ci", "run", auth_file);
   const ProcessResult both = RunProcess({SERVE_FIXTURE, "serve", "--port", "0", "--db", Db(),
                                          "--auth", "none", "--auth-file", auth_file});
   EXPECT_EQ(both.exit_code, 2);

@@ -210,6 +210,48 @@ TEST_F(AccessTest, ACrossSiteRequestCannotChangeStateWithOrWithoutAuthentication
   }
 }
 
+TEST_F(AccessTest, AReportIsSentInItsOwnFormatButNeverAsAForm) {
+  const std::string path = "/api/v1/suites/go.shop/ingest";
+  const std::string report = "TAP version 13\nok 1 - adds\n1..1\n";
+  const auto send = [&](const HeaderList& headers) {
+    Request req{"POST", path, {{"Host", "localhost:1337"}}, report};
+    for (const auto& h : headers) req.headers.push_back(h);
+    return Route(req, api_, store_, nullptr, &policy_);
+  };
+  // Ingest needs the run role, as a trigger does.
+  EXPECT_EQ(send({{"Content-Type", "text/x-tap"}}).status, 401);
+  EXPECT_EQ(send({{"Authorization", "Bearer read-token"}, {"Content-Type", "text/x-tap"}}).status,
+            403);
+  EXPECT_EQ(Runs(), 0u);
+  // A client with a token sends the report as it is, any way it says it (curl's default
+  // for --data-binary included).
+  for (const char* type : {"text/x-tap", "text/plain", "application/octet-stream",
+                           "application/x-www-form-urlencoded"}) {
+    const Response r = send({{"Authorization", "Bearer run-token"}, {"Content-Type", type}});
+    EXPECT_EQ(r.status, 201) << type << ": " << r.FullBody();
+  }
+  EXPECT_EQ(api_.last_ingest.initiated_by, "ci");
+  EXPECT_EQ(Runs(), 4u);
+  // Never a form's fields; and from a browser's session, no type a form can send.
+  const Response fields = send({{"Authorization", "Bearer run-token"},
+                                {"Content-Type", "multipart/form-data; boundary=x"}});
+  EXPECT_EQ(fields.status, 415);
+  EXPECT_EQ(Code(fields), "unsupported_media_type");
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded"}) {
+    const Response browser = send({{"Cookie", "handoff_session=run-token"}, {"Content-Type", type}});
+    EXPECT_EQ(browser.status, 415) << type << ": " << browser.FullBody();
+  }
+  EXPECT_EQ(send({{"Cookie", "handoff_session=run-token"}, {"Content-Type", "text/x-tap"}}).status,
+            201);
+  EXPECT_EQ(Runs(), 5u);
+  // Another site is refused whatever the type.
+  EXPECT_EQ(send({{"Authorization", "Bearer run-token"}, {"Content-Type", "text/x-tap"},
+                  {"Origin", "https://evil.example"}})
+                .status,
+            403);
+  EXPECT_EQ(Runs(), 5u);
+}
+
 TEST_F(AccessTest, AHostNotAllowedIsRefusedBeforeAnythingElse) {
   Request rebound{"GET", "/api/v1/runs", {{"Host", "evil.example:1337"}}, ""};
   rebound.headers.emplace_back("Authorization", "Bearer read-token");

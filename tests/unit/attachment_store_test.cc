@@ -111,15 +111,18 @@ TEST_P(AttachmentStoreTest, AnOlderSchemaGainsTheAttachmentsTableAndKeepsItsRuns
   if (!Queryable()) GTEST_SKIP() << "an in-memory database has no older schema to open";
   const std::int64_t id = CreateRun(RunStatus::kPassed);
   store_.reset();
-  // The schema before attachments: SQLite's 11, PostgreSQL's 5.
+  // The schema before attachments (and ingested suites, which came next): SQLite's 11,
+  // PostgreSQL's 5.
   if (GetParam() == StoreBackend::kPostgres) {
     Query("DROP TABLE attachments");
-    Query("DELETE FROM handoff_schema WHERE version = 6");
+    Query("DROP TABLE ingested_suites");
+    Query("DELETE FROM handoff_schema WHERE version >= 6");
   } else {
     // Query's SQLite connection is read-only: a writing one of our own.
     const std::string url = database_->url();
-    EXPECT_EQ(::handoff::testing::ExecSqliteFile(url.substr(url.find(':') + 1),
-                                                 "DROP TABLE attachments; PRAGMA user_version=11"),
+    EXPECT_EQ(::handoff::testing::ExecSqliteFile(
+                  url.substr(url.find(':') + 1),
+                  "DROP TABLE attachments; DROP TABLE ingested_suites; PRAGMA user_version=11"),
               "");
   }
   EXPECT_EQ(Query("SELECT count(*) FROM " +
@@ -131,6 +134,9 @@ TEST_P(AttachmentStoreTest, AnOlderSchemaGainsTheAttachmentsTableAndKeepsItsRuns
   ASSERT_NE(store_, nullptr);
   EXPECT_EQ(store_->GetRun(id)->status, RunStatus::kPassed);
   EXPECT_EQ(CountRows("attachments"), 0);
+  // The migrations after it ran too.
+  EXPECT_TRUE(store_->AddIngestedSuite({"go.shop", 1}).ok());
+  EXPECT_EQ(store_->ListIngestedSuites().size(), 1u);
   WriteBatch batch;
   batch.attachments.emplace_back(id, Attachment("Checkout", 1, "a.txt", "text/plain", "kept"));
   ASSERT_TRUE(WriteAndWait(*store_, batch));

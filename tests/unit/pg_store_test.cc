@@ -31,10 +31,10 @@
 namespace handoff::store {
 namespace {
 
-// What versions 6 (attachments), 5 (the tests' changes) and 4 (trace ids) added, undone: the start of each
-// test of an upgrade from an older version.
+// What versions 7 (ingested suites), 6 (attachments), 5 (the tests' changes) and 4 (trace ids)
+// added, undone: the start of each test of an upgrade from an older version.
 constexpr const char* kBackToVersion4 =
-    "DROP TABLE attachments; DROP INDEX tests_by_test; ALTER TABLE tests DROP COLUMN change, DROP COLUMN since_run, "
+    "DROP TABLE ingested_suites; DROP TABLE attachments; DROP INDEX tests_by_test; ALTER TABLE tests DROP COLUMN change, DROP COLUMN since_run, "
     "DROP COLUMN since_reference, DROP COLUMN since_at; ";
 constexpr const char* kTraceIdsDropped =
     "ALTER TABLE tests DROP COLUMN trace_id; ALTER TABLE attempts DROP COLUMN trace_id; ";

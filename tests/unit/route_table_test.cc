@@ -220,6 +220,7 @@ TEST(RouteTableSpecTest, EveryRouteNeedsExactlyTheseRolesAndEveryWriteChangesSta
       {"GET /api/v1/suites/{suite}/verdict", {Access::kRead, kReadOnly}},
       {"GET /api/v1/flaky", {Access::kRead, kReadOnly}},
       {"POST /api/v1/suites/{suite}/runs", {Access::kRun, kChangesState}},
+      {"POST /api/v1/suites/{suite}/ingest", {Access::kRun, kChangesState}},
       {"GET /api/v1/runs", {Access::kRead, kReadOnly}},
       {"GET /api/v1/runs/{run:id}", {Access::kRead, kReadOnly}},
       {"GET /api/v1/runs/{run:id}/tests/{test...}", {Access::kRead, kReadOnly}},

@@ -352,6 +352,68 @@ TEST_F(RouterTest, GetsOneSuiteWithFullSchedulesAndLastRuns) {
   EXPECT_EQ(ErrorCode(r), "not_found");
 }
 
+TEST_F(RouterTest, IngestReadsTheWholeReportBeforeTheEngineStoresIt) {
+  const std::string report =
+      "{\"Action\":\"run\",\"Package\":\"shop\",\"Test\":\"TestPay\"}\n"
+      "{\"Action\":\"pass\",\"Package\":\"shop\",\"Test\":\"TestPay\",\"Elapsed\":0.2}\n"
+      "{\"Action\":\"pass\",\"Package\":\"shop\",\"Elapsed\":0.3}\n";
+  Response r = Do("POST", "/api/v1/suites/go.shop/ingest?reference=abc%20123&environment=ci&initiated_by=ana",
+                  report, {{"Content-Type", "application/x-ndjson"}});
+  ASSERT_EQ(r.status, 201) << r.FullBody();
+  const json::value v = Parse(r);
+  EXPECT_EQ(*FindHeader(r.headers, "Location"),
+            "/api/v1/runs/" + std::to_string(v.at("id").as_int64()));
+  EXPECT_EQ(v.at("trigger"), "ingest");
+  EXPECT_EQ(v.at("reference"), "abc 123");
+  const IngestRequest& req = api_.last_ingest;
+  EXPECT_EQ(req.suite, "go.shop");
+  EXPECT_EQ(req.environment, "ci");
+  EXPECT_EQ(req.initiated_by, "ana");
+  EXPECT_EQ(req.tests, std::vector<std::string>{"TestPay"});
+  EXPECT_FALSE(req.suite_failed);
+  const std::size_t runs = store_.ListRuns(store::RunQuery{}).size();
+
+  // Refused before the engine sees anything: a bad line, a cut stream, a bad parameter,
+  // a type that is no report's, an empty body.
+  struct Case {
+    std::string target, type, body;
+    int status;
+    std::string message;
+  };
+  const std::string ingest = "/api/v1/suites/go.shop/ingest";
+  for (const Case& c : {
+           Case{ingest, "application/json", report + "FAIL\tshop\n", 400, "line 4: not JSON"},
+           Case{ingest, "application/json", report.substr(0, report.rfind("{\"Action\":\"pass\",\"Package")),
+                400, "line 2: the report ends before the result of package shop: is it cut short?"},
+           Case{ingest, "application/xml", "<testsuite><testcase name=\"a\">", 400, "line 1"},
+           Case{ingest + "?ref=x", "application/json", report, 400, "unknown query parameter"},
+           Case{ingest + "?reference=a&reference=b", "application/json", report, 400, "given twice"},
+           Case{ingest, "image/png", report, 415, "Content-Type image/png is not a report format"},
+           Case{ingest, "application/octet-stream", "hello", 415, "cannot be told from its content"},
+           Case{ingest, "application/json", " \n", 400, "the body is empty"},
+       }) {
+    r = Do("POST", c.target, c.body, {{"Content-Type", c.type}});
+    EXPECT_EQ(r.status, c.status) << c.target << " " << c.type << ": " << r.FullBody();
+    EXPECT_NE(r.FullBody().find(c.message), std::string::npos) << r.FullBody();
+  }
+  EXPECT_EQ(store_.ListRuns(store::RunQuery{}).size(), runs);
+
+  // Several reports of one run: multipart/mixed, each named by its file.
+  const std::string body =
+      "--b0\r\nContent-Type: application/xml\r\nContent-Disposition: attachment; "
+      "filename=\"TEST-a.xml\"\r\n\r\n<testsuite><testcase classname=\"A\" name=\"x\"/></testsuite>\r\n"
+      "--b0\r\nContent-Disposition: attachment; filename=\"b.tap\"\r\n\r\nok 1 - y\n1..1\n\r\n"
+      "--b0--\r\n";
+  r = Do("POST", ingest, body, {{"Content-Type", "multipart/mixed; boundary=b0"}});
+  ASSERT_EQ(r.status, 201) << r.FullBody();
+  EXPECT_EQ(api_.last_ingest.tests, (std::vector<std::string>{"A.x", "y"}));
+  r = Do("POST", ingest, body.substr(0, body.size() - 10), {{"Content-Type", "multipart/mixed; boundary=b0"}});
+  EXPECT_EQ(r.status, 400) << r.FullBody();
+  EXPECT_NE(r.FullBody().find("multipart body: part 2 does not end with --b0: the body is cut short"),
+            std::string::npos)
+      << r.FullBody();
+}
+
 TEST_F(RouterTest, TriggerCreatesARunWithItsTests) {
   const Response r = Do("POST", "/api/v1/suites/Checkout/runs", R"({
       "filter": "Card", "labels": {"env": "staging"}, "reference": "abc123",

@@ -15,6 +15,8 @@
 
 #include "engine/serve_engine.h"
 #include "engine/server_log.h"
+#include "ingest/collect.h"
+#include "ingest/report_events.h"
 #include "result_testing.h"
 #include "runner/registry.h"
 #include "store/open_store.h"
@@ -34,6 +36,11 @@ class FailingStore : public store::Store {
 
   std::atomic<bool> failing{false};
   std::atomic<int> probes{0};  // ProbeWrite calls: the engine probes once as it starts
+  // Batched writes (Write) commit while fewer than this many were made since it was set;
+  // the later ones fail, as a disk that fills in the middle of a run. -1: no limit.
+  std::atomic<int> writes_left{-1};
+  // DeleteRun fails too (a store that cannot write at all).
+  std::atomic<bool> deletes_fail{false};
   store::Store& inner() { return *inner_; }
 
   // store::Store
@@ -43,6 +50,11 @@ class FailingStore : public store::Store {
     return inner_->CreateRun(std::move(run), names);
   }
   void Write(store::WriteBatch batch, std::function<void(bool)> done) override {
+    if (writes_left.load() >= 0 && writes_left.fetch_sub(1) <= 0) {
+      writes_left.store(0);
+      if (done) done(false);
+      return;
+    }
     if (failing) {
       if (done) done(false);
       return;
@@ -87,6 +99,17 @@ class FailingStore : public store::Store {
   std::int64_t DeleteRunsBefore(std::int64_t cutoff) override {
     return inner_->DeleteRunsBefore(cutoff);
   }
+  Result<void> DeleteRun(std::int64_t id) override {
+    if (failing || deletes_fail) return Full();
+    return inner_->DeleteRun(id);
+  }
+  Result<void> AddIngestedSuite(const store::IngestedSuite& suite) override {
+    if (failing) return Full();
+    return inner_->AddIngestedSuite(suite);
+  }
+  std::vector<store::IngestedSuite> ListIngestedSuites() override {
+    return inner_->ListIngestedSuites();
+  }
   Result<void> ProbeWrite() override {
     // Counted once its answer is decided, so a failure set after the count is not seen.
     Result<void> answer = failing ? Result<void>(Error{ErrorCode::kUnavailable, "disk full"})
@@ -111,6 +134,11 @@ class ServeEngineStoreTest : public ::handoff::testing::StoreBackendTest {
     suite.name = "Shop";
     suite.tests.push_back(handoff::Test{.name = "Pays", .fn = [](handoff::T&) {}});
     catalog_.suites.push_back(std::move(suite));
+    StartEngine();
+  }
+  // Starts a new engine on the failing store (after the test shut the last one down).
+  void StartEngine() {
+    failing_store_->probes = 0;
     ServeOptions options;
     // Readiness turns red at the failure and stays so for the test: no probe in between.
     options.store_probe_interval = std::chrono::hours(1);
@@ -211,6 +239,132 @@ TEST_P(ServeEngineStoreTest, ARunThatCannotBeStoredIsUnavailableAndNothingIsQueu
       << result.error().message;
   EXPECT_TRUE(failing_store_->inner().ListRuns({}).empty());
   EXPECT_FALSE(engine_->Ready());
+}
+
+// A go test -json stream of package shop: TestPay fails at pay_test.go:12, TestCart passes.
+constexpr std::string_view kGoReport =
+    R"({"Time":"2026-12-05T10:00:00Z","Action":"run","Package":"shop","Test":"TestPay"}
+{"Time":"2026-12-05T10:00:01Z","Action":"output","Package":"shop","Test":"TestPay","Output":"    pay_test.go:12: declined\n"}
+{"Time":"2026-12-05T10:00:01Z","Action":"fail","Package":"shop","Test":"TestPay","Elapsed":1}
+{"Time":"2026-12-05T10:00:01Z","Action":"run","Package":"shop","Test":"TestCart"}
+{"Time":"2026-12-05T10:00:02Z","Action":"pass","Package":"shop","Test":"TestCart","Elapsed":0.5}
+{"Time":"2026-12-05T10:00:02Z","Action":"fail","Package":"shop","Elapsed":2}
+)";
+
+IngestRequest GoIngest(const std::string& suite) {
+  Result<ingest::CollectedRun> read =
+      ingest::CollectReports({{"", ingest::ReportFormat::kGoTestJson, kGoReport}}, NowNs());
+  EXPECT_TRUE(read.ok()) << read.error().message;
+  IngestRequest request;
+  request.suite = suite;
+  request.reference = "abc123";
+  if (!read.ok()) return request;
+  request.events = read->events;
+  request.tests = read->tests;
+  request.started_at_ns = read->started_at_ns;
+  request.finished_at_ns = read->finished_at_ns;
+  request.suite_failed = read->suite_failed;
+  return request;
+}
+
+TEST_P(ServeEngineStoreTest, AnIngestedReportIsAFinishedRunOfASuiteItCreates) {
+  const Result<store::Run> run = engine_->Ingest(GoIngest("go.shop"));
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->status, store::RunStatus::kFailed);
+  EXPECT_EQ(run->trigger, store::Trigger::kIngest);
+  EXPECT_EQ(run->reference, "abc123");
+  ASSERT_TRUE(run->totals);
+  EXPECT_EQ(run->totals->total, 2);
+  EXPECT_EQ(run->totals->failed, 1);
+  // The report's times, not the ingest's.
+  EXPECT_EQ(run->started_at_ns, *ingest::ParseRfc3339("2026-12-05T10:00:00Z"));
+  EXPECT_EQ(run->finished_at_ns, *ingest::ParseRfc3339("2026-12-05T10:00:02Z"));
+  const std::vector<store::TestRow> rows = failing_store_->inner().GetTests(run->id);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].name, "TestPay");
+  EXPECT_EQ(rows[0].status, store::TestStatus::kFailed);
+  EXPECT_EQ(rows[0].message, "pay_test.go:12: declined");
+  EXPECT_EQ(rows[0].duration_ms, 1000);
+  EXPECT_EQ(rows[1].name, "TestCart");
+  EXPECT_EQ(rows[1].status, store::TestStatus::kPassed);
+
+  // The suite is listed after the binary's, and has nothing to run.
+  const std::vector<SuiteInfo> suites = engine_->Suites();
+  ASSERT_EQ(suites.size(), 2u);
+  EXPECT_EQ(suites[1].name, "go.shop");
+  EXPECT_TRUE(suites[1].ingest_only);
+  EXPECT_FALSE(suites[0].ingest_only);
+  RunRequest trigger;
+  trigger.suite = "go.shop";
+  const Result<TriggeredRun> triggered = engine_->Trigger(trigger);
+  ASSERT_FALSE(triggered.ok());
+  EXPECT_EQ(triggered.error().code, ErrorCode::kConflict);
+  EXPECT_NE(triggered.error().message.find(
+                "suite \"go.shop\" only has ingested runs: it has no command to run"),
+            std::string::npos)
+      << triggered.error().message;
+  store::StoredSchedule schedule = Nightly();
+  schedule.suite = "go.shop";
+  const Result<void> scheduled = engine_->CreateSchedule(schedule);
+  ASSERT_FALSE(scheduled.ok());
+  EXPECT_EQ(scheduled.error().code, ErrorCode::kConflict);
+  const Result<store::Run> retried = engine_->Retry(run->id, true, "me");
+  ASSERT_FALSE(retried.ok());
+  EXPECT_EQ(retried.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(failing_store_->inner().ListRuns({}).size(), 1u);
+
+  // A declared suite takes reports too, and stays the binary's.
+  const Result<store::Run> declared = engine_->Ingest(GoIngest("Shop"));
+  ASSERT_TRUE(declared.ok()) << declared.error().message;
+  EXPECT_EQ(engine_->Suites().size(), 2u);
+  EXPECT_TRUE(engine_->Ready());
+
+  IngestRequest bad = GoIngest("no/slash");
+  const Result<store::Run> refused = engine_->Ingest(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalid);
+}
+
+TEST_P(ServeEngineStoreTest, AnIngestWhoseWritesFailLeavesNoRunAndIsUnavailable) {
+  // Whichever write fails (the run's start, its tests, its end), nothing of it remains.
+  for (int writes = 0; writes < 3; ++writes) {
+    SCOPED_TRACE(writes);
+    failing_store_->writes_left = writes;
+    const Result<store::Run> run = engine_->Ingest(GoIngest("go.shop"));
+    ASSERT_FALSE(run.ok());
+    EXPECT_EQ(run.error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(run.error().message.find("nothing of it was kept"), std::string::npos)
+        << run.error().message;
+    EXPECT_TRUE(failing_store_->inner().ListRuns({}).empty());
+    EXPECT_FALSE(engine_->Ready());
+  }
+  failing_store_->writes_left = -1;
+  EXPECT_TRUE(engine_->Ingest(GoIngest("go.shop")).ok());
+}
+
+TEST_P(ServeEngineStoreTest, AnIngestLeftUnfinishedIsDeletedAtTheNextStart) {
+  failing_store_->writes_left = 1;
+  failing_store_->deletes_fail = true;
+  ASSERT_FALSE(engine_->Ingest(GoIngest("go.shop")).ok());
+  // Not deleted: it stays, unfinished, until the server starts again.
+  ASSERT_EQ(failing_store_->inner().ListRuns({}).size(), 1u);
+  engine_->Shutdown(std::chrono::milliseconds(0));
+  failing_store_->writes_left = -1;
+  failing_store_->deletes_fail = false;
+  StartEngine();
+  EXPECT_TRUE(failing_store_->inner().ListRuns({}).empty());
+  // The suite the report created stays.
+  EXPECT_EQ(failing_store_->inner().ListIngestedSuites().size(), 1u);
+}
+
+TEST_P(ServeEngineStoreTest, AnIngestedSuiteThatCannotBeStoredIsUnavailable) {
+  failing_store_->failing = true;
+  const Result<store::Run> run = engine_->Ingest(GoIngest("go.shop"));
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(failing_store_->inner().ListIngestedSuites().empty());
+  EXPECT_TRUE(failing_store_->inner().ListRuns({}).empty());
+  EXPECT_EQ(engine_->Suites().size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(ServeEngineStore, ServeEngineStoreTest, EveryStoreBackend(),

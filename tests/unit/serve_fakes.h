@@ -247,6 +247,24 @@ class FakeApi : public ServeApi {
     return result;
   }
 
+  // Stores the request as a finished run (its tests passed), keeping the request.
+  Result<store::Run> Ingest(const IngestRequest& request) override {
+    std::lock_guard lock(mu_);
+    last_ingest = request;
+    store::Run run;
+    run.suite = request.suite;
+    run.status = store::RunStatus::kPassed;
+    run.trigger = store::Trigger::kIngest;
+    run.reference = request.reference;
+    run.environment = request.environment;
+    run.initiated_by = request.initiated_by;
+    run.on_behalf_of = request.on_behalf_of;
+    run.started_at_ns = request.started_at_ns;
+    run.finished_at_ns = request.finished_at_ns;
+    return store_.CreateRun(run, request.tests)->run;
+  }
+  IngestRequest last_ingest;
+
   Result<store::Run> Cancel(std::int64_t run_id) override {
     std::optional<store::Run> run = store_.GetRun(run_id);
     if (!run) return Error{ErrorCode::kNotFound, "no run"};

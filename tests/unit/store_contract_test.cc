@@ -979,6 +979,74 @@ TEST_P(StoreContractTest, DeleteRunsBeforeRemovesFinishedRunsAndTheirRows) {
   EXPECT_EQ(store.ListRuns({}).size(), 3u);
 }
 
+TEST_P(StoreContractTest, IngestedSuitesAreKeptOnceByNameAndOutliveTheirRuns) {
+  Store& store = *store_;
+  EXPECT_TRUE(store.ListIngestedSuites().empty());
+  EXPECT_TRUE(store.AddIngestedSuite({"pytest-cart", 10}).ok());
+  EXPECT_TRUE(store.AddIngestedSuite({"go.shop_payments-v2", 20}).ok());
+  // The first report created it: a second keeps its creation time.
+  EXPECT_TRUE(store.AddIngestedSuite({"pytest-cart", 30}).ok());
+  const std::vector<IngestedSuite> want = {{"go.shop_payments-v2", 20}, {"pytest-cart", 10}};
+  EXPECT_EQ(store.ListIngestedSuites(), want);
+
+  // An ingested run of it, finished long ago: retention deletes the run, not the suite.
+  now_ = 100;
+  store::Run run;
+  run.suite = "pytest-cart";
+  run.status = RunStatus::kPassed;
+  run.trigger = Trigger::kIngest;
+  const std::int64_t id = ValueOf(store.CreateRun(run, {"test_add"})).run.id;
+  EXPECT_EQ(store.GetRun(id)->trigger, Trigger::kIngest);
+  EXPECT_EQ(store.DeleteRunsBefore(1000), 1);
+  EXPECT_FALSE(store.GetRun(id));
+  EXPECT_EQ(store.ListIngestedSuites(), want);
+}
+
+TEST_P(StoreContractTest, DeleteRunRemovesOneRunWithEverythingOfItsWhateverItsStatus) {
+  Store& store = *store_;
+  auto create = [&](const std::string& suite) {
+    store::Run run;
+    run.suite = suite;
+    run.status = RunStatus::kRunning;
+    run.trigger = Trigger::kIngest;
+    const std::int64_t id = ValueOf(store.CreateRun(run, {"A", "B"})).run.id;
+    WriteBatch batch;
+    batch.tests.emplace_back(id, Row("A", TestStatus::kFailed));
+    Attempt attempt;
+    attempt.test = "A";
+    attempt.status = TestStatus::kFailed;
+    attempt.lines = TextLines({"boom"});
+    batch.attempts.emplace_back(id, attempt);
+    batch.events.emplace_back(id, Event(1, "run"));
+    Delivery delivery;
+    delivery.id = "d" + std::to_string(id);
+    delivery.run_id = id;
+    delivery.suite = suite;
+    delivery.destination = "hook";
+    delivery.event = "test.failed";
+    batch.deliveries.push_back(delivery);
+    batch.attachments.emplace_back(id, StoredAttachment{{"A", 1, "log.txt", "text/plain", 2}, "hi"});
+    EXPECT_TRUE(WriteAndWait(store, batch));
+    return id;
+  };
+  const std::int64_t doomed = create("s");
+  const std::int64_t kept = create("s");
+  EXPECT_TRUE(store.DeleteRun(doomed).ok());
+  EXPECT_FALSE(store.GetRun(doomed));
+  EXPECT_TRUE(store.GetTests(doomed).empty());
+  EXPECT_TRUE(store.GetAllAttempts(doomed).empty());
+  EXPECT_TRUE(store.GetEvents(doomed, 0, 10).empty());
+  EXPECT_TRUE(store.RunDeliveries(doomed).empty());
+  EXPECT_TRUE(ValueOf(store.ListAttachments(doomed, std::nullopt)).empty());
+  // The other run is whole, and deleting a run that is not there is no error.
+  EXPECT_EQ(store.GetTests(kept).size(), 2u);
+  EXPECT_EQ(store.GetAllAttempts(kept).size(), 1u);
+  EXPECT_EQ(store.RunDeliveries(kept).size(), 1u);
+  EXPECT_EQ(ValueOf(store.ListAttachments(kept, std::nullopt)).size(), 1u);
+  EXPECT_TRUE(store.DeleteRun(doomed).ok());
+  EXPECT_EQ(Ids(store.ListRuns({})), std::vector<std::int64_t>{kept});
+}
+
 TEST_P(StoreContractTest, TenThousandTestsCommit) {
   Store& store = *store_;
   constexpr int kTests = 10000;

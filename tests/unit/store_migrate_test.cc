@@ -69,6 +69,9 @@ std::string Everything(Store& store) {
                          DeliveryStateName(d.state), d.attempts, d.last_error, d.progress);
     }
   }
+  for (const IngestedSuite& s : store.ListIngestedSuites()) {
+    out += fmt::format("ingested suite {} {}\n", s.name, s.created_at_ns);
+  }
   for (const StoredSchedule& s : store.ListSchedules()) {
     out += fmt::format("schedule {} {} {} {} {} {}\n", s.name, s.suite, s.spec, s.time_zone,
                        s.filter, s.paused);
@@ -148,6 +151,8 @@ class StoreMigrateTest : public ::testing::Test {
     ASSERT_TRUE(WriteAndWait(*store, std::move(batch)));
     ASSERT_TRUE(store->UpdateDelivery({"msg_done", DeliveryState::kDelivered, 1, 0, 6, "", "ts=1"}).ok());
     ASSERT_TRUE(store->PutSchedule({"nightly", "search", "0 3 * * *", "Europe/Berlin", "^Test", true, 7}).ok());
+    ASSERT_TRUE(store->AddIngestedSuite({"pytest-cart", 8}).ok());
+    ASSERT_TRUE(store->AddIngestedSuite({"go.shop", 9}).ok());
     store.reset();
 
     sqlite3* db = nullptr;
@@ -172,7 +177,7 @@ TEST_F(StoreMigrateTest, EveryRowArrivesAndReadsBackAlike) {
       Source(), target_->url(), [&](const TableCopied& t) { told.push_back(t.table); }));
   EXPECT_EQ(told, (std::vector<std::string>{"runs", "run_plans", "tests", "attempts",
                                             "run_events", "schedules", "deliveries",
-                                            "attachments"}));
+                                            "attachments", "ingested_suites"}));
   std::map<std::string, std::int64_t> rows;
   for (const TableCopied& t : report.tables) rows[t.table] = t.rows;
   EXPECT_EQ(rows["runs"], 2);
@@ -180,6 +185,7 @@ TEST_F(StoreMigrateTest, EveryRowArrivesAndReadsBackAlike) {
   EXPECT_EQ(rows["deliveries"], 2);
   EXPECT_EQ(rows["schedules"], 1);
   EXPECT_EQ(rows["attachments"], 2);
+  EXPECT_EQ(rows["ingested_suites"], 2);
 
   std::unique_ptr<Store> sqlite = ValueOf(OpenStore(Source()));
   std::unique_ptr<Store> pg = ValueOf(OpenStore(target_->url()));
@@ -188,6 +194,9 @@ TEST_F(StoreMigrateTest, EveryRowArrivesAndReadsBackAlike) {
   const std::string want = Everything(*sqlite);
   EXPECT_NE(want.find("hello"), std::string::npos) << "the old attempt's text is shown";
   EXPECT_NE(want.find("msg_pending"), std::string::npos);
+  EXPECT_NE(want.find("ingested suite go.shop 9\ningested suite pytest-cart 8\n"),
+            std::string::npos)
+      << want;
   EXPECT_NE(want.find("attachment TestPay #2 shot.png image/png 4"), std::string::npos) << want;
   EXPECT_EQ(Everything(*pg), want);
   // Ids go on after the copied ones: a run is never renumbered, nor an id reused.

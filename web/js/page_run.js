@@ -290,7 +290,7 @@ export async function renderRun(ctx, id) {
       buttons.push(h('button', {type: 'button', class: 'danger', 'data-testid': 'cancel-button', disabled: busy,
                                 onclick: cancel}, icon('stop'), ' Cancel'));
     }
-    if (run.finished_at && table.hasRetryableFailure()) {
+    if (run.finished_at && run.trigger !== 'ingest' && table.hasRetryableFailure()) {
       buttons.push(h('button', {type: 'button', 'data-testid': 'retry-button', disabled: busy,
                                 onclick: retry}, icon('retry'), ' Retry failed'));
     }

@@ -4,7 +4,7 @@ import {api, isAbort, isNotFound, seg} from './api.js';
 import {h, replace} from './dom.js';
 import {stabilityStrip, trendChart} from './charts.js';
 import {duration, passRate, percent, plural} from './format.js';
-import {badge, emptyState, errorBox, labelChips, loading, runControl, runLink, when} from './ui.js';
+import {badge, emptyState, errorBox, ingestedNote, labelChips, loading, runControl, runLink, when} from './ui.js';
 import {failureGroups, historyHref} from './history.js';
 
 // Plain-text paragraphs: blank lines separate paragraphs, single newlines are kept.
@@ -101,7 +101,8 @@ export async function renderSuite(ctx, name) {
   // Chart data: the history endpoint's runs (oldest first), else the listing's finished runs.
   const chartRuns = history && history.runs ? history.runs
     : runs.filter((r) => r.finished_at).slice(0, 30).reverse();
-  const {button, form} = runControl(suite.name, ctx.navigate, suite.tests);
+  const {button, form} = suite.ingest_only ? {button: ingestedNote(), form: null}
+    : runControl(suite.name, ctx.navigate, suite.tests);
 
   replace(ctx.root,
     h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Suites'), ' / ', suite.name),
@@ -111,8 +112,10 @@ export async function renderSuite(ctx, name) {
     form,
     h('div', {class: 'meta-line'},
       labelChips(suite.labels),
-      h('span', {class: 'muted'}, plural((suite.tests || []).length, 'test'), ' · max attempts ', suite.max_attempts,
-        suite.timeout_ms ? ' · timeout ' + duration(suite.timeout_ms) : '', ' · concurrency ', suite.concurrency)),
+      suite.ingest_only
+        ? h('span', {class: 'muted'}, 'runs ingested from reports (go test -json, JUnit XML, TAP)')
+        : h('span', {class: 'muted'}, plural((suite.tests || []).length, 'test'), ' · max attempts ', suite.max_attempts,
+          suite.timeout_ms ? ' · timeout ' + duration(suite.timeout_ms) : '', ' · concurrency ', suite.concurrency)),
     h('div', {class: 'description'}, paragraphs(suite.description)),
     h('section', {class: 'panel'},
       h('h2', null, 'Trend'),

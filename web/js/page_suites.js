@@ -4,7 +4,7 @@ import {api, isAbort, seg} from './api.js';
 import {h, replace} from './dom.js';
 import {sparkline} from './charts.js';
 import {duration, percent, trendRate} from './format.js';
-import {badge, emptyState, errorBox, labelChips, loading, runControl, runLink, when} from './ui.js';
+import {badge, emptyState, errorBox, ingestedNote, labelChips, loading, runControl, runLink, when} from './ui.js';
 
 // Whether a suite matches every whitespace-separated token of the filter: "k=v" matches a
 // label, anything else a substring of the name or namespace.
@@ -93,7 +93,8 @@ export async function renderSuites(ctx) {
     const rate = h('div', {class: 'col-rate'}, h('span', {class: 'muted'}, '…'));
     const dur = h('div', {class: 'col-dur'}, h('span', {class: 'muted'}, '…'));
     const next = nextRunOf(suite.name, schedules);
-    const {button, form} = runControl(suite.name, ctx.navigate, suite.tests);
+    const {button, form} = suite.ingest_only ? {button: ingestedNote(), form: null}
+      : runControl(suite.name, ctx.navigate, suite.tests);
     const card = h('article', {class: 'suite-card', 'data-testid': 'suite-card', 'data-suite': suite.name},
       h('div', {class: 'suite-row'},
         h('div', {class: 'col-name'},

@@ -54,6 +54,14 @@ export function filterExample(tests) {
   return names.length ? `e.g. ${names.join('|')}` : 'regex over test names';
 }
 
+// What stands for the run button of a suite that only has ingested runs (nothing to run):
+// a note saying where its runs come from.
+export function ingestedNote() {
+  return h('span', {class: 'ns', 'data-testid': 'ingest-only',
+                    title: 'This suite has only runs ingested from reports (POST /api/v1/suites/{suite}/ingest): the server has no command to run it.'},
+    'ingested');
+}
+
 // The run button and its small form: an optional test filter (regex) and reference.
 // `navigate` is called with the new run's page once the server has accepted it.
 export function runControl(suiteName, navigate, tests = []) {
