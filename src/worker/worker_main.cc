@@ -346,24 +346,15 @@ class Flusher {
 
 // An external suite's plan: its command runs below this worker (and so below its guardian),
 // and what it reports reaches the supervisor as a C++ suite's events do.
-int RunExternalPlan(const wire::WorkerPlan& plan) {
-  PipeSink& sink = *new PipeSink(kEventFd);
-  g_sink = &sink;
-  InstallStackHandlers(kEventFd, Quiesce);
-  ::signal(SIGTERM, OnTerminate);
-  {
-    // The worker's own stdout and stderr (the command's are its own pipes).
-    PipeCapture capture(kCaptureFd, sink, plan.suite);
-    g_capture = &capture;
-    Flusher flusher(sink, nullptr);
-    external::RunCommand(plan, sink, g_terminate);
-    capture.Finish();
-    flusher.Stop();
-    g_capture = nullptr;
-  }
-  sink.Flush();
-  std::fflush(nullptr);
-  ::_exit(0);
+void RunExternalPlan(const wire::WorkerPlan& plan, PipeSink& sink) {
+  // The worker's own stdout and stderr (the command's are its own pipes).
+  PipeCapture capture(kCaptureFd, sink, plan.suite);
+  g_capture = &capture;
+  Flusher flusher(sink, nullptr);
+  external::RunCommand(plan, sink, g_terminate);
+  capture.Finish();
+  flusher.Stop();
+  g_capture = nullptr;
 }
 
 }  // namespace
@@ -385,9 +376,9 @@ int WorkerMain(const Catalog& catalog) {
     std::fprintf(stderr, "handoff worker: malformed plan\n");
     return 2;
   }
-  if (plan->external) return RunExternalPlan(*plan);
-  const Suite* suite = catalog.Find(plan->suite);
-  if (suite == nullptr) {
+  // An external suite's plan carries its command: it needs no suite of the catalog.
+  const Suite* suite = plan->external ? nullptr : catalog.Find(plan->suite);
+  if (!plan->external && suite == nullptr) {
     std::fprintf(stderr, "handoff worker: unknown suite \"%s\"\n", plan->suite.c_str());
     return 2;
   }
@@ -399,7 +390,9 @@ int WorkerMain(const Catalog& catalog) {
   ::signal(SIGTERM, OnTerminate);
   std::atexit(FlushAtExit);
 
-  {
+  if (plan->external) {
+    RunExternalPlan(*plan, sink);
+  } else {
     PipeCapture capture(kCaptureFd, sink, suite->name);
     g_capture = &capture;
     SuiteRunner runner(*suite, *plan, sink, &capture);
