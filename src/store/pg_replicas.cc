@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <utility>
 
 #include "store/pg_db.h"
@@ -137,7 +138,7 @@ Result<std::vector<LeasedRun>> PgStore::ClaimRuns(const ClaimRequest& request) {
     PgParams params = with_gone();
     params.Add(std::move(busy_suites));
     std::string sql = fmt::format(
-        "SELECT DISTINCT ON (suite) id, status = 'running' FROM runs WHERE {} "
+        "SELECT DISTINCT ON (suite) id, status = 'running', hunt_id <> 0 FROM runs WHERE {} "
         "AND NOT suite = ANY($2)",
         kClaimable);
     if (!request.suites.empty()) {
@@ -146,16 +147,19 @@ Result<std::vector<LeasedRun>> PgStore::ClaimRuns(const ClaimRequest& request) {
       params.Add(std::move(suites));
       sql += " AND suite = ANY($3)";
     }
-    sql += " ORDER BY suite, (status = 'running') DESC, id";
+    // A hunt's runs queue behind the suite's others (issue 21: a hunt never starves them).
+    sql += " ORDER BY suite, (status = 'running') DESC, hunt_id <> 0, id";
     PgResult candidates = db->Exec(sql, params);
     if (!candidates.ok()) return Unavailable(db, "claim of runs", candidates.error());
-    // Runs whose replica is gone first (they were running), then the oldest.
-    std::vector<std::pair<bool, std::int64_t>> firsts;
+    // Runs whose replica is gone first (they were running), then the oldest, hunts' runs
+    // after every other.
+    std::vector<std::tuple<bool, bool, std::int64_t>> firsts;
     for (int row = 0; row < candidates.rows(); ++row) {
-      firsts.emplace_back(!candidates.Bool(row, 1), candidates.Int(row, 0));
+      firsts.emplace_back(!candidates.Bool(row, 1), candidates.Bool(row, 2),
+                          candidates.Int(row, 0));
     }
     std::sort(firsts.begin(), firsts.end());
-    for (const auto& [queued, id] : firsts) {
+    for (const auto& [queued, hunt, id] : firsts) {
       if (static_cast<int>(chosen.size()) >= limit) break;
       chosen.push_back(id);
     }

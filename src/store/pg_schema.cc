@@ -257,6 +257,42 @@ CREATE TABLE ingested_suites (
   created_at BIGINT NOT NULL
 );
 )sql",
+    // 8: hunts (issue 21; SQLite's version 14), the hunt each run is one of, and schedules
+    // that start hunts.
+    R"sql(
+ALTER TABLE runs ADD COLUMN hunt_id BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX runs_by_hunt ON runs (hunt_id, id) WHERE hunt_id <> 0;
+CREATE TABLE hunts (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  suite TEXT NOT NULL,
+  namespace TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  hunt_trigger TEXT NOT NULL,
+  initiated_by TEXT NOT NULL DEFAULT '',
+  on_behalf_of TEXT NOT NULL DEFAULT '',
+  reference TEXT NOT NULL DEFAULT '',
+  schedule TEXT NOT NULL DEFAULT '',
+  test_filter TEXT NOT NULL DEFAULT '',
+  tests BYTEA NOT NULL DEFAULT '',
+  labels BYTEA NOT NULL DEFAULT '',
+  params BYTEA NOT NULL DEFAULT '',
+  secret_params BYTEA NOT NULL DEFAULT '',
+  max_attempts BIGINT NOT NULL DEFAULT 0,
+  timeout_ms BIGINT NOT NULL DEFAULT 0,
+  hold_on_failure BOOLEAN NOT NULL DEFAULT FALSE,
+  repeat_count BIGINT NOT NULL DEFAULT 0,
+  until_failure BOOLEAN NOT NULL DEFAULT FALSE,
+  max_duration_ms BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  finished_at BIGINT NOT NULL DEFAULT 0,
+  error BYTEA NOT NULL DEFAULT ''
+);
+CREATE INDEX hunts_by_suite ON hunts (suite, id);
+CREATE INDEX hunts_by_status ON hunts (status, id);
+ALTER TABLE schedules ADD COLUMN hunt_repeat BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE schedules ADD COLUMN hunt_until_failure BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE schedules ADD COLUMN hunt_max_duration_ms BIGINT NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

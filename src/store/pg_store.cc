@@ -10,6 +10,7 @@
 #include "store/journal.h"
 #include "store/pg_db.h"
 #include "store/pg_deliveries.h"
+#include "store/pg_hunts.h"
 #include "store/pg_holder.h"
 #include "store/pg_read_lease.h"
 #include "store/pg_records.h"
@@ -56,13 +57,15 @@ constexpr const char* kSelectAttachment =
     "WHERE run_id = $1 AND test = $2 AND attempt = $3 AND name = $4";
 
 constexpr const char* kInsertSchedule =
-    "INSERT INTO schedules (name, suite, spec, time_zone, test_filter, paused, created_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING";
+    "INSERT INTO schedules (name, suite, spec, time_zone, test_filter, paused, created_at, "
+    "hunt_repeat, hunt_until_failure, hunt_max_duration_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (name) DO NOTHING";
 constexpr const char* kPauseSchedule = "UPDATE schedules SET paused = $2 WHERE name = $1";
 constexpr const char* kDeleteSchedule = "DELETE FROM schedules WHERE name = $1";
 // By name as SQLite orders it (bytes), whatever the database's collation.
 constexpr const char* kSelectSchedules =
-    "SELECT name, suite, spec, time_zone, test_filter, paused, created_at FROM schedules "
+    "SELECT name, suite, spec, time_zone, test_filter, paused, created_at, hunt_repeat, "
+    "hunt_until_failure, hunt_max_duration_ms FROM schedules "
     "ORDER BY name COLLATE \"C\"";
 constexpr const char* kInsertIngestedSuite =
     "INSERT INTO ingested_suites (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
@@ -279,6 +282,10 @@ std::vector<Run> PgStore::ListRuns(const RunQuery& query) {
   if (!query.reference.empty()) {
     params.Add(query.reference);
     where("reference");
+  }
+  if (query.hunt_id != 0) {
+    params.Add(query.hunt_id);
+    where("hunt_id");
   }
   if (query.before_id > 0) {
     params.Add(query.before_id);
@@ -609,7 +616,9 @@ Result<void> PgStore::PutSchedule(const StoredSchedule& schedule) {
   const bool ok = RunTask(1, [&](PgDb& db) {
     PgParams params;
     params.Add(schedule.name).Add(schedule.suite).Add(schedule.spec).Add(schedule.time_zone)
-        .Add(schedule.filter).Add(schedule.paused).Add(schedule.created_at_ns);
+        .Add(schedule.filter).Add(schedule.paused).Add(schedule.created_at_ns)
+        .Add(schedule.hunt_repeat).Add(schedule.hunt_until_failure)
+        .Add(schedule.hunt_max_duration_ms);
     PgResult r = db.Exec(kInsertSchedule, params);
     if (!r.ok()) return false;
     inserted = r.Affected() > 0;
@@ -672,6 +681,9 @@ std::optional<std::vector<StoredSchedule>> PgStore::TryListSchedules() {
     schedule.filter = r.Text(row, 4);
     schedule.paused = r.Bool(row, 5);
     schedule.created_at_ns = r.Int(row, 6);
+    schedule.hunt_repeat = static_cast<int>(r.Int(row, 7));
+    schedule.hunt_until_failure = r.Bool(row, 8);
+    schedule.hunt_max_duration_ms = r.Int(row, 9);
   }
   return schedules;
 }
@@ -746,6 +758,50 @@ std::vector<IngestedSuite> PgStore::ListIngestedSuites() {
     suites.push_back(IngestedSuite{r.Text(row, 0), r.Int(row, 1)});
   }
   return suites;
+}
+
+Result<Hunt> PgStore::CreateHunt(Hunt hunt) {
+  const std::int64_t created_at = Now();
+  std::optional<std::int64_t> id;
+  const bool ok = RunTask(1, [&](PgDb& db) {
+    id = InsertPgHunt(db, hunt, created_at);
+    return id.has_value();
+  });
+  if (!ok || !id) return NotCommitted(fmt::format("a new hunt of suite \"{}\"", hunt.suite));
+  hunt.id = *id;
+  hunt.created_at_ns = created_at;
+  return hunt;
+}
+
+std::optional<Hunt> PgStore::GetHunt(std::int64_t id) {
+  ReadLease lease(*this);
+  if (!lease.db()) return std::nullopt;
+  return SelectPgHunt(*lease.db(), id);
+}
+
+std::vector<Hunt> PgStore::ListHunts(const HuntQuery& query) {
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  return SelectPgHunts(*lease.db(), query);
+}
+
+Result<bool> PgStore::EndHunt(std::int64_t id, HuntStatus status, const std::string& error,
+                              std::int64_t finished_at_ns) {
+  bool ended = false;
+  const bool ok = RunTask(1, [&](PgDb& db) {
+    const std::optional<bool> updated = EndPgHunt(db, id, status, error, finished_at_ns);
+    if (!updated) return false;
+    ended = *updated;
+    return true;
+  });
+  if (!ok) return NotCommitted(fmt::format("the end of hunt {}", id));
+  return ended;
+}
+
+std::optional<HuntRuns> PgStore::CountHuntRuns(std::int64_t id) {
+  ReadLease lease(*this);
+  if (!lease.db()) return std::nullopt;
+  return CountPgHuntRuns(*lease.db(), id);
 }
 
 std::vector<Delivery> PgStore::PendingDeliveries(const std::string& destination, int limit) {

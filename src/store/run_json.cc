@@ -139,6 +139,12 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
   } else {
     out += "null";
   }
+  Field(out, "hunt");
+  if (run.hunt_id != 0) {
+    fmt::format_to(std::back_inserter(out), "{}", run.hunt_id);
+  } else {
+    out += "null";
+  }
   Field(out, "error");
   AppendJsonString(out, run.error);
   Field(out, "filter");

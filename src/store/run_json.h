@@ -42,7 +42,7 @@ void AppendTotalsJson(std::string& out, const Totals& totals);
 
 // Appends the run object: id, suite, namespace, status, trigger, initiated_by, reference,
 // environment, schedule, created_at, started_at, finished_at, duration_ms, flaky, partial,
-// totals, resumed, retry_of, error, filter, labels, params (as ShownParams: secret values
+// totals, resumed, retry_of, hunt, error, filter, labels, params (as ShownParams: secret values
 // redacted), values, and, when `tests` is given, "counts" (the totals of its finished
 // tests, with total counting every test, plus "pending" and "running") and "tests" (each
 // as AppendTestRowJson).

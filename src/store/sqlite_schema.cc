@@ -231,6 +231,43 @@ CREATE TABLE ingested_suites (
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 14: hunts (issue 21: a series of runs of a suite to provoke a flaky failure), the hunt
+    // each run is one of, and schedules that start hunts. A hunt's counts are its runs',
+    // read down runs_by_hunt.
+    R"sql(
+ALTER TABLE runs ADD COLUMN hunt_id INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX runs_by_hunt ON runs (hunt_id, id) WHERE hunt_id <> 0;
+CREATE TABLE hunts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  suite TEXT NOT NULL,
+  namespace TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  hunt_trigger TEXT NOT NULL,
+  initiated_by TEXT NOT NULL DEFAULT '',
+  on_behalf_of TEXT NOT NULL DEFAULT '',
+  reference TEXT NOT NULL DEFAULT '',
+  schedule TEXT NOT NULL DEFAULT '',
+  test_filter TEXT NOT NULL DEFAULT '',
+  tests BLOB NOT NULL DEFAULT x'',
+  labels BLOB NOT NULL DEFAULT x'',
+  params BLOB NOT NULL DEFAULT x'',
+  secret_params BLOB NOT NULL DEFAULT x'',
+  max_attempts INTEGER NOT NULL DEFAULT 0,
+  timeout_ms INTEGER NOT NULL DEFAULT 0,
+  hold_on_failure INTEGER NOT NULL DEFAULT 0,
+  repeat_count INTEGER NOT NULL DEFAULT 0,
+  until_failure INTEGER NOT NULL DEFAULT 0,
+  max_duration_ms INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX hunts_by_suite ON hunts (suite, id);
+CREATE INDEX hunts_by_status ON hunts (status, id);
+ALTER TABLE schedules ADD COLUMN hunt_repeat INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE schedules ADD COLUMN hunt_until_failure INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE schedules ADD COLUMN hunt_max_duration_ms INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

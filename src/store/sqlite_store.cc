@@ -21,6 +21,7 @@
 #include "store/sqlite_backup.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_deliveries.h"
+#include "store/sqlite_hunts.h"
 #include "store/sqlite_files.h"
 #include "store/sqlite_schema.h"
 #include "store/store_log.h"
@@ -53,14 +54,15 @@ constexpr std::string_view kRunColumns =
     "id, suite, namespace, status, run_trigger, initiated_by, reference, environment, "
     "schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, error, "
     "test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, totals, secret_params, on_behalf_of";
+    "run_values, totals, secret_params, on_behalf_of, hunt_id";
 
 constexpr const char* kInsertRun =
     "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
     "environment, schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, "
     "error, test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, secret_params, on_behalf_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-    "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+    "run_values, secret_params, on_behalf_of, hunt_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
+    "?26)";
 constexpr const char* kInsertPlan = "INSERT INTO run_plans (run_id, planned) VALUES (?1, ?2)";
 // Unset fields are bound as NULL and keep their value (no column is ever NULL).
 constexpr const char* kUpdateRun =
@@ -146,12 +148,14 @@ constexpr const char* kSelectAttachment =
     "WHERE run_id = ?1 AND test = ?2 AND attempt = ?3 AND name = ?4";
 
 constexpr const char* kInsertSchedule =
-    "INSERT INTO schedules (name, suite, spec, time_zone, test_filter, paused, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name) DO NOTHING";
+    "INSERT INTO schedules (name, suite, spec, time_zone, test_filter, paused, created_at, "
+    "hunt_repeat, hunt_until_failure, hunt_max_duration_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (name) DO NOTHING";
 constexpr const char* kPauseSchedule = "UPDATE schedules SET paused = ?2 WHERE name = ?1";
 constexpr const char* kDeleteSchedule = "DELETE FROM schedules WHERE name = ?1";
 constexpr const char* kSelectSchedules =
-    "SELECT name, suite, spec, time_zone, test_filter, paused, created_at FROM schedules "
+    "SELECT name, suite, spec, time_zone, test_filter, paused, created_at, hunt_repeat, "
+    "hunt_until_failure, hunt_max_duration_ms FROM schedules "
     "ORDER BY name";
 constexpr const char* kInsertIngestedSuite =
     "INSERT INTO ingested_suites (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
@@ -181,15 +185,6 @@ constexpr const char* kRollback = "ROLLBACK";
 constexpr const char* kSavepoint = "SAVEPOINT write";
 constexpr const char* kRelease = "RELEASE write";
 constexpr const char* kRollbackTo = "ROLLBACK TO write";
-
-// Returns a list read back from the database, or (a corrupt stored value, logged) an empty
-// one.
-template <typename T>
-T ValueOrLogged(Result<T> decoded) {
-  if (decoded.ok()) return std::move(decoded).value();
-  LogStoreError("corrupt stored value", decoded.error().message);
-  return T{};
-}
 
 std::int64_t SystemNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -226,6 +221,7 @@ Run ReadRun(const Stmt& s) {
   run.totals = DecodeTotals(s.View(24));
   run.secret_params = ValueOrLogged(DecodeStrings(s.View(25)));
   run.on_behalf_of = s.Text(26);
+  run.hunt_id = s.Int(27);
   return run;
 }
 
@@ -665,7 +661,7 @@ Result<CreatedRun> SqliteStore::CreateRun(Run run, const std::vector<std::string
         .Bind(run.finished_at_ns).Bind(run.flaky).Bind(run.resumed).Bind(run.retry_of)
         .Bind(run.error).Bind(run.filter).BindBlob(tests).BindBlob(labels).BindBlob(params)
         .Bind(run.max_attempts).Bind(run.timeout_ms).Bind(run.idempotency_key)
-        .BindBlob(values).BindBlob(secret_params).Bind(run.on_behalf_of);
+        .BindBlob(values).BindBlob(secret_params).Bind(run.on_behalf_of).Bind(run.hunt_id);
     if (!insert.Run()) return false;
     const std::int64_t id = sqlite3_last_insert_rowid(db.handle());
     if (!test_names.empty()) {
@@ -739,6 +735,7 @@ std::vector<Run> SqliteStore::ListRuns(const RunQuery& query) {
   if (!query.suite.empty()) where("suite = ?");
   if (query.status) where("status = ?");
   if (!query.reference.empty()) where("reference = ?");
+  if (query.hunt_id != 0) where("hunt_id = ?");
   if (query.before_id > 0) where("id < ?");
   sql += " ORDER BY id DESC LIMIT ?";
 
@@ -748,6 +745,7 @@ std::vector<Run> SqliteStore::ListRuns(const RunQuery& query) {
   if (!query.suite.empty()) s.Bind(query.suite);
   if (query.status) s.Bind(RunStatusName(*query.status));
   if (!query.reference.empty()) s.Bind(query.reference);
+  if (query.hunt_id != 0) s.Bind(query.hunt_id);
   if (query.before_id > 0) s.Bind(query.before_id);
   s.Bind(query.limit);
   return ReadRuns(s);
@@ -981,7 +979,9 @@ Result<void> SqliteStore::PutSchedule(const StoredSchedule& schedule) {
   const bool ok = RunTask(1, [&](SqliteDb& db) {
     Stmt s(db, kInsertSchedule);
     s.Bind(schedule.name).Bind(schedule.suite).Bind(schedule.spec).Bind(schedule.time_zone)
-        .Bind(schedule.filter).Bind(schedule.paused).Bind(schedule.created_at_ns);
+        .Bind(schedule.filter).Bind(schedule.paused).Bind(schedule.created_at_ns)
+        .Bind(schedule.hunt_repeat).Bind(schedule.hunt_until_failure)
+        .Bind(schedule.hunt_max_duration_ms);
     if (!s.Run()) return false;
     inserted = sqlite3_changes(db.handle()) > 0;
     return true;
@@ -1036,6 +1036,9 @@ std::vector<StoredSchedule> SqliteStore::ListSchedules() {
     schedule.filter = s.Text(4);
     schedule.paused = s.Bool(5);
     schedule.created_at_ns = s.Int(6);
+    schedule.hunt_repeat = static_cast<int>(s.Int(7));
+    schedule.hunt_until_failure = s.Bool(8);
+    schedule.hunt_max_duration_ms = s.Int(9);
   }
   return schedules;
 }
@@ -1109,6 +1112,50 @@ std::vector<IngestedSuite> SqliteStore::ListIngestedSuites() {
   std::vector<IngestedSuite> suites;
   while (s.Step()) suites.push_back(IngestedSuite{s.Text(0), s.Int(1)});
   return suites;
+}
+
+Result<Hunt> SqliteStore::CreateHunt(Hunt hunt) {
+  const std::int64_t created_at = Now();
+  std::optional<std::int64_t> id;
+  const bool ok = RunTask(1, [&](SqliteDb& db) {
+    id = InsertHuntRow(db, hunt, created_at);
+    return id.has_value();
+  });
+  if (!ok || !id) return NotCommitted(fmt::format("a new hunt of suite \"{}\"", hunt.suite));
+  hunt.id = *id;
+  hunt.created_at_ns = created_at;
+  return hunt;
+}
+
+std::optional<Hunt> SqliteStore::GetHunt(std::int64_t id) {
+  ReadLease lease(*this);
+  if (!lease.db()) return std::nullopt;
+  return SelectHunt(*lease.db(), id);
+}
+
+std::vector<Hunt> SqliteStore::ListHunts(const HuntQuery& query) {
+  ReadLease lease(*this);
+  if (!lease.db()) return {};
+  return SelectHunts(*lease.db(), query);
+}
+
+Result<bool> SqliteStore::EndHunt(std::int64_t id, HuntStatus status, const std::string& error,
+                                  std::int64_t finished_at_ns) {
+  bool ended = false;
+  const bool ok = RunTask(1, [&](SqliteDb& db) {
+    const std::optional<bool> updated = EndHuntRow(db, id, status, error, finished_at_ns);
+    if (!updated) return false;
+    ended = *updated;
+    return true;
+  });
+  if (!ok) return NotCommitted(fmt::format("the end of hunt {}", id));
+  return ended;
+}
+
+std::optional<HuntRuns> SqliteStore::CountHuntRuns(std::int64_t id) {
+  ReadLease lease(*this);
+  if (!lease.db()) return std::nullopt;
+  return CountHuntRunRows(*lease.db(), id);
 }
 
 std::vector<Delivery> SqliteStore::PendingDeliveries(const std::string& destination,

@@ -105,6 +105,12 @@ class SqliteStore : public Store {
   Result<void> DeleteRun(std::int64_t run_id) override;
   Result<void> AddIngestedSuite(const IngestedSuite& suite) override;
   std::vector<IngestedSuite> ListIngestedSuites() override;
+  Result<Hunt> CreateHunt(Hunt hunt) override;
+  std::optional<Hunt> GetHunt(std::int64_t id) override;
+  std::vector<Hunt> ListHunts(const HuntQuery& query) override;
+  Result<bool> EndHunt(std::int64_t id, HuntStatus status, const std::string& error,
+                       std::int64_t finished_at_ns) override;
+  std::optional<HuntRuns> CountHuntRuns(std::int64_t id) override;
   // The outbox: WriteBatch::deliveries go in the batch's transaction; UpdateDelivery
   // commits through the writer like the schedules' writes; the rest are reads.
   std::vector<Delivery> PendingDeliveries(const std::string& destination, int limit) override;

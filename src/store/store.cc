@@ -22,6 +22,8 @@ constexpr std::array<const char*, 5> kTestChangeNames = {"", "new_failure", "sti
                                                          "fixed", "new_test"};
 constexpr std::array<const char*, 6> kTriggerNames = {"api",   "schedule", "ui",
                                                        "retry", "cli",      "ingest"};
+constexpr std::array<const char*, 6> kHuntStatusNames = {"running", "passed",    "failed",
+                                                          "stopped", "cancelled", "error"};
 constexpr std::array<const char*, 4> kDeliveryStateNames = {"pending", "delivered", "failed",
                                                              "disabled"};
 
@@ -77,6 +79,12 @@ bool ParseTestChange(std::string_view name, TestChange* out) {
 }
 bool ParseTrigger(std::string_view name, Trigger* out) {
   return ParseName(kTriggerNames, name, out);
+}
+const char* HuntStatusName(HuntStatus status) {
+  return kHuntStatusNames[static_cast<std::size_t>(status)];
+}
+bool ParseHuntStatus(std::string_view name, HuntStatus* out) {
+  return ParseName(kHuntStatusNames, name, out);
 }
 bool ParseDeliveryState(std::string_view name, DeliveryState* out) {
   return ParseName(kDeliveryStateNames, name, out);

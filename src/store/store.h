@@ -119,6 +119,8 @@ struct Run {
   // The replica executing the run, or that executed it last (a shared store's claims set
   // it: Store::ClaimRuns); empty on a store one server owns.
   std::string replica;
+  // The hunt this run is one of (issue 21; 0: none).
+  std::int64_t hunt_id = 0;
 };
 
 // What stands for a secret param's value wherever a run is shown (API, live stream, UI,
@@ -311,6 +313,69 @@ struct IngestedSuite {
   bool operator==(const IngestedSuite&) const = default;
 };
 
+// The state of a hunt (issue 21): running until it ends by itself (passed: every run it
+// made passed; failed: one failed), by a user (stopped: no new run, the current one
+// finishes; cancelled: the current run is cancelled too), or because it cannot go on
+// (error: its suite is gone, or a run could not be created).
+enum class HuntStatus : std::uint8_t { kRunning, kPassed, kFailed, kStopped, kCancelled, kError };
+
+const char* HuntStatusName(HuntStatus status);
+bool ParseHuntStatus(std::string_view name, HuntStatus* out);
+
+// A hunt for a flaky test (issue 21): a series of runs of one suite, one after another, up
+// to `repeat` runs or until `max_duration_ms` has passed since it was created, stopping at
+// the first failed run when `until_failure`. What its runs ran and how they ended is read
+// from the runs (Store::CountHuntRuns), never kept twice.
+struct Hunt {
+  std::int64_t id = 0;
+  std::string suite;
+  std::string namespace_name;
+  HuntStatus status = HuntStatus::kRunning;
+  Trigger trigger = Trigger::kApi;
+  std::string initiated_by;
+  std::string on_behalf_of;
+  std::string reference;
+  std::string schedule;  // the schedule that started it, if any
+  // What each of its runs is asked to do (RunRequest's fields of the same names).
+  std::string filter;
+  std::vector<std::string> tests;
+  KeyValues labels;
+  KeyValues params;
+  std::vector<std::string> secret_params;
+  int max_attempts = 0;
+  std::int64_t timeout_ms = 0;
+  bool hold_on_failure = false;
+  // When it ends: after `repeat` runs (0: no limit), once `max_duration_ms` has passed
+  // (0: no limit; a run in progress then finishes), at the first failure if until_failure.
+  int repeat = 0;
+  bool until_failure = false;
+  std::int64_t max_duration_ms = 0;
+  std::int64_t created_at_ns = 0;
+  std::int64_t finished_at_ns = 0;  // 0 while running
+  std::string error;  // why it ended, when not by itself (stopped by whom, the error)
+};
+
+// How a hunt's runs stand, counted from the runs themselves.
+struct HuntRuns {
+  std::int64_t runs = 0;        // every run of the hunt
+  std::int64_t unfinished = 0;  // queued, running
+  std::int64_t passed = 0;
+  std::int64_t failed = 0;
+  std::int64_t cancelled = 0;
+  std::int64_t errors = 0;
+  std::int64_t first_failed_run = 0;  // the oldest failed run (0: none)
+  std::int64_t last_run = 0;          // the newest run (0: none)
+};
+
+// Filters and paging of ListHunts, newest first.
+struct HuntQuery {
+  std::string suite;  // empty: every suite
+  std::optional<HuntStatus> status;
+  std::string schedule;  // empty: any
+  std::int64_t before_id = 0;  // cursor: only hunts with id < before_id (0: none)
+  int limit = 50;
+};
+
 // A schedule created over the API (schedules declared in code are not stored).
 struct StoredSchedule {
   std::string name;
@@ -320,6 +385,11 @@ struct StoredSchedule {
   std::string filter;
   bool paused = false;
   std::int64_t created_at_ns = 0;
+  // A schedule that starts a hunt (issue 21) instead of a run: its limits (Hunt's repeat,
+  // until_failure, max_duration_ms). A schedule hunts when repeat or max duration is set.
+  int hunt_repeat = 0;
+  bool hunt_until_failure = false;
+  std::int64_t hunt_max_duration_ms = 0;
 };
 
 // Filters and paging of ListRuns. Runs come newest first (descending id).
@@ -329,6 +399,7 @@ struct RunQuery {
   std::string reference;
   std::int64_t before_id = 0;         // cursor: only runs with id < before_id (0: none)
   int limit = 50;
+  std::int64_t hunt_id = 0;           // non-zero: only the runs of that hunt
 };
 
 // One test in one run, with the run it belongs to: a line of a test's history
@@ -602,6 +673,32 @@ class Store {
   virtual Result<void> DeleteRun(std::int64_t run_id) {
     return Error{ErrorCode::kUnsupported,
                  "this store cannot delete run " + std::to_string(run_id)};
+  }
+
+  // Hunts (issue 21). CreateHunt inserts `hunt` (its id and created_at are assigned) and
+  // returns it, committed before it returns (kUnavailable if not). EndHunt ends a running
+  // hunt with `status`, `error` and `finished_at_ns`: true if it was running (it ends now),
+  // false if it had ended already (it is left as it was), kUnavailable if the write did not
+  // commit. CountHuntRuns counts its runs by status (nullopt: the database cannot be read).
+  virtual Result<Hunt> CreateHunt(Hunt hunt) {
+    return Error{ErrorCode::kUnsupported, "this store keeps no hunts: " + hunt.suite};
+  }
+  virtual std::optional<Hunt> GetHunt(std::int64_t id) {
+    (void)id;
+    return std::nullopt;
+  }
+  virtual std::vector<Hunt> ListHunts(const HuntQuery& query) {
+    (void)query;
+    return {};
+  }
+  virtual Result<bool> EndHunt(std::int64_t id, HuntStatus status, const std::string& error,
+                               std::int64_t finished_at_ns) {
+    (void)status, (void)error, (void)finished_at_ns;
+    return Error{ErrorCode::kUnsupported, "this store keeps no hunts: " + std::to_string(id)};
+  }
+  virtual std::optional<HuntRuns> CountHuntRuns(std::int64_t id) {
+    (void)id;
+    return std::nullopt;
   }
 
   // Suites created by an ingested report (IngestedSuite). AddIngestedSuite inserts `suite`

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include "store/store.h"
 
@@ -23,6 +24,15 @@ void LogStoreError(std::string_view what, std::string_view detail);
 // Says that a write committed: the next error is logged even if it is the last one again,
 // and a line says how many times that one repeated unlogged, if it did.
 void NoteStoreWriteCommitted();
+
+// Returns a value read back from the database, or (a corrupt stored value, logged) an
+// empty one.
+template <typename T>
+T ValueOrLogged(Result<T> decoded) {
+  if (decoded.ok()) return std::move(decoded).value();
+  LogStoreError("corrupt stored value", decoded.error().message);
+  return T{};
+}
 
 // Makes `log` the process's store log (an empty one: none, lines go to stderr) and returns
 // it, for UninstallStoreLog.

@@ -27,11 +27,12 @@ namespace {
 // The tables copied, parents first (their foreign keys point up this list).
 constexpr const char* kTables[] = {"runs",       "run_plans",  "tests",
                                    "attempts",   "run_events", "schedules",
-                                   "deliveries", "attachments", "ingested_suites"};
+                                   "deliveries", "attachments", "ingested_suites",
+                                   "hunts"};
 
 // Identity columns whose sequences must continue after the copied rows.
 constexpr std::pair<const char*, const char*> kIdentities[] = {
-    {"runs", "id"}, {"tests", "position"}, {"deliveries", "seq"}, {"attachments", "seq"}};
+    {"runs", "id"}, {"hunts", "id"}, {"tests", "position"}, {"deliveries", "seq"}, {"attachments", "seq"}};
 
 // Rows sent per pipeline (a round trip each).
 constexpr std::size_t kRowsPerPipeline = 500;
@@ -281,7 +282,7 @@ Result<MigrationReport> MigrateSqliteToPostgres(
   if (PgResult begun = target.ExecScript("BEGIN"); !begun.ok()) {
     return Unavailable("--to: cannot begin a transaction: " + begun.error());
   }
-  for (const char* table : {"runs", "schedules", "deliveries", "ingested_suites"}) {
+  for (const char* table : {"runs", "schedules", "deliveries", "ingested_suites", "hunts"}) {
     Result<std::int64_t> held = PgCount(target, table);
     if (!held.ok()) return std::move(held).error();
     if (*held != 0) {

@@ -1,9 +1,9 @@
 #pragma once
 
 // `handoff db migrate`: copies a SQLite store into an empty PostgreSQL database, row for
-// row (every run with its id, plan, tests, attempts and journal; every schedule, delivery
-// and ingested suite), in one PostgreSQL transaction, and checks that each table holds as many rows
-// as the source before it commits. Neither store may be served meanwhile: the copy takes
+// row (every run with its id, plan, tests, attempts and journal; every schedule, delivery,
+// ingested suite and hunt), in one PostgreSQL transaction, and checks that each table holds
+// as many rows as the source before it commits. Neither store may be served meanwhile: the copy takes
 // both stores' ownership (store/ownership.h) for its duration.
 //
 // The PostgreSQL tables are SQLite's with PostgreSQL's types (pg_schema.cc), so each row
@@ -34,8 +34,8 @@ struct MigrationReport {
 // Copies the store at `from` ("sqlite:PATH") into the one at `to` (postgres:// or
 // postgresql://). `progress` (optional) hears of each table as it is done. Errors:
 // kInvalid for URLs of the wrong kinds; kConflict when a server holds either store, or
-// when the target already holds runs, schedules, deliveries or ingested suites (migrate into an empty
-// database); kUnavailable when a database cannot be read or written; kCorrupt when the
+// when the target already holds runs, schedules, deliveries, ingested suites or hunts
+// (migrate into an empty database); kUnavailable when a database cannot be read or written; kCorrupt when the
 // counts differ (nothing is committed then). Messages never show a password.
 Result<MigrationReport> MigrateSqliteToPostgres(
     const std::string& from, const std::string& to,

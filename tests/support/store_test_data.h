@@ -56,6 +56,7 @@ inline store::Run FullRun() {
   run.timeout_ms = 60000;
   run.idempotency_key = "key-1";
   run.values = {{"build", "42"}};
+  run.hunt_id = 9;
   return run;
 }
 
@@ -88,9 +89,13 @@ inline store::RunEvent Event(std::int64_t seq, std::string type) {
 }
 
 // SQL that takes a SQLite database of the current schema back to schema 9: what migrations
-// 10 (trace ids), 11 (the tests' changes, tests_by_test), 12 (attachments) and 13 (ingested
-// suites) added. Each test of an upgrade from an older schema undoes these, then its own.
+// 10 (trace ids), 11 (the tests' changes, tests_by_test), 12 (attachments), 13 (ingested
+// suites) and 14 (hunts) added. Each test of an upgrade from an older schema undoes these, then its own.
 inline constexpr const char* kSqliteBackToSchema9 =
+    "DROP TABLE hunts; DROP INDEX runs_by_hunt; ALTER TABLE runs DROP COLUMN hunt_id; "
+    "ALTER TABLE schedules DROP COLUMN hunt_repeat; "
+    "ALTER TABLE schedules DROP COLUMN hunt_until_failure; "
+    "ALTER TABLE schedules DROP COLUMN hunt_max_duration_ms; "
     "DROP TABLE ingested_suites; "
     "DROP TABLE attachments; DROP INDEX tests_by_test; ALTER TABLE tests DROP COLUMN change; "
     "ALTER TABLE tests DROP COLUMN since_run; ALTER TABLE tests DROP COLUMN since_reference; "

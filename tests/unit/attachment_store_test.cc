@@ -114,6 +114,10 @@ TEST_P(AttachmentStoreTest, AnOlderSchemaGainsTheAttachmentsTableAndKeepsItsRuns
   // The schema before attachments (and ingested suites, which came next): SQLite's 11,
   // PostgreSQL's 5.
   if (GetParam() == StoreBackend::kPostgres) {
+    Query("DROP TABLE hunts");
+    Query("ALTER TABLE runs DROP COLUMN hunt_id");
+    Query("ALTER TABLE schedules DROP COLUMN hunt_repeat, DROP COLUMN hunt_until_failure, "
+          "DROP COLUMN hunt_max_duration_ms");
     Query("DROP TABLE attachments");
     Query("DROP TABLE ingested_suites");
     Query("DELETE FROM handoff_schema WHERE version >= 6");
@@ -122,6 +126,10 @@ TEST_P(AttachmentStoreTest, AnOlderSchemaGainsTheAttachmentsTableAndKeepsItsRuns
     const std::string url = database_->url();
     EXPECT_EQ(::handoff::testing::ExecSqliteFile(
                   url.substr(url.find(':') + 1),
+                  "DROP TABLE hunts; DROP INDEX runs_by_hunt; ALTER TABLE runs DROP COLUMN hunt_id; "
+                  "ALTER TABLE schedules DROP COLUMN hunt_repeat; "
+                  "ALTER TABLE schedules DROP COLUMN hunt_until_failure; "
+                  "ALTER TABLE schedules DROP COLUMN hunt_max_duration_ms; "
                   "DROP TABLE attachments; DROP TABLE ingested_suites; PRAGMA user_version=11"),
               "");
   }

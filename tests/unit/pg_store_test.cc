@@ -34,6 +34,8 @@ namespace {
 // What versions 7 (ingested suites), 6 (attachments), 5 (the tests' changes) and 4 (trace ids)
 // added, undone: the start of each test of an upgrade from an older version.
 constexpr const char* kBackToVersion4 =
+    "DROP TABLE hunts; ALTER TABLE runs DROP COLUMN hunt_id; ALTER TABLE schedules "
+    "DROP COLUMN hunt_repeat, DROP COLUMN hunt_until_failure, DROP COLUMN hunt_max_duration_ms; "
     "DROP TABLE ingested_suites; DROP TABLE attachments; DROP INDEX tests_by_test; ALTER TABLE tests DROP COLUMN change, DROP COLUMN since_run, "
     "DROP COLUMN since_reference, DROP COLUMN since_at; ";
 constexpr const char* kTraceIdsDropped =

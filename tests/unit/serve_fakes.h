@@ -159,6 +159,29 @@ class FakeStore : public store::Store {
   std::vector<store::StoredSchedule> ListSchedules() override { return {}; }
   std::int64_t DeleteRunsBefore(std::int64_t) override { return 0; }
 
+  // Hunts: kept as added; their runs are not counted (all zero).
+  std::int64_t AddHunt(store::Hunt hunt) {
+    std::lock_guard lock(mu_);
+    hunt.id = static_cast<std::int64_t>(hunts_.size()) + 1;
+    hunts_[hunt.id] = hunt;
+    return hunt.id;
+  }
+  std::optional<store::Hunt> GetHunt(std::int64_t id) override {
+    std::lock_guard lock(mu_);
+    const auto it = hunts_.find(id);
+    if (it == hunts_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<store::Hunt> ListHunts(const store::HuntQuery&) override {
+    std::lock_guard lock(mu_);
+    std::vector<store::Hunt> hunts;
+    for (auto it = hunts_.rbegin(); it != hunts_.rend(); ++it) hunts.push_back(it->second);
+    return hunts;
+  }
+  std::optional<store::HuntRuns> CountHuntRuns(std::int64_t) override {
+    return store::HuntRuns{};
+  }
+
   store::RunQuery last_query() {
     std::lock_guard lock(mu_);
     return last_query_;
@@ -168,6 +191,7 @@ class FakeStore : public store::Store {
   std::mutex mu_;
   std::int64_t last_id_ = 0;
   std::map<std::int64_t, store::Run> runs_;
+  std::map<std::int64_t, store::Hunt> hunts_;
   std::map<std::int64_t, std::vector<store::TestRow>> tests_;
   std::map<std::int64_t, std::vector<store::Attempt>> attempts_;
   std::map<std::int64_t, std::vector<store::RunEvent>> events_;

@@ -63,6 +63,7 @@ void ExpectSameRun(const store::Run& got, const store::Run& want) {
   EXPECT_EQ(got.timeout_ms, want.timeout_ms);
   EXPECT_EQ(got.idempotency_key, want.idempotency_key);
   EXPECT_EQ(got.values, want.values);
+  EXPECT_EQ(got.hunt_id, want.hunt_id);
 }
 
 class StoreContractTest : public ::handoff::testing::StoreBackendTest {
@@ -928,6 +929,132 @@ TEST_P(StoreContractTest, SchedulesCrud) {
   EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
   ASSERT_EQ(store.ListSchedules().size(), 1u);
   EXPECT_EQ(store.ListSchedules()[0].name, "nightly");
+}
+
+TEST_P(StoreContractTest, HuntsRoundTripEndOnceAndCountTheirRuns) {
+  Store& store = *store_;
+  Hunt want;
+  want.suite = "checkout";
+  want.namespace_name = "shop";
+  want.trigger = Trigger::kUi;
+  want.initiated_by = "alice";
+  want.on_behalf_of = "bob";
+  want.reference = "abc123";
+  want.schedule = "nightly-hunt";
+  want.filter = "^TestPay$";
+  want.tests = {"TestPay"};
+  want.labels = {{"team", "payments"}};
+  want.params = {{"DB_PASSWORD", "hunter22"}, {"region", "eu"}};
+  want.secret_params = {"DB_PASSWORD"};
+  want.max_attempts = 1;
+  want.timeout_ms = 30000;
+  want.hold_on_failure = true;
+  want.repeat = 50;
+  want.until_failure = true;
+  want.max_duration_ms = 3600000;
+  now_ = 555;
+  const Hunt created = ValueOf(store.CreateHunt(want));
+  EXPECT_GT(created.id, 0);
+  EXPECT_EQ(created.created_at_ns, 555);
+  std::optional<Hunt> got = store.GetHunt(created.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->suite, "checkout");
+  EXPECT_EQ(got->namespace_name, "shop");
+  EXPECT_EQ(got->status, HuntStatus::kRunning);
+  EXPECT_EQ(got->trigger, Trigger::kUi);
+  EXPECT_EQ(got->initiated_by, "alice");
+  EXPECT_EQ(got->on_behalf_of, "bob");
+  EXPECT_EQ(got->reference, "abc123");
+  EXPECT_EQ(got->schedule, "nightly-hunt");
+  EXPECT_EQ(got->filter, "^TestPay$");
+  EXPECT_EQ(got->tests, want.tests);
+  EXPECT_EQ(got->labels, want.labels);
+  EXPECT_EQ(got->params, want.params);
+  EXPECT_EQ(got->secret_params, want.secret_params);
+  EXPECT_EQ(got->max_attempts, 1);
+  EXPECT_EQ(got->timeout_ms, 30000);
+  EXPECT_TRUE(got->hold_on_failure);
+  EXPECT_EQ(got->repeat, 50);
+  EXPECT_TRUE(got->until_failure);
+  EXPECT_EQ(got->max_duration_ms, 3600000);
+  EXPECT_EQ(got->created_at_ns, 555);
+  EXPECT_EQ(got->finished_at_ns, 0);
+  EXPECT_FALSE(store.GetHunt(created.id + 1));
+
+  // Its runs, counted by status; the first failed is the oldest failed.
+  std::optional<HuntRuns> none = store.CountHuntRuns(created.id);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->runs, 0);
+  EXPECT_EQ(none->first_failed_run, 0);
+  std::vector<std::int64_t> ids;
+  for (RunStatus status : {RunStatus::kPassed, RunStatus::kFailed, RunStatus::kPassed,
+                           RunStatus::kFailed, RunStatus::kCancelled, RunStatus::kError,
+                           RunStatus::kRunning, RunStatus::kQueued}) {
+    store::Run run;
+    run.suite = "checkout";
+    run.status = status;
+    run.hunt_id = created.id;
+    ids.push_back(ValueOf(store.CreateRun(run, {})).run.id);
+  }
+  Create("checkout", RunStatus::kFailed);  // not the hunt's
+  std::optional<HuntRuns> runs = store.CountHuntRuns(created.id);
+  ASSERT_TRUE(runs);
+  EXPECT_EQ(runs->runs, 8);
+  EXPECT_EQ(runs->passed, 2);
+  EXPECT_EQ(runs->failed, 2);
+  EXPECT_EQ(runs->cancelled, 1);
+  EXPECT_EQ(runs->errors, 1);
+  EXPECT_EQ(runs->unfinished, 2);
+  EXPECT_EQ(runs->first_failed_run, ids[1]);
+  EXPECT_EQ(runs->last_run, ids.back());
+  EXPECT_EQ(store.GetRun(ids[0])->hunt_id, created.id);
+  RunQuery query;
+  query.hunt_id = created.id;
+  query.limit = 3;
+  EXPECT_EQ(Ids(store.ListRuns(query)), (std::vector<std::int64_t>{ids[7], ids[6], ids[5]}));
+  query.status = RunStatus::kFailed;
+  EXPECT_EQ(Ids(store.ListRuns(query)), (std::vector<std::int64_t>{ids[3], ids[1]}));
+
+  // Ends once: the first end stands.
+  EXPECT_TRUE(ValueOf(store.EndHunt(created.id, HuntStatus::kStopped, "stopped by alice", 777)));
+  EXPECT_FALSE(ValueOf(store.EndHunt(created.id, HuntStatus::kFailed, "run 3 failed", 888)));
+  got = store.GetHunt(created.id);
+  EXPECT_EQ(got->status, HuntStatus::kStopped);
+  EXPECT_EQ(got->error, "stopped by alice");
+  EXPECT_EQ(got->finished_at_ns, 777);
+  EXPECT_FALSE(ValueOf(store.EndHunt(created.id + 100, HuntStatus::kFailed, "", 1)));
+
+  // Listed newest first, filtered.
+  Hunt other = want;
+  other.suite = "cart";
+  other.schedule = "";
+  const std::int64_t second = ValueOf(store.CreateHunt(other)).id;
+  HuntQuery all;
+  std::vector<Hunt> listed = store.ListHunts(all);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].id, second);
+  HuntQuery running;
+  running.status = HuntStatus::kRunning;
+  ASSERT_EQ(store.ListHunts(running).size(), 1u);
+  EXPECT_EQ(store.ListHunts(running)[0].suite, "cart");
+  HuntQuery by_suite;
+  by_suite.suite = "checkout";
+  ASSERT_EQ(store.ListHunts(by_suite).size(), 1u);
+  HuntQuery by_schedule;
+  by_schedule.schedule = "nightly-hunt";
+  ASSERT_EQ(store.ListHunts(by_schedule).size(), 1u);
+  EXPECT_EQ(store.ListHunts(by_schedule)[0].id, created.id);
+  HuntQuery page;
+  page.before_id = second;
+  ASSERT_EQ(store.ListHunts(page).size(), 1u);
+  EXPECT_EQ(store.ListHunts(page)[0].id, created.id);
+  // Every status survives its name.
+  for (HuntStatus status : {HuntStatus::kPassed, HuntStatus::kFailed, HuntStatus::kCancelled,
+                            HuntStatus::kError}) {
+    const std::int64_t id = ValueOf(store.CreateHunt(want)).id;
+    EXPECT_TRUE(ValueOf(store.EndHunt(id, status, "", 1)));
+    EXPECT_EQ(store.GetHunt(id)->status, status);
+  }
 }
 
 TEST_P(StoreContractTest, DeleteRunsBeforeRemovesFinishedRunsAndTheirRows) {

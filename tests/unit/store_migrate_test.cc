@@ -73,8 +73,17 @@ std::string Everything(Store& store) {
     out += fmt::format("ingested suite {} {}\n", s.name, s.created_at_ns);
   }
   for (const StoredSchedule& s : store.ListSchedules()) {
-    out += fmt::format("schedule {} {} {} {} {} {}\n", s.name, s.suite, s.spec, s.time_zone,
-                       s.filter, s.paused);
+    out += fmt::format("schedule {} {} {} {} {} {} hunt {} {} {}\n", s.name, s.suite, s.spec,
+                       s.time_zone, s.filter, s.paused, s.hunt_repeat, s.hunt_until_failure,
+                       s.hunt_max_duration_ms);
+  }
+  for (const Hunt& h : store.ListHunts(HuntQuery{})) {
+    const std::optional<HuntRuns> runs = store.CountHuntRuns(h.id);
+    out += fmt::format("hunt {} {} {} {} {} {} {} {} params={} secret={} runs={} failed={}\n",
+                       h.id, h.suite, HuntStatusName(h.status), h.repeat, h.until_failure,
+                       h.max_duration_ms, h.created_at_ns, h.error, h.params.size(),
+                       fmt::join(h.secret_params, ","), runs ? runs->runs : -1,
+                       runs ? runs->first_failed_run : -1);
   }
   for (const Delivery& d : store.PendingDeliveries("hook", 100)) {
     out += "pending " + d.id + " " + d.payload + "\n";
@@ -153,6 +162,17 @@ class StoreMigrateTest : public ::testing::Test {
     ASSERT_TRUE(store->PutSchedule({"nightly", "search", "0 3 * * *", "Europe/Berlin", "^Test", true, 7}).ok());
     ASSERT_TRUE(store->AddIngestedSuite({"pytest-cart", 8}).ok());
     ASSERT_TRUE(store->AddIngestedSuite({"go.shop", 9}).ok());
+    StoredSchedule hunting{"hunting", "search", "@every 1h", "", "", false, 10};
+    hunting.hunt_repeat = 20;
+    hunting.hunt_until_failure = true;
+    ASSERT_TRUE(store->PutSchedule(hunting).ok());
+    Hunt hunt;
+    hunt.suite = "search";
+    hunt.repeat = 50;
+    hunt.until_failure = true;
+    hunt.params = {{"TOKEN", "s3cret"}};
+    hunt.secret_params = {"TOKEN"};
+    ASSERT_TRUE(store->CreateHunt(hunt).ok());
     store.reset();
 
     sqlite3* db = nullptr;
@@ -177,13 +197,14 @@ TEST_F(StoreMigrateTest, EveryRowArrivesAndReadsBackAlike) {
       Source(), target_->url(), [&](const TableCopied& t) { told.push_back(t.table); }));
   EXPECT_EQ(told, (std::vector<std::string>{"runs", "run_plans", "tests", "attempts",
                                             "run_events", "schedules", "deliveries",
-                                            "attachments", "ingested_suites"}));
+                                            "attachments", "ingested_suites", "hunts"}));
   std::map<std::string, std::int64_t> rows;
   for (const TableCopied& t : report.tables) rows[t.table] = t.rows;
   EXPECT_EQ(rows["runs"], 2);
   EXPECT_EQ(rows["attempts"], 2);
   EXPECT_EQ(rows["deliveries"], 2);
-  EXPECT_EQ(rows["schedules"], 1);
+  EXPECT_EQ(rows["schedules"], 2);
+  EXPECT_EQ(rows["hunts"], 1);
   EXPECT_EQ(rows["attachments"], 2);
   EXPECT_EQ(rows["ingested_suites"], 2);
 
@@ -198,6 +219,9 @@ TEST_F(StoreMigrateTest, EveryRowArrivesAndReadsBackAlike) {
             std::string::npos)
       << want;
   EXPECT_NE(want.find("attachment TestPay #2 shot.png image/png 4"), std::string::npos) << want;
+  EXPECT_NE(want.find("schedule hunting search @every 1h   false hunt 20 true 0"), std::string::npos)
+      << want;
+  EXPECT_NE(want.find("hunt 1 search running 50 true 0"), std::string::npos) << want;
   EXPECT_EQ(Everything(*pg), want);
   // Ids go on after the copied ones: a run is never renumbered, nor an id reused.
   store::Run next;
