@@ -37,6 +37,9 @@ struct RemoteCommand {
   CLI::App* health = nullptr;
   CLI::App* history = nullptr;
   CLI::App* search = nullptr;
+  CLI::App* hunt = nullptr;       // start a hunt
+  CLI::App* hunts = nullptr;      // list hunts, or show one
+  CLI::App* stop_hunt = nullptr;  // stop or cancel one
   bool ready = false;  // health: /readyz instead of /healthz
   std::string server;
   std::string token;
@@ -56,6 +59,10 @@ struct RemoteCommand {
   std::int64_t id = 0;
   // history (suite and limit above), search
   std::string test, failure;
+  // hunt (suite, filter, reference... above), hunts, stop-hunt
+  int repeat = 0;
+  bool until_failure = false, hold_on_failure = false, cancel = false;
+  std::string max_duration;
 };
 
 int FailRemote(const std::string& message) {
@@ -333,6 +340,119 @@ std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
   return final_status;
 }
 
+// Appends the fields of a run's request that trigger and hunt share (filter, reference,
+// initiated_by, max_attempts, timeout, labels, params); returns the error of a malformed
+// --label or --param.
+std::string AppendRunFields(std::string& body, const RemoteCommand& c) {
+  body += ",\"filter\":";
+  AppendJsonString(body, c.filter);
+  body += ",\"reference\":";
+  AppendJsonString(body, c.reference);
+  std::string who = c.initiated_by;
+  if (who.empty() && std::getenv("USER") != nullptr) who = std::getenv("USER");
+  body += ",\"initiated_by\":";
+  AppendJsonString(body, who);
+  if (c.attempts > 0) body += fmt::format(",\"max_attempts\":{}", c.attempts);
+  if (!c.timeout.empty()) {
+    body += ",\"timeout\":";
+    AppendJsonString(body, c.timeout);
+  }
+  if (std::string e = AppendPairs(body, "labels", c.labels); !e.empty()) return e;
+  return AppendPairs(body, "params", c.params);
+}
+
+// A count of a hunt's runs ("total", "failed", ...), 0 if the server could not count them.
+std::int64_t HuntCount(const json::object& hunt, std::string_view key) {
+  const json::value* runs = hunt.if_contains("runs");
+  return runs != nullptr && runs->is_object() ? Int(runs->as_object(), key) : 0;
+}
+
+double Number(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_double()) return v->as_double();
+  if (v->is_int64()) return static_cast<double>(v->as_int64());
+  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
+  return 0;
+}
+
+// "12.5% (95% CI 3.5%-36.0%)", or "-" before a run passed or failed.
+std::string RateText(const json::object& hunt) {
+  const json::value* rate = hunt.if_contains("failure_rate");
+  if (rate == nullptr || !rate->is_object() || Int(rate->as_object(), "runs") == 0) return "-";
+  const json::object& r = rate->as_object();
+  return fmt::format("{:.1f}% (95% CI {:.1f}%-{:.1f}%)", 100 * Number(r, "observed"),
+                     100 * Number(r, "low"), 100 * Number(r, "high"));
+}
+
+void PrintHunt(const json::object& h) {
+  std::printf("hunt %lld  suite %s  %s\n", static_cast<long long>(Int(h, "id")),
+              Str(h, "suite").c_str(), Str(h, "status").c_str());
+  std::string asked;
+  if (Int(h, "repeat") > 0) asked += fmt::format("  repeat {}", Int(h, "repeat"));
+  if (Int(h, "max_duration_ms") > 0) {
+    asked += fmt::format("  max duration {}s", Int(h, "max_duration_ms") / 1000);
+  }
+  if (Bool(h, "until_failure")) asked += "  until failure";
+  if (Bool(h, "hold_on_failure")) asked += "  hold on failure";
+  if (!Str(h, "filter").empty()) asked += "  filter " + Str(h, "filter");
+  std::printf("%s\n", asked.c_str());
+  std::printf("  runs %lld: %lld passed, %lld failed, %lld cancelled, %lld error, %lld unfinished\n",
+              static_cast<long long>(HuntCount(h, "total")),
+              static_cast<long long>(HuntCount(h, "passed")),
+              static_cast<long long>(HuntCount(h, "failed")),
+              static_cast<long long>(HuntCount(h, "cancelled")),
+              static_cast<long long>(HuntCount(h, "error")),
+              static_cast<long long>(HuntCount(h, "unfinished")));
+  std::printf("  failure rate %s\n", RateText(h).c_str());
+  if (Int(h, "first_failing_run") != 0) {
+    std::printf("  first failing run %lld\n", static_cast<long long>(Int(h, "first_failing_run")));
+  }
+  if (!Str(h, "error").empty()) std::printf("  %s\n", Str(h, "error").c_str());
+}
+
+// Follows hunt `id` until it ends, printing each run of it as it finishes, then the hunt.
+// Returns 0 if no run of it failed (or ended in error, or was cancelled), 1 otherwise, 2 if
+// the server was lost.
+int FollowHunt(http::Client& client, const std::string& base, std::int64_t id) {
+  std::set<std::int64_t> printed;
+  int failures = 0;
+  while (true) {
+    http::ClientResult hunt = client.Request("GET", fmt::format("{}/api/v1/hunts/{}", base, id));
+    http::ClientResult runs =
+        client.Request("GET", fmt::format("{}/api/v1/runs?hunt={}&limit=500", base, id));
+    json::error_code ec, ec_runs;
+    const json::value h = hunt.ok() && hunt.status == 200 ? json::parse(hunt.body, ec) : json::value();
+    const json::value list =
+        runs.ok() && runs.status == 200 ? json::parse(runs.body, ec_runs) : json::value();
+    if (!h.is_object() || !list.is_object()) {
+      if (++failures > 30) {
+        return FailRemote(fmt::format("lost the server while following hunt {}", id));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(failures, 10)));
+      continue;
+    }
+    failures = 0;
+    // Oldest first: the list is newest first.
+    const json::array& items = list.as_object().at("runs").as_array();
+    for (auto it = items.rbegin(); it != items.rend(); ++it) {
+      const json::object& run = it->as_object();
+      if (!IsFinishedRun(Str(run, "status")) || !printed.insert(Int(run, "id")).second) continue;
+      std::printf("run %lld %s\n", static_cast<long long>(Int(run, "id")),
+                  Str(run, "status").c_str());
+      std::fflush(stdout);
+    }
+    const json::object& o = h.as_object();
+    if (Str(o, "status") != "running" && HuntCount(o, "unfinished") == 0) {
+      PrintHunt(o);
+      const bool clean = HuntCount(o, "failed") == 0 && HuntCount(o, "error") == 0 &&
+                         HuntCount(o, "cancelled") == 0;
+      return clean ? 0 : kExitFailed;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 // The token flags, on `remote` and each of its commands (like --server), so they go before
 // or after the command's name.
 void AddTokenFlags(CLI::App* cmd, RemoteCommand& c) {
@@ -385,7 +505,8 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   RemoteCommand& c = command;
   c.remote = app.add_subcommand(
       "remote",
-      "Talk to a handoff server: trigger, ingest, suites, runs, get, history, search, health");
+      "Talk to a handoff server: trigger, ingest, hunt, suites, runs, get, history, search, "
+      "health");
   c.remote->require_subcommand(1, 1);
   c.remote->add_option("--server", c.server, kServerHelp)
       ->envname("HANDOFF_SERVER");
@@ -466,6 +587,51 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   c.search->add_option("--limit", c.limit, "How many tests")->check(WholeNumber(1, 500));
   c.search->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
+  c.hunt = c.remote->add_subcommand(
+      "hunt", "Hunt a flaky test: run SUITE again and again (--repeat, --max-duration), "
+              "--until-failure stops at the first failed run");
+  c.hunt->add_option("suite", c.suite, "The suite to run")->required();
+  c.hunt->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.hunt, c);
+  AddTlsFlags(c.hunt, c);
+  c.hunt->add_option("--repeat", c.repeat, "How many runs at most")->check(WholeNumber(1, 10000));
+  c.hunt->add_option("--max-duration", c.max_duration,
+                     "Start no run after this long, e.g. 2h (the run in progress finishes)");
+  c.hunt->add_flag("--until-failure", c.until_failure, "Stop at the first failed run");
+  c.hunt->add_flag("--hold-on-failure", c.hold_on_failure,
+                   "Hold a failing test before its cleanups, for debugging (release it with "
+                   "remote release)");
+  c.hunt->add_option("--filter,--run", c.filter, "Run only tests matching this regex");
+  c.hunt->add_option("--reference", c.reference, "A commit, release or ticket to record");
+  c.hunt->add_option("--initiated-by", c.initiated_by, "Who asks (default: $USER)");
+  c.hunt->add_option("--label", c.labels, "A label KEY=VALUE to store on each run (repeatable)");
+  c.hunt->add_option("--param", c.params, "A parameter KEY=VALUE for the tests (repeatable)");
+  c.hunt->add_option("--timeout", c.timeout, "Timeout of each test, e.g. 30s");
+  c.hunt->add_option("--attempts", c.attempts,
+                     "Attempts per failing test (default 1: a retry would hide the failure)")
+      ->check(WholeNumber(1));
+  c.hunt->add_flag("--wait", c.wait,
+                   "Follow the hunt until it ends; exit 0 if no run failed, 1 otherwise");
+
+  c.hunts = c.remote->add_subcommand("hunts", "List hunts, newest first, or show hunt ID");
+  c.hunts->add_option("id", c.id, "A hunt's id: show that hunt and its runs")
+      ->check(WholeNumber(1));
+  c.hunts->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.hunts, c);
+  AddTlsFlags(c.hunts, c);
+  c.hunts->add_option("--suite", c.runs_suite, "Only hunts of this suite");
+  c.hunts->add_option("--status", c.runs_status, "Only hunts in this status");
+  c.hunts->add_option("--limit", c.limit, "How many")->check(WholeNumber(1, 500));
+  c.hunts->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  c.stop_hunt = c.remote->add_subcommand(
+      "stop-hunt", "Stop hunt ID: no new run (the one in progress finishes, or --cancel it)");
+  c.stop_hunt->add_option("id", c.id, "The hunt's id")->required()->check(WholeNumber(1));
+  c.stop_hunt->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.stop_hunt, c);
+  AddTlsFlags(c.stop_hunt, c);
+  c.stop_hunt->add_flag("--cancel", c.cancel, "Cancel the run in progress too");
+
   c.get = c.remote->add_subcommand("get", "Show one run and its tests");
   c.get->add_option("id", c.id, "The run's id")->required()->check(WholeNumber(1));
   c.get->add_option("--server", c.server, kServerHelp)
@@ -517,21 +683,7 @@ int RunRemoteCommand(const RemoteCommand& c) {
 
   if (c.trigger->parsed()) {
     std::string body = "{\"trigger\":\"cli\"";
-    body += ",\"filter\":";
-    AppendJsonString(body, c.filter);
-    body += ",\"reference\":";
-    AppendJsonString(body, c.reference);
-    std::string who = c.initiated_by;
-    if (who.empty() && std::getenv("USER") != nullptr) who = std::getenv("USER");
-    body += ",\"initiated_by\":";
-    AppendJsonString(body, who);
-    if (c.attempts > 0) body += fmt::format(",\"max_attempts\":{}", c.attempts);
-    if (!c.timeout.empty()) {
-      body += ",\"timeout\":";
-      AppendJsonString(body, c.timeout);
-    }
-    if (std::string e = AppendPairs(body, "labels", c.labels); !e.empty()) return FailRemote(e);
-    if (std::string e = AppendPairs(body, "params", c.params); !e.empty()) return FailRemote(e);
+    if (std::string e = AppendRunFields(body, c); !e.empty()) return FailRemote(e);
     body += '}';
     http::ClientResult r =
         client.Request("POST", url->base + "/api/v1/suites/" + PercentEncode(c.suite) + "/runs",
@@ -559,6 +711,45 @@ int RunRemoteCommand(const RemoteCommand& c) {
   }
 
   if (c.ingest->parsed()) return RunRemoteIngest(client, url->base, server, c.ingest_options);
+
+  if (c.hunt->parsed()) {
+    if (c.repeat == 0 && c.max_duration.empty()) {
+      return FailRemote("hunt: give --repeat N, --max-duration D, or both");
+    }
+    std::string body = "{\"trigger\":\"cli\"";
+    if (c.repeat > 0) body += fmt::format(",\"repeat\":{}", c.repeat);
+    if (!c.max_duration.empty()) {
+      body += ",\"max_duration\":";
+      AppendJsonString(body, c.max_duration);
+    }
+    if (c.until_failure) body += ",\"until_failure\":true";
+    if (c.hold_on_failure) body += ",\"hold_on_failure\":true";
+    if (std::string e = AppendRunFields(body, c); !e.empty()) return FailRemote(e);
+    body += '}';
+    http::ClientResult r =
+        client.Request("POST", url->base + "/api/v1/suites/" + PercentEncode(c.suite) + "/hunts",
+                       body, {{"Content-Type", "application/json"}});
+    if (!r.ok()) return FailRemote(fmt::format("cannot reach {}: {}", server, r.error));
+    if (r.status != 201) return FailRemote(ServerErrorMessage(r));
+    json::value v = json::parse(r.body);
+    const std::int64_t id = Int(v.as_object(), "id");
+    std::printf("hunt %lld of %s started: %s/hunts/%lld\n", static_cast<long long>(id),
+                Str(v.as_object(), "suite").c_str(), server.c_str(), static_cast<long long>(id));
+    std::fflush(stdout);
+    if (!c.wait) return 0;
+    return FollowHunt(client, url->base, id);
+  }
+
+  if (c.stop_hunt->parsed()) {
+    http::ClientResult r = client.Request(
+        "POST", fmt::format("{}/api/v1/hunts/{}/{}", url->base, c.id, c.cancel ? "cancel" : "stop"),
+        "{}", {{"Content-Type", "application/json"}});
+    if (!r.ok()) return FailRemote(fmt::format("cannot reach {}: {}", server, r.error));
+    if (r.status != 200) return FailRemote(ServerErrorMessage(r));
+    json::value v = json::parse(r.body);
+    PrintHunt(v.as_object());
+    return 0;
+  }
 
   if (c.health->parsed()) {
     // Docker reserves a health check's exit code 2: anything but healthy is 1.
@@ -618,6 +809,44 @@ int RunRemoteCommand(const RemoteCommand& c) {
     std::printf("%-8s %-24s %-10s %-9s %-20s %s\n", "ID", "SUITE", "STATUS", "TRIGGER",
                 "REFERENCE", "CREATED");
     for (const json::value& run : v.as_object().at("runs").as_array()) PrintRunLine(run.as_object());
+    return 0;
+  }
+
+  if (c.hunts->parsed()) {
+    if (c.id != 0) {
+      http::ClientResult r;
+      if (std::optional<int> done = read(fmt::format("{}/api/v1/hunts/{}", url->base, c.id), &r)) {
+        return *done;
+      }
+      json::value v = json::parse(r.body);
+      PrintHunt(v.as_object());
+      http::ClientResult runs = client.Request(
+          "GET", fmt::format("{}/api/v1/runs?hunt={}&limit=500", url->base, c.id));
+      if (!runs.ok() || runs.status != 200) return 0;
+      json::value list = json::parse(runs.body);
+      std::printf("%-8s %-24s %-10s %-9s %-20s %s\n", "RUN", "SUITE", "STATUS", "TRIGGER",
+                  "REFERENCE", "CREATED");
+      for (const json::value& run : list.as_object().at("runs").as_array()) {
+        PrintRunLine(run.as_object());
+      }
+      return 0;
+    }
+    std::string target = fmt::format("{}/api/v1/hunts?limit={}", url->base, c.limit);
+    if (!c.runs_suite.empty()) target += "&suite=" + PercentEncode(c.runs_suite);
+    if (!c.runs_status.empty()) target += "&status=" + PercentEncode(c.runs_status);
+    http::ClientResult r;
+    if (std::optional<int> done = read(target, &r)) return *done;
+    json::value v = json::parse(r.body);
+    std::printf("%-6s %-24s %-10s %-6s %-7s %-24s %s\n", "HUNT", "SUITE", "STATUS", "RUNS",
+                "FAILED", "FAILURE RATE", "CREATED");
+    for (const json::value& item : v.as_object().at("hunts").as_array()) {
+      const json::object& h = item.as_object();
+      std::printf("%-6lld %-24s %-10s %-6lld %-7lld %-24s %s\n",
+                  static_cast<long long>(Int(h, "id")), Str(h, "suite").c_str(),
+                  Str(h, "status").c_str(), static_cast<long long>(HuntCount(h, "total")),
+                  static_cast<long long>(HuntCount(h, "failed")), RateText(h).c_str(),
+                  Str(h, "created_at").c_str());
+    }
     return 0;
   }
 

@@ -3,6 +3,8 @@
 // `remote`: the client of a handoff server, for deploy pipelines and terminals.
 //   remote trigger SUITE --server URL [--filter R] [--reference REF] [--wait]
 //   remote ingest --suite S --server URL [--reference REF] [--format F] FILE...
+//   remote hunt SUITE --server URL [--repeat N] [--max-duration D] [--until-failure] [--wait]
+//   remote hunts [ID] --server URL;  remote stop-hunt ID --server URL [--cancel]
 //   remote suites --server URL
 //   remote runs --server URL [--suite S] [--status S] [--reference R] [--limit N]
 //   remote get ID --server URL

@@ -40,6 +40,17 @@ struct RunRequest {
   std::int64_t timeout_ms = 0;  // 0: the suite's
   std::int64_t retry_of = 0;
   std::string schedule;  // name of the schedule that fired, if any
+  std::int64_t hunt_id = 0;  // the hunt the run is one of (0: none)
+};
+
+// What a caller asks of a new hunt (POST /suites/{suite}/hunts, a schedule): runs of
+// `run.suite` as `run` describes them, one after another, until store::Hunt's limits.
+struct HuntRequest {
+  RunRequest run;  // its idempotency_key, retry_of and hunt_id are not used
+  int repeat = 0;  // 0: no limit (then max_duration_ms is needed)
+  bool until_failure = false;
+  std::int64_t max_duration_ms = 0;  // 0: no limit (then repeat is needed)
+  bool hold_on_failure = false;
 };
 
 // A report produced elsewhere (a CI job's go test -json, JUnit XML or TAP), read whole and
@@ -97,6 +108,10 @@ struct ScheduleInfo {
   std::string time_zone;  // empty: UTC
   std::string filter;
   bool paused = false;
+  // A schedule that starts a hunt instead of a run (store::StoredSchedule's fields).
+  int hunt_repeat = 0;
+  bool hunt_until_failure = false;
+  std::int64_t hunt_max_duration_ms = 0;
   bool from_code = false;            // declared in code: cannot be deleted over the API
   std::int64_t next_run_ns = 0;      // 0: never (paused)
   std::int64_t last_run_id = 0;      // the last run it started, 0 if none
@@ -112,6 +127,9 @@ inline ScheduleInfo ToScheduleInfo(const store::StoredSchedule& s) {
   info.time_zone = s.time_zone;
   info.filter = s.filter;
   info.paused = s.paused;
+  info.hunt_repeat = s.hunt_repeat;
+  info.hunt_until_failure = s.hunt_until_failure;
+  info.hunt_max_duration_ms = s.hunt_max_duration_ms;
   return info;
 }
 
@@ -154,6 +172,20 @@ class ServeApi {
   virtual Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
                                    const std::string& initiated_by,
                                    const std::string& on_behalf_of = "") = 0;
+
+  // Starts a hunt (issue 21) and queues its first run. kInvalid: no limit, limits out of
+  // bounds, or as Trigger; kNotFound: unknown suite; kUnavailable: the store could not write
+  // it (nothing was started) or the server is shutting down.
+  virtual Result<store::Hunt> StartHunt(const HuntRequest& request) {
+    return Error{ErrorCode::kUnsupported, "this server does not hunt: " + request.run.suite};
+  }
+  // Ends a running hunt: it starts no new run; with `cancel`, its unfinished run is
+  // cancelled too, else it finishes. `by` says who (shown in the hunt's error). kNotFound:
+  // no such hunt; kConflict: it has ended; kUnavailable: the store could not write it.
+  virtual Result<store::Hunt> StopHunt(std::int64_t hunt_id, bool cancel, const std::string& by) {
+    (void)cancel, (void)by;
+    return Error{ErrorCode::kUnsupported, "this server does not hunt: " + std::to_string(hunt_id)};
+  }
 
   // Schedules, declared in code first, then stored ones by name.
   virtual std::vector<ScheduleInfo> Schedules() const = 0;

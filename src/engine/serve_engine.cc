@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "engine/active_run.h"
+#include "engine/hunts.h"
 #include "engine/run_engine.h"
 #include "engine/run_recorder.h"
 #include "engine/test_changes.h"
@@ -236,6 +237,9 @@ bool ServeEngine::Start(std::string* error) {
     std::lock_guard lock(mu_);
     DispatchLocked();
   }
+  // Hunts whose last run ended while the server was stopped (or whose next run could not
+  // be stored) go on.
+  ContinueHunts();
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   if (options_.retention.count() > 0) retention_ = std::thread([this] { RetentionLoop(); });
   store_probe_ = std::thread([this] { StoreProbeLoop(); });
@@ -397,6 +401,7 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
   run.reference = request.reference;
   run.environment = options_.environment;
   run.schedule = request.schedule;
+  run.hunt_id = request.hunt_id;
   run.filter = request.filter;
   run.tests = request.tests;
   run.labels = request.labels;
@@ -516,17 +521,21 @@ std::shared_ptr<ServeEngine::ActiveRun> ServeEngine::MakeActive(const store::Run
 
 void ServeEngine::DispatchLocked() {
   if (draining_) return;
-  for (auto it = queue_.begin(); it != queue_.end();) {
-    if (static_cast<int>(run_threads_.size()) >= options_.max_concurrent_runs) break;
-    // While the store cannot write, a run could not even be marked running.
-    if (!store_writable_.load()) break;
-    std::shared_ptr<ActiveRun> run = *it;
-    if (running_suites_.count(run->run.suite) != 0) {
-      ++it;
-      continue;
+  // Hunts' runs queue behind every other run (issue 21: a hunt never starves scheduled
+  // runs): those first, then the hunts' with the room left.
+  for (const bool hunts : {false, true}) {
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (static_cast<int>(run_threads_.size()) >= options_.max_concurrent_runs) break;
+      // While the store cannot write, a run could not even be marked running.
+      if (!store_writable_.load()) break;
+      std::shared_ptr<ActiveRun> run = *it;
+      if ((run->run.hunt_id != 0) != hunts || running_suites_.count(run->run.suite) != 0) {
+        ++it;
+        continue;
+      }
+      it = queue_.erase(it);
+      StartLocked(run);
     }
-    it = queue_.erase(it);
-    StartLocked(run);
   }
   queue_depth_->With({}).Set(static_cast<double>(queue_.size()));
   runs_active_->With({}).Set(static_cast<double>(run_threads_.size()));
@@ -818,6 +827,7 @@ bool ServeEngine::FinishRun(ActiveRun& active, const RunEnding& ending, const st
   log_.Info("run finished", {{"run", std::to_string(active.run.id)},
                              {"suite", active.run.suite},
                              {"status", store::RunStatusName(status)}});
+  if (run_after.hunt_id != 0) ContinueHunt(run_after.hunt_id);
   return true;
 }
 
@@ -1034,6 +1044,12 @@ Result<void> ServeEngine::CreateSchedule(const store::StoredSchedule& schedule) 
       !target.ok()) {
     return target;
   }
+  if (schedule.hunt_repeat < 0 || schedule.hunt_repeat > kMaxHuntRepeat ||
+      schedule.hunt_max_duration_ms < 0 || schedule.hunt_max_duration_ms > kMaxHuntDurationMs) {
+    return Error{ErrorCode::kInvalid,
+                 fmt::format("hunt: repeat must be between 1 and {}, max_duration at most 168h",
+                             kMaxHuntRepeat)};
+  }
   ScheduleInfo info = ToScheduleInfo(schedule);
   {
     std::lock_guard lock(schedules_mu_);
@@ -1155,6 +1171,10 @@ void ServeEngine::SchedulerLoop() {
 
 void ServeEngine::Fire(const ScheduleBook::Firing& firing) {
   const ScheduleInfo& s = firing.schedule;
+  if (s.hunt_repeat > 0 || s.hunt_max_duration_ms > 0) {
+    FireHunt(firing);
+    return;
+  }
   if (shared_) {
     // The previous run may be on any replica: the store knows.
     if (const std::int64_t unfinished = store_.UnfinishedScheduleRun(s.name); unfinished != 0) {
@@ -1300,8 +1320,11 @@ void ServeEngine::StoreProbeLoop() {
       store_writable_.store(true);
       log_.Info("store writes again; ready");
       if (shared_) WakeReplica();  // claims what waited
-      std::lock_guard runs_lock(mu_);
-      DispatchLocked();  // the runs that waited
+      {
+        std::lock_guard runs_lock(mu_);
+        DispatchLocked();  // the runs that waited
+      }
+      ContinueHunts();  // those whose next run could not be stored
     }
     lock.lock();
     schedules_changed_.wait_for(lock, options_.store_probe_interval, [&] { return stopping_; });

@@ -121,6 +121,8 @@ class ServeEngine : public ServeApi {
   Result<TriggeredRun> Trigger(const RunRequest& request) override;
   Result<store::Run> Ingest(const IngestRequest& request) override;
   Result<store::Run> Cancel(std::int64_t run_id) override;
+  Result<store::Hunt> StartHunt(const HuntRequest& request) override;
+  Result<store::Hunt> StopHunt(std::int64_t hunt_id, bool cancel, const std::string& by) override;
   Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
                            const std::string& initiated_by,
                            const std::string& on_behalf_of = "") override;
@@ -171,6 +173,19 @@ class ServeEngine : public ServeApi {
   // its writes failed, in the middle of an ingest), and notes the ingested suites' latest
   // runs in the metrics.
   void StartIngested();
+  // Hunts (serve_hunts.cc). Takes the next step of hunt `hunt_id` once none of its runs is
+  // unfinished (hunts.h): queues its next run or ends it. Called when a run of it finishes,
+  // and for every running hunt at start and when the store writes again.
+  void ContinueHunt(std::int64_t hunt_id);
+  // ContinueHunt's step, with hunts_mu_ held: returns a run to cancel (0: none).
+  std::int64_t StepHunt(std::int64_t hunt_id);
+  void ContinueHunts();
+  // A schedule that hunts fired: starts its hunt, unless its previous hunt is still running
+  // (skipped, as a schedule's run is while its previous run has not finished).
+  void FireHunt(const ScheduleBook::Firing& firing);
+  // The request of the run a hunt starts after its run `after` (0: its first).
+  static RunRequest HuntRunRequest(const store::Hunt& hunt, std::int64_t after);
+
   // The store failed to commit a write: log it and turn readiness red until a probe
   // commits again.
   void StoreWriteFailed(const std::string& what);
@@ -262,6 +277,7 @@ class ServeEngine : public ServeApi {
   std::vector<std::thread> finished_threads_;
   std::map<std::int64_t, std::thread> run_threads_;
   int ingests_ = 0;  // Ingest calls in progress: Shutdown waits for them too
+  std::mutex hunts_mu_;  // one step of a hunt at a time (of this server)
   bool draining_ = false;
 
   mutable std::mutex schedules_mu_;

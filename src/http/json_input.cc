@@ -65,6 +65,17 @@ bool BodyFields::Bool(std::size_t i, bool* out) {
   return true;
 }
 
+bool BodyFields::ObjectText(std::size_t i, std::string* out) {
+  const json::value& v = FieldValue(object_->fields, i);
+  if (v.is_null()) {
+    out->clear();
+    return true;
+  }
+  if (!v.is_object()) return Fail(i, "an object");
+  *out = json::serialize(v);
+  return true;
+}
+
 bool BodyFields::Int(std::size_t i, std::int64_t* out) {
   const json::value& v = FieldValue(object_->fields, i);
   if (v.is_int64()) {

@@ -39,6 +39,8 @@ class BodyFields {
   bool Int(std::size_t i, std::int64_t* out);
   bool StringMap(std::size_t i, store::KeyValues* out);
   bool StringArray(std::size_t i, std::vector<std::string>* out);
+  // An object's JSON text, for a BodyFields of its own ("" for null).
+  bool ObjectText(std::size_t i, std::string* out);
   // Refuses field `i` as unknown to the endpoint.
   bool Unknown(std::size_t i);
   // Refuses field `i`, whose value has the right type but is invalid because `why`.

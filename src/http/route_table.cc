@@ -49,6 +49,12 @@ const std::vector<RouteSpec>& Routes() {
       {"GET", "/api/v1/runs/{run:id}/attachments", ListRunAttachments, kReadOnly, Access::kRead},
       {"GET", "/api/v1/runs/{run:id}/attachments/{path...}", DownloadAttachment, kReadOnly,
        Access::kRead},
+      // Hunts: a series of runs of a suite to provoke a flaky failure.
+      {"POST", "/api/v1/suites/{suite}/hunts", StartHunt, kChangesState, Access::kRun},
+      {"GET", "/api/v1/hunts", ListHunts, kReadOnly, Access::kRead},
+      {"GET", "/api/v1/hunts/{hunt:id}", GetHunt, kReadOnly, Access::kRead},
+      {"POST", "/api/v1/hunts/{hunt:id}/stop", StopHunt, kChangesState, Access::kRun},
+      {"POST", "/api/v1/hunts/{hunt:id}/cancel", CancelHunt, kChangesState, Access::kRun},
       // Schedules.
       {"GET", "/api/v1/schedules", ListSchedules, kReadOnly, Access::kRead},
       {"POST", "/api/v1/schedules", CreateSchedule, kChangesState, Access::kAdmin},

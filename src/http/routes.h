@@ -4,6 +4,7 @@
 // per file, and the helpers they share to read requests and write responses. Not part of
 // router.h: nothing outside src/http/ uses these.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "base/result.h"
 #include "engine/serve_api.h"
+#include "http/json_input.h"
 #include "http/route_table.h"
 #include "http/router.h"
 
@@ -91,6 +93,18 @@ Response SearchTests(const RouteContext& ctx);
 Response RunResponse(int status, const store::Run& run, store::Store& store,
                      RunTestsCache* cache, bool gzip = false);
 
+// Reads field `i` of a body that describes a run (POST /suites/{suite}/runs, /hunts) into
+// `run`: filter, labels, params, reference, initiated_by, tests, max_attempts, timeout,
+// trigger. Nullopt if the field is none of these; false (the body's error says why) if its
+// value is bad.
+std::optional<bool> ReadRunField(BodyFields& body, std::size_t i, RunRequest& run);
+// Reads field `i` as a duration of at least 1ms ("30s", "5m"); nullopt (the body's error
+// says why) if it is not one.
+std::optional<std::chrono::milliseconds> ReadDurationField(BodyFields& body, std::size_t i);
+// Makes the authenticated caller, if any, the run's initiated_by; what the body said becomes
+// on_behalf_of (shown, never trusted).
+void SetCaller(const RouteContext& ctx, RunRequest& run);
+
 // POST /api/v1/suites/{suite}/runs
 Response TriggerRun(const RouteContext& ctx);
 // GET /api/v1/runs
@@ -117,6 +131,18 @@ Response ListRunAttachments(const RouteContext& ctx);
 Response DownloadAttachment(const RouteContext& ctx);
 // GET /api/v1/runs/{run:id}/events
 Response RunEvents(const RouteContext& ctx);
+
+// --- Hunts (routes_hunts.cc) --------------------------------------------------------------
+
+// POST /api/v1/suites/{suite}/hunts
+Response StartHunt(const RouteContext& ctx);
+// GET /api/v1/hunts
+Response ListHunts(const RouteContext& ctx);
+// GET /api/v1/hunts/{hunt:id}
+Response GetHunt(const RouteContext& ctx);
+// POST /api/v1/hunts/{hunt:id}/stop and /cancel
+Response StopHunt(const RouteContext& ctx);
+Response CancelHunt(const RouteContext& ctx);
 
 // --- Schedules (routes_schedules.cc) ------------------------------------------------------
 

@@ -81,6 +81,64 @@ std::optional<std::int64_t> ParseNonNegative(std::string_view text) {
 
 }  // namespace
 
+std::optional<bool> ReadRunField(BodyFields& body, std::size_t i, RunRequest& run) {
+  const std::string_view name = body.name(i);
+  if (name == "filter") return body.String(i, &run.filter);
+  if (name == "labels") return body.StringMap(i, &run.labels);
+  if (name == "params") return body.StringMap(i, &run.params);
+  if (name == "reference") return body.String(i, &run.reference);
+  if (name == "initiated_by") return body.String(i, &run.initiated_by);
+  if (name == "tests") return body.StringArray(i, &run.tests);
+  if (name == "max_attempts") {
+    std::int64_t attempts = 0;
+    if (!body.Int(i, &attempts)) return false;
+    if (attempts < 1 || attempts > 1000) return body.Invalid(i, "must be between 1 and 1000");
+    run.max_attempts = static_cast<int>(attempts);
+    return true;
+  }
+  if (name == "timeout") {
+    std::optional<std::chrono::milliseconds> timeout = ReadDurationField(body, i);
+    if (!timeout) return false;
+    run.timeout_ms = timeout->count();
+    return true;
+  }
+  if (name == "trigger") {
+    std::string text;
+    if (!body.String(i, &text)) return false;
+    if (text == "api") {
+      run.trigger = store::Trigger::kApi;
+    } else if (text == "ui") {
+      run.trigger = store::Trigger::kUi;
+    } else if (text == "cli") {
+      run.trigger = store::Trigger::kCli;
+    } else {
+      return body.Invalid(i, "must be \"api\", \"ui\" or \"cli\"");
+    }
+    return true;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> ReadDurationField(BodyFields& body, std::size_t i) {
+  std::string text;
+  if (!body.String(i, &text)) return std::nullopt;
+  const auto duration = ParseDuration(text);
+  if (!duration || *duration < std::chrono::milliseconds(1)) {
+    body.Invalid(i, "must be a duration of at least 1ms, like \"30s\" or \"5m\"");
+    return std::nullopt;
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+}
+
+void SetCaller(const RouteContext& ctx, RunRequest& run) {
+  // Authenticated, the caller is who the server identified; what the body says is kept
+  // beside it, shown and never trusted.
+  if (ctx.who != nullptr) {
+    run.on_behalf_of = std::move(run.initiated_by);
+    run.initiated_by = ctx.who->name;
+  }
+}
+
 Response TriggerRun(const RouteContext& ctx) {
   const Request& req = ctx.req;
   RunRequest run;
@@ -95,65 +153,11 @@ Response TriggerRun(const RouteContext& ctx) {
   BodyFields body(req.body);
   if (!body.error().empty()) return BadRequest(body.error());
   for (std::size_t i = 0; i < body.size(); ++i) {
-    const std::string_view name = body.name(i);
-    bool ok = true;
-    if (name == "filter") {
-      ok = body.String(i, &run.filter);
-    } else if (name == "labels") {
-      ok = body.StringMap(i, &run.labels);
-    } else if (name == "params") {
-      ok = body.StringMap(i, &run.params);
-    } else if (name == "reference") {
-      ok = body.String(i, &run.reference);
-    } else if (name == "initiated_by") {
-      ok = body.String(i, &run.initiated_by);
-    } else if (name == "tests") {
-      ok = body.StringArray(i, &run.tests);
-    } else if (name == "max_attempts") {
-      std::int64_t attempts = 0;
-      ok = body.Int(i, &attempts);
-      if (ok && (attempts < 1 || attempts > 1000)) {
-        ok = body.Invalid(i, "must be between 1 and 1000");
-      }
-      run.max_attempts = static_cast<int>(attempts);
-    } else if (name == "timeout") {
-      std::string text;
-      ok = body.String(i, &text);
-      if (ok) {
-        const auto duration = ParseDuration(text);
-        if (!duration || *duration < std::chrono::milliseconds(1)) {
-          ok = body.Invalid(i, "must be a duration of at least 1ms, like \"30s\" or \"5m\"");
-        } else {
-          run.timeout_ms =
-              std::chrono::duration_cast<std::chrono::milliseconds>(*duration).count();
-        }
-      }
-    } else if (name == "trigger") {
-      std::string text;
-      ok = body.String(i, &text);
-      if (ok) {
-        if (text == "api") {
-          run.trigger = store::Trigger::kApi;
-        } else if (text == "ui") {
-          run.trigger = store::Trigger::kUi;
-        } else if (text == "cli") {
-          run.trigger = store::Trigger::kCli;
-        } else {
-          ok = body.Invalid(i, "must be \"api\", \"ui\" or \"cli\"");
-        }
-      }
-    } else {
-      ok = body.Unknown(i);
-    }
+    const std::optional<bool> read = ReadRunField(body, i, run);
+    const bool ok = read ? *read : body.Unknown(i);
     if (!ok) return BadRequest(body.error());
   }
-
-  // Authenticated, the caller is who the server identified; what the body says is kept
-  // beside it, shown and never trusted.
-  if (ctx.who != nullptr) {
-    run.on_behalf_of = std::move(run.initiated_by);
-    run.initiated_by = ctx.who->name;
-  }
+  SetCaller(ctx, run);
   const Result<TriggeredRun> result = ctx.api.Trigger(run);
   if (!result.ok()) return FromError(result.error());
   Response r = RunResponse(result->created ? 201 : 200, result->run, ctx.store, ctx.cache);
@@ -167,6 +171,11 @@ Response ListRuns(const RouteContext& ctx) {
   q.limit = kDefaultRunsLimit;
   if (const std::string* v = QueryValue(query, "suite")) q.suite = *v;
   if (const std::string* v = QueryValue(query, "reference")) q.reference = *v;
+  if (const std::string* v = QueryValue(query, "hunt"); v != nullptr && !v->empty()) {
+    const std::optional<std::int64_t> hunt = ParsePositiveId(*v);
+    if (!hunt) return BadRequest(fmt::format("hunt \"{}\" is not a hunt id", *v));
+    q.hunt_id = *hunt;
+  }
   if (const std::string* v = QueryValue(query, "status"); v != nullptr && !v->empty()) {
     store::RunStatus status;
     if (!store::ParseRunStatus(*v, &status)) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/hunts.h"
 #include "http/json_input.h"
 #include "http/routes.h"
 #include "json/json_writer.h"
@@ -65,6 +66,14 @@ void AppendScheduleJson(std::string& out, const ScheduleInfo& s) {
   } else {
     out += "null";
   }
+  out += ",\"hunt\":";
+  if (s.hunt_repeat > 0 || s.hunt_max_duration_ms > 0) {
+    fmt::format_to(std::back_inserter(out),
+                   "{{\"repeat\":{},\"until_failure\":{},\"max_duration_ms\":{}}}",
+                   s.hunt_repeat, s.hunt_until_failure, s.hunt_max_duration_ms);
+  } else {
+    out += "null";
+  }
   out += '}';
 }
 
@@ -100,6 +109,37 @@ Response CreateSchedule(const RouteContext& ctx) {
       ok = body.String(i, &schedule.filter);
     } else if (name == "paused") {
       ok = body.Bool(i, &schedule.paused);
+    } else if (name == "hunt") {
+      // {"repeat", "until_failure", "max_duration"}: the schedule starts hunts (issue 21).
+      std::string text;
+      ok = body.ObjectText(i, &text);
+      if (ok && !text.empty()) {
+        BodyFields hunt(text);
+        for (std::size_t j = 0; j < hunt.size(); ++j) {
+          const std::string_view field = hunt.name(j);
+          bool read = true;
+          if (field == "repeat") {
+            std::int64_t repeat = 0;
+            read = hunt.Int(j, &repeat);
+            if (read && (repeat < 1 || repeat > kMaxHuntRepeat)) {
+              read = hunt.Invalid(j, fmt::format("must be between 1 and {}", kMaxHuntRepeat));
+            }
+            schedule.hunt_repeat = static_cast<int>(repeat);
+          } else if (field == "until_failure") {
+            read = hunt.Bool(j, &schedule.hunt_until_failure);
+          } else if (field == "max_duration") {
+            const std::optional<std::chrono::milliseconds> d = ReadDurationField(hunt, j);
+            read = d.has_value();
+            if (read) schedule.hunt_max_duration_ms = d->count();
+          } else {
+            read = hunt.Unknown(j);
+          }
+          if (!read) return BadRequest("hunt: " + hunt.error());
+        }
+        if (schedule.hunt_repeat == 0 && schedule.hunt_max_duration_ms == 0) {
+          return BadRequest("hunt: a hunt needs a limit: repeat, max_duration, or both");
+        }
+      }
     } else {
       ok = body.Unknown(i);
     }

@@ -246,7 +246,8 @@ TEST_F(ServeTest, TriggeredRunFinishesWithEveryField) {
   std::set<std::string> names;
   for (const json::value& suite : Arr(suites, "suites")) names.insert(Str(suite, "name"));
   EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Soft", "Healing", "Slow", "Gate",
-                                          "Skipper", "Features", "Chatty", "Secrets", "History"}));
+                                          "Skipper", "Features", "Chatty", "Secrets", "History",
+                                          "Hunted"}));
   const json::value fast = Get(s, "/api/v1/suites/Fast");
   EXPECT_EQ(Arr(fast, "last_runs").size(), 2u) << json::serialize(fast);
   EXPECT_EQ(Arr(fast, "tests").size(), 3u);
@@ -3804,6 +3805,339 @@ TEST_F(ServeTest, LinkTemplatesAndTheCollectorAreCheckedAtStart) {
   ProcessResult endpoint = check({"--otlp-endpoint", "collector:4318"});
   EXPECT_EQ(endpoint.exit_code, 2);
   EXPECT_NE(endpoint.err.find("--otlp-endpoint"), std::string::npos) << endpoint.err;
+}
+
+
+// --- Hunts (issue 21): a series of runs of a suite until it fails ------------------------------
+
+class HuntTest : public ServeTest {
+ protected:
+  // Starts a hunt of `suite` with `body`; returns its object (status 201 checked).
+  json::value StartHunt(Server* s, const std::string& suite, const std::string& body) {
+    return Json(s, "POST", "/api/v1/suites/" + suite + "/hunts", body, 201);
+  }
+
+  // Polls the hunt until it has ended and none of its runs is unfinished.
+  json::value AwaitHuntEnded(Server* s, std::int64_t id, std::chrono::milliseconds timeout = 60s) {
+    json::value hunt;
+    const bool ended = Eventually(
+        [&] {
+          hunt = Parse(Call(s, "GET", fmt::format("/api/v1/hunts/{}", id)).body);
+          return Str(hunt, "status") != "running" && Field(hunt, "runs") != nullptr &&
+                 Int(*Field(hunt, "runs"), "unfinished") == 0;
+        },
+        timeout);
+    EXPECT_TRUE(ended) << "hunt " << id << " did not end: " << json::serialize(hunt);
+    return hunt;
+  }
+
+  static std::int64_t Runs(const json::value& hunt, std::string_view key) {
+    const json::value* runs = Field(hunt, "runs");
+    return runs != nullptr ? Int(*runs, key) : -1;
+  }
+
+  // The params of Hunted's Intermittent: count runs in a file of the test's own, fail every
+  // `every`-th.
+  std::string HuntedParams(int every) const {
+    return fmt::format(R"("params":{{"counter":"{}/count","fail_every":"{}"}})", dir_, every);
+  }
+
+  int CountedRuns() const {
+    std::ifstream in(dir_ + "/count");
+    int n = 0;
+    in >> n;
+    return n;
+  }
+};
+
+TEST_F(HuntTest, StopsAtTheFirstFailureAndSaysWhatItFound) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  http::ClientResult created =
+      Call(s, "POST", "/api/v1/suites/Hunted/hunts",
+           fmt::format(R"({{"repeat":10,"until_failure":true,"reference":"v9",{}}})",
+                       HuntedParams(3)));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const json::value started = Parse(created.body);
+  const std::int64_t id = Int(started, "id");
+  ASSERT_GT(id, 0);
+  EXPECT_EQ(created.Header("Location"), fmt::format("/api/v1/hunts/{}", id));
+  EXPECT_EQ(Str(started, "status"), "running");
+  EXPECT_EQ(Int(started, "repeat"), 10);
+  EXPECT_TRUE(Bool(started, "until_failure"));
+  // A retry that passes would hide the failure a hunt is after: one attempt by default.
+  EXPECT_EQ(Int(started, "max_attempts"), 1);
+
+  const json::value hunt = AwaitHuntEnded(s, id);
+  EXPECT_EQ(Str(hunt, "status"), "failed") << json::serialize(hunt);
+  EXPECT_EQ(Runs(hunt, "total"), 3);
+  EXPECT_EQ(Runs(hunt, "passed"), 2);
+  EXPECT_EQ(Runs(hunt, "failed"), 1);
+  EXPECT_EQ(CountedRuns(), 3) << "no run after the first failure";
+  EXPECT_FALSE(Str(hunt, "finished_at").empty());
+
+  // Its runs are ordinary runs, tagged with the hunt; the third one failed.
+  const std::vector<json::value> runs = ListRuns(s, fmt::format("hunt={}", id));
+  ASSERT_EQ(runs.size(), 3u);
+  for (const json::value& run : runs) {
+    EXPECT_EQ(Int(run, "hunt"), id);
+    EXPECT_EQ(Str(run, "reference"), "v9");
+    EXPECT_EQ(Str(run, "suite"), "Hunted");
+  }
+  const std::int64_t failing = Int(runs.front(), "id");  // newest first
+  EXPECT_EQ(Str(runs.front(), "status"), "failed");
+  EXPECT_EQ(Int(hunt, "first_failing_run"), failing);
+  EXPECT_EQ(Int(hunt, "last_run"), failing);
+  EXPECT_NE(Str(hunt, "error").find(fmt::format("run {} failed", failing)), std::string::npos)
+      << Str(hunt, "error");
+  const json::value run = GetRun(s, failing);
+  EXPECT_EQ(TestStatuses(run)["Intermittent"], "failed");
+  EXPECT_NE(Str(*FindTest(run, "Intermittent"), "message").find("run 3: the order was lost"),
+            std::string::npos);
+  EXPECT_EQ(Int(run, "max_attempts"), 1);
+
+  // The observed rate, 1 in 3, inside its 95% interval (Wilson: 0.0615 to 0.7923).
+  const json::value* rate = Field(hunt, "failure_rate");
+  ASSERT_NE(rate, nullptr);
+  EXPECT_EQ(Int(*rate, "runs"), 3);
+  EXPECT_EQ(Int(*rate, "failures"), 1);
+  EXPECT_NEAR(Field(*rate, "observed")->to_number<double>(), 1.0 / 3, 1e-3);
+  EXPECT_NEAR(Field(*rate, "low")->to_number<double>(), 0.0615, 1e-3);
+  EXPECT_NEAR(Field(*rate, "high")->to_number<double>(), 0.7923, 1e-3);
+
+  // Listed, and filtered by status and suite.
+  const json::value list = Get(s, "/api/v1/hunts?status=failed&suite=Hunted");
+  ASSERT_EQ(Arr(list, "hunts").size(), 1u) << json::serialize(list);
+  EXPECT_EQ(Int(Arr(list, "hunts")[0], "id"), id);
+  EXPECT_TRUE(Arr(Get(s, "/api/v1/hunts?status=running"), "hunts").empty());
+  // Over: a stop is a conflict.
+  http::ClientResult stop = Call(s, "POST", fmt::format("/api/v1/hunts/{}/stop", id));
+  EXPECT_EQ(stop.status, 409) << stop.body;
+  EXPECT_NE(stop.body.find("already ended (failed)"), std::string::npos) << stop.body;
+}
+
+TEST_F(HuntTest, RunsEveryRepeatWithoutUntilFailureAndPassesWhenNothingFails) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::int64_t flaky = Int(
+      StartHunt(s, "Hunted", fmt::format(R"({{"repeat":6,{}}})", HuntedParams(3))), "id");
+  const json::value hunt = AwaitHuntEnded(s, flaky);
+  EXPECT_EQ(Str(hunt, "status"), "failed");
+  EXPECT_EQ(Runs(hunt, "total"), 6);
+  EXPECT_EQ(Runs(hunt, "failed"), 2);
+  EXPECT_EQ(Runs(hunt, "passed"), 4);
+  EXPECT_EQ(CountedRuns(), 6);
+  EXPECT_NE(Str(hunt, "error").find("6 runs made: 2 of 6 runs failed"), std::string::npos)
+      << Str(hunt, "error");
+
+  // A filter to one test, and a hunt that finds nothing: passed, its rate 0 with an upper
+  // bound (3 runs: below 0.5615).
+  const std::int64_t clean =
+      Int(StartHunt(s, "Fast", R"({"repeat":3,"until_failure":true,"filter":"^Hello$"})"), "id");
+  const json::value passed = AwaitHuntEnded(s, clean);
+  EXPECT_EQ(Str(passed, "status"), "passed") << json::serialize(passed);
+  EXPECT_EQ(Runs(passed, "total"), 3);
+  EXPECT_TRUE(IsNull(passed, "first_failing_run"));
+  const json::value* rate = Field(passed, "failure_rate");
+  ASSERT_NE(rate, nullptr);
+  EXPECT_EQ(Field(*rate, "low")->to_number<double>(), 0);
+  EXPECT_NEAR(Field(*rate, "high")->to_number<double>(), 0.5615, 1e-3);
+  for (const json::value& run : ListRuns(s, fmt::format("hunt={}", clean))) {
+    EXPECT_EQ(Str(run, "filter"), "^Hello$");
+    EXPECT_EQ(Str(run, "status"), "passed");
+  }
+
+  // A time budget alone: the first run is made, and none after the budget is spent.
+  const std::int64_t budget = Int(StartHunt(s, "Fast", R"({"max_duration":"1ms"})"), "id");
+  const json::value spent = AwaitHuntEnded(s, budget);
+  EXPECT_EQ(Str(spent, "status"), "passed");
+  EXPECT_EQ(Runs(spent, "total"), 1);
+  EXPECT_NE(Str(spent, "error").find("time budget"), std::string::npos) << Str(spent, "error");
+}
+
+TEST_F(HuntTest, StopLetsTheRunFinishAndCancelCancelsIt) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  // Gate's run waits for the gate: the hunt's first run is in progress while it is stopped.
+  const std::int64_t stopped = Int(StartHunt(s, "Gate", R"({"repeat":5})"), "id");
+  std::vector<json::value> runs;
+  ASSERT_TRUE(Eventually([&] {
+    runs = ListRuns(s, fmt::format("hunt={}", stopped));
+    return runs.size() == 1 && Str(runs[0], "status") == "running";
+  }));
+  const json::value after_stop =
+      Json(s, "POST", fmt::format("/api/v1/hunts/{}/stop", stopped), "{}", 200);
+  EXPECT_EQ(Str(after_stop, "status"), "stopped");
+  EXPECT_EQ(Runs(after_stop, "unfinished"), 1) << "the run in progress finishes";
+  EXPECT_NE(Str(after_stop, "error").find("stopped by"), std::string::npos);
+
+  // Cancel: the run in progress is cancelled too.
+  const std::int64_t cancelled = Int(StartHunt(s, "Slow", R"({"repeat":5})"), "id");
+  ASSERT_TRUE(Eventually([&] { return ListRuns(s, fmt::format("hunt={}", cancelled)).size() == 1; }));
+  const json::value after_cancel =
+      Json(s, "POST", fmt::format("/api/v1/hunts/{}/cancel", cancelled), "{}", 200);
+  EXPECT_EQ(Str(after_cancel, "status"), "cancelled");
+  const json::value gone = AwaitHuntEnded(s, cancelled);
+  EXPECT_EQ(Runs(gone, "cancelled"), 1) << json::serialize(gone);
+  EXPECT_EQ(Runs(gone, "total"), 1);
+
+  OpenGate();
+  const json::value finished = AwaitHuntEnded(s, stopped);
+  EXPECT_EQ(Str(finished, "status"), "stopped");
+  EXPECT_EQ(Runs(finished, "passed"), 1);
+  EXPECT_EQ(Runs(finished, "total"), 1) << "no run after the stop";
+}
+
+TEST_F(HuntTest, HuntRunsQueueBehindOtherRuns) {
+  Server* s = Start({"--max-concurrent-runs", "1"});
+  ASSERT_NE(s, nullptr);
+  // The one slot is taken; a hunt's run queues, then an ordinary run after it.
+  const std::int64_t gate = Trigger(s, "Gate");
+  AwaitRun(s, gate, [](const json::value& r) { return Str(r, "status") == "running"; });
+  const std::int64_t hunt = Int(StartHunt(s, "Fast", R"({"repeat":1})"), "id");
+  ASSERT_EQ(ListRuns(s, fmt::format("hunt={}", hunt)).size(), 1u);
+  const std::int64_t hunted = Int(ListRuns(s, fmt::format("hunt={}", hunt))[0], "id");
+  const std::int64_t later = Trigger(s, "Mixed");
+  OpenGate();
+  const json::value ordinary = AwaitFinished(s, later);
+  const json::value hunts_run = AwaitFinished(s, hunted);
+  // The ordinary run, queued after the hunt's, started first.
+  EXPECT_LT(Str(ordinary, "started_at"), Str(hunts_run, "started_at"))
+      << json::serialize(ordinary) << json::serialize(hunts_run);
+  EXPECT_LE(Str(ordinary, "finished_at"), Str(hunts_run, "started_at"));
+  EXPECT_EQ(Str(AwaitHuntEnded(s, hunt), "status"), "passed");
+}
+
+TEST_F(HuntTest, AHuntGoesOnAfterARestart) {
+  Server* s = Start({"--shutdown-timeout", "200ms"});
+  ASSERT_NE(s, nullptr);
+  const std::int64_t id = Int(StartHunt(s, "Gate", R"({"repeat":2})"), "id");
+  ASSERT_TRUE(Eventually([&] {
+    const std::vector<json::value> runs = ListRuns(s, fmt::format("hunt={}", id));
+    return runs.size() == 1 && Str(runs[0], "status") == "running";
+  }));
+  s->Signal(SIGTERM);
+  ASSERT_TRUE(s->WaitExit(10s).has_value());
+  OpenGate();
+  Server* again = Start();
+  ASSERT_NE(again, nullptr);
+  const json::value hunt = AwaitHuntEnded(again, id);
+  EXPECT_EQ(Str(hunt, "status"), "passed") << json::serialize(hunt);
+  EXPECT_EQ(Runs(hunt, "total"), 2);
+  EXPECT_EQ(Runs(hunt, "passed"), 2);
+}
+
+TEST_F(HuntTest, BadHuntsAreRefusedWithClearErrors) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const auto refused = [&](const std::string& suite, const std::string& body, int status,
+                           const std::string& says) {
+    http::ClientResult r = Call(s, "POST", "/api/v1/suites/" + suite + "/hunts", body);
+    EXPECT_EQ(r.status, status) << body << ": " << r.body;
+    EXPECT_NE(r.body.find(says), std::string::npos) << body << ": " << r.body;
+  };
+  refused("Fast", "{}", 400, "a hunt needs a limit");
+  refused("Fast", R"({"repeat":0})", 400, "repeat");
+  refused("Fast", R"({"repeat":10001})", 400, "between 1 and 10000");
+  refused("Fast", R"({"repeat":"3"})", 400, "repeat");
+  refused("Fast", R"({"repeat":3,"max_duration":"soon"})", 400, "max_duration");
+  refused("Fast", R"({"repeat":3,"until_failure":"yes"})", 400, "until_failure");
+  refused("Fast", R"({"repeat":3,"forever":true})", 400, "forever");
+  refused("Fast", R"({"repeat":3,"filter":"^Nope$"})", 400, "selects no test");
+  refused("Fast", R"({"repeat":3,"filter":"("})", 400, "filter");
+  refused("Nope", R"({"repeat":3})", 404, "no suite named");
+  EXPECT_TRUE(Arr(Get(s, "/api/v1/hunts"), "hunts").empty()) << "nothing was started";
+  EXPECT_EQ(Call(s, "GET", "/api/v1/hunts/999").status, 404);
+  EXPECT_EQ(Call(s, "POST", "/api/v1/hunts/999/stop").status, 404);
+  EXPECT_EQ(Call(s, "POST", "/api/v1/hunts/999/cancel").status, 404);
+  EXPECT_EQ(Call(s, "GET", "/api/v1/hunts?status=bogus").status, 400);
+  EXPECT_EQ(Call(s, "GET", "/api/v1/runs?hunt=x").status, 400);
+}
+
+TEST_F(HuntTest, RemoteStartsFollowsListsAndStopsHunts) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  ProcessResult hunt = RunProcess(
+      {SERVE_FIXTURE, "remote", "hunt", "Hunted", "--server", s->url(), "--repeat", "5",
+       "--until-failure", "--param", "counter=" + dir_ + "/count", "--param", "fail_every=2",
+       "--wait"});
+  // A run failed: exit 1, as `remote trigger --wait` of a failed run.
+  EXPECT_EQ(hunt.exit_code, 1) << hunt.out << hunt.err;
+  EXPECT_NE(hunt.out.find("hunt 1 of Hunted started: " + s->url() + "/hunts/1"),
+            std::string::npos)
+      << hunt.out;
+  EXPECT_NE(hunt.out.find(" passed\n"), std::string::npos) << hunt.out;
+  EXPECT_NE(hunt.out.find(" failed\n"), std::string::npos) << hunt.out;
+  EXPECT_NE(hunt.out.find("runs 2: 1 passed, 1 failed"), std::string::npos) << hunt.out;
+  EXPECT_NE(hunt.out.find("failure rate 50.0% (95% CI 9.5%-90.5%)"), std::string::npos)
+      << hunt.out;
+  EXPECT_EQ(CountedRuns(), 2);
+
+  ProcessResult list = RunProcess({SERVE_FIXTURE, "remote", "hunts", "--server", s->url()});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("Hunted"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("failed"), std::string::npos) << list.out;
+  ProcessResult one = RunProcess({SERVE_FIXTURE, "remote", "hunts", "1", "--server", s->url()});
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find("first failing run"), std::string::npos) << one.out;
+  ProcessResult stop =
+      RunProcess({SERVE_FIXTURE, "remote", "stop-hunt", "1", "--server", s->url()});
+  EXPECT_EQ(stop.exit_code, 2);
+  EXPECT_NE(stop.err.find("already ended"), std::string::npos) << stop.err;
+  ProcessResult no_limit =
+      RunProcess({SERVE_FIXTURE, "remote", "hunt", "Fast", "--server", s->url()});
+  EXPECT_EQ(no_limit.exit_code, 2);
+  EXPECT_NE(no_limit.err.find("--repeat"), std::string::npos) << no_limit.err;
+}
+
+TEST_F(HuntTest, ASchedulesHuntStartsAtItsFiringAndOneAtATime) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const json::value created = Json(
+      s, "POST", "/api/v1/schedules",
+      R"({"name":"hunt-fast","suite":"Fast","spec":"@every 1s","hunt":{"repeat":2,"until_failure":true}})",
+      201);
+  ASSERT_TRUE(Field(created, "hunt") != nullptr && Field(created, "hunt")->is_object())
+      << json::serialize(created);
+  EXPECT_EQ(Int(*Field(created, "hunt"), "repeat"), 2);
+  EXPECT_TRUE(Bool(*Field(created, "hunt"), "until_failure"));
+  json::value hunts;
+  ASSERT_TRUE(Eventually([&] {
+    hunts = Get(s, "/api/v1/hunts?schedule=hunt-fast");
+    return !Arr(hunts, "hunts").empty();
+  }));
+  const json::value& first = Arr(hunts, "hunts").back();
+  EXPECT_EQ(Str(first, "trigger"), "schedule");
+  EXPECT_EQ(Str(first, "initiated_by"), "schedule hunt-fast");
+  const json::value ended = AwaitHuntEnded(s, Int(first, "id"));
+  EXPECT_EQ(Str(ended, "status"), "passed");
+  EXPECT_EQ(Runs(ended, "total"), 2);
+  for (const json::value& run : ListRuns(s, fmt::format("hunt={}", Int(first, "id")))) {
+    EXPECT_EQ(Str(run, "schedule"), "hunt-fast");
+    EXPECT_EQ(Str(run, "trigger"), "schedule");
+  }
+  Json(s, "DELETE", "/api/v1/schedules/hunt-fast", {}, 204);
+  // Never two hunts of the schedule at once.
+  std::vector<std::pair<std::string, std::string>> spans;
+  const json::value all = Get(s, "/api/v1/hunts?schedule=hunt-fast");
+  for (const json::value& h : Arr(all, "hunts")) {
+    spans.emplace_back(Str(h, "created_at"), Str(h, "finished_at"));
+  }
+  std::sort(spans.begin(), spans.end());
+  for (std::size_t i = 1; i < spans.size(); ++i) {
+    if (spans[i - 1].second.empty()) continue;
+    EXPECT_GE(spans[i].first, spans[i - 1].second) << "hunt " << i << " began before the last ended";
+  }
+
+  http::ClientResult bad = Call(
+      s, "POST", "/api/v1/schedules",
+      R"({"name":"bad-hunt","suite":"Fast","spec":"@every 1s","hunt":{"until_failure":true}})");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_NE(bad.body.find("hunt: a hunt needs a limit"), std::string::npos) << bad.body;
+  bad = Call(s, "POST", "/api/v1/schedules",
+             R"({"name":"bad-hunt","suite":"Fast","spec":"@every 1s","hunt":{"repeat":0}})");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_NE(bad.body.find("hunt: "), std::string::npos) << bad.body;
 }
 
 }  // namespace

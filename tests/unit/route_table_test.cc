@@ -39,6 +39,7 @@ class RouteTableTest : public ::testing::Test {
     run_id_ = store_.AddRun(run, {store::TestRow{.name = "Card"}});
     store_.AddAttachment(run_id_, store::StoredAttachment{
                                       {"Card", 1, "shot.png", "image/png", 3}, "png"});
+    hunt_id_ = store_.AddHunt(store::Hunt{.suite = "Checkout", .repeat = 3});
   }
 
   // A path that `pattern` matches, each parameter naming something the fakes hold. A new
@@ -58,6 +59,8 @@ class RouteTableTest : public ::testing::Test {
         path += "nightly";
       } else if (s.text == "run") {
         path += std::to_string(run_id_);
+      } else if (s.text == "hunt") {
+        path += std::to_string(hunt_id_);
       } else if (s.text == "test") {
         path += "Card";
       } else if (s.text == "file") {
@@ -78,6 +81,7 @@ class RouteTableTest : public ::testing::Test {
   FakeStore store_;
   FakeApi api_;
   std::int64_t run_id_ = 0;
+  std::int64_t hunt_id_ = 0;
 };
 
 TEST(RouteTableSpecTest, EveryPatternIsWellFormedAndUniquePerMethod) {
@@ -231,6 +235,11 @@ TEST(RouteTableSpecTest, EveryRouteNeedsExactlyTheseRolesAndEveryWriteChangesSta
       {"GET /api/v1/runs/{run:id}/attachments", {Access::kRead, kReadOnly}},
       {"GET /api/v1/runs/{run:id}/attachments/{path...}", {Access::kRead, kReadOnly}},
       {"GET /api/v1/runs/{run:id}/events", {Access::kRead, kReadOnly}},
+      {"POST /api/v1/suites/{suite}/hunts", {Access::kRun, kChangesState}},
+      {"GET /api/v1/hunts", {Access::kRead, kReadOnly}},
+      {"GET /api/v1/hunts/{hunt:id}", {Access::kRead, kReadOnly}},
+      {"POST /api/v1/hunts/{hunt:id}/stop", {Access::kRun, kChangesState}},
+      {"POST /api/v1/hunts/{hunt:id}/cancel", {Access::kRun, kChangesState}},
       {"GET /api/v1/schedules", {Access::kRead, kReadOnly}},
       {"POST /api/v1/schedules", {Access::kAdmin, kChangesState}},
       {"GET /api/v1/schedules/{schedule}", {Access::kRead, kReadOnly}},
