@@ -11,6 +11,7 @@ import {renderFlaky} from './js/page_flaky.js';
 import {renderSchedules} from './js/page_schedules.js';
 import {renderActivity} from './js/page_activity.js';
 import {renderSearch, renderTestHistory} from './js/history.js';
+import {renderHunt, renderHunts} from './js/page_hunts.js';
 
 const ROUTES = [
   {pattern: /^\/$/, nav: 'suites', render: renderSuites},
@@ -22,6 +23,8 @@ const ROUTES = [
   {pattern: /^\/runs\/(\d+)\/tests\/(.+)$/, nav: 'suites', render: (ctx, [id, test]) => renderTest(ctx, Number(id), test)},
   {pattern: /^\/flaky$/, nav: 'flaky', render: renderFlaky},
   {pattern: /^\/schedules$/, nav: 'schedules', render: renderSchedules},
+  {pattern: /^\/hunts$/, nav: 'hunts', render: renderHunts},
+  {pattern: /^\/hunts\/(\d+)$/, nav: 'hunts', render: (ctx, [id]) => renderHunt(ctx, Number(id))},
   {pattern: /^\/activity$/, nav: 'activity', render: renderActivity},
   {pattern: /^\/search$/, nav: 'search', render: renderSearch},
 ];

@@ -52,7 +52,7 @@ const std::vector<EmbeddedFile>& EmbeddedFiles() {
 
 // The pages of the UI: each deep link is answered with the app, which routes it.
 bool IsAppPath(std::string_view path) {
-  for (std::string_view page : {"/suites", "/runs"}) {
+  for (std::string_view page : {"/suites", "/runs", "/hunts"}) {
     if (path == page || (path.starts_with(page) && path[page.size()] == '/')) return true;
   }
   return path == "/" || path == "/flaky" || path == "/schedules" || path == "/activity" ||

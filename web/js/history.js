@@ -5,6 +5,7 @@
 import {api, seg} from './api.js';
 import {h, replace} from './dom.js';
 import {duration} from './format.js';
+import {huntControl} from './page_hunts.js';
 import {badge, emptyState, errorBox, runLink, testHref, when} from './ui.js';
 
 const CHANGE_TEXT = {
@@ -112,12 +113,21 @@ export function historyPanel(ctx, suite, name, {limit = 20, current = null} = {}
 }
 
 // "/suites/{suite}/tests/{test}": one test across the runs of its suite.
+// The go test -run pattern that selects exactly `name` ("Test/Sub": each level anchored).
+export function exactTestPattern(name) {
+  return String(name).split('/').map((part) => '^' + part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '$').join('/');
+}
+
 export async function renderTestHistory(ctx, suite, name) {
   ctx.setTitle(`${name} · ${suite}`);
+  // A hunt of this test alone: its suite's runs, filtered to it.
+  const hunt = huntControl(suite, ctx.navigate, {filter: exactTestPattern(name), label: 'Hunt this test'});
   replace(ctx.root,
     h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Suites'), ' / ',
       h('a', {href: '/suites/' + seg(suite)}, suite), ' / ', name),
-    h('div', {class: 'page-head'}, h('h1', {class: 'test-title'}, h('span', {class: 'break'}, name))),
+    h('div', {class: 'page-head'}, h('h1', {class: 'test-title'}, h('span', {class: 'break'}, name)),
+      h('div', {class: 'head-actions'}, hunt.button)),
+    hunt.form,
     historyPanel(ctx, suite, name, {limit: 50}));
 }
 

@@ -272,6 +272,7 @@ export async function renderRun(ctx, id) {
     ];
     if (run.filter) items.push(metaItem('Filter', h('code', null, run.filter)));
     if (run.retry_of !== null && run.retry_of !== undefined) items.push(metaItem('Retry of', runLink(run.retry_of)));
+    if (run.hunt) items.push(metaItem('Hunt', h('a', {href: '/hunts/' + run.hunt, 'data-testid': 'run-hunt'}, 'hunt #' + run.hunt)));
     if (run.replica) items.push(metaItem('Replica', h('code', null, run.replica)));
     if (run.resumed) items.push(metaItem('Resumed', plural(run.resumed, 'time')));
     if (run.flaky) items.push(metaItem('Flaky', h('span', {class: 'flag flaky'}, 'a test passed on retry')));

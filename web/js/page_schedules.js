@@ -28,6 +28,8 @@ export async function renderSchedules(ctx) {
                                placeholder: 'UTC', autocomplete: 'off'});
   const filter = h('input', {type: 'text', name: 'filter', 'data-testid': 'schedule-filter',
                              placeholder: 'optional regex', autocomplete: 'off', spellcheck: 'false'});
+  const huntRepeat = h('input', {type: 'number', name: 'hunt_repeat', min: 1, max: 10000, 'data-testid': 'schedule-hunt-repeat',
+                                 placeholder: 'a run (empty) or a hunt of N runs'});
   const submit = h('button', {type: 'submit', class: 'primary', 'data-testid': 'schedule-submit'}, 'Add schedule');
   const form = h('form', {class: 'schedule-form panel'},
     h('h2', null, 'New schedule'),
@@ -37,6 +39,8 @@ export async function renderSchedules(ctx) {
       h('label', null, h('span', null, 'Spec ', h('span', {class: 'muted'}, '(cron, @daily, @every 1h)')), spec),
       h('label', null, h('span', null, 'Time zone ', h('span', {class: 'muted'}, '(IANA, UTC if empty)')), timeZone, zones),
       h('label', null, h('span', null, 'Test filter'), filter),
+      h('label', {title: 'Each firing starts a hunt: up to N runs, stopping at the first failure'},
+        h('span', null, 'Hunt ', h('span', {class: 'muted'}, '(runs, until the first failure)')), huntRepeat),
       h('div', {class: 'form-actions'}, submit)),
     formErrors);
 
@@ -63,12 +67,14 @@ export async function renderSchedules(ctx) {
     const body = {name: name.value.trim(), suite: suite.value, spec: spec.value.trim()};
     if (timeZone.value.trim()) body.time_zone = timeZone.value.trim();
     if (filter.value.trim()) body.filter = filter.value.trim();
+    if (huntRepeat.value.trim()) body.hunt = {repeat: Number(huntRepeat.value), until_failure: true};
     submit.disabled = true;
     try {
       await api('/schedules', {method: 'POST', body, signal: ctx.signal});
       name.value = '';
       spec.value = '';
       filter.value = '';
+      huntRepeat.value = '';
       await load();
     } catch (err) {
       if (isAbort(err)) return;
@@ -104,7 +110,10 @@ export async function renderSchedules(ctx) {
                                 onclick: () => act(sc, '', 'DELETE', rowErrors)}, 'Delete'));
     }
     return h('tr', {'data-testid': 'schedule-row', 'data-schedule': sc.name, class: sc.paused ? 'paused' : null},
-      h('td', null, sc.name),
+      h('td', null, sc.name, sc.hunt
+        ? h('span', {class: 'flag', 'data-testid': 'schedule-hunt',
+                     title: `starts a hunt of up to ${sc.hunt.repeat} runs${sc.hunt.until_failure ? ', until the first failure' : ''}`},
+          'hunt') : null),
       h('td', null, h('a', {href: '/suites/' + seg(sc.suite)}, sc.suite)),
       h('td', null, h('code', null, sc.spec)),
       h('td', null, sc.time_zone || h('span', {class: 'muted'}, 'UTC')),

@@ -6,6 +6,7 @@ import {stabilityStrip, trendChart} from './charts.js';
 import {duration, passRate, percent, plural} from './format.js';
 import {badge, emptyState, errorBox, ingestedNote, labelChips, loading, runControl, runLink, when} from './ui.js';
 import {failureGroups, historyHref} from './history.js';
+import {huntControl} from './page_hunts.js';
 
 // Plain-text paragraphs: blank lines separate paragraphs, single newlines are kept.
 function paragraphs(text) {
@@ -103,13 +104,15 @@ export async function renderSuite(ctx, name) {
     : runs.filter((r) => r.finished_at).slice(0, 30).reverse();
   const {button, form} = suite.ingest_only ? {button: ingestedNote(), form: null}
     : runControl(suite.name, ctx.navigate, suite.tests);
+  const hunt = suite.ingest_only ? {button: null, form: null} : huntControl(suite.name, ctx.navigate);
 
   replace(ctx.root,
     h('nav', {class: 'crumbs'}, h('a', {href: '/'}, 'Suites'), ' / ', suite.name),
     h('div', {class: 'page-head'},
       h('h1', null, suite.name, suite.namespace ? h('span', {class: 'ns'}, suite.namespace) : null),
-      h('div', {class: 'head-actions'}, button)),
+      h('div', {class: 'head-actions'}, button, hunt.button)),
     form,
+    hunt.form,
     h('div', {class: 'meta-line'},
       labelChips(suite.labels),
       suite.ingest_only

@@ -6,7 +6,8 @@ import {h, replace} from './dom.js';
 import {ansiRenderer} from './ansi.js';
 import {duration, durationNs, parseTime, plural} from './format.js';
 import {badge, emptyState, errorBox, labelChips, loading, testHref, when} from './ui.js';
-import {changeFlag, historyPanel} from './history.js';
+import {changeFlag, exactTestPattern, historyPanel} from './history.js';
+import {huntControl} from './page_hunts.js';
 
 function basename(path) {
   const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
@@ -193,11 +194,17 @@ export async function renderTest(ctx, runId, name) {
   const runPromise = api(`/runs/${runId}`, {signal: ctx.signal}).catch(() => null);
   const data = await load(true);
   if (!data) return;
-  replace(ctx.root, crumbs, body, subtests, history);
+  const huntSlot = h('div', {class: 'hunt-slot'});
+  replace(ctx.root, crumbs, body, huntSlot, subtests, history);
 
   const run = await runPromise;
   if (!run || !ctx.alive) return;
   replace(suiteCrumb, h('a', {href: '/suites/' + seg(run.suite)}, run.suite), ' / ');
+  if (run.trigger !== 'ingest') {
+    // Hunt this test: its suite's runs, filtered to it, until it fails.
+    const hunt = huntControl(run.suite, ctx.navigate, {filter: exactTestPattern(name), label: 'Hunt this test'});
+    replace(huntSlot, h('div', {class: 'head-actions'}, hunt.button), hunt.form);
+  }
   replace(history, historyPanel(ctx, run.suite, name, {current: runId}));
   const prefix = name + '/';
   const children = (run.tests || []).filter((r) => r.name.startsWith(prefix) && !r.name.slice(prefix.length).includes('/'));
