@@ -412,15 +412,15 @@ void PrintHunt(const json::object& h) {
 }
 
 // Follows hunt `id` until it ends, printing each run of it as it finishes, then the hunt.
-// Returns 0 if no run of it failed (or ended in error, or was cancelled), 1 otherwise, 2 if
-// the server was lost.
+// Returns 0 if it passed, or was stopped with no run failed or in error; 1 otherwise
+// (a run failed, it was cancelled or ended in error); 2 if the server was lost.
 int FollowHunt(http::Client& client, const std::string& base, std::int64_t id) {
   std::set<std::int64_t> printed;
   int failures = 0;
   while (true) {
     http::ClientResult hunt = client.Request("GET", fmt::format("{}/api/v1/hunts/{}", base, id));
     http::ClientResult runs =
-        client.Request("GET", fmt::format("{}/api/v1/runs?hunt={}&limit=500", base, id));
+        client.Request("GET", fmt::format("{}/api/v1/runs?hunt={}&limit=50", base, id));
     json::error_code ec, ec_runs;
     const json::value h = hunt.ok() && hunt.status == 200 ? json::parse(hunt.body, ec) : json::value();
     const json::value list =
@@ -445,8 +445,9 @@ int FollowHunt(http::Client& client, const std::string& base, std::int64_t id) {
     const json::object& o = h.as_object();
     if (Str(o, "status") != "running" && HuntCount(o, "unfinished") == 0) {
       PrintHunt(o);
-      const bool clean = HuntCount(o, "failed") == 0 && HuntCount(o, "error") == 0 &&
-                         HuntCount(o, "cancelled") == 0;
+      const std::string status = Str(o, "status");
+      const bool clean = (status == "passed" || status == "stopped") &&
+                         HuntCount(o, "failed") == 0 && HuntCount(o, "error") == 0;
       return clean ? 0 : kExitFailed;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));

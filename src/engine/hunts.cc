@@ -35,6 +35,10 @@ HuntStep DecideHuntStep(const store::Hunt& hunt, const store::HuntRuns& runs,
   if (hunt.repeat > 0 && runs.runs >= hunt.repeat) {
     return finished(fmt::format("{} runs made", runs.runs));
   }
+  // A time budget alone does not make a hunt endless on a fast suite.
+  if (runs.runs >= kMaxHuntRepeat) {
+    return finished(fmt::format("the most runs a hunt makes ({}) made", kMaxHuntRepeat));
+  }
   if (hunt.max_duration_ms > 0 &&
       now_ns - hunt.created_at_ns >= hunt.max_duration_ms * 1'000'000) {
     return finished("its time budget is spent");

@@ -28,8 +28,8 @@ struct HuntStep {
 // Decides the next step of `hunt` from its runs at `now_ns`:
 // - a run ended in error (its suite is gone): error; one was cancelled: cancelled;
 // - until_failure and a run failed: failed, at the first failure;
-// - `repeat` runs made, or max_duration_ms passed since the hunt began: failed if any run
-//   failed, else passed;
+// - `repeat` runs made, kMaxHuntRepeat runs made (whatever the hunt asked), or
+//   max_duration_ms passed since the hunt began: failed if any run failed, else passed;
 // - else another run.
 HuntStep DecideHuntStep(const store::Hunt& hunt, const store::HuntRuns& runs,
                         std::int64_t now_ns);

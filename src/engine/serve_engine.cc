@@ -1320,12 +1320,13 @@ void ServeEngine::StoreProbeLoop() {
       store_writable_.store(true);
       log_.Info("store writes again; ready");
       if (shared_) WakeReplica();  // claims what waited
-      {
-        std::lock_guard runs_lock(mu_);
-        DispatchLocked();  // the runs that waited
-      }
-      ContinueHunts();  // those whose next run could not be stored
+      std::lock_guard runs_lock(mu_);
+      DispatchLocked();  // the runs that waited
     }
+    // Hunts whose step did not happen (a write or a read that failed, a suite busy, a
+    // replica gone between a run's end and the next run) take it now: a step taken twice
+    // makes one run (ContinueHunt).
+    if (probe.ok() && accepting_.load()) ContinueHunts();
     lock.lock();
     schedules_changed_.wait_for(lock, options_.store_probe_interval, [&] { return stopping_; });
   }

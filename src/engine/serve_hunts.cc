@@ -87,6 +87,17 @@ Result<store::Hunt> ServeEngine::StartHunt(const HuntRequest& request) {
   hunt.secret_params =
       DecideSecretParams(run.params, SecretParamPatterns(suite->secret_params),
                          options_.secret_params, run.secret_params);
+  // A secret the caller also put in the hunt's description is masked there, as a run's is
+  // (Trigger): its labels, reference and caller are shown, never passed to a test.
+  store::Run secrets;
+  secrets.params = hunt.params;
+  secrets.secret_params = hunt.secret_params;
+  if (const SecretMask mask = SecretMask::Of(secrets); !mask.empty()) {
+    for (auto& [key, value] : hunt.labels) mask.Mask(value);
+    mask.Mask(hunt.reference);
+    mask.Mask(hunt.initiated_by);
+    mask.Mask(hunt.on_behalf_of);
+  }
   // A retry that passes would hide the very failure a hunt is after: one attempt per test
   // unless the caller asks for more.
   hunt.max_attempts = run.max_attempts > 0 ? run.max_attempts : 1;
@@ -109,8 +120,24 @@ Result<store::Hunt> ServeEngine::StartHunt(const HuntRequest& request) {
   if (!first.ok()) {
     // Nothing runs: the hunt ends here, and says why.
     const std::string why = "its first run could not be queued: " + first.error().message;
-    (void)store_.EndHunt(created->id, store::HuntStatus::kError, why, NowNs());
+    if (Result<bool> ended = store_.EndHunt(created->id, store::HuntStatus::kError, why, NowNs());
+        !ended.ok()) {
+      // Not even its end is stored: it is running in the store, and starts when the store
+      // writes again. Said as it is, so that a client does not start it twice.
+      StoreWriteFailed(fmt::format("the end of hunt {} could not be stored", created->id));
+      return Error{ErrorCode::kUnavailable,
+                   fmt::format("hunt {} is stored but its first run could not be: the store "
+                               "cannot write (see /readyz); the hunt starts when it writes "
+                               "again, or stop it (POST /api/v1/hunts/{}/stop)",
+                               created->id, created->id)};
+    }
     return first.error();
+  }
+  if (first->run.hunt_id != created->id) {
+    // Its key names another run (no client may use the hunts' keys; this is a guard).
+    (void)store_.EndHunt(created->id, store::HuntStatus::kError,
+                         fmt::format("its first run's key names run {}", first->run.id), NowNs());
+    return Error{ErrorCode::kConflict, "the hunt's first run could not be created"};
   }
   return *created;
 }
@@ -179,6 +206,7 @@ std::int64_t ServeEngine::StepHunt(std::int64_t hunt_id) {
   if (step.end) {
     if (Result<bool> ended = store_.EndHunt(hunt_id, *step.end, step.why, NowNs());
         !ended.ok()) {
+      // The sweep (ContinueHunts) takes the step again once the store writes.
       StoreWriteFailed(fmt::format("the end of hunt {} could not be stored", hunt_id));
       return 0;
     }
@@ -190,10 +218,24 @@ std::int64_t ServeEngine::StepHunt(std::int64_t hunt_id) {
   if (!step.next_run) return 0;
   Result<TriggeredRun> next = Trigger(HuntRunRequest(*hunt, runs->last_run));
   if (!next.ok()) {
-    if (next.error().code == ErrorCode::kUnavailable) return 0;  // at the next start
+    // The store cannot write, the server is stopping, or a suite that skips new runs has
+    // one in progress: the sweep (ContinueHunts) takes the step again.
+    if (next.error().code == ErrorCode::kUnavailable ||
+        next.error().code == ErrorCode::kConflict) {
+      return 0;
+    }
     const std::string why = "its next run could not be queued: " + next.error().message;
-    (void)store_.EndHunt(hunt_id, store::HuntStatus::kError, why, NowNs());
+    if (!store_.EndHunt(hunt_id, store::HuntStatus::kError, why, NowNs()).ok()) {
+      StoreWriteFailed(fmt::format("the end of hunt {} could not be stored", hunt_id));
+      return 0;
+    }
     log_.Warn("hunt ended", {{"hunt", std::to_string(hunt_id)}, {"why", why}});
+    return 0;
+  }
+  if (next->run.hunt_id != hunt_id) {
+    // Its key names another run (no client may use the hunts' keys; this is a guard).
+    (void)store_.EndHunt(hunt_id, store::HuntStatus::kError,
+                         fmt::format("its next run's key names run {}", next->run.id), NowNs());
     return 0;
   }
   // Stopped meanwhile (on another replica, or by a call that came between the read and the

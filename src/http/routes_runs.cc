@@ -149,6 +149,11 @@ Response TriggerRun(const RouteContext& ctx) {
     return BadRequest(fmt::format("Idempotency-Key is longer than {} bytes", kMaxIdempotencyKey));
   }
   run.idempotency_key = std::string(key);
+  if (run.idempotency_key.starts_with("hunt-")) {
+    // The keys of hunts' runs (one per step of a hunt): a client's run under one would
+    // take a hunt's step.
+    return BadRequest("Idempotency-Key: keys starting with \"hunt-\" are the server's own");
+  }
 
   BodyFields body(req.body);
   if (!body.error().empty()) return BadRequest(body.error());

@@ -166,8 +166,9 @@ constexpr const char* kSelectIngestedSuites =
 // runs_by_status, which would sort every finished run).
 constexpr const char* kPickExpiredRuns =
     "SELECT id FROM runs WHERE created_at < ?1 "
-    "AND +status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY created_at, id "
-    "LIMIT ?2";
+    "AND +status IN ('passed', 'failed', 'cancelled', 'error') "
+    "AND (hunt_id = 0 OR hunt_id NOT IN (SELECT id FROM hunts WHERE status = 'running')) "
+    "ORDER BY created_at, id LIMIT ?2";
 // Children first, each by its run_id index; the foreign keys then find nothing left.
 constexpr const char* kDeleteRunRows[] = {
     "DELETE FROM attachments WHERE run_id = ?1",

@@ -661,8 +661,9 @@ class Store {
   // brings its schedules in line with the store's needs, where "none" and "cannot say" differ.
   virtual std::optional<std::vector<StoredSchedule>> TryListSchedules() { return ListSchedules(); }
 
-  // Deletes finished runs (and everything of theirs) created before `cutoff_ns`; returns
-  // how many runs were deleted. Runs in small transactions so writers are not starved.
+  // Deletes finished runs (and everything of theirs) created before `cutoff_ns`, but the
+  // runs of a running hunt (its counts are its runs'); returns how many runs were deleted.
+  // Runs in small transactions so writers are not starved.
   // Ingested suites stay: a suite outlives its runs.
   virtual std::int64_t DeleteRunsBefore(std::int64_t cutoff_ns) = 0;
 

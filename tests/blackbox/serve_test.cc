@@ -4140,5 +4140,52 @@ TEST_F(HuntTest, ASchedulesHuntStartsAtItsFiringAndOneAtATime) {
   EXPECT_NE(bad.body.find("hunt: "), std::string::npos) << bad.body;
 }
 
+TEST_F(HuntTest, SecretsAreMaskedInTheHuntAsInItsRuns) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  const std::string secret = "hunter2s3cret";
+  const json::value started = StartHunt(
+      s, "Secrets",
+      fmt::format(R"({{"repeat":1,"params":{{"DB_PASSWORD":"{0}","region":"eu"}},)"
+                  R"("labels":{{"note":"pw {0}"}},"reference":"deploy {0}","initiated_by":"me {0}"}})",
+                  secret));
+  const json::value hunt = AwaitHuntEnded(s, Int(started, "id"));
+  const std::string shown = json::serialize(hunt) + json::serialize(started);
+  EXPECT_EQ(shown.find(secret), std::string::npos) << shown;
+  EXPECT_EQ(Str(*Field(hunt, "params"), "DB_PASSWORD"), "[redacted]");
+  EXPECT_EQ(Str(*Field(hunt, "params"), "region"), "eu");
+  EXPECT_EQ(Str(hunt, "reference"), "deploy [redacted]");
+  // Its run got the real value, and shows it masked too.
+  const std::vector<json::value> runs = ListRuns(s, fmt::format("hunt={}", Int(hunt, "id")));
+  ASSERT_EQ(runs.size(), 1u);
+  const json::value run = GetRun(s, Int(runs[0], "id"));
+  EXPECT_EQ(json::serialize(run).find(secret), std::string::npos) << json::serialize(run);
+  EXPECT_EQ(Str(run, "status"), "passed");
+}
+
+TEST_F(HuntTest, AClientCannotTakeAHuntsStepAndCancellingItsRunEndsIt) {
+  Server* s = Start();
+  ASSERT_NE(s, nullptr);
+  // The keys of hunts' runs are the server's: a client's run under one would take a step.
+  http::ClientResult squat = Call(s, "POST", "/api/v1/suites/Fast/runs", "{}",
+                                  {{"Idempotency-Key", "hunt-1-after-0"}});
+  EXPECT_EQ(squat.status, 400) << squat.body;
+  EXPECT_NE(squat.body.find("server's own"), std::string::npos) << squat.body;
+
+  const std::int64_t id = Int(StartHunt(s, "Gate", R"({"repeat":3})"), "id");
+  std::vector<json::value> runs;
+  ASSERT_TRUE(Eventually([&] {
+    runs = ListRuns(s, fmt::format("hunt={}", id));
+    return runs.size() == 1 && Str(runs[0], "status") == "running";
+  }));
+  Json(s, "POST", fmt::format("/api/v1/runs/{}/cancel", Int(runs[0], "id")), "{}", 200);
+  const json::value hunt = AwaitHuntEnded(s, id);
+  EXPECT_EQ(Str(hunt, "status"), "cancelled") << json::serialize(hunt);
+  EXPECT_EQ(Runs(hunt, "total"), 1);
+  EXPECT_NE(Str(hunt, "error").find(fmt::format("run {} was cancelled", Int(runs[0], "id"))),
+            std::string::npos)
+      << Str(hunt, "error");
+}
+
 }  // namespace
 }  // namespace handoff::testing

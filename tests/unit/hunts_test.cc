@@ -77,6 +77,14 @@ TEST(DecideHuntStep, ATimeBudgetStopsNewRunsOnceSpent) {
   EXPECT_EQ(spent.why, "its time budget is spent: 0 of 5 runs failed");
 }
 
+TEST(DecideHuntStep, ATimeBudgetAloneStopsAtTheMostRunsAHuntMakes) {
+  const store::Hunt hunt = Running(0, false, kMaxHuntDurationMs);
+  EXPECT_TRUE(DecideHuntStep(hunt, Counted(kMaxHuntRepeat - 1, 0), hunt.created_at_ns).next_run);
+  HuntStep capped = DecideHuntStep(hunt, Counted(kMaxHuntRepeat, 0), hunt.created_at_ns);
+  ASSERT_TRUE(capped.end);
+  EXPECT_EQ(*capped.end, HuntStatus::kPassed);
+}
+
 TEST(DecideHuntStep, ACancelledRunOrAnErrorEndsTheHunt) {
   HuntStep cancelled = DecideHuntStep(Running(10, true), Counted(2, 0, 0, 1), 0);
   ASSERT_TRUE(cancelled.end);

@@ -202,7 +202,7 @@ export async function renderHunt(ctx, id) {
       ]);
     } catch (err) {
       if (isAbort(err)) return false;
-      if (!hunt) {
+      if (!hunt || isNotFound(err)) {
         replace(ctx.root,
           h('nav', {class: 'crumbs'}, h('a', {href: '/hunts'}, 'Hunts'), ' / ', '#' + id),
           errorBox(err, isNotFound(err) ? 'No such hunt' : 'Cannot load the hunt'));

@@ -112,7 +112,9 @@ export async function renderSchedules(ctx) {
     return h('tr', {'data-testid': 'schedule-row', 'data-schedule': sc.name, class: sc.paused ? 'paused' : null},
       h('td', null, sc.name, sc.hunt
         ? h('span', {class: 'flag', 'data-testid': 'schedule-hunt',
-                     title: `starts a hunt of up to ${sc.hunt.repeat} runs${sc.hunt.until_failure ? ', until the first failure' : ''}`},
+                     title: 'starts a hunt' + (sc.hunt.repeat ? ` of up to ${sc.hunt.repeat} runs` : '') +
+                       (sc.hunt.max_duration_ms ? ` for ${Math.round(sc.hunt.max_duration_ms / 1000)}s` : '') +
+                       (sc.hunt.until_failure ? ', until the first failure' : '')},
           'hunt') : null),
       h('td', null, h('a', {href: '/suites/' + seg(sc.suite)}, sc.suite)),
       h('td', null, h('code', null, sc.spec)),
