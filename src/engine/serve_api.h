@@ -40,6 +40,8 @@ struct RunRequest {
   std::int64_t timeout_ms = 0;  // 0: the suite's
   std::int64_t retry_of = 0;
   std::string schedule;  // name of the schedule that fired, if any
+  // Hold the first failing test before its cleanups until released (issue 21).
+  bool hold_on_failure = false;
 };
 
 // A report produced elsewhere (a CI job's go test -json, JUnit XML or TAP), read whole and
@@ -145,6 +147,14 @@ class ServeApi {
   // kUnavailable: the store could not record the cancel of a queued run. Ok: the run as it
   // is now.
   virtual Result<store::Run> Cancel(std::int64_t run_id) = 0;
+
+  // Releases the test a run holds (hold on failure): its cleanups run, then the run goes
+  // on. The run goes back to running once the release is committed. kNotFound: no such
+  // run; kConflict: the run is not held (or, on replicas, held by a replica that cannot be
+  // reached through the store); kUnavailable: shutting down. Ok: the run as it is now.
+  virtual Result<store::Run> Release(std::int64_t run_id) {
+    return Error{ErrorCode::kConflict, "run " + std::to_string(run_id) + " is not held"};
+  }
 
   // Starts a new run of the same suite and options, linked to `run_id` (trigger retry);
   // with only_failed, of the tests that failed. kConflict: the run has not finished, or

@@ -109,6 +109,8 @@ Response TriggerRun(const RouteContext& ctx) {
       ok = body.String(i, &run.initiated_by);
     } else if (name == "tests") {
       ok = body.StringArray(i, &run.tests);
+    } else if (name == "hold_on_failure") {
+      ok = body.Bool(i, &run.hold_on_failure);
     } else if (name == "max_attempts") {
       std::int64_t attempts = 0;
       ok = body.Int(i, &attempts);
@@ -171,7 +173,8 @@ Response ListRuns(const RouteContext& ctx) {
     store::RunStatus status;
     if (!store::ParseRunStatus(*v, &status)) {
       return BadRequest(fmt::format(
-          "status \"{}\" is not one of queued, running, passed, failed, cancelled, error", *v));
+          "status \"{}\" is not one of queued, running, held, passed, failed, cancelled, error",
+          *v));
     }
     q.status = status;
   }
@@ -282,6 +285,12 @@ Response RunDeliveries(const RouteContext& ctx) {
 
 Response CancelRun(const RouteContext& ctx) {
   const Result<store::Run> run = ctx.api.Cancel(ctx.params.Id("run"));
+  if (!run.ok()) return FromError(run.error());
+  return RunResponse(200, *run, ctx.store, ctx.cache);
+}
+
+Response ReleaseRun(const RouteContext& ctx) {
+  const Result<store::Run> run = ctx.api.Release(ctx.params.Id("run"));
   if (!run.ok()) return FromError(run.error());
   return RunResponse(200, *run, ctx.store, ctx.cache);
 }

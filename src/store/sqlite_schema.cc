@@ -231,6 +231,13 @@ CREATE TABLE ingested_suites (
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 14: hold on failure (issue 21): whether a run holds its first failing test, and the
+    // hold (the store's compact encoding of RunHold: the test, what it keeps open, when and
+    // how it ended; empty: none).
+    R"sql(
+ALTER TABLE runs ADD COLUMN hold_on_failure INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN hold BLOB NOT NULL DEFAULT x'';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
