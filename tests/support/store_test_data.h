@@ -88,9 +88,10 @@ inline store::RunEvent Event(std::int64_t seq, std::string type) {
 }
 
 // SQL that takes a SQLite database of the current schema back to schema 9: what migrations
-// 10 (trace ids), 11 (the tests' changes, tests_by_test), 12 (attachments) and 13 (ingested
-// suites) added. Each test of an upgrade from an older schema undoes these, then its own.
+// 10 (trace ids), 11 (the tests' changes, tests_by_test), 12 (attachments), 13 (ingested
+// suites) and 14 (hold on failure) added. Each test of an upgrade from an older schema undoes these, then its own.
 inline constexpr const char* kSqliteBackToSchema9 =
+    "ALTER TABLE runs DROP COLUMN hold; ALTER TABLE runs DROP COLUMN hold_on_failure; "
     "DROP TABLE ingested_suites; "
     "DROP TABLE attachments; DROP INDEX tests_by_test; ALTER TABLE tests DROP COLUMN change; "
     "ALTER TABLE tests DROP COLUMN since_run; ALTER TABLE tests DROP COLUMN since_reference; "
