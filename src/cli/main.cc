@@ -75,6 +75,10 @@ constexpr int kExitUsage = 2;
 
 std::atomic<bool> g_cancel{false};
 
+// run --hold-on-failure --isolation=none: kill -URG releases the test this process holds.
+std::atomic<bool> g_release{false};
+void OnRelease(int) { g_release.store(true); }
+
 void OnInterrupt(int sig) {
   // The first ^C stops the run gracefully; a second one ends the process, and the tests
   // with it.
@@ -298,8 +302,9 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   CLI::App* run = app.add_subcommand("run", "Run the selected suites once and report");
   run_select.Add(run);
   int repeat = 1, jobs = 1, attempts = 0;
-  bool fail_fast = false, verbose = false, dry_run = false, parallel = false;
-  std::string shard, timeout, grace = "5s", format = "text", report_json, report_junit,
+  bool fail_fast = false, verbose = false, dry_run = false, parallel = false,
+       hold_on_failure = false;
+  std::string shard, timeout, grace = "5s", max_hold = "30m", format = "text", report_json, report_junit,
                      isolation = "process", color = "auto", attachments_dir;
   run->add_option("--repeat", repeat, "Run everything N times")->check(WholeNumber(1));
   run->add_flag("--fail-fast", fail_fast,
@@ -311,6 +316,10 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   run->add_option("--jobs,-j", jobs, "Suites to run in parallel")->check(WholeNumber(1));
   run->add_option("--timeout", timeout, "Timeout of each test, e.g. 30s (overrides the suites')");
   run->add_option("--grace", grace, "How long a test asked to stop may take before it is killed");
+  run->add_flag("--hold-on-failure", hold_on_failure,
+                "Hold the first failing test before its cleanups (its processes, temp dir and "
+                "services stay) until released: Ctrl-C, kill -URG PID, or --max-hold");
+  run->add_option("--max-hold", max_hold, "How long --hold-on-failure holds at most, e.g. 10m");
   run->add_option("--attempts", attempts, "Attempts per failing test (overrides the suites')")
       ->check(WholeNumber(1));
   CLI::Option* format_option =
@@ -486,6 +495,13 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   } else {
     return UsageError("--grace: invalid duration \"" + grace + "\" (e.g. 5s)");
   }
+  if (auto d = ParseDuration(max_hold); d && d->count() > 0) {
+    run_options.max_hold = std::chrono::ceil<std::chrono::milliseconds>(*d);
+  } else {
+    return UsageError("--max-hold: invalid duration \"" + max_hold + "\" (e.g. 10m)");
+  }
+  run_options.hold_on_failure = hold_on_failure;
+  run_options.release = &g_release;
 
   std::vector<SelectedSuite> selected;
   if (!Select(catalog, selection, &selected, &error)) return UsageError(error);
@@ -574,6 +590,10 @@ int Main(int argc, char** argv, std::vector<Option> options) {
                                    : MakeGTestXmlReporter(gtest_file.file, results, gtest_options));
   }
   for (auto& r : reporters) sinks.Add(r.get());
+  if (hold_on_failure) {
+    reporters.push_back(MakeHoldNotice(stderr));
+    sinks.Add(reporters.back().get());
+  }
 
   if (gtest_console) {
     // GoogleTest's notes, so that a filtered or shuffled run says so and can be replayed.
@@ -583,6 +603,7 @@ int Main(int argc, char** argv, std::vector<Option> options) {
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGINT, OnInterrupt);
   ::signal(SIGTERM, OnInterrupt);
+  ::signal(SIGURG, OnRelease);
   if (dry_run) {
     DryRunSuites(selected, selection, sinks);
     std::fflush(stdout);

@@ -40,6 +40,7 @@ struct RemoteCommand {
   CLI::App* hunt = nullptr;       // start a hunt
   CLI::App* hunts = nullptr;      // list hunts, or show one
   CLI::App* stop_hunt = nullptr;  // stop or cancel one
+  CLI::App* release = nullptr;
   bool ready = false;  // health: /readyz instead of /healthz
   std::string server;
   std::string token;
@@ -52,16 +53,17 @@ struct RemoteCommand {
   std::vector<std::string> labels, params;
   int attempts = 0;
   bool wait = false;
+  bool hold_on_failure = false;
   // runs
   std::string runs_suite, runs_status, runs_reference;
   int limit = 20;
-  // get
+  // get, release
   std::int64_t id = 0;
   // history (suite and limit above), search
   std::string test, failure;
   // hunt (suite, filter, reference... above), hunts, stop-hunt
   int repeat = 0;
-  bool until_failure = false, hold_on_failure = false, cancel = false;
+  bool until_failure = false, cancel = false;  // and hold_on_failure above
   std::string max_duration;
 };
 
@@ -233,6 +235,43 @@ void PrintChanges(const json::object& run) {
   }
 }
 
+// Prints a run's hold (hold on failure) from its JSON: what is held and how to release it,
+// or how the hold ended. Nothing for a run that held nothing.
+void PrintHold(const json::object& run) {
+  const json::value* value = run.if_contains("hold");
+  if (value == nullptr || !value->is_object()) return;
+  const json::object& hold = value->as_object();
+  const std::string ended = Str(hold, "ended");
+  if (ended.empty()) {
+    std::printf("  held: %s (attempt %lld) before its cleanups, until %s\n",
+                Str(hold, "test").c_str(), static_cast<long long>(Int(hold, "attempt")),
+                Str(hold, "release_at").c_str());
+  } else {
+    std::printf("  hold of %s ended (%s) at %s\n", Str(hold, "test").c_str(), ended.c_str(),
+                Str(hold, "released_at").c_str());
+  }
+  const long long pid = static_cast<long long>(Int(hold, "pid"));
+  std::printf("    process   pid %lld: gdb -p %lld\n", pid, pid);
+  const std::string temp_dir = Str(hold, "temp_dir");
+  std::printf("    temp dir  %s\n", temp_dir.empty() ? "none (the test made none)" : temp_dir.c_str());
+  if (const json::value* endpoints = hold.if_contains("endpoints");
+      endpoints != nullptr && endpoints->is_array()) {
+    for (const json::value& item : endpoints->as_array()) {
+      if (!item.is_object()) continue;
+      const json::object& e = item.as_object();
+      const std::string container = Str(e, "container_id");
+      std::printf("    endpoint  %s %s %s (%s)\n", Str(e, "runnable").c_str(),
+                  Str(e, "port").c_str(), Str(e, "endpoint").c_str(),
+                  container.empty() ? fmt::format("pid {}", Int(e, "pid")).c_str()
+                                    : ("container " + container.substr(0, 12)).c_str());
+    }
+  }
+  if (ended.empty()) {
+    std::printf("    release   handoff remote release %lld\n",
+                static_cast<long long>(Int(run, "id")));
+  }
+}
+
 bool IsFinishedRun(const std::string& status) {
   return status == "passed" || status == "failed" || status == "cancelled" || status == "error";
 }
@@ -317,6 +356,11 @@ std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
           if (type == "test") {
             if (IsFinishedTest(status)) printer.Print(o);
           } else if (type == "run") {
+            if (status == "held") {
+              std::printf("run %lld held:\n", static_cast<long long>(id));
+              PrintHold(o);
+              std::fflush(stdout);
+            }
             if (IsFinishedRun(status)) {
               final_status = status;
               return false;
@@ -506,8 +550,8 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   RemoteCommand& c = command;
   c.remote = app.add_subcommand(
       "remote",
-      "Talk to a handoff server: trigger, ingest, hunt, suites, runs, get, history, search, "
-      "health");
+      "Talk to a handoff server: trigger, ingest, hunt, suites, runs, get, release, history, "
+      "search, health");
   c.remote->require_subcommand(1, 1);
   c.remote->add_option("--server", c.server, kServerHelp)
       ->envname("HANDOFF_SERVER");
@@ -530,6 +574,9 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
       ->check(WholeNumber(1));
   c.trigger->add_flag("--wait", c.wait,
                       "Follow the run until it ends; exit 0 if it passed, 1 otherwise");
+  c.trigger->add_flag("--hold-on-failure", c.hold_on_failure,
+                      "Hold the first failing test before its cleanups until released "
+                      "(remote release ID, the UI) or the server's --max-hold");
 
   c.ingest = c.remote->add_subcommand(
       "ingest", "Store reports produced elsewhere (go test -json, JUnit XML, TAP) as one run "
@@ -640,6 +687,13 @@ RemoteCommand* AddRemoteCommand(CLI::App& app) {
   AddTokenFlags(c.get, c);
   AddTlsFlags(c.get, c);
   c.get->add_option("--format", c.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  c.release = c.remote->add_subcommand(
+      "release", "Release the test a run holds (hold on failure): its cleanups run, the run goes on");
+  c.release->add_option("id", c.id, "The run's id")->required()->check(WholeNumber(1));
+  c.release->add_option("--server", c.server, kServerHelp)->envname("HANDOFF_SERVER");
+  AddTokenFlags(c.release, c);
+  AddTlsFlags(c.release, c);
   return &c;
 }
 
@@ -684,6 +738,7 @@ int RunRemoteCommand(const RemoteCommand& c) {
 
   if (c.trigger->parsed()) {
     std::string body = "{\"trigger\":\"cli\"";
+    if (c.hold_on_failure) body += ",\"hold_on_failure\":true";
     if (std::string e = AppendRunFields(body, c); !e.empty()) return FailRemote(e);
     body += '}';
     http::ClientResult r =
@@ -749,6 +804,17 @@ int RunRemoteCommand(const RemoteCommand& c) {
     if (r.status != 200) return FailRemote(ServerErrorMessage(r));
     json::value v = json::parse(r.body);
     PrintHunt(v.as_object());
+    return 0;
+  }
+
+  if (c.release->parsed()) {
+    http::ClientResult r = client.Request(
+        "POST", fmt::format("{}/api/v1/runs/{}/release", url->base, c.id), "{}",
+        {{"Content-Type", "application/json"}});
+    if (!r.ok()) return FailRemote(fmt::format("cannot reach {}: {}", server, r.error));
+    if (r.status != 200) return FailRemote(ServerErrorMessage(r));
+    std::printf("run %lld: release requested; its cleanups run now\n",
+                static_cast<long long>(c.id));
     return 0;
   }
 
@@ -923,6 +989,7 @@ int RunRemoteCommand(const RemoteCommand& c) {
           {"environment", "environment"}});
   fields({{"created", "created_at"}, {"started", "started_at"}, {"finished", "finished_at"}});
   if (!Str(run, "error").empty()) std::printf("  %s\n", Str(run, "error").c_str());
+  PrintHold(run);
   const json::value* tests = run.if_contains("tests");
   if (tests == nullptr || !tests->is_array()) return 0;
   for (const json::object* test : Nested(tests->as_array())) {

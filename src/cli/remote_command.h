@@ -8,6 +8,7 @@
 //   remote suites --server URL
 //   remote runs --server URL [--suite S] [--status S] [--reference R] [--limit N]
 //   remote get ID --server URL
+//   remote release ID --server URL
 //   remote health --server URL [--ready]
 // URL is http://HOST:PORT or https://HOST:PORT (with --cacert, and --cert/--key for mTLS).
 // Exit codes: 0 (a waited-for run passed), 1 (it failed, was cancelled or ended in

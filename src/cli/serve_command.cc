@@ -315,6 +315,10 @@ void ServeFlags::Add(CLI::App* cmd) {
       ->envname("HANDOFF_SHUTDOWN_TIMEOUT");
   cmd->add_option("--grace", grace, "How long a test asked to stop may take before it is killed")
       ->envname("HANDOFF_GRACE");
+  cmd->add_option("--max-hold", max_hold,
+                  "How long a run started with hold_on_failure holds its failed test at most "
+                  "before its cleanups run anyway, e.g. 30m")
+      ->envname("HANDOFF_MAX_HOLD");
   cmd->add_option("--log-format", log_format, "Log lines on stderr: text or json")
       ->envname("HANDOFF_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}));
@@ -457,6 +461,11 @@ int RunServe(const ServeFlags& flags, const Catalog& catalog, const MainConfig& 
   auto grace = ParseDuration(flags.grace);
   if (!grace) return ServeUsageError("--grace: invalid duration \"" + flags.grace + "\" (e.g. 5s)");
   options.grace = std::chrono::ceil<std::chrono::milliseconds>(*grace);
+  auto max_hold = ParseDuration(flags.max_hold);
+  if (!max_hold || max_hold->count() <= 0) {
+    return ServeUsageError("--max-hold: invalid duration \"" + flags.max_hold + "\" (e.g. 30m)");
+  }
+  options.max_hold = std::chrono::ceil<std::chrono::milliseconds>(*max_hold);
   auto probe_interval = ParseDuration(flags.store_probe_interval);
   if (!probe_interval || *probe_interval <= std::chrono::nanoseconds(0)) {
     return ServeUsageError("--store-probe-interval: invalid duration \"" +

@@ -26,6 +26,7 @@ struct ServeFlags {
   std::string secret_params;  // comma-separated names or globs: "PASSWORD,*_TOKEN"
   std::string shutdown_timeout = "30s";
   std::string grace = "5s";
+  std::string max_hold = "30m";
   std::string log_format = "text";
   std::string isolation = "process";
   std::string backup_dir;  // empty: "backups" beside the database file

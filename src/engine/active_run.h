@@ -96,6 +96,8 @@ struct ServeEngine::ActiveRun {
   std::unique_ptr<DrainGate> gate;
   std::atomic<bool> cancel{false};
   std::atomic<bool> user_cancelled{false};
+  // Set to release the test the run holds (the supervisor passes it on: SuiteJob::release).
+  std::atomic<bool> release{false};
   bool running = false;  // guarded by the engine's mu_
   bool resuming = false;
   // On a shared store: the fencing token of this replica's lease on the run, and whether

@@ -68,8 +68,10 @@ void HookObserver::OnCommitted(const RunKey& key, const Committed& committed) {
     }
   }
   if (!committed.run) return;
+  // A run that goes back to running after a hold (issue 21) started before.
   const bool started = committed.run->status == store::RunStatus::kRunning &&
-                       state.run.status != store::RunStatus::kRunning;
+                       state.run.status != store::RunStatus::kRunning &&
+                       state.run.status != store::RunStatus::kHeld;
   state.run = *committed.run;
   if (started) {
     RunInfo info = MakeRunInfo(state.run, state.totals);

@@ -32,6 +32,8 @@ SuiteJob MakeSuiteJob(const Suite& suite, const std::vector<const Test*>& tests,
   plan.assess_pattern = options.assess_pattern;
   plan.skip_assess_pattern = options.skip_assess_pattern;
   plan.parallel = options.parallel;
+  plan.hold_on_failure = options.hold_on_failure;
+  plan.max_hold_ms = options.max_hold.count();
   if (options.gtest_filter) {
     plan.gtest = true;
     plan.gtest_run_disabled = options.gtest_filter->run_disabled();
@@ -50,6 +52,7 @@ SuiteJob MakeSuiteJob(const Suite& suite, const std::vector<const Test*>& tests,
   }
   job.grace = options.grace;
   job.isolated = options.isolated;
+  job.release = options.release;
   return job;
 }
 

@@ -33,6 +33,11 @@ struct RunOptions {
   // GoogleTest's command line: which subtests run, applied inside the worker (null when
   // no --gtest_ flag is used).
   std::shared_ptr<const GTestFilter> gtest_filter;
+  // Hold on failure (issue 21): the first failing test of each suite waits before its
+  // cleanups, for at most max_hold; setting *release (optional) releases it.
+  bool hold_on_failure = false;
+  std::chrono::milliseconds max_hold{std::chrono::minutes(30)};
+  std::atomic<bool>* release = nullptr;
 };
 
 // Returns the supervisor's job for `tests` of `suite` under `options`: attempts and

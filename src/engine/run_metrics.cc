@@ -56,8 +56,7 @@ void RunMetrics::AddSuite(const std::string& namespace_name, const std::string& 
 
 void RunMetrics::NoteRunFinished(const std::string& namespace_name, const std::string& suite,
                                  store::RunStatus status, std::int64_t finished_at_ns) {
-  if (finished_at_ns <= 0 || status == store::RunStatus::kQueued ||
-      status == store::RunStatus::kRunning) {
+  if (finished_at_ns <= 0 || !store::IsFinished(status)) {
     return;
   }
   const double at = static_cast<double>(finished_at_ns) / 1e9;

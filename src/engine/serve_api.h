@@ -41,6 +41,8 @@ struct RunRequest {
   std::int64_t retry_of = 0;
   std::string schedule;  // name of the schedule that fired, if any
   std::int64_t hunt_id = 0;  // the hunt the run is one of (0: none)
+  // Hold the first failing test before its cleanups until released (issue 21).
+  bool hold_on_failure = false;
 };
 
 // What a caller asks of a new hunt (POST /suites/{suite}/hunts, a schedule): runs of
@@ -163,6 +165,14 @@ class ServeApi {
   // kUnavailable: the store could not record the cancel of a queued run. Ok: the run as it
   // is now.
   virtual Result<store::Run> Cancel(std::int64_t run_id) = 0;
+
+  // Releases the test a run holds (hold on failure): its cleanups run, then the run goes
+  // on. The run goes back to running once the release is committed. kNotFound: no such
+  // run; kConflict: the run is not held (or, on replicas, held by a replica that cannot be
+  // reached through the store); kUnavailable: shutting down. Ok: the run as it is now.
+  virtual Result<store::Run> Release(std::int64_t run_id) {
+    return Error{ErrorCode::kConflict, "run " + std::to_string(run_id) + " is not held"};
+  }
 
   // Starts a new run of the same suite and options, linked to `run_id` (trigger retry);
   // with only_failed, of the tests that failed. kConflict: the run has not finished, or

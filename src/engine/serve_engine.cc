@@ -16,8 +16,10 @@
 #include "engine/active_run.h"
 #include "engine/hunts.h"
 #include "engine/run_engine.h"
+#include "engine/run_hold.h"
 #include "engine/run_recorder.h"
 #include "engine/test_changes.h"
+#include "event/hold.h"
 #include "external/external_runner.h"
 #include "otlp/trace_recorder.h"
 #include "runner/name_filter.h"
@@ -210,7 +212,8 @@ bool ServeEngine::Start(std::string* error) {
   std::vector<store::Run> running;
   std::vector<store::Run> queued;
   if (!shared_) {
-    running = store_.RunsWithStatus({RunStatus::kRunning});
+    // A held run's worker died with the server: it resumes as a running one does.
+    running = store_.RunsWithStatus({RunStatus::kRunning, RunStatus::kHeld});
     queued = store_.RunsWithStatus({RunStatus::kQueued});
   }
   {
@@ -266,7 +269,11 @@ void ServeEngine::Shutdown(std::chrono::milliseconds timeout) {
       if (active->running && active->gate) running.push_back(active);
     }
   }
-  for (const auto& active : running) active->gate->RequestDrain();
+  for (const auto& active : running) {
+    // A held test goes on with its cleanups, so that its world is not left behind.
+    active->release.store(true);
+    active->gate->RequestDrain();
+  }
   {
     std::unique_lock lock(mu_);
     if (!runs_changed_.wait_until(lock, deadline, [&] { return run_threads_.empty(); })) {
@@ -420,6 +427,7 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
   run.max_attempts = request.max_attempts;
   run.timeout_ms = request.timeout_ms;
   run.retry_of = request.retry_of;
+  run.hold_on_failure = request.hold_on_failure;
   run.idempotency_key = request.idempotency_key;
 
   const bool skips = suite->concurrency == Suite::Concurrency::kSkip;
@@ -601,6 +609,12 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
     }
     if (active->resuming) {
       update.resumed = ++active->run.resumed;
+      // Held when its server stopped: the worker that held it died with the server.
+      if (active->run.hold && active->run.hold->ended.empty()) {
+        active->run.hold->released_at_ns = NowNs();
+        active->run.hold->ended = HoldEndName(HoldEnd::kWorkerGone);
+        update.hold = active->run.hold;
+      }
     }
     active->run.status = RunStatus::kRunning;
     run_after = active->run;
@@ -654,6 +668,9 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
   run_options.grace = options_.grace;
   run_options.isolated = options_.isolated;
   run_options.run_pattern = run_after.filter;
+  run_options.hold_on_failure = run_after.hold_on_failure;
+  run_options.max_hold = options_.max_hold;
+  run_options.release = &active->release;
   std::unordered_map<std::string_view, const Test*> by_name;
   by_name.reserve(suite->tests.size());
   for (const Test& test : suite->tests) by_name.emplace(test.name, &test);
@@ -694,9 +711,13 @@ void ServeEngine::Execute(std::shared_ptr<ActiveRun> active) {
     } else {
       sinks.Add(active->gate.get());
     }
+    // After the gate: the events before a hold reach the recorder before the hold commits.
+    RunHoldSink holds([this, &active](const store::RunHold& hold) { RecordHold(*active, hold); });
+    if (run_after.hold_on_failure) sinks.Add(&holds);
     std::optional<otlp::TraceRecorder> traces;
     if (options_.traces) sinks.Add(&traces.emplace(*options_.traces, id));
     status = RunSuite(job, sinks, active->cancel);
+    holds.CloseOpenHold(NowNs());
     if (resumed) resumed->CancelTheUnreported();
   }
   active->recorder->Flush();
@@ -884,6 +905,59 @@ void ServeEngine::AttachRunValue(std::int64_t run_id, std::string key, std::stri
 
 std::int64_t ServeEngine::LastSeq(std::int64_t run_id) { return store_.LastEventSeq(run_id); }
 
+void ServeEngine::RecordHold(ActiveRun& active, const store::RunHold& hold) {
+  // Stopped by a shutdown: nothing more of the run is recorded (it resumes at the next start).
+  if (active.gate->stopped()) return;
+  store::RunUpdate update;
+  update.id = active.run.id;
+  update.status = hold.ended.empty() ? RunStatus::kHeld : RunStatus::kRunning;
+  update.hold = hold;
+  store::Run run_after;
+  {
+    std::lock_guard lock(active.mu);
+    active.run.status = *update.status;
+    active.run.hold = hold;
+    run_after = active.run;
+  }
+  active.recorder->UpdateRun(update, run_after);
+  if (hold.ended.empty()) {
+    log_.Info("test held on its failure",
+              {{"run", std::to_string(update.id)}, {"test", hold.test},
+               {"pid", std::to_string(hold.hold.pid)}});
+  } else {
+    log_.Info("hold ended", {{"run", std::to_string(update.id)}, {"test", hold.test},
+                             {"how", hold.ended}});
+  }
+}
+
+Result<store::Run> ServeEngine::Release(std::int64_t run_id) {
+  std::shared_ptr<ActiveRun> active;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = active_.find(run_id); it != active_.end() && it->second->running) {
+      active = it->second;
+    }
+  }
+  // What the store says, never what is about to be written: a hold not committed yet is
+  // not shown, and so cannot be released either.
+  std::optional<store::Run> run = store_.GetRun(run_id);
+  if (!run) return Error{ErrorCode::kNotFound, fmt::format("no run with id {}", run_id)};
+  if (run->status != RunStatus::kHeld) {
+    return Error{ErrorCode::kConflict, fmt::format("run {} is not held (it is {})", run_id,
+                                                   store::RunStatusName(run->status))};
+  }
+  if (!active) {
+    if (shared_) return ReleaseShared(*run);
+    return Error{ErrorCode::kConflict,
+                 fmt::format("run {} is held in the store but not executing here: it resumes "
+                             "at the next start of the server",
+                             run_id)};
+  }
+  active->release.store(true);
+  log_.Info("run release requested", {{"run", std::to_string(run_id)}});
+  return *run;
+}
+
 Result<store::Run> ServeEngine::Cancel(std::int64_t run_id) {
   if (shared_) return CancelShared(run_id);
   std::shared_ptr<ActiveRun> active;
@@ -973,6 +1047,7 @@ Result<store::Run> ServeEngine::Retry(std::int64_t run_id, bool only_failed,
   request.secret_params = run->secret_params;
   request.max_attempts = run->max_attempts;
   request.timeout_ms = run->timeout_ms;
+  request.hold_on_failure = run->hold_on_failure;
   request.retry_of = run_id;
   if (only_failed) {
     // The tests that failed the run, and those a cancel kept from finishing: neither has a

@@ -82,6 +82,8 @@ struct ServeOptions {
   // --logs-link-template): the links the API and the UI show.
   LinkTemplate traces_link;
   LinkTemplate logs_link;
+  // How long a run started with hold_on_failure holds its failed test at most (--max-hold).
+  std::chrono::milliseconds max_hold{std::chrono::minutes(30)};
   // The wall clock schedules and retention read; tests inject their own.
   std::function<std::chrono::system_clock::time_point()> now = [] {
     return std::chrono::system_clock::now();
@@ -123,6 +125,7 @@ class ServeEngine : public ServeApi {
   Result<store::Run> Cancel(std::int64_t run_id) override;
   Result<store::Hunt> StartHunt(const HuntRequest& request) override;
   Result<store::Hunt> StopHunt(std::int64_t hunt_id, bool cancel, const std::string& by) override;
+  Result<store::Run> Release(std::int64_t run_id) override;
   Result<store::Run> Retry(std::int64_t run_id, bool only_failed,
                            const std::string& initiated_by,
                            const std::string& on_behalf_of = "") override;
@@ -154,6 +157,9 @@ class ServeEngine : public ServeApi {
   // Starts queued runs while there is room. Called with mu_ held.
   void DispatchLocked();
   void Execute(std::shared_ptr<ActiveRun> run);
+  // Records a change of the run's hold (a test held, or its hold ended): the run's status
+  // (held, or running again) and its hold, committed and journaled like any run change.
+  void RecordHold(ActiveRun& run, const store::RunHold& hold);
   // Records the run's final state: its totals over `final_rows` (every test of the run, as
   // committed, with those CancelUnfinished marked) and its status, decided by
   // DecideRunStatus from the totals and `ending`. Returns false if the final state did not
@@ -227,6 +233,8 @@ class ServeEngine : public ServeApi {
   void StopLostRuns(std::string_view why);
   // Cancel on a shared store.
   Result<store::Run> CancelShared(std::int64_t run_id);
+  // Release on a shared store of a held run another replica executes.
+  Result<store::Run> ReleaseShared(const store::Run& run);
 
   const Catalog& catalog_;
   store::Store& store_;

@@ -40,6 +40,7 @@ RunRequest ServeEngine::HuntRunRequest(const store::Hunt& hunt, std::int64_t aft
   request.timeout_ms = hunt.timeout_ms;
   request.schedule = hunt.schedule;
   request.hunt_id = hunt.id;
+  request.hold_on_failure = hunt.hold_on_failure;
   request.idempotency_key = HuntKey(hunt.id, after);
   return request;
 }

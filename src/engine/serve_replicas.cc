@@ -116,7 +116,9 @@ void ServeEngine::ClaimRuns() {
     active->claimed_seq = last_seq;
     active->lease_token = leased.lease_token;
     active->recorder->SetLease(leased.lease_token);
-    active->resuming = leased.run.status == RunStatus::kRunning;
+    // A held run's replica is gone, and its worker with it: it resumes as a running one.
+    active->resuming = leased.run.status == RunStatus::kRunning ||
+                       leased.run.status == RunStatus::kHeld;
     if (leased.cancel_requested) active->user_cancelled.store(true);
     if (active->resuming) {
       log_.Info("resuming run: the replica that executed it is gone",
@@ -173,11 +175,29 @@ void ServeEngine::RenewLeases() {
                    {{"run", std::to_string(state.run_id)}, {"suite", active->run.suite}});
         active->gate->StopNow();
       }
-    } else if (state.cancel_requested && !active->user_cancelled.exchange(true)) {
-      active->cancel.store(true);
-      log_.Info("run cancel requested", {{"run", std::to_string(state.run_id)}});
+    } else {
+      if (state.cancel_requested && !active->user_cancelled.exchange(true)) {
+        active->cancel.store(true);
+        log_.Info("run cancel requested", {{"run", std::to_string(state.run_id)}});
+      }
+      // Asked on another replica: the supervisor passes it on if a test is held.
+      if (state.release_requested) active->release.store(true);
     }
   }
+}
+
+Result<store::Run> ServeEngine::ReleaseShared(const store::Run& run) {
+  // Another replica executes it: the store carries the release there (its next renewal).
+  Result<store::Run> requested = store_.RequestRelease(run.id);
+  if (!requested.ok()) {
+    if (requested.error().code == ErrorCode::kUnavailable) {
+      StoreWriteFailed(fmt::format("the release of run {} could not be stored", run.id));
+    }
+    return std::move(requested).error();
+  }
+  log_.Info("run release requested",
+            {{"run", std::to_string(run.id)}, {"replica", requested->replica}});
+  return *requested;
 }
 
 void ServeEngine::StopLostRuns(std::string_view why) {
@@ -352,7 +372,7 @@ Result<store::Run> ServeEngine::CancelShared(std::int64_t run_id) {
   active->lease_token = leased.lease_token;
   active->recorder->SetLease(leased.lease_token);
   active->user_cancelled.store(true);
-  if (leased.run.status == RunStatus::kRunning) {
+  if (leased.run.status == RunStatus::kRunning || leased.run.status == RunStatus::kHeld) {
     // Its tests that finished stay as they are; Execute ends it (cancelled) at once.
     active->resuming = true;
     std::lock_guard lock(mu_);

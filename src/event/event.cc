@@ -30,6 +30,8 @@ const char* EventKindName(EventKind kind) {
     case EventKind::kSpanStarted: return "span_started";
     case EventKind::kSpanEnded: return "span_ended";
     case EventKind::kTimeoutChanged: return "timeout_changed";
+    case EventKind::kHeld: return "held";
+    case EventKind::kReleased: return "released";
     case EventKind::kAttemptFinished: return "attempt_finished";
     case EventKind::kTestFinished: return "test_finished";
     case EventKind::kTeardownStarted: return "teardown_started";

@@ -36,6 +36,8 @@ enum class EventKind : std::uint8_t {
   kSpanStarted,       // span_id, key = span name
   kSpanEnded,         // span_id, attributes, elapsed_ns
   kTimeoutChanged,    // t.SetTimeout: elapsed_ns = new timeout from time_ns
+  kHeld,              // hold on failure: a failed test waits before its cleanups (event/hold.h)
+  kReleased,          // the held test goes on with its cleanups (text = why, event/hold.h)
   kAttemptFinished,   // a top-level test's attempt ended (status, elapsed_ns)
   kTestFinished,      // a test or subtest ended for good (status, elapsed_ns, soft, flaky)
   kTeardownStarted,   // suite teardown begins

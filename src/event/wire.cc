@@ -221,7 +221,8 @@ std::string EncodePlan(const WorkerPlan& plan, std::span<const PlannedTest> test
   w.Str(plan.skip_pattern);
   w.U8(static_cast<std::uint8_t>((plan.fail_fast ? 1 : 0) | (run_teardown_only ? 2 : 0) |
                                  (plan.parallel ? 4 : 0) | (plan.gtest ? 8 : 0) |
-                                 (plan.gtest_run_disabled ? 16 : 0)));
+                                 (plan.gtest_run_disabled ? 16 : 0) |
+                                 (plan.hold_on_failure ? 32 : 0)));
   w.Str(plan.assess_pattern);
   w.Str(plan.skip_assess_pattern);
   w.U32(static_cast<std::uint32_t>(plan.params.size()));
@@ -230,6 +231,7 @@ std::string EncodePlan(const WorkerPlan& plan, std::span<const PlannedTest> test
     w.Str(value);
   }
   w.Str(plan.gtest_filter);
+  w.I64(plan.max_hold_ms);
   w.U8(plan.external ? 1 : 0);
   if (plan.external) {
     const ExternalPlan& x = *plan.external;
@@ -279,6 +281,7 @@ std::optional<WorkerPlan> DecodePlan(std::string_view payload) {
   plan.parallel = (flags & 4) != 0;
   plan.gtest = (flags & 8) != 0;
   plan.gtest_run_disabled = (flags & 16) != 0;
+  plan.hold_on_failure = (flags & 32) != 0;
   plan.assess_pattern = r.Str();
   plan.skip_assess_pattern = r.Str();
   std::uint32_t params = r.U32();
@@ -287,6 +290,7 @@ std::optional<WorkerPlan> DecodePlan(std::string_view payload) {
     plan.params.emplace_back(std::move(key), r.Str());
   }
   plan.gtest_filter = r.Str();
+  plan.max_hold_ms = r.I64();
   if (r.U8() == 1) {
     ExternalPlan& x = plan.external.emplace();
     auto strings = [&](std::vector<std::string>& list) {

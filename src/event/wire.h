@@ -93,6 +93,10 @@ struct WorkerPlan {
   bool gtest = false;
   bool gtest_run_disabled = false;
   std::string gtest_filter;
+  // Hold on failure (issue 21, event/hold.h): the first test that fails waits before its
+  // cleanups until it is released, the run is cancelled or max_hold_ms pass.
+  bool hold_on_failure = false;
+  std::int64_t max_hold_ms = 0;
   // Set for an external suite: the worker runs this command (the whole-command timeout is
   // hook_timeout_ms, --run's pattern is run_pattern) instead of C++ tests.
   std::optional<ExternalPlan> external;

@@ -42,6 +42,7 @@ const std::vector<RouteSpec>& Routes() {
       {"GET", "/api/v1/runs/{run:id}/tests/{test...}", GetTest, kReadOnly, Access::kRead},
       {"GET", "/api/v1/runs/{run:id}/failures", RunFailures, kReadOnly, Access::kRead},
       {"POST", "/api/v1/runs/{run:id}/cancel", CancelRun, kChangesState, Access::kRun},
+      {"POST", "/api/v1/runs/{run:id}/release", ReleaseRun, kChangesState, Access::kRun},
       {"POST", "/api/v1/runs/{run:id}/retry", RetryRun, kChangesState, Access::kRun},
       {"GET", "/api/v1/runs/{run:id}/report", RunReport, kReadOnly, Access::kRead},
       {"GET", "/api/v1/runs/{run:id}/deliveries", RunDeliveries, kReadOnly, Access::kRead},

@@ -118,6 +118,8 @@ Response GetRun(const RouteContext& ctx);
 Response GetTest(const RouteContext& ctx);
 // POST /api/v1/runs/{run:id}/cancel
 Response CancelRun(const RouteContext& ctx);
+// POST /api/v1/runs/{run:id}/release
+Response ReleaseRun(const RouteContext& ctx);
 // POST /api/v1/runs/{run:id}/retry
 Response RetryRun(const RouteContext& ctx);
 // GET /api/v1/runs/{run:id}/report

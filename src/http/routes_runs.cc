@@ -89,6 +89,7 @@ std::optional<bool> ReadRunField(BodyFields& body, std::size_t i, RunRequest& ru
   if (name == "reference") return body.String(i, &run.reference);
   if (name == "initiated_by") return body.String(i, &run.initiated_by);
   if (name == "tests") return body.StringArray(i, &run.tests);
+  if (name == "hold_on_failure") return body.Bool(i, &run.hold_on_failure);
   if (name == "max_attempts") {
     std::int64_t attempts = 0;
     if (!body.Int(i, &attempts)) return false;
@@ -185,7 +186,8 @@ Response ListRuns(const RouteContext& ctx) {
     store::RunStatus status;
     if (!store::ParseRunStatus(*v, &status)) {
       return BadRequest(fmt::format(
-          "status \"{}\" is not one of queued, running, passed, failed, cancelled, error", *v));
+          "status \"{}\" is not one of queued, running, held, passed, failed, cancelled, error",
+          *v));
     }
     q.status = status;
   }
@@ -296,6 +298,12 @@ Response RunDeliveries(const RouteContext& ctx) {
 
 Response CancelRun(const RouteContext& ctx) {
   const Result<store::Run> run = ctx.api.Cancel(ctx.params.Id("run"));
+  if (!run.ok()) return FromError(run.error());
+  return RunResponse(200, *run, ctx.store, ctx.cache);
+}
+
+Response ReleaseRun(const RouteContext& ctx) {
+  const Result<store::Run> run = ctx.api.Release(ctx.params.Id("run"));
   if (!run.ok()) return FromError(run.error());
   return RunResponse(200, *run, ctx.store, ctx.cache);
 }

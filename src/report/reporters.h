@@ -13,6 +13,12 @@
 
 namespace handoff {
 
+// Prints to `out` (run's stderr), when a test is held on its failure (run
+// --hold-on-failure), what is held and how to release it, and when the hold ends.
+std::unique_ptr<EventSink> MakeHoldNotice(std::FILE* out);
+// Returns the text MakeHoldNotice prints for a kHeld event.
+std::string FormatHoldNotice(const Event& held);
+
 // Streams the `go test -json` format (test2json): one JSON object per line with Time,
 // Action (start, run, output, pass, fail, skip), Package (the suite), Test ("Test/Sub"),
 // Output and Elapsed (seconds). Lines are written as events arrive; `out` is flushed at

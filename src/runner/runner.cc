@@ -1,7 +1,9 @@
 #include "runner/runner.h"
 
 #include "duration/duration.h"
+#include "event/hold.h"
 #include "event/trace_context.h"
+#include "runner/live_runnables.h"
 #include "runner/selection.h"
 #include "runner/throw_site.h"
 #include "handoff/internal/hooks.h"
@@ -9,11 +11,13 @@
 #include <fmt/format.h>
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <exception>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 namespace handoff {
 namespace internal {
@@ -198,6 +202,76 @@ void SuiteRunScope::Cancel() {
     for (auto& [root, a] : armed_) a.stop.request_stop();
   }
   cv_.notify_all();
+  // A held test goes on with its cleanups (taken so that a hold about to wait sees it).
+  { std::lock_guard lock(hold_mu_); }
+  hold_cv_.notify_all();
+}
+
+void SuiteRunScope::MaybeHold(TestState& state) {
+  using Clock = std::chrono::steady_clock;
+  TestState* root = state.Root();
+  // A soft failure is a known issue, and a cancelled test failed for being cancelled:
+  // neither is worth keeping a world open for.
+  if (!hold_on_failure || !state.failed || root->soft || cancelled_.load()) return;
+  if (state.name.empty()) return;  // setup and teardown: the suite's, not a test's
+  {
+    std::lock_guard lock(mu_);
+    // Past its timeout: the timeout's failure follows, and the supervisor's kill with it.
+    if (Armed* a = FindArmed(root); a != nullptr && a->fired) return;
+  }
+  {
+    std::lock_guard lock(hold_mu_);
+    if (held_once_) return;  // one hold a run: the first failure's
+    held_once_ = true;
+    release_ = false;
+  }
+  // The test's timeout stands still while it is held.
+  Clock::time_point paused = Clock::time_point::max();
+  {
+    std::lock_guard lock(mu_);
+    if (Armed* a = FindArmed(root)) paused = std::exchange(a->deadline, Clock::time_point::max());
+  }
+  Hold hold;
+  hold.pid = static_cast<int>(::getpid());
+  std::vector<const TestState*> chain;
+  for (const TestState* s = &state; s != nullptr; s = s->parent) chain.push_back(s);
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    hold.temp_dirs.insert(hold.temp_dirs.end(), (*it)->temp_dirs.begin(), (*it)->temp_dirs.end());
+  }
+  hold.runnables = LiveRunnables();
+  hold.max_hold_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(max_hold).count();
+  Event held = state.MakeEvent(EventKind::kHeld);
+  PutHold(hold, held);
+  const Clock::time_point start = Clock::now();
+  Emit(held, true);
+  // The supervisor is told at once: it pauses its own deadline and shows the hold.
+  sink.Flush();
+
+  HoldEnd end = HoldEnd::kTimedOut;
+  {
+    std::unique_lock lock(hold_mu_);
+    hold_cv_.wait_until(lock, start + max_hold, [&] { return release_ || cancelled_.load(); });
+    if (cancelled_.load()) {
+      end = HoldEnd::kCancelled;
+    } else if (release_) {
+      end = HoldEnd::kReleased;
+    }
+  }
+  if (paused != Clock::time_point::max()) Rearm(root, paused + (Clock::now() - start));
+  Event released = state.MakeEvent(EventKind::kReleased);
+  released.text = HoldEndName(end);
+  Emit(released, true);
+  sink.Flush();
+}
+
+void SuiteRunScope::ReleaseHold() {
+  {
+    std::lock_guard lock(hold_mu_);
+    // Only a hold that began is released: a late release must not cut a later one short.
+    if (!held_once_) return;
+    release_ = true;
+  }
+  hold_cv_.notify_all();
 }
 
 void SuiteRunScope::Watch() {
@@ -250,6 +324,8 @@ std::string SuiteRunner::Prepare() {
   scope_->timeout_cap = std::chrono::milliseconds(plan_.timeout_cap_ms);
   scope_->params = plan_.params;
   scope_->fail_fast = plan_.fail_fast;
+  scope_->hold_on_failure = plan_.hold_on_failure;
+  scope_->max_hold = std::chrono::milliseconds(plan_.max_hold_ms);
   auto assessments =
       std::make_unique<const AssessmentFilter>(plan_.assess_pattern, plan_.skip_assess_pattern);
   if (!assessments->error().empty()) return assessments->error();
@@ -264,6 +340,10 @@ std::string SuiteRunner::Prepare() {
 
 void SuiteRunner::Cancel() {
   if (scope_) scope_->Cancel();
+}
+
+void SuiteRunner::ReleaseHold() {
+  if (scope_) scope_->ReleaseHold();
 }
 
 bool SuiteRunner::RunHook(const TestFunc& fn, EventKind started, EventKind finished,
@@ -314,6 +394,7 @@ void SuiteRunner::RunTest(const Test& test, const wire::PlannedTest& planned, bo
     if (scope_->capture != nullptr) scope_->capture->Enter(test.name);
     scope_->Arm(&state, deadline, stop);
     internal::RunGuarded(t, state, test.fn);
+    scope_->MaybeHold(state);
     internal::RunCleanups(state);
     const bool timed_out = scope_->Disarm(&state);
     if (timed_out) {

@@ -63,6 +63,8 @@ class TestState {
   bool soft = false;  // meaningful on the root; SoftFailure() marks the root
   std::string first_failure;  // message of the first failure, for setup's skip reason
   std::vector<std::function<void()>> cleanups;
+  // The directories t.TempDir() made, for a hold to show (event/hold.h).
+  std::vector<std::string> temp_dirs;
   std::vector<std::pair<std::string, std::string>> values;
   std::vector<std::string> subtest_names;  // as given, to make duplicates unique
   // The attachments kept by this (sub)test's attempt, and on the root those of the whole
@@ -102,6 +104,10 @@ class TestState {
 // catch (const std::exception&) does not swallow it.
 struct TestAbort {};
 
+// Stops a failed test (Fatal, FailNow): holds it first if it is the run's hold on failure
+// (SuiteRunScope::MaybeHold), then unwinds with TestAbort.
+[[noreturn]] void AbortFailed(TestState& state);
+
 // Runs fn(t), turning a FailNow/SkipNow unwind into nothing and any other exception
 // into a failure of the test with its what() ("unknown exception" otherwise).
 void RunGuarded(T& t, TestState& state, const std::function<void(T&)>& fn);
@@ -137,6 +143,10 @@ class SuiteRunScope {
   std::unique_ptr<const AssessmentFilter> assessments;
   // GoogleTest's command line: which subtests run (null when it is not used).
   std::shared_ptr<const GTestFilter> gtest_filter;
+  // Hold on failure (issue 21): the first test or subtest that fails is held before its
+  // cleanups for at most max_hold.
+  bool hold_on_failure = false;
+  std::chrono::milliseconds max_hold{0};
 
   // Emits an event, syncing captured output first so lines stay in order.
   void Emit(const Event& event, bool sync_output);
@@ -153,9 +163,18 @@ class SuiteRunScope {
   void Rearm(const TestState* root, std::chrono::steady_clock::time_point deadline);
   // Disarms the watchdog for `root`; returns true if it fired.
   bool Disarm(const TestState* root);
-  // Asks the running tests to stop and no further test to start. Thread-safe.
+  // Asks the running tests to stop and no further test to start; ends a hold. Thread-safe.
   void Cancel();
   bool cancelled() const { return cancelled_.load(); }
+
+  // Holds `state`, a failed test or subtest, before its cleanups run, if hold_on_failure is
+  // set and no test of this scope was held before: emits kHeld, waits (its timeout paused)
+  // until ReleaseHold, Cancel or max_hold, then emits kReleased. Returns at once otherwise.
+  // Called at a fatal failure (before the unwind destroys the test's locals) and when a
+  // body ends failed (an escaping exception, or failures without a fatal one).
+  void MaybeHold(TestState& state);
+  // Ends the hold in progress, or the next one should it not have begun yet. Thread-safe.
+  void ReleaseHold();
 
  private:
   std::mutex emit_mu_;
@@ -175,6 +194,11 @@ class SuiteRunScope {
   // The instant the watchdog is sleeping until (max when it waits for Arm).
   std::chrono::steady_clock::time_point wake_at_ = std::chrono::steady_clock::time_point::max();
   std::atomic<bool> cancelled_{false};
+  // The hold: whether one happened, and a release asked for.
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool held_once_ = false;
+  bool release_ = false;
   std::thread watchdog_;
 };
 
@@ -194,6 +218,8 @@ class SuiteRunner {
   void Run();
   // Asks the current test to stop and no further test to start. Thread-safe.
   void Cancel();
+  // Releases a held test (hold on failure). Thread-safe.
+  void ReleaseHold();
   // Kills what each test leaves running, with `sweeper` (none by default: in-process).
   void set_sweeper(ProcessSweeper* sweeper) { sweeper_ = sweeper; }
 

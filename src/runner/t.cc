@@ -92,6 +92,13 @@ void LogAt(T& t, std::string_view message, const char* file, int line) {
   state->scope->Emit(LocatedAt(*state, EventKind::kLog, message, file, line), true);
 }
 
+void AbortFailed(TestState& state) {
+  // Held here, the test's world is whole: its locals (environments, runnables, clients) are
+  // destroyed by the unwind that follows, not before the hold.
+  state.scope->MaybeHold(state);
+  throw TestAbort{};
+}
+
 void FailAt(T& t, std::string_view message, const char* file, int line) {
   TestState* state = StateOf(t);
   state->failed = true;
@@ -103,7 +110,7 @@ void FailAt(T& t, std::string_view message, const char* file, int line) {
 
 void FatalAt(T& t, std::string_view message, const char* file, int line) {
   FailAt(t, message, file, line);
-  throw TestAbort{};
+  AbortFailed(*StateOf(t));
 }
 
 void SkipAt(T& t, std::string_view reason, const char* file, int line) {
@@ -129,14 +136,14 @@ void T::Error(std::string_view message, std::source_location where) {
 
 void T::Fatal(std::string_view message, std::source_location where) {
   Error(message, where);
-  throw TestAbort{};
+  internal::AbortFailed(*state_);
 }
 
 void T::Fail(std::source_location) { state_->failed = true; }
 
 void T::FailNow(std::source_location) {
   state_->failed = true;
-  throw TestAbort{};
+  internal::AbortFailed(*state_);
 }
 
 bool T::Failed() const { return state_->failed; }
@@ -307,6 +314,7 @@ std::filesystem::path T::TempDir() {
                       std::system_category().message(errno)));
   }
   std::filesystem::path dir(pattern);
+  state_->temp_dirs.push_back(dir.string());
   Cleanup([dir] {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
@@ -383,6 +391,7 @@ bool T::Run(std::string_view name, const std::function<void(T&)>& fn) {
   scope->Emit(child.StartedEvent(), true);
   if (scope->capture != nullptr) scope->capture->Enter(full);
   internal::RunGuarded(child_t, child, fn);
+  scope->MaybeHold(child);
   internal::RunCleanups(child);
   if (scope->capture != nullptr) scope->capture->Leave();
   Event done = child.MakeEvent(EventKind::kTestFinished);

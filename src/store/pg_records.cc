@@ -20,24 +20,29 @@ constexpr const char* kInsertRun =
     "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
     "environment, schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, "
     "error, test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, secret_params, on_behalf_of, hunt_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-    "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, "
-    "$26) ON CONFLICT (idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id";
+    "run_values, secret_params, on_behalf_of, hunt_id, hold_on_failure) VALUES ($1, $2, $3, $4, "
+    "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
+    "$24, $25, $26, $27) "
+    "ON CONFLICT (idempotency_key) WHERE idempotency_key <> '' DO NOTHING RETURNING id";
 // A run of a suite that skips new runs while one is in progress: nothing is inserted either
 // when the suite has an unfinished exclusive run (the unique index runs_one_exclusive).
 constexpr const char* kInsertExclusiveRun =
     "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
     "environment, schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, "
     "error, test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, secret_params, on_behalf_of, hunt_id, exclusive) VALUES ($1, $2, $3, $4, $5, "
-    "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, "
-    "$25, $26, TRUE) ON CONFLICT DO NOTHING RETURNING id";
+    "run_values, secret_params, on_behalf_of, hunt_id, hold_on_failure, exclusive) VALUES ($1, "
+    "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, "
+    "$22, $23, $24, $25, $26, $27, TRUE) ON CONFLICT DO NOTHING RETURNING id";
 // Unset fields are sent as NULL and keep their value (no column is ever NULL).
 constexpr const char* kUpdateRun =
     "UPDATE runs SET status = coalesce($2, status), started_at = coalesce($3, started_at), "
     "finished_at = coalesce($4, finished_at), flaky = coalesce($5, flaky), "
     "resumed = coalesce($6, resumed), error = coalesce($7, error), "
-    "run_values = coalesce($8, run_values), totals = coalesce($9, totals) WHERE id = $1";
+    "run_values = coalesce($8, run_values), totals = coalesce($9, totals), "
+    "hold = coalesce($10, hold), "
+    // A release asked for (RequestRelease) is of the hold it saw: a new hold, or the end of
+    // this one, clears it.
+    "release_requested = release_requested AND $10 IS NULL WHERE id = $1";
 
 }  // namespace
 
@@ -72,6 +77,8 @@ Run ReadPgRun(const PgResult& r, int row) {
   run.on_behalf_of = r.Text(row, 26);
   run.replica = r.Text(row, 27);
   run.hunt_id = r.Int(row, 28);
+  run.hold_on_failure = r.Bool(row, 29);
+  run.hold = ValueOrLogged(DecodeHold(r.View(row, 30)));
   return run;
 }
 
@@ -127,7 +134,7 @@ std::int64_t InsertPgRun(PgDb& db, const Run& run, std::int64_t created_at, bool
       .AddBytes(EncodeKeyValues(run.labels)).AddBytes(EncodeKeyValues(run.params))
       .Add(run.max_attempts).Add(run.timeout_ms).Add(run.idempotency_key)
       .AddBytes(EncodeKeyValues(run.values)).AddBytes(EncodeStrings(run.secret_params))
-      .Add(run.on_behalf_of).Add(run.hunt_id);
+      .Add(run.on_behalf_of).Add(run.hunt_id).Add(run.hold_on_failure);
   PgResult inserted = db.Exec(exclusive ? kInsertExclusiveRun : kInsertRun, params);
   if (!inserted.ok()) return -1;
   return inserted.rows() == 1 ? inserted.Int(0, 0) : 0;
@@ -156,6 +163,11 @@ bool UpdatePgRun(PgDb& db, const RunUpdate& u) {
     params.Add(EncodeTotals(*u.totals));
   } else {
     params.AddNullText();
+  }
+  if (u.hold) {
+    params.AddBytes(EncodeHold(*u.hold));
+  } else {
+    params.AddNullBytes();
   }
   PgResult updated = db.Exec(kUpdateRun, params);
   if (!updated.ok()) return false;

@@ -19,7 +19,7 @@ inline constexpr std::string_view kPgRunColumns =
     "id, suite, namespace, status, run_trigger, initiated_by, reference, environment, "
     "schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, error, "
     "test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, totals, secret_params, on_behalf_of, replica, hunt_id";
+    "run_values, totals, secret_params, on_behalf_of, replica, hunt_id, hold_on_failure, hold";
 // The columns ReadPgTestRow reads, in order.
 inline constexpr std::string_view kPgTestColumns =
     "name, status, attempt, soft, flaky, started_at, duration_ms, message, seq, trace_id, "

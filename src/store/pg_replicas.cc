@@ -28,17 +28,17 @@ namespace {
 // run is never claimed: it is written whole by the replica that took the report, and has
 // nothing to execute.
 constexpr const char* kClaimable =
-    "status IN ('queued', 'running') AND run_trigger <> 'ingest' AND (lease_expires_at IS NULL "
+    "status IN ('queued', 'running', 'held') AND run_trigger <> 'ingest' AND (lease_expires_at IS NULL "
     "OR lease_expires_at < now() OR lease_holder = ANY($1))";
 
 // The holders of live leases, to find those that are gone.
 constexpr const char* kLiveHolders =
-    "SELECT DISTINCT lease_holder FROM runs WHERE status IN ('queued', 'running') "
+    "SELECT DISTINCT lease_holder FROM runs WHERE status IN ('queued', 'running', 'held') "
     "AND lease_expires_at >= now() AND lease_holder <> ''";
 
 // The suites with a run leased now: none of their other runs may start. $1 as above.
 constexpr const char* kBusySuites =
-    "SELECT DISTINCT suite FROM runs WHERE status IN ('queued', 'running') "
+    "SELECT DISTINCT suite FROM runs WHERE status IN ('queued', 'running', 'held') "
     "AND lease_expires_at >= now() AND NOT lease_holder = ANY($1)";
 
 // Each row alone (FOR UPDATE SKIP LOCKED): a row a writer is fencing, or another claim
@@ -58,7 +58,8 @@ const std::string& ClaimSql() {
 // status: a run whose final state just committed is still this replica's.
 constexpr const char* kRenew =
     "UPDATE runs SET lease_expires_at = now() + $3 * interval '1 millisecond' "
-    "WHERE id = $1 AND lease_token = $2 AND replica = $4 RETURNING cancel_requested";
+    "WHERE id = $1 AND lease_token = $2 AND replica = $4 RETURNING cancel_requested, "
+    "release_requested";
 // The token moves on too: a renewal that read the lease before it was released cannot
 // extend it again.
 constexpr const char* kRelease =
@@ -66,7 +67,9 @@ constexpr const char* kRelease =
     "lease_token = lease_token + 1 WHERE id = $1 AND lease_token = $2";
 constexpr const char* kRequestCancel =
     "UPDATE runs SET cancel_requested = TRUE WHERE id = $1 "
-    "AND status IN ('queued', 'running') RETURNING ";
+    "AND status IN ('queued', 'running', 'held') RETURNING ";
+constexpr const char* kRequestRelease =
+    "UPDATE runs SET release_requested = TRUE WHERE id = $1 AND status = 'held' RETURNING ";
 constexpr const char* kClaimFiring =
     "INSERT INTO schedule_firings (schedule, due_at, replica) VALUES ($1, $2, $3) "
     "ON CONFLICT DO NOTHING";
@@ -76,7 +79,7 @@ constexpr const char* kForgetFirings =
 constexpr std::int64_t kFiringsKeptNs = 24LL * 3600 * 1'000'000'000;
 constexpr const char* kUnfinishedScheduleRun =
     "SELECT id FROM runs WHERE schedule = $1 AND schedule <> '' "
-    "AND status IN ('queued', 'running') ORDER BY id DESC LIMIT 1";
+    "AND status IN ('queued', 'running', 'held') ORDER BY id DESC LIMIT 1";
 
 // Taken when free or expired, kept by its holder; answers a row only to the holder.
 constexpr const char* kLead =
@@ -138,7 +141,8 @@ Result<std::vector<LeasedRun>> PgStore::ClaimRuns(const ClaimRequest& request) {
     PgParams params = with_gone();
     params.Add(std::move(busy_suites));
     std::string sql = fmt::format(
-        "SELECT DISTINCT ON (suite) id, status = 'running', hunt_id <> 0 FROM runs WHERE {} "
+        "SELECT DISTINCT ON (suite) id, status IN ('running', 'held'), hunt_id <> 0 FROM runs "
+        "WHERE {} "
         "AND NOT suite = ANY($2)",
         kClaimable);
     if (!request.suites.empty()) {
@@ -148,7 +152,7 @@ Result<std::vector<LeasedRun>> PgStore::ClaimRuns(const ClaimRequest& request) {
       sql += " AND suite = ANY($3)";
     }
     // A hunt's runs queue behind the suite's others (issue 21: a hunt never starves them).
-    sql += " ORDER BY suite, (status = 'running') DESC, hunt_id <> 0, id";
+    sql += " ORDER BY suite, (status IN ('running', 'held')) DESC, hunt_id <> 0, id";
     PgResult candidates = db->Exec(sql, params);
     if (!candidates.ok()) return Unavailable(db, "claim of runs", candidates.error());
     // Runs whose replica is gone first (they were running), then the oldest, hunts' runs
@@ -208,6 +212,7 @@ Result<std::vector<LeaseState>> PgStore::RenewLeases(
     state.run_id = id;
     state.held = renewed.rows() == 1;
     state.cancel_requested = state.held && renewed.Bool(0, 0);
+    state.release_requested = state.held && renewed.Bool(0, 1);
     states.push_back(state);
   }
   return states;
@@ -240,6 +245,24 @@ Result<Run> PgStore::RequestCancel(std::int64_t run_id) {
   std::optional<Run> run = GetRun(run_id);
   if (!run) return Error{ErrorCode::kNotFound, fmt::format("no run with id {}", run_id)};
   return *run;  // finished already
+}
+
+Result<Run> PgStore::RequestRelease(std::int64_t run_id) {
+  static const std::string sql = std::string(kRequestRelease) + std::string(kPgRunColumns);
+  {
+    ReadLease lease(*this);
+    PgDb* db = lease.db();
+    if (db == nullptr) return Unavailable(nullptr, "release", "no connection to the database");
+    PgParams params;
+    params.Add(run_id);
+    PgResult updated = db->Exec(sql, params);
+    if (!updated.ok()) return Unavailable(db, "release", updated.error());
+    if (updated.rows() == 1) return ReadPgRun(updated, 0);
+  }
+  std::optional<Run> run = GetRun(run_id);
+  if (!run) return Error{ErrorCode::kNotFound, fmt::format("no run with id {}", run_id)};
+  return Error{ErrorCode::kConflict, fmt::format("run {} is not held (it is {})", run_id,
+                                                 RunStatusName(run->status))};
 }
 
 Result<bool> PgStore::ClaimScheduleFiring(const std::string& schedule, std::int64_t due_ns,

@@ -293,6 +293,20 @@ ALTER TABLE schedules ADD COLUMN hunt_repeat BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE schedules ADD COLUMN hunt_until_failure BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE schedules ADD COLUMN hunt_max_duration_ms BIGINT NOT NULL DEFAULT 0;
 )sql",
+    // 9: hold on failure (issue 21; SQLite's version 15): whether a run holds its first
+    // failing test, the hold (the store's compact encoding of RunHold), and a release asked
+    // for on a replica that does not execute the run (RequestRelease). A held run is
+    // unfinished like a running one: the partial indexes of unfinished runs take it in.
+    R"sql(
+ALTER TABLE runs ADD COLUMN hold_on_failure BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE runs ADD COLUMN hold BYTEA NOT NULL DEFAULT ''::bytea;
+ALTER TABLE runs ADD COLUMN release_requested BOOLEAN NOT NULL DEFAULT FALSE;
+DROP INDEX runs_unfinished;
+CREATE INDEX runs_unfinished ON runs (id) WHERE status IN ('queued', 'running', 'held');
+DROP INDEX runs_one_exclusive;
+CREATE UNIQUE INDEX runs_one_exclusive ON runs (suite)
+  WHERE exclusive AND status IN ('queued', 'running', 'held');
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -190,7 +190,7 @@ Result<CreatedRun> PgStore::InsertRun(Run run, const std::vector<std::string>& t
         kPgRunColumns);
     constexpr const char* kFindBusy =
         "SELECT id FROM runs WHERE suite = $1 AND exclusive "
-        "AND status IN ('queued', 'running') ORDER BY id LIMIT 1";
+        "AND status IN ('queued', 'running', 'held') ORDER BY id LIMIT 1";
     std::int64_t id = 0;
     for (int attempt = 0;; ++attempt) {
       id = InsertPgRun(db, run, created_at, exclusive);
@@ -340,7 +340,7 @@ ReferenceRuns PgStore::RunsOfReference(const std::string& suite,
       "ORDER BY id DESC LIMIT 1) "
       "UNION ALL "
       "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = $1 "
-      "AND reference = $2 AND test_filter = '' AND octet_length(tests) = 0 AND status IN ('queued', 'running') AND id > coalesce(("
+      "AND reference = $2 AND test_filter = '' AND octet_length(tests) = 0 AND status IN ('queued', 'running', 'held') AND id > coalesce(("
       "SELECT id FROM runs WHERE suite = $1 AND reference = $2 "
       "AND test_filter = '' AND octet_length(tests) = 0 AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1), 0) "
       "ORDER BY id DESC LIMIT 1)",

@@ -135,6 +135,7 @@ class PgStore : public Store {
       std::int64_t ttl_ms) override;
   void ReleaseLeases(const std::vector<std::pair<std::int64_t, std::int64_t>>& leases) override;
   Result<Run> RequestCancel(std::int64_t run_id) override;
+  Result<Run> RequestRelease(std::int64_t run_id) override;
   Result<bool> ClaimScheduleFiring(const std::string& schedule, std::int64_t due_ns,
                                    const std::string& replica) override;
   std::int64_t UnfinishedScheduleRun(const std::string& schedule) override;

@@ -159,6 +159,73 @@ void AppendRunJsonHead(std::string& out, const Run& run) {
   AppendStringObjectJson(out, ShownParams(run));
   Field(out, "values");
   AppendStringObjectJson(out, run.values);
+  if (run.hold_on_failure) {
+    Field(out, "hold_on_failure");
+    out += "true";
+    Field(out, "hold");
+    if (run.hold) {
+      AppendHoldJson(out, *run.hold);
+    } else {
+      out += "null";
+    }
+  }
+}
+
+void AppendHoldJson(std::string& out, const RunHold& h) {
+  out += "{\"test\":";
+  AppendJsonString(out, h.test);
+  fmt::format_to(std::back_inserter(out), ",\"attempt\":{},\"pid\":{}", h.attempt, h.hold.pid);
+  Field(out, "temp_dir");
+  if (h.hold.temp_dirs.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(out, h.hold.temp_dirs.front());
+  }
+  Field(out, "temp_dirs");
+  out += '[';
+  for (std::size_t i = 0; i < h.hold.temp_dirs.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendJsonString(out, h.hold.temp_dirs[i]);
+  }
+  out += ']';
+  Field(out, "endpoints");
+  out += '[';
+  bool first = true;
+  for (const HeldRunnable& r : h.hold.runnables) {
+    for (const auto& [port, endpoint] : r.endpoints) {
+      if (!first) out += ',';
+      first = false;
+      out += "{\"runnable\":";
+      AppendJsonString(out, r.name);
+      Field(out, "port");
+      AppendJsonString(out, port);
+      Field(out, "endpoint");
+      AppendJsonString(out, endpoint);
+      if (!r.container_id.empty()) {
+        Field(out, "container_id");
+        AppendJsonString(out, r.container_id);
+      } else {
+        fmt::format_to(std::back_inserter(out), ",\"pid\":{}", r.pid);
+      }
+      Field(out, "dir");
+      AppendJsonString(out, r.dir);
+      out += '}';
+    }
+  }
+  out += ']';
+  Field(out, "held_at");
+  AppendTimeJson(out, h.held_at_ns);
+  Field(out, "release_at");
+  AppendTimeJson(out, h.release_at_ns);
+  Field(out, "released_at");
+  AppendTimeJson(out, h.released_at_ns);
+  Field(out, "ended");
+  if (h.ended.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(out, h.ended);
+  }
+  out += '}';
 }
 
 void AppendRunJsonTestsTail(std::string& out, const std::vector<TestRow>& tests) {

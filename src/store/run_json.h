@@ -48,6 +48,13 @@ void AppendTotalsJson(std::string& out, const Totals& totals);
 // as AppendTestRowJson).
 void AppendRunJson(std::string& out, const Run& run, const std::vector<TestRow>* tests);
 
+// Appends a run's hold (issue 21): {"test","attempt","pid","temp_dir" (the first, or null),
+// "temp_dirs","endpoints":[{"runnable","port","endpoint","container_id" or "pid","dir"}],
+// "held_at","release_at","released_at" (null while held),"ended" (null while held, else
+// "released", "timed_out" or "cancelled")}. AppendRunJson shows it, with
+// "hold_on_failure", on a run started with hold_on_failure.
+void AppendHoldJson(std::string& out, const RunHold& hold);
+
 // AppendRunJson in two parts, so that the tests of a finished run (which never change) can
 // be rendered once and cached: the head is the run object up to "values" without its
 // closing brace; the tail is ,"counts":{...},"tests":[...] and the closing brace.

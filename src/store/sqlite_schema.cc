@@ -268,6 +268,13 @@ ALTER TABLE schedules ADD COLUMN hunt_repeat INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE schedules ADD COLUMN hunt_until_failure INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE schedules ADD COLUMN hunt_max_duration_ms INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 15: hold on failure (issue 21): whether a run holds its first failing test, and the
+    // hold (the store's compact encoding of RunHold: the test, what it keeps open, when and
+    // how it ended; empty: none).
+    R"sql(
+ALTER TABLE runs ADD COLUMN hold_on_failure INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN hold BLOB NOT NULL DEFAULT x'';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

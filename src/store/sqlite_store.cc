@@ -54,22 +54,23 @@ constexpr std::string_view kRunColumns =
     "id, suite, namespace, status, run_trigger, initiated_by, reference, environment, "
     "schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, error, "
     "test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, totals, secret_params, on_behalf_of, hunt_id";
+    "run_values, totals, secret_params, on_behalf_of, hunt_id, hold_on_failure, hold";
 
 constexpr const char* kInsertRun =
     "INSERT INTO runs (suite, namespace, status, run_trigger, initiated_by, reference, "
     "environment, schedule, created_at, started_at, finished_at, flaky, resumed, retry_of, "
     "error, test_filter, tests, labels, params, max_attempts, timeout_ms, idempotency_key, "
-    "run_values, secret_params, on_behalf_of, hunt_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
-    "?26)";
+    "run_values, secret_params, on_behalf_of, hunt_id, hold_on_failure) VALUES (?1, ?2, ?3, ?4, "
+    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+    "?24, ?25, ?26, ?27)";
 constexpr const char* kInsertPlan = "INSERT INTO run_plans (run_id, planned) VALUES (?1, ?2)";
 // Unset fields are bound as NULL and keep their value (no column is ever NULL).
 constexpr const char* kUpdateRun =
     "UPDATE runs SET status = coalesce(?2, status), started_at = coalesce(?3, started_at), "
     "finished_at = coalesce(?4, finished_at), flaky = coalesce(?5, flaky), "
     "resumed = coalesce(?6, resumed), error = coalesce(?7, error), "
-    "run_values = coalesce(?8, run_values), totals = coalesce(?9, totals) WHERE id = ?1";
+    "run_values = coalesce(?8, run_values), totals = coalesce(?9, totals), "
+    "hold = coalesce(?10, hold) WHERE id = ?1";
 constexpr const char* kUpsertTest =
     "INSERT INTO tests (run_id, name, status, attempt, soft, flaky, started_at, duration_ms, "
     "message, seq, trace_id, change, since_run, since_reference, since_at) "
@@ -223,6 +224,8 @@ Run ReadRun(const Stmt& s) {
   run.secret_params = ValueOrLogged(DecodeStrings(s.View(25)));
   run.on_behalf_of = s.Text(26);
   run.hunt_id = s.Int(27);
+  run.hold_on_failure = s.Bool(28);
+  run.hold = ValueOrLogged(DecodeHold(s.View(29)));
   return run;
 }
 
@@ -314,6 +317,13 @@ bool ApplyBatch(SqliteDb& db, const WriteBatch& batch) {
       std::optional<std::string> totals;
       if (u.totals) totals = EncodeTotals(*u.totals);
       update.Bind(totals);
+      // Bound without a copy (SQLITE_STATIC): it lives until the statement ran.
+      const std::string hold = u.hold ? EncodeHold(*u.hold) : std::string();
+      if (u.hold) {
+        update.BindBlob(hold);
+      } else {
+        update.BindNull();
+      }
       if (!update.Run()) return false;
       if (sqlite3_changes(db.handle()) == 0) {
         LogStoreError("update of run", fmt::format("run {} does not exist", u.id));
@@ -662,7 +672,8 @@ Result<CreatedRun> SqliteStore::CreateRun(Run run, const std::vector<std::string
         .Bind(run.finished_at_ns).Bind(run.flaky).Bind(run.resumed).Bind(run.retry_of)
         .Bind(run.error).Bind(run.filter).BindBlob(tests).BindBlob(labels).BindBlob(params)
         .Bind(run.max_attempts).Bind(run.timeout_ms).Bind(run.idempotency_key)
-        .BindBlob(values).BindBlob(secret_params).Bind(run.on_behalf_of).Bind(run.hunt_id);
+        .BindBlob(values).BindBlob(secret_params).Bind(run.on_behalf_of).Bind(run.hunt_id)
+        .Bind(run.hold_on_failure);
     if (!insert.Run()) return false;
     const std::int64_t id = sqlite3_last_insert_rowid(db.handle());
     if (!test_names.empty()) {
@@ -833,7 +844,7 @@ ReferenceRuns SqliteStore::RunsOfReference(const std::string& suite,
       "ORDER BY id DESC LIMIT 1) "
       "UNION ALL "
       "SELECT {0} FROM runs WHERE id = (SELECT id FROM runs WHERE suite = ?1 "
-      "AND reference = ?2 AND test_filter = '' AND length(tests) = 0 AND status IN ('queued', 'running') AND id > coalesce(("
+      "AND reference = ?2 AND test_filter = '' AND length(tests) = 0 AND status IN ('queued', 'running', 'held') AND id > coalesce(("
       "SELECT id FROM runs WHERE suite = ?1 AND reference = ?2 "
       "AND test_filter = '' AND length(tests) = 0 AND status IN ('passed', 'failed', 'cancelled', 'error') ORDER BY id DESC LIMIT 1), 0) "
       "ORDER BY id DESC LIMIT 1)",

@@ -14,8 +14,8 @@ Error Unreadable(std::string_view what) {
 
 namespace {
 
-constexpr std::array<const char*, 6> kRunStatusNames = {"queued", "running", "passed",
-                                                         "failed", "cancelled", "error"};
+constexpr std::array<const char*, 7> kRunStatusNames = {"queued", "running", "passed",
+                                                         "failed", "cancelled", "error", "held"};
 constexpr std::array<const char*, 6> kTestStatusNames = {"pending", "running", "passed",
                                                           "failed", "skipped", "cancelled"};
 constexpr std::array<const char*, 5> kTestChangeNames = {"", "new_failure", "still_failing",
@@ -135,7 +135,8 @@ Totals TotalsOf(const std::vector<TestRow>& rows) {
 }
 
 bool IsFinished(RunStatus status) {
-  return status != RunStatus::kQueued && status != RunStatus::kRunning;
+  return status != RunStatus::kQueued && status != RunStatus::kRunning &&
+         status != RunStatus::kHeld;
 }
 
 ReferenceRuns Store::RunsOfReference(const std::string& suite, const std::string& reference) {

@@ -30,12 +30,15 @@
 #include <vector>
 
 #include "base/result.h"
+#include "event/hold.h"
 #include "event/outcome.h"
 
 namespace handoff::store {
 
-// The state of a run. queued -> running -> passed | failed | cancelled | error.
-enum class RunStatus : std::uint8_t { kQueued, kRunning, kPassed, kFailed, kCancelled, kError };
+// The state of a run. queued -> running -> passed | failed | cancelled | error. A run
+// started with hold_on_failure goes from running to held while its failed test is held
+// (issue 21), and back to running when the hold ends; held is unfinished, like running.
+enum class RunStatus : std::uint8_t { kQueued, kRunning, kPassed, kFailed, kCancelled, kError, kHeld };
 
 // The state of one test in a run: pending or running, then its outcome (event/outcome.h).
 enum class TestStatus : std::uint8_t { kPending, kRunning, kPassed, kFailed, kSkipped, kCancelled };
@@ -72,6 +75,19 @@ bool ParseTrigger(std::string_view name, Trigger* out);
 
 // Returns true for passed, failed, cancelled and error.
 bool IsFinished(RunStatus status);
+
+// A run's hold (hold on failure, issue 21): the test held before its cleanups, what it kept
+// open, and when and how the hold ended.
+struct RunHold {
+  std::string test;
+  int attempt = 0;
+  Hold hold;                       // pid, temp dirs, runnables (event/hold.h)
+  std::int64_t held_at_ns = 0;
+  std::int64_t release_at_ns = 0;  // when --max-hold ends it
+  std::int64_t released_at_ns = 0; // 0 while held
+  std::string ended;               // HoldEndName ("released", "timed_out", "cancelled"); "" while held
+  bool operator==(const RunHold&) const = default;
+};
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
@@ -121,6 +137,10 @@ struct Run {
   std::string replica;
   // The hunt this run is one of (issue 21; 0: none).
   std::int64_t hunt_id = 0;
+  // Hold the first failing test before its cleanups (issue 21), and the hold, once there was
+  // one.
+  bool hold_on_failure = false;
+  std::optional<RunHold> hold;
 };
 
 // What stands for a secret param's value wherever a run is shown (API, live stream, UI,
@@ -444,6 +464,7 @@ struct RunUpdate {
   std::optional<std::string> error;
   std::optional<KeyValues> values;  // replaces the run's values
   std::optional<RunTotals> totals;
+  std::optional<RunHold> hold;      // replaces the run's hold
 };
 
 // The state of a delivery: pending until it is delivered, given up (failed), or its
@@ -550,6 +571,8 @@ struct LeaseState {
   std::int64_t run_id = 0;
   bool held = false;  // false: another replica took it over, or the run is gone
   bool cancel_requested = false;
+  // A release of the run's current hold was asked for (RequestRelease) on any replica.
+  bool release_requested = false;
 };
 
 class Store {
@@ -786,6 +809,14 @@ class Store {
   // next renewal). Returns the run as it stands: kNotFound if there is none; a finished run
   // is returned unchanged.
   virtual Result<Run> RequestCancel(std::int64_t run_id) {
+    return Error{ErrorCode::kUnsupported,
+                 "this store is not shared: run " + std::to_string(run_id)};
+  }
+  // Records that the test the run holds is to be released, for the replica executing it (it
+  // sees it at its next renewal; a change of the run's hold clears it, so that it never
+  // releases a later hold). Returns the run as it stands: kNotFound if there is none,
+  // kConflict if it is not held.
+  virtual Result<Run> RequestRelease(std::int64_t run_id) {
     return Error{ErrorCode::kUnsupported,
                  "this store is not shared: run " + std::to_string(run_id)};
   }

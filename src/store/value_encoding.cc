@@ -111,6 +111,58 @@ Result<std::vector<Span>> DecodeSpans(std::string_view data) {
   return Decoded(d, std::move(spans), "spans");
 }
 
+std::string EncodeHold(const std::optional<RunHold>& hold) {
+  std::string out;
+  if (!hold) return out;
+  PutVarint(out, 1);  // the layout's version
+  PutString(out, hold->test);
+  PutSigned(out, hold->attempt);
+  PutSigned(out, hold->hold.pid);
+  PutSigned(out, hold->hold.max_hold_ns);
+  PutVarint(out, hold->hold.temp_dirs.size());
+  for (const std::string& dir : hold->hold.temp_dirs) PutString(out, dir);
+  PutVarint(out, hold->hold.runnables.size());
+  for (const HeldRunnable& r : hold->hold.runnables) {
+    PutString(out, r.name);
+    PutString(out, r.dir);
+    PutString(out, r.container_id);
+    PutSigned(out, r.pid);
+    PutKeyValues(out, r.endpoints);
+  }
+  PutSigned(out, hold->held_at_ns);
+  PutSigned(out, hold->release_at_ns);
+  PutSigned(out, hold->released_at_ns);
+  PutString(out, hold->ended);
+  return out;
+}
+
+Result<std::optional<RunHold>> DecodeHold(std::string_view data) {
+  if (data.empty()) return std::optional<RunHold>();
+  Decoder d(data);
+  if (d.Varint() != 1) return Error{ErrorCode::kCorrupt, "hold"};
+  RunHold hold;
+  hold.test = d.String();
+  hold.attempt = static_cast<int>(d.Signed());
+  hold.hold.pid = static_cast<int>(d.Signed());
+  hold.hold.max_hold_ns = d.Signed();
+  const std::size_t dirs = d.Count();
+  for (std::size_t i = 0; i < dirs && d.ok(); ++i) hold.hold.temp_dirs.push_back(d.String());
+  const std::size_t runnables = d.Count();
+  for (std::size_t i = 0; i < runnables && d.ok(); ++i) {
+    HeldRunnable& r = hold.hold.runnables.emplace_back();
+    r.name = d.String();
+    r.dir = d.String();
+    r.container_id = d.String();
+    r.pid = static_cast<int>(d.Signed());
+    r.endpoints = d.KeyValueList();
+  }
+  hold.held_at_ns = d.Signed();
+  hold.release_at_ns = d.Signed();
+  hold.released_at_ns = d.Signed();
+  hold.ended = d.String();
+  return Decoded(d, std::optional<RunHold>(std::move(hold)), "hold");
+}
+
 std::string EncodeTotals(const RunTotals& t) {
   return fmt::format("{} {} {} {} {} {} {}", t.total, t.passed, t.failed, t.skipped,
                      t.soft_failed, t.cancelled, t.flaky);

@@ -29,6 +29,11 @@ Result<std::vector<std::string>> DecodeStrings(std::string_view data);
 Result<std::vector<Failure>> DecodeFailures(std::string_view data);
 Result<std::vector<Span>> DecodeSpans(std::string_view data);
 
+// Returns a run's hold in the compact encoding (the empty string for none), and the hold
+// it wrote back (nullopt for the empty string), or kCorrupt.
+std::string EncodeHold(const std::optional<RunHold>& hold);
+Result<std::optional<RunHold>> DecodeHold(std::string_view data);
+
 // Returns a run's totals as text: "total passed failed skipped soft_failed cancelled flaky".
 std::string EncodeTotals(const RunTotals& totals);
 

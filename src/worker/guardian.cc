@@ -30,7 +30,8 @@ constexpr char kGuardianEnv[] = "HANDOFF_WORKER_GUARDIAN";
 // How long the guardian keeps killing before it gives up on a process stuck in the kernel.
 constexpr std::chrono::seconds kKillWithin{10};
 
-constexpr int kHandled[] = {SIGCHLD, SIGTERM, kKillWorkerSignal, kDumpStacksSignal};
+constexpr int kHandled[] = {SIGCHLD, SIGTERM, kKillWorkerSignal, kDumpStacksSignal,
+                            kReleaseHoldSignal};
 
 bool g_split = false;  // SplitGuardian ran in this process
 // The supervisor's pid, from the worker's command line (0: not given). The supervisor may be
@@ -40,12 +41,14 @@ int g_wake = -1;  // write end of the guardian's self-pipe
 volatile sig_atomic_t g_kill = 0;
 volatile sig_atomic_t g_term = 0;
 volatile sig_atomic_t g_dump = 0;
+volatile sig_atomic_t g_release = 0;
 
 void OnSignal(int sig) {
   const int saved = errno;
   if (sig == kKillWorkerSignal) g_kill = 1;
   if (sig == SIGTERM) g_term = 1;
   if (sig == kDumpStacksSignal) g_dump = 1;
+  if (sig == kReleaseHoldSignal) g_release = 1;
   const char byte = 0;
   (void)!::write(g_wake, &byte, 1);
   errno = saved;
@@ -168,6 +171,10 @@ pid_t SpawnWorker(pid_t guardian, const sigset_t& mask) {
     if (g_dump) {
       g_dump = 0;
       ::kill(worker, kDumpStacksSignal);
+    }
+    if (g_release) {
+      g_release = 0;
+      ::kill(worker, kReleaseHoldSignal);
     }
     pollfd p{wake[0], POLLIN, 0};
     if (::poll(&p, 1, -1) > 0) {

@@ -11,7 +11,8 @@
 //   everything below it;
 // - when the process that started it dies (run or serve, even by SIGKILL), the kernel
 //   sends it kKillWorkerSignal (PR_SET_PDEATHSIG) and it does the same;
-// - SIGTERM is passed on to the worker (stop the running test through its context).
+// - SIGTERM is passed on to the worker (stop the running test through its context), and
+//   so is kReleaseHoldSignal (a held test goes on).
 //
 // Then it exits with the worker's own wait status (the same exit code or signal), so the
 // supervisor reports the worker's end as it always did. Only the workload API's reapers

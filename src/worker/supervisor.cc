@@ -137,6 +137,24 @@ class SuiteTracker : public EventSink {
           it->second.open.push_back(e.test);
         }
         break;
+      case EventKind::kHeld:
+        // A held test's timeout stands still (the worker's watchdog's too), and so does
+        // every other deadline of this worker: none of its tests can be killed alone.
+        held = true;
+        held_once = true;
+        held_since_ = Clock::now();
+        break;
+      case EventKind::kReleased:
+        if (held) {
+          held = false;
+          const Clock::duration paused = Clock::now() - held_since_;
+          auto shift = [&](Clock::time_point& d) {
+            if (d != Clock::time_point::max()) d += paused;
+          };
+          shift(hook_deadline_);
+          for (auto& [name, r] : running) shift(r.deadline);
+        }
+        break;
       case EventKind::kTimeoutChanged:
         if (e.test.empty()) {
           SetDeadline(&hook_deadline_, &hook_timeout_ns_, e.elapsed_ns);
@@ -179,9 +197,10 @@ class SuiteTracker : public EventSink {
   // Returns the earliest deadline of what runs now (setup, teardown or tests), and
   // in *test the test it belongs to (empty for setup and teardown).
   Clock::time_point Deadline(std::string* test = nullptr, std::int64_t* timeout_ns = nullptr) const {
-    Clock::time_point earliest = hook_deadline_;
     if (test != nullptr) test->clear();
     if (timeout_ns != nullptr) *timeout_ns = hook_timeout_ns_;
+    if (held) return Clock::time_point::max();
+    Clock::time_point earliest = hook_deadline_;
     for (const auto& [name, r] : running) {
       if (r.deadline < earliest) {
         earliest = r.deadline;
@@ -221,6 +240,8 @@ class SuiteTracker : public EventSink {
   bool teardown_failed = false;
   bool suite_failed = false;  // an external suite's command failed outside its tests
   bool hard_failure = false;
+  bool held = false;       // a test of the worker is held (hold on failure)
+  bool held_once = false;  // a test of the suite was held: one hold a run
   int finished_count = 0;
   int skipped_count = 0;
 
@@ -235,6 +256,7 @@ class SuiteTracker : public EventSink {
   std::unordered_map<std::string_view, std::int64_t> timeouts_;
   Clock::time_point hook_deadline_ = Clock::time_point::max();
   std::int64_t hook_timeout_ns_ = 0;
+  Clock::time_point held_since_;
 };
 
 const std::string& SelfExe() {
@@ -409,6 +431,11 @@ WorkerOutcome Pump(Worker& w, SuiteTracker& tracker, const SuiteJob& job,
       kill_at = std::min(kill_at, now + job.grace);
     }
     if (now >= kill_at) stop(StopReason::kCancelled);
+    // A release is passed on only to a worker that holds a test (through its guardian,
+    // like SIGTERM); one asked for when nothing is held is dropped.
+    if (job.release != nullptr && job.release->exchange(false) && tracker.held) {
+      ::kill(w.pid, kReleaseHoldSignal);
+    }
     std::string late_test;
     std::int64_t late_timeout_ns = 0;
     const Clock::time_point deadline = tracker.Deadline(&late_test, &late_timeout_ns);
@@ -578,8 +605,16 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
   while (!cancel.load() || teardown_only) {
     if (teardown_only) teardown_only_done = true;
 
+    // A worker started after one that held a test holds no other: one hold a run.
+    std::optional<wire::WorkerPlan> unheld;
+    if (tracker.held_once && job.plan.hold_on_failure) {
+      unheld.emplace(job.plan);
+      unheld->tests.clear();  // the tests to run are *remaining
+      unheld->hold_on_failure = false;
+    }
     std::string error;
-    std::optional<Worker> worker = Spawn(job.plan, *remaining, teardown_only, &error);
+    std::optional<Worker> worker =
+        Spawn(unheld ? *unheld : job.plan, *remaining, teardown_only, &error);
     if (!worker) {
       Event e = tracker.Make(EventKind::kFailure);
       e.text = error;
@@ -589,6 +624,7 @@ Status RunIsolated(const SuiteJob& job, SuiteTracker& tracker, const std::atomic
     }
     const std::size_t finished_before = tracker.finished.size();
     WorkerOutcome outcome = Pump(*worker, tracker, job, cancel);
+    tracker.held = false;  // a worker that died holding holds nothing now
     const bool clean = outcome.stopped == StopReason::kNone &&
                        WIFEXITED(outcome.wait_status) && WEXITSTATUS(outcome.wait_status) == 0 &&
                        tracker.phase == SuiteTracker::Phase::kIdle;
@@ -771,6 +807,7 @@ Status RunInProcess(const SuiteJob& job, SuiteTracker& tracker, const std::atomi
   std::thread watcher([&] {
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return done; })) {
+      if (job.release != nullptr && job.release->exchange(false)) runner.ReleaseHold();
       if (cancel.load()) {
         runner.Cancel();
         return;

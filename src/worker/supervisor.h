@@ -26,6 +26,9 @@ struct SuiteJob {
   std::chrono::milliseconds grace{5000};
   // False runs in this process (--isolation=none): no capture, no kill.
   bool isolated = true;
+  // Hold on failure (plan.hold_on_failure): set to true to release the held test; the
+  // supervisor sets it back to false once it has passed the release on. Optional.
+  std::atomic<bool>* release = nullptr;
 };
 
 // Runs `job`, emitting kSuiteStarted through kSuiteFinished to `sink`, and returns the

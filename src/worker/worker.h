@@ -29,6 +29,12 @@ inline constexpr int kKillWorkerSignal = SIGUSR1;
 // also uses it between its own threads to collect them (worker/stack_dump.h).
 inline constexpr int kDumpStacksSignal = SIGUSR2;
 
+// Sent to a guardian, which passes it on to the worker, or to a worker (or a `run
+// --isolation=none` process) by hand: the test held on its failure (hold on failure, issue
+// 21) goes on with its cleanups. SIGURG: ignored by default, so one that arrives when
+// nothing is held, or at a process that does not hold, does no harm.
+inline constexpr int kReleaseHoldSignal = SIGURG;
+
 // Runs the plan read from kPlanFd against `catalog`, writing events to kEventFd. Returns
 // the process exit code (0 when the plan ran to its end, 2 for a bad plan).
 int WorkerMain(const Catalog& catalog);

@@ -289,6 +289,10 @@ void Quiesce() {
 
 void OnTerminate(int) { g_terminate.store(true); }
 
+// kReleaseHoldSignal: the held test goes on with its cleanups.
+std::atomic<bool> g_release{false};
+void OnRelease(int) { g_release.store(true); }
+
 // A test called exit(): send everything it reported and printed.
 void FlushAtExit() {
   std::fflush(stdout);
@@ -388,6 +392,7 @@ int WorkerMain(const Catalog& catalog) {
   g_sink = &sink;
   InstallStackHandlers(kEventFd, Quiesce);
   ::signal(SIGTERM, OnTerminate);
+  ::signal(kReleaseHoldSignal, OnRelease);
   std::atexit(FlushAtExit);
 
   if (plan->external) {
@@ -405,9 +410,10 @@ int WorkerMain(const Catalog& catalog) {
       return 2;
     }
     // Flushes buffered events every few milliseconds and turns SIGTERM into a
-    // cooperative cancellation of the running test.
+    // cooperative cancellation of the running test, kReleaseHoldSignal into a release.
     Flusher flusher(sink, [&runner] {
       if (g_terminate.load()) runner.Cancel();
+      if (g_release.exchange(false)) runner.ReleaseHold();
     });
     runner.Run();
     sweeper.SweepSuite();

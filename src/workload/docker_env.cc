@@ -174,6 +174,7 @@ class DockerRunnable : public Runnable, public std::enable_shared_from_this<Dock
       following_ = true;
     }
     follower_ = std::thread([self = shared_from_this(), id = *id] { self->Follow(id); });
+    NoteStarted(shared_from_this(), 0, *id);
     return {};
   }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -22,6 +23,10 @@ class TestState;
 namespace handoff::workload {
 
 class DockerClient;
+
+// Records a runnable that started (a local process `pid`, or a container), for a held test
+// to show while it runs (runner/live_runnables.h). Thread-safe.
+void NoteStarted(const std::shared_ptr<Runnable>& runnable, int pid, std::string container_id);
 
 // The readiness loop of both environments: probes with `probe_once` (which records its
 // last answer) on options.wait_backoff until it passes, its deadline passes, or `gone`

@@ -313,6 +313,7 @@ class ProcessRunnable : public Runnable, public std::enable_shared_from_this<Pro
     exit_status_ = 0;
     lock.unlock();
     reader_ = std::thread([self = shared_from_this(), fd = pipes.out] { self->Follow(fd); });
+    NoteStarted(shared_from_this(), pid, "");
     if (on_start_) on_start_(shared_from_this());
     return {};
   }

@@ -90,8 +90,10 @@ inline store::RunEvent Event(std::int64_t seq, std::string type) {
 
 // SQL that takes a SQLite database of the current schema back to schema 9: what migrations
 // 10 (trace ids), 11 (the tests' changes, tests_by_test), 12 (attachments), 13 (ingested
-// suites) and 14 (hunts) added. Each test of an upgrade from an older schema undoes these, then its own.
+// suites), 14 (hunts) and 15 (hold on failure) added. Each test of an upgrade from an older
+// schema undoes these, then its own.
 inline constexpr const char* kSqliteBackToSchema9 =
+    "ALTER TABLE runs DROP COLUMN hold; ALTER TABLE runs DROP COLUMN hold_on_failure; "
     "DROP TABLE hunts; DROP INDEX runs_by_hunt; ALTER TABLE runs DROP COLUMN hunt_id; "
     "ALTER TABLE schedules DROP COLUMN hunt_repeat; "
     "ALTER TABLE schedules DROP COLUMN hunt_until_failure; "

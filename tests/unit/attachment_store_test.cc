@@ -111,7 +111,7 @@ TEST_P(AttachmentStoreTest, AnOlderSchemaGainsTheAttachmentsTableAndKeepsItsRuns
   if (!Queryable()) GTEST_SKIP() << "an in-memory database has no older schema to open";
   const std::int64_t id = CreateRun(RunStatus::kPassed);
   store_.reset();
-  // The schema before attachments (and ingested suites, which came next): SQLite's 11,
+  // The schema before attachments (and ingested suites and holds, which came next): SQLite's 11,
   // PostgreSQL's 5.
   if (GetParam() == StoreBackend::kPostgres) {
     Query("DROP TABLE hunts");
@@ -120,12 +120,15 @@ TEST_P(AttachmentStoreTest, AnOlderSchemaGainsTheAttachmentsTableAndKeepsItsRuns
           "DROP COLUMN hunt_max_duration_ms");
     Query("DROP TABLE attachments");
     Query("DROP TABLE ingested_suites");
+    Query("ALTER TABLE runs DROP COLUMN hold, DROP COLUMN hold_on_failure, "
+          "DROP COLUMN release_requested");
     Query("DELETE FROM handoff_schema WHERE version >= 6");
   } else {
     // Query's SQLite connection is read-only: a writing one of our own.
     const std::string url = database_->url();
     EXPECT_EQ(::handoff::testing::ExecSqliteFile(
                   url.substr(url.find(':') + 1),
+                  "ALTER TABLE runs DROP COLUMN hold; ALTER TABLE runs DROP COLUMN hold_on_failure; "
                   "DROP TABLE hunts; DROP INDEX runs_by_hunt; ALTER TABLE runs DROP COLUMN hunt_id; "
                   "ALTER TABLE schedules DROP COLUMN hunt_repeat; "
                   "ALTER TABLE schedules DROP COLUMN hunt_until_failure; "

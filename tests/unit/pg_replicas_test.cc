@@ -22,6 +22,7 @@
 #include "store/pg_url.h"
 #include "store/store.h"
 #include "support/postgres_cluster.h"
+#include "support/store_test_data.h"
 
 namespace handoff::store {
 namespace {
@@ -234,6 +235,41 @@ TEST_F(PgReplicasTest, ACancelReachesTheReplicaHoldingTheRun) {
   std::vector<LeasedRun> claimed = ValueOf(two_->ClaimRuns({"r2", 1, 60'000, other}));
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_TRUE(claimed[0].cancel_requested);
+}
+
+TEST_F(PgReplicasTest, AReleaseReachesTheReplicaHoldingTheRunAndOnlyTheHoldItSaw) {
+  const std::int64_t id = Queue(*one_, "s");
+  LeasedRun mine = ValueOf(one_->ClaimRuns({"r1", 1, 60'000})).at(0);
+  // Not held: nothing to release.
+  EXPECT_EQ(two_->RequestRelease(id).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(two_->RequestRelease(999999).error().code, ErrorCode::kNotFound);
+  auto hold_update = [&](RunStatus status, const std::string& ended) {
+    RunHold hold;
+    hold.test = "T";
+    hold.ended = ended;
+    RunUpdate update;
+    update.id = id;
+    update.status = status;
+    update.hold = hold;
+    WriteBatch batch;
+    batch.run_updates.push_back(update);
+    batch.fences.emplace_back(id, mine.lease_token);
+    ASSERT_TRUE(::handoff::testing::WriteAndWait(*one_, std::move(batch)));
+  };
+  hold_update(RunStatus::kHeld, "");
+  auto renewed = [&] {
+    std::vector<LeaseState> states =
+        ValueOf(one_->RenewLeases("r1", {{id, mine.lease_token}}, 60'000));
+    EXPECT_EQ(states.size(), 1u);
+    return !states.empty() && states[0].release_requested;
+  };
+  EXPECT_FALSE(renewed());
+  store::Run shown = ValueOf(two_->RequestRelease(id));
+  EXPECT_EQ(shown.status, RunStatus::kHeld);
+  EXPECT_TRUE(renewed());
+  // The hold's end clears the request: it never releases a later hold.
+  hold_update(RunStatus::kRunning, "released");
+  EXPECT_FALSE(renewed());
 }
 
 TEST_F(PgReplicasTest, AScheduleFiresOncePerDueTime) {

@@ -31,9 +31,11 @@
 namespace handoff::store {
 namespace {
 
-// What versions 7 (ingested suites), 6 (attachments), 5 (the tests' changes) and 4 (trace ids)
-// added, undone: the start of each test of an upgrade from an older version.
+// What versions 9 (hold on failure), 8 (hunts), 7 (ingested suites), 6 (attachments), 5
+// (the tests' changes) and 4 (trace ids) added, undone: the start of each test of an upgrade
+// from an older version.
 constexpr const char* kBackToVersion4 =
+    "ALTER TABLE runs DROP COLUMN hold, DROP COLUMN hold_on_failure, DROP COLUMN release_requested; "
     "DROP TABLE hunts; ALTER TABLE runs DROP COLUMN hunt_id; ALTER TABLE schedules "
     "DROP COLUMN hunt_repeat, DROP COLUMN hunt_until_failure, DROP COLUMN hunt_max_duration_ms; "
     "DROP TABLE ingested_suites; DROP TABLE attachments; DROP INDEX tests_by_test; ALTER TABLE tests DROP COLUMN change, DROP COLUMN since_run, "

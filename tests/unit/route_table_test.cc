@@ -229,6 +229,7 @@ TEST(RouteTableSpecTest, EveryRouteNeedsExactlyTheseRolesAndEveryWriteChangesSta
       {"GET /api/v1/runs/{run:id}", {Access::kRead, kReadOnly}},
       {"GET /api/v1/runs/{run:id}/tests/{test...}", {Access::kRead, kReadOnly}},
       {"POST /api/v1/runs/{run:id}/cancel", {Access::kRun, kChangesState}},
+      {"POST /api/v1/runs/{run:id}/release", {Access::kRun, kChangesState}},
       {"POST /api/v1/runs/{run:id}/retry", {Access::kRun, kChangesState}},
       {"GET /api/v1/runs/{run:id}/report", {Access::kRead, kReadOnly}},
       {"GET /api/v1/runs/{run:id}/deliveries", {Access::kRead, kReadOnly}},

@@ -418,7 +418,7 @@ TEST_F(RouterTest, TriggerCreatesARunWithItsTests) {
   const Response r = Do("POST", "/api/v1/suites/Checkout/runs", R"({
       "filter": "Card", "labels": {"env": "staging"}, "reference": "abc123",
       "initiated_by": "ana", "max_attempts": 3, "timeout": "1m30s",
-      "params": {"user": "u1"}, "tests": ["Card"], "trigger": "ui"})");
+      "params": {"user": "u1"}, "tests": ["Card"], "trigger": "ui", "hold_on_failure": true})");
   ASSERT_EQ(r.status, 201) << r.FullBody();
   ASSERT_NE(FindHeader(r.headers, "Location"), nullptr);
   const json::value v = Parse(r);
@@ -443,6 +443,9 @@ TEST_F(RouterTest, TriggerCreatesARunWithItsTests) {
   EXPECT_EQ(req.initiated_by, "ana");
   EXPECT_EQ(req.tests, std::vector<std::string>{"Card"});
   EXPECT_EQ(req.params, (store::KeyValues{{"user", "u1"}}));
+  EXPECT_TRUE(req.hold_on_failure);
+  EXPECT_EQ(v.at("hold_on_failure"), true);
+  EXPECT_TRUE(v.at("hold").is_null());
 }
 
 TEST_F(RouterTest, TriggerAcceptsAnEmptyBodyAndDefaultsToApi) {
@@ -452,6 +455,8 @@ TEST_F(RouterTest, TriggerAcceptsAnEmptyBodyAndDefaultsToApi) {
     EXPECT_EQ(Parse(r).at("trigger"), "api");
     EXPECT_EQ(api_.last_request.trigger, store::Trigger::kApi);
     EXPECT_EQ(api_.last_request.max_attempts, 0);
+    EXPECT_FALSE(api_.last_request.hold_on_failure);
+    EXPECT_EQ(Parse(r).as_object().if_contains("hold"), nullptr);
   }
 }
 
@@ -484,6 +489,8 @@ TEST_F(RouterTest, TriggerRejectsBadBodiesNamingTheField) {
                         Case{R"({"timeout":30})", "timeout"},
                         Case{R"({"tests":"Card"})", "tests"},
                         Case{R"({"tests":[1]})", "tests"},
+                        Case{R"({"hold_on_failure":"yes"})", "hold_on_failure"},
+                        Case{R"({"hold_on_failure":1})", "hold_on_failure"},
                         Case{R"({"trigger":"schedule"})", "trigger"}}) {
     const Response r = Do("POST", "/api/v1/suites/Checkout/runs", c.body);
     EXPECT_EQ(r.status, 400) << c.body;
@@ -803,6 +810,23 @@ TEST_F(RouterTest, CancelsRunningRunsOnly) {
   EXPECT_EQ(ErrorCode(r), "conflict");
   EXPECT_EQ(Do("POST", "/api/v1/runs/999/cancel").status, 404);
   EXPECT_EQ(Do("POST", "/api/v1/runs/x/cancel").status, 400);
+}
+
+TEST_F(RouterTest, ReleasesHeldRunsOnly) {
+  store::Run run;
+  run.suite = "Checkout";
+  run.status = store::RunStatus::kHeld;
+  const std::int64_t id = store_.AddRun(run, {store::TestRow{.name = "Card"}});
+  const std::string target = "/api/v1/runs/" + std::to_string(id) + "/release";
+  Response r = Do("POST", target);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Parse(r).at("status"), "running");
+  r = Do("POST", target);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(ErrorCode(r), "conflict");
+  EXPECT_EQ(Do("POST", "/api/v1/runs/999/release").status, 404);
+  EXPECT_EQ(Do("POST", "/api/v1/runs/x/release").status, 400);
+  EXPECT_EQ(Do("GET", target).status, 405);
 }
 
 TEST_F(RouterTest, RetriesFinishedRuns) {

@@ -265,6 +265,7 @@ class FakeApi : public ServeApi {
     run.timeout_ms = request.timeout_ms;
     run.idempotency_key = request.idempotency_key;
     run.retry_of = request.retry_of;
+    run.hold_on_failure = request.hold_on_failure;
     run.created_at_ns = 1'700'000'000'000'000'000;
     result.run = store_.CreateRun(run, suite->tests)->run;
     if (!request.idempotency_key.empty()) keys_[request.idempotency_key] = result.run.id;
@@ -294,6 +295,15 @@ class FakeApi : public ServeApi {
     if (!run) return Error{ErrorCode::kNotFound, "no run"};
     if (store::IsFinished(run->status)) return Error{ErrorCode::kConflict, "already finished"};
     store_.SetStatus(run_id, store::RunStatus::kCancelled);
+    return *store_.GetRun(run_id);
+  }
+
+  // Releases a held run: it is running again.
+  Result<store::Run> Release(std::int64_t run_id) override {
+    std::optional<store::Run> run = store_.GetRun(run_id);
+    if (!run) return Error{ErrorCode::kNotFound, "no run"};
+    if (run->status != store::RunStatus::kHeld) return Error{ErrorCode::kConflict, "not held"};
+    store_.SetStatus(run_id, store::RunStatus::kRunning);
     return *store_.GetRun(run_id);
   }
 

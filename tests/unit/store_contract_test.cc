@@ -64,6 +64,8 @@ void ExpectSameRun(const store::Run& got, const store::Run& want) {
   EXPECT_EQ(got.idempotency_key, want.idempotency_key);
   EXPECT_EQ(got.values, want.values);
   EXPECT_EQ(got.hunt_id, want.hunt_id);
+  EXPECT_EQ(got.hold_on_failure, want.hold_on_failure);
+  EXPECT_EQ(got.hold, want.hold);
 }
 
 class StoreContractTest : public ::handoff::testing::StoreBackendTest {
@@ -100,7 +102,7 @@ TEST_P(StoreContractTest, CreateAndGetRoundTripEveryField) {
 
   // Every enum value survives the names used in SQL.
   for (RunStatus status : {RunStatus::kRunning, RunStatus::kPassed, RunStatus::kFailed,
-                           RunStatus::kCancelled, RunStatus::kError}) {
+                           RunStatus::kCancelled, RunStatus::kError, RunStatus::kHeld}) {
     store::Run run;
     run.suite = "s";
     run.status = status;
@@ -109,6 +111,59 @@ TEST_P(StoreContractTest, CreateAndGetRoundTripEveryField) {
     EXPECT_EQ(store.GetRun(id)->status, status);
     EXPECT_EQ(store.GetRun(id)->trigger, Trigger::kCli);
   }
+}
+
+TEST_P(StoreContractTest, AHoldIsStoredWithTheRunAndAHeldRunIsUnfinished) {
+  Store& store = *store_;
+  store::Run run;
+  run.suite = "s";
+  run.hold_on_failure = true;
+  const std::int64_t id = ValueOf(store.CreateRun(run, {"Fails"})).run.id;
+  ASSERT_TRUE(store.GetRun(id)->hold_on_failure);
+  EXPECT_FALSE(store.GetRun(id)->hold);
+
+  RunHold hold;
+  hold.test = "Fails";
+  hold.attempt = 1;
+  hold.hold.pid = 321;
+  hold.hold.temp_dirs = {"/tmp/x"};
+  hold.hold.runnables = {HeldRunnable{"web", "/tmp/env/web", "", 322, {{"http", "127.0.0.1:9"}}}};
+  hold.hold.max_hold_ns = 1'000;
+  hold.held_at_ns = 5;
+  hold.release_at_ns = 1'005;
+  RunUpdate held;
+  held.id = id;
+  held.status = RunStatus::kHeld;
+  held.hold = hold;
+  WriteBatch batch;
+  batch.run_updates.push_back(held);
+  ASSERT_TRUE(WriteAndWait(store, std::move(batch)));
+  std::optional<store::Run> got = store.GetRun(id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, RunStatus::kHeld);
+  EXPECT_EQ(got->hold, hold);
+  EXPECT_EQ(Ids(store.RunsWithStatus({RunStatus::kRunning, RunStatus::kHeld})),
+            std::vector<std::int64_t>{id});
+
+  // An update without a hold keeps it; the end of the hold replaces it.
+  RunUpdate values;
+  values.id = id;
+  values.values = KeyValues{{"k", "v"}};
+  batch = {};
+  batch.run_updates.push_back(values);
+  ASSERT_TRUE(WriteAndWait(store, std::move(batch)));
+  EXPECT_EQ(store.GetRun(id)->hold, hold);
+  hold.released_at_ns = 9;
+  hold.ended = "released";
+  RunUpdate released;
+  released.id = id;
+  released.status = RunStatus::kRunning;
+  released.hold = hold;
+  batch = {};
+  batch.run_updates.push_back(released);
+  ASSERT_TRUE(WriteAndWait(store, std::move(batch)));
+  EXPECT_EQ(store.GetRun(id)->hold, hold);
+  EXPECT_EQ(store.GetRun(id)->status, RunStatus::kRunning);
 }
 
 TEST_P(StoreContractTest, TestsStartPendingInTheGivenOrder) {

@@ -12,7 +12,7 @@ import {changeFlag, changeText, failureGroups} from './history.js';
 
 const ROW_HEIGHT = 32;
 const STATUSES = ['passed', 'failed', 'skipped', 'cancelled', 'running', 'pending'];
-const ACTIVE = new Set(['queued', 'running']);
+const ACTIVE = new Set(['queued', 'running', 'held']);
 
 // The tests of a run, kept in display order: each top-level test followed by its subtests.
 class TestTable {
@@ -122,6 +122,8 @@ export async function renderRun(ctx, id) {
   const statusBadge = h('span', {class: 'badge big', 'data-testid': 'run-status'});
   const actions = h('div', {class: 'run-actions'});
   const actionErrors = h('div', {class: 'action-errors'});
+  const holdBanner = h('section', {class: 'hold-banner', hidden: true, 'data-testid': 'hold-banner',
+                                   role: 'status', 'aria-live': 'polite'});
   const meta = h('dl', {class: 'meta-grid'});
   const durationEl = h('span');
   const segPassed = h('span', {class: 'seg-passed'});
@@ -198,6 +200,7 @@ export async function renderRun(ctx, id) {
       h('h1', null, `Run #${id} `, statusBadge, ' ', h('a', {class: 'h1-sub', href: '/suites/' + seg(run.suite)}, run.suite)),
       actions),
     actionErrors,
+    holdBanner,
     meta,
     h('div', {class: 'progress-wrap'}, progress, progressText),
     deliveriesPanel,
@@ -281,7 +284,37 @@ export async function renderRun(ctx, id) {
     if (run.values && Object.keys(run.values).length) items.push(metaItem('Values', labelChips(run.values)));
     if (run.error) items.push(metaItem('Error', h('span', {class: 'error-text'}, run.error)));
     replace(meta, items);
+    renderHold();
     renderActions();
+  }
+
+  // Hold on failure: while a test is held, what it keeps open (the worker's pid for gdb -p,
+  // its temp dir, its services' endpoints) and a Release button; afterwards, how it ended.
+  function renderHold() {
+    const hold = run.hold;
+    holdBanner.hidden = !hold;
+    if (!hold) return;
+    const held = run.status === 'held' && !hold.ended;
+    holdBanner.classList.toggle('ended', !held);
+    const code = (text) => h('code', null, text);
+    const rows = [
+      metaItem('Process', [code(String(hold.pid)), ' ', h('span', {class: 'muted'}, `gdb -p ${hold.pid}`)]),
+      metaItem('Temp dir', hold.temp_dir ? code(hold.temp_dir) : h('span', {class: 'muted'}, 'none')),
+    ];
+    for (const e of hold.endpoints || []) {
+      const owner = e.container_id ? `container ${e.container_id.slice(0, 12)}` : `pid ${e.pid}`;
+      rows.push(metaItem(`${e.runnable} · ${e.port}`,
+        h('span', {'data-testid': 'hold-endpoint'}, code(e.endpoint), ' ', h('span', {class: 'muted'}, owner))));
+    }
+    const title = held
+      ? [h('strong', null, `${hold.test} is held`), ' before its cleanups, until ', when(hold.release_at)]
+      : [h('strong', null, `${hold.test} was held`), ` (${hold.ended.replace('_', ' ')} `, when(hold.released_at), ')'];
+    const release = held
+      ? h('button', {type: 'button', class: 'primary', 'data-testid': 'release-button', disabled: busy,
+                     onclick: releaseHold}, icon('play'), ' Release')
+      : null;
+    replace(holdBanner, h('div', {class: 'hold-head'}, h('span', null, ...title), release),
+      h('dl', {class: 'meta-grid'}, rows));
   }
 
   let busy = false;
@@ -303,20 +336,24 @@ export async function renderRun(ctx, id) {
     replace(actions, buttons);
   }
 
-  async function cancel() {
+  // POSTs an action on the run (cancel, release) and shows the run it answers.
+  async function postAction(action, failed) {
     busy = true;
-    renderActions();
+    renderHeader();
     actionErrors.textContent = '';
     try {
-      const res = await api(`/runs/${id}/cancel`, {method: 'POST', signal: ctx.signal});
+      const res = await api(`/runs/${id}/${action}`, {method: 'POST', signal: ctx.signal});
       if (res && res.id === id) applyRun(res);
     } catch (err) {
       if (isAbort(err)) return;
-      actionErrors.appendChild(errorBox(err, 'Cancel failed'));
+      actionErrors.appendChild(errorBox(err, failed));
     }
     busy = false;
-    renderActions();
+    renderHeader();
   }
+
+  const cancel = () => postAction('cancel', 'Cancel failed');
+  const releaseHold = () => postAction('release', 'Release failed');
 
   async function retry() {
     busy = true;

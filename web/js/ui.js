@@ -69,11 +69,14 @@ export function runControl(suiteName, navigate, tests = []) {
                              autocomplete: 'off', spellcheck: 'false', 'aria-label': 'test filter (regex)'});
   const reference = h('input', {type: 'text', name: 'reference', 'data-testid': 'run-reference',
                                 placeholder: 'commit, release, ticket', autocomplete: 'off', 'aria-label': 'reference'});
+  const hold = h('input', {type: 'checkbox', name: 'hold_on_failure', 'data-testid': 'run-hold'});
   const submit = h('button', {type: 'submit', class: 'primary', 'data-testid': 'run-submit'}, icon('play'), ' Start run');
   const errors = h('div', {class: 'form-errors'});
   const form = h('form', {class: 'run-form', hidden: true},
     h('label', null, h('span', null, 'Test filter ', h('span', {class: 'muted'}, '(regex, optional)')), filter),
     h('label', null, h('span', null, 'Reference ', h('span', {class: 'muted'}, '(optional)')), reference),
+    h('label', {class: 'check', title: 'The first failing test waits before its cleanups, its services still running, until released'},
+      hold, h('span', null, 'Hold on failure')),
     h('div', {class: 'form-actions'}, submit,
       h('button', {type: 'button', onclick: () => { form.hidden = true; button.setAttribute('aria-expanded', 'false'); }}, 'Cancel')),
     errors);
@@ -91,6 +94,7 @@ export function runControl(suiteName, navigate, tests = []) {
     const body = {trigger: 'ui'};
     if (filter.value.trim()) body.filter = filter.value.trim();
     if (reference.value.trim()) body.reference = reference.value.trim();
+    if (hold.checked) body.hold_on_failure = true;
     try {
       const run = await api(`/suites/${seg(suiteName)}/runs`, {method: 'POST', body});
       navigate('/runs/' + run.id);
