@@ -283,37 +283,42 @@ void PrintRunLine(const json::object& run) {
 }
 
 // Prints finished tests as go test does, "--- PASS: Name (0.01s)", each subtest indented
-// under its top-level test. The stream sends a subtest's result before or after its
-// parent's (the journal orders a batch by when each test started): a subtest that comes
-// first waits for its parent's line.
+// under its top-level test. A top-level test is sent finished once, after its last attempt;
+// its subtests are sent as each attempt ends them, in batches that may put a subtest's
+// result before another's that started first, or skip an attempt's result that a later one
+// replaced before it was written. So subtests wait for their parent and are printed under
+// it once each, as its last attempt left them, in the order they started.
 class FinishedPrinter {
  public:
   void Print(const json::object& test) {
     const std::string name = Str(test, "name");
+    const std::int64_t attempt = Int(test, "attempt");
     // A finished test is sent again when the run's end marks it (new failure, fixed...),
     // with the same attempt and status: its line is printed once, the marks in the summary
-    // after the run. A subtest's later attempt (a retry of its test) is a new line.
-    if (!seen_.insert(fmt::format("{}\n{}\n{}", name, Int(test, "attempt"), Str(test, "status")))
-             .second) {
+    // after the run.
+    if (!seen_.insert(fmt::format("{}\n{}\n{}", name, attempt, Str(test, "status"))).second) {
       return;
     }
     const std::string top = name.substr(0, name.find('/'));
     std::string line = fmt::format("{}--- {}: {} ({:.2f}s)", std::string(4 * Depth(name), ' '),
                                    Word(test), name,
                                    static_cast<double>(Int(test, "duration_ms")) / 1000.0);
-    if (Word(test) == "FLAKY") line += fmt::format(" after {} attempts", Int(test, "attempt"));
+    if (Word(test) == "FLAKY") line += fmt::format(" after {} attempts", attempt);
     if (!Str(test, "message").empty()) {
       line += fmt::format("\n{}    {}", std::string(4 * Depth(name), ' '), Str(test, "message"));
     }
     if (top != name && printed_.count(top) == 0) {
-      waiting_[top].push_back(std::move(line));
+      Waiting& waiting = waiting_[top][name];
+      if (attempt >= waiting.attempt) {
+        waiting = Waiting{attempt, Str(test, "started_at"), std::move(line)};
+      }
       return;
     }
     std::printf("%s\n", line.c_str());
     if (top == name) {
       printed_.insert(top);
       if (auto it = waiting_.find(top); it != waiting_.end()) {
-        for (const std::string& sub : it->second) std::printf("%s\n", sub.c_str());
+        PrintSubtests(it->second, attempt);
         waiting_.erase(it);
       }
     }
@@ -322,16 +327,35 @@ class FinishedPrinter {
 
   // Prints the subtests whose parent never finished (the run was cancelled while it ran).
   void Flush() {
-    for (const auto& [top, lines] : waiting_) {
-      for (const std::string& line : lines) std::printf("%s\n", line.c_str());
-    }
+    for (const auto& [top, subtests] : waiting_) PrintSubtests(subtests, 0);
     waiting_.clear();
+    std::fflush(stdout);
   }
 
  private:
-  std::set<std::string> seen_;                             // tests printed or waiting
-  std::set<std::string> printed_;                          // top-level tests printed
-  std::map<std::string, std::vector<std::string>> waiting_;  // top-level test -> subtest lines
+  struct Waiting {
+    std::int64_t attempt = 0;
+    std::string started_at;  // RFC 3339 in milliseconds, in one width: ordered as text
+    std::string line;
+  };
+
+  // Prints a parent's subtests in the order they started (by name when they started in the
+  // same millisecond), leaving out those of an attempt before `parent_attempt`.
+  static void PrintSubtests(const std::map<std::string, Waiting>& subtests,
+                            std::int64_t parent_attempt) {
+    std::vector<std::pair<const std::string*, const Waiting*>> order;
+    for (const auto& [name, waiting] : subtests) {
+      if (waiting.attempt >= parent_attempt) order.emplace_back(&name, &waiting);
+    }
+    std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+      return a.second->started_at < b.second->started_at;
+    });
+    for (const auto& [name, waiting] : order) std::printf("%s\n", waiting->line.c_str());
+  }
+
+  std::set<std::string> seen_;     // tests printed or waiting, by name, attempt and status
+  std::set<std::string> printed_;  // top-level tests printed
+  std::map<std::string, std::map<std::string, Waiting>> waiting_;  // top -> subtest -> latest
 };
 
 // Follows a run's event stream until it finishes, printing each finished test; resumes

@@ -247,7 +247,7 @@ TEST_F(ServeTest, TriggeredRunFinishesWithEveryField) {
   for (const json::value& suite : Arr(suites, "suites")) names.insert(Str(suite, "name"));
   EXPECT_EQ(names, (std::set<std::string>{"Fast", "Mixed", "Soft", "Healing", "Slow", "Gate",
                                           "Skipper", "Features", "Chatty", "Secrets", "History",
-                                          "Hunted"}));
+                                          "Hunted", "Table"}));
   const json::value fast = Get(s, "/api/v1/suites/Fast");
   EXPECT_EQ(Arr(fast, "last_runs").size(), 2u) << json::serialize(fast);
   EXPECT_EQ(Arr(fast, "tests").size(), 3u);
@@ -2443,6 +2443,29 @@ TEST_F(ServeTest, RemoteTellsSoftFailuresSubtestsAndCancelsApart) {
   ASSERT_NE(sub, std::string::npos) << fast.out;
   EXPECT_LT(hello, sub) << fast.out;
   EXPECT_LT(sub, values) << fast.out;
+
+  // A retried parent's subtests are printed once each, from its last attempt, in the order
+  // they ran, though the stream sends both attempts' subtests.
+  ProcessResult table = RunProcess(
+      {SERVE_FIXTURE, "remote", "trigger", "Table", "--server", host_port, "--wait"}, {}, 60s);
+  EXPECT_EQ(table.exit_code, 1) << table.out << table.err;
+  const auto count = [&](std::string_view needle) {
+    std::size_t n = 0;
+    for (std::size_t at = table.out.find(needle); at != std::string::npos;
+         at = table.out.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("--- FAIL: Total ("), 1u) << table.out;
+  EXPECT_EQ(count("    --- PASS: Total/eur ("), 1u) << table.out;
+  EXPECT_EQ(count("    --- FAIL: Total/usd ("), 1u) << table.out;
+  EXPECT_EQ(count("total in usd = 300, want 301"), 1u) << table.out;
+  const std::size_t total = table.out.find("--- FAIL: Total (");
+  const std::size_t eur = table.out.find("--- PASS: Total/eur (");
+  const std::size_t usd = table.out.find("--- FAIL: Total/usd (");
+  EXPECT_LT(total, eur) << table.out;
+  EXPECT_LT(eur, usd) << table.out;
 
   // Triggered over the API by nobody in particular: `get` prints no empty "by".
   const std::int64_t id = Trigger(s, "Fast");
