@@ -79,10 +79,15 @@ std::vector<std::string> DecideSecretParams(const store::KeyValues& params,
   return secret;
 }
 
-SecretMask SecretMask::Of(const store::Run& run) {
+SecretMask SecretMask::Of(const store::Run& run) { return Of(run.params, run.secret_params); }
+
+SecretMask SecretMask::Of(const store::KeyValues& params,
+                          const std::vector<std::string>& secret_params) {
   SecretMask mask;
-  for (const auto& [key, value] : run.params) {
-    if (!store::IsSecretParam(run, key)) continue;
+  for (const auto& [key, value] : params) {
+    if (std::find(secret_params.begin(), secret_params.end(), key) == secret_params.end()) {
+      continue;
+    }
     std::string_view rest = value;
     while (true) {
       const std::size_t eol = rest.find('\n');
@@ -100,6 +105,13 @@ SecretMask SecretMask::Of(const store::Run& run) {
   mask.secrets_.erase(std::unique(mask.secrets_.begin(), mask.secrets_.end()),
                       mask.secrets_.end());
   return mask;
+}
+
+void SecretMask::MaskDescription(store::KeyValues& labels,
+                                 std::initializer_list<std::string*> texts) const {
+  if (secrets_.empty()) return;
+  for (auto& [key, value] : labels) Mask(value);
+  for (std::string* text : texts) Mask(*text);
 }
 
 bool SecretMask::Mask(std::string& text) const {

@@ -6,6 +6,7 @@
 // with the run (store::Run::secret_params), where every surface reads the decision.
 
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,12 +66,19 @@ class SecretMask {
   SecretMask() = default;
   // The mask of `run`'s secret params (store::Run::secret_params).
   static SecretMask Of(const store::Run& run);
+  // The mask of the values of `params` named in `secret_params` (a hunt's, before its runs).
+  static SecretMask Of(const store::KeyValues& params,
+                       const std::vector<std::string>& secret_params);
 
   // Returns true if there is nothing to mask.
   bool empty() const { return secrets_.empty(); }
   // Replaces every occurrence of a secret in `text` with store::kRedacted; returns true if
   // it replaced any.
   bool Mask(std::string& text) const;
+  // Masks what describes a run or a hunt, which is shown and never passed to a test: its
+  // labels' values and `texts` (its reference, who started it, on whose behalf). A caller
+  // who pasted a secret there does not see it shown either.
+  void MaskDescription(store::KeyValues& labels, std::initializer_list<std::string*> texts) const;
 
  private:
   std::vector<std::string> secrets_;  // longest first, so no part of one is left over

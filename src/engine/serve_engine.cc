@@ -417,13 +417,10 @@ Result<TriggeredRun> ServeEngine::Trigger(const RunRequest& request) {
   run.secret_params =
       DecideSecretParams(request.params, SecretParamPatterns(suite->secret_params),
                          options_.secret_params, request.secret_params);
-  // A secret the caller also put in the run's description (a label, the reference) is
+  // A secret the caller also put in the run's description (a label, the reference, a name) is
   // masked there as in the tests' output: those are shown, never passed to a test.
-  if (const SecretMask mask = SecretMask::Of(run); !mask.empty()) {
-    for (auto& [key, value] : run.labels) mask.Mask(value);
-    mask.Mask(run.reference);
-    mask.Mask(run.initiated_by);
-  }
+  SecretMask::Of(run).MaskDescription(run.labels,
+                                      {&run.reference, &run.initiated_by, &run.on_behalf_of});
   run.max_attempts = request.max_attempts;
   run.timeout_ms = request.timeout_ms;
   run.retry_of = request.retry_of;

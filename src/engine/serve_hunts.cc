@@ -90,15 +90,8 @@ Result<store::Hunt> ServeEngine::StartHunt(const HuntRequest& request) {
                          options_.secret_params, run.secret_params);
   // A secret the caller also put in the hunt's description is masked there, as a run's is
   // (Trigger): its labels, reference and caller are shown, never passed to a test.
-  store::Run secrets;
-  secrets.params = hunt.params;
-  secrets.secret_params = hunt.secret_params;
-  if (const SecretMask mask = SecretMask::Of(secrets); !mask.empty()) {
-    for (auto& [key, value] : hunt.labels) mask.Mask(value);
-    mask.Mask(hunt.reference);
-    mask.Mask(hunt.initiated_by);
-    mask.Mask(hunt.on_behalf_of);
-  }
+  SecretMask::Of(hunt.params, hunt.secret_params)
+      .MaskDescription(hunt.labels, {&hunt.reference, &hunt.initiated_by, &hunt.on_behalf_of});
   // A retry that passes would hide the very failure a hunt is after: one attempt per test
   // unless the caller asks for more.
   hunt.max_attempts = run.max_attempts > 0 ? run.max_attempts : 1;

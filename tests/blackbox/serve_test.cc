@@ -3118,6 +3118,34 @@ TEST_F(ServeTest, WithTokensEveryEndpointNeedsOneAndEachRoleDoesWhatItMay) {
   }
 }
 
+// With auth on, the name a caller gives is kept as on_behalf_of: shown, so a secret param's
+// value pasted there is masked as in the run's labels and reference.
+TEST_F(ServeTest, ACallersOwnNameIsMaskedForTheRunsSecretsAsItsOtherFieldsAre) {
+  const std::string admin = "operator-secret-0123456789";
+  Server* s = Start({}, {{"HANDOFF_AUTH_TOKEN", admin}});
+  ASSERT_NE(s, nullptr);
+  const std::string secret = "pw-Behalf-4c1d2e";
+  const http::ClientResult made = Call(
+      s, "POST", "/api/v1/suites/Secrets/runs",
+      fmt::format(R"({{"params":{{"DB_PASSWORD":"{0}"}},"initiated_by":"alice {0}",)"
+                  R"("reference":"v2 {0}"}})",
+                  secret),
+      {{"Authorization", "Bearer " + admin}});
+  ASSERT_EQ(made.status, 201) << made.body;
+  const json::value run = Parse(made.body);
+  EXPECT_EQ(Str(run, "initiated_by"), "admin");
+  EXPECT_EQ(Str(run, "on_behalf_of"), "alice [redacted]");
+  EXPECT_EQ(Str(run, "reference"), "v2 [redacted]");
+  std::string shown;
+  ASSERT_TRUE(Eventually([&] {
+    shown = Call(s, "GET", fmt::format("/api/v1/runs/{}", Int(run, "id")), {},
+                 {{"Authorization", "Bearer " + admin}})
+                .body;
+    return shown.find("\"status\":\"passed\"") != std::string::npos;
+  })) << shown;
+  EXPECT_EQ(shown.find(secret), std::string::npos) << shown;
+}
+
 TEST_F(ServeTest, TokensAreAddedAndRevokedByEditingTheAuthFileWithoutARestart) {
   const std::string auth_file = dir_ + "/auth";
   const std::string old_token = MakeToken(SERVE_FIXTURE, "ci", "run", auth_file);

@@ -151,6 +151,27 @@ TEST(SecretMaskTest, MasksEverySecretLongEnoughAndEachLineOfAMultiLineOne) {
   EXPECT_TRUE(SecretMask::Of(plain).empty());
 }
 
+// A run's and a hunt's description (labels, reference, who asked, on whose behalf) is shown:
+// a secret pasted there is masked, and the rest is left as it is.
+TEST(SecretMaskTest, MasksADescriptionsLabelsAndTextsFromParamsAndTheirSecretNames) {
+  const store::KeyValues params = {{"password", "hunter22"}, {"region", "eu-west"}};
+  const SecretMask mask = SecretMask::Of(params, {"password"});
+  store::KeyValues labels = {{"note", "pasted hunter22"}, {"team", "eu-west"}};
+  std::string reference = "v1 hunter22";
+  std::string behalf = "me (hunter22)";
+  std::string untouched = "hunter22";
+  mask.MaskDescription(labels, {&reference, &behalf});
+  EXPECT_EQ(labels, (store::KeyValues{{"note", "pasted [redacted]"}, {"team", "eu-west"}}));
+  EXPECT_EQ(reference, "v1 [redacted]");
+  EXPECT_EQ(behalf, "me ([redacted])");
+  EXPECT_EQ(untouched, "hunter22");
+  // A param not named secret masks nothing, whatever its name.
+  std::string region = "in eu-west";
+  EXPECT_FALSE(mask.Mask(region));
+  EXPECT_TRUE(SecretMask::Of(params, {}).empty());
+  EXPECT_TRUE(SecretMask::Of(params, {"absent"}).empty());
+}
+
 TEST(SecretMaskTest, TheRecorderStoresWhatTestsWriteWithTheSecretsMasked) {
   std::unique_ptr<store::Store> store = ValueOf(store::OpenStore("sqlite::memory:"));
   ASSERT_NE(store, nullptr);
