@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <initializer_list>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "base/result.h"
@@ -310,7 +312,7 @@ class FinishedPrinter {
     if (top != name && printed_.count(top) == 0) {
       Waiting& waiting = waiting_[top][name];
       if (attempt >= waiting.attempt) {
-        waiting = Waiting{attempt, Str(test, "started_at"), std::move(line)};
+        waiting = Waiting{attempt, Str(test, "started_at"), ++arrivals_, std::move(line)};
       }
       return;
     }
@@ -336,26 +338,48 @@ class FinishedPrinter {
   struct Waiting {
     std::int64_t attempt = 0;
     std::string started_at;  // RFC 3339 in milliseconds, in one width: ordered as text
+    std::uint64_t arrival = 0;  // the order this attempt's result came in
     std::string line;
   };
 
-  // Prints a parent's subtests in the order they started (by name when they started in the
-  // same millisecond), leaving out those of an attempt before `parent_attempt`.
+  // Prints a parent's subtests in the order they started (in the order their results came
+  // when they started in the same millisecond: the order of a batch), leaving out those of an
+  // attempt before `parent_attempt`.
   static void PrintSubtests(const std::map<std::string, Waiting>& subtests,
                             std::int64_t parent_attempt) {
     std::vector<std::pair<const std::string*, const Waiting*>> order;
     for (const auto& [name, waiting] : subtests) {
       if (waiting.attempt >= parent_attempt) order.emplace_back(&name, &waiting);
     }
-    std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-      return a.second->started_at < b.second->started_at;
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.second->started_at, a.second->arrival) <
+             std::tie(b.second->started_at, b.second->arrival);
     });
     for (const auto& [name, waiting] : order) std::printf("%s\n", waiting->line.c_str());
   }
 
+  std::uint64_t arrivals_ = 0;
   std::set<std::string> seen_;     // tests printed or waiting, by name, attempt and status
   std::set<std::string> printed_;  // top-level tests printed
   std::map<std::string, std::map<std::string, Waiting>> waiting_;  // top -> subtest -> latest
+};
+
+// How long a follower (of a run, of a hunt) keeps trying a server it cannot reach: it waits
+// longer after each failure in a row (up to 2 s), and gives up after 30 of them.
+class Patience {
+ public:
+  // Waits before the next try; false once it is time to give up.
+  bool Wait() {
+    if (++failures_ > kMaxFailures) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(failures_, 10)));
+    return true;
+  }
+  // The server answered.
+  void Reset() { failures_ = 0; }
+
+ private:
+  static constexpr int kMaxFailures = 30;
+  int failures_ = 0;
 };
 
 // Follows a run's event stream until it finishes, printing each finished test; resumes
@@ -364,14 +388,14 @@ std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
   std::string final_status;
   FinishedPrinter printer;
   std::int64_t last = 0;
-  int failures = 0;
+  Patience patience;
   const std::string target = fmt::format("/api/v1/runs/{}/events", id);
   while (final_status.empty()) {
     http::StreamResult r = client.StreamEvents(
         target, last,
         [&](std::int64_t event_id, const std::string& type, const std::string& data) {
           last = event_id;
-          failures = 0;
+          patience.Reset();
           json::error_code ec;
           json::value v = json::parse(data, ec);
           if (ec || !v.is_object()) return true;
@@ -398,11 +422,10 @@ std::string Follow(http::Client& client, std::int64_t id, std::string* error) {
       return {};
     }
     // The stream ended without the run finishing (server restart): resume where it left.
-    if (++failures > 30) {
+    if (!patience.Wait()) {
       *error = fmt::format("lost the server while following run {}: {}", id, r.error);
       return {};
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(failures, 10)));
   }
   printer.Flush();
   return final_status;
@@ -479,38 +502,56 @@ void PrintHunt(const json::object& h) {
   if (!Str(h, "error").empty()) std::printf("  %s\n", Str(h, "error").c_str());
 }
 
+// Reads a GET answer's JSON object: nullopt (and `error` set) when the server answered
+// with an error of the request's own (4xx), an empty object to try again (unreachable,
+// 5xx, not JSON).
+std::optional<json::value> Answer(const http::ClientResult& r, std::string* error) {
+  if (r.ok() && r.status >= 400 && r.status < 500) {
+    *error = fmt::format("HTTP {}: {}", r.status, r.body);
+    return std::nullopt;
+  }
+  json::error_code ec;
+  json::value v = r.ok() && r.status == 200 ? json::parse(r.body, ec) : json::value();
+  if (ec || !v.is_object()) return json::value(json::object());
+  return v;
+}
+
 // Follows hunt `id` until it ends, printing each run of it as it finishes, then the hunt.
 // Returns 0 if it passed, or was stopped with no run failed or in error; 1 otherwise
-// (a run failed, it was cancelled or ended in error); 2 if the server was lost.
+// (a run failed, it was cancelled or ended in error); 2 if the server was lost or refused
+// the request (a token without the read role).
 int FollowHunt(http::Client& client, const std::string& base, std::int64_t id) {
   std::set<std::int64_t> printed;
-  int failures = 0;
+  Patience patience;
+  std::string error;
   while (true) {
-    http::ClientResult hunt = client.Request("GET", fmt::format("{}/api/v1/hunts/{}", base, id));
-    http::ClientResult runs =
-        client.Request("GET", fmt::format("{}/api/v1/runs?hunt={}&limit=50", base, id));
-    json::error_code ec, ec_runs;
-    const json::value h = hunt.ok() && hunt.status == 200 ? json::parse(hunt.body, ec) : json::value();
-    const json::value list =
-        runs.ok() && runs.status == 200 ? json::parse(runs.body, ec_runs) : json::value();
-    if (!h.is_object() || !list.is_object()) {
-      if (++failures > 30) {
+    std::optional<json::value> hunt =
+        Answer(client.Request("GET", fmt::format("{}/api/v1/hunts/{}", base, id)), &error);
+    if (!hunt) return FailRemote(fmt::format("hunt {}: {}", id, error));
+    // Its newest runs: more than a look apart would need 500 runs to finish in half a
+    // second, each in a worker of its own.
+    std::optional<json::value> page = Answer(
+        client.Request("GET", fmt::format("{}/api/v1/runs?hunt={}&limit=500", base, id)), &error);
+    if (!page) return FailRemote(fmt::format("runs of hunt {}: {}", id, error));
+    const json::value* runs = page->as_object().if_contains("runs");
+    if (!hunt->as_object().contains("id") || runs == nullptr || !runs->is_array()) {
+      if (!patience.Wait()) {
         return FailRemote(fmt::format("lost the server while following hunt {}", id));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(failures, 10)));
       continue;
     }
-    failures = 0;
+    patience.Reset();
     // Oldest first: the list is newest first.
-    const json::array& items = list.as_object().at("runs").as_array();
+    const json::array& items = runs->as_array();
     for (auto it = items.rbegin(); it != items.rend(); ++it) {
+      if (!it->is_object()) continue;
       const json::object& run = it->as_object();
       if (!IsFinishedRun(Str(run, "status")) || !printed.insert(Int(run, "id")).second) continue;
       std::printf("run %lld %s\n", static_cast<long long>(Int(run, "id")),
                   Str(run, "status").c_str());
-      std::fflush(stdout);
     }
-    const json::object& o = h.as_object();
+    std::fflush(stdout);
+    const json::object& o = hunt->as_object();
     if (Str(o, "status") != "running" && HuntCount(o, "unfinished") == 0) {
       PrintHunt(o);
       const std::string status = Str(o, "status");

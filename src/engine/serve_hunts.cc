@@ -266,6 +266,14 @@ void ServeEngine::FireHunt(const ScheduleBook::Firing& firing) {
   if (!started.ok()) {
     log_.Warn("schedule did not start a hunt",
               {{"schedule", s.name}, {"error", started.error().message}});
+    return;
+  }
+  // The schedule's last run is its hunt's first, as a run's schedule shows the run it
+  // started (its hunt's runs are under GET /api/v1/runs?hunt=ID).
+  if (const std::optional<store::HuntRuns> runs = store_.CountHuntRuns(started->id);
+      runs && runs->last_run != 0) {
+    std::lock_guard lock(schedules_mu_);
+    schedules_.SetLastRun(s.name, runs->last_run);
   }
 }
 
