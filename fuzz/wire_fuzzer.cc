@@ -1,11 +1,13 @@
 // The worker wire format (src/event/wire.h): a worker's pipe is untrusted input. The input
 // is read as an event payload, as a plan payload and as a byte stream of frames; whatever
-// decodes must encode back to bytes that decode to the same encoding, and an attachment's
-// name and test make safe path components (event/attachment.h).
+// decodes must encode back to bytes that decode to the same encoding, an attachment's name and
+// test make safe path components (event/attachment.h), and a hold's attributes read back as
+// they are written (event/hold.h).
 
 #include <string>
 
 #include "event/attachment.h"
+#include "event/hold.h"
 #include "event/wire.h"
 #include "fuzz/fuzz_target.h"
 
@@ -33,6 +35,15 @@ HANDOFF_FUZZ_TARGET(wire) {
     std::string reframed;
     wire::AppendEvent(reframed, *again);
     FUZZ_CHECK(reframed == framed);
+    if (event->kind == EventKind::kHeld) {
+      // A held test's world, as the supervisor and the store read it from the attributes:
+      // what it reads is written back the same, and read again the same.
+      const Hold hold = GetHold(*event);
+      Event rewritten;
+      rewritten.kind = EventKind::kHeld;
+      PutHold(hold, rewritten);
+      FUZZ_CHECK(GetHold(rewritten) == hold);
+    }
     if (event->kind == EventKind::kAttachment) {
       // What the supervisor checks of an attachment before a file or the store sees it: a
       // name it accepts is one path component, and so is every part of its file's path.

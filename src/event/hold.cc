@@ -16,10 +16,11 @@ constexpr std::string_view kProcess = "process";
 constexpr std::string_view kPort = "port";
 constexpr std::string_view kEndpoint = "endpoint";
 
-int ToInt(std::string_view text) {
+// A pid as a worker wrote it: 0 unless it is a positive number (it is shown, for gdb -p).
+int ToPid(std::string_view text) {
   int value = 0;
   std::from_chars(text.data(), text.data() + text.size(), value);
-  return value;
+  return value > 0 ? value : 0;
 }
 
 }  // namespace
@@ -68,7 +69,7 @@ Hold GetHold(const Event& e) {
   HeldRunnable* runnable = nullptr;
   for (const auto& [key, value] : e.attributes) {
     if (key == kPid) {
-      hold.pid = ToInt(value);
+      hold.pid = ToPid(value);
     } else if (key == kTempDir) {
       hold.temp_dirs.push_back(value);
     } else if (key == kRunnable) {
@@ -81,7 +82,7 @@ Hold GetHold(const Event& e) {
     } else if (key == kContainer) {
       runnable->container_id = value;
     } else if (key == kProcess) {
-      runnable->pid = ToInt(value);
+      runnable->pid = ToPid(value);
     } else if (key == kPort) {
       runnable->endpoints.emplace_back(value, "");
     } else if (key == kEndpoint && !runnable->endpoints.empty()) {
