@@ -1,5 +1,6 @@
 // Hunts (issue 21): start a hunt from a suite's page, watch it live until it stops at the
-// first failure; the test page's "Hunt this test"; stop a hunt from its page.
+// first failure; the test page's "Hunt this test"; stop a hunt from its page; /hunts a page
+// at a time.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -101,6 +102,25 @@ describe('hunts', () => {
       assert.deepEqual(full.tests.map((t) => t.name), ['Intermittent'], 'only the hunted test ran');
     }
     assert.match(await byTestId(page, 'hunt-why').textContent(), /stopped by/);
+    assertNoPageErrors(page, assert);
+  });
+
+  test('/hunts shows 50 hunts and loads older ones on demand', async () => {
+    for (let i = 0; i < 50; i++) {
+      await api.post('/suites/Hunted/hunts', { repeat: 1, filter: '^Steady$' });
+    }
+    const all = (await api.get('/hunts?limit=500')).hunts;
+    assert.ok(all.length > 50, `more than a page of hunts (${all.length})`);
+    const page = await openPage(browser, server);
+    await page.goto('/hunts');
+    const rows = page.locator('[data-testid="hunt-row"]');
+    await waitFor(rows.first(), 'the first page of hunts');
+    assert.equal(await rows.count(), 50);
+    assert.equal(await rows.first().getAttribute('data-hunt'), String(all[0].id), 'newest first');
+    await byTestId(page, 'hunts-more').click();
+    await pollUntil('the older hunts', async () => (await rows.count()) === all.length);
+    assert.equal(await rows.last().getAttribute('data-hunt'), String(all[all.length - 1].id));
+    assert.equal(await byTestId(page, 'hunts-more').isHidden(), true, 'nothing older to load');
     assertNoPageErrors(page, assert);
   });
 });

@@ -80,39 +80,55 @@ function asked(hunt) {
   return parts.join(', ');
 }
 
-function huntsTable(hunts) {
-  if (hunts.length === 0) return emptyState('No hunts yet. Start one from a suite or a test page.');
-  return h('table', {class: 'table hunts-table'},
+const HUNTS_PAGE = 50;
+
+function huntRow(hu) {
+  return h('tr', {'data-testid': 'hunt-row', 'data-hunt': hu.id},
+    h('td', null, h('a', {href: '/hunts/' + hu.id}, '#' + hu.id)),
+    h('td', null, h('a', {href: '/suites/' + seg(hu.suite)}, hu.suite)),
+    h('td', null, badge(hu.status)),
+    h('td', {class: 'num'}, hu.runs ? hu.runs.total : '—'),
+    h('td', {class: 'num'}, hu.runs ? hu.runs.failed : '—'),
+    h('td', null, rateText(hu)),
+    h('td', {class: 'small'}, asked(hu), hu.filter ? [' · ', h('code', null, hu.filter)] : null),
+    h('td', null, when(hu.created_at)));
+}
+
+// Every hunt, newest first, a page at a time ("Load more" for older ones).
+export async function renderHunts(ctx) {
+  ctx.setTitle('Hunts');
+  const tbody = h('tbody');
+  const tableEl = h('table', {class: 'table hunts-table', hidden: true},
     h('thead', null, h('tr', null, h('th', null, 'Hunt'), h('th', null, 'Suite'), h('th', null, 'Status'),
       h('th', {class: 'num'}, 'Runs'), h('th', {class: 'num'}, 'Failed'), h('th', null, 'Failure rate'),
       h('th', null, 'Asked'), h('th', null, 'Started'))),
-    h('tbody', null, hunts.map((hu) => h('tr', {'data-testid': 'hunt-row', 'data-hunt': hu.id},
-      h('td', null, h('a', {href: '/hunts/' + hu.id}, '#' + hu.id)),
-      h('td', null, h('a', {href: '/suites/' + seg(hu.suite)}, hu.suite)),
-      h('td', null, badge(hu.status)),
-      h('td', {class: 'num'}, hu.runs ? hu.runs.total : '—'),
-      h('td', {class: 'num'}, hu.runs ? hu.runs.failed : '—'),
-      h('td', null, rateText(hu)),
-      h('td', {class: 'small'}, asked(hu), hu.filter ? [' · ', h('code', null, hu.filter)] : null),
-      h('td', null, when(hu.created_at))))));
-}
-
-export async function renderHunts(ctx) {
-  ctx.setTitle('Hunts');
-  const box = h('div', null, loading());
+    tbody);
+  const status = h('div', null, loading());
+  const more = h('button', {type: 'button', 'data-testid': 'hunts-more', hidden: true}, 'Load more');
   replace(ctx.root,
     h('div', {class: 'page-head'}, h('h1', null, 'Hunts')),
     h('p', {class: 'muted'}, 'A hunt runs a suite again and again to provoke a flaky failure. ',
       'Start one with the Hunt button of a suite or a test.'),
-    box);
-  let res;
-  try {
-    res = await api('/hunts?limit=100', {signal: ctx.signal});
-  } catch (err) {
-    if (!isAbort(err)) replace(box, errorBox(err, 'Cannot load hunts'));
-    return;
+    tableEl, status, h('div', {class: 'more'}, more));
+  let cursor = null;
+  async function page() {
+    more.disabled = true;
+    try {
+      const res = await api(`/hunts?limit=${HUNTS_PAGE}` + (cursor ? '&cursor=' + seg(cursor) : ''), {signal: ctx.signal});
+      if (!ctx.alive) return;
+      for (const hu of res.hunts || []) tbody.appendChild(huntRow(hu));
+      tableEl.hidden = tbody.children.length === 0;
+      replace(status, tbody.children.length === 0 ? emptyState('No hunts yet. Start one from a suite or a test page.') : null);
+      cursor = res.next_cursor ?? null;
+      more.hidden = cursor === null;
+    } catch (err) {
+      if (isAbort(err)) return;
+      replace(status, errorBox(err, 'Cannot load hunts'));
+    }
+    more.disabled = false;
   }
-  if (ctx.alive) replace(box, huntsTable(res.hunts || []));
+  more.addEventListener('click', page);
+  await page();
 }
 
 function runsTable(runs) {
