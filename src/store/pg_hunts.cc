@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "store/sql_where.h"
 #include "store/store_log.h"
 #include "store/value_encoding.h"
 
@@ -105,11 +106,9 @@ std::vector<Hunt> SelectPgHunts(PgDb& db, const HuntQuery& query) {
   if (query.limit <= 0) return {};
   std::string sql = fmt::format("SELECT {} FROM hunts", kHuntColumns);
   PgParams params;
-  const char* glue = " WHERE ";
+  WhereClause clause(sql);
   auto where = [&](std::string_view condition) {
-    sql += glue;
-    sql += fmt::format("{} ${}", condition, params.size());
-    glue = " AND ";
+    clause.Add(fmt::format("{} ${}", condition, params.size()));
   };
   if (!query.suite.empty()) {
     params.Add(query.suite);

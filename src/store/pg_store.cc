@@ -19,6 +19,7 @@
 #include "store/planned_tests.h"
 #include "store/quiet_attempts.h"
 #include "store/run_json.h"
+#include "store/sql_where.h"
 #include "store/store_log.h"
 #include "store/value_encoding.h"
 
@@ -267,11 +268,9 @@ std::vector<Run> PgStore::ListRuns(const RunQuery& query) {
   // (status, id), (reference, id) or the primary key) read backwards from before_id.
   std::string sql = fmt::format("SELECT {} FROM runs", kPgRunColumns);
   PgParams params;
-  const char* glue = " WHERE ";
+  WhereClause clause(sql);
   auto where = [&](std::string_view column) {
-    sql += glue;
-    sql += fmt::format("{} = ${}", column, params.size());
-    glue = " AND ";
+    clause.Add(fmt::format("{} = ${}", column, params.size()));
   };
   if (!query.suite.empty()) {
     params.Add(query.suite);
@@ -291,7 +290,7 @@ std::vector<Run> PgStore::ListRuns(const RunQuery& query) {
   }
   if (query.before_id > 0) {
     params.Add(query.before_id);
-    sql += fmt::format("{}id < ${}", glue, params.size());
+    clause.Add(fmt::format("id < ${}", params.size()));
   }
   params.Add(query.limit);
   sql += fmt::format(" ORDER BY id DESC LIMIT ${}", params.size());

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "store/sql_where.h"
 #include "store/store_log.h"
 #include "store/value_encoding.h"
 
@@ -103,16 +104,11 @@ std::optional<Hunt> SelectHunt(SqliteDb& db, std::int64_t id) {
 std::vector<Hunt> SelectHunts(SqliteDb& db, const HuntQuery& query) {
   if (query.limit <= 0) return {};
   std::string sql = fmt::format("SELECT {} FROM hunts", kHuntColumns);
-  const char* glue = " WHERE ";
-  auto where = [&](const char* condition) {
-    sql += glue;
-    sql += condition;
-    glue = " AND ";
-  };
-  if (!query.suite.empty()) where("suite = ?");
-  if (query.status) where("status = ?");
-  if (!query.schedule.empty()) where("schedule = ?");
-  if (query.before_id > 0) where("id < ?");
+  WhereClause where(sql);
+  if (!query.suite.empty()) where.Add("suite = ?");
+  if (query.status) where.Add("status = ?");
+  if (!query.schedule.empty()) where.Add("schedule = ?");
+  if (query.before_id > 0) where.Add("id < ?");
   sql += " ORDER BY id DESC LIMIT ?";
   Stmt s(db, sql);
   if (!query.suite.empty()) s.Bind(query.suite);

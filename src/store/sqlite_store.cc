@@ -24,6 +24,7 @@
 #include "store/sqlite_hunts.h"
 #include "store/sqlite_files.h"
 #include "store/sqlite_schema.h"
+#include "store/sql_where.h"
 #include "store/store_log.h"
 #include "store/value_encoding.h"
 
@@ -738,17 +739,12 @@ std::vector<Run> SqliteStore::ListRuns(const RunQuery& query) {
   // (status, id), (reference, id) or the rowid) read backwards from before_id, so a page
   // costs the same however many runs are stored.
   std::string sql = fmt::format("SELECT {} FROM runs", kRunColumns);
-  const char* glue = " WHERE ";
-  auto where = [&](const char* condition) {
-    sql += glue;
-    sql += condition;
-    glue = " AND ";
-  };
-  if (!query.suite.empty()) where("suite = ?");
-  if (query.status) where("status = ?");
-  if (!query.reference.empty()) where("reference = ?");
-  if (query.hunt_id != 0) where("hunt_id = ?");
-  if (query.before_id > 0) where("id < ?");
+  WhereClause where(sql);
+  if (!query.suite.empty()) where.Add("suite = ?");
+  if (query.status) where.Add("status = ?");
+  if (!query.reference.empty()) where.Add("reference = ?");
+  if (query.hunt_id != 0) where.Add("hunt_id = ?");
+  if (query.before_id > 0) where.Add("id < ?");
   sql += " ORDER BY id DESC LIMIT ?";
 
   ReadLease lease(*this);
